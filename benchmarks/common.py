@@ -1,0 +1,248 @@
+"""Shared pieces of the suite: the grids, the model, the timer and the per-parameter-set cache.
+
+Nothing here touches CUDA at import time. asv's forkserver imports this module once
+in a parent process and forks one child per benchmark and parameter set; a forked
+child cannot use CUDA that was initialised in its parent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.attention.bias import CausalBias, causal_lower_right
+
+SEED = 0
+
+# asv's parameter axes, in the order of ``params``. The (q, kv) sequence lengths
+# are one axis: the reference pairs them, it does not cross them.
+PARAM_NAMES = ["batch_size", "num_heads", "seq_lens", "embed_dim", "dtype"]
+
+# The reference script's 80 configs. Never derive these from the hardware or the
+# environment: results recorded over months must stay comparable.
+GPU_PARAMS = [
+    [1, 8, 16, 128],
+    [16, 32],
+    [(128, 256), (256, 416), (512, 4097), (1024, 2048), (1, 2048)],
+    [2048, 4096],
+    ["bfloat16"],
+]
+
+# A grid that runs on any CPU in seconds: float32, q < kv, q = 1 and q = kv.
+CPU_PARAMS = [
+    [1, 4],
+    [4],
+    [(16, 48), (1, 48), (32, 32)],
+    [64],
+    ["float32"],
+]
+
+# assert_close tolerances per dtype: (rtol, atol as a fraction of the output's RMS).
+# A fixed atol fails elements near zero whose error is a rounding of the
+# projection's inputs, so it scales with the output instead.
+TOLERANCES = {
+    torch.bfloat16: (1.6e-2, 1.6e-2),
+    torch.float16: (1e-3, 1e-3),
+    torch.float32: (1.3e-6, 1e-5),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionConfig:
+    """One parameter set of the grid, on one device."""
+
+    batch_size: int
+    num_heads: int
+    q_seq_len: int
+    kv_seq_len: int
+    embed_dim: int
+    dtype_name: str
+    device: str
+
+    @classmethod
+    def from_params(
+        cls,
+        batch_size: int,
+        num_heads: int,
+        seq_lens: tuple[int, int],
+        embed_dim: int,
+        dtype: str,
+        device: str,
+    ) -> AttentionConfig:
+        q_seq_len, kv_seq_len = seq_lens
+        return cls(batch_size, num_heads, q_seq_len, kv_seq_len, embed_dim, dtype, device)
+
+    @property
+    def head_dim(self) -> int:
+        return self.embed_dim // self.num_heads
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype_name)
+
+
+class CompositeMHA(nn.Module):
+    """Multi-head attention built from F.linear and SDPA, so that the mask reaches SDPA as given."""
+
+    def __init__(
+        self,
+        num_heads: int,
+        embed_dim: int,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.head_dim = embed_dim // num_heads
+        self.embed_dim = embed_dim
+
+        def projection() -> nn.Parameter:
+            weight = torch.empty(embed_dim, embed_dim, device=device, dtype=dtype)
+            nn.init.xavier_uniform_(weight, generator=generator)
+            # Inference only: no autograd graph is recorded in the timed calls.
+            return nn.Parameter(weight, requires_grad=False)
+
+        self.q_proj = projection()
+        self.k_proj = projection()
+        self.v_proj = projection()
+        self.out_proj = projection()
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        batch, seq_len, _ = x.shape
+        return x.view(batch, seq_len, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        mask: torch.Tensor | CausalBias,
+    ) -> torch.Tensor:
+        q = self._split_heads(F.linear(query, self.q_proj))
+        k = self._split_heads(F.linear(key, self.k_proj))
+        v = self._split_heads(F.linear(value, self.v_proj))
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        batch, _, q_seq_len, _ = attn.shape
+        merged = attn.transpose(1, 2).reshape(batch, q_seq_len, self.embed_dim)
+        return F.linear(merged, self.out_proj)
+
+
+def lower_right_causal_mask(q_seq_len: int, kv_seq_len: int, device: torch.device) -> torch.Tensor:
+    """Boolean mask where query i sees keys 0 .. i + (kv - q): the diagonal ends bottom right."""
+    ones = torch.ones(q_seq_len, kv_seq_len, dtype=torch.bool, device=device)
+    return ones.tril(diagonal=kv_seq_len - q_seq_len)
+
+
+def upper_left_causal_mask(q_seq_len: int, kv_seq_len: int, device: torch.device) -> torch.Tensor:
+    """Boolean mask where query i sees keys 0 .. i: the diagonal starts top left."""
+    return torch.ones(q_seq_len, kv_seq_len, dtype=torch.bool, device=device).tril()
+
+
+@dataclasses.dataclass
+class ForwardCase:
+    """The module, seeded inputs and both masks of one parameter set."""
+
+    config: AttentionConfig
+    module: CompositeMHA
+    query: torch.Tensor
+    key: torch.Tensor
+    value: torch.Tensor
+    materialized_mask: torch.Tensor
+    causal_bias: CausalBias
+
+    def run_materialized(self) -> torch.Tensor:
+        return self.module(self.query, self.key, self.value, self.materialized_mask)
+
+    def run_causal_bias(self) -> torch.Tensor:
+        return self.module(self.query, self.key, self.value, self.causal_bias)
+
+
+def build_case(config: AttentionConfig) -> ForwardCase:
+    device = torch.device(config.device)
+    generator = torch.Generator(device=device).manual_seed(SEED)
+    module = CompositeMHA(
+        config.num_heads, config.embed_dim, device=device, dtype=config.dtype, generator=generator
+    )
+
+    def activations(seq_len: int) -> torch.Tensor:
+        shape = (config.batch_size, seq_len, config.embed_dim)
+        return torch.randn(shape, generator=generator, device=device, dtype=config.dtype)
+
+    query = activations(config.q_seq_len)
+    key = activations(config.kv_seq_len)
+    value = activations(config.kv_seq_len)
+    return ForwardCase(
+        config=config,
+        module=module,
+        query=query,
+        key=key,
+        value=value,
+        materialized_mask=lower_right_causal_mask(config.q_seq_len, config.kv_seq_len, device),
+        causal_bias=causal_lower_right(config.q_seq_len, config.kv_seq_len),
+    )
+
+
+def assert_equivalent(expected: torch.Tensor, actual: torch.Tensor) -> None:
+    """Fail unless two outputs agree at their dtype's tolerance on a non-degenerate output."""
+    if not bool(torch.isfinite(expected).all()):
+        raise AssertionError("the materialized-mask output has NaN or Inf values")
+    rms = float(expected.float().square().mean().sqrt())
+    if rms == 0.0:
+        raise AssertionError("the materialized-mask output is all zeros: the check would prove nothing")
+    rtol, atol_fraction = TOLERANCES[expected.dtype]
+    torch.testing.assert_close(
+        actual,
+        expected,
+        rtol=rtol,
+        atol=atol_fraction * rms,
+        msg=lambda detail: f"CausalBias output differs from the materialized mask's: {detail}",
+    )
+
+
+def check_case(case: ForwardCase) -> None:
+    """Run both masks once (which also warms them up) and compare their outputs."""
+    assert_equivalent(case.run_materialized(), case.run_causal_bias())
+
+
+_prepared: dict[AttentionConfig, ForwardCase] = {}
+
+
+def prepared_case(config: AttentionConfig) -> ForwardCase:
+    """The checked ForwardCase of ``config``, built once per process.
+
+    asv_runner calls ``setup`` before every sample (0.2) or every timed call (0.3);
+    rebuilding the module and multi-GB inputs each time would be slow and noisy.
+    """
+    case = _prepared.get(config)
+    if case is None:
+        _prepared.clear()  # keep one parameter set's tensors alive at a time
+        case = build_case(config)
+        check_case(case)
+        _prepared[config] = case
+    return case
+
+
+def require_cuda() -> None:
+    """Skip (asv's NotImplementedError) on a machine without CUDA, saying why on stderr."""
+    if not torch.cuda.is_available():
+        reason = "CUDA is not available on this machine: the GPU grid is skipped (AttentionBiasCPU runs here)"
+        print(reason, file=sys.stderr)
+        raise NotImplementedError(reason)
+
+
+def synchronized_clock() -> float:
+    """perf_counter read after queued CUDA work finishes, so a sample ends when the GPU does.
+
+    ``is_initialized`` never initialises CUDA, so the CPU grid pays nothing here.
+    """
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
