@@ -1,0 +1,49 @@
+# The two set-up commands: `make bench` and `make test`. Both build .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+VPY := $(VENV)/bin/python
+MACHINE ?= $(shell hostname)
+
+.PHONY: bench test venv clean aa
+
+venv: $(VENV)/.installed
+
+# A base Python that already has a CUDA build of torch (a GPU image) is reused
+# through system site packages; anywhere else the venv installs $(TORCH_SPEC).
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	@if $(PYTHON) -c "import sys, torch; sys.exit(torch.version.cuda is None)" 2>/dev/null; then \
+		echo "reusing the CUDA torch of $(PYTHON)"; \
+		$(PYTHON) -m venv --system-site-packages $(VENV); \
+	else \
+		$(PYTHON) -m venv $(VENV) && $(VPY) -m pip install -q "$(TORCH_SPEC)"; \
+	fi
+	$(VPY) -m pip install -q -r requirements.txt -r requirements-test.txt
+	touch $@
+
+# Runs the GPU grid where CUDA is present, else the CPU grid; records the results
+# at this repository's HEAD and prints the speedup summary.
+bench: venv
+	$(VPY) tools/record_run.py --python $(abspath $(VPY)) --machine $(MACHINE)
+	$(VPY) tools/speedup_summary.py --machine $(MACHINE) --commit $$(git rev-parse HEAD)
+
+# A/A noise experiment: two back-to-back full runs of the same code, recorded
+# under two labels (commits A and B of a stand-in repo), then the noise report.
+AA_DIR := .asv/aa
+GIT_LABEL := git -C $(AA_DIR)/repo -c user.name=aa -c user.email=aa@localhost
+aa: venv
+	rm -rf $(AA_DIR) && mkdir -p $(AA_DIR)/repo
+	$(GIT_LABEL) init -q -b main && $(GIT_LABEL) commit -q --allow-empty -m A && $(GIT_LABEL) tag A \
+		&& $(GIT_LABEL) commit -q --allow-empty -m B && $(GIT_LABEL) tag B
+	for label in A B; do \
+		$(VPY) tools/record_run.py --python $(abspath $(VPY)) --machine $(MACHINE) --repo $(AA_DIR)/repo \
+			--commit $$($(GIT_LABEL) rev-parse $$label) --results-dir $(AA_DIR)/results || exit 2; \
+	done
+	$(VPY) tools/noise_report.py $$($(GIT_LABEL) rev-parse A) $$($(GIT_LABEL) rev-parse B) \
+		--results-dir $(AA_DIR)/results --machine $(MACHINE) $(AA_ARGS)
+
+test: venv
+	$(VPY) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) .asv results html

@@ -1,0 +1,57 @@
+"""Shared fixtures: the tools on sys.path, real asv runs of the CPU grid, hand-written results."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOOLS = REPO_ROOT / "tools"
+sys.path.insert(0, str(TOOLS))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+
+
+def make_standin_repo(path: Path, labels: list[str]) -> list[str]:
+    """A git repo with one empty commit per label; returns their hashes, oldest first."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    hashes = []
+    for label in labels:
+        git(path, "commit", "-q", "--allow-empty", "-m", label)
+        hashes.append(git(path, "rev-parse", "HEAD"))
+    return hashes
+
+
+def run_tool(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(TOOLS / script), *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="session")
+def cpu_runs(tmp_path_factory) -> dict:
+    """Two real `asv run`s of AttentionBiasCPU, recorded at two commits of a stand-in repo."""
+    root = tmp_path_factory.mktemp("cpu_runs")
+    commits = make_standin_repo(root / "repo", ["run A", "run B"])
+    env = {"HOME": str(root / "home")}
+    (root / "home").mkdir()
+    for commit in commits:
+        completed = run_tool(
+            "record_run.py", "--grid", "cpu", "--repo", str(root / "repo"), "--commit", commit,
+            "--results-dir", str(root / "results"), "--machine", "ci-cpu", env=env,
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return {"root": root, "results": root / "results", "commits": commits, "env": env,
+            "machine": "ci-cpu"}

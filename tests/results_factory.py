@@ -1,0 +1,68 @@
+"""Hand-written asv results trees, saved with asv's own Results class."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+from asv.results import Results
+from asv.runner import BenchmarkResult
+
+PARAM_NAMES = ["batch_size", "num_heads", "seq_lens", "embed_dim", "dtype"]
+SMALL_PARAMS = [["1", "2"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]]
+METHODS = ("time_materialized", "time_causal_bias")
+
+
+def benchmark_name(benchmark_class: str, method: str) -> str:
+    return f"attention_bias.{benchmark_class}.{method}"
+
+
+def write_benchmarks_json(results_dir: Path, benchmark_class: str, params=SMALL_PARAMS) -> None:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    entries = {
+        benchmark_name(benchmark_class, method): {
+            "name": benchmark_name(benchmark_class, method), "param_names": PARAM_NAMES,
+            "params": params, "type": "time", "unit": "seconds", "version": "1",
+        }
+        for method in METHODS
+    }
+    (results_dir / "benchmarks.json").write_text(json.dumps({**entries, "version": 2}))
+
+
+def write_run(
+    results_dir: Path,
+    machine: str,
+    commit_hash: str,
+    date_ms: int,
+    samples: dict[str, list[list[float] | None]],
+    benchmark_class: str = "AttentionBiasCPU",
+    params=SMALL_PARAMS,
+) -> Path:
+    """One results file: ``samples[method][i]`` are the samples of config i (None: failed)."""
+    write_benchmarks_json(results_dir, benchmark_class, params)
+    machine_dir = results_dir / machine
+    machine_dir.mkdir(parents=True, exist_ok=True)
+    (machine_dir / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
+    results = Results({"machine": machine, "python": "3.11"}, {}, commit_hash, date_ms,
+                      "3.11", "existing-py", {})
+    count = len(list(itertools.product(*params)))
+    for method, per_config in samples.items():
+        assert len(per_config) == count
+        results.add_result(
+            {"name": benchmark_name(benchmark_class, method), "version": "1", "params": params},
+            BenchmarkResult(
+                result=[None if s is None else min(s) for s in per_config],
+                samples=per_config,
+                number=[None if s is None else 1 for s in per_config],
+                errcode=0, stderr="", profile=None,
+            ),
+            record_samples=True,
+        )
+    results.save(str(results_dir))
+    return machine_dir / results._filename.split("/")[-1]
+
+
+def around(value: float) -> list[float]:
+    """Three samples whose median is exactly ``value``."""
+    return [value * 0.9, value, value * 1.1]

@@ -1,0 +1,132 @@
+"""The equivalence check, the per-parameter-set cache and failure isolation, on the CPU."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO_ROOT, make_standin_repo
+
+sys.path.insert(0, str(REPO_ROOT))
+from benchmarks import common  # noqa: E402
+from benchmarks.common import AttentionConfig  # noqa: E402
+
+
+def cpu_config(batch_size=1, seq_lens=(16, 48)) -> AttentionConfig:
+    return AttentionConfig.from_params(batch_size, 4, seq_lens, 64, "float32", "cpu")
+
+
+@pytest.mark.parametrize("seq_lens", [(16, 48), (1, 48), (32, 32)])
+def test_both_masks_agree(seq_lens):
+    common.check_case(common.build_case(cpu_config(seq_lens=seq_lens)))
+
+
+def test_upper_left_mask_is_caught():
+    """Where q < kv, an upper-left causal mask gives other outputs than CausalBias(LOWER_RIGHT)."""
+    case = common.build_case(cpu_config(seq_lens=(16, 48)))
+    case.materialized_mask = common.upper_left_causal_mask(16, 48, torch.device("cpu"))
+    with pytest.raises(AssertionError, match="CausalBias output differs"):
+        common.check_case(case)
+
+
+def test_all_zero_output_is_rejected():
+    """A zeroed output projection (the reference's defect) cannot pass as equivalent."""
+    case = common.build_case(cpu_config())
+    case.module.out_proj.data.zero_()
+    with pytest.raises(AssertionError, match="all zeros"):
+        common.check_case(case)
+
+
+def test_projections_are_used():
+    """The output changes when a projection does: none of them is dead work."""
+    case = common.build_case(cpu_config())
+    before = case.run_causal_bias()
+    for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+        weight = getattr(case.module, name)
+        saved = weight.data.clone()
+        weight.data.mul_(0.5)
+        assert not torch.allclose(case.run_causal_bias(), before), name
+        weight.data.copy_(saved)
+
+
+def test_inputs_are_seeded():
+    first, second = common.build_case(cpu_config()), common.build_case(cpu_config())
+    assert torch.equal(first.key, second.key)
+    assert torch.equal(first.module.k_proj, second.module.k_proj)
+
+
+def test_prepared_case_is_kept_per_parameter_set():
+    first = common.prepared_case(cpu_config(batch_size=1))
+    assert common.prepared_case(cpu_config(batch_size=1)) is first
+    other = common.prepared_case(cpu_config(batch_size=4))
+    assert other is not first
+    assert list(common._prepared) == [cpu_config(batch_size=4)]  # the previous one is freed
+
+
+def test_gpu_class_skips_without_cuda(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from benchmarks.attention_bias import AttentionBias
+
+    with pytest.raises(NotImplementedError, match="CUDA is not available"):
+        AttentionBias().setup(1, 16, (128, 256), 2048, "bfloat16")
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_clock_does_not_initialise_cuda():
+    common.synchronized_clock()
+    assert not torch.cuda.is_initialized()
+
+
+BROKEN_MODULE = '''
+from . import common
+from .attention_bias import AttentionBiasCPU
+
+
+class WrongMaskCPU(AttentionBiasCPU):
+    """One parameter set gets an upper-left mask: its check must fail, the others run."""
+
+    def setup(self, batch_size, num_heads, seq_lens, embed_dim, dtype):
+        if batch_size == 1 and seq_lens == (16, 48):
+            common.lower_right_causal_mask = common.upper_left_causal_mask
+        super().setup(batch_size, num_heads, seq_lens, embed_dim, dtype)
+'''
+
+
+def test_a_failing_parameter_set_does_not_stop_the_others(tmp_path):
+    """A real asv run: the wrong-mask set fails (result null), every other set is timed."""
+    bench_dir = tmp_path / "benchmarks"
+    bench_dir.mkdir()
+    for name in ("__init__.py", "common.py", "attention_bias.py"):
+        shutil.copy(REPO_ROOT / "benchmarks" / name, bench_dir / name)
+    (bench_dir / "wrong_mask.py").write_text(BROKEN_MODULE)
+    (commit,) = make_standin_repo(tmp_path / "repo", ["only"])
+    conf = {
+        "version": 1, "project": "t", "repo": str(tmp_path / "repo"), "branches": ["main"],
+        "environment_type": "existing", "launch_method": "forkserver",
+        "benchmark_dir": str(bench_dir), "results_dir": str(tmp_path / "results"),
+        "html_dir": str(tmp_path / "html"), "env_dir": str(tmp_path / "env"),
+    }
+    (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    asv = [sys.executable, "-m", "asv"]
+    config = ["--config", str(tmp_path / "asv.conf.json")]
+    subprocess.run([*asv, "machine", "--yes", "--machine", "t", *config], check=True, env=env,
+                   capture_output=True)
+    completed = subprocess.run(
+        [*asv, "run", "--environment", f"existing:{sys.executable}", "--set-commit-hash", commit,
+         "--machine", "t", "--bench", r"WrongMaskCPU\.time_", "--show-stderr", *config],
+        env=env, capture_output=True, text=True,
+    )
+    assert "CausalBias output differs" in completed.stdout + completed.stderr
+    results_file = next((tmp_path / "results" / "t").glob(f"{commit[:8]}-*.json"))
+    results = json.loads(results_file.read_text())["results"]
+    for method in ("time_materialized", "time_causal_bias"):
+        values = results[f"wrong_mask.WrongMaskCPU.{method}"][0]
+        assert values[0] is None  # batch 1, (16, 48): failed
+        assert all(isinstance(v, float) and v > 0 for v in values[1:]), values

@@ -1,0 +1,155 @@
+"""tools/speedup_summary.py on real CPU runs and on hand-written results."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import pytest
+
+from conftest import run_tool
+from results_factory import SMALL_PARAMS, around, write_run
+
+MATERIALIZED_US = [2.0, 4.0, 3.0, 8.0]
+CAUSAL_US = [1.0, 4.0, 6.0, 2.0]  # speedups 2, 1, 0.5, 4
+
+
+def summary(*args: str) -> tuple[int, str, str]:
+    completed = run_tool("speedup_summary.py", *args)
+    return completed.returncode, completed.stdout, completed.stderr
+
+
+def summary_json(*args: str) -> dict:
+    code, out, err = summary(*args, "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def by_type(report: dict) -> dict[str, dict]:
+    return {row["Type"]: row for row in report["rows"]}
+
+
+@pytest.fixture
+def known_results(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, "box", "a" * 40, 1_000, {
+        "time_materialized": [around(v * 1e-6) for v in MATERIALIZED_US],
+        "time_causal_bias": [around(v * 1e-6) for v in CAUSAL_US],
+    })
+    return results
+
+
+def test_real_cpu_run_summary_matches_results_json(cpu_runs):
+    """Average/Geomean/Max/Min equal what the results JSON itself gives."""
+    commit = cpu_runs["commits"][1]
+    path = next((cpu_runs["results"] / "ci-cpu").glob(f"{commit[:8]}-*.json"))
+    raw = json.loads(path.read_text())["results"]
+    materialized = raw["attention_bias.AttentionBiasCPU.time_materialized"][0]
+    causal = raw["attention_bias.AttentionBiasCPU.time_causal_bias"][0]
+    speedups = [m / c for m, c in zip(materialized, causal)]
+    assert len(speedups) == 6 and all(s > 0 for s in speedups)
+
+    report = summary_json("--results-dir", str(cpu_runs["results"]))
+    assert report["benchmark"] == "AttentionBiasCPU"
+    assert report["commit_hash"] == commit  # the most recent run by default
+    rows = by_type(report)
+    assert rows["Average"]["Speedup"] == pytest.approx(sum(speedups) / 6, rel=1e-12)
+    geomean = math.exp(sum(math.log(s) for s in speedups) / 6)
+    assert rows["Geomean"]["Speedup"] == pytest.approx(geomean, rel=1e-12)
+    assert rows["Max"]["Speedup"] == pytest.approx(max(speedups), rel=1e-12)
+    assert rows["Min"]["Speedup"] == pytest.approx(min(speedups), rel=1e-12)
+    assert report["not_measured"] == []
+
+
+def test_real_cpu_run_pretty_table(cpu_runs):
+    code, out, _ = summary("--results-dir", str(cpu_runs["results"]), "--commit", cpu_runs["commits"][0][:7])
+    assert code == 0
+    assert "AttentionBiasCPU on ci-cpu, commit " + cpu_runs["commits"][0][:8] in out
+    for word in ("Average", "Geomean", "Max", "Min", "q_seq_len", "k_seq_len", "head_dim"):
+        assert word in out
+
+
+def test_known_times_give_exact_summary(known_results):
+    rows = by_type(summary_json("--results-dir", str(known_results)))
+    assert rows["Average"]["Speedup"] == pytest.approx(1.875, rel=1e-12)
+    assert rows["Geomean"]["Speedup"] == pytest.approx(math.sqrt(2), rel=1e-12)
+    assert rows["Max"] | {"Speedup": None} == {
+        "Type": "Max", "Speedup": None, "batch_size": 2, "num_heads": 4, "q_seq_len": 1,
+        "k_seq_len": 48, "embed_dim": 64, "dtype": "float32", "head_dim": 16}
+    assert rows["Max"]["Speedup"] == pytest.approx(4.0, rel=1e-12)
+    assert rows["Min"]["Speedup"] == pytest.approx(0.5, rel=1e-12)
+    assert (rows["Min"]["batch_size"], rows["Min"]["q_seq_len"]) == (2, 16)
+
+
+def test_all_lists_every_config_with_spread(known_results):
+    report = summary_json("--results-dir", str(known_results), "--all")
+    assert [row["Speedup"] for row in report["rows"]] == pytest.approx([2, 1, 0.5, 4], rel=1e-12)
+    first = report["rows"][0]
+    assert first["materialized_us"] == pytest.approx(2.0, rel=1e-12)
+    assert first["causal_bias_us"] == pytest.approx(1.0, rel=1e-12)
+    # asv's spread: half the interquartile range of the samples 0.9, 1.0, 1.1 (x time)
+    assert first["materialized_spread_us"] == pytest.approx(0.1, rel=1e-9)
+
+
+@pytest.mark.parametrize("output_format", ["pretty", "github", "csv"])
+def test_text_formats(known_results, output_format):
+    code, out, _ = summary("--results-dir", str(known_results), "--all", "--format", output_format)
+    assert code == 0
+    assert "materialized_us" in out and "causal_bias_us" in out
+
+
+def test_failed_and_missing_configs_are_listed(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, "box", "b" * 40, 1_000, {
+        "time_materialized": [around(1e-6), around(2e-6), around(3e-6), around(4e-6)],
+        "time_causal_bias": [around(1e-6), None, around(3e-6), around(2e-6)],
+    })
+    report = summary_json("--results-dir", str(results))
+    assert report["not_measured"] == ["time_causal_bias(1, 4, (1, 48), 64, 'float32'): failed"]
+    assert by_type(report)["Average"]["Speedup"] == pytest.approx((1 + 1 + 2) / 3, rel=1e-12)
+    code, out, _ = summary("--results-dir", str(results))
+    assert "3 of 4 configs measured" in out
+    assert "Not measured (1):\n  time_causal_bias(1, 4, (1, 48), 64, 'float32'): failed" in out
+
+
+def test_most_recent_machine_and_run_are_the_defaults(tmp_path):
+    results = tmp_path / "results"
+    samples = {"time_materialized": [around(1e-6)] * 4, "time_causal_bias": [around(1e-6)] * 4}
+    write_run(results, "old-box", "c" * 40, 1_000, samples)
+    write_run(results, "new-box", "d" * 40, 2_000, samples)
+    write_run(results, "new-box", "e" * 40, 3_000, samples)
+    report = summary_json("--results-dir", str(results))
+    assert (report["machine"], report["commit_hash"]) == ("new-box", "e" * 40)
+    report = summary_json("--results-dir", str(results), "--machine", "new-box", "--commit", "ddd")
+    assert report["commit_hash"] == "d" * 40
+
+
+def assert_user_error(args: list[str], message: str) -> None:
+    code, out, err = summary(*args)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert message in err
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path, known_results):
+    assert_user_error(["--results-dir", str(tmp_path / "nowhere")], "no results directory at")
+    assert_user_error(["--results-dir", str(known_results), "--machine", "other"],
+                      "unknown machine 'other'; available: box")
+    assert_user_error(["--results-dir", str(known_results), "--commit", "fff"],
+                      "no run of commit 'fff' on machine 'box'; recent: aaaaaaaa")
+    assert_user_error(["--results-dir", str(known_results), "--benchmark", "AttentionBias"],
+                      "has no AttentionBias results")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_user_error(["--results-dir", str(empty)], "no machine has results in")
+    corrupt = next((known_results / "box").glob("aaaaaaaa-*.json"))
+    corrupt.write_text(corrupt.read_text()[:100])
+    assert_user_error(["--results-dir", str(known_results)], "corrupt results file")
+
+
+def test_product_order_matches_asv_params():
+    """The factory and the reader agree on asv's parameter order (itertools.product)."""
+    labels = [", ".join(c) for c in itertools.product(*SMALL_PARAMS)]
+    assert labels[1] == "1, 4, (1, 48), 64, 'float32'"

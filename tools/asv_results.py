@@ -1,0 +1,331 @@
+"""The one results reader the tools share: asv's results files, per machine, run and config.
+
+It imports neither torch nor the benchmarks, so the tools start fast on any machine
+with asv installed. Parsing is asv's own (``asv.results.Results``); this module adds
+the choice of machine, run and benchmark class, the config rows of the grid, and the
+command-line conventions: exit 2 with one line for a user error, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import itertools
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from asv.results import Results
+from asv_runner.statistics import get_err
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONF = REPO_ROOT / "asv.conf.json"
+BENCHMARK_MODULE = "attention_bias"
+BENCHMARK_CLASSES = ("AttentionBias", "AttentionBiasCPU")
+METHODS = ("time_materialized", "time_causal_bias")
+
+
+class ToolError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+# ---------------------------------------------------------------- command line
+
+
+def add_results_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        help="asv results directory (default: results_dir of asv.conf.json)",
+    )
+    parser.add_argument(
+        "--machine", help="asv machine name (default: the only one, else the most recently run)"
+    )
+
+
+def add_format_argument(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+    parser.add_argument("--format", choices=choices, default=choices[0], help="output format")
+
+
+def run_tool(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Call a tool's main, turning ToolError into one line on stderr and exit code 2."""
+    try:
+        return main(argv)
+    except ToolError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+
+
+# ---------------------------------------------------------------- locating results
+
+
+def default_results_dir(conf_path: Path = DEFAULT_CONF) -> Path:
+    """results_dir of asv.conf.json, relative to the conf file (asv's rule)."""
+    try:
+        import json5
+
+        conf = json5.loads(conf_path.read_text())
+    except (OSError, ValueError) as error:
+        raise ToolError(f"cannot read {conf_path}: {error}") from None
+    return (conf_path.parent / conf.get("results_dir", "results")).resolve()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFile:
+    """One recorded run: a results file of one machine, commit and environment."""
+
+    path: Path
+    machine: str
+    commit_hash: str
+    date: int  # ms since the epoch, asv's commit date (or run date with --set-commit-hash)
+
+    def load(self) -> Results:
+        try:
+            return Results.load(str(self.path))
+        except Exception as error:  # asv raises several kinds for a damaged file
+            raise ToolError(f"corrupt results file {self.path}: {one_line(error)}") from None
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+class ResultsStore:
+    """The results tree of asv: <dir>/benchmarks.json and <dir>/<machine>/<run>.json."""
+
+    def __init__(self, results_dir: Path | None) -> None:
+        self.dir = Path(results_dir) if results_dir else default_results_dir()
+        if not self.dir.is_dir():
+            raise ToolError(f"no results directory at {self.dir}: run the suite first (make bench)")
+
+    def machines(self) -> list[str]:
+        return sorted(p.parent.name for p in self.dir.glob("*/machine.json"))
+
+    def runs(self, machine: str) -> list[RunFile]:
+        """The machine's runs, oldest first."""
+        runs = [self._index(path, machine) for path in (self.dir / machine).glob("*.json")
+                if path.name != "machine.json"]
+        return sorted(runs, key=lambda run: (run.date, run.path.name))
+
+    def _index(self, path: Path, machine: str) -> RunFile:
+        try:
+            data = json.loads(path.read_text())
+            return RunFile(path, machine, data["commit_hash"], int(data["date"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ToolError(f"corrupt results file {path}: {one_line(error)}") from None
+
+    def choose_machine(self, machine: str | None) -> str:
+        machines = self.machines()
+        if not machines:
+            raise ToolError(f"no machine has results in {self.dir}")
+        if machine is None:
+            if len(machines) == 1:
+                return machines[0]
+            return max(machines, key=lambda name: max((r.date for r in self.runs(name)), default=0))
+        if machine not in machines:
+            raise ToolError(f"unknown machine {machine!r}; available: {', '.join(machines)}")
+        return machine
+
+    def choose_run(self, machine: str, commit: str | None, runs: list[RunFile] | None = None) -> RunFile:
+        """The run of ``commit`` (a hash prefix) on ``machine``, or its most recent one."""
+        runs = self.runs(machine) if runs is None else runs
+        if not runs:
+            raise ToolError(f"machine {machine!r} has no recorded runs in {self.dir}")
+        if commit is None:
+            return runs[-1]
+        matches = [run for run in runs if run.commit_hash.startswith(commit)]
+        if not matches:
+            available = ", ".join(run.commit_hash[:8] for run in runs[-10:])
+            raise ToolError(f"no run of commit {commit!r} on machine {machine!r}; recent: {available}")
+        if len({run.commit_hash for run in matches}) > 1:
+            raise ToolError(f"commit prefix {commit!r} is ambiguous on machine {machine!r}")
+        return matches[-1]
+
+    def param_names(self, benchmark_class: str) -> list[str]:
+        """param_names of a benchmark class, from asv's benchmarks.json."""
+        path = self.dir / "benchmarks.json"
+        try:
+            benchmarks = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise ToolError(f"cannot read {path}: {one_line(error)}") from None
+        entry = benchmarks.get(benchmark_name(benchmark_class, METHODS[0]))
+        if entry is None:
+            raise ToolError(f"{path} does not describe {benchmark_class}")
+        return list(entry["param_names"])
+
+
+def benchmark_name(benchmark_class: str, method: str) -> str:
+    return f"{BENCHMARK_MODULE}.{benchmark_class}.{method}"
+
+
+# ---------------------------------------------------------------- config rows
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """One benchmark result of one config: asv's value (seconds), spread and samples."""
+
+    value: float | None  # None: failed or missing; NaN is turned into None as skipped
+    spread: float | None  # half the interquartile range, as asv prints after ±
+    samples: tuple[float, ...] | None
+    stats: dict | None
+    status: str  # "ok", "failed", "skipped", "missing"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+MISSING = Measurement(None, None, None, None, "missing")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigRow:
+    """Both methods' results of one parameter set."""
+
+    params: dict[str, object]
+    label: str  # asv's parameter string, e.g. "1, 16, (128, 256), 2048, 'bfloat16'"
+    times: dict[str, Measurement]
+
+    @property
+    def complete(self) -> bool:
+        return all(self.times[method].ok for method in METHODS)
+
+    @property
+    def speedup(self) -> float | None:
+        """Materialized time / CausalBias time: above 1 means CausalBias is faster."""
+        if not self.complete:
+            return None
+        return self.times["time_materialized"].value / self.times["time_causal_bias"].value
+
+    def config_columns(self) -> dict[str, object]:
+        """The reference's config columns, with the seq_lens axis split in two."""
+        columns: dict[str, object] = {}
+        for name, value in self.params.items():
+            if name == "seq_lens":
+                columns["q_seq_len"], columns["k_seq_len"] = value
+            else:
+                columns[name] = value
+        if "embed_dim" in columns and "num_heads" in columns:
+            columns["head_dim"] = columns["embed_dim"] // columns["num_heads"]
+        return columns
+
+
+def parse_param(text: str) -> object:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _measurements(results: Results, name: str, params: list[list[str]]) -> list[Measurement]:
+    """asv's value, stats and samples of every parameter set of one benchmark."""
+    if name not in results.get_all_result_keys():
+        return [MISSING] * math.prod(len(axis) for axis in params)
+    values = results.get_result_value(name, params)
+    stats = results.get_result_stats(name, params) or [None] * len(values)
+    samples = results.get_result_samples(name, params) or [None] * len(values)
+    return [_measurement(*entry) for entry in zip(values, stats, samples)]
+
+
+def _measurement(value: float | None, stats: dict | None, samples: list | None) -> Measurement:
+    if value is None:
+        return Measurement(None, None, None, None, "failed")
+    if math.isnan(value):
+        return Measurement(None, None, None, None, "skipped")
+    spread = get_err(value, stats) if stats and "q_25" in stats else None
+    return Measurement(float(value), spread, tuple(samples) if samples else None, stats, "ok")
+
+
+def config_rows(results: Results, benchmark_class: str, param_names: list[str]) -> list[ConfigRow]:
+    """One row per parameter set of ``benchmark_class`` recorded in ``results``, in asv's order."""
+    names = {method: benchmark_name(benchmark_class, method) for method in METHODS}
+    keys = results.get_all_result_keys()
+    recorded = [results.get_result_params(n) for n in names.values() if n in keys]
+    if not recorded:
+        return []
+    params = recorded[0]
+    per_method = {method: _measurements(results, name, params) for method, name in names.items()}
+    return [
+        ConfigRow(
+            params={n: parse_param(v) for n, v in zip(param_names, combination)},
+            label=", ".join(combination),
+            times={method: per_method[method][index] for method in METHODS},
+        )
+        for index, combination in enumerate(itertools.product(*params))
+    ]
+
+
+def has_results(results: Results, benchmark_class: str) -> bool:
+    keys = results.get_all_result_keys()
+    for method in METHODS:
+        name = benchmark_name(benchmark_class, method)
+        if name in keys:
+            values = results.get_result_value(name, results.get_result_params(name))
+            if any(v is not None and not math.isnan(v) for v in values):
+                return True
+    return False
+
+
+def choose_benchmark_class(results: Results, benchmark_class: str | None) -> str:
+    """The named class, else the GPU class where it has results, else the CPU class."""
+    candidates = BENCHMARK_CLASSES if benchmark_class is None else (benchmark_class,)
+    for candidate in candidates:
+        if has_results(results, candidate):
+            return candidate
+    raise ToolError(f"run {results.commit_hash[:8]} has no {' or '.join(candidates)} results")
+
+
+def problem_rows(rows: Sequence[ConfigRow]) -> Iterator[str]:
+    """'method(params): status' for each result that failed, was skipped or is missing."""
+    for row in rows:
+        for method in METHODS:
+            measurement = row.times[method]
+            if not measurement.ok:
+                yield f"{method}({row.label}): {measurement.status}"
+
+
+# ---------------------------------------------------------------- asv's statistics
+
+
+def asv_flag(base: Measurement, new: Measurement, factor: float) -> str:
+    """What `asv compare --factor` marks for base -> new: '+' slower, '-' faster, ' ' neither.
+
+    It is asv's own rule: a change beyond the factor that asv's significance test
+    (Mann-Whitney U on the samples, or non-overlapping 99% CIs) also accepts.
+    """
+    from asv.commands.compare import _is_result_better
+
+    if not (base.ok and new.ok):
+        return " "
+    base_ss, new_ss = (base.stats, base.samples), (new.stats, new.samples)
+    if _is_result_better(new.value, base.value, new_ss, base_ss, factor):
+        return "-"
+    if _is_result_better(base.value, new.value, base_ss, new_ss, factor):
+        return "+"
+    return " "
+
+
+def scaled(measurement: Measurement, factor: float) -> Measurement:
+    """The measurement with its value, samples and time statistics multiplied by ``factor``."""
+    stats = measurement.stats and {
+        key: value * factor if key in ("ci_99_a", "ci_99_b", "q_25", "q_75") else value
+        for key, value in measurement.stats.items()
+    }
+    samples = measurement.samples and tuple(s * factor for s in measurement.samples)
+    spread = None if measurement.spread is None else measurement.spread * factor
+    return dataclasses.replace(measurement, value=measurement.value * factor, spread=spread,
+                               samples=samples, stats=stats)
+
+
+def significantly_different(a: Measurement, b: Measurement) -> bool:
+    """asv's significance test alone, without a factor."""
+    from asv import _stats
+
+    return _stats.is_different(a.samples, b.samples, a.stats, b.stats)

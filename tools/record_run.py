@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Record one asv run of the suite with the torch installed in a Python, and say what it was recorded against.
+
+asv labels every result with a commit of the repository that asv.conf.json names.
+By default that is this suite's own repository, at HEAD: the torch that ran is
+printed (and stored in the machine's results as the run's environment), but the
+history axis is the suite's commit, not torch's. ``--repo`` points asv at another
+repository (a PyTorch clone, or a stand-in repo whose commits are labels, as the
+A/A noise experiment and the tests use).
+
+The grid: ``auto`` runs AttentionBias where the Python sees CUDA, AttentionBiasCPU
+otherwise. The Python's torch is probed in a subprocess: this tool never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import json5
+
+from asv_results import DEFAULT_CONF, REPO_ROOT, ToolError, one_line, run_tool
+
+GRID_PATTERNS = {
+    "gpu": r"AttentionBias\.time_",
+    "cpu": r"AttentionBiasCPU\.time_",
+}
+
+TORCH_PROBE = """
+import json, torch
+cuda = torch.cuda.is_available()
+print(json.dumps({
+    "version": torch.__version__,
+    "git_version": torch.version.git_version,
+    "cuda": cuda,
+    "cuda_version": torch.version.cuda,
+    "device": torch.cuda.get_device_name(0) if cuda else None,
+}))
+"""
+
+
+def probe_torch(python: str) -> dict:
+    """The torch of ``python``: version, git commit, whether it sees CUDA (in a subprocess)."""
+    try:
+        output = subprocess.run(
+            [python, "-c", TORCH_PROBE], check=True, capture_output=True, text=True
+        ).stdout
+        return json.loads(output.strip().splitlines()[-1])
+    except (OSError, subprocess.CalledProcessError, ValueError, IndexError) as error:
+        detail = getattr(error, "stderr", "") or one_line(error)
+        raise ToolError(f"cannot import torch with {python}: {one_line(Exception(detail))}") from None
+
+
+def git_head(repo: Path) -> str:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise ToolError(f"{repo} is not a git repository with a commit: {one_line(error)}") from None
+
+
+def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
+                 html_dir: Path | None, out_dir: Path) -> tuple[Path, dict]:
+    """A copy of asv.conf.json with absolute paths and the given overrides.
+
+    asv resolves a conf's paths from the conf's own folder, so the copy holds
+    absolute ones and can live anywhere.
+    """
+    try:
+        conf = json5.loads(conf_path.read_text())
+    except (OSError, ValueError) as error:
+        raise ToolError(f"cannot read {conf_path}: {one_line(error)}") from None
+    base = conf_path.parent.resolve()
+    for key, default in (("repo", "."), ("benchmark_dir", "benchmarks"), ("results_dir", "results"),
+                         ("html_dir", "html"), ("env_dir", "env")):
+        conf[key] = str((base / conf.get(key, default)).resolve())
+    for key, override in (("repo", repo), ("results_dir", results_dir), ("html_dir", html_dir)):
+        if override is not None:
+            conf[key] = str(Path(override).resolve())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "asv.conf.json"
+    path.write_text(json.dumps(conf, indent=2))
+    return path, conf
+
+
+def asv(*args: str, conf: Path, quiet: bool = False) -> None:
+    """Run an asv command; ``quiet`` keeps its output unless it fails."""
+    command = [sys.executable, "-m", "asv", *args, "--config", str(conf)]
+    completed = subprocess.run(command, capture_output=quiet, text=True)
+    if completed.returncode:
+        if quiet:
+            sys.stderr.write(completed.stdout + completed.stderr)
+        raise ToolError(f"asv {args[0]} exited with {completed.returncode}: {' '.join(command)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONF, help="asv.conf.json to start from")
+    parser.add_argument("--python", default=sys.executable, help="the Python whose torch is benchmarked")
+    parser.add_argument("--grid", choices=("auto", "gpu", "cpu"), default="auto")
+    parser.add_argument("--repo", type=Path, help="repository whose commit labels the run (default: the conf's)")
+    parser.add_argument("--commit", help="commit to record at (default: HEAD of the repository)")
+    parser.add_argument("--results-dir", type=Path, help="asv results directory (default: the conf's)")
+    parser.add_argument("--html-dir", type=Path, help="asv html directory (default: the conf's)")
+    parser.add_argument("--machine", default=platform.node() or "machine", help="asv machine name")
+    parser.add_argument("--bench", help="asv --bench regex instead of the grid's")
+    parser.add_argument("asv_args", nargs=argparse.REMAINDER,
+                        help="after --: more arguments for asv run (e.g. -a repeat=3)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    torch_info = probe_torch(args.python)
+    grid = args.grid if args.grid != "auto" else ("gpu" if torch_info["cuda"] else "cpu")
+    conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir,
+                                   REPO_ROOT / ".asv" / "conf")
+    commit = args.commit or git_head(Path(conf["repo"]))
+
+    asv("machine", "--yes", "--machine", args.machine, conf=conf_path, quiet=True)
+    extra = [a for a in args.asv_args if a != "--"]
+    started = time.perf_counter()
+    asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
+        "--machine", args.machine, "--bench", args.bench or GRID_PATTERNS[grid],
+        "--record-samples", "--show-stderr", *extra, conf=conf_path)
+
+    wall = time.perf_counter() - started
+    device = torch_info["device"] or "CPU"
+    print(f"\nRecorded {grid.upper()} grid on machine {args.machine!r} ({device}) in {conf['results_dir']}")
+    print(f"  asv run wall time: {wall:.1f} s")
+    print(f"  against commit {commit} of {conf['repo']}")
+    print(f"  benchmarked torch {torch_info['version']} (git {torch_info['git_version']})")
+    if Path(conf["repo"]).resolve() == REPO_ROOT.resolve():
+        print("  note: that commit is this suite's own, not torch's; see README, "
+              "'History against torch commits', to record at torch's commit")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_tool(main))

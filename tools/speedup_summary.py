@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Speedup of CausalBias over a materialized mask, from asv's results.
+
+speedup = materialized time / CausalBias time (above 1: CausalBias is faster).
+The default table is the reference script's: Average, Geomean, Max and Min over
+the configs, with the config of Max and Min. ``--all`` prints every config.
+Configs that failed or are missing are listed under the table, never dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+
+import numpy as np
+from tabulate import tabulate
+
+from asv_results import (
+    BENCHMARK_CLASSES,
+    ConfigRow,
+    ResultsStore,
+    ToolError,
+    add_format_argument,
+    add_results_arguments,
+    choose_benchmark_class,
+    config_rows,
+    problem_rows,
+    run_tool,
+)
+
+CONFIG_COLUMNS = ["batch_size", "num_heads", "q_seq_len", "k_seq_len", "embed_dim", "dtype", "head_dim"]
+FORMATS = ("pretty", "github", "csv", "json")
+
+
+def summary_records(rows: list[ConfigRow]) -> list[dict[str, object]]:
+    """Average, Geomean, Max and Min rows in the reference's columns."""
+    complete = [row for row in rows if row.complete]
+    if not complete:
+        return []
+    speedups = np.array([row.speedup for row in complete])
+    blank = dict.fromkeys(CONFIG_COLUMNS)
+    fastest = complete[int(np.argmax(speedups))]
+    slowest = complete[int(np.argmin(speedups))]
+    return [
+        {"Type": "Average", "Speedup": float(np.mean(speedups)), **blank},
+        {"Type": "Geomean", "Speedup": float(np.exp(np.mean(np.log(speedups)))), **blank},
+        {"Type": "Max", "Speedup": float(speedups.max()), **_config(fastest)},
+        {"Type": "Min", "Speedup": float(speedups.min()), **_config(slowest)},
+    ]
+
+
+def _config(row: ConfigRow) -> dict[str, object]:
+    columns = row.config_columns()
+    return {name: columns.get(name) for name in CONFIG_COLUMNS}
+
+
+def _microseconds(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1e6
+
+
+def per_config_records(rows: list[ConfigRow]) -> list[dict[str, object]]:
+    """Every config: both times in microseconds with asv's spread, and the speedup."""
+    records = []
+    for row in rows:
+        materialized = row.times["time_materialized"]
+        causal = row.times["time_causal_bias"]
+        records.append(
+            {
+                **_config(row),
+                "materialized_us": _microseconds(materialized.value),
+                "materialized_spread_us": _microseconds(materialized.spread),
+                "causal_bias_us": _microseconds(causal.value),
+                "causal_bias_spread_us": _microseconds(causal.spread),
+                "Speedup": row.speedup,
+            }
+        )
+    return records
+
+
+def render(records: list[dict[str, object]], output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps(records, indent=2)
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(records[0]) if records else [])
+        writer.writeheader()
+        writer.writerows(records)
+        return buffer.getvalue().rstrip("\n")
+    return tabulate(records, headers="keys", tablefmt=output_format, floatfmt=".4g", missingval="")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_results_arguments(parser)
+    parser.add_argument("--commit", help="commit hash or prefix (default: the machine's most recent run)")
+    parser.add_argument(
+        "--benchmark",
+        choices=BENCHMARK_CLASSES,
+        help="benchmark class (default: the one with results, the GPU one first)",
+    )
+    parser.add_argument("--all", action="store_true", help="one row per config instead of the summary")
+    add_format_argument(parser, FORMATS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    store = ResultsStore(args.results_dir)
+    machine = store.choose_machine(args.machine)
+    run = store.choose_run(machine, args.commit)
+    results = run.load()
+    benchmark_class = choose_benchmark_class(results, args.benchmark)
+    rows = config_rows(results, benchmark_class, store.param_names(benchmark_class))
+
+    records = per_config_records(rows) if args.all else summary_records(rows)
+    problems = list(problem_rows(rows))
+    if args.format == "json":
+        print(json.dumps(
+            {
+                "machine": machine,
+                "commit_hash": run.commit_hash,
+                "benchmark": benchmark_class,
+                "configs": len(rows),
+                "rows": records,
+                "not_measured": problems,
+            },
+            indent=2,
+        ))
+        return 0
+    if args.format != "csv":
+        complete = sum(row.complete for row in rows)
+        print(f"{benchmark_class} on {machine}, commit {run.commit_hash[:8]}: "
+              f"{complete} of {len(rows)} configs measured; speedup = materialized / CausalBias")
+    print(render(records, args.format) if records else "no config has both results")
+    if problems:
+        print(f"\nNot measured ({len(problems)}):", file=sys.stdout if args.format != "csv" else sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stdout if args.format != "csv" else sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_tool(main))
