@@ -74,7 +74,7 @@ def test_gpu_class_skips_without_cuda(capsys):
     from benchmarks.attention_bias import AttentionBias
 
     with pytest.raises(NotImplementedError, match="CUDA is not available"):
-        AttentionBias().setup(1, 16, (128, 256), 2048, "bfloat16")
+        AttentionBias().setup({}, 1, 16, (128, 256), 2048, "bfloat16")
     assert "CUDA is not available" in capsys.readouterr().err
 
 
@@ -88,14 +88,34 @@ from . import common
 from .attention_bias import AttentionBiasCPU
 
 
-class WrongMaskCPU(AttentionBiasCPU):
-    """One parameter set gets an upper-left mask: its check must fail, the others run."""
+def one_wrong_mask(q_seq_len, kv_seq_len, device):
+    if (q_seq_len, kv_seq_len) == (16, 48):
+        return common.upper_left_causal_mask(q_seq_len, kv_seq_len, device)
+    return common.lower_right_causal_mask(q_seq_len, kv_seq_len, device)
 
-    def setup(self, batch_size, num_heads, seq_lens, embed_dim, dtype):
-        if batch_size == 1 and seq_lens == (16, 48):
-            common.lower_right_causal_mask = common.upper_left_causal_mask
-        super().setup(batch_size, num_heads, seq_lens, embed_dim, dtype)
+
+class WrongMaskCPU(AttentionBiasCPU):
+    """The (16, 48) parameter sets get an upper-left mask: their check must fail, the others run."""
+
+    def setup_cache(self):
+        return common.equivalence_verdicts(common.grid_configs(self.params, self.device), one_wrong_mask)
 '''
+
+
+def test_verdicts_keep_going_after_a_failure():
+    configs = [cpu_config(seq_lens=(16, 48)), cpu_config(seq_lens=(1, 48))]
+
+    def wrong_first(q, kv, device):
+        if q == 16:
+            return common.upper_left_causal_mask(q, kv, device)
+        return common.lower_right_causal_mask(q, kv, device)
+
+    verdicts = common.equivalence_verdicts(configs, wrong_first)
+    assert verdicts[configs[0]].startswith("AssertionError: CausalBias output differs")
+    assert verdicts[configs[1]] is None
+    with pytest.raises(AssertionError, match="CausalBias output differs"):
+        common.raise_for_verdict(verdicts, configs[0])
+    common.raise_for_verdict(verdicts, configs[1])
 
 
 def test_a_failing_parameter_set_does_not_stop_the_others(tmp_path):
@@ -128,5 +148,6 @@ def test_a_failing_parameter_set_does_not_stop_the_others(tmp_path):
     results = json.loads(results_file.read_text())["results"]
     for method in ("time_materialized", "time_causal_bias"):
         values = results[f"wrong_mask.WrongMaskCPU.{method}"][0]
-        assert values[0] is None  # batch 1, (16, 48): failed
-        assert all(isinstance(v, float) and v > 0 for v in values[1:]), values
+        # params: batch (1, 4) x seq_lens ((16, 48), (1, 48), (32, 32)); (16, 48) fails twice
+        assert values[0] is None and values[3] is None, values
+        assert all(isinstance(v, float) and v > 0 for v in values[1:3] + values[4:]), values

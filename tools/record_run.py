@@ -90,14 +90,20 @@ def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
     return path, conf
 
 
-def asv(*args: str, conf: Path, quiet: bool = False) -> None:
+# asv run's exit code when it ran and saved results but some benchmarks failed:
+# failures are per parameter set, the run is recorded all the same.
+ASV_SOME_FAILED = 2
+
+
+def asv(*args: str, conf: Path, quiet: bool = False, allowed: tuple[int, ...] = (0,)) -> int:
     """Run an asv command; ``quiet`` keeps its output unless it fails."""
     command = [sys.executable, "-m", "asv", *args, "--config", str(conf)]
     completed = subprocess.run(command, capture_output=quiet, text=True)
-    if completed.returncode:
+    if completed.returncode not in allowed:
         if quiet:
             sys.stderr.write(completed.stdout + completed.stderr)
         raise ToolError(f"asv {args[0]} exited with {completed.returncode}: {' '.join(command)}")
+    return completed.returncode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,14 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     asv("machine", "--yes", "--machine", args.machine, conf=conf_path, quiet=True)
     extra = [a for a in args.asv_args if a != "--"]
     started = time.perf_counter()
-    asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
+    code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
         "--machine", args.machine, "--bench", args.bench or GRID_PATTERNS[grid],
-        "--record-samples", "--show-stderr", *extra, conf=conf_path)
+        "--record-samples", "--show-stderr", *extra, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
 
     wall = time.perf_counter() - started
     device = torch_info["device"] or "CPU"
     print(f"\nRecorded {grid.upper()} grid on machine {args.machine!r} ({device}) in {conf['results_dir']}")
     print(f"  asv run wall time: {wall:.1f} s")
+    if code == ASV_SOME_FAILED:
+        print("  some parameter sets failed: the summary lists them, asv's output above says why")
     print(f"  against commit {commit} of {conf['repo']}")
     print(f"  benchmarked torch {torch_info['version']} (git {torch_info['git_version']})")
     if Path(conf["repo"]).resolve() == REPO_ROOT.resolve():
