@@ -11,14 +11,19 @@ venv: $(VENV)/.installed
 
 # A base Python that already has a CUDA build of torch (a GPU image) is reused
 # through system site packages; anywhere else the venv installs $(TORCH_SPEC).
-$(VENV)/.installed: requirements.txt requirements-test.txt
+# Offline (a GPU runner without an index): PIP_NO_INDEX=1 PIP_FIND_LINKS=<wheels>.
+$(VENV)/.installed: requirements.txt
 	@if $(PYTHON) -c "import sys, torch; sys.exit(torch.version.cuda is None)" 2>/dev/null; then \
 		echo "reusing the CUDA torch of $(PYTHON)"; \
 		$(PYTHON) -m venv --system-site-packages $(VENV); \
 	else \
 		$(PYTHON) -m venv $(VENV) && $(VPY) -m pip install -q "$(TORCH_SPEC)"; \
 	fi
-	$(VPY) -m pip install -q -r requirements.txt -r requirements-test.txt
+	$(VPY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt
+	$(VPY) -m pip install -q -r requirements-test.txt
 	touch $@
 
 # Runs the GPU grid where CUDA is present, else the CPU grid; records the results
@@ -42,7 +47,7 @@ aa: venv
 	$(VPY) tools/noise_report.py $$($(GIT_LABEL) rev-parse A) $$($(GIT_LABEL) rev-parse B) \
 		--results-dir $(AA_DIR)/results --machine $(MACHINE) $(AA_ARGS)
 
-test: venv
+test: $(VENV)/.test-installed
 	$(VPY) -m pytest -q tests
 
 clean:
