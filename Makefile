@@ -9,15 +9,20 @@ MACHINE ?= $(shell hostname)
 
 venv: $(VENV)/.installed
 
-# A base Python that already has a CUDA build of torch (a GPU image) is reused
-# through system site packages; anywhere else the venv installs $(TORCH_SPEC).
+# A base Python that already has a CUDA build of torch (a GPU image) is reused:
+# a .pth file puts its site-packages behind the venv's own (--system-site-packages
+# would not do: where that Python is itself a venv, it reaches the wrong ones).
+# Anywhere else the venv installs $(TORCH_SPEC).
 # Offline (a GPU runner without an index): PIP_NO_INDEX=1 PIP_FIND_LINKS=<wheels>.
+REUSE_TORCH ?= $(shell $(PYTHON) -c "import torch; print('yes' if torch.version.cuda else 'no')" 2>/dev/null || echo no)
 $(VENV)/.installed: requirements.txt
-	@if $(PYTHON) -c "import sys, torch; sys.exit(torch.version.cuda is None)" 2>/dev/null; then \
+	$(PYTHON) -m venv $(VENV)
+	@if [ "$(REUSE_TORCH)" = yes ]; then \
 		echo "reusing the CUDA torch of $(PYTHON)"; \
-		$(PYTHON) -m venv --system-site-packages $(VENV); \
+		$(PYTHON) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+			> $$($(VPY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/base_python_torch.pth; \
 	else \
-		$(PYTHON) -m venv $(VENV) && $(VPY) -m pip install -q "$(TORCH_SPEC)"; \
+		$(VPY) -m pip install -q "$(TORCH_SPEC)"; \
 	fi
 	$(VPY) -m pip install -q -r requirements.txt
 	touch $@
