@@ -89,7 +89,9 @@ def render(records: list[dict[str, object]], output_format: str) -> str:
         writer.writeheader()
         writer.writerows(records)
         return buffer.getvalue().rstrip("\n")
-    return tabulate(records, headers="keys", tablefmt=output_format, floatfmt=".4g", missingval="")
+    # tabulate's "pretty" format does not parse numbers, so floats are formatted here.
+    shown = [{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in r.items()} for r in records]
+    return tabulate(shown, headers="keys", tablefmt=output_format, missingval="")
 
 
 def build_parser() -> argparse.ArgumentParser:
