@@ -10,6 +10,8 @@ measured it.
 
 from __future__ import annotations
 
+import torch
+
 from .common import (
     CPU_PARAMS,
     GPU_PARAMS,
@@ -64,6 +66,10 @@ class _MaskedForward:
     def setup(self, verdicts, batch_size, num_heads, seq_lens, embed_dim, dtype):
         if self.device == "cuda":
             require_cuda()
+        else:
+            # One intra-op thread: these ops are far too small to gain from more, and
+            # a thread per core makes every sample wait on the busiest core.
+            torch.set_num_threads(1)
         config = AttentionConfig.from_params(
             batch_size, num_heads, seq_lens, embed_dim, dtype, self.device
         )
@@ -88,3 +94,6 @@ class AttentionBiasCPU(_MaskedForward):
 
     params = CPU_PARAMS
     device = "cpu"
+    # Calls of 30-100 us: 5 ms blocks give about 35 samples in 0.2 s, enough for
+    # asv's Mann-Whitney test to see a 10% change through the CPU's outliers.
+    sample_time = 0.005

@@ -64,5 +64,38 @@ def write_run(
 
 
 def around(value: float) -> list[float]:
-    """Three samples whose median is exactly ``value``."""
+    """Three samples whose median is exactly ``value`` (too few for asv's Mann-Whitney test)."""
     return [value * 0.9, value, value * 1.1]
+
+
+def many_around(value: float, count: int = 21) -> list[float]:
+    """``count`` samples spread evenly over value +-1%: median ``value``, enough for Mann-Whitney."""
+    return [value * (0.99 + 0.02 * i / (count - 1)) for i in range(count)]
+
+
+SCALED_COLUMNS = ("result", "samples", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75")
+
+
+def relabelled_copy(source: Path, commit_hash: str, scales: dict[tuple[str, int], float]) -> Path:
+    """A copy of a real results file recorded as ``commit_hash``, with some results scaled.
+
+    ``scales[(benchmark name, parameter index)]`` multiplies that result's value,
+    samples and time statistics. The copy sits beside the source, one second later.
+    """
+    data = json.loads(source.read_text())
+    data["commit_hash"] = commit_hash
+    columns = data["result_columns"]
+    for (name, index), factor in scales.items():
+        entry = data["results"][name]
+        for column in SCALED_COLUMNS:
+            values = entry[columns.index(column)]
+            if column == "samples":
+                values[index] = [s * factor for s in values[index]]
+            else:
+                values[index] *= factor
+    started = columns.index("started_at")
+    for entry in data["results"].values():
+        entry[started] += 1000
+    target = source.parent / f"{commit_hash[:8]}-{data['env_name']}.json"
+    target.write_text(json.dumps(data))
+    return target

@@ -83,7 +83,13 @@ class RunFile:
     path: Path
     machine: str
     commit_hash: str
-    date: int  # ms since the epoch, asv's commit date (or run date with --set-commit-hash)
+    date: int  # ms since the epoch: the commit's date in the repository asv was pointed at
+    started: int  # ms since the epoch: when the run's last benchmark started
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """Commit order first; runs of commits made in the same second by when they ran."""
+        return (self.date, self.started)
 
     def load(self) -> Results:
         try:
@@ -111,12 +117,14 @@ class ResultsStore:
         """The machine's runs, oldest first."""
         runs = [self._index(path, machine) for path in (self.dir / machine).glob("*.json")
                 if path.name != "machine.json"]
-        return sorted(runs, key=lambda run: (run.date, run.path.name))
+        return sorted(runs, key=lambda run: run.order)
 
     def _index(self, path: Path, machine: str) -> RunFile:
         try:
             data = json.loads(path.read_text())
-            return RunFile(path, machine, data["commit_hash"], int(data["date"]))
+            column = data["result_columns"].index("started_at")
+            started = max((entry[column] or 0 for entry in data["results"].values()), default=0)
+            return RunFile(path, machine, data["commit_hash"], int(data["date"]), int(started))
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ToolError(f"corrupt results file {path}: {one_line(error)}") from None
 
@@ -127,7 +135,7 @@ class ResultsStore:
         if machine is None:
             if len(machines) == 1:
                 return machines[0]
-            return max(machines, key=lambda name: max((r.date for r in self.runs(name)), default=0))
+            return max(machines, key=lambda name: max((r.order for r in self.runs(name)), default=(0, 0)))
         if machine not in machines:
             raise ToolError(f"unknown machine {machine!r}; available: {', '.join(machines)}")
         return machine
