@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 VPY := $(VENV)/bin/python
 MACHINE ?= $(shell hostname)
 
-.PHONY: bench test venv clean aa
+.PHONY: bench test venv clean aa nightly publish
 
 venv: $(VENV)/.installed
 
@@ -51,6 +51,19 @@ aa: venv
 	done
 	$(VPY) tools/noise_report.py $$($(GIT_LABEL) rev-parse A) $$($(GIT_LABEL) rev-parse B) \
 		--results-dir $(AA_DIR)/results --machine $(MACHINE) $(AA_ARGS)
+
+# The nightly job: record, publish, check, report (nightly-report.md). make turns
+# the check's exit code 1 (a regression) into its own 2; tools/nightly.py itself
+# exits 0/1/2. TORCH_REPO=<PyTorch clone> records at torch's own commit.
+TORCH_REPO ?=
+nightly: venv
+	$(VPY) tools/nightly.py --python $(abspath $(VPY)) --machine $(MACHINE) \
+		$(if $(TORCH_REPO),--torch-repo $(TORCH_REPO))
+
+# asv's pages of everything in results/, in html/; `make publish PREVIEW=1` serves them.
+publish: venv
+	$(VPY) -m asv publish
+	$(if $(PREVIEW),$(VPY) -m asv preview)
 
 test: $(VENV)/.test-installed
 	$(VPY) -m pytest -q tests

@@ -151,3 +151,4 @@ def test_a_failing_parameter_set_does_not_stop_the_others(tmp_path):
         # params: batch (1, 4) x seq_lens ((16, 48), (1, 48), (32, 32)); (16, 48) fails twice
         assert values[0] is None and values[3] is None, values
         assert all(isinstance(v, float) and v > 0 for v in values[1:3] + values[4:]), values
+

@@ -66,6 +66,15 @@ def git_head(repo: Path) -> str:
         raise ToolError(f"{repo} is not a git repository with a commit: {one_line(error)}") from None
 
 
+def require_commit(repo: Path, commit: str) -> None:
+    """asv can only record at a commit that the labelling repository holds."""
+    found = subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"],
+                           capture_output=True).returncode == 0
+    if not found:
+        raise ToolError(f"commit {commit[:12]} is not in {repo}: update the clone "
+                        f"(git -C {repo} fetch --filter=blob:none origin) and run again")
+
+
 def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
                  html_dir: Path | None, out_dir: Path) -> tuple[Path, dict]:
     """A copy of asv.conf.json with absolute paths and the given overrides.
@@ -129,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir,
                                    REPO_ROOT / ".asv" / "conf")
     commit = args.commit or git_head(Path(conf["repo"]))
+    require_commit(Path(conf["repo"]), commit)
 
     asv("machine", "--yes", "--machine", args.machine, conf=conf_path, quiet=True)
     extra = [a for a in args.asv_args if a != "--"]

@@ -1,0 +1,16 @@
+"""tools/record_run.py: what it refuses."""
+
+from __future__ import annotations
+
+from conftest import make_standin_repo, run_tool
+
+
+def test_recording_at_a_commit_missing_from_the_clone_exits_2(tmp_path):
+    make_standin_repo(tmp_path / "clone", ["one"])
+    completed = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "clone"),
+                         "--commit", "70d99e998b4955e0049d13a98d77ae1b14db1f45",
+                         "--results-dir", str(tmp_path / "results"), env={"HOME": str(tmp_path)})
+    assert completed.returncode == 2
+    assert completed.stderr == (
+        f"error: commit 70d99e998b49 is not in {tmp_path / 'clone'}: update the clone "
+        f"(git -C {tmp_path / 'clone'} fetch --filter=blob:none origin) and run again\n")

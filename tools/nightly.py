@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""The nightly job: record the suite, publish the pages, check for regressions, write the report.
+
+Steps: tools/record_run.py (with --torch-repo, at torch's own commit in that
+clone), `asv publish` (so that its step detection covers tonight), then
+tools/check_regressions.py against the previous run of this machine, with the
+report written to --report. Exits with the check's code: 0 no regression (or the
+first night), 1 a regression, 2 an error in any step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from asv_results import REPO_ROOT, ToolError, run_tool
+
+TOOLS = Path(__file__).resolve().parent
+TORCH_COMMIT = "import torch; print(torch.version.git_version)"
+
+
+def step(*command: str) -> int:
+    print(f"+ {' '.join(command)}", flush=True)
+    return subprocess.run(command).returncode
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--machine", required=True, help="asv machine name (one per GPU kind)")
+    parser.add_argument("--python", default=sys.executable, help="the Python whose torch is benchmarked")
+    parser.add_argument("--torch-repo", type=Path, help="a PyTorch clone: record at torch's own commit")
+    parser.add_argument("--report", type=Path, default=REPO_ROOT / "nightly-report.md")
+    parser.add_argument("--factor", help="passed to check_regressions.py")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    record = [sys.executable, str(TOOLS / "record_run.py"), "--python", args.python, "--machine", args.machine]
+    if args.torch_repo:
+        commit = subprocess.run([args.python, "-c", TORCH_COMMIT], capture_output=True, text=True).stdout.strip()
+        if not commit:
+            raise ToolError(f"cannot read torch.version.git_version with {args.python}")
+        record += ["--repo", str(args.torch_repo), "--commit", commit]
+    if step(*record):
+        raise ToolError("recording failed; nothing was checked")
+    conf = REPO_ROOT / ".asv" / "conf" / "asv.conf.json"  # written by record_run.py
+    html = None
+    if step(sys.executable, "-m", "asv", "publish", "--config", str(conf)) == 0:
+        import json5
+
+        html = json5.loads(conf.read_text())["html_dir"]
+    else:
+        print("asv publish failed: the check runs without its step detection", file=sys.stderr)
+    check = [sys.executable, str(TOOLS / "check_regressions.py"), "--machine", args.machine,
+             "--report", str(args.report)]
+    if html:
+        check += ["--html-dir", html]
+    if args.factor:
+        check += ["--factor", args.factor]
+    return step(*check)
+
+
+if __name__ == "__main__":
+    sys.exit(run_tool(main))
