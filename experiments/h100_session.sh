@@ -3,13 +3,7 @@
 # the reference script on the same grid, each timed. Run from the repository root
 # with .whl and .ref carried (see experiments/README.md). Writes to $OUT.
 set -u
-export PYTHONUNBUFFERED=1
-OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
-PY=$(command -v python3)
+source experiments/device_setup.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,power.limit --format=csv
 $PY -c "import torch; print('torch', torch.__version__, torch.version.git_version, 'cuda', torch.version.cuda)"
 nproc; lscpu | grep -E 'Model name|MHz' || true

@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
 # Second H100 call: where a benchmark process's time goes, then the A/A experiment (make aa).
 set -u
-export PYTHONUNBUFFERED=1
-OUT=${OUT:-/tmp/out}
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
-PY=$(command -v python3)
+source experiments/device_setup.sh
 timeout 90 $PY experiments/process_costs.py 2>&1 | grep -v Warning | tee "$OUT/process_costs.txt"
 mkdir -p /tmp/imagevenv && touch /tmp/imagevenv/.installed
 START=$(date +%s)

@@ -3,12 +3,7 @@
 # reference script on the same grid in the same call, then asv_runner 0.3.2 on the
 # batch-1 configs. GPU clocks are logged throughout.
 set -u
-export PYTHONUNBUFFERED=1
-OUT=${OUT:-/tmp/out}
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
-PY=$(command -v python3)
+source experiments/device_setup.sh
 git rev-parse HEAD >/dev/null 2>&1 || { git init -q -b main && git add -A && git -c user.name=d -c user.email=d@localhost commit -qm device; }
 nvidia-smi --query-gpu=timestamp,clocks.sm,utilization.gpu,power.draw,temperature.gpu --format=csv,noheader -lms 250 > "$OUT/clocks.csv" &
 CLOCKS=$!

@@ -30,6 +30,7 @@ def sm_clock() -> str:
 
 def child(params, method, queue):
     import torch
+
     from benchmarks import common
 
     marks = [time.perf_counter()]

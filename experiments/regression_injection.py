@@ -16,9 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from asv.results import Results  # noqa: E402
-from check_regressions import compare  # noqa: E402
-
 from asv_results import ResultsStore  # noqa: E402
+from check_regressions import compare  # noqa: E402
 
 
 def scale_results(path: Path, picks: list[tuple[str, int]], scale: float) -> None:

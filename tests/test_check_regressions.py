@@ -7,7 +7,6 @@ import re
 import shutil
 
 import pytest
-
 from conftest import run_tool
 from results_factory import around, many_around, relabelled_copy, write_run
 

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 import torch
-
 from conftest import REPO_ROOT, make_standin_repo
 
 sys.path.insert(0, str(REPO_ROOT))

@@ -7,7 +7,6 @@ import json
 import math
 
 import pytest
-
 from conftest import run_tool
 from results_factory import SMALL_PARAMS, around, write_run
 

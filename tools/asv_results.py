@@ -14,7 +14,6 @@ import dataclasses
 import itertools
 import json
 import math
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -45,6 +44,12 @@ def add_results_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--machine", help="asv machine name (default: the only one, else the most recently run)"
     )
+
+
+def open_machine(args: argparse.Namespace) -> tuple[ResultsStore, str]:
+    """The results store and machine that --results-dir and --machine name."""
+    store = ResultsStore(args.results_dir)
+    return store, store.choose_machine(args.machine)
 
 
 def add_format_argument(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:

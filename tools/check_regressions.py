@@ -23,8 +23,6 @@ import json
 import sys
 from pathlib import Path
 
-from tabulate import tabulate
-
 from asv_results import (
     BENCHMARK_CLASSES,
     METHODS,
@@ -37,11 +35,13 @@ from asv_results import (
     config_rows,
     has_results,
     one_line,
+    open_machine,
     problem_rows,
     run_tool,
     significantly_different,
 )
 from speedup_summary import summary_records
+from tabulate import tabulate
 
 # From the H100 A/A runs (NOTES.md): configs of 1 ms and more differ by up to
 # 9.5% between two runs of the same code, so 1.10 is the smallest factor the
@@ -254,8 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.factor <= 1.0:
         raise ToolError(f"--factor must be above 1, not {args.factor}")
-    store = ResultsStore(args.results_dir)
-    machine = store.choose_machine(args.machine)
+    store, machine = open_machine(args)
     runs = store.runs(machine)
     contender = store.choose_run(machine, args.contender, runs)
     earlier = [run for run in runs if run.order < contender.order]

@@ -19,8 +19,6 @@ import json
 import sys
 
 import numpy as np
-from tabulate import tabulate
-
 from asv_results import (
     BENCHMARK_CLASSES,
     METHODS,
@@ -32,10 +30,12 @@ from asv_results import (
     asv_flag,
     config_rows,
     has_results,
+    open_machine,
     run_tool,
     scaled,
     significantly_different,
 )
+from tabulate import tabulate
 
 FORMATS = ("pretty", "github", "json")
 LARGEST_FACTOR = 4.0
@@ -149,8 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    store = ResultsStore(args.results_dir)
-    machine = store.choose_machine(args.machine)
+    store, machine = open_machine(args)
     run_a, run_b = store.choose_run(machine, args.a), store.choose_run(machine, args.b)
     if run_a.path == run_b.path:
         raise ToolError(f"A and B are the same run ({run_a.commit_hash[:8]})")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -24,7 +23,6 @@ import time
 from pathlib import Path
 
 import json5
-
 from asv_results import DEFAULT_CONF, REPO_ROOT, ToolError, one_line, run_tool
 
 GRID_PATTERNS = {

@@ -16,20 +16,18 @@ import json
 import sys
 
 import numpy as np
-from tabulate import tabulate
-
 from asv_results import (
     BENCHMARK_CLASSES,
     ConfigRow,
-    ResultsStore,
-    ToolError,
     add_format_argument,
     add_results_arguments,
     choose_benchmark_class,
     config_rows,
+    open_machine,
     problem_rows,
     run_tool,
 )
+from tabulate import tabulate
 
 CONFIG_COLUMNS = ["batch_size", "num_heads", "q_seq_len", "k_seq_len", "embed_dim", "dtype", "head_dim"]
 FORMATS = ("pretty", "github", "csv", "json")
@@ -110,8 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    store = ResultsStore(args.results_dir)
-    machine = store.choose_machine(args.machine)
+    store, machine = open_machine(args)
     run = store.choose_run(machine, args.commit)
     results = run.load()
     benchmark_class = choose_benchmark_class(results, args.benchmark)
