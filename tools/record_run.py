@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  benchmarked torch {torch_info['version']} (git {torch_info['git_version']})")
     if Path(conf["repo"]).resolve() == REPO_ROOT.resolve():
         print("  note: that commit is this suite's own, not torch's; see README, "
-              "'History against torch commits', to record at torch's commit")
+              "'Against torch commits', to record at torch's commit")
     return 0
 
 
