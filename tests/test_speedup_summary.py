@@ -152,3 +152,23 @@ def test_product_order_matches_asv_params():
     """The factory and the reader agree on asv's parameter order (itertools.product)."""
     labels = [", ".join(c) for c in itertools.product(*SMALL_PARAMS)]
     assert labels[1] == "1, 4, (1, 48), 64, 'float32'"
+
+
+def test_compare_view_gives_each_configs_change(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, "box", "a" * 40, 1_000, {
+        "time_materialized": [around(v * 1e-6) for v in MATERIALIZED_US],
+        "time_causal_bias": [around(v * 1e-6) for v in CAUSAL_US],
+    })
+    write_run(results, "box", "b" * 40, 2_000, {
+        "time_materialized": [around(v * 1e-6) for v in MATERIALIZED_US],
+        "time_causal_bias": [around(v * 1e-6) for v in [2.0, 4.0, 6.0, 1.0]],  # speedups 1, 1, 0.5, 8
+    })
+    report = summary_json("--results-dir", str(results), "--compare", "aaaa")
+    assert report["commit_hash"] == "b" * 40
+    rows = report["rows"]
+    assert [r["base_speedup"] for r in rows] == pytest.approx([2, 1, 0.5, 4], rel=1e-12)
+    assert [r["speedup"] for r in rows] == pytest.approx([1, 1, 0.5, 8], rel=1e-12)
+    assert [r["change"] for r in rows] == pytest.approx([-0.5, 0, 0, 1], abs=1e-12)
+    code, out, _ = summary("--results-dir", str(results), "--compare", "aaaa", "--format", "github")
+    assert code == 0 and "base_speedup" in out and "change" in out

@@ -78,6 +78,19 @@ def per_config_records(rows: list[ConfigRow]) -> list[dict[str, object]]:
     return records
 
 
+def compare_records(base_rows: list[ConfigRow], rows: list[ConfigRow]) -> list[dict[str, object]]:
+    """Per config: the speedup at the base commit, at the chosen one, and its change (new / base - 1)."""
+    base_by_label = {row.label: row for row in base_rows}
+    records = []
+    for row in rows:
+        base = base_by_label.get(row.label)
+        before = base.speedup if base else None
+        after = row.speedup
+        change = after / before - 1.0 if before and after else None
+        records.append({**_config(row), "base_speedup": before, "speedup": after, "change": change})
+    return records
+
+
 def render(records: list[dict[str, object]], output_format: str) -> str:
     if output_format == "json":
         return json.dumps(records, indent=2)
@@ -102,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="benchmark class (default: the one with results, the GPU one first)",
     )
     parser.add_argument("--all", action="store_true", help="one row per config instead of the summary")
+    parser.add_argument("--compare", metavar="BASE",
+                        help="per config, the speedup at commit BASE next to the chosen commit's, and its change")
     add_format_argument(parser, FORMATS)
     return parser
 
@@ -114,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     benchmark_class = choose_benchmark_class(results, args.benchmark)
     rows = config_rows(results, benchmark_class, store.param_names(benchmark_class))
 
-    records = per_config_records(rows) if args.all else summary_records(rows)
+    if args.compare:
+        base_run = store.choose_run(machine, args.compare)
+        base_rows = config_rows(base_run.load(), benchmark_class, store.param_names(benchmark_class))
+        records = compare_records(base_rows, rows)
+    else:
+        records = per_config_records(rows) if args.all else summary_records(rows)
     problems = list(problem_rows(rows))
     if args.format == "json":
         print(json.dumps(
