@@ -41,8 +41,9 @@ class _MaskedForward:
     # bump it only when what a result means changes.
     version = "1"
 
-    # One round: a second round doubles the processes (each pays the fork and
-    # CUDA start-up) for no measured gain in precision.
+    # One round: a second doubles the processes, each paying the fork and CUDA
+    # start-up (about 0.3 s on the H100, NOTES.md); its effect on precision is
+    # not measured yet.
     rounds = 1
     # number = 0: asv sizes a block of calls to fill sample_time, warming up as it does.
     number = 0
