@@ -1,0 +1,37 @@
+"""tools/synthetic_history.py: a small history that asv publish and the tools read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import run_tool
+from results_factory import write_benchmarks_json
+
+
+def test_three_nights_on_two_machines_publish_and_check(tmp_path):
+    write_benchmarks_json(tmp_path / "seed", "AttentionBiasCPU")
+    out = tmp_path / "history"
+    completed = run_tool("synthetic_history.py", "--out", str(out), "--days", "3", "--machines", "a", "b",
+                         "--benchmarks-json", str(tmp_path / "seed" / "benchmarks.json"))
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == f"3 nightly runs on 2 machines in {out}\n"
+    for machine in ("a", "b"):
+        assert len(list((out / "results" / machine).glob("*-existing-py.json"))) == 3
+
+    env = {"HOME": str(tmp_path)}
+    published = subprocess.run([sys.executable, "-m", "asv", "publish", "--config", str(out / "asv.conf.json")],
+                               capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env})
+    assert published.returncode == 0, published.stdout + published.stderr
+    index = json.loads((out / "html" / "index.json").read_text())
+    assert len(index["revision_to_hash"]) == 3
+    assert index["params"]["machine"] == ["a", "b"]
+
+    check = run_tool("check_regressions.py", "--results-dir", str(out / "results"), "--machine", "a",
+                     "--html-dir", str(out / "html"), "--format", "json")
+    assert check.returncode == 0, check.stdout + check.stderr  # days 1 and 2 both after the step
+    report = json.loads(check.stdout)
+    assert report["drifts"] is not None
+    summary = run_tool("speedup_summary.py", "--results-dir", str(out / "results"), "--machine", "b")
+    assert summary.returncode == 0 and "AttentionBiasCPU on b" in summary.stdout

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Write a synthetic history: one nightly run a day on several machines, every config.
+
+For measuring what the tools and `asv publish` cost at the scale of a year of
+nightlies. It makes, under --out: a git repo standing in for PyTorch (one commit
+a day), asv results for every commit and machine (with samples, as
+`--record-samples` keeps them), and an asv.conf.json pointing at both. Times are
+made up: a per-config base, 1% noise, a 3% slow drift of CausalBias over the
+year, and a 15% step of the materialized path half-way, for publish's step
+detection to find.
+
+The benchmarks and their parameters come from an asv benchmarks.json (by
+default results/benchmarks.json, which any `make bench` writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import json5
+from asv.results import Results
+from asv.runner import BenchmarkResult
+from asv_results import DEFAULT_CONF, REPO_ROOT, ToolError, one_line, run_tool
+
+DAY_S = 86_400
+START_S = 1_764_000_000  # 2025-11-24
+
+
+def make_repo(path: Path, days: int) -> list[tuple[str, int]]:
+    """One empty commit a day; returns (hash, date in ms), oldest first."""
+    path.mkdir(parents=True)
+    git = ["git", "-C", str(path), "-c", "user.name=nightly", "-c", "user.email=nightly@localhost"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    commits = []
+    for day in range(days):
+        stamp = f"{START_S + day * DAY_S} +0000"
+        env = {**os.environ, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", f"day {day}"], check=True, env=env)
+        sha = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+        commits.append((sha, (START_S + day * DAY_S) * 1000))
+    return commits
+
+
+def base_time(name: str, index: int) -> float:
+    """A made-up but stable time per result: 50 us to about 50 ms."""
+    spread = zlib.crc32(f"{name}/{index}".encode()) % 1000  # str hash() changes per process
+    return 50e-6 * (1.0 + spread) * (1.1 if name.endswith("materialized") else 1.0)
+
+
+def night_samples(name: str, index: int, day: int, days: int, rng: random.Random) -> list[float]:
+    value = base_time(name, index)
+    if name.endswith("causal_bias"):
+        value *= 1.0 + 0.03 * day / days
+    elif day >= days // 2:
+        value *= 1.15
+    return [value * rng.lognormvariate(0.0, 0.01) for _ in range(10)]
+
+
+def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[str], seed: int) -> None:
+    try:
+        benchmarks = json.loads(benchmarks_json.read_text())
+    except (OSError, ValueError) as error:
+        raise ToolError(f"cannot read {benchmarks_json}: {one_line(error)} (run `make bench` first)") from None
+    timed = {name: entry for name, entry in benchmarks.items()
+             if isinstance(entry, dict) and entry.get("type") == "time"}
+    if out.exists():
+        shutil.rmtree(out)
+    commits = make_repo(out / "repo", days)
+    results_dir = out / "results"
+    results_dir.mkdir(parents=True)
+    shutil.copy(benchmarks_json, results_dir / "benchmarks.json")
+    rng = random.Random(seed)
+    for machine in machines:
+        (results_dir / machine).mkdir()
+        (results_dir / machine / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
+        for day, (sha, date_ms) in enumerate(commits):
+            results = Results({"machine": machine, "python": "3.12"}, {}, sha, date_ms, "3.12", "existing-py", {})
+            for name, entry in timed.items():
+                count = 1
+                for axis in entry["params"]:
+                    count *= len(axis)
+                samples = [night_samples(name, i, day, days, rng) for i in range(count)]
+                results.add_result(
+                    {"name": name, "version": entry["version"], "params": entry["params"]},
+                    BenchmarkResult(result=[min(s) for s in samples], samples=samples,
+                                    number=[1] * count, errcode=0, stderr="", profile=None),
+                    started_at=None, record_samples=True,
+                )
+            results.save(str(results_dir))
+    conf = json5.loads(DEFAULT_CONF.read_text())
+    conf.update(repo=str(out / "repo"), results_dir=str(results_dir), html_dir=str(out / "html"),
+                benchmark_dir=str(REPO_ROOT / "benchmarks"), env_dir=str(out / "env"))
+    (out / "asv.conf.json").write_text(json.dumps(conf, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="folder to (re)create")
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--machines", nargs="+", default=["h100-a", "h100-b"])
+    parser.add_argument("--benchmarks-json", type=Path, default=REPO_ROOT / "results" / "benchmarks.json")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.days < 2:
+        raise ToolError("--days must be at least 2")
+    write_history(args.out, args.benchmarks_json, args.days, args.machines, args.seed)
+    print(f"{args.days} nightly runs on {len(args.machines)} machines in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_tool(main))
