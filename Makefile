@@ -60,9 +60,11 @@ nightly: venv
 	$(VPY) tools/nightly.py --python $(abspath $(VPY)) --machine $(MACHINE) \
 		$(if $(TORCH_REPO),--torch-repo $(TORCH_REPO))
 
-# asv's pages of everything in results/, in html/; `make publish PREVIEW=1` serves them.
+# asv's pages of everything in results/, in html/, with their JavaScript served
+# from html/vendor (npm) rather than CDNs; `make publish PREVIEW=1` serves them.
 publish: venv
 	$(VPY) -m asv publish
+	$(VPY) tools/localize_pages.py html || echo "pages still load their libraries from CDNs"
 	$(if $(PREVIEW),$(VPY) -m asv preview)
 
 test: $(VENV)/.test-installed

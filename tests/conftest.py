@@ -42,9 +42,9 @@ def run_tool(script: str, *args: str, env: dict | None = None) -> subprocess.Com
 
 @pytest.fixture(scope="session")
 def cpu_runs(tmp_path_factory) -> dict:
-    """Two real `asv run`s of AttentionBiasCPU, recorded at two commits of a stand-in repo."""
+    """Three real `asv run`s of AttentionBiasCPU, recorded at three commits of a stand-in repo."""
     root = tmp_path_factory.mktemp("cpu_runs")
-    commits = make_standin_repo(root / "repo", ["run A", "run B"])
+    commits = make_standin_repo(root / "repo", ["run A", "run B", "run C"])
     env = {"HOME": str(root / "home")}
     (root / "home").mkdir()
     for commit in commits:

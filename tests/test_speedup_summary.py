@@ -41,7 +41,7 @@ def known_results(tmp_path):
 
 def test_real_cpu_run_summary_matches_results_json(cpu_runs):
     """Average/Geomean/Max/Min equal what the results JSON itself gives."""
-    commit = cpu_runs["commits"][1]
+    commit = cpu_runs["commits"][-1]
     path = next((cpu_runs["results"] / "ci-cpu").glob(f"{commit[:8]}-*.json"))
     raw = json.loads(path.read_text())["results"]
     materialized = raw["attention_bias.AttentionBiasCPU.time_materialized"][0]
