@@ -14,3 +14,13 @@ def test_recording_at_a_commit_missing_from_the_clone_exits_2(tmp_path):
     assert completed.stderr == (
         f"error: commit 70d99e998b49 is not in {tmp_path / 'clone'}: update the clone "
         f"(git -C {tmp_path / 'clone'} fetch --filter=blob:none origin) and run again\n")
+
+
+def test_gpu_description_for_the_machine_file():
+    from record_run import gpu_description
+
+    h100 = {"device": "NVIDIA H100 80GB HBM3", "memory_gib": 79.6474609375, "driver": "580.159.04",
+            "cuda_version": "13.0"}
+    assert gpu_description(h100) == "NVIDIA H100 80GB HBM3, 79.6 GiB, driver 580.159.04, CUDA 13.0"
+    assert gpu_description({**h100, "driver": None}) == "NVIDIA H100 80GB HBM3, 79.6 GiB, CUDA 13.0"
+    assert gpu_description({"device": None, "cuda_version": None}) is None

@@ -31,16 +31,36 @@ GRID_PATTERNS = {
 }
 
 TORCH_PROBE = """
-import json, torch
+import json, subprocess, torch
 cuda = torch.cuda.is_available()
+driver = None
+if cuda:
+    try:
+        driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                capture_output=True, text=True).stdout.split()[0]
+    except (OSError, IndexError):
+        pass
 print(json.dumps({
     "version": torch.__version__,
     "git_version": torch.version.git_version,
     "cuda": cuda,
     "cuda_version": torch.version.cuda,
     "device": torch.cuda.get_device_name(0) if cuda else None,
+    "memory_gib": torch.cuda.get_device_properties(0).total_memory / 2**30 if cuda else None,
+    "driver": driver,
 }))
 """
+
+
+def gpu_description(torch_info: dict) -> str | None:
+    """'NVIDIA H100 80GB HBM3, 79.2 GiB, driver 580.159.04, CUDA 13.0', or None without a GPU."""
+    if not torch_info.get("device"):
+        return None
+    parts = [torch_info["device"], f"{torch_info['memory_gib']:.1f} GiB"]
+    if torch_info.get("driver"):
+        parts.append(f"driver {torch_info['driver']}")
+    parts.append(f"CUDA {torch_info['cuda_version']}")
+    return ", ".join(parts)
 
 
 def probe_torch(python: str) -> dict:
@@ -138,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     commit = args.commit or git_head(Path(conf["repo"]))
     require_commit(Path(conf["repo"]), commit)
 
-    asv("machine", "--yes", "--machine", args.machine, conf=conf_path, quiet=True)
+    # asv's machine file has no GPU field: the GPU goes into "arch", which the
+    # published pages show with the machine.
+    gpu = gpu_description(torch_info)
+    describe = ["--arch", f"{platform.machine()} + {gpu}"] if gpu else []
+    asv("machine", "--yes", "--machine", args.machine, *describe, conf=conf_path, quiet=True)
     extra = [a for a in args.asv_args if a != "--"]
     started = time.perf_counter()
     code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
