@@ -293,3 +293,56 @@ def synchronized_clock() -> float:
     if torch.cuda.is_initialized():
         torch.cuda.synchronize()
     return time.perf_counter()
+
+
+# ---------------------------------------------------------------- work and backends (issue 7 groundwork)
+
+
+def visible_pairs(q_seq_len: int, kv_seq_len: int) -> int:
+    """(query, key) pairs a lower-right causal mask leaves visible: query i sees i + 1 + (kv - q) keys."""
+    return sum(min(kv_seq_len, max(0, i + 1 + kv_seq_len - q_seq_len)) for i in range(q_seq_len))
+
+
+def forward_flops(config: AttentionConfig) -> int:
+    """Useful floating-point operations of one CompositeMHA forward (a multiply-add counts 2).
+
+    Projections: q and out over q_seq_len rows, k and v over kv_seq_len rows, each
+    2 * batch * rows * embed_dim**2. Attention: Q K^T and P V, each 2 * batch *
+    visible pairs * embed_dim (all heads together). Only the pairs the causal
+    mask leaves visible count, for both masks: a kernel given the boolean tensor
+    computes the whole rectangle, a causal kernel skips masked tiles, but the
+    useful work is the same, so achieved TFLOP/s compare directly. Softmax and
+    scaling are left out (a few operations per score, under 1% here).
+    """
+    b, e = config.batch_size, config.embed_dim
+    projections = 2 * b * e * e * (2 * config.q_seq_len + 2 * config.kv_seq_len)
+    attention = 2 * 2 * b * visible_pairs(config.q_seq_len, config.kv_seq_len) * e
+    return projections + attention
+
+
+# Recorded ATen operators -> SDPA backend; the first match wins (CPU flash before CUDA flash).
+BACKEND_OPERATORS = (
+    ("_scaled_dot_product_flash_attention_for_cpu", "flash (CPU)"),
+    ("_cudnn_attention", "cuDNN"),
+    ("_flash_attention", "flash"),
+    ("_efficient_attention", "memory-efficient"),
+    ("_attention_math", "math"),
+)
+
+
+def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
+    """The SDPA backend that one call of ``run`` really used, from the operators the profiler saw.
+
+    CausalBias calls the flash or memory-efficient operator itself, so asking SDPA's
+    own backend choice would not tell; the profile does, for both masks.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    with profile(activities=activities) as profiled:
+        run()
+    names = {event.name for event in profiled.events()}
+    for fragment, backend in BACKEND_OPERATORS:
+        if any(fragment in name for name in names):
+            return backend
+    return "unknown"

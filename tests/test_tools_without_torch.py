@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import TOOLS
 
 TOOL_SCRIPTS = sorted(p.name for p in TOOLS.glob("*.py") if p.name != "asv_results.py")

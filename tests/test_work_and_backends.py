@@ -1,0 +1,40 @@
+"""FLOP count by hand, and which SDPA backend ran, on the CPU."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+from conftest import REPO_ROOT
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+sys.path.insert(0, str(REPO_ROOT))
+from benchmarks import common  # noqa: E402
+
+
+def test_visible_pairs_by_hand():
+    # q = 2, kv = 4: query 0 sees keys 0..2 (3), query 1 sees 0..3 (4)
+    assert common.visible_pairs(2, 4) == 7
+    assert common.visible_pairs(1, 2048) == 2048  # decode: one query sees every key
+    assert common.visible_pairs(3, 3) == 6  # q = kv: the classic triangle
+    mask = common.lower_right_causal_mask(512, 4097, torch.device("cpu"))
+    assert common.visible_pairs(512, 4097) == int(mask.sum())
+
+
+def test_forward_flops_by_hand_for_two_configs():
+    tiny = common.AttentionConfig.from_params(1, 1, (2, 4), 2, "float32", "cpu")
+    # projections 2*1*2*2*(2*2 + 2*4) = 96; attention 2*2*1*7*2 = 56
+    assert common.forward_flops(tiny) == 96 + 56
+    largest = common.AttentionConfig.from_params(128, 32, (512, 4097), 4096, "bfloat16", "cuda")
+    projections = 2 * 128 * 4096**2 * (2 * 512 + 2 * 4097)
+    attention = 4 * 128 * (512 * 4097 - 512 * 511 // 2) * 4096
+    assert common.forward_flops(largest) == projections + attention == 43_715_787_751_424  # 43.7 TFLOP
+
+
+@pytest.mark.parametrize("run", ["run_materialized", "run_causal_bias"])
+def test_cpu_backend_is_detected(run):
+    case = common.build_case(common.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
+    assert common.sdpa_backend(getattr(case, run)) == "flash (CPU)"
+    with sdpa_kernel(SDPBackend.MATH):
+        assert common.sdpa_backend(case.run_materialized) == "math"
