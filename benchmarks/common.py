@@ -47,7 +47,7 @@ CPU_PARAMS = [
 # A fixed atol fails elements near zero whose error is a rounding of the
 # projection's inputs, so it scales with the output instead.
 # Seen on an H100: the two bf16 paths differ by up to 0.017 x RMS in 1 of 16-67
-# million elements (rounding of the attention output before the out projection),
+# million elements (bf16 rounding; a wrong mask differs by O(RMS) almost everywhere),
 # so bf16 allows 4 bf16 epsilons (2**-5) of the RMS.
 TOLERANCES = {
     torch.bfloat16: (1.6e-2, 2.0**-5),
