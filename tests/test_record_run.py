@@ -24,3 +24,14 @@ def test_gpu_description_for_the_machine_file():
     assert gpu_description(h100) == "NVIDIA H100 80GB HBM3, 79.6 GiB, driver 580.159.04, CUDA 13.0"
     assert gpu_description({**h100, "driver": None}) == "NVIDIA H100 80GB HBM3, 79.6 GiB, CUDA 13.0"
     assert gpu_description({"device": None, "cuda_version": None}) is None
+
+
+def test_at_torch_commit_uses_the_probed_torch(tmp_path):
+    """--at-torch-commit labels the run with torch.version.git_version, checked against the clone."""
+    import torch
+
+    make_standin_repo(tmp_path / "clone", ["one"])
+    completed = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "clone"), "--at-torch-commit",
+                         "--results-dir", str(tmp_path / "results"), env={"HOME": str(tmp_path)})
+    assert completed.returncode == 2
+    assert f"error: commit {torch.version.git_version[:12]} is not in {tmp_path / 'clone'}" in completed.stderr

@@ -302,6 +302,14 @@ def config_rows(results: Results, benchmark_class: str, param_names: list[str]) 
     ]
 
 
+def paired_rows(base_rows: Sequence[ConfigRow], new_rows: Sequence[ConfigRow]) -> Iterator[tuple[ConfigRow, ConfigRow]]:
+    """(base, new) rows of the same parameter set, in the base run's order."""
+    new_by_label = {row.label: row for row in new_rows}
+    for base in base_rows:
+        if base.label in new_by_label:
+            yield base, new_by_label[base.label]
+
+
 def has_results(results: Results, benchmark_class: str) -> bool:
     keys = results.get_all_result_keys()
     for method in METHODS:

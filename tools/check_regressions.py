@@ -36,6 +36,7 @@ from asv_results import (
     has_results,
     one_line,
     open_machine,
+    paired_rows,
     problem_rows,
     run_tool,
     significantly_different,
@@ -67,11 +68,7 @@ def compare_rows(benchmark_class: str, base_rows: list[ConfigRow], new_rows: lis
                  factor: float) -> tuple[list[Finding], list[Finding]]:
     """(regressions, improvements) of one benchmark class, times and speedups."""
     regressions, improvements = [], []
-    new_by_label = {row.label: row for row in new_rows}
-    for base in base_rows:
-        new = new_by_label.get(base.label)
-        if new is None:
-            continue
+    for base, new in paired_rows(base_rows, new_rows):
         slower = False
         for method in METHODS:
             a, b = base.times[method], new.times[method]

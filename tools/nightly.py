@@ -18,7 +18,6 @@ from pathlib import Path
 from asv_results import REPO_ROOT, ToolError, run_tool
 
 TOOLS = Path(__file__).resolve().parent
-TORCH_COMMIT = "import torch; print(torch.version.git_version)"
 
 
 def step(*command: str) -> int:
@@ -40,10 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     record = [sys.executable, str(TOOLS / "record_run.py"), "--python", args.python, "--machine", args.machine]
     if args.torch_repo:
-        commit = subprocess.run([args.python, "-c", TORCH_COMMIT], capture_output=True, text=True).stdout.strip()
-        if not commit:
-            raise ToolError(f"cannot read torch.version.git_version with {args.python}")
-        record += ["--repo", str(args.torch_repo), "--commit", commit]
+        record += ["--repo", str(args.torch_repo), "--at-torch-commit"]
     if step(*record):
         raise ToolError("recording failed; nothing was checked")
     conf = REPO_ROOT / ".asv" / "conf" / "asv.conf.json"  # written by record_run.py

@@ -31,6 +31,7 @@ from asv_results import (
     config_rows,
     has_results,
     open_machine,
+    paired_rows,
     run_tool,
     scaled,
     significantly_different,
@@ -68,13 +69,11 @@ def compare_runs(store: ResultsStore, results_a, results_b, factor: float) -> li
             continue
         param_names = store.param_names(benchmark_class)
         rows_a = config_rows(results_a, benchmark_class, param_names)
-        rows_b = {row.label: row for row in config_rows(results_b, benchmark_class, param_names)}
-        for row_a in rows_a:
-            row_b = rows_b.get(row_a.label)
+        rows_b = config_rows(results_b, benchmark_class, param_names)
+        for row_a, row_b in paired_rows(rows_a, rows_b):
             for method in METHODS:
-                a = row_a.times[method]
-                b = row_b.times[method] if row_b else None
-                if not (a.ok and b is not None and b.ok):
+                a, b = row_a.times[method], row_b.times[method]
+                if not (a.ok and b.ok):
                     continue
                 records.append({
                     "benchmark": f"{benchmark_class}.{method}",

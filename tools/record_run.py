@@ -139,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--python", default=sys.executable, help="the Python whose torch is benchmarked")
     parser.add_argument("--grid", choices=("auto", "gpu", "cpu"), default="auto")
     parser.add_argument("--repo", type=Path, help="repository whose commit labels the run (default: the conf's)")
-    parser.add_argument("--commit", help="commit to record at (default: HEAD of the repository)")
+    commit = parser.add_mutually_exclusive_group()
+    commit.add_argument("--commit", help="commit to record at (default: HEAD of the repository)")
+    commit.add_argument("--at-torch-commit", action="store_true",
+                        help="record at the benchmarked torch's own commit (torch.version.git_version)")
     parser.add_argument("--results-dir", type=Path, help="asv results directory (default: the conf's)")
     parser.add_argument("--html-dir", type=Path, help="asv html directory (default: the conf's)")
     parser.add_argument("--machine", default=platform.node() or "machine", help="asv machine name")
@@ -155,7 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     grid = args.grid if args.grid != "auto" else ("gpu" if torch_info["cuda"] else "cpu")
     conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir,
                                    REPO_ROOT / ".asv" / "conf")
-    commit = args.commit or git_head(Path(conf["repo"]))
+    if args.at_torch_commit:
+        commit = torch_info["git_version"]
+    else:
+        commit = args.commit or git_head(Path(conf["repo"]))
     require_commit(Path(conf["repo"]), commit)
 
     # asv's machine file has no GPU field: the GPU goes into "arch", which the
