@@ -6,26 +6,60 @@ blocks of back-to-back calls, the clock waits for the GPU at both ends of a
 block, and asv divides by the number of calls. That is the time a loop of
 forward calls takes per call, CPU launch cost included, as the reference script
 measured it.
+
+The ``*Profile`` classes record, per config and mask, what explains a time: GPU
+time without launch cost, peak memory, achieved TFLOP/s and the SDPA backend
+that ran. They are measured once per run, in the grid's ``setup_cache``, which
+also checks that both masks give the same output; their ``track_*`` methods only
+return the figures, so each of their processes stays cheap.
 """
 
 from __future__ import annotations
 
-import torch
+import sys
+
+from asv_runner.benchmarks.mark import SkipNotImplemented
 
 from .common import (
+    BACKEND_CODES,
+    BACKEND_UNIT,
     CPU_PARAMS,
     GPU_PARAMS,
     PARAM_NAMES,
     AttentionConfig,
     ForwardCase,
-    cuda_available,
-    equivalence_verdicts,
-    grid_configs,
+    GridState,
+    MaskFigures,
+    forward_flops,
+    grid_state,
     prepared_case,
     raise_for_verdict,
     require_cuda,
+    skip,
     synchronized_clock,
+    use_device,
 )
+
+
+# One setup_cache per grid, shared by its timed and its track class: asv keys a
+# cache by the function's module and line, so both classes get the same one and
+# a run checks and measures the grid once. Each grid needs its own function.
+def gpu_grid_state(self) -> GridState:
+    """Check both masks and measure their figures for every GPU config, in one process."""
+    return grid_state(GPU_PARAMS, "cuda")
+
+
+def cpu_grid_state(self) -> GridState:
+    """Check both masks and measure their figures for every CPU config, in one process."""
+    return grid_state(CPU_PARAMS, "cpu")
+
+
+gpu_grid_state.timeout = 900  # 80 configs; about 1 s each on an H100 (NOTES.md)
+cpu_grid_state.timeout = 300
+
+
+def _config(device: str, params: tuple) -> AttentionConfig:
+    return AttentionConfig.from_params(*params, device)
 
 
 class _MaskedForward:
@@ -42,8 +76,7 @@ class _MaskedForward:
     version = "1"
 
     # One round: a second doubles the processes, each paying the fork and CUDA
-    # start-up (about 0.3 s on the H100, NOTES.md); its effect on precision is
-    # not measured yet.
+    # start-up (about 0.3 s on the H100, NOTES.md).
     rounds = 1
     # number = 0: asv sizes a block of calls to fill sample_time, warming up as it does.
     number = 0
@@ -56,31 +89,18 @@ class _MaskedForward:
 
     case: ForwardCase
 
-    def setup_cache(self) -> dict:
-        """Check both masks' outputs once per parameter set, in one process before any timing."""
-        if self.device == "cuda" and not cuda_available():
-            return {}
-        return equivalence_verdicts(grid_configs(self.params, self.device))
-
-    setup_cache.timeout = 600  # the 80 GPU configs, both masks, one after the other
-
-    def setup(self, verdicts, batch_size, num_heads, seq_lens, embed_dim, dtype):
+    def setup(self, state: GridState, *params):
         if self.device == "cuda":
             require_cuda()
-        else:
-            # One intra-op thread: these ops are far too small to gain from more, and
-            # a thread per core makes every sample wait on the busiest core.
-            torch.set_num_threads(1)
-        config = AttentionConfig.from_params(
-            batch_size, num_heads, seq_lens, embed_dim, dtype, self.device
-        )
-        raise_for_verdict(verdicts, config)
+        use_device(self.device)
+        config = _config(self.device, params)
+        raise_for_verdict(state.verdicts, config)
         self.case = prepared_case(config)
 
-    def time_materialized(self, verdicts, *params):
+    def time_materialized(self, state, *params):
         self.case.run_materialized()
 
-    def time_causal_bias(self, verdicts, *params):
+    def time_causal_bias(self, state, *params):
         self.case.run_causal_bias()
 
 
@@ -88,6 +108,7 @@ class AttentionBias(_MaskedForward):
     """The reference script's 80 configs, bfloat16, on CUDA."""
 
     params = GPU_PARAMS
+    setup_cache = gpu_grid_state
 
 
 class AttentionBiasCPU(_MaskedForward):
@@ -95,6 +116,105 @@ class AttentionBiasCPU(_MaskedForward):
 
     params = CPU_PARAMS
     device = "cpu"
+    setup_cache = cpu_grid_state
     # Calls of 30-100 us: 5 ms blocks give about 35 samples in 0.2 s, enough for
     # asv's Mann-Whitney test to see a 10% change through the CPU's outliers.
     sample_time = 0.005
+
+
+def _track(figure: str, mask: str, unit: str):
+    """A track_* method returning one figure of one mask, with its unit."""
+
+    def track(self, state, *params):
+        return getattr(self, f"_{figure}")(self.figures[mask])
+
+    track.__name__ = f"track_{figure}_{mask}"
+    track.unit = unit
+    return track
+
+
+class _ForwardProfile:
+    """Per config and mask: GPU time, peak memory, TFLOP/s, fraction of peak, SDPA backend.
+
+    Figures that a device lacks (GPU time and memory on the CPU, a peak for an
+    unknown GPU) are skipped with the reason on stderr.
+    """
+
+    param_names = PARAM_NAMES
+    device = "cuda"
+    version = "1"
+
+    figures: dict[str, MaskFigures]
+    state: GridState
+    config: AttentionConfig
+
+    def setup(self, state: GridState, *params):
+        if state.unavailable:
+            skip(state.unavailable)
+        self.state, self.config = state, _config(self.device, params)
+        figures = state.figures.get(self.config)
+        if figures is None:
+            raise AssertionError(f"no figures were measured for {self.config}")
+        if isinstance(figures, str):
+            print(f"no figures for {self.config}: {figures}", file=sys.stderr)
+            raise AssertionError(figures)
+        self.figures = figures
+
+    def _unavailable(self, reason: str):
+        print(reason, file=sys.stderr)
+        raise SkipNotImplemented(reason)
+
+    def _kernel_seconds(self, figures: MaskFigures) -> float:
+        if figures.kernel_seconds is None:
+            print(figures.error, file=sys.stderr)
+            raise AssertionError(figures.error)
+        return figures.kernel_seconds
+
+    def _gpu_time(self, figures: MaskFigures) -> float:
+        if self.device != "cuda":
+            self._unavailable("no GPU time on the CPU grid: its time_* benchmarks are the CPU time")
+        return self._kernel_seconds(figures)
+
+    def _peak_memory(self, figures: MaskFigures) -> int:
+        if figures.peak_memory is None:
+            self._unavailable("no GPU memory on the CPU grid")
+        return figures.peak_memory
+
+    def _tflops(self, figures: MaskFigures) -> float:
+        return forward_flops(self.config) / self._kernel_seconds(figures) / 1e12
+
+    def _peak_fraction(self, figures: MaskFigures) -> float:
+        if self.state.peak_tflops is None:
+            self._unavailable(f"no dense bf16 peak known for {self.state.device_name!r}")
+        return self._tflops(figures) / self.state.peak_tflops
+
+    def _sdpa_backend(self, figures: MaskFigures) -> int:
+        if figures.backend not in BACKEND_CODES:
+            raise AssertionError(f"SDPA backend not recognised from the profile: {figures.backend}")
+        return BACKEND_CODES[figures.backend]
+
+    track_gpu_time_materialized = _track("gpu_time", "materialized", "seconds")
+    track_gpu_time_causal_bias = _track("gpu_time", "causal_bias", "seconds")
+    track_peak_memory_materialized = _track("peak_memory", "materialized", "bytes")
+    track_peak_memory_causal_bias = _track("peak_memory", "causal_bias", "bytes")
+    track_tflops_materialized = _track("tflops", "materialized", "TFLOP/s")
+    track_tflops_causal_bias = _track("tflops", "causal_bias", "TFLOP/s")
+    track_peak_fraction_materialized = _track("peak_fraction", "materialized", "fraction of dense bf16 peak")
+    track_peak_fraction_causal_bias = _track("peak_fraction", "causal_bias", "fraction of dense bf16 peak")
+    track_sdpa_backend_materialized = _track("sdpa_backend", "materialized", BACKEND_UNIT)
+    track_sdpa_backend_causal_bias = _track("sdpa_backend", "causal_bias", BACKEND_UNIT)
+
+
+class AttentionBiasProfile(_ForwardProfile):
+    """The GPU grid's figures; GPU time from CUDA-graph replay timed with CUDA events."""
+
+    params = GPU_PARAMS
+    setup_cache = gpu_grid_state
+
+
+class AttentionBiasProfileCPU(_ForwardProfile):
+    """The CPU grid's figures: TFLOP/s from the CPU time of one call, and the backend."""
+
+    params = CPU_PARAMS
+    device = "cpu"
+    setup_cache = cpu_grid_state

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -169,6 +171,12 @@ class ForwardCase:
     def run_causal_bias(self) -> torch.Tensor:
         return self.module(self.query, self.key, self.value, self.causal_bias)
 
+    def runner(self, mask: str) -> Callable[[], torch.Tensor]:
+        return {"materialized": self.run_materialized, "causal_bias": self.run_causal_bias}[mask]
+
+
+MASKS = ("materialized", "causal_bias")
+
 
 MaskBuilder = Callable[[int, int, torch.device], torch.Tensor]
 
@@ -225,27 +233,6 @@ def grid_configs(params: list[list], device: str) -> list[AttentionConfig]:
     return [AttentionConfig.from_params(*combination, device) for combination in itertools.product(*params)]
 
 
-def equivalence_verdicts(
-    configs: list[AttentionConfig], mask_builder: MaskBuilder = lower_right_causal_mask
-) -> dict[AttentionConfig, str | None]:
-    """Check every config once; None where both masks agree, else why not.
-
-    A failure (mismatch, out of memory, kernel error) is kept as that config's
-    verdict and the loop goes on, so one bad parameter set fails alone.
-    """
-    verdicts: dict[AttentionConfig, str | None] = {}
-    for config in configs:
-        try:
-            check_case(build_case(config, mask_builder))
-            verdicts[config] = None
-        except Exception as error:  # every kind of failure is that config's verdict
-            verdicts[config] = f"{type(error).__name__}: {error}"
-        finally:
-            if config.device == "cuda":
-                torch.cuda.empty_cache()
-    return verdicts
-
-
 def raise_for_verdict(verdicts: dict[AttentionConfig, str | None], config: AttentionConfig) -> None:
     """Fail this parameter set loudly if its equivalence check did not pass."""
     if config not in verdicts:
@@ -277,12 +264,15 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def skip(reason: str) -> None:
+    """Skip this parameter set (asv's NotImplementedError in setup), saying why on stderr."""
+    print(reason, file=sys.stderr)
+    raise NotImplementedError(reason)
+
+
 def require_cuda() -> None:
-    """Skip (asv's NotImplementedError) on a machine without CUDA, saying why on stderr."""
     if not cuda_available():
-        reason = "CUDA is not available on this machine: the GPU grid is skipped (AttentionBiasCPU runs here)"
-        print(reason, file=sys.stderr)
-        raise NotImplementedError(reason)
+        skip(CUDA_MISSING)
 
 
 def synchronized_clock() -> float:
@@ -320,14 +310,20 @@ def forward_flops(config: AttentionConfig) -> int:
     return projections + attention
 
 
-# Recorded ATen operators -> SDPA backend; the first match wins (CPU flash before CUDA flash).
+# Recorded ATen operators -> SDPA backend; the first match wins (CPU flash before CUDA flash,
+# both "flash": the device tells them apart).
 BACKEND_OPERATORS = (
-    ("_scaled_dot_product_flash_attention_for_cpu", "flash (CPU)"),
+    ("_scaled_dot_product_flash_attention_for_cpu", "flash"),
     ("_cudnn_attention", "cuDNN"),
     ("_flash_attention", "flash"),
     ("_efficient_attention", "memory-efficient"),
     ("_attention_math", "math"),
 )
+
+# The number a track_sdpa_backend_* benchmark records: torch.nn.attention.SDPBackend's value.
+BACKEND_CODES = {"math": 0, "flash": 1, "memory-efficient": 2, "cuDNN": 3}
+# The unit string names the codes, so the published graph and the tools read them without torch.
+BACKEND_UNIT = "SDPBackend: " + ", ".join(f"{code} {name}" for name, code in BACKEND_CODES.items())
 
 
 def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
@@ -346,3 +342,182 @@ def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
         if any(fragment in name for name in names):
             return backend
     return "unknown"
+
+
+# ---------------------------------------------------------------- figures beyond the wall time (issue 7)
+
+# Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, from NVIDIA's datasheets (half
+# their "with sparsity" figures); the first name fragment found in the device name wins.
+DENSE_BF16_PEAK_TFLOPS = (
+    ("H100 PCIe", 756.0),
+    ("H100 NVL", 835.5),
+    ("H100", 989.4),  # SXM5, e.g. "NVIDIA H100 80GB HBM3"
+    ("H200", 989.4),
+    ("A100", 312.0),
+)
+
+
+def dense_bf16_peak_tflops(device_name: str) -> float | None:
+    for fragment, tflops in DENSE_BF16_PEAK_TFLOPS:
+        if fragment in device_name:
+            return tflops
+    return None
+
+
+def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float = 0.005, blocks: int = 7) -> float:
+    """GPU time of one forward without launch cost: captured once in a CUDA graph, replayed.
+
+    Replays run back to back in blocks of about ``block_seconds`` between two CUDA
+    events; the median block, divided by its replays, is the figure.
+    """
+    side_stream = torch.cuda.Stream()
+    side_stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side_stream):  # capture needs its warm-up off the default stream
+        for _ in range(3):
+            run()
+    torch.cuda.current_stream().wait_stream(side_stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        run()
+
+    def block(replays: int) -> float:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(replays):
+            graph.replay()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3 / replays
+
+    replays = max(1, math.ceil(block_seconds / block(1)))
+    seconds = statistics.median(block(replays) for _ in range(blocks))
+    del graph
+    return seconds
+
+
+def cpu_call_seconds(run: Callable[[], torch.Tensor], block_seconds: float = 0.002, blocks: int = 7) -> float:
+    """CPU time of one forward on the CPU: the median block of back-to-back calls, per call."""
+    run()
+    start = time.perf_counter()
+    run()
+    replays = max(1, math.ceil(block_seconds / (time.perf_counter() - start)))
+
+    def block() -> float:
+        start = time.perf_counter()
+        for _ in range(replays):
+            run()
+        return (time.perf_counter() - start) / replays
+
+    return statistics.median(block() for _ in range(blocks))
+
+
+def forward_peak_memory(run: Callable[[], torch.Tensor]) -> int:
+    """Bytes one forward allocates at its peak above what was allocated before it.
+
+    Inputs, weights and the mask are allocated before, so they are not counted; the
+    output and every intermediate are. Call it after a warm-up, so that workspaces
+    the libraries keep for good (cuBLAS, cuDNN) are not counted either.
+    """
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    run()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - before
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskFigures:
+    """What one mask's forward does besides its wall time: the track_* figures."""
+
+    backend: str
+    kernel_seconds: float | None  # CUDA: one CUDA-graph replay; CPU: one call
+    peak_memory: int | None  # CUDA only
+    error: str | None = None  # why kernel_seconds is missing
+
+
+def measure_mask(case: ForwardCase, mask: str) -> MaskFigures:
+    run = case.runner(mask)
+    backend = sdpa_backend(run)  # also the warm-up: first calls compile and allocate workspaces
+    if case.config.device != "cuda":
+        return MaskFigures(backend, cpu_call_seconds(run), None)
+    peak_memory = forward_peak_memory(run)
+    try:
+        seconds = graph_replay_seconds(run)
+    except Exception as error:  # capture can fail for a backend; the other figures still stand
+        return MaskFigures(backend, None, peak_memory, f"CUDA graph timing failed: {describe(error)}")
+    return MaskFigures(backend, seconds, peak_memory)
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+@dataclasses.dataclass
+class GridState:
+    """What setup_cache computes once per run for one grid, for its timed and its track classes.
+
+    ``unavailable`` says why nothing could run (no CUDA). Per config: the equivalence
+    verdict (None: both masks agree) and, where it passed, each mask's figures or why
+    they could not be measured.
+    """
+
+    device_name: str
+    peak_tflops: float | None
+    verdicts: dict[AttentionConfig, str | None] = dataclasses.field(default_factory=dict)
+    figures: dict[AttentionConfig, dict[str, MaskFigures] | str] = dataclasses.field(default_factory=dict)
+    unavailable: str | None = None
+
+
+CUDA_MISSING = "CUDA is not available on this machine: the GPU grid is skipped (the CPU classes run here)"
+
+
+def use_device(device: str) -> None:
+    """Per-process settings of a grid's device, the same where it is timed and where it is checked."""
+    if device == "cpu":
+        # One intra-op thread: these ops are far too small to gain from more, and
+        # a thread per core makes every sample wait on the busiest core.
+        torch.set_num_threads(1)
+
+
+def measure_grid(
+    configs: list[AttentionConfig], mask_builder: MaskBuilder = lower_right_causal_mask
+) -> GridState:
+    """Check every config, then measure the figures of those that passed; one bad config fails alone.
+
+    All checks come first, so that a figure whose measurement breaks the CUDA
+    context (a failed graph capture, say) cannot take the timed benchmarks' verdicts with it.
+    """
+    device = configs[0].device if configs else "cpu"
+    if device == "cuda" and not cuda_available():
+        return GridState("", None, unavailable=CUDA_MISSING)
+    use_device(device)
+    name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
+    state = GridState(name, dense_bf16_peak_tflops(name) if device == "cuda" else None)
+    for config in configs:
+        state.verdicts[config] = _outcome(config, lambda case: check_case(case), mask_builder)
+    for config in configs:
+        if state.verdicts[config] is not None:
+            state.figures[config] = "the equivalence check failed"
+            continue
+        figures: dict[str, MaskFigures] = {}
+        problem = _outcome(config, lambda case: figures.update({m: measure_mask(case, m) for m in MASKS}),
+                           mask_builder)
+        state.figures[config] = problem or figures
+    return state
+
+
+def _outcome(config: AttentionConfig, action: Callable[[ForwardCase], None], mask_builder: MaskBuilder) -> str | None:
+    """None where ``action`` on the config's case succeeds, else what went wrong."""
+    try:
+        action(build_case(config, mask_builder))
+        return None
+    except Exception as error:  # mismatch, out of memory, kernel error: this config's outcome
+        return describe(error)
+    finally:
+        if config.device == "cuda":
+            torch.cuda.empty_cache()
+
+
+def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> GridState:
+    return measure_grid(grid_configs(params, device), mask_builder)

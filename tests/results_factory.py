@@ -18,6 +18,12 @@ def benchmark_name(benchmark_class: str, method: str) -> str:
     return f"attention_bias.{benchmark_class}.{method}"
 
 
+PROFILE_CLASSES = {"AttentionBias": "AttentionBiasProfile", "AttentionBiasCPU": "AttentionBiasProfileCPU"}
+FIGURE_UNITS = {"gpu_time": "seconds", "peak_memory": "bytes", "tflops": "TFLOP/s",
+                "peak_fraction": "fraction of dense bf16 peak",
+                "sdpa_backend": "SDPBackend: 0 math, 1 flash, 2 memory-efficient, 3 cuDNN"}
+
+
 def write_benchmarks_json(results_dir: Path, benchmark_class: str, params=SMALL_PARAMS) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     entries = {
@@ -27,6 +33,11 @@ def write_benchmarks_json(results_dir: Path, benchmark_class: str, params=SMALL_
         }
         for method in METHODS
     }
+    for figure, unit in FIGURE_UNITS.items():
+        for mask in ("materialized", "causal_bias"):
+            name = benchmark_name(PROFILE_CLASSES[benchmark_class], f"track_{figure}_{mask}")
+            entries[name] = {"name": name, "param_names": PARAM_NAMES, "params": params, "type": "track",
+                             "unit": unit, "version": "1"}
     (results_dir / "benchmarks.json").write_text(json.dumps({**entries, "version": 2}))
 
 
@@ -38,8 +49,12 @@ def write_run(
     samples: dict[str, list[list[float] | None]],
     benchmark_class: str = "AttentionBiasCPU",
     params=SMALL_PARAMS,
+    figures: dict[str, list[float | None]] | None = None,
 ) -> Path:
-    """One results file: ``samples[method][i]`` are the samples of config i (None: failed)."""
+    """One results file: ``samples[method][i]`` are the samples of config i (None: failed).
+
+    ``figures["track_gpu_time_materialized"][i]``, etc.: the Profile class's values.
+    """
     write_benchmarks_json(results_dir, benchmark_class, params)
     machine_dir = results_dir / machine
     machine_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +73,13 @@ def write_run(
                 errcode=0, stderr="", profile=None,
             ),
             record_samples=True,
+        )
+    for method, values in (figures or {}).items():
+        assert len(values) == count
+        results.add_result(
+            {"name": benchmark_name(PROFILE_CLASSES[benchmark_class], method), "version": "1", "params": params},
+            BenchmarkResult(result=values, samples=[None] * count, number=[None] * count,
+                            errcode=0, stderr="", profile=None),
         )
     results.save(str(results_dir))
     return machine_dir / results._filename.split("/")[-1]

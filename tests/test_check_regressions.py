@@ -140,3 +140,32 @@ def test_errors_exit_2(copied_runs, tmp_path):
     newest = next((results / "ci-cpu").glob(f"{commit_b[:8]}-*.json"))
     newest.write_text("{not json")
     assert_error(["--results-dir", str(results)], "corrupt results file")
+
+
+def test_gpu_time_ratio_and_backend_change_are_reported(tmp_path):
+    """Wall time 1.5x slower with the GPU time unchanged; one mask's backend flash -> math."""
+    results = tmp_path / "results"
+    times = {"time_materialized": [many_around(2e-6)] * 4, "time_causal_bias": [many_around(1e-6)] * 4}
+    slower = {"time_materialized": [many_around(2e-6)] * 4,
+              "time_causal_bias": [many_around(1e-6)] * 3 + [many_around(1.5e-6)]}
+    figures = {"track_gpu_time_materialized": [1.6e-6] * 4, "track_gpu_time_causal_bias": [0.8e-6] * 4,
+               "track_sdpa_backend_materialized": [1.0] * 4, "track_sdpa_backend_causal_bias": [1.0] * 4}
+    changed = {**figures, "track_sdpa_backend_materialized": [1.0, 0.0, 1.0, 1.0]}
+    write_run(results, "box", "a" * 40, 1_000, times, figures=figures)
+    write_run(results, "box", "b" * 40, 2_000, slower, figures=changed)
+    completed = check("--results-dir", str(results), "--format", "json")
+    assert completed.returncode == 1
+    report = json.loads(completed.stdout)
+    assert [(f["benchmark"], f["ratio"], f["gpu_ratio"]) for f in report["regressions"]] == [
+        ("AttentionBiasCPU.time_causal_bias", pytest.approx(1.5, rel=1e-12), 1.0)]
+    assert report["backend_changes"] == [{
+        "benchmark": "AttentionBiasCPU", "config": "1, 4, (1, 48), 64, 'float32'", "mask": "materialized",
+        "baseline": "flash", "contender": "math"}]
+    markdown = check("--results-dir", str(results)).stdout
+    assert "## SDPA backend changes (1)" in markdown
+    assert re.search(r"\| 1\.500 +\| asv: samples \(Mann-Whitney U\) +\| 1\.000 +\|", markdown), markdown
+
+
+def test_real_runs_report_no_backend_change(cpu_runs):
+    completed = check("--results-dir", str(cpu_runs["results"]), "--format", "json")
+    assert json.loads(completed.stdout)["backend_changes"] == []

@@ -97,7 +97,7 @@ class WrongMaskCPU(AttentionBiasCPU):
     """The (16, 48) parameter sets get an upper-left mask: their check must fail, the others run."""
 
     def setup_cache(self):
-        return common.equivalence_verdicts(common.grid_configs(self.params, self.device), one_wrong_mask)
+        return common.grid_state(self.params, self.device, one_wrong_mask)
 '''
 
 
@@ -109,9 +109,12 @@ def test_verdicts_keep_going_after_a_failure():
             return common.upper_left_causal_mask(q, kv, device)
         return common.lower_right_causal_mask(q, kv, device)
 
-    verdicts = common.equivalence_verdicts(configs, wrong_first)
+    state = common.measure_grid(configs, wrong_first)
+    verdicts = state.verdicts
     assert verdicts[configs[0]].startswith("AssertionError: CausalBias output differs")
     assert verdicts[configs[1]] is None
+    assert state.figures[configs[0]] == "the equivalence check failed"
+    assert set(state.figures[configs[1]]) == {"materialized", "causal_bias"}
     with pytest.raises(AssertionError, match="CausalBias output differs"):
         common.raise_for_verdict(verdicts, configs[0])
     common.raise_for_verdict(verdicts, configs[1])

@@ -172,3 +172,46 @@ def test_compare_view_gives_each_configs_change(tmp_path):
     assert [r["change"] for r in rows] == pytest.approx([-0.5, 0, 0, 1], abs=1e-12)
     code, out, _ = summary("--results-dir", str(results), "--compare", "aaaa", "--format", "github")
     assert code == 0 and "base_speedup" in out and "change" in out
+
+
+def test_real_cpu_run_profile_figures(cpu_runs):
+    """The CPU Profile class: TFLOP/s from CPU time and the backend; GPU figures skipped, not failed."""
+    commit = cpu_runs["commits"][-1]
+    path = next((cpu_runs["results"] / "ci-cpu").glob(f"{commit[:8]}-*.json"))
+    raw = json.loads(path.read_text())["results"]
+    profile = "attention_bias.AttentionBiasProfileCPU."
+    tflops = raw[profile + "track_tflops_causal_bias"][0]
+    report = summary_json("--results-dir", str(cpu_runs["results"]), "--figures")
+    assert [row["causal_bias_TFLOPs"] for row in report["rows"]] == tflops
+    for row in report["rows"]:
+        assert row["materialized_backend"] == row["causal_bias_backend"] == "flash"
+        assert row["gpu_speedup"] is None and row["materialized_gpu_us"] is None
+        assert row["causal_bias_peak_MiB"] is None and row["causal_bias_pct_of_peak"] is None
+    for figure in ("gpu_time", "peak_memory", "peak_fraction"):
+        assert all(math.isnan(v) for v in raw[profile + f"track_{figure}_materialized"][0])  # skipped
+    all_rows = summary_json("--results-dir", str(cpu_runs["results"]), "--all")["rows"]
+    assert {(r["backend_materialized"], r["backend_causal_bias"]) for r in all_rows} == {("flash", "flash")}
+
+
+def test_known_figures_exact(tmp_path):
+    results = tmp_path / "results"
+    figures = {
+        "track_gpu_time_materialized": [4e-6, 2e-6, 3e-6, 1e-6],
+        "track_gpu_time_causal_bias": [2e-6, 2e-6, 6e-6, None],
+        "track_peak_memory_materialized": [2.0**20] * 4,
+        "track_peak_fraction_causal_bias": [0.25] * 4,
+        "track_sdpa_backend_materialized": [3.0] * 4,
+        "track_sdpa_backend_causal_bias": [2.0] * 4,
+    }
+    write_run(results, "box", "a" * 40, 1_000, {
+        "time_materialized": [around(v * 1e-6) for v in MATERIALIZED_US],
+        "time_causal_bias": [around(v * 1e-6) for v in CAUSAL_US],
+    }, figures=figures)
+    rows = summary_json("--results-dir", str(results), "--figures")["rows"]
+    assert [r["gpu_speedup"] for r in rows] == [2.0, 1.0, 0.5, None]
+    assert [r["Speedup"] for r in rows] == [2.0, 1.0, 0.5, 4.0]
+    assert rows[0]["materialized_gpu_us"] == pytest.approx(4.0, rel=1e-12)
+    assert rows[0]["materialized_peak_MiB"] == 1.0 and rows[0]["causal_bias_pct_of_peak"] == 25.0
+    assert (rows[0]["materialized_backend"], rows[0]["causal_bias_backend"]) == ("cuDNN", "memory-efficient")
+    code, _, err = summary("--results-dir", str(tmp_path / "results"), "--figures", "--all")
+    assert code == 2 and "not allowed with" in err

@@ -35,6 +35,26 @@ def test_forward_flops_by_hand_for_two_configs():
 @pytest.mark.parametrize("run", ["run_materialized", "run_causal_bias"])
 def test_cpu_backend_is_detected(run):
     case = common.build_case(common.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
-    assert common.sdpa_backend(getattr(case, run)) == "flash (CPU)"
+    assert common.sdpa_backend(getattr(case, run)) == "flash"
     with sdpa_kernel(SDPBackend.MATH):
         assert common.sdpa_backend(case.run_materialized) == "math"
+
+
+def test_each_grid_shares_one_setup_cache_between_its_classes():
+    """asv keys setup_cache by function: the timed and Profile classes of a grid share one, grids do not."""
+    from asv_runner.benchmarks._base import get_setup_cache_key
+
+    from benchmarks import attention_bias as suite
+
+    def key(cls):
+        return get_setup_cache_key(cls().setup_cache)
+
+    assert key(suite.AttentionBias) == key(suite.AttentionBiasProfile)
+    assert key(suite.AttentionBiasCPU) == key(suite.AttentionBiasProfileCPU)
+    assert key(suite.AttentionBias) != key(suite.AttentionBiasCPU)
+
+
+def test_dense_peak_by_device_name():
+    assert common.dense_bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
+    assert common.dense_bf16_peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert common.dense_bf16_peak_tflops("Some Future GPU") is None

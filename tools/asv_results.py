@@ -28,6 +28,14 @@ DEFAULT_CONF = REPO_ROOT / "asv.conf.json"
 BENCHMARK_MODULE = "attention_bias"
 BENCHMARK_CLASSES = ("AttentionBias", "AttentionBiasCPU")
 METHODS = ("time_materialized", "time_causal_bias")
+MASKS = ("materialized", "causal_bias")
+# Each timed class's track_* figures (issue 7) live in its Profile class, per mask:
+# track_<figure>_<mask>.
+PROFILE_CLASSES = {"AttentionBias": "AttentionBiasProfile", "AttentionBiasCPU": "AttentionBiasProfileCPU"}
+FIGURES = ("gpu_time", "peak_memory", "tflops", "peak_fraction", "sdpa_backend")
+FIGURE_METHODS = tuple(f"track_{figure}_{mask}" for figure in FIGURES for mask in MASKS)
+# The unit of track_sdpa_backend_* names its codes: "SDPBackend: 0 math, 1 flash, ...".
+BACKEND_LEGEND = re.compile(r"(\d+) ([^,]+)")
 
 
 # The start of an asv results file as asv writes it: commit hash, environment, date.
@@ -199,6 +207,15 @@ class ResultsStore:
             raise ToolError(f"{path} does not describe {benchmark_class}")
         return list(entry["param_names"])
 
+    def backend_names(self, benchmark_class: str) -> dict[int, str]:
+        """SDPA backend code -> name, from the unit of the Profile class's backend benchmark."""
+        try:
+            benchmarks = json.loads((self.dir / "benchmarks.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        entry = benchmarks.get(benchmark_name(PROFILE_CLASSES[benchmark_class], FIGURE_METHODS[-1]), {})
+        return {int(code): name.strip() for code, name in BACKEND_LEGEND.findall(entry.get("unit", ""))}
+
 
 def benchmark_name(benchmark_class: str, method: str) -> str:
     return f"{BENCHMARK_MODULE}.{benchmark_class}.{method}"
@@ -227,11 +244,22 @@ MISSING = Measurement(None, None, None, None, "missing")
 
 @dataclasses.dataclass(frozen=True)
 class ConfigRow:
-    """Both methods' results of one parameter set."""
+    """Both methods' results of one parameter set, and its Profile figures where recorded."""
 
     params: dict[str, object]
     label: str  # asv's parameter string, e.g. "1, 16, (128, 256), 2048, 'bfloat16'"
     times: dict[str, Measurement]
+    figures: dict[str, Measurement] = dataclasses.field(default_factory=dict)  # key: track_* method
+
+    def figure(self, figure: str, mask: str) -> float | None:
+        """One track_* figure of one mask, None where not recorded, failed or skipped."""
+        return self.figures.get(f"track_{figure}_{mask}", MISSING).value
+
+    @property
+    def gpu_speedup(self) -> float | None:
+        """The speedup in GPU time (CUDA-graph replay), without launch cost."""
+        materialized, causal = self.figure("gpu_time", "materialized"), self.figure("gpu_time", "causal_bias")
+        return materialized / causal if materialized and causal else None
 
     @property
     def complete(self) -> bool:
@@ -286,17 +314,22 @@ def _measurement(value: float | None, stats: dict | None, samples: list | None) 
 def config_rows(results: Results, benchmark_class: str, param_names: list[str]) -> list[ConfigRow]:
     """One row per parameter set of ``benchmark_class`` recorded in ``results``, in asv's order."""
     names = {method: benchmark_name(benchmark_class, method) for method in METHODS}
+    figure_names = {method: benchmark_name(PROFILE_CLASSES.get(benchmark_class, ""), method)
+                    for method in FIGURE_METHODS}
     keys = results.get_all_result_keys()
     recorded = [results.get_result_params(n) for n in names.values() if n in keys]
     if not recorded:
         return []
     params = recorded[0]
     per_method = {method: _measurements(results, name, params) for method, name in names.items()}
+    per_figure = {method: _measurements(results, name, params) for method, name in figure_names.items()
+                  if name in keys and results.get_result_params(name) == params}
     return [
         ConfigRow(
             params={n: parse_param(v) for n, v in zip(param_names, combination)},
             label=", ".join(combination),
             times={method: per_method[method][index] for method in METHODS},
+            figures={method: values[index] for method, values in per_figure.items()},
         )
         for index, combination in enumerate(itertools.product(*params))
     ]

@@ -8,6 +8,11 @@ confidence intervals). A drop of the CausalBias speedup (materialized time /
 CausalBias time) beyond the factor is a finding of its own, when at least one
 of the two times moved significantly in the direction that lowers it.
 
+Where the Profile class ran, each finding carries the same comparison in GPU
+time (CUDA-graph replay): a wall time that moved while the GPU time did not
+points at the CPU side. A change of the SDPA backend between the two runs is
+listed on its own.
+
 With --html-dir, the step detection of `asv publish` (regressions.json) over the
 whole history is added: slow drifts that no single night shows.
 
@@ -20,11 +25,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from pathlib import Path
 
 from asv_results import (
     BENCHMARK_CLASSES,
+    MASKS,
     METHODS,
     ConfigRow,
     ResultsStore,
@@ -58,6 +65,7 @@ class Finding:
     baseline: float
     contender: float
     significant: str
+    gpu_ratio: float | None = None  # the same comparison in GPU time, where recorded
 
     @property
     def ratio(self) -> float:
@@ -76,7 +84,7 @@ def compare_rows(benchmark_class: str, base_rows: list[ConfigRow], new_rows: lis
             if flag == " ":
                 continue
             finding = Finding("time", f"{benchmark_class}.{method}", base.label, a.value, b.value,
-                              significance(a, b))
+                              significance(a, b), gpu_ratio(base, new, method.removeprefix("time_")))
             (regressions if flag == "+" else improvements).append(finding)
             slower = slower or flag == "+"
         # A slower time already explains a lower speedup: report the drop only on its own.
@@ -84,6 +92,25 @@ def compare_rows(benchmark_class: str, base_rows: list[ConfigRow], new_rows: lis
         if speedup_finding:
             regressions.append(speedup_finding)
     return regressions, improvements
+
+
+def gpu_ratio(base: ConfigRow, new: ConfigRow, mask: str) -> float | None:
+    before, after = base.figure("gpu_time", mask), new.figure("gpu_time", mask)
+    return after / before if before and after else None
+
+
+def backend_changes(benchmark_class: str, base_rows: list[ConfigRow], new_rows: list[ConfigRow],
+                    names: dict[int, str]) -> list[dict]:
+    """Configs and masks whose SDPA backend differs between the two runs."""
+    changes = []
+    for base, new in paired_rows(base_rows, new_rows):
+        for mask in MASKS:
+            before, after = base.figure("sdpa_backend", mask), new.figure("sdpa_backend", mask)
+            if before is not None and after is not None and before != after:
+                changes.append({"benchmark": benchmark_class, "config": base.label, "mask": mask,
+                                "baseline": names.get(int(before), str(before)),
+                                "contender": names.get(int(after), str(after))})
+    return changes
 
 
 def significance(a, b) -> str:
@@ -103,10 +130,14 @@ def speedup_drop(benchmark_class: str, base: ConfigRow, new: ConfigRow, factor: 
         return None
     why = " and ".join(part for part, moved in (("materialized faster", materialized_faster),
                                                 ("CausalBias slower", causal_slower)) if moved)
-    return Finding("speedup", f"{benchmark_class}.speedup", base.label, base.speedup, new.speedup, why)
+    gpu = new.gpu_speedup / base.gpu_speedup if base.gpu_speedup and new.gpu_speedup else None
+    return Finding("speedup", f"{benchmark_class}.speedup", base.label, base.speedup, new.speedup, why, gpu)
 
 
 # ---------------------------------------------------------------- asv publish's step detection
+
+
+LOWER_IS_BETTER = re.compile(r"\.(time_|track_gpu_time_|track_peak_memory_)")
 
 
 def drifts(html_dir: Path, machine: str) -> list[dict]:
@@ -122,6 +153,8 @@ def drifts(html_dir: Path, machine: str) -> list[dict]:
     to_hash = {int(k): v for k, v in index.get("revision_to_hash", {}).items()}
     found = []
     for name, graph_path, _params, _index, last_value, best_value, jumps in entries:
+        if not LOWER_IS_BETTER.search(name):
+            continue  # asv reads every series as lower-is-better; TFLOP/s and backend codes are not
         if f"machine-{machine}/" not in graph_path and len(index.get("params", {}).get("machine", [])) > 1:
             continue
         for before_revision, after_revision, before, after in jumps:
@@ -141,12 +174,17 @@ def microseconds(seconds: float) -> str:
     return f"{seconds * 1e6:.4g} us"
 
 
+def in_unit(benchmark: str, value: float) -> str:
+    return f"{value / 2**20:.4g} MiB" if "peak_memory" in benchmark else microseconds(value)
+
+
 def findings_table(findings: list[Finding]) -> str:
     rows = [{
         "benchmark": f.benchmark, "config": f.params,
         "baseline": microseconds(f.baseline) if f.kind == "time" else f"{f.baseline:.3f}x",
         "contender": microseconds(f.contender) if f.kind == "time" else f"{f.contender:.3f}x",
         "ratio": f"{f.ratio:.3f}", "significance": f.significant,
+        "GPU-time ratio": "" if f.gpu_ratio is None else f"{f.gpu_ratio:.3f}",
     } for f in findings]
     return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "none"
 
@@ -173,6 +211,7 @@ class Comparison:
     summaries: dict[str, list[dict]]
     not_measured: list[str]
     drifts: list[dict] | None
+    backend_changes: list[dict] = dataclasses.field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -186,17 +225,22 @@ class Comparison:
             f"# {self.verdict}",
             "",
             f"Machine `{self.machine}`, baseline `{base}` -> contender `{new}`, factor {self.factor}, "
-            "significance by asv's own test.",
+            "significance by asv's own test. GPU-time ratio: the same comparison in CUDA-graph GPU "
+            "time (no launch cost); near 1 while the wall time moved, the change is on the CPU side.",
             "",
             f"## Regressions ({len(self.regressions)})", "", findings_table(self.regressions), "",
             f"## Improvements ({len(self.improvements)})", "", findings_table(self.improvements), "",
             "## Speedup summary (materialized / CausalBias)", "", speedup_table(self.summaries), "",
+            f"## SDPA backend changes ({len(self.backend_changes)})", "",
+            tabulate(self.backend_changes, headers="keys", tablefmt="github") if self.backend_changes else "none",
+            "",
             f"## Failed or missing in either run ({len(self.not_measured)})", "",
         ]
         parts.extend([f"- {item}" for item in self.not_measured] or ["none"])
         if self.drifts is not None:
             parts += ["", f"## Steps found by asv publish over the history ({len(self.drifts)})", ""]
-            rows = [{**d, "before": microseconds(d["before"]), "after": microseconds(d["after"]),
+            rows = [{**d, "before": in_unit(d["benchmark"], d["before"]),
+                     "after": in_unit(d["benchmark"], d["after"]),
                      "ratio": f"{d['ratio']:.3f}", "now_vs_best": f"{d['now_vs_best']:.3f}"}
                     for d in self.drifts]
             parts.append(tabulate(rows, headers="keys", tablefmt="github") if rows else "none")
@@ -208,14 +252,15 @@ class Comparison:
             "baseline": self.baseline.commit_hash, "contender": self.contender.commit_hash,
             "regressions": [dataclasses.asdict(f) | {"ratio": f.ratio} for f in self.regressions],
             "improvements": [dataclasses.asdict(f) | {"ratio": f.ratio} for f in self.improvements],
-            "speedup_summary": self.summaries, "not_measured": self.not_measured, "drifts": self.drifts,
+            "speedup_summary": self.summaries, "backend_changes": self.backend_changes,
+            "not_measured": self.not_measured, "drifts": self.drifts,
         }, indent=2)
 
 
 def compare(store: ResultsStore, machine: str, baseline: RunFile, contender: RunFile,
             factor: float, html_dir: Path | None) -> Comparison:
     base_results, new_results = baseline.load(), contender.load()
-    regressions, improvements, not_measured, summaries = [], [], [], {}
+    regressions, improvements, not_measured, summaries, changes = [], [], [], {}, []
     for benchmark_class in BENCHMARK_CLASSES:
         in_base, in_new = has_results(base_results, benchmark_class), has_results(new_results, benchmark_class)
         if not (in_base or in_new):
@@ -226,12 +271,13 @@ def compare(store: ResultsStore, machine: str, baseline: RunFile, contender: Run
         found, better = compare_rows(benchmark_class, base_rows, new_rows, factor)
         regressions += found
         improvements += better
+        changes += backend_changes(benchmark_class, base_rows, new_rows, store.backend_names(benchmark_class))
         for label, rows in (("baseline", base_rows), ("contender", new_rows)):
             not_measured += [f"{label} {benchmark_class}.{p}" for p in problem_rows(rows)
                              if not p.endswith("skipped")]
             summaries[f"{label} {benchmark_class}"] = summary_records(rows)
     return Comparison(machine, baseline, contender, factor, regressions, improvements, summaries,
-                      not_measured, drifts(html_dir, machine) if html_dir else None)
+                      not_measured, drifts(html_dir, machine) if html_dir else None, changes)
 
 
 def build_parser() -> argparse.ArgumentParser:

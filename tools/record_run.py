@@ -8,8 +8,9 @@ history axis is the suite's commit, not torch's. ``--repo`` points asv at anothe
 repository (a PyTorch clone, or a stand-in repo whose commits are labels, as the
 A/A noise experiment and the tests use).
 
-The grid: ``auto`` runs AttentionBias where the Python sees CUDA, AttentionBiasCPU
-otherwise. The Python's torch is probed in a subprocess: this tool never imports it.
+The grid: ``auto`` runs the GPU classes (AttentionBias, AttentionBiasProfile) where
+the Python sees CUDA, the CPU classes (AttentionBiasCPU, AttentionBiasProfileCPU)
+otherwise; ``--times-only`` leaves the Profile class out. The Python's torch is probed in a subprocess: this tool never imports it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from pathlib import Path
 import json5
 from asv_results import DEFAULT_CONF, REPO_ROOT, ToolError, one_line, run_tool
 
+# asv --bench patterns: a grid's timed class and its Profile class (track_* figures).
 GRID_PATTERNS = {
+    "gpu": r"AttentionBias(Profile)?\.",
+    "cpu": r"AttentionBias(Profile)?CPU\.",
+}
+TIMES_ONLY_PATTERNS = {
     "gpu": r"AttentionBias\.time_",
     "cpu": r"AttentionBiasCPU\.time_",
 }
@@ -147,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--html-dir", type=Path, help="asv html directory (default: the conf's)")
     parser.add_argument("--machine", default=platform.node() or "machine", help="asv machine name")
     parser.add_argument("--bench", help="asv --bench regex instead of the grid's")
+    parser.add_argument("--times-only", action="store_true",
+                        help="only the time_* benchmarks, without the Profile class's track_* figures")
     parser.add_argument("asv_args", nargs=argparse.REMAINDER,
                         help="after --: more arguments for asv run (e.g. -a repeat=3)")
     return parser
@@ -172,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     extra = [a for a in args.asv_args if a != "--"]
     started = time.perf_counter()
     code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
-        "--machine", args.machine, "--bench", args.bench or GRID_PATTERNS[grid],
+        "--machine", args.machine, "--bench",
+        args.bench or (TIMES_ONLY_PATTERNS if args.times_only else GRID_PATTERNS)[grid],
         "--record-samples", "--show-stderr", *extra, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
 
     wall = time.perf_counter() - started

@@ -3,8 +3,11 @@
 
 speedup = materialized time / CausalBias time (above 1: CausalBias is faster).
 The default table is the reference script's: Average, Geomean, Max and Min over
-the configs, with the config of Max and Min. ``--all`` prints every config.
-Configs that failed or are missing are listed under the table, never dropped.
+the configs, with the config of Max and Min. ``--all`` prints every config (with
+the GPU-time speedup and each mask's SDPA backend where the Profile class ran);
+``--figures`` every config's Profile figures; ``--compare BASE`` the speedup at
+BASE next to the chosen run's. Configs that failed or are missing are listed
+under the table, never dropped.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import sys
 import numpy as np
 from asv_results import (
     BENCHMARK_CLASSES,
+    MASKS,
     ConfigRow,
     add_format_argument,
     add_results_arguments,
     choose_benchmark_class,
     config_rows,
+    ToolError,
     open_machine,
     problem_rows,
     run_tool,
@@ -59,22 +64,52 @@ def _microseconds(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1e6
 
 
-def per_config_records(rows: list[ConfigRow]) -> list[dict[str, object]]:
-    """Every config: both times in microseconds with asv's spread, and the speedup."""
+def per_config_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[dict[str, object]]:
+    """Every config: both times in microseconds with asv's spread, and the speedup.
+
+    Where the Profile class ran: the speedup in GPU time and each mask's backend too.
+    """
+    profiled = any(row.figures for row in rows)
     records = []
     for row in rows:
         materialized = row.times["time_materialized"]
         causal = row.times["time_causal_bias"]
-        records.append(
-            {
-                **_config(row),
-                "materialized_us": _microseconds(materialized.value),
-                "materialized_spread_us": _microseconds(materialized.spread),
-                "causal_bias_us": _microseconds(causal.value),
-                "causal_bias_spread_us": _microseconds(causal.spread),
-                "Speedup": row.speedup,
-            }
-        )
+        record = {
+            **_config(row),
+            "materialized_us": _microseconds(materialized.value),
+            "materialized_spread_us": _microseconds(materialized.spread),
+            "causal_bias_us": _microseconds(causal.value),
+            "causal_bias_spread_us": _microseconds(causal.spread),
+            "Speedup": row.speedup,
+        }
+        if profiled:
+            record["gpu_speedup"] = row.gpu_speedup
+            record.update({f"backend_{mask}": backend_name(row, mask, backends) for mask in MASKS})
+        records.append(record)
+    return records
+
+
+def backend_name(row: ConfigRow, mask: str, backends: dict[int, str]) -> str | None:
+    code = row.figure("sdpa_backend", mask)
+    return None if code is None else backends.get(int(code), f"code {int(code)}")
+
+
+def figure_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[dict[str, object]]:
+    """Every config's Profile figures per mask: GPU time, peak memory, TFLOP/s, % of peak, backend."""
+    records = []
+    for row in rows:
+        record: dict[str, object] = {**_config(row), "Speedup": row.speedup, "gpu_speedup": row.gpu_speedup}
+        for mask in MASKS:
+            memory = row.figure("peak_memory", mask)
+            fraction = row.figure("peak_fraction", mask)
+            record.update({
+                f"{mask}_gpu_us": _microseconds(row.figure("gpu_time", mask)),
+                f"{mask}_peak_MiB": None if memory is None else memory / 2**20,
+                f"{mask}_TFLOPs": row.figure("tflops", mask),
+                f"{mask}_pct_of_peak": None if fraction is None else 100 * fraction,
+                f"{mask}_backend": backend_name(row, mask, backends),
+            })
+        records.append(record)
     return records
 
 
@@ -114,8 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=BENCHMARK_CLASSES,
         help="benchmark class (default: the one with results, the GPU one first)",
     )
-    parser.add_argument("--all", action="store_true", help="one row per config instead of the summary")
-    parser.add_argument("--compare", metavar="BASE",
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--all", action="store_true", help="one row per config instead of the summary")
+    view.add_argument("--figures", action="store_true",
+                      help="one row per config: GPU time, peak memory, TFLOP/s, %% of peak, backend per mask")
+    view.add_argument("--compare", metavar="BASE",
                         help="per config, the speedup at commit BASE next to the chosen commit's, and its change")
     add_format_argument(parser, FORMATS)
     return parser
@@ -128,13 +166,18 @@ def main(argv: list[str] | None = None) -> int:
     results = run.load()
     benchmark_class = choose_benchmark_class(results, args.benchmark)
     rows = config_rows(results, benchmark_class, store.param_names(benchmark_class))
+    backends = store.backend_names(benchmark_class)
 
-    if args.compare:
+    if args.figures:
+        if not any(row.figures for row in rows):
+            raise ToolError(f"run {run.commit_hash[:8]} has no Profile figures: record without --times-only")
+        records = figure_records(rows, backends)
+    elif args.compare:
         base_run = store.choose_run(machine, args.compare)
         base_rows = config_rows(base_run.load(), benchmark_class, store.param_names(benchmark_class))
         records = compare_records(base_rows, rows)
     else:
-        records = per_config_records(rows) if args.all else summary_records(rows)
+        records = per_config_records(rows, backends) if args.all else summary_records(rows)
     problems = list(problem_rows(rows))
     if args.format == "json":
         print(json.dumps(
