@@ -39,6 +39,7 @@ bench: venv
 
 # A/A noise experiment: two back-to-back full runs of the same code, recorded
 # under two labels (commits A and B of a stand-in repo), then the noise report.
+# Times only: the report compares the time_* results.
 AA_DIR := .asv/aa
 GIT_LABEL := git -C $(AA_DIR)/repo -c user.name=aa -c user.email=aa@localhost
 aa: venv
@@ -47,7 +48,7 @@ aa: venv
 		&& $(GIT_LABEL) commit -q --allow-empty -m B && $(GIT_LABEL) tag B
 	for label in A B; do \
 		$(VPY) tools/record_run.py --python $(abspath $(VPY)) --machine $(MACHINE) --repo $(AA_DIR)/repo \
-			--commit $$($(GIT_LABEL) rev-parse $$label) --results-dir $(AA_DIR)/results || exit 2; \
+			--commit $$($(GIT_LABEL) rev-parse $$label) --results-dir $(AA_DIR)/results --times-only || exit 2; \
 	done
 	$(VPY) tools/noise_report.py $$($(GIT_LABEL) rev-parse A) $$($(GIT_LABEL) rev-parse B) \
 		--results-dir $(AA_DIR)/results --machine $(MACHINE) $(AA_ARGS)

@@ -38,6 +38,12 @@ CONFIGS = [
 PINNED_CPU = 3
 
 
+def current_cpu() -> int:
+    """The CPU this process last ran on (field 39 of /proc/self/stat)."""
+    with open("/proc/self/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[36])
+
+
 def canary_us() -> float:
     start = time.perf_counter()
     total = 0
@@ -70,7 +76,7 @@ def graph_replay_us(run) -> float:
 def child(params, mask: str, placement: str, write_fd: int) -> None:
     if placement == "pinned":
         os.sched_setaffinity(0, {PINNED_CPU})
-    cpu_start = os.sched_getcpu()
+    cpu_start = current_cpu()
     started = time.perf_counter()
     torch.cuda.init()
     torch.empty(1, device="cuda")
@@ -93,7 +99,7 @@ def child(params, mask: str, placement: str, write_fd: int) -> None:
         for _ in range(block):
             run()
         samples.append((synchronized_clock() - start) * 1e6 / block)
-        cpus.add(os.sched_getcpu())
+        cpus.add(current_cpu())
     switches_after = resource.getrusage(resource.RUSAGE_SELF)
     record = {
         "config": list(params[:2]) + [list(params[2]), params[3]],
@@ -129,6 +135,10 @@ def main() -> None:
                             os.close(read_fd)
                             try:
                                 child(params, mask, placement, write_fd)
+                            except BaseException:
+                                import traceback
+
+                                traceback.print_exc()
                             finally:
                                 os._exit(0)
                         os.close(write_fd)
