@@ -12,7 +12,7 @@ timeout 250 $PY tools/record_run.py --python "$PY" --machine h100 --repo $AA/rep
   --results-dir $AA/results --times-only > "$OUT/run_b.log" 2>&1
 echo "run B: rc $? in $(( $(date +%s) - START )) s"
 grep -E 'wall time|failed' "$OUT/run_b.log" | head -5
-$PY tools/noise_report.py A B --results-dir $AA/results --machine h100 2>&1 | tail -12
+$PY tools/noise_report.py $($LABEL rev-parse A) $($LABEL rev-parse B) --results-dir $AA/results --machine h100 2>&1 | tail -12
 tar czf "$OUT/aa.tgz" $AA/results
 START=$(date +%s)
 timeout 300 make bench MACHINE=h100 PIP_NO_INDEX=1 PIP_FIND_LINKS="$PWD/.whl" > "$OUT/bench.log" 2>&1
