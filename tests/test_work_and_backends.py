@@ -58,3 +58,15 @@ def test_dense_peak_by_device_name():
     assert common.dense_bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
     assert common.dense_bf16_peak_tflops("NVIDIA H100 PCIe") == 756.0
     assert common.dense_bf16_peak_tflops("Some Future GPU") is None
+
+
+@pytest.mark.parametrize("method, mask", [("time_materialized", "materialized"), ("time_causal_bias", "causal_bias")])
+def test_asv_setup_warms_up_only_the_timed_mask(method, mask):
+    """asv runs the method's own setup after the class's: the first timed call is then a steady one."""
+    from asv_runner.discovery import get_benchmark_from_name
+
+    benchmark = get_benchmark_from_name(str(REPO_ROOT / "benchmarks"), f"attention_bias.AttentionBiasCPU.{method}-0")
+    benchmark.set_cache(common.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu"))
+    common._prepared.clear()  # a fresh process: no case built yet
+    assert benchmark.do_setup() is False  # not skipped
+    assert common.current_case().warm_masks == {mask}
