@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import make_standin_repo, run_tool
 
 
@@ -35,3 +37,17 @@ def test_at_torch_commit_uses_the_probed_torch(tmp_path):
                          "--results-dir", str(tmp_path / "results"), env={"HOME": str(tmp_path)})
     assert completed.returncode == 2
     assert f"error: commit {torch.version.git_version[:12]} is not in {tmp_path / 'clone'}" in completed.stderr
+
+
+def test_machine_description_has_asv_detection_and_the_gpu():
+    from record_run import machine_description
+
+    cpu_only = machine_description({"device": None, "cuda_version": None})
+    assert set(cpu_only) == {"os", "arch", "cpu", "num_cpu", "ram"}
+    h100 = {"device": "NVIDIA H100 80GB HBM3", "memory_gib": 79.6, "driver": None, "cuda_version": "13.0"}
+    assert machine_description(h100)["arch"] == cpu_only["arch"] + " + NVIDIA H100 80GB HBM3, 79.6 GiB, CUDA 13.0"
+
+
+def test_recorded_machine_file_has_every_field(cpu_runs):
+    machine = json.loads((cpu_runs["results"] / "ci-cpu" / "machine.json").read_text())
+    assert {"os", "arch", "cpu", "num_cpu", "ram"} <= set(machine) and machine["machine"] == "ci-cpu"

@@ -69,6 +69,32 @@ def gpu_description(torch_info: dict) -> str | None:
     return ", ".join(parts)
 
 
+def machine_description(torch_info: dict) -> dict[str, str]:
+    """asv's own detection of this machine (os, arch, cpu, num_cpu, ram), the GPU added to arch.
+
+    asv's machine file has no GPU field: the GPU goes into "arch", which the
+    published pages show with the machine.
+    """
+    from asv.machine import Machine
+
+    detected = {key: value for key, value in Machine.get_defaults().items() if key != "machine"}
+    gpu = gpu_description(torch_info)
+    if gpu:
+        detected["arch"] = f"{detected['arch']} + {gpu}"
+    return detected
+
+
+def describe_machine(name: str, torch_info: dict) -> None:
+    """Write the machine's entry in ~/.asv-machine.json with every field.
+
+    Through asv's API: `asv machine --yes --machine NAME` keeps only the fields that
+    differ from its detection, so the pages would show the machine without them.
+    """
+    from asv.machine import Machine
+
+    Machine.load(machine_name=name, machine=name, **machine_description(torch_info))
+
+
 def probe_torch(python: str) -> dict:
     """The torch of ``python``: version, git commit, whether it sees CUDA (in a subprocess)."""
     try:
@@ -172,11 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         commit = args.commit or git_head(Path(conf["repo"]))
     require_commit(Path(conf["repo"]), commit)
 
-    # asv's machine file has no GPU field: the GPU goes into "arch", which the
-    # published pages show with the machine.
-    gpu = gpu_description(torch_info)
-    describe = ["--arch", f"{platform.machine()} + {gpu}"] if gpu else []
-    asv("machine", "--yes", "--machine", args.machine, *describe, conf=conf_path, quiet=True)
+    describe_machine(args.machine, torch_info)
     extra = [a for a in args.asv_args if a != "--"]
     started = time.perf_counter()
     code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
