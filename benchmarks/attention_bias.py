@@ -29,8 +29,8 @@ from .common import (
     AttentionConfig,
     ForwardCase,
     GridState,
-    current_case,
     MaskFigures,
+    current_case,
     forward_flops,
     grid_state,
     prepared_case,
@@ -42,21 +42,33 @@ from .common import (
 )
 
 
-# One setup_cache per grid, shared by its timed and its track class: asv keys a
+# One setup_cache per grid, shared by its timed and its Profile class: asv keys a
 # cache by the function's module and line, so both classes get the same one and
 # a run checks and measures the grid once. Each grid needs its own function.
-def gpu_grid_state(self) -> GridState:
-    """Check both masks and measure their figures for every GPU config, in one process."""
-    return grid_state(GPU_PARAMS, "cuda")
+class _GpuGrid:
+    """The reference script's 80 configs, bfloat16, on CUDA."""
+
+    params = GPU_PARAMS
+    device = "cuda"
+
+    def setup_cache(self) -> GridState:
+        """Check both masks and measure their figures for every GPU config, in one process."""
+        return grid_state(GPU_PARAMS, "cuda")
+
+    setup_cache.timeout = 900  # 80 configs, 44-55 s on an H100 (NOTES.md)
 
 
-def cpu_grid_state(self) -> GridState:
-    """Check both masks and measure their figures for every CPU config, in one process."""
-    return grid_state(CPU_PARAMS, "cpu")
+class _CpuGrid:
+    """A small float32 grid that runs on any CPU in seconds."""
 
+    params = CPU_PARAMS
+    device = "cpu"
 
-gpu_grid_state.timeout = 900  # 80 configs; about 1 s each on an H100 (NOTES.md)
-cpu_grid_state.timeout = 300
+    def setup_cache(self) -> GridState:
+        """Check both masks and measure their figures for every CPU config, in one process."""
+        return grid_state(CPU_PARAMS, "cpu")
+
+    setup_cache.timeout = 300
 
 
 def _config(device: str, params: tuple) -> AttentionConfig:
@@ -77,7 +89,7 @@ class _MaskedForward:
     """
 
     param_names = PARAM_NAMES
-    device = "cuda"
+    device: str
 
     # Pinned so that edits to helper code do not split the published history;
     # bump it only when what a result means changes.
@@ -119,19 +131,13 @@ class _MaskedForward:
     time_causal_bias.setup = _warm_up("causal_bias")
 
 
-class AttentionBias(_MaskedForward):
-    """The reference script's 80 configs, bfloat16, on CUDA."""
-
-    params = GPU_PARAMS
-    setup_cache = gpu_grid_state
+class AttentionBias(_GpuGrid, _MaskedForward):
+    """Wall time of one forward per mask, on the GPU grid."""
 
 
-class AttentionBiasCPU(_MaskedForward):
-    """A small float32 grid that runs on any CPU in seconds."""
+class AttentionBiasCPU(_CpuGrid, _MaskedForward):
+    """Wall time of one forward per mask, on the CPU grid."""
 
-    params = CPU_PARAMS
-    device = "cpu"
-    setup_cache = cpu_grid_state
     # Calls of 30-100 us: 5 ms blocks give about 35 samples in 0.2 s, enough for
     # asv's Mann-Whitney test to see a 10% change through the CPU's outliers.
     sample_time = 0.005
@@ -156,7 +162,7 @@ class _ForwardProfile:
     """
 
     param_names = PARAM_NAMES
-    device = "cuda"
+    device: str
     version = "1"
 
     figures: dict[str, MaskFigures]
@@ -220,16 +226,9 @@ class _ForwardProfile:
     track_sdpa_backend_causal_bias = _track("sdpa_backend", "causal_bias", BACKEND_UNIT)
 
 
-class AttentionBiasProfile(_ForwardProfile):
+class AttentionBiasProfile(_GpuGrid, _ForwardProfile):
     """The GPU grid's figures; GPU time from CUDA-graph replay timed with CUDA events."""
 
-    params = GPU_PARAMS
-    setup_cache = gpu_grid_state
 
-
-class AttentionBiasProfileCPU(_ForwardProfile):
+class AttentionBiasProfileCPU(_CpuGrid, _ForwardProfile):
     """The CPU grid's figures: TFLOP/s from the CPU time of one call, and the backend."""
-
-    params = CPU_PARAMS
-    device = "cpu"
-    setup_cache = cpu_grid_state

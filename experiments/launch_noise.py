@@ -27,7 +27,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from benchmarks.common import AttentionConfig, build_case, synchronized_clock  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    AttentionConfig,
+    build_case,
+    graph_replay_seconds,
+    synchronized_clock,
+)
 
 CONFIGS = [
     (1, 16, (128, 256), 2048),
@@ -50,27 +55,6 @@ def canary_us() -> float:
     for i in range(20000):
         total += i * i
     return (time.perf_counter() - start) * 1e6
-
-
-def graph_replay_us(run) -> float:
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(3):
-            run()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        run()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    for _ in range(5):
-        graph.replay()
-    start.record()
-    for _ in range(50):
-        graph.replay()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) * 1000 / 50
 
 
 def child(params, mask: str, placement: str, write_fd: int) -> None:
@@ -114,7 +98,7 @@ def child(params, mask: str, placement: str, write_fd: int) -> None:
         "canary_us": statistics.median(canaries),
         "involuntary_switches": switches_after.ru_nivcsw - switches_before.ru_nivcsw,
         "voluntary_switches": switches_after.ru_nvcsw - switches_before.ru_nvcsw,
-        "graph_us": graph_replay_us(run),
+        "graph_us": graph_replay_seconds(run) * 1e6,
     }
     os.write(write_fd, (json.dumps(record) + "\n").encode())
 

@@ -108,6 +108,7 @@ def test_failed_and_missing_configs_are_listed(tmp_path):
     assert report["not_measured"] == ["time_causal_bias(1, 4, (1, 48), 64, 'float32'): failed"]
     assert by_type(report)["Average"]["Speedup"] == pytest.approx((1 + 1 + 2) / 3, rel=1e-12)
     code, out, _ = summary("--results-dir", str(results))
+    assert code == 0
     assert "3 of 4 configs measured" in out
     assert "Not measured (1):\n  time_causal_bias(1, 4, (1, 48), 64, 'float32'): failed" in out
 
