@@ -10,7 +10,8 @@ A/A noise experiment and the tests use).
 
 The grid: ``auto`` runs the GPU classes (AttentionBias, AttentionBiasProfile) where
 the Python sees CUDA, the CPU classes (AttentionBiasCPU, AttentionBiasProfileCPU)
-otherwise; ``--times-only`` leaves the Profile class out. The Python's torch is probed in a subprocess: this tool never imports it.
+otherwise; ``--times-only`` leaves the Profile class out. The Python's torch is
+probed in a subprocess: this tool never imports it.
 """
 
 from __future__ import annotations
