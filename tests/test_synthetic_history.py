@@ -35,3 +35,8 @@ def test_three_nights_on_two_machines_publish_and_check(tmp_path):
     assert report["drifts"] is not None
     summary = run_tool("speedup_summary.py", "--results-dir", str(out / "results"), "--machine", "b")
     assert summary.returncode == 0 and "AttentionBiasCPU on b" in summary.stdout
+    figures = run_tool("speedup_summary.py", "--results-dir", str(out / "results"), "--machine", "b",
+                       "--figures", "--format", "json")
+    rows = json.loads(figures.stdout)["rows"]
+    assert {(r["materialized_backend"], r["causal_bias_backend"]) for r in rows} == {("cuDNN", "flash")}
+    assert all(r["gpu_speedup"] > 0 and r["materialized_peak_MiB"] > 0 for r in rows)
