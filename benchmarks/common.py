@@ -517,7 +517,7 @@ def measure_grid(
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
     state = GridState(name, dense_bf16_peak_tflops(name) if device == "cuda" else None)
     for config in configs:
-        state.verdicts[config] = _outcome(config, lambda case: check_case(case), mask_builder)
+        state.verdicts[config] = _outcome(config, check_case, mask_builder)
     for config in configs:
         if state.verdicts[config] is not None:
             state.figures[config] = "the equivalence check failed"

@@ -155,13 +155,11 @@ def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
 ASV_SOME_FAILED = 2
 
 
-def asv(*args: str, conf: Path, quiet: bool = False, allowed: tuple[int, ...] = (0,)) -> int:
-    """Run an asv command; ``quiet`` keeps its output unless it fails."""
+def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,)) -> int:
+    """Run an asv command, its output going to ours."""
     command = [sys.executable, "-m", "asv", *args, "--config", str(conf)]
-    completed = subprocess.run(command, capture_output=quiet, text=True)
+    completed = subprocess.run(command)
     if completed.returncode not in allowed:
-        if quiet:
-            sys.stderr.write(completed.stdout + completed.stderr)
         raise ToolError(f"asv {args[0]} exited with {completed.returncode}: {' '.join(command)}")
     return completed.returncode
 
