@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 VPY := $(VENV)/bin/python
 MACHINE ?= $(shell hostname)
 
-.PHONY: bench test venv clean aa nightly publish
+.PHONY: bench test venv clean aa calibrate labels nightly publish
 
 venv: $(VENV)/.installed
 
@@ -37,21 +37,50 @@ bench: venv
 	$(VPY) tools/record_run.py --python $(abspath $(VPY)) --machine $(MACHINE)
 	$(VPY) tools/speedup_summary.py --machine $(MACHINE) --commit $$(git rev-parse HEAD)
 
-# A/A noise experiment: two back-to-back full runs of the same code, recorded
-# under two labels (commits A and B of a stand-in repo), then the noise report.
-# Times only: the report compares the time_* results.
-AA_DIR := .asv/aa
-GIT_LABEL := git -C $(AA_DIR)/repo -c user.name=aa -c user.email=aa@localhost
-aa: venv
-	rm -rf $(AA_DIR) && mkdir -p $(AA_DIR)/repo
-	$(GIT_LABEL) init -q -b main && $(GIT_LABEL) commit -q --allow-empty -m A && $(GIT_LABEL) tag A \
-		&& $(GIT_LABEL) commit -q --allow-empty -m B && $(GIT_LABEL) tag B
-	for label in A B; do \
-		$(VPY) tools/record_run.py --python $(abspath $(VPY)) --machine $(MACHINE) --repo $(AA_DIR)/repo \
-			--commit $$($(GIT_LABEL) rev-parse $$label) --results-dir $(AA_DIR)/results --times-only || exit 2; \
-	done
-	$(VPY) tools/noise_report.py $$($(GIT_LABEL) rev-parse A) $$($(GIT_LABEL) rev-parse B) \
-		--results-dir $(AA_DIR)/results --machine $(MACHINE) $(AA_ARGS)
+# A second environment with the same packages: the contender side of a re-measurement,
+# or the environment an injected slowdown goes into (tools/inject.py). Its
+# site-packages reach the main venv's, so it has the same torch.
+CONTENDER_VENV ?= .asv/contender
+CPY := $(CONTENDER_VENV)/bin/python
+$(CONTENDER_VENV)/.made: $(VENV)/.installed
+	$(PYTHON) -m venv $(CONTENDER_VENV)
+	$(VPY) -c "import sys; print('\n'.join(p for p in sys.path if p.endswith('-packages')))" \
+		> $$($(CPY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/main_venv.pth
+	touch $@
+
+# Stand-in repository whose empty commits A, B, C label the runs of aa and calibrate.
+LABEL_DIR := .asv/labels
+GIT_LABEL := git -C $(LABEL_DIR)/repo -c user.name=aa -c user.email=aa@localhost
+LABEL = $$($(GIT_LABEL) rev-parse $(1))
+RECORD = $(VPY) tools/record_run.py --machine $(MACHINE) --repo $(LABEL_DIR)/repo --results-dir $(LABEL_DIR)/results
+labels:
+	rm -rf $(LABEL_DIR) && mkdir -p $(LABEL_DIR)/repo && $(GIT_LABEL) init -q -b main
+	for label in A B C; do $(GIT_LABEL) commit -q --allow-empty -m $$label && $(GIT_LABEL) tag $$label; done
+
+# A/A: two back-to-back nights of the same torch, then the nightly check on the pair,
+# re-measuring its candidates with the same torch on both sides (nothing may be a
+# regression), and the per-result noise report.
+aa: venv $(CONTENDER_VENV)/.made labels
+	$(RECORD) --python $(abspath $(VPY)) --commit $(call LABEL,A) || exit 2
+	$(RECORD) --python $(abspath $(VPY)) --commit $(call LABEL,B) || exit 2
+	$(VPY) tools/noise_report.py $(call LABEL,A) $(call LABEL,B) --results-dir $(LABEL_DIR)/results \
+		--machine $(MACHINE) $(AA_ARGS)
+	$(VPY) tools/check_regressions.py --results-dir $(LABEL_DIR)/results --machine $(MACHINE) \
+		--baseline-python $(abspath $(VPY)) --contender-python $(abspath $(CPY)) --report aa-report.md
+
+# This runner's detection floor, with real slowdowns: two clean nights (A, B), then a
+# night (C) of the contender environment with slowdowns on configs drawn at random,
+# then the check with re-measurement. INJECT: tools/inject.py plan's arguments.
+INJECT ?= --gpu 0.10 --configs 10 --seed 1
+calibrate: aa
+	$(VPY) tools/inject.py plan --results-dir $(LABEL_DIR)/results --machine $(MACHINE) \
+		--out $(LABEL_DIR)/slowdowns.json $(INJECT)
+	$(VPY) tools/inject.py install --python $(abspath $(CPY)) --spec $(LABEL_DIR)/slowdowns.json
+	$(RECORD) --python $(abspath $(CPY)) --commit $(call LABEL,C) || exit 2
+	$(VPY) tools/check_regressions.py --results-dir $(LABEL_DIR)/results --machine $(MACHINE) \
+		--baseline-python $(abspath $(VPY)) --contender-python $(abspath $(CPY)) --report calibrate-report.md \
+		|| [ $$? = 1 ]
+	$(VPY) tools/inject.py remove --python $(abspath $(CPY))
 
 # The nightly job: record, publish, check, report (nightly-report.md). make turns
 # the check's exit code 1 (a regression) into its own 2; tools/nightly.py itself

@@ -136,6 +136,13 @@ class _MaskedForward:
 class AttentionBias(_GpuGrid, _MaskedForward):
     """Wall time of one forward per mask, on the GPU grid."""
 
+    # The process is the statistical unit (one per config and mask, one state of the
+    # host's CPU speed), so a few 10 ms blocks give its value; more samples from the
+    # same process would not narrow what the verdict needs, and cost the nightly time.
+    sample_time = 0.01
+    warmup_time = 0.05
+    repeat = (5, 10, 0.06)
+
 
 class AttentionBiasCPU(_CpuGrid, _MaskedForward):
     """Wall time of one forward per mask, on the CPU grid."""
@@ -211,6 +218,27 @@ class _ForwardProfile:
             self._unavailable(f"no dense bf16 peak known for {self.state.device_name!r}")
         return self._tflops(figures) / self.state.peak_tflops
 
+    def _dispatch(self, figures: MaskFigures, count: str) -> int:
+        value = figures.dispatch.figures()[count] if figures.dispatch else None
+        if value is None:
+            self._unavailable(f"no {count.replace('_', ' ')} count on the CPU grid: it needs CUDA")
+        return value
+
+    def _aten_ops(self, figures: MaskFigures) -> int:
+        return self._dispatch(figures, "aten_ops")
+
+    def _kernels(self, figures: MaskFigures) -> int:
+        return self._dispatch(figures, "kernels")
+
+    def _syncs(self, figures: MaskFigures) -> int:
+        return self._dispatch(figures, "syncs")
+
+    def _python_calls(self, figures: MaskFigures) -> int:
+        return self._dispatch(figures, "python_calls")
+
+    def _allocations(self, figures: MaskFigures) -> int:
+        return self._dispatch(figures, "allocations")
+
     def _sdpa_backend(self, figures: MaskFigures) -> int:
         if figures.backend not in BACKEND_CODES:
             raise AssertionError(f"SDPA backend not recognised from the profile: {figures.backend}")
@@ -226,6 +254,17 @@ class _ForwardProfile:
     track_peak_fraction_causal_bias = _track("peak_fraction", "causal_bias", "fraction of dense bf16 peak")
     track_sdpa_backend_materialized = _track("sdpa_backend", "materialized", BACKEND_UNIT)
     track_sdpa_backend_causal_bias = _track("sdpa_backend", "causal_bias", BACKEND_UNIT)
+    # Counts of one forward (DispatchCounts): exact, so a change of one is a finding.
+    track_aten_ops_materialized = _track("aten_ops", "materialized", "operators")
+    track_aten_ops_causal_bias = _track("aten_ops", "causal_bias", "operators")
+    track_kernels_materialized = _track("kernels", "materialized", "kernels")
+    track_kernels_causal_bias = _track("kernels", "causal_bias", "kernels")
+    track_syncs_materialized = _track("syncs", "materialized", "syncs")
+    track_syncs_causal_bias = _track("syncs", "causal_bias", "syncs")
+    track_python_calls_materialized = _track("python_calls", "materialized", "calls")
+    track_python_calls_causal_bias = _track("python_calls", "causal_bias", "calls")
+    track_allocations_materialized = _track("allocations", "materialized", "allocations")
+    track_allocations_causal_bias = _track("allocations", "causal_bias", "allocations")
 
 
 class AttentionBiasProfile(_GpuGrid, _ForwardProfile):

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
+import os
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -448,6 +452,95 @@ def forward_peak_memory(run: Callable[[], torch.Tensor]) -> int:
     return torch.cuda.max_memory_allocated() - before
 
 
+# ---------------------------------------------------------------- what the host does per forward, counted
+
+
+@dataclasses.dataclass(frozen=True)
+class DispatchCounts:
+    """What one forward asks of the host, counted: the same on every run of one torch build.
+
+    A dispatch regression (an extra operator, copy or sync, a longer Python path,
+    another SDPA path) changes these by whole numbers, where the wall time of a
+    launch-bound config only moves inside the host's noise.
+    """
+
+    operators: Counter[str]  # ATen operators the profiler saw, by name
+    kernels: Counter[str]  # device kernels launched (CUDA only)
+    syncs: int | None  # host-device synchronizations (CUDA only)
+    python_calls: int  # Python function calls in torch's source, the mask subclass's __torch_function__ included
+    allocations: int | None  # caching-allocator allocations (CUDA only)
+
+    def figures(self) -> dict[str, int | None]:
+        """The counts the track_* benchmarks record, by figure name."""
+        cuda = self.syncs is not None
+        return {
+            "aten_ops": sum(self.operators.values()),
+            "kernels": sum(self.kernels.values()) if cuda else None,
+            "syncs": self.syncs,
+            "python_calls": self.python_calls,
+            "allocations": self.allocations,
+        }
+
+
+# CUDA runtime calls that make the host wait for the device.
+SYNC_CALLS = ("cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize", "cudaMemcpy ")
+
+
+def dispatch_counts(run: Callable[[], torch.Tensor], cuda: bool) -> DispatchCounts:
+    """Count what one warm call of ``run`` dispatches: operators, kernels, syncs, Python calls, allocations."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as profiled:
+        run()
+        if cuda:
+            torch.cuda.synchronize()  # the kernels' records arrive once they ran
+    operators: Counter[str] = Counter()
+    kernels: Counter[str] = Counter()
+    syncs = 0
+    for event in profiled.events():
+        if event.name.startswith("aten::"):
+            operators[event.name] += 1
+        elif event.device_type == torch.autograd.DeviceType.CUDA:
+            kernels[event.name] += 1
+        elif any(event.name.startswith(call) for call in SYNC_CALLS):
+            syncs += 1
+    return DispatchCounts(operators, kernels, syncs if cuda else None, python_calls(run),
+                          allocations(run) if cuda else None)
+
+
+TORCH_SOURCE = os.path.dirname(torch.__file__)
+
+
+def python_calls(run: Callable[[], object]) -> int:
+    """Python function calls inside torch's own source during one call of ``run``.
+
+    Only torch's frames count: the suite's module is the same on both sides of a
+    comparison, and a test double of a slower torch must not count itself.
+    """
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event == "call" and frame.f_code.co_filename.startswith(TORCH_SOURCE)
+
+    previous = sys.getprofile()
+    sys.setprofile(count)
+    try:
+        run()
+    finally:
+        sys.setprofile(previous)
+    return calls
+
+
+def allocations(run: Callable[[], object]) -> int:
+    """Allocation requests one call makes of the caching allocator (cache hits included)."""
+    before = torch.cuda.memory_stats()["allocation.all.allocated"]
+    run()
+    torch.cuda.synchronize()
+    return torch.cuda.memory_stats()["allocation.all.allocated"] - before
+
+
 @dataclasses.dataclass(frozen=True)
 class MaskFigures:
     """What one mask's forward does besides its wall time: the track_* figures."""
@@ -456,19 +549,22 @@ class MaskFigures:
     kernel_seconds: float | None  # CUDA: one CUDA-graph replay; CPU: one call
     peak_memory: int | None  # CUDA only
     error: str | None = None  # why kernel_seconds is missing
+    dispatch: DispatchCounts | None = None
 
 
 def measure_mask(case: ForwardCase, mask: str) -> MaskFigures:
     run = case.runner(mask)
     backend = sdpa_backend(run)  # also the warm-up: first calls compile and allocate workspaces
-    if case.config.device != "cuda":
-        return MaskFigures(backend, cpu_call_seconds(run), None)
+    cuda = case.config.device == "cuda"
+    dispatch = dispatch_counts(run, cuda)
+    if not cuda:
+        return MaskFigures(backend, cpu_call_seconds(run), None, dispatch=dispatch)
     peak_memory = forward_peak_memory(run)
     try:
         seconds = graph_replay_seconds(run)
     except Exception as error:  # capture can fail for a backend; the other figures still stand
-        return MaskFigures(backend, None, peak_memory, f"CUDA graph timing failed: {describe(error)}")
-    return MaskFigures(backend, seconds, peak_memory)
+        return MaskFigures(backend, None, peak_memory, f"CUDA graph timing failed: {describe(error)}", dispatch)
+    return MaskFigures(backend, seconds, peak_memory, dispatch=dispatch)
 
 
 def describe(error: BaseException) -> str:
@@ -542,4 +638,32 @@ def _outcome(config: AttentionConfig, action: Callable[[ForwardCase], None], mas
 
 
 def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> GridState:
-    return measure_grid(grid_configs(params, device), mask_builder)
+    state = measure_grid(grid_configs(params, device), mask_builder)
+    write_dispatch_names(state)
+    return state
+
+
+# Where the operator and kernel names of a run go (asv results hold numbers only):
+# tools/record_run.py sets it to <results>/<machine>/<commit>.dispatch.
+DISPATCH_FILE_VARIABLE = "ATTENTION_BIAS_DISPATCH_FILE"
+
+
+def asv_label(config: AttentionConfig) -> str:
+    """asv's parameter string of a config, as the results files and the tools key it."""
+    values = (config.batch_size, config.num_heads, (config.q_seq_len, config.kv_seq_len),
+              config.embed_dim, config.dtype_name)
+    return ", ".join(repr(value) for value in values)
+
+
+def write_dispatch_names(state: GridState) -> None:
+    """The operator and kernel names of every config and mask, beside the run's results."""
+    path = os.environ.get(DISPATCH_FILE_VARIABLE)
+    if not path:
+        return
+    names = {
+        asv_label(config): {mask: {"operators": dict(f.dispatch.operators), "kernels": dict(f.dispatch.kernels)}
+                            for mask, f in figures.items() if f.dispatch}
+        for config, figures in state.figures.items() if isinstance(figures, dict)
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(names, indent=1, sort_keys=True))

@@ -33,7 +33,9 @@ MASKS = ("materialized", "causal_bias")
 # track_<figure>_<mask>.
 PROFILE_CLASSES = {"AttentionBias": "AttentionBiasProfile", "AttentionBiasCPU": "AttentionBiasProfileCPU"}
 FIGURES = ("gpu_time", "peak_memory", "tflops", "peak_fraction", "sdpa_backend")
-FIGURE_METHODS = tuple(f"track_{figure}_{mask}" for figure in FIGURES for mask in MASKS)
+# Counts of what one forward dispatches (DispatchCounts in benchmarks/common.py): exact figures.
+COUNT_FIGURES = ("aten_ops", "kernels", "syncs", "python_calls", "allocations")
+FIGURE_METHODS = tuple(f"track_{figure}_{mask}" for figure in FIGURES + COUNT_FIGURES for mask in MASKS)
 # The unit of track_sdpa_backend_* names its codes: "SDPBackend: 0 math, 1 flash, ...".
 BACKEND_LEGEND = re.compile(r"(\d+) ([^,]+)")
 
@@ -213,7 +215,7 @@ class ResultsStore:
             benchmarks = json.loads((self.dir / "benchmarks.json").read_text())
         except (OSError, ValueError):
             return {}
-        entry = benchmarks.get(benchmark_name(PROFILE_CLASSES[benchmark_class], FIGURE_METHODS[-1]), {})
+        entry = benchmarks.get(benchmark_name(PROFILE_CLASSES[benchmark_class], "track_sdpa_backend_causal_bias"), {})
         return {int(code): name.strip() for code, name in BACKEND_LEGEND.findall(entry.get("unit", ""))}
 
 

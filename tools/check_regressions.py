@@ -1,23 +1,29 @@
 #!/usr/bin/env python3
-"""Did the contender run get slower than the baseline run? The nightly verdict.
+"""The nightly verdict: did tonight's run make either mask's path slower, beyond this machine's noise?
 
-A benchmark and parameter set regresses when the contender is slower by more
-than --factor and asv's own significance test agrees (what `asv compare`
-marks '+': Mann-Whitney U on the recorded samples, else non-overlapping 99%
-confidence intervals). A drop of the CausalBias speedup (materialized time /
-CausalBias time) beyond the factor is a finding of its own, when at least one
-of the two times moved significantly in the direction that lowers it.
+Per config, mask and signal, tonight's value against the recent nights of the same
+machine. Signals, most precise first:
 
-Where the Profile class ran, each finding carries the same comparison in GPU
-time (CUDA-graph replay): a wall time that moved while the GPU time did not
-points at the CPU side. A change of the SDPA backend between the two runs is
-listed on its own.
+- counts (operators, kernels, syncs, Python calls, allocations of one forward):
+  exact, so any change is a regression at once (a suspect where the history shows
+  the count moving by itself);
+- gpu: CUDA-graph GPU time, no launch cost: kernel changes;
+- wall: the time_* benchmarks, launch cost included: host-side changes, noisy
+  on launch-bound configs (wall time well above GPU time) on a cloud VM.
 
-With --html-dir, the step detection of `asv publish` (regressions.json) over the
-whole history is added: slow drifts that no single night shows.
+For gpu and wall, a noise model learned from the history (and an A/A calibration
+pair, --calibration) gives each config's spread. A slowdown beyond --factor that
+the model can call on one night is a regression; one it cannot is a candidate.
+With --baseline-python and --contender-python, candidates are re-measured in the
+same job, several fresh processes a side, the two torch builds alternating
+(tools/confirmation.py), and decided over the per-process values: confirmed ->
+regression, refuted -> noise, undecided -> suspect. With --contender-python alone,
+the re-measurement can refute a candidate but not confirm it. A suspect that
+persists on the next night (--record-verdict keeps each night's suspects) is a
+regression.
 
-Exit codes: 0 no regression (also on the first night, with no baseline yet),
-1 at least one regression, 2 an error.
+Exit codes: 0 no regression (suspects are listed; also the first night), 1 at
+least one regression, 2 an error.
 """
 
 from __future__ import annotations
@@ -25,294 +31,489 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
+import math
+import statistics
 import sys
 from pathlib import Path
 
+import noise_model
 from asv_results import (
     BENCHMARK_CLASSES,
+    COUNT_FIGURES,
     MASKS,
-    METHODS,
     ConfigRow,
     ResultsStore,
     RunFile,
     ToolError,
     add_results_arguments,
-    asv_flag,
     config_rows,
     has_results,
     one_line,
     open_machine,
-    paired_rows,
     problem_rows,
     run_tool,
-    significantly_different,
 )
-from speedup_summary import summary_records
+from confirmation import ConfirmationError, Remeasured, remeasure
 from tabulate import tabulate
 
-# From the H100 A/A runs (NOTES.md): configs of 1 ms and more differ by up to
-# 9.5% between two runs of the same code, so 1.10 is the smallest factor the
-# issue allows that stays above that; launch-bound configs are noisier still.
-DEFAULT_FACTOR = 1.10
+DEFAULT_FACTOR = 1.05
+DEFAULT_HISTORY = 14
+DEFAULT_WINDOW = 5
+DEFAULT_PROCESSES = 10
+DEFAULT_BUDGET = 120.0
+CONTINUOUS = ("wall", "gpu")
+VERDICT_SUFFIX = ".verdict"  # not .json: asv reads every .json under results/ as a run
+DISPATCH_SUFFIX = ".dispatch"
+
+Key = tuple[str, str, str]  # (benchmark class, config label, mask)
 
 
-@dataclasses.dataclass(frozen=True)
+def signal_value(row: ConfigRow, mask: str, signal: str) -> float | None:
+    if signal == "wall":
+        measurement = row.times[f"time_{mask}"]
+        return measurement.value if measurement.ok else None
+    return row.figure("gpu_time" if signal == "gpu" else signal, mask)
+
+
+@dataclasses.dataclass
+class Night:
+    """One recorded run's values: per key, per signal."""
+
+    run: RunFile
+    values: dict[Key, dict[str, float | None]]
+    problems: list[str]
+
+
+def read_night(store: ResultsStore, run: RunFile) -> Night:
+    results = run.load()
+    values: dict[Key, dict[str, float | None]] = {}
+    problems: list[str] = []
+    for benchmark_class in BENCHMARK_CLASSES:
+        if not has_results(results, benchmark_class):
+            continue
+        rows = config_rows(results, benchmark_class, store.param_names(benchmark_class))
+        problems += [f"{benchmark_class}.{p}" for p in problem_rows(rows) if not p.endswith("skipped")]
+        for row in rows:
+            for mask in MASKS:
+                values[(benchmark_class, row.label, mask)] = {
+                    signal: signal_value(row, mask, signal) for signal in (*CONTINUOUS, *COUNT_FIGURES)}
+    return Night(run, values, problems)
+
+
+@dataclasses.dataclass
 class Finding:
-    kind: str  # "time" or "speedup"
-    benchmark: str
-    params: str
-    baseline: float
+    level: str  # "regression", "suspect", "noise"
+    key: Key
+    signal: str
+    reference: float
     contender: float
-    significant: str
-    gpu_ratio: float | None = None  # the same comparison in GPU time, where recorded
+    klass: str
+    floor: float  # smallest slowdown one night shows on this key and signal
+    why: str
+    confirmation: dict | None = None
 
     @property
     def ratio(self) -> float:
-        return self.contender / self.baseline
+        return self.contender / self.reference
+
+    def as_dict(self) -> dict:
+        benchmark_class, config, mask = self.key
+        return {"level": self.level, "benchmark": benchmark_class, "config": config, "mask": mask,
+                "signal": self.signal, "reference": self.reference, "contender": self.contender,
+                "ratio": self.ratio, "class": self.klass, "floor": self.floor, "why": self.why,
+                "confirmation": self.confirmation}
 
 
-def compare_rows(benchmark_class: str, base_rows: list[ConfigRow], new_rows: list[ConfigRow],
-                 factor: float) -> tuple[list[Finding], list[Finding]]:
-    """(regressions, improvements) of one benchmark class, times and speedups."""
-    regressions, improvements = [], []
-    for base, new in paired_rows(base_rows, new_rows):
-        slower = False
-        for method in METHODS:
-            a, b = base.times[method], new.times[method]
-            flag = asv_flag(a, b, factor)
-            if flag == " ":
+def key_class(nights: list[Night], key: Key) -> str:
+    """The config's class from the most recent night that has both its wall and GPU time."""
+    for night in reversed(nights):
+        values = night.values.get(key, {})
+        klass = noise_model.config_class(values.get("wall"), values.get("gpu"))
+        if klass != "unknown":
+            return klass
+    return "unknown"
+
+
+def reference_level(history: list[Night], key: Key, signal: str, window: int) -> float | None:
+    """The median of the key's last ``window`` nights: one lucky or unlucky night moves it little."""
+    values = [v for night in history[-window:] if (v := night.values.get(key, {}).get(signal))]
+    return statistics.median(values) if values else None
+
+
+@dataclasses.dataclass
+class Settings:
+    factor: float
+    window: int
+    confirm: dict[str, str] | None  # side -> Python
+    processes: int
+    seed: int
+    budget: float
+
+
+def classify(history: list[Night], tonight: Night, model: noise_model.NoiseModel, classes: dict[Key, str],
+             previous_suspects: dict[tuple, dict], settings: Settings) -> tuple[list[Finding], list[Finding]]:
+    """(findings before confirmation, candidates to re-measure) of every key and continuous signal."""
+    findings, candidates = [], []
+    for key, values in tonight.values.items():
+        klass = classes[key]
+        for signal in CONTINUOUS:
+            now = values.get(signal)
+            if not now:
                 continue
-            finding = Finding("time", f"{benchmark_class}.{method}", base.label, a.value, b.value,
-                              significance(a, b), gpu_ratio(base, new, method.removeprefix("time_")))
-            (regressions if flag == "+" else improvements).append(finding)
-            slower = slower or flag == "+"
-        # A slower time already explains a lower speedup: report the drop only on its own.
-        speedup_finding = None if slower else speedup_drop(benchmark_class, base, new, factor)
-        if speedup_finding:
-            regressions.append(speedup_finding)
-    return regressions, improvements
+            floor = model.floor(key, signal, klass, settings.factor)
+            suspect_before = previous_suspects.get((*key, signal))
+            if suspect_before:
+                # Against the nights before the suspect one: a step that stayed shows there.
+                before = reference_level(history[:-1], key, signal, settings.window)
+                if before and now / before >= suspect_before["bar"]:
+                    findings.append(Finding("regression", key, signal, before, now, klass, floor,
+                                            "persisted: a suspect last night, still slower tonight"))
+                    continue
+            reference = reference_level(history, key, signal, settings.window)
+            if not reference or now / reference < settings.factor:
+                continue
+            ratio = now / reference
+            if model.callable(ratio, key, signal, klass, settings.factor):
+                findings.append(Finding("regression", key, signal, reference, now, klass, floor,
+                                        f"beyond {noise_model.Z_CALL:g} sigma of this machine's noise"))
+            elif settings.confirm is not None:
+                candidates.append(Finding("suspect", key, signal, reference, now, klass, floor, "candidate"))
+            elif ratio >= floor:
+                findings.append(Finding("suspect", key, signal, reference, now, klass, floor,
+                                        "above its one-night floor; no re-measurement configured"))
+    return findings, candidates
 
 
-def gpu_ratio(base: ConfigRow, new: ConfigRow, mask: str) -> float | None:
-    before, after = base.figure("gpu_time", mask), new.figure("gpu_time", mask)
-    return after / before if before and after else None
+def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]) -> list[Finding]:
+    """Counts that changed since last night: regression where the history held them constant."""
+    findings = []
+    last = history[-1]
+    for key, values in tonight.values.items():
+        for count in COUNT_FIGURES:
+            now, before = values.get(count), last.values.get(key, {}).get(count)
+            if now is None or before is None or now == before:
+                continue
+            seen = {v for night in history if (v := night.values.get(key, {}).get(count)) is not None}
+            level, why = ("regression", "exact count changed") if len(seen) == 1 else (
+                "suspect", f"this count took {len(seen)} values in the history")
+            if now < before:
+                level, why = "noise", "fewer: " + why
+            findings.append(Finding(level, key, count, before, now, classes[key], 1.0, why))
+    return findings
 
 
-def backend_changes(benchmark_class: str, base_rows: list[ConfigRow], new_rows: list[ConfigRow],
-                    names: dict[int, str]) -> list[dict]:
-    """Configs and masks whose SDPA backend differs between the two runs."""
-    changes = []
-    for base, new in paired_rows(base_rows, new_rows):
-        for mask in MASKS:
-            before, after = base.figure("sdpa_backend", mask), new.figure("sdpa_backend", mask)
-            if before is not None and after is not None and before != after:
-                changes.append({"benchmark": benchmark_class, "config": base.label, "mask": mask,
-                                "baseline": names.get(int(before), str(before)),
-                                "contender": names.get(int(after), str(after))})
-    return changes
-
-
-def significance(a, b) -> str:
-    """Which of asv's tests the data allowed (asv falls back to CIs on few samples)."""
-    return "asv: samples (Mann-Whitney U)" if a.samples and b.samples else "asv: 99% CIs"
-
-
-def speedup_drop(benchmark_class: str, base: ConfigRow, new: ConfigRow, factor: float) -> Finding | None:
-    """The speedup fell by more than the factor, and a significant time change explains it."""
-    if base.speedup is None or new.speedup is None or base.speedup / new.speedup <= factor:
-        return None
-    materialized = (base.times["time_materialized"], new.times["time_materialized"])
-    causal = (base.times["time_causal_bias"], new.times["time_causal_bias"])
-    materialized_faster = materialized[1].value < materialized[0].value and significantly_different(*materialized)
-    causal_slower = causal[1].value > causal[0].value and significantly_different(*causal)
-    if not (materialized_faster or causal_slower):
-        return None
-    why = " and ".join(part for part, moved in (("materialized faster", materialized_faster),
-                                                ("CausalBias slower", causal_slower)) if moved)
-    gpu = new.gpu_speedup / base.gpu_speedup if base.gpu_speedup and new.gpu_speedup else None
-    return Finding("speedup", f"{benchmark_class}.speedup", base.label, base.speedup, new.speedup, why, gpu)
-
-
-# ---------------------------------------------------------------- asv publish's step detection
-
-
-LOWER_IS_BETTER = re.compile(r"\.(time_|track_gpu_time_|track_peak_memory_)")
-
-
-def drifts(html_dir: Path, machine: str) -> list[dict]:
-    """Steps that `asv publish` detected over the history of this machine (regressions.json)."""
-    path = html_dir / "regressions.json"
-    if not path.is_file():
-        raise ToolError(f"no {path}: run `asv publish` first, or leave out --html-dir")
+def confirm(candidates: list[Finding], device: str, settings: Settings) -> tuple[list[Finding], dict]:
+    """Re-measure the candidates and decide each over per-process values."""
+    keys = sorted({(f.key[1], f.key[2]) for f in candidates})
+    pythons = dict(settings.confirm)
+    contender_only = "baseline" not in pythons
+    if contender_only:
+        pythons["baseline"] = pythons["contender"]  # the history stands in for the baseline side
     try:
-        entries = json.loads(path.read_text())["regressions"]
-        index = json.loads((html_dir / "index.json").read_text())
-    except (OSError, ValueError, KeyError) as error:
-        raise ToolError(f"cannot read asv's pages in {html_dir}: {one_line(error)}") from None
-    to_hash = {int(k): v for k, v in index.get("revision_to_hash", {}).items()}
-    found = []
-    for name, graph_path, _params, _index, last_value, best_value, jumps in entries:
-        if not LOWER_IS_BETTER.search(name):
-            continue  # asv reads every series as lower-is-better; TFLOP/s and backend codes are not
-        if f"machine-{machine}/" not in graph_path and len(index.get("params", {}).get("machine", [])) > 1:
+        measured = remeasure(keys, pythons, device, settings.processes, settings.seed, settings.budget)
+    except ConfirmationError as error:
+        for finding in candidates:
+            finding.why = f"re-measurement failed: {error}"
+        return candidates, {"error": str(error)}
+    decided = []
+    for finding in candidates:
+        key = (finding.key[1], finding.key[2])
+        base, new = (measured.side(key, finding.signal, side) for side in ("baseline", "contender"))
+        if not (base and new):
+            finding.why = "not re-measured"
+            decided.append(finding)
             continue
-        for before_revision, after_revision, before, after in jumps:
-            found.append({
-                "benchmark": name, "after_commit": to_hash.get(after_revision, str(after_revision))[:8],
-                "before_commit": "" if before_revision is None else to_hash.get(before_revision, "")[:8],
-                "before": before, "after": after, "ratio": after / before,
-                "now_vs_best": last_value / best_value,
-            })
-    return found
+        decision = noise_model.decide(base, new, settings.factor, settings.seed)
+        finding.confirmation = dataclasses.asdict(decision) | {"processes": len(base) + len(new)}
+        if contender_only:
+            decision = dataclasses.replace(
+                decision, outcome="undecided" if decision.outcome == "confirmed" else decision.outcome)
+        finding.level = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}[decision.outcome]
+        finding.why = f"re-measured: {decision.outcome}" + (" (contender side only)" if contender_only else "")
+        decided.append(finding)
+    return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(keys),
+                     "values": measured.as_json()}
+
+
+# ---------------------------------------------------------------- nights, verdict files, names
+
+
+def verdict_path(store: ResultsStore, machine: str, commit: str) -> Path:
+    return store.dir / machine / f"{commit}{VERDICT_SUFFIX}"
+
+
+def previous_suspects(store: ResultsStore, machine: str, baseline: RunFile) -> dict[tuple, dict]:
+    path = verdict_path(store, machine, baseline.commit_hash)
+    if not path.is_file():
+        return {}
+    try:
+        entries = json.loads(path.read_text())["suspects"]
+        return {(e["benchmark"], e["config"], e["mask"], e["signal"]): e for e in entries}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ToolError(f"corrupt verdict file {path}: {one_line(error)}") from None
+
+
+def dispatch_names(store: ResultsStore, machine: str, commit: str) -> dict:
+    """Operator and kernel names per config and mask, as the run's setup_cache wrote them."""
+    path = store.dir / machine / f"{commit}{DISPATCH_SUFFIX}"
+    if not path.is_file():
+        return {}
+    try:
+        names = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ToolError(f"corrupt names file {path}: {one_line(error)}") from None
+    if not isinstance(names, dict):
+        raise ToolError(f"corrupt names file {path}: not an object")
+    return names
+
+
+def name_changes(before: dict, after: dict, config: str, mask: str) -> str:
+    """'+aten::alias x1; -aten::foo x2' between two runs' names of one config and mask."""
+    parts = []
+    for kind in ("operators", "kernels"):
+        old = before.get(config, {}).get(mask, {}).get(kind, {})
+        new = after.get(config, {}).get(mask, {}).get(kind, {})
+        for name in sorted(set(old) | set(new)):
+            delta = new.get(name, 0) - old.get(name, 0)
+            if delta:
+                parts.append(f"{'+' if delta > 0 else '-'}{name} x{abs(delta)}")
+    return "; ".join(parts)
 
 
 # ---------------------------------------------------------------- report
 
 
-def microseconds(seconds: float) -> str:
-    return f"{seconds * 1e6:.4g} us"
-
-
-def in_unit(benchmark: str, value: float) -> str:
-    return f"{value / 2**20:.4g} MiB" if "peak_memory" in benchmark else microseconds(value)
+def formatted(signal: str, value: float) -> str:
+    if signal in CONTINUOUS:
+        return f"{value * 1e6:.4g} us"
+    return f"{value:g}"
 
 
 def findings_table(findings: list[Finding]) -> str:
     rows = [{
-        "benchmark": f.benchmark, "config": f.params,
-        "baseline": microseconds(f.baseline) if f.kind == "time" else f"{f.baseline:.3f}x",
-        "contender": microseconds(f.contender) if f.kind == "time" else f"{f.contender:.3f}x",
-        "ratio": f"{f.ratio:.3f}", "significance": f.significant,
-        "GPU-time ratio": "" if f.gpu_ratio is None else f"{f.gpu_ratio:.3f}",
+        "config": f.key[1], "mask": f.key[2], "signal": f.signal, "class": f.klass,
+        "reference": formatted(f.signal, f.reference), "tonight": formatted(f.signal, f.contender),
+        "ratio": f"{f.ratio:.3f}", "floor": "" if math.isinf(f.floor) else f"{f.floor:.3f}",
+        "why": f.why + (f" ({f.confirmation['ratio']:.3f}, {f.confirmation['low']:.3f}-"
+                        f"{f.confirmation['high']:.3f})" if f.confirmation else ""),
     } for f in findings]
     return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "none"
 
 
-def speedup_table(summaries: dict[str, list[dict]]) -> str:
+def floor_rows(model: noise_model.NoiseModel, keys: list[Key], classes: dict[Key, str],
+               factor: float) -> list[dict]:
     rows = []
-    for run_label, records in summaries.items():
-        for record in records:
-            config = ", ".join(str(record[k]) for k in ("batch_size", "num_heads", "q_seq_len",
-                                                       "k_seq_len", "embed_dim") if record[k] is not None)
-            rows.append({"run": run_label, "Type": record["Type"], "Speedup": f"{record['Speedup']:.3f}",
-                         "config": config})
-    return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "none"
+    for key in keys:
+        row = {"benchmark": key[0], "config": key[1], "mask": key[2], "class": classes[key]}
+        for signal in CONTINUOUS:
+            floor = model.floor(key, signal, classes[key], factor)
+            row[f"{signal}_floor"] = None if math.isinf(floor) else floor
+        rows.append(row)
+    return rows
+
+
+def floor_summary(rows: list[dict]) -> list[dict]:
+    """Median and max one-night floor per class and signal."""
+    summary = []
+    for klass in sorted({row["class"] for row in rows}):
+        for signal in CONTINUOUS:
+            floors = [row[f"{signal}_floor"] for row in rows
+                      if row["class"] == klass and row[f"{signal}_floor"] is not None]
+            if floors:
+                summary.append({"class": klass, "signal": signal, "results": len(floors),
+                                "median floor": f"{statistics.median(floors):.3f}",
+                                "max floor": f"{max(floors):.3f}"})
+    return summary
 
 
 @dataclasses.dataclass
-class Comparison:
+class Verdict:
     machine: str
     baseline: RunFile
     contender: RunFile
+    nights: int
     factor: float
-    regressions: list[Finding]
-    improvements: list[Finding]
-    summaries: dict[str, list[dict]]
+    findings: list[Finding]
+    floors: list[dict]
     not_measured: list[str]
-    drifts: list[dict] | None
-    backend_changes: list[dict] = dataclasses.field(default_factory=list)
+    names: dict[tuple[str, str], str]
+    confirmation: dict | None
+
+    def level(self, level: str) -> list[Finding]:
+        return [f for f in self.findings if f.level == level]
 
     @property
-    def verdict(self) -> str:
-        if self.regressions:
-            return f"REGRESSION: {len(self.regressions)} finding(s)"
+    def headline(self) -> str:
+        regressions, suspects = self.level("regression"), self.level("suspect")
+        if regressions:
+            return f"REGRESSION: {len(regressions)} finding(s)" + (f", {len(suspects)} suspect(s)" if suspects else "")
+        if suspects:
+            return f"no regression; {len(suspects)} suspect(s)"
         return "no regression"
 
     def markdown(self) -> str:
         base, new = self.baseline.commit_hash[:8], self.contender.commit_hash[:8]
+        klasses = {}
+        for row in self.floors:
+            klasses[row["class"]] = klasses.get(row["class"], 0) + 1
         parts = [
-            f"# {self.verdict}",
-            "",
-            f"Machine `{self.machine}`, baseline `{base}` -> contender `{new}`, factor {self.factor}, "
-            "significance by asv's own test. GPU-time ratio: the same comparison in CUDA-graph GPU "
-            "time (no launch cost); near 1 while the wall time moved, the change is on the CPU side.",
-            "",
-            f"## Regressions ({len(self.regressions)})", "", findings_table(self.regressions), "",
-            f"## Improvements ({len(self.improvements)})", "", findings_table(self.improvements), "",
-            "## Speedup summary (materialized / CausalBias)", "", speedup_table(self.summaries), "",
-            f"## SDPA backend changes ({len(self.backend_changes)})", "",
-            tabulate(self.backend_changes, headers="keys", tablefmt="github") if self.backend_changes else "none",
-            "",
-            f"## Failed or missing in either run ({len(self.not_measured)})", "",
+            f"# {self.headline}", "",
+            f"Machine `{self.machine}`, tonight `{new}` against the last {self.nights} night(s) up to `{base}`; "
+            f"factor {self.factor}. Results by class: "
+            + ", ".join(f"{n} {k}" for k, n in sorted(klasses.items()))
+            + ". Launch-bound: wall time at least "
+            f"{noise_model.LAUNCH_BOUND_RATIO}x the GPU time, so the host's speed sets it and a wall-time "
+            "change means little by itself. Floor: the smallest slowdown one night shows on that result.", "",
         ]
+        for level, title in (("regression", "Regressions"), ("suspect", "Suspects (listed, not failing)")):
+            found = self.level(level)
+            parts += [f"## {title} ({len(found)})", "", findings_table(found), ""]
+        if self.names:
+            parts += ["## Operators and kernels that appeared or vanished", ""]
+            parts += [f"- {config} {mask}: {change}" for (config, mask), change in sorted(self.names.items())]
+            parts.append("")
+        noise = self.level("noise")
+        parts += [f"## Candidates found to be noise ({len(noise)})", "", findings_table(noise), ""]
+        if self.confirmation:
+            c = self.confirmation
+            parts += ["## Re-measurement", "", (f"failed: {c['error']}" if "error" in c else
+                      f"{c['keys']} config(s) and mask(s) in {c['processes']} processes, {c['seconds']:.1f} s"), ""]
+        parts += ["## Detection floor on this machine tonight (one night, no re-measurement)", "",
+                  tabulate(floor_summary(self.floors), headers="keys", tablefmt="github") or "none", "",
+                  f"## Failed or missing ({len(self.not_measured)})", ""]
         parts.extend([f"- {item}" for item in self.not_measured] or ["none"])
-        if self.drifts is not None:
-            parts += ["", f"## Steps found by asv publish over the history ({len(self.drifts)})", ""]
-            rows = [{**d, "before": in_unit(d["benchmark"], d["before"]),
-                     "after": in_unit(d["benchmark"], d["after"]),
-                     "ratio": f"{d['ratio']:.3f}", "now_vs_best": f"{d['now_vs_best']:.3f}"}
-                    for d in self.drifts]
-            parts.append(tabulate(rows, headers="keys", tablefmt="github") if rows else "none")
         return "\n".join(parts) + "\n"
 
     def as_json(self) -> str:
         return json.dumps({
-            "verdict": self.verdict, "machine": self.machine, "factor": self.factor,
+            "verdict": "regression" if self.level("regression") else
+                       "suspect" if self.level("suspect") else "no regression",
+            "headline": self.headline, "machine": self.machine, "factor": self.factor,
             "baseline": self.baseline.commit_hash, "contender": self.contender.commit_hash,
-            "regressions": [dataclasses.asdict(f) | {"ratio": f.ratio} for f in self.regressions],
-            "improvements": [dataclasses.asdict(f) | {"ratio": f.ratio} for f in self.improvements],
-            "speedup_summary": self.summaries, "backend_changes": self.backend_changes,
-            "not_measured": self.not_measured, "drifts": self.drifts,
-        }, indent=2)
+            "nights": self.nights,
+            "regressions": [f.as_dict() for f in self.level("regression")],
+            "suspects": [f.as_dict() for f in self.level("suspect")],
+            "noise": [f.as_dict() for f in self.level("noise")],
+            "name_changes": [{"config": c, "mask": m, "change": v} for (c, m), v in sorted(self.names.items())],
+            "floors": self.floors, "not_measured": self.not_measured, "confirmation": self.confirmation,
+        }, indent=1)
+
+    def record(self, path: Path) -> None:
+        suspects = [f.as_dict() | {"bar": max(self.factor, f.floor if f.signal in CONTINUOUS else 1.0)}
+                    for f in self.level("suspect")]
+        path.write_text(json.dumps({"contender": self.contender.commit_hash, "suspects": suspects}))
 
 
-def compare(store: ResultsStore, machine: str, baseline: RunFile, contender: RunFile,
-            factor: float, html_dir: Path | None) -> Comparison:
-    base_results, new_results = baseline.load(), contender.load()
-    regressions, improvements, not_measured, summaries, changes = [], [], [], {}, []
-    for benchmark_class in BENCHMARK_CLASSES:
-        in_base, in_new = has_results(base_results, benchmark_class), has_results(new_results, benchmark_class)
-        if not (in_base or in_new):
-            continue
-        param_names = store.param_names(benchmark_class)
-        base_rows = config_rows(base_results, benchmark_class, param_names)
-        new_rows = config_rows(new_results, benchmark_class, param_names)
-        found, better = compare_rows(benchmark_class, base_rows, new_rows, factor)
-        regressions += found
-        improvements += better
-        changes += backend_changes(benchmark_class, base_rows, new_rows, store.backend_names(benchmark_class))
-        for label, rows in (("baseline", base_rows), ("contender", new_rows)):
-            not_measured += [f"{label} {benchmark_class}.{p}" for p in problem_rows(rows)
-                             if not p.endswith("skipped")]
-            summaries[f"{label} {benchmark_class}"] = summary_records(rows)
-    return Comparison(machine, baseline, contender, factor, regressions, improvements, summaries,
-                      not_measured, drifts(html_dir, machine) if html_dir else None, changes)
+def check(store: ResultsStore, machine: str, history_runs: list[RunFile], contender: RunFile,
+          calibration: tuple[RunFile, RunFile] | None, settings: Settings) -> Verdict:
+    history = [read_night(store, run) for run in history_runs]
+    tonight = read_night(store, contender)
+    everything = history + [tonight]
+    classes = {key: key_class(everything, key) for key in tonight.values}
+    series = {key: {s: [n.values.get(key, {}).get(s) for n in history] for s in CONTINUOUS} for key in tonight.values}
+    extra = None
+    if calibration:
+        a, b = (read_night(store, run) for run in calibration)
+        extra = {key: {s: noise_model.log_steps([a.values.get(key, {}).get(s), b.values.get(key, {}).get(s)])
+                       for s in CONTINUOUS} for key in tonight.values}
+    model = noise_model.fit(series, classes, extra)
+    baseline = history_runs[-1]
+    suspects_before = previous_suspects(store, machine, baseline)
+    findings, candidates = classify(history, tonight, model, classes, suspects_before, settings)
+    confirmation = None
+    if candidates:
+        device = "cuda" if any(key[0] == "AttentionBias" for key in (f.key for f in candidates)) else "cpu"
+        decided, confirmation = confirm(candidates, device, settings)
+        findings += decided
+    findings += count_findings(history, tonight, classes)
+    names = {}
+    if any(f.signal in COUNT_FIGURES and f.level != "noise" for f in findings):
+        before = dispatch_names(store, machine, baseline.commit_hash)
+        after = dispatch_names(store, machine, contender.commit_hash)
+        for f in findings:
+            if f.signal in COUNT_FIGURES and (change := name_changes(before, after, f.key[1], f.key[2])):
+                names[(f.key[1], f.key[2])] = change
+    order = {"regression": 0, "suspect": 1, "noise": 2}
+    findings.sort(key=lambda f: (order[f.level], -f.ratio))
+    floors = floor_rows(model, sorted(tonight.values), classes, settings.factor)
+    return Verdict(machine, baseline, contender, len(history), settings.factor, findings, floors,
+                   [f"contender {p}" for p in tonight.problems], names, confirmation)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_results_arguments(parser)
-    parser.add_argument("--baseline", help="commit hash (prefix) of the baseline (default: the run before the contender)")
-    parser.add_argument("--contender", help="commit hash (prefix) of the contender (default: the most recent run)")
+    parser.add_argument("--baseline", help="commit (prefix) of the last night to compare with (default: the run "
+                        "before the contender); the nights before it form the history")
+    parser.add_argument("--contender", help="commit (prefix) of tonight's run (default: the most recent run)")
     parser.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
-                        help=f"slowdown factor that counts (default {DEFAULT_FACTOR}, from the measured noise)")
-    parser.add_argument("--html-dir", type=Path, help="asv publish's output: adds its step detection")
+                        help=f"smallest slowdown that counts (default {DEFAULT_FACTOR})")
+    parser.add_argument("--history", type=int, default=DEFAULT_HISTORY,
+                        help=f"nights that teach the noise model (default {DEFAULT_HISTORY})")
+    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW,
+                        help=f"recent nights whose median is the reference level (default {DEFAULT_WINDOW})")
+    parser.add_argument("--calibration", nargs=2, metavar=("A", "B"),
+                        help="commits of an A/A calibration pair on this machine, added to the noise model")
+    parser.add_argument("--baseline-python", help="a Python with the baseline's torch, for the re-measurement")
+    parser.add_argument("--contender-python", help="a Python with the contender's torch, for the re-measurement")
+    parser.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
+                        help=f"fresh processes a side in the re-measurement (default {DEFAULT_PROCESSES})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the re-measurement's order and bootstrap")
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
+                        help=f"seconds after which the re-measurement starts no more processes "
+                             f"(default {DEFAULT_BUDGET:g})")
+    parser.add_argument("--record-verdict", action="store_true",
+                        help="keep tonight's suspects beside its results, for tomorrow's persistence rule")
     parser.add_argument("--report", type=Path, help="also write the markdown report to this file")
     parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return parser
 
 
+def validated(args: argparse.Namespace) -> Settings:
+    if not (math.isfinite(args.factor) and args.factor > 1.0):
+        raise ToolError(f"--factor must be a finite number above 1, not {args.factor}")
+    for name in ("history", "window", "processes"):
+        if getattr(args, name) < (2 if name == "processes" else 1):
+            raise ToolError(f"--{name} must be at least {2 if name == 'processes' else 1}")
+    if args.baseline_python and not args.contender_python:
+        raise ToolError("--baseline-python needs --contender-python")
+    confirm_with = None
+    if args.contender_python:
+        confirm_with = {"contender": args.contender_python}
+        if args.baseline_python:
+            confirm_with["baseline"] = args.baseline_python
+    if not (math.isfinite(args.budget) and args.budget > 0):
+        raise ToolError(f"--budget must be a positive number of seconds, not {args.budget}")
+    return Settings(args.factor, args.window, confirm_with, args.processes, args.seed, args.budget)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.factor <= 1.0:
-        raise ToolError(f"--factor must be above 1, not {args.factor}")
+    settings = validated(args)
     store, machine = open_machine(args)
     runs = store.runs(machine)
     contender = store.choose_run(machine, args.contender, runs)
-    earlier = [run for run in runs if run.order < contender.order]
-    if args.baseline is None and not earlier:
+    if args.baseline:
+        baseline = store.choose_run(machine, args.baseline, runs)
+        if baseline.commit_hash == contender.commit_hash:
+            raise ToolError(f"baseline and contender are the same commit {baseline.commit_hash[:8]}")
+        if baseline.order >= contender.order:
+            raise ToolError(f"baseline {baseline.commit_hash[:8]} is not older than the contender")
+    earlier = [run for run in runs if run.order < contender.order and run.commit_hash != contender.commit_hash]
+    if args.baseline:
+        earlier = [run for run in earlier if run.order <= baseline.order]
+    if not earlier:
         print(f"first night on {machine!r}: no baseline to compare {contender.commit_hash[:8]} with yet")
         return 0
-    baseline = store.choose_run(machine, args.baseline, runs) if args.baseline else earlier[-1]
-    if baseline.commit_hash == contender.commit_hash:
-        raise ToolError(f"baseline and contender are the same commit {baseline.commit_hash[:8]}")
-    comparison = compare(store, machine, baseline, contender, args.factor, args.html_dir)
-    report = comparison.markdown()
+    calibration = tuple(store.choose_run(machine, c, runs) for c in args.calibration) if args.calibration else None
+    verdict = check(store, machine, earlier[-args.history:], contender, calibration, settings)
+    if args.record_verdict:
+        verdict.record(verdict_path(store, machine, contender.commit_hash))
+    report = verdict.markdown()
     if args.report:
         args.report.write_text(report)
-    print(comparison.as_json() if args.format == "json" else report, end="" if args.format != "json" else "\n")
-    return 1 if comparison.regressions else 0
+    print(verdict.as_json() if args.format == "json" else report, end="" if args.format != "json" else "\n")
+    return 1 if verdict.level("regression") else 0
 
 
 if __name__ == "__main__":

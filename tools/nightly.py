@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--torch-repo", type=Path, help="a PyTorch clone: record at torch's own commit")
     parser.add_argument("--report", type=Path, default=REPO_ROOT / "nightly-report.md")
     parser.add_argument("--factor", help="passed to check_regressions.py")
+    parser.add_argument("--baseline-python", help="passed to check_regressions.py: last night's torch, kept")
+    parser.add_argument("--calibration", nargs=2, metavar=("A", "B"), help="passed to check_regressions.py")
     return parser
 
 
@@ -43,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     if step(*record):
         raise ToolError("recording failed; nothing was checked")
     conf = REPO_ROOT / ".asv" / "conf" / "asv.conf.json"  # written by record_run.py
-    html = None
     if step(sys.executable, "-m", "asv", "publish", "--config", str(conf)) == 0:
         import json5
 
@@ -51,13 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         if step(sys.executable, str(TOOLS / "localize_pages.py"), html):
             print("the pages still load their libraries from CDNs", file=sys.stderr)
     else:
-        print("asv publish failed: the check runs without its step detection", file=sys.stderr)
+        print("asv publish failed: the pages are not updated", file=sys.stderr)
     check = [sys.executable, str(TOOLS / "check_regressions.py"), "--machine", args.machine,
-             "--report", str(args.report)]
-    if html:
-        check += ["--html-dir", html]
+             "--report", str(args.report), "--record-verdict", "--contender-python", args.python]
+    if args.baseline_python:
+        check += ["--baseline-python", args.baseline_python]
     if args.factor:
         check += ["--factor", args.factor]
+    if args.calibration:
+        check += ["--calibration", *args.calibration]
     return step(*check)
 
 

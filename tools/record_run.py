@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -32,6 +33,7 @@ GRID_PATTERNS = {
     "gpu": r"AttentionBias(Profile)?\.",
     "cpu": r"AttentionBias(Profile)?CPU\.",
 }
+DISPATCH_FILE_VARIABLE = "ATTENTION_BIAS_DISPATCH_FILE"  # read by benchmarks/common.py
 TIMES_ONLY_PATTERNS = {
     "gpu": r"AttentionBias\.time_",
     "cpu": r"AttentionBiasCPU\.time_",
@@ -198,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     require_commit(Path(conf["repo"]), commit)
 
     describe_machine(args.machine, torch_info)
+    # The Profile class's setup_cache writes each config's operator and kernel names there.
+    os.environ[DISPATCH_FILE_VARIABLE] = str(Path(conf["results_dir"]) / args.machine / f"{commit}.dispatch")
     extra = [a for a in args.asv_args if a != "--"]
     started = time.perf_counter()
     code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,

@@ -20,6 +20,7 @@ import sys
 
 import numpy as np
 from asv_results import (
+    COUNT_FIGURES,
     BENCHMARK_CLASSES,
     MASKS,
     ConfigRow,
@@ -95,7 +96,7 @@ def backend_name(row: ConfigRow, mask: str, backends: dict[int, str]) -> str | N
 
 
 def figure_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[dict[str, object]]:
-    """Every config's Profile figures per mask: GPU time, peak memory, TFLOP/s, % of peak, backend."""
+    """Every config's Profile figures per mask: GPU time, peak memory, TFLOP/s, % of peak, backend, counts."""
     records = []
     for row in rows:
         record: dict[str, object] = {**_config(row), "Speedup": row.speedup, "gpu_speedup": row.gpu_speedup}
@@ -109,8 +110,13 @@ def figure_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[dict
                 f"{mask}_pct_of_peak": None if fraction is None else 100 * fraction,
                 f"{mask}_backend": backend_name(row, mask, backends),
             })
+            record.update({f"{mask}_{count}": _count(row.figure(count, mask)) for count in COUNT_FIGURES})
         records.append(record)
     return records
+
+
+def _count(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def compare_records(base_rows: list[ConfigRow], rows: list[ConfigRow]) -> list[dict[str, object]]:

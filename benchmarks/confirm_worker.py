@@ -1,0 +1,113 @@
+"""Re-measurement worker for the nightly check's confirmation: one forked child per measurement.
+
+Run as ``python -m benchmarks.confirm_worker`` from the repository root by
+tools/confirmation.py, once per environment (the baseline's torch, the
+contender's). It imports torch once, then for every request line on stdin forks
+a child that starts CUDA itself, measures the requested configs and masks in the
+given order and prints one JSON line: per key, the wall time of one forward
+(median block of back-to-back calls), the CPU-speed canary measured between
+those blocks, and the CUDA-graph GPU time where asked. A child is one process,
+the statistical unit of the check: its values are one draw of the host's state.
+
+Nothing runs at import: asv imports this module while discovering benchmarks.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import statistics
+import sys
+import time
+import traceback
+
+from .common import (
+    AttentionConfig,
+    graph_replay_seconds,
+    prepared_case,
+    synchronized_clock,
+    use_device,
+)
+
+BLOCK_SECONDS = 0.002
+BLOCKS = 9
+CANARY_LOOPS = 20_000
+
+
+def canary_seconds() -> float:
+    """A fixed pure-Python loop: how fast this vCPU runs Python right now."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(CANARY_LOOPS):
+        total += i
+    return time.perf_counter() - start
+
+
+def measure_wall(run) -> tuple[float, float]:
+    """(median per-call time of blocks of back-to-back calls, median canary between the blocks)."""
+    start = synchronized_clock()
+    run()
+    single = synchronized_clock() - start
+    calls = max(1, round(BLOCK_SECONDS / max(single, 1e-7)))
+    blocks, canaries = [], []
+    for _ in range(BLOCKS):
+        canaries.append(canary_seconds())
+        start = synchronized_clock()
+        for _ in range(calls):
+            run()
+        blocks.append((synchronized_clock() - start) / calls)
+    return statistics.median(blocks), statistics.median(canaries)
+
+
+def parse_label(label: str, device: str) -> AttentionConfig:
+    """An asv parameter string, e.g. "1, 16, (128, 256), 2048, 'bfloat16'", as a config."""
+    return AttentionConfig.from_params(*ast.literal_eval(f"({label},)"), device)
+
+
+def measure(request: dict) -> dict:
+    device = request["device"]
+    use_device(device)
+    out = {"pid": os.getpid(), "cpu": _current_cpu(), "values": []}
+    for label, mask in request["keys"]:
+        case = prepared_case(parse_label(label, device))
+        case.warm_up(mask)
+        run = case.runner(mask)
+        wall, canary = measure_wall(run)
+        value = {"config": label, "mask": mask, "wall": wall, "canary": canary}
+        if "gpu" in request.get("signals", ()) and device == "cuda":
+            value["gpu"] = graph_replay_seconds(run, block_seconds=0.002, blocks=5)
+        out["values"].append(value)
+    return out
+
+
+def _current_cpu() -> int | None:
+    try:
+        with open("/proc/self/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[36])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def serve() -> None:
+    """One forked child per request line; the child's JSON line is the answer."""
+    for line in sys.stdin:
+        request = json.loads(line)
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                answer = measure(request)
+            except Exception:
+                answer = {"error": traceback.format_exc(limit=3)}
+            sys.stdout.write(json.dumps(answer) + "\n")
+            sys.stdout.flush()
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        if status:
+            sys.stdout.write(json.dumps({"error": f"child exited with status {status}"}) + "\n")
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    serve()

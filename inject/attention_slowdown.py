@@ -1,0 +1,117 @@
+"""A real slowdown for chosen configs of the suite, loaded into a Python environment by a .pth file.
+
+Calibration and tests need contenders that are really slower, not scaled numbers.
+``tools/inject.py install`` writes a .pth file into an environment's site-packages
+that calls :func:`arm` with a spec file; when the suite's ``benchmarks.common`` is
+then imported, ``CompositeMHA.forward`` is wrapped so that, for the configs and
+masks the spec names, each forward also does:
+
+- ``gpu_us``: a device kernel that spins that long (``torch.cuda._sleep``), before SDPA's inputs are used;
+- ``cpu_us``: that much busy host time, before the forward dispatches anything;
+- ``extra_ops``: that many extra ATen operators (``aten::alias``: no kernel, no allocation).
+
+torch itself is untouched, and the wrapper's own Python frames live in this file,
+outside torch, so they do not change the suite's count of torch's Python calls.
+Standard library only at import: the .pth runs in every start of that Python.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import json
+import sys
+import time
+
+TARGET_MODULE = "benchmarks.common"
+
+
+def arm(spec_path: str) -> None:
+    """Wrap the suite's forward as soon as it is imported (called from the .pth file).
+
+    Once per interpreter: site can read one site-packages twice (lib and a lib64 link).
+    """
+    if any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
+        return
+    try:
+        with open(spec_path) as handle:
+            slowdowns = {(entry["config"], entry["mask"]): entry for entry in json.load(handle)["slowdowns"]}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"attention_slowdown: cannot read {spec_path}: {error}", file=sys.stderr)
+        return
+    sys.meta_path.insert(0, _PatchOnImport(slowdowns))
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    def __init__(self, slowdowns: dict) -> None:
+        self.slowdowns = slowdowns
+
+    def find_spec(self, name, path, target=None):
+        if name != TARGET_MODULE:
+            return None
+        sys.meta_path.remove(self)  # once, and without finding ourselves again below
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            _wrap_forward(module.CompositeMHA, self.slowdowns)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def _label(num_heads: int, query_shape, kv_seq_len: int, dtype) -> str:
+    """asv's parameter string of the forward's config."""
+    batch, q_seq_len, embed_dim = query_shape
+    dtype_name = str(dtype).removeprefix("torch.")
+    return f"{batch}, {num_heads}, ({q_seq_len}, {kv_seq_len}), {embed_dim}, '{dtype_name}'"
+
+
+def _wrap_forward(module_class, slowdowns: dict) -> None:
+    forward = module_class.forward
+    cycles_per_us: list[float] = []
+    entries: dict = {}  # a cheap key per call: the wrapper runs in every forward of every config
+
+    def slowed_forward(self, query, key, value, mask):
+        lookup = (self.num_heads, query.shape, key.shape[1], query.dtype, type(mask))
+        entry = entries.get(lookup, False)
+        if entry is False:
+            kind = "materialized" if type(mask).__name__ == "Tensor" else "causal_bias"
+            entry = entries[lookup] = slowdowns.get((_label(*lookup[:4]), kind))
+        if entry:
+            _apply(entry, query, cycles_per_us)
+        return forward(self, query, key, value, mask)
+
+    module_class.forward = slowed_forward
+
+
+def _apply(entry: dict, query, cycles_per_us: list[float]) -> None:
+    import torch
+
+    if entry.get("cpu_us"):
+        end = time.perf_counter() + entry["cpu_us"] / 1e6
+        while time.perf_counter() < end:
+            pass
+    for _ in range(int(entry.get("extra_ops", 0))):
+        torch.ops.aten.alias(query)
+    if entry.get("gpu_us") and query.is_cuda:
+        if not cycles_per_us:
+            cycles_per_us.append(_sleep_rate())
+        torch.cuda._sleep(max(1, int(entry["gpu_us"] * cycles_per_us[0])))
+
+
+def _sleep_rate() -> float:
+    """Cycles of torch.cuda._sleep per microsecond on this GPU, measured once per process."""
+    import torch
+
+    cycles = 2_000_000
+    torch.cuda._sleep(cycles // 10)  # load the kernel
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    torch.cuda._sleep(cycles)
+    end.record()
+    end.synchronize()
+    return cycles / (start.elapsed_time(end) * 1e3)

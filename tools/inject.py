@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Make a Python environment really slower on chosen configs: the suite's regression injector.
+
+  plan     pick configs at random (seeded) from a recorded run and write a spec:
+           --gpu F adds F x the config's CUDA-graph GPU time as a spinning kernel,
+           --cpu F adds F x its wall time as busy host time, --extra-ops N adds N
+           ATen operators; --launch-bound keeps to configs whose wall time is at
+           least 1.5x their GPU time.
+  install  write a .pth file into a Python's site-packages that loads
+           inject/attention_slowdown.py with that spec (torch is not edited).
+  remove   delete that .pth file.
+
+A runner measures its own detection floor with it: record a night, install a
+spec into a second environment, record again with it, run the check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from asv_results import (
+    MASKS,
+    REPO_ROOT,
+    ToolError,
+    add_results_arguments,
+    choose_benchmark_class,
+    config_rows,
+    one_line,
+    open_machine,
+    run_tool,
+)
+
+PTH_NAME = "attention_slowdown.pth"
+INJECTOR_DIR = REPO_ROOT / "inject"
+LAUNCH_BOUND_RATIO = 1.5
+
+
+def plan(args: argparse.Namespace) -> dict:
+    store, machine = open_machine(args)
+    run = store.choose_run(machine, args.commit)
+    results = run.load()
+    benchmark_class = choose_benchmark_class(results, None)
+    rows = [row for row in config_rows(results, benchmark_class, store.param_names(benchmark_class))
+            if row.complete]
+    candidates = []
+    for row in rows:
+        for mask in MASKS:
+            wall, gpu = row.times[f"time_{mask}"].value, row.figure("gpu_time", mask)
+            if args.gpu and gpu is None:
+                continue
+            if args.launch_bound and not (gpu and wall / gpu >= LAUNCH_BOUND_RATIO):
+                continue
+            candidates.append((row.label, mask, wall, gpu))
+    taken = {entry["config"] for entry in args.existing}
+    candidates = [c for c in candidates if c[0] not in taken]
+    rng = random.Random(args.seed)
+    chosen_configs = rng.sample(sorted({c[0] for c in candidates}), min(args.configs, len({c[0] for c in candidates})))
+    slowdowns = []
+    for label in chosen_configs:
+        label, mask, wall, gpu = rng.choice([c for c in candidates if c[0] == label])
+        slowdowns.append({"config": label, "mask": mask, "benchmark": benchmark_class,
+                          "gpu_us": args.gpu * gpu * 1e6 if args.gpu else 0.0,
+                          "cpu_us": args.cpu * wall * 1e6 if args.cpu else 0.0,
+                          "extra_ops": args.extra_ops})
+    return {"seed": args.seed, "source_run": run.commit_hash, "machine": machine,
+            "slowdowns": args.existing + slowdowns}
+
+
+def site_packages(python: str) -> Path:
+    try:
+        out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise ToolError(f"cannot ask {python} for its site-packages: {one_line(error)}") from None
+    return Path(out)
+
+
+def install(python: str, spec: Path) -> Path:
+    try:
+        json.loads(spec.read_text())["slowdowns"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ToolError(f"not a slowdown spec: {spec}: {one_line(error)}") from None
+    path = site_packages(python) / PTH_NAME
+    path.write_text(f"import sys; sys.path.append({str(INJECTOR_DIR)!r}); import attention_slowdown; "
+                    f"attention_slowdown.arm({str(spec.resolve())!r})\n")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    planner = commands.add_parser("plan", help="choose configs and amounts from a recorded run")
+    add_results_arguments(planner)
+    planner.add_argument("--commit", help="the run whose times set the amounts (default: the most recent)")
+    planner.add_argument("--configs", type=int, default=10, help="how many configs (one mask each)")
+    planner.add_argument("--seed", type=int, default=0)
+    planner.add_argument("--gpu", type=float, default=0.0, help="extra GPU time, a fraction of the GPU time")
+    planner.add_argument("--cpu", type=float, default=0.0, help="extra host time, a fraction of the wall time")
+    planner.add_argument("--extra-ops", type=int, default=0, help="extra ATen operators per forward")
+    planner.add_argument("--launch-bound", action="store_true", help="only launch-bound configs")
+    planner.add_argument("--out", type=Path, required=True, help="the spec file to write")
+    planner.add_argument("--append", action="store_true",
+                         help="add to the slowdowns already in --out, on configs it does not name yet")
+    for name, text in (("install", "load a spec into a Python's environment"), ("remove", "unload it")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--python", required=True, help="the environment's Python")
+        if name == "install":
+            sub.add_argument("--spec", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "plan":
+        if args.configs < 1 or min(args.gpu, args.cpu, args.extra_ops) < 0 or not (args.gpu or args.cpu or args.extra_ops):
+            raise ToolError("plan needs --configs >= 1 and at least one of --gpu, --cpu, --extra-ops above 0")
+        args.existing = []
+        if args.append and args.out.is_file():
+            try:
+                args.existing = json.loads(args.out.read_text())["slowdowns"]
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                raise ToolError(f"not a slowdown spec: {args.out}: {one_line(error)}") from None
+        spec = plan(args)
+        args.out.write_text(json.dumps(spec, indent=1))
+        for entry in spec["slowdowns"][len(args.existing):]:
+            print(f"{entry['config']} {entry['mask']}: +{entry['gpu_us']:.2f} us GPU, "
+                  f"+{entry['cpu_us']:.2f} us host, +{entry['extra_ops']} operator(s)")
+        print(f"seed {args.seed}: {len(spec['slowdowns']) - len(args.existing)} slowdown(s) added to {args.out}")
+    elif args.command == "install":
+        print(f"installed {install(args.python, args.spec)}")
+    else:
+        path = site_packages(args.python) / PTH_NAME
+        path.unlink(missing_ok=True)
+        print(f"removed {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_tool(main))

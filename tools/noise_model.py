@@ -1,0 +1,148 @@
+"""The statistics of the nightly verdict: a noise model per machine and config, and the confirmation's decision.
+
+The unit is the process (or the night, which is one process per benchmark and
+config): samples inside one process share its CPU-speed state and are not
+independent, so every spread here is taken across nights or processes.
+
+- The noise model: for each (config, mask, signal), the night-to-night log
+  ratios of the recent history of one machine (and of an A/A calibration pair),
+  pooled per signal and config class, since a few nights say little about one
+  config alone. A config's own spread counts once it has enough nights.
+- The confirmation's decision: each side's per-process values, summarized by
+  their fast end (the second smallest): the host's slow states only ever add
+  time, so the fastest processes of a side agree across runs (an H100 VM:
+  within -3.4% to +0.5% for 10 processes a side, where means differed by up to
+  31.5%). A bootstrap over processes gives the ratio's interval.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+# How many night-to-night spreads (sigma, on the log scale) a change must exceed:
+# to be called on one night alone, and to be a candidate where no confirmation runs.
+Z_CALL = 6.0
+Z_CANDIDATE = 3.0
+# The model calls nothing on one night alone with fewer nights than this behind it.
+NIGHTS_TO_CALL = 3
+# A config's own spread counts from this many night-to-night steps on.
+OWN_STEPS = 4
+# No spread is taken as smaller than this (log scale): rounding, clocks.
+SIGMA_FLOOR = 0.005
+# Launch-bound: the wall time of one forward at least this many times its GPU time.
+LAUNCH_BOUND_RATIO = 1.5
+
+BOOTSTRAP_ROUNDS = 2000
+CONFIDENCE = 0.90
+
+
+def config_class(wall: float | None, gpu: float | None) -> str:
+    """launch-bound (the host sets the wall time), GPU-bound, or unknown without a GPU time."""
+    if not wall or not gpu:
+        return "unknown"
+    return "launch-bound" if wall / gpu >= LAUNCH_BOUND_RATIO else "GPU-bound"
+
+
+def log_steps(series: Iterable[float | None]) -> list[float]:
+    """Log ratios of consecutive values, skipping missing ones."""
+    values = [v for v in series if v and v > 0]
+    return [math.log(b / a) for a, b in zip(values, values[1:])]
+
+
+def robust_sigma(steps: list[float]) -> float:
+    """The spread of one night's log value from steps between nights, from their 90th percentile.
+
+    A percentile rather than the median absolute deviation: the host's noise is
+    bimodal, and a median-based spread would ignore its slow states.
+    """
+    if not steps:
+        return math.nan
+    return float(np.quantile(np.abs(steps), 0.9)) / 1.645
+
+
+@dataclasses.dataclass
+class NoiseModel:
+    """Spreads per (signal, class) pooled over configs, and per key where its history is long enough."""
+
+    pooled: dict[tuple[str, str], float]
+    own: dict[tuple, float]
+    nights: int
+
+    def sigma(self, key: tuple, signal: str, klass: str) -> float:
+        pooled = self.pooled.get((signal, klass), math.nan)
+        own = self.own.get((*key, signal), math.nan)
+        known = [s for s in (pooled, own) if not math.isnan(s)]
+        return max([SIGMA_FLOOR, *known]) if known else math.nan
+
+    def floor(self, key: tuple, signal: str, klass: str, factor: float) -> float:
+        """The smallest slowdown that one night shows as a suspect, here and now."""
+        sigma = self.sigma(key, signal, klass)
+        return math.inf if math.isnan(sigma) else max(factor, math.exp(Z_CANDIDATE * sigma))
+
+    def callable(self, ratio: float, key: tuple, signal: str, klass: str, factor: float) -> bool:
+        """Whether one night's ratio is beyond any doubt the noise model allows."""
+        sigma = self.sigma(key, signal, klass)
+        return (self.nights >= NIGHTS_TO_CALL and not math.isnan(sigma) and ratio >= factor
+                and math.log(ratio) >= Z_CALL * sigma)
+
+
+def fit(series: dict[tuple, dict[str, list[float | None]]], classes: dict[tuple, str],
+        extra_steps: dict[tuple, dict[str, list[float]]] | None = None) -> NoiseModel:
+    """The noise model of one machine from each key's nightly values (oldest first), per signal.
+
+    ``extra_steps``: log ratios from an A/A calibration pair, pooled like nights.
+    """
+    pooled_steps: dict[tuple[str, str], list[float]] = {}
+    own: dict[tuple, float] = {}
+    nights = 0
+    for key, per_signal in series.items():
+        for signal, values in per_signal.items():
+            steps = log_steps(values) + (extra_steps or {}).get(key, {}).get(signal, [])
+            nights = max(nights, len([v for v in values if v]))
+            pooled_steps.setdefault((signal, classes.get(key, "unknown")), []).extend(steps)
+            if len(steps) >= OWN_STEPS:
+                own[(*key, signal)] = robust_sigma(steps)
+    pooled = {group: robust_sigma(steps) for group, steps in pooled_steps.items() if steps}
+    return NoiseModel(pooled, own, nights)
+
+
+# ---------------------------------------------------------------- confirmation
+
+
+def fast_end(values: list[float]) -> float:
+    """A side's fast end: the second smallest per-process value (the smallest below 4 processes)."""
+    ordered = sorted(values)
+    return ordered[1] if len(ordered) >= 4 else ordered[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    outcome: str  # "confirmed", "refuted", "undecided"
+    ratio: float  # contender's fast end / baseline's
+    low: float
+    high: float
+
+
+def decide(baseline: list[float], contender: list[float], factor: float, seed: int = 0) -> Decision:
+    """Confirmed: the contender's fast end is slower by the factor and the interval excludes no change.
+
+    Refuted: the interval's upper end stays under the factor, a slowdown too small to matter.
+    """
+    ratio = fast_end(contender) / fast_end(baseline)
+    rng = np.random.default_rng(seed)
+    a, b = np.asarray(baseline), np.asarray(contender)
+    ratios = [fast_end(list(rng.choice(b, b.size))) / fast_end(list(rng.choice(a, a.size)))
+              for _ in range(BOOTSTRAP_ROUNDS)]
+    tail = (1 - CONFIDENCE) / 2
+    low, high = (float(q) for q in np.quantile(ratios, [tail, 1 - tail]))
+    if ratio >= factor and low > 1.0:
+        outcome = "confirmed"
+    elif high < factor:
+        outcome = "refuted"
+    else:
+        outcome = "undecided"
+    return Decision(outcome, ratio, low, high)
