@@ -505,7 +505,8 @@ def dispatch_counts(run: Callable[[], torch.Tensor], cuda: bool) -> DispatchCoun
             kernels[event.name] += 1
         elif any(event.name.startswith(call) for call in SYNC_CALLS):
             syncs += 1
-    return DispatchCounts(operators, kernels, syncs if cuda else None, python_calls(run),
+    # Less the synchronize above, which is the measurement's own.
+    return DispatchCounts(operators, kernels, syncs - 1 if cuda else None, python_calls(run),
                           allocations(run) if cuda else None)
 
 

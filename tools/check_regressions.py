@@ -223,7 +223,7 @@ def confirm(candidates: list[Finding], device: str, settings: Settings) -> tuple
             finding.why = "not re-measured"
             decided.append(finding)
             continue
-        decision = noise_model.decide(base, new, settings.factor, settings.seed)
+        decision = noise_model.decide(base, new, settings.factor)
         finding.confirmation = dataclasses.asdict(decision) | {"processes": len(base) + len(new)}
         if contender_only:
             decision = dataclasses.replace(
@@ -294,8 +294,8 @@ def findings_table(findings: list[Finding]) -> str:
         "config": f.key[1], "mask": f.key[2], "signal": f.signal, "class": f.klass,
         "reference": formatted(f.signal, f.reference), "tonight": formatted(f.signal, f.contender),
         "ratio": f"{f.ratio:.3f}", "floor": "" if math.isinf(f.floor) else f"{f.floor:.3f}",
-        "why": f.why + (f" ({f.confirmation['ratio']:.3f}, {f.confirmation['low']:.3f}-"
-                        f"{f.confirmation['high']:.3f})" if f.confirmation else ""),
+        "why": f.why + (f" ({f.confirmation['ratio']:.3f}, p={f.confirmation['p_change']:.2g})"
+                        if f.confirmation else ""),
     } for f in findings]
     return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "none"
 
