@@ -21,7 +21,9 @@ def benchmark_name(benchmark_class: str, method: str) -> str:
 PROFILE_CLASSES = {"AttentionBias": "AttentionBiasProfile", "AttentionBiasCPU": "AttentionBiasProfileCPU"}
 FIGURE_UNITS = {"gpu_time": "seconds", "peak_memory": "bytes", "tflops": "TFLOP/s",
                 "peak_fraction": "fraction of dense bf16 peak",
-                "sdpa_backend": "SDPBackend: 0 math, 1 flash, 2 memory-efficient, 3 cuDNN"}
+                "sdpa_backend": "SDPBackend: 0 math, 1 flash, 2 memory-efficient, 3 cuDNN",
+                "aten_ops": "operators", "kernels": "kernels", "syncs": "syncs", "python_calls": "calls",
+                "allocations": "allocations"}
 
 
 def write_benchmarks_json(results_dir: Path, benchmark_class: str, params=SMALL_PARAMS) -> None:

@@ -70,3 +70,27 @@ def test_asv_setup_warms_up_only_the_timed_mask(method, mask):
     common._prepared.clear()  # a fresh process: no case built yet
     assert benchmark.do_setup() is False  # not skipped
     assert common.current_case().warm_masks == {mask}
+
+
+def test_dispatch_counts_are_exact_and_see_one_extra_operator():
+    """Counted twice: identical. One more ATen operator in the forward: exactly one more, by name."""
+    common.use_device("cpu")
+    case = common.build_case(common.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
+    for mask in common.MASKS:
+        run = case.runner(mask)
+        run()
+        first, second = common.dispatch_counts(run, cuda=False), common.dispatch_counts(run, cuda=False)
+        assert first == second
+        assert first.figures()["kernels"] is None and first.syncs is None and first.allocations is None
+        assert first.figures()["aten_ops"] == sum(first.operators.values()) > 10
+
+        def with_extra_operator():
+            torch.ops.aten.alias(case.query)
+            return run()
+
+        extra = common.dispatch_counts(with_extra_operator, cuda=False)
+        assert extra.figures()["aten_ops"] == first.figures()["aten_ops"] + 1
+        assert extra.operators - first.operators == {"aten::alias": 1}
+    # The mask subclass dispatches through Python inside torch; the boolean mask does not.
+    materialized = common.dispatch_counts(case.runner("materialized"), cuda=False).python_calls
+    assert common.dispatch_counts(case.runner("causal_bias"), cuda=False).python_calls > materialized

@@ -32,6 +32,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -280,6 +281,40 @@ def name_changes(before: dict, after: dict, config: str, mask: str) -> str:
     return "; ".join(parts)
 
 
+# ---------------------------------------------------------------- asv publish's step detection
+
+
+LOWER_IS_BETTER = re.compile(r"\.(time_|track_gpu_time_|track_peak_memory_)")
+
+
+def drifts(html_dir: Path, machine: str) -> list[dict]:
+    """Steps that `asv publish` detected over the history of this machine (regressions.json)."""
+    path = html_dir / "regressions.json"
+    if not path.is_file():
+        raise ToolError(f"no {path}: run `asv publish` first, or leave out --html-dir")
+    try:
+        entries = json.loads(path.read_text())["regressions"]
+        index = json.loads((html_dir / "index.json").read_text())
+    except (OSError, ValueError, KeyError) as error:
+        raise ToolError(f"cannot read asv's pages in {html_dir}: {one_line(error)}") from None
+    to_hash = {int(k): v for k, v in index.get("revision_to_hash", {}).items()}
+    found = []
+    for name, graph_path, _params, _index, last_value, best_value, jumps in entries:
+        if not LOWER_IS_BETTER.search(name):
+            continue  # asv reads every series as lower-is-better; TFLOP/s and backend codes are not
+        if f"machine-{machine}/" not in graph_path and len(index.get("params", {}).get("machine", [])) > 1:
+            continue
+        for before_revision, after_revision, before, after in jumps:
+            found.append({
+                "benchmark": name, "after_commit": to_hash.get(after_revision, str(after_revision))[:8],
+                "before_commit": "" if before_revision is None else to_hash.get(before_revision, "")[:8],
+                "before": before, "after": after, "ratio": after / before,
+                "now_vs_best": last_value / best_value,
+            })
+    return found
+
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -338,6 +373,7 @@ class Verdict:
     not_measured: list[str]
     names: dict[tuple[str, str], str]
     confirmation: dict | None
+    drifts: list[dict] | None = None
 
     def level(self, level: str) -> list[Finding]:
         return [f for f in self.findings if f.level == level]
@@ -382,6 +418,11 @@ class Verdict:
                   tabulate(floor_summary(self.floors), headers="keys", tablefmt="github") or "none", "",
                   f"## Failed or missing ({len(self.not_measured)})", ""]
         parts.extend([f"- {item}" for item in self.not_measured] or ["none"])
+        if self.drifts is not None:
+            parts += ["", f"## Steps found by asv publish over the history ({len(self.drifts)})", ""]
+            rows = [{**d, "before": f"{d['before']:.4g}", "after": f"{d['after']:.4g}",
+                     "ratio": f"{d['ratio']:.3f}", "now_vs_best": f"{d['now_vs_best']:.3f}"} for d in self.drifts]
+            parts.append(tabulate(rows, headers="keys", tablefmt="github") if rows else "none")
         return "\n".join(parts) + "\n"
 
     def as_json(self) -> str:
@@ -396,6 +437,7 @@ class Verdict:
             "noise": [f.as_dict() for f in self.level("noise")],
             "name_changes": [{"config": c, "mask": m, "change": v} for (c, m), v in sorted(self.names.items())],
             "floors": self.floors, "not_measured": self.not_measured, "confirmation": self.confirmation,
+            "drifts": self.drifts,
         }, indent=1)
 
     def record(self, path: Path) -> None:
@@ -464,6 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default {DEFAULT_BUDGET:g})")
     parser.add_argument("--record-verdict", action="store_true",
                         help="keep tonight's suspects beside its results, for tomorrow's persistence rule")
+    parser.add_argument("--html-dir", type=Path,
+                        help="asv publish's output: lists the steps its detection found over the history")
     parser.add_argument("--report", type=Path, help="also write the markdown report to this file")
     parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return parser
@@ -507,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     calibration = tuple(store.choose_run(machine, c, runs) for c in args.calibration) if args.calibration else None
     verdict = check(store, machine, earlier[-args.history:], contender, calibration, settings)
+    if args.html_dir:
+        verdict.drifts = drifts(args.html_dir, machine)
     if args.record_verdict:
         verdict.record(verdict_path(store, machine, contender.commit_hash))
     report = verdict.markdown()

@@ -17,7 +17,6 @@ import dataclasses
 import json
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -129,6 +128,3 @@ def remeasure(keys: list[tuple[str, str]], pythons: dict[str, str], device: str,
     measured = sum(len(v.get("wall", [])) for sides in values.values() for v in sides.values()) // max(1, len(keys))
     return Remeasured(values, time.perf_counter() - started, measured)
 
-
-if __name__ == "__main__":
-    sys.exit("a library of tools/check_regressions.py")

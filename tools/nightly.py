@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if step(*record):
         raise ToolError("recording failed; nothing was checked")
     conf = REPO_ROOT / ".asv" / "conf" / "asv.conf.json"  # written by record_run.py
+    html = None
     if step(sys.executable, "-m", "asv", "publish", "--config", str(conf)) == 0:
         import json5
 
@@ -52,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         if step(sys.executable, str(TOOLS / "localize_pages.py"), html):
             print("the pages still load their libraries from CDNs", file=sys.stderr)
     else:
-        print("asv publish failed: the pages are not updated", file=sys.stderr)
+        print("asv publish failed: the report goes without its step detection", file=sys.stderr)
     check = [sys.executable, str(TOOLS / "check_regressions.py"), "--machine", args.machine,
              "--report", str(args.report), "--record-verdict", "--contender-python", args.python]
+    if html:
+        check += ["--html-dir", html]
     if args.baseline_python:
         check += ["--baseline-python", args.baseline_python]
     if args.factor:

@@ -1,0 +1,44 @@
+"""Apply the confirmation's decision rule again to the per-process values a check recorded.
+
+    python experiments/redecide.py CHECK.json [--factor 1.05]
+
+CHECK.json is `tools/check_regressions.py --format json` output of a run with
+re-measurement; its "confirmation" holds every re-measured key's per-process
+values. Prints, per key and signal, the decision the current rule makes, and a
+count per outcome: a way to try a rule on recorded GPU data without a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import noise_model  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("check_json", type=Path)
+    parser.add_argument("--factor", type=float, default=1.05)
+    args = parser.parse_args()
+    report = json.loads(args.check_json.read_text())
+    outcomes = collections.Counter()
+    for entry in report["confirmation"]["values"]:
+        for signal in ("wall", "gpu"):
+            base, new = entry["baseline"].get(signal), entry["contender"].get(signal)
+            if not (base and new):
+                continue
+            decision = noise_model.decide(base, new, args.factor)
+            outcomes[(signal, decision.outcome)] += 1
+            print(f"{entry['config']:40s} {entry['mask']:13s} {signal:5s} {decision.outcome:10s} "
+                  f"ratio {decision.ratio:.3f} p {decision.p_change:.2g} p(factor) {decision.p_factor:.2g}")
+    for (signal, outcome), count in sorted(outcomes.items()):
+        print(f"{signal} {outcome}: {count}")
+
+
+if __name__ == "__main__":
+    main()
