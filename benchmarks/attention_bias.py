@@ -55,7 +55,7 @@ class _GpuGrid:
         """Check both masks and measure their figures for every GPU config, in one process."""
         return grid_state(GPU_PARAMS, "cuda")
 
-    setup_cache.timeout = 900  # 80 configs, 44-55 s on an H100 (NOTES.md)
+    setup_cache.timeout = 900  # 80 configs, about a minute on an H100 (docs/measurements)
 
 
 class _CpuGrid:
@@ -98,16 +98,13 @@ class _MaskedForward:
     version = "2"
 
     # One round: a second doubles the processes, each paying the fork and CUDA
-    # start-up (about 0.3 s on the H100, NOTES.md).
+    # start-up (about 0.3 s on the H100).
     rounds = 1
     # number = 0: asv sizes a block of calls to fill sample_time, warming up as it does.
     number = 0
     sample_time = 0.02
     warmup_time = 0.1
-    # (min samples, max samples, seconds): at least 10 blocks; stop at 50 or after 0.2 s.
-    # asv's Mann-Whitney test needs 6 samples a side before it can call anything
-    # significant (below that it falls back to overlapping 99% CIs): with 5, the
-    # configs of 40 ms and more could never be flagged (NOTES.md, injection).
+    # (min samples, max samples, seconds); the GPU class takes fewer (its comment says why).
     repeat = (10, 50, 0.2)
     min_run_count = 2
     timer = staticmethod(synchronized_clock)

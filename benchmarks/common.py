@@ -467,6 +467,7 @@ class DispatchCounts:
     operators: Counter[str]  # ATen operators the profiler saw, by name
     kernels: Counter[str]  # device kernels launched (CUDA only)
     syncs: int | None  # host-device synchronizations (CUDA only)
+    sync_calls: Counter[str]  # their runtime calls, by name, the measurement's own final one included
     python_calls: int  # Python function calls in torch's source, the mask subclass's __torch_function__ included
     allocations: int | None  # caching-allocator allocations (CUDA only)
 
@@ -497,16 +498,17 @@ def dispatch_counts(run: Callable[[], torch.Tensor], cuda: bool) -> DispatchCoun
             torch.cuda.synchronize()  # the kernels' records arrive once they ran
     operators: Counter[str] = Counter()
     kernels: Counter[str] = Counter()
-    syncs = 0
+    sync_calls: Counter[str] = Counter()
     for event in profiled.events():
         if event.name.startswith("aten::"):
             operators[event.name] += 1
         elif event.device_type == torch.autograd.DeviceType.CUDA:
             kernels[event.name] += 1
         elif any(event.name.startswith(call) for call in SYNC_CALLS):
-            syncs += 1
+            sync_calls[event.name] += 1
     # Less the synchronize above, which is the measurement's own.
-    return DispatchCounts(operators, kernels, syncs - 1 if cuda else None, python_calls(run),
+    syncs = sum(sync_calls.values()) - 1 if cuda else None
+    return DispatchCounts(operators, kernels, syncs, sync_calls, python_calls(run),
                           allocations(run) if cuda else None)
 
 
@@ -662,7 +664,8 @@ def write_dispatch_names(state: GridState) -> None:
     if not path:
         return
     names = {
-        asv_label(config): {mask: {"operators": dict(f.dispatch.operators), "kernels": dict(f.dispatch.kernels)}
+        asv_label(config): {mask: {"operators": dict(f.dispatch.operators), "kernels": dict(f.dispatch.kernels),
+                                   "sync_calls": dict(f.dispatch.sync_calls)}
                             for mask, f in figures.items() if f.dispatch}
         for config, figures in state.figures.items() if isinstance(figures, dict)
     }
