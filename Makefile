@@ -98,6 +98,7 @@ publish: venv
 	$(if $(PREVIEW),$(VPY) -m asv preview)
 
 test: $(VENV)/.test-installed
+	$(VPY) -m ruff check .
 	$(VPY) -m pytest -q tests
 
 clean:

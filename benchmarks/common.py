@@ -416,9 +416,7 @@ def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float =
         return start.elapsed_time(end) / 1e3 / replays
 
     replays = max(1, math.ceil(block_seconds / block(1)))
-    seconds = statistics.median(block(replays) for _ in range(blocks))
-    del graph
-    return seconds
+    return statistics.median(block(replays) for _ in range(blocks))
 
 
 def cpu_call_seconds(run: Callable[[], torch.Tensor], block_seconds: float = 0.002, blocks: int = 7) -> float:
@@ -622,9 +620,11 @@ def measure_grid(
             state.figures[config] = "the equivalence check failed"
             continue
         figures: dict[str, MaskFigures] = {}
-        problem = _outcome(config, lambda case: figures.update({m: measure_mask(case, m) for m in MASKS}),
-                           mask_builder)
-        state.figures[config] = problem or figures
+
+        def measure(case: ForwardCase, figures: dict[str, MaskFigures] = figures) -> None:
+            figures.update({mask: measure_mask(case, mask) for mask in MASKS})
+
+        state.figures[config] = _outcome(config, measure, mask_builder) or figures
     return state
 
 

@@ -139,7 +139,8 @@ def summarize(path: str) -> None:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault((str(row["config"]), row["mask"], row["placement"]), []).append(row)
-    print("config | mask | placement | per-process medians (us) | max/min | canary us | graph us | inv. switches | cpus")
+    print("config | mask | placement | per-process medians (us) | max/min | canary us | graph us "
+          "| inv. switches | cpus")
     for (config, mask, placement), group in groups.items():
         medians = [g["median_us"] for g in group]
         columns = [

@@ -242,4 +242,4 @@ def test_first_night_has_no_baseline(tmp_path):
     write_night(results, 0, *nightly_noise(random.Random(0), 0))
     completed = check("--results-dir", str(results))
     assert completed.returncode == 0
-    assert completed.stdout == f"first night on 'box': no baseline to compare 00000001 with yet\n"
+    assert completed.stdout == "first night on 'box': no baseline to compare 00000001 with yet\n"

@@ -114,9 +114,38 @@ class RunFile:
 
     def load(self) -> Results:
         try:
-            return Results.load(str(self.path))
+            results = Results.load(str(self.path))
+            problem = impossible_value(results)
         except Exception as error:  # asv raises several kinds for a damaged file
             raise ToolError(f"corrupt results file {self.path}: {one_line(error)}") from None
+        if problem:
+            raise ToolError(f"corrupt results file {self.path}: {problem}")
+        return results
+
+
+# Results that are durations or sizes: a recorded value must be above zero.
+POSITIVE = re.compile(r"\.(time_|track_gpu_time_|track_peak_memory_|track_tflops_)")
+
+
+def impossible_value(results: Results) -> str | None:
+    """What no run can have recorded: a non-number, an infinite value, a time of zero or less.
+
+    None and NaN stay: asv's failed and skipped.
+    """
+    for name in results.get_all_result_keys():
+        params = results.get_result_params(name)
+        values = results.get_result_value(name, params)
+        expected = math.prod(len(axis) for axis in params) if params else 1
+        if len(values) != expected:
+            return f"{name} has {len(values)} values for {expected} parameter sets"
+        for value in values:
+            if value is None:
+                continue
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isinf(value):
+                return f"{name} has the value {value!r}"
+            if not math.isnan(value) and (value < 0 or (value == 0 and POSITIVE.search(name))):
+                return f"{name} has the impossible value {value!r}"
+    return None
 
 
 def one_line(error: BaseException) -> str:
@@ -131,6 +160,7 @@ class ResultsStore:
         if not self.dir.is_dir():
             raise ToolError(f"no results directory at {self.dir}: run the suite first (make bench)")
         self._runs: dict[str, list[RunFile]] = {}
+        self._benchmarks: dict | None = None
 
     def machines(self) -> list[str]:
         return sorted(p.parent.name for p in self.dir.glob("*/machine.json"))
@@ -197,24 +227,45 @@ class ResultsStore:
             raise ToolError(f"commit prefix {commit!r} is ambiguous on machine {machine!r}")
         return matches[-1]
 
+    def benchmarks(self) -> dict:
+        """asv's benchmarks.json, read once; a damaged one is a user error naming the file."""
+        if self._benchmarks is None:
+            path = self.dir / "benchmarks.json"
+            try:
+                benchmarks = json.loads(path.read_text())
+            except (OSError, ValueError) as error:
+                raise ToolError(f"cannot read {path}: {one_line(error)}") from None
+            if not isinstance(benchmarks, dict) or not all(
+                    isinstance(entry, dict) for name, entry in benchmarks.items() if name != "version"):
+                raise ToolError(f"corrupt {path}: not an object of benchmark entries")
+            self._benchmarks = benchmarks
+        return self._benchmarks
+
+    def load(self, run: RunFile) -> Results:
+        """A run's results, checked against benchmarks.json: the same parameter lists per benchmark."""
+        results = run.load()
+        benchmarks = self.benchmarks()
+        for name in results.get_all_result_keys():
+            described = benchmarks.get(name, {}).get("params")
+            if described is not None and results.get_result_params(name) != described:
+                raise ToolError(f"corrupt results file {run.path}: the parameters of {name} are not "
+                                f"those {self.dir / 'benchmarks.json'} describes")
+        return results
+
     def param_names(self, benchmark_class: str) -> list[str]:
         """param_names of a benchmark class, from asv's benchmarks.json."""
         path = self.dir / "benchmarks.json"
-        try:
-            benchmarks = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise ToolError(f"cannot read {path}: {one_line(error)}") from None
-        entry = benchmarks.get(benchmark_name(benchmark_class, METHODS[0]))
+        entry = self.benchmarks().get(benchmark_name(benchmark_class, METHODS[0]))
         if entry is None:
             raise ToolError(f"{path} does not describe {benchmark_class}")
-        return list(entry["param_names"])
+        names = entry.get("param_names")
+        if not (isinstance(names, list) and all(isinstance(name, str) for name in names)):
+            raise ToolError(f"corrupt {path}: param_names of {benchmark_class} is not a list of names")
+        return names
 
     def backend_names(self, benchmark_class: str) -> dict[int, str]:
         """SDPA backend code -> name, from the unit of the Profile class's backend benchmark."""
-        try:
-            benchmarks = json.loads((self.dir / "benchmarks.json").read_text())
-        except (OSError, ValueError):
-            return {}
+        benchmarks = self.benchmarks()
         entry = benchmarks.get(benchmark_name(PROFILE_CLASSES[benchmark_class], "track_sdpa_backend_causal_bias"), {})
         return {int(code): name.strip() for code, name in BACKEND_LEGEND.findall(entry.get("unit", ""))}
 

@@ -54,7 +54,7 @@ from asv_results import (
     problem_rows,
     run_tool,
 )
-from confirmation import ConfirmationError, Remeasured, remeasure
+from confirmation import ConfirmationError, remeasure
 from tabulate import tabulate
 
 DEFAULT_FACTOR = 1.05
@@ -86,7 +86,7 @@ class Night:
 
 
 def read_night(store: ResultsStore, run: RunFile) -> Night:
-    results = run.load()
+    results = store.load(run)
     values: dict[Key, dict[str, float | None]] = {}
     problems: list[str] = []
     for benchmark_class in BENCHMARK_CLASSES:

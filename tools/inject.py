@@ -43,7 +43,7 @@ LAUNCH_BOUND_RATIO = 1.5
 def plan(args: argparse.Namespace) -> dict:
     store, machine = open_machine(args)
     run = store.choose_run(machine, args.commit)
-    results = run.load()
+    results = store.load(run)
     benchmark_class = choose_benchmark_class(results, None)
     rows = [row for row in config_rows(results, benchmark_class, store.param_names(benchmark_class))
             if row.complete]
@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "plan":
-        if args.configs < 1 or min(args.gpu, args.cpu, args.extra_ops) < 0 or not (args.gpu or args.cpu or args.extra_ops):
+        amounts = (args.gpu, args.cpu, args.extra_ops)
+        if args.configs < 1 or min(amounts) < 0 or not any(amounts):
             raise ToolError("plan needs --configs >= 1 and at least one of --gpu, --cpu, --extra-ops above 0")
         args.existing = []
         if args.append and args.out.is_file():

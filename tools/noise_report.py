@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     run_a, run_b = store.choose_run(machine, args.a), store.choose_run(machine, args.b)
     if run_a.path == run_b.path:
         raise ToolError(f"A and B are the same run ({run_a.commit_hash[:8]})")
-    records = compare_runs(store, run_a.load(), run_b.load(), args.factor)
+    records = compare_runs(store, store.load(run_a), store.load(run_b), args.factor)
     if not records:
         raise ToolError(f"runs {run_a.commit_hash[:8]} and {run_b.commit_hash[:8]} share no measured result")
     summary = summarize(records, args.factor)

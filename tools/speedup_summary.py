@@ -20,8 +20,8 @@ import sys
 
 import numpy as np
 from asv_results import (
-    COUNT_FIGURES,
     BENCHMARK_CLASSES,
+    COUNT_FIGURES,
     MASKS,
     ConfigRow,
     ToolError,
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     store, machine = open_machine(args)
     run = store.choose_run(machine, args.commit)
-    results = run.load()
+    results = store.load(run)
     benchmark_class = choose_benchmark_class(results, args.benchmark)
     rows = config_rows(results, benchmark_class, store.param_names(benchmark_class))
     backends = store.backend_names(benchmark_class)
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         records = figure_records(rows, backends)
     elif args.compare:
         base_run = store.choose_run(machine, args.compare)
-        base_rows = config_rows(base_run.load(), benchmark_class, store.param_names(benchmark_class))
+        base_rows = config_rows(store.load(base_run), benchmark_class, store.param_names(benchmark_class))
         records = compare_records(base_rows, rows)
     else:
         records = per_config_records(rows, backends) if args.all else summary_records(rows)

@@ -1,0 +1,114 @@
+"""Every tool, every damaged results tree: exit 2, one line naming the file, no traceback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import run_tool
+from results_factory import many_around, write_run
+
+BASE, NEW = "a" * 40, "b" * 40
+
+
+def healthy_tree(root: Path) -> Path:
+    results = root / "results"
+    times = {"time_materialized": [many_around(2e-6)] * 4, "time_causal_bias": [many_around(1e-6)] * 4}
+    figures = {"track_gpu_time_materialized": [1e-6] * 4, "track_gpu_time_causal_bias": [1e-6] * 4}
+    write_run(results, "box", BASE, 1_000, times, figures=figures)
+    write_run(results, "box", NEW, 2_000, times, figures=figures)
+    return results
+
+
+def newest(results: Path) -> Path:
+    return next((results / "box").glob("bbbbbbbb-*.json"))
+
+
+def edit_run(change: Callable[[dict], None]) -> Callable[[Path], str]:
+    def damage(results: Path) -> str:
+        path = newest(results)
+        data = json.loads(path.read_text())
+        change(data)
+        path.write_text(json.dumps(data))
+        return path.name
+    return damage
+
+
+def set_value(value) -> Callable[[dict], None]:
+    def change(data: dict) -> None:
+        entry = data["results"]["attention_bias.AttentionBiasCPU.time_causal_bias"]
+        entry[data["result_columns"].index("result")][1] = value
+    return change
+
+
+def benchmarks_json(text: str) -> Callable[[Path], str]:
+    def damage(results: Path) -> str:
+        (results / "benchmarks.json").write_text(text)
+        return "benchmarks.json"
+    return damage
+
+
+def whole_file(text: str) -> Callable[[Path], str]:
+    def damage(results: Path) -> str:
+        path = newest(results)
+        path.write_text(text)
+        return path.name
+    return damage
+
+
+def drop_column(data: dict) -> None:
+    del data["result_columns"]
+
+
+def extra_parameter(data: dict) -> None:
+    entry = data["results"]["attention_bias.AttentionBiasCPU.time_causal_bias"]
+    entry[data["result_columns"].index("params")][0].append("3")
+
+
+DAMAGE = {
+    "benchmarks.json not an object": benchmarks_json("[1, 2, 3]"),
+    "benchmarks.json entry not an object": benchmarks_json('{"attention_bias.AttentionBiasCPU.time_materialized": 7}'),
+    "benchmarks.json not JSON": benchmarks_json("{"),
+    "param_names not a list": benchmarks_json(json.dumps({
+        "attention_bias.AttentionBiasCPU.time_materialized": {"param_names": "batch"}})),
+    "run not JSON": whole_file("{not json"),
+    "run a list": whole_file("[]"),
+    "time of zero": edit_run(set_value(0.0)),
+    "negative time": edit_run(set_value(-1e-6)),
+    "infinite time": edit_run(set_value(1e999)),
+    "time not a number": edit_run(set_value("fast")),
+    "no result columns": edit_run(drop_column),
+    "parameters that do not match the values": edit_run(extra_parameter),
+}
+
+TOOLS = {
+    "speedup_summary.py": [],
+    "check_regressions.py": [],
+    "noise_report.py": [BASE, NEW],
+    "inject.py": ["plan", "--gpu", "0.1", "--out", "{tmp}/spec.json"],
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+@pytest.mark.parametrize("tool", TOOLS)
+def test_damaged_results_exit_2_with_one_line(tool, damage, tmp_path):
+    results = healthy_tree(tmp_path)
+    name = DAMAGE[damage](results)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in TOOLS[tool]]
+    if tool == "inject.py":
+        args = args[:1] + ["--results-dir", str(results)] + args[1:]
+    else:
+        args = ["--results-dir", str(results), *args]
+    completed = run_tool(tool, *args)
+    assert completed.returncode == 2, (completed.stdout, completed.stderr)
+    assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr, completed.stderr
+    assert name in completed.stderr
+
+
+@pytest.mark.parametrize("args", [["--factor", "nan"], ["--factor", "inf"], ["--window", "0"],
+                                  ["--history", "0"], ["--processes", "0"]])
+def test_impossible_check_arguments_exit_2(args, tmp_path):
+    completed = run_tool("check_regressions.py", "--results-dir", str(healthy_tree(tmp_path)), *args)
+    assert completed.returncode == 2 and completed.stderr.count("\n") == 1
