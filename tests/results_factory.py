@@ -8,17 +8,10 @@ from pathlib import Path
 
 from asv.results import Results
 from asv.runner import BenchmarkResult
+from suite import METHODS, PROFILE_CLASSES, benchmark_name
 
 PARAM_NAMES = ["batch_size", "num_heads", "seq_lens", "embed_dim", "dtype"]
 SMALL_PARAMS = [["1", "2"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]]
-METHODS = ("time_materialized", "time_causal_bias")
-
-
-def benchmark_name(benchmark_class: str, method: str) -> str:
-    return f"attention_bias.{benchmark_class}.{method}"
-
-
-PROFILE_CLASSES = {"AttentionBias": "AttentionBiasProfile", "AttentionBiasCPU": "AttentionBiasProfileCPU"}
 FIGURE_UNITS = {"gpu_time": "seconds", "peak_memory": "bytes", "tflops": "TFLOP/s",
                 "peak_fraction": "fraction of dense bf16 peak",
                 "sdpa_backend": "SDPBackend: 0 math, 1 flash, 2 memory-efficient, 3 cuDNN",

@@ -35,3 +35,20 @@ def test_summary_runs_without_torch(cpu_runs, no_torch):
                                capture_output=True, text=True, env=no_torch)
     assert completed.returncode == 0, completed.stderr
     assert "Geomean" in completed.stdout
+
+
+def test_the_benchmarks_and_the_tools_name_the_dispatch_file_alike():
+    """The benchmarks cannot import the tools: the variable's name is written twice, and checked here."""
+    import suite
+
+    source = (TOOLS.parent / "benchmarks" / "common.py").read_text()
+    assert f'DISPATCH_FILE_VARIABLE = "{suite.DISPATCH_FILE_VARIABLE}"' in source
+
+
+def test_wheel_finder_runs_in_a_bare_environment(tmp_path):
+    """asv's per-commit virtualenv has no asv: the install step must need the standard library only."""
+    for name in ("asv", "asv_runner", "numpy", "tabulate", "json5"):
+        (tmp_path / f"{name}.py").write_text(f"raise ImportError('not in a bare environment: {name}')\n")
+    completed = subprocess.run([sys.executable, str(TOOLS / "torch_wheel_for_commit.py"), "--help"],
+                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert completed.returncode == 0, completed.stderr

@@ -2,8 +2,10 @@
 
 It imports neither torch nor the benchmarks, so the tools start fast on any machine
 with asv installed. Parsing is asv's own (``asv.results.Results``); this module adds
-the choice of machine, run and benchmark class, the config rows of the grid, and the
-command-line conventions: exit 2 with one line for a user error, no traceback.
+the choice of machine, run and benchmark class, the config rows of the grid, the
+checks that catch damaged input once for every tool, and thin wrappers of asv's
+statistics. The suite's names live in ``suite.py``, the command-line conventions in
+``cli.py``.
 """
 
 from __future__ import annotations
@@ -15,51 +17,28 @@ import itertools
 import json
 import math
 import re
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from asv.results import Results
 from asv_runner.statistics import get_err
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONF = REPO_ROOT / "asv.conf.json"
-BENCHMARK_MODULE = "attention_bias"
-BENCHMARK_CLASSES = ("AttentionBias", "AttentionBiasCPU")
-METHODS = ("time_materialized", "time_causal_bias")
-MASKS = ("materialized", "causal_bias")
-# Each timed class's track_* figures (issue 7) live in its Profile class, per mask:
-# track_<figure>_<mask>.
-PROFILE_CLASSES = {"AttentionBias": "AttentionBiasProfile", "AttentionBiasCPU": "AttentionBiasProfileCPU"}
-FIGURES = ("gpu_time", "peak_memory", "tflops", "peak_fraction", "sdpa_backend")
-# Counts of what one forward dispatches (DispatchCounts in benchmarks/common.py): exact figures.
-COUNT_FIGURES = ("aten_ops", "kernels", "syncs", "python_calls", "allocations")
-FIGURE_METHODS = tuple(f"track_{figure}_{mask}" for figure in FIGURES + COUNT_FIGURES for mask in MASKS)
-# The unit of track_sdpa_backend_* names its codes: "SDPBackend: 0 math, 1 flash, ...".
-BACKEND_LEGEND = re.compile(r"(\d+) ([^,]+)")
-
+from cli import ToolError, one_line
+from suite import (
+    BACKEND_LEGEND,
+    BENCHMARK_CLASSES,
+    DEFAULT_CONF,
+    FIGURE_METHODS,
+    METHODS,
+    PROFILE_CLASSES,
+    benchmark_name,
+)
 
 # The start of an asv results file as asv writes it: commit hash, environment, date.
 HEAD = re.compile(r'\{"commit_hash": "(?P<commit>[0-9a-f]+)", "env_name": "[^"]*", "date": (?P<date>\d+)')
 
 
-class ToolError(Exception):
-    """A user error: printed as one line, exit code 2."""
-
-
-# ---------------------------------------------------------------- command line
-
-
-def add_results_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--results-dir",
-        type=Path,
-        help="asv results directory (default: results_dir of asv.conf.json)",
-    )
-    parser.add_argument(
-        "--machine", help="asv machine name (default: the only one, else the most recently run)"
-    )
+# ---------------------------------------------------------------- locating results
 
 
 def open_machine(args: argparse.Namespace) -> tuple[ResultsStore, str]:
@@ -67,23 +46,6 @@ def open_machine(args: argparse.Namespace) -> tuple[ResultsStore, str]:
     store = ResultsStore(args.results_dir)
     return store, store.choose_machine(args.machine)
 
-
-def add_format_argument(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
-    parser.add_argument("--format", choices=choices, default=choices[0], help="output format")
-
-
-def run_tool(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Call a tool's main, turning ToolError into one line on stderr and exit code 2."""
-    try:
-        return main(argv)
-    except ToolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. piped into head
-        return 0
-
-
-# ---------------------------------------------------------------- locating results
 
 
 def default_results_dir(conf_path: Path = DEFAULT_CONF) -> Path:
@@ -146,10 +108,6 @@ def impossible_value(results: Results) -> str | None:
             if not math.isnan(value) and (value < 0 or (value == 0 and POSITIVE.search(name))):
                 return f"{name} has the impossible value {value!r}"
     return None
-
-
-def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 class ResultsStore:
@@ -268,10 +226,6 @@ class ResultsStore:
         benchmarks = self.benchmarks()
         entry = benchmarks.get(benchmark_name(PROFILE_CLASSES[benchmark_class], "track_sdpa_backend_causal_bias"), {})
         return {int(code): name.strip() for code, name in BACKEND_LEGEND.findall(entry.get("unit", ""))}
-
-
-def benchmark_name(benchmark_class: str, method: str) -> str:
-    return f"{BENCHMARK_MODULE}.{benchmark_class}.{method}"
 
 
 # ---------------------------------------------------------------- config rows

@@ -38,23 +38,10 @@ import sys
 from pathlib import Path
 
 import noise_model
-from asv_results import (
-    BENCHMARK_CLASSES,
-    COUNT_FIGURES,
-    MASKS,
-    ConfigRow,
-    ResultsStore,
-    RunFile,
-    ToolError,
-    add_results_arguments,
-    config_rows,
-    has_results,
-    one_line,
-    open_machine,
-    problem_rows,
-    run_tool,
-)
+from asv_results import ConfigRow, ResultsStore, RunFile, config_rows, has_results, open_machine, problem_rows
+from cli import ToolError, add_results_arguments, one_line, run_tool
 from confirmation import ConfirmationError, remeasure
+from suite import BENCHMARK_CLASSES, COUNT_FIGURES, DISPATCH_SUFFIX, MASKS, VERDICT_SUFFIX
 from tabulate import tabulate
 
 DEFAULT_FACTOR = 1.05
@@ -63,8 +50,6 @@ DEFAULT_WINDOW = 5
 DEFAULT_PROCESSES = 10
 DEFAULT_BUDGET = 120.0
 CONTINUOUS = ("wall", "gpu")
-VERDICT_SUFFIX = ".verdict"  # not .json: asv reads every .json under results/ as a run
-DISPATCH_SUFFIX = ".dispatch"
 
 Key = tuple[str, str, str]  # (benchmark class, config label, mask)
 

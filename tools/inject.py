@@ -23,17 +23,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from asv_results import (
-    MASKS,
-    REPO_ROOT,
-    ToolError,
-    add_results_arguments,
-    choose_benchmark_class,
-    config_rows,
-    one_line,
-    open_machine,
-    run_tool,
-)
+from asv_results import choose_benchmark_class, config_rows, open_machine
+from cli import ToolError, add_results_arguments, one_line, run_tool
+from suite import MASKS, REPO_ROOT
 
 PTH_NAME = "attention_slowdown.pth"
 INJECTOR_DIR = REPO_ROOT / "inject"

@@ -19,7 +19,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from asv_results import REPO_ROOT, ToolError, one_line, run_tool
+from cli import ToolError, one_line, run_tool
+from suite import REPO_ROOT
 
 # CDN address in asv 0.6's pages -> (npm package, file inside its tarball)
 ASSETS = {

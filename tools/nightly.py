@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from asv_results import REPO_ROOT, ToolError, run_tool
+from cli import ToolError, run_tool
+from suite import REPO_ROOT
 
 TOOLS = Path(__file__).resolve().parent
 

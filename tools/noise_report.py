@@ -20,22 +20,18 @@ import sys
 
 import numpy as np
 from asv_results import (
-    BENCHMARK_CLASSES,
-    METHODS,
     Measurement,
     ResultsStore,
-    ToolError,
-    add_format_argument,
-    add_results_arguments,
     asv_flag,
     config_rows,
     has_results,
     open_machine,
     paired_rows,
-    run_tool,
     scaled,
     significantly_different,
 )
+from cli import ToolError, add_format_argument, add_results_arguments, run_tool
+from suite import BENCHMARK_CLASSES, METHODS
 from tabulate import tabulate
 
 FORMATS = ("pretty", "github", "json")

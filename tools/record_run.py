@@ -26,14 +26,14 @@ import time
 from pathlib import Path
 
 import json5
-from asv_results import DEFAULT_CONF, REPO_ROOT, ToolError, one_line, run_tool
+from cli import ToolError, one_line, run_tool
+from suite import DEFAULT_CONF, DISPATCH_FILE_VARIABLE, REPO_ROOT
 
 # asv --bench patterns: a grid's timed class and its Profile class (track_* figures).
 GRID_PATTERNS = {
     "gpu": r"AttentionBias(Profile)?\.",
     "cpu": r"AttentionBias(Profile)?CPU\.",
 }
-DISPATCH_FILE_VARIABLE = "ATTENTION_BIAS_DISPATCH_FILE"  # read by benchmarks/common.py
 TIMES_ONLY_PATTERNS = {
     "gpu": r"AttentionBias\.time_",
     "cpu": r"AttentionBiasCPU\.time_",

@@ -19,20 +19,9 @@ import json
 import sys
 
 import numpy as np
-from asv_results import (
-    BENCHMARK_CLASSES,
-    COUNT_FIGURES,
-    MASKS,
-    ConfigRow,
-    ToolError,
-    add_format_argument,
-    add_results_arguments,
-    choose_benchmark_class,
-    config_rows,
-    open_machine,
-    problem_rows,
-    run_tool,
-)
+from asv_results import ConfigRow, choose_benchmark_class, config_rows, open_machine, problem_rows
+from cli import ToolError, add_format_argument, add_results_arguments, run_tool
+from suite import BENCHMARK_CLASSES, COUNT_FIGURES, MASKS
 from tabulate import tabulate
 
 CONFIG_COLUMNS = ["batch_size", "num_heads", "q_seq_len", "k_seq_len", "embed_dim", "dtype", "head_dim"]

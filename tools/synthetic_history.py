@@ -30,7 +30,8 @@ from pathlib import Path
 import json5
 from asv.results import Results
 from asv.runner import BenchmarkResult
-from asv_results import DEFAULT_CONF, REPO_ROOT, ToolError, one_line, run_tool
+from cli import ToolError, one_line, run_tool
+from suite import DEFAULT_CONF, REPO_ROOT
 
 DAY_S = 86_400
 START_S = 1_764_000_000  # 2025-11-24

@@ -21,7 +21,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from asv_results import ToolError, one_line, run_tool
+from cli import ToolError, one_line, run_tool
 
 GIT_VERSION = re.compile(r"""^git_version\s*(?::\s*str\s*)?=\s*['"]([0-9a-f]{7,40})['"]""", re.M)
 
