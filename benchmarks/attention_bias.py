@@ -112,6 +112,8 @@ class _MaskedForward:
     case: ForwardCase
 
     def setup(self, state: GridState, *params):
+        if state.unavailable:
+            skip(state.unavailable)
         if self.device == "cuda":
             require_cuda()
         use_device(self.device)

@@ -22,7 +22,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.attention.bias import CausalBias, causal_lower_right
+
+try:
+    from torch.nn.attention.bias import CausalBias, causal_lower_right
+except ImportError:  # a torch older than the attention biases: every parameter set is skipped, discovery works
+    CausalBias = causal_lower_right = None
 
 SEED = 0
 
@@ -640,7 +644,12 @@ def _outcome(config: AttentionConfig, action: Callable[[ForwardCase], None], mas
             torch.cuda.empty_cache()
 
 
+NO_CAUSAL_BIAS = f"torch {torch.__version__} has no torch.nn.attention.bias.causal_lower_right: nothing to compare"
+
+
 def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> GridState:
+    if causal_lower_right is None:
+        return GridState("", None, unavailable=NO_CAUSAL_BIAS)
     state = measure_grid(grid_configs(params, device), mask_builder)
     write_dispatch_names(state)
     return state

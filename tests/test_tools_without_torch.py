@@ -52,3 +52,17 @@ def test_wheel_finder_runs_in_a_bare_environment(tmp_path):
     completed = subprocess.run([sys.executable, str(TOOLS / "torch_wheel_for_commit.py"), "--help"],
                                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert completed.returncode == 0, completed.stderr
+
+
+def test_no_tool_imports_another_tools_script():
+    """Tools share code through the libraries (no main), never through each other's scripts."""
+    import ast
+
+    scripts = {name.removesuffix(".py") for name in TOOL_SCRIPTS}
+    for script in TOOL_SCRIPTS:
+        tree = ast.parse((TOOLS / script).read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert not imported & (scripts - {script.removesuffix(".py")}), script

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -94,3 +95,23 @@ def test_dispatch_counts_are_exact_and_see_one_extra_operator():
     # The mask subclass dispatches through Python inside torch; the boolean mask does not.
     materialized = common.dispatch_counts(case.runner("materialized"), cuda=False).python_calls
     assert common.dispatch_counts(case.runner("causal_bias"), cuda=False).python_calls > materialized
+
+
+def test_a_torch_without_attention_biases_skips_with_the_reason(tmp_path):
+    """Discovery must survive an old torch: the module imports, and each grid says why it cannot run."""
+    script = (
+        "import sys; sys.modules['torch.nn.attention.bias'] = None\n"
+        f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+        "from benchmarks import attention_bias, common\n"
+        "state = common.grid_state(common.CPU_PARAMS, 'cpu')\n"
+        "print(state.unavailable)\n"
+        "try:\n"
+        "    attention_bias.AttentionBiasCPU().setup(state, 1, 4, (16, 48), 64, 'float32')\n"
+        "except NotImplementedError as error:\n"
+        "    print('skipped:', error)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[0].endswith("has no torch.nn.attention.bias.causal_lower_right: nothing to compare")
+    assert lines[1] == f"skipped: {lines[0]}"
