@@ -25,6 +25,7 @@ from .common import (
     BACKEND_UNIT,
     CPU_PARAMS,
     GPU_PARAMS,
+    MASKS,
     PARAM_NAMES,
     AttentionConfig,
     ForwardCase,
@@ -155,6 +156,8 @@ def _track(figure: str, mask: str, unit: str):
     """A track_* method returning one figure of one mask, with its unit."""
 
     def track(self, state, *params):
+        if figure in COUNT_UNITS:
+            return self._dispatch(self.figures[mask], figure)
         return getattr(self, f"_{figure}")(self.figures[mask])
 
     track.__name__ = f"track_{figure}_{mask}"
@@ -223,21 +226,6 @@ class _ForwardProfile:
             self._unavailable(f"no {count.replace('_', ' ')} count on the CPU grid: it needs CUDA")
         return value
 
-    def _aten_ops(self, figures: MaskFigures) -> int:
-        return self._dispatch(figures, "aten_ops")
-
-    def _kernels(self, figures: MaskFigures) -> int:
-        return self._dispatch(figures, "kernels")
-
-    def _syncs(self, figures: MaskFigures) -> int:
-        return self._dispatch(figures, "syncs")
-
-    def _python_calls(self, figures: MaskFigures) -> int:
-        return self._dispatch(figures, "python_calls")
-
-    def _allocations(self, figures: MaskFigures) -> int:
-        return self._dispatch(figures, "allocations")
-
     def _sdpa_backend(self, figures: MaskFigures) -> int:
         if figures.backend not in BACKEND_CODES:
             raise AssertionError(f"SDPA backend not recognised from the profile: {figures.backend}")
@@ -253,17 +241,14 @@ class _ForwardProfile:
     track_peak_fraction_causal_bias = _track("peak_fraction", "causal_bias", "fraction of dense bf16 peak")
     track_sdpa_backend_materialized = _track("sdpa_backend", "materialized", BACKEND_UNIT)
     track_sdpa_backend_causal_bias = _track("sdpa_backend", "causal_bias", BACKEND_UNIT)
-    # Counts of one forward (DispatchCounts): exact, so a change of one is a finding.
-    track_aten_ops_materialized = _track("aten_ops", "materialized", "operators")
-    track_aten_ops_causal_bias = _track("aten_ops", "causal_bias", "operators")
-    track_kernels_materialized = _track("kernels", "materialized", "kernels")
-    track_kernels_causal_bias = _track("kernels", "causal_bias", "kernels")
-    track_syncs_materialized = _track("syncs", "materialized", "syncs")
-    track_syncs_causal_bias = _track("syncs", "causal_bias", "syncs")
-    track_python_calls_materialized = _track("python_calls", "materialized", "calls")
-    track_python_calls_causal_bias = _track("python_calls", "causal_bias", "calls")
-    track_allocations_materialized = _track("allocations", "materialized", "allocations")
-    track_allocations_causal_bias = _track("allocations", "causal_bias", "allocations")
+
+
+# Counts of one forward (DispatchCounts): exact, so a change of one is a finding.
+COUNT_UNITS = {"aten_ops": "operators", "kernels": "kernels", "syncs": "syncs", "python_calls": "calls",
+               "allocations": "allocations"}
+for _count, _unit in COUNT_UNITS.items():
+    for _mask in MASKS:
+        setattr(_ForwardProfile, f"track_{_count}_{_mask}", _track(_count, _mask, _unit))
 
 
 class AttentionBiasProfile(_GpuGrid, _ForwardProfile):
