@@ -73,7 +73,7 @@ def test_gpu_class_skips_without_cuda(capsys):
     from benchmarks.attention_bias import AttentionBias
 
     with pytest.raises(NotImplementedError, match="CUDA is not available"):
-        AttentionBias().setup({}, 1, 16, (128, 256), 2048, "bfloat16")
+        AttentionBias().setup(common.grid_state(common.GPU_PARAMS, "cuda"), 1, 16, (128, 256), 2048, "bfloat16")
     assert "CUDA is not available" in capsys.readouterr().err
 
 
