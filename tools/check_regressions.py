@@ -188,13 +188,16 @@ def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]
     return findings
 
 
-def confirm(candidates: list[Finding], device: str, settings: Settings) -> tuple[list[Finding], dict]:
-    """Re-measure the candidates and decide each over per-process values."""
+def confirm(candidates: list[Finding], device: str, settings: Settings,
+            history: list[Night]) -> tuple[list[Finding], dict]:
+    """Re-measure the candidates and decide each over per-process values.
+
+    Without a baseline environment the history's nights (one process each) stand
+    in for the baseline side: that can refute a candidate, never confirm one.
+    """
     keys = sorted({(f.key[1], f.key[2]) for f in candidates})
     pythons = dict(settings.confirm)
     contender_only = "baseline" not in pythons
-    if contender_only:
-        pythons["baseline"] = pythons["contender"]  # the history stands in for the baseline side
     try:
         measured = remeasure(keys, pythons, device, settings.processes, settings.seed, settings.budget)
     except ConfirmationError as error:
@@ -204,7 +207,11 @@ def confirm(candidates: list[Finding], device: str, settings: Settings) -> tuple
     decided = []
     for finding in candidates:
         key = (finding.key[1], finding.key[2])
-        base, new = (measured.side(key, finding.signal, side) for side in ("baseline", "contender"))
+        new = measured.side(key, finding.signal, "contender")
+        if contender_only:
+            base = [v for night in history if (v := night.values.get(finding.key, {}).get(finding.signal))]
+        else:
+            base = measured.side(key, finding.signal, "baseline")
         if not (base and new):
             finding.why = "not re-measured"
             decided.append(finding)
@@ -450,7 +457,7 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     confirmation = None
     if candidates:
         device = "cuda" if any(key[0] == "AttentionBias" for key in (f.key for f in candidates)) else "cpu"
-        decided, confirmation = confirm(candidates, device, settings)
+        decided, confirmation = confirm(candidates, device, settings, history)
         findings += decided
     findings += count_findings(history, tonight, classes)
     names = {}

@@ -92,20 +92,21 @@ class Remeasured:
 
 def remeasure(keys: list[tuple[str, str]], pythons: dict[str, str], device: str, processes_per_side: int,
               seed: int, budget_seconds: float = 120.0, signals: tuple[str, ...] = ("wall", "gpu")) -> Remeasured:
-    """Measure every key in ``processes_per_side`` fresh processes of each Python.
+    """Measure every key in ``processes_per_side`` fresh processes of each Python (one side or both).
 
     Past ``budget_seconds`` no new block of four processes starts: the nightly's
     cost stays bounded, and the sides stay balanced.
     """
     started = time.perf_counter()
     rng = random.Random(seed)
-    workers = {side: Worker(side, pythons[side]) for side in SIDES}
+    workers = {side: Worker(side, pythons[side]) for side in SIDES if side in pythons}
     values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
         key: {side: {} for side in SIDES} for key in keys}
     try:
         for worker in workers.values():
             worker.start()
-        order = process_order(processes_per_side, rng)
+        order = (process_order(processes_per_side, rng) if len(workers) == 2
+                 else [next(iter(workers))] * processes_per_side)
         for index, side in enumerate(order):
             if index % 4 == 0 and index and time.perf_counter() - started > budget_seconds:
                 break
@@ -126,5 +127,7 @@ def remeasure(keys: list[tuple[str, str]], pythons: dict[str, str], device: str,
                 except (OSError, subprocess.TimeoutExpired):
                     worker.process.kill()
     measured = sum(len(v.get("wall", [])) for sides in values.values() for v in sides.values()) // max(1, len(keys))
+    values = {key: {side: per_signal for side, per_signal in sides.items() if side in workers}
+              for key, sides in values.items()}
     return Remeasured(values, time.perf_counter() - started, measured)
 
