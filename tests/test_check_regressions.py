@@ -168,7 +168,8 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
     report = json.loads(completed.stdout)
     found = {(f["config"], f["mask"], f["signal"]) for f in report["regressions"]}
     assert {(c, m) for c, m, _ in found} == {(CONFIGS[0], "causal_bias"), ("4, 4, (32, 32), 64, 'float32'",
-                                                                           "materialized")}, report["regressions"]
+                                                                           "materialized")}, [
+        (f["config"], f["mask"], f["signal"], f["ratio"], f["why"], f["confirmation"]) for f in report["regressions"]]
     assert (CONFIGS[0], "causal_bias", "aten_ops") in found
     assert ("4, 4, (32, 32), 64, 'float32'", "materialized", "wall") in found
     operators = [f for f in report["regressions"] if f["signal"] == "aten_ops"]

@@ -126,6 +126,9 @@ def reference_level(history: list[Night], key: Key, signal: str, window: int) ->
     return statistics.median(values) if values else None
 
 
+ONE_NIGHT_CALL = f"beyond {noise_model.Z_CALL:g} sigma of this machine's noise"
+
+
 @dataclasses.dataclass
 class Settings:
     factor: float
@@ -159,11 +162,14 @@ def classify(history: list[Night], tonight: Night, model: noise_model.NoiseModel
             if not reference or now / reference < settings.factor:
                 continue
             ratio = now / reference
-            if model.callable(ratio, key, signal, klass, settings.factor):
-                findings.append(Finding("regression", key, signal, reference, now, klass, floor,
-                                        f"beyond {noise_model.Z_CALL:g} sigma of this machine's noise"))
-            elif settings.confirm is not None:
-                candidates.append(Finding("suspect", key, signal, reference, now, klass, floor, "candidate"))
+            beyond = model.callable(ratio, key, signal, klass, settings.factor)
+            if settings.confirm is not None:
+                # Re-measured even when the night alone would call it: one night is one
+                # process, and a slow episode of the host can pass 6 spreads of a calm history.
+                candidates.append(Finding("suspect", key, signal, reference, now, klass, floor,
+                                          ONE_NIGHT_CALL if beyond else "candidate"))
+            elif beyond:
+                findings.append(Finding("regression", key, signal, reference, now, klass, floor, ONE_NIGHT_CALL))
             elif ratio >= floor:
                 findings.append(Finding("suspect", key, signal, reference, now, klass, floor,
                                         "above its one-night floor; no re-measurement configured"))
@@ -222,7 +228,10 @@ def confirm(candidates: list[Finding], device: str, settings: Settings,
             decision = dataclasses.replace(
                 decision, outcome="undecided" if decision.outcome == "confirmed" else decision.outcome)
         finding.level = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}[decision.outcome]
-        finding.why = f"re-measured: {decision.outcome}" + (" (contender side only)" if contender_only else "")
+        if contender_only and finding.why == ONE_NIGHT_CALL and decision.outcome == "undecided":
+            finding.level = "regression"  # the night's evidence stands where no baseline side can weigh in
+        finding.why = (f"{'one night beyond the noise, ' if finding.why == ONE_NIGHT_CALL else ''}"
+                       f"re-measured: {decision.outcome}" + (" (contender side only)" if contender_only else ""))
         decided.append(finding)
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(keys),
                      "values": measured.as_json()}
