@@ -423,18 +423,18 @@ def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float =
     return statistics.median(block(replays) for _ in range(blocks))
 
 
-def cpu_call_seconds(run: Callable[[], torch.Tensor], block_seconds: float = 0.002, blocks: int = 7) -> float:
-    """CPU time of one forward on the CPU: the median block of back-to-back calls, per call."""
+def call_seconds(run: Callable[[], torch.Tensor], block_seconds: float = 0.002, blocks: int = 7) -> float:
+    """Wall time of one call: the median block of back-to-back calls, per call (the clock waits for the GPU)."""
     run()
-    start = time.perf_counter()
+    start = synchronized_clock()
     run()
-    replays = max(1, math.ceil(block_seconds / (time.perf_counter() - start)))
+    replays = max(1, math.ceil(block_seconds / (synchronized_clock() - start)))
 
     def block() -> float:
-        start = time.perf_counter()
+        start = synchronized_clock()
         for _ in range(replays):
             run()
-        return (time.perf_counter() - start) / replays
+        return (synchronized_clock() - start) / replays
 
     return statistics.median(block() for _ in range(blocks))
 
@@ -563,7 +563,7 @@ def measure_mask(case: ForwardCase, mask: str) -> MaskFigures:
     cuda = case.config.device == "cuda"
     dispatch = dispatch_counts(run, cuda)
     if not cuda:
-        return MaskFigures(backend, cpu_call_seconds(run), None, dispatch=dispatch)
+        return MaskFigures(backend, call_seconds(run), None, dispatch=dispatch)
     peak_memory = forward_peak_memory(run)
     try:
         seconds = graph_replay_seconds(run)

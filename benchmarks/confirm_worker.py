@@ -5,8 +5,7 @@ tools/confirmation.py, once per environment (the baseline's torch, the
 contender's). It imports torch once, then for every request line on stdin forks
 a child that starts CUDA itself, measures the requested configs and masks in the
 given order and prints one JSON line: per key, the wall time of one forward
-(median block of back-to-back calls), the CPU-speed canary measured between
-those blocks, and the CUDA-graph GPU time where asked. A child is one process,
+(median block of back-to-back calls) and the CUDA-graph GPU time where asked. A child is one process,
 the statistical unit of the check: its values are one draw of the host's state.
 
 Nothing runs at import: asv imports this module while discovering benchmarks.
@@ -17,47 +16,10 @@ from __future__ import annotations
 import ast
 import json
 import os
-import statistics
 import sys
-import time
 import traceback
 
-from .common import (
-    AttentionConfig,
-    graph_replay_seconds,
-    prepared_case,
-    synchronized_clock,
-    use_device,
-)
-
-BLOCK_SECONDS = 0.002
-BLOCKS = 9
-CANARY_LOOPS = 20_000
-
-
-def canary_seconds() -> float:
-    """A fixed pure-Python loop: how fast this vCPU runs Python right now."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(CANARY_LOOPS):
-        total += i
-    return time.perf_counter() - start
-
-
-def measure_wall(run) -> tuple[float, float]:
-    """(median per-call time of blocks of back-to-back calls, median canary between the blocks)."""
-    start = synchronized_clock()
-    run()
-    single = synchronized_clock() - start
-    calls = max(1, round(BLOCK_SECONDS / max(single, 1e-7)))
-    blocks, canaries = [], []
-    for _ in range(BLOCKS):
-        canaries.append(canary_seconds())
-        start = synchronized_clock()
-        for _ in range(calls):
-            run()
-        blocks.append((synchronized_clock() - start) / calls)
-    return statistics.median(blocks), statistics.median(canaries)
+from .common import AttentionConfig, call_seconds, graph_replay_seconds, prepared_case, use_device
 
 
 def parse_label(label: str, device: str) -> AttentionConfig:
@@ -73,8 +35,7 @@ def measure(request: dict) -> dict:
         case = prepared_case(parse_label(label, device))
         case.warm_up(mask)
         run = case.runner(mask)
-        wall, canary = measure_wall(run)
-        value = {"config": label, "mask": mask, "wall": wall, "canary": canary}
+        value = {"config": label, "mask": mask, "wall": call_seconds(run, blocks=9)}
         if "gpu" in request.get("signals", ()) and device == "cuda":
             value["gpu"] = graph_replay_seconds(run, block_seconds=0.002, blocks=5)
         out["values"].append(value)

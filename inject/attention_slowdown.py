@@ -57,20 +57,24 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             execute(module)
-            _wrap_forward(module.CompositeMHA, self.slowdowns)
+            _wrap_forward(module, self.slowdowns)
 
         spec.loader.exec_module = exec_module
         return spec
 
 
-def _label(num_heads: int, query_shape, kv_seq_len: int, dtype) -> str:
-    """asv's parameter string of the forward's config."""
-    batch, q_seq_len, embed_dim = query_shape
-    dtype_name = str(dtype).removeprefix("torch.")
-    return f"{batch}, {num_heads}, ({q_seq_len}, {kv_seq_len}), {embed_dim}, '{dtype_name}'"
+def _label(common, module, query, key) -> str:
+    """asv's parameter string of the forward's config, as the suite writes it."""
+    batch, q_seq_len, embed_dim = query.shape
+    dtype_name = str(query.dtype).removeprefix("torch.")
+    config = common.AttentionConfig(batch, module.num_heads, q_seq_len, key.shape[1], embed_dim, dtype_name,
+                                    query.device.type)
+    return common.asv_label(config)
 
 
-def _wrap_forward(module_class, slowdowns: dict) -> None:
+def _wrap_forward(common, slowdowns: dict) -> None:
+    """Wrap the forward of ``common.CompositeMHA`` (``common``: the suite's benchmarks.common)."""
+    module_class = common.CompositeMHA
     forward = module_class.forward
     cycles_per_us: list[float] = []
 
@@ -85,8 +89,7 @@ def _wrap_forward(module_class, slowdowns: dict) -> None:
         entry = decided.get(type(mask), False)
         if entry is False:
             kind = "materialized" if type(mask).__name__ == "Tensor" else "causal_bias"
-            label = _label(self.num_heads, query.shape, key.shape[1], query.dtype)
-            entry = decided[type(mask)] = slowdowns.get((label, kind))
+            entry = decided[type(mask)] = slowdowns.get((_label(common, self, query, key), kind))
         if entry:
             _apply(entry, query, cycles_per_us)
         return forward(self, query, key, value, mask)

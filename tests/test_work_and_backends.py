@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 import torch
@@ -115,3 +116,13 @@ def test_a_torch_without_attention_biases_skips_with_the_reason(tmp_path):
     lines = completed.stdout.splitlines()
     assert lines[0].endswith("has no torch.nn.attention.bias.causal_lower_right: nothing to compare")
     assert lines[1] == f"skipped: {lines[0]}"
+
+
+def test_the_counts_have_one_set_of_names():
+    """The benchmarks cannot import the tools: their count names are checked against suite.py here."""
+    import suite
+
+    from benchmarks import attention_bias
+
+    counts = common.DispatchCounts(Counter(), Counter(), 0, Counter(), 0, 0).figures()
+    assert tuple(counts) == tuple(attention_bias.COUNT_UNITS) == suite.COUNT_FIGURES

@@ -97,6 +97,7 @@ class Finding:
     floor: float  # smallest slowdown one night shows on this key and signal
     why: str
     confirmation: dict | None = None
+    one_night: bool = False  # beyond what the noise model allows on one night alone
 
     @property
     def ratio(self) -> float:
@@ -167,7 +168,7 @@ def classify(history: list[Night], tonight: Night, model: noise_model.NoiseModel
                 # Re-measured even when the night alone would call it: one night is one
                 # process, and a slow episode of the host can pass 6 spreads of a calm history.
                 candidates.append(Finding("suspect", key, signal, reference, now, klass, floor,
-                                          ONE_NIGHT_CALL if beyond else "candidate"))
+                                          ONE_NIGHT_CALL if beyond else "candidate", one_night=beyond))
             elif beyond:
                 findings.append(Finding("regression", key, signal, reference, now, klass, floor, ONE_NIGHT_CALL))
             elif ratio >= floor:
@@ -228,9 +229,9 @@ def confirm(candidates: list[Finding], device: str, settings: Settings,
             decision = dataclasses.replace(
                 decision, outcome="undecided" if decision.outcome == "confirmed" else decision.outcome)
         finding.level = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}[decision.outcome]
-        if contender_only and finding.why == ONE_NIGHT_CALL and decision.outcome == "undecided":
+        if contender_only and finding.one_night and decision.outcome == "undecided":
             finding.level = "regression"  # the night's evidence stands where no baseline side can weigh in
-        finding.why = (f"{'one night beyond the noise, ' if finding.why == ONE_NIGHT_CALL else ''}"
+        finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}"
                        f"re-measured: {decision.outcome}" + (" (contender side only)" if contender_only else ""))
         decided.append(finding)
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(keys),

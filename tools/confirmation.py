@@ -101,7 +101,8 @@ def remeasure(keys: list[tuple[str, str]], pythons: dict[str, str], device: str,
     rng = random.Random(seed)
     workers = {side: Worker(side, pythons[side]) for side in SIDES if side in pythons}
     values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
-        key: {side: {} for side in SIDES} for key in keys}
+        key: {side: {} for side in workers} for key in keys}
+    processes = 0
     try:
         for worker in workers.values():
             worker.start()
@@ -116,9 +117,10 @@ def remeasure(keys: list[tuple[str, str]], pythons: dict[str, str], device: str,
                                         "keys": [list(key) for key in shuffled]})
             for value in answer["values"]:
                 per_signal = values[(value["config"], value["mask"])][side]
-                for signal in ("wall", "canary", "gpu"):
+                for signal in ("wall", "gpu"):
                     if signal in value:
                         per_signal.setdefault(signal, []).append(value[signal])
+            processes += 1
     finally:
         for worker in workers.values():
             if worker.process:
@@ -126,8 +128,5 @@ def remeasure(keys: list[tuple[str, str]], pythons: dict[str, str], device: str,
                     worker.stop()
                 except (OSError, subprocess.TimeoutExpired):
                     worker.process.kill()
-    measured = sum(len(v.get("wall", [])) for sides in values.values() for v in sides.values()) // max(1, len(keys))
-    values = {key: {side: per_signal for side, per_signal in sides.items() if side in workers}
-              for key, sides in values.items()}
-    return Remeasured(values, time.perf_counter() - started, measured)
+    return Remeasured(values, time.perf_counter() - started, processes)
 

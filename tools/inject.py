@@ -23,13 +23,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import noise_model
 from asv_results import choose_benchmark_class, config_rows, open_machine
 from cli import ToolError, add_results_arguments, one_line, run_tool
 from suite import MASKS, REPO_ROOT
 
 PTH_NAME = "attention_slowdown.pth"
 INJECTOR_DIR = REPO_ROOT / "inject"
-LAUNCH_BOUND_RATIO = 1.5
 
 
 def plan(args: argparse.Namespace) -> dict:
@@ -45,7 +45,7 @@ def plan(args: argparse.Namespace) -> dict:
             wall, gpu = row.times[f"time_{mask}"].value, row.figure("gpu_time", mask)
             if args.gpu and gpu is None:
                 continue
-            if args.launch_bound and not (gpu and wall / gpu >= LAUNCH_BOUND_RATIO):
+            if args.launch_bound and noise_model.config_class(wall, gpu) != "launch-bound":
                 continue
             candidates.append((row.label, mask, wall, gpu))
     taken = {entry["config"] for entry in args.existing}
