@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 VPY := $(VENV)/bin/python
 MACHINE ?= $(shell hostname)
 
-.PHONY: bench test venv clean aa calibrate labels nightly publish
+.PHONY: bench test venv clean aa calibrate labels nightly publish torch-range bisect
 
 venv: $(VENV)/.installed
 
@@ -89,6 +89,15 @@ TORCH_REPO ?=
 nightly: venv
 	$(VPY) tools/nightly.py --python $(abspath $(VPY)) --machine $(MACHINE) \
 		$(if $(TORCH_REPO),--torch-repo $(TORCH_REPO))
+
+# A range of torch commits, and a bisection of one, from a folder of torch wheels
+# (README, "Against torch commits"): TORCH_REPO=<PyTorch clone>, TORCH_WHEEL_DIR=<wheels>,
+# RANGE=A..B; bisect also BENCH=<one benchmark>, e.g. attention_bias.AttentionBias.time_causal_bias.
+TORCH_COMMITS = $(VPY) tools/torch_commits.py --repo $(TORCH_REPO) --machine $(MACHINE)
+torch-range: venv
+	$(TORCH_COMMITS) run $(RANGE)
+bisect: venv
+	$(TORCH_COMMITS) find $(RANGE) $(BENCH)
 
 # asv's pages of everything in results/, in html/, with their JavaScript served
 # from html/vendor (npm) rather than CDNs; `make publish PREVIEW=1` serves them.

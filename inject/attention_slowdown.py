@@ -10,6 +10,10 @@ masks the spec names, each forward also does:
 - ``cpu_us``: that much busy host time, before the forward dispatches anything;
 - ``extra_ops``: that many extra ATen operators (``aten::alias``: no kernel, no allocation).
 
+``tools/inject.py wheel`` packages the same module, a spec and a .pth file that
+calls :func:`arm_beside` as a wheel, so a folder of torch wheels can make some
+builds really slower (the torch-commits tests).
+
 torch itself is untouched, and the wrapper's own Python frames live in this file,
 outside torch, so they do not change the suite's count of torch's Python calls.
 Standard library only at import: the .pth runs in every start of that Python.
@@ -20,10 +24,13 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import json
+import os
 import sys
 import time
 
 TARGET_MODULE = "benchmarks.common"
+# The spec's file name inside the slowdown wheel, beside this module.
+SPEC_BESIDE = "attention_slowdown_spec.json"
 
 
 def arm(spec_path: str) -> None:
@@ -40,6 +47,11 @@ def arm(spec_path: str) -> None:
         print(f"attention_slowdown: cannot read {spec_path}: {error}", file=sys.stderr)
         return
     sys.meta_path.insert(0, _PatchOnImport(slowdowns))
+
+
+def arm_beside() -> None:
+    """Arm with the spec packaged next to this file (the slowdown wheel of ``tools/inject.py wheel``)."""
+    arm(os.path.join(os.path.dirname(os.path.abspath(__file__)), SPEC_BESIDE))
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import subprocess
+import sys
 import zipfile
 
 import json5
@@ -52,13 +56,98 @@ def test_lists_commits(wheels):
 def test_missing_commit_exits_2_with_what_is_there(wheels):
     completed = run_tool("torch_wheel_for_commit.py", "--wheels", str(wheels), "--commit", "deadbeef")
     assert completed.returncode == 2
-    assert completed.stderr == (f"error: no torch wheel for commit deadbeef in {wheels}; "
+    assert completed.stderr == (f"error: no torch wheel for commit deadbeef in {wheels}, skipped; "
                                 f"wheels there are for: {NIGHTLY[:12]}, {OTHER[:12]}\n")
+
+
+def test_nightlies_in_a_folder_per_date(tmp_path):
+    for day, commit in (("2026-11-23", OTHER), ("2026-11-24", NIGHTLY)):
+        (tmp_path / day).mkdir()
+        fake_wheel(tmp_path / day, f"torch-2.12.0.dev{day.replace('-', '')}+cpu-cp311-cp311-linux_x86_64.whl",
+                   f"git_version = '{commit}'\n")
+    completed = run_tool("torch_wheel_for_commit.py", "--wheels", str(tmp_path), "--commit", NIGHTLY[:8])
+    expected = tmp_path / "2026-11-24" / "torch-2.12.0.dev20261124+cpu-cp311-cp311-linux_x86_64.whl"
+    assert completed.stdout.strip() == str(expected)
+
+
+def test_an_index_file_names_companion_wheels(wheels):
+    (wheels / "triton-3.5.0-cp312-cp312-linux_x86_64.whl").write_bytes(b"")
+    (wheels / "torch-wheels.json").write_text(json.dumps(
+        {NIGHTLY[:10]: ["torch-2.12.0.dev20260101+cu128-cp312-cp312-linux_x86_64.whl",
+                        "triton-3.5.0-cp312-cp312-linux_x86_64.whl"]}))
+    completed = run_tool("torch_wheel_for_commit.py", "--wheels", str(wheels), "--commit", NIGHTLY)
+    assert completed.stdout.splitlines() == [
+        str(wheels / "torch-2.12.0.dev20260101+cu128-cp312-cp312-linux_x86_64.whl"),
+        str(wheels / "triton-3.5.0-cp312-cp312-linux_x86_64.whl"),
+    ]
+    # The index is the whole truth where it exists: the other wheel's commit is not in it.
+    missing = run_tool("torch_wheel_for_commit.py", "--wheels", str(wheels), "--commit", OTHER)
+    assert missing.returncode == 2 and f"wheels there are for: {NIGHTLY[:10]}\n" in missing.stderr
+
+
+def test_an_index_naming_a_missing_wheel_is_a_user_error(wheels):
+    (wheels / "torch-wheels.json").write_text(json.dumps({NIGHTLY: ["gone.whl"]}))
+    completed = run_tool("torch_wheel_for_commit.py", "--wheels", str(wheels), "--commit", NIGHTLY)
+    assert completed.returncode == 2
+    assert completed.stderr == (f"error: {wheels / 'torch-wheels.json'} names wheels that are not there: "
+                                f"{wheels / 'gone.whl'}\n")
+
+
+def installable_wheel(folder, project: str, version: str, files: dict[str, str]) -> str:
+    """A real (tiny) wheel that pip installs."""
+    dist_info = f"{project}-{version}.dist-info"
+    contents = {**files, f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n",
+                f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = [f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data.encode()).digest()).rstrip(b'=').decode()},"
+              f"{len(data.encode())}" for name, data in contents.items()]
+    contents[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
+    name = f"{project}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(folder / name, "w") as archive:
+        for path, data in contents.items():
+            archive.writestr(path, data)
+    return name
+
+
+def test_the_install_step_swaps_builds_in_a_virtualenv_without_asv(tmp_path):
+    """asv's virtualenv has pip and nothing of the suite's: the step installs, skips and removes for real."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    builds = {}
+    for commit, version in ((OTHER, "2.13.0"), (NIGHTLY, "2.14.0")):
+        (wheels / version).mkdir()
+        builds[commit] = f"{version}/" + installable_wheel(
+            wheels / version, "torch", version,
+            {"torch/__init__.py": f"__version__ = '{version}'\n", "torch/version.py": f"git_version = '{commit}'\n"})
+    companion = installable_wheel(wheels, "slowdown_companion", "1.0", {"slowdown_companion.py": ""})
+    (wheels / "torch-wheels.json").write_text(json.dumps(
+        {OTHER: [builds[OTHER], companion], NIGHTLY: [builds[NIGHTLY]]}))
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "env")], check=True)
+    python = str(tmp_path / "env" / "bin" / "python")
+    tool = str(REPO_ROOT / "tools" / "torch_wheel_for_commit.py")
+
+    def install(commit: str) -> str:
+        completed = subprocess.run([python, tool, "--wheels", str(wheels), "--commit", commit, "--install"],
+                                   capture_output=True, text=True)
+        assert completed.returncode == 0, completed.stderr
+        return completed.stdout.splitlines()[-1]
+
+    def installed() -> str:
+        return subprocess.run([python, "-c", "import importlib.util, torch; print(torch.__version__, "
+                               "importlib.util.find_spec('slowdown_companion') is not None)"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    assert subprocess.run([python, "-c", "import asv"], capture_output=True).returncode != 0
+    assert install(OTHER) == "installed: torch-2.13.0-py3-none-any.whl, slowdown_companion-1.0-py3-none-any.whl"
+    assert installed() == "2.13.0 True"
+    assert install(OTHER) == "installed: nothing new (same wheels as before)"
+    assert install(NIGHTLY) == "installed: torch-2.14.0-py3-none-any.whl"
+    assert installed() == "2.14.0 False"  # the companion of the other build is gone
 
 
 def test_second_conf_installs_through_the_tool():
     conf = json5.loads((REPO_ROOT / "asv.torch-commits.conf.json").read_text())
     assert conf["environment_type"] == "virtualenv" and conf["build_command"] == []
     assert "tools/torch_wheel_for_commit.py --commit {commit} --install" in conf["install_command"][0]
+    assert conf["uninstall_command"] == []  # the install step swaps the wheels itself
     assert (REPO_ROOT / "tools" / "torch_wheel_for_commit.py").is_file()
     json.dumps(conf)

@@ -9,6 +9,9 @@
   install  write a .pth file into a Python's site-packages that loads
            inject/attention_slowdown.py with that spec (torch is not edited).
   remove   delete that .pth file.
+  wheel    package the injector with a spec as a wheel (attention_slowdown) whose
+           .pth file arms it wherever pip installs it: a "slower build" to put
+           beside a torch wheel in a wheel folder (torch_wheel_for_commit.py).
 
 A runner measures its own detection floor with it: record a night, install a
 spec into a second environment, record again with it, run the check.
@@ -17,10 +20,13 @@ spec into a second environment, record again with it, run the check.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import random
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import noise_model
@@ -72,14 +78,53 @@ def site_packages(python: str) -> Path:
     return Path(out)
 
 
-def install(python: str, spec: Path) -> Path:
+def read_spec(spec: Path) -> list:
     try:
-        json.loads(spec.read_text())["slowdowns"]
+        return json.loads(spec.read_text())["slowdowns"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ToolError(f"not a slowdown spec: {spec}: {one_line(error)}") from None
+
+
+def install(python: str, spec: Path) -> Path:
+    read_spec(spec)
     path = site_packages(python) / PTH_NAME
     path.write_text(f"import sys; sys.path.append({str(INJECTOR_DIR)!r}); import attention_slowdown; "
                     f"attention_slowdown.arm({str(spec.resolve())!r})\n")
+    return path
+
+
+WHEEL_PROJECT = "attention_slowdown"
+
+
+def _record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
+    """A pure-Python wheel: the injector module, the spec beside it, a .pth that arms it."""
+    read_spec(spec)
+    module = (INJECTOR_DIR / "attention_slowdown.py").read_bytes()
+    sys.path.insert(0, str(INJECTOR_DIR))
+    import attention_slowdown
+
+    dist_info = f"{WHEEL_PROJECT}-{version}.dist-info"
+    files = {
+        "attention_slowdown.py": module,
+        attention_slowdown.SPEC_BESIDE: spec.read_bytes(),
+        PTH_NAME: b"import attention_slowdown; attention_slowdown.arm_beside()\n",
+        f"{dist_info}/METADATA": (f"Metadata-Version: 2.1\nName: {WHEEL_PROJECT}\nVersion: {version}\n"
+                                  "Summary: a real slowdown of chosen attention-bias configs\n").encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: attention-bias-benchmarks\n"
+                              b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [_record_line(name, data) for name, data in files.items()] + [f"{dist_info}/RECORD,,"]
+    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{WHEEL_PROJECT}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
     return path
 
 
@@ -103,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--python", required=True, help="the environment's Python")
         if name == "install":
             sub.add_argument("--spec", type=Path, required=True)
+    wheel = commands.add_parser("wheel", help="package the injector and a spec as a wheel")
+    wheel.add_argument("--spec", type=Path, required=True)
+    wheel.add_argument("--out", type=Path, required=True, help="folder to write the wheel into")
+    wheel.add_argument("--version", default="1.0", help="the wheel's version (default 1.0)")
     return parser
 
 
@@ -124,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{entry['config']} {entry['mask']}: +{entry['gpu_us']:.2f} us GPU, "
                   f"+{entry['cpu_us']:.2f} us host, +{entry['extra_ops']} operator(s)")
         print(f"seed {args.seed}: {len(spec['slowdowns']) - len(args.existing)} slowdown(s) added to {args.out}")
+    elif args.command == "wheel":
+        print(f"wrote {build_wheel(args.spec, args.out, args.version)}")
     elif args.command == "install":
         print(f"installed {install(args.python, args.spec)}")
     else:

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-import json5
+from asv_conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
 from cli import ToolError, one_line, run_tool
 from suite import DEFAULT_CONF, DISPATCH_FILE_VARIABLE, REPO_ROOT
 
@@ -61,43 +61,6 @@ print(json.dumps({
 """
 
 
-def gpu_description(torch_info: dict) -> str | None:
-    """'NVIDIA H100 80GB HBM3, 79.2 GiB, driver 580.159.04, CUDA 13.0', or None without a GPU."""
-    if not torch_info.get("device"):
-        return None
-    parts = [torch_info["device"], f"{torch_info['memory_gib']:.1f} GiB"]
-    if torch_info.get("driver"):
-        parts.append(f"driver {torch_info['driver']}")
-    parts.append(f"CUDA {torch_info['cuda_version']}")
-    return ", ".join(parts)
-
-
-def machine_description(torch_info: dict) -> dict[str, str]:
-    """asv's own detection of this machine (os, arch, cpu, num_cpu, ram), the GPU added to arch.
-
-    asv's machine file has no GPU field: the GPU goes into "arch", which the
-    published pages show with the machine.
-    """
-    from asv.machine import Machine
-
-    detected = {key: value for key, value in Machine.get_defaults().items() if key != "machine"}
-    gpu = gpu_description(torch_info)
-    if gpu:
-        detected["arch"] = f"{detected['arch']} + {gpu}"
-    return detected
-
-
-def describe_machine(name: str, torch_info: dict) -> None:
-    """Write the machine's entry in ~/.asv-machine.json with every field.
-
-    Through asv's API: `asv machine --yes --machine NAME` keeps only the fields that
-    differ from its detection, so the pages would show the machine without them.
-    """
-    from asv.machine import Machine
-
-    Machine.load(machine_name=name, machine=name, **machine_description(torch_info))
-
-
 def probe_torch(python: str) -> dict:
     """The torch of ``python``: version, git commit, whether it sees CUDA (in a subprocess)."""
     try:
@@ -126,44 +89,6 @@ def require_commit(repo: Path, commit: str) -> None:
     if not found:
         raise ToolError(f"commit {commit[:12]} is not in {repo}: update the clone "
                         f"(git -C {repo} fetch --filter=blob:none origin) and run again")
-
-
-def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
-                 html_dir: Path | None, out_dir: Path) -> tuple[Path, dict]:
-    """A copy of asv.conf.json with absolute paths and the given overrides.
-
-    asv resolves a conf's paths from the conf's own folder, so the copy holds
-    absolute ones and can live anywhere.
-    """
-    try:
-        conf = json5.loads(conf_path.read_text())
-    except (OSError, ValueError) as error:
-        raise ToolError(f"cannot read {conf_path}: {one_line(error)}") from None
-    base = conf_path.parent.resolve()
-    for key, default in (("repo", "."), ("benchmark_dir", "benchmarks"), ("results_dir", "results"),
-                         ("html_dir", "html"), ("env_dir", "env")):
-        conf[key] = str((base / conf.get(key, default)).resolve())
-    for key, override in (("repo", repo), ("results_dir", results_dir), ("html_dir", html_dir)):
-        if override is not None:
-            conf[key] = str(Path(override).resolve())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "asv.conf.json"
-    path.write_text(json.dumps(conf, indent=2))
-    return path, conf
-
-
-# asv run's exit code when it ran and saved results but some benchmarks failed:
-# failures are per parameter set, the run is recorded all the same.
-ASV_SOME_FAILED = 2
-
-
-def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,)) -> int:
-    """Run an asv command, its output going to ours."""
-    command = [sys.executable, "-m", "asv", *args, "--config", str(conf)]
-    completed = subprocess.run(command)
-    if completed.returncode not in allowed:
-        raise ToolError(f"asv {args[0]} exited with {completed.returncode}: {' '.join(command)}")
-    return completed.returncode
 
 
 def build_parser() -> argparse.ArgumentParser:

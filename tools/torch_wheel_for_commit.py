@@ -1,28 +1,45 @@
 #!/usr/bin/env python3
-"""Find (and install) the torch wheel built from a given torch commit, in a folder of wheels.
+"""Find (and install) the torch wheels built from a given torch commit, in a folder of wheels.
 
-Nightly and CI wheels carry their commit in ``torch/version.py`` (``git_version``),
-not in the file name, so each wheel's version file is read from the zip. This is
-the install step of ``asv.torch-commits.conf.json``: asv runs it in each commit's
-environment with ``--commit {commit} --install``, so a range of torch commits is
-benchmarked without compiling torch.
+This is the install step of ``asv.torch-commits.conf.json``: asv runs it in its
+virtualenv with ``--commit {commit} --install`` before benchmarking each commit,
+so a range of torch commits is benchmarked, or bisected, without compiling torch.
+It runs in that bare virtualenv: standard library only.
 
-The wheel folder: --wheels, else $TORCH_WHEEL_DIR. Exit 2 when no wheel matches,
-listing the commits that have one.
+How a commit finds its wheels, first match wins:
+
+1. an index file ``torch-wheels.json`` at the folder's top, for folders that hold
+   more than torch (a triton or other companion wheel of the same build):
+   ``{"<commit>": ["2026-11-24/torch-....whl", "2026-11-24/triton-....whl"], ...}``,
+   paths relative to the folder, commits full or abbreviated;
+2. otherwise every ``torch-*.whl`` in the folder and its subfolders (nightlies kept
+   in a folder per date), by ``git_version`` in its ``torch/version.py``: nightly and
+   CI wheels carry their commit there, not in the file name.
+
+``--install`` installs the commit's wheels with pip (then what they need, once),
+skips those already installed from the same files by this tool, and uninstalls the packages
+it installed for the previous commit that this one does not have. The wheel
+folder: --wheels, else $TORCH_WHEEL_DIR. A commit without wheels exits 2 with
+one line (asv then skips that commit and shows the line).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
 from cli import ToolError, one_line, run_tool
 
+INDEX_NAME = "torch-wheels.json"
+# What this tool installed last, in the environment's site-packages.
+MARKER_NAME = "torch-wheels-installed.json"
 GIT_VERSION = re.compile(r"""^git_version\s*(?::\s*str\s*)?=\s*['"]([0-9a-f]{7,40})['"]""", re.M)
 
 
@@ -37,27 +54,88 @@ def wheel_commit(wheel: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def wheels_by_commit(folder: Path) -> dict[str, Path]:
+def distribution_name(wheel: Path) -> str:
+    """The wheel's project name as pip knows it (the file name's first field, normalized)."""
+    return re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower()
+
+
+def read_index(folder: Path) -> dict[str, list[Path]] | None:
+    path = folder / INDEX_NAME
+    if not path.is_file():
+        return None
+    try:
+        entries = json.loads(path.read_text())
+        index = {str(commit): [folder / name for name in names] for commit, names in entries.items()}
+    except (OSError, ValueError, AttributeError, TypeError) as error:
+        raise ToolError(f"cannot read {path}: {one_line(error)}") from None
+    for wheels in index.values():
+        missing = [str(w) for w in wheels if not w.is_file()]
+        if missing or not wheels:
+            raise ToolError(f"{path} names wheels that are not there: {', '.join(missing) or 'none'}")
+    return index
+
+
+def wheels_by_commit(folder: Path) -> dict[str, list[Path]]:
+    """Every commit of the folder with its wheels: from the index file, else from torch wheels."""
     if not folder.is_dir():
         raise ToolError(f"no wheel folder at {folder}")
-    found = {}
-    for wheel in sorted(folder.glob("torch-*.whl")):
+    index = read_index(folder)
+    if index is not None:
+        return index
+    found: dict[str, list[Path]] = {}
+    for wheel in sorted(folder.rglob("torch-*.whl")):
         commit = wheel_commit(wheel)
         if commit:
-            found[commit] = wheel
+            found[commit] = [wheel]
     return found
 
 
-def find_wheel(folder: Path, commit: str) -> Path:
-    """The wheel whose git_version starts with ``commit`` (or that ``commit`` starts with)."""
+def find_wheels(folder: Path, commit: str) -> list[Path]:
+    """The wheels whose commit starts with ``commit`` (or that ``commit`` starts with)."""
     found = wheels_by_commit(folder)
     matches = {c: w for c, w in found.items() if c.startswith(commit) or commit.startswith(c)}
     if len(matches) == 1:
         return next(iter(matches.values()))
     if len(matches) > 1:
-        raise ToolError(f"commit {commit} matches several wheels in {folder}: {', '.join(sorted(matches))}")
+        raise ToolError(f"commit {commit} matches several builds in {folder}: {', '.join(sorted(matches))}")
     available = ", ".join(c[:12] for c in found) or "none"
-    raise ToolError(f"no torch wheel for commit {commit[:12]} in {folder}; wheels there are for: {available}")
+    raise ToolError(f"no torch wheel for commit {commit[:12]} in {folder}, skipped; "
+                    f"wheels there are for: {available}")
+
+
+def wheel_identity(wheel: Path) -> dict:
+    stat = wheel.stat()
+    return {"file": str(wheel.resolve()), "size": stat.st_size, "mtime": int(stat.st_mtime)}
+
+
+def pip(*args: str) -> None:
+    command = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
+    try:
+        subprocess.run(command, check=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise ToolError(f"pip {args[0]} failed: {one_line(error)}") from None
+
+
+def install(wheels: list[Path], site_packages: Path) -> list[str]:
+    """Bring this Python's packages to exactly these wheels; returns what was (re)installed."""
+    marker = site_packages / MARKER_NAME
+    try:
+        before = {entry["name"]: entry for entry in json.loads(marker.read_text())}
+    except (OSError, ValueError, TypeError, KeyError):
+        before = {}
+    wanted = {distribution_name(w): {"name": distribution_name(w), **wheel_identity(w)} for w in wheels}
+    # Written first as empty: an install cut short leaves nothing to trust.
+    marker.write_text("[]")
+    gone = sorted(set(before) - set(wanted))
+    if gone:
+        pip("uninstall", "-y", *gone)
+    changed = [w for w in wheels if before.get(distribution_name(w)) != wanted[distribution_name(w)]]
+    if changed:
+        pip("install", "--no-deps", "--force-reinstall", *map(str, changed))
+        # Then what they need (typing_extensions, sympy, ...), installed once per environment.
+        pip("install", *map(str, changed))
+    marker.write_text(json.dumps(list(wanted.values()), indent=1))
+    return [w.name for w in changed]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,8 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder of torch wheels (default: $TORCH_WHEEL_DIR)")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--commit", help="torch commit (full hash or prefix)")
-    group.add_argument("--list", action="store_true", help="list the commits that have a wheel")
-    parser.add_argument("--install", action="store_true", help="pip install the wheel into this Python")
+    group.add_argument("--list", action="store_true", help="list the commits that have wheels")
+    parser.add_argument("--install", action="store_true", help="install the commit's wheels into this Python")
     return parser
 
 
@@ -75,18 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.wheels is None:
         raise ToolError("no wheel folder: pass --wheels or set TORCH_WHEEL_DIR")
+    folder = Path(args.wheels)
     if args.list:
-        for commit, wheel in wheels_by_commit(args.wheels).items():
-            print(f"{commit}  {wheel.name}")
+        for commit, wheels in wheels_by_commit(folder).items():
+            print(f"{commit}  {' '.join(str(w.relative_to(folder)) for w in wheels)}")
         return 0
-    wheel = find_wheel(args.wheels, args.commit)
-    print(wheel)
+    wheels = find_wheels(folder, args.commit)
+    for wheel in wheels:
+        print(wheel)
     if args.install:
-        command = [sys.executable, "-m", "pip", "install", "--no-deps", "--force-reinstall", str(wheel)]
-        try:
-            subprocess.run(command, check=True)
-        except subprocess.CalledProcessError as error:
-            raise ToolError(f"pip could not install {wheel.name}: {one_line(error)}") from None
+        changed = install(wheels, Path(sysconfig.get_paths()["purelib"]))
+        print(f"installed: {', '.join(changed) or 'nothing new (same wheels as before)'}")
     return 0
 
 

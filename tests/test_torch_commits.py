@@ -1,0 +1,142 @@
+"""A range of torch commits and a bisection, for real (tools/torch_commits.py).
+
+A stand-in torch repository of 8 commits and a folder of wheels: the real CPU
+torch wheel of this machine for every commit but one, and from the sixth commit
+on also a slowdown wheel (the regression injector, packaged) that makes one CPU
+config really slower. `asv run` over the range records every commit that has
+wheels and skips the other with its line; `asv find` names the first slow commit;
+the tools read the results like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from asv_results import ResultsStore, config_rows, has_results
+from conftest import git, run_tool
+
+MACHINE = "ci-torch-commits"
+SLOW_CONFIG = "1, 4, (16, 48), 64, 'float32'"
+SLOW_MASK = "causal_bias"
+NO_WHEEL = 2  # the commit without wheels
+FIRST_SLOW = 5  # the first commit whose build carries the slowdown
+SLOWDOWN_US = 3000.0  # about 40x the config's forward on a CPU of this kind
+
+
+def daily_commits(path, count: int) -> list[str]:
+    """A stand-in torch history, one commit a day as nightlies are: asv orders results by commit date."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    hashes = []
+    for day in range(count):
+        date = f"2026-11-{day + 1:02d}T12:00:00+00:00"
+        os.environ.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        try:
+            git(path, "commit", "-q", "--allow-empty", "-m", f"torch commit {day}")
+        finally:
+            del os.environ["GIT_AUTHOR_DATE"], os.environ["GIT_COMMITTER_DATE"]
+        hashes.append(git(path, "rev-parse", "HEAD"))
+    return hashes
+
+
+def torch_wheel(folder) -> str:
+    """This environment's torch as a wheel file, from pip's wheel sources (the machine's wheel folder)."""
+    import torch
+
+    version = torch.__version__
+    completed = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                                "-d", str(folder), f"torch=={version}"], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    (wheel,) = folder.glob("torch-*.whl")
+    return wheel.name
+
+
+@pytest.fixture(scope="module")
+def torch_range(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("torch_commits")
+    commits = daily_commits(root / "pytorch", 8)
+    wheels = root / "wheels"
+    wheels.mkdir()
+    torch_file = torch_wheel(wheels)
+    spec = root / "slowdown.json"
+    spec.write_text(json.dumps({"slowdowns": [{"config": SLOW_CONFIG, "mask": SLOW_MASK, "gpu_us": 0.0,
+                                               "cpu_us": SLOWDOWN_US, "extra_ops": 0}]}))
+    built = run_tool("inject.py", "wheel", "--spec", str(spec), "--out", str(wheels))
+    assert built.returncode == 0, built.stderr
+    slowdown_file = built.stdout.split()[-1].rsplit("/", 1)[-1]
+    index = {commit: [torch_file] + ([slowdown_file] if i >= FIRST_SLOW else [])
+             for i, commit in enumerate(commits) if i != NO_WHEEL}
+    (wheels / "torch-wheels.json").write_text(json.dumps(index, indent=1))
+    (root / "home").mkdir()
+    common = ["--repo", str(root / "pytorch"), "--wheels", str(wheels), "--machine", MACHINE,
+              "--results-dir", str(root / "results"), "--env-dir", str(root / "env")]
+    env = {"HOME": str(root / "home")}
+    ran = run_tool("torch_commits.py", *common, "run", f"{commits[0]}..{commits[-1]}",
+                   "--bench", r"AttentionBiasCPU\.time_", env=env)
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+    return {"root": root, "commits": commits, "common": common, "env": env, "run": ran,
+            "results": root / "results"}
+
+
+def causal_bias_time(store: ResultsStore, commit: str) -> float:
+    run = store.choose_run(MACHINE, commit)
+    rows = config_rows(store.load(run), "AttentionBiasCPU", store.param_names("AttentionBiasCPU"))
+    (row,) = [row for row in rows if row.label == SLOW_CONFIG]
+    return row.times[f"time_{SLOW_MASK}"].value
+
+
+def test_the_range_records_every_commit_with_wheels_and_skips_the_other(torch_range):
+    commits, output = torch_range["commits"], torch_range["run"].stdout
+    assert f"6 of 7 commits of {commits[0]}..{commits[-1]} recorded" in output
+    assert f"skipped {commits[NO_WHEEL][:12]}" in output
+    assert f"no torch wheel for commit {commits[NO_WHEEL][:12]}" in output  # the install step's own line
+    store = ResultsStore(torch_range["results"])
+    timed = {run.commit_hash for run in store.runs(MACHINE) if has_results(store.load(run), "AttentionBiasCPU")}
+    assert timed == {c for i, c in enumerate(commits) if i not in (0, NO_WHEEL)}
+
+
+def test_the_slow_builds_are_really_slower_on_their_config_only(torch_range):
+    store = ResultsStore(torch_range["results"])
+    commits = torch_range["commits"]
+    fast = max(causal_bias_time(store, commits[i]) for i in (1, 3, 4))
+    slow = min(causal_bias_time(store, commits[i]) for i in (5, 6, 7))
+    assert slow > 10 * fast  # 3 ms of busy time on a forward of well under 0.3 ms
+
+
+def test_the_tools_read_the_range_like_any_other(torch_range):
+    commits, results = torch_range["commits"], str(torch_range["results"])
+    summary = run_tool("speedup_summary.py", "--results-dir", results, "--machine", MACHINE,
+                       "--commit", commits[4][:8])
+    assert summary.returncode == 0, summary.stderr
+    assert "6 of 6 configs measured" in summary.stdout
+    # The slow commit against the three before it (no re-measurement): the injected slowdown, about
+    # 40x, is a regression. What else this CPU's noise flags on one night is the check's own tests' matter.
+    check = run_tool("check_regressions.py", "--results-dir", results, "--machine", MACHINE,
+                     "--contender", commits[FIRST_SLOW][:8], "--format", "json")
+    assert check.returncode == 1, check.stderr
+    found = [(f["config"], f["mask"]) for f in json.loads(check.stdout)["regressions"]]
+    assert (SLOW_CONFIG, SLOW_MASK) in found
+
+
+def test_asv_find_names_the_first_slow_commit(torch_range):
+    commits = torch_range["commits"]
+    found = run_tool("torch_commits.py", *torch_range["common"], "find", f"{commits[NO_WHEEL]}..{commits[-1]}",
+                     "attention_bias.AttentionBiasCPU.time_causal_bias", env=torch_range["env"])
+    assert found.returncode == 0, found.stdout[-4000:] + found.stderr[-2000:]
+    assert found.stdout.splitlines()[-1].endswith(f"time_causal_bias: {commits[FIRST_SLOW][:8]}")
+
+
+def test_the_published_pages_show_the_step_at_the_first_slow_commit(torch_range, tmp_path):
+    html = tmp_path / "html"
+    published = run_tool("torch_commits.py", *torch_range["common"], "--html-dir", str(html), "publish",
+                         env=torch_range["env"])
+    assert published.returncode == 0, published.stdout[-3000:] + published.stderr[-2000:]
+    # asv's own step detection, on its Regressions page: [name, graph, ..., [[_, revision, before, after]]]
+    steps = {entry[0]: entry[-1] for entry in json.loads((html / "regressions.json").read_text())["regressions"]}
+    (jumps,) = [jumps for name, jumps in steps.items()
+                if name == f"attention_bias.AttentionBiasCPU.time_{SLOW_MASK}({SLOW_CONFIG})"]
+    assert [revision for _, revision, _, _ in jumps] == [FIRST_SLOW]  # revisions count commits from 0

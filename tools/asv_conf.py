@@ -1,0 +1,105 @@
+"""asv's configuration and machine file as the tools need them, and asv run as a subprocess.
+
+A tool that runs asv starts from one of the repository's confs, with absolute
+paths and its own overrides (repo, results, html), and describes the machine
+with every field asv detects, the GPU added.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import json5
+from cli import ToolError, one_line
+
+
+def gpu_description(torch_info: dict) -> str | None:
+    """'NVIDIA H100 80GB HBM3, 79.2 GiB, driver 580.159.04, CUDA 13.0', or None without a GPU."""
+    if not torch_info.get("device"):
+        return None
+    parts = [torch_info["device"], f"{torch_info['memory_gib']:.1f} GiB"]
+    if torch_info.get("driver"):
+        parts.append(f"driver {torch_info['driver']}")
+    parts.append(f"CUDA {torch_info['cuda_version']}")
+    return ", ".join(parts)
+
+
+def machine_description(torch_info: dict) -> dict[str, str]:
+    """asv's own detection of this machine (os, arch, cpu, num_cpu, ram), the GPU added to arch.
+
+    asv's machine file has no GPU field: the GPU goes into "arch", which the
+    published pages show with the machine.
+    """
+    from asv.machine import Machine
+
+    detected = {key: value for key, value in Machine.get_defaults().items() if key != "machine"}
+    gpu = gpu_description(torch_info)
+    if gpu:
+        detected["arch"] = f"{detected['arch']} + {gpu}"
+    return detected
+
+
+def describe_machine(name: str, torch_info: dict) -> None:
+    """Write the machine's entry in ~/.asv-machine.json with every field.
+
+    Through asv's API: `asv machine --yes --machine NAME` keeps only the fields that
+    differ from its detection, so the pages would show the machine without them.
+    """
+    from asv.machine import Machine
+
+    Machine.load(machine_name=name, machine=name, **machine_description(torch_info))
+
+
+def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
+                 html_dir: Path | None, out_dir: Path, overrides: dict | None = None) -> tuple[Path, dict]:
+    """A copy of asv.conf.json with absolute paths and the given overrides (``overrides``: any key).
+
+    asv resolves a conf's paths from the conf's own folder, so the copy holds
+    absolute ones and can live anywhere.
+    """
+    try:
+        conf = json5.loads(conf_path.read_text())
+    except (OSError, ValueError) as error:
+        raise ToolError(f"cannot read {conf_path}: {one_line(error)}") from None
+    base = conf_path.parent.resolve()
+    for key, default in (("repo", "."), ("benchmark_dir", "benchmarks"), ("results_dir", "results"),
+                         ("html_dir", "html"), ("env_dir", "env")):
+        conf[key] = str((base / conf.get(key, default)).resolve())
+    for key, override in (("repo", repo), ("results_dir", results_dir), ("html_dir", html_dir)):
+        if override is not None:
+            conf[key] = str(Path(override).resolve())
+    # The commands' {conf_dir} means the original conf's folder (the repository), not the copy's.
+    for key in ("install_command", "uninstall_command", "build_command"):
+        if isinstance(conf.get(key), list):
+            conf[key] = [command.replace("{conf_dir}", str(base)) for command in conf[key]]
+    conf.update(overrides or {})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "asv.conf.json"
+    path.write_text(json.dumps(conf, indent=2))
+    return path, conf
+
+
+# asv run's exit code when it ran and saved results but some benchmarks failed:
+# failures are per parameter set, the run is recorded all the same.
+ASV_SOME_FAILED = 2
+
+
+def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,), lines: list[str] | None = None) -> int:
+    """Run an asv command, its output going to ours (and into ``lines`` when given)."""
+    command = [sys.executable, "-m", "asv", *args, "--config", str(conf)]
+    if lines is None:
+        returncode = subprocess.run(command).returncode
+    else:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+            for line in process.stdout:
+                print(line, end="", flush=True)
+                lines.append(line.rstrip("\n"))
+        returncode = process.returncode
+    if returncode not in allowed:
+        raise ToolError(f"asv {args[0]} exited with {returncode}: {' '.join(command)}")
+    return returncode
+
+

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Benchmark a range of torch commits, or bisect it, from a folder of torch wheels: nothing compiled.
+
+  run RANGE          asv run over RANGE (git's A..B: the commits after A up to B) of
+                     a PyTorch clone. asv's virtualenv gets each commit's wheels from
+                     tools/torch_wheel_for_commit.py; a commit without wheels is
+                     skipped with that tool's line. Ends with what was recorded.
+  find RANGE BENCH   asv find: bisects RANGE for the commit that made BENCH (one
+                     benchmark, e.g. attention_bias.AttentionBias.time_causal_bias)
+                     slower the most, and prints it. Every commit it visits needs
+                     wheels: give it a range where each commit has a build.
+  publish            asv publish of these results against the clone's history
+                     (the suite's own conf would look for torch's commits in this
+                     repository).
+
+The conf is asv.torch-commits.conf.json with this clone, this results folder and
+this Python's version. The results are asv's like any other: speedup_summary.py,
+check_regressions.py and asv publish read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from asv_conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
+from asv_results import ResultsStore, has_results
+from cli import ToolError, one_line, run_tool
+from suite import BENCHMARK_CLASSES, REPO_ROOT
+
+TORCH_COMMITS_CONF = REPO_ROOT / "asv.torch-commits.conf.json"
+# asv find's last line names the commit: "Greatest regression found: 1a2b3c4d".
+FOUND = re.compile(r"Greatest (?:regression|improvement) found: (\S+)")
+
+
+def commits_in_range(repo: Path, spec: str) -> list[str]:
+    """The commits asv takes for RANGE, oldest first."""
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "rev-list", "--reverse", spec],
+                             check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", "") or one_line(error)
+        raise ToolError(f"not a commit range of {repo}: {spec}: {one_line(Exception(detail))}") from None
+    commits = out.split()
+    if not commits:
+        raise ToolError(f"the range {spec} of {repo} has no commits")
+    return commits
+
+
+def pinned_constraints(out_dir: Path) -> Path:
+    """requirements.txt's exact pins as a pip constraints file: asv's virtualenv must get the
+    asv_runner the suite was written for, not the newest."""
+    pins = [line.split("#")[0].strip() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
+    path = out_dir / "constraints.txt"
+    path.write_text("\n".join(pin for pin in pins if "==" in pin) + "\n")
+    return path
+
+
+def prepare(args: argparse.Namespace) -> Path:
+    """The derived conf; the environment that asv's install step and pip read."""
+    if args.wheels is None:
+        raise ToolError("no wheel folder: pass --wheels or set TORCH_WHEEL_DIR")
+    if not Path(args.wheels).is_dir():
+        raise ToolError(f"no wheel folder at {args.wheels}")
+    out_dir = REPO_ROOT / ".asv" / "conf-torch-commits"
+    overrides = {"pythons": [args.python]}
+    if args.env_dir:
+        overrides["env_dir"] = str(args.env_dir.resolve())
+    conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir, out_dir, overrides)
+    describe_machine(args.machine, {})
+    os.environ["TORCH_WHEEL_DIR"] = str(Path(args.wheels).resolve())
+    os.environ["PIP_CONSTRAINT"] = " ".join(filter(None, (str(pinned_constraints(out_dir)),
+                                                          os.environ.get("PIP_CONSTRAINT"))))
+    args.results, args.html = Path(conf["results_dir"]), Path(conf["html_dir"])
+    return conf_path
+
+
+def recorded(results_dir: Path, machine: str, commits: list[str]) -> dict[str, bool]:
+    """Per commit of the range: whether a run with timings is recorded for it."""
+    store = ResultsStore(results_dir)
+    runs = {run.commit_hash: run for run in store.runs(machine)} if machine in store.machines() else {}
+    found = {}
+    for commit in commits:
+        run = runs.get(commit)
+        results = store.load(run) if run else None
+        found[commit] = bool(results) and any(has_results(results, name) for name in BENCHMARK_CLASSES)
+    return found
+
+
+def run_range(args: argparse.Namespace, conf_path: Path) -> int:
+    commits = commits_in_range(args.repo, args.range)
+    bench = ["--bench", args.bench] if args.bench else []
+    asv("run", args.range, "--machine", args.machine, "--show-stderr", *bench, *args.asv_args,
+        conf=conf_path, allowed=(0, ASV_SOME_FAILED))
+    found = recorded(args.results, args.machine, commits)
+    skipped = [commit for commit, ok in found.items() if not ok]
+    print(f"\n{len(commits) - len(skipped)} of {len(commits)} commits of {args.range} recorded "
+          f"on machine {args.machine!r} in {args.results}")
+    for commit in skipped:
+        print(f"  skipped {commit[:12]}: no results (no wheel, or its install failed: asv's output above says)")
+    return 0
+
+
+def find(args: argparse.Namespace, conf_path: Path) -> int:
+    commits_in_range(args.repo, args.range)
+    lines: list[str] = []
+    asv("find", args.range, args.benchmark, "--machine", args.machine, "--show-stderr", *args.asv_args,
+        conf=conf_path, lines=lines)
+    names = [match.group(1) for line in lines if (match := FOUND.search(line))]
+    if not names:
+        raise ToolError("asv find named no commit (its output above says why)")
+    print(f"\nfirst slow commit of {args.range} for {args.benchmark}: {names[-1]}")
+    return 0
+
+
+def publish(args: argparse.Namespace, conf_path: Path) -> int:
+    asv("publish", conf=conf_path)
+    print(f"\npages of {args.results} in {args.html}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo", type=Path, required=True, help="a PyTorch clone (a light one: README)")
+    parser.add_argument("--wheels", default=os.environ.get("TORCH_WHEEL_DIR"),
+                        help="folder of torch wheels (default: $TORCH_WHEEL_DIR)")
+    parser.add_argument("--machine", required=True, help="asv machine name")
+    parser.add_argument("--config", type=Path, default=TORCH_COMMITS_CONF, help="the conf to start from")
+    parser.add_argument("--results-dir", type=Path, help="asv results directory (default: the conf's)")
+    parser.add_argument("--html-dir", type=Path, help="asv html directory (default: the conf's)")
+    parser.add_argument("--env-dir", type=Path, help="where asv keeps its virtualenv (default: the conf's)")
+    parser.add_argument("--python", default=f"{sys.version_info.major}.{sys.version_info.minor}",
+                        help="Python version of asv's virtualenv (default: this one's); the wheels' tag")
+    commands = parser.add_subparsers(dest="command", required=True)
+    runner = commands.add_parser("run", help="record every commit of a range that has wheels")
+    runner.add_argument("range", help="A..B")
+    runner.add_argument("--bench", help="asv --bench regex (default: every benchmark)")
+    finder = commands.add_parser("find", help="bisect a range for the commit that made a benchmark slower")
+    finder.add_argument("range", help="A..B")
+    finder.add_argument("benchmark", help="one benchmark, e.g. attention_bias.AttentionBias.time_causal_bias")
+    commands.add_parser("publish", help="asv publish of the results against the clone's history")
+    for sub in (runner, finder):
+        sub.add_argument("asv_args", nargs=argparse.REMAINDER, help="after --: more arguments for asv")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.asv_args = [a for a in getattr(args, "asv_args", []) if a != "--"]
+    conf_path = prepare(args)
+    return {"run": run_range, "find": find, "publish": publish}[args.command](args, conf_path)
+
+
+if __name__ == "__main__":
+    sys.exit(run_tool(main))
