@@ -48,6 +48,19 @@ def test_machine_description_has_asv_detection_and_the_gpu():
     assert machine_description(h100)["arch"] == cpu_only["arch"] + " + NVIDIA H100 80GB HBM3, 79.6 GiB, CUDA 13.0"
 
 
+def test_a_machine_described_with_its_gpu_is_known_and_kept(tmp_path, monkeypatch):
+    """torch_commits.py describes a machine only when it is new: record_run.py's GPU description stays."""
+    from asv.machine import MachineCollection
+    from asv_conf import describe_machine, known_machine
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert not known_machine("h100")
+    h100 = {"device": "NVIDIA H100 80GB HBM3", "memory_gib": 79.6, "driver": None, "cuda_version": "13.0"}
+    describe_machine("h100", h100)
+    assert known_machine("h100")
+    assert MachineCollection.load("h100")["arch"].endswith(" + NVIDIA H100 80GB HBM3, 79.6 GiB, CUDA 13.0")
+
+
 def test_recorded_machine_file_has_every_field(cpu_runs):
     machine = json.loads((cpu_runs["results"] / "ci-cpu" / "machine.json").read_text())
     assert {"os", "arch", "cpu", "num_cpu", "ram"} <= set(machine) and machine["machine"] == "ci-cpu"

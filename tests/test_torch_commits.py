@@ -91,6 +91,7 @@ def causal_bias_time(store: ResultsStore, commit: str) -> float:
 
 def test_the_range_records_every_commit_with_wheels_and_skips_the_other(torch_range):
     commits, output = torch_range["commits"], torch_range["run"].stdout
+    assert f"6 of 7 commits of {commits[0]}..{commits[-1]} have wheels" in output
     assert f"6 of 7 commits of {commits[0]}..{commits[-1]} recorded" in output
     assert f"skipped {commits[NO_WHEEL][:12]}" in output
     assert f"no torch wheel for commit {commits[NO_WHEEL][:12]}" in output  # the install step's own line
@@ -128,6 +129,16 @@ def test_asv_find_names_the_first_slow_commit(torch_range):
                      "attention_bias.AttentionBiasCPU.time_causal_bias", env=torch_range["env"])
     assert found.returncode == 0, found.stdout[-4000:] + found.stderr[-2000:]
     assert found.stdout.splitlines()[-1].endswith(f"time_causal_bias: {commits[FIRST_SLOW][:8]}")
+
+
+def test_find_refuses_a_range_with_a_commit_it_could_not_install(torch_range):
+    commits = torch_range["commits"]
+    refused = run_tool("torch_commits.py", *torch_range["common"], "find", f"{commits[0]}..{commits[-1]}",
+                       "attention_bias.AttentionBiasCPU.time_causal_bias", env=torch_range["env"])
+    assert refused.returncode == 2
+    assert refused.stderr == (f"error: 1 commit(s) of {commits[0]}..{commits[-1]} have no wheels, and asv find "
+                              f"stops at such a commit: {commits[NO_WHEEL][:12]}; bisect a range of builds "
+                              "(torch_wheel_for_commit.py --list)\n")
 
 
 def test_the_published_pages_show_the_step_at_the_first_slow_commit(torch_range, tmp_path):

@@ -53,6 +53,18 @@ def describe_machine(name: str, torch_info: dict) -> None:
     Machine.load(machine_name=name, machine=name, **machine_description(torch_info))
 
 
+def known_machine(name: str) -> bool:
+    """Whether ~/.asv-machine.json already describes the machine (record_run.py puts the GPU there)."""
+    from asv.machine import MachineCollection
+    from asv.util import UserError
+
+    try:
+        MachineCollection.load(name)
+    except (UserError, OSError, ValueError):
+        return False
+    return True
+
+
 def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
                  html_dir: Path | None, out_dir: Path, overrides: dict | None = None) -> tuple[Path, dict]:
     """A copy of asv.conf.json with absolute paths and the given overrides (``overrides``: any key).

@@ -27,10 +27,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from asv_conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
+from asv_conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, known_machine
 from asv_results import ResultsStore, has_results
 from cli import ToolError, one_line, run_tool
 from suite import BENCHMARK_CLASSES, REPO_ROOT
+from torch_wheels import without_wheels
 
 TORCH_COMMITS_CONF = REPO_ROOT / "asv.torch-commits.conf.json"
 # asv find's last line names the commit: "Greatest regression found: 1a2b3c4d".
@@ -71,7 +72,8 @@ def prepare(args: argparse.Namespace) -> Path:
     if args.env_dir:
         overrides["env_dir"] = str(args.env_dir.resolve())
     conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir, out_dir, overrides)
-    describe_machine(args.machine, {})
+    if not known_machine(args.machine):  # a description with the GPU, from record_run.py, stays
+        describe_machine(args.machine, {})
     os.environ["TORCH_WHEEL_DIR"] = str(Path(args.wheels).resolve())
     os.environ["PIP_CONSTRAINT"] = " ".join(filter(None, (str(pinned_constraints(out_dir)),
                                                           os.environ.get("PIP_CONSTRAINT"))))
@@ -93,6 +95,8 @@ def recorded(results_dir: Path, machine: str, commits: list[str]) -> dict[str, b
 
 def run_range(args: argparse.Namespace, conf_path: Path) -> int:
     commits = commits_in_range(args.repo, args.range)
+    missing = without_wheels(Path(args.wheels), commits)
+    print(f"{len(commits) - len(missing)} of {len(commits)} commits of {args.range} have wheels in {args.wheels}")
     bench = ["--bench", args.bench] if args.bench else []
     asv("run", args.range, "--machine", args.machine, "--show-stderr", *bench, *args.asv_args,
         conf=conf_path, allowed=(0, ASV_SOME_FAILED))
@@ -106,7 +110,12 @@ def run_range(args: argparse.Namespace, conf_path: Path) -> int:
 
 
 def find(args: argparse.Namespace, conf_path: Path) -> int:
-    commits_in_range(args.repo, args.range)
+    # asv find stops at a commit it cannot install, after minutes of runs: say so before.
+    missing = without_wheels(Path(args.wheels), commits_in_range(args.repo, args.range))
+    if missing:
+        raise ToolError(f"{len(missing)} commit(s) of {args.range} have no wheels, and asv find stops at "
+                        f"such a commit: {', '.join(c[:12] for c in missing[:5])}; "
+                        "bisect a range of builds (torch_wheel_for_commit.py --list)")
     lines: list[str] = []
     asv("find", args.range, args.benchmark, "--machine", args.machine, "--show-stderr", *args.asv_args,
         conf=conf_path, lines=lines)

@@ -28,79 +28,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import sysconfig
-import zipfile
 from pathlib import Path
 
 from cli import ToolError, one_line, run_tool
+from torch_wheels import distribution_name, find_wheels, wheels_by_commit
 
-INDEX_NAME = "torch-wheels.json"
 # What this tool installed last, in the environment's site-packages.
 MARKER_NAME = "torch-wheels-installed.json"
-GIT_VERSION = re.compile(r"""^git_version\s*(?::\s*str\s*)?=\s*['"]([0-9a-f]{7,40})['"]""", re.M)
-
-
-def wheel_commit(wheel: Path) -> str | None:
-    """torch.version.git_version of a torch wheel, read from its torch/version.py."""
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            text = archive.read("torch/version.py").decode()
-    except (OSError, KeyError, zipfile.BadZipFile):
-        return None
-    match = GIT_VERSION.search(text)
-    return match.group(1) if match else None
-
-
-def distribution_name(wheel: Path) -> str:
-    """The wheel's project name as pip knows it (the file name's first field, normalized)."""
-    return re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower()
-
-
-def read_index(folder: Path) -> dict[str, list[Path]] | None:
-    path = folder / INDEX_NAME
-    if not path.is_file():
-        return None
-    try:
-        entries = json.loads(path.read_text())
-        index = {str(commit): [folder / name for name in names] for commit, names in entries.items()}
-    except (OSError, ValueError, AttributeError, TypeError) as error:
-        raise ToolError(f"cannot read {path}: {one_line(error)}") from None
-    for wheels in index.values():
-        missing = [str(w) for w in wheels if not w.is_file()]
-        if missing or not wheels:
-            raise ToolError(f"{path} names wheels that are not there: {', '.join(missing) or 'none'}")
-    return index
-
-
-def wheels_by_commit(folder: Path) -> dict[str, list[Path]]:
-    """Every commit of the folder with its wheels: from the index file, else from torch wheels."""
-    if not folder.is_dir():
-        raise ToolError(f"no wheel folder at {folder}")
-    index = read_index(folder)
-    if index is not None:
-        return index
-    found: dict[str, list[Path]] = {}
-    for wheel in sorted(folder.rglob("torch-*.whl")):
-        commit = wheel_commit(wheel)
-        if commit:
-            found[commit] = [wheel]
-    return found
-
-
-def find_wheels(folder: Path, commit: str) -> list[Path]:
-    """The wheels whose commit starts with ``commit`` (or that ``commit`` starts with)."""
-    found = wheels_by_commit(folder)
-    matches = {c: w for c, w in found.items() if c.startswith(commit) or commit.startswith(c)}
-    if len(matches) == 1:
-        return next(iter(matches.values()))
-    if len(matches) > 1:
-        raise ToolError(f"commit {commit} matches several builds in {folder}: {', '.join(sorted(matches))}")
-    available = ", ".join(c[:12] for c in found) or "none"
-    raise ToolError(f"no torch wheel for commit {commit[:12]} in {folder}, skipped; "
-                    f"wheels there are for: {available}")
 
 
 def wheel_identity(wheel: Path) -> dict:
