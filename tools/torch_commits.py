@@ -63,9 +63,9 @@ def pinned_constraints(out_dir: Path) -> Path:
 
 def prepare(args: argparse.Namespace) -> Path:
     """The derived conf; the environment that asv's install step and pip read."""
-    if args.wheels is None:
+    if args.command != "publish" and args.wheels is None:
         raise ToolError("no wheel folder: pass --wheels or set TORCH_WHEEL_DIR")
-    if not Path(args.wheels).is_dir():
+    if args.wheels is not None and not Path(args.wheels).is_dir():
         raise ToolError(f"no wheel folder at {args.wheels}")
     out_dir = REPO_ROOT / ".asv" / "conf-torch-commits"
     overrides = {"pythons": [args.python]}
@@ -74,7 +74,8 @@ def prepare(args: argparse.Namespace) -> Path:
     conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir, out_dir, overrides)
     if not known_machine(args.machine):  # a description with the GPU, from record_run.py, stays
         describe_machine(args.machine, {})
-    os.environ["TORCH_WHEEL_DIR"] = str(Path(args.wheels).resolve())
+    if args.wheels is not None:
+        os.environ["TORCH_WHEEL_DIR"] = str(Path(args.wheels).resolve())
     os.environ["PIP_CONSTRAINT"] = " ".join(filter(None, (str(pinned_constraints(out_dir)),
                                                           os.environ.get("PIP_CONSTRAINT"))))
     args.results, args.html = Path(conf["results_dir"]), Path(conf["html_dir"])
@@ -135,7 +136,7 @@ def publish(args: argparse.Namespace, conf_path: Path) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo", type=Path, required=True, help="a PyTorch clone (a light one: README)")
-    parser.add_argument("--wheels", default=os.environ.get("TORCH_WHEEL_DIR"),
+    parser.add_argument("--wheels", default=os.environ.get("TORCH_WHEEL_DIR") or None,
                         help="folder of torch wheels (default: $TORCH_WHEEL_DIR)")
     parser.add_argument("--machine", required=True, help="asv machine name")
     parser.add_argument("--config", type=Path, default=TORCH_COMMITS_CONF, help="the conf to start from")
