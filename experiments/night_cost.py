@@ -1,0 +1,53 @@
+"""Where a recorded night's time went: asv's own duration of each benchmark and setup_cache.
+
+    python experiments/night_cost.py RESULTS_DIR MACHINE [COMMIT]
+
+asv keeps, per benchmark of a results file, when it started and how long all
+its parameter sets took (each a forked process), and the duration of each
+setup_cache. Prints them grouped (timed methods, Profile figures, setup_cache)
+with the process count and time per process: what a change to the night's cost
+should be measured against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from asv_results import ResultsStore  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results_dir", type=Path)
+    parser.add_argument("machine")
+    parser.add_argument("commit", nargs="?", help="a commit prefix (default: the most recent run)")
+    args = parser.parse_args()
+    store = ResultsStore(args.results_dir)
+    run = store.choose_run(args.machine, args.commit)
+    data = json.loads(run.path.read_text())
+    column = data["result_columns"].index("duration")
+    groups: dict[str, list[float]] = {"time_*": [0.0, 0], "track_*": [0.0, 0]}
+    for name, entry in sorted(data["results"].items()):
+        duration = entry[column] if column < len(entry) and entry[column] else 0.0
+        processes = math.prod(len(axis) for axis in entry[1]) if entry[1] else 1
+        group = "time_*" if ".time_" in name else "track_*"
+        groups[group][0] += duration
+        groups[group][1] += processes
+        print(f"{name:70s} {duration:7.1f} s  {processes:4d} processes  {1e3 * duration / processes:6.1f} ms each")
+    for name, duration in data.get("durations", {}).items():
+        print(f"{name:70s} {duration:7.1f} s")
+    print()
+    for group, (duration, processes) in groups.items():
+        print(f"{group:8s} {duration:7.1f} s in {processes} processes")
+    setup = sum(d for n, d in data.get("durations", {}).items() if n.startswith("<setup_cache"))
+    print(f"setup_cache {setup:5.1f} s; benchmarks and caches together "
+          f"{setup + sum(d for d, _ in groups.values()):.1f} s of run {run.commit_hash[:8]}")
+
+
+if __name__ == "__main__":
+    main()
