@@ -24,7 +24,9 @@ SLOW_CONFIG = "1, 4, (16, 48), 64, 'float32'"
 SLOW_MASK = "causal_bias"
 NO_WHEEL = 2  # the commit without wheels
 FIRST_SLOW = 5  # the first commit whose build carries the slowdown
-SLOWDOWN_US = 3000.0  # about 40x the config's forward on a CPU of this kind
+# About 120x the config's forward on a CPU of this kind: far beyond the one-night floor that
+# three nights of this 2-vCPU VM's noise (steps of up to 1.8x seen) give the check.
+SLOWDOWN_US = 10_000.0
 
 
 def daily_commits(path, count: int) -> list[str]:
@@ -105,7 +107,7 @@ def test_the_slow_builds_are_really_slower_on_their_config_only(torch_range):
     commits = torch_range["commits"]
     fast = max(causal_bias_time(store, commits[i]) for i in (1, 3, 4))
     slow = min(causal_bias_time(store, commits[i]) for i in (5, 6, 7))
-    assert slow > 10 * fast  # 3 ms of busy time on a forward of well under 0.3 ms
+    assert slow > 10 * fast  # 10 ms of busy time on a forward of well under 0.3 ms
 
 
 def test_the_tools_read_the_range_like_any_other(torch_range):
@@ -115,7 +117,7 @@ def test_the_tools_read_the_range_like_any_other(torch_range):
     assert summary.returncode == 0, summary.stderr
     assert "6 of 6 configs measured" in summary.stdout
     # The slow commit against the three before it (no re-measurement): the injected slowdown, about
-    # 40x, is a regression. What else this CPU's noise flags on one night is the check's own tests' matter.
+    # 120x, is a regression. What else this CPU's noise flags on one night is the check's own tests' matter.
     check = run_tool("check_regressions.py", "--results-dir", results, "--machine", MACHINE,
                      "--contender", commits[FIRST_SLOW][:8], "--format", "json")
     assert check.returncode == 1, check.stderr
@@ -152,4 +154,7 @@ def test_the_published_pages_show_the_step_at_the_first_slow_commit(torch_range,
     steps = {entry[0]: entry[-1] for entry in json.loads((html / "regressions.json").read_text())["regressions"]}
     (jumps,) = [jumps for name, jumps in steps.items()
                 if name == f"attention_bias.AttentionBiasCPU.time_{SLOW_MASK}({SLOW_CONFIG})"]
-    assert [revision for _, revision, _, _ in jumps] == [FIRST_SLOW]  # revisions count commits from 0
+    # Its largest step is the slowdown (revisions count commits from 0). asv may also mark a small
+    # step of this 2-vCPU machine's noise on the same line (seen: 1 run in 3); that is not the claim.
+    _, revision, before, after = max(jumps, key=lambda jump: jump[3] / jump[2])
+    assert revision == FIRST_SLOW and after > 10 * before
