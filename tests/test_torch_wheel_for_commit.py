@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import subprocess
 import sys
@@ -12,6 +10,7 @@ import zipfile
 import json5
 import pytest
 from conftest import REPO_ROOT, run_tool
+from torch_wheels import write_wheel
 
 NIGHTLY = "70d99e998b4955e0049d13a98d77ae1b14db1f45"
 OTHER = "cf30153c4c131c8164ee7798e5022d810682e2cb"
@@ -93,21 +92,6 @@ def test_an_index_naming_a_missing_wheel_is_a_user_error(wheels):
                                 f"{wheels / 'gone.whl'}\n")
 
 
-def installable_wheel(folder, project: str, version: str, files: dict[str, str]) -> str:
-    """A real (tiny) wheel that pip installs."""
-    dist_info = f"{project}-{version}.dist-info"
-    contents = {**files, f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n",
-                f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-    record = [f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data.encode()).digest()).rstrip(b'=').decode()},"
-              f"{len(data.encode())}" for name, data in contents.items()]
-    contents[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
-    name = f"{project}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(folder / name, "w") as archive:
-        for path, data in contents.items():
-            archive.writestr(path, data)
-    return name
-
-
 def test_the_install_step_swaps_builds_in_a_virtualenv_without_asv(tmp_path):
     """asv's virtualenv has pip and nothing of the suite's: the step installs, skips and removes for real."""
     wheels = tmp_path / "wheels"
@@ -115,10 +99,11 @@ def test_the_install_step_swaps_builds_in_a_virtualenv_without_asv(tmp_path):
     builds = {}
     for commit, version in ((OTHER, "2.13.0"), (NIGHTLY, "2.14.0")):
         (wheels / version).mkdir()
-        builds[commit] = f"{version}/" + installable_wheel(
-            wheels / version, "torch", version,
-            {"torch/__init__.py": f"__version__ = '{version}'\n", "torch/version.py": f"git_version = '{commit}'\n"})
-    companion = installable_wheel(wheels, "slowdown_companion", "1.0", {"slowdown_companion.py": ""})
+        built = write_wheel(wheels / version, "torch", version, {
+            "torch/__init__.py": f"__version__ = '{version}'\n".encode(),
+            "torch/version.py": f"git_version = '{commit}'\n".encode()})
+        builds[commit] = f"{version}/{built.name}"
+    companion = write_wheel(wheels, "slowdown_companion", "1.0", {"slowdown_companion.py": b""}).name
     (wheels / "torch-wheels.json").write_text(json.dumps(
         {OTHER: [builds[OTHER], companion], NIGHTLY: [builds[NIGHTLY]]}))
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "env")], check=True)

@@ -20,19 +20,17 @@ spec into a second environment, record again with it, run the check.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
 import random
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import noise_model
 from asv_results import choose_benchmark_class, config_rows, open_machine
 from cli import ToolError, add_results_arguments, one_line, run_tool
 from suite import MASKS, REPO_ROOT
+from torch_wheels import write_wheel
 
 PTH_NAME = "attention_slowdown.pth"
 INJECTOR_DIR = REPO_ROOT / "inject"
@@ -93,39 +91,17 @@ def install(python: str, spec: Path) -> Path:
     return path
 
 
-WHEEL_PROJECT = "attention_slowdown"
-
-
-def _record_line(name: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
-
-
 def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
     """A pure-Python wheel: the injector module, the spec beside it, a .pth that arms it."""
     read_spec(spec)
-    module = (INJECTOR_DIR / "attention_slowdown.py").read_bytes()
     sys.path.insert(0, str(INJECTOR_DIR))
-    import attention_slowdown
+    import attention_slowdown  # for the spec's file name, which the module reads
 
-    dist_info = f"{WHEEL_PROJECT}-{version}.dist-info"
-    files = {
-        "attention_slowdown.py": module,
+    return write_wheel(out_dir, "attention_slowdown", version, {
+        "attention_slowdown.py": (INJECTOR_DIR / "attention_slowdown.py").read_bytes(),
         attention_slowdown.SPEC_BESIDE: spec.read_bytes(),
         PTH_NAME: b"import attention_slowdown; attention_slowdown.arm_beside()\n",
-        f"{dist_info}/METADATA": (f"Metadata-Version: 2.1\nName: {WHEEL_PROJECT}\nVersion: {version}\n"
-                                  "Summary: a real slowdown of chosen attention-bias configs\n").encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: attention-bias-benchmarks\n"
-                              b"Root-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = [_record_line(name, data) for name, data in files.items()] + [f"{dist_info}/RECORD,,"]
-    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{WHEEL_PROJECT}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return path
+    })
 
 
 def build_parser() -> argparse.ArgumentParser:

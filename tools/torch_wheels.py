@@ -9,6 +9,8 @@ Standard library only: asv's bare virtualenv runs the install step with it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import zipfile
@@ -84,3 +86,23 @@ def without_wheels(folder: Path, commits: list[str]) -> list[str]:
     """The commits (full hashes) that no build in the folder belongs to."""
     built = wheels_by_commit(folder)
     return [commit for commit in commits if not any(commit.startswith(c) for c in built)]
+
+
+def write_wheel(out_dir: Path, project: str, version: str, files: dict[str, bytes]) -> Path:
+    """A pure-Python wheel of these files, with the metadata and RECORD that pip checks."""
+    dist_info = f"{project}-{version}.dist-info"
+    contents = {
+        **files,
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n".encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: attention-bias-benchmarks\n"
+                              b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
+              f"{len(data)}" for name, data in contents.items()]
+    contents[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{project}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in contents.items():
+            archive.writestr(name, data)
+    return path
