@@ -36,11 +36,9 @@ def daily_commits(path, count: int) -> list[str]:
     hashes = []
     for day in range(count):
         date = f"2026-11-{day + 1:02d}T12:00:00+00:00"
-        os.environ.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
-        try:
-            git(path, "commit", "-q", "--allow-empty", "-m", f"torch commit {day}")
-        finally:
-            del os.environ["GIT_AUTHOR_DATE"], os.environ["GIT_COMMITTER_DATE"]
+        subprocess.run(["git", "-C", str(path), "-c", "user.name=test", "-c", "user.email=test@example.com",
+                        "commit", "-q", "--allow-empty", "-m", f"torch commit {day}"], check=True,
+                       env={**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date})
         hashes.append(git(path, "rev-parse", "HEAD"))
     return hashes
 
