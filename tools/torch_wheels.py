@@ -69,10 +69,15 @@ def wheels_by_commit(folder: Path) -> dict[str, list[Path]]:
     return found
 
 
+def same_commit(a: str, b: str) -> bool:
+    """Two spellings of one commit: full hashes or abbreviations of each other."""
+    return a.startswith(b) or b.startswith(a)
+
+
 def find_wheels(folder: Path, commit: str) -> list[Path]:
     """The wheels whose commit starts with ``commit`` (or that ``commit`` starts with)."""
     found = wheels_by_commit(folder)
-    matches = {c: w for c, w in found.items() if c.startswith(commit) or commit.startswith(c)}
+    matches = {c: w for c, w in found.items() if same_commit(c, commit)}
     if len(matches) == 1:
         return next(iter(matches.values()))
     if len(matches) > 1:
@@ -85,7 +90,7 @@ def find_wheels(folder: Path, commit: str) -> list[Path]:
 def without_wheels(folder: Path, commits: list[str]) -> list[str]:
     """The commits (full hashes) that no build in the folder belongs to."""
     built = wheels_by_commit(folder)
-    return [commit for commit in commits if not any(commit.startswith(c) for c in built)]
+    return [commit for commit in commits if not any(same_commit(commit, c) for c in built)]
 
 
 def write_wheel(out_dir: Path, project: str, version: str, files: dict[str, bytes]) -> Path:
