@@ -15,10 +15,10 @@ sys.path.insert(0, str(TOOLS))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 
-def git(repo: Path, *args: str) -> str:
+def git(repo: Path, *args: str, env: dict | None = None) -> str:
     return subprocess.run(
         ["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env={**os.environ, **(env or {})},
     ).stdout.strip()
 
 

@@ -11,7 +11,6 @@ the tools read the results like any other.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -36,9 +35,8 @@ def daily_commits(path, count: int) -> list[str]:
     hashes = []
     for day in range(count):
         date = f"2026-11-{day + 1:02d}T12:00:00+00:00"
-        subprocess.run(["git", "-C", str(path), "-c", "user.name=test", "-c", "user.email=test@example.com",
-                        "commit", "-q", "--allow-empty", "-m", f"torch commit {day}"], check=True,
-                       env={**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date})
+        git(path, "commit", "-q", "--allow-empty", "-m", f"torch commit {day}",
+            env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date})
         hashes.append(git(path, "rev-parse", "HEAD"))
     return hashes
 
