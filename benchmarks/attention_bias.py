@@ -1,17 +1,21 @@
 """SDPA with a lower-right causal mask: a materialized boolean tensor versus CausalBias.
 
-Each ``time_*`` benchmark reports the steady-state wall time of one CompositeMHA
-forward call (q/k/v projections, SDPA, output projection), end to end: asv times
-blocks of back-to-back calls, the clock waits for the GPU at both ends of a
-block, and asv divides by the number of calls. That is the time a loop of
-forward calls takes per call, CPU launch cost included, as the reference script
-measured it.
+Each grid is measured by one process a night, its ``setup_cache``: it checks
+that both masks give the same output, then visits every config several times,
+each pass over the grid in its own order, and keeps per config and mask the
+wall time of one CompositeMHA forward (q/k/v projections, SDPA, output
+projection), end to end: blocks of back-to-back calls, the clock waiting for
+the GPU at both ends of a block, divided by the calls. That is the time a loop
+of forward calls takes per call, CPU launch cost included, as the reference
+script measured it. The same process measures what explains a time: GPU time
+without launch cost, peak memory, achieved TFLOP/s, the SDPA backend that ran
+and what one forward dispatches, counted.
 
-The ``*Profile`` classes record, per config and mask, what explains a time: GPU
-time without launch cost, peak memory, achieved TFLOP/s and the SDPA backend
-that ran. They are measured once per run, in the grid's ``setup_cache``, which
-also checks that both masks give the same output; their ``track_*`` methods only
-return the figures, so each of their processes stays cheap.
+Every benchmark here is a ``track_*`` that returns one of those figures: asv
+forks a child per benchmark and parameter set, and a child that starts CUDA
+costs the night 0.3 s, one that returns a number about 10 ms. This module
+imports no torch (``benchmarks/grid.py``), so those forks stay cheap; only
+``setup_cache`` imports the measuring half, ``benchmarks/measure/common.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import sys
 
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
-from .common import (
+from .grid import (
     BACKEND_CODES,
     BACKEND_UNIT,
     CPU_PARAMS,
@@ -28,19 +32,18 @@ from .common import (
     MASKS,
     PARAM_NAMES,
     AttentionConfig,
-    ForwardCase,
     GridState,
     MaskFigures,
-    current_case,
     forward_flops,
-    grid_state,
-    prepared_case,
     raise_for_verdict,
-    require_cuda,
     skip,
-    synchronized_clock,
-    use_device,
 )
+
+
+def _measure(params: list[list], device: str) -> GridState:
+    from .measure.common import grid_state  # torch: only in the process that measures
+
+    return grid_state(params, device)
 
 
 # One setup_cache per grid, shared by its timed and its Profile class: asv keys a
@@ -53,8 +56,8 @@ class _GpuGrid:
     device = "cuda"
 
     def setup_cache(self) -> GridState:
-        """Check both masks and measure their figures for every GPU config, in one process."""
-        return grid_state(GPU_PARAMS, "cuda")
+        """Check and measure every GPU config, in one process."""
+        return _measure(GPU_PARAMS, "cuda")
 
     setup_cache.timeout = 900  # 80 configs, about a minute on an H100 (docs/measurements)
 
@@ -66,8 +69,8 @@ class _CpuGrid:
     device = "cpu"
 
     def setup_cache(self) -> GridState:
-        """Check both masks and measure their figures for every CPU config, in one process."""
-        return grid_state(CPU_PARAMS, "cpu")
+        """Check and measure every CPU config, in one process."""
+        return _measure(CPU_PARAMS, "cpu")
 
     setup_cache.timeout = 300
 
@@ -76,80 +79,61 @@ def _config(device: str, params: tuple) -> AttentionConfig:
     return AttentionConfig.from_params(*params, device)
 
 
-def _warm_up(mask: str):
-    def warm_up(state, *params):
-        current_case().warm_up(mask)
-
-    return warm_up
-
-
-class _MaskedForward:
-    """The two timed paths; subclasses name the grid and the device.
+class _Figures:
+    """A config's figures from the night's measurement; subclasses name the grid and the device.
 
     The leading underscore keeps asv from collecting this base class itself.
     """
 
     param_names = PARAM_NAMES
     device: str
+    version = "1"
 
-    # Pinned so that edits to helper code do not split the published history;
-    # bump it only when what a result means changes. "2": samples are blocks of
-    # back-to-back calls since the per-method warm-up; under "1" most GPU samples
-    # were single synchronized calls (latency, not per-call throughput).
-    version = "2"
-
-    # One round: a second doubles the processes, each paying the fork and CUDA
-    # start-up (about 0.3 s on the H100).
-    rounds = 1
-    # number = 0: asv sizes a block of calls to fill sample_time, warming up as it does.
-    number = 0
-    sample_time = 0.02
-    warmup_time = 0.1
-    # (min samples, max samples, seconds); the GPU class takes fewer (its comment says why).
-    repeat = (10, 50, 0.2)
-    min_run_count = 2
-    timer = staticmethod(synchronized_clock)
-
-    case: ForwardCase
+    figures: dict[str, MaskFigures]
+    state: GridState
+    config: AttentionConfig
 
     def setup(self, state: GridState, *params):
         if state.unavailable:
             skip(state.unavailable)
-        if self.device == "cuda":
-            require_cuda()
-        use_device(self.device)
-        config = _config(self.device, params)
-        raise_for_verdict(state.verdicts, config)
-        self.case = prepared_case(config)
+        self.state, self.config = state, _config(self.device, params)
+        raise_for_verdict(state.verdicts, self.config)
+        figures = state.figures.get(self.config)
+        if not isinstance(figures, dict):
+            raise AssertionError(f"no figures were measured for {self.config}: {figures}")
+        self.figures = figures
 
-    def time_materialized(self, state, *params):
-        self.case.run_materialized()
-
-    def time_causal_bias(self, state, *params):
-        self.case.run_causal_bias()
-
-    # asv runs a benchmark function's own ``setup`` after the class's: warm only the timed mask.
-    time_materialized.setup = _warm_up("materialized")
-    time_causal_bias.setup = _warm_up("causal_bias")
+    def _failed(self, figures: MaskFigures, what: str):
+        reason = figures.error or f"no {what} was measured"
+        print(reason, file=sys.stderr)
+        raise AssertionError(reason)
 
 
-class AttentionBias(_GpuGrid, _MaskedForward):
+class _WallTime(_Figures):
+    """The two timed paths: wall time of one forward per mask."""
+
+    def _wall(self, mask: str) -> float:
+        figures = self.figures[mask]
+        if figures.wall_seconds is None:
+            self._failed(figures, "wall time")
+        return figures.wall_seconds
+
+    def track_wall_time_materialized(self, state, *params):
+        return self._wall("materialized")
+
+    def track_wall_time_causal_bias(self, state, *params):
+        return self._wall("causal_bias")
+
+    track_wall_time_materialized.unit = "seconds"
+    track_wall_time_causal_bias.unit = "seconds"
+
+
+class AttentionBias(_GpuGrid, _WallTime):
     """Wall time of one forward per mask, on the GPU grid."""
 
-    # The process is the statistical unit (one per config and mask, one state of the
-    # host's CPU speed), so a few 10 ms blocks give its value; more samples from the
-    # same process would not narrow what the verdict needs, and cost the nightly time.
-    sample_time = 0.01
-    warmup_time = 0.05
-    repeat = (5, 10, 0.06)
 
-
-class AttentionBiasCPU(_CpuGrid, _MaskedForward):
-    """Wall time of one forward per mask, on the CPU grid."""
-
-    # Calls of 30-100 us: 5 ms blocks give about 35 samples in 0.2 s, enough for
-    # asv's Mann-Whitney test to see a 10% change through the CPU's outliers.
-    sample_time = 0.005
+class AttentionBiasCPU(_CpuGrid, _WallTime):
+    """Wall time of one forward per mask, on the CPU grid (one thread)."""
 
 
 def _track(figure: str, mask: str, unit: str):
@@ -165,32 +149,12 @@ def _track(figure: str, mask: str, unit: str):
     return track
 
 
-class _ForwardProfile:
-    """Per config and mask: GPU time, peak memory, TFLOP/s, fraction of peak, SDPA backend.
+class _ForwardProfile(_Figures):
+    """Per config and mask: GPU time, peak memory, TFLOP/s, fraction of peak, SDPA backend, counts.
 
     Figures that a device lacks (GPU time and memory on the CPU, a peak for an
     unknown GPU) are skipped with the reason on stderr.
     """
-
-    param_names = PARAM_NAMES
-    device: str
-    version = "1"
-
-    figures: dict[str, MaskFigures]
-    state: GridState
-    config: AttentionConfig
-
-    def setup(self, state: GridState, *params):
-        if state.unavailable:
-            skip(state.unavailable)
-        self.state, self.config = state, _config(self.device, params)
-        figures = state.figures.get(self.config)
-        if figures is None:
-            raise AssertionError(f"no figures were measured for {self.config}")
-        if isinstance(figures, str):
-            print(f"no figures for {self.config}: {figures}", file=sys.stderr)
-            raise AssertionError(figures)
-        self.figures = figures
 
     def _unavailable(self, reason: str):
         print(reason, file=sys.stderr)
@@ -198,18 +162,19 @@ class _ForwardProfile:
 
     def _kernel_seconds(self, figures: MaskFigures) -> float:
         if figures.kernel_seconds is None:
-            print(figures.error, file=sys.stderr)
-            raise AssertionError(figures.error)
+            self._failed(figures, "GPU time")
         return figures.kernel_seconds
 
     def _gpu_time(self, figures: MaskFigures) -> float:
         if self.device != "cuda":
-            self._unavailable("no GPU time on the CPU grid: its time_* benchmarks are the CPU time")
+            self._unavailable("no GPU time on the CPU grid: its wall time is the CPU time")
         return self._kernel_seconds(figures)
 
     def _peak_memory(self, figures: MaskFigures) -> int:
-        if figures.peak_memory is None:
+        if self.device != "cuda":
             self._unavailable("no GPU memory on the CPU grid")
+        if figures.peak_memory is None:
+            self._failed(figures, "peak memory")
         return figures.peak_memory
 
     def _tflops(self, figures: MaskFigures) -> float:
@@ -221,12 +186,16 @@ class _ForwardProfile:
         return self._tflops(figures) / self.state.peak_tflops
 
     def _dispatch(self, figures: MaskFigures, count: str) -> int:
-        value = figures.dispatch.figures()[count] if figures.dispatch else None
+        if figures.dispatch is None:
+            self._failed(figures, "count")
+        value = figures.dispatch.figures()[count]
         if value is None:
             self._unavailable(f"no {count.replace('_', ' ')} count on the CPU grid: it needs CUDA")
         return value
 
     def _sdpa_backend(self, figures: MaskFigures) -> int:
+        if figures.dispatch is None:
+            self._failed(figures, "SDPA backend")
         if figures.backend not in BACKEND_CODES:
             raise AssertionError(f"SDPA backend not recognised from the profile: {figures.backend}")
         return BACKEND_CODES[figures.backend]

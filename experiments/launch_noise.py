@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from benchmarks.common import (  # noqa: E402
+from benchmarks.measure.common import (  # noqa: E402
     AttentionConfig,
     build_case,
     graph_replay_seconds,

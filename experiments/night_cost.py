@@ -4,9 +4,11 @@
 
 asv keeps, per benchmark of a results file, when it started and how long all
 its parameter sets took (each a forked process), and the duration of each
-setup_cache. Prints them grouped (timed methods, Profile figures, setup_cache)
+setup_cache. Prints them grouped (wall times, Profile figures, setup_cache)
 with the process count and time per process: what a change to the night's cost
-should be measured against.
+should be measured against. Where the run's ``<commit>.night`` file is there, also
+the measuring process's seconds by phase and how far a result's visits spread
+(slowest visit over the fastest, which is the recorded value).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from asv_results import ResultsStore  # noqa: E402
+from suite import NIGHT_SUFFIX  # noqa: E402
 
 
 def main() -> None:
@@ -31,11 +34,11 @@ def main() -> None:
     run = store.choose_run(args.machine, args.commit)
     data = json.loads(run.path.read_text())
     column = data["result_columns"].index("duration")
-    groups: dict[str, list[float]] = {"time_*": [0.0, 0], "track_*": [0.0, 0]}
+    groups: dict[str, list[float]] = {"wall time": [0.0, 0], "figures": [0.0, 0]}
     for name, entry in sorted(data["results"].items()):
         duration = entry[column] if column < len(entry) and entry[column] else 0.0
         processes = math.prod(len(axis) for axis in entry[1]) if entry[1] else 1
-        group = "time_*" if ".time_" in name else "track_*"
+        group = "wall time" if ".track_wall_time_" in name else "figures"
         groups[group][0] += duration
         groups[group][1] += processes
         print(f"{name:70s} {duration:7.1f} s  {processes:4d} processes  {1e3 * duration / processes:6.1f} ms each")
@@ -43,10 +46,27 @@ def main() -> None:
         print(f"{name:70s} {duration:7.1f} s")
     print()
     for group, (duration, processes) in groups.items():
-        print(f"{group:8s} {duration:7.1f} s in {processes} processes")
+        print(f"{group:9s} {duration:7.1f} s in {processes} processes")
     setup = sum(d for n, d in data.get("durations", {}).items() if n.startswith("<setup_cache"))
     print(f"setup_cache {setup:5.1f} s; benchmarks and caches together "
           f"{setup + sum(d for d, _ in groups.values()):.1f} s of run {run.commit_hash[:8]}")
+
+    night_path = run.path.parent / f"{run.commit_hash}{NIGHT_SUFFIX}"
+    if night_path.is_file():
+        print_night(json.loads(night_path.read_text()))
+
+
+def print_night(night: dict) -> None:
+    phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in night["phases"].items())
+    print(f"\nthe measuring process: {night['seconds']:.1f} s ({phases})")
+    spreads = sorted(max(visits) / min(visits) for masks in night["wall_visits"].values()
+                     for visits in masks.values() if visits)
+    if spreads:
+        def quantile(q: float) -> float:
+            return spreads[min(len(spreads) - 1, int(q * len(spreads)))]
+
+        print(f"visits, slowest / fastest, over {len(spreads)} results: median {quantile(0.5):.3f}, "
+              f"p95 {quantile(0.95):.3f}, max {spreads[-1]:.3f}")
 
 
 if __name__ == "__main__":

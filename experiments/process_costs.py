@@ -31,7 +31,7 @@ def sm_clock() -> str:
 def child(params, method, queue):
     import torch
 
-    from benchmarks import common
+    from benchmarks.measure import common
 
     marks = [time.perf_counter()]
     torch.zeros(1, device="cuda")
@@ -60,7 +60,7 @@ def child(params, method, queue):
 
 def main():
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "benchmarks.common"])
+    context.set_forkserver_preload(["torch", "benchmarks.measure.common"])
     queue = context.Queue()
     print("config | path | cuda_init build first second steady(ms) | materialized backend | SM MHz")
     for params in CONFIGS:

@@ -2,7 +2,7 @@
 
 Calibration and tests need contenders that are really slower, not scaled numbers.
 ``tools/inject.py install`` writes a .pth file into an environment's site-packages
-that calls :func:`arm` with a spec file; when the suite's ``benchmarks.common`` is
+that calls :func:`arm` with a spec file; when the suite's ``benchmarks.measure.common`` is
 then imported, ``CompositeMHA.forward`` is wrapped so that, for the configs and
 masks the spec names, each forward also does:
 
@@ -28,7 +28,7 @@ import os
 import sys
 import time
 
-TARGET_MODULE = "benchmarks.common"
+TARGET_MODULE = "benchmarks.measure.common"
 # The spec's file name inside the slowdown wheel, beside this module.
 SPEC_BESIDE = "attention_slowdown_spec.json"
 
@@ -85,7 +85,7 @@ def _label(common, module, query, key) -> str:
 
 
 def _wrap_forward(common, slowdowns: dict) -> None:
-    """Wrap the forward of ``common.CompositeMHA`` (``common``: the suite's benchmarks.common)."""
+    """Wrap the forward of ``common.CompositeMHA`` (``common``: the suite's benchmarks.measure.common)."""
     module_class = common.CompositeMHA
     forward = module_class.forward
     cycles_per_us: list[float] = []

@@ -29,14 +29,14 @@ def check(*args: str):
 
 def write_night(results: Path, index: int, wall: dict[tuple[int, str], float], gpu: dict[tuple[int, str], float],
                 counts: dict[tuple[int, str, str], float] | None = None) -> str:
-    """Night ``index``: one value per config and mask (a night is one process per result)."""
+    """Night ``index``: one value per config and mask (a night is one measuring process)."""
     commit = f"{index + 1:08x}" + "c" * 32
-    samples = {f"time_{mask}": [[wall[(i, mask)]] for i in range(4)] for mask in ("materialized", "causal_bias")}
+    walls = {f"track_wall_time_{mask}": [wall[(i, mask)] for i in range(4)] for mask in ("materialized", "causal_bias")}
     figures = {f"track_gpu_time_{mask}": [gpu[(i, mask)] for i in range(4)] for mask in ("materialized", "causal_bias")}
     for count, value in COUNTS.items():
         for mask in ("materialized", "causal_bias"):
             figures[f"track_{count}_{mask}"] = [(counts or {}).get((i, mask, count), value) for i in range(4)]
-    write_run(results, "box", commit, 1_000_000 + index * 86_400_000, samples, figures=figures)
+    write_run(results, "box", commit, 1_000_000 + index * 86_400_000, walls, figures=figures)
     return commit
 
 

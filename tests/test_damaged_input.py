@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 from conftest import run_tool
-from results_factory import many_around, write_run
+from results_factory import write_run
 
 BASE, NEW = "a" * 40, "b" * 40
 
 
 def healthy_tree(root: Path) -> Path:
     results = root / "results"
-    times = {"time_materialized": [many_around(2e-6)] * 4, "time_causal_bias": [many_around(1e-6)] * 4}
+    times = {"track_wall_time_materialized": [2e-6] * 4, "track_wall_time_causal_bias": [1e-6] * 4}
     figures = {"track_gpu_time_materialized": [1e-6] * 4, "track_gpu_time_causal_bias": [1e-6] * 4}
     write_run(results, "box", BASE, 1_000, times, figures=figures)
     write_run(results, "box", NEW, 2_000, times, figures=figures)
@@ -38,7 +38,7 @@ def edit_run(change: Callable[[dict], None]) -> Callable[[Path], str]:
 
 def set_value(value) -> Callable[[dict], None]:
     def change(data: dict) -> None:
-        entry = data["results"]["attention_bias.AttentionBiasCPU.time_causal_bias"]
+        entry = data["results"]["attention_bias.AttentionBiasCPU.track_wall_time_causal_bias"]
         entry[data["result_columns"].index("result")][1] = value
     return change
 
@@ -63,16 +63,17 @@ def drop_column(data: dict) -> None:
 
 
 def extra_parameter(data: dict) -> None:
-    entry = data["results"]["attention_bias.AttentionBiasCPU.time_causal_bias"]
+    entry = data["results"]["attention_bias.AttentionBiasCPU.track_wall_time_causal_bias"]
     entry[data["result_columns"].index("params")][0].append("3")
 
 
 DAMAGE = {
     "benchmarks.json not an object": benchmarks_json("[1, 2, 3]"),
-    "benchmarks.json entry not an object": benchmarks_json('{"attention_bias.AttentionBiasCPU.time_materialized": 7}'),
+    "benchmarks.json entry not an object": benchmarks_json(
+        '{"attention_bias.AttentionBiasCPU.track_wall_time_materialized": 7}'),
     "benchmarks.json not JSON": benchmarks_json("{"),
     "param_names not a list": benchmarks_json(json.dumps({
-        "attention_bias.AttentionBiasCPU.time_materialized": {"param_names": "batch"}})),
+        "attention_bias.AttentionBiasCPU.track_wall_time_materialized": {"param_names": "batch"}})),
     "run not JSON": whole_file("{not json"),
     "run a list": whole_file("[]"),
     "time of zero": edit_run(set_value(0.0)),

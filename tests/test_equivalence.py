@@ -12,8 +12,9 @@ import torch
 from conftest import REPO_ROOT, make_standin_repo
 
 sys.path.insert(0, str(REPO_ROOT))
-from benchmarks import common  # noqa: E402
-from benchmarks.common import AttentionConfig  # noqa: E402
+from benchmarks import grid  # noqa: E402
+from benchmarks.grid import GPU_PARAMS, AttentionConfig  # noqa: E402
+from benchmarks.measure import common  # noqa: E402
 
 
 def cpu_config(batch_size=1, seq_lens=(16, 48)) -> AttentionConfig:
@@ -73,7 +74,7 @@ def test_gpu_class_skips_without_cuda(capsys):
     from benchmarks.attention_bias import AttentionBias
 
     with pytest.raises(NotImplementedError, match="CUDA is not available"):
-        AttentionBias().setup(common.grid_state(common.GPU_PARAMS, "cuda"), 1, 16, (128, 256), 2048, "bfloat16")
+        AttentionBias().setup(common.grid_state(GPU_PARAMS, "cuda"), 1, 16, (128, 256), 2048, "bfloat16")
     assert "CUDA is not available" in capsys.readouterr().err
 
 
@@ -83,7 +84,7 @@ def test_clock_does_not_initialise_cuda():
 
 
 BROKEN_MODULE = '''
-from . import common
+from .measure import common
 from .attention_bias import AttentionBiasCPU
 
 
@@ -116,16 +117,14 @@ def test_verdicts_keep_going_after_a_failure():
     assert state.figures[configs[0]] == "the equivalence check failed"
     assert set(state.figures[configs[1]]) == {"materialized", "causal_bias"}
     with pytest.raises(AssertionError, match="CausalBias output differs"):
-        common.raise_for_verdict(verdicts, configs[0])
-    common.raise_for_verdict(verdicts, configs[1])
+        grid.raise_for_verdict(verdicts, configs[0])
+    grid.raise_for_verdict(verdicts, configs[1])
 
 
 def test_a_failing_parameter_set_does_not_stop_the_others(tmp_path):
     """A real asv run: the wrong-mask set fails (result null), every other set is timed."""
     bench_dir = tmp_path / "benchmarks"
-    bench_dir.mkdir()
-    for name in ("__init__.py", "common.py", "attention_bias.py"):
-        shutil.copy(REPO_ROOT / "benchmarks" / name, bench_dir / name)
+    shutil.copytree(REPO_ROOT / "benchmarks", bench_dir, ignore=shutil.ignore_patterns("__pycache__"))
     (bench_dir / "wrong_mask.py").write_text(BROKEN_MODULE)
     (commit,) = make_standin_repo(tmp_path / "repo", ["only"])
     conf = {
@@ -142,13 +141,13 @@ def test_a_failing_parameter_set_does_not_stop_the_others(tmp_path):
                    capture_output=True)
     completed = subprocess.run(
         [*asv, "run", "--environment", f"existing:{sys.executable}", "--set-commit-hash", commit,
-         "--machine", "t", "--bench", r"WrongMaskCPU\.time_", "--show-stderr", *config],
+         "--machine", "t", "--bench", r"WrongMaskCPU\.track_wall_time_", "--show-stderr", *config],
         env=env, capture_output=True, text=True,
     )
     assert "CausalBias output differs" in completed.stdout + completed.stderr
     results_file = next((tmp_path / "results" / "t").glob(f"{commit[:8]}-*.json"))
     results = json.loads(results_file.read_text())["results"]
-    for method in ("time_materialized", "time_causal_bias"):
+    for method in ("track_wall_time_materialized", "track_wall_time_causal_bias"):
         values = results[f"wrong_mask.WrongMaskCPU.{method}"][0]
         # params: batch (1, 4) x seq_lens ((16, 48), (1, 48), (32, 32)); (16, 48) fails twice
         assert values[0] is None and values[3] is None, values

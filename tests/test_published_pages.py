@@ -15,7 +15,7 @@ from conftest import REPO_ROOT, run_tool
 
 CHROMIUM = shutil.which("chromium")
 ARTIFACTS = REPO_ROOT / "artifacts"
-GRAPH = "attention_bias.AttentionBiasCPU.time_causal_bias"
+GRAPH = "attention_bias.AttentionBiasCPU.track_wall_time_causal_bias"
 pytestmark = pytest.mark.skipif(not (CHROMIUM and shutil.which("npm")),
                                 reason="needs Debian's chromium and npm (.ci/run installs chromium)")
 
@@ -53,7 +53,7 @@ def test_benchmark_list_shows_both_methods(site, tmp_path):
     url, _ = site
     dom = chromium(tmp_path, url + "#/summarylist", "--dump-dom")
     assert "continental origin of swallow" not in dom  # the libraries loaded
-    for method in ("time_materialized", "time_causal_bias"):
+    for method in ("track_wall_time_materialized", "track_wall_time_causal_bias"):
         assert f"AttentionBiasCPU.{method}" in dom
 
 

@@ -8,7 +8,7 @@ import math
 
 import pytest
 from conftest import run_tool
-from results_factory import SMALL_PARAMS, around, write_run
+from results_factory import SMALL_PARAMS, write_run
 
 MATERIALIZED_US = [2.0, 4.0, 3.0, 8.0]
 CAUSAL_US = [1.0, 4.0, 6.0, 2.0]  # speedups 2, 1, 0.5, 4
@@ -33,9 +33,9 @@ def by_type(report: dict) -> dict[str, dict]:
 def known_results(tmp_path):
     results = tmp_path / "results"
     write_run(results, "box", "a" * 40, 1_000, {
-        "time_materialized": [around(v * 1e-6) for v in MATERIALIZED_US],
-        "time_causal_bias": [around(v * 1e-6) for v in CAUSAL_US],
-    })
+        "track_wall_time_materialized": [v * 1e-6 for v in MATERIALIZED_US],
+        "track_wall_time_causal_bias": [v * 1e-6 for v in CAUSAL_US],
+    }, visits={(0, "materialized"): [2.2e-6, 2.0e-6, 2.5e-6, 2.1e-6]})
     return results
 
 
@@ -44,8 +44,8 @@ def test_real_cpu_run_summary_matches_results_json(cpu_runs):
     commit = cpu_runs["commits"][-1]
     path = next((cpu_runs["results"] / "ci-cpu").glob(f"{commit[:8]}-*.json"))
     raw = json.loads(path.read_text())["results"]
-    materialized = raw["attention_bias.AttentionBiasCPU.time_materialized"][0]
-    causal = raw["attention_bias.AttentionBiasCPU.time_causal_bias"][0]
+    materialized = raw["attention_bias.AttentionBiasCPU.track_wall_time_materialized"][0]
+    causal = raw["attention_bias.AttentionBiasCPU.track_wall_time_causal_bias"][0]
     speedups = [m / c for m, c in zip(materialized, causal)]
     assert len(speedups) == 6 and all(s > 0 for s in speedups)
 
@@ -87,8 +87,9 @@ def test_all_lists_every_config_with_spread(known_results):
     first = report["rows"][0]
     assert first["materialized_us"] == pytest.approx(2.0, rel=1e-12)
     assert first["causal_bias_us"] == pytest.approx(1.0, rel=1e-12)
-    # asv's spread: half the interquartile range of the samples 0.9, 1.0, 1.1 (x time)
-    assert first["materialized_spread_us"] == pytest.approx(0.1, rel=1e-9)
+    # the night's visits 2.2, 2.0, 2.5, 2.1 us: the slowest less the fastest, which is the value
+    assert first["materialized_spread_us"] == pytest.approx(0.5, rel=1e-9)
+    assert first["causal_bias_spread_us"] is None  # no visits recorded
 
 
 @pytest.mark.parametrize("output_format", ["pretty", "github", "csv"])
@@ -101,24 +102,24 @@ def test_text_formats(known_results, output_format):
 def test_failed_and_missing_configs_are_listed(tmp_path):
     results = tmp_path / "results"
     write_run(results, "box", "b" * 40, 1_000, {
-        "time_materialized": [around(1e-6), around(2e-6), around(3e-6), around(4e-6)],
-        "time_causal_bias": [around(1e-6), None, around(3e-6), around(2e-6)],
+        "track_wall_time_materialized": [1e-6, 2e-6, 3e-6, 4e-6],
+        "track_wall_time_causal_bias": [1e-6, None, 3e-6, 2e-6],
     })
     report = summary_json("--results-dir", str(results))
-    assert report["not_measured"] == ["time_causal_bias(1, 4, (1, 48), 64, 'float32'): failed"]
+    assert report["not_measured"] == ["track_wall_time_causal_bias(1, 4, (1, 48), 64, 'float32'): failed"]
     assert by_type(report)["Average"]["Speedup"] == pytest.approx((1 + 1 + 2) / 3, rel=1e-12)
     code, out, _ = summary("--results-dir", str(results))
     assert code == 0
     assert "3 of 4 configs measured" in out
-    assert "Not measured (1):\n  time_causal_bias(1, 4, (1, 48), 64, 'float32'): failed" in out
+    assert "Not measured (1):\n  track_wall_time_causal_bias(1, 4, (1, 48), 64, 'float32'): failed" in out
 
 
 def test_most_recent_machine_and_run_are_the_defaults(tmp_path):
     results = tmp_path / "results"
-    samples = {"time_materialized": [around(1e-6)] * 4, "time_causal_bias": [around(1e-6)] * 4}
-    write_run(results, "old-box", "c" * 40, 1_000, samples)
-    write_run(results, "new-box", "d" * 40, 2_000, samples)
-    write_run(results, "new-box", "e" * 40, 3_000, samples)
+    walls = {"track_wall_time_materialized": [1e-6] * 4, "track_wall_time_causal_bias": [1e-6] * 4}
+    write_run(results, "old-box", "c" * 40, 1_000, walls)
+    write_run(results, "new-box", "d" * 40, 2_000, walls)
+    write_run(results, "new-box", "e" * 40, 3_000, walls)
     report = summary_json("--results-dir", str(results))
     assert (report["machine"], report["commit_hash"]) == ("new-box", "e" * 40)
     report = summary_json("--results-dir", str(results), "--machine", "new-box", "--commit", "ddd")
@@ -158,12 +159,12 @@ def test_product_order_matches_asv_params():
 def test_compare_view_gives_each_configs_change(tmp_path):
     results = tmp_path / "results"
     write_run(results, "box", "a" * 40, 1_000, {
-        "time_materialized": [around(v * 1e-6) for v in MATERIALIZED_US],
-        "time_causal_bias": [around(v * 1e-6) for v in CAUSAL_US],
+        "track_wall_time_materialized": [v * 1e-6 for v in MATERIALIZED_US],
+        "track_wall_time_causal_bias": [v * 1e-6 for v in CAUSAL_US],
     })
     write_run(results, "box", "b" * 40, 2_000, {
-        "time_materialized": [around(v * 1e-6) for v in MATERIALIZED_US],
-        "time_causal_bias": [around(v * 1e-6) for v in [2.0, 4.0, 6.0, 1.0]],  # speedups 1, 1, 0.5, 8
+        "track_wall_time_materialized": [v * 1e-6 for v in MATERIALIZED_US],
+        "track_wall_time_causal_bias": [v * 1e-6 for v in [2.0, 4.0, 6.0, 1.0]],  # speedups 1, 1, 0.5, 8
     })
     report = summary_json("--results-dir", str(results), "--compare", "aaaa")
     assert report["commit_hash"] == "b" * 40
@@ -205,8 +206,8 @@ def test_known_figures_exact(tmp_path):
         "track_sdpa_backend_causal_bias": [2.0] * 4,
     }
     write_run(results, "box", "a" * 40, 1_000, {
-        "time_materialized": [around(v * 1e-6) for v in MATERIALIZED_US],
-        "time_causal_bias": [around(v * 1e-6) for v in CAUSAL_US],
+        "track_wall_time_materialized": [v * 1e-6 for v in MATERIALIZED_US],
+        "track_wall_time_causal_bias": [v * 1e-6 for v in CAUSAL_US],
     }, figures=figures)
     rows = summary_json("--results-dir", str(results), "--figures")["rows"]
     assert [r["gpu_speedup"] for r in rows] == [2.0, 1.0, 0.5, None]

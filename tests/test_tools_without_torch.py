@@ -41,8 +41,9 @@ def test_the_benchmarks_and_the_tools_name_the_dispatch_file_alike():
     """The benchmarks cannot import the tools: the variable's name is written twice, and checked here."""
     import suite
 
-    source = (TOOLS.parent / "benchmarks" / "common.py").read_text()
+    source = (TOOLS.parent / "benchmarks" / "grid.py").read_text()
     assert f'DISPATCH_FILE_VARIABLE = "{suite.DISPATCH_FILE_VARIABLE}"' in source
+    assert f'NIGHT_SUFFIX = "{suite.NIGHT_SUFFIX}"' in source
 
 
 def test_wheel_finder_runs_in_a_bare_environment(tmp_path):

@@ -74,7 +74,7 @@ def torch_range(tmp_path_factory) -> dict:
               "--results-dir", str(root / "results"), "--env-dir", str(root / "env")]
     env = {"HOME": str(root / "home")}
     ran = run_tool("torch_commits.py", *common, "run", f"{commits[0]}..{commits[-1]}",
-                   "--bench", r"AttentionBiasCPU\.time_", env=env)
+                   "--bench", r"AttentionBiasCPU\.", env=env)
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
     return {"root": root, "commits": commits, "common": common, "env": env, "run": ran,
             "results": root / "results"}
@@ -84,7 +84,7 @@ def causal_bias_time(store: ResultsStore, commit: str) -> float:
     run = store.choose_run(MACHINE, commit)
     rows = config_rows(store.load(run), "AttentionBiasCPU", store.param_names("AttentionBiasCPU"))
     (row,) = [row for row in rows if row.label == SLOW_CONFIG]
-    return row.times[f"time_{SLOW_MASK}"].value
+    return row.times[f"track_wall_time_{SLOW_MASK}"].value
 
 
 def test_the_range_records_every_commit_with_wheels_and_skips_the_other(torch_range):
@@ -124,15 +124,15 @@ def test_the_tools_read_the_range_like_any_other(torch_range):
 def test_asv_find_names_the_first_slow_commit(torch_range):
     commits = torch_range["commits"]
     found = run_tool("torch_commits.py", *torch_range["common"], "find", f"{commits[NO_WHEEL]}..{commits[-1]}",
-                     "attention_bias.AttentionBiasCPU.time_causal_bias", env=torch_range["env"])
+                     "attention_bias.AttentionBiasCPU.track_wall_time_causal_bias", env=torch_range["env"])
     assert found.returncode == 0, found.stdout[-4000:] + found.stderr[-2000:]
-    assert found.stdout.splitlines()[-1].endswith(f"time_causal_bias: {commits[FIRST_SLOW][:8]}")
+    assert found.stdout.splitlines()[-1].endswith(f"track_wall_time_causal_bias: {commits[FIRST_SLOW][:8]}")
 
 
 def test_find_refuses_a_range_with_a_commit_it_could_not_install(torch_range):
     commits = torch_range["commits"]
     refused = run_tool("torch_commits.py", *torch_range["common"], "find", f"{commits[0]}..{commits[-1]}",
-                       "attention_bias.AttentionBiasCPU.time_causal_bias", env=torch_range["env"])
+                       "attention_bias.AttentionBiasCPU.track_wall_time_causal_bias", env=torch_range["env"])
     assert refused.returncode == 2
     assert refused.stderr == (f"error: 1 commit(s) of {commits[0]}..{commits[-1]} have no wheels, and asv find "
                               f"stops at such a commit: {commits[NO_WHEEL][:12]}; bisect a range of builds "
@@ -149,7 +149,7 @@ def test_the_published_pages_show_the_step_at_the_first_slow_commit(torch_range,
     # asv's own step detection, on its Regressions page: [name, graph, ..., [[_, revision, before, after]]]
     steps = {entry[0]: entry[-1] for entry in json.loads((html / "regressions.json").read_text())["regressions"]}
     (jumps,) = [jumps for name, jumps in steps.items()
-                if name == f"attention_bias.AttentionBiasCPU.time_{SLOW_MASK}({SLOW_CONFIG})"]
+                if name == f"attention_bias.AttentionBiasCPU.track_wall_time_{SLOW_MASK}({SLOW_CONFIG})"]
     # Its largest step is the slowdown (revisions count commits from 0). asv may also mark a small
     # step of this 2-vCPU machine's noise on the same line (seen: 1 run in 3); that is not the claim.
     _, revision, before, after = max(jumps, key=lambda jump: jump[3] / jump[2])

@@ -12,31 +12,32 @@ from conftest import REPO_ROOT
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, str(REPO_ROOT))
-from benchmarks import common  # noqa: E402
+from benchmarks import grid  # noqa: E402
+from benchmarks.measure import common  # noqa: E402
 
 
 def test_visible_pairs_by_hand():
     # q = 2, kv = 4: query 0 sees keys 0..2 (3), query 1 sees 0..3 (4)
-    assert common.visible_pairs(2, 4) == 7
-    assert common.visible_pairs(1, 2048) == 2048  # decode: one query sees every key
-    assert common.visible_pairs(3, 3) == 6  # q = kv: the classic triangle
+    assert grid.visible_pairs(2, 4) == 7
+    assert grid.visible_pairs(1, 2048) == 2048  # decode: one query sees every key
+    assert grid.visible_pairs(3, 3) == 6  # q = kv: the classic triangle
     mask = common.lower_right_causal_mask(512, 4097, torch.device("cpu"))
-    assert common.visible_pairs(512, 4097) == int(mask.sum())
+    assert grid.visible_pairs(512, 4097) == int(mask.sum())
 
 
 def test_forward_flops_by_hand_for_two_configs():
-    tiny = common.AttentionConfig.from_params(1, 1, (2, 4), 2, "float32", "cpu")
+    tiny = grid.AttentionConfig.from_params(1, 1, (2, 4), 2, "float32", "cpu")
     # projections 2*1*2*2*(2*2 + 2*4) = 96; attention 2*2*1*7*2 = 56
-    assert common.forward_flops(tiny) == 96 + 56
-    largest = common.AttentionConfig.from_params(128, 32, (512, 4097), 4096, "bfloat16", "cuda")
+    assert grid.forward_flops(tiny) == 96 + 56
+    largest = grid.AttentionConfig.from_params(128, 32, (512, 4097), 4096, "bfloat16", "cuda")
     projections = 2 * 128 * 4096**2 * (2 * 512 + 2 * 4097)
     attention = 4 * 128 * (512 * 4097 - 512 * 511 // 2) * 4096
-    assert common.forward_flops(largest) == projections + attention == 43_715_787_751_424  # 43.7 TFLOP
+    assert grid.forward_flops(largest) == projections + attention == 43_715_787_751_424  # 43.7 TFLOP
 
 
 @pytest.mark.parametrize("run", ["run_materialized", "run_causal_bias"])
 def test_cpu_backend_is_detected(run):
-    case = common.build_case(common.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
+    case = common.build_case(grid.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
     assert common.sdpa_backend(getattr(case, run)) == "flash"
     with sdpa_kernel(SDPBackend.MATH):
         assert common.sdpa_backend(case.run_materialized) == "math"
@@ -57,28 +58,58 @@ def test_each_grid_shares_one_setup_cache_between_its_classes():
 
 
 def test_dense_peak_by_device_name():
-    assert common.dense_bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
-    assert common.dense_bf16_peak_tflops("NVIDIA H100 PCIe") == 756.0
-    assert common.dense_bf16_peak_tflops("Some Future GPU") is None
+    assert grid.dense_bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
+    assert grid.dense_bf16_peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert grid.dense_bf16_peak_tflops("Some Future GPU") is None
 
 
-@pytest.mark.parametrize("method, mask", [("time_materialized", "materialized"), ("time_causal_bias", "causal_bias")])
-def test_asv_setup_warms_up_only_the_timed_mask(method, mask):
-    """asv runs the method's own setup after the class's: the first timed call is then a steady one."""
+def test_the_night_visits_every_config_in_each_pass_and_keeps_the_fastest_visit():
+    """One measuring process: every config and mask gets a visit per pass, the wall time is the fastest."""
+    state = common.grid_state([[1, 4], [4], [(16, 48)], [64], ["float32"]], "cpu")
+    assert set(state.phases) == {"build", "check", "wall", "counts", "kernel"}
+    for config, figures in state.figures.items():
+        assert state.verdicts[config] is None
+        for mask in grid.MASKS:
+            measured = figures[mask]
+            assert len(measured.wall_visits) == common.SHORT_CALL_PASSES, measured.errors  # CPU calls are short
+            assert measured.wall_seconds == min(measured.wall_visits) > 0
+            assert measured.kernel_seconds > 0 and measured.backend == "flash" and measured.error is None
+
+
+@pytest.mark.parametrize("method, mask", [("track_wall_time_materialized", "materialized"),
+                                          ("track_wall_time_causal_bias", "causal_bias")])
+def test_a_wall_time_benchmark_returns_the_nights_value(method, mask):
+    """asv's child for a wall time only reads the night's measurement: it builds and times nothing."""
     from asv_runner.discovery import get_benchmark_from_name
 
     benchmark = get_benchmark_from_name(str(REPO_ROOT / "benchmarks"), f"attention_bias.AttentionBiasCPU.{method}-0")
-    benchmark.set_cache(common.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu"))
-    common._prepared.clear()  # a fresh process: no case built yet
+    state = common.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu")
+    benchmark.set_cache(state)
+    common._prepared.clear()
     assert benchmark.do_setup() is False  # not skipped
-    assert common.current_case().warm_masks == {mask}
+    config = grid.AttentionConfig(1, 4, 16, 48, 64, "float32", "cpu")
+    assert benchmark.do_run() == state.figures[config][mask].wall_seconds
+    assert not common._prepared
+
+
+def test_discovery_and_the_figures_children_import_no_torch():
+    """asv's forkserver imports every module of benchmarks/ and forks each child from it: without torch."""
+    script = (
+        "import sys\n"
+        "from asv_runner.discovery import disc_benchmarks\n"
+        f"benchmarks = list(disc_benchmarks({str(REPO_ROOT / 'benchmarks')!r}))\n"
+        "print(len(benchmarks), 'torch' in sys.modules)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["44", "False"]
 
 
 def test_dispatch_counts_are_exact_and_see_one_extra_operator():
     """Counted twice: identical. One more ATen operator in the forward: exactly one more, by name."""
     common.use_device("cpu")
-    case = common.build_case(common.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
-    for mask in common.MASKS:
+    case = common.build_case(grid.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
+    for mask in grid.MASKS:
         run = case.runner(mask)
         run()
         first, second = common.dispatch_counts(run, cuda=False), common.dispatch_counts(run, cuda=False)
@@ -103,8 +134,9 @@ def test_a_torch_without_attention_biases_skips_with_the_reason(tmp_path):
     script = (
         "import sys; sys.modules['torch.nn.attention.bias'] = None\n"
         f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
-        "from benchmarks import attention_bias, common\n"
-        "state = common.grid_state(common.CPU_PARAMS, 'cpu')\n"
+        "from benchmarks import attention_bias, grid\n"
+        "from benchmarks.measure import common\n"
+        "state = common.grid_state(grid.CPU_PARAMS, 'cpu')\n"
         "print(state.unavailable)\n"
         "try:\n"
         "    attention_bias.AttentionBiasCPU().setup(state, 1, 4, (16, 48), 64, 'float32')\n"
@@ -124,5 +156,5 @@ def test_the_counts_have_one_set_of_names():
 
     from benchmarks import attention_bias
 
-    counts = common.DispatchCounts(Counter(), Counter(), 0, Counter(), 0, 0).figures()
+    counts = grid.DispatchCounts(Counter(), Counter(), 0, Counter(), 0, 0).figures()
     assert tuple(counts) == tuple(attention_bias.COUNT_UNITS) == suite.COUNT_FIGURES

@@ -22,16 +22,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from asv.results import Results
-from asv_runner.statistics import get_err
 from cli import ToolError, one_line
 from suite import (
     BACKEND_LEGEND,
     BENCHMARK_CLASSES,
     DEFAULT_CONF,
     FIGURE_METHODS,
+    MASKS,
     METHODS,
+    NIGHT_SUFFIX,
     PROFILE_CLASSES,
     benchmark_name,
+    wall_method,
 )
 
 # The start of an asv results file as asv writes it: commit hash, environment, date.
@@ -86,7 +88,7 @@ class RunFile:
 
 
 # Results that are durations or sizes: a recorded value must be above zero.
-POSITIVE = re.compile(r"\.(time_|track_gpu_time_|track_peak_memory_|track_tflops_)")
+POSITIVE = re.compile(r"\.(track_wall_time_|track_gpu_time_|track_peak_memory_|track_tflops_)")
 
 
 def impossible_value(results: Results) -> str | None:
@@ -210,6 +212,31 @@ class ResultsStore:
                                 f"those {self.dir / 'benchmarks.json'} describes")
         return results
 
+    def run_seconds(self, run: RunFile) -> float | None:
+        """What the run's benchmarks and setup_caches took together, by asv's own durations (None: not recorded)."""
+        try:
+            data = json.loads(run.path.read_text())
+            column = data["result_columns"].index("duration")
+            seconds = sum(entry[column] or 0.0 for entry in data["results"].values() if len(entry) > column)
+            seconds += sum(data.get("durations", {}).values())
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ToolError(f"corrupt results file {run.path}: {one_line(error)}") from None
+        return seconds or None
+
+    def night_visits(self, run: RunFile) -> dict[str, dict[str, list[float]]]:
+        """Each wall time's visits in the run's night (``<commit>.night``), by label and mask; {} without the file."""
+        path = run.path.parent / f"{run.commit_hash}{NIGHT_SUFFIX}"
+        if not path.is_file():
+            return {}
+        try:
+            visits = json.loads(path.read_text())["wall_visits"]
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+                       for masks in visits.values() for values in masks.values() for v in values):
+                raise ValueError("a visit is not a positive number")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ToolError(f"corrupt {path}: {one_line(error)}") from None
+        return visits
+
     def param_names(self, benchmark_class: str) -> list[str]:
         """param_names of a benchmark class, from asv's benchmarks.json."""
         path = self.dir / "benchmarks.json"
@@ -233,12 +260,10 @@ class ResultsStore:
 
 @dataclasses.dataclass(frozen=True)
 class Measurement:
-    """One benchmark result of one config: asv's value (seconds), spread and samples."""
+    """One benchmark result of one config: asv's value and, for a wall time, how far its visits spread."""
 
     value: float | None  # None: failed or missing; NaN is turned into None as skipped
-    spread: float | None  # half the interquartile range, as asv prints after ±
-    samples: tuple[float, ...] | None
-    stats: dict | None
+    spread: float | None  # wall times: slowest visit of the night less the fastest (the value), where known
     status: str  # "ok", "failed", "skipped", "missing"
 
     @property
@@ -246,7 +271,7 @@ class Measurement:
         return self.status == "ok"
 
 
-MISSING = Measurement(None, None, None, None, "missing")
+MISSING = Measurement(None, None, "missing")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,7 +302,7 @@ class ConfigRow:
         """Materialized time / CausalBias time: above 1 means CausalBias is faster."""
         if not self.complete:
             return None
-        return self.times["time_materialized"].value / self.times["time_causal_bias"].value
+        return self.times[wall_method("materialized")].value / self.times[wall_method("causal_bias")].value
 
     def config_columns(self) -> dict[str, object]:
         """The reference's config columns, with the seq_lens axis split in two."""
@@ -300,26 +325,27 @@ def parse_param(text: str) -> object:
 
 
 def _measurements(results: Results, name: str, params: list[list[str]]) -> list[Measurement]:
-    """asv's value, stats and samples of every parameter set of one benchmark."""
+    """asv's value of every parameter set of one benchmark."""
     if name not in results.get_all_result_keys():
         return [MISSING] * math.prod(len(axis) for axis in params)
-    values = results.get_result_value(name, params)
-    stats = results.get_result_stats(name, params) or [None] * len(values)
-    samples = results.get_result_samples(name, params) or [None] * len(values)
-    return [_measurement(*entry) for entry in zip(values, stats, samples)]
+    return [_measurement(value) for value in results.get_result_value(name, params)]
 
 
-def _measurement(value: float | None, stats: dict | None, samples: list | None) -> Measurement:
+def _measurement(value: float | None, visits: list[float] | None = None) -> Measurement:
     if value is None:
-        return Measurement(None, None, None, None, "failed")
+        return Measurement(None, None, "failed")
     if math.isnan(value):
-        return Measurement(None, None, None, None, "skipped")
-    spread = get_err(value, stats) if stats and "q_25" in stats else None
-    return Measurement(float(value), spread, tuple(samples) if samples else None, stats, "ok")
+        return Measurement(None, None, "skipped")
+    spread = max(visits) - min(visits) if visits else None
+    return Measurement(float(value), spread, "ok")
 
 
-def config_rows(results: Results, benchmark_class: str, param_names: list[str]) -> list[ConfigRow]:
-    """One row per parameter set of ``benchmark_class`` recorded in ``results``, in asv's order."""
+def config_rows(results: Results, benchmark_class: str, param_names: list[str],
+                visits: dict[str, dict[str, list[float]]] | None = None) -> list[ConfigRow]:
+    """One row per parameter set of ``benchmark_class`` recorded in ``results``, in asv's order.
+
+    ``visits`` (ResultsStore.night_visits): each wall time's visits, by label and mask, for its spread.
+    """
     names = {method: benchmark_name(benchmark_class, method) for method in METHODS}
     figure_names = {method: benchmark_name(PROFILE_CLASSES.get(benchmark_class, ""), method)
                     for method in FIGURE_METHODS}
@@ -331,15 +357,21 @@ def config_rows(results: Results, benchmark_class: str, param_names: list[str]) 
     per_method = {method: _measurements(results, name, params) for method, name in names.items()}
     per_figure = {method: _measurements(results, name, params) for method, name in figure_names.items()
                   if name in keys and results.get_result_params(name) == params}
-    return [
-        ConfigRow(
+    rows = []
+    for index, combination in enumerate(itertools.product(*params)):
+        label = ", ".join(combination)
+        times = {method: per_method[method][index] for method in METHODS}
+        for mask in MASKS:
+            night = (visits or {}).get(label, {}).get(mask)
+            if night and times[wall_method(mask)].ok:
+                times[wall_method(mask)] = _measurement(times[wall_method(mask)].value, night)
+        rows.append(ConfigRow(
             params={n: parse_param(v) for n, v in zip(param_names, combination)},
-            label=", ".join(combination),
-            times={method: per_method[method][index] for method in METHODS},
+            label=label,
+            times=times,
             figures={method: values[index] for method, values in per_figure.items()},
-        )
-        for index, combination in enumerate(itertools.product(*params))
-    ]
+        ))
+    return rows
 
 
 def paired_rows(base_rows: Sequence[ConfigRow], new_rows: Sequence[ConfigRow]) -> Iterator[tuple[ConfigRow, ConfigRow]]:
@@ -379,41 +411,20 @@ def problem_rows(rows: Sequence[ConfigRow]) -> Iterator[str]:
                 yield f"{method}({row.label}): {measurement.status}"
 
 
-# ---------------------------------------------------------------- asv's statistics
+# ---------------------------------------------------------------- asv compare's flag
 
 
 def asv_flag(base: Measurement, new: Measurement, factor: float) -> str:
     """What `asv compare --factor` marks for base -> new: '+' slower, '-' faster, ' ' neither.
 
-    It is asv's own rule: a change beyond the factor that asv's significance test
-    (Mann-Whitney U on the samples, or non-overlapping 99% CIs) also accepts.
+    asv's own rule; the night's figures carry no samples, so it is the factor alone.
     """
     from asv.commands.compare import _is_result_better
 
     if not (base.ok and new.ok):
         return " "
-    base_ss, new_ss = (base.stats, base.samples), (new.stats, new.samples)
-    if _is_result_better(new.value, base.value, new_ss, base_ss, factor):
+    if _is_result_better(new.value, base.value, None, None, factor):
         return "-"
-    if _is_result_better(base.value, new.value, base_ss, new_ss, factor):
+    if _is_result_better(base.value, new.value, None, None, factor):
         return "+"
     return " "
-
-
-def scaled(measurement: Measurement, factor: float) -> Measurement:
-    """The measurement with its value, samples and time statistics multiplied by ``factor``."""
-    stats = measurement.stats and {
-        key: value * factor if key in ("ci_99_a", "ci_99_b", "q_25", "q_75") else value
-        for key, value in measurement.stats.items()
-    }
-    samples = measurement.samples and tuple(s * factor for s in measurement.samples)
-    spread = None if measurement.spread is None else measurement.spread * factor
-    return dataclasses.replace(measurement, value=measurement.value * factor, spread=spread,
-                               samples=samples, stats=stats)
-
-
-def significantly_different(a: Measurement, b: Measurement) -> bool:
-    """asv's significance test alone, without a factor."""
-    from asv import _stats
-
-    return _stats.is_different(a.samples, b.samples, a.stats, b.stats)

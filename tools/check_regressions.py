@@ -41,13 +41,17 @@ import noise_model
 from asv_results import ConfigRow, ResultsStore, RunFile, config_rows, has_results, open_machine, problem_rows
 from cli import ToolError, add_results_arguments, one_line, run_tool
 from confirmation import ConfirmationError, remeasure
-from suite import BENCHMARK_CLASSES, COUNT_FIGURES, DISPATCH_SUFFIX, MASKS, VERDICT_SUFFIX
+from suite import BENCHMARK_CLASSES, COUNT_FIGURES, DISPATCH_SUFFIX, MASKS, VERDICT_SUFFIX, wall_method
 from tabulate import tabulate
 
 DEFAULT_FACTOR = 1.05
 DEFAULT_HISTORY = 14
 DEFAULT_WINDOW = 5
 DEFAULT_PROCESSES = 10
+# The re-measurement's share of the night's own time (asv's durations), at least MIN_BUDGET
+# (a CPU-grid night takes seconds), and the budget where asv recorded no durations.
+BUDGET_SHARE = 0.5
+MIN_BUDGET = 30.0
 DEFAULT_BUDGET = 120.0
 CONTINUOUS = ("wall", "gpu")
 
@@ -56,7 +60,7 @@ Key = tuple[str, str, str]  # (benchmark class, config label, mask)
 
 def signal_value(row: ConfigRow, mask: str, signal: str) -> float | None:
     if signal == "wall":
-        measurement = row.times[f"time_{mask}"]
+        measurement = row.times[wall_method(mask)]
         return measurement.value if measurement.ok else None
     return row.figure("gpu_time" if signal == "gpu" else signal, mask)
 
@@ -137,7 +141,7 @@ class Settings:
     confirm: dict[str, str] | None  # side -> Python
     processes: int
     seed: int
-    budget: float
+    budget: float | None  # seconds; None: a share of the night's own time
 
 
 def classify(history: list[Night], tonight: Night, model: noise_model.NoiseModel, classes: dict[Key, str],
@@ -195,14 +199,62 @@ def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]
     return findings
 
 
-def confirm(candidates: list[Finding], device: str, settings: Settings,
-            history: list[Night]) -> tuple[list[Finding], dict]:
+# What a re-measurement process costs, by device, to fit the candidates to the budget with
+# every process measuring every chosen key. H100 VMs, 2026-11-26: 1.1-1.3 s a process for
+# 5-7 keys (CUDA start and the worker's fork about 0.5 s; per key a build, the first call
+# and a visit of about 20 ms or 5 calls; a GPU time about 9 more calls).
+PROCESS_SECONDS = {"cuda": 0.5, "cpu": 0.05}
+KEY_SECONDS = {"cuda": 0.08, "cpu": 0.02}
+VISIT_SECONDS = 0.02
+WALL_CALLS = 5
+GPU_CALLS = 9
+# How far one night moves a signal before the history has taught the model (H100 and
+# H200 VMs, A/A pairs of 2026-11-26: GPU time up to a few percent; wall time of GPU-bound
+# configs a few percent, of launch-bound ones up to 30% on a noisy host): the scale the
+# evidence of a candidate is ranked by when not all of them fit the budget.
+PRIOR_SPREAD = {"gpu": 1.03, "GPU-bound": 1.03, "launch-bound": 1.15, "unknown": 1.1}
+
+
+def priority(finding: Finding) -> tuple[bool, float]:
+    """Strongest evidence first: one-night calls, then the change in units of the signal's spread."""
+    spread = PRIOR_SPREAD["gpu"] if finding.signal == "gpu" else PRIOR_SPREAD[finding.klass]
+    if math.isfinite(finding.floor):  # the history's own floor: Z_CANDIDATE spreads of this key and signal
+        spread = max(spread, finding.floor ** (1 / noise_model.Z_CANDIDATE))
+    return (not finding.one_night, -math.log(finding.ratio) / math.log(spread))
+
+
+def fitted_keys(candidates: list[Finding], tonight: Night, settings: Settings,
+                device: str) -> tuple[dict[tuple[str, str], tuple[str, ...]], list[Finding]]:
+    """The (config, mask) keys to re-measure, with their signals, in priority order, as many as
+    ``settings.processes`` a side can measure within the budget; and the candidates left out."""
+    keys: dict[tuple[str, str], tuple[str, ...]] = {}
+    left_out: list[Finding] = []
+    seconds = PROCESS_SECONDS[device]
+    for finding in sorted(candidates, key=priority):
+        key = (finding.key[1], finding.key[2])
+        values = tonight.values.get(finding.key, {})
+        cost = 0.0 if key in keys else KEY_SECONDS[device] + VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0)
+        if finding.signal == "gpu" and "gpu" not in keys.get(key, ()):
+            cost += GPU_CALLS * (values.get("gpu") or 0.0)
+        if keys and 2 * settings.processes * (seconds + cost) > settings.budget:
+            left_out.append(finding)
+            continue
+        seconds += cost
+        keys[key] = tuple(sorted({*keys.get(key, ()), finding.signal}))
+    return keys, left_out
+
+
+def confirm(candidates: list[Finding], device: str, settings: Settings, history: list[Night],
+            tonight: Night) -> tuple[list[Finding], dict]:
     """Re-measure the candidates and decide each over per-process values.
 
     Without a baseline environment the history's nights (one process each) stand
     in for the baseline side: that can refute a candidate, never confirm one.
     """
-    keys = sorted({(f.key[1], f.key[2]) for f in candidates})
+    keys, left_out = fitted_keys(candidates, tonight, settings, device)
+    for finding in left_out:
+        finding.why = f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s"
+    candidates = [f for f in candidates if f not in left_out]
     pythons = dict(settings.confirm)
     contender_only = "baseline" not in pythons
     try:
@@ -210,8 +262,8 @@ def confirm(candidates: list[Finding], device: str, settings: Settings,
     except ConfirmationError as error:
         for finding in candidates:
             finding.why = f"re-measurement failed: {error}"
-        return candidates, {"error": str(error)}
-    decided = []
+        return candidates + left_out, {"error": str(error)}
+    decided = list(left_out)
     for finding in candidates:
         key = (finding.key[1], finding.key[2])
         new = measured.side(key, finding.signal, "contender")
@@ -235,7 +287,7 @@ def confirm(candidates: list[Finding], device: str, settings: Settings,
                        f"re-measured: {decision.outcome}" + (" (contender side only)" if contender_only else ""))
         decided.append(finding)
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(keys),
-                     "values": measured.as_json()}
+                     "left_out": len(left_out), "budget": settings.budget, "values": measured.as_json()}
 
 
 # ---------------------------------------------------------------- nights, verdict files, names
@@ -286,7 +338,7 @@ def name_changes(before: dict, after: dict, config: str, mask: str) -> str:
 # ---------------------------------------------------------------- asv publish's step detection
 
 
-LOWER_IS_BETTER = re.compile(r"\.(time_|track_gpu_time_|track_peak_memory_)")
+LOWER_IS_BETTER = re.compile(r"\.(track_wall_time_|track_gpu_time_|track_peak_memory_)")
 
 
 def drifts(html_dir: Path, machine: str) -> list[dict]:
@@ -415,7 +467,10 @@ class Verdict:
         if self.confirmation:
             c = self.confirmation
             parts += ["## Re-measurement", "", (f"failed: {c['error']}" if "error" in c else
-                      f"{c['keys']} config(s) and mask(s) in {c['processes']} processes, {c['seconds']:.1f} s"), ""]
+                      f"{c['keys']} config(s) and mask(s) in {c['processes']} processes, {c['seconds']:.1f} s "
+                      f"of a {c['budget']:.0f} s budget"
+                      + (f"; {c['left_out']} candidate(s) left out for the budget, weakest evidence first"
+                         if c["left_out"] else "")), ""]
         parts += ["## Detection floor on this machine tonight (one night, no re-measurement)", "",
                   tabulate(floor_summary(self.floors), headers="keys", tablefmt="github") or "none", "",
                   f"## Failed or missing ({len(self.not_measured)})", ""]
@@ -467,7 +522,7 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     confirmation = None
     if candidates:
         device = "cuda" if any(key[0] == "AttentionBias" for key in (f.key for f in candidates)) else "cpu"
-        decided, confirmation = confirm(candidates, device, settings, history)
+        decided, confirmation = confirm(candidates, device, settings, history, tonight)
         findings += decided
     findings += count_findings(history, tonight, classes)
     names = {}
@@ -503,9 +558,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
                         help=f"fresh processes a side in the re-measurement (default {DEFAULT_PROCESSES})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the re-measurement's order and bootstrap")
-    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
-                        help=f"seconds after which the re-measurement starts no more processes "
-                             f"(default {DEFAULT_BUDGET:g})")
+    parser.add_argument("--budget", type=float,
+                        help=f"seconds the re-measurement may take (default: {100 * BUDGET_SHARE:.0f}%% of what "
+                             f"tonight's benchmarks took, at least {MIN_BUDGET:g} s; {DEFAULT_BUDGET:g} s where asv "
+                             "recorded no durations)")
     parser.add_argument("--record-verdict", action="store_true",
                         help="keep tonight's suspects beside its results, for tomorrow's persistence rule")
     parser.add_argument("--html-dir", type=Path,
@@ -528,7 +584,7 @@ def validated(args: argparse.Namespace) -> Settings:
         confirm_with = {"contender": args.contender_python}
         if args.baseline_python:
             confirm_with["baseline"] = args.baseline_python
-    if not (math.isfinite(args.budget) and args.budget > 0):
+    if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
         raise ToolError(f"--budget must be a positive number of seconds, not {args.budget}")
     return Settings(args.factor, args.window, confirm_with, args.processes, args.seed, args.budget)
 
@@ -552,6 +608,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"first night on {machine!r}: no baseline to compare {contender.commit_hash[:8]} with yet")
         return 0
     calibration = tuple(store.choose_run(machine, c, runs) for c in args.calibration) if args.calibration else None
+    if settings.budget is None:
+        night = store.run_seconds(contender)
+        budget = max(MIN_BUDGET, BUDGET_SHARE * night) if night else DEFAULT_BUDGET
+        settings = dataclasses.replace(settings, budget=budget)
     verdict = check(store, machine, earlier[-args.history:], contender, calibration, settings)
     if args.html_dir:
         verdict.drifts = drifts(args.html_dir, machine)

@@ -8,7 +8,7 @@ blocks of ABBA or BAAB chosen at random: forked children land on alternating
 vCPUs, and a strict ABAB order would put every A on one vCPU. Each child
 measures every candidate, in its own random order.
 
-Standard library only: the workers (``benchmarks/confirm_worker.py``) import torch.
+Standard library only: the workers (``benchmarks/measure/confirm_worker.py``) import torch.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Worker:
     def start(self) -> None:
         try:
             self.process = subprocess.Popen(
-                [self.python, "-m", "benchmarks.confirm_worker"], cwd=REPO_ROOT,
+                [self.python, "-m", "benchmarks.measure.confirm_worker"], cwd=REPO_ROOT,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         except OSError as error:
             raise ConfirmationError(f"cannot start {self.python}: {error}") from None
@@ -90,12 +90,13 @@ class Remeasured:
         return [{"config": c, "mask": m, **sides} for (c, m), sides in self.values.items()]
 
 
-def remeasure(keys: list[tuple[str, str]], pythons: dict[str, str], device: str, processes_per_side: int,
-              seed: int, budget_seconds: float = 120.0, signals: tuple[str, ...] = ("wall", "gpu")) -> Remeasured:
-    """Measure every key in ``processes_per_side`` fresh processes of each Python (one side or both).
+def remeasure(keys: dict[tuple[str, str], tuple[str, ...]], pythons: dict[str, str], device: str,
+              processes_per_side: int, seed: int, budget_seconds: float = 120.0) -> Remeasured:
+    """Measure every key (config, mask) in ``processes_per_side`` fresh processes of each Python (one side or both).
 
-    Past ``budget_seconds`` no new block of four processes starts: the nightly's
-    cost stays bounded, and the sides stay balanced.
+    ``keys`` name the signals each key needs ("wall", "gpu"): a CUDA-graph capture only where it is asked for.
+    No block of four processes starts that would end past ``budget_seconds`` at the
+    pace so far: the nightly's cost stays bounded, and the sides stay balanced.
     """
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -109,12 +110,14 @@ def remeasure(keys: list[tuple[str, str]], pythons: dict[str, str], device: str,
         order = (process_order(processes_per_side, rng) if len(workers) == 2
                  else [next(iter(workers))] * processes_per_side)
         for index, side in enumerate(order):
-            if index % 4 == 0 and index and time.perf_counter() - started > budget_seconds:
+            elapsed = time.perf_counter() - started
+            if index % 4 == 0 and index and elapsed * (1 + 4 / index) > budget_seconds:
                 break
             shuffled = list(keys)
             rng.shuffle(shuffled)
-            answer = workers[side].ask({"device": device, "signals": list(signals),
-                                        "keys": [list(key) for key in shuffled]})
+            answer = workers[side].ask({"device": device,
+                                        "keys": [[config, mask, list(keys[(config, mask)])]
+                                                 for config, mask in shuffled]})
             for value in answer["values"]:
                 per_signal = values[(value["config"], value["mask"])][side]
                 for signal in ("wall", "gpu"):

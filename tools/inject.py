@@ -29,7 +29,7 @@ from pathlib import Path
 import noise_model
 from asv_results import choose_benchmark_class, config_rows, open_machine
 from cli import ToolError, add_results_arguments, one_line, run_tool
-from suite import MASKS, REPO_ROOT
+from suite import MASKS, REPO_ROOT, wall_method
 from torch_wheels import write_wheel
 
 PTH_NAME = "attention_slowdown.pth"
@@ -46,7 +46,7 @@ def plan(args: argparse.Namespace) -> dict:
     candidates = []
     for row in rows:
         for mask in MASKS:
-            wall, gpu = row.times[f"time_{mask}"].value, row.figure("gpu_time", mask)
+            wall, gpu = row.times[wall_method(mask)].value, row.figure("gpu_time", mask)
             if args.gpu and gpu is None:
                 continue
             if args.launch_bound and noise_model.config_class(wall, gpu) != "launch-bound":

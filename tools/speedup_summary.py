@@ -21,7 +21,7 @@ import sys
 import numpy as np
 from asv_results import ConfigRow, choose_benchmark_class, config_rows, open_machine, problem_rows
 from cli import ToolError, add_format_argument, add_results_arguments, run_tool
-from suite import BENCHMARK_CLASSES, COUNT_FIGURES, MASKS
+from suite import BENCHMARK_CLASSES, COUNT_FIGURES, MASKS, wall_method
 from tabulate import tabulate
 
 CONFIG_COLUMNS = ["batch_size", "num_heads", "q_seq_len", "k_seq_len", "embed_dim", "dtype", "head_dim"]
@@ -55,15 +55,15 @@ def _microseconds(seconds: float | None) -> float | None:
 
 
 def per_config_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[dict[str, object]]:
-    """Every config: both times in microseconds with asv's spread, and the speedup.
+    """Every config: both times in microseconds, how far the night's visits spread (slowest less fastest), the speedup.
 
     Where the Profile class ran: the speedup in GPU time and each mask's backend too.
     """
     profiled = any(row.figures for row in rows)
     records = []
     for row in rows:
-        materialized = row.times["time_materialized"]
-        causal = row.times["time_causal_bias"]
+        materialized = row.times[wall_method("materialized")]
+        causal = row.times[wall_method("causal_bias")]
         record = {
             **_config(row),
             "materialized_us": _microseconds(materialized.value),
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     run = store.choose_run(machine, args.commit)
     results = store.load(run)
     benchmark_class = choose_benchmark_class(results, args.benchmark)
-    rows = config_rows(results, benchmark_class, store.param_names(benchmark_class))
+    rows = config_rows(results, benchmark_class, store.param_names(benchmark_class), store.night_visits(run))
     backends = store.backend_names(benchmark_class)
 
     if args.figures:

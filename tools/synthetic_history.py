@@ -3,13 +3,11 @@
 
 For measuring what the tools and `asv publish` cost at the scale of a year of
 nightlies. It makes, under --out: a git repo standing in for PyTorch (one commit
-a day), asv results for every commit and machine (with samples, as
-`--record-samples` keeps them), and an asv.conf.json pointing at both. Times are
-made up: a per-config base, 1% noise, a 3% slow drift of CausalBias over the
-year, and a 15% step of the materialized path half-way, for publish's step
-detection to find. The Profile classes' track_* figures get a stable made-up
-value per result (1% noise, no samples, as asv records tracks; the backend a
-constant code).
+a day), asv results for every commit and machine, and an asv.conf.json
+pointing at both. Wall times are made up: a per-config base, 1% noise, a 3% slow
+drift of CausalBias over the year, and a 15% step of the materialized path
+half-way, for publish's step detection to find. The Profile classes' figures get
+a stable made-up value per result (1% noise; the backend a constant code).
 
 The benchmarks and their parameters come from an asv benchmarks.json (by
 default results/benchmarks.json, which any `make bench` writes).
@@ -58,13 +56,13 @@ def base_time(name: str, index: int) -> float:
     return 50e-6 * (1.0 + spread) * (1.1 if name.endswith("materialized") else 1.0)
 
 
-def night_samples(name: str, index: int, day: int, days: int, rng: random.Random) -> list[float]:
+def night_wall_time(name: str, index: int, day: int, days: int, rng: random.Random) -> float:
     value = base_time(name, index)
     if name.endswith("causal_bias"):
         value *= 1.0 + 0.03 * day / days
     elif day >= days // 2:
         value *= 1.15
-    return [value * rng.lognormvariate(0.0, 0.01) for _ in range(10)]
+    return value * rng.lognormvariate(0.0, 0.01)
 
 
 def night_track_value(name: str, index: int, rng: random.Random) -> float:
@@ -81,7 +79,7 @@ def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[st
     except (OSError, ValueError) as error:
         raise ToolError(f"cannot read {benchmarks_json}: {one_line(error)} (run `make bench` first)") from None
     recorded = {name: entry for name, entry in benchmarks.items()
-                if isinstance(entry, dict) and entry.get("type") in ("time", "track")}
+                if isinstance(entry, dict) and entry.get("type") == "track"}
     if out.exists():
         shutil.rmtree(out)
     commits = make_repo(out / "repo", days)
@@ -98,18 +96,14 @@ def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[st
                 count = 1
                 for axis in entry["params"]:
                     count *= len(axis)
-                if entry["type"] == "time":
-                    samples = [night_samples(name, i, day, days, rng) for i in range(count)]
-                    result = BenchmarkResult(result=[min(s) for s in samples], samples=samples,
-                                             number=[1] * count, errcode=0, stderr="", profile=None)
+                if ".track_wall_time_" in name:
+                    values = [night_wall_time(name, i, day, days, rng) for i in range(count)]
                 else:
-                    result = BenchmarkResult(result=[night_track_value(name, i, rng) for i in range(count)],
-                                             samples=[None] * count, number=[None] * count,
-                                             errcode=0, stderr="", profile=None)
-                results.add_result(
-                    {"name": name, "version": entry["version"], "params": entry["params"]},
-                    result, started_at=None, record_samples=True,
-                )
+                    values = [night_track_value(name, i, rng) for i in range(count)]
+                result = BenchmarkResult(result=values, samples=[None] * count, number=[None] * count,
+                                         errcode=0, stderr="", profile=None)
+                results.add_result({"name": name, "version": entry["version"], "params": entry["params"]},
+                                   result, started_at=None)
             results.save(str(results_dir))
     conf = json5.loads(DEFAULT_CONF.read_text())
     conf.update(repo=str(out / "repo"), results_dir=str(results_dir), html_dir=str(out / "html"),

@@ -6,7 +6,7 @@
                      tools/torch_wheel_for_commit.py; a commit without wheels is
                      skipped with that tool's line. Ends with what was recorded.
   find RANGE BENCH   asv find: bisects RANGE for the commit that made BENCH (one
-                     benchmark, e.g. attention_bias.AttentionBias.time_causal_bias)
+                     benchmark, e.g. attention_bias.AttentionBias.track_wall_time_causal_bias)
                      slower the most, and prints it. Every commit it visits needs
                      wheels: give it a range where each commit has a build.
   publish            asv publish of these results against the clone's history
@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     runner.add_argument("--bench", help="asv --bench regex (default: every benchmark)")
     finder = commands.add_parser("find", help="bisect a range for the commit that made a benchmark slower")
     finder.add_argument("range", help="A..B")
-    finder.add_argument("benchmark", help="one benchmark, e.g. attention_bias.AttentionBias.time_causal_bias")
+    finder.add_argument("benchmark",
+                        help="one benchmark, e.g. attention_bias.AttentionBias.track_wall_time_causal_bias")
     commands.add_parser("publish", help="asv publish of the results against the clone's history")
     for sub in (runner, finder):
         sub.add_argument("asv_args", nargs=argparse.REMAINDER, help="after --: more arguments for asv")

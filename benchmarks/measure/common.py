@@ -1,27 +1,44 @@
-"""Shared pieces of the suite: the grids, the model, the timer and the per-parameter-set cache.
+"""The measuring half of the suite: the model, the checks, the timers, the night's passes.
 
-Nothing here touches CUDA at import time. asv's forkserver imports this module once
-in a parent process and forks one child per benchmark and parameter set; a forked
-child cannot use CUDA that was initialised in its parent.
+Imports torch; only the processes that measure import it (the grid's
+``setup_cache``, the re-measurement worker, tests). What the suite measures and
+records, without torch, is in ``benchmarks/grid.py``. Nothing here touches CUDA
+at import time: a forked child cannot use CUDA that was initialised in its parent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import itertools
 import json
 import math
 import os
+import random
 import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..grid import (
+    CUDA_MISSING,
+    DISPATCH_FILE_VARIABLE,
+    MASKS,
+    NIGHT_SUFFIX,
+    AttentionConfig,
+    DispatchCounts,
+    GridState,
+    MaskFigures,
+    asv_label,
+    dense_bf16_peak_tflops,
+    grid_configs,
+    skip,
+)
 
 try:
     from torch.nn.attention.bias import CausalBias, causal_lower_right
@@ -29,29 +46,6 @@ except ImportError:  # a torch older than the attention biases: every parameter 
     CausalBias = causal_lower_right = None
 
 SEED = 0
-
-# asv's parameter axes, in the order of ``params``. The (q, kv) sequence lengths
-# are one axis: the reference pairs them, it does not cross them.
-PARAM_NAMES = ["batch_size", "num_heads", "seq_lens", "embed_dim", "dtype"]
-
-# The reference script's 80 configs. Never derive these from the hardware or the
-# environment: results recorded over months must stay comparable.
-GPU_PARAMS = [
-    [1, 8, 16, 128],
-    [16, 32],
-    [(128, 256), (256, 416), (512, 4097), (1024, 2048), (1, 2048)],
-    [2048, 4096],
-    ["bfloat16"],
-]
-
-# A grid that runs on any CPU in seconds: float32, q < kv, q = 1 and q = kv.
-CPU_PARAMS = [
-    [1, 4],
-    [4],
-    [(16, 48), (1, 48), (32, 32)],
-    [64],
-    ["float32"],
-]
 
 # assert_close tolerances per dtype: (rtol, atol as a fraction of the output's RMS).
 # A fixed atol fails elements near zero whose error is a rounding of the
@@ -64,40 +58,6 @@ TOLERANCES = {
     torch.float16: (1e-3, 2.0**-8),
     torch.float32: (1.3e-6, 1e-5),
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class AttentionConfig:
-    """One parameter set of the grid, on one device."""
-
-    batch_size: int
-    num_heads: int
-    q_seq_len: int
-    kv_seq_len: int
-    embed_dim: int
-    dtype_name: str
-    device: str
-
-    @classmethod
-    def from_params(
-        cls,
-        batch_size: int,
-        num_heads: int,
-        seq_lens: tuple[int, int],
-        embed_dim: int,
-        dtype: str,
-        device: str,
-    ) -> AttentionConfig:
-        q_seq_len, kv_seq_len = seq_lens
-        return cls(batch_size, num_heads, q_seq_len, kv_seq_len, embed_dim, dtype, device)
-
-    @property
-    def head_dim(self) -> int:
-        return self.embed_dim // self.num_heads
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return getattr(torch, self.dtype_name)
 
 
 class CompositeMHA(nn.Module):
@@ -183,12 +143,9 @@ class ForwardCase:
     def runner(self, mask: str) -> Callable[[], torch.Tensor]:
         return {"materialized": self.run_materialized, "causal_bias": self.run_causal_bias}[mask]
 
-    def warm_up(self, mask: str, calls: int = 3) -> None:
-        """A few calls of one mask, once per process, so that timing starts in the steady state.
-
-        The first call compiles and loads kernels (cuDNN graph build, module loads:
-        0.1-2 s on an H100). Seen by asv's sizing of ``number``, that call is longer
-        than sample_time and warmup_time, so asv stops there and times single calls.
+    def warm_up(self, mask: str, calls: int = 1) -> None:
+        """The first calls of one mask in a process, untimed: they compile and load kernels
+        (cuDNN graph build, module loads: 0.1-2 s on an H100), so timing starts in the steady state.
         """
         if mask in self.warm_masks:
             return
@@ -197,9 +154,6 @@ class ForwardCase:
             run()
         synchronized_clock()
         self.warm_masks.add(mask)
-
-
-MASKS = ("materialized", "causal_bias")
 
 
 MaskBuilder = Callable[[int, int, torch.device], torch.Tensor]
@@ -252,21 +206,6 @@ def check_case(case: ForwardCase) -> None:
     assert_equivalent(case.run_materialized(), case.run_causal_bias())
 
 
-def grid_configs(params: list[list], device: str) -> list[AttentionConfig]:
-    """Every parameter set of an asv ``params`` grid, in asv's order."""
-    return [AttentionConfig.from_params(*combination, device) for combination in itertools.product(*params)]
-
-
-def raise_for_verdict(verdicts: dict[AttentionConfig, str | None], config: AttentionConfig) -> None:
-    """Fail this parameter set loudly if its equivalence check did not pass."""
-    if config not in verdicts:
-        raise AssertionError(f"no equivalence verdict for {config}")
-    verdict = verdicts[config]
-    if verdict is not None:
-        print(f"equivalence check failed for {config}:\n{verdict}", file=sys.stderr)
-        raise AssertionError(verdict)
-
-
 _prepared: dict[AttentionConfig, ForwardCase] = {}
 
 
@@ -284,20 +223,8 @@ def prepared_case(config: AttentionConfig) -> ForwardCase:
     return case
 
 
-def current_case() -> ForwardCase:
-    """The one case prepared_case keeps, built by the class's setup for this parameter set."""
-    (case,) = _prepared.values()
-    return case
-
-
 def cuda_available() -> bool:
     return torch.cuda.is_available()
-
-
-def skip(reason: str) -> None:
-    """Skip this parameter set (asv's NotImplementedError in setup), saying why on stderr."""
-    print(reason, file=sys.stderr)
-    raise NotImplementedError(reason)
 
 
 def require_cuda() -> None:
@@ -318,28 +245,6 @@ def synchronized_clock() -> float:
 # ---------------------------------------------------------------- work and backends (issue 7 groundwork)
 
 
-def visible_pairs(q_seq_len: int, kv_seq_len: int) -> int:
-    """(query, key) pairs a lower-right causal mask leaves visible: query i sees i + 1 + (kv - q) keys."""
-    return sum(min(kv_seq_len, max(0, i + 1 + kv_seq_len - q_seq_len)) for i in range(q_seq_len))
-
-
-def forward_flops(config: AttentionConfig) -> int:
-    """Useful floating-point operations of one CompositeMHA forward (a multiply-add counts 2).
-
-    Projections: q and out over q_seq_len rows, k and v over kv_seq_len rows, each
-    2 * batch * rows * embed_dim**2. Attention: Q K^T and P V, each 2 * batch *
-    visible pairs * embed_dim (all heads together). Only the pairs the causal
-    mask leaves visible count, for both masks: a kernel given the boolean tensor
-    computes the whole rectangle, a causal kernel skips masked tiles, but the
-    useful work is the same, so achieved TFLOP/s compare directly. Softmax and
-    scaling are left out (a few operations per score, under 1% here).
-    """
-    b, e = config.batch_size, config.embed_dim
-    projections = 2 * b * e * e * (2 * config.q_seq_len + 2 * config.kv_seq_len)
-    attention = 2 * 2 * b * visible_pairs(config.q_seq_len, config.kv_seq_len) * e
-    return projections + attention
-
-
 # Recorded ATen operators -> SDPA backend; the first match wins (CPU flash before CUDA flash,
 # both "flash": the device tells them apart).
 BACKEND_OPERATORS = (
@@ -350,10 +255,14 @@ BACKEND_OPERATORS = (
     ("_attention_math", "math"),
 )
 
-# The number a track_sdpa_backend_* benchmark records: torch.nn.attention.SDPBackend's value.
-BACKEND_CODES = {"math": 0, "flash": 1, "memory-efficient": 2, "cuDNN": 3}
-# The unit string names the codes, so the published graph and the tools read them without torch.
-BACKEND_UNIT = "SDPBackend: " + ", ".join(f"{code} {name}" for name, code in BACKEND_CODES.items())
+
+
+def backend_of(operator_names: set[str] | Counter[str]) -> str:
+    """The SDPA backend whose ATen operator is among ``operator_names`` ("unknown" if none is)."""
+    for fragment, backend in BACKEND_OPERATORS:
+        if any(fragment in name for name in operator_names):
+            return backend
+    return "unknown"
 
 
 def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
@@ -364,37 +273,14 @@ def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
     """
     from torch.profiler import ProfilerActivity, profile
 
-    activities = [ProfilerActivity.CPU]
-    with profile(activities=activities) as profiled:
+    with profile(activities=[ProfilerActivity.CPU]) as profiled:
         run()
-    names = {event.name for event in profiled.events()}
-    for fragment, backend in BACKEND_OPERATORS:
-        if any(fragment in name for name in names):
-            return backend
-    return "unknown"
+    return backend_of({event.name for event in profiled.events()})
 
 
 # ---------------------------------------------------------------- figures beyond the wall time (issue 7)
 
-# Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, from NVIDIA's datasheets (half
-# their "with sparsity" figures); the first name fragment found in the device name wins.
-DENSE_BF16_PEAK_TFLOPS = (
-    ("H100 PCIe", 756.0),
-    ("H100 NVL", 835.5),
-    ("H100", 989.4),  # SXM5, e.g. "NVIDIA H100 80GB HBM3"
-    ("H200", 989.4),
-    ("A100", 312.0),
-)
-
-
-def dense_bf16_peak_tflops(device_name: str) -> float | None:
-    for fragment, tflops in DENSE_BF16_PEAK_TFLOPS:
-        if fragment in device_name:
-            return tflops
-    return None
-
-
-def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float = 0.005, blocks: int = 7) -> float:
+def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float = 0.005, blocks: int = 5) -> float:
     """GPU time of one forward without launch cost: captured once in a CUDA graph, replayed.
 
     Replays run back to back in blocks of about ``block_seconds`` between two CUDA
@@ -403,7 +289,7 @@ def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float =
     side_stream = torch.cuda.Stream()
     side_stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side_stream):  # capture needs its warm-up off the default stream
-        for _ in range(3):
+        for _ in range(2):  # the case is warm already; these set up the side stream's library state
             run()
     torch.cuda.current_stream().wait_stream(side_stream)
     graph = torch.cuda.CUDAGraph()
@@ -455,34 +341,6 @@ def forward_peak_memory(run: Callable[[], torch.Tensor]) -> int:
 
 
 # ---------------------------------------------------------------- what the host does per forward, counted
-
-
-@dataclasses.dataclass(frozen=True)
-class DispatchCounts:
-    """What one forward asks of the host, counted: the same on every run of one torch build.
-
-    A dispatch regression (an extra operator, copy or sync, a longer Python path,
-    another SDPA path) changes these by whole numbers, where the wall time of a
-    launch-bound config only moves inside the host's noise.
-    """
-
-    operators: Counter[str]  # ATen operators the profiler saw, by name
-    kernels: Counter[str]  # device kernels launched (CUDA only)
-    syncs: int | None  # host-device synchronizations (CUDA only)
-    sync_calls: Counter[str]  # their runtime calls, by name, the measurement's own final one included
-    python_calls: int  # Python function calls in torch's source, the mask subclass's __torch_function__ included
-    allocations: int | None  # caching-allocator allocations (CUDA only)
-
-    def figures(self) -> dict[str, int | None]:
-        """The counts the track_* benchmarks record, by figure name."""
-        cuda = self.syncs is not None
-        return {
-            "aten_ops": sum(self.operators.values()),
-            "kernels": sum(self.kernels.values()) if cuda else None,
-            "syncs": self.syncs,
-            "python_calls": self.python_calls,
-            "allocations": self.allocations,
-        }
 
 
 # CUDA runtime calls that make the host wait for the device.
@@ -546,53 +404,64 @@ def allocations(run: Callable[[], object]) -> int:
     return torch.cuda.memory_stats()["allocation.all.allocated"] - before
 
 
-@dataclasses.dataclass(frozen=True)
-class MaskFigures:
-    """What one mask's forward does besides its wall time: the track_* figures."""
+# ---------------------------------------------------------------- the night: one measuring process per grid
 
-    backend: str
-    kernel_seconds: float | None  # CUDA: one CUDA-graph replay; CPU: one call
-    peak_memory: int | None  # CUDA only
-    error: str | None = None  # why kernel_seconds is missing
-    dispatch: DispatchCounts | None = None
+# The night visits every config this many times, each pass in its own order, and
+# keeps the fastest visit (docs/design.md, "One measuring process a night"). Configs
+# whose calls take under SHORT_CALL_SECONDS are launch-bound or near it: the host's
+# speed moves them most, and a visit costs them milliseconds, so they get more passes.
+WALL_PASSES = 4
+SHORT_CALL_PASSES = 8
+SHORT_CALL_SECONDS = 1e-3
+# A visit: blocks of back-to-back calls of at least this long, this many of them.
+VISIT_BLOCK_SECONDS = 0.005
+VISIT_BLOCKS = 3
 
 
-def measure_mask(case: ForwardCase, mask: str) -> MaskFigures:
+def visit_seconds(run: Callable[[], torch.Tensor], block_seconds: float = VISIT_BLOCK_SECONDS,
+                  blocks: int = VISIT_BLOCKS) -> float:
+    """Wall time of one forward in one visit: the median block of back-to-back calls, per call.
+
+    One untimed call first (the case may be fresh from a build). A call as long as
+    a block is a block by itself, and the visit's only one: configs of 5 ms and
+    more move under 1% between nights, and their calls are what the night's time
+    is spent on.
+    """
+    run()
+    start = synchronized_clock()
+    run()
+    first = synchronized_clock() - start
+    calls = math.ceil(block_seconds / first)
+    if calls <= 1:
+        return first
+
+    def block() -> float:
+        start = synchronized_clock()
+        for _ in range(calls):
+            run()
+        return (synchronized_clock() - start) / calls
+
+    return statistics.median(block() for _ in range(blocks))
+
+
+def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
+    """Backend, dispatch counts and (CUDA) peak memory of one warm mask."""
     run = case.runner(mask)
-    backend = sdpa_backend(run)  # also the warm-up: first calls compile and allocate workspaces
     cuda = case.config.device == "cuda"
-    dispatch = dispatch_counts(run, cuda)
-    if not cuda:
-        return MaskFigures(backend, call_seconds(run), None, dispatch=dispatch)
-    peak_memory = forward_peak_memory(run)
-    try:
-        seconds = graph_replay_seconds(run)
-    except Exception as error:  # capture can fail for a backend; the other figures still stand
-        return MaskFigures(backend, None, peak_memory, f"CUDA graph timing failed: {describe(error)}", dispatch)
-    return MaskFigures(backend, seconds, peak_memory, dispatch=dispatch)
+    figures.dispatch = dispatch_counts(run, cuda)
+    figures.backend = backend_of(figures.dispatch.operators)
+    if cuda:
+        figures.peak_memory = forward_peak_memory(run)
+
+
+def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
+    """CUDA: GPU time of one CUDA-graph replay; CPU: the time of one call (the CPU does the work)."""
+    run = case.runner(mask)
+    figures.kernel_seconds = graph_replay_seconds(run) if case.config.device == "cuda" else call_seconds(run)
 
 
 def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
-
-
-@dataclasses.dataclass
-class GridState:
-    """What setup_cache computes once per run for one grid, for its timed and its track classes.
-
-    ``unavailable`` says why nothing could run (no CUDA). Per config: the equivalence
-    verdict (None: both masks agree) and, where it passed, each mask's figures or why
-    they could not be measured.
-    """
-
-    device_name: str
-    peak_tflops: float | None
-    verdicts: dict[AttentionConfig, str | None] = dataclasses.field(default_factory=dict)
-    figures: dict[AttentionConfig, dict[str, MaskFigures] | str] = dataclasses.field(default_factory=dict)
-    unavailable: str | None = None
-
-
-CUDA_MISSING = "CUDA is not available on this machine: the GPU grid is skipped (the CPU classes run here)"
 
 
 def use_device(device: str) -> None:
@@ -603,13 +472,110 @@ def use_device(device: str) -> None:
         torch.set_num_threads(1)
 
 
-def measure_grid(
-    configs: list[AttentionConfig], mask_builder: MaskBuilder = lower_right_causal_mask
-) -> GridState:
-    """Check every config, then measure the figures of those that passed; one bad config fails alone.
+class _Night:
+    """The passes of one grid's measurement, and the seconds each phase took.
 
-    All checks come first, so that a figure whose measurement breaks the CUDA
-    context (a failed graph capture, say) cannot take the timed benchmarks' verdicts with it.
+    Each pass runs on another of the process's CPUs: a VM's vCPUs differ in speed
+    for seconds to minutes, and a process left alone stays on one, so every visit
+    of a night would share its vCPU's speed (docs/noise.md).
+    """
+
+    def __init__(self, state: GridState, mask_builder: MaskBuilder) -> None:
+        self.state, self.mask_builder = state, mask_builder
+        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+    def on_cpu_of_pass(self, index: int) -> None:
+        if len(self.cpus) > 1:
+            os.sched_setaffinity(0, {self.cpus[index % len(self.cpus)]})
+
+    def release_cpus(self) -> None:
+        if len(self.cpus) > 1:
+            os.sched_setaffinity(0, self.cpus)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.state.phases[name] = self.state.phases.get(name, 0.0) + time.perf_counter() - start
+
+    def build(self, config: AttentionConfig) -> ForwardCase:
+        with self.phase("build"):
+            return build_case(config, self.mask_builder)
+
+    def release(self, config: AttentionConfig) -> None:
+        if config.device == "cuda":
+            with self.phase("build"):
+                torch.cuda.empty_cache()  # the next config's tensors get the memory, not this one's cache
+
+    def attempt(self, figures: MaskFigures, what: str, phase: str, action: Callable[[], object]) -> None:
+        """Run one measurement of one mask; a failure is recorded on the mask, the night goes on."""
+        with self.phase(phase):
+            try:
+                action()
+            except Exception as error:  # out of memory, a kernel or capture error: this figure's outcome
+                figures.errors.append(f"{what} failed: {describe(error)}")
+
+    def first_pass(self, config: AttentionConfig) -> None:
+        """Check both masks; where they agree, a first visit of each and the counts."""
+        self._check_and_measure(config)
+        self.release(config)  # the case is gone with the call above: its memory goes back now
+
+    def _check_and_measure(self, config: AttentionConfig) -> None:
+        try:
+            case = self.build(config)
+            with self.phase("check"):
+                check_case(case)
+        except Exception as error:  # mismatch, out of memory, kernel error: this config's verdict
+            self.state.verdicts[config] = describe(error)
+            self.state.figures[config] = "the equivalence check failed"
+            return
+        self.state.verdicts[config] = None
+        figures = {mask: MaskFigures() for mask in MASKS}
+        self.state.figures[config] = figures
+        self.visit(case, figures, MASKS)
+        for mask in MASKS:
+            self.attempt(figures[mask], "counting", "counts",
+                         lambda mask=mask: measure_counts(case, mask, figures[mask]))
+
+    def visit(self, case: ForwardCase, figures: dict[str, MaskFigures], masks: tuple[str, ...]) -> None:
+        for mask in masks:
+            self.attempt(figures[mask], "wall timing", "wall",
+                         lambda mask=mask: figures[mask].wall_visits.append(visit_seconds(case.runner(mask))))
+
+    def later_pass(self, index: int, configs: list[AttentionConfig], last: bool) -> None:
+        """Visit the given checked configs again, in this pass's own order; ``last`` adds the GPU time."""
+        order = [config for config in configs if self.state.verdicts.get(config) is None]
+        random.Random(index).shuffle(order)
+        masks = MASKS if index % 2 else MASKS[::-1]  # neither mask always runs first after a build
+        for config in order:
+            self._revisit(config, index, masks, last)
+            self.release(config)
+
+    def _revisit(self, config: AttentionConfig, index: int, masks: tuple[str, ...], last: bool) -> None:
+        figures = self.state.figures[config]
+        try:
+            case = self.build(config)
+        except Exception as error:
+            for mask in MASKS:
+                figures[mask].errors.append(f"pass {index + 1}: building failed: {describe(error)}")
+            return
+        self.visit(case, figures, masks)
+        if last:
+            what = "GPU time" if config.device == "cuda" else "call time"
+            for mask in MASKS:
+                self.attempt(figures[mask], what, "kernel",
+                             lambda mask=mask: measure_kernel_time(case, mask, figures[mask]))
+
+
+def measure_grid(configs: list[AttentionConfig], mask_builder: MaskBuilder = lower_right_causal_mask,
+                 passes: int = WALL_PASSES, short_passes: int = SHORT_CALL_PASSES - WALL_PASSES) -> GridState:
+    """Check every config, then time and measure those that passed, in ``passes`` passes over the grid
+    and ``short_passes`` more over the configs of short calls.
+
+    One config failing fails alone. The CUDA-graph capture, the one figure that
+    can break the CUDA context, comes in the last full pass, after every check.
     """
     device = configs[0].device if configs else "cpu"
     if device == "cuda" and not cuda_available():
@@ -617,31 +583,29 @@ def measure_grid(
     use_device(device)
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
     state = GridState(name, dense_bf16_peak_tflops(name) if device == "cuda" else None)
-    for config in configs:
-        state.verdicts[config] = _outcome(config, check_case, mask_builder)
-    for config in configs:
-        if state.verdicts[config] is not None:
-            state.figures[config] = "the equivalence check failed"
-            continue
-        figures: dict[str, MaskFigures] = {}
-
-        def measure(case: ForwardCase, figures: dict[str, MaskFigures] = figures) -> None:
-            figures.update({mask: measure_mask(case, mask) for mask in MASKS})
-
-        state.figures[config] = _outcome(config, measure, mask_builder) or figures
+    night = _Night(state, mask_builder)
+    try:
+        night.on_cpu_of_pass(0)
+        for config in configs:
+            night.first_pass(config)
+        for index in range(1, passes):
+            night.on_cpu_of_pass(index)
+            night.later_pass(index, configs, last=index == passes - 1)
+        short = [config for config in configs if _short_calls(state.figures.get(config))]
+        for index in range(passes, passes + short_passes):
+            night.on_cpu_of_pass(index)
+            night.later_pass(index, short, last=False)
+    finally:
+        night.release_cpus()
     return state
 
 
-def _outcome(config: AttentionConfig, action: Callable[[ForwardCase], None], mask_builder: MaskBuilder) -> str | None:
-    """None where ``action`` on the config's case succeeds, else what went wrong."""
-    try:
-        action(build_case(config, mask_builder))
-        return None
-    except Exception as error:  # mismatch, out of memory, kernel error: this config's outcome
-        return describe(error)
-    finally:
-        if config.device == "cuda":
-            torch.cuda.empty_cache()
+def _short_calls(figures: dict[str, MaskFigures] | str | None) -> bool:
+    """Both masks' calls under SHORT_CALL_SECONDS so far."""
+    if not isinstance(figures, dict):
+        return False
+    walls = [f.wall_seconds for f in figures.values()]
+    return all(wall is not None and wall < SHORT_CALL_SECONDS for wall in walls)
 
 
 NO_CAUSAL_BIAS = f"torch {torch.__version__} has no torch.nn.attention.bias.causal_lower_right: nothing to compare"
@@ -650,21 +614,11 @@ NO_CAUSAL_BIAS = f"torch {torch.__version__} has no torch.nn.attention.bias.caus
 def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> GridState:
     if causal_lower_right is None:
         return GridState("", None, unavailable=NO_CAUSAL_BIAS)
+    started = time.perf_counter()
     state = measure_grid(grid_configs(params, device), mask_builder)
     write_dispatch_names(state)
+    write_night(state, time.perf_counter() - started)
     return state
-
-
-# Where the operator and kernel names of a run go (asv results hold numbers only):
-# tools/record_run.py sets it to <results>/<machine>/<commit>.dispatch.
-DISPATCH_FILE_VARIABLE = "ATTENTION_BIAS_DISPATCH_FILE"
-
-
-def asv_label(config: AttentionConfig) -> str:
-    """asv's parameter string of a config, as the results files and the tools key it."""
-    values = (config.batch_size, config.num_heads, (config.q_seq_len, config.kv_seq_len),
-              config.embed_dim, config.dtype_name)
-    return ", ".join(repr(value) for value in values)
 
 
 def write_dispatch_names(state: GridState) -> None:
@@ -680,3 +634,20 @@ def write_dispatch_names(state: GridState) -> None:
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(names, indent=1, sort_keys=True))
+
+
+def write_night(state: GridState, seconds: float) -> None:
+    """Beside the dispatch names, <commit>.night: the measurement's seconds by phase and every visit's wall time.
+
+    asv keeps one number per result and shows a setup_cache's output only when
+    it fails; this is where the night's own cost and spread can be read.
+    """
+    path = os.environ.get(DISPATCH_FILE_VARIABLE)
+    if not path:
+        return
+    visits = {
+        asv_label(config): {mask: f.wall_visits for mask, f in figures.items()}
+        for config, figures in state.figures.items() if isinstance(figures, dict)
+    }
+    record = {"seconds": seconds, "phases": state.phases, "wall_visits": visits}
+    Path(path).with_suffix(NIGHT_SUFFIX).write_text(json.dumps(record, indent=1, sort_keys=True))

@@ -1,14 +1,16 @@
 """Re-measurement worker for the nightly check's confirmation: one forked child per measurement.
 
-Run as ``python -m benchmarks.confirm_worker`` from the repository root by
+Run as ``python -m benchmarks.measure.confirm_worker`` from the repository root by
 tools/confirmation.py, once per environment (the baseline's torch, the
 contender's). It imports torch once, then for every request line on stdin forks
 a child that starts CUDA itself, measures the requested configs and masks in the
 given order and prints one JSON line: per key, the wall time of one forward
-(median block of back-to-back calls) and the CUDA-graph GPU time where asked. A child is one process,
+(one visit as the night makes it: the median block of back-to-back calls) and the
+CUDA-graph GPU time where that key's signals ask for it. A child is one process,
 the statistical unit of the check: its values are one draw of the host's state.
 
-Nothing runs at import: asv imports this module while discovering benchmarks.
+Nothing runs at import. asv's discovery never imports it: ``benchmarks/measure`` has no
+``__init__.py``, so the forkserver that asv forks its children from stays without torch.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import os
 import sys
 import traceback
 
-from .common import AttentionConfig, call_seconds, graph_replay_seconds, prepared_case, use_device
+from ..grid import AttentionConfig
+from .common import graph_replay_seconds, prepared_case, use_device, visit_seconds
 
 
 def parse_label(label: str, device: str) -> AttentionConfig:
@@ -28,15 +31,16 @@ def parse_label(label: str, device: str) -> AttentionConfig:
 
 
 def measure(request: dict) -> dict:
+    """Each requested key, in the given order: its wall time and, where asked, its CUDA-graph GPU time."""
     device = request["device"]
     use_device(device)
     out = {"pid": os.getpid(), "cpu": _current_cpu(), "values": []}
-    for label, mask in request["keys"]:
+    for label, mask, signals in request["keys"]:
         case = prepared_case(parse_label(label, device))
         case.warm_up(mask)
         run = case.runner(mask)
-        value = {"config": label, "mask": mask, "wall": call_seconds(run, blocks=9)}
-        if "gpu" in request.get("signals", ()) and device == "cuda":
+        value = {"config": label, "mask": mask, "wall": visit_seconds(run, block_seconds=0.002, blocks=9)}
+        if "gpu" in signals and device == "cuda":
             value["gpu"] = graph_replay_seconds(run, block_seconds=0.002, blocks=5)
         out["values"].append(value)
     return out
