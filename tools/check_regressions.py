@@ -8,15 +8,16 @@ machine. Signals, most precise first:
   exact, so any change is a regression at once (a suspect where the history shows
   the count moving by itself);
 - gpu: CUDA-graph GPU time, no launch cost: kernel changes;
-- wall: the time_* benchmarks, launch cost included: host-side changes, noisy
-  on launch-bound configs (wall time well above GPU time) on a cloud VM.
+- wall: the wall time of one forward, launch cost included: host-side changes,
+  noisy on launch-bound configs (wall time well above GPU time) on a cloud VM.
 
 For gpu and wall, a noise model learned from the history (and an A/A calibration
 pair, --calibration) gives each config's spread. A slowdown beyond --factor that
 the model can call on one night is a regression; one it cannot is a candidate.
 With --baseline-python and --contender-python, candidates are re-measured in the
 same job, several fresh processes a side, the two torch builds alternating
-(tools/confirmation.py), and decided over the per-process values: confirmed ->
+(tools/confirmation.py), as many as fit the budget (half the night by default),
+strongest evidence first, and decided over the per-process values: confirmed ->
 regression, refuted -> noise, undecided -> suspect. With --contender-python alone,
 the re-measurement can refute a candidate but not confirm it. A suspect that
 persists on the next night (--record-verdict keeps each night's suspects) is a
