@@ -309,22 +309,6 @@ def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float =
     return statistics.median(block(replays) for _ in range(blocks))
 
 
-def call_seconds(run: Callable[[], torch.Tensor], block_seconds: float = 0.002, blocks: int = 7) -> float:
-    """Wall time of one call: the median block of back-to-back calls, per call (the clock waits for the GPU)."""
-    run()
-    start = synchronized_clock()
-    run()
-    replays = max(1, math.ceil(block_seconds / (synchronized_clock() - start)))
-
-    def block() -> float:
-        start = synchronized_clock()
-        for _ in range(replays):
-            run()
-        return (synchronized_clock() - start) / replays
-
-    return statistics.median(block() for _ in range(blocks))
-
-
 def forward_peak_memory(run: Callable[[], torch.Tensor]) -> int:
     """Bytes one forward allocates at its peak above what was allocated before it.
 
@@ -457,7 +441,10 @@ def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
 def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
     """CUDA: GPU time of one CUDA-graph replay; CPU: the time of one call (the CPU does the work)."""
     run = case.runner(mask)
-    figures.kernel_seconds = graph_replay_seconds(run) if case.config.device == "cuda" else call_seconds(run)
+    if case.config.device == "cuda":
+        figures.kernel_seconds = graph_replay_seconds(run)
+    else:
+        figures.kernel_seconds = visit_seconds(run, block_seconds=0.002, blocks=7)
 
 
 def describe(error: BaseException) -> str:
