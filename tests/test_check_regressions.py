@@ -194,6 +194,30 @@ def test_decision_rule_exact_values():
     assert noise_model.decide(noisy, [v * 1.1 for v in noisy], 1.05).outcome == "undecided"
 
 
+def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
+    """Every chosen key costs each of the 20 processes; what does not fit stays a suspect, weakest first."""
+    import check_regressions as checker
+
+    def finding(config: str, signal: str, klass: str, ratio: float, one_night: bool = False):
+        return checker.Finding("suspect", ("AttentionBias", config, "causal_bias"), signal, 1.0, ratio, klass,
+                               math.inf, "candidate", one_night=one_night)
+
+    candidates = [
+        finding("a", "wall", "launch-bound", 1.30),  # log 1.30 / log 1.15 = 1.88 spreads
+        finding("b", "gpu", "GPU-bound", 1.10),  # log 1.10 / log 1.03 = 3.22
+        finding("c", "wall", "launch-bound", 2.00),  # 4.96
+        finding("d", "wall", "GPU-bound", 1.06, one_night=True),  # a one-night call comes first
+    ]
+    night = checker.Night(None, {("AttentionBias", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005}
+                                 for c in "abcd"}, [])
+    # Per process: 0.5 s, then per new key 0.08 + 0.02 + 5 x 0.01 s, and 9 x 0.005 s for a GPU time.
+    settings = checker.Settings(1.05, 5, None, 10, 0, budget=20 * (0.5 + 3 * 0.15 + 0.045) + 0.01)
+    keys, left_out = checker.fitted_keys(candidates, night, settings, "cuda")
+    assert list(keys) == [("d", "causal_bias"), ("c", "causal_bias"), ("b", "causal_bias")]
+    assert keys[("b", "causal_bias")] == ("gpu",)
+    assert [f.key[1] for f in left_out] == ["a"]
+
+
 def test_process_order_is_balanced_and_not_periodic():
     import confirmation
 

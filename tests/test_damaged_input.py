@@ -113,3 +113,16 @@ def test_damaged_results_exit_2_with_one_line(tool, damage, tmp_path):
 def test_impossible_check_arguments_exit_2(args, tmp_path):
     completed = run_tool("check_regressions.py", "--results-dir", str(healthy_tree(tmp_path)), *args)
     assert completed.returncode == 2 and completed.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("tool, args", [("speedup_summary.py", ["--all"]), ("noise_report.py", [BASE, NEW])])
+@pytest.mark.parametrize("text", ["{", '{"wall_visits": {"1, 4, (16, 48), 64, \'float32\'": {"materialized": [0]}}}',
+                                  '{"wall_visits": [1]}'])
+def test_a_damaged_night_file_exits_2_with_one_line(tool, args, text, tmp_path):
+    """The night's visits are read by the shared reader too: a broken <commit>.night is a user error."""
+    results = healthy_tree(tmp_path)
+    (results / "box" / f"{NEW}.night").write_text(text)
+    completed = run_tool(tool, "--results-dir", str(results), *args)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{NEW}.night" in lines[0], completed.stderr
