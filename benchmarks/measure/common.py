@@ -463,8 +463,8 @@ class _Night:
     """The passes of one grid's measurement, and the seconds each phase took.
 
     Each pass runs on another of the process's CPUs: a VM's vCPUs differ in speed
-    for seconds to minutes, and a process left alone stays on one, so every visit
-    of a night would share its vCPU's speed (docs/noise.md).
+    for seconds to minutes, and the visits of one process share its level
+    (docs/noise.md), so the passes look at the host from several places.
     """
 
     def __init__(self, state: GridState, mask_builder: MaskBuilder) -> None:
