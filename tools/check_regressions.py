@@ -41,7 +41,7 @@ from pathlib import Path
 import noise_model
 from asv_results import ConfigRow, ResultsStore, RunFile, config_rows, has_results, open_machine, problem_rows
 from cli import ToolError, add_results_arguments, one_line, run_tool
-from confirmation import ConfirmationError, remeasure
+from confirmation import ConfirmationError, Remeasured, remeasure
 from suite import BENCHMARK_CLASSES, COUNT_FIGURES, DISPATCH_SUFFIX, MASKS, VERDICT_SUFFIX, wall_method
 from tabulate import tabulate
 
@@ -224,25 +224,62 @@ def priority(finding: Finding) -> tuple[bool, float]:
     return (not finding.one_night, -math.log(finding.ratio) / math.log(spread))
 
 
-def fitted_keys(candidates: list[Finding], tonight: Night, settings: Settings,
-                device: str) -> tuple[dict[tuple[str, str], tuple[str, ...]], list[Finding]]:
-    """The (config, mask) keys to re-measure, with their signals, in priority order, as many as
-    ``settings.processes`` a side can measure within the budget; and the candidates left out."""
-    keys: dict[tuple[str, str], tuple[str, ...]] = {}
+Keys = dict[tuple[str, str], tuple[str, ...]]  # (config, mask) -> the signals to re-measure
+
+
+def fitted_keys(candidates: list[Finding], tonight: Night, settings: Settings, device: str, budget: float,
+                pace: float = 1.0, first_free: bool = True) -> tuple[Keys, list[Finding], float]:
+    """The keys to re-measure, in priority order, as many as ``settings.processes`` a side can
+    measure within ``budget`` seconds; the candidates left out; the estimated seconds a process.
+
+    ``pace``: measured over estimated seconds a process, from an earlier round (1 before any);
+    ``first_free``: the strongest candidate is taken even where it alone does not fit.
+    """
+    keys: Keys = {}
     left_out: list[Finding] = []
     seconds = PROCESS_SECONDS[device]
     for finding in sorted(candidates, key=priority):
-        key = (finding.key[1], finding.key[2])
-        values = tonight.values.get(finding.key, {})
-        cost = 0.0 if key in keys else KEY_SECONDS[device] + VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0)
-        if finding.signal == "gpu" and "gpu" not in keys.get(key, ()):
-            cost += GPU_CALLS * (values.get("gpu") or 0.0)
-        if keys and 2 * settings.processes * (seconds + cost) > settings.budget:
+        cost = key_cost(finding, keys, tonight, device)
+        if (keys or not first_free) and 2 * settings.processes * pace * (seconds + cost) > budget:
             left_out.append(finding)
             continue
         seconds += cost
+        key = (finding.key[1], finding.key[2])
         keys[key] = tuple(sorted({*keys.get(key, ()), finding.signal}))
-    return keys, left_out
+    return keys, left_out, seconds
+
+
+def key_cost(finding: Finding, keys: Keys, tonight: Night, device: str) -> float:
+    """What measuring this finding's key and signal adds to each process, beyond ``keys``."""
+    key = (finding.key[1], finding.key[2])
+    values = tonight.values.get(finding.key, {})
+    cost = 0.0 if key in keys else KEY_SECONDS[device] + VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0)
+    if finding.signal == "gpu" and "gpu" not in keys.get(key, ()):
+        cost += GPU_CALLS * (values.get("gpu") or 0.0)
+    return cost
+
+
+def remeasure_in_rounds(candidates: list[Finding], device: str, settings: Settings,
+                        tonight: Night) -> tuple[Remeasured, list[Finding], int]:
+    """Re-measure the strongest candidates that fit the budget; with what the first round left
+    unspent, at the pace it measured, the next strongest; and so on. Returns the values, the
+    candidates left out and the number of rounds."""
+    pythons = dict(settings.confirm)
+    merged = Remeasured({}, 0.0, 0)
+    pending, pace, rounds = candidates, 1.0, 0
+    while pending:
+        budget = settings.budget - merged.seconds
+        keys, left_out, estimate = fitted_keys(pending, tonight, settings, device, budget, pace,
+                                               first_free=rounds == 0)
+        if not keys:
+            break
+        measured = remeasure(keys, pythons, device, settings.processes, settings.seed + rounds, budget)
+        merged = Remeasured(merged.values | measured.values, merged.seconds + measured.seconds,
+                            merged.processes + measured.processes)
+        if measured.processes:
+            pace = measured.seconds / measured.processes / estimate
+        pending, rounds = left_out, rounds + 1
+    return merged, pending, rounds
 
 
 def confirm(candidates: list[Finding], device: str, settings: Settings, history: list[Night],
@@ -252,18 +289,16 @@ def confirm(candidates: list[Finding], device: str, settings: Settings, history:
     Without a baseline environment the history's nights (one process each) stand
     in for the baseline side: that can refute a candidate, never confirm one.
     """
-    keys, left_out = fitted_keys(candidates, tonight, settings, device)
-    for finding in left_out:
-        finding.why = f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s"
-    candidates = [f for f in candidates if f not in left_out]
-    pythons = dict(settings.confirm)
-    contender_only = "baseline" not in pythons
+    contender_only = "baseline" not in settings.confirm
     try:
-        measured = remeasure(keys, pythons, device, settings.processes, settings.seed, settings.budget)
+        measured, left_out, rounds = remeasure_in_rounds(candidates, device, settings, tonight)
     except ConfirmationError as error:
         for finding in candidates:
             finding.why = f"re-measurement failed: {error}"
-        return candidates + left_out, {"error": str(error)}
+        return candidates, {"error": str(error)}
+    for finding in left_out:
+        finding.why = f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s"
+    candidates = [f for f in candidates if f not in left_out]
     decided = list(left_out)
     for finding in candidates:
         key = (finding.key[1], finding.key[2])
@@ -287,8 +322,9 @@ def confirm(candidates: list[Finding], device: str, settings: Settings, history:
         finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}"
                        f"re-measured: {decision.outcome}" + (" (contender side only)" if contender_only else ""))
         decided.append(finding)
-    return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(keys),
-                     "left_out": len(left_out), "budget": settings.budget, "values": measured.as_json()}
+    return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
+                     "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
+                     "values": measured.as_json()}
 
 
 # ---------------------------------------------------------------- nights, verdict files, names
