@@ -10,6 +10,7 @@ about 0.5 ms instead of 11 ms, and the night forks 1,760 of them.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sys
 from collections import Counter
 
@@ -78,8 +79,6 @@ class AttentionConfig:
 
 def grid_configs(params: list[list], device: str) -> list[AttentionConfig]:
     """Every parameter set of an asv ``params`` grid, in asv's order."""
-    import itertools
-
     return [AttentionConfig.from_params(*combination, device) for combination in itertools.product(*params)]
 
 
@@ -122,6 +121,25 @@ def forward_flops(config: AttentionConfig) -> int:
 BACKEND_CODES = {"math": 0, "flash": 1, "memory-efficient": 2, "cuDNN": 3}
 # The unit string names the codes, so the published graph and the tools read them without torch.
 BACKEND_UNIT = "SDPBackend: " + ", ".join(f"{code} {name}" for name, code in BACKEND_CODES.items())
+
+# Recorded ATen operators -> SDPA backend; the first match wins (CPU flash before CUDA flash,
+# both "flash": the device tells them apart).
+BACKEND_OPERATORS = (
+    ("_scaled_dot_product_flash_attention_for_cpu", "flash"),
+    ("_cudnn_attention", "cuDNN"),
+    ("_flash_attention", "flash"),
+    ("_efficient_attention", "memory-efficient"),
+    ("_attention_math", "math"),
+)
+
+
+def backend_of(operator_names: set[str] | Counter[str]) -> str:
+    """The SDPA backend whose ATen operator is among ``operator_names`` ("unknown" if none is)."""
+    for fragment, backend in BACKEND_OPERATORS:
+        if any(fragment in name for name in operator_names):
+            return backend
+    return "unknown"
+
 
 # Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, from NVIDIA's datasheets (half
 # their "with sparsity" figures); the first name fragment found in the device name wins.
@@ -173,13 +191,17 @@ class DispatchCounts:
 class MaskFigures:
     """What the night measured of one mask's forward: its wall time and what explains it."""
 
-    backend: str = "unknown"
     # Wall time of one forward, one value per visit (pass) of the night, in the order taken.
     wall_visits: list[float] = dataclasses.field(default_factory=list)
     kernel_seconds: float | None = None  # CUDA: one CUDA-graph replay; CPU: one call
     peak_memory: int | None = None  # CUDA only
     dispatch: DispatchCounts | None = None
     errors: list[str] = dataclasses.field(default_factory=list)  # what could not be measured, and why
+
+    @property
+    def backend(self) -> str:
+        """The SDPA backend that ran, from the operators the counted forward dispatched."""
+        return backend_of(self.dispatch.operators) if self.dispatch else "unknown"
 
     @property
     def wall_seconds(self) -> float | None:

@@ -35,9 +35,9 @@ from ..grid import (
     GridState,
     MaskFigures,
     asv_label,
+    backend_of,
     dense_bf16_peak_tflops,
     grid_configs,
-    skip,
 )
 
 try:
@@ -227,11 +227,6 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def require_cuda() -> None:
-    if not cuda_available():
-        skip(CUDA_MISSING)
-
-
 def synchronized_clock() -> float:
     """perf_counter read after queued CUDA work finishes, so a sample ends when the GPU does.
 
@@ -243,26 +238,6 @@ def synchronized_clock() -> float:
 
 
 # ---------------------------------------------------------------- work and backends (issue 7 groundwork)
-
-
-# Recorded ATen operators -> SDPA backend; the first match wins (CPU flash before CUDA flash,
-# both "flash": the device tells them apart).
-BACKEND_OPERATORS = (
-    ("_scaled_dot_product_flash_attention_for_cpu", "flash"),
-    ("_cudnn_attention", "cuDNN"),
-    ("_flash_attention", "flash"),
-    ("_efficient_attention", "memory-efficient"),
-    ("_attention_math", "math"),
-)
-
-
-
-def backend_of(operator_names: set[str] | Counter[str]) -> str:
-    """The SDPA backend whose ATen operator is among ``operator_names`` ("unknown" if none is)."""
-    for fragment, backend in BACKEND_OPERATORS:
-        if any(fragment in name for name in operator_names):
-            return backend
-    return "unknown"
 
 
 def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
@@ -407,9 +382,8 @@ def visit_seconds(run: Callable[[], torch.Tensor], block_seconds: float = VISIT_
     """Wall time of one forward in one visit: the median block of back-to-back calls, per call.
 
     One untimed call first (the case may be fresh from a build). A call as long as
-    a block is a block by itself, and the visit's only one: configs of 5 ms and
-    more move under 1% between nights, and their calls are what the night's time
-    is spent on.
+    a block is a block by itself, and the visit's only one: the GPU, not the host,
+    sets those configs, and their calls are where the night's time goes.
     """
     run()
     start = synchronized_clock()
@@ -429,11 +403,10 @@ def visit_seconds(run: Callable[[], torch.Tensor], block_seconds: float = VISIT_
 
 
 def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
-    """Backend, dispatch counts and (CUDA) peak memory of one warm mask."""
+    """Dispatch counts (the backend with them) and (CUDA) peak memory of one warm mask."""
     run = case.runner(mask)
     cuda = case.config.device == "cuda"
     figures.dispatch = dispatch_counts(run, cuda)
-    figures.backend = backend_of(figures.dispatch.operators)
     if cuda:
         figures.peak_memory = forward_peak_memory(run)
 
