@@ -210,13 +210,15 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
     ]
     night = checker.Night(None, {("AttentionBias", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005}
                                  for c in "abcd"}, [])
-    # Per process: 0.5 s, then per new key 0.08 + 0.02 + 5 x 0.01 s, and 9 x 0.005 s for a GPU time.
-    settings = checker.Settings(1.05, 5, None, 10, 0, budget=20 * (0.5 + 3 * 0.15 + 0.045) + 0.01)
+    # Per process a start, per new key a build, a visit and its calls of 0.01 s, and the GPU time's calls.
+    key = checker.KEY_SECONDS["cuda"] + checker.VISIT_SECONDS + checker.WALL_CALLS * 0.01
+    process = checker.PROCESS_SECONDS["cuda"] + 3 * key + checker.GPU_CALLS * 0.005
+    settings = checker.Settings(1.05, 5, None, 10, 0, budget=20 * process + 0.01)
     keys, left_out, seconds = checker.fitted_keys(candidates, night, settings, "cuda", settings.budget)
     assert list(keys) == [("d", "causal_bias"), ("c", "causal_bias"), ("b", "causal_bias")]
     assert keys[("b", "causal_bias")] == ("gpu",)
     assert [f.key[1] for f in left_out] == ["a"]
-    assert seconds == pytest.approx(0.5 + 3 * 0.15 + 0.045)
+    assert seconds == pytest.approx(process)
 
 
 def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monkeypatch):
@@ -228,22 +230,24 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
     candidates = [checker.Finding("suspect", ("AttentionBias", c, "causal_bias"), "wall", 1.0, 2.0 - i / 10,
                                   "launch-bound", math.inf, "candidate") for i, c in enumerate(configs)]
     night = checker.Night(None, {f.key: {"wall": 0.0, "gpu": 0.0} for f in candidates}, [])
-    # Estimated per process: 0.5 s + 0.1 s a key; 20 processes. A budget of 20 x 0.8 s fits 3 keys.
-    settings = checker.Settings(1.05, 5, {"baseline": "b", "contender": "c"}, 10, 0, budget=20 * 0.8 + 1e-9)
+    # Estimated per process: a start and 3 keys of no calls; 20 processes. The budget fits those 3 keys.
+    process = checker.PROCESS_SECONDS["cuda"] + 3 * (checker.KEY_SECONDS["cuda"] + checker.VISIT_SECONDS)
+    settings = checker.Settings(1.05, 5, {"baseline": "b", "contender": "c"}, 10, 0, budget=20 * process + 1e-9)
     rounds = []
 
     def fake_remeasure(keys, pythons, device, processes, seed, budget):
         rounds.append((list(keys), round(budget, 6), seed))
         values = {key: {"baseline": {"wall": [1.0] * 10}, "contender": {"wall": [1.0] * 10}} for key in keys}
-        return Remeasured(values, 20 * 0.8 / 2, 20)  # twice as fast as estimated
+        return Remeasured(values, 20 * process / 2, 20)  # twice as fast as estimated
 
     monkeypatch.setattr(checker, "remeasure", fake_remeasure)
     measured, left_out, count = checker.remeasure_in_rounds(candidates, "cuda", settings, night)
-    # Round 2: 8 s left; at half the estimated pace the other 3 keys fit (20 x 0.5 x 0.8 s = 8 s).
+    # Round 2: half the budget left; at half the estimated pace the other 3 keys fit in it.
     assert [keys for keys, _, _ in rounds] == [[(c, "causal_bias") for c in configs[:3]],
                                                [(c, "causal_bias") for c in configs[3:]]]
-    assert [(budget, seed) for _, budget, seed in rounds] == [(16.0, 0), (8.0, 1)]
-    assert (count, left_out, measured.processes, measured.seconds) == (2, [], 40, 16.0)
+    assert [(budget, seed) for _, budget, seed in rounds] == [(round(20 * process, 6), 0), (round(10 * process, 6), 1)]
+    assert (count, left_out, measured.processes) == (2, [], 40)
+    assert measured.seconds == pytest.approx(20 * process)
     assert set(measured.values) == {(c, "causal_bias") for c in configs}
 
 

@@ -201,13 +201,14 @@ def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]
 
 
 # What a re-measurement process costs, by device, to fit the candidates to the budget with
-# every process measuring every chosen key. H100 VMs, 2026-11-26: 1.1-1.3 s a process for
-# 5-7 keys (CUDA start and the worker's fork about 0.5 s; per key a build, the first call
-# and a visit of about 20 ms or 5 calls; a GPU time about 9 more calls).
-PROCESS_SECONDS = {"cuda": 0.5, "cpu": 0.05}
-KEY_SECONDS = {"cuda": 0.08, "cpu": 0.02}
+# every process measuring every chosen key. Fitted to the 16 re-measurements of the H100
+# and H200 VMs of 2026-11-26 (1.07-2.30 s a process for 1-10 keys): about 0.7 s a process
+# (the worker's fork, CUDA's start), per key 0.03 s (a build, the first calls) and a visit
+# of about 20 ms or 3 calls, and for a GPU time about 9 more calls.
+PROCESS_SECONDS = {"cuda": 0.7, "cpu": 0.05}
+KEY_SECONDS = {"cuda": 0.03, "cpu": 0.02}
 VISIT_SECONDS = 0.02
-WALL_CALLS = 5
+WALL_CALLS = 3
 GPU_CALLS = 9
 # How far one night moves a signal before the history has taught the model (H100 and
 # H200 VMs, A/A pairs of 2026-11-26: GPU time up to a few percent; wall time of GPU-bound
