@@ -216,7 +216,7 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
     settings = checker.Settings(1.05, 5, None, 10, 0, budget=20 * process + 0.01)
     keys, left_out, seconds = checker.fitted_keys(candidates, night, settings, "cuda", settings.budget)
     assert list(keys) == [("d", "causal_bias"), ("c", "causal_bias"), ("b", "causal_bias")]
-    assert keys[("b", "causal_bias")] == ("gpu",)
+    assert keys[("b", "causal_bias")] == (("gpu",), 1)  # calls of 10 ms: one visit a process
     assert [f.key[1] for f in left_out] == ["a"]
     assert seconds == pytest.approx(process)
 
@@ -230,8 +230,8 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
     candidates = [checker.Finding("suspect", ("AttentionBias", c, "causal_bias"), "wall", 1.0, 2.0 - i / 10,
                                   "launch-bound", math.inf, "candidate") for i, c in enumerate(configs)]
     night = checker.Night(None, {f.key: {"wall": 0.0, "gpu": 0.0} for f in candidates}, [])
-    # Estimated per process: a start and 3 keys of no calls; 20 processes. The budget fits those 3 keys.
-    process = checker.PROCESS_SECONDS["cuda"] + 3 * (checker.KEY_SECONDS["cuda"] + checker.VISIT_SECONDS)
+    # Estimated per process: a start and 3 keys of short calls; 20 processes. The budget fits those 3 keys.
+    process = checker.PROCESS_SECONDS["cuda"] + 3 * (checker.KEY_SECONDS["cuda"] + checker.PASSES * checker.VISIT_SECONDS)
     settings = checker.Settings(1.05, 5, {"baseline": "b", "contender": "c"}, 10, 0, budget=20 * process + 1e-9)
     rounds = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -74,6 +75,32 @@ def test_the_night_visits_every_config_in_each_pass_and_keeps_the_fastest_visit(
             assert len(measured.wall_visits) == common.SHORT_CALL_PASSES, measured.errors  # CPU calls are short
             assert measured.wall_seconds == min(measured.wall_visits) > 0
             assert measured.kernel_seconds > 0 and measured.backend == "flash" and measured.error is None
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="pinning to a CPU needs Linux")
+def test_a_re_measurement_process_visits_a_short_key_once_a_pass_on_each_cpu_and_keeps_the_fastest(monkeypatch):
+    """confirm_worker.measure: visit i of a key runs pinned to the request's CPU i; its value is the fastest visit."""
+    from benchmarks.measure import confirm_worker
+
+    cpus = sorted(os.sched_getaffinity(0))
+    wanted = [cpus[-1], cpus[0], cpus[-1], cpus[0]]
+    planned = {"run_materialized": [3.0, 1.0, 2.0, 5.0], "run_causal_bias": [4.0]}
+    seen: dict[str, list[set[int]]] = {name: [] for name in planned}
+
+    def visit(run, block_seconds: float, blocks: int) -> float:
+        seen[run.__name__].append(os.sched_getaffinity(0))
+        return planned[run.__name__][len(seen[run.__name__]) - 1]
+
+    monkeypatch.setattr(confirm_worker, "visit_seconds", visit)
+    label = "1, 4, (16, 48), 64, 'float32'"
+    request = {"device": "cpu", "seed": 0, "cpus": wanted,
+               "keys": [[label, "materialized", ["wall"], 4], [label, "causal_bias", ["wall"], 1]]}
+    try:
+        answer = confirm_worker.measure(request)
+    finally:
+        os.sched_setaffinity(0, cpus)
+    assert [value["wall"] for value in answer["values"]] == [1.0, 4.0]
+    assert seen == {"run_materialized": [{cpu} for cpu in wanted], "run_causal_bias": [{wanted[0]}]}
 
 
 @pytest.mark.parametrize("method, mask", [("track_wall_time_materialized", "materialized"),

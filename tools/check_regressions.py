@@ -41,7 +41,7 @@ from pathlib import Path
 import noise_model
 from asv_results import ConfigRow, ResultsStore, RunFile, config_rows, has_results, open_machine, problem_rows
 from cli import ToolError, add_results_arguments, one_line, run_tool
-from confirmation import ConfirmationError, Remeasured, remeasure
+from confirmation import PASSES, ConfirmationError, Keys, Remeasured, remeasure
 from suite import BENCHMARK_CLASSES, COUNT_FIGURES, DISPATCH_SUFFIX, MASKS, VERDICT_SUFFIX, wall_method
 from tabulate import tabulate
 
@@ -201,15 +201,17 @@ def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]
 
 
 # What a re-measurement process costs, by device, to fit the candidates to the budget with
-# every process measuring every chosen key. Fitted to the 16 re-measurements of the H100
-# and H200 VMs of 2026-11-26 (1.07-2.30 s a process for 1-10 keys): about 0.7 s a process
-# (the worker's fork, CUDA's start), per key 0.03 s (a build, the first calls) and a visit
-# of about 20 ms or 3 calls, and for a GPU time about 9 more calls.
-PROCESS_SECONDS = {"cuda": 0.7, "cpu": 0.05}
-KEY_SECONDS = {"cuda": 0.03, "cpu": 0.02}
-VISIT_SECONDS = 0.02
-WALL_CALLS = 3
+# every process measuring every chosen key. From the re-measurements of the H100 VMs of
+# 2026-11-26 (1.1-2.3 s a process for 5-17 keys): about 0.9 s a process (the worker's
+# fork, CUDA's start), per key 0.06 s (the first build and calls); per visit a build and
+# 3 blocks of 2 ms or 2 calls; for a GPU time about 9 more calls.
+PROCESS_SECONDS = {"cuda": 0.9, "cpu": 0.05}
+KEY_SECONDS = {"cuda": 0.06, "cpu": 0.02}
+VISIT_SECONDS = 0.01
+WALL_CALLS = 2
 GPU_CALLS = 9
+# Keys whose calls take less get PASSES visits a process: the host sets their time.
+SHORT_CALL_SECONDS = 1e-3
 # How far one night moves a signal before the history has taught the model (H100 and
 # H200 VMs, A/A pairs of 2026-11-26: GPU time up to a few percent; wall time of GPU-bound
 # configs a few percent, of launch-bound ones up to 30% on a noisy host): the scale the
@@ -223,9 +225,6 @@ def priority(finding: Finding) -> tuple[bool, float]:
     if math.isfinite(finding.floor):  # the history's own floor: Z_CANDIDATE spreads of this key and signal
         spread = max(spread, finding.floor ** (1 / noise_model.Z_CANDIDATE))
     return (not finding.one_night, -math.log(finding.ratio) / math.log(spread))
-
-
-Keys = dict[tuple[str, str], tuple[str, ...]]  # (config, mask) -> the signals to re-measure
 
 
 def fitted_keys(candidates: list[Finding], tonight: Night, settings: Settings, device: str, budget: float,
@@ -246,16 +245,24 @@ def fitted_keys(candidates: list[Finding], tonight: Night, settings: Settings, d
             continue
         seconds += cost
         key = (finding.key[1], finding.key[2])
-        keys[key] = tuple(sorted({*keys.get(key, ()), finding.signal}))
+        signals = keys[key][0] if key in keys else ()
+        keys[key] = (tuple(sorted({*signals, finding.signal})), visits(tonight.values.get(finding.key, {})))
     return keys, left_out, seconds
+
+
+def visits(values: dict[str, float | None]) -> int:
+    """Visits a process of one key: PASSES for short calls, one where the GPU sets the time."""
+    wall = values.get("wall")
+    return PASSES if wall is not None and wall < SHORT_CALL_SECONDS else 1
 
 
 def key_cost(finding: Finding, keys: Keys, tonight: Night, device: str) -> float:
     """What measuring this finding's key and signal adds to each process, beyond ``keys``."""
     key = (finding.key[1], finding.key[2])
     values = tonight.values.get(finding.key, {})
-    cost = 0.0 if key in keys else KEY_SECONDS[device] + VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0)
-    if finding.signal == "gpu" and "gpu" not in keys.get(key, ()):
+    cost = 0.0 if key in keys else (
+        KEY_SECONDS[device] + visits(values) * (VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0)))
+    if finding.signal == "gpu" and "gpu" not in (keys[key][0] if key in keys else ()):
         cost += GPU_CALLS * (values.get("gpu") or 0.0)
     return cost
 

@@ -6,7 +6,9 @@ percent between processes. So a candidate is re-measured in several short
 processes per side, the baseline's Python and the contender's alternating in
 blocks of ABBA or BAAB chosen at random: forked children land on alternating
 vCPUs, and a strict ABAB order would put every A on one vCPU. Each child
-measures every candidate, in its own random order.
+measures every candidate, in its own random order; a key of short calls is
+visited in PASSES passes, each on another CPU drawn at random, and its fastest
+visit is the process's value, as in the night.
 
 Standard library only: the workers (``benchmarks/measure/confirm_worker.py``) import torch.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import subprocess
 import time
@@ -23,6 +26,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SIDES = ("baseline", "contender")
+# Visits of a short-call key in each process, each pinned to another CPU. One visit a
+# process left half the baseline processes of a +25% calibration on an H100 VM slow on
+# every key (2026-11-26): the process had drawn a slow vCPU.
+PASSES = 4
+
+Keys = dict[tuple[str, str], tuple[tuple[str, ...], int]]  # (config, mask) -> (signals, visits)
 
 
 class ConfirmationError(Exception):
@@ -90,13 +99,14 @@ class Remeasured:
         return [{"config": c, "mask": m, **sides} for (c, m), sides in self.values.items()]
 
 
-def remeasure(keys: dict[tuple[str, str], tuple[str, ...]], pythons: dict[str, str], device: str,
-              processes_per_side: int, seed: int, budget_seconds: float = 120.0) -> Remeasured:
+def remeasure(keys: Keys, pythons: dict[str, str], device: str, processes_per_side: int, seed: int,
+              budget_seconds: float = 120.0) -> Remeasured:
     """Measure every key (config, mask) in ``processes_per_side`` fresh processes of each Python (one side or both).
 
-    ``keys`` name the signals each key needs ("wall", "gpu"): a CUDA-graph capture only where it is asked for.
-    No block of four processes starts that would end past ``budget_seconds`` at the
-    pace so far: the nightly's cost stays bounded, and the sides stay balanced.
+    ``keys`` name the signals each key needs ("wall", "gpu"; a CUDA-graph capture only
+    where it is asked for) and its visits a process. No block of four processes starts
+    that would end past ``budget_seconds`` at the pace so far: the nightly's cost stays
+    bounded, and the sides stay balanced.
     """
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -104,6 +114,7 @@ def remeasure(keys: dict[tuple[str, str], tuple[str, ...]], pythons: dict[str, s
     values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
         key: {side: {} for side in workers} for key in keys}
     processes = 0
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     try:
         for worker in workers.values():
             worker.start()
@@ -113,11 +124,10 @@ def remeasure(keys: dict[tuple[str, str], tuple[str, ...]], pythons: dict[str, s
             elapsed = time.perf_counter() - started
             if index % 4 == 0 and index and elapsed * (1 + 4 / index) > budget_seconds:
                 break
-            shuffled = list(keys)
-            rng.shuffle(shuffled)
-            answer = workers[side].ask({"device": device,
-                                        "keys": [[config, mask, list(keys[(config, mask)])]
-                                                 for config, mask in shuffled]})
+            answer = workers[side].ask({
+                "device": device, "seed": rng.randrange(2**32),
+                "cpus": rng.sample(cpus, min(PASSES, len(cpus))),
+                "keys": [[config, mask, list(signals), visits] for (config, mask), (signals, visits) in keys.items()]})
             for value in answer["values"]:
                 per_signal = values[(value["config"], value["mask"])][side]
                 for signal in ("wall", "gpu"):
