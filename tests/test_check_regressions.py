@@ -221,6 +221,22 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
     assert seconds == pytest.approx(process)
 
 
+def test_the_historys_spread_ranks_candidates_once_it_has_one():
+    """With floors from the history, a +28% launch-bound slowdown on a host of 7.7% spread (floor 1.25)
+    outranks a GPU time 7% up on a GPU of 3.3% spread (floor 1.103): 3.3 spreads against 2.1."""
+    import check_regressions as checker
+
+    host = checker.Finding("suspect", ("AttentionBias", "a", "materialized"), "wall", 1.0, 1.28, "launch-bound",
+                           1.25, "candidate")
+    gpu = checker.Finding("suspect", ("AttentionBias", "b", "materialized"), "gpu", 1.0, 1.07, "GPU-bound",
+                          1.103, "candidate")
+    assert sorted([gpu, host], key=checker.priority) == [host, gpu]
+    assert checker.priority(host)[1] == pytest.approx(-3 * math.log(1.28) / math.log(1.25))
+    # Before the history has taught the model, the priors rank: 15% for launch-bound wall times, 3% for GPU times.
+    host.floor = gpu.floor = math.inf
+    assert sorted([host, gpu], key=checker.priority) == [gpu, host]
+
+
 def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monkeypatch):
     """Round 2 fits the left-out candidates into the rest of the budget at the pace round 1 measured."""
     import check_regressions as checker
@@ -231,7 +247,8 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
                                   "launch-bound", math.inf, "candidate") for i, c in enumerate(configs)]
     night = checker.Night(None, {f.key: {"wall": 0.0, "gpu": 0.0} for f in candidates}, [])
     # Estimated per process: a start and 3 keys of short calls; 20 processes. The budget fits those 3 keys.
-    process = checker.PROCESS_SECONDS["cuda"] + 3 * (checker.KEY_SECONDS["cuda"] + checker.PASSES * checker.VISIT_SECONDS)
+    key = checker.KEY_SECONDS["cuda"] + checker.PASSES * checker.VISIT_SECONDS
+    process = checker.PROCESS_SECONDS["cuda"] + 3 * key
     settings = checker.Settings(1.05, 5, {"baseline": "b", "contender": "c"}, 10, 0, budget=20 * process + 1e-9)
     rounds = []
 

@@ -215,15 +215,19 @@ SHORT_CALL_SECONDS = 1e-3
 # How far one night moves a signal before the history has taught the model (H100 and
 # H200 VMs, A/A pairs of 2026-11-26: GPU time up to a few percent; wall time of GPU-bound
 # configs a few percent, of launch-bound ones up to 30% on a noisy host): the scale the
-# evidence of a candidate is ranked by when not all of them fit the budget.
+# evidence of a candidate is ranked by when not all of them fit the budget. Once the
+# history gives a spread, that one ranks: with the prior kept as a lower bound, GPU-time
+# candidates of 1.07 outranked +25% launch-bound slowdowns on an H100 VM whose history
+# said 7% for launch-bound wall times and 3% for GPU times (2026-11-26).
 PRIOR_SPREAD = {"gpu": 1.03, "GPU-bound": 1.03, "launch-bound": 1.15, "unknown": 1.1}
 
 
 def priority(finding: Finding) -> tuple[bool, float]:
     """Strongest evidence first: one-night calls, then the change in units of the signal's spread."""
-    spread = PRIOR_SPREAD["gpu"] if finding.signal == "gpu" else PRIOR_SPREAD[finding.klass]
     if math.isfinite(finding.floor):  # the history's own floor: Z_CANDIDATE spreads of this key and signal
-        spread = max(spread, finding.floor ** (1 / noise_model.Z_CANDIDATE))
+        spread = finding.floor ** (1 / noise_model.Z_CANDIDATE)
+    else:
+        spread = PRIOR_SPREAD["gpu"] if finding.signal == "gpu" else PRIOR_SPREAD[finding.klass]
     return (not finding.one_night, -math.log(finding.ratio) / math.log(spread))
 
 
