@@ -192,6 +192,11 @@ def test_decision_rule_exact_values():
     assert same.outcome == "refuted" and same.ratio == 1.0
     noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
     assert noise_model.decide(noisy, [v * 1.1 for v in noisy], 1.05).outcome == "undecided"
+    # 3 of the 100 cross-side pairs out of order still confirm (p = 7.6e-5); 4 do not (p = 1.3e-4).
+    for out_of_order, outcome in ((3, "confirmed"), (4, "undecided")):
+        contender = [120.0 + i for i in range(10)]
+        contender[0] = 109.5 - out_of_order  # below that many baseline processes
+        assert noise_model.decide(baseline, contender, 1.05).outcome == outcome
 
 
 def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
