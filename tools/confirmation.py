@@ -26,9 +26,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SIDES = ("baseline", "contender")
-# Visits of a short-call key in each process, each pinned to another CPU. One visit a
-# process left half the baseline processes of a +25% calibration on an H100 VM slow on
-# every key (2026-11-26): the process had drawn a slow vCPU.
+# Visits of a short-call key in each process, each pinned to another CPU. With one visit
+# a process, half the baseline processes of a +25% calibration on an H100 VM were slow on
+# every key, as on a slow vCPU (2026-11-26), and none of the 10 slowdowns was confirmed.
 PASSES = 4
 
 Keys = dict[tuple[str, str], tuple[tuple[str, ...], int]]  # (config, mask) -> (signals, visits)

@@ -115,8 +115,8 @@ def fit(series: dict[tuple, dict[str, list[float | None]]], classes: dict[tuple,
 # Two-sided Mann-Whitney p-values over per-process values (asv's own test). Were the two
 # sides exchangeable with the same torch, ALPHA_CONFIRM of the re-measured results would
 # be confirmed by chance; they are not quite (each side's children fork from one parent,
-# and a config near the launch-bound line moves with the host): on H100 VMs, 2026-11-25/26,
-# two untouched results of about 200 re-measured reached p = 1.3e-4 and 2.1e-4. With 10
+# and a config near the launch-bound line moves with the host): on H100 VMs, one untouched
+# result of 157 re-measured on 2026-11-26 reached p = 2.1e-4, one of 2026-11-25 1.3e-4. With 10
 # processes a side, p < 1e-4 means at most 3 of the 100 cross-side pairs out of order; every
 # host slowdown of 25% or more re-measured with 4 visits a process separated completely.
 ALPHA_CONFIRM = 1e-4
