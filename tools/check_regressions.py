@@ -249,9 +249,14 @@ def fitted_keys(candidates: list[Finding], tonight: Night, settings: Settings, d
             continue
         seconds += cost
         key = (finding.key[1], finding.key[2])
-        signals = keys[key][0] if key in keys else ()
-        keys[key] = (tuple(sorted({*signals, finding.signal})), visits(tonight.values.get(finding.key, {})))
+        keys[key] = (tuple(sorted({*signals_of(keys, key), finding.signal})),
+                     visits(tonight.values.get(finding.key, {})))
     return keys, left_out, seconds
+
+
+def signals_of(keys: Keys, key: tuple[str, str]) -> tuple[str, ...]:
+    """The signals already chosen for a key, none where it is not chosen yet."""
+    return keys[key][0] if key in keys else ()
 
 
 def visits(values: dict[str, float | None]) -> int:
@@ -266,7 +271,7 @@ def key_cost(finding: Finding, keys: Keys, tonight: Night, device: str) -> float
     values = tonight.values.get(finding.key, {})
     cost = 0.0 if key in keys else (
         KEY_SECONDS[device] + visits(values) * (VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0)))
-    if finding.signal == "gpu" and "gpu" not in (keys[key][0] if key in keys else ()):
+    if finding.signal == "gpu" and "gpu" not in signals_of(keys, key):
         cost += GPU_CALLS * (values.get("gpu") or 0.0)
     return cost
 
