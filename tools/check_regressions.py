@@ -108,6 +108,11 @@ class Finding:
     def ratio(self) -> float:
         return self.contender / self.reference
 
+    @property
+    def config_mask(self) -> tuple[str, str]:
+        """(config, mask): how the re-measurement and the names files key a result."""
+        return self.key[1], self.key[2]
+
     def as_dict(self) -> dict:
         benchmark_class, config, mask = self.key
         return {"level": self.level, "benchmark": benchmark_class, "config": config, "mask": mask,
@@ -248,7 +253,7 @@ def fitted_keys(candidates: list[Finding], tonight: Night, settings: Settings, d
             left_out.append(finding)
             continue
         seconds += cost
-        key = (finding.key[1], finding.key[2])
+        key = finding.config_mask
         keys[key] = (tuple(sorted({*signals_of(keys, key), finding.signal})),
                      visits(tonight.values.get(finding.key, {})))
     return keys, left_out, seconds
@@ -267,7 +272,7 @@ def visits(values: dict[str, float | None]) -> int:
 
 def key_cost(finding: Finding, keys: Keys, tonight: Night, device: str) -> float:
     """What measuring this finding's key and signal adds to each process, beyond ``keys``."""
-    key = (finding.key[1], finding.key[2])
+    key = finding.config_mask
     values = tonight.values.get(finding.key, {})
     cost = 0.0 if key in keys else (
         KEY_SECONDS[device] + visits(values) * (VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0)))
@@ -318,7 +323,7 @@ def confirm(candidates: list[Finding], device: str, settings: Settings, history:
     candidates = [f for f in candidates if f not in left_out]
     decided = list(left_out)
     for finding in candidates:
-        key = (finding.key[1], finding.key[2])
+        key = finding.config_mask
         new = measured.side(key, finding.signal, "contender")
         if contender_only:
             base = [v for night in history if (v := night.values.get(finding.key, {}).get(finding.signal))]
@@ -584,8 +589,8 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
         before = dispatch_names(store, machine, baseline.commit_hash)
         after = dispatch_names(store, machine, contender.commit_hash)
         for f in findings:
-            if f.signal in COUNT_FIGURES and (change := name_changes(before, after, f.key[1], f.key[2])):
-                names[(f.key[1], f.key[2])] = change
+            if f.signal in COUNT_FIGURES and (change := name_changes(before, after, *f.config_mask)):
+                names[f.config_mask] = change
     order = {"regression": 0, "suspect": 1, "noise": 2}
     findings.sort(key=lambda f: (order[f.level], -f.ratio))
     floors = floor_rows(model, sorted(tonight.values), classes, settings.factor)
