@@ -210,10 +210,10 @@ _prepared: dict[AttentionConfig, ForwardCase] = {}
 
 
 def prepared_case(config: AttentionConfig) -> ForwardCase:
-    """The ForwardCase of ``config``, built once per process.
+    """The ForwardCase of ``config``, kept until another config is asked for.
 
-    asv_runner calls ``setup`` before every sample (0.2) or every timed call (0.3);
-    rebuilding the module and multi-GB inputs each time would be slow and noisy.
+    The re-measurement worker visits one key after another: the two masks of one
+    config share a build, and only one config's (up to multi-GB) tensors live at a time.
     """
     case = _prepared.get(config)
     if case is None:
