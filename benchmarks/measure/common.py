@@ -212,7 +212,7 @@ _prepared: dict[AttentionConfig, ForwardCase] = {}
 def prepared_case(config: AttentionConfig) -> ForwardCase:
     """The ForwardCase of ``config``, kept until another config is asked for.
 
-    The re-measurement worker visits one key after another: the two masks of one
+    The re-measurement worker visits one key after another: consecutive keys of one
     config share a build, and only one config's (up to multi-GB) tensors live at a time.
     """
     case = _prepared.get(config)
