@@ -92,7 +92,7 @@ nightly: venv
 
 # A range of torch commits, and a bisection of one, from a folder of torch wheels
 # (README, "Against torch commits"): TORCH_REPO=<PyTorch clone>, TORCH_WHEEL_DIR=<wheels>,
-# RANGE=A..B; bisect also BENCH=<one benchmark>, e.g. attention_bias.AttentionBias.track_wall_time_causal_bias.
+# RANGE=A..B; bisect also BENCH=<one benchmark>, e.g. attention_bias.AttentionBias.time_causal_bias.
 TORCH_COMMITS = $(VPY) tools/torch_commits.py --repo $(TORCH_REPO) --machine $(MACHINE)
 torch-range: venv
 	$(TORCH_COMMITS) run $(RANGE)

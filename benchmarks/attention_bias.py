@@ -1,228 +1,211 @@
 """SDPA with a lower-right causal mask: a materialized boolean tensor versus CausalBias.
 
-Each grid is measured by one process a night, its ``setup_cache``: it checks
-that both masks give the same output, then visits every config several times,
-each pass over the grid in its own order, and keeps per config and mask the
-wall time of one CompositeMHA forward (q/k/v projections, SDPA, output
-projection), end to end: blocks of back-to-back calls, the clock waiting for
-the GPU at both ends of a block, divided by the calls. That is the time a loop
-of forward calls takes per call, CPU launch cost included, as the reference
-script measured it. The same process measures what explains a time: GPU time
-without launch cost, peak memory, achieved TFLOP/s, the SDPA backend that ran
-and what one forward dispatches, counted.
+Two kinds of class per grid (``benchmarks/schema.py``):
 
-Every benchmark here is a ``track_*`` that returns one of those figures: asv
-forks a child per benchmark and parameter set, and a child that starts CUDA
-costs the night 0.3 s, one that returns a number about 10 ms. This module
-imports no torch (``benchmarks/grid.py``), so those forks stay cheap; only
-``setup_cache`` imports the measuring half, ``benchmarks/measure/common.py``.
+- ``AttentionBias`` (the reference's 80 CUDA configs) and ``AttentionBiasCPU``:
+  asv time benchmarks. ``setup`` builds CompositeMHA (q/k/v projections, SDPA,
+  output projection), the seeded inputs and both masks of one config and checks
+  the two outputs equal; ``time_materialized`` and ``time_causal_bias`` run one
+  forward, timed by asv with a clock that waits for the GPU at both ends of a
+  sample. Every asv command works on them: one config, ``profile``,
+  ``continuous``, ``compare``, ``find``.
+- ``AttentionBiasNight`` and ``AttentionBiasNightCPU``: the nightly's figures.
+  One process a night, the grid's ``setup_cache``, checks and visits every
+  config in several passes and measures what explains a time (GPU time, peak
+  memory, the SDPA backend, exact dispatch counts); each ``track_*`` returns one
+  of those figures.
+
+Why both, and which to read for what: docs/design.md.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
-from .grid import (
+from .night_state import GridState, MaskFigures, raise_for_verdict, skip
+from .schema import (
     BACKEND_CODES,
-    BACKEND_UNIT,
     CPU_PARAMS,
     GPU_PARAMS,
     MASKS,
+    NIGHT_FIGURES,
+    NIGHT_ONLY_VARIABLE,
     PARAM_NAMES,
     AttentionConfig,
-    GridState,
-    MaskFigures,
-    forward_flops,
-    raise_for_verdict,
-    skip,
+    Figure,
+    night_method,
 )
 
+if not os.environ.get(NIGHT_ONLY_VARIABLE):
+    # asv's forkserver imports this module once and forks every child from it: a timed
+    # child then starts with torch instead of importing it (seconds) before its first call.
+    try:
+        from .measure import common as _measuring  # noqa: F401
+    except ImportError:  # no torch, or one without the attention biases: setup says why
+        pass
 
-def _measure(params: list[list], device: str) -> GridState:
-    from .measure.common import grid_state  # torch: only in the process that measures
 
-    return grid_state(params, device)
+def _measuring_code():
+    from .measure import common  # torch: only in the processes that measure
+
+    return common
 
 
-# One setup_cache per grid, shared by its timed and its Profile class: asv keys a
-# cache by the function's module and line, so both classes get the same one and
-# a run checks and measures the grid once. Each grid needs its own function.
-class _GpuGrid:
+def gpu_synchronized_clock() -> float:
+    """perf_counter read once the GPU has finished what was queued: asv's ``timer`` for a forward.
+
+    timeit reads the timer before and after each sample, so a sample starts and ends
+    with an idle GPU, as torch.utils.benchmark's timer does. Never starts CUDA itself.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+class _Timed:
+    """One forward of one config per mask, timed by asv; subclasses name the grid and the device.
+
+    asv's attributes (docs/design.md, "The timed benchmarks"): one process per
+    benchmark and config (``rounds``); 5 to 10 samples of at least 10 ms each, at
+    most 2 s of sampling; a short warm-up, since ``setup``'s check has already
+    made each mask's first call.
+    """
+
+    param_names = PARAM_NAMES
+    device: str
+    version = "1"
+    rounds = 1
+    repeat = (5, 10, 2.0)
+    sample_time = 0.01
+    warmup_time = 0.05
+    timeout = 120
+    timer = staticmethod(gpu_synchronized_clock)
+
+    def setup(self, *params):
+        common = _measuring_code()
+        reason = common.unavailable(self.device)
+        if reason:
+            skip(reason)
+        # A config that fails its check or runs out of memory fails here, alone.
+        self.case = common.checked_case(AttentionConfig.from_params(*params, self.device))
+
+    def time_materialized(self, *params):
+        self.case.run_materialized()
+
+    def time_causal_bias(self, *params):
+        self.case.run_causal_bias()
+
+
+class AttentionBias(_Timed):
     """The reference script's 80 configs, bfloat16, on CUDA."""
 
     params = GPU_PARAMS
     device = "cuda"
 
+
+class AttentionBiasCPU(_Timed):
+    """A small float32 grid that runs on any CPU in seconds (one thread)."""
+
+    params = CPU_PARAMS
+    device = "cpu"
+
+
+def _measure_night(params: list[list], device: str) -> GridState:
+    return _measuring_code().grid_state(params, device)
+
+
+# Each grid needs its own setup_cache function: asv keys a cache by the function.
+class _GpuNight:
+    params = GPU_PARAMS
+    device = "cuda"
+
     def setup_cache(self) -> GridState:
         """Check and measure every GPU config, in one process."""
-        return _measure(GPU_PARAMS, "cuda")
+        return _measure_night(GPU_PARAMS, "cuda")
 
-    setup_cache.timeout = 900  # 80 configs, about a minute on an H100 (docs/measurements)
+    setup_cache.timeout = 900  # 80 configs: about a minute on an H200 (docs/measurements)
 
 
-class _CpuGrid:
-    """A small float32 grid that runs on any CPU in seconds."""
-
+class _CpuNight:
     params = CPU_PARAMS
     device = "cpu"
 
     def setup_cache(self) -> GridState:
         """Check and measure every CPU config, in one process."""
-        return _measure(CPU_PARAMS, "cpu")
+        return _measure_night(CPU_PARAMS, "cpu")
 
     setup_cache.timeout = 300
 
 
-def _config(device: str, params: tuple) -> AttentionConfig:
-    return AttentionConfig.from_params(*params, device)
-
-
-class _Figures:
-    """A config's figures from the night's measurement; subclasses name the grid and the device.
-
-    The leading underscore keeps asv from collecting this base class itself.
-    """
+class _NightFigures:
+    """A config's figures from the night's measurement. The underscore keeps asv from collecting it."""
 
     param_names = PARAM_NAMES
     device: str
     version = "1"
 
     figures: dict[str, MaskFigures]
-    state: GridState
-    config: AttentionConfig
 
     def setup(self, state: GridState, *params):
         if state.unavailable:
             skip(state.unavailable)
-        self.state, self.config = state, _config(self.device, params)
-        raise_for_verdict(state.verdicts, self.config)
-        figures = state.figures.get(self.config)
+        config = AttentionConfig.from_params(*params, self.device)
+        raise_for_verdict(state.verdicts, config)
+        figures = state.figures.get(config)
         if not isinstance(figures, dict):
-            raise AssertionError(f"no figures were measured for {self.config}: {figures}")
+            raise AssertionError(f"no figures were measured for {config}: {figures}")
         self.figures = figures
 
-    def _failed(self, figures: MaskFigures, what: str):
-        reason = figures.error or f"no {what} was measured"
-        print(reason, file=sys.stderr)
-        raise AssertionError(reason)
+    def value(self, figure: Figure, mask: str) -> float | int:
+        measured = self.figures[mask]
+        if figure.cuda_only and self.device != "cuda":
+            reason = f"no {figure.name.replace('_', ' ')} on the CPU grid: it needs CUDA"
+            print(reason, file=sys.stderr)
+            raise SkipNotImplemented(reason)
+        value = _night_value(measured, figure)
+        if value is None:
+            reason = measured.error or f"no {figure.name.replace('_', ' ')} was measured"
+            print(reason, file=sys.stderr)
+            raise AssertionError(reason)
+        return value
 
 
-class _WallTime(_Figures):
-    """The two timed paths: wall time of one forward per mask."""
-
-    def _wall(self, mask: str) -> float:
-        figures = self.figures[mask]
-        if figures.wall_seconds is None:
-            self._failed(figures, "wall time")
-        return figures.wall_seconds
-
-    def track_wall_time_materialized(self, state, *params):
-        return self._wall("materialized")
-
-    def track_wall_time_causal_bias(self, state, *params):
-        return self._wall("causal_bias")
-
-    track_wall_time_materialized.unit = "seconds"
-    track_wall_time_causal_bias.unit = "seconds"
+def _night_value(measured: MaskFigures, figure: Figure) -> float | int | None:
+    if figure.name == "wall_time":
+        return measured.wall_seconds
+    if figure.name == "gpu_time":
+        return measured.kernel_seconds
+    if figure.name == "peak_memory":
+        return measured.peak_memory
+    if measured.dispatch is None:
+        return None
+    if figure.name == "sdpa_backend":
+        return BACKEND_CODES.get(measured.backend)
+    return measured.dispatch.figures()[figure.name]
 
 
-class AttentionBias(_GpuGrid, _WallTime):
-    """Wall time of one forward per mask, on the GPU grid."""
-
-
-class AttentionBiasCPU(_CpuGrid, _WallTime):
-    """Wall time of one forward per mask, on the CPU grid (one thread)."""
-
-
-def _track(figure: str, mask: str, unit: str):
-    """A track_* method returning one figure of one mask, with its unit."""
-
+def _track(figure: Figure, mask: str):
     def track(self, state, *params):
-        if figure in COUNT_UNITS:
-            return self._dispatch(self.figures[mask], figure)
-        return getattr(self, f"_{figure}")(self.figures[mask])
+        return self.value(figure, mask)
 
-    track.__name__ = f"track_{figure}_{mask}"
-    track.unit = unit
+    track.__name__ = night_method(figure.name, mask)
+    track.unit = figure.unit
     return track
 
 
-class _ForwardProfile(_Figures):
-    """Per config and mask: GPU time, peak memory, TFLOP/s, fraction of peak, SDPA backend, counts.
-
-    Figures that a device lacks (GPU time and memory on the CPU, a peak for an
-    unknown GPU) are skipped with the reason on stderr.
-    """
-
-    def _unavailable(self, reason: str):
-        print(reason, file=sys.stderr)
-        raise SkipNotImplemented(reason)
-
-    def _kernel_seconds(self, figures: MaskFigures) -> float:
-        if figures.kernel_seconds is None:
-            self._failed(figures, "GPU time")
-        return figures.kernel_seconds
-
-    def _gpu_time(self, figures: MaskFigures) -> float:
-        if self.device != "cuda":
-            self._unavailable("no GPU time on the CPU grid: its wall time is the CPU time")
-        return self._kernel_seconds(figures)
-
-    def _peak_memory(self, figures: MaskFigures) -> int:
-        if self.device != "cuda":
-            self._unavailable("no GPU memory on the CPU grid")
-        if figures.peak_memory is None:
-            self._failed(figures, "peak memory")
-        return figures.peak_memory
-
-    def _tflops(self, figures: MaskFigures) -> float:
-        return forward_flops(self.config) / self._kernel_seconds(figures) / 1e12
-
-    def _peak_fraction(self, figures: MaskFigures) -> float:
-        if self.state.peak_tflops is None:
-            self._unavailable(f"no dense bf16 peak known for {self.state.device_name!r}")
-        return self._tflops(figures) / self.state.peak_tflops
-
-    def _dispatch(self, figures: MaskFigures, count: str) -> int:
-        if figures.dispatch is None:
-            self._failed(figures, "count")
-        value = figures.dispatch.figures()[count]
-        if value is None:
-            self._unavailable(f"no {count.replace('_', ' ')} count on the CPU grid: it needs CUDA")
-        return value
-
-    def _sdpa_backend(self, figures: MaskFigures) -> int:
-        if figures.dispatch is None:
-            self._failed(figures, "SDPA backend")
-        if figures.backend not in BACKEND_CODES:
-            raise AssertionError(f"SDPA backend not recognised from the profile: {figures.backend}")
-        return BACKEND_CODES[figures.backend]
-
-    track_gpu_time_materialized = _track("gpu_time", "materialized", "seconds")
-    track_gpu_time_causal_bias = _track("gpu_time", "causal_bias", "seconds")
-    track_peak_memory_materialized = _track("peak_memory", "materialized", "bytes")
-    track_peak_memory_causal_bias = _track("peak_memory", "causal_bias", "bytes")
-    track_tflops_materialized = _track("tflops", "materialized", "TFLOP/s")
-    track_tflops_causal_bias = _track("tflops", "causal_bias", "TFLOP/s")
-    track_peak_fraction_materialized = _track("peak_fraction", "materialized", "fraction of dense bf16 peak")
-    track_peak_fraction_causal_bias = _track("peak_fraction", "causal_bias", "fraction of dense bf16 peak")
-    track_sdpa_backend_materialized = _track("sdpa_backend", "materialized", BACKEND_UNIT)
-    track_sdpa_backend_causal_bias = _track("sdpa_backend", "causal_bias", BACKEND_UNIT)
-
-
-# Counts of one forward (DispatchCounts): exact, so a change of one is a finding.
-COUNT_UNITS = {"aten_ops": "operators", "kernels": "kernels", "syncs": "syncs", "python_calls": "calls",
-               "allocations": "allocations"}
-for _count, _unit in COUNT_UNITS.items():
+for _figure in NIGHT_FIGURES:
     for _mask in MASKS:
-        setattr(_ForwardProfile, f"track_{_count}_{_mask}", _track(_count, _mask, _unit))
+        setattr(_NightFigures, night_method(_figure.name, _mask), _track(_figure, _mask))
 
 
-class AttentionBiasProfile(_GpuGrid, _ForwardProfile):
-    """The GPU grid's figures; GPU time from CUDA-graph replay timed with CUDA events."""
+class AttentionBiasNight(_GpuNight, _NightFigures):
+    """The nightly's figures of the GPU grid; GPU time from CUDA-graph replay timed with CUDA events."""
 
 
-class AttentionBiasProfileCPU(_CpuGrid, _ForwardProfile):
-    """The CPU grid's figures: TFLOP/s from the CPU time of one call, and the backend."""
+class AttentionBiasNightCPU(_CpuNight, _NightFigures):
+    """The nightly's figures of the CPU grid (wall time, backend, operator and Python-call counts)."""

@@ -81,7 +81,7 @@ def _label(common, module, query, key) -> str:
     dtype_name = str(query.dtype).removeprefix("torch.")
     config = common.AttentionConfig(batch, module.num_heads, q_seq_len, key.shape[1], embed_dim, dtype_name,
                                     query.device.type)
-    return common.asv_label(config)
+    return config.label
 
 
 def _wrap_forward(common, slowdowns: dict) -> None:

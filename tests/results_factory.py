@@ -8,32 +8,30 @@ from pathlib import Path
 
 from asv.results import Results
 from asv.runner import BenchmarkResult
-from suite import METHODS, PROFILE_CLASSES, benchmark_name
+from suite import schema
 
-PARAM_NAMES = ["batch_size", "num_heads", "seq_lens", "embed_dim", "dtype"]
 SMALL_PARAMS = [["1", "2"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]]
-FIGURE_UNITS = {"gpu_time": "seconds", "peak_memory": "bytes", "tflops": "TFLOP/s",
-                "peak_fraction": "fraction of dense bf16 peak",
-                "sdpa_backend": "SDPBackend: 0 math, 1 flash, 2 memory-efficient, 3 cuDNN",
-                "aten_ops": "operators", "kernels": "kernels", "syncs": "syncs", "python_calls": "calls",
-                "allocations": "allocations"}
+CPU = next(grid for grid in schema.GRIDS if grid.name == "cpu")
 
 
-def write_benchmarks_json(results_dir: Path, benchmark_class: str, params=SMALL_PARAMS) -> None:
+def write_benchmarks_json(results_dir: Path, grid: schema.Grid = CPU, params=SMALL_PARAMS) -> None:
+    """benchmarks.json of a grid's timed and night classes, as asv writes it."""
     results_dir.mkdir(parents=True, exist_ok=True)
-    entries = {
-        benchmark_name(benchmark_class, method): {
-            "name": benchmark_name(benchmark_class, method), "param_names": PARAM_NAMES,
-            "params": params, "type": "track", "unit": "seconds", "version": "1",
-        }
-        for method in METHODS
-    }
-    for figure, unit in FIGURE_UNITS.items():
-        for mask in ("materialized", "causal_bias"):
-            name = benchmark_name(PROFILE_CLASSES[benchmark_class], f"track_{figure}_{mask}")
-            entries[name] = {"name": name, "param_names": PARAM_NAMES, "params": params, "type": "track",
-                             "unit": unit, "version": "1"}
+    entries = {}
+    for mask in schema.MASKS:
+        name = schema.benchmark_name(grid.timed_class, schema.timed_method(mask))
+        entries[name] = {"name": name, "param_names": schema.PARAM_NAMES, "params": params, "type": "time",
+                         "unit": "seconds", "version": "1"}
+        for figure in schema.NIGHT_FIGURES:
+            name = schema.benchmark_name(grid.night_class, schema.night_method(figure.name, mask))
+            entries[name] = {"name": name, "param_names": schema.PARAM_NAMES, "params": params,
+                             "type": "track", "unit": figure.unit, "version": "1"}
     (results_dir / "benchmarks.json").write_text(json.dumps({**entries, "version": 2}))
+
+
+def class_of(method: str, grid: schema.Grid) -> str:
+    """asv's time_* methods belong to the grid's timed class, every track_* to its night class."""
+    return grid.timed_class if method.startswith("time_") else grid.night_class
 
 
 def write_run(
@@ -42,17 +40,18 @@ def write_run(
     commit_hash: str,
     date_ms: int,
     walls: dict[str, list[float | None]],
-    benchmark_class: str = "AttentionBiasCPU",
+    grid: schema.Grid = CPU,
     params=SMALL_PARAMS,
     figures: dict[str, list[float | None]] | None = None,
     visits: dict[tuple[int, str], list[float]] | None = None,
 ) -> Path:
-    """One results file: ``walls[method][i]`` is the wall time of config i (None: failed).
+    """One results file: ``walls[method][i]`` is the wall time of config i (None: failed), the night's
+    (``track_wall_time_<mask>``) or asv's (``time_<mask>``).
 
-    ``figures["track_gpu_time_materialized"][i]``, etc.: the Profile class's values;
+    ``figures["track_gpu_time_materialized"][i]``, etc.: the night class's other figures;
     ``visits[(i, mask)]``: the night's visits of that wall time, written to ``<commit>.night``.
     """
-    write_benchmarks_json(results_dir, benchmark_class, params)
+    write_benchmarks_json(results_dir, grid, params)
     machine_dir = results_dir / machine
     machine_dir.mkdir(parents=True, exist_ok=True)
     (machine_dir / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
@@ -60,12 +59,9 @@ def write_run(
                       "3.11", "existing-py", {})
     combinations = list(itertools.product(*params))
     count = len(combinations)
-    for method, values in walls.items():
+    for method, values in {**walls, **(figures or {})}.items():
         assert len(values) == count
-        add_track(results, benchmark_name(benchmark_class, method), params, values)
-    for method, values in (figures or {}).items():
-        assert len(values) == count
-        add_track(results, benchmark_name(PROFILE_CLASSES[benchmark_class], method), params, values)
+        add_track(results, schema.benchmark_name(class_of(method, grid), method), params, values)
     results.save(str(results_dir))
     if visits:
         labels = [", ".join(combination) for combination in combinations]

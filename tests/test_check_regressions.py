@@ -204,7 +204,7 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
     import check_regressions as checker
 
     def finding(config: str, signal: str, klass: str, ratio: float, one_night: bool = False):
-        return checker.Finding("suspect", ("AttentionBias", config, "causal_bias"), signal, 1.0, ratio, klass,
+        return checker.Finding("suspect", ("gpu", config, "causal_bias"), signal, 1.0, ratio, klass,
                                math.inf, "candidate", one_night=one_night)
 
     candidates = [
@@ -213,7 +213,7 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
         finding("c", "wall", "launch-bound", 2.00),  # 4.96
         finding("d", "wall", "GPU-bound", 1.06, one_night=True),  # a one-night call comes first
     ]
-    night = checker.Night(None, {("AttentionBias", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005}
+    night = checker.Night(None, {("gpu", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005}
                                  for c in "abcd"}, [])
     # Per process a start, per new key a build, a visit and its calls of 0.01 s, and the GPU time's calls.
     key = checker.KEY_SECONDS["cuda"] + checker.VISIT_SECONDS + checker.WALL_CALLS * 0.01
@@ -231,9 +231,9 @@ def test_the_historys_spread_ranks_candidates_once_it_has_one():
     outranks a GPU time 7% up on a GPU of 3.3% spread (floor 1.103): 3.3 spreads against 2.1."""
     import check_regressions as checker
 
-    host = checker.Finding("suspect", ("AttentionBias", "a", "materialized"), "wall", 1.0, 1.28, "launch-bound",
+    host = checker.Finding("suspect", ("gpu", "a", "materialized"), "wall", 1.0, 1.28, "launch-bound",
                            1.25, "candidate")
-    gpu = checker.Finding("suspect", ("AttentionBias", "b", "materialized"), "gpu", 1.0, 1.07, "GPU-bound",
+    gpu = checker.Finding("suspect", ("gpu", "b", "materialized"), "gpu", 1.0, 1.07, "GPU-bound",
                           1.103, "candidate")
     assert sorted([gpu, host], key=checker.priority) == [host, gpu]
     assert checker.priority(host)[1] == pytest.approx(-3 * math.log(1.28) / math.log(1.25))
@@ -248,7 +248,7 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
     from confirmation import Remeasured
 
     configs = [f"c{i}" for i in range(6)]
-    candidates = [checker.Finding("suspect", ("AttentionBias", c, "causal_bias"), "wall", 1.0, 2.0 - i / 10,
+    candidates = [checker.Finding("suspect", ("gpu", c, "causal_bias"), "wall", 1.0, 2.0 - i / 10,
                                   "launch-bound", math.inf, "candidate") for i, c in enumerate(configs)]
     night = checker.Night(None, {f.key: {"wall": 0.0, "gpu": 0.0} for f in candidates}, [])
     # Estimated per process: a start and 3 keys of short calls; 20 processes. The budget fits those 3 keys.

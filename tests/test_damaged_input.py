@@ -38,7 +38,7 @@ def edit_run(change: Callable[[dict], None]) -> Callable[[Path], str]:
 
 def set_value(value) -> Callable[[dict], None]:
     def change(data: dict) -> None:
-        entry = data["results"]["attention_bias.AttentionBiasCPU.track_wall_time_causal_bias"]
+        entry = data["results"]["attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias"]
         entry[data["result_columns"].index("result")][1] = value
     return change
 
@@ -63,17 +63,17 @@ def drop_column(data: dict) -> None:
 
 
 def extra_parameter(data: dict) -> None:
-    entry = data["results"]["attention_bias.AttentionBiasCPU.track_wall_time_causal_bias"]
+    entry = data["results"]["attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias"]
     entry[data["result_columns"].index("params")][0].append("3")
 
 
 DAMAGE = {
     "benchmarks.json not an object": benchmarks_json("[1, 2, 3]"),
     "benchmarks.json entry not an object": benchmarks_json(
-        '{"attention_bias.AttentionBiasCPU.track_wall_time_materialized": 7}'),
+        '{"attention_bias.AttentionBiasNightCPU.track_wall_time_materialized": 7}'),
     "benchmarks.json not JSON": benchmarks_json("{"),
     "param_names not a list": benchmarks_json(json.dumps({
-        "attention_bias.AttentionBiasCPU.track_wall_time_materialized": {"param_names": "batch"}})),
+        "attention_bias.AttentionBiasNightCPU.track_wall_time_materialized": {"param_names": "batch"}})),
     "run not JSON": whole_file("{not json"),
     "run a list": whole_file("[]"),
     "time of zero": edit_run(set_value(0.0)),

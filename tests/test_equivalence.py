@@ -12,9 +12,9 @@ import torch
 from conftest import REPO_ROOT, make_standin_repo
 
 sys.path.insert(0, str(REPO_ROOT))
-from benchmarks import grid  # noqa: E402
-from benchmarks.grid import GPU_PARAMS, AttentionConfig  # noqa: E402
+from benchmarks import night_state  # noqa: E402
 from benchmarks.measure import common  # noqa: E402
+from benchmarks.schema import GPU_PARAMS, AttentionConfig  # noqa: E402
 
 
 def cpu_config(batch_size=1, seq_lens=(16, 48)) -> AttentionConfig:
@@ -68,13 +68,16 @@ def test_prepared_case_is_kept_per_parameter_set():
     assert list(common._prepared) == [cpu_config(batch_size=4)]  # the previous one is freed
 
 
-def test_gpu_class_skips_without_cuda(capsys):
+def test_gpu_classes_skip_without_cuda(capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    from benchmarks.attention_bias import AttentionBias
+    from benchmarks.attention_bias import AttentionBias, AttentionBiasNight
 
     with pytest.raises(NotImplementedError, match="CUDA is not available"):
-        AttentionBias().setup(common.grid_state(GPU_PARAMS, "cuda"), 1, 16, (128, 256), 2048, "bfloat16")
+        AttentionBias().setup(1, 16, (128, 256), 2048, "bfloat16")
+    assert "CUDA is not available" in capsys.readouterr().err
+    with pytest.raises(NotImplementedError, match="CUDA is not available"):
+        AttentionBiasNight().setup(common.grid_state(GPU_PARAMS, "cuda"), 1, 16, (128, 256), 2048, "bfloat16")
     assert "CUDA is not available" in capsys.readouterr().err
 
 
@@ -85,7 +88,7 @@ def test_clock_does_not_initialise_cuda():
 
 BROKEN_MODULE = '''
 from .measure import common
-from .attention_bias import AttentionBiasCPU
+from .attention_bias import AttentionBiasNightCPU
 
 
 def one_wrong_mask(q_seq_len, kv_seq_len, device):
@@ -94,7 +97,7 @@ def one_wrong_mask(q_seq_len, kv_seq_len, device):
     return common.lower_right_causal_mask(q_seq_len, kv_seq_len, device)
 
 
-class WrongMaskCPU(AttentionBiasCPU):
+class WrongMaskCPU(AttentionBiasNightCPU):
     """The (16, 48) parameter sets get an upper-left mask: their check must fail, the others run."""
 
     def setup_cache(self):
@@ -117,8 +120,8 @@ def test_verdicts_keep_going_after_a_failure():
     assert state.figures[configs[0]] == "the equivalence check failed"
     assert set(state.figures[configs[1]]) == {"materialized", "causal_bias"}
     with pytest.raises(AssertionError, match="CausalBias output differs"):
-        grid.raise_for_verdict(verdicts, configs[0])
-    grid.raise_for_verdict(verdicts, configs[1])
+        night_state.raise_for_verdict(verdicts, configs[0])
+    night_state.raise_for_verdict(verdicts, configs[1])
 
 
 def test_a_failing_parameter_set_does_not_stop_the_others(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import math
@@ -9,6 +10,9 @@ import math
 import pytest
 from conftest import run_tool
 from results_factory import SMALL_PARAMS, write_run
+from suite import schema
+
+AttentionConfig, CPU_PARAMS, forward_flops = schema.AttentionConfig, schema.CPU_PARAMS, schema.forward_flops
 
 MATERIALIZED_US = [2.0, 4.0, 3.0, 8.0]
 CAUSAL_US = [1.0, 4.0, 6.0, 2.0]  # speedups 2, 1, 0.5, 4
@@ -44,13 +48,13 @@ def test_real_cpu_run_summary_matches_results_json(cpu_runs):
     commit = cpu_runs["commits"][-1]
     path = next((cpu_runs["results"] / "ci-cpu").glob(f"{commit[:8]}-*.json"))
     raw = json.loads(path.read_text())["results"]
-    materialized = raw["attention_bias.AttentionBiasCPU.track_wall_time_materialized"][0]
-    causal = raw["attention_bias.AttentionBiasCPU.track_wall_time_causal_bias"][0]
+    materialized = raw["attention_bias.AttentionBiasNightCPU.track_wall_time_materialized"][0]
+    causal = raw["attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias"][0]
     speedups = [m / c for m, c in zip(materialized, causal)]
     assert len(speedups) == 6 and all(s > 0 for s in speedups)
 
     report = summary_json("--results-dir", str(cpu_runs["results"]))
-    assert report["benchmark"] == "AttentionBiasCPU"
+    assert (report["grid"], report["wall"]) == ("cpu", "night")
     assert report["commit_hash"] == commit  # the most recent run by default
     rows = by_type(report)
     assert rows["Average"]["Speedup"] == pytest.approx(sum(speedups) / 6, rel=1e-12)
@@ -64,7 +68,7 @@ def test_real_cpu_run_summary_matches_results_json(cpu_runs):
 def test_real_cpu_run_pretty_table(cpu_runs):
     code, out, _ = summary("--results-dir", str(cpu_runs["results"]), "--commit", cpu_runs["commits"][0][:7])
     assert code == 0
-    assert "AttentionBiasCPU on ci-cpu, commit " + cpu_runs["commits"][0][:8] in out
+    assert "CPU grid on ci-cpu, commit " + cpu_runs["commits"][0][:8] in out
     for word in ("Average", "Geomean", "Max", "Min", "q_seq_len", "k_seq_len", "head_dim"):
         assert word in out
 
@@ -106,12 +110,12 @@ def test_failed_and_missing_configs_are_listed(tmp_path):
         "track_wall_time_causal_bias": [1e-6, None, 3e-6, 2e-6],
     })
     report = summary_json("--results-dir", str(results))
-    assert report["not_measured"] == ["track_wall_time_causal_bias(1, 4, (1, 48), 64, 'float32'): failed"]
+    assert report["not_measured"] == ["causal_bias(1, 4, (1, 48), 64, 'float32'): failed"]
     assert by_type(report)["Average"]["Speedup"] == pytest.approx((1 + 1 + 2) / 3, rel=1e-12)
     code, out, _ = summary("--results-dir", str(results))
     assert code == 0
     assert "3 of 4 configs measured" in out
-    assert "Not measured (1):\n  track_wall_time_causal_bias(1, 4, (1, 48), 64, 'float32'): failed" in out
+    assert "Not measured (1):\n  causal_bias(1, 4, (1, 48), 64, 'float32'): failed" in out
 
 
 def test_most_recent_machine_and_run_are_the_defaults(tmp_path):
@@ -140,8 +144,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path, known_results):
                       "unknown machine 'other'; available: box")
     assert_user_error(["--results-dir", str(known_results), "--commit", "fff"],
                       "no run of commit 'fff' on machine 'box'; recent: aaaaaaaa")
-    assert_user_error(["--results-dir", str(known_results), "--benchmark", "AttentionBias"],
-                      "has no AttentionBias results")
+    assert_user_error(["--results-dir", str(known_results), "--grid", "gpu"], "has no gpu grid wall times")
+    assert_user_error(["--results-dir", str(known_results), "--wall", "asv"],
+                      "has no gpu grid or cpu grid wall times from the asv source")
     empty = tmp_path / "empty"
     empty.mkdir()
     assert_user_error(["--results-dir", str(empty)], "no machine has results in")
@@ -150,10 +155,37 @@ def test_bad_input_exits_2_with_one_line(tmp_path, known_results):
     assert_user_error(["--results-dir", str(known_results)], "corrupt results file")
 
 
-def test_product_order_matches_asv_params():
-    """The factory and the reader agree on asv's parameter order (itertools.product)."""
-    labels = [", ".join(c) for c in itertools.product(*SMALL_PARAMS)]
-    assert labels[1] == "1, 4, (1, 48), 64, 'float32'"
+def test_rows_follow_asvs_parameter_order(known_results):
+    """Row i of --all is parameter set i of asv's params (itertools.product), with that set's values."""
+    rows = summary_json("--results-dir", str(known_results), "--all")["rows"]
+    expected = [(int(b), int(h), ast.literal_eval(seq), int(e))
+                for b, h, seq, e, _ in itertools.product(*SMALL_PARAMS)]
+    assert [(r["batch_size"], r["num_heads"], (r["q_seq_len"], r["k_seq_len"]), r["embed_dim"])
+            for r in rows] == expected
+    assert [r["materialized_us"] for r in rows] == pytest.approx(MATERIALIZED_US, rel=1e-12)
+
+
+def test_the_wall_time_of_asvs_own_benchmarks_is_read_and_named(tmp_path):
+    """A run with both wall times: the night's by default, asv's time_* with --wall asv; the header says which."""
+    results = tmp_path / "results"
+    write_run(results, "box", "a" * 40, 1_000, {
+        "track_wall_time_materialized": [v * 1e-6 for v in MATERIALIZED_US],
+        "track_wall_time_causal_bias": [v * 1e-6 for v in CAUSAL_US],
+        "time_materialized": [v * 2e-6 for v in MATERIALIZED_US],
+        "time_causal_bias": [v * 1e-6 for v in MATERIALIZED_US],  # speedup 2 everywhere
+    })
+    night = summary_json("--results-dir", str(results), "--all")
+    assert night["wall"] == "night"
+    assert [r["Speedup"] for r in night["rows"]] == pytest.approx([2, 1, 0.5, 4], rel=1e-12)
+    timed = summary_json("--results-dir", str(results), "--all", "--wall", "asv")
+    assert timed["wall"] == "asv"
+    assert [r["Speedup"] for r in timed["rows"]] == pytest.approx([2, 2, 2, 2], rel=1e-12)
+    assert [r["materialized_us"] for r in timed["rows"]] == pytest.approx([4, 8, 6, 16], rel=1e-12)
+    code, out, _ = summary("--results-dir", str(results), "--wall", "asv")
+    assert code == 0 and out.splitlines()[0].endswith("wall time of asv's time_* benchmarks (median of one "
+                                                      "process's samples)")
+    code, out, _ = summary("--results-dir", str(results))
+    assert out.splitlines()[0].endswith("wall time of the night (the fastest of its visits, tools/record_run.py)")
 
 
 def test_compare_view_gives_each_configs_change(tmp_path):
@@ -176,21 +208,23 @@ def test_compare_view_gives_each_configs_change(tmp_path):
     assert code == 0 and "base_speedup" in out and "change" in out
 
 
-def test_real_cpu_run_profile_figures(cpu_runs):
-    """The CPU Profile class: TFLOP/s from CPU time and the backend; GPU figures skipped, not failed."""
+def test_real_cpu_run_night_figures(cpu_runs):
+    """The CPU night: TFLOP/s from the wall time and the backend; GPU figures skipped, not failed."""
     commit = cpu_runs["commits"][-1]
     path = next((cpu_runs["results"] / "ci-cpu").glob(f"{commit[:8]}-*.json"))
     raw = json.loads(path.read_text())["results"]
-    profile = "attention_bias.AttentionBiasProfileCPU."
-    tflops = raw[profile + "track_tflops_causal_bias"][0]
+    night = "attention_bias.AttentionBiasNightCPU."
+    walls = raw[night + "track_wall_time_causal_bias"][0]
+    flops = [forward_flops(AttentionConfig.from_params(*params, "cpu")) for params in itertools.product(*CPU_PARAMS)]
     report = summary_json("--results-dir", str(cpu_runs["results"]), "--figures")
-    assert [row["causal_bias_TFLOPs"] for row in report["rows"]] == tflops
+    assert [row["causal_bias_TFLOPs"] for row in report["rows"]] == pytest.approx(
+        [f / w / 1e12 for f, w in zip(flops, walls)], rel=1e-12)
     for row in report["rows"]:
         assert row["materialized_backend"] == row["causal_bias_backend"] == "flash"
         assert row["gpu_speedup"] is None and row["materialized_gpu_us"] is None
         assert row["causal_bias_peak_MiB"] is None and row["causal_bias_pct_of_peak"] is None
-    for figure in ("gpu_time", "peak_memory", "peak_fraction"):
-        assert all(math.isnan(v) for v in raw[profile + f"track_{figure}_materialized"][0])  # skipped
+    for figure in ("gpu_time", "peak_memory", "kernels"):
+        assert all(math.isnan(v) for v in raw[night + f"track_{figure}_materialized"][0])  # skipped
     all_rows = summary_json("--results-dir", str(cpu_runs["results"]), "--all")["rows"]
     assert {(r["backend_materialized"], r["backend_causal_bias"]) for r in all_rows} == {("flash", "flash")}
 
@@ -201,7 +235,6 @@ def test_known_figures_exact(tmp_path):
         "track_gpu_time_materialized": [4e-6, 2e-6, 3e-6, 1e-6],
         "track_gpu_time_causal_bias": [2e-6, 2e-6, 6e-6, None],
         "track_peak_memory_materialized": [2.0**20] * 4,
-        "track_peak_fraction_causal_bias": [0.25] * 4,
         "track_sdpa_backend_materialized": [3.0] * 4,
         "track_sdpa_backend_causal_bias": [2.0] * 4,
     }
@@ -213,7 +246,7 @@ def test_known_figures_exact(tmp_path):
     assert [r["gpu_speedup"] for r in rows] == [2.0, 1.0, 0.5, None]
     assert [r["Speedup"] for r in rows] == [2.0, 1.0, 0.5, 4.0]
     assert rows[0]["materialized_gpu_us"] == pytest.approx(4.0, rel=1e-12)
-    assert rows[0]["materialized_peak_MiB"] == 1.0 and rows[0]["causal_bias_pct_of_peak"] == 25.0
+    assert rows[0]["materialized_peak_MiB"] == 1.0 and rows[0]["causal_bias_pct_of_peak"] is None  # a CPU grid
     assert (rows[0]["materialized_backend"], rows[0]["causal_bias_backend"]) == ("cuDNN", "memory-efficient")
     code, _, err = summary("--results-dir", str(tmp_path / "results"), "--figures", "--all")
     assert code == 2 and "not allowed with" in err

@@ -11,7 +11,7 @@ from results_factory import write_benchmarks_json
 
 
 def test_three_nights_on_two_machines_publish_and_check(tmp_path):
-    write_benchmarks_json(tmp_path / "seed", "AttentionBiasCPU")
+    write_benchmarks_json(tmp_path / "seed")
     out = tmp_path / "history"
     completed = run_tool("synthetic_history.py", "--out", str(out), "--days", "3", "--machines", "a", "b",
                          "--benchmarks-json", str(tmp_path / "seed" / "benchmarks.json"))
@@ -34,7 +34,7 @@ def test_three_nights_on_two_machines_publish_and_check(tmp_path):
     report = json.loads(check.stdout)
     assert report["drifts"] is not None
     summary = run_tool("speedup_summary.py", "--results-dir", str(out / "results"), "--machine", "b")
-    assert summary.returncode == 0 and "AttentionBiasCPU on b" in summary.stdout
+    assert summary.returncode == 0 and "CPU grid on b" in summary.stdout
     figures = run_tool("speedup_summary.py", "--results-dir", str(out / "results"), "--machine", "b",
                        "--figures", "--format", "json")
     rows = json.loads(figures.stdout)["rows"]

@@ -1,4 +1,7 @@
-"""The tools never import torch or the benchmarks: they run where no torch is installed."""
+"""The tools never import torch or the measuring code: they run where no torch is installed.
+
+They read the suite's names from its schema (benchmarks/schema.py), which imports no torch.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,8 @@ TOOL_SCRIPTS = sorted(p.name for p in TOOLS.glob("*.py") if "def main(" in p.rea
 
 @pytest.fixture
 def no_torch(tmp_path):
-    """A PYTHONPATH on which `import torch` (and `import benchmarks`) fails loudly."""
-    for name in ("torch", "benchmarks"):
-        (tmp_path / f"{name}.py").write_text(f"raise ImportError('the tools must not import {name}')\n")
+    """A PYTHONPATH on which `import torch` fails loudly."""
+    (tmp_path / "torch.py").write_text("raise ImportError('the tools must not import torch')\n")
     return {**os.environ, "PYTHONPATH": str(tmp_path)}
 
 
@@ -37,13 +39,15 @@ def test_summary_runs_without_torch(cpu_runs, no_torch):
     assert "Geomean" in completed.stdout
 
 
-def test_the_benchmarks_and_the_tools_name_the_dispatch_file_alike():
-    """The benchmarks cannot import the tools: the variable's name is written twice, and checked here."""
-    import suite
-
-    source = (TOOLS.parent / "benchmarks" / "grid.py").read_text()
-    assert f'DISPATCH_FILE_VARIABLE = "{suite.DISPATCH_FILE_VARIABLE}"' in source
-    assert f'NIGHT_SUFFIX = "{suite.NIGHT_SUFFIX}"' in source
+def test_the_tools_libraries_load_the_schema_and_never_the_measuring_code(no_torch):
+    """Every library of tools/ imported together: the schema is there, torch and benchmarks.measure are not."""
+    libraries = sorted(p.stem for p in TOOLS.glob("*.py") if "def main(" not in p.read_text())
+    script = (f"import sys; sys.path.insert(0, {str(TOOLS)!r})\n"
+              + "".join(f"import {name}\n" for name in libraries)
+              + "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'benchmarks')))\n")
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=no_torch)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "['benchmarks', 'benchmarks.schema']"
 
 
 def test_wheel_finder_runs_in_a_bare_environment(tmp_path):

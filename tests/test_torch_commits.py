@@ -17,6 +17,7 @@ import sys
 import pytest
 from asv_results import ResultsStore, config_rows, has_results
 from conftest import git, run_tool
+from results_factory import CPU
 
 MACHINE = "ci-torch-commits"
 SLOW_CONFIG = "1, 4, (16, 48), 64, 'float32'"
@@ -74,7 +75,7 @@ def torch_range(tmp_path_factory) -> dict:
               "--results-dir", str(root / "results"), "--env-dir", str(root / "env")]
     env = {"HOME": str(root / "home")}
     ran = run_tool("torch_commits.py", *common, "run", f"{commits[0]}..{commits[-1]}",
-                   "--bench", r"AttentionBiasCPU\.", env=env)
+                   "--bench", r"AttentionBiasNightCPU\.", env=env)
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
     return {"root": root, "commits": commits, "common": common, "env": env, "run": ran,
             "results": root / "results"}
@@ -82,9 +83,9 @@ def torch_range(tmp_path_factory) -> dict:
 
 def causal_bias_time(store: ResultsStore, commit: str) -> float:
     run = store.choose_run(MACHINE, commit)
-    rows = config_rows(store.load(run), "AttentionBiasCPU", store.param_names("AttentionBiasCPU"))
+    rows = config_rows(store.load(run), CPU, store.param_names(CPU))
     (row,) = [row for row in rows if row.label == SLOW_CONFIG]
-    return row.times[f"track_wall_time_{SLOW_MASK}"].value
+    return row.walls[SLOW_MASK].value
 
 
 def test_the_range_records_every_commit_with_wheels_and_skips_the_other(torch_range):
@@ -94,7 +95,7 @@ def test_the_range_records_every_commit_with_wheels_and_skips_the_other(torch_ra
     assert f"skipped {commits[NO_WHEEL][:12]}" in output
     assert f"no torch wheel for commit {commits[NO_WHEEL][:12]}" in output  # the install step's own line
     store = ResultsStore(torch_range["results"])
-    timed = {run.commit_hash for run in store.runs(MACHINE) if has_results(store.load(run), "AttentionBiasCPU")}
+    timed = {run.commit_hash for run in store.runs(MACHINE) if has_results(store.load(run), CPU)}
     assert timed == {c for i, c in enumerate(commits) if i not in (0, NO_WHEEL)}
 
 
@@ -104,6 +105,12 @@ def test_the_slow_builds_are_really_slower_on_their_config_only(torch_range):
     fast = max(causal_bias_time(store, commits[i]) for i in (1, 3, 4))
     slow = min(causal_bias_time(store, commits[i]) for i in (5, 6, 7))
     assert slow > 10 * fast  # 10 ms of busy time on a forward of well under 0.3 ms
+    # Every other config and mask: under 1 ms on every commit, slow builds included.
+    for commit in (c for i, c in enumerate(commits) if i not in (0, NO_WHEEL)):
+        rows = config_rows(store.load(store.choose_run(MACHINE, commit)), CPU, store.param_names(CPU))
+        others = [row.walls[mask].value for row in rows for mask in row.walls
+                  if (row.label, mask) != (SLOW_CONFIG, SLOW_MASK)]
+        assert len(others) == 11 and max(others) < 1e-3, (commit, others)
 
 
 def test_the_tools_read_the_range_like_any_other(torch_range):
@@ -124,7 +131,7 @@ def test_the_tools_read_the_range_like_any_other(torch_range):
 def test_asv_find_names_the_first_slow_commit(torch_range):
     commits = torch_range["commits"]
     found = run_tool("torch_commits.py", *torch_range["common"], "find", f"{commits[NO_WHEEL]}..{commits[-1]}",
-                     "attention_bias.AttentionBiasCPU.track_wall_time_causal_bias", env=torch_range["env"])
+                     "attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias", env=torch_range["env"])
     assert found.returncode == 0, found.stdout[-4000:] + found.stderr[-2000:]
     assert found.stdout.splitlines()[-1].endswith(f"track_wall_time_causal_bias: {commits[FIRST_SLOW][:8]}")
 
@@ -132,7 +139,7 @@ def test_asv_find_names_the_first_slow_commit(torch_range):
 def test_find_refuses_a_range_with_a_commit_it_could_not_install(torch_range):
     commits = torch_range["commits"]
     refused = run_tool("torch_commits.py", *torch_range["common"], "find", f"{commits[0]}..{commits[-1]}",
-                       "attention_bias.AttentionBiasCPU.track_wall_time_causal_bias", env=torch_range["env"])
+                       "attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias", env=torch_range["env"])
     assert refused.returncode == 2
     assert refused.stderr == (f"error: 1 commit(s) of {commits[0]}..{commits[-1]} have no wheels, and asv find "
                               f"stops at such a commit: {commits[NO_WHEEL][:12]}; bisect a range of builds "
@@ -149,8 +156,24 @@ def test_the_published_pages_show_the_step_at_the_first_slow_commit(torch_range,
     # asv's own step detection, on its Regressions page: [name, graph, ..., [[_, revision, before, after]]]
     steps = {entry[0]: entry[-1] for entry in json.loads((html / "regressions.json").read_text())["regressions"]}
     (jumps,) = [jumps for name, jumps in steps.items()
-                if name == f"attention_bias.AttentionBiasCPU.track_wall_time_{SLOW_MASK}({SLOW_CONFIG})"]
+                if name == f"attention_bias.AttentionBiasNightCPU.track_wall_time_{SLOW_MASK}({SLOW_CONFIG})"]
     # Its largest step is the slowdown (revisions count commits from 0). asv may also mark a small
     # step of this 2-vCPU machine's noise on the same line (seen: 1 run in 3); that is not the claim.
     _, revision, before, after = max(jumps, key=lambda jump: jump[3] / jump[2])
     assert revision == FIRST_SLOW and after > 10 * before
+
+
+def test_asv_continuous_between_two_builds_flags_the_slowed_config_and_nothing_else(torch_range):
+    """asv's own continuous over the timed benchmarks: the build with the slowdown against the one before.
+
+    --factor 3: the slowdown is about 120x, and one process a side on this 2-vCPU VM can differ by
+    up to 1.8x (the check's tests): what asv flags beyond that is the slowdown alone.
+    """
+    commits = torch_range["commits"]
+    compared = run_tool("torch_commits.py", *torch_range["common"], "continuous", commits[FIRST_SLOW - 1],
+                        commits[FIRST_SLOW], "--bench", r"AttentionBiasCPU\.time_", "--factor", "3",
+                        env=torch_range["env"])
+    assert compared.returncode == 1, compared.stdout[-4000:] + compared.stderr[-2000:]
+    flagged = [line for line in compared.stdout.splitlines() if line.startswith("| +")]  # asv compare's table
+    assert len(flagged) == 1, compared.stdout[-4000:]
+    assert f"AttentionBiasCPU.time_{SLOW_MASK}({SLOW_CONFIG})" in flagged[0]

@@ -13,7 +13,8 @@ from conftest import REPO_ROOT
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, str(REPO_ROOT))
-from benchmarks import grid  # noqa: E402
+from benchmarks import night_state  # noqa: E402
+from benchmarks import schema as grid  # noqa: E402
 from benchmarks.measure import common  # noqa: E402
 
 
@@ -44,18 +45,18 @@ def test_cpu_backend_is_detected(run):
         assert common.sdpa_backend(case.run_materialized) == "math"
 
 
-def test_each_grid_shares_one_setup_cache_between_its_classes():
-    """asv keys setup_cache by function: the timed and Profile classes of a grid share one, grids do not."""
+def test_only_the_nights_share_a_setup_cache_and_each_grid_has_its_own():
+    """asv keys setup_cache by function: each night class has one of its own; a timed class has none, so
+    asv running one of its configs measures nothing else."""
     from asv_runner.benchmarks._base import get_setup_cache_key
 
     from benchmarks import attention_bias as suite
 
     def key(cls):
-        return get_setup_cache_key(cls().setup_cache)
+        return get_setup_cache_key(getattr(cls(), "setup_cache", None))
 
-    assert key(suite.AttentionBias) == key(suite.AttentionBiasProfile)
-    assert key(suite.AttentionBiasCPU) == key(suite.AttentionBiasProfileCPU)
-    assert key(suite.AttentionBias) != key(suite.AttentionBiasCPU)
+    assert key(suite.AttentionBias) is None and key(suite.AttentionBiasCPU) is None
+    assert None is not key(suite.AttentionBiasNight) != key(suite.AttentionBiasNightCPU) is not None
 
 
 def test_dense_peak_by_device_name():
@@ -109,7 +110,8 @@ def test_a_wall_time_benchmark_returns_the_nights_value(method, mask):
     """asv's child for a wall time only reads the night's measurement: it builds and times nothing."""
     from asv_runner.discovery import get_benchmark_from_name
 
-    benchmark = get_benchmark_from_name(str(REPO_ROOT / "benchmarks"), f"attention_bias.AttentionBiasCPU.{method}-0")
+    benchmark = get_benchmark_from_name(str(REPO_ROOT / "benchmarks"),
+                                        f"attention_bias.AttentionBiasNightCPU.{method}-0")
     state = common.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu")
     benchmark.set_cache(state)
     common._prepared.clear()
@@ -119,17 +121,21 @@ def test_a_wall_time_benchmark_returns_the_nights_value(method, mask):
     assert not common._prepared
 
 
-def test_discovery_and_the_figures_children_import_no_torch():
-    """asv's forkserver imports every module of benchmarks/ and forks each child from it: without torch."""
+@pytest.mark.parametrize("night_only, torch_loaded", [("1", "False"), ("", "True")])
+def test_the_forkserver_holds_torch_unless_only_the_night_runs(night_only, torch_loaded):
+    """asv's forkserver imports every module of benchmarks/ and forks each child from it: with torch for
+    the timed children (so none imports it itself), without it where the recorder runs the night alone."""
     script = (
         "import sys\n"
         "from asv_runner.discovery import disc_benchmarks\n"
         f"benchmarks = list(disc_benchmarks({str(REPO_ROOT / 'benchmarks')!r}))\n"
         "print(len(benchmarks), 'torch' in sys.modules)\n"
     )
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    env = {**os.environ, grid.NIGHT_ONLY_VARIABLE: night_only}
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.split() == ["44", "False"]
+    # 2 grids x (2 time_* + 9 night figures x 2 masks)
+    assert completed.stdout.split() == ["40", torch_loaded]
 
 
 def test_dispatch_counts_are_exact_and_see_one_extra_operator():
@@ -161,27 +167,25 @@ def test_a_torch_without_attention_biases_skips_with_the_reason(tmp_path):
     script = (
         "import sys; sys.modules['torch.nn.attention.bias'] = None\n"
         f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
-        "from benchmarks import attention_bias, grid\n"
+        "from benchmarks import attention_bias, schema\n"
         "from benchmarks.measure import common\n"
-        "state = common.grid_state(grid.CPU_PARAMS, 'cpu')\n"
+        "state = common.grid_state(schema.CPU_PARAMS, 'cpu')\n"
         "print(state.unavailable)\n"
-        "try:\n"
-        "    attention_bias.AttentionBiasCPU().setup(state, 1, 4, (16, 48), 64, 'float32')\n"
-        "except NotImplementedError as error:\n"
-        "    print('skipped:', error)\n"
+        "for benchmark, args in ((attention_bias.AttentionBiasNightCPU(), (state,)),\n"
+        "                        (attention_bias.AttentionBiasCPU(), ())):\n"
+        "    try:\n"
+        "        benchmark.setup(*args, 1, 4, (16, 48), 64, 'float32')\n"
+        "    except NotImplementedError as error:\n"
+        "        print('skipped:', error)\n"
     )
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
     assert lines[0].endswith("has no torch.nn.attention.bias.causal_lower_right: nothing to compare")
-    assert lines[1] == f"skipped: {lines[0]}"
+    assert lines[1:] == [f"skipped: {lines[0]}"] * 2
 
 
-def test_the_counts_have_one_set_of_names():
-    """The benchmarks cannot import the tools: their count names are checked against suite.py here."""
-    import suite
-
-    from benchmarks import attention_bias
-
-    counts = grid.DispatchCounts(Counter(), Counter(), 0, Counter(), 0, 0).figures()
-    assert tuple(counts) == tuple(attention_bias.COUNT_UNITS) == suite.COUNT_FIGURES
+def test_the_counts_are_the_schemas():
+    """What the measuring code counts is what the schema names, in its order."""
+    counts = night_state.DispatchCounts(Counter(), Counter(), 0, Counter(), 0, 0).figures()
+    assert tuple(counts) == grid.COUNT_FIGURES

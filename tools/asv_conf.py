@@ -8,12 +8,15 @@ with every field asv detects, the GPU added.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import json5
 from cli import ToolError, one_line
+from suite import REPO_ROOT
 
 
 def gpu_description(torch_info: dict) -> str | None:
@@ -89,9 +92,11 @@ def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
             conf[key] = [command.replace("{conf_dir}", str(base)) for command in conf[key]]
     conf.update(overrides or {})
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "asv.conf.json"
-    path.write_text(json.dumps(conf, indent=2))
-    return path, conf
+    # One copy per run: two runs at once never read each other's conf.
+    handle, name = tempfile.mkstemp(prefix="asv.conf.", suffix=".json", dir=out_dir)
+    with os.fdopen(handle, "w") as out:
+        json.dump(conf, out, indent=2)
+    return Path(name), conf
 
 
 # asv run's exit code when it ran and saved results but some benchmarks failed:
@@ -100,12 +105,16 @@ ASV_SOME_FAILED = 2
 
 
 def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,), lines: list[str] | None = None) -> int:
-    """Run an asv command, its output going to ours (and into ``lines`` when given)."""
+    """Run an asv command, its output going to ours (and into ``lines`` when given).
+
+    From the repository's root: asv loads the conf's plugins from the current folder.
+    """
     command = [sys.executable, "-m", "asv", *args, "--config", str(conf)]
     if lines is None:
-        returncode = subprocess.run(command).returncode
+        returncode = subprocess.run(command, cwd=REPO_ROOT).returncode
     else:
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              cwd=REPO_ROOT) as process:
             for line in process.stdout:
                 print(line, end="", flush=True)
                 lines.append(line.rstrip("\n"))

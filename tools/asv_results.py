@@ -1,11 +1,12 @@
 """The one results reader the tools share: asv's results files, per machine, run and config.
 
-It imports neither torch nor the benchmarks, so the tools start fast on any machine
-with asv installed. Parsing is asv's own (``asv.results.Results``); this module adds
-the choice of machine, run and benchmark class, the config rows of the grid, the
-checks that catch damaged input once for every tool, and thin wrappers of asv's
-statistics. The suite's names live in ``suite.py``, the command-line conventions in
-``cli.py``.
+It imports neither torch nor the measuring code, so the tools start fast on any
+machine with asv installed. Parsing is asv's own (``asv.results.Results``); this
+module adds the choice of machine, run and grid, the config rows of a grid with
+its wall times from either source (the night's or asv's own timed benchmarks),
+the checks that catch damaged input once for every tool, and thin wrappers of
+asv's statistics. The suite's names come from the schema (``suite.schema``), the
+command-line conventions from ``cli.py``.
 """
 
 from __future__ import annotations
@@ -23,21 +24,12 @@ from pathlib import Path
 
 from asv.results import Results
 from cli import ToolError, one_line
-from suite import (
-    BACKEND_LEGEND,
-    BENCHMARK_CLASSES,
-    DEFAULT_CONF,
-    FIGURE_METHODS,
-    MASKS,
-    METHODS,
-    NIGHT_SUFFIX,
-    PROFILE_CLASSES,
-    benchmark_name,
-    wall_method,
-)
+from suite import DEFAULT_CONF, schema
 
 # The start of an asv results file as asv writes it: commit hash, environment, date.
 HEAD = re.compile(r'\{"commit_hash": "(?P<commit>[0-9a-f]+)", "env_name": "[^"]*", "date": (?P<date>\d+)')
+# Where a config's wall time comes from: the night's measuring process, or asv's own time_* benchmarks.
+WALL_SOURCES = ("night", "asv")
 
 
 # ---------------------------------------------------------------- locating results
@@ -87,8 +79,12 @@ class RunFile:
         return results
 
 
-# Results that are durations or sizes: a recorded value must be above zero.
-POSITIVE = re.compile(r"\.(track_wall_time_|track_gpu_time_|track_peak_memory_|track_tflops_)")
+def must_be_positive(name: str) -> bool:
+    """Durations and sizes: asv's time benchmarks and the night's positive figures."""
+    method = name.rsplit(".", 1)[-1]
+    return method.startswith("time_") or any(
+        method == schema.night_method(figure.name, mask)
+        for figure in schema.NIGHT_FIGURES if figure.positive for mask in schema.MASKS)
 
 
 def impossible_value(results: Results) -> str | None:
@@ -107,7 +103,7 @@ def impossible_value(results: Results) -> str | None:
                 continue
             if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isinf(value):
                 return f"{name} has the value {value!r}"
-            if not math.isnan(value) and (value < 0 or (value == 0 and POSITIVE.search(name))):
+            if not math.isnan(value) and (value < 0 or (value == 0 and must_be_positive(name))):
                 return f"{name} has the impossible value {value!r}"
     return None
 
@@ -225,7 +221,7 @@ class ResultsStore:
 
     def night_visits(self, run: RunFile) -> dict[str, dict[str, list[float]]]:
         """Each wall time's visits in the run's night (``<commit>.night``), by label and mask; {} without the file."""
-        path = run.path.parent / f"{run.commit_hash}{NIGHT_SUFFIX}"
+        path = run.path.parent / f"{run.commit_hash}{schema.NIGHT_SUFFIX}"
         if not path.is_file():
             return {}
         try:
@@ -237,22 +233,31 @@ class ResultsStore:
             raise ToolError(f"corrupt {path}: {one_line(error)}") from None
         return visits
 
-    def param_names(self, benchmark_class: str) -> list[str]:
-        """param_names of a benchmark class, from asv's benchmarks.json."""
+    def param_names(self, grid: schema.Grid) -> list[str]:
+        """param_names of a grid's classes, from asv's benchmarks.json."""
         path = self.dir / "benchmarks.json"
-        entry = self.benchmarks().get(benchmark_name(benchmark_class, METHODS[0]))
+        prefixes = tuple(f"{schema.BENCHMARK_MODULE}.{name}." for name in (grid.night_class, grid.timed_class))
+        entry = next((e for name, e in self.benchmarks().items() if name.startswith(prefixes)), None)
         if entry is None:
-            raise ToolError(f"{path} does not describe {benchmark_class}")
+            raise ToolError(f"{path} does not describe {grid.night_class} or {grid.timed_class}")
         names = entry.get("param_names")
         if not (isinstance(names, list) and all(isinstance(name, str) for name in names)):
-            raise ToolError(f"corrupt {path}: param_names of {benchmark_class} is not a list of names")
+            raise ToolError(f"corrupt {path}: param_names of {grid.night_class} is not a list of names")
         return names
 
-    def backend_names(self, benchmark_class: str) -> dict[int, str]:
-        """SDPA backend code -> name, from the unit of the Profile class's backend benchmark."""
-        benchmarks = self.benchmarks()
-        entry = benchmarks.get(benchmark_name(PROFILE_CLASSES[benchmark_class], "track_sdpa_backend_causal_bias"), {})
-        return {int(code): name.strip() for code, name in BACKEND_LEGEND.findall(entry.get("unit", ""))}
+    def peak_tflops(self, machine: str) -> float | None:
+        """The dense bf16 peak of the machine's GPU, named in asv's machine file (record_run.py puts it in arch)."""
+        try:
+            arch = json.loads((self.dir / machine / "machine.json").read_text()).get("arch", "")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return schema.dense_bf16_peak_tflops(arch) if isinstance(arch, str) else None
+
+    def backend_names(self, grid: schema.Grid) -> dict[int, str]:
+        """SDPA backend code -> name, from the unit of the night class's backend benchmark."""
+        name = schema.benchmark_name(grid.night_class, schema.night_method("sdpa_backend", "causal_bias"))
+        unit = self.benchmarks().get(name, {}).get("unit", "")
+        return {int(code): name.strip() for code, name in schema.BACKEND_LEGEND.findall(unit)}
 
 
 # ---------------------------------------------------------------- config rows
@@ -276,16 +281,16 @@ MISSING = Measurement(None, None, "missing")
 
 @dataclasses.dataclass(frozen=True)
 class ConfigRow:
-    """Both methods' results of one parameter set, and its Profile figures where recorded."""
+    """Both masks' wall times of one parameter set, and the night's figures where recorded."""
 
     params: dict[str, object]
     label: str  # asv's parameter string, e.g. "1, 16, (128, 256), 2048, 'bfloat16'"
-    times: dict[str, Measurement]
-    figures: dict[str, Measurement] = dataclasses.field(default_factory=dict)  # key: track_* method
+    walls: dict[str, Measurement]  # by mask
+    figures: dict[str, Measurement] = dataclasses.field(default_factory=dict)  # by track_* method
 
     def figure(self, figure: str, mask: str) -> float | None:
-        """One track_* figure of one mask, None where not recorded, failed or skipped."""
-        return self.figures.get(f"track_{figure}_{mask}", MISSING).value
+        """One figure of the night for one mask, None where not recorded, failed or skipped."""
+        return self.figures.get(schema.night_method(figure, mask), MISSING).value
 
     @property
     def gpu_speedup(self) -> float | None:
@@ -295,14 +300,14 @@ class ConfigRow:
 
     @property
     def complete(self) -> bool:
-        return all(self.times[method].ok for method in METHODS)
+        return all(self.walls[mask].ok for mask in schema.MASKS)
 
     @property
     def speedup(self) -> float | None:
         """Materialized time / CausalBias time: above 1 means CausalBias is faster."""
         if not self.complete:
             return None
-        return self.times[wall_method("materialized")].value / self.times[wall_method("causal_bias")].value
+        return self.walls["materialized"].value / self.walls["causal_bias"].value
 
     def config_columns(self) -> dict[str, object]:
         """The reference's config columns, with the seq_lens axis split in two."""
@@ -315,6 +320,9 @@ class ConfigRow:
         if "embed_dim" in columns and "num_heads" in columns:
             columns["head_dim"] = columns["embed_dim"] // columns["num_heads"]
         return columns
+
+    def config(self, grid: schema.Grid) -> schema.AttentionConfig:
+        return schema.AttentionConfig.from_params(*self.params.values(), grid.device)
 
 
 def parse_param(text: str) -> object:
@@ -340,35 +348,49 @@ def _measurement(value: float | None, visits: list[float] | None = None) -> Meas
     return Measurement(float(value), spread, "ok")
 
 
-def config_rows(results: Results, benchmark_class: str, param_names: list[str],
-                visits: dict[str, dict[str, list[float]]] | None = None) -> list[ConfigRow]:
-    """One row per parameter set of ``benchmark_class`` recorded in ``results``, in asv's order.
+def wall_names(grid: schema.Grid, source: str) -> dict[str, str]:
+    """Each mask's wall-time benchmark of a grid: the night's track_wall_time_*, or asv's time_*."""
+    if source == "night":
+        return {mask: schema.benchmark_name(grid.night_class, schema.night_method("wall_time", mask))
+                for mask in schema.MASKS}
+    return {mask: schema.benchmark_name(grid.timed_class, schema.timed_method(mask)) for mask in schema.MASKS}
 
-    ``visits`` (ResultsStore.night_visits): each wall time's visits, by label and mask, for its spread.
+
+def figure_names(grid: schema.Grid) -> dict[str, str]:
+    """The night class's figures besides the wall time, by track_* method."""
+    methods = [schema.night_method(figure.name, mask) for figure in schema.NIGHT_FIGURES
+               if figure is not schema.WALL_TIME for mask in schema.MASKS]
+    return {method: schema.benchmark_name(grid.night_class, method) for method in methods}
+
+
+def config_rows(results: Results, grid: schema.Grid, param_names: list[str], source: str = "night",
+                visits: dict[str, dict[str, list[float]]] | None = None) -> list[ConfigRow]:
+    """One row per parameter set of ``grid`` recorded in ``results``, in asv's order.
+
+    ``source``: which wall time (WALL_SOURCES); ``visits`` (ResultsStore.night_visits):
+    each night wall time's visits, by label and mask, for its spread.
     """
-    names = {method: benchmark_name(benchmark_class, method) for method in METHODS}
-    figure_names = {method: benchmark_name(PROFILE_CLASSES.get(benchmark_class, ""), method)
-                    for method in FIGURE_METHODS}
+    names = wall_names(grid, source)
     keys = results.get_all_result_keys()
     recorded = [results.get_result_params(n) for n in names.values() if n in keys]
     if not recorded:
         return []
     params = recorded[0]
-    per_method = {method: _measurements(results, name, params) for method, name in names.items()}
-    per_figure = {method: _measurements(results, name, params) for method, name in figure_names.items()
+    per_mask = {mask: _measurements(results, name, params) for mask, name in names.items()}
+    per_figure = {method: _measurements(results, name, params) for method, name in figure_names(grid).items()
                   if name in keys and results.get_result_params(name) == params}
     rows = []
     for index, combination in enumerate(itertools.product(*params)):
         label = ", ".join(combination)
-        times = {method: per_method[method][index] for method in METHODS}
-        for mask in MASKS:
-            night = (visits or {}).get(label, {}).get(mask)
-            if night and times[wall_method(mask)].ok:
-                times[wall_method(mask)] = _measurement(times[wall_method(mask)].value, night)
+        walls = {mask: per_mask[mask][index] for mask in schema.MASKS}
+        for mask in schema.MASKS:
+            night = (visits or {}).get(label, {}).get(mask) if source == "night" else None
+            if night and walls[mask].ok:
+                walls[mask] = _measurement(walls[mask].value, night)
         rows.append(ConfigRow(
             params={n: parse_param(v) for n, v in zip(param_names, combination)},
             label=label,
-            times=times,
+            walls=walls,
             figures={method: values[index] for method, values in per_figure.items()},
         ))
     return rows
@@ -382,10 +404,10 @@ def paired_rows(base_rows: Sequence[ConfigRow], new_rows: Sequence[ConfigRow]) -
             yield base, new_by_label[base.label]
 
 
-def has_results(results: Results, benchmark_class: str) -> bool:
+def has_results(results: Results, grid: schema.Grid, source: str = "night") -> bool:
+    """Whether the run measured any wall time of this grid from this source."""
     keys = results.get_all_result_keys()
-    for method in METHODS:
-        name = benchmark_name(benchmark_class, method)
+    for name in wall_names(grid, source).values():
         if name in keys:
             values = results.get_result_value(name, results.get_result_params(name))
             if any(v is not None and not math.isnan(v) for v in values):
@@ -393,22 +415,26 @@ def has_results(results: Results, benchmark_class: str) -> bool:
     return False
 
 
-def choose_benchmark_class(results: Results, benchmark_class: str | None) -> str:
-    """The named class, else the GPU class where it has results, else the CPU class."""
-    candidates = BENCHMARK_CLASSES if benchmark_class is None else (benchmark_class,)
-    for candidate in candidates:
-        if has_results(results, candidate):
-            return candidate
-    raise ToolError(f"run {results.commit_hash[:8]} has no {' or '.join(candidates)} results")
+def choose_grid(results: Results, grid_name: str | None, source: str | None) -> tuple[schema.Grid, str]:
+    """The named grid (else the GPU grid where it has results, else the CPU grid) and the wall-time
+    source (else the night's where recorded, else asv's time_* benchmarks)."""
+    grids = [g for g in schema.GRIDS if grid_name in (None, g.name)]
+    sources = WALL_SOURCES if source is None else (source,)
+    for grid in grids:
+        for candidate in sources:
+            if has_results(results, grid, candidate):
+                return grid, candidate
+    wanted = " or ".join(f"{g.name} grid" for g in grids)
+    raise ToolError(f"run {results.commit_hash[:8]} has no {wanted} wall times"
+                    + (f" from the {source} source" if source else ""))
 
 
 def problem_rows(rows: Sequence[ConfigRow]) -> Iterator[str]:
-    """'method(params): status' for each result that failed, was skipped or is missing."""
+    """'mask(params): status' for each wall time that failed, was skipped or is missing."""
     for row in rows:
-        for method in METHODS:
-            measurement = row.times[method]
+        for mask, measurement in row.walls.items():
             if not measurement.ok:
-                yield f"{method}({row.label}): {measurement.status}"
+                yield f"{mask}({row.label}): {measurement.status}"
 
 
 # ---------------------------------------------------------------- asv compare's flag

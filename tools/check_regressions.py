@@ -33,7 +33,6 @@ import argparse
 import dataclasses
 import json
 import math
-import re
 import statistics
 import sys
 from pathlib import Path
@@ -42,8 +41,11 @@ import noise_model
 from asv_results import ConfigRow, ResultsStore, RunFile, config_rows, has_results, open_machine, problem_rows
 from cli import ToolError, add_results_arguments, one_line, run_tool
 from confirmation import PASSES, ConfirmationError, Keys, Remeasured, remeasure
-from suite import BENCHMARK_CLASSES, COUNT_FIGURES, DISPATCH_SUFFIX, MASKS, VERDICT_SUFFIX, wall_method
+from suite import schema
 from tabulate import tabulate
+
+COUNT_FIGURES = schema.COUNT_FIGURES
+MASKS = schema.MASKS
 
 DEFAULT_FACTOR = 1.05
 DEFAULT_HISTORY = 14
@@ -56,12 +58,12 @@ MIN_BUDGET = 30.0
 DEFAULT_BUDGET = 120.0
 CONTINUOUS = ("wall", "gpu")
 
-Key = tuple[str, str, str]  # (benchmark class, config label, mask)
+Key = tuple[str, str, str]  # (grid, config label, mask)
 
 
 def signal_value(row: ConfigRow, mask: str, signal: str) -> float | None:
     if signal == "wall":
-        measurement = row.times[wall_method(mask)]
+        measurement = row.walls[mask]
         return measurement.value if measurement.ok else None
     return row.figure("gpu_time" if signal == "gpu" else signal, mask)
 
@@ -79,14 +81,14 @@ def read_night(store: ResultsStore, run: RunFile) -> Night:
     results = store.load(run)
     values: dict[Key, dict[str, float | None]] = {}
     problems: list[str] = []
-    for benchmark_class in BENCHMARK_CLASSES:
-        if not has_results(results, benchmark_class):
+    for grid in schema.GRIDS:
+        if not has_results(results, grid):
             continue
-        rows = config_rows(results, benchmark_class, store.param_names(benchmark_class))
-        problems += [f"{benchmark_class}.{p}" for p in problem_rows(rows) if not p.endswith("skipped")]
+        rows = config_rows(results, grid, store.param_names(grid))
+        problems += [f"{grid.night_class}.{p}" for p in problem_rows(rows) if not p.endswith("skipped")]
         for row in rows:
             for mask in MASKS:
-                values[(benchmark_class, row.label, mask)] = {
+                values[(grid.name, row.label, mask)] = {
                     signal: signal_value(row, mask, signal) for signal in (*CONTINUOUS, *COUNT_FIGURES)}
     return Night(run, values, problems)
 
@@ -114,8 +116,8 @@ class Finding:
         return self.key[1], self.key[2]
 
     def as_dict(self) -> dict:
-        benchmark_class, config, mask = self.key
-        return {"level": self.level, "benchmark": benchmark_class, "config": config, "mask": mask,
+        grid, config, mask = self.key
+        return {"level": self.level, "grid": grid, "config": config, "mask": mask,
                 "signal": self.signal, "reference": self.reference, "contender": self.contender,
                 "ratio": self.ratio, "class": self.klass, "floor": self.floor, "why": self.why,
                 "confirmation": self.confirmation}
@@ -215,8 +217,6 @@ KEY_SECONDS = {"cuda": 0.06, "cpu": 0.02}
 VISIT_SECONDS = 0.01
 WALL_CALLS = 2
 GPU_CALLS = 9
-# Keys whose calls take less get PASSES visits a process: the host sets their time.
-SHORT_CALL_SECONDS = 1e-3
 # How far one night moves a signal before the history has taught the model (H100 and
 # H200 VMs, A/A pairs of 2026-11-26: GPU time up to a few percent; wall time of GPU-bound
 # configs a few percent, of launch-bound ones up to 30% on a noisy host): the scale the
@@ -267,7 +267,7 @@ def signals_of(keys: Keys, key: tuple[str, str]) -> tuple[str, ...]:
 def visits(values: dict[str, float | None]) -> int:
     """Visits a process of one key: PASSES for short calls, one where the GPU sets the time."""
     wall = values.get("wall")
-    return PASSES if wall is not None and wall < SHORT_CALL_SECONDS else 1
+    return PASSES if wall is not None and wall < schema.SHORT_CALL_SECONDS else 1
 
 
 def key_cost(finding: Finding, keys: Keys, tonight: Night, device: str) -> float:
@@ -353,7 +353,7 @@ def confirm(candidates: list[Finding], device: str, settings: Settings, history:
 
 
 def verdict_path(store: ResultsStore, machine: str, commit: str) -> Path:
-    return store.dir / machine / f"{commit}{VERDICT_SUFFIX}"
+    return store.dir / machine / f"{commit}{schema.VERDICT_SUFFIX}"
 
 
 def previous_suspects(store: ResultsStore, machine: str, baseline: RunFile) -> dict[tuple, dict]:
@@ -362,14 +362,14 @@ def previous_suspects(store: ResultsStore, machine: str, baseline: RunFile) -> d
         return {}
     try:
         entries = json.loads(path.read_text())["suspects"]
-        return {(e["benchmark"], e["config"], e["mask"], e["signal"]): e for e in entries}
+        return {(e["grid"], e["config"], e["mask"], e["signal"]): e for e in entries}
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ToolError(f"corrupt verdict file {path}: {one_line(error)}") from None
 
 
 def dispatch_names(store: ResultsStore, machine: str, commit: str) -> dict:
     """Operator and kernel names per config and mask, as the run's setup_cache wrote them."""
-    path = store.dir / machine / f"{commit}{DISPATCH_SUFFIX}"
+    path = store.dir / machine / f"{commit}{schema.DISPATCH_SUFFIX}"
     if not path.is_file():
         return {}
     try:
@@ -397,7 +397,12 @@ def name_changes(before: dict, after: dict, config: str, mask: str) -> str:
 # ---------------------------------------------------------------- asv publish's step detection
 
 
-LOWER_IS_BETTER = re.compile(r"\.(track_wall_time_|track_gpu_time_|track_peak_memory_)")
+def lower_is_better(name: str) -> bool:
+    """asv's time benchmarks and the night's figures whose schema says lower is better."""
+    method = name.rsplit(".", 1)[-1].split("(")[0]
+    return method.startswith("time_") or any(
+        method == schema.night_method(figure.name, mask)
+        for figure in schema.NIGHT_FIGURES if figure.lower_is_better and not figure.exact for mask in MASKS)
 
 
 def drifts(html_dir: Path, machine: str) -> list[dict]:
@@ -413,8 +418,8 @@ def drifts(html_dir: Path, machine: str) -> list[dict]:
     to_hash = {int(k): v for k, v in index.get("revision_to_hash", {}).items()}
     found = []
     for name, graph_path, _params, _index, last_value, best_value, jumps in entries:
-        if not LOWER_IS_BETTER.search(name):
-            continue  # asv reads every series as lower-is-better; TFLOP/s and backend codes are not
+        if not lower_is_better(name):
+            continue  # asv reads every series as lower-is-better; backend codes are not, counts are judged above
         if f"machine-{machine}/" not in graph_path and len(index.get("params", {}).get("machine", [])) > 1:
             continue
         for before_revision, after_revision, before, after in jumps:
@@ -452,7 +457,7 @@ def floor_rows(model: noise_model.NoiseModel, keys: list[Key], classes: dict[Key
                factor: float) -> list[dict]:
     rows = []
     for key in keys:
-        row = {"benchmark": key[0], "config": key[1], "mask": key[2], "class": classes[key]}
+        row = {"grid": key[0], "config": key[1], "mask": key[2], "class": classes[key]}
         for signal in CONTINUOUS:
             floor = model.floor(key, signal, classes[key], factor)
             row[f"{signal}_floor"] = None if math.isinf(floor) else floor
@@ -580,7 +585,8 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     findings, candidates = classify(history, tonight, model, classes, suspects_before, settings)
     confirmation = None
     if candidates:
-        device = "cuda" if any(key[0] == "AttentionBias" for key in (f.key for f in candidates)) else "cpu"
+        grids = {grid.name: grid for grid in schema.GRIDS}
+        device = grids[candidates[0].key[0]].device
         decided, confirmation = confirm(candidates, device, settings, history, tonight)
         findings += decided
     findings += count_findings(history, tonight, classes)

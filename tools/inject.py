@@ -27,9 +27,9 @@ import sys
 from pathlib import Path
 
 import noise_model
-from asv_results import choose_benchmark_class, config_rows, open_machine
+from asv_results import choose_grid, config_rows, open_machine
 from cli import ToolError, add_results_arguments, one_line, run_tool
-from suite import MASKS, REPO_ROOT, wall_method
+from suite import REPO_ROOT, schema
 from torch_wheels import write_wheel
 
 PTH_NAME = "attention_slowdown.pth"
@@ -40,13 +40,12 @@ def plan(args: argparse.Namespace) -> dict:
     store, machine = open_machine(args)
     run = store.choose_run(machine, args.commit)
     results = store.load(run)
-    benchmark_class = choose_benchmark_class(results, None)
-    rows = [row for row in config_rows(results, benchmark_class, store.param_names(benchmark_class))
-            if row.complete]
+    grid, _ = choose_grid(results, None, "night")
+    rows = [row for row in config_rows(results, grid, store.param_names(grid)) if row.complete]
     candidates = []
     for row in rows:
-        for mask in MASKS:
-            wall, gpu = row.times[wall_method(mask)].value, row.figure("gpu_time", mask)
+        for mask in schema.MASKS:
+            wall, gpu = row.walls[mask].value, row.figure("gpu_time", mask)
             if args.gpu and gpu is None:
                 continue
             if args.launch_bound and noise_model.config_class(wall, gpu) != "launch-bound":
@@ -59,7 +58,7 @@ def plan(args: argparse.Namespace) -> dict:
     slowdowns = []
     for label in chosen_configs:
         label, mask, wall, gpu = rng.choice([c for c in candidates if c[0] == label])
-        slowdowns.append({"config": label, "mask": mask, "benchmark": benchmark_class,
+        slowdowns.append({"config": label, "mask": mask, "grid": grid.name,
                           "gpu_us": args.gpu * gpu * 1e6 if args.gpu else 0.0,
                           "cpu_us": args.cpu * wall * 1e6 if args.cpu else 0.0,
                           "extra_ops": args.extra_ops})

@@ -15,8 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from asv_conf import derived_conf
 from cli import ToolError, run_tool
-from suite import REPO_ROOT
+from suite import DEFAULT_CONF, REPO_ROOT
 
 TOOLS = Path(__file__).resolve().parent
 
@@ -45,12 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         record += ["--repo", str(args.torch_repo), "--at-torch-commit"]
     if step(*record):
         raise ToolError("recording failed; nothing was checked")
-    conf = REPO_ROOT / ".asv" / "conf" / "asv.conf.json"  # written by record_run.py
+    # The same repository as the record's, so that publish orders the results by its commits.
+    conf, values = derived_conf(DEFAULT_CONF, args.torch_repo, None, None, REPO_ROOT / ".asv" / "conf-nightly")
     html = None
     if step(sys.executable, "-m", "asv", "publish", "--config", str(conf)) == 0:
-        import json5
-
-        html = json5.loads(conf.read_text())["html_dir"]
+        html = values["html_dir"]
         if step(sys.executable, str(TOOLS / "localize_pages.py"), html):
             print("the pages still load their libraries from CDNs", file=sys.stderr)
     else:

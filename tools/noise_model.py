@@ -24,6 +24,7 @@ import statistics
 from collections.abc import Iterable
 
 import numpy as np
+from suite import schema
 
 # How many night-to-night spreads (sigma, on the log scale) a change must exceed:
 # to be called on one night alone, and to be a candidate where no confirmation runs.
@@ -35,8 +36,7 @@ NIGHTS_TO_CALL = 3
 OWN_STEPS = 4
 # No spread is taken as smaller than this (log scale): rounding, clocks.
 SIGMA_FLOOR = 0.005
-# Launch-bound: the wall time of one forward at least this many times its GPU time.
-LAUNCH_BOUND_RATIO = 1.5
+LAUNCH_BOUND_RATIO = schema.LAUNCH_BOUND_RATIO
 
 
 

@@ -27,7 +27,7 @@ from asv_results import (
     paired_rows,
 )
 from cli import ToolError, add_format_argument, add_results_arguments, run_tool
-from suite import BENCHMARK_CLASSES, METHODS
+from suite import schema
 from tabulate import tabulate
 
 FORMATS = ("pretty", "github", "json")
@@ -41,19 +41,19 @@ def visit_spread(measurement: Measurement) -> float | None:
 def compare_runs(store: ResultsStore, run_a: RunFile, run_b: RunFile, factor: float) -> list[dict]:
     results_a, results_b = store.load(run_a), store.load(run_b)
     records = []
-    for benchmark_class in BENCHMARK_CLASSES:
-        if not (has_results(results_a, benchmark_class) and has_results(results_b, benchmark_class)):
+    for grid in schema.GRIDS:
+        if not (has_results(results_a, grid) and has_results(results_b, grid)):
             continue
-        param_names = store.param_names(benchmark_class)
-        rows_a = config_rows(results_a, benchmark_class, param_names, store.night_visits(run_a))
-        rows_b = config_rows(results_b, benchmark_class, param_names, store.night_visits(run_b))
+        param_names = store.param_names(grid)
+        rows_a = config_rows(results_a, grid, param_names, "night", store.night_visits(run_a))
+        rows_b = config_rows(results_b, grid, param_names, "night", store.night_visits(run_b))
         for row_a, row_b in paired_rows(rows_a, rows_b):
-            for method in METHODS:
-                a, b = row_a.times[method], row_b.times[method]
+            for mask in schema.MASKS:
+                a, b = row_a.walls[mask], row_b.walls[mask]
                 if not (a.ok and b.ok):
                     continue
                 records.append({
-                    "benchmark": f"{benchmark_class}.{method}",
+                    "benchmark": f"{grid.night_class}.{schema.night_method('wall_time', mask)}",
                     "params": row_a.label,
                     "a_us": a.value * 1e6,
                     "b_us": b.value * 1e6,

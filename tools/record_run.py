@@ -8,9 +8,11 @@ history axis is the suite's commit, not torch's. ``--repo`` points asv at anothe
 repository (a PyTorch clone, or a stand-in repo whose commits are labels, as the
 A/A noise experiment and the tests use).
 
-The grid: ``auto`` runs the GPU classes (AttentionBias, AttentionBiasProfile) where
-the Python sees CUDA, the CPU classes (AttentionBiasCPU, AttentionBiasProfileCPU)
-otherwise; ``--times-only`` leaves the Profile class's figures out of the results. The Python's torch is
+What it records is the night: the grid's night class (AttentionBiasNight where
+the Python sees CUDA, AttentionBiasNightCPU otherwise, or ``--grid``), one
+measuring process for the whole grid, with its side files (operator names, the
+night's visits) beside the results. asv's own time_* benchmarks are for
+``asv run``/``continuous``/``profile`` by hand (README). The Python's torch is
 probed in a subprocess: this tool never imports it.
 """
 
@@ -27,17 +29,12 @@ from pathlib import Path
 
 from asv_conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
 from cli import ToolError, one_line, run_tool
-from suite import DEFAULT_CONF, DISPATCH_FILE_VARIABLE, REPO_ROOT
+from suite import DEFAULT_CONF, REPO_ROOT, schema
 
-# asv --bench patterns: a grid's timed class and its Profile class (track_* figures).
-GRID_PATTERNS = {
-    "gpu": r"AttentionBias(Profile)?\.",
-    "cpu": r"AttentionBias(Profile)?CPU\.",
-}
-TIMES_ONLY_PATTERNS = {
-    "gpu": r"AttentionBias\.",
-    "cpu": r"AttentionBiasCPU\.",
-}
+
+def night_pattern(grid: schema.Grid) -> str:
+    """asv's --bench regex of a grid's night class, and nothing else."""
+    return rf"^{schema.BENCHMARK_MODULE}\.{grid.night_class}\."
 
 TORCH_PROBE = """
 import json, subprocess, torch
@@ -104,10 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results-dir", type=Path, help="asv results directory (default: the conf's)")
     parser.add_argument("--html-dir", type=Path, help="asv html directory (default: the conf's)")
     parser.add_argument("--machine", default=platform.node() or "machine", help="asv machine name")
-    parser.add_argument("--bench", help="asv --bench regex instead of the grid's")
-    parser.add_argument("--times-only", action="store_true",
-                        help="only the timed class's wall times, without the Profile class's figures "
-                             "(the night's measuring process still measures them: this saves their forks)")
+    parser.add_argument("--bench", help="asv --bench regex instead of the grid's night class")
     parser.add_argument("asv_args", nargs=argparse.REMAINDER,
                         help="after --: more arguments for asv run (e.g. -a repeat=3)")
     return parser
@@ -116,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     torch_info = probe_torch(args.python)
-    grid = args.grid if args.grid != "auto" else ("gpu" if torch_info["cuda"] else "cpu")
+    grid_name = args.grid if args.grid != "auto" else ("gpu" if torch_info["cuda"] else "cpu")
+    grid = next(g for g in schema.GRIDS if g.name == grid_name)
     conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir,
                                    REPO_ROOT / ".asv" / "conf")
     if args.at_torch_commit:
@@ -126,18 +121,24 @@ def main(argv: list[str] | None = None) -> int:
     require_commit(Path(conf["repo"]), commit)
 
     describe_machine(args.machine, torch_info)
-    # The Profile class's setup_cache writes each config's operator and kernel names there.
-    os.environ[DISPATCH_FILE_VARIABLE] = str(Path(conf["results_dir"]) / args.machine / f"{commit}.dispatch")
+    # The night's setup_cache writes each config's operator and kernel names and its visits there.
+    os.environ[schema.DISPATCH_FILE_VARIABLE] = str(
+        Path(conf["results_dir"]) / args.machine / f"{commit}{schema.DISPATCH_SUFFIX}")
+    if not args.bench:
+        os.environ[schema.NIGHT_ONLY_VARIABLE] = "1"
     extra = [a for a in args.asv_args if a != "--"]
     started = time.perf_counter()
-    code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
-        "--machine", args.machine, "--bench",
-        args.bench or (TIMES_ONLY_PATTERNS if args.times_only else GRID_PATTERNS)[grid],
-        "--record-samples", "--show-stderr", *extra, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
+    try:
+        code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
+                   "--machine", args.machine, "--bench", args.bench or night_pattern(grid),
+                   "--record-samples", "--show-stderr", *extra, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
+    finally:
+        conf_path.unlink(missing_ok=True)
 
     wall = time.perf_counter() - started
     device = torch_info["device"] or "CPU"
-    print(f"\nRecorded {grid.upper()} grid on machine {args.machine!r} ({device}) in {conf['results_dir']}")
+    print(f"\nRecorded the {grid.name.upper()} grid's night on machine {args.machine!r} ({device})"
+          f" in {conf['results_dir']}")
     print(f"  asv run wall time: {wall:.1f} s")
     if code == ASV_SOME_FAILED:
         print("  some parameter sets failed: the summary lists them, asv's output above says why")

@@ -4,10 +4,13 @@
 speedup = materialized time / CausalBias time (above 1: CausalBias is faster).
 The default table is the reference script's: Average, Geomean, Max and Min over
 the configs, with the config of Max and Min. ``--all`` prints every config (with
-the GPU-time speedup and each mask's SDPA backend where the Profile class ran);
-``--figures`` every config's Profile figures; ``--compare BASE`` the speedup at
-BASE next to the chosen run's. Configs that failed or are missing are listed
-under the table, never dropped.
+the GPU-time speedup and each mask's SDPA backend where the night ran);
+``--figures`` every config's night figures, TFLOP/s and share of the GPU's peak
+derived from the GPU time; ``--compare BASE`` the speedup at BASE next to the
+chosen run's. ``--wall`` picks the wall time: the night's (``night``, what the
+nightly records) or asv's own time_* benchmarks (``asv``); by default the
+night's where the run has it. The first line names the one reported. Configs
+that failed or are missing are listed under the table, never dropped.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ import json
 import sys
 
 import numpy as np
-from asv_results import ConfigRow, choose_benchmark_class, config_rows, open_machine, problem_rows
+from asv_results import WALL_SOURCES, ConfigRow, choose_grid, config_rows, open_machine, problem_rows
 from cli import ToolError, add_format_argument, add_results_arguments, run_tool
-from suite import BENCHMARK_CLASSES, COUNT_FIGURES, MASKS, wall_method
+from suite import schema
 from tabulate import tabulate
 
 CONFIG_COLUMNS = ["batch_size", "num_heads", "q_seq_len", "k_seq_len", "embed_dim", "dtype", "head_dim"]
@@ -62,8 +65,8 @@ def per_config_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[
     profiled = any(row.figures for row in rows)
     records = []
     for row in rows:
-        materialized = row.times[wall_method("materialized")]
-        causal = row.times[wall_method("causal_bias")]
+        materialized = row.walls["materialized"]
+        causal = row.walls["causal_bias"]
         record = {
             **_config(row),
             "materialized_us": _microseconds(materialized.value),
@@ -74,7 +77,7 @@ def per_config_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[
         }
         if profiled:
             record["gpu_speedup"] = row.gpu_speedup
-            record.update({f"backend_{mask}": backend_name(row, mask, backends) for mask in MASKS})
+            record.update({f"backend_{mask}": backend_name(row, mask, backends) for mask in schema.MASKS})
         records.append(record)
     return records
 
@@ -84,22 +87,29 @@ def backend_name(row: ConfigRow, mask: str, backends: dict[int, str]) -> str | N
     return None if code is None else backends.get(int(code), f"code {int(code)}")
 
 
-def figure_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[dict[str, object]]:
-    """Every config's Profile figures per mask: GPU time, peak memory, TFLOP/s, % of peak, backend, counts."""
+def figure_records(rows: list[ConfigRow], grid: schema.Grid, backends: dict[int, str],
+                   peak_tflops: float | None) -> list[dict[str, object]]:
+    """Every config's night figures per mask: GPU time, peak memory, TFLOP/s, % of peak, backend, counts.
+
+    TFLOP/s: the useful work of one forward (schema.forward_flops) over its GPU time (on the
+    CPU grid, over its wall time: the CPU does the work); % of peak: of the GPU's dense bf16 peak.
+    """
     records = []
     for row in rows:
         record: dict[str, object] = {**_config(row), "Speedup": row.speedup, "gpu_speedup": row.gpu_speedup}
-        for mask in MASKS:
+        flops = schema.forward_flops(row.config(grid))
+        for mask in schema.MASKS:
             memory = row.figure("peak_memory", mask)
-            fraction = row.figure("peak_fraction", mask)
+            seconds = row.figure("gpu_time", mask) if grid.device == "cuda" else row.walls[mask].value
+            tflops = flops / seconds / 1e12 if seconds else None
             record.update({
                 f"{mask}_gpu_us": _microseconds(row.figure("gpu_time", mask)),
                 f"{mask}_peak_MiB": None if memory is None else memory / 2**20,
-                f"{mask}_TFLOPs": row.figure("tflops", mask),
-                f"{mask}_pct_of_peak": None if fraction is None else 100 * fraction,
+                f"{mask}_TFLOPs": tflops,
+                f"{mask}_pct_of_peak": 100 * tflops / peak_tflops if tflops and peak_tflops else None,
                 f"{mask}_backend": backend_name(row, mask, backends),
             })
-            record.update({f"{mask}_{count}": _count(row.figure(count, mask)) for count in COUNT_FIGURES})
+            record.update({f"{mask}_{count}": _count(row.figure(count, mask)) for count in schema.COUNT_FIGURES})
         records.append(record)
     return records
 
@@ -139,15 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_results_arguments(parser)
     parser.add_argument("--commit", help="commit hash or prefix (default: the machine's most recent run)")
-    parser.add_argument(
-        "--benchmark",
-        choices=BENCHMARK_CLASSES,
-        help="benchmark class (default: the one with results, the GPU one first)",
-    )
+    parser.add_argument("--grid", choices=[grid.name for grid in schema.GRIDS],
+                        help="grid (default: the one with results, the GPU one first)")
+    parser.add_argument("--wall", choices=WALL_SOURCES,
+                        help="the wall time to report: the night's, or asv's own time_* benchmarks "
+                             "(default: the night's where the run has it)")
     view = parser.add_mutually_exclusive_group()
     view.add_argument("--all", action="store_true", help="one row per config instead of the summary")
     view.add_argument("--figures", action="store_true",
-                      help="one row per config: GPU time, peak memory, TFLOP/s, %% of peak, backend per mask")
+                      help="one row per config: GPU time, peak memory, TFLOP/s, %% of peak, backend, counts per mask")
     view.add_argument("--compare", metavar="BASE",
                         help="per config, the speedup at commit BASE next to the chosen commit's, and its change")
     add_format_argument(parser, FORMATS)
@@ -159,27 +169,30 @@ def main(argv: list[str] | None = None) -> int:
     store, machine = open_machine(args)
     run = store.choose_run(machine, args.commit)
     results = store.load(run)
-    benchmark_class = choose_benchmark_class(results, args.benchmark)
-    rows = config_rows(results, benchmark_class, store.param_names(benchmark_class), store.night_visits(run))
-    backends = store.backend_names(benchmark_class)
+    grid, source = choose_grid(results, args.grid, args.wall)
+    param_names = store.param_names(grid)
+    rows = config_rows(results, grid, param_names, source, store.night_visits(run))
+    backends = store.backend_names(grid)
 
     if args.figures:
         if not any(row.figures for row in rows):
-            raise ToolError(f"run {run.commit_hash[:8]} has no Profile figures: record without --times-only")
-        records = figure_records(rows, backends)
+            raise ToolError(f"run {run.commit_hash[:8]} has no night figures: record it with tools/record_run.py")
+        records = figure_records(rows, grid, backends, store.peak_tflops(machine))
     elif args.compare:
         base_run = store.choose_run(machine, args.compare)
-        base_rows = config_rows(store.load(base_run), benchmark_class, store.param_names(benchmark_class))
+        base_rows = config_rows(store.load(base_run), grid, param_names, source)
         records = compare_records(base_rows, rows)
     else:
         records = per_config_records(rows, backends) if args.all else summary_records(rows)
     problems = list(problem_rows(rows))
+    wall = WALL_DESCRIPTIONS[source]
     if args.format == "json":
         print(json.dumps(
             {
                 "machine": machine,
                 "commit_hash": run.commit_hash,
-                "benchmark": benchmark_class,
+                "grid": grid.name,
+                "wall": source,
                 "configs": len(rows),
                 "rows": records,
                 "not_measured": problems,
@@ -189,14 +202,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.format != "csv":
         complete = sum(row.complete for row in rows)
-        print(f"{benchmark_class} on {machine}, commit {run.commit_hash[:8]}: "
-              f"{complete} of {len(rows)} configs measured; speedup = materialized / CausalBias")
+        print(f"{grid.name.upper()} grid on {machine}, commit {run.commit_hash[:8]}: "
+              f"{complete} of {len(rows)} configs measured; speedup = materialized / CausalBias, "
+              f"wall time {wall}")
     print(render(records, args.format) if records else "no config has both results")
     if problems:
         print(f"\nNot measured ({len(problems)}):", file=sys.stdout if args.format != "csv" else sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stdout if args.format != "csv" else sys.stderr)
     return 0
+
+
+WALL_DESCRIPTIONS = {
+    "night": "of the night (the fastest of its visits, tools/record_run.py)",
+    "asv": "of asv's time_* benchmarks (median of one process's samples)",
+}
 
 
 if __name__ == "__main__":

@@ -6,9 +6,13 @@
                      tools/torch_wheel_for_commit.py; a commit without wheels is
                      skipped with that tool's line. Ends with what was recorded.
   find RANGE BENCH   asv find: bisects RANGE for the commit that made BENCH (one
-                     benchmark, e.g. attention_bias.AttentionBias.track_wall_time_causal_bias)
+                     benchmark, e.g. attention_bias.AttentionBias.time_causal_bias)
                      slower the most, and prints it. Every commit it visits needs
                      wheels: give it a range where each commit has a build.
+  continuous BASE HEAD
+                     asv continuous: asv's time_* benchmarks (or --bench) at both
+                     commits, then asv compare; exits 1 where asv flags a slowdown
+                     beyond --factor.
   publish            asv publish of these results against the clone's history
                      (the suite's own conf would look for torch's commits in this
                      repository).
@@ -28,9 +32,9 @@ import sys
 from pathlib import Path
 
 from asv_conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, known_machine
-from asv_results import ResultsStore, has_results
+from asv_results import WALL_SOURCES, ResultsStore, has_results
 from cli import ToolError, one_line, run_tool
-from suite import BENCHMARK_CLASSES, REPO_ROOT
+from suite import REPO_ROOT, schema
 from torch_wheels import without_wheels
 
 TORCH_COMMITS_CONF = REPO_ROOT / "asv.torch-commits.conf.json"
@@ -76,6 +80,8 @@ def prepare(args: argparse.Namespace) -> Path:
         describe_machine(args.machine, {})
     if args.wheels is not None:
         os.environ["TORCH_WHEEL_DIR"] = str(Path(args.wheels).resolve())
+    if args.base_site is not None:
+        os.environ["TORCH_BASE_SITE"] = str(args.base_site.resolve())
     os.environ["PIP_CONSTRAINT"] = " ".join(filter(None, (str(pinned_constraints(out_dir)),
                                                           os.environ.get("PIP_CONSTRAINT"))))
     args.results, args.html = Path(conf["results_dir"]), Path(conf["html_dir"])
@@ -90,7 +96,8 @@ def recorded(results_dir: Path, machine: str, commits: list[str]) -> dict[str, b
     for commit in commits:
         run = runs.get(commit)
         results = store.load(run) if run else None
-        found[commit] = bool(results) and any(has_results(results, name) for name in BENCHMARK_CLASSES)
+        found[commit] = bool(results) and any(
+            has_results(results, grid, source) for grid in schema.GRIDS for source in WALL_SOURCES)
     return found
 
 
@@ -98,7 +105,9 @@ def run_range(args: argparse.Namespace, conf_path: Path) -> int:
     commits = commits_in_range(args.repo, args.range)
     missing = without_wheels(Path(args.wheels), commits)
     print(f"{len(commits) - len(missing)} of {len(commits)} commits of {args.range} have wheels in {args.wheels}")
-    bench = ["--bench", args.bench] if args.bench else []
+    bench = ["--bench", args.bench or NIGHTS]
+    if not args.bench:
+        os.environ[schema.NIGHT_ONLY_VARIABLE] = "1"
     asv("run", args.range, "--machine", args.machine, "--show-stderr", *bench, *args.asv_args,
         conf=conf_path, allowed=(0, ASV_SOME_FAILED))
     found = recorded(args.results, args.machine, commits)
@@ -108,6 +117,23 @@ def run_range(args: argparse.Namespace, conf_path: Path) -> int:
     for commit in skipped:
         print(f"  skipped {commit[:12]}: no results (no wheel, or its install failed: asv's output above says)")
     return 0
+
+
+# What a range records by default: the nights of both grids (the one without its device skips).
+NIGHTS = rf"^{schema.BENCHMARK_MODULE}\.({'|'.join(grid.night_class for grid in schema.GRIDS)})\."
+# What continuous compares by default: asv's own time benchmarks of both grids.
+TIMED = rf"^{schema.BENCHMARK_MODULE}\.({'|'.join(grid.timed_class for grid in schema.GRIDS)})\.time_"
+
+
+def continuous(args: argparse.Namespace, conf_path: Path) -> int:
+    missing = without_wheels(Path(args.wheels), [args.base, args.head])
+    if missing:
+        raise ToolError(f"no wheels for {', '.join(c[:12] for c in missing)} in {args.wheels}")
+    code = asv("continuous", args.base, args.head, "--machine", args.machine, "--bench", args.bench or TIMED,
+               "--factor", str(args.factor), "--show-stderr", *args.asv_args, conf=conf_path, allowed=(0, 1))
+    print(f"\nasv continuous {args.base[:12]} {args.head[:12]}: "
+          + ("a benchmark got slower (asv's table above)" if code else "nothing flagged"))
+    return code
 
 
 def find(args: argparse.Namespace, conf_path: Path) -> int:
@@ -143,18 +169,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results-dir", type=Path, help="asv results directory (default: the conf's)")
     parser.add_argument("--html-dir", type=Path, help="asv html directory (default: the conf's)")
     parser.add_argument("--env-dir", type=Path, help="where asv keeps its virtualenv (default: the conf's)")
+    parser.add_argument("--base-site", type=Path,
+                        help="a site-packages with torch (a GPU runner's own): each commit's wheels go on top "
+                             "of it; an empty wheel list in torch-wheels.json is that torch alone")
     parser.add_argument("--python", default=f"{sys.version_info.major}.{sys.version_info.minor}",
                         help="Python version of asv's virtualenv (default: this one's); the wheels' tag")
     commands = parser.add_subparsers(dest="command", required=True)
     runner = commands.add_parser("run", help="record every commit of a range that has wheels")
     runner.add_argument("range", help="A..B")
-    runner.add_argument("--bench", help="asv --bench regex (default: every benchmark)")
+    runner.add_argument("--bench", help="asv --bench regex (default: the nights of both grids)")
+    comparer = commands.add_parser("continuous", help="asv continuous between two commits with wheels")
+    comparer.add_argument("base", help="the commit to compare against")
+    comparer.add_argument("head", help="the commit to judge")
+    comparer.add_argument("--bench", help="asv --bench regex (default: asv's time_* benchmarks of both grids)")
+    comparer.add_argument("--factor", type=float, default=1.1, help="asv's factor (default 1.1, asv's own)")
     finder = commands.add_parser("find", help="bisect a range for the commit that made a benchmark slower")
     finder.add_argument("range", help="A..B")
     finder.add_argument("benchmark",
-                        help="one benchmark, e.g. attention_bias.AttentionBias.track_wall_time_causal_bias")
+                        help="one benchmark, e.g. attention_bias.AttentionBias.time_causal_bias")
     commands.add_parser("publish", help="asv publish of the results against the clone's history")
-    for sub in (runner, finder):
+    for sub in (runner, finder, comparer):
         sub.add_argument("asv_args", nargs=argparse.REMAINDER, help="after --: more arguments for asv")
     return parser
 
@@ -162,8 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.asv_args = [a for a in getattr(args, "asv_args", []) if a != "--"]
+    # A --bench after the range lands among asv's arguments (argparse's remainder): it is ours.
+    for flag in ("--bench", "-b"):
+        if flag in args.asv_args[:-1] and hasattr(args, "bench"):
+            at = args.asv_args.index(flag)
+            args.bench = args.asv_args[at + 1]
+            del args.asv_args[at:at + 2]
     conf_path = prepare(args)
-    return {"run": run_range, "find": find, "publish": publish}[args.command](args, conf_path)
+    commands = {"run": run_range, "find": find, "continuous": continuous, "publish": publish}
+    return commands[args.command](args, conf_path)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,19 @@ from torch_wheels import distribution_name, find_wheels, wheels_by_commit
 
 # What this tool installed last, in the environment's site-packages.
 MARKER_NAME = "torch-wheels-installed.json"
+# The .pth file that lets the environment import a base torch from another site-packages.
+BASE_PTH_NAME = "torch-wheels-base.pth"
+
+
+def use_base_site(base_site: Path, site_packages: Path) -> None:
+    """Let this environment import the packages of ``base_site`` (a machine's CUDA torch) after its own.
+
+    A GPU runner's torch cannot be copied into each environment; the commit's wheels
+    (a slowdown build, say) then go on top of it.
+    """
+    if not (base_site / "torch").is_dir():
+        raise ToolError(f"no torch in the base site-packages {base_site}")
+    (site_packages / BASE_PTH_NAME).write_text(f"{base_site.resolve()}\n")
 
 
 def wheel_identity(wheel: Path) -> dict:
@@ -83,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--commit", help="torch commit (full hash or prefix)")
     group.add_argument("--list", action="store_true", help="list the commits that have wheels")
     parser.add_argument("--install", action="store_true", help="install the commit's wheels into this Python")
+    parser.add_argument("--base-site", type=Path, default=os.environ.get("TORCH_BASE_SITE") or None,
+                        help="a site-packages whose torch the environment uses under the commit's wheels "
+                             "(default: $TORCH_BASE_SITE)")
     return parser
 
 
@@ -99,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     for wheel in wheels:
         print(wheel)
     if args.install:
-        changed = install(wheels, Path(sysconfig.get_paths()["purelib"]))
+        site_packages = Path(sysconfig.get_paths()["purelib"])
+        if args.base_site:
+            use_base_site(args.base_site, site_packages)
+        changed = install(wheels, site_packages)
         print(f"installed: {', '.join(changed) or 'nothing new (same wheels as before)'}")
     return 0
 

@@ -2,7 +2,8 @@
 
 An index file ``torch-wheels.json`` at the folder's top, where there is one
 (commit -> the build's wheel files, companions included, relative to the
-folder); otherwise every ``torch-*.whl`` below the folder (nightlies in a
+folder and inside it; an empty list: the base torch alone, where the install
+step is given one); otherwise every ``torch-*.whl`` below the folder (nightlies in a
 folder per date), by the ``git_version`` in its ``torch/version.py``.
 Standard library only: asv's bare virtualenv runs the install step with it.
 """
@@ -47,10 +48,14 @@ def read_index(folder: Path) -> dict[str, list[Path]] | None:
         index = {str(commit): [folder / name for name in names] for commit, names in entries.items()}
     except (OSError, ValueError, AttributeError, TypeError) as error:
         raise ToolError(f"cannot read {path}: {one_line(error)}") from None
+    inside = folder.resolve()
     for wheels in index.values():
+        outside = [str(w) for w in wheels if not w.resolve().is_relative_to(inside)]
+        if outside:
+            raise ToolError(f"{path} names wheels outside {folder}: {', '.join(outside)}")
         missing = [str(w) for w in wheels if not w.is_file()]
-        if missing or not wheels:
-            raise ToolError(f"{path} names wheels that are not there: {', '.join(missing) or 'none'}")
+        if missing:
+            raise ToolError(f"{path} names wheels that are not there: {', '.join(missing)}")
     return index
 
 

@@ -2,7 +2,7 @@
 
 Imports torch; only the processes that measure import it (the grid's
 ``setup_cache``, the re-measurement worker, tests). What the suite measures and
-records, without torch, is in ``benchmarks/grid.py``. Nothing here touches CUDA
+records, without torch, is in ``benchmarks/schema.py``. Nothing here touches CUDA
 at import time: a forked child cannot use CUDA that was initialised in its parent.
 """
 
@@ -25,18 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..grid import (
-    CUDA_MISSING,
+from ..night_state import CUDA_MISSING, DispatchCounts, GridState, MaskFigures
+from ..schema import (
     DISPATCH_FILE_VARIABLE,
     MASKS,
     NIGHT_SUFFIX,
+    SHORT_CALL_SECONDS,
     AttentionConfig,
-    DispatchCounts,
-    GridState,
-    MaskFigures,
-    asv_label,
     backend_of,
-    dense_bf16_peak_tflops,
     grid_configs,
 )
 
@@ -163,12 +159,12 @@ def build_case(config: AttentionConfig, mask_builder: MaskBuilder = lower_right_
     device = torch.device(config.device)
     generator = torch.Generator(device=device).manual_seed(SEED)
     module = CompositeMHA(
-        config.num_heads, config.embed_dim, device=device, dtype=config.dtype, generator=generator
+        config.num_heads, config.embed_dim, device=device, dtype=getattr(torch, config.dtype_name), generator=generator
     )
 
     def activations(seq_len: int) -> torch.Tensor:
         shape = (config.batch_size, seq_len, config.embed_dim)
-        return torch.randn(shape, generator=generator, device=device, dtype=config.dtype)
+        return torch.randn(shape, generator=generator, device=device, dtype=getattr(torch, config.dtype_name))
 
     query = activations(config.q_seq_len)
     key = activations(config.kv_seq_len)
@@ -182,6 +178,18 @@ def build_case(config: AttentionConfig, mask_builder: MaskBuilder = lower_right_
         materialized_mask=mask_builder(config.q_seq_len, config.kv_seq_len, device),
         causal_bias=causal_lower_right(config.q_seq_len, config.kv_seq_len),
     )
+
+
+def checked_case(config: AttentionConfig) -> ForwardCase:
+    """The case of one config, its two masks checked equal: what an asv time benchmark's setup builds.
+
+    The check runs both masks once, which also takes their first calls (cuDNN graph
+    builds, module loads) out of the timed samples.
+    """
+    use_device(config.device)
+    case = build_case(config)
+    check_case(case)
+    return case
 
 
 def assert_equivalent(expected: torch.Tensor, actual: torch.Tensor) -> None:
@@ -235,6 +243,14 @@ def synchronized_clock() -> float:
     if torch.cuda.is_initialized():
         torch.cuda.synchronize()
     return time.perf_counter()
+
+
+def sm_clock_mhz() -> int | None:
+    """The GPU's SM clock now, through NVML (None where NVML cannot say)."""
+    try:
+        return int(torch.cuda.clock_rate())
+    except Exception:  # no NVML, no permission, no GPU: the clock is a note beside the figure
+        return None
 
 
 # ---------------------------------------------------------------- work and backends (issue 7 groundwork)
@@ -371,7 +387,6 @@ def allocations(run: Callable[[], object]) -> int:
 # speed moves them most, and a visit costs them milliseconds, so they get more passes.
 WALL_PASSES = 4
 SHORT_CALL_PASSES = 8
-SHORT_CALL_SECONDS = 1e-3
 # A visit: blocks of back-to-back calls of at least this long, this many of them.
 VISIT_BLOCK_SECONDS = 0.005
 VISIT_BLOCKS = 3
@@ -416,6 +431,7 @@ def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures) -> N
     run = case.runner(mask)
     if case.config.device == "cuda":
         figures.kernel_seconds = graph_replay_seconds(run)
+        figures.sm_clock_mhz = sm_clock_mhz()
     else:
         figures.kernel_seconds = visit_seconds(run, block_seconds=0.002, blocks=7)
 
@@ -539,10 +555,9 @@ def measure_grid(configs: list[AttentionConfig], mask_builder: MaskBuilder = low
     """
     device = configs[0].device if configs else "cpu"
     if device == "cuda" and not cuda_available():
-        return GridState("", None, unavailable=CUDA_MISSING)
+        return GridState("", unavailable=CUDA_MISSING)
     use_device(device)
-    name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
-    state = GridState(name, dense_bf16_peak_tflops(name) if device == "cuda" else None)
+    state = GridState(torch.cuda.get_device_name() if device == "cuda" else "CPU")
     night = _Night(state, mask_builder)
     try:
         night.on_cpu_of_pass(0)
@@ -571,9 +586,19 @@ def _short_calls(figures: dict[str, MaskFigures] | str | None) -> bool:
 NO_CAUSAL_BIAS = f"torch {torch.__version__} has no torch.nn.attention.bias.causal_lower_right: nothing to compare"
 
 
-def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> GridState:
+def unavailable(device: str) -> str | None:
+    """Why nothing of a grid on ``device`` can run in this process, or None."""
     if causal_lower_right is None:
-        return GridState("", None, unavailable=NO_CAUSAL_BIAS)
+        return NO_CAUSAL_BIAS
+    if device == "cuda" and not cuda_available():
+        return CUDA_MISSING
+    return None
+
+
+def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> GridState:
+    reason = unavailable(device)
+    if reason:
+        return GridState("", unavailable=reason)
     started = time.perf_counter()
     state = measure_grid(grid_configs(params, device), mask_builder)
     write_dispatch_names(state)
@@ -587,7 +612,7 @@ def write_dispatch_names(state: GridState) -> None:
     if not path:
         return
     names = {
-        asv_label(config): {mask: {"operators": dict(f.dispatch.operators), "kernels": dict(f.dispatch.kernels),
+        config.label: {mask: {"operators": dict(f.dispatch.operators), "kernels": dict(f.dispatch.kernels),
                                    "sync_calls": dict(f.dispatch.sync_calls)}
                             for mask, f in figures.items() if f.dispatch}
         for config, figures in state.figures.items() if isinstance(figures, dict)
@@ -606,8 +631,13 @@ def write_night(state: GridState, seconds: float) -> None:
     if not path:
         return
     visits = {
-        asv_label(config): {mask: f.wall_visits for mask, f in figures.items()}
+        config.label: {mask: f.wall_visits for mask, f in figures.items()}
         for config, figures in state.figures.items() if isinstance(figures, dict)
     }
-    record = {"seconds": seconds, "phases": state.phases, "wall_visits": visits}
+    clocks = {
+        config.label: {mask: f.sm_clock_mhz for mask, f in figures.items()}
+        for config, figures in state.figures.items()
+        if isinstance(figures, dict) and any(f.sm_clock_mhz for f in figures.values())
+    }
+    record = {"seconds": seconds, "phases": state.phases, "wall_visits": visits, "sm_clock_mhz": clocks}
     Path(path).with_suffix(NIGHT_SUFFIX).write_text(json.dumps(record, indent=1, sort_keys=True))

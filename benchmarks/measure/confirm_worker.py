@@ -22,7 +22,7 @@ import random
 import sys
 import traceback
 
-from ..grid import AttentionConfig
+from ..schema import AttentionConfig
 from .common import graph_replay_seconds, prepared_case, use_device, visit_seconds
 
 

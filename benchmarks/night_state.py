@@ -1,0 +1,103 @@
+"""What the night's measuring process hands to its track_* children, without torch.
+
+The grid's ``setup_cache`` returns a ``GridState``; asv pickles it, and every
+track_* child unpickles it and returns one figure. These classes live outside
+the measuring code so that unpickling them never imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections import Counter
+
+from .schema import AttentionConfig, backend_of
+
+CUDA_MISSING = "CUDA is not available on this machine: the GPU grid is skipped (the CPU classes run here)"
+
+
+def skip(reason: str) -> None:
+    """Skip this parameter set (asv's NotImplementedError in setup), saying why on stderr."""
+    print(reason, file=sys.stderr)
+    raise NotImplementedError(reason)
+
+
+@dataclasses.dataclass(frozen=True)
+class DispatchCounts:
+    """What one forward asks of the host, counted: the same on every run of one torch build.
+
+    A dispatch regression (an extra operator, copy or sync, a longer Python path,
+    another SDPA path) changes these by whole numbers, where the wall time of a
+    launch-bound config only moves inside the host's noise.
+    """
+
+    operators: Counter[str]  # ATen operators the profiler saw, by name
+    kernels: Counter[str]  # device kernels launched (CUDA only)
+    syncs: int | None  # host-device synchronizations (CUDA only)
+    sync_calls: Counter[str]  # their runtime calls, by name, the measurement's own final one included
+    python_calls: int  # Python function calls in torch's source, the mask subclass's __torch_function__ included
+    allocations: int | None  # caching-allocator allocations (CUDA only)
+
+    def figures(self) -> dict[str, int | None]:
+        """The counts by figure name (schema.COUNTS)."""
+        cuda = self.syncs is not None
+        return {
+            "aten_ops": sum(self.operators.values()),
+            "kernels": sum(self.kernels.values()) if cuda else None,
+            "syncs": self.syncs,
+            "python_calls": self.python_calls,
+            "allocations": self.allocations,
+        }
+
+
+@dataclasses.dataclass
+class MaskFigures:
+    """What the night measured of one mask's forward: its wall time and what explains it."""
+
+    # Wall time of one forward, one value per visit (pass) of the night, in the order taken.
+    wall_visits: list[float] = dataclasses.field(default_factory=list)
+    kernel_seconds: float | None = None  # CUDA: one CUDA-graph replay; CPU: one call
+    sm_clock_mhz: int | None = None  # CUDA: the SM clock read right after the GPU time was taken
+    peak_memory: int | None = None  # CUDA only
+    dispatch: DispatchCounts | None = None
+    errors: list[str] = dataclasses.field(default_factory=list)  # what could not be measured, and why
+
+    @property
+    def backend(self) -> str:
+        """The SDPA backend that ran, from the operators the counted forward dispatched."""
+        return backend_of(self.dispatch.operators) if self.dispatch else "unknown"
+
+    @property
+    def wall_seconds(self) -> float | None:
+        """The fastest visit: the forward at the best host speed the night saw (docs/design.md)."""
+        return min(self.wall_visits) if self.wall_visits else None
+
+    @property
+    def error(self) -> str | None:
+        return "; ".join(self.errors) or None
+
+
+@dataclasses.dataclass
+class GridState:
+    """What setup_cache measures once per run for one grid.
+
+    ``unavailable`` says why nothing could run (no CUDA). Per config: the equivalence
+    verdict (None: both masks agree) and, where it passed, each mask's figures or why
+    they could not be measured. ``phases``: seconds spent per phase of the measurement.
+    """
+
+    device_name: str
+    verdicts: dict[AttentionConfig, str | None] = dataclasses.field(default_factory=dict)
+    figures: dict[AttentionConfig, dict[str, MaskFigures] | str] = dataclasses.field(default_factory=dict)
+    unavailable: str | None = None
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def raise_for_verdict(verdicts: dict[AttentionConfig, str | None], config: AttentionConfig) -> None:
+    """Fail this parameter set loudly if its equivalence check did not pass."""
+    if config not in verdicts:
+        raise AssertionError(f"no equivalence verdict for {config}")
+    verdict = verdicts[config]
+    if verdict is not None:
+        print(f"equivalence check failed for {config}:\n{verdict}", file=sys.stderr)
+        raise AssertionError(verdict)

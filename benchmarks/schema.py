@@ -1,0 +1,229 @@
+"""The suite's schema, without torch: grids, configs, masks, classes, figures, units, side files.
+
+Both wings import it: the benchmarks (asv's forkserver imports it, so no torch
+here) and the tools (which never import torch or the measuring code). Every
+name of the suite is written here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from collections import Counter
+
+BENCHMARK_MODULE = "attention_bias"
+
+# asv's parameter axes, in the order of ``params``. The (q, kv) sequence lengths
+# are one axis: the reference pairs them, it does not cross them.
+PARAM_NAMES = ["batch_size", "num_heads", "seq_lens", "embed_dim", "dtype"]
+
+# The reference script's 80 configs. Never derive these from the hardware or the
+# environment: results recorded over months must stay comparable.
+GPU_PARAMS = [
+    [1, 8, 16, 128],
+    [16, 32],
+    [(128, 256), (256, 416), (512, 4097), (1024, 2048), (1, 2048)],
+    [2048, 4096],
+    ["bfloat16"],
+]
+
+# A grid that runs on any CPU in seconds: float32, q < kv, q = 1 and q = kv.
+CPU_PARAMS = [
+    [1, 4],
+    [4],
+    [(16, 48), (1, 48), (32, 32)],
+    [64],
+    ["float32"],
+]
+
+MASKS = ("materialized", "causal_bias")
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """One grid of configs on one device, and the two asv classes that measure it."""
+
+    name: str  # "gpu" or "cpu"
+    device: str
+    params: list[list]
+    timed_class: str  # time_<mask>: asv times one config per process (asv run, continuous, find, profile)
+    night_class: str  # track_<figure>_<mask>: figures of the night's one measuring process (the nightly)
+
+
+GRIDS = (
+    Grid("gpu", "cuda", GPU_PARAMS, "AttentionBias", "AttentionBiasNight"),
+    Grid("cpu", "cpu", CPU_PARAMS, "AttentionBiasCPU", "AttentionBiasNightCPU"),
+)
+
+
+def grid_of_class(benchmark_class: str) -> Grid:
+    """The grid a timed or night class belongs to."""
+    for grid in GRIDS:
+        if benchmark_class in (grid.timed_class, grid.night_class):
+            return grid
+    raise KeyError(benchmark_class)
+
+
+def timed_method(mask: str) -> str:
+    """The timed class's method of one mask: asv's own time benchmark."""
+    return f"time_{mask}"
+
+
+def night_method(figure: str, mask: str) -> str:
+    """The night class's method of one figure and mask."""
+    return f"track_{figure}_{mask}"
+
+
+def benchmark_name(benchmark_class: str, method: str) -> str:
+    return f"{BENCHMARK_MODULE}.{benchmark_class}.{method}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """One figure the night records per config and mask."""
+
+    name: str
+    unit: str
+    lower_is_better: bool | None  # None: a code with no better direction (the SDPA backend)
+    exact: bool = False  # a count: the same on every run of one torch build
+    cuda_only: bool = False
+    positive: bool = False  # a duration or size: zero or less is impossible
+
+
+# The SDPA backend is recorded as torch.nn.attention.SDPBackend's value; the unit names the codes,
+# so the published graph and the tools read them without torch.
+BACKEND_CODES = {"math": 0, "flash": 1, "memory-efficient": 2, "cuDNN": 3}
+BACKEND_UNIT = "SDPBackend: " + ", ".join(f"{code} {name}" for name, code in BACKEND_CODES.items())
+BACKEND_LEGEND = re.compile(r"(\d+) ([^,]+)")
+
+WALL_TIME = Figure("wall_time", "seconds", True, positive=True)
+GPU_TIME = Figure("gpu_time", "seconds", True, cuda_only=True, positive=True)
+PEAK_MEMORY = Figure("peak_memory", "bytes", True, cuda_only=True, positive=True)
+SDPA_BACKEND = Figure("sdpa_backend", BACKEND_UNIT, None)
+# What one forward asks of the host, counted (DispatchCounts): exact, so a change of one is a finding.
+COUNTS = (
+    Figure("aten_ops", "operators", True, exact=True),
+    Figure("kernels", "kernels", True, exact=True, cuda_only=True),
+    Figure("syncs", "syncs", True, exact=True, cuda_only=True),
+    Figure("python_calls", "calls", True, exact=True),
+    Figure("allocations", "allocations", True, exact=True, cuda_only=True),
+)
+NIGHT_FIGURES = (WALL_TIME, GPU_TIME, PEAK_MEMORY, SDPA_BACKEND, *COUNTS)
+COUNT_FIGURES = tuple(figure.name for figure in COUNTS)
+FIGURES_BY_NAME = {figure.name: figure for figure in NIGHT_FIGURES}
+
+# Files beside a machine's results (not .json: asv reads every .json under results/ as a run).
+DISPATCH_SUFFIX = ".dispatch"  # operator and kernel names per config and mask
+NIGHT_SUFFIX = ".night"  # the night's seconds by phase and each visit's wall time
+VERDICT_SUFFIX = ".verdict"  # a night's suspects, for the next night's persistence rule
+# Where the night writes its side files: <results>/<machine>/<commit>.dispatch (set by tools/record_run.py).
+DISPATCH_FILE_VARIABLE = "ATTENTION_BIAS_DISPATCH_FILE"
+# Set by the night's recorder: the benchmark modules then leave torch out of asv's forkserver,
+# so that each of the night's track_* children forks without it (docs/design.md).
+NIGHT_ONLY_VARIABLE = "ATTENTION_BIAS_NIGHT_ONLY"
+
+# Calls shorter than this are launch-bound or near it: the host's speed moves them most,
+# so the night and the re-measurement visit them more often.
+SHORT_CALL_SECONDS = 1e-3
+# Launch-bound: the wall time of one forward at least this many times its GPU time.
+LAUNCH_BOUND_RATIO = 1.5
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionConfig:
+    """One parameter set of the grid, on one device."""
+
+    batch_size: int
+    num_heads: int
+    q_seq_len: int
+    kv_seq_len: int
+    embed_dim: int
+    dtype_name: str
+    device: str
+
+    @classmethod
+    def from_params(
+        cls,
+        batch_size: int,
+        num_heads: int,
+        seq_lens: tuple[int, int],
+        embed_dim: int,
+        dtype: str,
+        device: str,
+    ) -> AttentionConfig:
+        q_seq_len, kv_seq_len = seq_lens
+        return cls(batch_size, num_heads, q_seq_len, kv_seq_len, embed_dim, dtype, device)
+
+    @property
+    def head_dim(self) -> int:
+        return self.embed_dim // self.num_heads
+
+    @property
+    def label(self) -> str:
+        """asv's parameter string of the config, as the results files and the tools key it."""
+        values = (self.batch_size, self.num_heads, (self.q_seq_len, self.kv_seq_len),
+                  self.embed_dim, self.dtype_name)
+        return ", ".join(repr(value) for value in values)
+
+
+def grid_configs(params: list[list], device: str) -> list[AttentionConfig]:
+    """Every parameter set of an asv ``params`` grid, in asv's order."""
+    return [AttentionConfig.from_params(*combination, device) for combination in itertools.product(*params)]
+
+
+def visible_pairs(q_seq_len: int, kv_seq_len: int) -> int:
+    """(query, key) pairs a lower-right causal mask leaves visible: query i sees i + 1 + (kv - q) keys."""
+    return sum(min(kv_seq_len, max(0, i + 1 + kv_seq_len - q_seq_len)) for i in range(q_seq_len))
+
+
+def forward_flops(config: AttentionConfig) -> int:
+    """Useful floating-point operations of one CompositeMHA forward (a multiply-add counts 2).
+
+    Projections: q and out over q_seq_len rows, k and v over kv_seq_len rows, each
+    2 * batch * rows * embed_dim**2. Attention: Q K^T and P V, each 2 * batch *
+    visible pairs * embed_dim (all heads together). Only the pairs the causal
+    mask leaves visible count, for both masks, so achieved TFLOP/s compare
+    directly (docs/design.md). Softmax and scaling are left out (under 1% here).
+    """
+    b, e = config.batch_size, config.embed_dim
+    projections = 2 * b * e * e * (2 * config.q_seq_len + 2 * config.kv_seq_len)
+    attention = 2 * 2 * b * visible_pairs(config.q_seq_len, config.kv_seq_len) * e
+    return projections + attention
+
+
+# Recorded ATen operators -> SDPA backend; the first match wins (CPU flash before CUDA flash,
+# both "flash": the device tells them apart).
+BACKEND_OPERATORS = (
+    ("_scaled_dot_product_flash_attention_for_cpu", "flash"),
+    ("_cudnn_attention", "cuDNN"),
+    ("_flash_attention", "flash"),
+    ("_efficient_attention", "memory-efficient"),
+    ("_attention_math", "math"),
+)
+
+
+def backend_of(operator_names: set[str] | Counter[str]) -> str:
+    """The SDPA backend whose ATen operator is among ``operator_names`` ("unknown" if none is)."""
+    for fragment, backend in BACKEND_OPERATORS:
+        if any(fragment in name for name in operator_names):
+            return backend
+    return "unknown"
+
+
+# Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, from NVIDIA's datasheets (half
+# their "with sparsity" figures); the first name fragment found in the device name wins.
+DENSE_BF16_PEAK_TFLOPS = (
+    ("H100 PCIe", 756.0),
+    ("H100 NVL", 835.5),
+    ("H100", 989.4),  # SXM5, e.g. "NVIDIA H100 80GB HBM3"
+    ("H200", 989.4),
+    ("A100", 312.0),
+)
+
+
+def dense_bf16_peak_tflops(device_name: str) -> float | None:
+    for fragment, tflops in DENSE_BF16_PEAK_TFLOPS:
+        if fragment in device_name:
+            return tflops
+    return None

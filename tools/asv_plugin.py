@@ -1,0 +1,39 @@
+"""asv plugin of the suite's default conf (``"plugins": [".tools.asv_plugin"]``).
+
+``asv find`` over an ``existing`` environment runs the same torch at every commit
+of the range, names one of them and writes its results over each commit's
+recorded ones. asv refuses ranges for ``asv run`` and ``asv continuous`` there, but
+not for ``find``; this refuses it too, with one line, before anything runs.
+Bisecting torch builds is ``tools/torch_commits.py find`` (asv.torch-commits.conf.json).
+"""
+
+from __future__ import annotations
+
+from asv import util
+from asv.commands.find import Find
+
+REFUSAL = ("asv find over an existing environment would run the same torch at every commit and overwrite "
+           "their recorded results; bisect torch builds with tools/torch_commits.py find "
+           "(README, 'Against torch commits')")
+
+
+def _existing(conf, env_spec) -> bool:
+    specs = list(env_spec or [])
+    if specs:
+        return any(spec == "existing" or spec.startswith("existing:") for spec in specs)
+    return conf.environment_type == "existing"
+
+
+def setup() -> None:
+    """Called by asv when it loads the conf's plugins: wraps ``asv find`` once."""
+    if getattr(Find.run, "refuses_existing", False):
+        return
+    original = Find.run.__func__
+
+    def run(cls, conf, range_spec, bench, *args, env_spec=None, **kwargs):
+        if _existing(conf, env_spec):
+            raise util.UserError(REFUSAL)
+        return original(cls, conf, range_spec, bench, *args, env_spec=env_spec, **kwargs)
+
+    run.refuses_existing = True
+    Find.run = classmethod(run)
