@@ -18,10 +18,10 @@ REFUSAL = ("asv find over an existing environment would run the same torch at ev
 
 
 def _existing(conf, env_spec) -> bool:
-    specs = list(env_spec or [])
-    if specs:
-        return any(spec == "existing" or spec.startswith("existing:") for spec in specs)
-    return conf.environment_type == "existing"
+    """Whether asv would run in an existing environment: '-E existing:...', or the conf's type where a
+    spec leaves it out ('--python=same' is ':same')."""
+    kinds = [spec.split(":", 1)[0] or conf.environment_type for spec in env_spec or []]
+    return "existing" in (kinds or [conf.environment_type])
 
 
 def setup() -> None:
