@@ -108,6 +108,8 @@ publish: venv
 
 test: $(VENV)/.test-installed
 	$(VPY) -m ruff check .
+	$(VPY) -m mypy
+	$(VENV)/bin/zizmor --offline .github/workflows
 	$(VPY) -m pytest -q tests
 
 clean:

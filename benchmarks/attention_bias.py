@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from types import ModuleType
 
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
@@ -44,15 +45,23 @@ if not os.environ.get(NIGHT_ONLY_VARIABLE):
     # asv's forkserver imports this module once and forks every child from it: a timed
     # child then starts with torch instead of importing it (seconds) before its first call.
     try:
-        from .measure import common as _measuring  # noqa: F401
+        from .measure import model as _model  # noqa: F401
     except ImportError:  # no torch, or one without the attention biases: setup says why
         pass
 
 
-def _measuring_code():
-    from .measure import common  # torch: only in the processes that measure
+def _measuring_code() -> ModuleType:
+    """The model and its check (torch): only the processes that measure import it."""
+    from .measure import model
 
-    return common
+    return model
+
+
+def _night_code() -> ModuleType:
+    """The night's passes (torch): only the grid's setup_cache imports them."""
+    from .measure import night
+
+    return night
 
 
 def gpu_synchronized_clock() -> float:
@@ -87,12 +96,12 @@ class _Timed:
     timer = staticmethod(gpu_synchronized_clock)
 
     def setup(self, *params):
-        common = _measuring_code()
-        reason = common.unavailable(self.device)
+        model = _measuring_code()
+        reason = model.unavailable(self.device)
         if reason:
             skip(reason)
         # A config that fails its check or runs out of memory fails here, alone.
-        self.case = common.checked_case(AttentionConfig.from_params(*params, self.device))
+        self.case = model.checked_case(AttentionConfig.from_params(*params, self.device))
 
     def time_materialized(self, *params):
         self.case.run_materialized()
@@ -116,7 +125,7 @@ class AttentionBiasCPU(_Timed):
 
 
 def _measure_night(params: list[list], device: str) -> GridState:
-    return _measuring_code().grid_state(params, device)
+    return _night_code().grid_state(params, device)
 
 
 # Each grid needs its own setup_cache function: asv keys a cache by the function.

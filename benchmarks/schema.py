@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import re
 from collections import Counter
 
@@ -20,7 +21,7 @@ PARAM_NAMES = ["batch_size", "num_heads", "seq_lens", "embed_dim", "dtype"]
 
 # The reference script's 80 configs. Never derive these from the hardware or the
 # environment: results recorded over months must stay comparable.
-GPU_PARAMS = [
+GPU_PARAMS: list[list] = [
     [1, 8, 16, 128],
     [16, 32],
     [(128, 256), (256, 416), (512, 4097), (1024, 2048), (1, 2048)],
@@ -29,7 +30,7 @@ GPU_PARAMS = [
 ]
 
 # A grid that runs on any CPU in seconds: float32, q < kv, q = 1 and q = kv.
-CPU_PARAMS = [
+CPU_PARAMS: list[list] = [
     [1, 4],
     [4],
     [(16, 48), (1, 48), (32, 32)],
@@ -169,7 +170,8 @@ class AttentionConfig:
 
 def grid_configs(params: list[list], device: str) -> list[AttentionConfig]:
     """Every parameter set of an asv ``params`` grid, in asv's order."""
-    return [AttentionConfig.from_params(*combination, device) for combination in itertools.product(*params)]
+    return [AttentionConfig.from_params(batch, heads, seq_lens, embed, dtype, device)
+            for batch, heads, seq_lens, embed, dtype in itertools.product(*params)]
 
 
 def visible_pairs(q_seq_len: int, kv_seq_len: int) -> int:
@@ -227,3 +229,66 @@ def dense_bf16_peak_tflops(device_name: str) -> float | None:
         if fragment in device_name:
             return tflops
     return None
+
+
+# ---------------------------------------------------------------- the re-measurement worker's protocol
+# tools/lib/remeasure.py asks, benchmarks/measure/worker.py answers: one JSON line each.
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerKey:
+    """One (config, mask) to re-measure: which signals ("wall", "gpu") and how many visits a process."""
+
+    config: str  # AttentionConfig.label
+    mask: str
+    signals: tuple[str, ...]
+    visits: int
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerRequest:
+    """What one re-measurement process measures: every key, visit i pinned to ``cpus[i]``."""
+
+    device: str
+    seed: int
+    cpus: tuple[int, ...]
+    keys: tuple[WorkerKey, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkerRequest:
+        data = json.loads(text)
+        keys = tuple(WorkerKey(k["config"], k["mask"], tuple(k["signals"]), int(k["visits"])) for k in data["keys"])
+        return cls(data["device"], int(data["seed"]), tuple(data["cpus"]), keys)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerValue:
+    """One key's values in one process: the fastest visit's wall time, and its GPU time where asked."""
+
+    config: str
+    mask: str
+    wall: float
+    gpu: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerAnswer:
+    """One process's answer: its values, or why it has none."""
+
+    values: tuple[WorkerValue, ...] = ()
+    pid: int | None = None
+    cpu: int | None = None
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkerAnswer:
+        data = json.loads(text)
+        values = tuple(WorkerValue(v["config"], v["mask"], float(v["wall"]), v.get("gpu"))
+                       for v in data.get("values", ()))
+        return cls(values, data.get("pid"), data.get("cpu"), data.get("error"))

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-from asv_results import ResultsStore, choose_benchmark_class, config_rows  # noqa: E402
-from suite import wall_method  # noqa: E402
+from lib.results import ResultsStore  # noqa: E402
+from lib.rows import choose_grid, config_rows  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 KEY = ("batch_size", "num_heads", "q_seq_len", "k_seq_len", "embed_dim")
@@ -25,13 +25,14 @@ def main() -> int:
     parser.add_argument("--machine")
     parser.add_argument("--commit")
     parser.add_argument("--tolerance", type=float, default=0.10)
+    parser.add_argument("--wall", choices=("night", "asv"), help="which wall time (default: the night's)")
     args = parser.parse_args()
     store = ResultsStore(args.results_dir)
     machine = store.choose_machine(args.machine)
     results = store.choose_run(machine, args.commit).load()
-    benchmark_class = choose_benchmark_class(results, None)
+    grid, source = choose_grid(results, None, args.wall)
     ours = {}
-    for row in config_rows(results, benchmark_class, store.param_names(benchmark_class)):
+    for row in config_rows(results, grid, store.param_names(grid), source):
         columns = row.config_columns()
         ours[tuple(columns[k] for k in KEY)] = row
     disagreeing, agreeing = [], 0
@@ -47,7 +48,7 @@ def main() -> int:
             "ref materialized/causal (us)": f"{ref['materialized_us']:.0f}/{ref['causal_bias_us']:.0f}",
             "ref speedup": f"{ref_speedup:.3f}",
             "suite materialized/causal (us)": (
-                "/".join(f"{row.times[wall_method(mask)].value * 1e6:.0f}" for mask in ("materialized", "causal_bias"))
+                "/".join(f"{row.walls[mask].known * 1e6:.0f}" for mask in ("materialized", "causal_bias"))
                 if row.complete else "n/a"),
             "suite speedup": "n/a" if row.speedup is None else f"{row.speedup:.3f}",
         })

@@ -27,12 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from benchmarks.measure.common import (  # noqa: E402
-    AttentionConfig,
-    build_case,
-    graph_replay_seconds,
-    synchronized_clock,
-)
+from benchmarks.measure.model import build_case  # noqa: E402
+from benchmarks.measure.timers import graph_replay_seconds, synchronized_clock  # noqa: E402
+from benchmarks.schema import AttentionConfig  # noqa: E402
 
 CONFIGS = [
     (1, 16, (128, 256), 2048),

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-from asv_results import ResultsStore  # noqa: E402
-from suite import NIGHT_SUFFIX  # noqa: E402
+from lib.results import ResultsStore  # noqa: E402
+from lib.suite import schema  # noqa: E402
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
     print(f"setup_cache {setup:5.1f} s; benchmarks and caches together "
           f"{setup + sum(d for d, _ in groups.values()):.1f} s of run {run.commit_hash[:8]}")
 
-    night_path = run.path.parent / f"{run.commit_hash}{NIGHT_SUFFIX}"
+    night_path = run.path.parent / f"{run.commit_hash}{schema.NIGHT_SUFFIX}"
     if night_path.is_file():
         print_night(json.loads(night_path.read_text()))
 

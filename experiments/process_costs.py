@@ -31,14 +31,14 @@ def sm_clock() -> str:
 def child(params, method, queue):
     import torch
 
-    from benchmarks.measure import common
+    from benchmarks.measure import model
 
     marks = [time.perf_counter()]
     torch.zeros(1, device="cuda")
     torch.cuda.synchronize()
     marks.append(time.perf_counter())
-    config = common.AttentionConfig.from_params(*params, "bfloat16", "cuda")
-    case = common.build_case(config)
+    config = model.AttentionConfig.from_params(*params, "bfloat16", "cuda")
+    case = model.build_case(config)
     torch.cuda.synchronize()
     marks.append(time.perf_counter())
     run = getattr(case, method)
@@ -60,7 +60,7 @@ def child(params, method, queue):
 
 def main():
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "benchmarks.measure.common"])
+    context.set_forkserver_preload(["torch", "benchmarks.measure.model"])
     queue = context.Queue()
     print("config | path | cuda_init build first second steady(ms) | materialized backend | SM MHz")
     for params in CONFIGS:

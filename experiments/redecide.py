@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-import noise_model  # noqa: E402
+from lib import noise  # noqa: E402
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
             base, new = entry["baseline"].get(signal), entry["contender"].get(signal)
             if not (base and new):
                 continue
-            decision = noise_model.decide(base, new, args.factor)
+            decision = noise.decide(base, new, args.factor)
             outcomes[(signal, decision.outcome)] += 1
             print(f"{entry['config']:40s} {entry['mask']:13s} {signal:5s} {decision.outcome:10s} "
                   f"ratio {decision.ratio:.3f} p {decision.p_change:.2g} p(factor) {decision.p_factor:.2g}")

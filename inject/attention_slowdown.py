@@ -2,7 +2,7 @@
 
 Calibration and tests need contenders that are really slower, not scaled numbers.
 ``tools/inject.py install`` writes a .pth file into an environment's site-packages
-that calls :func:`arm` with a spec file; when the suite's ``benchmarks.measure.common`` is
+that calls :func:`arm` with a spec file; when the suite's ``benchmarks.measure.model`` is
 then imported, ``CompositeMHA.forward`` is wrapped so that, for the configs and
 masks the spec names, each forward also does:
 
@@ -28,7 +28,7 @@ import os
 import sys
 import time
 
-TARGET_MODULE = "benchmarks.measure.common"
+TARGET_MODULE = "benchmarks.measure.model"  # the module that defines CompositeMHA
 # The spec's file name inside the slowdown wheel, beside this module.
 SPEC_BESIDE = "attention_slowdown_spec.json"
 
@@ -75,18 +75,22 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
         return spec
 
 
-def _label(common, module, query, key) -> str:
-    """asv's parameter string of the forward's config, as the suite writes it."""
+def _label(model, module, query, key) -> str:
+    """asv's parameter string of the forward's config, as the suite writes it.
+
+    AttentionConfig is read off ``model`` (which imports it from the schema): this file
+    imports nothing of the suite, since the .pth runs it where the suite is not on the path.
+    """
     batch, q_seq_len, embed_dim = query.shape
     dtype_name = str(query.dtype).removeprefix("torch.")
-    config = common.AttentionConfig(batch, module.num_heads, q_seq_len, key.shape[1], embed_dim, dtype_name,
+    config = model.AttentionConfig(batch, module.num_heads, q_seq_len, key.shape[1], embed_dim, dtype_name,
                                     query.device.type)
     return config.label
 
 
-def _wrap_forward(common, slowdowns: dict) -> None:
-    """Wrap the forward of ``common.CompositeMHA`` (``common``: the suite's benchmarks.measure.common)."""
-    module_class = common.CompositeMHA
+def _wrap_forward(model, slowdowns: dict) -> None:
+    """Wrap the forward of ``model.CompositeMHA`` (``model``: the suite's benchmarks.measure.model)."""
+    module_class = model.CompositeMHA
     forward = module_class.forward
     cycles_per_us: list[float] = []
 
@@ -101,7 +105,7 @@ def _wrap_forward(common, slowdowns: dict) -> None:
         entry = decided.get(type(mask), False)
         if entry is False:
             kind = "materialized" if type(mask).__name__ == "Tensor" else "causal_bias"
-            entry = decided[type(mask)] = slowdowns.get((_label(common, self, query, key), kind))
+            entry = decided[type(mask)] = slowdowns.get((_label(model, self, query, key), kind))
         if entry:
             _apply(entry, query, cycles_per_us)
         return forward(self, query, key, value, mask)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the tools on sys.path, real asv runs of the CPU grid, hand-written results."""
+"""Shared fixtures: the tools' library on sys.path, real asv runs of the CPU grid, hand-written results."""
 
 from __future__ import annotations
 

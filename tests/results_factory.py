@@ -8,7 +8,7 @@ from pathlib import Path
 
 from asv.results import Results
 from asv.runner import BenchmarkResult
-from suite import schema
+from lib.suite import schema
 
 SMALL_PARAMS = [["1", "2"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]]
 CPU = next(grid for grid in schema.GRIDS if grid.name == "cpu")

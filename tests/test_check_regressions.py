@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import noise_model
 import pytest
 from conftest import make_standin_repo, run_tool
+from lib import noise, remeasure
+from lib.findings import Finding
+from lib.nights import Night
+from lib.suite import schema
 from results_factory import write_run
 
 CONFIGS = ["1, 4, (16, 48), 64, 'float32'", "1, 4, (1, 48), 64, 'float32'",
@@ -184,28 +187,26 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
 def test_decision_rule_exact_values():
     baseline = [100.0 + i for i in range(10)]
     slower = [v * 1.2 for v in baseline]
-    decision = noise_model.decide(baseline, slower, 1.05)
+    decision = noise.decide(baseline, slower, 1.05)
     assert decision.outcome == "confirmed"
     assert decision.ratio == pytest.approx(1.2)
     assert decision.p_change == pytest.approx(2 / 184756)  # complete separation, 10 a side, two-sided
-    same = noise_model.decide(baseline, list(baseline), 1.05)
+    same = noise.decide(baseline, list(baseline), 1.05)
     assert same.outcome == "refuted" and same.ratio == 1.0
     noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
-    assert noise_model.decide(noisy, [v * 1.1 for v in noisy], 1.05).outcome == "undecided"
+    assert noise.decide(noisy, [v * 1.1 for v in noisy], 1.05).outcome == "undecided"
     # 3 of the 100 cross-side pairs out of order still confirm (p = 7.6e-5); 4 do not (p = 1.3e-4).
     for out_of_order, outcome in ((3, "confirmed"), (4, "undecided")):
         contender = [120.0 + i for i in range(10)]
         contender[0] = 109.5 - out_of_order  # below that many baseline processes
-        assert noise_model.decide(baseline, contender, 1.05).outcome == outcome
+        assert noise.decide(baseline, contender, 1.05).outcome == outcome
 
 
 def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
     """Every chosen key costs each of the 20 processes; what does not fit stays a suspect, weakest first."""
-    import check_regressions as checker
-
     def finding(config: str, signal: str, klass: str, ratio: float, one_night: bool = False):
-        return checker.Finding("suspect", ("gpu", config, "causal_bias"), signal, 1.0, ratio, klass,
-                               math.inf, "candidate", one_night=one_night)
+        return Finding(level="suspect", key=("gpu", config, "causal_bias"), signal=signal, reference=1.0,
+                       contender=ratio, klass=klass, floor=math.inf, why="candidate", one_night=one_night)
 
     candidates = [
         finding("a", "wall", "launch-bound", 1.30),  # log 1.30 / log 1.15 = 1.88 spreads
@@ -213,15 +214,14 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
         finding("c", "wall", "launch-bound", 2.00),  # 4.96
         finding("d", "wall", "GPU-bound", 1.06, one_night=True),  # a one-night call comes first
     ]
-    night = checker.Night(None, {("gpu", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005}
-                                 for c in "abcd"}, [])
+    night = Night(None, {("gpu", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005} for c in "abcd"})
     # Per process a start, per new key a build, a visit and its calls of 0.01 s, and the GPU time's calls.
-    key = checker.KEY_SECONDS["cuda"] + checker.VISIT_SECONDS + checker.WALL_CALLS * 0.01
-    process = checker.PROCESS_SECONDS["cuda"] + 3 * key + checker.GPU_CALLS * 0.005
-    settings = checker.Settings(1.05, 5, None, 10, 0, budget=20 * process + 0.01)
-    keys, left_out, seconds = checker.fitted_keys(candidates, night, settings, "cuda", settings.budget)
+    key = remeasure.KEY_SECONDS["cuda"] + remeasure.VISIT_SECONDS + remeasure.WALL_CALLS * 0.01
+    process = remeasure.PROCESS_SECONDS["cuda"] + 3 * key + remeasure.GPU_CALLS * 0.005
+    keys, left_out, seconds = remeasure.fitted_plan(candidates, night, 10, "cuda", 20 * process + 0.01)
     assert list(keys) == [("d", "causal_bias"), ("c", "causal_bias"), ("b", "causal_bias")]
-    assert keys[("b", "causal_bias")] == (("gpu",), 1)  # calls of 10 ms: one visit a process
+    # calls of 10 ms: one visit a process
+    assert keys[("b", "causal_bias")] == schema.WorkerKey("b", "causal_bias", ("gpu",), 1)
     assert [f.key[1] for f in left_out] == ["a"]
     assert seconds == pytest.approx(process)
 
@@ -229,41 +229,36 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
 def test_the_historys_spread_ranks_candidates_once_it_has_one():
     """With floors from the history, a +28% launch-bound slowdown on a host of 7.7% spread (floor 1.25)
     outranks a GPU time 7% up on a GPU of 3.3% spread (floor 1.103): 3.3 spreads against 2.1."""
-    import check_regressions as checker
-
-    host = checker.Finding("suspect", ("gpu", "a", "materialized"), "wall", 1.0, 1.28, "launch-bound",
-                           1.25, "candidate")
-    gpu = checker.Finding("suspect", ("gpu", "b", "materialized"), "gpu", 1.0, 1.07, "GPU-bound",
-                          1.103, "candidate")
-    assert sorted([gpu, host], key=checker.priority) == [host, gpu]
-    assert checker.priority(host)[1] == pytest.approx(-3 * math.log(1.28) / math.log(1.25))
+    host = Finding(level="suspect", key=("gpu", "a", "materialized"), signal="wall", reference=1.0,
+                   contender=1.28, klass="launch-bound", floor=1.25, why="candidate")
+    gpu = Finding(level="suspect", key=("gpu", "b", "materialized"), signal="gpu", reference=1.0,
+                  contender=1.07, klass="GPU-bound", floor=1.103, why="candidate")
+    assert sorted([gpu, host], key=remeasure.priority) == [host, gpu]
+    assert remeasure.priority(host)[1] == pytest.approx(-3 * math.log(1.28) / math.log(1.25))
     # Before the history has taught the model, the priors rank: 15% for launch-bound wall times, 3% for GPU times.
     host.floor = gpu.floor = math.inf
-    assert sorted([host, gpu], key=checker.priority) == [gpu, host]
+    assert sorted([host, gpu], key=remeasure.priority) == [gpu, host]
 
 
-def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monkeypatch):
+def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest():
     """Round 2 fits the left-out candidates into the rest of the budget at the pace round 1 measured."""
-    import check_regressions as checker
-    from confirmation import Remeasured
-
     configs = [f"c{i}" for i in range(6)]
-    candidates = [checker.Finding("suspect", ("gpu", c, "causal_bias"), "wall", 1.0, 2.0 - i / 10,
-                                  "launch-bound", math.inf, "candidate") for i, c in enumerate(configs)]
-    night = checker.Night(None, {f.key: {"wall": 0.0, "gpu": 0.0} for f in candidates}, [])
+    candidates = [Finding(level="suspect", key=("gpu", c, "causal_bias"), signal="wall", reference=1.0,
+                          contender=2.0 - i / 10, klass="launch-bound", floor=math.inf, why="candidate")
+                  for i, c in enumerate(configs)]
+    night = Night(None, {f.key: {"wall": 0.0, "gpu": 0.0} for f in candidates})
     # Estimated per process: a start and 3 keys of short calls; 20 processes. The budget fits those 3 keys.
-    key = checker.KEY_SECONDS["cuda"] + checker.PASSES * checker.VISIT_SECONDS
-    process = checker.PROCESS_SECONDS["cuda"] + 3 * key
-    settings = checker.Settings(1.05, 5, {"baseline": "b", "contender": "c"}, 10, 0, budget=20 * process + 1e-9)
+    key = remeasure.KEY_SECONDS["cuda"] + remeasure.PASSES * remeasure.VISIT_SECONDS
+    process = remeasure.PROCESS_SECONDS["cuda"] + 3 * key
     rounds = []
 
     def fake_remeasure(keys, pythons, device, processes, seed, budget):
         rounds.append((list(keys), round(budget, 6), seed))
         values = {key: {"baseline": {"wall": [1.0] * 10}, "contender": {"wall": [1.0] * 10}} for key in keys}
-        return Remeasured(values, 20 * process / 2, 20)  # twice as fast as estimated
+        return remeasure.Remeasured(values, 20 * process / 2, 20)  # twice as fast as estimated
 
-    monkeypatch.setattr(checker, "remeasure", fake_remeasure)
-    measured, left_out, count = checker.remeasure_in_rounds(candidates, "cuda", settings, night)
+    measured, left_out, count = remeasure.remeasure_in_rounds(
+        candidates, night, "cuda", {"baseline": "b", "contender": "c"}, 10, 0, 20 * process + 1e-9, fake_remeasure)
     # Round 2: half the budget left; at half the estimated pace the other 3 keys fit in it.
     assert [keys for keys, _, _ in rounds] == [[(c, "causal_bias") for c in configs[:3]],
                                                [(c, "causal_bias") for c in configs[3:]]]
@@ -274,9 +269,7 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
 
 
 def test_process_order_is_balanced_and_not_periodic():
-    import confirmation
-
-    order = confirmation.process_order(10, random.Random(0))
+    order = remeasure.process_order(10, random.Random(0))
     assert order.count("baseline") == order.count("contender") == 10
     for start in range(0, 20, 4):  # every block of four: two a side, one on each parity
         block = order[start:start + 4]
@@ -306,8 +299,9 @@ def test_errors_exit_2(cpu_runs, tmp_path):
     assert_error(base + ["--baseline", commit_b, "--contender", commit_a], "is not older than the contender")
     assert_error(base + ["--factor", "nan"], "--factor must be a finite number above 1")
     assert_error(base + ["--factor", "0.9"], "--factor must be a finite number above 1")
-    assert_error(base + ["--processes", "1"], "--processes must be at least 2")
-    assert_error(base + ["--budget", "0"], "--budget must be a positive number")
+    assert_error(base + ["--processes", "1"], "--processes must be from 2 to 1000, not 1")
+    assert_error(base + ["--processes", "1000000000"], "--processes must be from 2 to 1000, not 1000000000")
+    assert_error(base + ["--budget", "0"], "--budget must be a number of seconds above 0")
     assert_error(base + ["--baseline-python", sys.executable], "--baseline-python needs --contender-python")
     assert_error(["--results-dir", str(tmp_path / "none")], "no results directory")
     (results / "ci-cpu" / f"{cpu_runs['commits'][1]}.verdict").write_text("[1, 2]")
@@ -323,3 +317,20 @@ def test_first_night_has_no_baseline(tmp_path):
     completed = check("--results-dir", str(results))
     assert completed.returncode == 0
     assert completed.stdout == "first night on 'box': no baseline to compare 00000001 with yet\n"
+
+
+def test_a_young_history_without_re_measurement_lists_a_change_as_a_suspect_that_says_why(tmp_path):
+    """One night of history: no spread yet, nothing re-measures; a 2x slower config is a suspect, named."""
+    rng = random.Random(7)
+    results = tmp_path / "results"
+    write_night(results, 0, *nightly_noise(rng, 0))
+    wall, gpu = nightly_noise(rng, 1)
+    wall[(2, "causal_bias")] *= 2.0
+    write_night(results, 1, wall, gpu)
+    code, report = run_check(results)
+    assert code == 0 and report["regressions"] == []
+    doubled = [f for f in report["suspects"] if (f["config"], f["mask"], f["signal"]) == (CONFIGS[2], "causal_bias",
+                                                                                          "wall")]
+    assert len(doubled) == 1 and doubled[0]["ratio"] == pytest.approx(2.0, rel=0.1)
+    assert doubled[0]["why"] == ("the history of 1 night(s) is too short to judge: the noise model needs 3, "
+                                 "and no re-measurement is configured")

@@ -13,7 +13,7 @@ from conftest import REPO_ROOT, make_standin_repo
 
 sys.path.insert(0, str(REPO_ROOT))
 from benchmarks import night_state  # noqa: E402
-from benchmarks.measure import common  # noqa: E402
+from benchmarks.measure import model, night, timers  # noqa: E402
 from benchmarks.schema import GPU_PARAMS, AttentionConfig  # noqa: E402
 
 
@@ -23,28 +23,28 @@ def cpu_config(batch_size=1, seq_lens=(16, 48)) -> AttentionConfig:
 
 @pytest.mark.parametrize("seq_lens", [(16, 48), (1, 48), (32, 32)])
 def test_both_masks_agree(seq_lens):
-    common.check_case(common.build_case(cpu_config(seq_lens=seq_lens)))
+    model.check_case(model.build_case(cpu_config(seq_lens=seq_lens)))
 
 
 def test_upper_left_mask_is_caught():
     """Where q < kv, an upper-left causal mask gives other outputs than CausalBias(LOWER_RIGHT)."""
-    case = common.build_case(cpu_config(seq_lens=(16, 48)))
-    case.materialized_mask = common.upper_left_causal_mask(16, 48, torch.device("cpu"))
+    case = model.build_case(cpu_config(seq_lens=(16, 48)))
+    case.materialized_mask = model.upper_left_causal_mask(16, 48, torch.device("cpu"))
     with pytest.raises(AssertionError, match="CausalBias output differs"):
-        common.check_case(case)
+        model.check_case(case)
 
 
 def test_all_zero_output_is_rejected():
     """A zeroed output projection (the reference's defect) cannot pass as equivalent."""
-    case = common.build_case(cpu_config())
+    case = model.build_case(cpu_config())
     case.module.out_proj.data.zero_()
     with pytest.raises(AssertionError, match="all zeros"):
-        common.check_case(case)
+        model.check_case(case)
 
 
 def test_projections_are_used():
     """The output changes when a projection does: none of them is dead work."""
-    case = common.build_case(cpu_config())
+    case = model.build_case(cpu_config())
     before = case.run_causal_bias()
     for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
         weight = getattr(case.module, name)
@@ -55,17 +55,17 @@ def test_projections_are_used():
 
 
 def test_inputs_are_seeded():
-    first, second = common.build_case(cpu_config()), common.build_case(cpu_config())
+    first, second = model.build_case(cpu_config()), model.build_case(cpu_config())
     assert torch.equal(first.key, second.key)
     assert torch.equal(first.module.k_proj, second.module.k_proj)
 
 
 def test_prepared_case_is_kept_per_parameter_set():
-    first = common.prepared_case(cpu_config(batch_size=1))
-    assert common.prepared_case(cpu_config(batch_size=1)) is first
-    other = common.prepared_case(cpu_config(batch_size=4))
+    first = model.prepared_case(cpu_config(batch_size=1))
+    assert model.prepared_case(cpu_config(batch_size=1)) is first
+    other = model.prepared_case(cpu_config(batch_size=4))
     assert other is not first
-    assert list(common._prepared) == [cpu_config(batch_size=4)]  # the previous one is freed
+    assert list(model._prepared) == [cpu_config(batch_size=4)]  # the previous one is freed
 
 
 def test_gpu_classes_skip_without_cuda(capsys):
@@ -77,31 +77,31 @@ def test_gpu_classes_skip_without_cuda(capsys):
         AttentionBias().setup(1, 16, (128, 256), 2048, "bfloat16")
     assert "CUDA is not available" in capsys.readouterr().err
     with pytest.raises(NotImplementedError, match="CUDA is not available"):
-        AttentionBiasNight().setup(common.grid_state(GPU_PARAMS, "cuda"), 1, 16, (128, 256), 2048, "bfloat16")
+        AttentionBiasNight().setup(night.grid_state(GPU_PARAMS, "cuda"), 1, 16, (128, 256), 2048, "bfloat16")
     assert "CUDA is not available" in capsys.readouterr().err
 
 
 def test_clock_does_not_initialise_cuda():
-    common.synchronized_clock()
+    timers.synchronized_clock()
     assert not torch.cuda.is_initialized()
 
 
 BROKEN_MODULE = '''
-from .measure import common
+from .measure import model, night
 from .attention_bias import AttentionBiasNightCPU
 
 
 def one_wrong_mask(q_seq_len, kv_seq_len, device):
     if (q_seq_len, kv_seq_len) == (16, 48):
-        return common.upper_left_causal_mask(q_seq_len, kv_seq_len, device)
-    return common.lower_right_causal_mask(q_seq_len, kv_seq_len, device)
+        return model.upper_left_causal_mask(q_seq_len, kv_seq_len, device)
+    return model.lower_right_causal_mask(q_seq_len, kv_seq_len, device)
 
 
 class WrongMaskCPU(AttentionBiasNightCPU):
     """The (16, 48) parameter sets get an upper-left mask: their check must fail, the others run."""
 
     def setup_cache(self):
-        return common.grid_state(self.params, self.device, one_wrong_mask)
+        return night.grid_state(self.params, self.device, one_wrong_mask)
 '''
 
 
@@ -110,10 +110,10 @@ def test_verdicts_keep_going_after_a_failure():
 
     def wrong_first(q, kv, device):
         if q == 16:
-            return common.upper_left_causal_mask(q, kv, device)
-        return common.lower_right_causal_mask(q, kv, device)
+            return model.upper_left_causal_mask(q, kv, device)
+        return model.lower_right_causal_mask(q, kv, device)
 
-    state = common.measure_grid(configs, wrong_first)
+    state = night.measure_grid(configs, wrong_first)
     verdicts = state.verdicts
     assert verdicts[configs[0]].startswith("AssertionError: CausalBias output differs")
     assert verdicts[configs[1]] is None

@@ -19,7 +19,7 @@ def test_recording_at_a_commit_missing_from_the_clone_exits_2(tmp_path):
 
 
 def test_gpu_description_for_the_machine_file():
-    from asv_conf import gpu_description
+    from lib.conf import gpu_description
 
     h100 = {"device": "NVIDIA H100 80GB HBM3", "memory_gib": 79.6474609375, "driver": "580.159.04",
             "cuda_version": "13.0"}
@@ -40,7 +40,7 @@ def test_at_torch_commit_uses_the_probed_torch(tmp_path):
 
 
 def test_machine_description_has_asv_detection_and_the_gpu():
-    from asv_conf import machine_description
+    from lib.conf import machine_description
 
     cpu_only = machine_description({"device": None, "cuda_version": None})
     assert set(cpu_only) == {"os", "arch", "cpu", "num_cpu", "ram"}
@@ -51,7 +51,7 @@ def test_machine_description_has_asv_detection_and_the_gpu():
 def test_a_machine_described_with_its_gpu_is_known_and_kept(tmp_path, monkeypatch):
     """torch_commits.py describes a machine only when it is new: record_run.py's GPU description stays."""
     from asv.machine import MachineCollection
-    from asv_conf import describe_machine, known_machine
+    from lib.conf import describe_machine, known_machine
 
     monkeypatch.setenv("HOME", str(tmp_path))
     assert not known_machine("h100")

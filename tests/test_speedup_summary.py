@@ -9,8 +9,8 @@ import math
 
 import pytest
 from conftest import run_tool
+from lib.suite import schema
 from results_factory import SMALL_PARAMS, write_run
-from suite import schema
 
 AttentionConfig, CPU_PARAMS, forward_flops = schema.AttentionConfig, schema.CPU_PARAMS, schema.forward_flops
 

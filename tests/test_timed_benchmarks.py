@@ -13,7 +13,7 @@ from pathlib import Path
 import json5
 import pytest
 from conftest import REPO_ROOT, make_standin_repo
-from suite import DEFAULT_CONF, schema
+from lib.suite import DEFAULT_CONF, schema
 
 MACHINE = "ci-timed"
 CONFIG = "1, 4, (16, 48), 64, 'float32'"

@@ -12,8 +12,9 @@ import sys
 import pytest
 from conftest import TOOLS
 
-# The command-line tools; the libraries they share (results reader, statistics, confirmation) have no main.
-TOOL_SCRIPTS = sorted(p.name for p in TOOLS.glob("*.py") if "def main(" in p.read_text())
+# The command-line tools: every script of tools/; what they share lives in tools/lib/.
+TOOL_SCRIPTS = sorted(p.name for p in TOOLS.glob("*.py"))
+LIBRARIES = sorted(f"lib.{p.stem}" for p in (TOOLS / "lib").glob("*.py") if p.stem != "__init__")
 
 
 @pytest.fixture
@@ -41,9 +42,8 @@ def test_summary_runs_without_torch(cpu_runs, no_torch):
 
 def test_the_tools_libraries_load_the_schema_and_never_the_measuring_code(no_torch):
     """Every library of tools/ imported together: the schema is there, torch and benchmarks.measure are not."""
-    libraries = sorted(p.stem for p in TOOLS.glob("*.py") if "def main(" not in p.read_text())
     script = (f"import sys; sys.path.insert(0, {str(TOOLS)!r})\n"
-              + "".join(f"import {name}\n" for name in libraries)
+              + "".join(f"import {name}\n" for name in LIBRARIES)
               + "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'benchmarks')))\n")
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=no_torch)
     assert completed.returncode == 0, completed.stderr
@@ -59,8 +59,14 @@ def test_wheel_finder_runs_in_a_bare_environment(tmp_path):
     assert completed.returncode == 0, completed.stderr
 
 
+def test_every_script_is_a_command_and_the_library_has_none():
+    """Scripts are the commands (a main each); the library's modules are not."""
+    assert all("def main(" in (TOOLS / script).read_text() for script in TOOL_SCRIPTS)
+    assert not [name for name in LIBRARIES if "def main(" in (TOOLS / f"{name.replace('.', '/')}.py").read_text()]
+
+
 def test_no_tool_imports_another_tools_script():
-    """Tools share code through the libraries (no main), never through each other's scripts."""
+    """Tools share code through tools/lib/, never through each other's scripts."""
     import ast
 
     scripts = {name.removesuffix(".py") for name in TOOL_SCRIPTS}

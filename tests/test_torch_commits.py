@@ -15,8 +15,9 @@ import subprocess
 import sys
 
 import pytest
-from asv_results import ResultsStore, config_rows, has_results
 from conftest import git, run_tool
+from lib.results import ResultsStore
+from lib.rows import config_rows, has_results
 from results_factory import CPU
 
 MACHINE = "ci-torch-commits"

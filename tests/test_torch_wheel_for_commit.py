@@ -10,7 +10,7 @@ import zipfile
 import json5
 import pytest
 from conftest import REPO_ROOT, run_tool
-from torch_wheels import write_wheel
+from lib.wheels import write_wheel
 
 NIGHTLY = "70d99e998b4955e0049d13a98d77ae1b14db1f45"
 OTHER = "cf30153c4c131c8164ee7798e5022d810682e2cb"

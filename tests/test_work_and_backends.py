@@ -15,7 +15,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 sys.path.insert(0, str(REPO_ROOT))
 from benchmarks import night_state  # noqa: E402
 from benchmarks import schema as grid  # noqa: E402
-from benchmarks.measure import common  # noqa: E402
+from benchmarks.measure import counts, model, night  # noqa: E402
 
 
 def test_visible_pairs_by_hand():
@@ -23,7 +23,7 @@ def test_visible_pairs_by_hand():
     assert grid.visible_pairs(2, 4) == 7
     assert grid.visible_pairs(1, 2048) == 2048  # decode: one query sees every key
     assert grid.visible_pairs(3, 3) == 6  # q = kv: the classic triangle
-    mask = common.lower_right_causal_mask(512, 4097, torch.device("cpu"))
+    mask = model.lower_right_causal_mask(512, 4097, torch.device("cpu"))
     assert grid.visible_pairs(512, 4097) == int(mask.sum())
 
 
@@ -39,10 +39,10 @@ def test_forward_flops_by_hand_for_two_configs():
 
 @pytest.mark.parametrize("run", ["run_materialized", "run_causal_bias"])
 def test_cpu_backend_is_detected(run):
-    case = common.build_case(grid.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
-    assert common.sdpa_backend(getattr(case, run)) == "flash"
+    case = model.build_case(grid.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
+    assert counts.sdpa_backend(getattr(case, run)) == "flash"
     with sdpa_kernel(SDPBackend.MATH):
-        assert common.sdpa_backend(case.run_materialized) == "math"
+        assert counts.sdpa_backend(case.run_materialized) == "math"
 
 
 def test_only_the_nights_share_a_setup_cache_and_each_grid_has_its_own():
@@ -67,24 +67,24 @@ def test_dense_peak_by_device_name():
 
 def test_the_night_visits_every_config_in_each_pass_and_keeps_the_fastest_visit():
     """One measuring process: every config and mask gets a visit per pass, the wall time is the fastest."""
-    state = common.grid_state([[1, 4], [4], [(16, 48)], [64], ["float32"]], "cpu")
+    state = night.grid_state([[1, 4], [4], [(16, 48)], [64], ["float32"]], "cpu")
     assert set(state.phases) == {"build", "check", "wall", "counts", "kernel"}
     for config, figures in state.figures.items():
         assert state.verdicts[config] is None
         for mask in grid.MASKS:
             measured = figures[mask]
-            assert len(measured.wall_visits) == common.SHORT_CALL_PASSES, measured.errors  # CPU calls are short
+            assert len(measured.wall_visits) == night.SHORT_CALL_PASSES, measured.errors  # CPU calls are short
             assert measured.wall_seconds == min(measured.wall_visits) > 0
             assert measured.kernel_seconds > 0 and measured.backend == "flash" and measured.error is None
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="pinning to a CPU needs Linux")
 def test_a_re_measurement_process_visits_a_short_key_once_a_pass_on_each_cpu_and_keeps_the_fastest(monkeypatch):
-    """confirm_worker.measure: visit i of a key runs pinned to the request's CPU i; its value is the fastest visit."""
-    from benchmarks.measure import confirm_worker
+    """worker.measure: visit i of a key runs pinned to the request's CPU i; its value is the fastest visit."""
+    from benchmarks.measure import worker
 
     cpus = sorted(os.sched_getaffinity(0))
-    wanted = [cpus[-1], cpus[0], cpus[-1], cpus[0]]
+    wanted = (cpus[-1], cpus[0], cpus[-1], cpus[0])
     planned = {"run_materialized": [3.0, 1.0, 2.0, 5.0], "run_causal_bias": [4.0]}
     seen: dict[str, list[set[int]]] = {name: [] for name in planned}
 
@@ -92,16 +92,33 @@ def test_a_re_measurement_process_visits_a_short_key_once_a_pass_on_each_cpu_and
         seen[run.__name__].append(os.sched_getaffinity(0))
         return planned[run.__name__][len(seen[run.__name__]) - 1]
 
-    monkeypatch.setattr(confirm_worker, "visit_seconds", visit)
+    monkeypatch.setattr(worker, "visit_seconds", visit)
     label = "1, 4, (16, 48), 64, 'float32'"
-    request = {"device": "cpu", "seed": 0, "cpus": wanted,
-               "keys": [[label, "materialized", ["wall"], 4], [label, "causal_bias", ["wall"], 1]]}
+    keys = (grid.WorkerKey(label, "materialized", ("wall",), 4), grid.WorkerKey(label, "causal_bias", ("wall",), 1))
+    request = grid.WorkerRequest("cpu", 0, wanted, keys)
     try:
-        answer = confirm_worker.measure(request)
+        answer = worker.measure(grid.WorkerRequest.from_json(request.to_json()))  # as the tools send it
     finally:
         os.sched_setaffinity(0, cpus)
-    assert [value["wall"] for value in answer["values"]] == [1.0, 4.0]
+    answer = grid.WorkerAnswer.from_json(answer.to_json())  # as the tools read it
+    assert answer.error is None and answer.pid == os.getpid()
+    assert [v.wall for v in answer.values] == [1.0, 4.0]
+    assert [v.gpu for v in answer.values] == [None, None]  # wall only, and no CUDA
     assert seen == {"run_materialized": [{cpu} for cpu in wanted], "run_causal_bias": [{wanted[0]}]}
+
+
+def test_the_worker_process_answers_each_request_line_with_one_answer_line():
+    """python -m benchmarks.measure.worker: a WorkerAnswer line per line read, an unreadable one included."""
+    label = "1, 4, (16, 48), 64, 'float32'"
+    request = grid.WorkerRequest("cpu", 0, (), (grid.WorkerKey(label, "causal_bias", ("wall",), 2),))
+    completed = subprocess.run([sys.executable, "-m", "benchmarks.measure.worker"], cwd=REPO_ROOT,
+                               input=request.to_json() + "\n{}\n", capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    measured, unreadable = (grid.WorkerAnswer.from_json(line) for line in completed.stdout.splitlines())
+    assert measured.error is None and measured.pid is not None
+    assert [(v.config, v.mask, v.gpu) for v in measured.values] == [(label, "causal_bias", None)]
+    assert measured.values[0].wall > 0
+    assert unreadable.error.startswith("unreadable request") and not unreadable.values
 
 
 @pytest.mark.parametrize("method, mask", [("track_wall_time_materialized", "materialized"),
@@ -112,13 +129,13 @@ def test_a_wall_time_benchmark_returns_the_nights_value(method, mask):
 
     benchmark = get_benchmark_from_name(str(REPO_ROOT / "benchmarks"),
                                         f"attention_bias.AttentionBiasNightCPU.{method}-0")
-    state = common.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu")
+    state = night.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu")
     benchmark.set_cache(state)
-    common._prepared.clear()
+    model._prepared.clear()
     assert benchmark.do_setup() is False  # not skipped
     config = grid.AttentionConfig(1, 4, 16, 48, 64, "float32", "cpu")
     assert benchmark.do_run() == state.figures[config][mask].wall_seconds
-    assert not common._prepared
+    assert not model._prepared
 
 
 @pytest.mark.parametrize("night_only, torch_loaded", [("1", "False"), ("", "True")])
@@ -140,12 +157,12 @@ def test_the_forkserver_holds_torch_unless_only_the_night_runs(night_only, torch
 
 def test_dispatch_counts_are_exact_and_see_one_extra_operator():
     """Counted twice: identical. One more ATen operator in the forward: exactly one more, by name."""
-    common.use_device("cpu")
-    case = common.build_case(grid.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
+    model.use_device("cpu")
+    case = model.build_case(grid.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
     for mask in grid.MASKS:
         run = case.runner(mask)
         run()
-        first, second = common.dispatch_counts(run, cuda=False), common.dispatch_counts(run, cuda=False)
+        first, second = counts.dispatch_counts(run, cuda=False), counts.dispatch_counts(run, cuda=False)
         assert first == second
         assert first.figures()["kernels"] is None and first.syncs is None and first.allocations is None
         assert first.figures()["aten_ops"] == sum(first.operators.values()) > 10
@@ -154,12 +171,12 @@ def test_dispatch_counts_are_exact_and_see_one_extra_operator():
             torch.ops.aten.alias(case.query)
             return run()
 
-        extra = common.dispatch_counts(with_extra_operator, cuda=False)
+        extra = counts.dispatch_counts(with_extra_operator, cuda=False)
         assert extra.figures()["aten_ops"] == first.figures()["aten_ops"] + 1
         assert extra.operators - first.operators == {"aten::alias": 1}
     # The mask subclass dispatches through Python inside torch; the boolean mask does not.
-    materialized = common.dispatch_counts(case.runner("materialized"), cuda=False).python_calls
-    assert common.dispatch_counts(case.runner("causal_bias"), cuda=False).python_calls > materialized
+    materialized = counts.dispatch_counts(case.runner("materialized"), cuda=False).python_calls
+    assert counts.dispatch_counts(case.runner("causal_bias"), cuda=False).python_calls > materialized
 
 
 def test_a_torch_without_attention_biases_skips_with_the_reason(tmp_path):
@@ -168,8 +185,8 @@ def test_a_torch_without_attention_biases_skips_with_the_reason(tmp_path):
         "import sys; sys.modules['torch.nn.attention.bias'] = None\n"
         f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
         "from benchmarks import attention_bias, schema\n"
-        "from benchmarks.measure import common\n"
-        "state = common.grid_state(schema.CPU_PARAMS, 'cpu')\n"
+        "from benchmarks.measure import night\n"
+        "state = night.grid_state(schema.CPU_PARAMS, 'cpu')\n"
         "print(state.unavailable)\n"
         "for benchmark, args in ((attention_bias.AttentionBiasNightCPU(), (state,)),\n"
         "                        (attention_bias.AttentionBiasCPU(), ())):\n"

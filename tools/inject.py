@@ -26,11 +26,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import noise_model
-from asv_results import choose_grid, config_rows, open_machine
-from cli import ToolError, add_results_arguments, one_line, run_tool
-from suite import REPO_ROOT, schema
-from torch_wheels import write_wheel
+from lib import noise
+from lib.cli import ToolError, add_results_arguments, one_line, run_tool
+from lib.results import open_machine
+from lib.rows import choose_grid, config_rows
+from lib.suite import REPO_ROOT, schema
+from lib.wheels import write_wheel
 
 PTH_NAME = "attention_slowdown.pth"
 INJECTOR_DIR = REPO_ROOT / "inject"
@@ -48,7 +49,7 @@ def plan(args: argparse.Namespace) -> dict:
             wall, gpu = row.walls[mask].value, row.figure("gpu_time", mask)
             if args.gpu and gpu is None:
                 continue
-            if args.launch_bound and noise_model.config_class(wall, gpu) != "launch-bound":
+            if args.launch_bound and noise.config_class(wall, gpu) != "launch-bound":
                 continue
             candidates.append((row.label, mask, wall, gpu))
     taken = {entry["config"] for entry in args.existing}

@@ -19,8 +19,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from cli import ToolError, one_line, run_tool
-from suite import REPO_ROOT
+from lib.cli import ToolError, one_line, run_tool
+from lib.suite import REPO_ROOT
 
 # CDN address in asv 0.6's pages -> (npm package, file inside its tarball)
 ASSETS = {
@@ -74,6 +74,8 @@ def localize(html_dir: Path, cache: Path) -> int:
     for url, (spec, member) in ASSETS.items():
         with tarfile.open(tarball(spec, cache)) as archive:
             source = archive.extractfile(member)
+            if source is None:
+                raise ToolError(f"{spec} has no file {member}")
             target = vendor / f"{spec.split('@')[0]}-{Path(member).name}"
             with open(target, "wb") as out:
                 shutil.copyfileobj(source, out)

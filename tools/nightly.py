@@ -5,7 +5,9 @@ Steps: tools/record_run.py (with --torch-repo, at torch's own commit in that
 clone), `asv publish` (so that its step detection covers tonight), then
 tools/check_regressions.py against the previous run of this machine, with the
 report written to --report. Exits with the check's code: 0 no regression (or the
-first night), 1 a regression, 2 an error in any step.
+first night), 1 a regression, 2 an error in the input; 3 where a step broke (the
+record failed, or a tool failed): a broken job, never a regression. A failed
+publish only leaves the report without asv's step detection.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from asv_conf import derived_conf
-from cli import ToolError, run_tool
-from suite import DEFAULT_CONF, REPO_ROOT
+from lib.cli import FINDING, SUCCESS, TOOL_FAILED, USER_ERROR, machine_name, run_tool
+from lib.conf import derived_conf
+from lib.suite import DEFAULT_CONF, REPO_ROOT
 
 TOOLS = Path(__file__).resolve().parent
 
@@ -29,7 +31,7 @@ def step(*command: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--machine", required=True, help="asv machine name (one per GPU kind)")
+    parser.add_argument("--machine", required=True, type=machine_name, help="asv machine name (one per GPU kind)")
     parser.add_argument("--python", default=sys.executable, help="the Python whose torch is benchmarked")
     parser.add_argument("--torch-repo", type=Path, help="a PyTorch clone: record at torch's own commit")
     parser.add_argument("--report", type=Path, default=REPO_ROOT / "nightly-report.md")
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.torch_repo:
         record += ["--repo", str(args.torch_repo), "--at-torch-commit"]
     if step(*record):
-        raise ToolError("recording failed; nothing was checked")
+        print("error: recording failed; nothing was checked (a broken job, not a finding)", file=sys.stderr)
+        return TOOL_FAILED
     # The same repository as the record's, so that publish orders the results by its commits.
     conf, values = derived_conf(DEFAULT_CONF, args.torch_repo, None, None, REPO_ROOT / ".asv" / "conf-nightly")
     html = None
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         check += ["--factor", args.factor]
     if args.calibration:
         check += ["--calibration", *args.calibration]
-    return step(*check)
+    code = step(*check)
+    return code if code in (SUCCESS, FINDING, USER_ERROR) else TOOL_FAILED
 
 
 if __name__ == "__main__":

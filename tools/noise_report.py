@@ -16,18 +16,10 @@ import json
 import sys
 
 import numpy as np
-from asv_results import (
-    Measurement,
-    ResultsStore,
-    RunFile,
-    asv_flag,
-    config_rows,
-    has_results,
-    open_machine,
-    paired_rows,
-)
-from cli import ToolError, add_format_argument, add_results_arguments, run_tool
-from suite import schema
+from lib.cli import ToolError, add_format_argument, add_results_arguments, run_tool
+from lib.results import ResultsStore, RunFile, open_machine
+from lib.rows import Measurement, asv_flag, config_rows, has_results, paired_rows
+from lib.suite import schema
 from tabulate import tabulate
 
 FORMATS = ("pretty", "github", "json")
@@ -35,7 +27,7 @@ FORMATS = ("pretty", "github", "json")
 
 def visit_spread(measurement: Measurement) -> float | None:
     """Slowest visit over the fastest, less 1: how much the host's speed moved within the night."""
-    return None if measurement.spread is None else measurement.spread / measurement.value
+    return None if measurement.spread is None else measurement.spread / measurement.known
 
 
 def compare_runs(store: ResultsStore, run_a: RunFile, run_b: RunFile, factor: float) -> list[dict]:
@@ -55,9 +47,9 @@ def compare_runs(store: ResultsStore, run_a: RunFile, run_b: RunFile, factor: fl
                 records.append({
                     "benchmark": f"{grid.night_class}.{schema.night_method('wall_time', mask)}",
                     "params": row_a.label,
-                    "a_us": a.value * 1e6,
-                    "b_us": b.value * 1e6,
-                    "difference": b.value / a.value - 1.0,
+                    "a_us": a.known * 1e6,
+                    "b_us": b.known * 1e6,
+                    "difference": b.known / a.known - 1.0,
                     "visit_spread_a": visit_spread(a),
                     "visit_spread_b": visit_spread(b),
                     "asv_compare": asv_flag(a, b, factor).strip(),

@@ -19,17 +19,20 @@ probed in a subprocess: this tool never imports it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from asv_conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
-from cli import ToolError, one_line, run_tool
-from suite import DEFAULT_CONF, REPO_ROOT, schema
+from filelock import FileLock, Timeout
+from lib.cli import ToolError, machine_name, one_line, run_tool
+from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
+from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
 
 def night_pattern(grid: schema.Grid) -> str:
@@ -79,13 +82,48 @@ def git_head(repo: Path) -> str:
         raise ToolError(f"{repo} is not a git repository with a commit: {one_line(error)}") from None
 
 
-def require_commit(repo: Path, commit: str) -> None:
-    """asv can only record at a commit that the labelling repository holds."""
-    found = subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"],
-                           capture_output=True).returncode == 0
-    if not found:
-        raise ToolError(f"commit {commit[:12]} is not in {repo}: update the clone "
-                        f"(git -C {repo} fetch --filter=blob:none origin) and run again")
+def full_commit(repo: Path, commit: str) -> str:
+    """The full hash of a commit the labelling repository holds: asv records only at such a commit,
+    and the side files are named after the full hash, whatever was typed (a tag, a prefix)."""
+    found = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", "--end-of-options",
+                            f"{commit}^{{commit}}"],
+                           capture_output=True, text=True)
+    if found.returncode == 0:
+        return found.stdout.strip()
+    raise ToolError(f"commit {commit[:12]} is not in {repo}: update the clone "
+                    f"(git -C {repo} fetch --filter=blob:none origin) and run again")
+
+
+@contextlib.contextmanager
+def one_record_at_a_time(machine_dir: Path) -> Iterator[None]:
+    """A lock on the machine's results folder: a second record into it is refused, not interleaved."""
+    try:
+        machine_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(machine_dir / ".record.lock"))
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ToolError(f"another record is running into {machine_dir}; wait for it to end") from None
+    except OSError as error:
+        raise ToolError(f"cannot write into {machine_dir}: {one_line(error)}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def record(args: argparse.Namespace, torch_info: dict, conf: dict, conf_path: Path, commit: str,
+           grid: schema.Grid) -> int:
+    """Describe the machine and run asv over the grid's night; asv's exit code."""
+    describe_machine(args.machine, torch_info)
+    # The night's setup_cache writes each config's operator and kernel names and its visits there.
+    os.environ[schema.DISPATCH_FILE_VARIABLE] = str(
+        Path(conf["results_dir"]) / args.machine / f"{commit}{schema.DISPATCH_SUFFIX}")
+    if not args.bench:
+        os.environ[schema.NIGHT_ONLY_VARIABLE] = "1"
+    extra = [a for a in args.asv_args if a != "--"]
+    return asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
+               "--machine", args.machine, "--bench", args.bench or night_pattern(grid),
+               "--record-samples", "--show-stderr", *extra, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="record at the benchmarked torch's own commit (torch.version.git_version)")
     parser.add_argument("--results-dir", type=Path, help="asv results directory (default: the conf's)")
     parser.add_argument("--html-dir", type=Path, help="asv html directory (default: the conf's)")
-    parser.add_argument("--machine", default=platform.node() or "machine", help="asv machine name")
+    parser.add_argument("--machine", type=machine_name, default=machine_name(platform.node() or "machine"),
+                        help="asv machine name (a folder of the results: no path separators)")
     parser.add_argument("--bench", help="asv --bench regex instead of the grid's night class")
     parser.add_argument("asv_args", nargs=argparse.REMAINDER,
                         help="after --: more arguments for asv run (e.g. -a repeat=3)")
@@ -118,20 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         commit = torch_info["git_version"]
     else:
         commit = args.commit or git_head(Path(conf["repo"]))
-    require_commit(Path(conf["repo"]), commit)
+    commit = full_commit(Path(conf["repo"]), commit)
 
-    describe_machine(args.machine, torch_info)
-    # The night's setup_cache writes each config's operator and kernel names and its visits there.
-    os.environ[schema.DISPATCH_FILE_VARIABLE] = str(
-        Path(conf["results_dir"]) / args.machine / f"{commit}{schema.DISPATCH_SUFFIX}")
-    if not args.bench:
-        os.environ[schema.NIGHT_ONLY_VARIABLE] = "1"
-    extra = [a for a in args.asv_args if a != "--"]
-    started = time.perf_counter()
     try:
-        code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
-                   "--machine", args.machine, "--bench", args.bench or night_pattern(grid),
-                   "--record-samples", "--show-stderr", *extra, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
+        with one_record_at_a_time(Path(conf["results_dir"]) / args.machine):
+            started = time.perf_counter()
+            code = record(args, torch_info, conf, conf_path, commit, grid)
+            wall = time.perf_counter() - started
     finally:
         conf_path.unlink(missing_ok=True)
 

@@ -28,8 +28,8 @@ from pathlib import Path
 import json5
 from asv.results import Results
 from asv.runner import BenchmarkResult
-from cli import ToolError, one_line, run_tool
-from suite import DEFAULT_CONF, REPO_ROOT
+from lib.cli import ToolError, one_line, run_tool
+from lib.suite import DEFAULT_CONF, REPO_ROOT
 
 DAY_S = 86_400
 START_S = 1_764_000_000  # 2025-11-24
@@ -73,6 +73,20 @@ def night_track_value(name: str, index: int, rng: random.Random) -> float:
     return base_time(name, index) * scale * rng.lognormvariate(0.0, 0.01)
 
 
+# Marks a folder this tool made: only such a folder is removed to write a new history.
+MARKER = ".synthetic-history"
+
+
+def clear(out: Path) -> None:
+    """Make ``out`` empty: remove it only where this tool made it; never a folder of anything else."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).is_file():
+            raise ToolError(f"{out} is not empty and not a synthetic history: choose a new folder")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("made by tools/synthetic_history.py\n")
+
+
 def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[str], seed: int) -> None:
     try:
         benchmarks = json.loads(benchmarks_json.read_text())
@@ -80,8 +94,7 @@ def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[st
         raise ToolError(f"cannot read {benchmarks_json}: {one_line(error)} (run `make bench` first)") from None
     recorded = {name: entry for name, entry in benchmarks.items()
                 if isinstance(entry, dict) and entry.get("type") == "track"}
-    if out.exists():
-        shutil.rmtree(out)
+    clear(out)
     commits = make_repo(out / "repo", days)
     results_dir = out / "results"
     results_dir.mkdir(parents=True)

@@ -31,11 +31,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from asv_conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, known_machine
-from asv_results import WALL_SOURCES, ResultsStore, has_results
-from cli import ToolError, one_line, run_tool
-from suite import REPO_ROOT, schema
-from torch_wheels import without_wheels
+from lib.cli import ToolError, machine_name, one_line, run_tool
+from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, known_machine
+from lib.results import ResultsStore
+from lib.rows import WALL_SOURCES, has_results
+from lib.suite import REPO_ROOT, schema
+from lib.wheels import without_wheels
 
 TORCH_COMMITS_CONF = REPO_ROOT / "asv.torch-commits.conf.json"
 # asv find's last line names the commit: "Greatest regression found: 1a2b3c4d".
@@ -72,7 +73,7 @@ def prepare(args: argparse.Namespace) -> Path:
     if args.wheels is not None and not Path(args.wheels).is_dir():
         raise ToolError(f"no wheel folder at {args.wheels}")
     out_dir = REPO_ROOT / ".asv" / "conf-torch-commits"
-    overrides = {"pythons": [args.python]}
+    overrides: dict[str, object] = {"pythons": [args.python]}
     if args.env_dir:
         overrides["env_dir"] = str(args.env_dir.resolve())
     conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir, out_dir, overrides)
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repo", type=Path, required=True, help="a PyTorch clone (a light one: README)")
     parser.add_argument("--wheels", default=os.environ.get("TORCH_WHEEL_DIR") or None,
                         help="folder of torch wheels (default: $TORCH_WHEEL_DIR)")
-    parser.add_argument("--machine", required=True, help="asv machine name")
+    parser.add_argument("--machine", required=True, type=machine_name, help="asv machine name")
     parser.add_argument("--config", type=Path, default=TORCH_COMMITS_CONF, help="the conf to start from")
     parser.add_argument("--results-dir", type=Path, help="asv results directory (default: the conf's)")
     parser.add_argument("--html-dir", type=Path, help="asv html directory (default: the conf's)")

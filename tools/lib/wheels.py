@@ -17,7 +17,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from cli import ToolError, one_line
+from lib.cli import ToolError, one_line
 
 INDEX_NAME = "torch-wheels.json"
 GIT_VERSION = re.compile(r"""^git_version\s*(?::\s*str\s*)?=\s*['"]([0-9a-f]{7,40})['"]""", re.M)

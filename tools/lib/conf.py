@@ -15,8 +15,9 @@ import tempfile
 from pathlib import Path
 
 import json5
-from cli import ToolError, one_line
-from suite import REPO_ROOT
+
+from lib.cli import ToolError, one_line
+from lib.suite import REPO_ROOT
 
 
 def gpu_description(torch_info: dict) -> str | None:
@@ -115,7 +116,7 @@ def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,), lines: list[str
     else:
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               cwd=REPO_ROOT) as process:
-            for line in process.stdout:
+            for line in process.stdout or ():
                 print(line, end="", flush=True)
                 lines.append(line.rstrip("\n"))
         returncode = process.returncode

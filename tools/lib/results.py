@@ -1,30 +1,25 @@
-"""The one results reader the tools share: asv's results files, per machine, run and config.
+"""The one reader of the files the tools read: asv's results, the night's side files, asv's pages.
 
 It imports neither torch nor the measuring code, so the tools start fast on any
 machine with asv installed. Parsing is asv's own (``asv.results.Results``); this
-module adds the choice of machine, run and grid, the config rows of a grid with
-its wall times from either source (the night's or asv's own timed benchmarks),
-the checks that catch damaged input once for every tool, and thin wrappers of
-asv's statistics. The suite's names come from the schema (``suite.schema``), the
-command-line conventions from ``cli.py``.
+module adds the choice of machine and run, and the checks that catch damaged
+input once for every tool. A run's config rows are ``lib.rows``.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
-import itertools
 import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from asv.results import Results
-from cli import ToolError, one_line
-from suite import DEFAULT_CONF, schema
+
+from lib.cli import ToolError, one_line
+from lib.suite import DEFAULT_CONF, schema
 
 # The start of an asv results file as asv writes it: commit hash, environment, date.
 HEAD = re.compile(r'\{"commit_hash": "(?P<commit>[0-9a-f]+)", "env_name": "[^"]*", "date": (?P<date>\d+)')
@@ -48,7 +43,7 @@ def default_results_dir(conf_path: Path = DEFAULT_CONF) -> Path:
         import json5
 
         conf = json5.loads(conf_path.read_text())
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise ToolError(f"cannot read {conf_path}: {error}") from None
     return (conf_path.parent / conf.get("results_dir", "results")).resolve()
 
@@ -144,7 +139,7 @@ class ResultsStore:
                 return RunFile(path, machine, head["commit"], int(head["date"]), 0)
             data = json.loads(path.read_text())  # not asv's usual layout: read it whole
             return RunFile(path, machine, data["commit_hash"], int(data["date"]), 0)
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
             raise ToolError(f"corrupt results file {path}: {one_line(error)}") from None
 
     def _with_start(self, run: RunFile) -> RunFile:
@@ -152,7 +147,7 @@ class ResultsStore:
             data = json.loads(run.path.read_text())
             column = data["result_columns"].index("started_at")
             started = max((entry[column] or 0 for entry in data["results"].values()), default=0)
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
             raise ToolError(f"corrupt results file {run.path}: {one_line(error)}") from None
         return dataclasses.replace(run, started=int(started))
 
@@ -189,7 +184,7 @@ class ResultsStore:
             path = self.dir / "benchmarks.json"
             try:
                 benchmarks = json.loads(path.read_text())
-            except (OSError, ValueError) as error:
+            except (OSError, ValueError, RecursionError) as error:
                 raise ToolError(f"cannot read {path}: {one_line(error)}") from None
             if not isinstance(benchmarks, dict) or not all(
                     isinstance(entry, dict) for name, entry in benchmarks.items() if name != "version"):
@@ -215,7 +210,7 @@ class ResultsStore:
             column = data["result_columns"].index("duration")
             seconds = sum(entry[column] or 0.0 for entry in data["results"].values() if len(entry) > column)
             seconds += sum(data.get("durations", {}).values())
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
             raise ToolError(f"corrupt results file {run.path}: {one_line(error)}") from None
         return seconds or None
 
@@ -229,7 +224,7 @@ class ResultsStore:
             if not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0
                        for masks in visits.values() for values in masks.values() for v in values):
                 raise ValueError("a visit is not a positive number")
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
             raise ToolError(f"corrupt {path}: {one_line(error)}") from None
         return visits
 
@@ -260,197 +255,70 @@ class ResultsStore:
         return {int(code): name.strip() for code, name in schema.BACKEND_LEGEND.findall(unit)}
 
 
-# ---------------------------------------------------------------- config rows
+# ---------------------------------------------------------------- side files and asv's pages
 
 
-@dataclasses.dataclass(frozen=True)
-class Measurement:
-    """One benchmark result of one config: asv's value and, for a wall time, how far its visits spread."""
-
-    value: float | None  # None: failed or missing; NaN is turned into None as skipped
-    spread: float | None  # wall times: slowest visit of the night less the fastest (the value), where known
-    status: str  # "ok", "failed", "skipped", "missing"
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
+def verdict_path(store: ResultsStore, machine: str, commit: str) -> Path:
+    return store.dir / machine / f"{commit}{schema.VERDICT_SUFFIX}"
 
 
-MISSING = Measurement(None, None, "missing")
-
-
-@dataclasses.dataclass(frozen=True)
-class ConfigRow:
-    """Both masks' wall times of one parameter set, and the night's figures where recorded."""
-
-    params: dict[str, object]
-    label: str  # asv's parameter string, e.g. "1, 16, (128, 256), 2048, 'bfloat16'"
-    walls: dict[str, Measurement]  # by mask
-    figures: dict[str, Measurement] = dataclasses.field(default_factory=dict)  # by track_* method
-
-    def figure(self, figure: str, mask: str) -> float | None:
-        """One figure of the night for one mask, None where not recorded, failed or skipped."""
-        return self.figures.get(schema.night_method(figure, mask), MISSING).value
-
-    @property
-    def gpu_speedup(self) -> float | None:
-        """The speedup in GPU time (CUDA-graph replay), without launch cost."""
-        materialized, causal = self.figure("gpu_time", "materialized"), self.figure("gpu_time", "causal_bias")
-        return materialized / causal if materialized and causal else None
-
-    @property
-    def complete(self) -> bool:
-        return all(self.walls[mask].ok for mask in schema.MASKS)
-
-    @property
-    def speedup(self) -> float | None:
-        """Materialized time / CausalBias time: above 1 means CausalBias is faster."""
-        if not self.complete:
-            return None
-        return self.walls["materialized"].value / self.walls["causal_bias"].value
-
-    def config_columns(self) -> dict[str, object]:
-        """The reference's config columns, with the seq_lens axis split in two."""
-        columns: dict[str, object] = {}
-        for name, value in self.params.items():
-            if name == "seq_lens":
-                columns["q_seq_len"], columns["k_seq_len"] = value
-            else:
-                columns[name] = value
-        if "embed_dim" in columns and "num_heads" in columns:
-            columns["head_dim"] = columns["embed_dim"] // columns["num_heads"]
-        return columns
-
-    def config(self, grid: schema.Grid) -> schema.AttentionConfig:
-        return schema.AttentionConfig.from_params(*self.params.values(), grid.device)
-
-
-def parse_param(text: str) -> object:
+def previous_suspects(store: ResultsStore, machine: str, commit: str) -> dict[tuple, dict]:
+    """The suspects a night's check kept (``<commit>.verdict``), by (grid, config, mask, signal)."""
+    path = verdict_path(store, machine, commit)
+    if not path.is_file():
+        return {}
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+        entries = json.loads(path.read_text())["suspects"]
+        return {(e["grid"], e["config"], e["mask"], e["signal"]): e for e in entries}
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+        raise ToolError(f"corrupt verdict file {path}: {one_line(error)}") from None
 
 
-def _measurements(results: Results, name: str, params: list[list[str]]) -> list[Measurement]:
-    """asv's value of every parameter set of one benchmark."""
-    if name not in results.get_all_result_keys():
-        return [MISSING] * math.prod(len(axis) for axis in params)
-    return [_measurement(value) for value in results.get_result_value(name, params)]
+def dispatch_names(store: ResultsStore, machine: str, commit: str) -> dict:
+    """Operator and kernel names per config and mask, as the run's setup_cache wrote them."""
+    path = store.dir / machine / f"{commit}{schema.DISPATCH_SUFFIX}"
+    if not path.is_file():
+        return {}
+    try:
+        names = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as error:
+        raise ToolError(f"corrupt names file {path}: {one_line(error)}") from None
+    if not isinstance(names, dict):
+        raise ToolError(f"corrupt names file {path}: not an object")
+    return names
 
 
-def _measurement(value: float | None, visits: list[float] | None = None) -> Measurement:
-    if value is None:
-        return Measurement(None, None, "failed")
-    if math.isnan(value):
-        return Measurement(None, None, "skipped")
-    spread = max(visits) - min(visits) if visits else None
-    return Measurement(float(value), spread, "ok")
+
+def lower_is_better(name: str) -> bool:
+    """asv's time benchmarks and the night's figures whose schema says lower is better."""
+    method = name.rsplit(".", 1)[-1].split("(")[0]
+    return method.startswith("time_") or any(
+        method == schema.night_method(figure.name, mask)
+        for figure in schema.NIGHT_FIGURES if figure.lower_is_better and not figure.exact for mask in schema.MASKS)
 
 
-def wall_names(grid: schema.Grid, source: str) -> dict[str, str]:
-    """Each mask's wall-time benchmark of a grid: the night's track_wall_time_*, or asv's time_*."""
-    if source == "night":
-        return {mask: schema.benchmark_name(grid.night_class, schema.night_method("wall_time", mask))
-                for mask in schema.MASKS}
-    return {mask: schema.benchmark_name(grid.timed_class, schema.timed_method(mask)) for mask in schema.MASKS}
-
-
-def figure_names(grid: schema.Grid) -> dict[str, str]:
-    """The night class's figures besides the wall time, by track_* method."""
-    methods = [schema.night_method(figure.name, mask) for figure in schema.NIGHT_FIGURES
-               if figure is not schema.WALL_TIME for mask in schema.MASKS]
-    return {method: schema.benchmark_name(grid.night_class, method) for method in methods}
-
-
-def config_rows(results: Results, grid: schema.Grid, param_names: list[str], source: str = "night",
-                visits: dict[str, dict[str, list[float]]] | None = None) -> list[ConfigRow]:
-    """One row per parameter set of ``grid`` recorded in ``results``, in asv's order.
-
-    ``source``: which wall time (WALL_SOURCES); ``visits`` (ResultsStore.night_visits):
-    each night wall time's visits, by label and mask, for its spread.
-    """
-    names = wall_names(grid, source)
-    keys = results.get_all_result_keys()
-    recorded = [results.get_result_params(n) for n in names.values() if n in keys]
-    if not recorded:
-        return []
-    params = recorded[0]
-    per_mask = {mask: _measurements(results, name, params) for mask, name in names.items()}
-    per_figure = {method: _measurements(results, name, params) for method, name in figure_names(grid).items()
-                  if name in keys and results.get_result_params(name) == params}
-    rows = []
-    for index, combination in enumerate(itertools.product(*params)):
-        label = ", ".join(combination)
-        walls = {mask: per_mask[mask][index] for mask in schema.MASKS}
-        for mask in schema.MASKS:
-            night = (visits or {}).get(label, {}).get(mask) if source == "night" else None
-            if night and walls[mask].ok:
-                walls[mask] = _measurement(walls[mask].value, night)
-        rows.append(ConfigRow(
-            params={n: parse_param(v) for n, v in zip(param_names, combination)},
-            label=label,
-            walls=walls,
-            figures={method: values[index] for method, values in per_figure.items()},
-        ))
-    return rows
-
-
-def paired_rows(base_rows: Sequence[ConfigRow], new_rows: Sequence[ConfigRow]) -> Iterator[tuple[ConfigRow, ConfigRow]]:
-    """(base, new) rows of the same parameter set, in the base run's order."""
-    new_by_label = {row.label: row for row in new_rows}
-    for base in base_rows:
-        if base.label in new_by_label:
-            yield base, new_by_label[base.label]
-
-
-def has_results(results: Results, grid: schema.Grid, source: str = "night") -> bool:
-    """Whether the run measured any wall time of this grid from this source."""
-    keys = results.get_all_result_keys()
-    for name in wall_names(grid, source).values():
-        if name in keys:
-            values = results.get_result_value(name, results.get_result_params(name))
-            if any(v is not None and not math.isnan(v) for v in values):
-                return True
-    return False
-
-
-def choose_grid(results: Results, grid_name: str | None, source: str | None) -> tuple[schema.Grid, str]:
-    """The named grid (else the GPU grid where it has results, else the CPU grid) and the wall-time
-    source (else the night's where recorded, else asv's time_* benchmarks)."""
-    grids = [g for g in schema.GRIDS if grid_name in (None, g.name)]
-    sources = WALL_SOURCES if source is None else (source,)
-    for grid in grids:
-        for candidate in sources:
-            if has_results(results, grid, candidate):
-                return grid, candidate
-    wanted = " or ".join(f"{g.name} grid" for g in grids)
-    raise ToolError(f"run {results.commit_hash[:8]} has no {wanted} wall times"
-                    + (f" from the {source} source" if source else ""))
-
-
-def problem_rows(rows: Sequence[ConfigRow]) -> Iterator[str]:
-    """'mask(params): status' for each wall time that failed, was skipped or is missing."""
-    for row in rows:
-        for mask, measurement in row.walls.items():
-            if not measurement.ok:
-                yield f"{mask}({row.label}): {measurement.status}"
-
-
-# ---------------------------------------------------------------- asv compare's flag
-
-
-def asv_flag(base: Measurement, new: Measurement, factor: float) -> str:
-    """What `asv compare --factor` marks for base -> new: '+' slower, '-' faster, ' ' neither.
-
-    asv's own rule; the night's figures carry no samples, so it is the factor alone.
-    """
-    from asv.commands.compare import _is_result_better
-
-    if not (base.ok and new.ok):
-        return " "
-    if _is_result_better(new.value, base.value, None, None, factor):
-        return "-"
-    if _is_result_better(base.value, new.value, None, None, factor):
-        return "+"
-    return " "
+def published_steps(html_dir: Path, machine: str) -> list[dict]:
+    """Steps that `asv publish` detected over the history of this machine (regressions.json)."""
+    path = html_dir / "regressions.json"
+    if not path.is_file():
+        raise ToolError(f"no {path}: run `asv publish` first, or leave out --html-dir")
+    try:
+        entries = json.loads(path.read_text())["regressions"]
+        index = json.loads((html_dir / "index.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+        raise ToolError(f"cannot read asv's pages in {html_dir}: {one_line(error)}") from None
+    to_hash = {int(k): v for k, v in index.get("revision_to_hash", {}).items()}
+    found = []
+    for name, graph_path, _params, _index, last_value, best_value, jumps in entries:
+        if not lower_is_better(name):
+            continue  # asv reads every series as lower-is-better; backend codes are not, counts are judged above
+        if f"machine-{machine}/" not in graph_path and len(index.get("params", {}).get("machine", [])) > 1:
+            continue
+        for before_revision, after_revision, before, after in jumps:
+            found.append({
+                "benchmark": name, "after_commit": to_hash.get(after_revision, str(after_revision))[:8],
+                "before_commit": "" if before_revision is None else to_hash.get(before_revision, "")[:8],
+                "before": before, "after": after, "ratio": after / before,
+                "now_vs_best": last_value / best_value,
+            })
+    return found

@@ -8,12 +8,10 @@ independent, so every spread here is taken across nights or processes.
   ratios of the recent history of one machine (and of an A/A calibration pair),
   pooled per signal and config class, since a few nights say little about one
   config alone. A config's own spread counts once it has enough nights.
-- The confirmation's decision: a rank test over each side's per-process values,
-  which the alternating order makes exchangeable when nothing changed. Order
-  statistics (the fastest process a side) looked tighter in a probe but
-  confirmed a 1.38x "slowdown" between two sides of the same torch on an H100
-  VM (2026-11-25): with the host's bimodal speed, which side catches a fast
-  process is luck.
+- The re-measurement's decision: a rank test over each side's per-process
+  values, which the alternating order makes exchangeable when nothing changed.
+  Not order statistics (the fastest process a side): with the host's bimodal
+  speed, which side catches a fast process is luck (docs/noise.md).
 """
 
 from __future__ import annotations
@@ -24,7 +22,8 @@ import statistics
 from collections.abc import Iterable
 
 import numpy as np
-from suite import schema
+
+from lib.suite import schema
 
 # How many night-to-night spreads (sigma, on the log scale) a change must exceed:
 # to be called on one night alone, and to be a candidate where no confirmation runs.
@@ -110,15 +109,12 @@ def fit(series: dict[tuple, dict[str, list[float | None]]], classes: dict[tuple,
     return NoiseModel(pooled, own, nights)
 
 
-# ---------------------------------------------------------------- confirmation
+# ---------------------------------------------------------------- the re-measurement's decision
 
-# Two-sided Mann-Whitney p-values over per-process values (asv's own test). Were the two
-# sides exchangeable with the same torch, ALPHA_CONFIRM of the re-measured results would
-# be confirmed by chance; they are not quite (each side's children fork from one parent,
-# and a config near the launch-bound line moves with the host): on H100 VMs, one untouched
-# result of 157 re-measured on 2026-11-26 reached p = 2.1e-4, one of 2026-11-25 1.3e-4. With 10
-# processes a side, p < 1e-4 means at most 3 of the 100 cross-side pairs out of order; every
-# host slowdown of 25% or more re-measured with 4 visits a process separated completely.
+# Two-sided Mann-Whitney p-values over per-process values (asv's own test). The sides are
+# not quite exchangeable with the same torch (each side's children fork from one parent),
+# so the bar sits below what untouched results reached (docs/noise.md): with 10 processes a
+# side, p < 1e-4 allows at most 3 of the 100 cross-side pairs out of order.
 ALPHA_CONFIRM = 1e-4
 # Refuted: a slowdown as large as the factor is itself rejected (one-sided 5%).
 ALPHA_REFUTE = 0.10

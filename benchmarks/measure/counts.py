@@ -1,0 +1,89 @@
+"""What the host does per forward, counted: operators, kernels, syncs, Python calls, allocations, the backend.
+
+Imports torch. The counts are exact (the same on every run of one torch build),
+so a change of one is a finding (docs/design.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable
+
+import torch
+
+from ..night_state import DispatchCounts
+from ..schema import backend_of
+
+# CUDA runtime calls that make the host wait for the device.
+SYNC_CALLS = ("cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize", "cudaMemcpy ")
+
+TORCH_SOURCE = os.path.dirname(torch.__file__)
+
+
+def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
+    """The SDPA backend that one call of ``run`` really used, from the operators the profiler saw.
+
+    CausalBias calls the flash or memory-efficient operator itself, so asking SDPA's
+    own backend choice would not tell; the profile does, for both masks.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as profiled:
+        run()
+    return backend_of({event.name for event in profiled.events()})
+
+
+def dispatch_counts(run: Callable[[], torch.Tensor], cuda: bool) -> DispatchCounts:
+    """Count what one warm call of ``run`` dispatches: operators, kernels, syncs, Python calls, allocations."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as profiled:
+        run()
+        if cuda:
+            torch.cuda.synchronize()  # the kernels' records arrive once they ran
+    operators: Counter[str] = Counter()
+    kernels: Counter[str] = Counter()
+    sync_calls: Counter[str] = Counter()
+    for event in profiled.events():
+        if event.name.startswith("aten::"):
+            operators[event.name] += 1
+        elif event.device_type == torch.autograd.DeviceType.CUDA:
+            kernels[event.name] += 1
+        elif any(event.name.startswith(call) for call in SYNC_CALLS):
+            sync_calls[event.name] += 1
+    # Less the synchronize above, which is the measurement's own.
+    syncs = sum(sync_calls.values()) - 1 if cuda else None
+    return DispatchCounts(operators, kernels, syncs, sync_calls, python_calls(run),
+                          allocations(run) if cuda else None)
+
+
+def python_calls(run: Callable[[], object]) -> int:
+    """Python function calls inside torch's own source during one call of ``run``.
+
+    Only torch's frames count: the suite's module is the same on both sides of a
+    comparison, and a test double of a slower torch must not count itself.
+    """
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event == "call" and frame.f_code.co_filename.startswith(TORCH_SOURCE)
+
+    previous = sys.getprofile()
+    sys.setprofile(count)
+    try:
+        run()
+    finally:
+        sys.setprofile(previous)
+    return calls
+
+
+def allocations(run: Callable[[], object]) -> int:
+    """Allocation requests one call makes of the caching allocator (cache hits included)."""
+    before = torch.cuda.memory_stats()["allocation.all.allocated"]
+    run()
+    torch.cuda.synchronize()
+    return torch.cuda.memory_stats()["allocation.all.allocated"] - before

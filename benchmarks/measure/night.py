@@ -1,0 +1,252 @@
+"""The night: one measuring process per grid checks every config and visits it in several passes.
+
+Run from the night class's ``setup_cache`` (``grid_state``); the ``GridState`` it
+returns is what asv hands each ``track_*`` child. Imports torch. Why one process
+and several passes: docs/design.md, "One measuring process a night".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+
+from ..night_state import CUDA_MISSING, GridState, MaskFigures
+from ..schema import DISPATCH_FILE_VARIABLE, MASKS, NIGHT_SUFFIX, SHORT_CALL_SECONDS, AttentionConfig, grid_configs
+from .counts import dispatch_counts
+from .model import (
+    ForwardCase,
+    MaskBuilder,
+    build_case,
+    check_case,
+    cuda_available,
+    lower_right_causal_mask,
+    unavailable,
+    use_device,
+)
+from .timers import forward_peak_memory, graph_replay_seconds, sm_clock_mhz, visit_seconds
+
+# The night visits every config this many times, each pass in its own order, and
+# keeps the fastest visit. Configs whose calls take under SHORT_CALL_SECONDS are
+# launch-bound or near it: the host's speed moves them most, and a visit costs
+# them milliseconds, so they get more passes.
+WALL_PASSES = 4
+SHORT_CALL_PASSES = 8
+
+
+def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
+    """Dispatch counts (the backend with them) and (CUDA) peak memory of one warm mask."""
+    run = case.runner(mask)
+    cuda = case.config.device == "cuda"
+    figures.dispatch = dispatch_counts(run, cuda)
+    if cuda:
+        figures.peak_memory = forward_peak_memory(run)
+
+
+def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
+    """CUDA: GPU time of one CUDA-graph replay; CPU: the time of one call (the CPU does the work)."""
+    run = case.runner(mask)
+    if case.config.device == "cuda":
+        figures.kernel_seconds = graph_replay_seconds(run)
+        figures.sm_clock_mhz = sm_clock_mhz()
+    else:
+        figures.kernel_seconds = visit_seconds(run, block_seconds=0.002, blocks=7)
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class NightPasses:
+    """The passes of one grid's measurement, and the seconds each phase took.
+
+    Each pass runs on another of the process's CPUs: a VM's vCPUs differ in speed
+    for seconds to minutes, and the visits of one process share its level
+    (docs/noise.md), so the passes look at the host from several places.
+    """
+
+    def __init__(self, state: GridState, mask_builder: MaskBuilder) -> None:
+        self.state, self.mask_builder = state, mask_builder
+        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+    def on_cpu_of_pass(self, index: int) -> None:
+        if len(self.cpus) > 1:
+            os.sched_setaffinity(0, {self.cpus[index % len(self.cpus)]})
+
+    def release_cpus(self) -> None:
+        if len(self.cpus) > 1:
+            os.sched_setaffinity(0, self.cpus)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.state.phases[name] = self.state.phases.get(name, 0.0) + time.perf_counter() - start
+
+    def build(self, config: AttentionConfig) -> ForwardCase:
+        with self.phase("build"):
+            return build_case(config, self.mask_builder)
+
+    def release(self, config: AttentionConfig) -> None:
+        if config.device == "cuda":
+            with self.phase("build"):
+                torch.cuda.empty_cache()  # the next config's tensors get the memory, not this one's cache
+
+    def attempt(self, figures: MaskFigures, what: str, phase: str, action: Callable[[], object]) -> None:
+        """Run one measurement of one mask; a failure is recorded on the mask, the night goes on."""
+        with self.phase(phase):
+            try:
+                action()
+            except Exception as error:  # out of memory, a kernel or capture error: this figure's outcome
+                figures.errors.append(f"{what} failed: {describe(error)}")
+
+    def first_pass(self, config: AttentionConfig) -> None:
+        """Check both masks; where they agree, a first visit of each and the counts."""
+        self._check_and_measure(config)
+        self.release(config)  # the case is gone with the call above: its memory goes back now
+
+    def _check_and_measure(self, config: AttentionConfig) -> None:
+        try:
+            case = self.build(config)
+            with self.phase("check"):
+                check_case(case)
+        except Exception as error:  # mismatch, out of memory, kernel error: this config's verdict
+            self.state.verdicts[config] = describe(error)
+            self.state.figures[config] = "the equivalence check failed"
+            return
+        self.state.verdicts[config] = None
+        figures = {mask: MaskFigures() for mask in MASKS}
+        self.state.figures[config] = figures
+        self.visit(case, figures, MASKS)
+        for mask in MASKS:
+            self.attempt(figures[mask], "counting", "counts",
+                         lambda mask=mask: measure_counts(case, mask, figures[mask]))
+
+    def visit(self, case: ForwardCase, figures: dict[str, MaskFigures], masks: tuple[str, ...]) -> None:
+        for mask in masks:
+            self.attempt(figures[mask], "wall timing", "wall",
+                         lambda mask=mask: figures[mask].wall_visits.append(visit_seconds(case.runner(mask))))
+
+    def later_pass(self, index: int, configs: list[AttentionConfig], last: bool) -> None:
+        """Visit the given checked configs again, in this pass's own order; ``last`` adds the GPU time."""
+        order = [config for config in configs if self.state.verdicts.get(config) is None]
+        random.Random(index).shuffle(order)
+        masks = MASKS if index % 2 else MASKS[::-1]  # neither mask always runs first after a build
+        for config in order:
+            self._revisit(config, index, masks, last)
+            self.release(config)
+
+    def _revisit(self, config: AttentionConfig, index: int, masks: tuple[str, ...], last: bool) -> None:
+        figures = self.state.figures[config]
+        try:
+            case = self.build(config)
+        except Exception as error:
+            for mask in MASKS:
+                figures[mask].errors.append(f"pass {index + 1}: building failed: {describe(error)}")
+            return
+        self.visit(case, figures, masks)
+        if last:
+            what = "GPU time" if config.device == "cuda" else "call time"
+            for mask in MASKS:
+                self.attempt(figures[mask], what, "kernel",
+                             lambda mask=mask: measure_kernel_time(case, mask, figures[mask]))
+
+
+def measure_grid(configs: list[AttentionConfig], mask_builder: MaskBuilder = lower_right_causal_mask,
+                 passes: int = WALL_PASSES, short_passes: int = SHORT_CALL_PASSES - WALL_PASSES) -> GridState:
+    """Check every config, then time and measure those that passed, in ``passes`` passes over the grid
+    and ``short_passes`` more over the configs of short calls.
+
+    One config failing fails alone. The CUDA-graph capture, the one figure that
+    can break the CUDA context, comes in the last full pass, after every check.
+    """
+    device = configs[0].device if configs else "cpu"
+    if device == "cuda" and not cuda_available():
+        return GridState("", unavailable=CUDA_MISSING)
+    use_device(device)
+    state = GridState(torch.cuda.get_device_name() if device == "cuda" else "CPU")
+    night = NightPasses(state, mask_builder)
+    try:
+        _run_passes(night, configs, passes, short_passes)
+    finally:
+        night.release_cpus()
+    return state
+
+
+def _run_passes(night: NightPasses, configs: list[AttentionConfig], passes: int, short_passes: int) -> None:
+    night.on_cpu_of_pass(0)
+    for config in configs:
+        night.first_pass(config)
+    for index in range(1, passes):
+        night.on_cpu_of_pass(index)
+        night.later_pass(index, configs, last=index == passes - 1)
+    # Which calls are short is known only after the full passes' visits.
+    short = [config for config in configs if _short_calls(night.state.figures.get(config))]
+    for index in range(passes, passes + short_passes):
+        night.on_cpu_of_pass(index)
+        night.later_pass(index, short, last=False)
+
+
+def _short_calls(figures: dict[str, MaskFigures] | str | None) -> bool:
+    """Both masks' calls under SHORT_CALL_SECONDS so far."""
+    if not isinstance(figures, dict):
+        return False
+    walls = [f.wall_seconds for f in figures.values()]
+    return all(wall is not None and wall < SHORT_CALL_SECONDS for wall in walls)
+
+
+def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> GridState:
+    """The night of one grid: every config measured, the side files written beside the run's results."""
+    reason = unavailable(device)
+    if reason:
+        return GridState("", unavailable=reason)
+    started = time.perf_counter()
+    state = measure_grid(grid_configs(params, device), mask_builder)
+    write_dispatch_names(state)
+    write_night(state, time.perf_counter() - started)
+    return state
+
+
+def _measured(state: GridState) -> Iterator[tuple[AttentionConfig, dict[str, MaskFigures]]]:
+    """The configs that passed their check, with their figures."""
+    return ((config, figures) for config, figures in state.figures.items() if isinstance(figures, dict))
+
+
+def write_dispatch_names(state: GridState) -> None:
+    """The operator and kernel names of every config and mask, beside the run's results."""
+    path = os.environ.get(DISPATCH_FILE_VARIABLE)
+    if not path:
+        return
+    names = {
+        config.label: {mask: {"operators": dict(f.dispatch.operators), "kernels": dict(f.dispatch.kernels),
+                              "sync_calls": dict(f.dispatch.sync_calls)}
+                       for mask, f in figures.items() if f.dispatch}
+        for config, figures in _measured(state)
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(names, indent=1, sort_keys=True))
+
+
+def write_night(state: GridState, seconds: float) -> None:
+    """Beside the dispatch names, <commit>.night: the measurement's seconds by phase and every visit's wall time.
+
+    asv keeps one number per result and shows a setup_cache's output only when
+    it fails; this is where the night's own cost and spread can be read.
+    """
+    path = os.environ.get(DISPATCH_FILE_VARIABLE)
+    if not path:
+        return
+    visits = {config.label: {mask: f.wall_visits for mask, f in figures.items()}
+              for config, figures in _measured(state)}
+    clocks = {config.label: {mask: f.sm_clock_mhz for mask, f in figures.items()}
+              for config, figures in _measured(state) if any(f.sm_clock_mhz for f in figures.values())}
+    record = {"seconds": seconds, "phases": state.phases, "wall_visits": visits, "sm_clock_mhz": clocks}
+    Path(path).with_suffix(NIGHT_SUFFIX).write_text(json.dumps(record, indent=1, sort_keys=True))

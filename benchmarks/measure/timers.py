@@ -1,0 +1,112 @@
+"""The clocks of the measuring code: wall time of a visit, CUDA-graph GPU time, peak memory, the SM clock.
+
+Imports torch; nothing here touches CUDA at import time (a forked child cannot
+use CUDA that was initialised in its parent). Each timer takes the call to time,
+so it knows nothing of the model.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+# A visit: blocks of back-to-back calls of at least this long, this many of them.
+VISIT_BLOCK_SECONDS = 0.005
+VISIT_BLOCKS = 3
+
+
+def synchronized_clock() -> float:
+    """perf_counter read after queued CUDA work finishes, so a sample ends when the GPU does.
+
+    ``is_initialized`` never initialises CUDA, so the CPU grid pays nothing here.
+    """
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+def sm_clock_mhz() -> int | None:
+    """The GPU's SM clock now, through NVML (None where NVML cannot say)."""
+    try:
+        return int(torch.cuda.clock_rate())
+    except Exception:  # no NVML, no permission, no GPU: the clock is a note beside the figure
+        return None
+
+
+def visit_seconds(run: Callable[[], torch.Tensor], block_seconds: float = VISIT_BLOCK_SECONDS,
+                  blocks: int = VISIT_BLOCKS) -> float:
+    """Wall time of one forward in one visit: the median block of back-to-back calls, per call.
+
+    One untimed call first (the case may be fresh from a build). A call as long as
+    a block is a block by itself, and the visit's only one: the GPU, not the host,
+    sets those configs, and their calls are where the night's time goes.
+    """
+    run()
+    start = synchronized_clock()
+    run()
+    first = synchronized_clock() - start
+    calls = math.ceil(block_seconds / first)
+    if calls <= 1:
+        return first
+
+    def block() -> float:
+        start = synchronized_clock()
+        for _ in range(calls):
+            run()
+        return (synchronized_clock() - start) / calls
+
+    return statistics.median(block() for _ in range(blocks))
+
+
+def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float = 0.005, blocks: int = 5) -> float:
+    """GPU time of one forward without launch cost: captured once in a CUDA graph, replayed.
+
+    Replays run back to back in blocks of about ``block_seconds`` between two CUDA
+    events; the median block, divided by its replays, is the figure.
+    """
+    graph = _captured(run)
+
+    def block(replays: int) -> float:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(replays):
+            graph.replay()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3 / replays
+
+    replays = max(1, math.ceil(block_seconds / block(1)))
+    return statistics.median(block(replays) for _ in range(blocks))
+
+
+def _captured(run: Callable[[], torch.Tensor]) -> torch.cuda.CUDAGraph:
+    """One call of ``run`` captured in a CUDA graph."""
+    side_stream = torch.cuda.Stream()
+    side_stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side_stream):  # capture needs its warm-up off the default stream
+        for _ in range(2):  # the case is warm already; these set up the side stream's library state
+            run()
+    torch.cuda.current_stream().wait_stream(side_stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        run()
+    return graph
+
+
+def forward_peak_memory(run: Callable[[], torch.Tensor]) -> int:
+    """Bytes one forward allocates at its peak above what was allocated before it.
+
+    Inputs, weights and the mask are allocated before, so they are not counted; the
+    output and every intermediate are. Call it after a warm-up, so that workspaces
+    the libraries keep for good (cuBLAS, cuDNN) are not counted either.
+    """
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    run()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - before

@@ -1,0 +1,109 @@
+"""Faults that must never look like a finding or lose data: exit codes, names that escape, one record at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_standin_repo, run_tool
+from filelock import FileLock
+from lib import cli
+from results_factory import write_run
+
+BASE, NEW = "a" * 40, "b" * 40
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def two_nights(root: Path) -> Path:
+    results = root / "results"
+    walls = {"track_wall_time_materialized": [2e-6] * 4, "track_wall_time_causal_bias": [1e-6] * 4}
+    write_run(results, "box", BASE, 1_000, walls)
+    write_run(results, "box", NEW, 2_000, walls)
+    return results
+
+
+def assert_one_line(completed, code: int, words: str) -> None:
+    assert completed.returncode == code, completed.stdout + completed.stderr
+    assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr, completed.stderr
+    assert words in completed.stderr
+
+
+def test_an_unexpected_failure_is_exit_3_in_one_line_never_the_finding_code(capsys, monkeypatch):
+    def broken(argv):
+        raise ValueError("something the tool did not expect")
+
+    monkeypatch.delenv(cli.TRACEBACK_VARIABLE, raising=False)
+    assert cli.run_tool(broken) == cli.TOOL_FAILED == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("failed: ValueError: something the tool did not expect (a fault of the tool")
+    monkeypatch.setenv(cli.TRACEBACK_VARIABLE, "1")
+    assert cli.run_tool(broken) == 3
+    assert "Traceback" in capsys.readouterr().err
+    assert cli.run_tool(lambda argv: (_ for _ in ()).throw(RecursionError("deep"))) == 3
+
+
+def test_a_report_into_a_missing_folder_is_a_user_error_and_the_nights_stay_whole(tmp_path):
+    results = two_nights(tmp_path)
+    before = checksums(results)
+    completed = run_tool("check_regressions.py", "--results-dir", str(results), "--record-verdict",
+                         "--report", str(tmp_path / "missing" / "report.md"))
+    assert_one_line(completed, 2, f"cannot write {tmp_path / 'missing' / 'report.md'}: no folder")
+    assert checksums(results) == before  # checked before any work: no .verdict either
+
+
+def test_json_nested_thousands_deep_is_corrupt_input_not_a_crash(tmp_path):
+    results = two_nights(tmp_path)
+    (results / "box" / f"{BASE}.verdict").write_text("[" * 100_000 + "]" * 100_000)
+    completed = run_tool("check_regressions.py", "--results-dir", str(results))
+    assert_one_line(completed, 2, "corrupt verdict file")
+    (results / "box" / f"{BASE}.verdict").unlink()
+    (results / "benchmarks.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert_one_line(run_tool("speedup_summary.py", "--results-dir", str(results)), 2, "benchmarks.json")
+
+
+@pytest.mark.parametrize("machine", ["../escape", "/tmp/absolute", "a/b", ".."])
+def test_a_machine_name_that_would_escape_the_results_folder_is_refused(tmp_path, machine):
+    completed = run_tool("record_run.py", "--grid", "cpu", "--results-dir", str(tmp_path / "results"),
+                         "--machine", machine)
+    assert completed.returncode == 2 and "not a machine name" in completed.stderr
+    assert not (tmp_path / "results").exists() and not Path("/tmp/absolute").exists()
+
+
+def test_a_record_into_a_folder_another_record_holds_is_refused(tmp_path):
+    (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
+    machine_dir = tmp_path / "results" / "ci"
+    machine_dir.mkdir(parents=True)
+    with FileLock(str(machine_dir / ".record.lock")):
+        completed = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
+                             "--results-dir", str(tmp_path / "results"), "--machine", "ci",
+                             env={"HOME": str(tmp_path)})
+    assert_one_line(completed, 2, f"another record is running into {machine_dir}")
+    assert [p.name for p in machine_dir.iterdir()] == [".record.lock"]
+
+
+def test_a_commit_typed_as_a_prefix_names_the_side_files_by_its_full_hash(tmp_path):
+    (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
+    (tmp_path / "home").mkdir()
+    completed = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit[:7],
+                         "--results-dir", str(tmp_path / "results"), "--machine", "ci",
+                         env={"HOME": str(tmp_path / "home")})
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    side_files = sorted(p.name for p in (tmp_path / "results" / "ci").iterdir() if not p.name.endswith(".json"))
+    assert side_files == [".record.lock", f"{commit}.dispatch", f"{commit}.night"]
+    json.loads((tmp_path / "results" / "ci" / f"{commit}.night").read_text())
+
+
+def test_the_synthetic_history_never_deletes_a_folder_it_did_not_make(tmp_path):
+    results = two_nights(tmp_path)
+    before = checksums(results)
+    completed = run_tool("synthetic_history.py", "--out", str(results), "--days", "2",
+                         "--benchmarks-json", str(results / "benchmarks.json"))
+    assert_one_line(completed, 2, "is not empty and not a synthetic history")
+    assert checksums(results) == before

@@ -1,0 +1,111 @@
+"""The tools' command-line conventions, in one place for every entry point.
+
+Exit codes: 0 success, 1 a finding (a regression, a slower build) and only a
+finding, 2 a user error (bad input or arguments), 3 the tool itself failed (a bug,
+a full disk, out of memory): never a finding, so the nightly treats it as a broken
+job. Errors are one line on stderr; ``ATTENTION_BIAS_TRACEBACK=1`` adds the traceback.
+Writes are whole or absent. Standard library only: asv's bare per-commit
+virtualenv imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+SUCCESS, FINDING, USER_ERROR, TOOL_FAILED = 0, 1, 2, 3
+TRACEBACK_VARIABLE = "ATTENTION_BIAS_TRACEBACK"
+
+
+class ToolError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+# ---------------------------------------------------------------- command line
+
+
+MACHINE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+
+
+def machine_name(text: str) -> str:
+    """An asv machine name that stays a folder of the results folder: no separators, no '..'."""
+    if not MACHINE_NAME.fullmatch(text) or ".." in text:
+        raise argparse.ArgumentTypeError(f"not a machine name (letters, digits, '.', '_', '+', '-'): {text!r}")
+    return text
+
+
+def add_results_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        help="asv results directory (default: results_dir of asv.conf.json)",
+    )
+    parser.add_argument(
+        "--machine", type=machine_name,
+        help="asv machine name (default: the only one, else the most recently run)"
+    )
+
+
+def add_format_argument(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+    parser.add_argument("--format", choices=choices, default=choices[0], help="output format")
+
+
+def run_tool(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Call a tool's main: a ToolError is one line and exit 2; anything unexpected one line and exit 3."""
+    try:
+        return main(argv)
+    except ToolError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USER_ERROR
+    except BrokenPipeError:  # e.g. piped into head
+        return SUCCESS
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return TOOL_FAILED
+    except (Exception, RecursionError, MemoryError) as error:  # the one place that catches everything
+        if os.environ.get(TRACEBACK_VARIABLE):
+            traceback.print_exc()
+        print(f"failed: {type(error).__name__}: {one_line(error)[:300]} "
+              f"(a fault of the tool or the machine, not a finding; {TRACEBACK_VARIABLE}=1 shows where)",
+              file=sys.stderr)
+        return TOOL_FAILED
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: a temporary file in the same folder, renamed
+    into place, so a full disk or a kill leaves the old file (or none), never a partial one."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def writable_folder(path: Path) -> None:
+    """Checked before any work: the folder of a file the user asked for exists and takes files."""
+    if not path.parent.is_dir():
+        raise ToolError(f"cannot write {path}: no folder {path.parent}")
+    if not os.access(path.parent, os.W_OK):
+        raise ToolError(f"cannot write {path}: {path.parent} is read-only")
+
+
+def write_report(path: Path, text: str) -> None:
+    """A report the user asked for: a missing or read-only folder is a user error, named."""
+    writable_folder(path)
+    try:
+        write_whole(path, text)
+    except OSError as error:
+        raise ToolError(f"cannot write {path}: {one_line(error)}") from None
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

@@ -1,0 +1,39 @@
+"""What the verdict says of one result and signal: a finding, and its level."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lib.nights import Key
+
+LEVELS = ("regression", "suspect", "noise")
+
+
+@dataclasses.dataclass
+class Finding:
+    level: str  # one of LEVELS
+    key: Key
+    signal: str
+    reference: float
+    contender: float
+    klass: str  # "launch-bound", "GPU-bound" or "unknown"
+    floor: float  # smallest slowdown one night shows on this key and signal
+    why: str
+    confirmation: dict | None = None
+    one_night: bool = False  # beyond what the noise model allows on one night alone
+
+    @property
+    def ratio(self) -> float:
+        return self.contender / self.reference
+
+    @property
+    def config_mask(self) -> tuple[str, str]:
+        """(config, mask): how the re-measurement and the names files key a result."""
+        return self.key[1], self.key[2]
+
+    def as_dict(self) -> dict:
+        grid, config, mask = self.key
+        return {"level": self.level, "grid": grid, "config": config, "mask": mask,
+                "signal": self.signal, "reference": self.reference, "contender": self.contender,
+                "ratio": self.ratio, "class": self.klass, "floor": self.floor, "why": self.why,
+                "confirmation": self.confirmation}

@@ -1,0 +1,246 @@
+"""The re-measurement: candidates measured again in fresh processes of both torch builds, alternating.
+
+A night is one process per grid, and one process lives in one state of the
+host's CPU speed, so a candidate is measured again in several short processes
+a side: the baseline's Python and the contender's alternate in blocks of ABBA
+or BAAB chosen at random (forked children land on alternating vCPUs, and a
+strict ABAB order would put every A on one vCPU). Every process measures every
+chosen key, in its own random order; a key of short calls is visited PASSES
+times, each on another CPU drawn at random, and its fastest visit counts, as
+in the night.
+
+The plan fits the candidates to a budget of seconds, strongest evidence first,
+with a cost model per process and key (docs/measurements/2026-11-26-h100-remeasurement.md);
+what a round leaves unspent goes to the next strongest, at the pace it measured.
+The workers (``benchmarks/measure/worker.py``) import torch; this module does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import subprocess
+import time
+from collections.abc import Callable
+
+from lib.findings import Finding
+from lib.nights import Night
+from lib.noise import Z_CANDIDATE
+from lib.suite import REPO_ROOT, schema
+
+SIDES = ("baseline", "contender")
+# Visits of a short-call key in each process, each pinned to another CPU: a process on a slow
+# vCPU is slow for every key, and its other visits look past that.
+PASSES = 4
+# The cost model: seconds a process (the worker's fork, CUDA's start), a key (its first build
+# and calls), a visit (a build and blocks of 2 ms), and calls of the key's own time per visit
+# (WALL_CALLS) and for a GPU time (GPU_CALLS). Fitted to measured re-measurements (docs/noise.md).
+PROCESS_SECONDS = {"cuda": 0.9, "cpu": 0.05}
+KEY_SECONDS = {"cuda": 0.06, "cpu": 0.02}
+VISIT_SECONDS = 0.01
+WALL_CALLS = 2
+GPU_CALLS = 9
+# How far one night moves a signal before the history has a spread of its own: the scale a
+# candidate's evidence is ranked by until then (docs/noise.md, "Ranking the candidates").
+PRIOR_SPREAD = {"gpu": 1.03, "GPU-bound": 1.03, "launch-bound": 1.15, "unknown": 1.1}
+
+Plan = dict[tuple[str, str], schema.WorkerKey]  # (config, mask) -> what each process measures of it
+
+
+class RemeasureError(Exception):
+    """A worker could not start or answer."""
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def priority(finding: Finding) -> tuple[bool, float]:
+    """Strongest evidence first: one-night calls, then the change in units of the signal's spread."""
+    if math.isfinite(finding.floor):  # the history's own floor: Z_CANDIDATE spreads of this key and signal
+        spread = finding.floor ** (1 / Z_CANDIDATE)
+    else:
+        spread = PRIOR_SPREAD["gpu"] if finding.signal == "gpu" else PRIOR_SPREAD[finding.klass]
+    return (not finding.one_night, -math.log(finding.ratio) / math.log(spread))
+
+
+def visits(values: dict[str, float | None]) -> int:
+    """Visits a process of one key: PASSES for short calls, one where the GPU sets the time."""
+    wall = values.get("wall")
+    return PASSES if wall is not None and wall < schema.SHORT_CALL_SECONDS else 1
+
+
+def signals_of(plan: Plan, key: tuple[str, str]) -> tuple[str, ...]:
+    """The signals already chosen for a key, none where it is not chosen yet."""
+    return plan[key].signals if key in plan else ()
+
+
+def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float:
+    """What measuring this finding's key and signal adds to each process, beyond ``plan``."""
+    key = finding.config_mask
+    values = tonight.values.get(finding.key, {})
+    cost = 0.0 if key in plan else (
+        KEY_SECONDS[device] + visits(values) * (VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0)))
+    if finding.signal == "gpu" and "gpu" not in signals_of(plan, key):
+        cost += GPU_CALLS * (values.get("gpu") or 0.0)
+    return cost
+
+
+def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, device: str, budget: float,
+                pace: float = 1.0, first_free: bool = True) -> tuple[Plan, list[Finding], float]:
+    """The keys to re-measure, in priority order, as many as ``processes`` a side can measure
+    within ``budget`` seconds; the candidates left out; the estimated seconds a process.
+
+    ``pace``: measured over estimated seconds a process, from an earlier round (1 before any);
+    ``first_free``: the strongest candidate is taken even where it alone does not fit.
+    """
+    plan: Plan = {}
+    left_out: list[Finding] = []
+    seconds = PROCESS_SECONDS[device]
+    for finding in sorted(candidates, key=priority):
+        cost = key_cost(finding, plan, tonight, device)
+        if (plan or not first_free) and 2 * processes * pace * (seconds + cost) > budget:
+            left_out.append(finding)
+            continue
+        seconds += cost
+        key = finding.config_mask
+        plan[key] = schema.WorkerKey(*key, tuple(sorted({*signals_of(plan, key), finding.signal})),
+                                     visits(tonight.values.get(finding.key, {})))
+    return plan, left_out, seconds
+
+
+# ---------------------------------------------------------------- the workers
+
+
+@dataclasses.dataclass
+class Worker:
+    """One environment's worker: a Python with torch that forks a child per request."""
+
+    side: str
+    python: str
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        try:
+            self.process = subprocess.Popen(
+                [self.python, "-m", "benchmarks.measure.worker"], cwd=REPO_ROOT,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        except OSError as error:
+            raise RemeasureError(f"cannot start {self.python}: {error}") from None
+
+    def ask(self, request: schema.WorkerRequest) -> schema.WorkerAnswer:
+        assert self.process and self.process.stdin and self.process.stdout
+        try:
+            self.process.stdin.write(request.to_json() + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:
+            raise RemeasureError(f"the {self.side} worker ({self.python}) stopped answering")
+        try:
+            answer = schema.WorkerAnswer.from_json(line)
+        except (ValueError, KeyError, TypeError) as error:
+            raise RemeasureError(f"the {self.side} worker answered what is not an answer: {error}") from None
+        if answer.error:
+            raise RemeasureError(f"the {self.side} worker failed: {answer.error.strip().splitlines()[-1]}")
+        return answer
+
+    def stop(self) -> None:
+        if self.process:
+            try:
+                if self.process.stdin:
+                    self.process.stdin.close()
+                self.process.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+
+
+def process_order(processes_per_side: int, rng: random.Random) -> list[str]:
+    """Sides in blocks of ABBA or BAAB, chosen at random: balanced against period-2 placement and drift."""
+    order: list[str] = []
+    while len(order) < 2 * processes_per_side:
+        block = ["baseline", "contender", "contender", "baseline"]
+        order += block if rng.random() < 0.5 else block[::-1]
+    return order[: 2 * processes_per_side]
+
+
+@dataclasses.dataclass
+class Remeasured:
+    """Per key (config, mask): each side's per-process values of each signal, in the order measured."""
+
+    values: dict[tuple[str, str], dict[str, dict[str, list[float]]]]
+    seconds: float
+    processes: int
+
+    def side(self, key: tuple[str, str], signal: str, side: str) -> list[float]:
+        return self.values.get(key, {}).get(side, {}).get(signal, [])
+
+    def merged(self, other: Remeasured) -> Remeasured:
+        return Remeasured(self.values | other.values, self.seconds + other.seconds, self.processes + other.processes)
+
+    def as_json(self) -> list[dict]:
+        return [{"config": c, "mask": m, **sides} for (c, m), sides in self.values.items()]
+
+
+def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_side: int, seed: int,
+              budget_seconds: float = 120.0) -> Remeasured:
+    """Measure every key of ``plan`` in ``processes_per_side`` fresh processes of each Python (one side or both).
+
+    No block of four processes starts that would end past ``budget_seconds`` at the pace
+    so far: the nightly's cost stays bounded, and the sides stay balanced.
+    """
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    workers = {side: Worker(side, pythons[side]) for side in SIDES if side in pythons}
+    values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
+        key: {side: {} for side in workers} for key in plan}
+    processes = 0
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    try:
+        for worker in workers.values():
+            worker.start()
+        order = (process_order(processes_per_side, rng) if len(workers) == 2
+                 else [next(iter(workers))] * processes_per_side)
+        for index, side in enumerate(order):
+            elapsed = time.perf_counter() - started
+            if index % 4 == 0 and index and elapsed * (1 + 4 / index) > budget_seconds:
+                break
+            request = schema.WorkerRequest(device, rng.randrange(2**32),
+                                           tuple(rng.sample(cpus, min(PASSES, len(cpus)))), tuple(plan.values()))
+            for value in workers[side].ask(request).values:
+                per_signal = values[(value.config, value.mask)][side]
+                per_signal.setdefault("wall", []).append(value.wall)
+                if value.gpu is not None:
+                    per_signal.setdefault("gpu", []).append(value.gpu)
+            processes += 1
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    return Remeasured(values, time.perf_counter() - started, processes)
+
+
+Measure = Callable[[Plan, dict[str, str], str, int, int, float], Remeasured]
+
+
+def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, pythons: dict[str, str],
+                        processes: int, seed: int, budget: float,
+                        measure: Measure = remeasure) -> tuple[Remeasured, list[Finding], int]:
+    """Re-measure the strongest candidates that fit the budget; with what that round left unspent,
+    at the pace it measured, the next strongest; and so on. Returns the values, the candidates
+    left out and the number of rounds."""
+    merged = Remeasured({}, 0.0, 0)
+    pending, pace, rounds = candidates, 1.0, 0
+    while pending:
+        left = budget - merged.seconds
+        plan, left_out, estimate = fitted_plan(pending, tonight, processes, device, left, pace,
+                                               first_free=rounds == 0)
+        if not plan:
+            break
+        measured = measure(plan, pythons, device, processes, seed + rounds, left)
+        merged = merged.merged(measured)
+        if measured.processes:
+            pace = measured.seconds / measured.processes / estimate
+        pending, rounds = left_out, rounds + 1
+    return merged, pending, rounds

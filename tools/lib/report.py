@@ -1,0 +1,106 @@
+"""The verdict as people and machines read it: a markdown report and a JSON document."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+
+from tabulate import tabulate
+
+from lib.findings import Finding
+from lib.nights import CONTINUOUS
+from lib.suite import schema
+from lib.verdict import Verdict
+
+
+def formatted(signal: str, value: float) -> str:
+    if signal in CONTINUOUS:
+        return f"{value * 1e6:.4g} us"
+    return f"{value:g}"
+
+
+def findings_table(findings: list[Finding]) -> str:
+    rows = [{
+        "config": f.key[1], "mask": f.key[2], "signal": f.signal, "class": f.klass,
+        "reference": formatted(f.signal, f.reference), "tonight": formatted(f.signal, f.contender),
+        "ratio": f"{f.ratio:.3f}", "floor": "" if math.isinf(f.floor) else f"{f.floor:.3f}",
+        "why": f.why + (f" ({f.confirmation['ratio']:.3f}, p={f.confirmation['p_change']:.2g})"
+                        if f.confirmation else ""),
+    } for f in findings]
+    return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "none"
+
+
+def floor_summary(rows: list[dict]) -> list[dict]:
+    """Median and max one-night floor per class and signal."""
+    summary = []
+    for klass in sorted({row["class"] for row in rows}):
+        for signal in CONTINUOUS:
+            floors = [row[f"{signal}_floor"] for row in rows
+                      if row["class"] == klass and row[f"{signal}_floor"] is not None]
+            if floors:
+                summary.append({"class": klass, "signal": signal, "results": len(floors),
+                                "median floor": f"{statistics.median(floors):.3f}",
+                                "max floor": f"{max(floors):.3f}"})
+    return summary
+
+
+def markdown(verdict: Verdict) -> str:
+    parts = [f"# {verdict.headline}", "", introduction(verdict), ""]
+    for level, title in (("regression", "Regressions"), ("suspect", "Suspects (listed, not failing)")):
+        found = verdict.level(level)
+        parts += [f"## {title} ({len(found)})", "", findings_table(found), ""]
+    if verdict.names:
+        parts += ["## Operators and kernels that appeared or vanished", ""]
+        parts += [f"- {config} {mask}: {change}" for (config, mask), change in sorted(verdict.names.items())]
+        parts.append("")
+    noise = verdict.level("noise")
+    parts += [f"## Candidates found to be noise ({len(noise)})", "", findings_table(noise), ""]
+    if verdict.remeasurement:
+        parts += ["## Re-measurement", "", remeasurement_line(verdict.remeasurement), ""]
+    parts += ["## Detection floor on this machine tonight (one night, no re-measurement)", "",
+              tabulate(floor_summary(verdict.floors), headers="keys", tablefmt="github") or "none", "",
+              f"## Failed or missing ({len(verdict.not_measured)})", ""]
+    parts.extend([f"- {item}" for item in verdict.not_measured] or ["none"])
+    if verdict.steps is not None:
+        parts += ["", f"## Steps found by asv publish over the history ({len(verdict.steps)})", ""]
+        rows = [{**d, "before": f"{d['before']:.4g}", "after": f"{d['after']:.4g}",
+                 "ratio": f"{d['ratio']:.3f}", "now_vs_best": f"{d['now_vs_best']:.3f}"} for d in verdict.steps]
+        parts.append(tabulate(rows, headers="keys", tablefmt="github") if rows else "none")
+    return "\n".join(parts) + "\n"
+
+
+def introduction(verdict: Verdict) -> str:
+    classes: dict[str, int] = {}
+    for row in verdict.floors:
+        classes[row["class"]] = classes.get(row["class"], 0) + 1
+    return (f"Machine `{verdict.machine}`, tonight `{verdict.contender.commit_hash[:8]}` against the last "
+            f"{verdict.nights} night(s) up to `{verdict.baseline.commit_hash[:8]}`; factor {verdict.factor}. "
+            "Results by class: " + ", ".join(f"{n} {k}" for k, n in sorted(classes.items()))
+            + f". Launch-bound: wall time at least {schema.LAUNCH_BOUND_RATIO}x the GPU time, so the host's "
+            "speed sets it and a wall-time change means little by itself. Floor: the smallest slowdown one "
+            "night shows on that result.")
+
+
+def remeasurement_line(summary: dict) -> str:
+    if "error" in summary:
+        return f"failed: {summary['error']}"
+    line = (f"{summary['keys']} config(s) and mask(s) in {summary['processes']} processes, "
+            f"{summary['seconds']:.1f} s of a {summary['budget']:.0f} s budget")
+    if summary["left_out"]:
+        line += f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first"
+    return line
+
+
+def as_json(verdict: Verdict) -> str:
+    return json.dumps({
+        "verdict": verdict.word, "headline": verdict.headline, "machine": verdict.machine,
+        "factor": verdict.factor, "baseline": verdict.baseline.commit_hash,
+        "contender": verdict.contender.commit_hash, "nights": verdict.nights,
+        "regressions": [f.as_dict() for f in verdict.level("regression")],
+        "suspects": [f.as_dict() for f in verdict.level("suspect")],
+        "noise": [f.as_dict() for f in verdict.level("noise")],
+        "name_changes": [{"config": c, "mask": m, "change": v} for (c, m), v in sorted(verdict.names.items())],
+        "floors": verdict.floors, "not_measured": verdict.not_measured, "confirmation": verdict.remeasurement,
+        "drifts": verdict.steps,
+    }, indent=1)

@@ -1,0 +1,222 @@
+"""A grid's rows in one run: per config, both masks' wall times (from either source) and the night's figures."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from asv.results import Results
+
+from lib.cli import ToolError
+from lib.suite import schema
+
+# Where a config's wall time comes from: the night's measuring process, or asv's own time_* benchmarks.
+WALL_SOURCES = ("night", "asv")
+
+
+# ---------------------------------------------------------------- config rows
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """One benchmark result of one config: asv's value and, for a wall time, how far its visits spread."""
+
+    value: float | None  # None: failed or missing; NaN is turned into None as skipped
+    spread: float | None  # wall times: slowest visit of the night less the fastest (the value), where known
+    status: str  # "ok", "failed", "skipped", "missing"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def known(self) -> float:
+        """The value of a measurement that is ok."""
+        if self.value is None:
+            raise ValueError(f"no value: {self.status}")
+        return self.value
+
+
+MISSING = Measurement(None, None, "missing")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigRow:
+    """Both masks' wall times of one parameter set, and the night's figures where recorded."""
+
+    params: dict[str, Any]
+    label: str  # asv's parameter string, e.g. "1, 16, (128, 256), 2048, 'bfloat16'"
+    walls: dict[str, Measurement]  # by mask
+    figures: dict[str, Measurement] = dataclasses.field(default_factory=dict)  # by track_* method
+
+    def figure(self, figure: str, mask: str) -> float | None:
+        """One figure of the night for one mask, None where not recorded, failed or skipped."""
+        return self.figures.get(schema.night_method(figure, mask), MISSING).value
+
+    @property
+    def gpu_speedup(self) -> float | None:
+        """The speedup in GPU time (CUDA-graph replay), without launch cost."""
+        materialized, causal = self.figure("gpu_time", "materialized"), self.figure("gpu_time", "causal_bias")
+        return materialized / causal if materialized and causal else None
+
+    @property
+    def complete(self) -> bool:
+        return all(self.walls[mask].ok for mask in schema.MASKS)
+
+    @property
+    def speedup(self) -> float | None:
+        """Materialized time / CausalBias time: above 1 means CausalBias is faster."""
+        if not self.complete:
+            return None
+        return self.walls["materialized"].known / self.walls["causal_bias"].known
+
+    def config_columns(self) -> dict[str, object]:
+        """The reference's config columns, with the seq_lens axis split in two."""
+        columns: dict[str, Any] = {}
+        for name, value in self.params.items():
+            if name == "seq_lens":
+                columns["q_seq_len"], columns["k_seq_len"] = value
+            else:
+                columns[name] = value
+        if "embed_dim" in columns and "num_heads" in columns:
+            columns["head_dim"] = columns["embed_dim"] // columns["num_heads"]
+        return columns
+
+    def config(self, grid: schema.Grid) -> schema.AttentionConfig:
+        batch, heads, seq_lens, embed, dtype = (self.params[name] for name in schema.PARAM_NAMES)
+        return schema.AttentionConfig.from_params(batch, heads, seq_lens, embed, dtype, grid.device)
+
+
+def parse_param(text: str) -> object:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _measurements(results: Results, name: str, params: list[list[str]]) -> list[Measurement]:
+    """asv's value of every parameter set of one benchmark."""
+    if name not in results.get_all_result_keys():
+        return [MISSING] * math.prod(len(axis) for axis in params)
+    return [_measurement(value) for value in results.get_result_value(name, params)]
+
+
+def _measurement(value: float | None, visits: list[float] | None = None) -> Measurement:
+    if value is None:
+        return Measurement(None, None, "failed")
+    if math.isnan(value):
+        return Measurement(None, None, "skipped")
+    spread = max(visits) - min(visits) if visits else None
+    return Measurement(float(value), spread, "ok")
+
+
+def wall_names(grid: schema.Grid, source: str) -> dict[str, str]:
+    """Each mask's wall-time benchmark of a grid: the night's track_wall_time_*, or asv's time_*."""
+    if source == "night":
+        return {mask: schema.benchmark_name(grid.night_class, schema.night_method("wall_time", mask))
+                for mask in schema.MASKS}
+    return {mask: schema.benchmark_name(grid.timed_class, schema.timed_method(mask)) for mask in schema.MASKS}
+
+
+def figure_names(grid: schema.Grid) -> dict[str, str]:
+    """The night class's figures besides the wall time, by track_* method."""
+    methods = [schema.night_method(figure.name, mask) for figure in schema.NIGHT_FIGURES
+               if figure is not schema.WALL_TIME for mask in schema.MASKS]
+    return {method: schema.benchmark_name(grid.night_class, method) for method in methods}
+
+
+def config_rows(results: Results, grid: schema.Grid, param_names: list[str], source: str = "night",
+                visits: dict[str, dict[str, list[float]]] | None = None) -> list[ConfigRow]:
+    """One row per parameter set of ``grid`` recorded in ``results``, in asv's order.
+
+    ``source``: which wall time (WALL_SOURCES); ``visits`` (ResultsStore.night_visits):
+    each night wall time's visits, by label and mask, for its spread.
+    """
+    names = wall_names(grid, source)
+    keys = results.get_all_result_keys()
+    recorded = [results.get_result_params(n) for n in names.values() if n in keys]
+    if not recorded:
+        return []
+    params = recorded[0]
+    per_mask = {mask: _measurements(results, name, params) for mask, name in names.items()}
+    per_figure = {method: _measurements(results, name, params) for method, name in figure_names(grid).items()
+                  if name in keys and results.get_result_params(name) == params}
+    rows = []
+    for index, combination in enumerate(itertools.product(*params)):
+        label = ", ".join(combination)
+        walls = {mask: per_mask[mask][index] for mask in schema.MASKS}
+        for mask in schema.MASKS:
+            night = (visits or {}).get(label, {}).get(mask) if source == "night" else None
+            if night and walls[mask].ok:
+                walls[mask] = _measurement(walls[mask].value, night)
+        rows.append(ConfigRow(
+            params={n: parse_param(v) for n, v in zip(param_names, combination)},
+            label=label,
+            walls=walls,
+            figures={method: values[index] for method, values in per_figure.items()},
+        ))
+    return rows
+
+
+def paired_rows(base_rows: Sequence[ConfigRow], new_rows: Sequence[ConfigRow]) -> Iterator[tuple[ConfigRow, ConfigRow]]:
+    """(base, new) rows of the same parameter set, in the base run's order."""
+    new_by_label = {row.label: row for row in new_rows}
+    for base in base_rows:
+        if base.label in new_by_label:
+            yield base, new_by_label[base.label]
+
+
+def has_results(results: Results, grid: schema.Grid, source: str = "night") -> bool:
+    """Whether the run measured any wall time of this grid from this source."""
+    keys = results.get_all_result_keys()
+    for name in wall_names(grid, source).values():
+        if name in keys:
+            values = results.get_result_value(name, results.get_result_params(name))
+            if any(v is not None and not math.isnan(v) for v in values):
+                return True
+    return False
+
+
+def choose_grid(results: Results, grid_name: str | None, source: str | None) -> tuple[schema.Grid, str]:
+    """The named grid (else the GPU grid where it has results, else the CPU grid) and the wall-time
+    source (else the night's where recorded, else asv's time_* benchmarks)."""
+    grids = [g for g in schema.GRIDS if grid_name in (None, g.name)]
+    sources = WALL_SOURCES if source is None else (source,)
+    for grid in grids:
+        for candidate in sources:
+            if has_results(results, grid, candidate):
+                return grid, candidate
+    wanted = " or ".join(f"{g.name} grid" for g in grids)
+    raise ToolError(f"run {results.commit_hash[:8]} has no {wanted} wall times"
+                    + (f" from the {source} source" if source else ""))
+
+
+def problem_rows(rows: Sequence[ConfigRow]) -> Iterator[str]:
+    """'mask(params): status' for each wall time that failed, was skipped or is missing."""
+    for row in rows:
+        for mask, measurement in row.walls.items():
+            if not measurement.ok:
+                yield f"{mask}({row.label}): {measurement.status}"
+
+
+# ---------------------------------------------------------------- asv compare's flag
+
+
+def asv_flag(base: Measurement, new: Measurement, factor: float) -> str:
+    """What `asv compare --factor` marks for base -> new: '+' slower, '-' faster, ' ' neither.
+
+    asv's own rule; the night's figures carry no samples, so it is the factor alone.
+    """
+    from asv.commands.compare import _is_result_better
+
+    if not (base.ok and new.ok):
+        return " "
+    if _is_result_better(new.value, base.value, None, None, factor):
+        return "-"
+    if _is_result_better(base.value, new.value, None, None, factor):
+        return "+"
+    return " "

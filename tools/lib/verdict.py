@@ -1,0 +1,298 @@
+"""The nightly verdict's steps: tonight's nights against the history, candidates, decisions, counts.
+
+Per result (grid, config, mask) and signal, tonight against the recent nights of
+one machine: counts are exact, so any change is a finding at once; GPU time and
+wall time go through the noise model (``lib.noise``), and where a candidate
+cannot be called on one night it is re-measured (``lib.remeasure``) and decided
+over per-process values. A suspect kept last night that is still slower tonight
+is a regression.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+from lib import noise, remeasure
+from lib.cli import ToolError, write_whole
+from lib.findings import Finding
+from lib.nights import CONTINUOUS, Key, Night, key_class, read_night, reference_level
+from lib.results import ResultsStore, RunFile, dispatch_names, previous_suspects, verdict_path
+from lib.suite import schema
+
+ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
+ORDER = {"regression": 0, "suspect": 1, "noise": 2}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    factor: float
+    window: int
+    pythons: dict[str, str] | None  # side -> Python of the re-measurement; None: none configured
+    processes: int
+    seed: int
+    budget: float  # seconds the re-measurement may take
+
+
+@dataclasses.dataclass
+class Verdict:
+    machine: str
+    baseline: RunFile
+    contender: RunFile
+    nights: int
+    factor: float
+    findings: list[Finding]
+    floors: list[dict]
+    not_measured: list[str]
+    names: dict[tuple[str, str], str]
+    remeasurement: dict | None
+    steps: list[dict] | None = None  # what asv publish's step detection found, where asked
+
+    def level(self, level: str) -> list[Finding]:
+        return [f for f in self.findings if f.level == level]
+
+    @property
+    def word(self) -> str:
+        return "regression" if self.level("regression") else "suspect" if self.level("suspect") else "no regression"
+
+    @property
+    def headline(self) -> str:
+        regressions, suspects = self.level("regression"), self.level("suspect")
+        if regressions:
+            return f"REGRESSION: {len(regressions)} finding(s)" + (f", {len(suspects)} suspect(s)" if suspects else "")
+        if suspects:
+            return f"no regression; {len(suspects)} suspect(s)"
+        return "no regression"
+
+
+# ---------------------------------------------------------------- continuous signals and counts
+
+
+def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, classes: dict[Key, str],
+             suspects_before: dict[tuple, dict], settings: Settings) -> tuple[list[Finding], list[Finding]]:
+    """(findings before the re-measurement, candidates to re-measure) of every key and continuous signal."""
+    findings: list[Finding] = []
+    candidates: list[Finding] = []
+    for key, values in tonight.values.items():
+        for signal in CONTINUOUS:
+            now = values.get(signal)
+            if now:
+                judged, candidate = judge(history, key, signal, now, model, classes[key], suspects_before, settings)
+                if judged:
+                    (candidates if candidate else findings).append(judged)
+    return findings, candidates
+
+
+def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.NoiseModel, klass: str,
+          suspects_before: dict[tuple, dict], settings: Settings) -> tuple[Finding | None, bool]:
+    """One key and signal tonight: (its finding or None, whether it is a candidate to re-measure)."""
+    floor = model.floor(key, signal, klass, settings.factor)
+    suspect_before = suspects_before.get((*key, signal))
+    if suspect_before:
+        # Against the nights before the suspect one: a step that stayed shows there.
+        before = reference_level(history[:-1], key, signal, settings.window)
+        if before and now / before >= suspect_before["bar"]:
+            return Finding("regression", key, signal, before, now, klass, floor,
+                           "persisted: a suspect last night, still slower tonight"), False
+    reference = reference_level(history, key, signal, settings.window)
+    if not reference or now / reference < settings.factor:
+        return None, False
+    ratio = now / reference
+    beyond = model.callable(ratio, key, signal, klass, settings.factor)
+    if settings.pythons is not None:
+        # Re-measured even when the night alone would call it: one night is one process,
+        # and a slow episode of the host can pass 6 spreads of a calm history.
+        return Finding("suspect", key, signal, reference, now, klass, floor,
+                       ONE_NIGHT_CALL if beyond else "candidate", one_night=beyond), True
+    if beyond:
+        return Finding("regression", key, signal, reference, now, klass, floor, ONE_NIGHT_CALL), False
+    if math.isinf(floor):
+        return Finding("suspect", key, signal, reference, now, klass, floor,
+                       f"the history of {model.nights} night(s) is too short to judge: the noise model "
+                       f"needs {noise.NIGHTS_TO_CALL}, and no re-measurement is configured"), False
+    if ratio >= floor:
+        return Finding("suspect", key, signal, reference, now, klass, floor,
+                       "above its one-night floor; no re-measurement configured"), False
+    return None, False
+
+
+def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]) -> list[Finding]:
+    """Counts that changed since last night: regression where the history held them constant."""
+    findings = []
+    last = history[-1]
+    for key, values in tonight.values.items():
+        for count in schema.COUNT_FIGURES:
+            now, before = values.get(count), last.value(key, count)
+            if now is None or before is None or now == before:
+                continue
+            seen = {v for night in history if (v := night.value(key, count)) is not None}
+            level, why = ("regression", "exact count changed") if len(seen) == 1 else (
+                "suspect", f"this count took {len(seen)} values in the history")
+            if now < before:
+                level, why = "noise", "fewer: " + why
+            findings.append(Finding(level, key, count, before, now, classes[key], 1.0, why))
+    return findings
+
+
+# ---------------------------------------------------------------- the re-measurement's decisions
+
+
+def remeasured_findings(candidates: list[Finding], device: str, settings: Settings, history: list[Night],
+                        tonight: Night, measure: remeasure.Measure = remeasure.remeasure) -> tuple[list[Finding], dict]:
+    """Re-measure the candidates and decide each over per-process values.
+
+    Without a baseline environment the history's nights (one process each) stand
+    in for the baseline side: that can refute a candidate, never confirm one.
+    """
+    assert settings.pythons is not None
+    try:
+        measured, left_out, rounds = remeasure.remeasure_in_rounds(
+            candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
+            measure)
+    except remeasure.RemeasureError as error:
+        for finding in candidates:
+            finding.why = f"re-measurement failed: {error}"
+        return candidates, {"error": str(error)}
+    for finding in left_out:
+        finding.why = f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s"
+    decided = list(left_out)
+    for finding in (f for f in candidates if f not in left_out):
+        decided.append(decide(finding, measured, history, settings))
+    return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
+                     "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
+                     "values": measured.as_json()}
+
+
+def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night], settings: Settings) -> Finding:
+    """One re-measured candidate's level: confirmed -> regression, refuted -> noise, undecided -> suspect."""
+    contender_only = "baseline" not in (settings.pythons or {})
+    new = measured.side(finding.config_mask, finding.signal, "contender")
+    if contender_only:
+        base = [v for night in history if (v := night.value(finding.key, finding.signal))]
+    else:
+        base = measured.side(finding.config_mask, finding.signal, "baseline")
+    if not (base and new):
+        finding.why = "not re-measured"
+        return finding
+    decision = noise.decide(base, new, settings.factor)
+    finding.confirmation = dataclasses.asdict(decision) | {"processes": len(base) + len(new)}
+    outcome = decision.outcome
+    if contender_only and outcome == "confirmed":
+        outcome = "undecided"  # one side measured now against nights: it refutes, it never confirms
+    finding.level = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}[outcome]
+    if contender_only and finding.one_night and outcome == "undecided":
+        finding.level = "regression"  # the night's evidence stands where no baseline side can weigh in
+    finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}re-measured: {outcome}"
+                   + (" (contender side only)" if contender_only else ""))
+    return finding
+
+
+# ---------------------------------------------------------------- names, floors, the whole check
+
+
+def name_changes(before: dict, after: dict, config: str, mask: str) -> str:
+    """'+aten::alias x1; -aten::foo x2' between two runs' names of one config and mask."""
+    parts = []
+    for kind in ("operators", "kernels"):
+        old = before.get(config, {}).get(mask, {}).get(kind, {})
+        new = after.get(config, {}).get(mask, {}).get(kind, {})
+        for name in sorted(set(old) | set(new)):
+            delta = new.get(name, 0) - old.get(name, 0)
+            if delta:
+                parts.append(f"{'+' if delta > 0 else '-'}{name} x{abs(delta)}")
+    return "; ".join(parts)
+
+
+def floor_rows(model: noise.NoiseModel, keys: list[Key], classes: dict[Key, str], factor: float) -> list[dict]:
+    rows = []
+    for key in keys:
+        row: dict = {"grid": key[0], "config": key[1], "mask": key[2], "class": classes[key]}
+        for signal in CONTINUOUS:
+            floor = model.floor(key, signal, classes[key], factor)
+            row[f"{signal}_floor"] = None if math.isinf(floor) else floor
+        rows.append(row)
+    return rows
+
+
+def fitted_model(history: list[Night], tonight: Night, classes: dict[Key, str],
+                 calibration: tuple[Night, Night] | None) -> noise.NoiseModel:
+    series = {key: {s: [n.value(key, s) for n in history] for s in CONTINUOUS} for key in tonight.values}
+    extra = None
+    if calibration:
+        a, b = calibration
+        extra = {key: {s: noise.log_steps([a.value(key, s), b.value(key, s)]) for s in CONTINUOUS}
+                 for key in tonight.values}
+    return noise.fit(series, classes, extra)
+
+
+def check(store: ResultsStore, machine: str, history_runs: list[RunFile], contender: RunFile,
+          calibration: tuple[RunFile, RunFile] | None, settings: Settings,
+          measure: remeasure.Measure = remeasure.remeasure) -> Verdict:
+    history = [read_night(store, run) for run in history_runs]
+    tonight = read_night(store, contender)
+    classes = {key: key_class([*history, tonight], key) for key in tonight.values}
+    pair = tuple(read_night(store, run) for run in calibration) if calibration else None
+    model = fitted_model(history, tonight, classes, pair)  # type: ignore[arg-type]
+    baseline = history_runs[-1]
+    findings, candidates = classify(history, tonight, model, classes,
+                                    previous_suspects(store, machine, baseline.commit_hash), settings)
+    summary = None
+    if candidates:
+        device = next(g.device for g in schema.GRIDS if g.name == candidates[0].key[0])
+        decided, summary = remeasured_findings(candidates, device, settings, history, tonight, measure)
+        findings += decided
+    findings += count_findings(history, tonight, classes)
+    names = changed_names(store, machine, baseline, contender, findings)
+    findings.sort(key=lambda f: (ORDER[f.level], -f.ratio))
+    floors = floor_rows(model, sorted(tonight.values), classes, settings.factor)
+    return Verdict(machine, baseline, contender, len(history), settings.factor, findings, floors,
+                   [f"contender {p}" for p in tonight.problems], names, summary)
+
+
+def changed_names(store: ResultsStore, machine: str, baseline: RunFile, contender: RunFile,
+                  findings: list[Finding]) -> dict[tuple[str, str], str]:
+    """Operators and kernels that appeared or vanished, where a count is a finding."""
+    if not any(f.signal in schema.COUNT_FIGURES and f.level != "noise" for f in findings):
+        return {}
+    before = dispatch_names(store, machine, baseline.commit_hash)
+    after = dispatch_names(store, machine, contender.commit_hash)
+    return {f.config_mask: change for f in findings
+            if f.signal in schema.COUNT_FIGURES and (change := name_changes(before, after, *f.config_mask))}
+
+
+def keep_suspects(store: ResultsStore, verdict: Verdict) -> None:
+    """Tonight's suspects beside its results (``<commit>.verdict``), for tomorrow's persistence rule."""
+    suspects = [f.as_dict() | {"bar": max(verdict.factor, f.floor if f.signal in CONTINUOUS else 1.0)}
+                for f in verdict.level("suspect")]
+    write_whole(verdict_path(store, verdict.machine, verdict.contender.commit_hash),
+                json.dumps({"contender": verdict.contender.commit_hash, "suspects": suspects}))
+
+
+# ---------------------------------------------------------------- which nights, and how much time
+
+# The re-measurement's share of the night's own time (asv's durations), at least MIN_BUDGET
+# (a CPU night takes seconds), and the budget where asv recorded no durations.
+BUDGET_SHARE = 0.5
+MIN_BUDGET = 30.0
+DEFAULT_BUDGET = 120.0
+
+
+def default_budget(store: ResultsStore, contender: RunFile) -> float:
+    night = store.run_seconds(contender)
+    return max(MIN_BUDGET, BUDGET_SHARE * night) if night else DEFAULT_BUDGET
+
+
+def earlier_nights(store: ResultsStore, machine: str, contender: RunFile, baseline: str | None,
+                   history: int) -> list[RunFile]:
+    """The nights before the contender (up to ``baseline`` where given), the last ``history`` of them."""
+    runs = store.runs(machine)
+    earlier = [run for run in runs if run.order < contender.order and run.commit_hash != contender.commit_hash]
+    if baseline:
+        chosen = store.choose_run(machine, baseline, runs)
+        if chosen.commit_hash == contender.commit_hash:
+            raise ToolError(f"baseline and contender are the same commit {chosen.commit_hash[:8]}")
+        if chosen.order >= contender.order:
+            raise ToolError(f"baseline {chosen.commit_hash[:8]} is not older than the contender")
+        earlier = [run for run in earlier if run.order <= chosen.order]
+    return earlier[-history:]
