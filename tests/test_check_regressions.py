@@ -334,3 +334,88 @@ def test_a_young_history_without_re_measurement_lists_a_change_as_a_suspect_that
     assert len(doubled) == 1 and doubled[0]["ratio"] == pytest.approx(2.0, rel=0.1)
     assert doubled[0]["why"] == ("the history of 1 night(s) is too short to judge: the noise model needs 3, "
                                  "and no re-measurement is configured")
+
+
+# ---------------------------------------------------------------- each config's own noise
+
+
+def noisy_half_month(rng: random.Random, night: int) -> tuple[dict, dict]:
+    """A GPU-bound class of 4 configs: 0-1 noisy (1.4-1.8x on 40% of nights), 2-3 steady (1%)."""
+    wall, gpu = {}, {}
+    for i in range(4):
+        for mask in ("materialized", "causal_bias"):
+            level = rng.uniform(1.4, 1.8) if i < 2 and rng.random() < 0.4 else math.exp(rng.gauss(0, 0.01))
+            gpu[(i, mask)] = 2e-3 * level
+            wall[(i, mask)] = 2e-3 * 1.05 * level
+    return wall, gpu
+
+
+def month_of_checks(tmp_path, step: tuple[int, float] | None, seed: int = 21) -> list[dict]:
+    """30 nights, each checked with --record-verdict against the nights before it from night 6 on;
+    ``step``: (config, factor) applied to its causal_bias wall time on the last two nights."""
+    rng = random.Random(seed)
+    results = tmp_path / "results"
+    reports = []
+    for night in range(30):
+        wall, gpu = noisy_half_month(rng, night)
+        if step and night >= 28:
+            wall[(step[0], "causal_bias")] *= step[1]
+        write_night(results, night, wall, gpu)
+        if night >= 6:
+            reports.append(run_check(results)[1])
+    return reports
+
+
+def found(report: dict, level: str) -> set[tuple]:
+    return {(f["config"], f["mask"], f["signal"]) for f in report[level]}
+
+
+def test_a_steady_config_in_a_noisy_class_is_judged_by_its_own_noise(tmp_path):
+    """A 1.3x step on a steady config is a regression by its second night, though its class's floor is
+    far above 1.3x; the noisy configs keep their wide floors."""
+    reports = month_of_checks(tmp_path, step=(2, 1.3))
+    assert all(report["regressions"] == [] for report in reports[:-2])
+    assert (CONFIGS[2], "causal_bias", "wall") in found(reports[-2], "regressions") | found(reports[-1], "regressions")
+    assert found(reports[-1], "regressions") <= {(CONFIGS[2], "causal_bias", "wall")}
+    floors = {(row["config"], row["mask"]): row["wall_floor"] for row in reports[-1]["floors"]}
+    assert floors[(CONFIGS[2], "materialized")] < 1.1  # its own 1% a night, not its class's
+    assert floors[(CONFIGS[0], "materialized")] > 1.5  # a noisy config keeps the wide one
+
+
+def test_the_noisy_half_month_without_a_step_raises_nothing(tmp_path):
+    assert [report["regressions"] for report in month_of_checks(tmp_path, step=None)] == [[]] * 24
+
+
+def test_a_noisy_configs_step_of_the_same_size_is_never_a_regression(tmp_path):
+    reports = month_of_checks(tmp_path, step=(0, 1.3))
+    assert [report["regressions"] for report in reports] == [[]] * 24
+
+
+def test_the_own_spread_counts_wider_from_4_steps_and_narrower_from_10():
+    """The class's pooled spread is 0.10; a key's own spread replaces it where the key's history can say so."""
+    key = ("gpu", "c", "materialized")
+
+    def model(own: float, steps: int) -> noise.NoiseModel:
+        return noise.NoiseModel({("wall", "GPU-bound"): 0.10}, {(*key, "wall"): (own, steps)}, nights=20)
+
+    assert model(0.20, 3).sigma(key, "wall", "GPU-bound") == 0.10  # too few steps: the class
+    assert model(0.20, 4).sigma(key, "wall", "GPU-bound") == 0.20  # wider: from 4 steps on
+    assert model(0.01, 9).sigma(key, "wall", "GPU-bound") == 0.10  # narrower needs 10
+    assert model(0.01, 10).sigma(key, "wall", "GPU-bound") == 0.01
+    assert model(0.001, 10).sigma(key, "wall", "GPU-bound") == noise.SIGMA_FLOOR == 0.005
+    assert noise.NoiseModel({}, {}, 5).sigma(key, "wall", "GPU-bound") != noise.NoiseModel({}, {}, 5).sigma(
+        key, "wall", "GPU-bound")  # NaN: no spread known at all
+
+
+def test_the_one_night_call_and_the_floor_at_their_boundaries():
+    """Z_CALL = 6 spreads and NIGHTS_TO_CALL = 3 nights for a one-night call; the floor is 3 spreads or the factor."""
+    key = ("gpu", "c", "materialized")
+    sigma = 0.02
+    model = noise.NoiseModel({("wall", "GPU-bound"): sigma}, {}, nights=3)
+    just_below, at = math.exp(6 * sigma) * 0.999, math.exp(6 * sigma) * 1.0001
+    assert not model.callable(just_below, key, "wall", "GPU-bound", 1.05)
+    assert model.callable(at, key, "wall", "GPU-bound", 1.05)
+    assert not noise.NoiseModel(model.pooled, {}, nights=2).callable(at, key, "wall", "GPU-bound", 1.05)
+    assert model.floor(key, "wall", "GPU-bound", 1.05) == pytest.approx(math.exp(3 * sigma))  # 1.062 > 1.05
+    assert noise.NoiseModel({("wall", "GPU-bound"): 0.01}, {}, 3).floor(key, "wall", "GPU-bound", 1.05) == 1.05
+    assert model.floor(key, "gpu", "GPU-bound", 1.05) == math.inf  # no spread for this signal yet

@@ -107,3 +107,30 @@ def test_the_synthetic_history_never_deletes_a_folder_it_did_not_make(tmp_path):
                          "--benchmarks-json", str(results / "benchmarks.json"))
     assert_one_line(completed, 2, "is not empty and not a synthetic history")
     assert checksums(results) == before
+
+
+def test_a_partial_night_in_the_history_is_set_aside_and_blocks_no_later_night(tmp_path):
+    """A full disk left a night's results cut short (asv writes in place): the next checks read around it,
+    and say so."""
+    results = tmp_path / "results"
+    walls = {"track_wall_time_materialized": [2e-6] * 4, "track_wall_time_causal_bias": [1e-6] * 4}
+    paths = [write_run(results, "box", commit, date, walls)
+             for commit, date in (("c" * 40, 1_000), (BASE, 2_000), (NEW, 3_000))]
+    paths[1].write_bytes(paths[1].read_bytes()[: paths[1].stat().st_size // 2])
+    before = checksums(results)
+    completed = run_tool("check_regressions.py", "--results-dir", str(results), "--format", "json")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.count("\n") == 1 and completed.stderr.startswith("set aside, not read: corrupt results")
+    report = json.loads(completed.stdout)
+    assert (report["baseline"], report["contender"]) == ("c" * 40, NEW)  # the night before the damaged one
+    assert [item.split(":")[0] for item in report["not_measured"]] == ["set aside, not read"]
+    assert checksums(results) == before
+
+
+def test_a_nightly_whose_record_fails_is_a_broken_job_never_a_regression(tmp_path):
+    completed = run_tool("nightly.py", "--machine", "ci", "--python", str(tmp_path / "no-python"),
+                         "--report", str(tmp_path / "report.md"))
+    assert completed.returncode == cli.TOOL_FAILED == 3
+    assert completed.stderr.splitlines()[-1] == ("error: recording failed; nothing was checked "
+                                                 "(a broken job, not a finding)")
+    assert not (tmp_path / "report.md").exists()

@@ -31,8 +31,11 @@ Z_CALL = 6.0
 Z_CANDIDATE = 3.0
 # The model calls nothing on one night alone with fewer nights than this behind it.
 NIGHTS_TO_CALL = 3
-# A config's own spread counts from this many night-to-night steps on.
+# A config's own spread counts from this many night-to-night steps on where it is wider than
+# its class's (a noisy config keeps the wider floor), and from OWN_STEPS_TIGHTER where it is
+# narrower (a steady config gets its own tighter floor only once its history can say so).
 OWN_STEPS = 4
+OWN_STEPS_TIGHTER = 10
 # No spread is taken as smaller than this (log scale): rounding, clocks.
 SIGMA_FLOOR = 0.005
 LAUNCH_BOUND_RATIO = schema.LAUNCH_BOUND_RATIO
@@ -68,14 +71,20 @@ class NoiseModel:
     """Spreads per (signal, class) pooled over configs, and per key where its history is long enough."""
 
     pooled: dict[tuple[str, str], float]
-    own: dict[tuple, float]
+    own: dict[tuple, tuple[float, int]]  # (*key, signal) -> (its own spread, the steps it is taken from)
     nights: int
 
     def sigma(self, key: tuple, signal: str, klass: str) -> float:
+        """The class's pooled spread, until the key's own history says otherwise, in either direction."""
         pooled = self.pooled.get((signal, klass), math.nan)
-        own = self.own.get((*key, signal), math.nan)
-        known = [s for s in (pooled, own) if not math.isnan(s)]
-        return max([SIGMA_FLOOR, *known]) if known else math.nan
+        own, steps = self.own.get((*key, signal), (math.nan, 0))
+        if math.isnan(own) or steps < OWN_STEPS:
+            chosen = pooled
+        elif math.isnan(pooled) or own >= pooled or steps >= OWN_STEPS_TIGHTER:
+            chosen = own
+        else:
+            chosen = pooled  # narrower than its class, from too few steps to trust it
+        return math.nan if math.isnan(chosen) else max(SIGMA_FLOOR, chosen)
 
     def floor(self, key: tuple, signal: str, klass: str, factor: float) -> float:
         """The smallest slowdown that one night shows as a suspect, here and now."""
@@ -96,7 +105,7 @@ def fit(series: dict[tuple, dict[str, list[float | None]]], classes: dict[tuple,
     ``extra_steps``: log ratios from an A/A calibration pair, pooled like nights.
     """
     pooled_steps: dict[tuple[str, str], list[float]] = {}
-    own: dict[tuple, float] = {}
+    own: dict[tuple, tuple[float, int]] = {}
     nights = 0
     for key, per_signal in series.items():
         for signal, values in per_signal.items():
@@ -104,7 +113,7 @@ def fit(series: dict[tuple, dict[str, list[float | None]]], classes: dict[tuple,
             nights = max(nights, len([v for v in values if v]))
             pooled_steps.setdefault((signal, classes.get(key, "unknown")), []).extend(steps)
             if len(steps) >= OWN_STEPS:
-                own[(*key, signal)] = robust_sigma(steps)
+                own[(*key, signal)] = (robust_sigma(steps), len(steps))
     pooled = {group: robust_sigma(steps) for group, steps in pooled_steps.items() if steps}
     return NoiseModel(pooled, own, nights)
 

@@ -32,7 +32,7 @@ def findings_table(findings: list[Finding]) -> str:
 
 
 def floor_summary(rows: list[dict]) -> list[dict]:
-    """Median and max one-night floor per class and signal."""
+    """The spread of the per-result one-night floors per class and signal: min, median, max."""
     summary = []
     for klass in sorted({row["class"] for row in rows}):
         for signal in CONTINUOUS:
@@ -40,6 +40,7 @@ def floor_summary(rows: list[dict]) -> list[dict]:
                       if row["class"] == klass and row[f"{signal}_floor"] is not None]
             if floors:
                 summary.append({"class": klass, "signal": signal, "results": len(floors),
+                                "min floor": f"{min(floors):.3f}",
                                 "median floor": f"{statistics.median(floors):.3f}",
                                 "max floor": f"{max(floors):.3f}"})
     return summary

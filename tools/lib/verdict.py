@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 
 from lib import noise, remeasure
 from lib.cli import ToolError, write_whole
@@ -229,12 +230,15 @@ def fitted_model(history: list[Night], tonight: Night, classes: dict[Key, str],
 def check(store: ResultsStore, machine: str, history_runs: list[RunFile], contender: RunFile,
           calibration: tuple[RunFile, RunFile] | None, settings: Settings,
           measure: remeasure.Measure = remeasure.remeasure) -> Verdict:
-    history = [read_night(store, run) for run in history_runs]
     tonight = read_night(store, contender)
+    history, set_aside = readable_nights(store, history_runs)
+    if not history:
+        raise ToolError(f"no readable night before {contender.commit_hash[:8]}: {'; '.join(set_aside)}")
     classes = {key: key_class([*history, tonight], key) for key in tonight.values}
     pair = tuple(read_night(store, run) for run in calibration) if calibration else None
     model = fitted_model(history, tonight, classes, pair)  # type: ignore[arg-type]
-    baseline = history_runs[-1]
+    baseline = history[-1].run
+    assert baseline is not None
     findings, candidates = classify(history, tonight, model, classes,
                                     previous_suspects(store, machine, baseline.commit_hash), settings)
     summary = None
@@ -247,7 +251,21 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     findings.sort(key=lambda f: (ORDER[f.level], -f.ratio))
     floors = floor_rows(model, sorted(tonight.values), classes, settings.factor)
     return Verdict(machine, baseline, contender, len(history), settings.factor, findings, floors,
-                   [f"contender {p}" for p in tonight.problems], names, summary)
+                   [f"contender {p}" for p in tonight.problems] + set_aside, names, summary)
+
+
+def readable_nights(store: ResultsStore, runs: list[RunFile]) -> tuple[list[Night], list[str]]:
+    """The history's nights that read whole; a damaged one (a full disk's partial file, say) is set
+    aside with one line naming it, and never blocks the nights around it."""
+    nights, set_aside = [], []
+    for run in runs:
+        try:
+            nights.append(read_night(store, run))
+        except ToolError as error:
+            line = f"set aside, not read: {error}"
+            print(line, file=sys.stderr)
+            set_aside.append(line)
+    return nights, set_aside
 
 
 def changed_names(store: ResultsStore, machine: str, baseline: RunFile, contender: RunFile,
