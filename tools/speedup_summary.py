@@ -165,52 +165,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def view_records(args: argparse.Namespace, store, machine: str, run, grid, source: str,
+                 rows: list[ConfigRow]) -> list[dict[str, object]]:
+    """The rows of the view asked for: the summary, --all, --figures or --compare."""
+    backends = store.backend_names(grid)
+    if args.figures:
+        if not any(row.figures for row in rows):
+            raise ToolError(f"run {run.commit_hash[:8]} has no night figures: record it with tools/record_run.py")
+        return figure_records(rows, grid, backends, store.peak_tflops(machine))
+    if args.compare:
+        base_run = store.choose_run(machine, args.compare)
+        return compare_records(config_rows(store.load(base_run), grid, store.param_names(grid), source), rows)
+    return per_config_records(rows, backends) if args.all else summary_records(rows)
+
+
+def show(args: argparse.Namespace, header: dict, rows: list[ConfigRow], records: list[dict[str, object]]) -> None:
+    problems = list(problem_rows(rows))
+    if args.format == "json":
+        print(json.dumps({**header, "configs": len(rows), "rows": records, "not_measured": problems}, indent=2))
+        return
+    if args.format != "csv":
+        complete = sum(row.complete for row in rows)
+        print(f"{header['grid'].upper()} grid on {header['machine']}, commit {header['commit_hash'][:8]}: "
+              f"{complete} of {len(rows)} configs measured; speedup = materialized / CausalBias, "
+              f"wall time {WALL_DESCRIPTIONS[header['wall']]}")
+    print(render(records, args.format) if records else "no config has both results")
+    out = sys.stdout if args.format != "csv" else sys.stderr
+    if problems:
+        print(f"\nNot measured ({len(problems)}):", file=out)
+        for problem in problems:
+            print(f"  {problem}", file=out)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     store, machine = open_machine(args)
     run = store.choose_run(machine, args.commit)
     results = store.load(run)
     grid, source = choose_grid(results, args.grid, args.wall)
-    param_names = store.param_names(grid)
-    rows = config_rows(results, grid, param_names, source, store.night_visits(run))
-    backends = store.backend_names(grid)
-
-    if args.figures:
-        if not any(row.figures for row in rows):
-            raise ToolError(f"run {run.commit_hash[:8]} has no night figures: record it with tools/record_run.py")
-        records = figure_records(rows, grid, backends, store.peak_tflops(machine))
-    elif args.compare:
-        base_run = store.choose_run(machine, args.compare)
-        base_rows = config_rows(store.load(base_run), grid, param_names, source)
-        records = compare_records(base_rows, rows)
-    else:
-        records = per_config_records(rows, backends) if args.all else summary_records(rows)
-    problems = list(problem_rows(rows))
-    wall = WALL_DESCRIPTIONS[source]
-    if args.format == "json":
-        print(json.dumps(
-            {
-                "machine": machine,
-                "commit_hash": run.commit_hash,
-                "grid": grid.name,
-                "wall": source,
-                "configs": len(rows),
-                "rows": records,
-                "not_measured": problems,
-            },
-            indent=2,
-        ))
-        return 0
-    if args.format != "csv":
-        complete = sum(row.complete for row in rows)
-        print(f"{grid.name.upper()} grid on {machine}, commit {run.commit_hash[:8]}: "
-              f"{complete} of {len(rows)} configs measured; speedup = materialized / CausalBias, "
-              f"wall time {wall}")
-    print(render(records, args.format) if records else "no config has both results")
-    if problems:
-        print(f"\nNot measured ({len(problems)}):", file=sys.stdout if args.format != "csv" else sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stdout if args.format != "csv" else sys.stderr)
+    rows = config_rows(results, grid, store.param_names(grid), source, store.night_visits(run))
+    records = view_records(args, store, machine, run, grid, source, rows)
+    show(args, {"machine": machine, "commit_hash": run.commit_hash, "grid": grid.name, "wall": source}, rows, records)
     return 0
 
 

@@ -64,7 +64,7 @@ def measure(request: WorkerRequest) -> WorkerAnswer:
     A key asks for a number of visits; visit ``i`` of every key runs in pass ``i``,
     pinned to ``request.cpus[i]`` where that CPU is this process's, in the
     pass's own order. A process on a slow vCPU is slow for every key it measures
-    (H100 VM, 2026-11-26); the passes on other CPUs are how one process looks past that.
+    (docs/noise.md); the passes on other CPUs are how one process looks past that.
     """
     use_device(request.device)
     order = random.Random(request.seed)
