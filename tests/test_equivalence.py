@@ -54,10 +54,14 @@ def test_projections_are_used():
         weight.data.copy_(saved)
 
 
-def test_inputs_are_seeded():
+def test_inputs_are_seeded(monkeypatch):
+    """Two builds agree, and the seed is what they agree on: another seed gives other inputs."""
     first, second = model.build_case(cpu_config()), model.build_case(cpu_config())
     assert torch.equal(first.key, second.key)
     assert torch.equal(first.module.k_proj, second.module.k_proj)
+    monkeypatch.setattr(model, "SEED", model.SEED + 1)
+    other = model.build_case(cpu_config())
+    assert not torch.equal(first.key, other.key) and not torch.equal(first.module.k_proj, other.module.k_proj)
 
 
 def test_prepared_case_is_kept_per_parameter_set():
@@ -81,9 +85,22 @@ def test_gpu_classes_skip_without_cuda(capsys):
     assert "CUDA is not available" in capsys.readouterr().err
 
 
-def test_clock_does_not_initialise_cuda():
-    timers.synchronized_clock()
-    assert not torch.cuda.is_initialized()
+@pytest.mark.parametrize("clock", ["night", "asv"])
+def test_the_clock_waits_for_the_gpu_only_where_cuda_was_started(monkeypatch, clock):
+    """Where CUDA is merely available the clock must not start it; where it runs, every read syncs.
+    Both clocks: the night's visits' and the timed benchmarks' asv ``timer``."""
+    from benchmarks import attention_bias
+
+    read = {"night": timers.synchronized_clock, "asv": attention_bias.gpu_synchronized_clock}[clock]
+    synced = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *args: synced.append(True))
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    read()
+    assert synced == []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    first = read()
+    assert synced == [True] and read() >= first and synced == [True, True]
 
 
 BROKEN_MODULE = '''
