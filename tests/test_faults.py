@@ -134,3 +134,48 @@ def test_a_nightly_whose_record_fails_is_a_broken_job_never_a_regression(tmp_pat
     assert completed.stderr.splitlines()[-1] == ("error: recording failed; nothing was checked "
                                                  "(a broken job, not a finding)")
     assert not (tmp_path / "report.md").exists()
+
+
+def processes_with(variable: str, value: str) -> list[int]:
+    """The processes whose environment holds ``variable=value``: a record's asv and every child of it."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if f"{variable}={value}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="reads /proc: Linux")
+def test_a_record_killed_with_sigkill_leaves_no_process_of_it_behind(tmp_path):
+    """kill -9 of the recorder mid-night: asv, its forkserver and the measuring child end with it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import TOOLS
+
+    (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    record = subprocess.Popen([sys.executable, str(TOOLS / "record_run.py"), "--grid", "cpu", "--repo",
+                               str(tmp_path / "repo"), "--commit", commit, "--results-dir", str(tmp_path / "results"),
+                               "--machine", "ci"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dispatch = str(tmp_path / "results" / "ci" / f"{commit}.dispatch")
+    deadline = time.monotonic() + 120
+    while len(processes_with("ATTENTION_BIAS_DISPATCH_FILE", dispatch)) < 3:  # asv, its forkserver, a child
+        assert time.monotonic() < deadline and record.poll() is None, "the night never started"
+        time.sleep(0.05)
+    record.send_signal(signal.SIGKILL)
+    record.wait()
+    deadline = time.monotonic() + 30
+    while (left := processes_with("ATTENTION_BIAS_DISPATCH_FILE", dispatch)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == []
+    assert not (tmp_path / "results" / "ci" / f"{commit}.night").exists()  # nothing wrote the night afterwards
