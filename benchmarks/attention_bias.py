@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from types import ModuleType
 
 from asv_runner.benchmarks.mark import SkipNotImplemented
@@ -65,15 +64,12 @@ def _night_code() -> ModuleType:
 
 
 def gpu_synchronized_clock() -> float:
-    """perf_counter read once the GPU has finished what was queued: asv's ``timer`` for a forward.
+    """asv's ``timer`` for a forward: the night's clock, which reads perf_counter once the GPU has
+    finished what was queued. timeit reads the timer before and after each sample, so a sample
+    starts and ends with an idle GPU, as torch.utils.benchmark's timer does."""
+    from .measure.timers import synchronized_clock  # torch: imported where a sample is timed
 
-    timeit reads the timer before and after each sample, so a sample starts and ends
-    with an idle GPU, as torch.utils.benchmark's timer does. Never starts CUDA itself.
-    """
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_initialized():
-        torch.cuda.synchronize()
-    return time.perf_counter()
+    return synchronized_clock()
 
 
 class _Timed:

@@ -76,6 +76,15 @@ def night_method(figure: str, mask: str) -> str:
     return f"track_{figure}_{mask}"
 
 
+def night_figure(method: str) -> Figure | None:
+    """The night figure a ``track_<figure>_<mask>`` method records (None for any other method)."""
+    for mask in MASKS:
+        suffix = f"_{mask}"
+        if method.startswith("track_") and method.endswith(suffix):
+            return FIGURES_BY_NAME.get(method[len("track_"):-len(suffix)])
+    return None
+
+
 def benchmark_name(benchmark_class: str, method: str) -> str:
     return f"{BENCHMARK_MODULE}.{benchmark_class}.{method}"
 

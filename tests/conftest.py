@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -13,6 +14,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = REPO_ROOT / "tools"
 sys.path.insert(0, str(TOOLS))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """Every file below ``folder`` by its sha256: what a tool must leave byte-identical."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def git(repo: Path, *args: str, env: dict | None = None) -> str:

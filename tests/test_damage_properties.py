@@ -7,13 +7,13 @@ the verdict file, the names file), run in-process through the tools' one exit-co
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import checksums
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lib import cli
@@ -48,11 +48,6 @@ def read_everything(results: Path) -> int:
         return 0
 
     return cli.run_tool(main)
-
-
-def checksums(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 TARGETS = ["run", "benchmarks.json", "verdict", "dispatch", "night"]

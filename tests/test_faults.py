@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pytest
-from conftest import make_standin_repo, run_tool
+from conftest import checksums, make_standin_repo, run_tool
 from filelock import FileLock
 from lib import cli
 from results_factory import write_run
 
 BASE, NEW = "a" * 40, "b" * 40
-
-
-def checksums(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def two_nights(root: Path) -> Path:

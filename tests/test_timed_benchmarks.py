@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import json5
 import pytest
-from conftest import REPO_ROOT, make_standin_repo
+from conftest import REPO_ROOT, checksums, make_standin_repo
 from lib.suite import DEFAULT_CONF, schema
 
 MACHINE = "ci-timed"
@@ -104,8 +103,3 @@ def test_asv_find_over_the_default_conf_is_refused_and_touches_no_result(suite):
     assert "asv find over an existing environment would run the same torch at every commit" in found.stdout
     assert "Traceback" not in found.stdout + found.stderr
     assert checksums(suite["root"] / "results") == before
-
-
-def checksums(folder: Path) -> dict[str, str]:
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}

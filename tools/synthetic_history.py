@@ -32,7 +32,7 @@ from lib.cli import ToolError, one_line, run_tool
 from lib.suite import DEFAULT_CONF, REPO_ROOT
 
 DAY_S = 86_400
-START_S = 1_764_000_000  # 2025-11-24
+START_S = 1_764_000_000  # the first made-up night: fixed, so one seed always gives the same history
 
 
 def make_repo(path: Path, days: int) -> list[tuple[str, int]]:

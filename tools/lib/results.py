@@ -77,9 +77,8 @@ class RunFile:
 def must_be_positive(name: str) -> bool:
     """Durations and sizes: asv's time benchmarks and the night's positive figures."""
     method = name.rsplit(".", 1)[-1]
-    return method.startswith("time_") or any(
-        method == schema.night_method(figure.name, mask)
-        for figure in schema.NIGHT_FIGURES if figure.positive for mask in schema.MASKS)
+    figure = schema.night_figure(method)
+    return method.startswith("time_") or (figure is not None and figure.positive)
 
 
 def impossible_value(results: Results) -> str | None:
@@ -292,9 +291,8 @@ def dispatch_names(store: ResultsStore, machine: str, commit: str) -> dict:
 def lower_is_better(name: str) -> bool:
     """asv's time benchmarks and the night's figures whose schema says lower is better."""
     method = name.rsplit(".", 1)[-1].split("(")[0]
-    return method.startswith("time_") or any(
-        method == schema.night_method(figure.name, mask)
-        for figure in schema.NIGHT_FIGURES if figure.lower_is_better and not figure.exact for mask in schema.MASKS)
+    figure = schema.night_figure(method)
+    return method.startswith("time_") or (figure is not None and bool(figure.lower_is_better) and not figure.exact)
 
 
 def published_steps(html_dir: Path, machine: str) -> list[dict]:
