@@ -173,3 +173,27 @@ def test_a_record_killed_with_sigkill_leaves_no_process_of_it_behind(tmp_path):
         time.sleep(0.1)
     assert left == []
     assert not (tmp_path / "results" / "ci" / f"{commit}.night").exists()  # nothing wrote the night afterwards
+
+
+def test_two_records_at_once_into_two_folders_each_keep_their_own_night(tmp_path):
+    """Each record writes its own conf copy: neither night lands in the other's folder."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import TOOLS
+
+    commits = make_standin_repo(tmp_path / "repo", ["A", "B"])
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    records = [subprocess.Popen([sys.executable, str(TOOLS / "record_run.py"), "--grid", "cpu", "--repo",
+                                 str(tmp_path / "repo"), "--commit", commit, "--results-dir", str(tmp_path / name),
+                                 "--machine", "ci"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+               for name, commit in (("first", commits[0]), ("second", commits[1]))]
+    outputs = [record.communicate(timeout=300)[0] for record in records]
+    assert [record.returncode for record in records] == [0, 0], outputs
+    for name, commit in (("first", commits[0]), ("second", commits[1])):
+        runs = sorted(p.name for p in (tmp_path / name / "ci").glob("*.json") if p.name != "machine.json")
+        assert runs == [p for p in runs if p.startswith(commit[:8])] and len(runs) == 1, (name, runs)
+        assert (tmp_path / name / "ci" / f"{commit}.night").is_file()
