@@ -38,7 +38,6 @@ OWN_STEPS = 4
 OWN_STEPS_TIGHTER = 10
 # No spread is taken as smaller than this (log scale): rounding, clocks.
 SIGMA_FLOOR = 0.005
-LAUNCH_BOUND_RATIO = schema.LAUNCH_BOUND_RATIO
 
 
 
@@ -46,7 +45,7 @@ def config_class(wall: float | None, gpu: float | None) -> str:
     """launch-bound (the host sets the wall time), GPU-bound, or unknown without a GPU time."""
     if not wall or not gpu:
         return "unknown"
-    return "launch-bound" if wall / gpu >= LAUNCH_BOUND_RATIO else "GPU-bound"
+    return "launch-bound" if wall / gpu >= schema.LAUNCH_BOUND_RATIO else "GPU-bound"
 
 
 def log_steps(series: Iterable[float | None]) -> list[float]:

@@ -23,8 +23,6 @@ from lib.suite import DEFAULT_CONF, schema
 
 # The start of an asv results file as asv writes it: commit hash, environment, date.
 HEAD = re.compile(r'\{"commit_hash": "(?P<commit>[0-9a-f]+)", "env_name": "[^"]*", "date": (?P<date>\d+)')
-# Where a config's wall time comes from: the night's measuring process, or asv's own time_* benchmarks.
-WALL_SOURCES = ("night", "asv")
 
 
 # ---------------------------------------------------------------- locating results

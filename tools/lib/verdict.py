@@ -235,8 +235,8 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     if not history:
         raise ToolError(f"no readable night before {contender.commit_hash[:8]}: {'; '.join(set_aside)}")
     classes = {key: key_class([*history, tonight], key) for key in tonight.values}
-    pair = tuple(read_night(store, run) for run in calibration) if calibration else None
-    model = fitted_model(history, tonight, classes, pair)  # type: ignore[arg-type]
+    pair = (read_night(store, calibration[0]), read_night(store, calibration[1])) if calibration else None
+    model = fitted_model(history, tonight, classes, pair)
     baseline = history[-1].run
     assert baseline is not None
     findings, candidates = classify(history, tonight, model, classes,
