@@ -1,0 +1,128 @@
+"""How far the CUDA-graph GPU time of one config moves between processes, and what steadies it.
+
+Each of ``--processes`` fresh processes builds ``--configs`` GPU configs (drawn
+with ``--seed``), visits them in its own random order, as a night's last pass
+does, and times each mask's captured graph in three ways on the same graph:
+
+- ``night``: the night's figure (``timers.graph_replay_seconds``: the median of
+  5 blocks of about 5 ms, right after the capture);
+- ``warm``: the same 5 blocks after ``--warm-ms`` of untimed replays, so the SM
+  clock has left whatever state the host work before it left it in;
+- ``*_min``: the fastest block instead of the median.
+
+The SM clock (NVML) is read before the warm replays and between the blocks.
+Prints, per way, the spread between processes over all masks (median and max of
+each mask's max/min ratio) and how the ratio follows the clock.
+
+    python experiments/gpu_time_spread.py --configs 24 --processes 5 --seed 1 [--out spread.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+WAYS = ("night", "night_min", "warm", "warm_min")
+
+
+def measure_process(labels: list[str], seed: int, warm_ms: float) -> list[dict]:
+    import torch
+
+    from benchmarks.measure import model, timers
+    from benchmarks.measure.worker import parse_label
+    from benchmarks.schema import MASKS
+
+    model.use_device("cuda")
+    order = list(labels)
+    random.Random(seed).shuffle(order)
+    rows = []
+    for label in order:
+        case = model.prepared_case(parse_label(label, "cuda"))
+        for mask in MASKS:
+            case.warm_up(mask, calls=3)
+            run = case.runner(mask)
+            graph = timers._captured(run)
+
+            def block(replays: int, graph=graph) -> float:
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                for _ in range(replays):
+                    graph.replay()
+                end.record()
+                end.synchronize()
+                return start.elapsed_time(end) / 1e3 / replays
+
+            replays = max(1, math.ceil(0.005 / block(1)))
+            night = [block(replays) for _ in range(5)]
+            clock_before = timers.sm_clock_mhz()
+            warm_replays = max(1, math.ceil(warm_ms / 1e3 / night[0]))
+            block(warm_replays)
+            warm, clocks = [], []
+            for _ in range(5):
+                warm.append(block(replays))
+                clocks.append(timers.sm_clock_mhz())
+            rows.append({"config": label, "mask": mask, "night": statistics.median(night), "night_min": min(night),
+                         "warm": statistics.median(warm), "warm_min": min(warm), "clock_before": clock_before,
+                         "clock_during": statistics.median(c for c in clocks if c) if any(clocks) else None})
+        del case
+        torch.cuda.empty_cache()
+    return rows
+
+
+def summary(rows: list[dict]) -> list[str]:
+    by_key: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        by_key.setdefault((row["config"], row["mask"]), []).append(row)
+    lines = []
+    for way in WAYS:
+        spreads = sorted(max(r[way] for r in rs) / min(r[way] for r in rs) for rs in by_key.values())
+        lines.append(f"{way:10s} max/min over processes: median {statistics.median(spreads):.4f}, "
+                     f"p90 {spreads[int(0.9 * (len(spreads) - 1))]:.4f}, max {spreads[-1]:.4f} ({len(spreads)} masks)")
+    pairs = [(math.log(r["warm"] / statistics.median(x["warm"] for x in rs)),
+              math.log(statistics.median(x["clock_during"] for x in rs) / r["clock_during"]))
+             for rs in by_key.values() for r in rs if all(x["clock_during"] for x in rs)]
+    if len(pairs) > 2:
+        lines.append(f"correlation of log(warm / its median) with log(median clock / clock during): "
+                     f"{statistics.correlation(*zip(*pairs)):.2f} over {len(pairs)} measurements")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", type=int, default=24)
+    parser.add_argument("--processes", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--warm-ms", type=float, default=30.0)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        request = json.loads(args.child)
+        print(json.dumps(measure_process(request["labels"], request["seed"], args.warm_ms)))
+        return
+    from benchmarks.schema import GPU_PARAMS, grid_configs
+
+    labels = [c.label for c in random.Random(args.seed).sample(grid_configs(GPU_PARAMS, "cuda"), args.configs)]
+    rows: list[dict] = []
+    for index in range(args.processes):
+        request = json.dumps({"labels": labels, "seed": args.seed * 1000 + index})
+        out = subprocess.run([sys.executable, __file__, "--child", request, "--warm-ms", str(args.warm_ms)],
+                             capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+        rows += [dict(row, process=index) for row in json.loads(out.stdout.strip().splitlines()[-1])]
+    if args.out:
+        args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    print(f"seed {args.seed}: {args.configs} configs, {args.processes} processes")
+    print("\n".join(summary(rows)))
+
+
+if __name__ == "__main__":
+    main()
