@@ -291,6 +291,8 @@ class WorkerAnswer:
     pid: int | None = None
     cpu: int | None = None
     error: str | None = None
+    # Seconds the process spent per phase (WORKER_PHASES): where a re-measurement's time goes.
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -300,4 +302,10 @@ class WorkerAnswer:
         data = json.loads(text)
         values = tuple(WorkerValue(v["config"], v["mask"], float(v["wall"]), v.get("gpu"))
                        for v in data.get("values", ()))
-        return cls(values, data.get("pid"), data.get("cpu"), data.get("error"))
+        phases = {str(name): float(seconds) for name, seconds in (data.get("phases") or {}).items()}
+        return cls(values, data.get("pid"), data.get("cpu"), data.get("error"), phases)
+
+
+# A re-measurement process's phases: the device's start (CUDA's context), the builds, each key's
+# first calls (kernel loads, cuDNN graph builds), the wall-time visits and the CUDA-graph GPU times.
+WORKER_PHASES = ("start", "build", "first_calls", "wall", "gpu")

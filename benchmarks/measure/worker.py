@@ -17,16 +17,21 @@ Nothing runs at import. asv's discovery never imports it: ``benchmarks/measure``
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import os
 import random
 import sys
+import time
 import traceback
+from collections.abc import Iterator
 from typing import TextIO
 
-from ..schema import AttentionConfig, WorkerAnswer, WorkerKey, WorkerRequest, WorkerValue
+import torch
+
+from ..schema import WORKER_PHASES, AttentionConfig, WorkerAnswer, WorkerKey, WorkerRequest, WorkerValue
 from .model import prepared_case, use_device
-from .timers import graph_replay_seconds, visit_seconds
+from .timers import graph_replay_seconds, synchronized_clock, visit_seconds
 
 
 def parse_label(label: str, device: str) -> AttentionConfig:
@@ -41,16 +46,29 @@ class _Visits:
     device: str
     walls: dict[tuple[str, str], list[float]] = dataclasses.field(default_factory=dict)
     gpus: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
+    phases: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(WORKER_PHASES, 0.0))
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] += synchronized_clock() - start
 
     def visit(self, key: WorkerKey, index: int) -> None:
         """Visit ``index`` of one key; its last visit also takes the GPU time where asked."""
-        case = prepared_case(parse_label(key.config, self.device))
-        case.warm_up(key.mask)
+        with self.phase("build"):
+            case = prepared_case(parse_label(key.config, self.device))
+        with self.phase("first_calls"):
+            case.warm_up(key.mask)
         run = case.runner(key.mask)
         where = (key.config, key.mask)
-        self.walls.setdefault(where, []).append(visit_seconds(run, block_seconds=0.002, blocks=3))
+        with self.phase("wall"):
+            self.walls.setdefault(where, []).append(visit_seconds(run, block_seconds=0.002, blocks=3))
         if index == key.visits - 1 and "gpu" in key.signals and self.device == "cuda":
-            self.gpus[where] = graph_replay_seconds(run, block_seconds=0.002, blocks=5)
+            with self.phase("gpu"):
+                self.gpus[where] = graph_replay_seconds(run, block_seconds=0.002, blocks=5)
 
     def value(self, key: WorkerKey) -> WorkerValue:
         """The fastest visit: the host's noise only ever adds time."""
@@ -66,9 +84,12 @@ def measure(request: WorkerRequest) -> WorkerAnswer:
     pass's own order. A process on a slow vCPU is slow for every key it measures
     (docs/noise.md); the passes on other CPUs are how one process looks past that.
     """
-    use_device(request.device)
-    order = random.Random(request.seed)
     visits = _Visits(request.device)
+    with visits.phase("start"):
+        use_device(request.device)
+        if request.device == "cuda":
+            torch.zeros(1, device="cuda")  # the context starts here, not inside the first key's build
+    order = random.Random(request.seed)
     allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
     for index in range(max((key.visits for key in request.keys), default=0)):
         if index < len(request.cpus) and request.cpus[index] in allowed:
@@ -78,7 +99,7 @@ def measure(request: WorkerRequest) -> WorkerAnswer:
         for key in this_pass:
             visits.visit(key, index)
     values = tuple(visits.value(key) for key in request.keys)
-    return WorkerAnswer(values, pid=os.getpid(), cpu=_current_cpu())
+    return WorkerAnswer(values, pid=os.getpid(), cpu=_current_cpu(), phases=visits.phases)
 
 
 def _current_cpu() -> int | None:

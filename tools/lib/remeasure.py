@@ -173,12 +173,18 @@ class Remeasured:
     values: dict[tuple[str, str], dict[str, dict[str, list[float]]]]
     seconds: float
     processes: int
+    # Seconds over all processes per phase (schema.WORKER_PHASES), and "process": each process
+    # from its request to its answer (the fork, the exit and the pipes are the difference).
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def side(self, key: tuple[str, str], signal: str, side: str) -> list[float]:
         return self.values.get(key, {}).get(side, {}).get(signal, [])
 
     def merged(self, other: Remeasured) -> Remeasured:
-        return Remeasured(self.values | other.values, self.seconds + other.seconds, self.processes + other.processes)
+        phases = {name: self.phases.get(name, 0.0) + other.phases.get(name, 0.0)
+                  for name in {*self.phases, *other.phases}}
+        return Remeasured(self.values | other.values, self.seconds + other.seconds, self.processes + other.processes,
+                          phases)
 
     def as_json(self) -> list[dict]:
         return [{"config": c, "mask": m, **sides} for (c, m), sides in self.values.items()]
@@ -197,6 +203,7 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
     values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
         key: {side: {} for side in workers} for key in plan}
     processes = 0
+    phases: dict[str, float] = {}
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     try:
         for worker in workers.values():
@@ -209,7 +216,12 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
                 break
             request = schema.WorkerRequest(device, rng.randrange(2**32),
                                            tuple(rng.sample(cpus, min(PASSES, len(cpus)))), tuple(plan.values()))
-            for value in workers[side].ask(request).values:
+            asked = time.perf_counter()
+            answer = workers[side].ask(request)
+            phases["process"] = phases.get("process", 0.0) + time.perf_counter() - asked
+            for name, seconds in answer.phases.items():
+                phases[name] = phases.get(name, 0.0) + seconds
+            for value in answer.values:
                 per_signal = values[(value.config, value.mask)][side]
                 per_signal.setdefault("wall", []).append(value.wall)
                 if value.gpu is not None:
@@ -218,7 +230,7 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
     finally:
         for worker in workers.values():
             worker.stop()
-    return Remeasured(values, time.perf_counter() - started, processes)
+    return Remeasured(values, time.perf_counter() - started, processes, phases)
 
 
 Measure = Callable[[Plan, dict[str, str], str, int, int, float], Remeasured]

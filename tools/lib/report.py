@@ -90,6 +90,14 @@ def remeasurement_line(summary: dict) -> str:
             f"{summary['seconds']:.1f} s of a {summary['budget']:.0f} s budget")
     if summary["left_out"]:
         line += f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first"
+    phases = summary.get("phases") or {}
+    if summary["processes"] and phases.get("process"):
+        per_process = {name: seconds / summary["processes"] for name, seconds in phases.items()}
+        measured = sum(seconds for name, seconds in per_process.items() if name != "process")
+        parts = [f"{name.replace('_', ' ')} {seconds:.2f}" for name, seconds in per_process.items()
+                 if name != "process"]
+        line += (f". A process: {per_process['process']:.2f} s ({', '.join(parts)}; fork, exit and pipes "
+                 f"{per_process['process'] - measured:.2f})")
     return line
 
 

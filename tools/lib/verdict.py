@@ -169,6 +169,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
         decided.append(decide(finding, measured, history, settings))
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
+                     "phases": measured.phases,
                      "values": measured.as_json()}
 
 

@@ -1,0 +1,40 @@
+"""Where a re-measurement's time goes: each process's phases, summed over processes, in the report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+from lib import remeasure, report
+from lib.suite import schema
+
+
+def test_a_worker_answer_says_how_long_each_phase_of_its_process_took():
+    """Every phase of schema.WORKER_PHASES in the answer; on the CPU no GPU time, and time in the others."""
+    label = "1, 4, (16, 48), 64, 'float32'"
+    request = schema.WorkerRequest("cpu", 0, (), (schema.WorkerKey(label, "causal_bias", ("wall",), 2),))
+    completed = subprocess.run([sys.executable, "-m", "benchmarks.measure.worker"], cwd=REPO_ROOT,
+                               input=request.to_json() + "\n", capture_output=True, text=True, timeout=120)
+    answer = schema.WorkerAnswer.from_json(completed.stdout)
+    assert answer.error is None and tuple(answer.phases) == schema.WORKER_PHASES
+    assert answer.phases["gpu"] == 0.0
+    assert all(answer.phases[name] > 0 for name in ("build", "first_calls", "wall")), answer.phases
+
+
+def test_two_rounds_add_their_phases():
+    first = remeasure.Remeasured({}, 10.0, 4, {"process": 8.0, "start": 1.0, "wall": 2.0})
+    second = remeasure.Remeasured({}, 5.0, 2, {"process": 4.0, "wall": 1.0, "gpu": 0.5})
+    merged = first.merged(second)
+    assert (merged.seconds, merged.processes) == (15.0, 6)
+    assert merged.phases == {"process": 12.0, "start": 1.0, "wall": 3.0, "gpu": 0.5}
+
+
+def test_the_report_gives_a_process_by_phase_and_the_rest_as_fork_exit_and_pipes():
+    summary = {"keys": 3, "processes": 4, "seconds": 9.0, "budget": 20.0, "left_out": 1,
+               "phases": {"process": 8.0, "start": 1.0, "build": 0.4, "first_calls": 2.0, "wall": 2.0, "gpu": 0.6}}
+    assert report.remeasurement_line(summary) == (
+        "3 config(s) and mask(s) in 4 processes, 9.0 s of a 20 s budget; 1 candidate(s) left out for the budget, "
+        "weakest evidence first. A process: 2.00 s (start 0.25, build 0.10, first calls 0.50, wall 0.50, "
+        "gpu 0.15; fork, exit and pipes 0.50)")
+    assert report.remeasurement_line({**summary, "phases": {}}).endswith("weakest evidence first")
