@@ -18,6 +18,7 @@ import json5
 
 from lib.cli import ToolError, one_line
 from lib.suite import REPO_ROOT
+from lib.supervisor import supervised
 
 
 def gpu_description(torch_info: dict) -> str | None:
@@ -105,34 +106,13 @@ def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
 ASV_SOME_FAILED = 2
 
 
-# Runs a command as the leader of a process group of its own that ends with its parent:
-# killed (even by kill -9), the tool takes asv, its forkserver and the night's measuring
-# child along instead of leaving them to write results nobody asked for. Linux's
-# PR_SET_PDEATHSIG tells the supervisor; elsewhere it only runs the command.
-SUPERVISOR = """
-import ctypes, os, signal, subprocess, sys
-parent = os.getppid()
-os.setsid()
-def stop(*_):
-    os.killpg(0, signal.SIGKILL)
-signal.signal(signal.SIGTERM, stop)
-try:
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-except (OSError, AttributeError):
-    pass
-if os.getppid() != parent:
-    stop()
-sys.exit(subprocess.call(sys.argv[1:]))
-"""
-
-
 def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,), lines: list[str] | None = None) -> int:
     """Run an asv command, its output going to ours (and into ``lines`` when given).
 
     From the repository's root: asv loads the conf's plugins from the current folder.
     Under the supervisor: nothing of it outlives this process.
     """
-    command = [sys.executable, "-c", SUPERVISOR, sys.executable, "-m", "asv", *args, "--config", str(conf)]
+    command = supervised([sys.executable, "-m", "asv", *args, "--config", str(conf)])
     if lines is None:
         returncode = subprocess.run(command, cwd=REPO_ROOT).returncode
     else:
