@@ -199,3 +199,31 @@ def test_two_records_at_once_into_two_folders_each_keep_their_own_night(tmp_path
         runs = sorted(p.name for p in (tmp_path / name / "ci").glob("*.json") if p.name != "machine.json")
         assert runs == [p for p in runs if p.startswith(commit[:8])] and len(runs) == 1, (name, runs)
         assert (tmp_path / name / "ci" / f"{commit}.night").is_file()
+
+
+@pytest.mark.parametrize("amount", [["--cpu", "1e9"], ["--cpu", "inf"], ["--gpu", "nan"], ["--gpu", "-0.5"],
+                                    ["--extra-ops", "100000000"]])
+def test_an_impossible_injected_slowdown_is_refused_before_any_night_is_read(tmp_path, amount):
+    completed = run_tool("inject.py", "plan", "--results-dir", str(tmp_path / "none"), *amount,
+                         "--out", str(tmp_path / "spec.json"))
+    assert_one_line(completed, 2, f"{amount[0]} must be")
+    assert not (tmp_path / "spec.json").exists()
+
+
+@pytest.mark.parametrize("entry", [{"cpu_us": float("inf")}, {"gpu_us": 1e12}, {"cpu_us": -1.0}, {"extra_ops": 1e9},
+                                   {"cpu_us": "1"}, {"mask": "other"}])
+def test_a_spec_with_an_impossible_slowdown_is_neither_installed_nor_packaged(tmp_path, entry):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"slowdowns": [{"config": "1, 4, (16, 48), 64, 'float32'", "mask": "materialized",
+                                               **entry}]}))
+    for command in (["install", "--python", str(tmp_path / "no-python")], ["wheel", "--out", str(tmp_path)]):
+        completed = run_tool("inject.py", *command, "--spec", str(spec))
+        assert completed.returncode == 2 and completed.stderr.count("\n") == 1, completed.stderr
+        assert str(spec) in completed.stderr and "Traceback" not in completed.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["spec.json"]
+
+
+def test_a_plan_into_a_missing_folder_is_refused_before_any_night_is_read(tmp_path):
+    completed = run_tool("inject.py", "plan", "--results-dir", str(tmp_path / "none"), "--cpu", "0.1",
+                         "--out", str(tmp_path / "missing" / "spec.json"))
+    assert_one_line(completed, 2, f"cannot write {tmp_path / 'missing' / 'spec.json'}: no folder")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,3 +77,46 @@ def test_a_check_killed_with_sigkill_while_re_measuring_leaves_no_worker(tmp_pat
     while (left := list(marked(str(tmp_path))) + in_groups(groups)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert left == []
+
+
+def test_a_night_past_its_setup_cache_timeout_leaves_no_spinning_child(tmp_path):
+    """A slowdown that makes the night outlast its setup_cache timeout: asv ends the measuring process and
+    its group, the record says which sets failed, nothing of it spins on. The suite's copy gets a 5 s
+    timeout (the CPU night's own is 300 s) and one config a second of host time a forward."""
+    import json
+
+    import json5
+    from conftest import REPO_ROOT, make_standin_repo
+    from test_check_regressions import CONFIGS, contender_environment
+
+    shutil.copytree(REPO_ROOT / "benchmarks", tmp_path / "suite" / "benchmarks",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    classes = tmp_path / "suite" / "benchmarks" / "attention_bias.py"
+    assert classes.read_text().count("setup_cache.timeout = 300") == 1  # the CPU night's
+    classes.write_text(classes.read_text().replace("setup_cache.timeout = 300", "setup_cache.timeout = 5"))
+    conf = json5.loads((REPO_ROOT / "asv.conf.json").read_text())
+    conf.update(benchmark_dir=str(tmp_path / "suite" / "benchmarks"), env_dir=str(tmp_path / "env"))
+    (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
+    spec = {"slowdowns": [{"config": CONFIGS[0], "mask": "causal_bias", "cpu_us": 1e6}]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    python = contender_environment(tmp_path / "contender")
+    installed = subprocess.run([sys.executable, str(TOOLS / "inject.py"), "install", "--python", str(python),
+                                "--spec", str(tmp_path / "spec.json")], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    (commit,) = make_standin_repo(tmp_path / "repo", ["slow"])
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, MARK: str(tmp_path), "HOME": str(tmp_path / "home")}
+    recorded = subprocess.run([sys.executable, str(TOOLS / "record_run.py"), "--config",
+                               str(tmp_path / "asv.conf.json"), "--grid", "cpu", "--python", str(python),
+                               "--repo", str(tmp_path / "repo"), "--commit", commit,
+                               "--results-dir", str(tmp_path / "results"), "--machine", "ci"],
+                              env=env, capture_output=True, text=True, timeout=600)
+    assert recorded.returncode == 0, recorded.stdout[-3000:] + recorded.stderr[-2000:]
+    # -256: asv's own code for a timeout (it ends the process group it started setup_cache in).
+    assert "setup_cache failed (exit status -256)" in recorded.stdout, recorded.stdout[-3000:]
+    assert "some parameter sets failed" in recorded.stdout
+    deadline = time.monotonic() + 30  # asv waited for its children: anything left is an orphan
+    while (left := marked(str(tmp_path))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == {}
+    assert not (tmp_path / "results" / "ci" / f"{commit}.night").exists()  # the night never ended
