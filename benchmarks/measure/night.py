@@ -258,6 +258,9 @@ def _write_whole(path: Path, text: str) -> None:
     side file (tools/lib/cli.write_whole's rule; benchmarks/ does not import tools/)."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)  # mkstemp's 0600, not the folder's usual mode
         with os.fdopen(handle, "w") as out:
             out.write(text)
         os.replace(temporary, path)
