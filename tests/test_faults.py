@@ -241,3 +241,15 @@ def test_a_plan_into_a_missing_folder_is_refused_before_any_night_is_read(tmp_pa
     completed = run_tool("inject.py", "plan", "--results-dir", str(tmp_path / "none"), "--cpu", "0.1",
                          "--out", str(tmp_path / "missing" / "spec.json"))
     assert_one_line(completed, 2, f"cannot write {tmp_path / 'missing' / 'spec.json'}: no folder")
+
+
+def test_a_wheel_whose_version_py_is_not_utf8_is_no_match_not_a_crash(tmp_path):
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl", "w") as archive:
+        archive.writestr("torch/version.py", b"# \xff\xfe\ngit_version = '" + b"a" * 40 + b"'\n")
+    completed = run_tool("torch_wheel_for_commit.py", "--wheels", str(wheels), "--commit", "a" * 40)
+    assert_one_line(completed, 2, "a" * 12)
+

@@ -33,6 +33,19 @@ def small_disk(tmp_path) -> Iterator[Path]:
             subprocess.run(["umount", "-l", str(disk)], capture_output=True)  # busy: detach it all the same
 
 
+def test_record_verdict_into_a_read_only_results_folder_is_refused_before_any_work(small_disk):
+    """A read-only mount (root writes through a folder's mode bits): exit 2 in one line, not a crash at the end."""
+    from test_faults import two_nights
+
+    results = two_nights(small_disk)
+    before = checksums(results)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    completed = run_tool("check_regressions.py", "--results-dir", str(results), "--record-verdict")
+    assert completed.returncode == 2 and completed.stderr.count("\n") == 1, completed.stderr
+    assert completed.stderr.startswith("error: cannot write ") and "is read-only" in completed.stderr
+    assert checksums(results) == before
+
+
 def fill(disk: Path) -> Path:
     """Take every byte the filesystem has left, down to the last one."""
     filler = disk / "filler"
@@ -67,7 +80,8 @@ def test_a_full_disk_during_a_night_and_during_record_verdict_loses_nothing_and_
     before = landed()
     filler = fill(small_disk)
     failed = record(commits[1])
-    assert failed.returncode in (2, 3), failed.stdout[-2000:] + failed.stderr[-2000:]  # never a finding
+    assert failed.returncode == 3, failed.stdout[-2000:] + failed.stderr[-2000:]  # the machine's fault
+    assert failed.stderr.splitlines()[-1].startswith("failed: OSError: [Errno 28] no space left")  # after asv's
     assert landed() == before  # nothing of the night, nothing staged, the first night unchanged
     filler.unlink()
     assert record(commits[2]).returncode == 0

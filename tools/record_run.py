@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import platform
@@ -106,6 +107,8 @@ def one_record_at_a_time(machine_dir: Path) -> Iterator[None]:
     except Timeout:
         raise ToolError(f"another record is running into {machine_dir}; wait for it to end") from None
     except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise  # the machine's fault, not the user's: exit 3
         raise ToolError(f"cannot write into {machine_dir}: {one_line(error)}") from None
     try:
         yield
@@ -131,6 +134,8 @@ def staging_folder(results_dir: Path, machine: str) -> Iterator[Path]:
     try:
         staging = Path(tempfile.mkdtemp(prefix=prefix, dir=results_dir.parent))
     except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise
         raise ToolError(f"cannot write beside {results_dir}: {one_line(error)}") from None
     try:
         yield staging
@@ -185,6 +190,16 @@ def land(staging: Path, results_dir: Path, machine: str) -> None:
                            + ("; the night's side files held back with it" if night_lost else ""))
 
 
+# Free bytes below which a failed asv run is put down to a full disk, the machine's fault (exit 3).
+FULL_DISK_BYTES = 1 << 20
+
+
+def space_left(folder: Path) -> None:
+    """After asv failed: where the disk it wrote to is full, say that (exit 3), not asv's exit code (exit 2)."""
+    if shutil.disk_usage(folder).free < FULL_DISK_BYTES:
+        raise OSError(errno.ENOSPC, f"no space left beside {folder}: asv could not write the night")
+
+
 def record(args: argparse.Namespace, torch_info: dict, staging: Path, conf_path: Path, commit: str,
            grid: schema.Grid) -> int:
     """Describe the machine and run asv over the grid's night into ``staging``; asv's exit code."""
@@ -237,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         with one_record_at_a_time(results_dir / args.machine), staging_folder(results_dir, args.machine) as staging:
             staged_conf(conf_path, conf, staging, args.machine, commit)
             started = time.perf_counter()
-            code = record(args, torch_info, staging, conf_path, commit, grid)
+            try:
+                code = record(args, torch_info, staging, conf_path, commit, grid)
+            except ToolError:
+                space_left(results_dir)
+                raise
             land(staging, results_dir, args.machine)
     finally:
         conf_path.unlink(missing_ok=True)
