@@ -175,15 +175,15 @@ def land(staging: Path, results_dir: Path, machine: str) -> None:
     beside it. A damaged results file holds its night's side files back with it.
     """
     staged = [path for path in (staging / machine).iterdir() if not path.name.startswith(".")]
-    damaged = [path for path in [staging / "benchmarks.json", *staged] if path.exists() and not parses(path, machine)]
-    night_lost = any(p.suffix == ".json" and p.name != "machine.json" for p in damaged)
     shared = [staging / "benchmarks.json"] if (staging / "benchmarks.json").exists() else []
     sides = [p for p in staged if p.suffix != ".json" or p.name == "machine.json"]
     runs = [p for p in staged if p not in sides]
+    damaged = [path for path in shared + staged if not parses(path, machine)]
+    night_lost = any(path in damaged for path in runs)
     for path in shared + sides + runs:
-        if path in damaged or (night_lost and path not in shared and path.name != "machine.json"):
-            continue
-        os.replace(path, results_dir / path.relative_to(staging))
+        held_back = night_lost and path.suffix != ".json"  # the side files of a night that did not land
+        if path not in damaged and not held_back:
+            os.replace(path, results_dir / path.relative_to(staging))
     if damaged:
         names = ", ".join(str(path.relative_to(staging)) for path in damaged)
         raise StagingError(f"left out of {results_dir}, does not parse: {names}"
