@@ -124,7 +124,9 @@ class Worker:
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        if shutil.which(self.python) is None:  # the supervisor would start and its command fail later
+        # Checked here: the supervisor would start and its command fail later. A path is the worker's
+        # cwd's (the repository's), as Popen's was.
+        if shutil.which(self.python if os.sep not in self.python else str(REPO_ROOT / self.python)) is None:
             raise RemeasureError(f"cannot start {self.python}: not an executable")
         try:
             self.process = subprocess.Popen(
