@@ -130,17 +130,31 @@ def test_a_nightly_whose_record_fails_is_a_broken_job_never_a_regression(tmp_pat
     assert not (tmp_path / "report.md").exists()
 
 
-def processes_with(variable: str, value: str) -> list[int]:
-    """The processes whose environment holds ``variable=value``: a record's asv and every child of it."""
+def processes_with(variable: str, prefix: str) -> list[int]:
+    """The processes whose environment holds ``variable`` with a value under ``prefix``: a record's asv and
+    every child of it (the night's side files go to a staging folder of a name of its own)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if f"{variable}={value}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+            if any(item.startswith(f"{variable}={prefix}".encode())
+                   for item in (proc / "environ").read_bytes().split(b"\0")):
                 found.append(int(proc.name))
         except OSError:
             continue
+    return found
+
+
+def commands(pids: list[int]) -> list[bytes]:
+    """The asv entry points (run_server, setup_cache, ...) of ``pids``: the word after asv's benchmark.py."""
+    found = []
+    for pid in pids:
+        try:
+            words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        found += [words[i + 1] for i, word in enumerate(words[:-1]) if word.endswith(b"benchmark.py")]
     return found
 
 
@@ -161,18 +175,20 @@ def test_a_record_killed_with_sigkill_leaves_no_process_of_it_behind(tmp_path):
     record = subprocess.Popen([sys.executable, str(TOOLS / "record_run.py"), "--grid", "cpu", "--repo",
                                str(tmp_path / "repo"), "--commit", commit, "--results-dir", str(tmp_path / "results"),
                                "--machine", "ci"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    dispatch = str(tmp_path / "results" / "ci" / f"{commit}.dispatch")
+    dispatch = f"{tmp_path}/"
     deadline = time.monotonic() + 120
-    while len(processes_with("ATTENTION_BIAS_DISPATCH_FILE", dispatch)) < 3:  # asv, its forkserver, a child
+    # asv's forkserver and the night's setup_cache child, each in a process group of its own (asv's doing).
+    while not {b"run_server", b"setup_cache"} <= set(commands(processes_with("ATTENTION_BIAS_DISPATCH_FILE",
+                                                                             dispatch))):
         assert time.monotonic() < deadline and record.poll() is None, "the night never started"
-        time.sleep(0.05)
+        time.sleep(0.02)
     record.send_signal(signal.SIGKILL)
     record.wait()
     deadline = time.monotonic() + 30
     while (left := processes_with("ATTENTION_BIAS_DISPATCH_FILE", dispatch)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left == []
-    assert not (tmp_path / "results" / "ci" / f"{commit}.night").exists()  # nothing wrote the night afterwards
+    assert not list(tmp_path.rglob(f"{commit}.night"))  # nothing wrote the night afterwards, staged or landed
 
 
 def test_two_records_at_once_into_two_folders_each_keep_their_own_night(tmp_path):
@@ -197,3 +213,43 @@ def test_two_records_at_once_into_two_folders_each_keep_their_own_night(tmp_path
         runs = sorted(p.name for p in (tmp_path / name / "ci").glob("*.json") if p.name != "machine.json")
         assert runs == [p for p in runs if p.startswith(commit[:8])] and len(runs) == 1, (name, runs)
         assert (tmp_path / name / "ci" / f"{commit}.night").is_file()
+
+
+@pytest.mark.parametrize("amount", [["--cpu", "1e9"], ["--cpu", "inf"], ["--gpu", "nan"], ["--gpu", "-0.5"],
+                                    ["--extra-ops", "100000000"]])
+def test_an_impossible_injected_slowdown_is_refused_before_any_night_is_read(tmp_path, amount):
+    completed = run_tool("inject.py", "plan", "--results-dir", str(tmp_path / "none"), *amount,
+                         "--out", str(tmp_path / "spec.json"))
+    assert_one_line(completed, 2, f"{amount[0]} must be")
+    assert not (tmp_path / "spec.json").exists()
+
+
+@pytest.mark.parametrize("entry", [{"cpu_us": float("inf")}, {"gpu_us": 1e12}, {"cpu_us": -1.0}, {"extra_ops": 1e9},
+                                   {"cpu_us": "1"}, {"mask": "other"}])
+def test_a_spec_with_an_impossible_slowdown_is_neither_installed_nor_packaged(tmp_path, entry):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"slowdowns": [{"config": "1, 4, (16, 48), 64, 'float32'", "mask": "materialized",
+                                               **entry}]}))
+    for command in (["install", "--python", str(tmp_path / "no-python")], ["wheel", "--out", str(tmp_path)]):
+        completed = run_tool("inject.py", *command, "--spec", str(spec))
+        assert completed.returncode == 2 and completed.stderr.count("\n") == 1, completed.stderr
+        assert str(spec) in completed.stderr and "Traceback" not in completed.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["spec.json"]
+
+
+def test_a_plan_into_a_missing_folder_is_refused_before_any_night_is_read(tmp_path):
+    completed = run_tool("inject.py", "plan", "--results-dir", str(tmp_path / "none"), "--cpu", "0.1",
+                         "--out", str(tmp_path / "missing" / "spec.json"))
+    assert_one_line(completed, 2, f"cannot write {tmp_path / 'missing' / 'spec.json'}: no folder")
+
+
+def test_a_wheel_whose_version_py_is_not_utf8_is_no_match_not_a_crash(tmp_path):
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl", "w") as archive:
+        archive.writestr("torch/version.py", b"# \xff\xfe\ngit_version = '" + b"a" * 40 + b"'\n")
+    completed = run_tool("torch_wheel_for_commit.py", "--wheels", str(wheels), "--commit", "a" * 40)
+    assert_one_line(completed, 2, "a" * 12)
+

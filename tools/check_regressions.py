@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lib import report, verdict
 from lib.cli import ToolError, add_results_arguments, run_tool, writable_folder, write_report
-from lib.results import open_machine, published_steps
+from lib.results import open_machine, published_steps, verdict_path
 
 DEFAULTS = {"factor": 1.05, "history": 14, "window": 5, "processes": 10}
 
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     validated(args)
     store, machine = open_machine(args)
     contender = store.choose_run(machine, args.contender)
+    if args.record_verdict:  # a read-only results folder is said before the re-measurement's minutes
+        writable_folder(verdict_path(store, machine, contender.commit_hash))
     history = verdict.earlier_nights(store, machine, contender, args.baseline, args.history)
     if not history:
         print(f"first night on {machine!r}: no baseline to compare {contender.commit_hash[:8]} with yet")

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import subprocess
 import sys
 from pathlib import Path
 
 from lib import noise
-from lib.cli import ToolError, add_results_arguments, one_line, run_tool
+from lib.cli import ToolError, add_results_arguments, one_line, run_tool, writable_folder, write_whole
 from lib.results import open_machine
 from lib.rows import choose_grid, config_rows
 from lib.suite import REPO_ROOT, schema
@@ -35,6 +36,43 @@ from lib.wheels import write_wheel
 
 PTH_NAME = "attention_slowdown.pth"
 INJECTOR_DIR = REPO_ROOT / "inject"
+# What a slowdown may be: a calibration adds a fraction of a config's own time. An amount beyond
+# these (1e9 x, or infinite) would make a forward never end: the night would spin until its
+# setup_cache timeout, measuring nothing. Checked in the plan and again in any spec read.
+MAX_FRACTION = 100.0  # --gpu, --cpu: at most 100 x the config's time
+MAX_SLOWDOWN_US = 1e6  # gpu_us, cpu_us of one forward: at most a second
+MAX_EXTRA_OPS = 10_000
+
+
+def checked_amounts(args: argparse.Namespace) -> None:
+    """plan's numbers, before any night is read: one line each, exit 2."""
+    for name in ("gpu", "cpu"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and 0.0 <= value <= MAX_FRACTION):
+            raise ToolError(f"--{name} must be a finite fraction from 0 to {MAX_FRACTION:g}, not {value}")
+    if not 0 <= args.extra_ops <= MAX_EXTRA_OPS:
+        raise ToolError(f"--extra-ops must be from 0 to {MAX_EXTRA_OPS}, not {args.extra_ops}")
+    if args.configs < 1 or not any((args.gpu, args.cpu, args.extra_ops)):
+        raise ToolError("plan needs --configs >= 1 and at least one of --gpu, --cpu, --extra-ops above 0")
+
+
+def checked_slowdowns(slowdowns: object, where: str) -> list:
+    """A spec's slowdowns, each with amounts a night can measure; anything else is a user error."""
+    if not isinstance(slowdowns, list):
+        raise ToolError(f"not a slowdown spec: {where}: 'slowdowns' is not a list")
+    for entry in slowdowns:
+        if not isinstance(entry, dict) or entry.get("mask") not in schema.MASKS:
+            raise ToolError(f"not a slowdown spec: {where}: {str(entry)[:80]} names no config and mask")
+        for key in ("gpu_us", "cpu_us"):
+            amount = entry.get(key, 0.0)
+            if not (isinstance(amount, (int, float)) and math.isfinite(amount) and 0 <= amount <= MAX_SLOWDOWN_US):
+                raise ToolError(f"{where}: {entry.get('config')} {entry['mask']}: {key} {amount} is not a "
+                                f"finite number of microseconds from 0 to {MAX_SLOWDOWN_US:g}")
+        ops = entry.get("extra_ops", 0)
+        if not (isinstance(ops, int) and 0 <= ops <= MAX_EXTRA_OPS):
+            raise ToolError(f"{where}: {entry.get('config')} {entry['mask']}: extra_ops {ops} is not from 0 "
+                            f"to {MAX_EXTRA_OPS}")
+    return slowdowns
 
 
 def plan(args: argparse.Namespace) -> dict:
@@ -78,9 +116,10 @@ def site_packages(python: str) -> Path:
 
 def read_spec(spec: Path) -> list:
     try:
-        return json.loads(spec.read_text())["slowdowns"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        slowdowns = json.loads(spec.read_text())["slowdowns"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise ToolError(f"not a slowdown spec: {spec}: {one_line(error)}") from None
+    return checked_slowdowns(slowdowns, str(spec))
 
 
 def install(python: str, spec: Path) -> Path:
@@ -112,9 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     planner.add_argument("--commit", help="the run whose times set the amounts (default: the most recent)")
     planner.add_argument("--configs", type=int, default=10, help="how many configs (one mask each)")
     planner.add_argument("--seed", type=int, default=0)
-    planner.add_argument("--gpu", type=float, default=0.0, help="extra GPU time, a fraction of the GPU time")
-    planner.add_argument("--cpu", type=float, default=0.0, help="extra host time, a fraction of the wall time")
-    planner.add_argument("--extra-ops", type=int, default=0, help="extra ATen operators per forward")
+    planner.add_argument("--gpu", type=float, default=0.0,
+                         help=f"extra GPU time, a fraction of the GPU time (0 to {MAX_FRACTION:g})")
+    planner.add_argument("--cpu", type=float, default=0.0,
+                         help=f"extra host time, a fraction of the wall time (0 to {MAX_FRACTION:g})")
+    planner.add_argument("--extra-ops", type=int, default=0,
+                         help=f"extra ATen operators per forward (0 to {MAX_EXTRA_OPS})")
     planner.add_argument("--launch-bound", action="store_true", help="only launch-bound configs")
     planner.add_argument("--out", type=Path, required=True, help="the spec file to write")
     planner.add_argument("--append", action="store_true",
@@ -134,17 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "plan":
-        amounts = (args.gpu, args.cpu, args.extra_ops)
-        if args.configs < 1 or min(amounts) < 0 or not any(amounts):
-            raise ToolError("plan needs --configs >= 1 and at least one of --gpu, --cpu, --extra-ops above 0")
-        args.existing = []
-        if args.append and args.out.is_file():
-            try:
-                args.existing = json.loads(args.out.read_text())["slowdowns"]
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                raise ToolError(f"not a slowdown spec: {args.out}: {one_line(error)}") from None
+        checked_amounts(args)
+        writable_folder(args.out)
+        args.existing = read_spec(args.out) if args.append and args.out.is_file() else []
         spec = plan(args)
-        args.out.write_text(json.dumps(spec, indent=1))
+        checked_slowdowns(spec["slowdowns"], "the plan")  # a fraction of a slow config's time can still be too much
+        write_whole(args.out, json.dumps(spec, indent=1))
         for entry in spec["slowdowns"][len(args.existing):]:
             print(f"{entry['config']} {entry['mask']}: +{entry['gpu_us']:.2f} us GPU, "
                   f"+{entry['cpu_us']:.2f} us host, +{entry['extra_ops']} operator(s)")

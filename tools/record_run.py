@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from filelock import FileLock, Timeout
-from lib.cli import ToolError, machine_name, one_line, run_tool
+from lib.cli import ToolError, machine_name, one_line, run_tool, write_whole
 from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
 from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
@@ -104,6 +107,8 @@ def one_record_at_a_time(machine_dir: Path) -> Iterator[None]:
     except Timeout:
         raise ToolError(f"another record is running into {machine_dir}; wait for it to end") from None
     except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise  # the machine's fault, not the user's: exit 3
         raise ToolError(f"cannot write into {machine_dir}: {one_line(error)}") from None
     try:
         yield
@@ -111,13 +116,96 @@ def one_record_at_a_time(machine_dir: Path) -> Iterator[None]:
         lock.release()
 
 
-def record(args: argparse.Namespace, torch_info: dict, conf: dict, conf_path: Path, commit: str,
+class StagingError(Exception):
+    """A file asv or the night wrote does not parse: left out of the results, the tool's own failure (exit 3)."""
+
+
+STAGING = ".staging-"
+
+
+@contextlib.contextmanager
+def staging_folder(results_dir: Path, machine: str) -> Iterator[Path]:
+    """A folder beside the results folder (same filesystem, outside the tree asv publish walks) that asv
+    writes into; removed afterwards. Under the machine's lock: a staging folder of this machine left
+    by a record killed earlier is this project's own and goes."""
+    prefix = f".{results_dir.name}.{machine}{STAGING}"
+    for stale in results_dir.parent.glob(f"{prefix}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=results_dir.parent))
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise
+        raise ToolError(f"cannot write beside {results_dir}: {one_line(error)}") from None
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit: str) -> None:
+    """Point the run's conf copy at the staging folder, with the commit's results already there:
+    asv merges a run into an existing results file of the same commit (a --bench of a few)."""
+    write_whole(conf_path, json.dumps({**conf, "results_dir": str(staging)}, indent=2))
+    (staging / machine).mkdir()
+    for earlier in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
+        if parses(earlier, machine):
+            shutil.copy2(earlier, staging / machine / earlier.name)
+
+
+def parses(path: Path, machine: str) -> bool:
+    """Whether a staged file reads back: a results file through asv's own loader, any other as JSON."""
+    from asv.results import Results
+    from asv.util import UserError
+
+    try:
+        if path.suffix == ".json" and path.name not in ("machine.json", "benchmarks.json"):
+            Results.load(str(path), machine_name=machine)
+        else:
+            json.loads(path.read_bytes())
+    except (OSError, ValueError, UserError, KeyError, TypeError, RecursionError):
+        return False
+    return True
+
+
+def land(staging: Path, results_dir: Path, machine: str) -> None:
+    """Move what asv and the night wrote into the results folder, each file only once it parses.
+
+    Side files first, the night's results last: a results file in the folder has its side files
+    beside it. A damaged results file holds its night's side files back with it.
+    """
+    staged = [path for path in (staging / machine).iterdir() if not path.name.startswith(".")]
+    shared = [staging / "benchmarks.json"] if (staging / "benchmarks.json").exists() else []
+    sides = [p for p in staged if p.suffix != ".json" or p.name == "machine.json"]
+    runs = [p for p in staged if p not in sides]
+    damaged = [path for path in shared + staged if not parses(path, machine)]
+    night_lost = any(path in damaged for path in runs)
+    for path in shared + sides + runs:
+        held_back = night_lost and path.suffix != ".json"  # the side files of a night that did not land
+        if path not in damaged and not held_back:
+            os.replace(path, results_dir / path.relative_to(staging))
+    if damaged:
+        names = ", ".join(str(path.relative_to(staging)) for path in damaged)
+        raise StagingError(f"left out of {results_dir}, does not parse: {names}"
+                           + ("; the night's side files held back with it" if night_lost else ""))
+
+
+# Free bytes below which a failed asv run is put down to a full disk, the machine's fault (exit 3).
+FULL_DISK_BYTES = 1 << 20
+
+
+def space_left(folder: Path) -> None:
+    """After asv failed: where the disk it wrote to is full, say that (exit 3), not asv's exit code (exit 2)."""
+    if shutil.disk_usage(folder).free < FULL_DISK_BYTES:
+        raise OSError(errno.ENOSPC, f"no space left beside {folder}: asv could not write the night")
+
+
+def record(args: argparse.Namespace, torch_info: dict, staging: Path, conf_path: Path, commit: str,
            grid: schema.Grid) -> int:
-    """Describe the machine and run asv over the grid's night; asv's exit code."""
+    """Describe the machine and run asv over the grid's night into ``staging``; asv's exit code."""
     describe_machine(args.machine, torch_info)
     # The night's setup_cache writes each config's operator and kernel names and its visits there.
-    os.environ[schema.DISPATCH_FILE_VARIABLE] = str(
-        Path(conf["results_dir"]) / args.machine / f"{commit}{schema.DISPATCH_SUFFIX}")
+    os.environ[schema.DISPATCH_FILE_VARIABLE] = str(staging / args.machine / f"{commit}{schema.DISPATCH_SUFFIX}")
     if not args.bench:
         os.environ[schema.NIGHT_ONLY_VARIABLE] = "1"
     extra = [a for a in args.asv_args if a != "--"]
@@ -159,11 +247,17 @@ def main(argv: list[str] | None = None) -> int:
         commit = args.commit or git_head(Path(conf["repo"]))
     commit = full_commit(Path(conf["repo"]), commit)
 
+    results_dir = Path(conf["results_dir"])
     try:
-        with one_record_at_a_time(Path(conf["results_dir"]) / args.machine):
+        with one_record_at_a_time(results_dir / args.machine), staging_folder(results_dir, args.machine) as staging:
+            staged_conf(conf_path, conf, staging, args.machine, commit)
             started = time.perf_counter()
-            code = record(args, torch_info, conf, conf_path, commit, grid)
-            wall = time.perf_counter() - started
+            try:
+                code = record(args, torch_info, staging, conf_path, commit, grid)
+            except ToolError:
+                space_left(results_dir)
+                raise
+            land(staging, results_dir, args.machine)
     finally:
         conf_path.unlink(missing_ok=True)
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import random
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -232,7 +233,7 @@ def write_dispatch_names(state: GridState) -> None:
         for config, figures in _measured(state)
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(names, indent=1, sort_keys=True))
+    _write_whole(Path(path), json.dumps(names, indent=1, sort_keys=True))
 
 
 def write_night(state: GridState, seconds: float) -> None:
@@ -249,4 +250,20 @@ def write_night(state: GridState, seconds: float) -> None:
     clocks = {config.label: {mask: f.sm_clock_mhz for mask, f in figures.items()}
               for config, figures in _measured(state) if any(f.sm_clock_mhz for f in figures.values())}
     record = {"seconds": seconds, "phases": state.phases, "wall_visits": visits, "sm_clock_mhz": clocks}
-    Path(path).with_suffix(NIGHT_SUFFIX).write_text(json.dumps(record, indent=1, sort_keys=True))
+    _write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """A temporary file in the same folder, renamed into place: a full disk or a kill leaves no partial
+    side file (tools/lib/cli.write_whole's rule; benchmarks/ does not import tools/)."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)  # mkstemp's 0600, not the folder's usual mode
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -82,6 +82,9 @@ def write_whole(path: Path, text: str) -> None:
     into place, so a full disk or a kill leaves the old file (or none), never a partial one."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)  # mkstemp's 0600, not the folder's usual mode
         with os.fdopen(handle, "w") as out:
             out.write(text)
         os.replace(temporary, path)

@@ -7,17 +7,21 @@ with every field asv detects, the GPU added.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import json5
+from filelock import FileLock
 
-from lib.cli import ToolError, one_line
+from lib.cli import ToolError, one_line, write_whole
 from lib.suite import REPO_ROOT
+from lib.supervisor import supervised
 
 
 def gpu_description(torch_info: dict) -> str | None:
@@ -46,15 +50,50 @@ def machine_description(torch_info: dict) -> dict[str, str]:
     return detected
 
 
+def machine_file() -> Path:
+    """~/.asv-machine.json, where asv keeps every machine's description."""
+    from asv.machine import MachineCollection
+
+    return Path(MachineCollection.get_machine_file_path())
+
+
+def read_machines(path: Path) -> dict:
+    """The machines a machine file describes; none where it is missing or damaged."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return {key: value for key, value in data.items() if key != "version"} if isinstance(data, dict) else {}
+
+
 def describe_machine(name: str, torch_info: dict) -> None:
-    """Write the machine's entry in ~/.asv-machine.json with every field.
+    """Write the machine's entry in ~/.asv-machine.json with every field asv detects, the GPU added.
 
-    Through asv's API: `asv machine --yes --machine NAME` keeps only the fields that
-    differ from its detection, so the pages would show the machine without them.
+    Every field: `asv machine --yes --machine NAME` keeps only those that differ from its
+    detection, so the pages would show the machine without them. Whole and under a lock: asv's
+    own save rewrites the file in place, and two records at once read each other's half-written file.
     """
-    from asv.machine import Machine
+    path = machine_file()
+    with FileLock(f"{path}.lock"):
+        machines = read_machines(path) | {name: {"machine": name, **machine_description(torch_info)}}
+        write_whole(path, json.dumps({**machines, "version": 1}, indent=4, sort_keys=True))
 
-    Machine.load(machine_name=name, machine=name, **machine_description(torch_info))
+
+@contextlib.contextmanager
+def private_machine_file(folder: Path) -> Iterator[Path]:
+    """A copy of ~/.asv-machine.json for one asv command: asv rewrites its machine file in place at
+    every run, and a run that reads another's half-written one fails ("No information stored")."""
+    home = machine_file()
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="asv-machine.", suffix=".json", dir=folder)
+    try:
+        with FileLock(f"{home}.lock"):
+            machines = read_machines(home)
+        with os.fdopen(handle, "w") as out:
+            json.dump({**machines, "version": 1}, out)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def known_machine(name: str) -> bool:
@@ -105,24 +144,16 @@ def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
 ASV_SOME_FAILED = 2
 
 
-# Runs a command as the leader of a process group of its own that ends with its parent:
-# killed (even by kill -9), the tool takes asv, its forkserver and the night's measuring
-# child along instead of leaving them to write results nobody asked for. Linux's
-# PR_SET_PDEATHSIG tells the supervisor; elsewhere it only runs the command.
-SUPERVISOR = """
-import ctypes, os, signal, subprocess, sys
-parent = os.getppid()
-os.setsid()
-def stop(*_):
-    os.killpg(0, signal.SIGKILL)
-signal.signal(signal.SIGTERM, stop)
-try:
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-except (OSError, AttributeError):
-    pass
-if os.getppid() != parent:
-    stop()
-sys.exit(subprocess.call(sys.argv[1:]))
+# `python -m asv` with its machine file where ATTENTION_BIAS_ASV_MACHINE_FILE says (asv has no option for it).
+ASV_MAIN = """
+import os, sys
+sys.path[0] = os.getcwd()  # as -m puts it: asv changes folder before it loads the conf's plugins from here
+import asv.machine
+path = os.environ.pop("ATTENTION_BIAS_ASV_MACHINE_FILE")
+asv.machine.MachineCollection.get_machine_file_path = staticmethod(lambda: path)
+sys.argv[0] = "asv"
+from asv.main import main
+main()
 """
 
 
@@ -130,20 +161,21 @@ def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,), lines: list[str
     """Run an asv command, its output going to ours (and into ``lines`` when given).
 
     From the repository's root: asv loads the conf's plugins from the current folder.
-    Under the supervisor: nothing of it outlives this process.
+    Under the supervisor: nothing of it outlives this process. With a machine file of its own.
     """
-    command = [sys.executable, "-c", SUPERVISOR, sys.executable, "-m", "asv", *args, "--config", str(conf)]
-    if lines is None:
-        returncode = subprocess.run(command, cwd=REPO_ROOT).returncode
-    else:
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              cwd=REPO_ROOT) as process:
-            for line in process.stdout or ():
-                print(line, end="", flush=True)
-                lines.append(line.rstrip("\n"))
-        returncode = process.returncode
+    shown = [sys.executable, "-m", "asv", *args, "--config", str(conf)]
+    with private_machine_file(conf.parent) as machines:
+        command = supervised([sys.executable, "-c", ASV_MAIN, *args, "--config", str(conf)])
+        env = {**os.environ, "ATTENTION_BIAS_ASV_MACHINE_FILE": str(machines)}
+        if lines is None:
+            returncode = subprocess.run(command, cwd=REPO_ROOT, env=env).returncode
+        else:
+            with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  cwd=REPO_ROOT, env=env) as process:
+                for line in process.stdout or ():
+                    print(line, end="", flush=True)
+                    lines.append(line.rstrip("\n"))
+            returncode = process.returncode
     if returncode not in allowed:
-        raise ToolError(f"asv {args[0]} exited with {returncode}: {' '.join(command[3:])}")
+        raise ToolError(f"asv {args[0]} exited with {returncode}: {' '.join(shown)}")
     return returncode
-
-

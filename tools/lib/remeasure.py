@@ -21,6 +21,7 @@ import dataclasses
 import math
 import os
 import random
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from lib.findings import Finding
 from lib.nights import Night
 from lib.noise import Z_CANDIDATE
 from lib.suite import REPO_ROOT, schema
+from lib.supervisor import end_group, supervised
 
 SIDES = ("baseline", "contender")
 # Visits of a short-call key in each process, each pinned to another CPU: a process on a slow
@@ -122,9 +124,13 @@ class Worker:
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        # Checked here: the supervisor would start and its command fail later. A path is the worker's
+        # cwd's (the repository's), as Popen's was.
+        if shutil.which(self.python if os.sep not in self.python else str(REPO_ROOT / self.python)) is None:
+            raise RemeasureError(f"cannot start {self.python}: not an executable")
         try:
             self.process = subprocess.Popen(
-                [self.python, "-m", "benchmarks.measure.worker"], cwd=REPO_ROOT,
+                supervised([self.python, "-m", "benchmarks.measure.worker"]), cwd=REPO_ROOT,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         except OSError as error:
             raise RemeasureError(f"cannot start {self.python}: {error}") from None
@@ -154,7 +160,7 @@ class Worker:
                     self.process.stdin.close()
                 self.process.wait(timeout=60)
             except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
+                end_group(self.process)
 
 
 def process_order(processes_per_side: int, rng: random.Random) -> list[str]:

@@ -28,7 +28,7 @@ def wheel_commit(wheel: Path) -> str | None:
     try:
         with zipfile.ZipFile(wheel) as archive:
             text = archive.read("torch/version.py").decode()
-    except (OSError, KeyError, zipfile.BadZipFile):
+    except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):  # not a torch wheel this tool can read
         return None
     match = GIT_VERSION.search(text)
     return match.group(1) if match else None

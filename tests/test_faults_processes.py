@@ -1,0 +1,122 @@
+"""Child processes end with their tool: kill -9 of a check that is re-measuring leaves no worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import TOOLS
+from results_factory import write_run
+
+MARK = "ATTENTION_BIAS_TEST_MARK"
+WORKER = b"benchmarks.measure.worker"
+pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="reads /proc: Linux")
+
+
+def marked(value: str) -> dict[int, tuple[bytes, int]]:
+    """Every process whose environment holds MARK=value (inherited by all it starts): its command line, its group."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if f"{MARK}={value}".encode() not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            # /proc/PID/stat: "pid (comm) state ppid pgrp ...", comm may hold spaces: read after its ')'
+            group = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
+            found[int(proc.name)] = ((proc / "cmdline").read_bytes(), group)
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def in_groups(groups: set[int]) -> list[int]:
+    """Every process of the machine in one of ``groups``, whatever its environment says."""
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) in groups:
+                left.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return left
+
+
+def history_with_a_step(results: Path) -> None:
+    """Three nights of the small CPU configs, the last 30% slower on both masks: candidates to re-measure."""
+    for index, step in enumerate((1.0, 1.0, 1.3)):
+        walls = {f"track_wall_time_{mask}": [100e-6 * step] * 4 for mask in ("materialized", "causal_bias")}
+        write_run(results, "box", f"{index + 1:08x}" + "c" * 32, 1_000_000 + index * 86_400_000, walls)
+
+
+def test_a_check_killed_with_sigkill_while_re_measuring_leaves_no_worker(tmp_path):
+    history_with_a_step(tmp_path / "results")
+    env = {**os.environ, MARK: str(tmp_path)}
+    # As many processes a side as allowed and a day's budget: the workers are busy until the kill.
+    check = subprocess.Popen([sys.executable, str(TOOLS / "check_regressions.py"), "--results-dir",
+                              str(tmp_path / "results"), "--baseline-python", sys.executable, "--contender-python",
+                              sys.executable, "--processes", "1000", "--budget", "86400"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    # Two supervisors and their workers (a worker's measuring children, forked now and then, are in its group).
+    while len(workers := {pid: group for pid, (command, group) in marked(str(tmp_path)).items()
+                          if WORKER in command}) < 4:
+        assert time.monotonic() < deadline and check.poll() is None, check.stderr.read() if check.stderr else ""
+        time.sleep(0.01)
+    groups = set(workers.values())
+    assert check.pid not in groups and len(groups) == 2  # each worker leads a group of its own
+    check.send_signal(signal.SIGKILL)
+    check.wait()
+    deadline = time.monotonic() + 30
+    while (left := list(marked(str(tmp_path))) + in_groups(groups)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == []
+
+
+def test_a_night_past_its_setup_cache_timeout_leaves_no_spinning_child(tmp_path):
+    """A slowdown that makes the night outlast its setup_cache timeout: asv ends the measuring process and
+    its group, the record says which sets failed, nothing of it spins on. The suite's copy gets a 5 s
+    timeout (the CPU night's own is 300 s) and one config a second of host time a forward."""
+    import json
+
+    import json5
+    from conftest import REPO_ROOT, make_standin_repo
+    from test_check_regressions import CONFIGS, contender_environment
+
+    shutil.copytree(REPO_ROOT / "benchmarks", tmp_path / "suite" / "benchmarks",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    classes = tmp_path / "suite" / "benchmarks" / "attention_bias.py"
+    assert classes.read_text().count("setup_cache.timeout = 300") == 1  # the CPU night's
+    classes.write_text(classes.read_text().replace("setup_cache.timeout = 300", "setup_cache.timeout = 5"))
+    conf = json5.loads((REPO_ROOT / "asv.conf.json").read_text())
+    conf.update(benchmark_dir=str(tmp_path / "suite" / "benchmarks"), env_dir=str(tmp_path / "env"))
+    (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
+    spec = {"slowdowns": [{"config": CONFIGS[0], "mask": "causal_bias", "cpu_us": 1e6}]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    python = contender_environment(tmp_path / "contender")
+    installed = subprocess.run([sys.executable, str(TOOLS / "inject.py"), "install", "--python", str(python),
+                                "--spec", str(tmp_path / "spec.json")], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    (commit,) = make_standin_repo(tmp_path / "repo", ["slow"])
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, MARK: str(tmp_path), "HOME": str(tmp_path / "home")}
+    recorded = subprocess.run([sys.executable, str(TOOLS / "record_run.py"), "--config",
+                               str(tmp_path / "asv.conf.json"), "--grid", "cpu", "--python", str(python),
+                               "--repo", str(tmp_path / "repo"), "--commit", commit,
+                               "--results-dir", str(tmp_path / "results"), "--machine", "ci"],
+                              env=env, capture_output=True, text=True, timeout=600)
+    assert recorded.returncode == 0, recorded.stdout[-3000:] + recorded.stderr[-2000:]
+    # -256: asv's own code for a timeout (it ends the process group it started setup_cache in).
+    assert "setup_cache failed (exit status -256)" in recorded.stdout, recorded.stdout[-3000:]
+    assert "some parameter sets failed" in recorded.stdout
+    deadline = time.monotonic() + 30  # asv waited for its children: anything left is an orphan
+    while (left := marked(str(tmp_path))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == {}
+    assert not (tmp_path / "results" / "ci" / f"{commit}.night").exists()  # the night never ended
