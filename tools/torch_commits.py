@@ -205,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             del args.asv_args[at:at + 2]
     conf_path = prepare(args)
     commands = {"run": run_range, "find": find, "continuous": continuous, "publish": publish}
-    return commands[args.command](args, conf_path)
+    try:
+        return commands[args.command](args, conf_path)
+    finally:
+        conf_path.unlink(missing_ok=True)  # this run's own copy: nothing else reads it
 
 
 if __name__ == "__main__":
