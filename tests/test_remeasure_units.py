@@ -146,6 +146,15 @@ def test_both_signals_of_one_key_share_its_entry_visits_from_tonights_wall_time(
                                     + PASSES * (VISIT_SECONDS + WALL_CALLS * 1e-4) + GPU_CALLS * 5e-5, rel=1e-12)
 
 
+def test_a_candidate_that_does_not_fit_leaves_room_for_a_cheaper_weaker_one():
+    strong, costly, cheap = candidate("a", ratio=3.0), candidate("b", ratio=2.0), candidate("c", ratio=1.5)
+    night = Night(None, {strong.key: {"wall": 0.01}, costly.key: {"wall": 1.0}, cheap.key: {"wall": 0.01}})
+    cost = remeasure.key_cost(strong, {}, night, "cuda")
+    budget = fit_boundary(2 * cost, 10, 1.0)  # the strong and the cheap key
+    plan, left_out, _ = remeasure.fitted_plan([strong, costly, cheap], night, 10, "cuda", budget)
+    assert (list(plan), left_out) == ([("a", "causal_bias"), ("c", "causal_bias")], [costly])
+
+
 def test_the_plan_follows_the_priority_order():
     found = [candidate("c", ratio=1.1), candidate("a", ratio=1.3), candidate("b", ratio=1.2, one_night=True)]
     plan, _, _ = remeasure.fitted_plan(found, night_of(*found), 10, "cuda", 1e9)
@@ -165,18 +174,25 @@ class Draws:
         return self.values.pop(0)
 
 
-BLOCK = ["baseline", "contender", "contender", "baseline"]
+ABBA = ["baseline", "contender", "contender", "baseline"]
+BAAB = ["contender", "baseline", "baseline", "contender"]
 
 
 def test_a_draw_below_one_half_gives_abba_and_from_one_half_baab():
-    assert remeasure.process_order(2, Draws(0.4999)) == BLOCK  # type: ignore[arg-type]
-    assert remeasure.process_order(2, Draws(0.5)) == BLOCK[::-1]  # type: ignore[arg-type]
-    assert remeasure.process_order(4, Draws(0.0, 0.9)) == BLOCK + BLOCK[::-1]  # type: ignore[arg-type]
+    assert remeasure.process_order(2, Draws(0.4999)) == ABBA  # type: ignore[arg-type]
+    assert remeasure.process_order(2, Draws(0.5)) == BAAB  # type: ignore[arg-type]
+    assert remeasure.process_order(4, Draws(0.0, 0.9)) == ABBA + BAAB  # type: ignore[arg-type]
+
+
+def test_a_seeded_order_has_both_kinds_of_block():
+    order = remeasure.process_order(10, random.Random(0))
+    blocks = {tuple(order[start:start + 4]) for start in range(0, 20, 4)}
+    assert blocks == {tuple(ABBA), tuple(BAAB)}
 
 
 def test_the_order_is_cut_to_twice_the_processes_drawing_once_a_block():
     draws = Draws(0.1, 0.7, 0.3)
-    assert remeasure.process_order(3, draws) == BLOCK + BLOCK[::-1][:2]  # type: ignore[arg-type]
+    assert remeasure.process_order(3, draws) == ABBA + BAAB[:2]  # type: ignore[arg-type]
     assert draws.values == [0.3]
     assert remeasure.process_order(0, Draws()) == []  # type: ignore[arg-type]
 
@@ -249,6 +265,13 @@ def test_the_next_round_gets_the_budget_left_at_the_pace_measured_with_the_next_
     assert [(plan, seed) for plan, _, seed, _ in calls] == [([("a", "causal_bias")], 40), ([("b", "causal_bias")], 41)]
     assert calls[1][3] == budget - 10 * estimate
     assert (left_out, count, measured.processes, measured.seconds) == ([], 2, 40, 10 * estimate + 1.0)
+
+
+def test_the_first_round_measures_the_strongest_candidate_even_over_budget():
+    found = [candidate("a", ratio=2.0)]
+    calls, (measured, left_out, count) = rounds_of(found, 0.0, [(5.0, 20)])
+    assert [plan for plan, *_ in calls] == [[("a", "causal_bias")]]
+    assert (left_out, count, measured.seconds) == ([], 1, 5.0)
 
 
 def test_a_round_that_measured_no_process_keeps_the_pace():
