@@ -81,3 +81,19 @@ def test_the_reference_is_the_median_of_the_last_window_nights_with_a_value():
     assert nights.reference_level(history, KEY, "wall", 6) == 2.5  # 100, 1, 3, 2
     assert nights.reference_level(history, KEY, "wall", 1) is None  # 0.0 is no value
     assert nights.reference_level(history, KEY, "gpu", 6) is None
+
+
+def test_a_signal_named_at_run_time_reads_the_same_value(tmp_path):
+    """Signal names read from a file are equal to the literals, not the same objects."""
+    walls = {"track_wall_time_materialized": [1.0, 2.0, 3.0, 4.0],
+             "track_wall_time_causal_bias": [0.5, 0.25, 0.125, 0.0625]}
+    results = tmp_path / "results"
+    write_run(results, "box", "a" * 40, 1_000, walls, figures={"track_gpu_time_materialized": [0.1, 0.2, 0.3, 0.4]})
+    store = ResultsStore(results)
+    (run,) = store.runs("box")
+    from lib.rows import config_rows
+
+    (row, *_) = config_rows(store.load(run), schema.GRIDS[1], store.param_names(schema.GRIDS[1]))
+    wall, gpu = "".join(["wa", "ll"]), "".join(["g", "pu"])
+    assert (nights.signal_value(row, "materialized", wall), nights.signal_value(row, "materialized", gpu)) == (1.0, 0.1)
+    assert nights.signal_value(row, "materialized", "aten_ops") is None

@@ -46,6 +46,15 @@ def test_before_the_history_has_a_floor_the_prior_spreads_rank(signal, klass, pr
     assert remeasure.priority(found) == (True, -math.log(1.2) / math.log(PRIOR_SPREAD[prior]))
 
 
+def test_a_signal_named_at_run_time_is_ranked_and_costed_like_the_literal():
+    gpu = "".join(["g", "pu"])  # read at run time: equal to "gpu", not the same object
+    found = candidate(signal=gpu, klass="launch-bound", ratio=1.2)
+    assert remeasure.priority(found) == (True, -math.log(1.2) / math.log(PRIOR_SPREAD["gpu"]))
+    night = night_of(found, wall=0.01, gpu=0.005)
+    assert remeasure.key_cost(found, {}, night, "cuda") == (KEY_SECONDS["cuda"] + VISIT_SECONDS + WALL_CALLS * 0.01
+                                                            + GPU_CALLS * 0.005)
+
+
 def test_one_night_calls_rank_first_then_the_larger_change():
     weak_call = candidate("a", ratio=1.01, floor=1.5, one_night=True)
     strong = candidate("b", ratio=3.0, floor=1.5)
@@ -222,7 +231,7 @@ def test_remeasured_values_by_side_merged_and_as_json():
 
 
 def rounds_of(candidates: list[Finding], budget: float, answers: list[tuple[float, int]],
-              processes: int = 10) -> tuple[list[tuple], tuple]:
+              processes: int = 10, device: str = "cuda") -> tuple[list[tuple], tuple]:
     """Re-measure in rounds with a fake measure answering (seconds, processes) per round; its calls and result."""
     calls: list[tuple] = []
     pending = list(answers)
@@ -233,15 +242,15 @@ def rounds_of(candidates: list[Finding], budget: float, answers: list[tuple[floa
         values = {key: {"baseline": {"wall": [1.0]}, "contender": {"wall": [1.0]}} for key in plan}
         return remeasure.Remeasured(values, seconds, done)
 
-    result = remeasure.remeasure_in_rounds(candidates, night_of(*candidates), "cuda", {"contender": "c"},
-                                           processes, 40, budget, measure)
+    result = remeasure.remeasure_in_rounds(candidates, night_of(*candidates), device, {"contender": "c"},
+                                           processes, 41, budget, measure)
     return calls, result
 
 
 def test_one_round_measures_everything_that_fits():
     found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
     calls, (measured, left_out, count) = rounds_of(found, 1e6, [(30.0, 20)])
-    assert calls == [([("a", "causal_bias"), ("b", "causal_bias")], 10, 40, 1e6)]
+    assert calls == [([("a", "causal_bias"), ("b", "causal_bias")], 10, 41, 1e6)]
     assert (left_out, count, measured.seconds, measured.processes) == ([], 1, 30.0, 20)
 
 
@@ -262,7 +271,7 @@ def test_the_next_round_gets_the_budget_left_at_the_pace_measured_with_the_next_
     # Round 1 takes half its estimate: 20 processes in 10 estimated processes' time; its pace is 1/2,
     # so the second key fits in the half of the budget left.
     calls, (measured, left_out, count) = rounds_of(found, budget, [(10 * estimate, 20), (1.0, 20)])
-    assert [(plan, seed) for plan, _, seed, _ in calls] == [([("a", "causal_bias")], 40), ([("b", "causal_bias")], 41)]
+    assert [(plan, seed) for plan, _, seed, _ in calls] == [([("a", "causal_bias")], 41), ([("b", "causal_bias")], 42)]
     assert calls[1][3] == budget - 10 * estimate
     assert (left_out, count, measured.processes, measured.seconds) == ([], 2, 40, 10 * estimate + 1.0)
 
@@ -272,6 +281,17 @@ def test_the_first_round_measures_the_strongest_candidate_even_over_budget():
     calls, (measured, left_out, count) = rounds_of(found, 0.0, [(5.0, 20)])
     assert [plan for plan, *_ in calls] == [[("a", "causal_bias")]]
     assert (left_out, count, measured.seconds) == ([], 1, 5.0)
+
+
+@pytest.mark.parametrize("share, fits", [(0.4, True), (0.6, False)])
+def test_the_second_round_fits_at_the_measured_pace_what_the_first_left(share, fits):
+    """With keys of equal cost, the second fits where the first round took at most half the budget."""
+    found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
+    cost = remeasure.key_cost(found[0], {}, night_of(*found), "cpu")
+    budget = 20 * (PROCESS_SECONDS["cpu"] + 1.5 * cost)  # the first key, not both
+    calls, (measured, left_out, count) = rounds_of(found, budget, [(share * budget, 20), (1.0, 20)], device="cpu")
+    assert [plan for plan, *_ in calls] == [[("a", "causal_bias")]] + [[("b", "causal_bias")]] * fits
+    assert (left_out, count) == (([], 2) if fits else ([found[1]], 1))
 
 
 def test_a_round_that_measured_no_process_keeps_the_pace():

@@ -334,3 +334,33 @@ def test_damaged_dispatch_names_are_refused_naming_the_file(tmp_path):
     path.write_text("{broken")
     with pytest.raises(ToolError, match=rf"^corrupt names file {path}: \S"):
         results.dispatch_names(store, "box", run.commit_hash)
+
+
+def test_a_bare_method_name_is_read_like_a_full_one():
+    assert results.must_be_positive("time_materialized")
+    assert not results.must_be_positive("track_aten_ops_materialized")
+    assert results.lower_is_better("time_materialized")
+    assert not results.lower_is_better("track_aten_ops_materialized")
+
+
+def test_a_failed_value_does_not_hide_an_impossible_one_after_it():
+    name = f"{NIGHT}.track_aten_ops_materialized"
+    assert impossible(name, [None, -1.0]) == f"{name} has the impossible value -1.0"
+
+
+def test_every_entry_of_benchmarks_json_but_version_must_be_an_object(tmp_path):
+    store, _ = a_store(tmp_path)
+    (store.dir / "benchmarks.json").write_text('{"zoo.C.time_x": 1, "version": 2}')
+    with pytest.raises(ToolError, match="not an object of benchmark entries$"):
+        store.benchmarks()
+
+
+def test_an_entry_cut_before_the_duration_column_counts_nothing(tmp_path):
+    store, run = a_store(tmp_path)
+    data = json.loads(run.path.read_text())
+    first, second = data["results"].values()
+    del first[2:]  # result and params only
+    second.extend([None] * (data["result_columns"].index("duration") + 1 - len(second)))
+    second[data["result_columns"].index("duration")] = 3.0
+    run.path.write_text(json.dumps(data))
+    assert store.run_seconds(run) == 3.0

@@ -75,6 +75,8 @@ def test_the_verdicts_word_and_headline_from_its_levels():
         v = a_verdict(findings)
         assert (v.word, v.headline) == (word, headline)
     assert a_verdict([regression, suspect, quiet]).level("suspect") == [suspect]
+    read = "".join(["sus", "pect"])  # a name read at run time: equal to the literal, not the same object
+    assert a_verdict([regression, suspect, quiet]).level(read) == [suspect]
 
 
 # ---------------------------------------------------------------- one key and signal tonight
@@ -559,7 +561,7 @@ def test_changed_names_only_where_a_count_is_a_finding_above_noise(tmp_path):
     unchanged = Finding("suspect", OTHER, "kernels", 5.0, 6.0, KLASS, 1.0, "moved")
     assert verdict.changed_names(store, "box", runs[2], runs[3], [count, unchanged]) == {
         ("cfg", "causal_bias"): "+aten::mm x1"}
-    count.level = "noise"
+    count.level = "".join(["noi", "se"])  # read at run time: equal to the literal, not the same object
     assert verdict.changed_names(store, "box", runs[2], runs[3], [count, finding("regression")]) == {}
 
 
