@@ -364,3 +364,17 @@ def test_an_entry_cut_before_the_duration_column_counts_nothing(tmp_path):
     second[data["result_columns"].index("duration")] = 3.0
     run.path.write_text(json.dumps(data))
     assert store.run_seconds(run) == 3.0
+
+
+def test_hundreds_of_parameter_sets_are_counted_by_value():
+    name = f"{NIGHT}.track_aten_ops_materialized"
+    many = [[str(i) for i in range(300)]]  # beyond the small integers Python keeps one object of
+    assert impossible(name, [1.0] * 300, many) is None
+    assert impossible(name, [1.0] * 299, many) == f"{name} has 299 values for 300 parameter sets"
+
+
+def test_parameters_that_sort_after_those_described_are_refused_too(tmp_path):
+    store, run = a_store(tmp_path)
+    write_benchmarks_json(store.dir, CPU, [["1", "2"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float64'"]])
+    with pytest.raises(ToolError, match="are not those .* describes$"):
+        store.load(run)
