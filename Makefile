@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 VPY := $(VENV)/bin/python
 MACHINE ?= $(shell hostname)
 
-.PHONY: bench test venv clean aa calibrate labels nightly publish torch-range bisect
+.PHONY: bench test venv clean aa calibrate labels nightly publish torch-range bisect mutation
 
 venv: $(VENV)/.installed
 
@@ -111,6 +111,16 @@ test: $(VENV)/.test-installed
 	$(VPY) -m mypy
 	$(VENV)/bin/zizmor --offline .github/workflows
 	$(VPY) -m pytest -q tests
+
+# Mutation testing of the verdict's logic (cosmic-ray; docs/design.md, "Mutation testing"): each module's
+# mutants against its fast unit tests, in a scratch copy; prints each module's score, its survivors and the
+# total, and fails under 90% killed. Minutes per module, so not part of `make test`. MODULES=noise verdict ...
+MODULES ?=
+$(VENV)/.mutation-installed: $(VENV)/.test-installed tests/mutation/requirements.txt
+	$(VPY) -m pip install -q -r tests/mutation/requirements.txt
+	touch $@
+mutation: $(VENV)/.mutation-installed
+	$(VPY) tests/mutation/run.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) .asv results html

@@ -167,8 +167,9 @@ def process_order(processes_per_side: int, rng: random.Random) -> list[str]:
     """Sides in blocks of ABBA or BAAB, chosen at random: balanced against period-2 placement and drift."""
     order: list[str] = []
     while len(order) < 2 * processes_per_side:
-        block = ["baseline", "contender", "contender", "baseline"]
-        order += block if rng.random() < 0.5 else block[::-1]
+        abba = ["baseline", "contender", "contender", "baseline"]
+        baab = ["contender", "baseline", "baseline", "contender"]  # not abba[::-1]: ABBA reversed is ABBA
+        order += abba if rng.random() < 0.5 else baab
     return order[: 2 * processes_per_side]
 
 

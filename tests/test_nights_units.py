@@ -1,0 +1,99 @@
+"""lib.nights by unit: what the verdict reads of a night, each config's class and the reference level, with
+exact values from hand-written asv results. In-process and fast: `make mutation` runs these against every
+mutant of the module."""
+
+from __future__ import annotations
+
+import math
+
+from lib import nights
+from lib.nights import Night
+from lib.results import ResultsStore
+from lib.suite import schema
+from results_factory import write_run
+
+LABELS = ["1, 4, (16, 48), 64, 'float32'", "1, 4, (1, 48), 64, 'float32'",
+          "2, 4, (16, 48), 64, 'float32'", "2, 4, (1, 48), 64, 'float32'"]  # results_factory's SMALL_PARAMS
+KEY = ("cpu", LABELS[0], "materialized")
+
+
+def night_run(tmp_path, walls: dict, figures: dict | None = None) -> Night:
+    results = tmp_path / "results"
+    write_run(results, "box", "a" * 40, 1_000, walls, figures=figures)
+    store = ResultsStore(results)
+    (run,) = store.runs("box")
+    return nights.read_night(store, run)
+
+
+def test_a_night_reads_every_signal_of_every_config_and_mask(tmp_path):
+    walls = {"track_wall_time_materialized": [1.0, 2.0, 3.0, 4.0],
+             "track_wall_time_causal_bias": [0.5, 0.25, 0.125, 0.0625]}
+    figures = {"track_gpu_time_materialized": [0.1, 0.2, 0.3, 0.4],
+               "track_aten_ops_causal_bias": [85.0, 86.0, 87.0, 88.0]}
+    night = night_run(tmp_path, walls, figures)
+    assert night.problems == []
+    assert sorted(night.values) == sorted(("cpu", label, mask) for label in LABELS for mask in schema.MASKS)
+    assert night.values[KEY] == {"wall": 1.0, "gpu": 0.1, "aten_ops": None, "kernels": None, "syncs": None,
+                                 "python_calls": None, "allocations": None}
+    assert night.values[("cpu", LABELS[3], "causal_bias")] == {
+        "wall": 0.0625, "gpu": None, "aten_ops": 88.0, "kernels": None, "syncs": None, "python_calls": None,
+        "allocations": None}
+    assert nights.SIGNALS == ("wall", "gpu", *schema.COUNT_FIGURES) and nights.CONTINUOUS == ("wall", "gpu")
+
+
+def test_failed_and_missing_wall_times_are_problems_skipped_ones_are_not(tmp_path):
+    walls = {"track_wall_time_materialized": [None, 2.0, math.nan, 4.0],
+             "track_wall_time_causal_bias": [0.5, 0.25, 0.125, 0.0625]}
+    night = night_run(tmp_path, walls)
+    assert night.problems == [f"AttentionBiasNightCPU.materialized({LABELS[0]}): failed"]
+    assert night.value(KEY, "wall") is None
+    assert night.value(("cpu", LABELS[2], "materialized"), "wall") is None
+    assert night.value(("cpu", LABELS[1], "materialized"), "wall") == 2.0
+
+
+def test_a_night_without_the_grids_wall_times_has_no_values(tmp_path):
+    walls = {"track_wall_time_materialized": [None] * 4, "track_wall_time_causal_bias": [math.nan] * 4}
+    night = night_run(tmp_path, walls)
+    assert (night.values, night.problems) == ({}, [])
+
+
+def test_a_value_that_was_never_read_is_none():
+    night = Night(None, {KEY: {"wall": 1.0}})
+    assert night.value(KEY, "wall") == 1.0
+    assert night.value(KEY, "gpu") is None
+    assert night.value(("cpu", "x", "materialized"), "wall") is None
+
+
+def test_the_class_comes_from_the_latest_night_with_both_times():
+    launch = Night(None, {KEY: {"wall": 3.0, "gpu": 2.0}})  # 1.5: launch-bound
+    gpu_bound = Night(None, {KEY: {"wall": 2.0, "gpu": 2.0}})
+    partial = Night(None, {KEY: {"wall": 9.0, "gpu": None}})
+    assert nights.key_class([gpu_bound, launch, partial], KEY) == "launch-bound"
+    assert nights.key_class([launch, gpu_bound], KEY) == "GPU-bound"
+    assert nights.key_class([partial], KEY) == "unknown"
+    assert nights.key_class([], KEY) == "unknown"
+
+
+def test_the_reference_is_the_median_of_the_last_window_nights_with_a_value():
+    history = [Night(None, {KEY: {"wall": v}}) for v in (100.0, 1.0, None, 3.0, 2.0, 0.0)]
+    assert nights.reference_level(history, KEY, "wall", 4) == 2.5  # (None, 3, 2, 0): 3 and 2
+    assert nights.reference_level(history, KEY, "wall", 5) == 2.0  # 1, 3, 2
+    assert nights.reference_level(history, KEY, "wall", 6) == 2.5  # 100, 1, 3, 2
+    assert nights.reference_level(history, KEY, "wall", 1) is None  # 0.0 is no value
+    assert nights.reference_level(history, KEY, "gpu", 6) is None
+
+
+def test_a_signal_named_at_run_time_reads_the_same_value(tmp_path):
+    """Signal names read from a file are equal to the literals, not the same objects."""
+    walls = {"track_wall_time_materialized": [1.0, 2.0, 3.0, 4.0],
+             "track_wall_time_causal_bias": [0.5, 0.25, 0.125, 0.0625]}
+    results = tmp_path / "results"
+    write_run(results, "box", "a" * 40, 1_000, walls, figures={"track_gpu_time_materialized": [0.1, 0.2, 0.3, 0.4]})
+    store = ResultsStore(results)
+    (run,) = store.runs("box")
+    from lib.rows import config_rows
+
+    (row, *_) = config_rows(store.load(run), schema.GRIDS[1], store.param_names(schema.GRIDS[1]))
+    wall, gpu = "".join(["wa", "ll"]), "".join(["g", "pu"])
+    assert (nights.signal_value(row, "materialized", wall), nights.signal_value(row, "materialized", gpu)) == (1.0, 0.1)
+    assert nights.signal_value(row, "materialized", "aten_ops") is None

@@ -1,0 +1,264 @@
+"""lib.noise by unit: each threshold and rule of the noise model and of the decision at both sides of its
+boundary, with exact values. In-process and fast: `make mutation` runs these against every mutant of the module."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+from lib import noise
+
+KEY = ("gpu", "c", "materialized")
+
+
+def model(pooled: float | None = None, own: tuple[float, int] | None = None, nights: int = 20) -> noise.NoiseModel:
+    """A model of one signal ("wall") and class ("GPU-bound"): the class's spread and the key's own."""
+    return noise.NoiseModel({} if pooled is None else {("wall", "GPU-bound"): pooled},
+                            {} if own is None else {(*KEY, "wall"): own}, nights)
+
+
+def sigma(m: noise.NoiseModel) -> float:
+    return m.sigma(KEY, "wall", "GPU-bound")
+
+
+# ---------------------------------------------------------------- the thresholds, by value
+
+
+def test_the_thresholds_have_the_values_docs_noise_md_argues_for():
+    assert (noise.Z_CALL, noise.Z_CANDIDATE, noise.NIGHTS_TO_CALL) == (6.0, 3.0, 3)
+    assert (noise.OWN_STEPS, noise.OWN_STEPS_TIGHTER, noise.SIGMA_FLOOR) == (4, 10, 0.005)
+    assert (noise.ALPHA_CONFIRM, noise.ALPHA_REFUTE) == (1e-4, 0.10)
+
+
+# ---------------------------------------------------------------- the config's class
+
+
+def test_launch_bound_from_a_wall_time_one_and_a_half_times_the_gpu_time():
+    assert noise.config_class(0.75, 0.5) == "launch-bound"  # exactly 1.5
+    assert noise.config_class(0.74, 0.5) == "GPU-bound"  # 1.48
+    assert noise.config_class(0.5, 0.5) == "GPU-bound"
+    assert noise.config_class(3.0, 0.5) == "launch-bound"
+
+
+@pytest.mark.parametrize("wall, gpu", [(None, 0.5), (0.5, None), (0.0, 0.5), (0.5, 0.0), (None, None)])
+def test_without_both_times_the_class_is_unknown(wall, gpu):
+    assert noise.config_class(wall, gpu) == "unknown"
+
+
+# ---------------------------------------------------------------- steps and spreads
+
+
+def test_log_steps_skip_missing_zero_and_negative_values():
+    assert noise.log_steps([0.5, None, 1.0, 0.0, -0.5, -2.0, 4.0]) == [math.log(2.0), math.log(4.0)]
+    assert noise.log_steps([2.0, 1.0]) == [math.log(0.5)]
+    assert noise.log_steps([2.0]) == []
+    assert noise.log_steps([]) == []
+
+
+def test_the_spread_is_the_90th_percentile_of_the_absolute_steps_over_1_645():
+    # |steps| are 1..10; numpy's linear 90th percentile is 9.1.
+    assert noise.robust_sigma([-1, 2, -3, 4, -5, 6, -7, 8, -9, 10]) == 9.1 / 1.645 == 5.531914893617021
+    assert noise.robust_sigma([0.02]) == 0.02 / 1.645
+    assert math.isnan(noise.robust_sigma([]))
+
+
+# ---------------------------------------------------------------- which spread a key gets
+
+
+def test_a_wider_own_spread_counts_from_4_steps():
+    assert sigma(model(0.10, (0.20, 3))) == 0.10
+    assert sigma(model(0.10, (0.20, 4))) == 0.20
+
+
+def test_a_narrower_own_spread_counts_from_10_steps():
+    assert sigma(model(0.10, (0.05, 9))) == 0.10
+    assert sigma(model(0.10, (0.05, 10))) == 0.05
+    assert sigma(model(0.10, (0.05, 11))) == 0.05
+
+
+def test_an_own_spread_without_a_class_spread_counts_from_4_steps():
+    assert sigma(model(None, (0.05, 4))) == 0.05
+    assert math.isnan(sigma(model(None, (0.05, 3))))
+
+
+def test_an_unknown_own_spread_leaves_the_class_spread_however_many_steps():
+    assert sigma(model(0.10, (math.nan, 10))) == 0.10
+    assert sigma(model(0.10, (math.nan, 5))) == 0.10
+
+
+def test_no_spread_at_all_is_nan():
+    assert math.isnan(sigma(model()))
+    assert math.isnan(model(0.10).sigma(KEY, "gpu", "GPU-bound"))  # another signal
+    assert math.isnan(model(0.10).sigma(KEY, "wall", "launch-bound"))  # another class
+    assert model(0.10).sigma(KEY, "wall", "GPU-bound") == 0.10
+
+
+def test_no_spread_is_taken_as_smaller_than_0_005():
+    assert sigma(model(0.004)) == 0.005
+    assert sigma(model(0.005)) == 0.005
+    assert sigma(model(0.006)) == 0.006
+    assert sigma(model(0.10, (0.001, 10))) == 0.005
+
+
+# ---------------------------------------------------------------- the one-night floor
+
+
+def test_the_floor_is_3_spreads_or_the_factor_whichever_is_larger():
+    m = model(0.02)
+    assert m.floor(KEY, "wall", "GPU-bound", 1.05) == math.exp(3.0 * 0.02) == pytest.approx(1.0618365465453596,
+                                                                                           rel=1e-15)
+    assert m.floor(KEY, "wall", "GPU-bound", 1.07) == 1.07
+    assert model(0.005).floor(KEY, "wall", "GPU-bound", 1.0) == math.exp(0.015)
+
+
+def test_without_a_spread_the_floor_is_infinite():
+    assert model().floor(KEY, "wall", "GPU-bound", 1.05) == math.inf
+
+
+# ---------------------------------------------------------------- the one-night call
+
+
+def test_a_night_is_called_from_6_spreads_exactly():
+    spread = math.log(1.5) / 6
+    assert 6 * spread == math.log(1.5)  # the boundary itself is representable
+    m = model(spread, nights=3)
+    assert m.callable(1.5, KEY, "wall", "GPU-bound", 1.05)
+    assert not m.callable(math.nextafter(1.5, 0), KEY, "wall", "GPU-bound", 1.05)
+
+
+def test_a_night_is_called_from_3_nights_of_history():
+    spread = math.log(1.5) / 6
+    assert not model(spread, nights=2).callable(2.0, KEY, "wall", "GPU-bound", 1.05)
+    assert model(spread, nights=3).callable(2.0, KEY, "wall", "GPU-bound", 1.05)
+    assert model(spread, nights=4).callable(2.0, KEY, "wall", "GPU-bound", 1.05)
+
+
+def test_a_night_is_called_only_from_the_factor_on():
+    # The floor's spread is tiny: 6 spreads are 3%, so the factor alone decides.
+    m = model(0.005, nights=3)
+    assert m.callable(1.25, KEY, "wall", "GPU-bound", 1.25)
+    assert not m.callable(math.nextafter(1.25, 0), KEY, "wall", "GPU-bound", 1.25)
+
+
+def test_a_night_is_never_called_without_a_spread():
+    assert not model(nights=30).callable(100.0, KEY, "wall", "GPU-bound", 1.05)
+
+
+# ---------------------------------------------------------------- the fit
+
+
+def test_the_fit_pools_steps_per_signal_and_class_and_keeps_a_keys_own_from_4_steps():
+    a, b, c = ("cpu", "a", "materialized"), ("cpu", "b", "materialized"), ("cpu", "c", "causal_bias")
+    series = {
+        a: {"wall": [1.0, 2.0, 1.0, 2.0, 4.0], "gpu": [1.0, None, 1.0]},  # 4 wall steps: its own
+        b: {"wall": [1.0, 1.0, 1.0, 1.0], "gpu": [0.0]},  # 3 steps: the class's only
+        c: {"wall": [1.0, 8.0]},  # not in classes: "unknown"
+    }
+    fitted = noise.fit(series, {a: "GPU-bound", b: "GPU-bound"})
+    two, half, zero = math.log(2.0), math.log(0.5), 0.0
+    assert fitted.pooled == {
+        ("wall", "GPU-bound"): noise.robust_sigma([two, half, two, two, zero, zero, zero]),
+        ("gpu", "GPU-bound"): noise.robust_sigma([zero]),
+        ("wall", "unknown"): noise.robust_sigma([math.log(8.0)]),
+    }
+    assert fitted.own == {(*a, "wall"): (noise.robust_sigma([two, half, two, two]), 4)}
+    assert fitted.nights == 5
+
+
+def test_the_fit_counts_the_nights_with_a_value():
+    fitted = noise.fit({KEY: {"wall": [1.0, None, 0.0, 2.0]}}, {KEY: "GPU-bound"})
+    assert fitted.nights == 2
+    assert noise.fit({KEY: {"wall": [None]}}, {}).nights == 0
+
+
+def test_a_group_without_steps_has_no_pooled_spread():
+    fitted = noise.fit({KEY: {"wall": [1.0]}}, {KEY: "GPU-bound"})
+    assert (fitted.pooled, fitted.own, fitted.nights) == ({}, {}, 1)
+
+
+def test_calibration_steps_count_like_nights_for_the_pool_and_the_keys_own():
+    extra = {KEY: {"wall": [0.1, -0.1]}}
+    fitted = noise.fit({KEY: {"wall": [1.0, 2.0, 4.0]}}, {KEY: "GPU-bound"}, extra)
+    steps = [math.log(2.0), math.log(2.0), 0.1, -0.1]
+    assert fitted.pooled == {("wall", "GPU-bound"): noise.robust_sigma(steps)}
+    assert fitted.own == {(*KEY, "wall"): (noise.robust_sigma(steps), 4)}
+    assert fitted.nights == 3
+    assert noise.fit({KEY: {"wall": [1.0, 2.0, 4.0]}}, {KEY: "GPU-bound"}).own == {}
+
+
+# ---------------------------------------------------------------- the re-measurement's decision
+
+BASELINE = [100.0 + i for i in range(10)]
+
+
+def test_a_complete_separation_by_the_factor_exactly_is_confirmed():
+    # 104.5 * 1.25 = 130.625: the ratio of medians is the factor exactly.
+    decision = noise.decide(BASELINE, [v * 1.25 for v in BASELINE], 1.25)
+    assert decision == noise.Decision("confirmed", 1.25, 1.0825088224361175e-05, 1.0)  # about 2 / C(20, 10)
+
+
+def test_a_separation_below_the_factor_is_not_confirmed():
+    contender = [v * 1.25 for v in BASELINE]
+    contender[4] = contender[5] = math.nextafter(130.625, 0)  # the medians' ratio just below 1.25
+    decision = noise.decide(BASELINE, contender, 1.25)
+    assert decision.outcome == "undecided"
+    assert decision.ratio == math.nextafter(130.625, 0) / 104.5 < 1.25
+    assert decision.p_change == 1.0825088224361175e-05
+
+
+def test_confirmation_needs_p_below_1e_4_3_pairs_out_of_order_do_4_do_not():
+    for out_of_order, outcome, p_change in ((3, "confirmed", 7.577561757119436e-05),
+                                            (4, "undecided", 0.00012990105869355536)):
+        contender = [120.0 + i for i in range(10)]
+        contender[0] = 109.5 - out_of_order  # below that many baseline processes
+        decision = noise.decide(BASELINE, contender, 1.05)
+        assert (decision.outcome, decision.p_change) == (outcome, p_change)
+
+
+def test_refuted_when_a_slowdown_by_the_factor_is_rejected_below_p_0_10():
+    # Shrunk by the factor the contender sits 3.5 below the baseline (p = 0.029): refuted;
+    # 3 below (p = 0.105): undecided.
+    refuted = noise.decide(BASELINE, [(v - 3.5) * 2.0 for v in BASELINE], 2.0)
+    assert (refuted.outcome, refuted.p_factor) == ("refuted", 0.02880555976531208)
+    undecided = noise.decide(BASELINE, [(v - 3.0) * 2.0 for v in BASELINE], 2.0)
+    assert (undecided.outcome, undecided.p_factor) == ("undecided", 0.10512243174781866)
+    assert undecided.ratio == 203.0 / 104.5
+
+
+def test_refuted_needs_the_shrunk_median_strictly_below_the_baselines():
+    # Equal medians (10), yet the ranks reject a slowdown by the factor (p = 0.045): not refuted.
+    # (A factor of 1 keeps the contender's values as they are, and short of a confirmation.)
+    baseline = [1.0] * 7 + [10.0] + [10.5] * 7
+    contender = [9.5] * 7 + [10.0] + [1000.0] * 7
+    decision = noise.decide(baseline, contender, 1.0)
+    assert decision == noise.Decision("undecided", 1.0, 0.04533389909792308, 0.04533389909792308)
+
+
+def test_the_same_values_are_refuted_with_exact_p_values():
+    decision = noise.decide(BASELINE, list(BASELINE), 1.05)
+    assert (decision.outcome, decision.ratio, decision.p_change) == ("refuted", 1.0, 1.0)
+    assert decision.p_factor < 0.10
+
+
+def test_the_decision_tests_the_contender_divided_by_the_factor_exactly():
+    # Values below 1: a floor division by the factor would make every shrunk value 0.
+    baseline = [0.4 + i / 10 for i in range(10)]
+    decision = noise.decide(baseline, [v * 2.0 for v in baseline], 2.0)
+    assert decision == noise.Decision("undecided", 2.0, 0.0028794734677087164, 1.0)
+
+
+def test_a_decision_is_final():
+    decision = noise.decide(BASELINE, list(BASELINE), 1.05)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decision.outcome = "confirmed"  # type: ignore[misc]
+
+
+def test_the_fit_of_no_series_is_empty():
+    assert noise.fit({}, {}) == noise.NoiseModel({}, {}, 0)
+
+
+def test_a_keys_own_spread_is_kept_from_4_steps_on_not_at_4_only():
+    fitted = noise.fit({KEY: {"wall": [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]}}, {KEY: "GPU-bound"})
+    assert fitted.own == {(*KEY, "wall"): (math.log(2.0) / 1.645, 5)}
+    assert noise.fit({KEY: {"wall": [1.0, 2.0, 1.0, 2.0]}}, {KEY: "GPU-bound"}).own == {}  # 3 steps

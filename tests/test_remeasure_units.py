@@ -1,0 +1,307 @@
+"""lib.remeasure's plan, rounds and process order by unit, with exact values. The cost model's constants
+are read by name (they are refitted to measured re-measurements), so these tests pin the rules, not the
+numbers. In-process and fast: `make mutation` runs these against every mutant of the planner."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from lib import remeasure
+from lib.findings import Finding
+from lib.nights import Night
+from lib.noise import Z_CANDIDATE
+from lib.remeasure import GPU_CALLS, KEY_SECONDS, PASSES, PRIOR_SPREAD, PROCESS_SECONDS, VISIT_SECONDS, WALL_CALLS
+from lib.suite import schema
+
+SHORT = schema.SHORT_CALL_SECONDS
+
+
+def candidate(config: str = "a", signal: str = "wall", ratio: float = 1.5, klass: str = "GPU-bound",
+              floor: float = math.inf, one_night: bool = False, mask: str = "causal_bias") -> Finding:
+    return Finding("suspect", ("gpu", config, mask), signal, 1.0, ratio, klass, floor, "candidate",
+                   one_night=one_night)
+
+
+def night_of(*findings: Finding, wall: float | None = 0.01, gpu: float | None = 0.005) -> Night:
+    return Night(None, {f.key: {"wall": wall, "gpu": gpu} for f in findings})
+
+
+# ---------------------------------------------------------------- priority
+
+
+def test_priority_is_the_change_in_spreads_of_the_historys_floor():
+    found = candidate(ratio=1.28, floor=1.25)
+    assert remeasure.priority(found) == (True, pytest.approx(-math.log(1.28) / (math.log(1.25) / Z_CANDIDATE),
+                                                             rel=1e-12))
+    assert remeasure.priority(candidate(ratio=1.28, floor=1.25, one_night=True))[0] is False
+
+
+@pytest.mark.parametrize("signal, klass, prior", [("gpu", "launch-bound", "gpu"),
+                                                  ("wall", "launch-bound", "launch-bound"),
+                                                  ("wall", "GPU-bound", "GPU-bound"), ("wall", "unknown", "unknown")])
+def test_before_the_history_has_a_floor_the_prior_spreads_rank(signal, klass, prior):
+    found = candidate(signal=signal, klass=klass, ratio=1.2)
+    assert remeasure.priority(found) == (True, -math.log(1.2) / math.log(PRIOR_SPREAD[prior]))
+
+
+def test_a_signal_named_at_run_time_is_ranked_and_costed_like_the_literal():
+    gpu = "".join(["g", "pu"])  # read at run time: equal to "gpu", not the same object
+    found = candidate(signal=gpu, klass="launch-bound", ratio=1.2)
+    assert remeasure.priority(found) == (True, -math.log(1.2) / math.log(PRIOR_SPREAD["gpu"]))
+    night = night_of(found, wall=0.01, gpu=0.005)
+    assert remeasure.key_cost(found, {}, night, "cuda") == (KEY_SECONDS["cuda"] + VISIT_SECONDS + WALL_CALLS * 0.01
+                                                            + GPU_CALLS * 0.005)
+
+
+def test_one_night_calls_rank_first_then_the_larger_change():
+    weak_call = candidate("a", ratio=1.01, floor=1.5, one_night=True)
+    strong = candidate("b", ratio=3.0, floor=1.5)
+    weaker = candidate("c", ratio=2.0, floor=1.5)
+    assert sorted([weaker, strong, weak_call], key=remeasure.priority) == [weak_call, strong, weaker]
+
+
+# ---------------------------------------------------------------- visits and costs
+
+
+def test_short_calls_are_visited_passes_times_from_just_below_the_short_call_bound():
+    assert remeasure.visits({"wall": math.nextafter(SHORT, 0)}) == PASSES
+    assert remeasure.visits({"wall": SHORT}) == 1
+    assert remeasure.visits({"wall": 0.0}) == PASSES
+    assert remeasure.visits({"wall": None}) == 1
+    assert remeasure.visits({}) == 1
+
+
+def test_a_new_keys_cost_is_its_build_its_visits_and_their_calls():
+    wall, gpu = 0.01, 0.005
+    found = candidate(signal="wall")
+    night = night_of(found, wall=wall, gpu=gpu)
+    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + VISIT_SECONDS + WALL_CALLS * wall
+    assert remeasure.key_cost(found, {}, night, "cpu") == KEY_SECONDS["cpu"] + VISIT_SECONDS + WALL_CALLS * wall
+    short = night_of(found, wall=1e-4, gpu=gpu)
+    assert remeasure.key_cost(found, {}, short, "cuda") == KEY_SECONDS["cuda"] + PASSES * (
+        VISIT_SECONDS + WALL_CALLS * 1e-4)
+
+
+def test_a_gpu_time_adds_its_calls_once_per_key():
+    wall, gpu = 0.01, 0.005
+    found = candidate(signal="gpu")
+    night = night_of(found, wall=wall, gpu=gpu)
+    new_key = KEY_SECONDS["cuda"] + VISIT_SECONDS + WALL_CALLS * wall
+    assert remeasure.key_cost(found, {}, night, "cuda") == new_key + GPU_CALLS * gpu
+    planned_wall = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), 1)}
+    assert remeasure.key_cost(found, planned_wall, night, "cuda") == GPU_CALLS * gpu
+    planned_gpu = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
+    assert remeasure.key_cost(found, planned_gpu, night, "cuda") == 0.0
+    assert remeasure.key_cost(candidate(signal="wall"), planned_wall, night, "cuda") == 0.0
+
+
+def test_a_key_without_values_tonight_costs_its_build_and_one_visit():
+    found = candidate(signal="gpu")
+    assert remeasure.key_cost(found, {}, Night(None, {}), "cuda") == KEY_SECONDS["cuda"] + VISIT_SECONDS
+    assert remeasure.key_cost(found, {}, night_of(found, wall=None, gpu=None), "cuda") == (
+        KEY_SECONDS["cuda"] + VISIT_SECONDS)
+
+
+def test_signals_of_a_key_in_the_plan():
+    plan = {("a", "m"): schema.WorkerKey("a", "m", ("gpu", "wall"), 1)}
+    assert remeasure.signals_of(plan, ("a", "m")) == ("gpu", "wall")
+    assert remeasure.signals_of(plan, ("b", "m")) == ()
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def fit_boundary(cost: float, processes: int, pace: float) -> float:
+    """The budget that a process's start and one key's cost fill exactly, as the planner reckons it."""
+    return 2 * processes * pace * (PROCESS_SECONDS["cuda"] + cost)
+
+
+def test_a_candidate_fits_a_budget_it_fills_exactly_and_not_one_a_hair_smaller():
+    first, second = candidate("a", ratio=3.0), candidate("b", ratio=2.0)
+    night = night_of(first, second)
+    cost = remeasure.key_cost(first, {}, night, "cuda")
+    for pace in (1.0, 0.5):
+        budget = fit_boundary(2 * cost, 10, pace)
+        plan, left_out, seconds = remeasure.fitted_plan([second, first], night, 10, "cuda", budget, pace)
+        assert (list(plan), left_out, seconds) == ([("a", "causal_bias"), ("b", "causal_bias")], [],
+                                                   PROCESS_SECONDS["cuda"] + cost + cost)
+        plan, left_out, seconds = remeasure.fitted_plan([second, first], night, 10, "cuda",
+                                                        math.nextafter(budget, 0), pace)
+        assert (list(plan), left_out, seconds) == ([("a", "causal_bias")], [second], PROCESS_SECONDS["cuda"] + cost)
+
+
+def test_the_strongest_candidate_is_taken_even_alone_over_budget_unless_told_otherwise():
+    found = candidate()
+    night = night_of(found)
+    cost = remeasure.key_cost(found, {}, night, "cuda")
+    plan, left_out, seconds = remeasure.fitted_plan([found], night, 10, "cuda", 0.0)
+    assert (list(plan), left_out, seconds) == ([("a", "causal_bias")], [], PROCESS_SECONDS["cuda"] + cost)
+    plan, left_out, seconds = remeasure.fitted_plan([found], night, 10, "cuda", 0.0, first_free=False)
+    assert (plan, left_out, seconds) == ({}, [found], PROCESS_SECONDS["cuda"])
+    budget = fit_boundary(cost, 10, 1.0)
+    assert list(remeasure.fitted_plan([found], night, 10, "cuda", budget, first_free=False)[0]) == [
+        ("a", "causal_bias")]
+
+
+def test_both_signals_of_one_key_share_its_entry_visits_from_tonights_wall_time():
+    wall, gpu = candidate(signal="wall", ratio=2.0), candidate(signal="gpu", ratio=1.5)
+    night = night_of(wall, wall=1e-4, gpu=5e-5)
+    plan, left_out, seconds = remeasure.fitted_plan([gpu, wall], night, 10, "cpu", 1e9)
+    assert plan == {("a", "causal_bias"): schema.WorkerKey("a", "causal_bias", ("gpu", "wall"), PASSES)}
+    assert left_out == []
+    assert seconds == pytest.approx(PROCESS_SECONDS["cpu"] + KEY_SECONDS["cpu"]
+                                    + PASSES * (VISIT_SECONDS + WALL_CALLS * 1e-4) + GPU_CALLS * 5e-5, rel=1e-12)
+
+
+def test_a_candidate_that_does_not_fit_leaves_room_for_a_cheaper_weaker_one():
+    strong, costly, cheap = candidate("a", ratio=3.0), candidate("b", ratio=2.0), candidate("c", ratio=1.5)
+    night = Night(None, {strong.key: {"wall": 0.01}, costly.key: {"wall": 1.0}, cheap.key: {"wall": 0.01}})
+    cost = remeasure.key_cost(strong, {}, night, "cuda")
+    budget = fit_boundary(2 * cost, 10, 1.0)  # the strong and the cheap key
+    plan, left_out, _ = remeasure.fitted_plan([strong, costly, cheap], night, 10, "cuda", budget)
+    assert (list(plan), left_out) == ([("a", "causal_bias"), ("c", "causal_bias")], [costly])
+
+
+def test_the_plan_follows_the_priority_order():
+    found = [candidate("c", ratio=1.1), candidate("a", ratio=1.3), candidate("b", ratio=1.2, one_night=True)]
+    plan, _, _ = remeasure.fitted_plan(found, night_of(*found), 10, "cuda", 1e9)
+    assert list(plan) == [("b", "causal_bias"), ("a", "causal_bias"), ("c", "causal_bias")]
+
+
+# ---------------------------------------------------------------- the order of processes
+
+
+class Draws:
+    """A random source that answers the given numbers, in turn."""
+
+    def __init__(self, *values: float) -> None:
+        self.values = list(values)
+
+    def random(self) -> float:
+        return self.values.pop(0)
+
+
+ABBA = ["baseline", "contender", "contender", "baseline"]
+BAAB = ["contender", "baseline", "baseline", "contender"]
+
+
+def test_a_draw_below_one_half_gives_abba_and_from_one_half_baab():
+    assert remeasure.process_order(2, Draws(0.4999)) == ABBA  # type: ignore[arg-type]
+    assert remeasure.process_order(2, Draws(0.5)) == BAAB  # type: ignore[arg-type]
+    assert remeasure.process_order(4, Draws(0.0, 0.9)) == ABBA + BAAB  # type: ignore[arg-type]
+
+
+def test_a_seeded_order_has_both_kinds_of_block():
+    order = remeasure.process_order(10, random.Random(0))
+    blocks = {tuple(order[start:start + 4]) for start in range(0, 20, 4)}
+    assert blocks == {tuple(ABBA), tuple(BAAB)}
+
+
+def test_the_order_is_cut_to_twice_the_processes_drawing_once_a_block():
+    draws = Draws(0.1, 0.7, 0.3)
+    assert remeasure.process_order(3, draws) == ABBA + BAAB[:2]  # type: ignore[arg-type]
+    assert draws.values == [0.3]
+    assert remeasure.process_order(0, Draws()) == []  # type: ignore[arg-type]
+
+
+def test_a_seeded_order_is_the_same_every_time():
+    assert remeasure.process_order(10, random.Random(3)) == remeasure.process_order(10, random.Random(3))
+
+
+# ---------------------------------------------------------------- measured values
+
+
+def test_remeasured_values_by_side_merged_and_as_json():
+    one = remeasure.Remeasured({("a", "m"): {"baseline": {"wall": [1.0]}, "contender": {"wall": [2.0]}}}, 1.5, 2)
+    two = remeasure.Remeasured({("b", "m"): {"contender": {"gpu": [3.0]}}}, 2.5, 4)
+    assert one.side(("a", "m"), "wall", "contender") == [2.0]
+    assert one.side(("a", "m"), "gpu", "contender") == []
+    assert one.side(("a", "m"), "wall", "nobody") == []
+    assert one.side(("z", "m"), "wall", "baseline") == []
+    merged = one.merged(two)
+    assert (merged.seconds, merged.processes) == (4.0, 6)
+    assert merged.values == one.values | two.values
+    assert merged.as_json() == [{"config": "a", "mask": "m", "baseline": {"wall": [1.0]}, "contender": {"wall": [2.0]}},
+                                {"config": "b", "mask": "m", "contender": {"gpu": [3.0]}}]
+
+
+# ---------------------------------------------------------------- rounds
+
+
+def rounds_of(candidates: list[Finding], budget: float, answers: list[tuple[float, int]],
+              processes: int = 10, device: str = "cuda") -> tuple[list[tuple], tuple]:
+    """Re-measure in rounds with a fake measure answering (seconds, processes) per round; its calls and result."""
+    calls: list[tuple] = []
+    pending = list(answers)
+
+    def measure(plan, pythons, device, count, seed, left):
+        calls.append((list(plan), count, seed, left))
+        seconds, done = pending.pop(0)
+        values = {key: {"baseline": {"wall": [1.0]}, "contender": {"wall": [1.0]}} for key in plan}
+        return remeasure.Remeasured(values, seconds, done)
+
+    result = remeasure.remeasure_in_rounds(candidates, night_of(*candidates), device, {"contender": "c"},
+                                           processes, 41, budget, measure)
+    return calls, result
+
+
+def test_one_round_measures_everything_that_fits():
+    found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
+    calls, (measured, left_out, count) = rounds_of(found, 1e6, [(30.0, 20)])
+    assert calls == [([("a", "causal_bias"), ("b", "causal_bias")], 10, 41, 1e6)]
+    assert (left_out, count, measured.seconds, measured.processes) == ([], 1, 30.0, 20)
+
+
+def test_a_round_that_fits_nothing_more_ends_the_rounds_leaving_the_rest_out():
+    found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
+    cost = remeasure.key_cost(found[0], {}, night_of(*found), "cuda")
+    budget = fit_boundary(cost, 10, 1.0)  # the first key alone; its round spends it all
+    calls, (measured, left_out, count) = rounds_of(found, budget, [(budget, 20)])
+    assert [plan for plan, *_ in calls] == [[("a", "causal_bias")]]
+    assert (left_out, count, measured.seconds) == ([found[1]], 1, budget)
+
+
+def test_the_next_round_gets_the_budget_left_at_the_pace_measured_with_the_next_seed():
+    found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
+    cost = remeasure.key_cost(found[0], {}, night_of(*found), "cuda")
+    estimate = PROCESS_SECONDS["cuda"] + cost
+    budget = fit_boundary(cost, 10, 1.0)
+    # Round 1 takes half its estimate: 20 processes in 10 estimated processes' time; its pace is 1/2,
+    # so the second key fits in the half of the budget left.
+    calls, (measured, left_out, count) = rounds_of(found, budget, [(10 * estimate, 20), (1.0, 20)])
+    assert [(plan, seed) for plan, _, seed, _ in calls] == [([("a", "causal_bias")], 41), ([("b", "causal_bias")], 42)]
+    assert calls[1][3] == budget - 10 * estimate
+    assert (left_out, count, measured.processes, measured.seconds) == ([], 2, 40, 10 * estimate + 1.0)
+
+
+def test_the_first_round_measures_the_strongest_candidate_even_over_budget():
+    found = [candidate("a", ratio=2.0)]
+    calls, (measured, left_out, count) = rounds_of(found, 0.0, [(5.0, 20)])
+    assert [plan for plan, *_ in calls] == [[("a", "causal_bias")]]
+    assert (left_out, count, measured.seconds) == ([], 1, 5.0)
+
+
+@pytest.mark.parametrize("share, fits", [(0.4, True), (0.6, False)])
+def test_the_second_round_fits_at_the_measured_pace_what_the_first_left(share, fits):
+    """With keys of equal cost, the second fits where the first round took at most half the budget."""
+    found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
+    cost = remeasure.key_cost(found[0], {}, night_of(*found), "cpu")
+    budget = 20 * (PROCESS_SECONDS["cpu"] + 1.5 * cost)  # the first key, not both
+    calls, (measured, left_out, count) = rounds_of(found, budget, [(share * budget, 20), (1.0, 20)], device="cpu")
+    assert [plan for plan, *_ in calls] == [[("a", "causal_bias")]] + [[("b", "causal_bias")]] * fits
+    assert (left_out, count) == (([], 2) if fits else ([found[1]], 1))
+
+
+def test_a_round_that_measured_no_process_keeps_the_pace():
+    found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
+    cost = remeasure.key_cost(found[0], {}, night_of(*found), "cuda")
+    budget = 2 * fit_boundary(cost, 10, 1.0)  # both keys at pace 1, with nothing spent
+    calls, (measured, left_out, count) = rounds_of(found, budget, [(0.0, 0)], processes=10)
+    assert len(calls) == 1 and left_out == [] and count == 1
+    # The first key alone over budget: round 2 (budget left, pace unchanged at 1) fits the second.
+    budget = fit_boundary(cost, 10, 1.0)
+    calls, (measured, left_out, count) = rounds_of(found, budget + 1e-9, [(0.0, 0), (0.0, 0)])
+    assert [plan for plan, *_ in calls] == [[("a", "causal_bias")], [("b", "causal_bias")]]
+    assert count == 2 and left_out == []

@@ -1,0 +1,380 @@
+"""lib.results' checks by unit: each thing the reader refuses, and what it lets through, with the exact
+message. In-process and fast: `make mutation` runs these against every mutant of the reader's checks."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from lib import results
+from lib.cli import ToolError
+from lib.results import ResultsStore, RunFile
+from lib.suite import schema
+from results_factory import CPU, SMALL_PARAMS, write_benchmarks_json, write_run
+
+NIGHT = "attention_bias.AttentionBiasNightCPU"
+TIMED = "attention_bias.AttentionBiasCPU"
+WALLS = {"track_wall_time_materialized": [1.0, 2.0, 3.0, 4.0], "track_wall_time_causal_bias": [1.0, 2.0, 3.0, 4.0]}
+
+
+# ---------------------------------------------------------------- impossible values
+
+
+class FakeResults:
+    """asv's Results as impossible_value asks it: one benchmark's parameters and values."""
+
+    def __init__(self, name: str, values: list, params: list | None = None) -> None:
+        self.name, self.values, self.params = name, values, [["1", "2"], ["a"]] if params is None else params
+
+    def get_all_result_keys(self) -> list[str]:
+        return [self.name]
+
+    def get_result_params(self, name: str) -> list:
+        return self.params
+
+    def get_result_value(self, name: str, params: list) -> list:
+        return self.values
+
+
+def impossible(name: str, values: list, params: list | None = None) -> str | None:
+    return results.impossible_value(FakeResults(name, values, params))  # type: ignore[arg-type]
+
+
+def test_durations_and_sizes_must_be_positive_other_figures_may_be_zero():
+    assert results.must_be_positive(f"{TIMED}.time_materialized")
+    assert results.must_be_positive(f"{NIGHT}.track_wall_time_causal_bias")
+    assert results.must_be_positive(f"{NIGHT}.track_gpu_time_materialized")
+    assert results.must_be_positive(f"{NIGHT}.track_peak_memory_materialized")
+    assert not results.must_be_positive(f"{NIGHT}.track_aten_ops_materialized")
+    assert not results.must_be_positive(f"{NIGHT}.track_sdpa_backend_materialized")
+    assert not results.must_be_positive(f"{NIGHT}.track_unknown_materialized")
+    assert not results.must_be_positive("time_materialized.track_aten_ops_materialized")  # the method decides
+
+
+def test_a_zero_time_is_impossible_a_zero_count_is_not():
+    name = f"{NIGHT}.track_wall_time_materialized"
+    assert impossible(name, [1.0, 0.0]) == f"{name} has the impossible value 0.0"
+    assert impossible(f"{NIGHT}.track_aten_ops_materialized", [1.0, 0.0]) is None
+    assert impossible(name, [1.0, 5e-324]) is None
+
+
+def test_a_negative_value_is_impossible_for_any_figure():
+    name = f"{NIGHT}.track_aten_ops_materialized"
+    assert impossible(name, [1.0, -1.0]) == f"{name} has the impossible value -1.0"
+    assert impossible(name, [1.0, -5e-324]) == f"{name} has the impossible value -5e-324"
+
+
+def test_failed_and_skipped_values_stay():
+    assert impossible(f"{TIMED}.time_materialized", [None, math.nan]) is None
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, True, "1.0", [1.0]])
+def test_a_non_number_or_infinite_value_is_named(value):
+    name = f"{NIGHT}.track_aten_ops_materialized"
+    assert impossible(name, [1.0, value]) == f"{name} has the value {value!r}"
+
+
+def test_integers_are_numbers():
+    assert impossible(f"{NIGHT}.track_aten_ops_materialized", [1, 2]) is None
+
+
+def test_the_values_must_match_the_parameter_sets():
+    name = f"{NIGHT}.track_aten_ops_materialized"
+    assert impossible(name, [1.0]) == f"{name} has 1 values for 2 parameter sets"
+    assert impossible(name, [1.0, 2.0, 3.0]) == f"{name} has 3 values for 2 parameter sets"
+    assert impossible(name, [1.0] * 6, [["1", "2", "3"], ["a", "b"]]) is None
+    assert impossible(name, [1.0], []) is None  # no parameters: one value
+    assert impossible(name, [1.0, 2.0], []) == f"{name} has 2 values for 1 parameter sets"
+
+
+def test_lower_is_better_for_times_and_measured_figures_never_for_counts_or_codes():
+    assert results.lower_is_better(f"{TIMED}.time_causal_bias")
+    assert results.lower_is_better(f"{TIMED}.time_causal_bias(1, 4)")
+    assert results.lower_is_better(f"{NIGHT}.track_wall_time_materialized")
+    assert results.lower_is_better(f"{NIGHT}.track_gpu_time_causal_bias(1, 4)")
+    assert results.lower_is_better(f"{NIGHT}.track_peak_memory_materialized")
+    assert not results.lower_is_better(f"{NIGHT}.track_aten_ops_materialized")
+    assert not results.lower_is_better(f"{NIGHT}.track_sdpa_backend_materialized")
+    assert not results.lower_is_better(f"{NIGHT}.track_unknown_materialized")
+    assert not results.lower_is_better("time_x.track_kernels_materialized")
+
+
+# ---------------------------------------------------------------- run files
+
+
+def a_store(tmp_path: Path, walls: dict | None = None) -> tuple[ResultsStore, RunFile]:
+    write_run(tmp_path / "results", "box", "a" * 40, 1_000, walls or WALLS)
+    store = ResultsStore(tmp_path / "results")
+    return store, store.runs("box")[0]
+
+
+def test_a_healthy_run_loads(tmp_path):
+    store, run = a_store(tmp_path)
+    loaded = store.load(run)
+    assert loaded.get_result_value(f"{NIGHT}.track_wall_time_materialized", SMALL_PARAMS) == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_a_run_that_asv_cannot_parse_is_corrupt_in_one_line(tmp_path):
+    store, run = a_store(tmp_path)
+    run.path.write_text('{"commit_hash": "aaaa", "version": 2}')
+    with pytest.raises(ToolError, match=rf"^corrupt results file {run.path}: \S.*$") as raised:
+        run.load()
+    assert "\n" not in str(raised.value)
+
+
+def test_a_run_with_an_impossible_value_is_corrupt_naming_it(tmp_path):
+    store, run = a_store(tmp_path, {**WALLS, "track_wall_time_materialized": [1.0, 0.0, 3.0, 4.0]})
+    with pytest.raises(ToolError) as raised:
+        run.load()
+    assert str(raised.value) == (f"corrupt results file {run.path}: {NIGHT}.track_wall_time_materialized has the "
+                                 "impossible value 0.0")
+
+
+def test_a_run_whose_parameters_differ_from_benchmarks_json_is_corrupt(tmp_path):
+    store, run = a_store(tmp_path)
+    write_benchmarks_json(store.dir, CPU, [["1", "2"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float16'"]])
+    with pytest.raises(ToolError) as raised:
+        store.load(run)
+    assert str(raised.value) == (f"corrupt results file {run.path}: the parameters of "
+                                 f"{NIGHT}.track_wall_time_materialized are not those "
+                                 f"{store.dir / 'benchmarks.json'} describes")
+
+
+def test_a_benchmark_that_benchmarks_json_does_not_describe_loads(tmp_path):
+    store, run = a_store(tmp_path)
+    (store.dir / "benchmarks.json").write_text(json.dumps({"version": 2}))
+    assert store.load(run).get_all_result_keys() is not None
+    entry = {f"{NIGHT}.track_wall_time_materialized": {"name": "x"}, "version": 2}  # no params: not checked
+    other = ResultsStore(store.dir)
+    (store.dir / "benchmarks.json").write_text(json.dumps(entry))
+    other.load(run)
+
+
+# ---------------------------------------------------------------- benchmarks.json
+
+
+def test_benchmarks_json_is_read_once(tmp_path):
+    store, _ = a_store(tmp_path)
+    first = store.benchmarks()
+    (store.dir / "benchmarks.json").write_text("{broken")
+    assert store.benchmarks() is first
+
+
+@pytest.mark.parametrize("text", ["{broken", "[1, 2]", '{"a": 1, "version": 2}', '"text"'])
+def test_a_damaged_benchmarks_json_is_refused_naming_it(tmp_path, text):
+    store, _ = a_store(tmp_path)
+    (store.dir / "benchmarks.json").write_text(text)
+    path = store.dir / "benchmarks.json"
+    with pytest.raises(ToolError) as raised:
+        store.benchmarks()
+    message = str(raised.value)
+    if text == "{broken":
+        assert message.startswith(f"cannot read {path}: ") and "\n" not in message
+    else:
+        assert message == f"corrupt {path}: not an object of benchmark entries"
+
+
+def test_a_missing_benchmarks_json_cannot_be_read(tmp_path):
+    (tmp_path / "results").mkdir()
+    store = ResultsStore(tmp_path / "results")
+    with pytest.raises(ToolError, match=rf"^cannot read {tmp_path / 'results' / 'benchmarks.json'}: "):
+        store.benchmarks()
+
+
+def test_the_version_entry_of_benchmarks_json_may_be_a_number(tmp_path):
+    store, _ = a_store(tmp_path)
+    assert store.benchmarks()["version"] == 2
+
+
+def test_param_names_of_a_grid_from_either_of_its_classes(tmp_path):
+    store, _ = a_store(tmp_path)
+    assert store.param_names(CPU) == schema.PARAM_NAMES
+    path = store.dir / "benchmarks.json"
+    path.write_text(json.dumps({f"{TIMED}.time_materialized": {"param_names": ["a", "b"]}, "version": 2}))
+    assert ResultsStore(store.dir).param_names(CPU) == ["a", "b"]
+
+
+def test_param_names_missing_or_damaged_are_refused(tmp_path):
+    store, _ = a_store(tmp_path)
+    path = store.dir / "benchmarks.json"
+    path.write_text(json.dumps({"other.C.time_x": {"param_names": ["a"]}, "version": 2}))
+    with pytest.raises(ToolError) as raised:
+        ResultsStore(store.dir).param_names(CPU)
+    assert str(raised.value) == f"{path} does not describe AttentionBiasNightCPU or AttentionBiasCPU"
+    for names in ("a", ["a", 1], None):
+        path.write_text(json.dumps({f"{NIGHT}.track_x": {"param_names": names}, "version": 2}))
+        with pytest.raises(ToolError) as raised:
+            ResultsStore(store.dir).param_names(CPU)
+        assert str(raised.value) == f"corrupt {path}: param_names of AttentionBiasNightCPU is not a list of names"
+
+
+# ---------------------------------------------------------------- asv's durations
+
+
+def with_durations(run: RunFile, durations: list, setup: dict) -> None:
+    data = json.loads(run.path.read_text())
+    column = data["result_columns"].index("duration")
+    for entry, seconds in zip(data["results"].values(), durations):
+        if seconds != "short":
+            entry.extend([None] * (column + 1 - len(entry)))
+            entry[column] = seconds
+    data["durations"] = setup
+    run.path.write_text(json.dumps(data))
+
+
+def test_the_runs_seconds_are_its_benchmarks_and_setup_caches(tmp_path):
+    store, run = a_store(tmp_path)
+    with_durations(run, [2.5, 1.5], {"setup_cache": 4.0})
+    assert store.run_seconds(run) == 8.0
+    with_durations(run, [2.5, None], {})
+    assert store.run_seconds(run) == 2.5
+    with_durations(run, [2.5, "short"], {})  # an entry without the column counts nothing
+    assert store.run_seconds(run) == 2.5
+
+
+def test_a_run_without_durations_has_none(tmp_path):
+    store, run = a_store(tmp_path)
+    assert store.run_seconds(run) is None
+    with_durations(run, [0.0, None], {})
+    assert store.run_seconds(run) is None
+
+
+def test_damaged_durations_are_refused(tmp_path):
+    store, run = a_store(tmp_path)
+    with_durations(run, ["x", 1.0], {})
+    with pytest.raises(ToolError, match=rf"^corrupt results file {run.path}: "):
+        store.run_seconds(run)
+    run.path.write_text('{"results": {}}')
+    with pytest.raises(ToolError, match=rf"^corrupt results file {run.path}: "):
+        store.run_seconds(run)
+
+
+# ---------------------------------------------------------------- the night's visits
+
+
+def night_file(run: RunFile, content) -> Path:
+    path = run.path.parent / f"{run.commit_hash}.night"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def test_the_nights_visits_by_label_and_mask(tmp_path):
+    store, run = a_store(tmp_path)
+    assert store.night_visits(run) == {}
+    visits = {"cfg": {"materialized": [1.0, 2], "causal_bias": [5e-324]}}
+    night_file(run, {"wall_visits": visits})
+    assert store.night_visits(run) == visits
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, "1", None])
+def test_a_visit_that_is_not_a_positive_number_is_refused(tmp_path, value):
+    store, run = a_store(tmp_path)
+    path = night_file(run, json.dumps({"wall_visits": {"cfg": {"materialized": [1.0, value]}}}))
+    with pytest.raises(ToolError) as raised:
+        store.night_visits(run)
+    assert str(raised.value) == f"corrupt {path}: a visit is not a positive number"
+
+
+def test_infinite_and_nan_visits_are_refused(tmp_path):
+    store, run = a_store(tmp_path)
+    for text in ('{"wall_visits": {"c": {"m": [Infinity]}}}', '{"wall_visits": {"c": {"m": [NaN]}}}'):
+        path = night_file(run, text)
+        with pytest.raises(ToolError) as raised:
+            store.night_visits(run)
+        assert str(raised.value) == f"corrupt {path}: a visit is not a positive number"
+
+
+@pytest.mark.parametrize("text", ["{broken", "[]", '{"other": 1}', '{"wall_visits": [1]}'])
+def test_a_damaged_night_file_is_refused_naming_it(tmp_path, text):
+    store, run = a_store(tmp_path)
+    path = night_file(run, text)
+    with pytest.raises(ToolError, match=rf"^corrupt {path}: \S"):
+        store.night_visits(run)
+
+
+# ---------------------------------------------------------------- side files: suspects and names
+
+
+def test_previous_suspects_by_grid_config_mask_and_signal(tmp_path):
+    store, run = a_store(tmp_path)
+    assert results.previous_suspects(store, "box", run.commit_hash) == {}
+    entry = {"grid": "cpu", "config": "c", "mask": "materialized", "signal": "wall", "bar": 1.2}
+    results.verdict_path(store, "box", run.commit_hash).write_text(json.dumps({"suspects": [entry]}))
+    assert results.previous_suspects(store, "box", run.commit_hash) == {("cpu", "c", "materialized", "wall"): entry}
+
+
+@pytest.mark.parametrize("text", ["{broken", "[1, 2]", '{"other": []}', '{"suspects": [{"grid": "cpu"}]}',
+                                  '{"suspects": 3}'])
+def test_a_damaged_verdict_file_is_refused_naming_it(tmp_path, text):
+    store, run = a_store(tmp_path)
+    path = results.verdict_path(store, "box", run.commit_hash)
+    assert path == store.dir / "box" / f"{run.commit_hash}.verdict"
+    path.write_text(text)
+    with pytest.raises(ToolError, match=rf"^corrupt verdict file {path}: \S"):
+        results.previous_suspects(store, "box", run.commit_hash)
+
+
+def test_dispatch_names_as_written_or_none(tmp_path):
+    store, run = a_store(tmp_path)
+    assert results.dispatch_names(store, "box", run.commit_hash) == {}
+    names = {"cfg": {"materialized": {"operators": {"aten::mm": 1}}}}
+    (store.dir / "box" / f"{run.commit_hash}.dispatch").write_text(json.dumps(names))
+    assert results.dispatch_names(store, "box", run.commit_hash) == names
+
+
+def test_damaged_dispatch_names_are_refused_naming_the_file(tmp_path):
+    store, run = a_store(tmp_path)
+    path = store.dir / "box" / f"{run.commit_hash}.dispatch"
+    path.write_text("[1]")
+    with pytest.raises(ToolError) as raised:
+        results.dispatch_names(store, "box", run.commit_hash)
+    assert str(raised.value) == f"corrupt names file {path}: not an object"
+    path.write_text("{broken")
+    with pytest.raises(ToolError, match=rf"^corrupt names file {path}: \S"):
+        results.dispatch_names(store, "box", run.commit_hash)
+
+
+def test_a_bare_method_name_is_read_like_a_full_one():
+    assert results.must_be_positive("time_materialized")
+    assert not results.must_be_positive("track_aten_ops_materialized")
+    assert results.lower_is_better("time_materialized")
+    assert not results.lower_is_better("track_aten_ops_materialized")
+
+
+def test_a_failed_value_does_not_hide_an_impossible_one_after_it():
+    name = f"{NIGHT}.track_aten_ops_materialized"
+    assert impossible(name, [None, -1.0]) == f"{name} has the impossible value -1.0"
+
+
+def test_every_entry_of_benchmarks_json_but_version_must_be_an_object(tmp_path):
+    store, _ = a_store(tmp_path)
+    (store.dir / "benchmarks.json").write_text('{"zoo.C.time_x": 1, "version": 2}')
+    with pytest.raises(ToolError, match="not an object of benchmark entries$"):
+        store.benchmarks()
+
+
+def test_an_entry_cut_before_the_duration_column_counts_nothing(tmp_path):
+    store, run = a_store(tmp_path)
+    data = json.loads(run.path.read_text())
+    first, second = data["results"].values()
+    del first[2:]  # result and params only
+    second.extend([None] * (data["result_columns"].index("duration") + 1 - len(second)))
+    second[data["result_columns"].index("duration")] = 3.0
+    run.path.write_text(json.dumps(data))
+    assert store.run_seconds(run) == 3.0
+
+
+def test_hundreds_of_parameter_sets_are_counted_by_value():
+    name = f"{NIGHT}.track_aten_ops_materialized"
+    many = [[str(i) for i in range(300)]]  # beyond the small integers Python keeps one object of
+    assert impossible(name, [1.0] * 300, many) is None
+    assert impossible(name, [1.0] * 299, many) == f"{name} has 299 values for 300 parameter sets"
+
+
+def test_parameters_that_sort_after_those_described_are_refused_too(tmp_path):
+    store, run = a_store(tmp_path)
+    write_benchmarks_json(store.dir, CPU, [["1", "2"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float64'"]])
+    with pytest.raises(ToolError, match="are not those .* describes$"):
+        store.load(run)

@@ -1,0 +1,592 @@
+"""lib.verdict and lib.findings by unit: each rule of the verdict, persistence and the re-measurement's
+decisions, with exact values; nights built in memory, a fake re-measurement. In-process and fast:
+`make mutation` runs these against every mutant of both modules."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+from lib import noise, remeasure, verdict
+from lib.cli import ToolError
+from lib.findings import Finding
+from lib.nights import Night
+from lib.results import ResultsStore, RunFile
+
+KEY = ("gpu", "cfg", "causal_bias")
+OTHER = ("gpu", "other", "materialized")
+KLASS = "GPU-bound"
+
+
+def settings(factor: float = 1.25, window: int = 5, pythons: dict[str, str] | None = None,
+             budget: float = 100.0) -> verdict.Settings:
+    return verdict.Settings(factor, window, pythons, 10, 7, budget)
+
+
+def nights(*walls: float | None, key: tuple = KEY, signal: str = "wall") -> list[Night]:
+    return [Night(None, {key: {signal: wall}}) for wall in walls]
+
+
+def model(spread: float | None = 0.02, night_count: int = 10) -> noise.NoiseModel:
+    """A spread of ``spread`` for the wall time of the GPU-bound class; none for any other."""
+    return noise.NoiseModel({} if spread is None else {("wall", KLASS): spread}, {}, night_count)
+
+
+def finding(level: str = "suspect", ratio: float = 2.0, signal: str = "wall", key: tuple = KEY,
+            floor: float = 1.5, one_night: bool = False, why: str = "candidate") -> Finding:
+    return Finding(level, key, signal, 1.0, ratio, KLASS, floor, why, one_night=one_night)
+
+
+# ---------------------------------------------------------------- findings
+
+
+def test_a_findings_ratio_key_parts_and_dict():
+    f = Finding("suspect", KEY, "gpu", 4.0, 5.0, KLASS, 1.1, "why", {"p": 1}, one_night=True)
+    assert f.ratio == 1.25
+    assert f.config_mask == ("cfg", "causal_bias")
+    assert f.as_dict() == {"level": "suspect", "grid": "gpu", "config": "cfg", "mask": "causal_bias",
+                           "signal": "gpu", "reference": 4.0, "contender": 5.0, "ratio": 1.25, "class": KLASS,
+                           "floor": 1.1, "why": "why", "confirmation": {"p": 1}}
+    assert Finding("noise", KEY, "wall", 1.0, 1.0, KLASS, 1.0, "").confirmation is None
+    assert Finding("noise", KEY, "wall", 1.0, 1.0, KLASS, 1.0, "").one_night is False
+
+
+# ---------------------------------------------------------------- the verdict's word
+
+
+def a_verdict(findings: list[Finding]) -> verdict.Verdict:
+    run = RunFile(Path("r.json"), "box", "c" * 40, 1, 0)
+    return verdict.Verdict("box", run, run, 3, 1.25, findings, [], [], {}, None)
+
+
+def test_the_verdicts_word_and_headline_from_its_levels():
+    regression, suspect, quiet = finding("regression"), finding("suspect"), finding("noise")
+    cases = [
+        ([regression, suspect, suspect], "regression", "REGRESSION: 1 finding(s), 2 suspect(s)"),
+        ([regression, regression, quiet], "regression", "REGRESSION: 2 finding(s)"),
+        ([suspect, quiet], "suspect", "no regression; 1 suspect(s)"),
+        ([quiet], "no regression", "no regression"),
+        ([], "no regression", "no regression"),
+    ]
+    for findings, word, headline in cases:
+        v = a_verdict(findings)
+        assert (v.word, v.headline) == (word, headline)
+    assert a_verdict([regression, suspect, quiet]).level("suspect") == [suspect]
+    read = "".join(["sus", "pect"])  # a name read at run time: equal to the literal, not the same object
+    assert a_verdict([regression, suspect, quiet]).level(read) == [suspect]
+
+
+# ---------------------------------------------------------------- one key and signal tonight
+
+
+def judge(history: list[Night], now: float, m: noise.NoiseModel | None = None, s: verdict.Settings | None = None,
+          before: dict | None = None, signal: str = "wall") -> tuple[Finding | None, bool]:
+    return verdict.judge(history, KEY, signal, now, m or model(), KLASS, before or {}, s or settings())
+
+
+def test_nothing_below_the_factor_and_a_finding_from_the_factor_exactly():
+    history = nights(4.0, 4.0, 4.0)
+    young = model(0.005, night_count=2)  # a floor of the factor, and no one-night call yet
+    assert judge(history, 4.96, young) == (None, False)  # 1.24
+    found, candidate = judge(history, 5.0, young)  # 1.25
+    assert (found.level, found.why, found.reference, found.contender, found.floor, candidate) == (
+        "suspect", "above its one-night floor; no re-measurement configured", 4.0, 5.0, 1.25, False)
+
+
+def test_without_re_measurement_a_change_above_the_floor_is_a_suspect_and_below_it_nothing():
+    spread = 0.1  # floor exp(0.3) = 1.3499
+    history = nights(1.0, 1.0, 1.0)
+    floor = math.exp(3 * spread)
+    found, _ = judge(history, floor, model(spread))
+    assert (found.level, found.floor, found.one_night) == ("suspect", floor, False)
+    assert judge(history, math.nextafter(floor, 0), model(spread)) == (None, False)
+
+
+def test_without_re_measurement_a_change_beyond_6_spreads_is_a_regression_on_one_night():
+    spread = math.log(1.5) / 6
+    found, candidate = judge(nights(1.0, 1.0, 1.0), 1.5, model(spread))
+    assert (found.level, found.why, candidate) == ("regression", "beyond 6 sigma of this machine's noise", False)
+    assert verdict.ONE_NIGHT_CALL == "beyond 6 sigma of this machine's noise"
+    found, _ = judge(nights(1.0, 1.0, 1.0), math.nextafter(1.5, 0), model(spread))
+    assert found.level == "suspect"
+
+
+def test_without_a_spread_a_change_is_a_suspect_that_says_the_history_is_too_short():
+    found, candidate = judge(nights(1.0), 2.0, model(None, night_count=1))
+    assert (found.level, found.floor, candidate) == ("suspect", math.inf, False)
+    assert found.why == ("the history of 1 night(s) is too short to judge: the noise model needs 3, "
+                         "and no re-measurement is configured")
+
+
+def test_with_re_measurement_every_change_is_a_candidate_one_night_calls_marked():
+    pythons = {"baseline": "b", "contender": "c"}
+    spread = math.log(1.5) / 6
+    found, candidate = judge(nights(1.0, 1.0, 1.0), 1.5, model(spread), settings(pythons=pythons))
+    assert (found.level, found.why, found.one_night, candidate) == (
+        "suspect", "beyond 6 sigma of this machine's noise", True, True)
+    found, candidate = judge(nights(1.0, 1.0, 1.0), 1.25, model(spread), settings(pythons=pythons))
+    assert (found.level, found.why, found.one_night, candidate) == ("suspect", "candidate", False, True)
+    # Below the factor, still nothing to re-measure.
+    assert judge(nights(1.0, 1.0, 1.0), 1.24, model(spread), settings(pythons=pythons)) == (None, False)
+
+
+def test_the_reference_is_the_median_of_the_last_window_nights():
+    history = nights(8.0, 1.0, 1.0, 2.0, 2.0)  # last 3: median 2; last 5: median 2; last 4: 1.5
+    found, _ = judge(history, 2.5, model(0.005), settings(window=3))
+    assert found.reference == 2.0 and found.ratio == 1.25
+    found, _ = judge(history, 2.5, model(0.005), settings(window=4))
+    assert found.reference == 1.5
+    assert judge(nights(None, None), 2.0, model(0.005)) == (None, False)  # no reference at all
+
+
+def test_a_suspect_persists_from_its_bar_exactly_against_the_nights_before_it():
+    history = nights(2.0, 2.0, 2.0, 2.5)  # the suspect's night last, at 2.5
+    before = {(*KEY, "wall"): {"bar": 1.25}}
+    found, candidate = judge(history, 2.5, model(0.005), before=before)
+    assert (found.level, found.reference, found.contender, candidate) == ("regression", 2.0, 2.5, False)
+    assert found.why == "persisted: a suspect last night, still slower tonight"
+    assert found.floor == 1.25
+    # Below the bar against the nights before: judged as any night, here against a median of 2.0 too.
+    found, _ = judge(history, math.nextafter(2.5, 0), model(0.005), before=before)
+    assert found is None or found.level != "regression"
+
+
+def test_persistence_reads_the_window_before_the_suspects_night():
+    history = nights(1.0, 2.0, 3.0, 9.0)  # the suspect's night last, at 9.0
+    before = {(*KEY, "wall"): {"bar": 1.25}}
+    found, _ = judge(history, 3.75, model(0.005), settings(window=1), before)  # 3.75 / 3.0 = 1.25
+    assert (found.level, found.reference, found.ratio) == ("regression", 3.0, 1.25)
+    found, _ = judge(history, 3.75, model(0.005), settings(window=2), before)  # median (2, 3) = 2.5
+    assert (found.level, found.reference, found.ratio) == ("regression", 2.5, 1.5)
+
+
+def test_a_suspect_of_another_signal_does_not_persist_here():
+    history = nights(2.0, 2.0, 2.0, 2.5)
+    found, _ = judge(history, 2.5, model(0.005, night_count=2), before={(*KEY, "gpu"): {"bar": 1.0}})
+    assert found.level == "suspect" and found.reference == 2.0  # the median of (2, 2, 2, 2.5)
+
+
+def test_classify_judges_each_continuous_signal_and_splits_candidates_from_findings():
+    history = [Night(None, {KEY: {"wall": 1.0, "gpu": 1.0}, OTHER: {"wall": 1.0, "gpu": 1.0}})] * 3
+    tonight = Night(None, {KEY: {"wall": 2.0, "gpu": 1.0, "aten_ops": 9.0}, OTHER: {"wall": None, "gpu": 0.0}})
+    m = noise.NoiseModel({("wall", KLASS): 0.05, ("gpu", KLASS): 0.05}, {}, 3)
+    classes = {KEY: KLASS, OTHER: KLASS}
+    findings, candidates = verdict.classify(history, tonight, m, classes, {}, settings())
+    assert [(f.key, f.signal, f.level) for f in findings] == [(KEY, "wall", "regression")]
+    assert candidates == []
+    findings, candidates = verdict.classify(history, tonight, m, classes, {}, settings(pythons={"contender": "c"}))
+    assert findings == [] and [(f.key, f.signal, f.one_night) for f in candidates] == [(KEY, "wall", True)]
+
+
+# ---------------------------------------------------------------- counts
+
+
+def count_nights(*values: float | None, key: tuple = KEY) -> list[Night]:
+    return [Night(None, {key: {"aten_ops": v}}) for v in values]
+
+
+def test_a_count_that_the_history_held_constant_is_a_regression_when_it_grows():
+    history = count_nights(85.0, 85.0, 85.0)
+    (found,) = verdict.count_findings(history, count_nights(86.0)[0], {KEY: KLASS})
+    assert (found.level, found.signal, found.reference, found.contender, found.floor, found.why, found.klass) == (
+        "regression", "aten_ops", 85.0, 86.0, 1.0, "exact count changed", KLASS)
+
+
+def test_a_count_that_moved_in_the_history_is_a_suspect_naming_how_many_values():
+    history = count_nights(84.0, 85.0, None, 85.0)
+    (found,) = verdict.count_findings(history, count_nights(86.0)[0], {KEY: KLASS})
+    assert (found.level, found.why) == ("suspect", "this count took 2 values in the history")
+
+
+def test_a_count_that_fell_is_noise():
+    (found,) = verdict.count_findings(count_nights(85.0, 85.0), count_nights(84.0)[0], {KEY: KLASS})
+    assert (found.level, found.why) == ("noise", "fewer: exact count changed")
+    (found,) = verdict.count_findings(count_nights(83.0, 85.0), count_nights(84.0)[0], {KEY: KLASS})
+    assert (found.level, found.why) == ("noise", "fewer: this count took 2 values in the history")
+
+
+def test_an_unchanged_or_missing_count_is_no_finding():
+    classes = {KEY: KLASS}
+    assert verdict.count_findings(count_nights(85.0), count_nights(85.0)[0], classes) == []
+    assert verdict.count_findings(count_nights(85.0), count_nights(None)[0], classes) == []
+    assert verdict.count_findings(count_nights(None), count_nights(85.0)[0], classes) == []
+    assert verdict.count_findings(count_nights(0.0), count_nights(1.0)[0], classes)[0].level == "regression"
+    # Against last night: an earlier night's other value makes it a suspect, not a finding of its own.
+    assert verdict.count_findings(count_nights(86.0, 85.0), count_nights(85.0)[0], classes) == []
+
+
+# ---------------------------------------------------------------- the re-measurement's decisions
+
+BASE = [100.0 + i for i in range(10)]
+BOTH = {"baseline": "b", "contender": "c"}
+
+
+def measured(base: list[float] | None, new: list[float], key: tuple = KEY, signal: str = "wall"
+             ) -> remeasure.Remeasured:
+    sides = {"contender": {signal: new}} | ({} if base is None else {"baseline": {signal: base}})
+    return remeasure.Remeasured({(key[1], key[2]): sides}, 12.5, 20)
+
+
+def test_both_sides_confirmed_is_a_regression_refuted_is_noise_undecided_a_suspect():
+    slower = [v * 1.5 for v in BASE]
+    found = verdict.decide(finding(), measured(BASE, slower), [], settings(pythons=BOTH))
+    assert (found.level, found.why) == ("regression", "re-measured: confirmed")
+    assert found.confirmation == {"outcome": "confirmed", "ratio": 1.5, "p_change": 1.0825088224361175e-05,
+                                  "p_factor": 1.0825088224361175e-05, "processes": 20}
+    found = verdict.decide(finding(), measured(BASE, list(BASE)), [], settings(pythons=BOTH))
+    assert (found.level, found.why) == ("noise", "re-measured: refuted")
+    noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
+    found = verdict.decide(finding(), measured(noisy, [v * 1.25 for v in noisy]), [], settings(pythons=BOTH))
+    assert (found.level, found.why) == ("suspect", "re-measured: undecided")
+
+
+def test_a_one_night_call_says_so_in_why():
+    found = verdict.decide(finding(one_night=True), measured(BASE, list(BASE)), [], settings(pythons=BOTH))
+    assert (found.level, found.why) == ("noise", "one night beyond the noise, re-measured: refuted")
+    noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
+    found = verdict.decide(finding(one_night=True), measured(noisy, [v * 1.25 for v in noisy]), [],
+                           settings(pythons=BOTH))
+    assert (found.level, found.why) == ("suspect", "one night beyond the noise, re-measured: undecided")
+
+
+def test_contender_only_the_history_is_the_baseline_it_refutes_never_confirms():
+    history = nights(*BASE)
+    only = settings(pythons={"contender": "c"})
+    found = verdict.decide(finding(), measured(None, [v * 1.5 for v in BASE]), history, only)
+    assert (found.level, found.why) == ("suspect", "re-measured: undecided (contender side only)")
+    assert found.confirmation["outcome"] == "confirmed" and found.confirmation["processes"] == 20
+    found = verdict.decide(finding(), measured(None, list(BASE)), history, only)
+    assert (found.level, found.why) == ("noise", "re-measured: refuted (contender side only)")
+
+
+def test_contender_only_an_undecided_one_night_call_stands_as_a_regression():
+    history = nights(*BASE)
+    only = settings(pythons={"contender": "c"})
+    found = verdict.decide(finding(one_night=True), measured(None, [v * 1.5 for v in BASE]), history, only)
+    assert (found.level, found.why) == ("regression", "one night beyond the noise, re-measured: undecided "
+                                                      "(contender side only)")
+    found = verdict.decide(finding(one_night=True), measured(None, list(BASE)), history, only)
+    assert found.level == "noise"
+    # With both sides an undecided one-night call stays a suspect.
+    noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
+    found = verdict.decide(finding(one_night=True), measured(noisy, [v * 1.25 for v in noisy]), [],
+                           settings(pythons=BOTH))
+    assert found.level == "suspect"
+
+
+def test_contender_only_reads_the_history_of_this_key_and_signal_skipping_missing_nights():
+    history = nights(*BASE, None) + nights(5000.0, key=OTHER) + nights(5000.0, signal="gpu")
+    found = verdict.decide(finding(), measured(None, list(BASE)), history, settings(pythons={"contender": "c"}))
+    assert found.confirmation["processes"] == 20 and found.level == "noise"
+
+
+def test_a_candidate_without_values_on_either_side_is_not_re_measured():
+    for values in (measured(BASE, []), measured([], BASE), measured(BASE, BASE, key=OTHER)):
+        found = verdict.decide(finding(), values, [], settings(pythons=BOTH))
+        assert (found.level, found.why, found.confirmation) == ("suspect", "not re-measured", None)
+    found = verdict.decide(finding(), measured(None, BASE), [], settings(pythons={"contender": "c"}))
+    assert (found.level, found.why) == ("suspect", "not re-measured")
+
+
+def fake_measure(result: remeasure.Remeasured, calls: list | None = None) -> remeasure.Measure:
+    def measure(plan, pythons, device, processes, seed, budget):
+        if calls is not None:
+            calls.append((list(plan), pythons, device, processes, seed, budget))
+        return result
+    return measure
+
+
+def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
+    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
+    result = measured(BASE, [v * 1.5 for v in BASE])
+    calls: list = []
+    candidates = [finding(), finding(key=OTHER)]
+    decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night,
+                                                   fake_measure(result, calls))
+    assert [(f.key, f.level, f.why) for f in decided] == [(KEY, "regression", "re-measured: confirmed"),
+                                                          (OTHER, "suspect", "not re-measured")]
+    assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0)
+    assert summary == {"seconds": 12.5, "processes": 20, "keys": 1, "rounds": 1, "left_out": 0, "budget": 100.0,
+                       "phases": {}, "values": result.as_json()}
+
+
+def test_candidates_beyond_the_budget_say_so_with_the_budget():
+    night = Night(None, {KEY: {"wall": 1e-2}, OTHER: {"wall": 1e-2}})
+    strong, weak = finding(ratio=3.0), finding(key=OTHER, ratio=1.3)
+    # Only the first (strongest) candidate fits: each key costs more than the budget allows.
+    decided, summary = verdict.remeasured_findings([weak, strong], "cuda", settings(pythons=BOTH, budget=0.4), [],
+                                                   night, fake_measure(measured(BASE, BASE)))
+    assert [(f.key, f.level, f.why) for f in decided] == [
+        (OTHER, "suspect", "not re-measured: beyond the re-measurement's budget of 0 s"),
+        (KEY, "noise", "re-measured: refuted")]
+    assert (summary["left_out"], summary["rounds"], summary["budget"]) == (1, 1, 0.4)
+
+
+def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
+    def broken(*args):
+        raise remeasure.RemeasureError("the baseline worker (b) stopped answering")
+    night = Night(None, {KEY: {"wall": 1e-2}})
+    candidates = [finding()]
+    decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night, broken)
+    assert [(f.level, f.why) for f in decided] == [
+        ("suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
+    assert summary == {"error": "the baseline worker (b) stopped answering"}
+
+
+# ---------------------------------------------------------------- names, floors, the model
+
+
+def test_name_changes_list_what_appeared_and_vanished_sorted():
+    before = {"cfg": {"causal_bias": {"operators": {"aten::mm": 2, "aten::foo": 2}, "kernels": {"k": 1}}}}
+    after = {"cfg": {"causal_bias": {"operators": {"aten::mm": 2, "aten::alias": 1}, "kernels": {"k": 3}}}}
+    assert verdict.name_changes(before, after, "cfg", "causal_bias") == "+aten::alias x1; -aten::foo x2; +k x2"
+    assert verdict.name_changes(before, before, "cfg", "causal_bias") == ""
+    assert verdict.name_changes({}, after, "cfg", "materialized") == ""
+
+
+def test_floor_rows_give_each_keys_floors_and_none_where_infinite():
+    m = noise.NoiseModel({("wall", KLASS): 0.02}, {}, 5)
+    rows = verdict.floor_rows(m, [KEY], {KEY: KLASS}, 1.05)
+    assert rows == [{"grid": "gpu", "config": "cfg", "mask": "causal_bias", "class": KLASS,
+                     "wall_floor": math.exp(0.06), "gpu_floor": None}]
+
+
+def test_the_fitted_model_reads_each_keys_history_and_the_calibration_pair():
+    history = [Night(None, {KEY: {"wall": w, "gpu": 1.0}}) for w in (1.0, 2.0, 4.0, 8.0, 16.0)]
+    tonight = Night(None, {KEY: {"wall": 1.0, "gpu": 1.0}})
+    fitted = verdict.fitted_model(history, tonight, {KEY: KLASS}, None)
+    two = noise.robust_sigma([math.log(2.0)] * 4)
+    assert fitted.pooled == {("wall", KLASS): two, ("gpu", KLASS): 0.0}
+    assert fitted.own == {(*KEY, "wall"): (two, 4), (*KEY, "gpu"): (0.0, 4)}
+    assert fitted.nights == 5
+    pair = (Night(None, {KEY: {"wall": 1.0, "gpu": 1.0}}), Night(None, {KEY: {"wall": 1.0, "gpu": 4.0}}))
+    fitted = verdict.fitted_model(history, tonight, {KEY: KLASS}, pair)
+    assert fitted.own == {(*KEY, "wall"): (noise.robust_sigma([math.log(2.0)] * 4 + [0.0]), 5),
+                          (*KEY, "gpu"): (noise.robust_sigma([0.0] * 4 + [math.log(4.0)]), 5)}
+
+
+# ---------------------------------------------------------------- budget and nights
+
+
+class FakeStore:
+    """The two questions default_budget and earlier_nights ask a store."""
+
+    def __init__(self, runs: list[RunFile], seconds: float | None = None) -> None:
+        self._runs, self.seconds = runs, seconds
+
+    def run_seconds(self, run: RunFile) -> float | None:
+        return self.seconds
+
+    def runs(self, machine: str) -> list[RunFile]:
+        return self._runs
+
+    def choose_run(self, machine: str, commit: str, runs: list[RunFile]) -> RunFile:
+        return next(run for run in runs if run.commit_hash.startswith(commit))
+
+
+def store(runs: list[RunFile] | None = None, seconds: float | None = None) -> ResultsStore:
+    return FakeStore(runs or [], seconds)  # type: ignore[return-value]
+
+
+def test_the_budget_is_half_the_night_at_least_30_s_and_120_s_without_durations():
+    run = RunFile(Path("r.json"), "box", "c" * 40, 1, 0)
+    assert verdict.default_budget(store(seconds=100.0), run) == 50.0
+    assert verdict.default_budget(store(seconds=60.0), run) == 30.0
+    assert verdict.default_budget(store(seconds=62.0), run) == 31.0
+    assert verdict.default_budget(store(seconds=20.0), run) == 30.0
+    assert verdict.default_budget(store(seconds=None), run) == 120.0
+    assert verdict.default_budget(store(seconds=0.0), run) == 120.0
+    assert (verdict.BUDGET_SHARE, verdict.MIN_BUDGET, verdict.DEFAULT_BUDGET) == (0.5, 30.0, 120.0)
+
+
+def runs_of(*commits: str, dates: tuple[int, ...] | None = None) -> list[RunFile]:
+    return [RunFile(Path(f"{c}.json"), "box", c * 40, (dates or tuple(range(len(commits))))[i], 0)
+            for i, c in enumerate(commits)]
+
+
+def test_earlier_nights_are_the_last_history_runs_before_the_contender():
+    runs = runs_of("a", "b", "c", "d", "e")
+    assert verdict.earlier_nights(store(runs), "box", runs[3], None, 14) == runs[:3]
+    assert verdict.earlier_nights(store(runs), "box", runs[3], None, 2) == runs[1:3]
+    assert verdict.earlier_nights(store(runs), "box", runs[3], None, 1) == runs[2:3]
+    assert verdict.earlier_nights(store(runs), "box", runs[0], None, 14) == []
+
+
+def test_earlier_nights_leave_out_other_runs_of_the_contenders_commit():
+    runs = runs_of("a", "b", "b", "c")
+    assert verdict.earlier_nights(store(runs), "box", runs[2], None, 14) == runs[:1]
+
+
+def test_earlier_nights_are_strictly_older_in_any_order_of_hashes():
+    runs = runs_of("e", "d", "a")
+    assert verdict.earlier_nights(store(runs), "box", runs[2], None, 14) == runs[:2]
+    same_time = runs_of("a", "b", "c", dates=(0, 1, 1))
+    assert verdict.earlier_nights(store(same_time), "box", same_time[2], None, 14) == same_time[:1]
+
+
+def test_a_baseline_of_the_contenders_commit_in_another_file_is_refused():
+    runs = runs_of("a", "b", "b")
+    with pytest.raises(ToolError, match=f"^baseline and contender are the same commit {'b' * 8}$"):
+        verdict.earlier_nights(store(runs), "box", runs[2], "b", 14)
+
+
+def test_earlier_nights_end_at_the_baseline_where_given():
+    runs = runs_of("a", "b", "c", "d", "e")
+    assert verdict.earlier_nights(store(runs), "box", runs[4], "bbbb", 14) == runs[:2]
+    assert verdict.earlier_nights(store(runs), "box", runs[4], "dddd", 2) == runs[2:4]
+    with pytest.raises(ToolError, match=f"^baseline and contender are the same commit {'e' * 8}$"):
+        verdict.earlier_nights(store(runs), "box", runs[4], "eeee", 14)
+    with pytest.raises(ToolError, match=f"^baseline {'d' * 8} is not older than the contender$"):
+        verdict.earlier_nights(store(runs), "box", runs[2], "dddd", 14)
+    same_date = runs_of("a", "b", dates=(5, 5))
+    with pytest.raises(ToolError, match="is not older"):
+        verdict.earlier_nights(store(same_date), "box", same_date[0], "bbbb", 14)
+
+
+# ---------------------------------------------------------------- the check, persistence, readable nights
+
+
+def test_keep_suspects_writes_each_suspect_with_its_bar(tmp_path):
+    (tmp_path / "box").mkdir()
+    results = ResultsStore(tmp_path)
+    wall = finding("suspect", floor=1.4)
+    low = finding("suspect", floor=1.1, key=OTHER)
+    count = Finding("suspect", KEY, "aten_ops", 85.0, 86.0, KLASS, 1.0, "moved")
+    gone = finding("noise")
+    run = RunFile(tmp_path / "box" / "x.json", "box", "f" * 40, 1, 0)
+    v = verdict.Verdict("box", run, run, 3, 1.25, [wall, low, count, gone], [], [], {}, None)
+    verdict.keep_suspects(results, v)
+    kept = json.loads((tmp_path / "box" / f"{'f' * 40}.verdict").read_text())
+    assert kept["contender"] == "f" * 40
+    assert [(s["config"], s["signal"], s["bar"]) for s in kept["suspects"]] == [
+        ("cfg", "wall", 1.4), ("other", "wall", 1.25), ("cfg", "aten_ops", 1.25)]
+
+
+# ---------------------------------------------------------------- the whole check on hand-written nights
+
+LABELS = ["1, 4, (16, 48), 64, 'float32'", "1, 4, (1, 48), 64, 'float32'",
+          "2, 4, (16, 48), 64, 'float32'", "2, 4, (1, 48), 64, 'float32'"]  # results_factory's SMALL_PARAMS
+
+
+def write_nights(results_dir: Path, tonight_walls: list[float | None], tonight_ops: list[float]) -> list[RunFile]:
+    """Three steady nights (1 ms on every config and mask, 85 operators), then tonight's materialized walls
+    and causal_bias operator counts."""
+    from results_factory import write_run
+
+    for index in range(4):
+        last = index == 3
+        walls = {"track_wall_time_materialized": tonight_walls if last else [1e-3] * 4,
+                 "track_wall_time_causal_bias": [1e-3] * 4}
+        figures = {"track_aten_ops_causal_bias": tonight_ops if last else [85.0] * 4}
+        write_run(results_dir, "box", str(index + 1) * 40, 1_000 + index, walls, figures=figures)
+    return ResultsStore(results_dir).runs("box")
+
+
+def test_the_check_finds_a_one_night_call_and_counts_sorted_regressions_first(tmp_path):
+    runs = write_nights(tmp_path, [2e-3, 1.04e-3, 1e-3, 1e-3], [85.0, 85.0, 86.0, 84.0])
+    store = ResultsStore(tmp_path)
+    names = {LABELS[2]: {"causal_bias": {"operators": {"aten::mm": 1}}}}
+    (tmp_path / "box" / f"{runs[2].commit_hash}.dispatch").write_text(json.dumps(names))
+    names[LABELS[2]]["causal_bias"]["operators"]["aten::alias"] = 1
+    (tmp_path / "box" / f"{runs[3].commit_hash}.dispatch").write_text(json.dumps(names))
+    v = verdict.check(store, "box", runs[:3], runs[3], None, settings(factor=1.05))
+    assert [(f.level, f.key, f.signal, f.ratio, f.why) for f in v.findings] == [
+        ("regression", ("cpu", LABELS[0], "materialized"), "wall", 2.0, verdict.ONE_NIGHT_CALL),
+        ("regression", ("cpu", LABELS[2], "causal_bias"), "aten_ops", 86.0 / 85.0, "exact count changed"),
+        ("noise", ("cpu", LABELS[3], "causal_bias"), "aten_ops", 84.0 / 85.0, "fewer: exact count changed")]
+    assert (v.machine, v.baseline, v.contender, v.nights, v.factor) == ("box", runs[2], runs[3], 3, 1.05)
+    assert v.names == {(LABELS[2], "causal_bias"): "+aten::alias x1"}
+    assert (v.not_measured, v.remeasurement, v.steps) == ([], None, None)
+    assert len(v.floors) == 8 and v.floors[0] == {"grid": "cpu", "config": LABELS[1], "mask": "causal_bias",
+                                                  "class": "unknown", "wall_floor": 1.05, "gpu_floor": None}
+
+
+def test_the_check_names_tonights_failures_and_the_nights_set_aside(tmp_path, capsys):
+    runs = write_nights(tmp_path, [None, 1e-3, 1e-3, 1e-3], [85.0] * 4)
+    runs[0].path.write_text("{broken")
+    v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None, settings(factor=1.05))
+    assert v.findings == [] and v.nights == 2 and v.names == {}
+    assert v.not_measured[0] == f"contender AttentionBiasNightCPU.materialized({LABELS[0]}): failed"
+    assert v.not_measured[1].startswith(f"set aside, not read: corrupt results file {runs[0].path}: ")
+    assert len(v.not_measured) == 2
+    assert capsys.readouterr().err == v.not_measured[1] + "\n"
+
+
+def test_the_check_without_a_readable_night_is_a_user_error(tmp_path):
+    runs = write_nights(tmp_path, [1e-3] * 4, [85.0] * 4)
+    runs[2].path.write_text("{broken")
+    with pytest.raises(ToolError, match=f"^no readable night before {runs[3].commit_hash[:8]}: set aside, not read: "):
+        verdict.check(ResultsStore(tmp_path), "box", runs[2:3], runs[3], None, settings())
+
+
+def test_the_check_re_measures_its_candidates_on_their_grids_device(tmp_path):
+    runs = write_nights(tmp_path, [2e-3, 1e-3, 1e-3, 1e-3], [85.0] * 4)
+    calls: list = []
+    slower = measured(BASE, [v * 2 for v in BASE], key=("cpu", LABELS[0], "materialized"))
+    v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None,
+                      settings(factor=1.05, pythons=BOTH), fake_measure(slower, calls))
+    assert [plan for plan, *_ in calls] == [[(LABELS[0], "materialized")]] and calls[0][2] == "cpu"
+    assert [(f.level, f.why) for f in v.findings] == [
+        ("regression", "one night beyond the noise, re-measured: confirmed")]
+    assert v.remeasurement is not None and v.remeasurement["rounds"] == 1
+
+
+def test_the_check_fits_the_calibration_pairs_steps(tmp_path):
+    runs = write_nights(tmp_path, [1.3e-3, 1e-3, 1e-3, 1e-3], [85.0] * 4)
+    store = ResultsStore(tmp_path)
+    # Without the pair: steady nights, a spread of 0.005, 1.3x is called; with a pair 2x apart, a third of
+    # the steps are log 2: a spread of log 2 / 1.645 and a floor of 3.5 leave 1.3x no finding at all.
+    assert verdict.check(store, "box", runs[:3], runs[3], None, settings(factor=1.05)).word == "regression"
+    from results_factory import write_run
+
+    walls = {"track_wall_time_materialized": [2e-3] * 4, "track_wall_time_causal_bias": [2e-3] * 4}
+    write_run(tmp_path, "box", "f" * 40, 5, walls, figures={"track_aten_ops_causal_bias": [85.0] * 4})
+    pair = (runs[0], next(r for r in ResultsStore(tmp_path).runs("box") if r.commit_hash == "f" * 40))
+    v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], pair, settings(factor=1.05))
+    assert (v.word, v.findings) == ("no regression", [])
+    assert v.floors[0]["wall_floor"] == math.exp(3 * math.log(2.0) / 1.645)
+
+
+def test_changed_names_only_where_a_count_is_a_finding_above_noise(tmp_path):
+    runs = write_nights(tmp_path, [1e-3] * 4, [85.0] * 4)
+    store = ResultsStore(tmp_path)
+    before = {"cfg": {"causal_bias": {"operators": {"aten::mm": 1}}}}
+    after = {"cfg": {"causal_bias": {"operators": {"aten::mm": 2}}}}
+    (tmp_path / "box" / f"{runs[2].commit_hash}.dispatch").write_text(json.dumps(before))
+    (tmp_path / "box" / f"{runs[3].commit_hash}.dispatch").write_text(json.dumps(after))
+    count = Finding("suspect", KEY, "aten_ops", 85.0, 86.0, KLASS, 1.0, "moved")
+    unchanged = Finding("suspect", OTHER, "kernels", 5.0, 6.0, KLASS, 1.0, "moved")
+    assert verdict.changed_names(store, "box", runs[2], runs[3], [count, unchanged]) == {
+        ("cfg", "causal_bias"): "+aten::mm x1"}
+    count.level = "".join(["noi", "se"])  # read at run time: equal to the literal, not the same object
+    assert verdict.changed_names(store, "box", runs[2], runs[3], [count, finding("regression")]) == {}
+
+
+def test_the_check_sorts_regressions_suspects_then_noise_each_by_the_larger_change_first(tmp_path):
+    """A count regression of 1.01x and one of 1.12x, a suspect of 2x and noise of 3x: the level first."""
+    runs = write_nights(tmp_path, [3e-3, 2e-3, 1e-3, 1e-3], [85.0, 86.0, 95.0, 85.0])
+    noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
+    values = {(LABELS[0], "materialized"): {"baseline": {"wall": BASE}, "contender": {"wall": BASE}},
+              (LABELS[1], "materialized"): {"baseline": {"wall": noisy},
+                                            "contender": {"wall": [v * 1.25 for v in noisy]}}}
+    result = remeasure.Remeasured(values, 1.0, 20)
+    v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None,
+                      settings(factor=1.05, pythons=BOTH), fake_measure(result))
+    assert [(f.level, f.key[1], f.signal, f.ratio) for f in v.findings] == [
+        ("regression", LABELS[2], "aten_ops", 95.0 / 85.0), ("regression", LABELS[1], "aten_ops", 86.0 / 85.0),
+        ("suspect", LABELS[1], "wall", 2.0), ("noise", LABELS[0], "wall", 3.0)]
+
+
+def test_a_count_after_an_unchanged_one_is_still_read():
+    history = [Night(None, {KEY: {"aten_ops": 85.0, "python_calls": 6.0}})] * 2
+    tonight = Night(None, {KEY: {"aten_ops": 85.0, "python_calls": 7.0}})
+    assert [(f.signal, f.level) for f in verdict.count_findings(history, tonight, {KEY: KLASS})] == [
+        ("python_calls", "regression")]
+
+
+def test_the_settings_of_a_check_are_fixed():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings().factor = 2.0  # type: ignore[misc]
