@@ -268,7 +268,7 @@ def test_the_nights_visits_by_label_and_mask(tmp_path):
     assert store.night_visits(run) == visits
 
 
-@pytest.mark.parametrize("value", [0.0, -1.0, "1", None])
+@pytest.mark.parametrize("value", [0.0, -1.0, "1", None, True])
 def test_a_visit_that_is_not_a_positive_number_is_refused(tmp_path, value):
     store, run = a_store(tmp_path)
     path = night_file(run, json.dumps({"wall_visits": {"cfg": {"materialized": [1.0, value]}}}))

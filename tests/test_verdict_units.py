@@ -163,6 +163,18 @@ def test_persistence_reads_the_window_before_the_suspects_night():
     assert (found.level, found.reference, found.ratio) == ("regression", 2.5, 1.5)
 
 
+def test_a_suspect_kept_without_a_spread_is_listed_again_from_the_factor_exactly_never_called():
+    history = nights(2.0, 4.0)  # one clean night, then the suspect's night, kept with no spread: bar inf
+    before = {(*KEY, "wall"): {"bar": math.inf}}
+    found, candidate = judge(history, 2.5, model(0.005, night_count=2), before=before)  # 2.5 / 2.0 = 1.25
+    assert (found.level, found.reference, found.contender, found.floor, candidate) == (
+        "suspect", 2.0, 2.5, model(0.005, night_count=2).floor(KEY, "wall", KLASS, 1.25), False)
+    assert found.why == ("a suspect last night too, still 1.25x the night before it; the history is too short "
+                         f"to call it: the noise model needs {noise.NIGHTS_TO_CALL} clean nights")
+    # Below the factor against the night before: judged as any night (against the median of 2 and 4).
+    assert judge(history, math.nextafter(2.5, 0), model(0.005, night_count=2), before=before)[0] is None
+
+
 def test_a_suspect_of_another_signal_does_not_persist_here():
     history = nights(2.0, 2.0, 2.0, 2.5)
     found, _ = judge(history, 2.5, model(0.005, night_count=2), before={(*KEY, "gpu"): {"bar": 1.0}})

@@ -218,7 +218,7 @@ class ResultsStore:
             return {}
         try:
             visits = json.loads(path.read_text())["wall_visits"]
-            if not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
                        for masks in visits.values() for values in masks.values() for v in values):
                 raise ValueError("a visit is not a positive number")
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
