@@ -6,8 +6,10 @@ clone), `asv publish` (so that its step detection covers tonight), then
 tools/check_regressions.py against the previous run of this machine, with the
 report written to --report. Exits with the check's code: 0 no regression (or the
 first night), 1 a regression, 2 an error in the input; 3 where a step broke (the
-record failed, or a tool failed): a broken job, never a regression. A failed
-publish only leaves the report without asv's step detection.
+record failed, the publish failed, or a tool failed): a broken job, never a
+regression. Where the publish failed the check still runs (its report, without
+asv's step detection, and tonight's suspects are kept) and the job is broken.
+Every step runs from the repository's root: asv loads the conf's plugin from there.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ TOOLS = Path(__file__).resolve().parent
 
 def step(*command: str) -> int:
     print(f"+ {' '.join(command)}", flush=True)
-    return subprocess.run(command).returncode
+    return subprocess.run(command, cwd=REPO_ROOT).returncode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     # The same repository as the record's, so that publish orders the results by its commits.
     conf, values = derived_conf(DEFAULT_CONF, args.torch_repo, None, None, REPO_ROOT / ".asv" / "conf-nightly")
     html = None
-    if step(sys.executable, "-m", "asv", "publish", "--config", str(conf)) == 0:
+    published = step(sys.executable, "-m", "asv", "publish", "--config", str(conf)) == 0
+    if published:
         html = values["html_dir"]
         if step(sys.executable, str(TOOLS / "localize_pages.py"), html):
             print("the pages still load their libraries from CDNs", file=sys.stderr)
@@ -69,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibration:
         check += ["--calibration", *args.calibration]
     code = step(*check)
+    if not published and code != TOOL_FAILED:
+        print(f"error: asv publish failed (the check exited {code}): a broken job", file=sys.stderr)
+        return TOOL_FAILED
     return code if code in (SUCCESS, FINDING, USER_ERROR) else TOOL_FAILED
 
 
