@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, contender_environment, git, run_tool
+from conftest import REPO_ROOT, TOOLS, contender_environment, git, run_tool
 from lib.nights import read_night
 from lib.results import ResultsStore
 from lib.rows import config_rows
@@ -420,3 +420,67 @@ def test_two_real_nights_one_config_2x_slower_without_re_measurement_is_a_named_
                         "--contender", nights.commits["C"], "--history", "1").stdout
     assert (slow["config"], slow["mask"], "wall") in levels(markdown, "Suspects")
 
+
+
+# ---------------------------------------------------------------- its exit codes and flags, every case
+
+
+STEPS = ("record_run.py", "publish", "localize_pages.py", "check_regressions.py")
+
+
+def run_nightly(monkeypatch, codes: dict[str, int], *flags: str) -> tuple[int, list[list[str]]]:
+    """nightly.main with each step answering the code given for it (0 where none): the steps it ran."""
+    import nightly
+
+    ran: list[list[str]] = []
+
+    def step(*command: str) -> int:
+        ran.append(list(command))
+        return codes.get(step_name(list(command)), 0)
+
+    monkeypatch.setattr(nightly, "step", step)
+    monkeypatch.setattr(nightly, "derived_conf", lambda *args: (Path("/conf.json"), {"html_dir": "/pages"}))
+    code = nightly.main(["--machine", "m", "--python", "/tonight/python", "--report", "/r.md", *flags])
+    return code, ran
+
+
+def step_name(command: list[str]) -> str:
+    """Which of STEPS a command is: the script it runs, or asv's publish."""
+    (name,) = [name for name in STEPS if any(word.endswith(name) for word in command[1:4])]
+    return name
+
+
+def names(ran: list[list[str]]) -> list[str]:
+    return [step_name(command) for command in ran]
+
+
+@pytest.mark.parametrize(("codes", "expected", "steps"), [
+    ({}, 0, STEPS),
+    ({"check_regressions.py": 1}, 1, STEPS),
+    ({"check_regressions.py": 2}, 2, STEPS),
+    ({"check_regressions.py": 3}, 3, STEPS),
+    ({"check_regressions.py": -9}, 3, STEPS),  # the check killed: a broken job, never a finding
+    ({"check_regressions.py": 4}, 3, STEPS),
+    ({"localize_pages.py": 3}, 0, STEPS),  # pages that load their libraries from CDNs still work online
+    ({"publish": 1}, 3, ("record_run.py", "publish", "check_regressions.py")),
+    ({"publish": 1, "check_regressions.py": 1}, 3, ("record_run.py", "publish", "check_regressions.py")),
+    ({"record_run.py": 2}, 3, ("record_run.py",)),
+    ({"record_run.py": 1}, 3, ("record_run.py",)),
+])
+def test_its_exit_code_for_every_outcome_of_its_steps(monkeypatch, codes, expected, steps):
+    code, ran = run_nightly(monkeypatch, codes)
+    assert (code, tuple(names(ran))) == (expected, steps)
+
+
+def test_every_flag_reaches_its_step(monkeypatch):
+    code, ran = run_nightly(monkeypatch, {}, "--torch-repo", "/torch", "--factor", "1.1", "--baseline-python",
+                            "/last/python", "--calibration", "aaaa", "bbbb")
+    record, publish, localize, check = ran
+    assert code == 0
+    assert record[1:] == [str(TOOLS / "record_run.py"), "--python", "/tonight/python", "--machine", "m",
+                          "--repo", "/torch", "--at-torch-commit"]
+    assert publish[1:] == ["-m", "asv", "publish", "--config", "/conf.json"]
+    assert localize[1:] == [str(TOOLS / "localize_pages.py"), "/pages"]
+    assert check[1:] == [str(TOOLS / "check_regressions.py"), "--machine", "m", "--report", "/r.md",
+                         "--record-verdict", "--contender-python", "/tonight/python", "--html-dir", "/pages",
+                         "--baseline-python", "/last/python", "--factor", "1.1", "--calibration", "aaaa", "bbbb"]
