@@ -188,10 +188,10 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
     if host not in measured:
         assert (slow["level"], slow["why"]) == ("suspect", f"not re-measured: beyond the re-measurement's "
                                                            f"budget of {summary['budget']:.0f} s")
-    elif min(len(measured[host]["baseline"]["wall"]), len(measured[host]["contender"]["wall"])) >= 9:
-        assert (slow["level"], slow["why"]) == ("regression", "re-measured: confirmed"), slow
-    else:
-        assert slow["level"] == "suspect" and slow["why"] == "re-measured: undecided", slow
+    else:  # "one night beyond the noise, " before it where the three nights alone could call it
+        confirmable = min(len(measured[host][side]["wall"]) for side in ("baseline", "contender")) >= 9
+        level, outcome = ("regression", "confirmed") if confirmable else ("suspect", "undecided")
+        assert slow["level"] == level and slow["why"].endswith(f"re-measured: {outcome}"), slow
 
 
 # ---------------------------------------------------------------- the decision rule, exact
@@ -398,6 +398,27 @@ def test_a_young_history_without_re_measurement_lists_a_change_as_a_suspect_that
     assert len(doubled) == 1 and doubled[0]["ratio"] == pytest.approx(2.0, rel=0.1)
     assert doubled[0]["why"] == ("the history of 1 night(s) is too short to judge: the noise model needs 3, "
                                  "and no re-measurement is configured")
+
+
+@pytest.mark.xfail(strict=True, reason="bug in tools/lib/verdict.py: keep_suspects keeps a young history's suspect "
+                   "with the bar max(factor, floor) = inf (no spread yet), so it can never persist; the next night "
+                   "the step is half in the reference and nothing at all is reported")
+def test_a_young_historys_suspect_that_stays_2x_slower_the_next_night_is_a_regression(tmp_path):
+    """Night 1 a 2x step with one night of history: a suspect, kept (--record-verdict). Night 2 still 2x
+    against night 0, the night before the suspect one: persisted, a regression."""
+    results = tmp_path / "results"
+    wall = {(i, m): (150e-6 if i < 2 else 2.1e-3) for i in range(4) for m in ("materialized", "causal_bias")}
+    gpu = {(i, m): (40e-6 if i < 2 else 2e-3) for i in range(4) for m in ("materialized", "causal_bias")}
+    write_night(results, 0, wall, gpu)
+    for night in (1, 2):
+        write_night(results, night, {**wall, (2, "causal_bias"): 2.1e-3 * 2.0}, gpu)
+        code, report = run_check(results)
+        if night == 1:
+            assert [(f["config"], f["mask"], f["signal"]) for f in report["suspects"]] == [
+                (CONFIGS[2], "causal_bias", "wall")]
+    assert code == 1
+    assert [(f["config"], f["mask"], f["signal"], f["why"]) for f in report["regressions"]] == [
+        (CONFIGS[2], "causal_bias", "wall", "persisted: a suspect last night, still slower tonight")]
 
 
 # ---------------------------------------------------------------- each config's own noise
