@@ -484,3 +484,17 @@ def test_every_flag_reaches_its_step(monkeypatch):
     assert check[1:] == [str(TOOLS / "check_regressions.py"), "--machine", "m", "--report", "/r.md",
                          "--record-verdict", "--contender-python", "/tonight/python", "--html-dir", "/pages",
                          "--baseline-python", "/last/python", "--factor", "1.1", "--calibration", "aaaa", "bbbb"]
+
+
+def test_paths_given_from_the_callers_folder_reach_the_steps_that_run_from_the_repository(monkeypatch, tmp_path):
+    """The steps run from the repository's root (asv's plugin): relative paths are made absolute first."""
+    monkeypatch.chdir(tmp_path)
+    code, ran = run_nightly(monkeypatch, {}, "--python", "env/bin/python", "--report", "out/r.md",
+                            "--torch-repo", "torch", "--baseline-python", "python3")
+    record, _, _, check = ran
+    assert code == 0
+    assert record[record.index("--python") + 1] == str(tmp_path / "env" / "bin" / "python")
+    assert record[record.index("--repo") + 1] == str(tmp_path / "torch")
+    assert check[check.index("--report") + 1] == str(tmp_path / "out" / "r.md")
+    assert check[check.index("--contender-python") + 1] == str(tmp_path / "env" / "bin" / "python")
+    assert check[check.index("--baseline-python") + 1] == "python3"  # a name the PATH finds stays a name

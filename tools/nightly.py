@@ -26,6 +26,11 @@ from lib.suite import DEFAULT_CONF, REPO_ROOT
 TOOLS = Path(__file__).resolve().parent
 
 
+def from_here(path: str) -> str:
+    """A path given from the caller's folder, absolute, since the steps run elsewhere; a bare name stays."""
+    return str(Path(path).absolute()) if "/" in path else path
+
+
 def step(*command: str) -> int:
     print(f"+ {' '.join(command)}", flush=True)
     return subprocess.run(command, cwd=REPO_ROOT).returncode
@@ -45,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.python, args.report = from_here(args.python), args.report.absolute()
+    if args.baseline_python:
+        args.baseline_python = from_here(args.baseline_python)
+    if args.torch_repo:
+        args.torch_repo = args.torch_repo.absolute()
     record = [sys.executable, str(TOOLS / "record_run.py"), "--python", args.python, "--machine", args.machine]
     if args.torch_repo:
         record += ["--repo", str(args.torch_repo), "--at-torch-commit"]
