@@ -40,6 +40,16 @@ def make_standin_repo(path: Path, labels: list[str]) -> list[str]:
     return hashes
 
 
+def contender_environment(path: Path) -> Path:
+    """A venv whose site-packages reach this Python's (the Makefile's contender environment)."""
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    python = path / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    (Path(purelib) / "main_venv.pth").write_text("\n".join(p for p in sys.path if p.endswith("-packages")))
+    return python
+
+
 def run_tool(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(TOOLS / script), *args],

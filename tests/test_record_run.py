@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import make_standin_repo, run_tool
+from results_factory import write_run
 
 
 def test_recording_at_a_commit_missing_from_the_clone_exits_2(tmp_path):
@@ -48,17 +49,28 @@ def test_machine_description_has_asv_detection_and_the_gpu():
     assert machine_description(h100)["arch"] == cpu_only["arch"] + " + NVIDIA H100 80GB HBM3, 79.6 GiB, CUDA 13.0"
 
 
-def test_a_machine_described_with_its_gpu_is_known_and_kept(tmp_path, monkeypatch):
-    """torch_commits.py describes a machine only when it is new: record_run.py's GPU description stays."""
+def test_torch_commits_keeps_the_gpu_description_and_describes_only_a_new_machine(tmp_path, monkeypatch):
+    """record_run.py put h100's GPU into ~/.asv-machine.json; torch_commits.py (which probes no torch)
+    must keep it, and describe a machine it has never seen from asv's detection alone."""
     from asv.machine import MachineCollection
-    from lib.conf import describe_machine, known_machine
+    from lib.conf import describe_machine, known_machine, machine_description
 
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert not known_machine("h100")
+    (commit,) = make_standin_repo(tmp_path / "clone", ["one"])
     h100 = {"device": "NVIDIA H100 80GB HBM3", "memory_gib": 79.6, "driver": None, "cuda_version": "13.0"}
-    describe_machine("h100", h100)
-    assert known_machine("h100")
-    assert MachineCollection.load("h100")["arch"].endswith(" + NVIDIA H100 80GB HBM3, 79.6 GiB, CUDA 13.0")
+    assert not known_machine("h100")
+    describe_machine("h100", h100)  # as record_run.py does
+    walls = {"track_wall_time_materialized": [2e-6] * 4, "track_wall_time_causal_bias": [1e-6] * 4}
+    for machine in ("h100", "fresh"):
+        write_run(tmp_path / "results", machine, commit, 1_000, walls)
+        completed = run_tool("torch_commits.py", "--repo", str(tmp_path / "clone"), "--machine", machine,
+                             "--results-dir", str(tmp_path / "results"), "--html-dir", str(tmp_path / "html"),
+                             "publish", env={"HOME": str(tmp_path)})
+        assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    detected = machine_description({"device": None, "cuda_version": None})
+    assert MachineCollection.load("h100")["arch"] == detected["arch"] + " + NVIDIA H100 80GB HBM3, 79.6 GiB, CUDA 13.0"
+    fresh = MachineCollection.load("fresh")
+    assert {key: fresh[key] for key in detected} == detected  # asv's detection, every field, no GPU
 
 
 def test_recorded_machine_file_has_every_field(cpu_runs):

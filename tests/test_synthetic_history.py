@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import run_tool
+from conftest import git, run_tool
 from results_factory import write_benchmarks_json
 
 
@@ -32,7 +32,15 @@ def test_three_nights_on_two_machines_publish_and_check(tmp_path):
                      "--html-dir", str(out / "html"), "--format", "json")
     assert check.returncode == 0, check.stdout + check.stderr  # days 1 and 2 both after the step
     report = json.loads(check.stdout)
-    assert report["drifts"] is not None
+    # The 15% step of the materialized path half-way (day 1 of 3), on every config and on nothing else,
+    # found by asv publish's step detection at the day it was made.
+    day_1 = git(out / "repo", "rev-list", "--reverse", "HEAD").splitlines()[1]
+    configs = ["1, 4, (16, 48), 64, 'float32'", "1, 4, (1, 48), 64, 'float32'",
+               "2, 4, (16, 48), 64, 'float32'", "2, 4, (1, 48), 64, 'float32'"]
+    assert sorted((d["benchmark"], d["after_commit"]) for d in report["drifts"]) == sorted(
+        (f"attention_bias.AttentionBiasNightCPU.track_wall_time_materialized({config})", day_1[:8])
+        for config in configs)
+    assert all(1.12 < d["ratio"] < 1.18 for d in report["drifts"]), report["drifts"]  # 15%, 1% noise a night
     summary = run_tool("speedup_summary.py", "--results-dir", str(out / "results"), "--machine", "b")
     assert summary.returncode == 0 and "CPU grid on b" in summary.stdout
     figures = run_tool("speedup_summary.py", "--results-dir", str(out / "results"), "--machine", "b",

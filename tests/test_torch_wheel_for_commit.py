@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -129,10 +130,29 @@ def test_the_install_step_swaps_builds_in_a_virtualenv_without_asv(tmp_path):
     assert installed() == "2.14.0 False"  # the companion of the other build is gone
 
 
-def test_second_conf_installs_through_the_tool():
+def test_the_second_confs_install_command_installs_the_commits_wheel(tmp_path):
+    """asv.torch-commits.conf.json's install_command, interpolated by asv itself as it does before each
+    commit and run in a fresh virtualenv: that commit's torch wheel (a tiny real one) is what imports."""
+    from asv.util import interpolate_command
+
     conf = json5.loads((REPO_ROOT / "asv.torch-commits.conf.json").read_text())
-    assert conf["environment_type"] == "virtualenv" and conf["build_command"] == []
-    assert "tools/torch_wheel_for_commit.py --commit {commit} --install" in conf["install_command"][0]
-    assert conf["uninstall_command"] == []  # the install step swaps the wheels itself
-    assert (REPO_ROOT / "tools" / "torch_wheel_for_commit.py").is_file()
-    json.dumps(conf)
+    assert (conf["environment_type"], conf["build_command"], conf["uninstall_command"]) == ("virtualenv", [], [])
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for commit, version in ((OTHER, "2.13.0"), (NIGHTLY, "2.14.0")):
+        write_wheel(wheels, "torch", version, {"torch/__init__.py": f"__version__ = '{version}'\n".encode(),
+                                               "torch/version.py": f"git_version = '{commit}'\n".encode()})
+    env_dir = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
+    for commit, version in ((NIGHTLY, "2.14.0"), (OTHER, "2.13.0")):
+        (command, env, return_codes, cwd), = [interpolate_command(line, {
+            "env_dir": str(env_dir), "conf_dir": str(REPO_ROOT), "commit": commit})
+            for line in conf["install_command"]]
+        assert cwd == str(env_dir) and command[0] == "python"
+        completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env={
+            **os.environ, **env, "PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}", "TORCH_WHEEL_DIR": str(wheels)})
+        assert completed.returncode in return_codes, completed.stdout + completed.stderr
+        imported = subprocess.run([str(env_dir / "bin" / "python"), "-c",
+                                   "import torch, torch.version; print(torch.__version__, torch.version.git_version)"],
+                                  capture_output=True, text=True, cwd=tmp_path, check=True).stdout.split()
+        assert imported == [version, commit]

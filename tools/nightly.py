@@ -6,8 +6,10 @@ clone), `asv publish` (so that its step detection covers tonight), then
 tools/check_regressions.py against the previous run of this machine, with the
 report written to --report. Exits with the check's code: 0 no regression (or the
 first night), 1 a regression, 2 an error in the input; 3 where a step broke (the
-record failed, or a tool failed): a broken job, never a regression. A failed
-publish only leaves the report without asv's step detection.
+record failed, the publish failed, or a tool failed): a broken job, never a
+regression. Where the publish failed the check still runs (its report, without
+asv's step detection, and tonight's suspects are kept) and the job is broken.
+Every step runs from the repository's root: asv loads the conf's plugin from there.
 """
 
 from __future__ import annotations
@@ -24,9 +26,14 @@ from lib.suite import DEFAULT_CONF, REPO_ROOT
 TOOLS = Path(__file__).resolve().parent
 
 
+def from_here(path: str) -> str:
+    """A path given from the caller's folder, absolute, since the steps run elsewhere; a bare name stays."""
+    return str(Path(path).absolute()) if "/" in path else path
+
+
 def step(*command: str) -> int:
     print(f"+ {' '.join(command)}", flush=True)
-    return subprocess.run(command).returncode
+    return subprocess.run(command, cwd=REPO_ROOT).returncode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.python, args.report = from_here(args.python), args.report.absolute()
+    if args.baseline_python:
+        args.baseline_python = from_here(args.baseline_python)
+    if args.torch_repo:
+        args.torch_repo = args.torch_repo.absolute()
     record = [sys.executable, str(TOOLS / "record_run.py"), "--python", args.python, "--machine", args.machine]
     if args.torch_repo:
         record += ["--repo", str(args.torch_repo), "--at-torch-commit"]
@@ -52,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     # The same repository as the record's, so that publish orders the results by its commits.
     conf, values = derived_conf(DEFAULT_CONF, args.torch_repo, None, None, REPO_ROOT / ".asv" / "conf-nightly")
     html = None
-    if step(sys.executable, "-m", "asv", "publish", "--config", str(conf)) == 0:
+    published = step(sys.executable, "-m", "asv", "publish", "--config", str(conf)) == 0
+    if published:
         html = values["html_dir"]
         if step(sys.executable, str(TOOLS / "localize_pages.py"), html):
             print("the pages still load their libraries from CDNs", file=sys.stderr)
@@ -69,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibration:
         check += ["--calibration", *args.calibration]
     code = step(*check)
+    if not published and code != TOOL_FAILED:
+        print(f"error: asv publish failed (the check exited {code}): a broken job", file=sys.stderr)
+        return TOOL_FAILED
     return code if code in (SUCCESS, FINDING, USER_ERROR) else TOOL_FAILED
 
 
