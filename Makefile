@@ -84,7 +84,8 @@ calibrate: aa
 
 # The nightly job: record, publish, check, report (nightly-report.md). make turns
 # the check's exit code 1 (a regression) into its own 2; tools/nightly.py itself
-# exits 0/1/2. TORCH_REPO=<PyTorch clone> records at torch's own commit.
+# exits 0/1/2, and 3 where its own step (record, publish, check) failed.
+# TORCH_REPO=<PyTorch clone> records at torch's own commit.
 TORCH_REPO ?=
 nightly: venv
 	$(VPY) tools/nightly.py --python $(abspath $(VPY)) --machine $(MACHINE) \
