@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from conftest import REPO_ROOT
-from lib import remeasure, report
+from lib import report
 from lib.suite import schema
 
 
@@ -20,14 +20,6 @@ def test_a_worker_answer_says_how_long_each_phase_of_its_process_took():
     assert answer.error is None and tuple(answer.phases) == schema.WORKER_PHASES
     assert answer.phases["gpu"] == 0.0
     assert all(answer.phases[name] > 0 for name in ("build", "first_calls", "wall")), answer.phases
-
-
-def test_two_rounds_add_their_phases():
-    first = remeasure.Remeasured({}, 10.0, 4, {"process": 8.0, "start": 1.0, "wall": 2.0})
-    second = remeasure.Remeasured({}, 5.0, 2, {"process": 4.0, "wall": 1.0, "gpu": 0.5})
-    merged = first.merged(second)
-    assert (merged.seconds, merged.processes) == (15.0, 6)
-    assert merged.phases == {"process": 12.0, "start": 1.0, "wall": 3.0, "gpu": 0.5}
 
 
 def test_the_report_gives_a_process_by_phase_and_the_rest_as_fork_exit_and_pipes():

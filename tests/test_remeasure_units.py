@@ -305,3 +305,11 @@ def test_a_round_that_measured_no_process_keeps_the_pace():
     calls, (measured, left_out, count) = rounds_of(found, budget + 1e-9, [(0.0, 0), (0.0, 0)])
     assert [plan for plan, *_ in calls] == [[("a", "causal_bias")], [("b", "causal_bias")]]
     assert count == 2 and left_out == []
+
+
+def test_two_rounds_add_their_phases():
+    first = remeasure.Remeasured({}, 10.0, 4, {"process": 8.0, "start": 1.0, "wall": 2.0})
+    second = remeasure.Remeasured({}, 5.0, 2, {"process": 4.0, "wall": 1.0, "gpu": 0.5})
+    merged = first.merged(second)
+    assert (merged.seconds, merged.processes) == (15.0, 6)
+    assert merged.phases == {"process": 12.0, "start": 1.0, "wall": 3.0, "gpu": 0.5}

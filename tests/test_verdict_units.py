@@ -171,6 +171,9 @@ def test_a_suspect_kept_without_a_spread_is_listed_again_from_the_factor_exactly
         "suspect", 2.0, 2.5, model(0.005, night_count=2).floor(KEY, "wall", KLASS, 1.25), False)
     assert found.why == ("a suspect last night too, still 1.25x the night before it; the history is too short "
                          f"to call it: the noise model needs {noise.NIGHTS_TO_CALL} clean nights")
+    found, _ = judge(history, 3.0, model(0.005, night_count=2), before=before)  # well past the factor
+    assert (found.level, found.ratio) == ("suspect", 1.5)
+    assert found.why.startswith("a suspect last night too, still 1.50x")
     # Below the factor against the night before: judged as any night (against the median of 2 and 4).
     assert judge(history, math.nextafter(2.5, 0), model(0.005, night_count=2), before=before)[0] is None
 
