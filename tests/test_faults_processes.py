@@ -120,3 +120,28 @@ def test_a_night_past_its_setup_cache_timeout_leaves_no_spinning_child(tmp_path)
         time.sleep(0.05)
     assert left == {}
     assert not (tmp_path / "results" / "ci" / f"{commit}.night").exists()  # the night never ended
+
+
+
+def test_a_nightly_killed_with_sigkill_mid_record_leaves_no_process_of_it_behind(tmp_path):
+    """kill -9 of tools/nightly.py while its record step measures: the record, asv and its children end too."""
+    from test_faults import commands
+    from test_nightly_path import suite_copy
+
+    suite = suite_copy(tmp_path)
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, MARK: str(tmp_path), "HOME": str(tmp_path / "home")}
+    nightly = subprocess.Popen([sys.executable, str(suite / "tools" / "nightly.py"), "--machine", "ci"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    # The record step's asv: its forkserver and the night's setup_cache child, each in a group of its own.
+    while not {b"run_server", b"setup_cache"} <= set(commands(list(marked(str(tmp_path))))):
+        assert time.monotonic() < deadline and nightly.poll() is None, "the night never started"
+        time.sleep(0.02)
+    nightly.send_signal(signal.SIGKILL)
+    nightly.wait()
+    deadline = time.monotonic() + 30
+    while (left := marked(str(tmp_path))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == {}
+    assert not list(suite.rglob("*.night"))  # nothing wrote the night afterwards, staged or landed

@@ -22,6 +22,7 @@ from pathlib import Path
 from lib.cli import FINDING, SUCCESS, TOOL_FAILED, USER_ERROR, machine_name, run_tool
 from lib.conf import derived_conf
 from lib.suite import DEFAULT_CONF, REPO_ROOT
+from lib.supervisor import supervised
 
 TOOLS = Path(__file__).resolve().parent
 
@@ -32,8 +33,9 @@ def from_here(path: str) -> str:
 
 
 def step(*command: str) -> int:
+    """One step, under the supervisor: killing the nightly (kill -9 included) ends the step and all under it."""
     print(f"+ {' '.join(command)}", flush=True)
-    return subprocess.run(command, cwd=REPO_ROOT).returncode
+    return subprocess.run(supervised(list(command)), cwd=REPO_ROOT).returncode
 
 
 def build_parser() -> argparse.ArgumentParser:
