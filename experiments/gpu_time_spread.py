@@ -20,6 +20,7 @@ each mask's max/min ratio) and how the ratio follows the clock.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import random
@@ -50,17 +51,7 @@ def measure_process(labels: list[str], seed: int, warm_ms: float) -> list[dict]:
         for mask in MASKS:
             case.warm_up(mask, calls=3)
             run = case.runner(mask)
-            graph = timers._captured(run)
-
-            def block(replays: int, graph=graph) -> float:
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                for _ in range(replays):
-                    graph.replay()
-                end.record()
-                end.synchronize()
-                return start.elapsed_time(end) / 1e3 / replays
-
+            block = functools.partial(timers.replay_block, timers._captured(run))
             replays = max(1, math.ceil(0.005 / block(1)))
             night = [block(replays) for _ in range(5)]
             clock_before = timers.sm_clock_mhz()

@@ -106,14 +106,20 @@ def test_a_staging_folder_left_by_a_killed_record_is_cleared_by_the_next(tmp_pat
 
 
 def test_the_nights_side_files_are_written_whole_or_not_at_all(tmp_path):
-    """A write that fails half-way (here: text that cannot be encoded) leaves the file as it was."""
+    """A write that fails half-way (here: text that cannot be encoded) leaves the file as it was; the night's
+    side files and the tools' files go through the same writer."""
+    from lib import cli
+    from lib.suite import write_whole
+
     sys.path.insert(0, str(REPO_ROOT))
     from benchmarks.measure import night
+
+    assert night.write_whole is cli.write_whole is write_whole
 
     path = tmp_path / "commit.night"
     path.write_text('{"seconds": 1.0}')
     with pytest.raises(UnicodeEncodeError):
-        night._write_whole(path, '{"seconds": "' + "x" * 100_000 + "\ud800" + '"}')
+        write_whole(path, '{"seconds": "' + "x" * 100_000 + "\ud800" + '"}')
     assert path.read_text() == '{"seconds": 1.0}' and [p.name for p in tmp_path.iterdir()] == ["commit.night"]
-    night._write_whole(path, '{"seconds": 2.0}')
+    write_whole(path, '{"seconds": 2.0}')
     assert json.loads(path.read_text()) == {"seconds": 2.0}

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import random
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 
 from ..night_state import CUDA_MISSING, GridState, MaskFigures
 from ..schema import DISPATCH_FILE_VARIABLE, MASKS, NIGHT_SUFFIX, SHORT_CALL_SECONDS, AttentionConfig, grid_configs
+from ..whole_file import write_whole
 from .counts import dispatch_counts
 from .model import (
     ForwardCase,
@@ -31,7 +31,7 @@ from .model import (
     unavailable,
     use_device,
 )
-from .timers import forward_peak_memory, graph_replay_seconds, sm_clock_mhz, visit_seconds
+from .timers import adding_seconds, forward_peak_memory, graph_replay_seconds, sm_clock_mhz, visit_seconds
 
 # The night visits every config this many times, each pass in its own order, and
 # keeps the fastest visit. Configs whose calls take under SHORT_CALL_SECONDS are
@@ -84,13 +84,8 @@ class NightPasses:
         if len(self.cpus) > 1:
             os.sched_setaffinity(0, self.cpus)
 
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.state.phases[name] = self.state.phases.get(name, 0.0) + time.perf_counter() - start
+    def phase(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return adding_seconds(self.state.phases, name)
 
     def build(self, config: AttentionConfig) -> ForwardCase:
         with self.phase("build"):
@@ -233,7 +228,7 @@ def write_dispatch_names(state: GridState) -> None:
         for config, figures in _measured(state)
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    _write_whole(Path(path), json.dumps(names, indent=1, sort_keys=True))
+    write_whole(Path(path), json.dumps(names, indent=1, sort_keys=True))
 
 
 def write_night(state: GridState, seconds: float) -> None:
@@ -250,20 +245,5 @@ def write_night(state: GridState, seconds: float) -> None:
     clocks = {config.label: {mask: f.sm_clock_mhz for mask, f in figures.items()}
               for config, figures in _measured(state) if any(f.sm_clock_mhz for f in figures.values())}
     record = {"seconds": seconds, "phases": state.phases, "wall_visits": visits, "sm_clock_mhz": clocks}
-    _write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
+    write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
 
-
-def _write_whole(path: Path, text: str) -> None:
-    """A temporary file in the same folder, renamed into place: a full disk or a kill leaves no partial
-    side file (tools/lib/cli.write_whole's rule; benchmarks/ does not import tools/)."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.fchmod(handle, 0o666 & ~umask)  # mkstemp's 0600, not the folder's usual mode
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

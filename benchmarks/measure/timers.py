@@ -7,10 +7,11 @@ so it knows nothing of the model.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -69,18 +70,29 @@ def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float =
     events; the median block, divided by its replays, is the figure.
     """
     graph = _captured(run)
+    replays = max(1, math.ceil(block_seconds / replay_block(graph, 1)))
+    return statistics.median(replay_block(graph, replays) for _ in range(blocks))
 
-    def block(replays: int) -> float:
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(replays):
-            graph.replay()
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) / 1e3 / replays
 
-    replays = max(1, math.ceil(block_seconds / block(1)))
-    return statistics.median(block(replays) for _ in range(blocks))
+def replay_block(graph: torch.cuda.CUDAGraph, replays: int) -> float:
+    """GPU seconds of one replay: ``replays`` back to back between two CUDA events."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(replays):
+        graph.replay()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) / 1e3 / replays
+
+
+@contextlib.contextmanager
+def adding_seconds(phases: dict[str, float], name: str) -> Iterator[None]:
+    """Adds the seconds of the block, up to the GPU's end of what it queued, to ``phases[name]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        phases[name] = phases.get(name, 0.0) + synchronized_clock() - start
 
 
 def _captured(run: Callable[[], torch.Tensor]) -> torch.cuda.CUDAGraph:

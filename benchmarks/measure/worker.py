@@ -22,16 +22,14 @@ import dataclasses
 import os
 import random
 import sys
-import time
 import traceback
-from collections.abc import Iterator
 from typing import TextIO
 
 import torch
 
 from ..schema import WORKER_PHASES, AttentionConfig, WorkerAnswer, WorkerKey, WorkerRequest, WorkerValue
 from .model import prepared_case, use_device
-from .timers import graph_replay_seconds, synchronized_clock, visit_seconds
+from .timers import adding_seconds, graph_replay_seconds, visit_seconds
 
 
 def parse_label(label: str, device: str) -> AttentionConfig:
@@ -48,13 +46,8 @@ class _Visits:
     gpus: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
     phases: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(WORKER_PHASES, 0.0))
 
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.phases[name] += synchronized_clock() - start
+    def phase(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return adding_seconds(self.phases, name)
 
     def visit(self, key: WorkerKey, index: int) -> None:
         """Visit ``index`` of one key; its last visit also takes the GPU time where asked."""

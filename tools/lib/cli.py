@@ -14,10 +14,11 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from lib.suite import write_whole  # noqa: F401  (the tools' one writer, re-exported)
 
 SUCCESS, FINDING, USER_ERROR, TOOL_FAILED = 0, 1, 2, 3
 TRACEBACK_VARIABLE = "ATTENTION_BIAS_TRACEBACK"
@@ -75,22 +76,6 @@ def run_tool(main: Callable[[list[str] | None], int], argv: list[str] | None = N
               f"(a fault of the tool or the machine, not a finding; {TRACEBACK_VARIABLE}=1 shows where)",
               file=sys.stderr)
         return TOOL_FAILED
-
-
-def write_whole(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all: a temporary file in the same folder, renamed
-    into place, so a full disk or a kill leaves the old file (or none), never a partial one."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.fchmod(handle, 0o666 & ~umask)  # mkstemp's 0600, not the folder's usual mode
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def writable_folder(path: Path) -> None:

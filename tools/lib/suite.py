@@ -15,5 +15,6 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.append(str(REPO_ROOT))
 
 from benchmarks import schema  # noqa: E402
+from benchmarks.whole_file import write_whole  # noqa: E402
 
-__all__ = ["DEFAULT_CONF", "REPO_ROOT", "schema"]
+__all__ = ["DEFAULT_CONF", "REPO_ROOT", "schema", "write_whole"]
