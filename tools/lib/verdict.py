@@ -98,7 +98,10 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
                            "persisted: a suspect last night, still slower tonight"), False
         if before and math.isinf(suspect_before["bar"]) and now / before >= settings.factor:
             # Kept before the history had a spread: its step now sits in the reference and in the
-            # model's spread, so only the night before it still shows it. Listed, never called.
+            # model's spread, so only the night before it still shows it. Re-measured where that is
+            # configured; else listed, never called.
+            if settings.pythons is not None:
+                return Finding("suspect", key, signal, before, now, klass, floor, "candidate"), True
             return Finding("suspect", key, signal, before, now, klass, floor,
                            f"a suspect last night too, still {now / before:.2f}x the night before it; the "
                            f"history is too short to call it: the noise model needs {noise.NIGHTS_TO_CALL} "
