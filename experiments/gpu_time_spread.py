@@ -8,7 +8,10 @@ does, and times each mask's captured graph in three ways on the same graph:
   5 blocks of about 5 ms, right after the capture);
 - ``warm``: the same 5 blocks after ``--warm-ms`` of untimed replays, so the SM
   clock has left whatever state the host work before it left it in;
-- ``*_min``: the fastest block instead of the median.
+- ``*_min``: the fastest block instead of the median;
+- ``builds_median``: with ``--builds`` K > 1, each process visits every config K
+  times, each time a fresh build (new tensors, new graph), and this is the median
+  of the K builds' ``night`` figures (``night`` is then the first build's).
 
 The SM clock (NVML) is read before the warm replays and between the blocks.
 Prints, per way, the spread between processes over all masks (median and max of
@@ -32,10 +35,20 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-WAYS = ("night", "night_min", "warm", "warm_min")
+WAYS = ("night", "night_min", "warm", "warm_min", "builds_median")
 
 
-def measure_process(labels: list[str], seed: int, warm_ms: float) -> list[dict]:
+def measure_process(labels: list[str], seed: int, warm_ms: float, builds: int = 1) -> list[dict]:
+    """Every config's rows from the first build, with the later builds' ``night`` figures' median."""
+    rows = _one_build(labels, seed, warm_ms)
+    later = [_one_build(labels, seed + build, 0.0) for build in range(1, builds)]
+    for index, row in enumerate(rows):
+        row["builds_median"] = statistics.median([row["night"], *(other[index]["night"] for other in later)])
+    return rows
+
+
+def _one_build(labels: list[str], seed: int, warm_ms: float) -> list[dict]:
+    """One visit of each config in this seed's order, rows in the labels' order."""
     import torch
 
     from benchmarks.measure import model, timers
@@ -66,7 +79,8 @@ def measure_process(labels: list[str], seed: int, warm_ms: float) -> list[dict]:
                          "clock_during": statistics.median(c for c in clocks if c) if any(clocks) else None})
         del case
         torch.cuda.empty_cache()
-    return rows
+    position = {label: index for index, label in enumerate(labels)}
+    return sorted(rows, key=lambda row: (position[row["config"]], row["mask"]))
 
 
 def summary(rows: list[dict]) -> list[str]:
@@ -93,12 +107,13 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warm-ms", type=float, default=30.0)
+    parser.add_argument("--builds", type=int, default=1, help="visits (fresh builds) of each config a process")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         request = json.loads(args.child)
-        print(json.dumps(measure_process(request["labels"], request["seed"], args.warm_ms)))
+        print(json.dumps(measure_process(request["labels"], request["seed"], args.warm_ms, args.builds)))
         return
     from benchmarks.schema import GPU_PARAMS, grid_configs
 
@@ -106,7 +121,8 @@ def main() -> None:
     rows: list[dict] = []
     for index in range(args.processes):
         request = json.dumps({"labels": labels, "seed": args.seed * 1000 + index})
-        out = subprocess.run([sys.executable, __file__, "--child", request, "--warm-ms", str(args.warm_ms)],
+        out = subprocess.run([sys.executable, __file__, "--child", request, "--warm-ms", str(args.warm_ms),
+                              "--builds", str(args.builds)],
                              capture_output=True, text=True, check=True, cwd=REPO_ROOT)
         rows += [dict(row, process=index) for row in json.loads(out.stdout.strip().splitlines()[-1])]
     if args.out:
