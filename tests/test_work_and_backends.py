@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -206,3 +208,61 @@ def test_the_counts_are_the_schemas():
     """What the measuring code counts is what the schema names, in its order."""
     counts = night_state.DispatchCounts(Counter(), Counter(), 0, Counter(), 0, 0).figures()
     assert tuple(counts) == grid.COUNT_FIGURES
+
+
+def _served(lines: list[str]) -> list[grid.WorkerAnswer]:
+    """worker.serve over ``lines`` in this process (its children fork from here); the answers."""
+    from benchmarks.measure import worker
+
+    out = io.StringIO()
+    worker.serve(iter(lines), out)
+    return [grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines()]
+
+
+def _request_line(seed: int = 0) -> str:
+    key = grid.WorkerKey("1, 4, (16, 48), 64, 'float32'", "causal_bias", ("wall",), 1)
+    return grid.WorkerRequest("cpu", seed, (), (key,)).to_json() + "\n"
+
+
+def test_a_child_that_ends_without_answering_gets_one_error_answer_and_the_worker_goes_on(monkeypatch):
+    """A measuring child killed before its answer (out of memory, a signal): one error line, then the next request."""
+    from benchmarks.measure import worker
+
+    def measure(request):
+        if request.seed == 0:
+            os._exit(3)  # in the child: gone without a word
+        return grid.WorkerAnswer(pid=os.getpid())
+
+    monkeypatch.setattr(worker, "measure", measure)
+    died, answered = _served([_request_line(0), _request_line(1)])
+    assert died.error == "the measuring child ended without an answer (status 768)" and not died.values
+    assert answered.error is None and answered.pid not in (None, os.getpid())
+
+
+def test_the_answer_goes_out_before_its_child_has_ended(monkeypatch, tmp_path):
+    """The worker reads the next request while the child that answered is still ending (CUDA's teardown):
+    the child waits for that read, and says whether it came."""
+    from benchmarks.measure import worker
+
+    read_next, seen = tmp_path / "next request read", tmp_path / "what the child saw"
+
+    def end_child() -> None:
+        for _ in range(200):  # 20 s at most: a worker that waits for this child never reads on
+            if read_next.exists():
+                break
+            time.sleep(0.1)
+        seen.write_text("read while ending" if read_next.exists() else "not read")
+        os._exit(0)
+
+    def lines():
+        yield _request_line()
+        read_next.touch()
+        yield "{}\n"
+
+    monkeypatch.setattr(worker, "measure", lambda request: grid.WorkerAnswer(pid=os.getpid()))
+    monkeypatch.setattr(worker, "_end_child", end_child)
+    out = io.StringIO()
+    worker.serve(lines(), out)  # returns once every child has ended
+    assert seen.read_text() == "read while ending"
+    answered, unreadable = (grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines())
+    assert answered.error is None and unreadable.error.startswith("unreadable request")

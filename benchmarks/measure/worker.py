@@ -4,10 +4,10 @@ Run as ``python -m benchmarks.measure.worker`` from the repository root by
 tools/lib/remeasure.py, once per environment (the baseline's torch, the
 contender's). It imports torch once, then for every ``WorkerRequest`` JSON line
 on stdin (``benchmarks/schema.py``) forks a child that starts CUDA itself,
-measures the requested configs and masks and prints one ``WorkerAnswer`` JSON
-line: per key, the wall time of one forward (the fastest of its visits, each
-pinned to another CPU, as the night makes them) and the CUDA-graph GPU time
-where that key's signals ask for it. A child is one process, the statistical
+measures the requested configs and masks and answers one ``WorkerAnswer`` JSON
+line, which the worker passes on: per key, the wall time of one forward (the
+fastest of its visits, each pinned to another CPU, as the night makes them) and
+the CUDA-graph GPU time where that key's signals ask for it. A child is one process, the statistical
 unit of the check: its values are one draw of the host's state.
 
 Nothing runs at import. asv's discovery never imports it: ``benchmarks/measure`` has no
@@ -124,24 +124,57 @@ def _measure_in_child(request: WorkerRequest, out: TextIO) -> None:
     except Exception:
         answer = WorkerAnswer(error=traceback.format_exc(limit=3))
     _answer(answer, out)
+    _end_child()
+
+
+def _end_child() -> None:
     os._exit(0)
 
 
+def _reap(ending: list[int]) -> None:
+    """Forget the children that have ended; the others go on ending."""
+    ending[:] = [pid for pid in ending if os.waitpid(pid, os.WNOHANG) == (0, 0)]
+
+
+def _child_answer(request: WorkerRequest) -> tuple[int, str]:
+    """Fork a child for ``request``; its pid and its answer line, "" where it ended without one."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        _measure_in_child(request, os.fdopen(write_end, "w"))
+    os.close(write_end)
+    with os.fdopen(read_end) as answers:
+        line = answers.readline()
+    return pid, line if line.endswith("\n") else ""
+
+
 def serve(lines: TextIO | None = None, out: TextIO | None = None) -> None:
-    """One forked child per request line (stdin by default); the child's JSON line is the answer."""
+    """One forked child per request line (stdin by default); the child's JSON line is the answer.
+
+    The answer goes out as soon as the child has written it, before the child has
+    ended: its CUDA teardown (up to a second) overlaps what is asked next, as it
+    does when the other side's worker is asked next.
+    """
     lines, out = lines or sys.stdin, out or sys.stdout
+    ending: list[int] = []
     for line in lines:
         request = _request_or_error(line)
         if isinstance(request, WorkerAnswer):
             _answer(request, out)
             continue
+        _reap(ending)
         out.flush()  # the child inherits the buffer: nothing of the parent's may be written twice
-        pid = os.fork()
-        if pid == 0:
-            _measure_in_child(request, out)
-        _, status = os.waitpid(pid, 0)
-        if status:
-            _answer(WorkerAnswer(error=f"child exited with status {status}"), out)
+        pid, answer = _child_answer(request)
+        if answer:
+            out.write(answer)
+            out.flush()
+            ending.append(pid)
+        else:
+            _, status = os.waitpid(pid, 0)
+            _answer(WorkerAnswer(error=f"the measuring child ended without an answer (status {status})"), out)
+    for pid in ending:
+        os.waitpid(pid, 0)
 
 
 if __name__ == "__main__":
