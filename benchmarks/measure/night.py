@@ -31,14 +31,27 @@ from .model import (
     unavailable,
     use_device,
 )
-from .timers import adding_seconds, forward_peak_memory, graph_replay_seconds, sm_clock_mhz, visit_seconds
+from .timers import (
+    VISIT_BLOCK_SECONDS,
+    adding_seconds,
+    forward_peak_memory,
+    graph_replay_seconds,
+    sm_clock_mhz,
+    visit_seconds,
+)
 
 # The night visits every config this many times, each pass in its own order, and
 # keeps the fastest visit. Configs whose calls take under SHORT_CALL_SECONDS are
 # launch-bound or near it: the host's speed moves them most, and a visit costs
-# them milliseconds, so they get more passes.
+# them milliseconds, so they get more passes, of shorter blocks: the fastest of
+# 16 visits moves far less between nights than the fastest of 8 (docs/noise.md).
 WALL_PASSES = 4
-SHORT_CALL_PASSES = 8
+SHORT_CALL_PASSES = 16
+SHORT_VISIT_BLOCK_SECONDS = 0.002
+# Calls under this many seconds get their GPU time in every full pass after the checks (a
+# build each), and keep the fastest; longer ones, which vary less and cost most, in the last.
+GPU_TIME_EVERY_PASS_SECONDS = 0.01
+GPU_TIME_BLOCKS = 3
 
 
 def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
@@ -54,10 +67,10 @@ def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures) -> N
     """CUDA: GPU time of one CUDA-graph replay; CPU: the time of one call (the CPU does the work)."""
     run = case.runner(mask)
     if case.config.device == "cuda":
-        figures.kernel_seconds = graph_replay_seconds(run)
-        figures.sm_clock_mhz = sm_clock_mhz()
+        figures.kernel_visits.append(graph_replay_seconds(run, blocks=GPU_TIME_BLOCKS))
+        figures.sm_clocks_mhz.append(sm_clock_mhz())
     else:
-        figures.kernel_seconds = visit_seconds(run, block_seconds=0.002, blocks=7)
+        figures.kernel_visits.append(visit_seconds(run, block_seconds=0.002, blocks=7))
 
 
 def describe(error: BaseException) -> str:
@@ -126,21 +139,23 @@ class NightPasses:
             self.attempt(figures[mask], "counting", "counts",
                          lambda mask=mask: measure_counts(case, mask, figures[mask]))
 
-    def visit(self, case: ForwardCase, figures: dict[str, MaskFigures], masks: tuple[str, ...]) -> None:
+    def visit(self, case: ForwardCase, figures: dict[str, MaskFigures], masks: tuple[str, ...],
+              block_seconds: float = VISIT_BLOCK_SECONDS) -> None:
         for mask in masks:
-            self.attempt(figures[mask], "wall timing", "wall",
-                         lambda mask=mask: figures[mask].wall_visits.append(visit_seconds(case.runner(mask))))
+            self.attempt(figures[mask], "wall timing", "wall", lambda mask=mask: figures[mask].wall_visits.append(
+                visit_seconds(case.runner(mask), block_seconds=block_seconds)))
 
-    def later_pass(self, index: int, configs: list[AttentionConfig], last: bool) -> None:
-        """Visit the given checked configs again, in this pass's own order; ``last`` adds the GPU time."""
+    def later_pass(self, index: int, configs: list[AttentionConfig], last: bool, short: bool = False) -> None:
+        """Visit the given checked configs again, in this pass's own order, with the GPU time where it is
+        due (``last``: the last full pass; ``short``: a pass of the short calls only)."""
         order = [config for config in configs if self.state.verdicts.get(config) is None]
         random.Random(index).shuffle(order)
         masks = MASKS if index % 2 else MASKS[::-1]  # neither mask always runs first after a build
         for config in order:
-            self._revisit(config, index, masks, last)
+            self._revisit(config, index, masks, last, short)
             self.release(config)
 
-    def _revisit(self, config: AttentionConfig, index: int, masks: tuple[str, ...], last: bool) -> None:
+    def _revisit(self, config: AttentionConfig, index: int, masks: tuple[str, ...], last: bool, short: bool) -> None:
         figures = self.state.figures[config]
         try:
             case = self.build(config)
@@ -148,12 +163,13 @@ class NightPasses:
             for mask in MASKS:
                 figures[mask].errors.append(f"pass {index + 1}: building failed: {describe(error)}")
             return
-        self.visit(case, figures, masks)
-        if last:
-            what = "GPU time" if config.device == "cuda" else "call time"
-            for mask in MASKS:
-                self.attempt(figures[mask], what, "kernel",
-                             lambda mask=mask: measure_kernel_time(case, mask, figures[mask]))
+        self.visit(case, figures, masks, SHORT_VISIT_BLOCK_SECONDS if short else VISIT_BLOCK_SECONDS)
+        if short or not (last or (config.device == "cuda" and _calls_under(figures, GPU_TIME_EVERY_PASS_SECONDS))):
+            return
+        what = "GPU time" if config.device == "cuda" else "call time"
+        for mask in MASKS:
+            self.attempt(figures[mask], what, "kernel",
+                         lambda mask=mask: measure_kernel_time(case, mask, figures[mask]))
 
 
 def measure_grid(configs: list[AttentionConfig], mask_builder: MaskBuilder = lower_right_causal_mask,
@@ -188,15 +204,18 @@ def _run_passes(night: NightPasses, configs: list[AttentionConfig], passes: int,
     short = [config for config in configs if _short_calls(night.state.figures.get(config))]
     for index in range(passes, passes + short_passes):
         night.on_cpu_of_pass(index)
-        night.later_pass(index, short, last=False)
+        night.later_pass(index, short, last=False, short=True)
 
 
 def _short_calls(figures: dict[str, MaskFigures] | str | None) -> bool:
     """Both masks' calls under SHORT_CALL_SECONDS so far."""
-    if not isinstance(figures, dict):
-        return False
+    return isinstance(figures, dict) and _calls_under(figures, SHORT_CALL_SECONDS)
+
+
+def _calls_under(figures: dict[str, MaskFigures], seconds: float) -> bool:
+    """Both masks' fastest calls so far under ``seconds``."""
     walls = [f.wall_seconds for f in figures.values()]
-    return all(wall is not None and wall < SHORT_CALL_SECONDS for wall in walls)
+    return all(wall is not None and wall < seconds for wall in walls)
 
 
 def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> GridState:
@@ -242,8 +261,11 @@ def write_night(state: GridState, seconds: float) -> None:
         return
     visits = {config.label: {mask: f.wall_visits for mask, f in figures.items()}
               for config, figures in _measured(state)}
-    clocks = {config.label: {mask: f.sm_clock_mhz for mask, f in figures.items()}
-              for config, figures in _measured(state) if any(f.sm_clock_mhz for f in figures.values())}
-    record = {"seconds": seconds, "phases": state.phases, "wall_visits": visits, "sm_clock_mhz": clocks}
+    gpu_visits = {config.label: {mask: f.kernel_visits for mask, f in figures.items()}
+                  for config, figures in _measured(state) if config.device == "cuda"}
+    clocks = {config.label: {mask: f.sm_clocks_mhz for mask, f in figures.items()}
+              for config, figures in _measured(state) if any(any(f.sm_clocks_mhz) for f in figures.values())}
+    record = {"seconds": seconds, "phases": state.phases, "wall_visits": visits, "gpu_time_visits": gpu_visits,
+              "sm_clock_mhz": clocks}
     write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
 

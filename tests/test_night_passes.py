@@ -1,0 +1,90 @@
+"""Which pass of the night measures what: the visits per config and the GPU times per build (CUDA stood in for)."""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT))
+from benchmarks import schema as grid  # noqa: E402
+from benchmarks.measure import night  # noqa: E402
+
+# Each config's call, by batch size: under 1 ms (short), under 10 ms, and over.
+CALL_SECONDS = {1: 0.0005, 8: 0.002, 16: 0.02}
+
+
+@pytest.fixture
+def passes(monkeypatch):
+    """A CUDA night of three configs whose builds and timers are stand-ins: what each pass asked for."""
+    asked: dict[str, list] = {"visits": [], "gpu_times": []}
+
+    def build(config, mask_builder):
+        return SimpleNamespace(config=config, runner=lambda mask: SimpleNamespace(config=config, mask=mask))
+
+    def visit(run, block_seconds=0.005, blocks=3):
+        asked["visits"].append((run.config.batch_size, run.mask, block_seconds))
+        return CALL_SECONDS[run.config.batch_size]
+
+    def gpu_time(run, blocks=5):
+        asked["gpu_times"].append((run.config.batch_size, run.mask, blocks))
+        return CALL_SECONDS[run.config.batch_size] / 2
+
+    monkeypatch.setattr(night, "cuda_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda: "a stand-in GPU")
+    monkeypatch.setattr(night, "build_case", build)
+    monkeypatch.setattr(night, "check_case", lambda case: None)
+    monkeypatch.setattr(night, "measure_counts", lambda case, mask, figures: None)
+    monkeypatch.setattr(night, "visit_seconds", visit)
+    monkeypatch.setattr(night, "graph_replay_seconds", gpu_time)
+    monkeypatch.setattr(night, "sm_clock_mhz", lambda: 1980)
+    configs = grid.grid_configs([[1, 8, 16], [16], [(128, 256)], [2048], ["bfloat16"]], "cuda")
+    state = night.measure_grid(configs)
+    return state, asked
+
+
+def _figures(state, batch_size: int, mask: str):
+    return next(f[mask] for config, f in state.figures.items() if config.batch_size == batch_size)
+
+
+def test_calls_under_one_ms_get_sixteen_visits_the_last_twelve_in_blocks_of_2_ms(passes):
+    state, asked = passes
+    for mask in grid.MASKS:
+        blocks = [block for batch, m, block in asked["visits"] if (batch, m) == (1, mask)]
+        assert blocks == [night.VISIT_BLOCK_SECONDS] * 4 + [0.002] * 12
+        assert len(_figures(state, 1, mask).wall_visits) == night.SHORT_CALL_PASSES == 16
+        for batch in (8, 16):  # longer calls: the four full passes only
+            assert len(_figures(state, batch, mask).wall_visits) == night.WALL_PASSES == 4
+
+
+def test_calls_under_10_ms_get_a_gpu_time_in_each_full_pass_after_the_checks_and_keep_the_fastest(passes):
+    state, asked = passes
+    for mask in grid.MASKS:
+        for batch, builds in ((1, 3), (8, 3), (16, 1)):
+            figures = _figures(state, batch, mask)
+            assert [(b, blocks) for b, m, blocks in asked["gpu_times"] if (b, m) == (batch, mask)] == (
+                [(batch, night.GPU_TIME_BLOCKS)] * builds)
+            assert figures.kernel_visits == [CALL_SECONDS[batch] / 2] * builds
+            assert figures.kernel_seconds == CALL_SECONDS[batch] / 2
+            assert figures.sm_clocks_mhz == [1980] * builds
+
+
+def test_the_fastest_build_is_the_gpu_time():
+    figures = night.MaskFigures(kernel_visits=[3e-4, 2e-4, 2.5e-4])
+    assert figures.kernel_seconds == 2e-4
+    assert night.MaskFigures().kernel_seconds is None
+
+
+def test_the_night_file_keeps_every_gpu_time_and_its_clock(passes, tmp_path, monkeypatch):
+    import json
+
+    state, _ = passes
+    monkeypatch.setenv(grid.DISPATCH_FILE_VARIABLE, str(tmp_path / "c.dispatch"))
+    night.write_night(state, 1.0)
+    record = json.loads((tmp_path / "c.night").read_text())
+    label = next(config.label for config in state.figures if config.batch_size == 8)
+    assert record["gpu_time_visits"][label] == {mask: [0.001] * 3 for mask in grid.MASKS}
+    assert record["sm_clock_mhz"][label] == {mask: [1980] * 3 for mask in grid.MASKS}
