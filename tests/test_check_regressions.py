@@ -250,7 +250,7 @@ def test_the_historys_spread_ranks_candidates_once_it_has_one():
     gpu = Finding(level="suspect", key=("gpu", "b", "materialized"), signal="gpu", reference=1.0,
                   contender=1.07, klass="GPU-bound", floor=1.103, why="candidate")
     assert sorted([gpu, host], key=remeasure.priority) == [host, gpu]
-    assert remeasure.priority(host)[1] == pytest.approx(-3 * math.log(1.28) / math.log(1.25))
+    assert remeasure.priority(host)[2] == pytest.approx(-3 * math.log(1.28) / math.log(1.25))
     # Before the history has taught the model, the priors rank: 15% for launch-bound wall times, 3% for GPU times.
     host.floor = gpu.floor = math.inf
     assert sorted([host, gpu], key=remeasure.priority) == [gpu, host]

@@ -33,9 +33,21 @@ def night_of(*findings: Finding, wall: float | None = 0.01, gpu: float | None = 
 
 def test_priority_is_the_change_in_spreads_of_the_historys_floor():
     found = candidate(ratio=1.28, floor=1.25)
-    assert remeasure.priority(found) == (True, pytest.approx(-math.log(1.28) / (math.log(1.25) / Z_CANDIDATE),
-                                                             rel=1e-12))
+    assert remeasure.priority(found) == (True, False, pytest.approx(-math.log(1.28) / (math.log(1.25) / Z_CANDIDATE),
+                                                                    rel=1e-12))
     assert remeasure.priority(candidate(ratio=1.28, floor=1.25, one_night=True))[0] is False
+    assert remeasure.priority(candidate(ratio=1.2, floor=1.25))[1] is True
+
+
+def test_above_its_floor_from_the_floor_itself_and_before_a_history_from_the_prior_spreads():
+    assert remeasure.above_floor(candidate(ratio=1.25, floor=1.25))
+    assert not remeasure.above_floor(candidate(ratio=math.nextafter(1.25, 0), floor=1.25))
+    prior_floor = PRIOR_SPREAD["launch-bound"] ** Z_CANDIDATE
+    assert remeasure.above_floor(candidate(ratio=prior_floor * 1.0001, klass="launch-bound"))
+    assert not remeasure.above_floor(candidate(ratio=prior_floor * 0.9999, klass="launch-bound"))
+    gpu_floor = PRIOR_SPREAD["gpu"] ** Z_CANDIDATE  # a GPU time has its own prior, whatever the class
+    assert remeasure.above_floor(candidate(signal="gpu", ratio=gpu_floor * 1.0001, klass="launch-bound"))
+    assert not remeasure.above_floor(candidate(signal="gpu", ratio=gpu_floor * 0.9999, klass="launch-bound"))
 
 
 @pytest.mark.parametrize("signal, klass, prior", [("gpu", "launch-bound", "gpu"),
@@ -43,13 +55,14 @@ def test_priority_is_the_change_in_spreads_of_the_historys_floor():
                                                   ("wall", "GPU-bound", "GPU-bound"), ("wall", "unknown", "unknown")])
 def test_before_the_history_has_a_floor_the_prior_spreads_rank(signal, klass, prior):
     found = candidate(signal=signal, klass=klass, ratio=1.2)
-    assert remeasure.priority(found) == (True, -math.log(1.2) / math.log(PRIOR_SPREAD[prior]))
+    assert remeasure.priority(found) == (True, 1.2 < PRIOR_SPREAD[prior] ** Z_CANDIDATE,
+                                         -math.log(1.2) / math.log(PRIOR_SPREAD[prior]))
 
 
 def test_a_signal_named_at_run_time_is_ranked_and_costed_like_the_literal():
     gpu = "".join(["g", "pu"])  # read at run time: equal to "gpu", not the same object
     found = candidate(signal=gpu, klass="launch-bound", ratio=1.2)
-    assert remeasure.priority(found) == (True, -math.log(1.2) / math.log(PRIOR_SPREAD["gpu"]))
+    assert remeasure.priority(found) == (True, False, -math.log(1.2) / math.log(PRIOR_SPREAD["gpu"]))
     night = night_of(found, wall=0.01, gpu=0.005)
     assert remeasure.key_cost(found, {}, night, "cuda") == (KEY_SECONDS["cuda"] + VISIT_SECONDS + WALL_CALLS * 0.01
                                                             + GPU_CALLS * 0.005)
@@ -60,6 +73,29 @@ def test_one_night_calls_rank_first_then_the_larger_change():
     strong = candidate("b", ratio=3.0, floor=1.5)
     weaker = candidate("c", ratio=2.0, floor=1.5)
     assert sorted([weaker, strong, weak_call], key=remeasure.priority) == [weak_call, strong, weaker]
+
+
+def test_a_candidate_above_its_floor_ranks_before_a_larger_change_in_spreads_under_its_own():
+    # The factor (1.2) sets the first one's floor, above its three spreads (1.02 ** 3): above it, 9.2 spreads.
+    at_factor = candidate("a", ratio=1.2, floor=1.2)
+    under = candidate("b", ratio=1.9, floor=2.0)  # 2.77 of its spreads, under its floor
+    assert remeasure.above_floor(at_factor) and not remeasure.above_floor(under)
+    assert sorted([under, at_factor], key=remeasure.priority) == [at_factor, under]
+
+
+def test_half_a_night_of_budget_schedules_every_candidate_above_its_floor_of_an_h200_a_a_night():
+    """The A/A pair of 2026-12-01 on an H200 (35 candidates, 20 of them left out at the time): 10 processes a side
+    and half of a 100 s night reach every candidate above its floor, with the cost model's constants."""
+    above = ([candidate(f"w{i}", "wall", 1.3 + i / 100, "launch-bound", floor=1.25) for i in range(6)]
+             + [candidate(f"g{i}", "gpu", 1.12, "GPU-bound", floor=1.10) for i in range(4)])
+    under = ([candidate(f"u{i}", "wall", 1.1, "launch-bound", floor=1.25) for i in range(15)]
+             + [candidate(f"v{i}", "gpu", 1.06, "GPU-bound", floor=1.10) for i in range(10)])
+    night = Night(None, {**{f.key: {"wall": 2e-4, "gpu": 8e-5} for f in above[:6] + under[:15]},
+                         **{f.key: {"wall": 3e-3, "gpu": 3e-3} for f in above[6:] + under[15:]}})
+    plan, left_out, seconds = remeasure.fitted_plan(under + above, night, 10, "cuda", 50.0)
+    assert all(f.config_mask in plan for f in above)
+    assert all(not remeasure.above_floor(f) for f in left_out)
+    assert 2 * 10 * seconds <= 50.0
 
 
 # ---------------------------------------------------------------- visits and costs

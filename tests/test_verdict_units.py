@@ -329,19 +329,22 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
                                                           (OTHER, "suspect", "not re-measured")]
     assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0)
     assert summary == {"seconds": 12.5, "processes": 20, "keys": 1, "rounds": 1, "left_out": 0, "budget": 100.0,
-                       "phases": {}, "values": result.as_json()}
+                       "left_out_above_floor": 0, "phases": {}, "values": result.as_json()}
 
 
-def test_candidates_beyond_the_budget_say_so_with_the_budget():
+@pytest.mark.parametrize("weak_ratio, why, above", [
+    (1.3, "", 1), (1.2, " (under its floor of 1.250: one night's noise)", 0)])
+def test_candidates_beyond_the_budget_say_so_with_the_budget_and_their_floor(weak_ratio, why, above):
     night = Night(None, {KEY: {"wall": 1e-2}, OTHER: {"wall": 1e-2}})
-    strong, weak = finding(ratio=3.0), finding(key=OTHER, ratio=1.3)
+    strong, weak = finding(ratio=3.0), finding(key=OTHER, ratio=weak_ratio, floor=1.25)
     # Only the first (strongest) candidate fits: each key costs more than the budget allows.
     decided, summary = verdict.remeasured_findings([weak, strong], "cuda", settings(pythons=BOTH, budget=0.4), [],
                                                    night, fake_measure(measured(BASE, BASE)))
     assert [(f.key, f.level, f.why) for f in decided] == [
-        (OTHER, "suspect", "not re-measured: beyond the re-measurement's budget of 0 s"),
+        (OTHER, "suspect", "not re-measured: beyond the re-measurement's budget of 0 s" + why),
         (KEY, "noise", "re-measured: refuted")]
-    assert (summary["left_out"], summary["rounds"], summary["budget"]) == (1, 1, 0.4)
+    assert (summary["left_out"], summary["left_out_above_floor"], summary["rounds"], summary["budget"]) == (
+        1, above, 1, 0.4)
 
 
 def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():

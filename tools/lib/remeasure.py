@@ -58,13 +58,26 @@ class RemeasureError(Exception):
 # ---------------------------------------------------------------- the plan
 
 
-def priority(finding: Finding) -> tuple[bool, float]:
-    """Strongest evidence first: one-night calls, then the change in units of the signal's spread."""
-    if math.isfinite(finding.floor):  # the history's own floor: Z_CANDIDATE spreads of this key and signal
-        spread = finding.floor ** (1 / Z_CANDIDATE)
-    else:
-        spread = PRIOR_SPREAD["gpu"] if finding.signal == "gpu" else PRIOR_SPREAD[finding.klass]
-    return (not finding.one_night, -math.log(finding.ratio) / math.log(spread))
+def spread_of(finding: Finding) -> float:
+    """How far one night moves this key's signal: from the history's floor (Z_CANDIDATE spreads), else the prior."""
+    if math.isfinite(finding.floor):
+        return finding.floor ** (1 / Z_CANDIDATE)
+    return PRIOR_SPREAD["gpu"] if finding.signal == "gpu" else PRIOR_SPREAD[finding.klass]
+
+
+def floor_of(finding: Finding) -> float:
+    """The smallest slowdown one night shows: the history's floor, or Z_CANDIDATE prior spreads before it has one."""
+    return finding.floor if math.isfinite(finding.floor) else spread_of(finding) ** Z_CANDIDATE
+
+
+def above_floor(finding: Finding) -> bool:
+    return finding.ratio >= floor_of(finding)
+
+
+def priority(finding: Finding) -> tuple[bool, bool, float]:
+    """Strongest evidence first: one-night calls, then candidates above their floor, then the change in
+    units of the signal's spread."""
+    return (not finding.one_night, not above_floor(finding), -math.log(finding.ratio) / math.log(spread_of(finding)))
 
 
 def visits(values: dict[str, float | None]) -> int:

@@ -89,7 +89,9 @@ def remeasurement_line(summary: dict) -> str:
     line = (f"{summary['keys']} config(s) and mask(s) in {summary['processes']} processes, "
             f"{summary['seconds']:.1f} s of a {summary['budget']:.0f} s budget")
     if summary["left_out"]:
-        line += f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first"
+        above = summary.get("left_out_above_floor", 0)
+        line += (f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first "
+                 f"({above} above their floor, {summary['left_out'] - above} under it)")
     phases = summary.get("phases") or {}
     if summary["processes"] and phases.get("process"):
         per_process = {name: seconds / summary["processes"] for name, seconds in phases.items()}

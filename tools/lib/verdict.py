@@ -166,12 +166,15 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             finding.why = f"re-measurement failed: {error}"
         return candidates, {"error": str(error)}
     for finding in left_out:
-        finding.why = f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s"
+        finding.why = f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s" + (
+            "" if remeasure.above_floor(finding) else
+            f" (under its floor of {remeasure.floor_of(finding):.3f}: one night's noise)")
     decided = list(left_out)
     for finding in (f for f in candidates if f not in left_out):
         decided.append(decide(finding, measured, history, settings))
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
+                     "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
                      "phases": measured.phases,
                      "values": measured.as_json()}
 
