@@ -27,7 +27,8 @@ def test_the_report_gives_a_process_by_phase_and_the_rest_as_fork_exit_and_pipes
                "phases": {"process": 8.0, "start": 1.0, "build": 0.4, "first_calls": 2.0, "wall": 2.0, "gpu": 0.6}}
     assert report.remeasurement_line(summary) == (
         "3 config(s) and mask(s) in 4 processes, 9.0 s of a 20 s budget; 1 candidate(s) left out for the budget, "
-        "weakest evidence first (0 above their floor, 1 under it). A process: 2.00 s (start 0.25, build 0.10, first calls 0.50, wall 0.50, "
+        "weakest evidence first (0 above their floor, 1 under it). A process: 2.00 s (start 0.25, build 0.10, "
+        "first calls 0.50, wall 0.50, "
         "gpu 0.15; fork, exit and pipes 0.50)")
     assert report.remeasurement_line({**summary, "phases": {}}).endswith("(0 above their floor, 1 under it)")
     assert "(1 above their floor, 0 under it)" in report.remeasurement_line({**summary, "left_out_above_floor": 1})
