@@ -113,8 +113,8 @@ def test_a_new_keys_cost_is_its_build_its_visits_and_their_calls():
     wall, gpu = 0.01, 0.005
     found = candidate(signal="wall")
     night = night_of(found, wall=wall, gpu=gpu)
-    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + VISIT_SECONDS + WALL_CALLS * wall
-    assert remeasure.key_cost(found, {}, night, "cpu") == KEY_SECONDS["cpu"] + VISIT_SECONDS + WALL_CALLS * wall
+    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + (VISIT_SECONDS + WALL_CALLS * wall)
+    assert remeasure.key_cost(found, {}, night, "cpu") == KEY_SECONDS["cpu"] + (VISIT_SECONDS + WALL_CALLS * wall)
     short = night_of(found, wall=1e-4, gpu=gpu)
     assert remeasure.key_cost(found, {}, short, "cuda") == KEY_SECONDS["cuda"] + PASSES * (
         VISIT_SECONDS + WALL_CALLS * 1e-4)

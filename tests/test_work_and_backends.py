@@ -89,9 +89,11 @@ def test_a_re_measurement_process_visits_a_short_key_once_a_pass_on_each_cpu_and
     wanted = (cpus[-1], cpus[0], cpus[-1], cpus[0])
     planned = {"run_materialized": [3.0, 1.0, 2.0, 5.0], "run_causal_bias": [4.0]}
     seen: dict[str, list[set[int]]] = {name: [] for name in planned}
+    blocks_of: dict[str, set[tuple[float, int]]] = {name: set() for name in planned}
 
     def visit(run, block_seconds: float, blocks: int) -> float:
         seen[run.__name__].append(os.sched_getaffinity(0))
+        blocks_of[run.__name__].add((block_seconds, blocks))
         return planned[run.__name__][len(seen[run.__name__]) - 1]
 
     monkeypatch.setattr(worker, "visit_seconds", visit)
@@ -107,6 +109,8 @@ def test_a_re_measurement_process_visits_a_short_key_once_a_pass_on_each_cpu_and
     assert [v.wall for v in answer.values] == [1.0, 4.0]
     assert [v.gpu for v in answer.values] == [None, None]  # wall only, and no CUDA
     assert seen == {"run_materialized": [{cpu} for cpu in wanted], "run_causal_bias": [{wanted[0]}]}
+    # A key visited on several CPUs gets the short blocks, a key visited once the longer ones.
+    assert blocks_of == {"run_materialized": {worker.SHORT_VISIT_BLOCKS}, "run_causal_bias": {worker.VISIT_BLOCKS}}
 
 
 def test_the_worker_process_answers_each_request_line_with_one_answer_line():

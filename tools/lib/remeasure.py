@@ -6,8 +6,8 @@ a side: the baseline's Python and the contender's alternate in blocks of ABBA
 or BAAB chosen at random (forked children land on alternating vCPUs, and a
 strict ABAB order would put every A on one vCPU). Every process measures every
 chosen key, in its own random order; a key of short calls is visited PASSES
-times, each on another CPU drawn at random, and its fastest visit counts, as
-in the night.
+times, each on another CPU in an order drawn at random (every CPU once where the
+process has 16), and its fastest visit counts, as in the night.
 
 The plan fits the candidates to a budget of seconds, strongest evidence first,
 with a cost model per process and key (docs/measurements/2026-11-26-h100-remeasurement.md);
@@ -33,15 +33,16 @@ from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
 SIDES = ("baseline", "contender")
-# Visits of a short-call key in each process, each pinned to another CPU: a process on a slow
-# vCPU is slow for every key, and its other visits look past that.
-PASSES = 4
+# Visits of a short-call key in each process, each pinned to another CPU: a vCPU sits up to
+# 1.8x above the fastest, a different one each time, and the fastest of 4 visits left a host
+# slowdown of 25% undecided in 4 of 6 keys on an H200 (docs/measurements/2026-12-01-h200-detection-2.md).
+PASSES = 16
 # The cost model: seconds a process (the worker's fork, CUDA's start), a key (its first build
-# and calls), a visit (a build and blocks of 2 ms), and calls of the key's own time per visit
+# and calls), a visit (blocks of 1-2 ms), and calls of the key's own time per visit
 # (WALL_CALLS) and for a GPU time (GPU_CALLS). Fitted to measured re-measurements (docs/noise.md).
 PROCESS_SECONDS = {"cuda": 0.9, "cpu": 0.05}
 KEY_SECONDS = {"cuda": 0.06, "cpu": 0.02}
-VISIT_SECONDS = 0.01
+VISIT_SECONDS = 0.003
 WALL_CALLS = 2
 GPU_CALLS = 9
 # How far one night moves a signal before the history has a spread of its own: the scale a
