@@ -16,7 +16,8 @@ def test_a_worker_answer_says_how_long_each_phase_of_its_process_took():
     request = schema.WorkerRequest("cpu", 0, (), (schema.WorkerKey(label, "causal_bias", ("wall",), 2),))
     completed = subprocess.run([sys.executable, "-m", "benchmarks.measure.worker"], cwd=REPO_ROOT,
                                input=request.to_json() + "\n", capture_output=True, text=True, timeout=120)
-    answer = schema.WorkerAnswer.from_json(completed.stdout)
+    ready, answer = (schema.WorkerAnswer.from_json(line) for line in completed.stdout.splitlines())
+    assert ready.pid is not None and not ready.values and ready.error is None
     assert answer.error is None and tuple(answer.phases) == schema.WORKER_PHASES
     assert answer.phases["gpu"] == 0.0
     assert all(answer.phases[name] > 0 for name in ("build", "first_calls", "wall")), answer.phases
@@ -32,3 +33,13 @@ def test_the_report_gives_a_process_by_phase_and_the_rest_as_fork_exit_and_pipes
         "gpu 0.15; fork, exit and pipes 0.50)")
     assert report.remeasurement_line({**summary, "phases": {}}).endswith("(0 above their floor, 1 under it)")
     assert "(1 above their floor, 0 under it)" in report.remeasurement_line({**summary, "left_out_above_floor": 1})
+
+
+def test_the_report_gives_the_workers_start_apart_from_the_processes():
+    summary = {"keys": 1, "processes": 2, "seconds": 14.0, "budget": 20.0, "left_out": 0,
+               "phases": {"workers": 10.0, "process": 4.0, "start": 0.5, "build": 0.1, "first_calls": 1.0,
+                          "wall": 1.0, "gpu": 0.4}}
+    assert report.remeasurement_line(summary) == (
+        "1 config(s) and mask(s) in 2 processes, 14.0 s of a 20 s budget. The workers' start (torch's import): "
+        "10.0 s. A process: 2.00 s (start 0.25, build 0.05, first calls 0.50, wall 0.50, gpu 0.20; fork, exit "
+        "and pipes 0.50)")

@@ -12,7 +12,16 @@ from lib import remeasure
 from lib.findings import Finding
 from lib.nights import Night
 from lib.noise import Z_CANDIDATE
-from lib.remeasure import GPU_CALLS, KEY_SECONDS, PASSES, PRIOR_SPREAD, PROCESS_SECONDS, VISIT_SECONDS, WALL_CALLS
+from lib.remeasure import (
+    GPU_CALLS,
+    KEY_SECONDS,
+    PASSES,
+    PRIOR_SPREAD,
+    PROCESS_SECONDS,
+    VISIT_SECONDS,
+    WALL_CALLS,
+    WORKERS_SECONDS,
+)
 from lib.suite import schema
 
 SHORT = schema.SHORT_CALL_SECONDS
@@ -150,8 +159,9 @@ def test_signals_of_a_key_in_the_plan():
 
 
 def fit_boundary(cost: float, processes: int, pace: float) -> float:
-    """The budget that a process's start and one key's cost fill exactly, as the planner reckons it."""
-    return 2 * processes * pace * (PROCESS_SECONDS["cuda"] + cost)
+    """The budget that the workers' start, a process's start and one key's cost fill exactly, as the
+    planner reckons it."""
+    return 2 * processes * pace * (PROCESS_SECONDS["cuda"] + cost) + WORKERS_SECONDS["cuda"]
 
 
 def test_a_candidate_fits_a_budget_it_fills_exactly_and_not_one_a_hair_smaller():
@@ -276,7 +286,9 @@ def rounds_of(candidates: list[Finding], budget: float, answers: list[tuple[floa
         calls.append((list(plan), count, seed, left))
         seconds, done = pending.pop(0)
         values = {key: {"baseline": {"wall": [1.0]}, "contender": {"wall": [1.0]}} for key in plan}
-        return remeasure.Remeasured(values, seconds, done)
+        # The workers start in their estimated time, the rest of the seconds are the processes'.
+        workers = min(seconds, WORKERS_SECONDS[device])
+        return remeasure.Remeasured(values, seconds, done, {"workers": workers})
 
     result = remeasure.remeasure_in_rounds(candidates, night_of(*candidates), device, {"contender": "c"},
                                            processes, 41, budget, measure)
@@ -299,7 +311,8 @@ def test_a_round_that_fits_nothing_more_ends_the_rounds_leaving_the_rest_out():
     assert (left_out, count, measured.seconds) == ([found[1]], 1, budget)
 
 
-def test_the_next_round_gets_the_budget_left_at_the_pace_measured_with_the_next_seed():
+def test_the_next_round_gets_the_budget_left_at_the_pace_measured_with_the_next_seed(monkeypatch):
+    monkeypatch.setitem(WORKERS_SECONDS, "cuda", 0.0)  # workers that start at once: the pace alone
     found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
     cost = remeasure.key_cost(found[0], {}, night_of(*found), "cuda")
     estimate = PROCESS_SECONDS["cuda"] + cost
@@ -312,6 +325,29 @@ def test_the_next_round_gets_the_budget_left_at_the_pace_measured_with_the_next_
     assert (left_out, count, measured.processes, measured.seconds) == ([], 2, 40, 10 * estimate + 1.0)
 
 
+def test_the_pace_leaves_the_workers_start_out():
+    """Round 1 (its workers' start, then 20 processes in 5 estimated processes' time: a pace of 1/4) leaves
+    its workers and 6 estimated processes: key b fits at the pace of 1/4, and would not with the workers'
+    start counted in the pace."""
+    found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
+    night = night_of(*found, wall=1.0)  # keys far costlier than a process's start
+    estimate = PROCESS_SECONDS["cuda"] + remeasure.key_cost(found[0], {}, night, "cuda")
+    workers = WORKERS_SECONDS["cuda"]
+    budget = 2 * workers + 11 * estimate
+    calls: list = []
+    answers = [(workers + 5 * estimate, 20), (1.0, 20)]
+
+    def measure(plan, pythons, device, count, seed, left):
+        calls.append(list(plan))
+        seconds, done = answers.pop(0)
+        return remeasure.Remeasured({key: {} for key in plan}, seconds, done, {"workers": workers})
+
+    _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 41, budget,
+                                                       measure)
+    assert calls == [[("a", "causal_bias")], [("b", "causal_bias")]]
+    assert (left_out, count) == ([], 2)
+
+
 def test_the_first_round_measures_the_strongest_candidate_even_over_budget():
     found = [candidate("a", ratio=2.0)]
     calls, (measured, left_out, count) = rounds_of(found, 0.0, [(5.0, 20)])
@@ -319,9 +355,21 @@ def test_the_first_round_measures_the_strongest_candidate_even_over_budget():
     assert (left_out, count, measured.seconds) == ([], 1, 5.0)
 
 
+def test_each_round_keeps_its_workers_start_out_of_the_processes_budget():
+    found = candidate()
+    night = night_of(found)
+    cost = remeasure.key_cost(found, {}, night, "cuda")
+    processes = 2 * 10 * (PROCESS_SECONDS["cuda"] + cost)
+    assert remeasure.fitted_plan([found], night, 10, "cuda", processes + WORKERS_SECONDS["cuda"], first_free=False)[0]
+    assert not remeasure.fitted_plan([found], night, 10, "cuda", math.nextafter(
+        processes + WORKERS_SECONDS["cuda"], 0), first_free=False)[0]
+
+
 @pytest.mark.parametrize("share, fits", [(0.4, True), (0.6, False)])
-def test_the_second_round_fits_at_the_measured_pace_what_the_first_left(share, fits):
-    """With keys of equal cost, the second fits where the first round took at most half the budget."""
+def test_the_second_round_fits_at_the_measured_pace_what_the_first_left(share, fits, monkeypatch):
+    """With keys of equal cost and workers that start at once, the second fits where the first round took at
+    most half the budget."""
+    monkeypatch.setitem(WORKERS_SECONDS, "cpu", 0.0)
     found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
     cost = remeasure.key_cost(found[0], {}, night_of(*found), "cpu")
     budget = 20 * (PROCESS_SECONDS["cpu"] + 1.5 * cost)  # the first key, not both

@@ -120,7 +120,8 @@ def test_the_worker_process_answers_each_request_line_with_one_answer_line():
     completed = subprocess.run([sys.executable, "-m", "benchmarks.measure.worker"], cwd=REPO_ROOT,
                                input=request.to_json() + "\n{}\n", capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
-    measured, unreadable = (grid.WorkerAnswer.from_json(line) for line in completed.stdout.splitlines())
+    ready, measured, unreadable = (grid.WorkerAnswer.from_json(line) for line in completed.stdout.splitlines())
+    assert ready == grid.WorkerAnswer(pid=ready.pid) and ready.pid is not None  # first, before any request
     assert measured.error is None and measured.pid is not None
     assert [(v.config, v.mask, v.gpu) for v in measured.values] == [(label, "causal_bias", None)]
     assert measured.values[0].wall > 0
@@ -220,7 +221,9 @@ def _served(lines: list[str]) -> list[grid.WorkerAnswer]:
 
     out = io.StringIO()
     worker.serve(iter(lines), out)
-    return [grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines()]
+    ready, *answers = (grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines())
+    assert ready == grid.WorkerAnswer(pid=os.getpid())
+    return answers
 
 
 def _request_line(seed: int = 0) -> str:
@@ -268,5 +271,5 @@ def test_the_answer_goes_out_before_its_child_has_ended(monkeypatch, tmp_path):
     out = io.StringIO()
     worker.serve(lines(), out)  # returns once every child has ended
     assert seen.read_text() == "read while ending"
-    answered, unreadable = (grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines())
+    _, answered, unreadable = (grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines())
     assert answered.error is None and unreadable.error.startswith("unreadable request")

@@ -158,11 +158,14 @@ def _child_answer(request: WorkerRequest) -> tuple[int, str]:
 def serve(lines: TextIO | None = None, out: TextIO | None = None) -> None:
     """One forked child per request line (stdin by default); the child's JSON line is the answer.
 
+    The first line out, before any request, says the worker is ready: an answer with its pid.
+
     The answer goes out as soon as the child has written it, before the child has
     ended: its CUDA teardown (up to a second) overlaps what is asked next, as it
     does when the other side's worker is asked next.
     """
     lines, out = lines or sys.stdin, out or sys.stdout
+    _answer(WorkerAnswer(pid=os.getpid()), out)  # ready: torch is imported (seconds on a GPU VM)
     ending: list[int] = []
     for line in lines:
         request = _request_or_error(line)

@@ -37,10 +37,12 @@ SIDES = ("baseline", "contender")
 # 1.8x above the fastest, a different one each time, and the fastest of 4 visits left a host
 # slowdown of 25% undecided in 4 of 6 keys on an H200 (docs/measurements/2026-12-01-h200-detection-2.md).
 PASSES = 16
-# The cost model: seconds a process (the worker's fork, CUDA's start), a key (its first build
-# and calls), a visit (blocks of 1-2 ms), and calls of the key's own time per visit
-# (WALL_CALLS) and for a GPU time (GPU_CALLS). Fitted to measured re-measurements (docs/noise.md).
-PROCESS_SECONDS = {"cuda": 0.9, "cpu": 0.05}
+# The cost model: seconds the two workers take to start (torch's import, once a round), a
+# process (the worker's fork, CUDA's start), a key (its first build and calls), a visit (blocks
+# of 1-2 ms), and calls of the key's own time per visit (WALL_CALLS) and for a GPU time
+# (GPU_CALLS). Fitted to measured re-measurements (docs/noise.md).
+WORKERS_SECONDS = {"cuda": 10.0, "cpu": 3.0}
+PROCESS_SECONDS = {"cuda": 0.35, "cpu": 0.05}
 KEY_SECONDS = {"cuda": 0.06, "cpu": 0.02}
 VISIT_SECONDS = 0.003
 WALL_CALLS = 2
@@ -106,7 +108,8 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
 def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, device: str, budget: float,
                 pace: float = 1.0, first_free: bool = True) -> tuple[Plan, list[Finding], float]:
     """The keys to re-measure, in priority order, as many as ``processes`` a side can measure
-    within ``budget`` seconds; the candidates left out; the estimated seconds a process.
+    within ``budget`` seconds, the workers' start included; the candidates left out; the
+    estimated seconds a process.
 
     ``pace``: measured over estimated seconds a process, from an earlier round (1 before any);
     ``first_free``: the strongest candidate is taken even where it alone does not fit.
@@ -116,7 +119,8 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
     seconds = PROCESS_SECONDS[device]
     for finding in sorted(candidates, key=priority):
         cost = key_cost(finding, plan, tonight, device)
-        if (plan or not first_free) and 2 * processes * pace * (seconds + cost) > budget:
+        # Each round starts its two workers, then runs its processes.
+        if (plan or not first_free) and 2 * processes * pace * (seconds + cost) + WORKERS_SECONDS[device] > budget:
             left_out.append(finding)
             continue
         seconds += cost
@@ -149,13 +153,24 @@ class Worker:
         except OSError as error:
             raise RemeasureError(f"cannot start {self.python}: {error}") from None
 
+    def ready(self) -> None:
+        """Wait for the worker's first line: its imports (torch's, seconds on a GPU VM) are done."""
+        self._answer_line()
+
     def ask(self, request: schema.WorkerRequest) -> schema.WorkerAnswer:
-        assert self.process and self.process.stdin and self.process.stdout
+        assert self.process and self.process.stdin
         try:
             self.process.stdin.write(request.to_json() + "\n")
             self.process.stdin.flush()
-            line = self.process.stdout.readline()
         except (BrokenPipeError, OSError):
+            pass  # the worker is gone: reading says so
+        return self._answer_line()
+
+    def _answer_line(self) -> schema.WorkerAnswer:
+        assert self.process and self.process.stdout
+        try:
+            line = self.process.stdout.readline()
+        except OSError:
             line = ""
         if not line:
             raise RemeasureError(f"the {self.side} worker ({self.python}) stopped answering")
@@ -216,7 +231,8 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
     """Measure every key of ``plan`` in ``processes_per_side`` fresh processes of each Python (one side or both).
 
     No block of four processes starts that would end past ``budget_seconds`` at the pace
-    so far: the nightly's cost stays bounded, and the sides stay balanced.
+    so far: the nightly's cost stays bounded, and the sides stay balanced. The workers'
+    start (torch's import, in both at once) is a phase of its own, "workers".
     """
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -229,11 +245,14 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
     try:
         for worker in workers.values():
             worker.start()
+        for worker in workers.values():
+            worker.ready()
+        phases["workers"] = time.perf_counter() - started
         order = (process_order(processes_per_side, rng) if len(workers) == 2
                  else [next(iter(workers))] * processes_per_side)
         for index, side in enumerate(order):
             elapsed = time.perf_counter() - started
-            if index % 4 == 0 and index and elapsed * (1 + 4 / index) > budget_seconds:
+            if index % 4 == 0 and index and elapsed + 4 * phases["process"] / index > budget_seconds:
                 break
             request = schema.WorkerRequest(device, rng.randrange(2**32),
                                            tuple(rng.sample(cpus, min(PASSES, len(cpus)))), tuple(plan.values()))
@@ -274,6 +293,6 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
         measured = measure(plan, pythons, device, processes, seed + rounds, left)
         merged = merged.merged(measured)
         if measured.processes:
-            pace = measured.seconds / measured.processes / estimate
+            pace = (measured.seconds - measured.phases.get("workers", 0.0)) / measured.processes / estimate
         pending, rounds = left_out, rounds + 1
     return merged, pending, rounds

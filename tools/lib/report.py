@@ -92,7 +92,10 @@ def remeasurement_line(summary: dict) -> str:
         above = summary.get("left_out_above_floor", 0)
         line += (f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first "
                  f"({above} above their floor, {summary['left_out'] - above} under it)")
-    phases = summary.get("phases") or {}
+    phases = dict(summary.get("phases") or {})
+    workers = phases.pop("workers", None)
+    if workers is not None:
+        line += f". The workers' start (torch's import): {workers:.1f} s"
     if summary["processes"] and phases.get("process"):
         per_process = {name: seconds / summary["processes"] for name, seconds in phases.items()}
         measured = sum(seconds for name, seconds in per_process.items() if name != "process")
