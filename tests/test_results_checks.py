@@ -42,15 +42,30 @@ def impossible(name: str, values: list, params: list | None = None) -> str | Non
     return results.impossible_value(FakeResults(name, values, params))  # type: ignore[arg-type]
 
 
-def test_durations_and_sizes_must_be_positive_other_figures_may_be_zero():
-    assert results.must_be_positive(f"{TIMED}.time_materialized")
-    assert results.must_be_positive(f"{NIGHT}.track_wall_time_causal_bias")
-    assert results.must_be_positive(f"{NIGHT}.track_gpu_time_materialized")
-    assert results.must_be_positive(f"{NIGHT}.track_peak_memory_materialized")
-    assert not results.must_be_positive(f"{NIGHT}.track_aten_ops_materialized")
-    assert not results.must_be_positive(f"{NIGHT}.track_sdpa_backend_materialized")
-    assert not results.must_be_positive(f"{NIGHT}.track_unknown_materialized")
-    assert not results.must_be_positive("time_materialized.track_aten_ops_materialized")  # the method decides
+# (method, must be positive, lower is better): durations and sizes are positive and better lower; counts
+# and codes may be zero and have no better direction (a count's change is judged by the verdict itself).
+# A name with its parameters, as asv's pages give it, is asked only which way is better (None).
+FIGURE_RULES = [
+    (f"{TIMED}.time_materialized", True, True),
+    (f"{TIMED}.time_causal_bias(1, 4)", None, True),
+    (f"{NIGHT}.track_wall_time_causal_bias", True, True),
+    (f"{NIGHT}.track_gpu_time_materialized", True, True),
+    (f"{NIGHT}.track_gpu_time_causal_bias(1, 4)", None, True),
+    (f"{NIGHT}.track_peak_memory_materialized", True, True),
+    (f"{NIGHT}.track_aten_ops_materialized", False, False),
+    (f"{NIGHT}.track_sdpa_backend_materialized", False, False),
+    (f"{NIGHT}.track_unknown_materialized", False, False),
+    ("time_materialized.track_aten_ops_materialized", False, False),  # the method decides, not the class
+    ("time_x.track_kernels_materialized", False, False),
+]
+
+
+@pytest.mark.parametrize("name, positive, lower", FIGURE_RULES)
+def test_durations_and_sizes_are_positive_and_better_lower_counts_and_codes_neither(
+        name: str, positive: bool | None, lower: bool) -> None:
+    if positive is not None:
+        assert results.must_be_positive(name) is positive
+    assert results.lower_is_better(name) is lower
 
 
 def test_a_zero_time_is_impossible_a_zero_count_is_not():
@@ -87,18 +102,6 @@ def test_the_values_must_match_the_parameter_sets():
     assert impossible(name, [1.0] * 6, [["1", "2", "3"], ["a", "b"]]) is None
     assert impossible(name, [1.0], []) is None  # no parameters: one value
     assert impossible(name, [1.0, 2.0], []) == f"{name} has 2 values for 1 parameter sets"
-
-
-def test_lower_is_better_for_times_and_measured_figures_never_for_counts_or_codes():
-    assert results.lower_is_better(f"{TIMED}.time_causal_bias")
-    assert results.lower_is_better(f"{TIMED}.time_causal_bias(1, 4)")
-    assert results.lower_is_better(f"{NIGHT}.track_wall_time_materialized")
-    assert results.lower_is_better(f"{NIGHT}.track_gpu_time_causal_bias(1, 4)")
-    assert results.lower_is_better(f"{NIGHT}.track_peak_memory_materialized")
-    assert not results.lower_is_better(f"{NIGHT}.track_aten_ops_materialized")
-    assert not results.lower_is_better(f"{NIGHT}.track_sdpa_backend_materialized")
-    assert not results.lower_is_better(f"{NIGHT}.track_unknown_materialized")
-    assert not results.lower_is_better("time_x.track_kernels_materialized")
 
 
 # ---------------------------------------------------------------- run files
