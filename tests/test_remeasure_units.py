@@ -286,9 +286,10 @@ def rounds_of(candidates: list[Finding], budget: float, answers: list[tuple[floa
         calls.append((list(plan), count, seed, left))
         seconds, done = pending.pop(0)
         values = {key: {"baseline": {"wall": [1.0]}, "contender": {"wall": [1.0]}} for key in plan}
-        # The workers start in their estimated time, the rest of the seconds are the processes'.
+        # The workers start in their estimated time, the rest of the seconds are the processes'; workers
+        # that start at once leave no phase (as a Remeasured from before the phase was kept).
         workers = min(seconds, WORKERS_SECONDS[device])
-        return remeasure.Remeasured(values, seconds, done, {"workers": workers})
+        return remeasure.Remeasured(values, seconds, done, {"workers": workers} if workers else {})
 
     result = remeasure.remeasure_in_rounds(candidates, night_of(*candidates), device, {"contender": "c"},
                                            processes, 41, budget, measure)
