@@ -178,7 +178,8 @@ def measure_grid(configs: list[AttentionConfig], mask_builder: MaskBuilder = low
     and ``short_passes`` more over the configs of short calls.
 
     One config failing fails alone. The CUDA-graph capture, the one figure that
-    can break the CUDA context, comes in the last full pass, after every check.
+    can break the CUDA context, comes only in the full passes after the first,
+    after every check.
     """
     device = configs[0].device if configs else "cpu"
     if device == "cuda" and not cuda_available():
