@@ -234,7 +234,8 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
     # Per process a start, per new key a build, a visit and its calls of 0.01 s, and the GPU time's calls.
     key = remeasure.KEY_SECONDS["cuda"] + remeasure.VISIT_SECONDS + remeasure.WALL_CALLS * 0.01
     process = remeasure.PROCESS_SECONDS["cuda"] + 3 * key + remeasure.GPU_CALLS * 0.005
-    keys, left_out, seconds = remeasure.fitted_plan(candidates, night, 10, "cuda", 20 * process + 0.01)
+    budget = remeasure.WORKERS_SECONDS["cuda"] + 20 * process + 0.01  # the workers' start, then 20 processes
+    keys, left_out, seconds = remeasure.fitted_plan(candidates, night, 10, "cuda", budget)
     assert list(keys) == [("d", "causal_bias"), ("c", "causal_bias"), ("b", "causal_bias")]
     # calls of 10 ms: one visit a process
     assert keys[("b", "causal_bias")] == schema.WorkerKey("b", "causal_bias", ("gpu",), 1)
@@ -256,8 +257,10 @@ def test_the_historys_spread_ranks_candidates_once_it_has_one():
     assert sorted([host, gpu], key=remeasure.priority) == [gpu, host]
 
 
-def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest():
-    """Round 2 fits the left-out candidates into the rest of the budget at the pace round 1 measured."""
+def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monkeypatch):
+    """Round 2 fits the left-out candidates into the rest of the budget at the pace round 1 measured
+    (workers that start at once: the pace alone)."""
+    monkeypatch.setitem(remeasure.WORKERS_SECONDS, "cuda", 0.0)
     configs = [f"c{i}" for i in range(6)]
     candidates = [Finding(level="suspect", key=("gpu", c, "causal_bias"), signal="wall", reference=1.0,
                           contender=2.0 - i / 10, klass="launch-bound", floor=math.inf, why="candidate")
