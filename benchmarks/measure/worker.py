@@ -32,7 +32,7 @@ from .model import prepared_case, use_device
 from .timers import adding_seconds, graph_replay_seconds, visit_seconds
 
 # A visit: blocks of (seconds, how many). A key of short calls is visited on every CPU in turn
-# and its fastest visit counts: short blocks keep sixteen visits as cheap as four were.
+# and its fastest visit counts: short blocks keep its sixteen visits to about 3 ms each.
 VISIT_BLOCKS = (0.002, 3)
 SHORT_VISIT_BLOCKS = (0.001, 2)
 

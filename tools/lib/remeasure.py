@@ -33,9 +33,9 @@ from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
 SIDES = ("baseline", "contender")
-# Visits of a short-call key in each process, each pinned to another CPU: a vCPU sits up to
-# 1.8x above the fastest, a different one each time, and the fastest of 4 visits left a host
-# slowdown of 25% undecided in 4 of 6 keys on an H200 (docs/measurements/2026-12-01-h200-detection-2.md).
+# Visits of a short-call key in each process, each pinned to another CPU: a vCPU can sit well
+# above the fastest, a different one each time, and only the fastest of visits on many CPUs
+# gives a process's value that a host slowdown of 25% stands out from (docs/noise.md).
 PASSES = 16
 # The cost model: seconds the two workers take to start (torch's import, once a round), a
 # process (the worker's fork, CUDA's start), a key (its first build and calls), a visit (blocks
