@@ -7,8 +7,9 @@ on stdin (``benchmarks/schema.py``) forks a child that starts CUDA itself,
 measures the requested configs and masks and answers one ``WorkerAnswer`` JSON
 line, which the worker passes on: per key, the wall time of one forward (the
 fastest of its visits, each pinned to another CPU, as the night makes them) and
-the CUDA-graph GPU time where that key's signals ask for it. A child is one process, the statistical
-unit of the check: its values are one draw of the host's state.
+the CUDA-graph GPU time where that key's signals ask for it. A child is one
+process, the statistical unit of the check: its values are one draw of the
+host's state.
 
 Nothing runs at import. asv's discovery never imports it: ``benchmarks/measure`` has no
 ``__init__.py``, so the forkserver that asv forks its children from stays without torch.
