@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 
 import pytest
 import torch
@@ -215,8 +216,9 @@ def test_the_counts_are_the_schemas():
     assert tuple(counts) == grid.COUNT_FIGURES
 
 
-def _served(lines: list[str]) -> list[grid.WorkerAnswer]:
-    """worker.serve over ``lines`` in this process (its children fork from here); the answers."""
+def _served(lines: Iterable[str]) -> list[grid.WorkerAnswer]:
+    """worker.serve over ``lines`` in this process (its children fork from here); the answers after its ready
+    line. It returns once every child has ended."""
     from benchmarks.measure import worker
 
     out = io.StringIO()
@@ -268,8 +270,6 @@ def test_the_answer_goes_out_before_its_child_has_ended(monkeypatch, tmp_path):
 
     monkeypatch.setattr(worker, "measure", lambda request: grid.WorkerAnswer(pid=os.getpid()))
     monkeypatch.setattr(worker, "_end_child", end_child)
-    out = io.StringIO()
-    worker.serve(lines(), out)  # returns once every child has ended
+    answered, unreadable = _served(lines())
     assert seen.read_text() == "read while ending"
-    _, answered, unreadable = (grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines())
     assert answered.error is None and unreadable.error.startswith("unreadable request")

@@ -164,7 +164,7 @@ class NightPasses:
                 figures[mask].errors.append(f"pass {index + 1}: building failed: {describe(error)}")
             return
         self.visit(case, figures, masks, SHORT_VISIT_BLOCK_SECONDS if short else VISIT_BLOCK_SECONDS)
-        if short or not (last or (config.device == "cuda" and _calls_under(figures, GPU_TIME_EVERY_PASS_SECONDS))):
+        if not _kernel_time_due(config, figures, last, short):
             return
         what = "GPU time" if config.device == "cuda" else "call time"
         for mask in MASKS:
@@ -206,6 +206,13 @@ def _run_passes(night: NightPasses, configs: list[AttentionConfig], passes: int,
     for index in range(passes, passes + short_passes):
         night.on_cpu_of_pass(index)
         night.later_pass(index, short, last=False, short=True)
+
+
+def _kernel_time_due(config: AttentionConfig, figures: dict[str, MaskFigures], last: bool, short: bool) -> bool:
+    """Every full pass after the checks for CUDA calls under GPU_TIME_EVERY_PASS_SECONDS, else the last one."""
+    if short:
+        return False
+    return last or (config.device == "cuda" and _calls_under(figures, GPU_TIME_EVERY_PASS_SECONDS))
 
 
 def _short_calls(figures: dict[str, MaskFigures] | str | None) -> bool:
