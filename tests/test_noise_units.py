@@ -262,3 +262,12 @@ def test_a_keys_own_spread_is_kept_from_4_steps_on_not_at_4_only():
     fitted = noise.fit({KEY: {"wall": [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]}}, {KEY: "GPU-bound"})
     assert fitted.own == {(*KEY, "wall"): (math.log(2.0) / 1.645, 5)}
     assert noise.fit({KEY: {"wall": [1.0, 2.0, 1.0, 2.0]}}, {KEY: "GPU-bound"}).own == {}  # 3 steps
+
+
+def test_9_processes_a_side_are_the_fewest_that_can_confirm_at_1e_4():
+    assert noise.least_processes_to_confirm() == noise.PROCESSES_TO_CONFIRM == 9
+    assert noise.least_processes_to_confirm(1e-3) == 7  # 2 / C(14, 7) = 0.00058; 6 a side give 0.0022
+    # Every contender slower than every baseline, by half: 8 a side stay short of the bar, 9 reach it.
+    eight, nine = (noise.decide(BASELINE[:n], [v * 1.5 for v in BASELINE[:n]], 1.05) for n in (8, 9))
+    assert (eight.outcome, eight.p_change) == ("undecided", 0.00015540015540043773)
+    assert (nine.outcome, nine.p_change) == ("confirmed", 4.113533525319419e-05)

@@ -256,6 +256,23 @@ def test_a_seeded_order_is_the_same_every_time():
     assert remeasure.process_order(10, random.Random(3)) == remeasure.process_order(10, random.Random(3))
 
 
+def test_a_slow_pace_never_stops_the_processes_before_each_side_can_confirm():
+    # An H200 check's pace: 16 of 20 processes in 38.1 s, 50 s gone of 55.5. The next block would
+    # end past the budget, yet 8 a side can never confirm (2 / C(16, 8) > 1e-4): it goes on to 20.
+    assert not remeasure.stop_before(16, 2, 50.0, 38.1, 55.5)
+    assert remeasure.stop_before(20, 2, 60.0, 47.6, 55.5)
+    assert not remeasure.stop_before(20, 2, 40.0, 30.0, 55.5)  # 40 + 4 * 1.5 = 46: within it
+    assert not remeasure.stop_before(20, 2, 49.5, 30.0, 55.5)  # 49.5 + 6 = 55.5 ends on the budget
+    assert remeasure.stop_before(20, 2, 49.6, 30.0, 55.5)
+
+
+def test_one_side_stops_only_at_a_blocks_start_from_9_processes_on():
+    assert not remeasure.stop_before(8, 1, 100.0, 8.0, 1.0)
+    assert not remeasure.stop_before(9, 1, 100.0, 9.0, 1.0)  # inside a block
+    assert remeasure.stop_before(12, 1, 100.0, 12.0, 1.0)
+    assert not remeasure.stop_before(0, 1, 0.0, 0.0, 0.0)
+
+
 # ---------------------------------------------------------------- measured values
 
 

@@ -32,7 +32,7 @@ import math
 import sys
 from pathlib import Path
 
-from lib import report, verdict
+from lib import noise, report, verdict
 from lib.cli import ToolError, add_results_arguments, run_tool, writable_folder, write_report
 from lib.results import open_machine, published_steps, verdict_path
 
@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baseline-python", help="a Python with the baseline's torch, for the re-measurement")
     parser.add_argument("--contender-python", help="a Python with the contender's torch, for the re-measurement")
     parser.add_argument("--processes", type=int, default=DEFAULTS["processes"],
-                        help=f"fresh processes a side in the re-measurement (default {DEFAULTS['processes']})")
+                        help=f"fresh processes a side in the re-measurement (default {DEFAULTS['processes']}; "
+                             f"at least {noise.PROCESSES_TO_CONFIRM}: fewer can never confirm a slowdown "
+                             f"at p < {noise.ALPHA_CONFIRM:g})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the re-measurement's order")
     parser.add_argument("--budget", type=float,
                         help=f"seconds the re-measurement may take (default: {100 * verdict.BUDGET_SHARE:.0f}%% of "
@@ -75,7 +77,8 @@ def validated(args: argparse.Namespace) -> None:
     """Every number and combination checked before any night is read."""
     if not (math.isfinite(args.factor) and args.factor > 1.0):
         raise ToolError(f"--factor must be a finite number above 1, not {args.factor}")
-    for name, least, most in (("history", 1, 10_000), ("window", 1, 10_000), ("processes", 2, 1_000)):
+    for name, least, most in (("history", 1, 10_000), ("window", 1, 10_000),
+                              ("processes", noise.PROCESSES_TO_CONFIRM, 1_000)):
         if not least <= getattr(args, name) <= most:
             raise ToolError(f"--{name} must be from {least} to {most}, not {getattr(args, name)}")
     if args.baseline_python and not args.contender_python:

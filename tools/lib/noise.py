@@ -128,6 +128,21 @@ ALPHA_CONFIRM = 1e-4
 ALPHA_REFUTE = 0.10
 
 
+def least_processes_to_confirm(alpha: float = ALPHA_CONFIRM) -> int:
+    """The fewest processes a side whose most lopsided outcome the two-sided rank test puts below ``alpha``.
+
+    With n a side, every contender slower than every baseline gives p = 2 / C(2n, n):
+    fewer processes than this can refute a candidate, never confirm one.
+    """
+    processes = 1
+    while 2 / math.comb(2 * processes, processes) >= alpha:
+        processes += 1
+    return processes
+
+
+PROCESSES_TO_CONFIRM = least_processes_to_confirm()
+
+
 @dataclasses.dataclass(frozen=True)
 class Decision:
     outcome: str  # "confirmed", "refuted", "undecided"

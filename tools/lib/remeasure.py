@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from lib.findings import Finding
 from lib.nights import Night
-from lib.noise import Z_CANDIDATE
+from lib.noise import PROCESSES_TO_CONFIRM, Z_CANDIDATE
 from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
@@ -230,8 +230,9 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
               budget_seconds: float = 120.0) -> Remeasured:
     """Measure every key of ``plan`` in ``processes_per_side`` fresh processes of each Python (one side or both).
 
-    No block of four processes starts that would end past ``budget_seconds`` at the pace
-    so far: the nightly's cost stays bounded, and the sides stay balanced. The workers'
+    Once each side has the processes a confirmation needs, no block of four starts that
+    would end past ``budget_seconds`` at the pace so far: the nightly's cost stays
+    bounded, and the sides stay balanced. The workers'
     start (torch's import, in both at once) is a phase of its own, "workers".
     """
     started = time.perf_counter()
@@ -251,8 +252,8 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
         order = (process_order(processes_per_side, rng) if len(workers) == 2
                  else [next(iter(workers))] * processes_per_side)
         for index, side in enumerate(order):
-            elapsed = time.perf_counter() - started
-            if index % 4 == 0 and index and elapsed + 4 * phases["process"] / index > budget_seconds:
+            if stop_before(index, len(workers), time.perf_counter() - started, phases.get("process", 0.0),
+                           budget_seconds):
                 break
             request = schema.WorkerRequest(device, rng.randrange(2**32),
                                            tuple(rng.sample(cpus, min(PASSES, len(cpus)))), tuple(plan.values()))
@@ -271,6 +272,15 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
         for worker in workers.values():
             worker.stop()
     return Remeasured(values, time.perf_counter() - started, processes, phases)
+
+
+def stop_before(index: int, sides: int, elapsed: float, process_seconds: float, budget_seconds: float) -> bool:
+    """Whether the process at ``index`` is not started: at a block's start, where the block would end past
+    the budget at the pace so far, and only once each side has enough processes to confirm a slowdown
+    (fewer would spend the budget on values that can only refute)."""
+    if index % 4 or index < sides * PROCESSES_TO_CONFIRM:
+        return False
+    return elapsed + 4 * process_seconds / index > budget_seconds
 
 
 Measure = Callable[[Plan, dict[str, str], str, int, int, float], Remeasured]
