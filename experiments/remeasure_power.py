@@ -1,13 +1,15 @@
 """How often the re-measurement confirms a slowdown it is known to carry, and how often one it does not.
 
     python experiments/remeasure_power.py SPEC.json --baseline-python A --contender-python B
-        [--controls CONFIG|MASK ...] [--processes 10] [--seed 1] [--factor 1.05]
+        [--controls CONFIG|MASK ...] [--signal wall|gpu] [--processes 10] [--seed 1] [--factor 1.05]
 
 SPEC.json is a `tools/inject.py plan` spec, installed in the contender's Python
 (`tools/inject.py install`). Every slowdown's (config, mask), and each control
 (a key the spec leaves alone), is re-measured as the nightly's check does it
 (`lib.remeasure.remeasure`: alternating processes, short-call keys on every CPU)
-and decided by `lib.noise.decide`. Prints each key's decision, the count per
+and decided by `lib.noise.decide` on ``--signal``: the wall time (short calls
+visited PASSES times) or the CUDA-graph GPU time (one visit, as the check
+measures a GPU time candidate). Prints each key's decision, the count per
 outcome for the injected keys and for the controls, and the seconds a process by
 phase: the re-measurement's power without nights or a history.
 """
@@ -31,6 +33,7 @@ def main() -> None:
     parser.add_argument("--baseline-python", required=True)
     parser.add_argument("--contender-python", required=True)
     parser.add_argument("--controls", nargs="*", default=[], help="CONFIG|MASK keys the spec leaves alone")
+    parser.add_argument("--signal", choices=("wall", "gpu"), default="wall")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--processes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
@@ -38,13 +41,14 @@ def main() -> None:
     args = parser.parse_args()
     injected = [(s["config"], s["mask"]) for s in json.loads(args.spec.read_text())["slowdowns"]]
     controls = [tuple(control.split("|")) for control in args.controls]
-    plan = {key: schema.WorkerKey(*key, ("wall",), remeasure.PASSES) for key in injected + controls}
+    signals, visits = (("wall",), remeasure.PASSES) if args.signal == "wall" else (("wall", "gpu"), 1)
+    plan = {key: schema.WorkerKey(*key, signals, visits) for key in injected + controls}
     pythons = {"baseline": args.baseline_python, "contender": args.contender_python}
     measured = remeasure.remeasure(plan, pythons, args.device, args.processes, args.seed, budget_seconds=600)
     outcomes: dict[str, collections.Counter] = {"injected": collections.Counter(), "control": collections.Counter()}
     for key in plan:
-        decision = noise.decide(measured.side(key, "wall", "baseline"), measured.side(key, "wall", "contender"),
-                                args.factor)
+        decision = noise.decide(measured.side(key, args.signal, "baseline"),
+                                measured.side(key, args.signal, "contender"), args.factor)
         kind = "injected" if key in injected else "control"
         outcomes[kind][decision.outcome] += 1
         print(f"{kind:8s} {key[0]} {key[1]}: {decision.outcome}, ratio {decision.ratio:.3f}, p {decision.p_change:.1e}")
