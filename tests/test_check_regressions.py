@@ -180,10 +180,11 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
     # The 4x host time: what the re-measurement could say depends on the processes the budget gave it and
     # on how the machine's load fell on them, both of which the report states: a key left out for the
     # budget is not re-measured; a re-measured one is decided by the rule over the values reported
-    # (10 a side can confirm, p = 1.1e-5 at complete separation; 8 cannot, p = 1.6e-4). Never refuted.
+    # (10 a side can confirm, p = 1.1e-5 at complete separation; 8 cannot, p = 1.6e-4, and the budget
+    # never cuts a side below 9). Never refuted.
     summary = report["confirmation"]
     measured = {(v["config"], v["mask"]): v for v in summary["values"]}
-    assert all(len(v[side]["wall"]) <= 10 for v in measured.values() for side in ("baseline", "contender"))
+    assert all(len(v[side]["wall"]) == 10 for v in measured.values() for side in ("baseline", "contender"))
     (slow,) = [f for f in report["regressions"] + report["suspects"] + report["noise"]
                if (f["config"], f["mask"], f["signal"]) == (*host, "wall")]
     if host not in measured:
@@ -195,6 +196,17 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
         level = {"confirmed": "regression", "undecided": "suspect"}[decision.outcome]
         assert slow["level"] == level and slow["why"].endswith(f"re-measured: {decision.outcome}"), slow
         assert slow["confirmation"]["p_change"] == decision.p_change
+
+
+def test_a_real_re_measurement_past_its_budget_gives_each_side_the_processes_that_can_confirm():
+    """A budget spent before the first process: the workers still run 10 processes a side (8 could never
+    confirm), and stop at the first block of four from 9 a side on (not the 11 asked for)."""
+    key = (CONFIGS[0], "causal_bias")
+    plan = {key: schema.WorkerKey(*key, ("wall",), 1)}
+    measured = remeasure.remeasure(plan, {"baseline": sys.executable, "contender": sys.executable}, "cpu", 11, 0,
+                                   budget_seconds=1e-6)
+    assert measured.processes == 20
+    assert [len(measured.side(key, "wall", side)) for side in remeasure.SIDES] == [10, 10]
 
 
 # ---------------------------------------------------------------- the decision rule, exact
