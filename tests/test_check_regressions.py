@@ -198,15 +198,16 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
         assert slow["confirmation"]["p_change"] == decision.p_change
 
 
-def test_a_real_re_measurement_past_its_budget_gives_each_side_the_processes_that_can_confirm():
-    """A budget spent before the first process: the workers still run 10 processes a side (8 could never
-    confirm), and stop at the first block of four from 9 a side on (not the 11 asked for)."""
-    key = (CONFIGS[0], "causal_bias")
-    plan = {key: schema.WorkerKey(*key, ("wall",), 1)}
+def test_a_real_re_measurement_past_its_budget_keeps_its_strongest_key_for_the_processes_that_can_confirm():
+    """A budget spent before the first process: after the first block the plan keeps its strongest key
+    alone, whose 10 processes a side run (8 could never confirm), and stops at the first block of four
+    from 9 a side on (not the 11 asked for). The keys dropped keep no values."""
+    keys = [(config, "causal_bias") for config in CONFIGS[:3]]
+    plan = {key: schema.WorkerKey(*key, ("wall",), 1) for key in keys}
     measured = remeasure.remeasure(plan, {"baseline": sys.executable, "contender": sys.executable}, "cpu", 11, 0,
                                    budget_seconds=1e-6)
-    assert measured.processes == 20
-    assert [len(measured.side(key, "wall", side)) for side in remeasure.SIDES] == [10, 10]
+    assert (measured.processes, list(measured.values), measured.dropped) == (20, keys[:1], tuple(keys[1:]))
+    assert [len(measured.side(keys[0], "wall", side)) for side in remeasure.SIDES] == [10, 10]
 
 
 # ---------------------------------------------------------------- the decision rule, exact

@@ -266,6 +266,32 @@ def test_a_slow_pace_never_stops_the_processes_before_each_side_can_confirm():
     assert remeasure.stop_before(20, 2, 49.6, 30.0, 55.5)
 
 
+def test_the_keys_that_fit_are_those_whose_share_the_seconds_left_a_process_pay():
+    # 4 processes of 13 keys took 12 s, 10.4 s of it in the keys: 0.4 s a process fixed, 0.2 s a key.
+    # 16 processes left: 32 s pay 2 s a process, 8 keys; 31.9 s pay 7 (an H200 A/A's pace, rounded).
+    assert remeasure.keys_that_fit(13, 16, 32.0, 12.0, 10.4, 4, 52) == 8
+    assert remeasure.keys_that_fit(13, 16, 31.9, 12.0, 10.4, 4, 52) == 7
+    assert remeasure.keys_that_fit(13, 16, 100.0, 12.0, 10.4, 4, 52) == 13  # never more than the plan's
+    assert remeasure.keys_that_fit(13, 16, -1.0, 12.0, 10.4, 4, 52) == 1  # the strongest, whatever it costs
+    assert remeasure.keys_that_fit(13, 20, 1.0, 0.0, 0.0, 0, 0) == 13  # no process yet: no pace to judge by
+
+
+def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monkeypatch):
+    monkeypatch.setitem(remeasure.WORKERS_SECONDS, "cuda", 0.0)
+    found = [candidate(f"c{i}", ratio=2.0 - i / 10) for i in range(3)]
+    night = night_of(*found)
+
+    def slow_remeasure(plan, pythons, device, processes, seed, budget):
+        keys = list(plan)
+        values = {keys[0]: {"contender": {"wall": [1.0] * 10}}}
+        return remeasure.Remeasured(values, budget, 20, {}, tuple(keys[1:]))
+
+    measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
+                                                              1000.0, slow_remeasure)
+    assert (count, [f.key[1] for f in left_out], list(measured.values)) == (1, ["c1", "c2"], [("c0", "causal_bias")])
+    assert measured.dropped == (("c1", "causal_bias"), ("c2", "causal_bias"))
+
+
 def test_one_side_stops_only_at_a_blocks_start_from_9_processes_on():
     assert not remeasure.stop_before(8, 1, 100.0, 8.0, 1.0)
     assert not remeasure.stop_before(9, 1, 100.0, 9.0, 1.0)  # inside a block

@@ -33,6 +33,8 @@ from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
 SIDES = ("baseline", "contender")
+# A worker's phases that grow with the keys a process measures (schema.WORKER_PHASES less the device's start).
+KEY_PHASES = ("build", "first_calls", "wall", "gpu")
 # Visits of a short-call key in each process, each pinned to another CPU: a vCPU can sit well
 # above the fastest, a different one each time, and only the fastest of visits on many CPUs
 # gives a process's value that a host slowdown of 25% stands out from (docs/noise.md).
@@ -212,6 +214,8 @@ class Remeasured:
     # Seconds over all processes per phase (schema.WORKER_PHASES), and "process": each process
     # from its request to its answer (the fork, the exit and the pipes are the difference).
     phases: dict[str, float] = dataclasses.field(default_factory=dict)
+    # Keys of the plan dropped after its first processes ran slower than planned: not decided.
+    dropped: tuple[tuple[str, str], ...] = ()
 
     def side(self, key: tuple[str, str], signal: str, side: str) -> list[float]:
         return self.values.get(key, {}).get(side, {}).get(signal, [])
@@ -219,8 +223,9 @@ class Remeasured:
     def merged(self, other: Remeasured) -> Remeasured:
         phases = {name: self.phases.get(name, 0.0) + other.phases.get(name, 0.0)
                   for name in {*self.phases, *other.phases}}
-        return Remeasured(self.values | other.values, self.seconds + other.seconds, self.processes + other.processes,
-                          phases)
+        values = self.values | other.values
+        dropped = tuple(key for key in (*self.dropped, *other.dropped) if key not in values)
+        return Remeasured(values, self.seconds + other.seconds, self.processes + other.processes, phases, dropped)
 
     def as_json(self) -> list[dict]:
         return [{"config": c, "mask": m, **sides} for (c, m), sides in self.values.items()]
@@ -230,10 +235,12 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
               budget_seconds: float = 120.0) -> Remeasured:
     """Measure every key of ``plan`` in ``processes_per_side`` fresh processes of each Python (one side or both).
 
-    Once each side has the processes a confirmation needs, no block of four starts that
-    would end past ``budget_seconds`` at the pace so far: the nightly's cost stays
-    bounded, and the sides stay balanced. The workers'
-    start (torch's import, in both at once) is a phase of its own, "workers".
+    The nightly's cost stays bounded and the sides balanced: at the start of each block
+    of four, where the processes so far say the rest would end past ``budget_seconds``,
+    the plan's weakest keys are dropped (``Remeasured.dropped``) until the rest fits,
+    before each side has the processes a confirmation needs; from there on, no block
+    starts that would end past the budget. The workers' start (torch's import, in both
+    at once) is a phase of its own, "workers".
     """
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -242,6 +249,7 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
         key: {side: {} for side in workers} for key in plan}
     processes = 0
     phases: dict[str, float] = {}
+    dropped: list[tuple[str, str]] = []
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     try:
         for worker in workers.values():
@@ -251,12 +259,20 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
         phases["workers"] = time.perf_counter() - started
         order = (process_order(processes_per_side, rng) if len(workers) == 2
                  else [next(iter(workers))] * processes_per_side)
+        active, key_visits = list(plan), 0
         for index, side in enumerate(order):
-            if stop_before(index, len(workers), time.perf_counter() - started, phases.get("process", 0.0),
-                           budget_seconds):
+            elapsed = time.perf_counter() - started
+            if stop_before(index, len(workers), elapsed, phases.get("process", 0.0), budget_seconds):
                 break
+            if index % 4 == 0 and index < len(workers) * PROCESSES_TO_CONFIRM:
+                keep = keys_that_fit(len(active), len(order) - index, budget_seconds - elapsed,
+                                     phases.get("process", 0.0), sum(phases.get(p, 0.0) for p in KEY_PHASES),
+                                     index, key_visits)
+                active, dropped = active[:keep], dropped + active[keep:]
+            key_visits += len(active)
             request = schema.WorkerRequest(device, rng.randrange(2**32),
-                                           tuple(rng.sample(cpus, min(PASSES, len(cpus)))), tuple(plan.values()))
+                                           tuple(rng.sample(cpus, min(PASSES, len(cpus)))),
+                                           tuple(plan[key] for key in active))
             asked = time.perf_counter()
             answer = workers[side].ask(request)
             phases["process"] = phases.get("process", 0.0) + time.perf_counter() - asked
@@ -271,7 +287,20 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
     finally:
         for worker in workers.values():
             worker.stop()
-    return Remeasured(values, time.perf_counter() - started, processes, phases)
+    kept = {key: sides for key, sides in values.items() if key not in dropped}
+    return Remeasured(kept, time.perf_counter() - started, processes, phases, tuple(dropped))
+
+
+def keys_that_fit(keys: int, remaining: int, seconds_left: float, process_seconds: float, key_seconds: float,
+                  processes: int, key_visits: int) -> int:
+    """How many of the plan's strongest ``keys`` the ``remaining`` processes can measure in ``seconds_left``,
+    at the pace of the processes so far: each a fixed part (fork, device start, exit) and an equal share
+    per key measured (``key_seconds`` over ``key_visits``); one at least, to decide the strongest."""
+    if not (processes and key_visits and key_seconds > 0 and remaining):
+        return keys
+    fixed = (process_seconds - key_seconds) / processes
+    per_key = key_seconds / key_visits
+    return max(1, min(keys, math.floor((seconds_left / remaining - fixed) / per_key)))
 
 
 def stop_before(index: int, sides: int, elapsed: float, process_seconds: float, budget_seconds: float) -> bool:
@@ -291,7 +320,7 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
                         measure: Measure = remeasure) -> tuple[Remeasured, list[Finding], int]:
     """Re-measure the strongest candidates that fit the budget; with what that round left unspent,
     at the pace it measured, the next strongest; and so on. Returns the values, the candidates
-    left out and the number of rounds."""
+    left out (those a round dropped among them) and the number of rounds."""
     merged = Remeasured({}, 0.0, 0)
     pending, pace, rounds = candidates, 1.0, 0
     while pending:
@@ -304,5 +333,6 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
         merged = merged.merged(measured)
         if measured.processes:
             pace = (measured.seconds - measured.phases.get("workers", 0.0)) / measured.processes / estimate
-        pending, rounds = left_out, rounds + 1
+        dropped = [finding for finding in pending if finding.config_mask in measured.dropped]
+        pending, rounds = dropped + left_out, rounds + 1
     return merged, pending, rounds

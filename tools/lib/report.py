@@ -92,6 +92,9 @@ def remeasurement_line(summary: dict) -> str:
         above = summary.get("left_out_above_floor", 0)
         line += (f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first "
                  f"({above} above their floor, {summary['left_out'] - above} under it)")
+        if summary.get("dropped"):
+            line += (f", {summary['dropped']} of their config(s) and mask(s) dropped after the first "
+                     "processes ran slower than planned")
     phases = dict(summary.get("phases") or {})
     workers = phases.pop("workers", None)
     if workers is not None:

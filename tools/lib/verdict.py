@@ -175,6 +175,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
+                     "dropped": len(measured.dropped),
                      "phases": measured.phases,
                      "values": measured.as_json()}
 
