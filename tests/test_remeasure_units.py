@@ -278,7 +278,7 @@ def test_the_keys_that_fit_are_those_whose_share_the_seconds_left_a_process_pay(
 
 def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monkeypatch):
     monkeypatch.setitem(remeasure.WORKERS_SECONDS, "cuda", 0.0)
-    found = [candidate(f"c{i}", ratio=2.0 - i / 10) for i in range(3)]
+    found = [candidate(f"c{i}", ratio=2.0 - i / 10) for i in range(3)] + [candidate("c2", "gpu", ratio=1.2)]
     night = night_of(*found)
 
     def slow_remeasure(plan, pythons, device, processes, seed, budget):
@@ -288,7 +288,8 @@ def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monk
 
     measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
                                                               1000.0, slow_remeasure)
-    assert (count, [f.key[1] for f in left_out], list(measured.values)) == (1, ["c1", "c2"], [("c0", "causal_bias")])
+    assert [(f.key[1], f.signal) for f in left_out] == [("c1", "wall"), ("c2", "wall"), ("c2", "gpu")]
+    assert (count, list(measured.values)) == (1, [("c0", "causal_bias")])
     assert measured.dropped == (("c1", "causal_bias"), ("c2", "causal_bias"))
 
 

@@ -33,8 +33,8 @@ from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
 SIDES = ("baseline", "contender")
-# A worker's phases that grow with the keys a process measures (schema.WORKER_PHASES less the device's start).
-KEY_PHASES = ("build", "first_calls", "wall", "gpu")
+# A worker's phases that grow with the keys a process measures: all but the device's start.
+KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase != "start")
 # Visits of a short-call key in each process, each pinned to another CPU: a vCPU can sit well
 # above the fastest, a different one each time, and only the fastest of visits on many CPUs
 # gives a process's value that a host slowdown of 25% stands out from (docs/noise.md).
@@ -333,6 +333,6 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
         merged = merged.merged(measured)
         if measured.processes:
             pace = (measured.seconds - measured.phases.get("workers", 0.0)) / measured.processes / estimate
-        dropped = [finding for finding in pending if finding.config_mask in measured.dropped]
-        pending, rounds = dropped + left_out, rounds + 1
+        pending = [finding for finding in pending if finding in left_out or finding.config_mask in measured.dropped]
+        rounds += 1
     return merged, pending, rounds
