@@ -264,6 +264,13 @@ def test_a_slow_pace_never_stops_the_processes_before_each_side_can_confirm():
     assert not remeasure.stop_before(20, 2, 40.0, 30.0, 55.5)  # 40 + 4 * 1.5 = 46: within it
     assert not remeasure.stop_before(20, 2, 49.5, 30.0, 55.5)  # 49.5 + 6 = 55.5 ends on the budget
     assert remeasure.stop_before(20, 2, 49.6, 30.0, 55.5)
+    assert remeasure.stop_before(20, 2, 49.4, 31.0, 55.5)  # 49.4 + 4 * 1.55 = 55.6
+
+
+def test_the_stop_may_come_at_the_block_where_each_side_has_just_enough(monkeypatch):
+    monkeypatch.setattr(remeasure, "PROCESSES_TO_CONFIRM", 8)  # 16 processes: a block's start
+    assert remeasure.stop_before(16, 2, 100.0, 16.0, 1.0)
+    assert not remeasure.stop_before(12, 2, 100.0, 12.0, 1.0)
 
 
 def test_the_keys_that_fit_are_those_whose_share_the_seconds_left_a_process_pay():
@@ -274,6 +281,11 @@ def test_the_keys_that_fit_are_those_whose_share_the_seconds_left_a_process_pay(
     assert remeasure.keys_that_fit(13, 16, 100.0, 12.0, 10.4, 4, 52) == 13  # never more than the plan's
     assert remeasure.keys_that_fit(13, 16, -1.0, 12.0, 10.4, 4, 52) == 1  # the strongest, whatever it costs
     assert remeasure.keys_that_fit(13, 20, 1.0, 0.0, 0.0, 0, 0) == 13  # no process yet: no pace to judge by
+    assert remeasure.keys_that_fit(13, 20, 1.0, 0.5, 0.0, 1, 0) == 13  # a process that measured no key
+    # A large fixed part: 12 s of 4 processes, 4 s of it in 40 keys' visits: 2 s fixed, 0.1 s a key.
+    assert remeasure.keys_that_fit(13, 16, 48.0, 12.0, 4.0, 4, 40) == 10  # 1.0 // 0.1 would give 9
+    assert remeasure.keys_that_fit(13, 16, 40.0, 4.4, 0.4, 4, 40) == 13  # cheap keys: 1 s fixed, 0.01 s a key
+    assert remeasure.keys_that_fit(13, 16, 17.6, 4.4, 0.4, 4, 40) == 10
 
 
 def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monkeypatch):

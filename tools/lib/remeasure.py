@@ -295,8 +295,9 @@ def keys_that_fit(keys: int, remaining: int, seconds_left: float, process_second
                   processes: int, key_visits: int) -> int:
     """How many of the plan's strongest ``keys`` the ``remaining`` processes can measure in ``seconds_left``,
     at the pace of the processes so far: each a fixed part (fork, device start, exit) and an equal share
-    per key measured (``key_seconds`` over ``key_visits``); one at least, to decide the strongest."""
-    if not (processes and key_visits and key_seconds > 0 and remaining):
+    per key measured (``key_seconds`` over ``key_visits``); one at least, to decide the strongest.
+    No seconds in the keys yet (no process has measured one): no pace to judge by, all of them."""
+    if key_seconds <= 0:
         return keys
     fixed = (process_seconds - key_seconds) / processes
     per_key = key_seconds / key_visits
