@@ -264,7 +264,7 @@ def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_si
             elapsed = time.perf_counter() - started
             if stop_before(index, len(workers), elapsed, phases.get("process", 0.0), budget_seconds):
                 break
-            if index % 4 == 0 and index < len(workers) * PROCESSES_TO_CONFIRM:
+            if index % 4 == 0 and not enough_to_confirm(index, len(workers)):
                 keep = keys_that_fit(len(active), len(order) - index, budget_seconds - elapsed,
                                      phases.get("process", 0.0), sum(phases.get(p, 0.0) for p in KEY_PHASES),
                                      index, key_visits)
@@ -308,9 +308,14 @@ def stop_before(index: int, sides: int, elapsed: float, process_seconds: float, 
     """Whether the process at ``index`` is not started: at a block's start, where the block would end past
     the budget at the pace so far, and only once each side has enough processes to confirm a slowdown
     (fewer would spend the budget on values that can only refute)."""
-    if index % 4 or index < sides * PROCESSES_TO_CONFIRM:
+    if index % 4 or not enough_to_confirm(index, sides):
         return False
     return elapsed + 4 * process_seconds / index > budget_seconds
+
+
+def enough_to_confirm(processes: int, sides: int) -> bool:
+    """Whether ``processes`` in all give each of ``sides`` the processes a confirmation needs."""
+    return processes >= sides * PROCESSES_TO_CONFIRM
 
 
 Measure = Callable[[Plan, dict[str, str], str, int, int, float], Remeasured]
