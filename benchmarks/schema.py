@@ -136,11 +136,6 @@ NIGHT_ONLY_VARIABLE = "ATTENTION_BIAS_NIGHT_ONLY"
 # Calls shorter than this are launch-bound or near it: the host's speed moves them most,
 # so the night and the re-measurement visit them more often.
 SHORT_CALL_SECONDS = 1e-3
-# The GPU time of calls shorter than this is taken in several builds and the fastest kept, by the
-# night (each full pass after its checks) and by a re-measurement process (GPU_TIME_BUILDS): a
-# build's placement in memory moves it by percents. Longer calls vary less and cost most: one build.
-GPU_TIME_SHORT_SECONDS = 0.01
-GPU_TIME_BUILDS = 3
 # Launch-bound: the wall time of one forward at least this many times its GPU time.
 LAUNCH_BOUND_RATIO = 1.5
 

@@ -2,16 +2,14 @@
 
     python experiments/remeasure_power.py SPEC.json --baseline-python A --contender-python B
         [--controls CONFIG|MASK ...] [--signal wall|gpu] [--processes 10] [--seed 1] [--factor 1.05]
-        [--visits N]
 
 SPEC.json is a `tools/inject.py plan` spec, installed in the contender's Python
 (`tools/inject.py install`). Every slowdown's (config, mask), and each control
 (a key the spec leaves alone), is re-measured as the nightly's check does it
 (`lib.remeasure.remeasure`: alternating processes, short-call keys on every CPU)
 and decided by `lib.noise.decide` on ``--signal``: the wall time (short calls
-visited PASSES times) or the CUDA-graph GPU time (the fastest of
-GPU_TIME_BUILDS builds, as the check measures a GPU-time candidate of a call
-under 10 ms; ``--visits 1``: one build). Prints each key's decision, the count per
+visited PASSES times) or the CUDA-graph GPU time (one visit, as the check
+measures a GPU time candidate). Prints each key's decision, the count per
 outcome for the injected keys and for the controls, and the seconds a process by
 phase: the re-measurement's power without nights or a history.
 """
@@ -40,13 +38,10 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--factor", type=float, default=1.05)
-    parser.add_argument("--visits", type=int, help="visits a process of each key, a build each (default: "
-                        "as the check plans a short call's wall time, or a GPU time's builds)")
     args = parser.parse_args()
     injected = [(s["config"], s["mask"]) for s in json.loads(args.spec.read_text())["slowdowns"]]
     controls = [tuple(control.split("|")) for control in args.controls]
-    signals = ("wall",) if args.signal == "wall" else ("wall", "gpu")
-    visits = args.visits or (remeasure.PASSES if args.signal == "wall" else schema.GPU_TIME_BUILDS)
+    signals, visits = (("wall",), remeasure.PASSES) if args.signal == "wall" else (("wall", "gpu"), 1)
     plan = {key: schema.WorkerKey(*key, signals, visits) for key in injected + controls}
     pythons = {"baseline": args.baseline_python, "contender": args.contender_python}
     measured = remeasure.remeasure(plan, pythons, args.device, args.processes, args.seed, budget_seconds=600)

@@ -142,35 +142,6 @@ def test_a_gpu_time_adds_its_calls_once_per_key():
     assert remeasure.key_cost(candidate(signal="wall"), planned_wall, night, "cuda") == 0.0
 
 
-GPU_SHORT = schema.GPU_TIME_SHORT_SECONDS
-BUILDS = schema.GPU_TIME_BUILDS
-
-
-def test_a_gpu_time_of_a_call_under_the_bound_is_taken_in_several_builds_and_only_then():
-    assert remeasure.visits({"wall": math.nextafter(GPU_SHORT, 0)}, ("gpu",)) == BUILDS == 3
-    assert remeasure.visits({"wall": GPU_SHORT}, ("gpu",)) == 1
-    assert remeasure.visits({"wall": math.nextafter(GPU_SHORT, 0)}, ("wall",)) == 1
-    assert remeasure.visits({"wall": math.nextafter(SHORT, 0)}, ("gpu", "wall")) == PASSES
-    assert remeasure.visits({"wall": None}, ("gpu",)) == 1
-
-
-def test_a_gpu_time_over_several_builds_adds_their_visits_and_its_calls_in_each():
-    wall, gpu = 0.002, 0.0015
-    found = candidate(signal="gpu")
-    night = night_of(found, wall=wall, gpu=gpu)
-    visit = VISIT_SECONDS + WALL_CALLS * wall
-    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + BUILDS * visit + BUILDS * (
-        GPU_CALLS * gpu)
-    planned_wall = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), 1)}
-    assert remeasure.key_cost(found, planned_wall, night, "cuda") == pytest.approx(
-        (BUILDS - 1) * visit + BUILDS * GPU_CALLS * gpu, rel=1e-12)
-    short = night_of(found, wall=1e-4, gpu=5e-5)
-    planned_short = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), PASSES)}
-    assert remeasure.key_cost(found, planned_short, short, "cuda") == BUILDS * GPU_CALLS * 5e-5
-    plan, _, _ = remeasure.fitted_plan([candidate(signal="wall"), found], night, 10, "cuda", 1e9)
-    assert plan == {found.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu", "wall"), BUILDS)}
-
-
 def test_a_key_without_values_tonight_costs_its_build_and_one_visit():
     found = candidate(signal="gpu")
     assert remeasure.key_cost(found, {}, Night(None, {}), "cuda") == KEY_SECONDS["cuda"] + VISIT_SECONDS
@@ -227,8 +198,7 @@ def test_both_signals_of_one_key_share_its_entry_visits_from_tonights_wall_time(
     assert plan == {("a", "causal_bias"): schema.WorkerKey("a", "causal_bias", ("gpu", "wall"), PASSES)}
     assert left_out == []
     assert seconds == pytest.approx(PROCESS_SECONDS["cpu"] + KEY_SECONDS["cpu"]
-                                    + PASSES * (VISIT_SECONDS + WALL_CALLS * 1e-4)
-                                    + schema.GPU_TIME_BUILDS * GPU_CALLS * 5e-5, rel=1e-12)
+                                    + PASSES * (VISIT_SECONDS + WALL_CALLS * 1e-4) + GPU_CALLS * 5e-5, rel=1e-12)
 
 
 def test_a_candidate_that_does_not_fit_leaves_room_for_a_cheaper_weaker_one():

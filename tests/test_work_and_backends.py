@@ -273,32 +273,3 @@ def test_the_answer_goes_out_before_its_child_has_ended(monkeypatch, tmp_path):
     answered, unreadable = _served(lines())
     assert seen.read_text() == "read while ending"
     assert answered.error is None and unreadable.error.startswith("unreadable request")
-
-
-def test_a_re_measurement_process_takes_a_gpu_time_in_each_of_its_first_builds_and_keeps_the_fastest(monkeypatch):
-    """worker._Visits: each visit builds the case anew; the first GPU_TIME_BUILDS of a GPU-time key take its
-    CUDA-graph time, and the fastest counts (a build's placement moves it by percents)."""
-    import dataclasses
-
-    from benchmarks.measure import worker
-
-    built: list[str] = []
-
-    def prepared_on_cpu(config: grid.AttentionConfig) -> model.ForwardCase:
-        built.append(config.device)
-        return model.prepared_case(dataclasses.replace(config, device="cpu"))
-
-    gpu_times = iter([3.0, 1.0, 2.0, 7.0])
-    monkeypatch.setattr(worker, "prepared_case", prepared_on_cpu)
-    monkeypatch.setattr(worker, "graph_replay_seconds", lambda run, block_seconds, blocks: next(gpu_times))
-    monkeypatch.setattr(worker, "visit_seconds", lambda run, block_seconds, blocks: 5.0)
-    label = "1, 4, (16, 48), 64, 'float32'"
-    visits = worker._Visits("cuda")
-    short = grid.WorkerKey(label, "materialized", ("gpu", "wall"), 16)
-    for index in range(short.visits):
-        visits.visit(short, index)
-    assert built == ["cuda"] * 16
-    assert visits.value(short) == grid.WorkerValue(label, "materialized", 5.0, 1.0)
-    once = grid.WorkerKey(label, "causal_bias", ("gpu", "wall"), 1)
-    visits.visit(once, 0)
-    assert visits.value(once) == grid.WorkerValue(label, "causal_bias", 5.0, 7.0)

@@ -18,15 +18,7 @@ from pathlib import Path
 import torch
 
 from ..night_state import CUDA_MISSING, GridState, MaskFigures
-from ..schema import (
-    DISPATCH_FILE_VARIABLE,
-    GPU_TIME_SHORT_SECONDS,
-    MASKS,
-    NIGHT_SUFFIX,
-    SHORT_CALL_SECONDS,
-    AttentionConfig,
-    grid_configs,
-)
+from ..schema import DISPATCH_FILE_VARIABLE, MASKS, NIGHT_SUFFIX, SHORT_CALL_SECONDS, AttentionConfig, grid_configs
 from ..whole_file import write_whole
 from .counts import dispatch_counts
 from .model import (
@@ -56,6 +48,9 @@ from .timers import (
 WALL_PASSES = 4
 SHORT_CALL_PASSES = 16
 SHORT_VISIT_BLOCK_SECONDS = 0.002
+# Calls under this many seconds get their GPU time in every full pass after the checks (a
+# build each), and keep the fastest; longer ones, which vary less and cost most, in the last.
+GPU_TIME_EVERY_PASS_SECONDS = 0.01
 GPU_TIME_BLOCKS = 3
 
 
@@ -214,10 +209,10 @@ def _run_passes(night: NightPasses, configs: list[AttentionConfig], passes: int,
 
 
 def _kernel_time_due(config: AttentionConfig, figures: dict[str, MaskFigures], last: bool, short: bool) -> bool:
-    """Every full pass after the checks for CUDA calls under GPU_TIME_SHORT_SECONDS, else the last one."""
+    """Every full pass after the checks for CUDA calls under GPU_TIME_EVERY_PASS_SECONDS, else the last one."""
     if short:
         return False
-    return last or (config.device == "cuda" and _calls_under(figures, GPU_TIME_SHORT_SECONDS))
+    return last or (config.device == "cuda" and _calls_under(figures, GPU_TIME_EVERY_PASS_SECONDS))
 
 
 def _short_calls(figures: dict[str, MaskFigures] | str | None) -> bool:

@@ -28,15 +28,7 @@ from typing import TextIO
 
 import torch
 
-from ..schema import (
-    GPU_TIME_BUILDS,
-    WORKER_PHASES,
-    AttentionConfig,
-    WorkerAnswer,
-    WorkerKey,
-    WorkerRequest,
-    WorkerValue,
-)
+from ..schema import WORKER_PHASES, AttentionConfig, WorkerAnswer, WorkerKey, WorkerRequest, WorkerValue
 from .model import prepared_case, use_device
 from .timers import adding_seconds, graph_replay_seconds, visit_seconds
 
@@ -57,15 +49,14 @@ class _Visits:
 
     device: str
     walls: dict[tuple[str, str], list[float]] = dataclasses.field(default_factory=dict)
-    gpus: dict[tuple[str, str], list[float]] = dataclasses.field(default_factory=dict)
+    gpus: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
     phases: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(WORKER_PHASES, 0.0))
 
     def phase(self, name: str) -> contextlib.AbstractContextManager[None]:
         return adding_seconds(self.phases, name)
 
     def visit(self, key: WorkerKey, index: int) -> None:
-        """Visit ``index`` of one key, a build of its own; the first GPU_TIME_BUILDS also take the GPU
-        time where asked (the planner gives a key the visits its GPU time needs)."""
+        """Visit ``index`` of one key; its last visit also takes the GPU time where asked."""
         with self.phase("build"):
             case = prepared_case(parse_label(key.config, self.device))
         with self.phase("first_calls"):
@@ -75,15 +66,14 @@ class _Visits:
         block_seconds, blocks = SHORT_VISIT_BLOCKS if key.visits > 1 else VISIT_BLOCKS
         with self.phase("wall"):
             self.walls.setdefault(where, []).append(visit_seconds(run, block_seconds=block_seconds, blocks=blocks))
-        if index < GPU_TIME_BUILDS and "gpu" in key.signals and self.device == "cuda":
+        if index == key.visits - 1 and "gpu" in key.signals and self.device == "cuda":
             with self.phase("gpu"):
-                self.gpus.setdefault(where, []).append(graph_replay_seconds(run, block_seconds=0.002, blocks=5))
+                self.gpus[where] = graph_replay_seconds(run, block_seconds=0.002, blocks=5)
 
     def value(self, key: WorkerKey) -> WorkerValue:
-        """The fastest visit (the host's noise only ever adds time) and the fastest build's GPU time."""
+        """The fastest visit: the host's noise only ever adds time."""
         where = (key.config, key.mask)
-        gpus = self.gpus.get(where)
-        return WorkerValue(key.config, key.mask, min(self.walls[where]), min(gpus) if gpus else None)
+        return WorkerValue(key.config, key.mask, min(self.walls[where]), self.gpus.get(where))
 
 
 def measure(request: WorkerRequest) -> WorkerAnswer:

@@ -85,15 +85,10 @@ def priority(finding: Finding) -> tuple[bool, bool, float]:
     return (not finding.one_night, not above_floor(finding), -math.log(finding.ratio) / math.log(spread_of(finding)))
 
 
-def visits(values: dict[str, float | None], signals: tuple[str, ...] = ()) -> int:
-    """Visits a process of one key, a build each: PASSES for short calls; where its GPU time is asked
-    of a call under GPU_TIME_SHORT_SECONDS, the builds whose fastest GPU time counts; else one."""
+def visits(values: dict[str, float | None]) -> int:
+    """Visits a process of one key: PASSES for short calls, one where the GPU sets the time."""
     wall = values.get("wall")
-    if wall is not None and wall < schema.SHORT_CALL_SECONDS:
-        return PASSES
-    if "gpu" in signals and wall is not None and wall < schema.GPU_TIME_SHORT_SECONDS:
-        return schema.GPU_TIME_BUILDS
-    return 1
+    return PASSES if wall is not None and wall < schema.SHORT_CALL_SECONDS else 1
 
 
 def signals_of(plan: Plan, key: tuple[str, str]) -> tuple[str, ...]:
@@ -101,30 +96,14 @@ def signals_of(plan: Plan, key: tuple[str, str]) -> tuple[str, ...]:
     return plan[key].signals if key in plan else ()
 
 
-def visits_seconds(values: dict[str, float | None], signals: tuple[str, ...]) -> float:
-    """Seconds a process spends in one key's visits (a build and blocks of calls each)."""
-    return visits(values, signals) * (VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0))
-
-
-def gpu_seconds(values: dict[str, float | None], signals: tuple[str, ...]) -> float:
-    """Seconds a process spends on one key's GPU times: one in each of its first GPU_TIME_BUILDS visits."""
-    return min(visits(values, signals), schema.GPU_TIME_BUILDS) * GPU_CALLS * (values.get("gpu") or 0.0)
-
-
 def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float:
     """What measuring this finding's key and signal adds to each process, beyond ``plan``."""
     key = finding.config_mask
     values = tonight.values.get(finding.key, {})
-    before = signals_of(plan, key)
-    after = tuple(sorted({*before, finding.signal}))
-    if key not in plan:
-        cost = KEY_SECONDS[device] + visits_seconds(values, after)
-    elif visits(values, after) != visits(values, before):
-        cost = visits_seconds(values, after) - visits_seconds(values, before)
-    else:
-        cost = 0.0
-    if "gpu" in after and "gpu" not in before:
-        cost += gpu_seconds(values, after)
+    cost = 0.0 if key in plan else (
+        KEY_SECONDS[device] + visits(values) * (VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0)))
+    if finding.signal == "gpu" and "gpu" not in signals_of(plan, key):
+        cost += GPU_CALLS * (values.get("gpu") or 0.0)
     return cost
 
 
@@ -148,8 +127,8 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
             continue
         seconds += cost
         key = finding.config_mask
-        signals = tuple(sorted({*signals_of(plan, key), finding.signal}))
-        plan[key] = schema.WorkerKey(*key, signals, visits(tonight.values.get(finding.key, {}), signals))
+        plan[key] = schema.WorkerKey(*key, tuple(sorted({*signals_of(plan, key), finding.signal})),
+                                     visits(tonight.values.get(finding.key, {})))
     return plan, left_out, seconds
 
 
