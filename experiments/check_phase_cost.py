@@ -4,9 +4,10 @@ One process walks the GPU grid in the night's order (asv's), as the night's
 first pass does: it builds each config (``model.build_case``), runs each mask's
 first forward, compares them (``model.assert_equivalent``), then runs each mask
 once more; every step is timed to the GPU's end. A first forward that costs far
-more than the second is a per-shape cost (a library's plan or kernel build) that
-every process pays again: the night once per shape, a re-measurement process
-once per key of a shape it has not run yet.
+more than the second pays a one-time cost of the process (a library's plan or
+kernel build, a load): this says which configs pay it, in the night's order,
+and how much. Run it twice on one machine to see whether a later process
+pays it again.
 
     python experiments/check_phase_cost.py [--out steps.jsonl]
 
@@ -19,7 +20,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -38,19 +41,19 @@ def finished() -> float:
 def config_steps(config: model.AttentionConfig) -> dict[str, float]:
     """Seconds of each step of one config, in the order the night takes them."""
     seconds: dict[str, float] = {}
-    start = finished()
-    case = model.build_case(config)
-    seconds["build"], start = finished() - start, finished()
-    materialized = case.run_materialized()
-    seconds["first_materialized"], start = finished() - start, finished()
-    causal_bias = case.run_causal_bias()
-    seconds["first_causal_bias"], start = finished() - start, finished()
-    model.assert_equivalent(materialized, causal_bias)
-    seconds["compare"], start = finished() - start, finished()
-    case.run_materialized()
-    seconds["second_materialized"], start = finished() - start, finished()
-    case.run_causal_bias()
-    seconds["second_causal_bias"] = finished() - start
+
+    def timed(step: str, action: Callable[[], Any]) -> Any:
+        start = finished()
+        result = action()
+        seconds[step] = finished() - start
+        return result
+
+    case = timed("build", lambda: model.build_case(config))
+    materialized = timed("first_materialized", case.run_materialized)
+    causal_bias = timed("first_causal_bias", case.run_causal_bias)
+    timed("compare", lambda: model.assert_equivalent(materialized, causal_bias))
+    timed("second_materialized", case.run_materialized)
+    timed("second_causal_bias", case.run_causal_bias)
     return seconds
 
 

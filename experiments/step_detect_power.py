@@ -4,7 +4,7 @@ Simulates series like the night's figures: one value a night, no samples (so no
 weights), log-normal noise of ``--sigma`` night to night, ``--before`` nights
 at one level, then ``--after`` nights ``--step`` times slower. Each series goes
 through asv's own ``step_detect.detect_steps`` and ``detect_regressions`` with
-``--threshold`` (asv.conf.json's ``regressions_thresholds``, 0.05 by default);
+``--threshold`` (asv's ``regressions_thresholds``: 0.05 unless asv.conf.json sets it);
 a step counts as found where a regression is reported. The same series without
 the step count the false ones. CPU only, seconds.
 
