@@ -8,8 +8,9 @@ SPEC.json is a `tools/inject.py plan` spec, installed in the contender's Python
 (a key the spec leaves alone), is re-measured as the nightly's check does it
 (`lib.remeasure.remeasure`: alternating processes, short-call keys on every CPU)
 and decided by `lib.noise.decide` on ``--signal``: the wall time (short calls
-visited PASSES times) or the CUDA-graph GPU time (one visit, as the check
-measures a GPU time candidate). Prints each key's decision, the count per
+visited PASSES times) or the CUDA-graph GPU time (one visit: a process takes
+a key's GPU time once, as in the check, where a short call's wall-time visits
+are PASSES). Prints each key's decision, the count per
 outcome for the injected keys and for the controls, and the seconds a process by
 phase: the re-measurement's power without nights or a history.
 """
