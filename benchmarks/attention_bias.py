@@ -26,9 +26,8 @@ from types import ModuleType
 
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
-from .night_state import GridState, MaskFigures, raise_for_verdict, skip
+from .night_state import MaskValues, NightValues, raise_for_verdict, skip
 from .schema import (
-    BACKEND_CODES,
     CPU_PARAMS,
     GPU_PARAMS,
     MASKS,
@@ -120,7 +119,7 @@ class AttentionBiasCPU(_Timed):
     device = "cpu"
 
 
-def _measure_night(params: list[list], device: str) -> GridState:
+def _measure_night(params: list[list], device: str) -> NightValues:
     return _night_code().grid_state(params, device)
 
 
@@ -129,7 +128,7 @@ class _GpuNight:
     params = GPU_PARAMS
     device = "cuda"
 
-    def setup_cache(self) -> GridState:
+    def setup_cache(self) -> NightValues:
         """Check and measure every GPU config, in one process."""
         return _measure_night(GPU_PARAMS, "cuda")
 
@@ -140,7 +139,7 @@ class _CpuNight:
     params = CPU_PARAMS
     device = "cpu"
 
-    def setup_cache(self) -> GridState:
+    def setup_cache(self) -> NightValues:
         """Check and measure every CPU config, in one process."""
         return _measure_night(CPU_PARAMS, "cpu")
 
@@ -154,9 +153,9 @@ class _NightFigures:
     device: str
     version = "1"
 
-    figures: dict[str, MaskFigures]
+    figures: dict[str, MaskValues]
 
-    def setup(self, state: GridState, *params):
+    def setup(self, state: NightValues, *params):
         if state.unavailable:
             skip(state.unavailable)
         config = AttentionConfig.from_params(*params, self.device)
@@ -172,26 +171,12 @@ class _NightFigures:
             reason = f"no {figure.name.replace('_', ' ')} on the CPU grid: it needs CUDA"
             print(reason, file=sys.stderr)
             raise SkipNotImplemented(reason)
-        value = _night_value(measured, figure)
+        value = measured.figures[figure.name]
         if value is None:
             reason = measured.error or f"no {figure.name.replace('_', ' ')} was measured"
             print(reason, file=sys.stderr)
             raise AssertionError(reason)
         return value
-
-
-def _night_value(measured: MaskFigures, figure: Figure) -> float | int | None:
-    if figure.name == "wall_time":
-        return measured.wall_seconds
-    if figure.name == "gpu_time":
-        return measured.kernel_seconds
-    if figure.name == "peak_memory":
-        return measured.peak_memory
-    if measured.dispatch is None:
-        return None
-    if figure.name == "sdpa_backend":
-        return BACKEND_CODES.get(measured.backend)
-    return measured.dispatch.figures()[figure.name]
 
 
 def _track(figure: Figure, mask: str):

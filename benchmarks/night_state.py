@@ -1,8 +1,9 @@
 """What the night's measuring process hands to its track_* children, without torch.
 
-The grid's ``setup_cache`` returns a ``GridState``; asv pickles it, and every
-track_* child unpickles it and returns one figure. These classes live outside
-the measuring code so that unpickling them never imports torch.
+The measuring process fills a ``GridState``; the grid's ``setup_cache`` returns
+its ``NightValues``, the figures' values alone, which asv pickles and every
+track_* child unpickles to return one of them. These classes live outside the
+measuring code so that unpickling them never imports torch.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 import sys
 from collections import Counter
 
-from .schema import AttentionConfig, backend_of
+from .schema import BACKEND_CODES, NIGHT_FIGURES, AttentionConfig, backend_of
 
 CUDA_MISSING = "CUDA is not available on this machine: the GPU grid is skipped (the CPU classes run here)"
 
@@ -83,6 +84,34 @@ class MaskFigures:
     def error(self) -> str | None:
         return "; ".join(self.errors) or None
 
+    def values(self) -> MaskValues:
+        """Each night figure's value (None where it was not measured), and what went wrong."""
+        counts = self.dispatch.figures() if self.dispatch else {}
+        measured = {"wall_time": self.wall_seconds, "gpu_time": self.kernel_seconds, "peak_memory": self.peak_memory,
+                    "sdpa_backend": BACKEND_CODES.get(self.backend) if self.dispatch else None, **counts}
+        return MaskValues({figure.name: measured.get(figure.name) for figure in NIGHT_FIGURES}, self.error)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskValues:
+    """A mask's night figures by name, as its track_* children return them."""
+
+    figures: dict[str, float | int | None]
+    error: str | None = None
+
+
+@dataclasses.dataclass
+class NightValues:
+    """What the night hands asv's track_* children: each config's verdict and its masks' values.
+
+    asv unpickles it once per child (1,440 a night on the GPU grid), so it carries
+    the values only: the visits and the dispatch names are in the side files.
+    """
+
+    verdicts: dict[AttentionConfig, str | None] = dataclasses.field(default_factory=dict)
+    figures: dict[AttentionConfig, dict[str, MaskValues] | str] = dataclasses.field(default_factory=dict)
+    unavailable: str | None = None
+
 
 @dataclasses.dataclass
 class GridState:
@@ -98,6 +127,11 @@ class GridState:
     figures: dict[AttentionConfig, dict[str, MaskFigures] | str] = dataclasses.field(default_factory=dict)
     unavailable: str | None = None
     phases: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def night_values(self) -> NightValues:
+        figures = {config: {mask: measured.values() for mask, measured in masks.items()}
+                   if isinstance(masks, dict) else masks for config, masks in self.figures.items()}
+        return NightValues(dict(self.verdicts), figures, self.unavailable)
 
 
 def raise_for_verdict(verdicts: dict[AttentionConfig, str | None], config: AttentionConfig) -> None:

@@ -11,7 +11,13 @@ does, and times each mask's captured graph in three ways on the same graph:
 - ``*_min``: the fastest block instead of the median;
 - ``builds_median``: with ``--builds`` K > 1, each process visits every config K
   times, each time a fresh build (new tensors, new graph), and this is the median
-  of the K builds' ``night`` figures (``night`` is then the first build's).
+  of the K builds' ``night`` figures (``night`` is then the first build's). With
+  ``--spacer-mb M``, a tensor of a random size up to M MB is allocated before each
+  later build and kept through it, so that its tensors land elsewhere in memory;
+- ``paired``: 5 more blocks, each right after a block of a fixed canary graph
+  (a bf16 4096^3 matmul, ``canary_mm``, and a 256 MB copy, ``canary_copy``), and
+  ``norm_mm`` / ``norm_copy``: the median of each block over its canary's block
+  before it: a GPU that runs slower for a while (clock, heat) slows the canary too.
 
 The SM clock (NVML) is read before the warm replays and between the blocks.
 Prints, per way, the spread between processes over all masks (median and max of
@@ -35,19 +41,34 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-WAYS = ("night", "night_min", "warm", "warm_min", "builds_median")
+WAYS = ("night", "night_min", "warm", "warm_min", "builds_median", "paired", "norm_mm", "norm_copy")
 
 
-def measure_process(labels: list[str], seed: int, warm_ms: float, builds: int = 1) -> list[dict]:
+def measure_process(labels: list[str], seed: int, warm_ms: float, builds: int = 1, spacer_mb: int = 0) -> list[dict]:
     """Every config's rows from the first build, with the later builds' ``night`` figures' median."""
-    rows = _one_build(labels, seed, warm_ms)
-    later = [_one_build(labels, seed + build, 0.0) for build in range(1, builds)]
+    canaries = _canaries()
+    rows = _one_build(labels, seed, warm_ms, canaries)
+    later = [_one_build(labels, seed + build, 0.0, canaries, spacer_mb) for build in range(1, builds)]
     for index, row in enumerate(rows):
         row["builds_median"] = statistics.median([row["night"], *(other[index]["night"] for other in later)])
+        row["builds"] = [row["night"], *(other[index]["night"] for other in later)]
     return rows
 
 
-def _one_build(labels: list[str], seed: int, warm_ms: float) -> list[dict]:
+def _canaries() -> dict:
+    """Fixed graphs whose GPU time moves only with the GPU's own state: a compute-bound and a memory-bound one."""
+    import torch
+
+    from benchmarks.measure import timers
+
+    a = torch.randn(4096, 4096, device="cuda", dtype=torch.bfloat16)
+    big = torch.empty(128 * 2**20, device="cuda", dtype=torch.bfloat16)
+    out = torch.empty_like(big)
+    graphs = {"canary_mm": timers._captured(lambda: a @ a), "canary_copy": timers._captured(lambda: out.copy_(big))}
+    return {name: (graph, max(1, math.ceil(0.001 / timers.replay_block(graph, 1)))) for name, graph in graphs.items()}
+
+
+def _one_build(labels: list[str], seed: int, warm_ms: float, canaries: dict, spacer_mb: int = 0) -> list[dict]:
     """One visit of each config in this seed's order, rows in the labels' order."""
     import torch
 
@@ -59,7 +80,11 @@ def _one_build(labels: list[str], seed: int, warm_ms: float) -> list[dict]:
     order = list(labels)
     random.Random(seed).shuffle(order)
     rows = []
-    for label in order:
+    rng = random.Random(seed)
+    for position, label in enumerate(order):
+        model._prepared.clear()
+        spacer = torch.empty(rng.randrange(0, spacer_mb + 1, 2) * 2**20 + 1, dtype=torch.uint8, device="cuda") \
+            if spacer_mb else None
         case = model.prepared_case(parse_label(label, "cuda"))
         for mask in MASKS:
             case.warm_up(mask, calls=3)
@@ -74,10 +99,21 @@ def _one_build(labels: list[str], seed: int, warm_ms: float) -> list[dict]:
             for _ in range(5):
                 warm.append(block(replays))
                 clocks.append(timers.sm_clock_mhz())
-            rows.append({"config": label, "mask": mask, "night": statistics.median(night), "night_min": min(night),
-                         "warm": statistics.median(warm), "warm_min": min(warm), "clock_before": clock_before,
-                         "clock_during": statistics.median(c for c in clocks if c) if any(clocks) else None})
-        del case
+            paired = {"target": [], "canary_mm": [], "canary_copy": []}
+            for _ in range(5):
+                for name, (graph, canary_replays) in canaries.items():
+                    paired[name].append(timers.replay_block(graph, canary_replays))
+                paired["target"].append(block(replays))
+            rows.append({"config": label, "mask": mask, "position": position, "night": statistics.median(night),
+                         "night_min": min(night), "warm": statistics.median(warm), "warm_min": min(warm),
+                         "clock_before": clock_before,
+                         "clock_during": statistics.median(c for c in clocks if c) if any(clocks) else None,
+                         "paired": statistics.median(paired["target"]),
+                         **{name: statistics.median(paired[name]) for name in canaries},
+                         **{"norm_" + name.split("_")[1]: statistics.median(
+                             t / c for t, c in zip(paired["target"], paired[name])) for name in canaries}})
+        del case, spacer
+        model._prepared.clear()
         torch.cuda.empty_cache()
     position = {label: index for index, label in enumerate(labels)}
     return sorted(rows, key=lambda row: (position[row["config"]], row["mask"]))
@@ -92,6 +128,10 @@ def summary(rows: list[dict]) -> list[str]:
         spreads = sorted(max(r[way] for r in rs) / min(r[way] for r in rs) for rs in by_key.values())
         lines.append(f"{way:10s} max/min over processes: median {statistics.median(spreads):.4f}, "
                      f"p90 {spreads[int(0.9 * (len(spreads) - 1))]:.4f}, max {spreads[-1]:.4f} ({len(spreads)} masks)")
+    within = sorted(max(r["builds"]) / min(r["builds"]) for r in rows if len(r.get("builds", [])) > 1)
+    if within:
+        lines.append(f"builds within one process, max/min: median {statistics.median(within):.4f}, "
+                     f"p90 {within[int(0.9 * (len(within) - 1))]:.4f}, max {within[-1]:.4f}")
     pairs = [(math.log(r["warm"] / statistics.median(x["warm"] for x in rs)),
               math.log(statistics.median(x["clock_during"] for x in rs) / r["clock_during"]))
              for rs in by_key.values() for r in rs if all(x["clock_during"] for x in rs)]
@@ -108,12 +148,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warm-ms", type=float, default=30.0)
     parser.add_argument("--builds", type=int, default=1, help="visits (fresh builds) of each config a process")
+    parser.add_argument("--spacer-mb", type=int, default=0, help="a random allocation up to this before later builds")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         request = json.loads(args.child)
-        print(json.dumps(measure_process(request["labels"], request["seed"], args.warm_ms, args.builds)))
+        print(json.dumps(measure_process(request["labels"], request["seed"], args.warm_ms, args.builds,
+                                         args.spacer_mb)))
         return
     from benchmarks.schema import GPU_PARAMS, grid_configs
 
@@ -122,8 +164,10 @@ def main() -> None:
     for index in range(args.processes):
         request = json.dumps({"labels": labels, "seed": args.seed * 1000 + index})
         out = subprocess.run([sys.executable, __file__, "--child", request, "--warm-ms", str(args.warm_ms),
-                              "--builds", str(args.builds)],
-                             capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+                              "--builds", str(args.builds), "--spacer-mb", str(args.spacer_mb)],
+                             capture_output=True, text=True, cwd=REPO_ROOT)
+        if out.returncode:
+            sys.exit(f"process {index} failed:\n{out.stderr[-3000:]}")
         rows += [dict(row, process=index) for row in json.loads(out.stdout.strip().splitlines()[-1])]
     if args.out:
         args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))

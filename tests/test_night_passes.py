@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT))
+from benchmarks import night_state  # noqa: E402
 from benchmarks import schema as grid  # noqa: E402
 from benchmarks.measure import night  # noqa: E402
 
@@ -76,6 +78,19 @@ def test_the_fastest_build_is_the_gpu_time():
     figures = night.MaskFigures(kernel_visits=[3e-4, 2e-4, 2.5e-4])
     assert figures.kernel_seconds == 2e-4
     assert night.MaskFigures().kernel_seconds is None
+
+
+def test_a_masks_values_are_its_figures_by_name():
+    dispatch = night_state.DispatchCounts(Counter({"aten::_scaled_dot_product_cudnn_attention": 1, "aten::mm": 3}),
+                                          Counter({"k": 5}), 1, Counter({"cudaStreamSynchronize": 1}), 40, 7)
+    figures = night.MaskFigures(wall_visits=[3e-4, 2e-4], kernel_visits=[1.5e-4, 1e-4], peak_memory=4096,
+                                dispatch=dispatch, errors=["pass 2: building failed: OOM"])
+    assert figures.values() == night_state.MaskValues(
+        {"wall_time": 2e-4, "gpu_time": 1e-4, "peak_memory": 4096, "sdpa_backend": grid.BACKEND_CODES["cuDNN"],
+         "aten_ops": 4, "kernels": 5, "syncs": 1, "python_calls": 40, "allocations": 7},
+        "pass 2: building failed: OOM")
+    nothing = night.MaskFigures(errors=["wall timing failed: boom"]).values()
+    assert set(nothing.figures.values()) == {None} and nothing.error == "wall timing failed: boom"
 
 
 def test_the_night_file_keeps_every_gpu_time_and_its_clock(passes, tmp_path, monkeypatch):

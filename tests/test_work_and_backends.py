@@ -70,7 +70,7 @@ def test_dense_peak_by_device_name():
 
 def test_the_night_visits_every_config_in_each_pass_and_keeps_the_fastest_visit():
     """One measuring process: every config and mask gets a visit per pass, the wall time is the fastest."""
-    state = night.grid_state([[1, 4], [4], [(16, 48)], [64], ["float32"]], "cpu")
+    state = night.measure_grid(grid.grid_configs([[1, 4], [4], [(16, 48)], [64], ["float32"]], "cpu"))
     assert set(state.phases) == {"build", "check", "wall", "counts", "kernel"}
     for config, figures in state.figures.items():
         assert state.verdicts[config] is None
@@ -142,8 +142,25 @@ def test_a_wall_time_benchmark_returns_the_nights_value(method, mask):
     model._prepared.clear()
     assert benchmark.do_setup() is False  # not skipped
     config = grid.AttentionConfig(1, 4, 16, 48, 64, "float32", "cpu")
-    assert benchmark.do_run() == state.figures[config][mask].wall_seconds
+    assert benchmark.do_run() == state.figures[config][mask].figures["wall_time"] > 0
     assert not model._prepared
+
+
+def test_the_track_children_get_each_figures_value_and_nothing_else():
+    """setup_cache hands asv the values alone: asv unpickles them once per track_* child."""
+    import pickle
+
+    state = night.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu")
+    config = grid.AttentionConfig(1, 4, 16, 48, 64, "float32", "cpu")
+    for mask in grid.MASKS:
+        values = state.figures[config][mask]
+        assert isinstance(values, night_state.MaskValues) and values.error is None
+        assert set(values.figures) == {figure.name for figure in grid.NIGHT_FIGURES}
+        assert values.figures["sdpa_backend"] == grid.BACKEND_CODES["flash"]
+        assert values.figures["gpu_time"] > 0  # the CPU grid's call time, which its track_gpu_time_* skips
+        assert [name for name, value in values.figures.items() if value is None] == [
+            "peak_memory", "kernels", "syncs", "allocations"]  # no CUDA
+    assert b"MaskFigures" not in pickle.dumps(state) and b"Counter" not in pickle.dumps(state)
 
 
 @pytest.mark.parametrize("night_only, torch_loaded", [("1", "False"), ("", "True")])

@@ -1,6 +1,6 @@
 """The night: one measuring process per grid checks every config and visits it in several passes.
 
-Run from the night class's ``setup_cache`` (``grid_state``); the ``GridState`` it
+Run from the night class's ``setup_cache`` (``grid_state``); the ``NightValues`` it
 returns is what asv hands each ``track_*`` child. Imports torch. Why one process
 and several passes: docs/design.md, "One measuring process a night".
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..night_state import CUDA_MISSING, GridState, MaskFigures
+from ..night_state import CUDA_MISSING, GridState, MaskFigures, NightValues
 from ..schema import DISPATCH_FILE_VARIABLE, MASKS, NIGHT_SUFFIX, SHORT_CALL_SECONDS, AttentionConfig, grid_configs
 from ..whole_file import write_whole
 from .counts import dispatch_counts
@@ -226,16 +226,17 @@ def _calls_under(figures: dict[str, MaskFigures], seconds: float) -> bool:
     return all(wall is not None and wall < seconds for wall in walls)
 
 
-def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> GridState:
-    """The night of one grid: every config measured, the side files written beside the run's results."""
+def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> NightValues:
+    """The night of one grid: every config measured, the side files written beside the run's results,
+    the figures' values returned for asv's track_* children."""
     reason = unavailable(device)
     if reason:
-        return GridState("", unavailable=reason)
+        return NightValues(unavailable=reason)
     started = time.perf_counter()
     state = measure_grid(grid_configs(params, device), mask_builder)
     write_dispatch_names(state)
     write_night(state, time.perf_counter() - started)
-    return state
+    return state.night_values()
 
 
 def _measured(state: GridState) -> Iterator[tuple[AttentionConfig, dict[str, MaskFigures]]]:
