@@ -65,7 +65,9 @@ def _canaries() -> dict:
     big = torch.empty(128 * 2**20, device="cuda", dtype=torch.bfloat16)
     out = torch.empty_like(big)
     graphs = {"canary_mm": timers._captured(lambda: a @ a), "canary_copy": timers._captured(lambda: out.copy_(big))}
-    return {name: (graph, max(1, math.ceil(0.001 / timers.replay_block(graph, 1)))) for name, graph in graphs.items()}
+    # A graph reads its inputs where they were at capture: they live as long as the graph does.
+    return {name: (graph, max(1, math.ceil(0.001 / timers.replay_block(graph, 1))), (a, big, out))
+            for name, graph in graphs.items()}
 
 
 def _one_build(labels: list[str], seed: int, warm_ms: float, canaries: dict, spacer_mb: int = 0) -> list[dict]:
@@ -101,7 +103,7 @@ def _one_build(labels: list[str], seed: int, warm_ms: float, canaries: dict, spa
                 clocks.append(timers.sm_clock_mhz())
             paired = {"target": [], "canary_mm": [], "canary_copy": []}
             for _ in range(5):
-                for name, (graph, canary_replays) in canaries.items():
+                for name, (graph, canary_replays, _) in canaries.items():
                     paired[name].append(timers.replay_block(graph, canary_replays))
                 paired["target"].append(block(replays))
             rows.append({"config": label, "mask": mask, "position": position, "night": statistics.median(night),
