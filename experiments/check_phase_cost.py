@@ -9,7 +9,10 @@ kernel build, a load): this says which configs pay it, in the night's order,
 and how much. Run it twice on one machine to see whether a later process
 pays it again.
 
-    python experiments/check_phase_cost.py [--out steps.jsonl]
+    python experiments/check_phase_cost.py [--out steps.jsonl] [--profile-first]
+
+``--profile-first`` runs torch's profiler (CPU and CUDA activities) over one small
+forward before the grid, as the night's counts once did after each config's check.
 
 Prints the seconds per step over the grid and each config's steps in grid order.
 """
@@ -60,19 +63,26 @@ def config_steps(config: model.AttentionConfig) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, help="also write one JSON line per config")
+    parser.add_argument("--profile-first", action="store_true", help="run the profiler once before the grid")
     args = parser.parse_args()
     model.use_device("cuda")
     torch.zeros(1, device="cuda")  # CUDA's start is not the first config's
+    if args.profile_first:
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]):
+            torch.ones(8, device="cuda").add_(1)
+            torch.cuda.synchronize()
     rows = []
     for config in grid_configs(GPU_PARAMS, "cuda"):
         rows.append({"config": config.label, **config_steps(config)})
         torch.cuda.empty_cache()
     totals = {step: round(sum(row[step] for row in rows), 3) for step in STEPS}
+    if args.out:
+        args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
     print("seconds over the grid:", totals)
     for row in rows:
         print(row["config"], {step: round(row[step] * 1e3, 1) for step in STEPS}, "ms")
-    if args.out:
-        args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
 if __name__ == "__main__":
