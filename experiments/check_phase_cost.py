@@ -12,7 +12,8 @@ pays it again.
     python experiments/check_phase_cost.py [--out steps.jsonl] [--profile-first]
 
 ``--profile-first`` runs torch's profiler (CPU and CUDA activities) over one small
-forward before the grid, as the night's counts once did after each config's check.
+forward before the grid, as the night's counts do after each config's check.
+``--one-cpu`` pins the process to the first of its CPUs, as the night's first pass does.
 
 Prints the seconds per step over the grid and each config's steps in grid order.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -64,7 +66,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, help="also write one JSON line per config")
     parser.add_argument("--profile-first", action="store_true", help="run the profiler once before the grid")
+    parser.add_argument("--one-cpu", action="store_true", help="pin the process to its first CPU")
     args = parser.parse_args()
+    if args.one_cpu:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     model.use_device("cuda")
     torch.zeros(1, device="cuda")  # CUDA's start is not the first config's
     if args.profile_first:

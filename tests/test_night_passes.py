@@ -22,7 +22,7 @@ CALL_SECONDS = {1: 0.0005, 8: 0.002, 16: 0.02}
 @pytest.fixture
 def passes(monkeypatch):
     """A CUDA night of three configs whose builds and timers are stand-ins: what each pass asked for."""
-    asked: dict[str, list] = {"visits": [], "gpu_times": [], "order": []}
+    asked: dict[str, list] = {"visits": [], "gpu_times": []}
 
     def build(config, mask_builder):
         return SimpleNamespace(config=config, runner=lambda mask: SimpleNamespace(config=config, mask=mask))
@@ -38,9 +38,8 @@ def passes(monkeypatch):
     monkeypatch.setattr(night, "cuda_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda: "a stand-in GPU")
     monkeypatch.setattr(night, "build_case", build)
-    monkeypatch.setattr(night, "check_case", lambda case: asked["order"].append(("check", case.config.batch_size)))
-    monkeypatch.setattr(night, "measure_counts",
-                        lambda case, mask, figures: asked["order"].append(("count", case.config.batch_size)))
+    monkeypatch.setattr(night, "check_case", lambda case: None)
+    monkeypatch.setattr(night, "measure_counts", lambda case, mask, figures: None)
     monkeypatch.setattr(night, "visit_seconds", visit)
     monkeypatch.setattr(night, "graph_replay_seconds", gpu_time)
     monkeypatch.setattr(night, "sm_clock_mhz", lambda: 1980)
@@ -51,13 +50,6 @@ def passes(monkeypatch):
 
 def _figures(state, batch_size: int, mask: str):
     return next(f[mask] for config, f in state.figures.items() if config.batch_size == batch_size)
-
-
-def test_every_config_is_checked_before_the_first_count(passes):
-    """The profiler comes after every check: a first forward after it compiled its cuDNN kernels again."""
-    _, asked = passes
-    assert asked["order"] == [("check", 1), ("check", 8), ("check", 16)] + [
-        ("count", batch) for batch in (1, 8, 16) for _ in grid.MASKS]
 
 
 def test_calls_under_one_ms_get_sixteen_visits_the_last_twelve_in_blocks_of_2_ms(passes):

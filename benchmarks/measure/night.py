@@ -56,7 +56,6 @@ GPU_TIME_BLOCKS = 3
 
 def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
     """Dispatch counts (the backend with them) and (CUDA) peak memory of one warm mask."""
-    case.warm_up(mask)  # a build of its own: its first call is not the one counted
     run = case.runner(mask)
     cuda = case.config.device == "cuda"
     figures.dispatch = dispatch_counts(run, cuda)
@@ -119,33 +118,9 @@ class NightPasses:
                 figures.errors.append(f"{what} failed: {describe(error)}")
 
     def first_pass(self, config: AttentionConfig) -> None:
-        """Check both masks; where they agree, a first visit of each."""
+        """Check both masks; where they agree, a first visit of each and the counts."""
         self._check_and_measure(config)
         self.release(config)  # the case is gone with the call above: its memory goes back now
-
-    def count_pass(self, configs: list[AttentionConfig]) -> None:
-        """The counts (and peak memory) of every checked config, in a build of their own.
-
-        After every check: once the profiler has run in a process, each new shape's
-        first cuDNN forward compiled its kernels again rather than taking them from
-        CUDA's JIT cache (docs/measurements/2026-12-02-h200-night-5.md).
-        """
-        for config in configs:
-            figures = self.state.figures.get(config)
-            if self.state.verdicts.get(config) is None and isinstance(figures, dict):
-                self._count(config, figures)
-                self.release(config)
-
-    def _count(self, config: AttentionConfig, figures: dict[str, MaskFigures]) -> None:
-        try:
-            case = self.build(config)
-        except Exception as error:
-            for mask in MASKS:
-                figures[mask].errors.append(f"counting: building failed: {describe(error)}")
-            return
-        for mask in MASKS:
-            self.attempt(figures[mask], "counting", "counts",
-                         lambda mask=mask: measure_counts(case, mask, figures[mask]))
 
     def _check_and_measure(self, config: AttentionConfig) -> None:
         try:
@@ -160,6 +135,9 @@ class NightPasses:
         figures = {mask: MaskFigures() for mask in MASKS}
         self.state.figures[config] = figures
         self.visit(case, figures, MASKS)
+        for mask in MASKS:
+            self.attempt(figures[mask], "counting", "counts",
+                         lambda mask=mask: measure_counts(case, mask, figures[mask]))
 
     def visit(self, case: ForwardCase, figures: dict[str, MaskFigures], masks: tuple[str, ...],
               block_seconds: float = VISIT_BLOCK_SECONDS) -> None:
@@ -220,7 +198,6 @@ def _run_passes(night: NightPasses, configs: list[AttentionConfig], passes: int,
     night.on_cpu_of_pass(0)
     for config in configs:
         night.first_pass(config)
-    night.count_pass(configs)
     for index in range(1, passes):
         night.on_cpu_of_pass(index)
         night.later_pass(index, configs, last=index == passes - 1)
