@@ -1,11 +1,13 @@
 """Apply the confirmation's decision rule again to the per-process values a check recorded.
 
-    python experiments/redecide.py CHECK.json [--factor 1.05]
+    python experiments/redecide.py CHECK.json [--factor 1.05] [--first K]
 
 CHECK.json is `tools/check_regressions.py --format json` output of a run with
 re-measurement; its "confirmation" holds every re-measured key's per-process
 values. Prints, per key and signal, the decision the current rule makes, and a
 count per outcome: a way to try a rule on recorded GPU data without a GPU.
+``--first K`` also decides on each side's first K processes alone, as a look
+part-way through the processes would, and counts (that outcome, the full one).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("check_json", type=Path)
     parser.add_argument("--factor", type=float, default=1.05)
+    parser.add_argument("--first", type=int, help="also decide on each side's first K processes")
     args = parser.parse_args()
     report = json.loads(args.check_json.read_text())
     outcomes = collections.Counter()
@@ -33,8 +36,11 @@ def main() -> None:
             if not (base and new):
                 continue
             decision = noise.decide(base, new, args.factor)
-            outcomes[(signal, decision.outcome)] += 1
-            print(f"{entry['config']:40s} {entry['mask']:13s} {signal:5s} {decision.outcome:10s} "
+            outcome = decision.outcome
+            if args.first:
+                outcome = f"{noise.decide(base[:args.first], new[:args.first], args.factor).outcome} -> {outcome}"
+            outcomes[(signal, outcome)] += 1
+            print(f"{entry['config']:40s} {entry['mask']:13s} {signal:5s} {outcome:10s} "
                   f"ratio {decision.ratio:.3f} p {decision.p_change:.2g} p(factor) {decision.p_factor:.2g}")
     for (signal, outcome), count in sorted(outcomes.items()):
         print(f"{signal} {outcome}: {count}")
