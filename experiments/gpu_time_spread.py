@@ -19,6 +19,10 @@ does, and times each mask's captured graph in three ways on the same graph:
   ``norm_mm`` / ``norm_copy``: the median of each block over its canary's block
   before it: a GPU that runs slower for a while (clock, heat) slows the canary too.
 
+``--keep-cache`` leaves the caching allocator's blocks between configs, as a
+re-measurement worker does (the night empties it after each config): a config's
+tensors then land where the previous configs' were, in this process's order.
+
 The SM clock (NVML) is read before the warm replays and between the blocks.
 Prints, per way, the spread between processes over all masks (median and max of
 each mask's max/min ratio) and how the ratio follows the clock.
@@ -44,11 +48,12 @@ sys.path.insert(0, str(REPO_ROOT))
 WAYS = ("night", "night_min", "warm", "warm_min", "builds_median", "paired", "norm_mm", "norm_copy")
 
 
-def measure_process(labels: list[str], seed: int, warm_ms: float, builds: int = 1, spacer_mb: int = 0) -> list[dict]:
+def measure_process(labels: list[str], seed: int, warm_ms: float, builds: int = 1, spacer_mb: int = 0,
+                    keep_cache: bool = False) -> list[dict]:
     """Every config's rows from the first build, with the later builds' ``night`` figures' median."""
     canaries = _canaries()
-    rows = _one_build(labels, seed, warm_ms, canaries)
-    later = [_one_build(labels, seed + build, 0.0, canaries, spacer_mb) for build in range(1, builds)]
+    rows = _one_build(labels, seed, warm_ms, canaries, keep_cache=keep_cache)
+    later = [_one_build(labels, seed + build, 0.0, canaries, spacer_mb, keep_cache) for build in range(1, builds)]
     for index, row in enumerate(rows):
         row["builds_median"] = statistics.median([row["night"], *(other[index]["night"] for other in later)])
         row["builds"] = [row["night"], *(other[index]["night"] for other in later)]
@@ -70,7 +75,8 @@ def _canaries() -> dict:
             for name, graph in graphs.items()}
 
 
-def _one_build(labels: list[str], seed: int, warm_ms: float, canaries: dict, spacer_mb: int = 0) -> list[dict]:
+def _one_build(labels: list[str], seed: int, warm_ms: float, canaries: dict, spacer_mb: int = 0,
+               keep_cache: bool = False) -> list[dict]:
     """One visit of each config in this seed's order, rows in the labels' order."""
     import torch
 
@@ -116,7 +122,8 @@ def _one_build(labels: list[str], seed: int, warm_ms: float, canaries: dict, spa
                              t / c for t, c in zip(paired["target"], paired[name])) for name in canaries}})
         del case, spacer
         model._prepared.clear()
-        torch.cuda.empty_cache()
+        if not keep_cache:
+            torch.cuda.empty_cache()
     position = {label: index for index, label in enumerate(labels)}
     return sorted(rows, key=lambda row: (position[row["config"]], row["mask"]))
 
@@ -151,13 +158,15 @@ def main() -> None:
     parser.add_argument("--warm-ms", type=float, default=30.0)
     parser.add_argument("--builds", type=int, default=1, help="visits (fresh builds) of each config a process")
     parser.add_argument("--spacer-mb", type=int, default=0, help="a random allocation up to this before later builds")
+    parser.add_argument("--keep-cache", action="store_true",
+                        help="keep the allocator's cache between configs, as a re-measurement worker does")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         request = json.loads(args.child)
         print(json.dumps(measure_process(request["labels"], request["seed"], args.warm_ms, args.builds,
-                                         args.spacer_mb)))
+                                         args.spacer_mb, args.keep_cache)))
         return
     from benchmarks.schema import GPU_PARAMS, grid_configs
 
@@ -166,7 +175,8 @@ def main() -> None:
     for index in range(args.processes):
         request = json.dumps({"labels": labels, "seed": args.seed * 1000 + index})
         out = subprocess.run([sys.executable, __file__, "--child", request, "--warm-ms", str(args.warm_ms),
-                              "--builds", str(args.builds), "--spacer-mb", str(args.spacer_mb)],
+                              "--builds", str(args.builds), "--spacer-mb", str(args.spacer_mb),
+                              *(["--keep-cache"] if args.keep_cache else [])],
                              capture_output=True, text=True, cwd=REPO_ROOT)
         if out.returncode:
             sys.exit(f"process {index} failed:\n{out.stderr[-3000:]}")
