@@ -9,10 +9,10 @@ kernel build, a load): this says which configs pay it, in the night's order,
 and how much. Run it twice on one machine to see whether a later process
 pays it again.
 
-    python experiments/check_phase_cost.py [--out steps.jsonl] [--profile-first]
+    python experiments/check_phase_cost.py [--out steps.jsonl] [--profile-first] [--one-cpu]
 
 ``--profile-first`` runs torch's profiler (CPU and CUDA activities) over one small
-forward before the grid, as the night's counts do after each config's check.
+CUDA operation before the grid, as the night's counts run it after each config's check.
 ``--one-cpu`` pins the process to the first of its CPUs, as the night's first pass does.
 
 Prints the seconds per step over the grid and each config's steps in grid order.

@@ -53,7 +53,8 @@ def measure_process(labels: list[str], seed: int, warm_ms: float, builds: int = 
     """Every config's rows from the first build, with the later builds' ``night`` figures' median."""
     canaries = _canaries()
     rows = _one_build(labels, seed, warm_ms, canaries, keep_cache=keep_cache)
-    later = [_one_build(labels, seed + build, 0.0, canaries, spacer_mb, keep_cache) for build in range(1, builds)]
+    # Seeds of their own: a process's seed + 1 is the next process's.
+    later = [_one_build(labels, seed * 10 + build, 0.0, canaries, spacer_mb, keep_cache) for build in range(1, builds)]
     for index, row in enumerate(rows):
         row["builds_median"] = statistics.median([row["night"], *(other[index]["night"] for other in later)])
         row["builds"] = [row["night"], *(other[index]["night"] for other in later)]
@@ -120,7 +121,7 @@ def _one_build(labels: list[str], seed: int, warm_ms: float, canaries: dict, spa
                          **{name: statistics.median(paired[name]) for name in canaries},
                          **{"norm_" + name.split("_")[1]: statistics.median(
                              t / c for t, c in zip(paired["target"], paired[name])) for name in canaries}})
-        del case, spacer
+        del case, spacer, run, block  # the last mask's graph holds the case's tensors: all go before the next
         model._prepared.clear()
         if not keep_cache:
             torch.cuda.empty_cache()
