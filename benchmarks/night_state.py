@@ -88,7 +88,7 @@ class MaskFigures:
         """Each night figure's value (None where it was not measured), and what went wrong."""
         counts = self.dispatch.figures() if self.dispatch else {}
         measured = {"wall_time": self.wall_seconds, "gpu_time": self.kernel_seconds, "peak_memory": self.peak_memory,
-                    "sdpa_backend": BACKEND_CODES.get(self.backend) if self.dispatch else None, **counts}
+                    "sdpa_backend": BACKEND_CODES.get(self.backend), **counts}
         return MaskValues({figure.name: measured.get(figure.name) for figure in NIGHT_FIGURES}, self.error)
 
 
