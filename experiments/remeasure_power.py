@@ -45,7 +45,9 @@ def main() -> None:
     signals, visits = (("wall",), remeasure.PASSES) if args.signal == "wall" else (("wall", "gpu"), 1)
     plan = {key: schema.WorkerKey(*key, signals, visits) for key in injected + controls}
     pythons = {"baseline": args.baseline_python, "contender": args.contender_python}
-    measured = remeasure.remeasure(plan, pythons, args.device, args.processes, args.seed, budget_seconds=600)
+    # No factor: every key runs its processes to the end, as one look at the last decides them here.
+    with remeasure.Workers(pythons) as workers:
+        measured = remeasure.remeasure(plan, workers, args.device, args.processes, args.seed, budget_seconds=600)
     outcomes: dict[str, collections.Counter] = {"injected": collections.Counter(), "control": collections.Counter()}
     for key in plan:
         decision = noise.decide(measured.side(key, args.signal, "baseline"),

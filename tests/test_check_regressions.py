@@ -204,8 +204,8 @@ def test_a_real_re_measurement_past_its_budget_keeps_its_strongest_key_for_the_p
     from 9 a side on (not the 11 asked for). The keys dropped keep no values."""
     keys = [(config, "causal_bias") for config in CONFIGS[:3]]
     plan = {key: schema.WorkerKey(*key, ("wall",), 1) for key in keys}
-    measured = remeasure.remeasure(plan, {"baseline": sys.executable, "contender": sys.executable}, "cpu", 11, 0,
-                                   budget_seconds=1e-6)
+    with remeasure.Workers({"baseline": sys.executable, "contender": sys.executable}) as workers:
+        measured = remeasure.remeasure(plan, workers, "cpu", 11, 0, budget_seconds=1e-6)
     assert (measured.processes, list(measured.values), measured.dropped) == (20, keys[:1], tuple(keys[1:]))
     assert [len(measured.side(keys[0], "wall", side)) for side in remeasure.SIDES] == [10, 10]
 
@@ -284,13 +284,14 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
     process = remeasure.PROCESS_SECONDS["cuda"] + 3 * key
     rounds = []
 
-    def fake_remeasure(keys, pythons, device, processes, seed, budget):
+    def fake_remeasure(keys, workers, device, processes, seed, budget, factor):
         rounds.append((list(keys), round(budget, 6), seed))
         values = {key: {"baseline": {"wall": [1.0] * 10}, "contender": {"wall": [1.0] * 10}} for key in keys}
         return remeasure.Remeasured(values, 20 * process / 2, 20)  # twice as fast as estimated
 
     measured, left_out, count = remeasure.remeasure_in_rounds(
-        candidates, night, "cuda", {"baseline": "b", "contender": "c"}, 10, 0, 20 * process + 1e-9, fake_remeasure)
+        candidates, night, "cuda", {"baseline": "b", "contender": "c"}, 10, 0, 20 * process + 1e-9, 1.05,
+        fake_remeasure)
     # Round 2: half the budget left; at half the estimated pace the other 3 keys fit in it.
     assert [keys for keys, _, _ in rounds] == [[(c, "causal_bias") for c in configs[:3]],
                                                [(c, "causal_bias") for c in configs[3:]]]

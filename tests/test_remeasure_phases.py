@@ -33,6 +33,9 @@ def test_the_report_gives_a_process_by_phase_and_the_rest_as_fork_exit_and_pipes
         "gpu 0.15; fork, exit and pipes 0.50)")
     assert report.remeasurement_line({**summary, "phases": {}}).endswith("(0 above their floor, 1 under it)")
     assert "(1 above their floor, 0 under it)" in report.remeasurement_line({**summary, "left_out_above_floor": 1})
+    assert report.remeasurement_line({**summary, "phases": {}, "refuted_early": 2}).startswith(
+        "3 config(s) and mask(s) in 4 processes, 9.0 s of a 20 s budget, 2 of them refuted at a look before the "
+        "last; 1 candidate(s) left out")
     assert report.remeasurement_line({**summary, "phases": {}, "left_out": 3, "dropped": 2}).endswith(
         "(0 above their floor, 3 under it), 2 of their config(s) and mask(s) dropped after the first processes "
         "ran slower than planned")

@@ -4,11 +4,12 @@ numbers. In-process and fast: `make mutation` runs these against every mutant of
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
 import pytest
-from lib import remeasure
+from lib import noise, remeasure
 from lib.findings import Finding
 from lib.nights import Night
 from lib.noise import Z_CANDIDATE
@@ -184,10 +185,10 @@ def test_the_strongest_candidate_is_taken_even_alone_over_budget_unless_told_oth
     cost = remeasure.key_cost(found, {}, night, "cuda")
     plan, left_out, seconds = remeasure.fitted_plan([found], night, 10, "cuda", 0.0)
     assert (list(plan), left_out, seconds) == ([("a", "causal_bias")], [], PROCESS_SECONDS["cuda"] + cost)
-    plan, left_out, seconds = remeasure.fitted_plan([found], night, 10, "cuda", 0.0, first_free=False)
+    plan, left_out, seconds = remeasure.fitted_plan([found], night, 10, "cuda", 0.0, first_round=False)
     assert (plan, left_out, seconds) == ({}, [found], PROCESS_SECONDS["cuda"])
     budget = fit_boundary(cost, 10, 1.0)
-    assert list(remeasure.fitted_plan([found], night, 10, "cuda", budget, first_free=False)[0]) == [
+    assert list(remeasure.fitted_plan([found], night, 10, "cuda", budget, first_round=False)[0]) == [
         ("a", "causal_bias")]
 
 
@@ -293,13 +294,13 @@ def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monk
     found = [candidate(f"c{i}", ratio=2.0 - i / 10) for i in range(3)] + [candidate("c2", "gpu", ratio=1.2)]
     night = night_of(*found)
 
-    def slow_remeasure(plan, pythons, device, processes, seed, budget):
+    def slow_remeasure(plan, workers, device, processes, seed, budget, factor):
         keys = list(plan)
         values = {keys[0]: {"contender": {"wall": [1.0] * 10}}}
         return remeasure.Remeasured(values, budget, 20, {}, tuple(keys[1:]))
 
     measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
-                                                              1000.0, slow_remeasure)
+                                                              1000.0, 1.05, slow_remeasure)
     assert [(f.key[1], f.signal) for f in left_out] == [("c1", "wall"), ("c2", "wall"), ("c2", "gpu")]
     assert (count, list(measured.values)) == (1, [("c0", "causal_bias")])
     assert measured.dropped == (("c1", "causal_bias"), ("c2", "causal_bias"))
@@ -338,7 +339,7 @@ def rounds_of(candidates: list[Finding], budget: float, answers: list[tuple[floa
     calls: list[tuple] = []
     pending = list(answers)
 
-    def measure(plan, pythons, device, count, seed, left):
+    def measure(plan, workers, device, count, seed, left, factor):
         calls.append((list(plan), count, seed, left))
         seconds, done = pending.pop(0)
         values = {key: {"baseline": {"wall": [1.0]}, "contender": {"wall": [1.0]}} for key in plan}
@@ -348,7 +349,7 @@ def rounds_of(candidates: list[Finding], budget: float, answers: list[tuple[floa
         return remeasure.Remeasured(values, seconds, done, {"workers": workers} if workers else {})
 
     result = remeasure.remeasure_in_rounds(candidates, night_of(*candidates), device, {"contender": "c"},
-                                           processes, 41, budget, measure)
+                                           processes, 41, budget, 1.05, measure)
     return calls, result
 
 
@@ -384,23 +385,23 @@ def test_the_next_round_gets_the_budget_left_at_the_pace_measured_with_the_next_
 
 def test_the_pace_leaves_the_workers_start_out():
     """Round 1 (its workers' start, then 20 processes in 5 estimated processes' time: a pace of 1/4) leaves
-    its workers and 6 estimated processes: key b fits at the pace of 1/4, and would not with the workers'
-    start counted in the pace."""
+    6 estimated processes: key b fits at the pace of 1/4 in round 2, which finds the workers started; it
+    would not with the workers' start counted in the pace, nor with a second start reserved."""
     found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
     night = night_of(*found, wall=1.0)  # keys far costlier than a process's start
     estimate = PROCESS_SECONDS["cuda"] + remeasure.key_cost(found[0], {}, night, "cuda")
     workers = WORKERS_SECONDS["cuda"]
-    budget = 2 * workers + 11 * estimate
+    budget = workers + 11 * estimate
     calls: list = []
     answers = [(workers + 5 * estimate, 20), (1.0, 20)]
 
-    def measure(plan, pythons, device, count, seed, left):
+    def measure(plan, _workers, device, count, seed, left, factor):
         calls.append(list(plan))
         seconds, done = answers.pop(0)
         return remeasure.Remeasured({key: {} for key in plan}, seconds, done, {"workers": workers})
 
     _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 41, budget,
-                                                       measure)
+                                                       1.05, measure)
     assert calls == [[("a", "causal_bias")], [("b", "causal_bias")]]
     assert (left_out, count) == ([], 2)
 
@@ -412,14 +413,19 @@ def test_the_first_round_measures_the_strongest_candidate_even_over_budget():
     assert (left_out, count, measured.seconds) == ([], 1, 5.0)
 
 
-def test_each_round_keeps_its_workers_start_out_of_the_processes_budget():
-    found = candidate()
-    night = night_of(found)
+def test_the_first_round_reserves_the_workers_start_and_a_later_round_nothing():
+    found, other = candidate(), candidate("b", ratio=1.1)
+    night = night_of(found, other)
     cost = remeasure.key_cost(found, {}, night, "cuda")
     processes = 2 * 10 * (PROCESS_SECONDS["cuda"] + cost)
-    assert remeasure.fitted_plan([found], night, 10, "cuda", processes + WORKERS_SECONDS["cuda"], first_free=False)[0]
-    assert not remeasure.fitted_plan([found], night, 10, "cuda", math.nextafter(
-        processes + WORKERS_SECONDS["cuda"], 0), first_free=False)[0]
+    assert remeasure.fitted_plan([found], night, 10, "cuda", processes, first_round=False)[0]
+    assert not remeasure.fitted_plan([found], night, 10, "cuda", math.nextafter(processes, 0), first_round=False)[0]
+    # In the first round the strongest is taken whatever it costs: the next one shows the reserve.
+    both = processes + 2 * 10 * cost
+    assert list(remeasure.fitted_plan([found, other], night, 10, "cuda", both + WORKERS_SECONDS["cuda"])[0]) == [
+        ("a", "causal_bias"), ("b", "causal_bias")]
+    assert list(remeasure.fitted_plan([found, other], night, 10, "cuda", math.nextafter(
+        both + WORKERS_SECONDS["cuda"], 0))[0]) == [("a", "causal_bias")]
 
 
 @pytest.mark.parametrize("share, fits", [(0.4, True), (0.6, False)])
@@ -454,3 +460,128 @@ def test_two_rounds_add_their_phases():
     merged = first.merged(second)
     assert (merged.seconds, merged.processes) == (15.0, 6)
     assert merged.phases == {"process": 12.0, "start": 1.0, "wall": 3.0, "gpu": 0.5}
+
+
+# ---------------------------------------------------------------- looks before the last
+
+
+class FakeWorker:
+    """A side's worker that answers each key's value from ``value(side, its n-th process, config)`` at once,
+    and keeps the keys each request asked for."""
+
+    def __init__(self, side: str, value, asked: list) -> None:
+        self.side, self.value, self.asked, self.count = side, value, asked, 0
+
+    def ask(self, request: schema.WorkerRequest) -> schema.WorkerAnswer:
+        self.asked.append((self.side, [key.config for key in request.keys]))
+        values = tuple(schema.WorkerValue(key.config, key.mask, self.value(self.side, self.count, key.config),
+                                          self.value(self.side, self.count, key.config) if "gpu" in key.signals
+                                          else None) for key in request.keys)
+        self.count += 1
+        return schema.WorkerAnswer(values, phases={})
+
+    def stop(self) -> None:
+        self.asked.append((self.side, "stopped"))
+
+
+class FakeWorkers(remeasure.Workers):
+    def __init__(self, value, sides: tuple[str, ...] = remeasure.SIDES) -> None:
+        super().__init__({side: side for side in sides})
+        self.asked: list = []
+        self.value = value
+        self.starts = 0
+
+    def started(self):
+        if not self.running:
+            self.starts += 1
+            self.running = {side: FakeWorker(side, self.value, self.asked) for side in self.pythons}
+        return self.running  # type: ignore[return-value]
+
+
+def plan_of(*configs: str, signals: tuple[str, ...] = ("wall",)) -> remeasure.Plan:
+    return {(config, "causal_bias"): schema.WorkerKey(config, "causal_bias", signals, 1) for config in configs}
+
+
+def offset_values(offsets: dict[str, float]):
+    """A side's n-th process gives 100 + n, the contender's that plus the config's offset: at 6 a side an
+    offset of 1.5 refutes a slowdown of 1.05 at p = 0.0152 and one of 2.0 at p = 0.0260 (test below)."""
+    return lambda side, n, config: 100.0 + n + (offsets[config] if side == "contender" else 0.0)
+
+
+def test_a_refutation_at_six_a_side_counts_early_only_below_its_stricter_alpha():
+    baseline = [100.0 + n for n in range(6)]
+    early, late = (noise.decide(baseline, [v + offset for v in baseline], 1.05) for offset in (1.5, 2.0))
+    assert (early.outcome, early.p_factor) == ("refuted", pytest.approx(0.0151515, abs=1e-6))
+    assert (late.outcome, late.p_factor) == ("refuted", pytest.approx(0.0259740, abs=1e-6))
+    assert noise.refuted_early(baseline, [v + 1.5 for v in baseline], 1.05)
+    assert not noise.refuted_early(baseline, [v + 2.0 for v in baseline], 1.05)
+    assert not noise.refuted_early(baseline, [v * 1.2 for v in baseline], 1.05)  # not refuted at all
+
+
+def test_looks_come_at_each_blocks_start_once_each_side_has_six():
+    assert [index for index in range(25) if remeasure.looks_early(index)] == [12, 16, 20, 24]
+    assert remeasure.PROCESSES_TO_REFUTE_EARLY == noise.PROCESSES_TO_REFUTE_EARLY == 6
+
+
+def test_a_key_refuted_at_six_a_side_is_set_aside_and_the_later_processes_measure_the_rest():
+    workers = FakeWorkers(offset_values({"same": 1.5, "slower": 20.0, "close": 2.0}))
+    measured = remeasure.remeasure(plan_of("same", "slower", "close"), workers, "cpu", 10, 0, 1e9, 1.05)
+    assert measured.processes == 20 and measured.refuted_early == (("same", "causal_bias"),)
+    assert [keys for _, keys in workers.asked] == [["same", "slower", "close"]] * 12 + [["slower", "close"]] * 8
+    assert [len(measured.side(("same", "causal_bias"), "wall", side)) for side in remeasure.SIDES] == [6, 6]
+    assert [len(measured.side(("close", "causal_bias"), "wall", side)) for side in remeasure.SIDES] == [10, 10]
+    assert measured.dropped == ()
+
+
+def test_a_key_of_two_signals_is_set_aside_only_where_both_are_refuted():
+    workers = FakeWorkers(offset_values({"a": 1.5}))
+    measured = remeasure.remeasure(plan_of("a", signals=("gpu", "wall")), workers, "cpu", 10, 0, 1e9, 1.05)
+    assert (measured.processes, measured.refuted_early) == (12, (("a", "causal_bias"),))
+
+    def gpu_slower(side: str, n: int, config: str) -> float:
+        return 100.0 + n + (1.5 if side == "contender" else 0.0)
+
+    class GpuSlower(FakeWorker):
+        def ask(self, request):
+            answer = super().ask(request)
+            return schema.WorkerAnswer(tuple(dataclasses.replace(v, gpu=v.gpu * (1.3 if self.side == "contender"
+                                                                                    else 1.0)) for v in answer.values))
+
+    workers = FakeWorkers(gpu_slower)
+    workers.running = {side: GpuSlower(side, gpu_slower, workers.asked) for side in remeasure.SIDES}
+    measured = remeasure.remeasure(plan_of("a", signals=("gpu", "wall")), workers, "cpu", 10, 0, 1e9, 1.05)
+    assert (measured.processes, measured.refuted_early) == (20, ())
+
+
+def test_once_every_key_is_set_aside_no_process_starts():
+    workers = FakeWorkers(offset_values({"a": 1.5, "b": 0.0}))
+    measured = remeasure.remeasure(plan_of("a", "b"), workers, "cpu", 10, 0, 1e9, 1.05)
+    assert (measured.processes, measured.refuted_early) == (12, (("a", "causal_bias"), ("b", "causal_bias")))
+    assert len(workers.asked) == 12
+
+
+@pytest.mark.parametrize("sides, factor", [(("contender",), 1.05), (remeasure.SIDES, None)])
+def test_no_look_before_the_last_with_one_side_or_without_a_factor(sides, factor):
+    workers = FakeWorkers(offset_values({"a": 1.5}), sides)
+    measured = remeasure.remeasure(plan_of("a"), workers, "cpu", 10, 0, 1e9, factor)
+    assert (measured.processes, measured.refuted_early) == (10 * len(sides), ())
+
+
+def test_the_rounds_start_the_workers_once_and_stop_them_after_the_last(monkeypatch):
+    found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
+    cost = remeasure.key_cost(found[0], {}, night_of(*found), "cuda")
+    budget = fit_boundary(cost, 10, 1.0)  # the first key alone; the second in a round of its own
+    workers = FakeWorkers(offset_values({"a": 1.5, "b": 1.5}))
+    seen: list = []
+
+    def measure(plan, given, device, count, seed, left, factor):
+        seen.append((given is workers, given.running != {}, factor))
+        given.started()
+        return remeasure.Remeasured({key: {} for key in plan}, 0.0, 20)
+
+    monkeypatch.setattr(remeasure, "Workers", lambda pythons: workers)
+    _, left_out, count = remeasure.remeasure_in_rounds(found, night_of(*found), "cuda", {}, 10, 0, budget, 1.05,
+                                                       measure)
+    assert (count, left_out, seen) == (2, [], [(True, False, 1.05), (True, True, 1.05)])
+    assert (workers.starts, workers.running, workers.asked) == (
+        1, {}, [("baseline", "stopped"), ("contender", "stopped")])

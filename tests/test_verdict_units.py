@@ -311,9 +311,9 @@ def test_a_candidate_without_values_on_either_side_is_not_re_measured():
 
 
 def fake_measure(result: remeasure.Remeasured, calls: list | None = None) -> remeasure.Measure:
-    def measure(plan, pythons, device, processes, seed, budget):
+    def measure(plan, workers, device, processes, seed, budget, factor):
         if calls is not None:
-            calls.append((list(plan), pythons, device, processes, seed, budget))
+            calls.append((list(plan), workers.pythons, device, processes, seed, budget, factor))
         return result
     return measure
 
@@ -327,9 +327,10 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
                                                    fake_measure(result, calls))
     assert [(f.key, f.level, f.why) for f in decided] == [(KEY, "regression", "re-measured: confirmed"),
                                                           (OTHER, "suspect", "not re-measured")]
-    assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0)
+    assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0, 1.25)
     assert summary == {"seconds": 12.5, "processes": 20, "keys": 1, "rounds": 1, "left_out": 0, "budget": 100.0,
-                       "left_out_above_floor": 0, "dropped": 0, "phases": {}, "values": result.as_json()}
+                       "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "phases": {},
+                       "values": result.as_json()}
 
 
 @pytest.mark.parametrize("weak_ratio, why, above", [

@@ -142,6 +142,14 @@ def least_processes_to_confirm(alpha: float = ALPHA_CONFIRM) -> int:
 
 PROCESSES_TO_CONFIRM = least_processes_to_confirm()
 
+# A look before the last: from this many processes a side, at the start of each block of four, a
+# candidate whose slowdown by the factor is rejected at ALPHA_REFUTE_EARLY is set aside as refuted
+# and the processes after it measure the rest. Stricter than ALPHA_REFUTE, so that with looks at 6
+# and 8 a side and the last at 10 a slowdown of exactly the factor is refuted at most 7% of the
+# time (one-sided 1% + 1% + 5%, a union bound) where one look gave 5% (docs/noise.md).
+PROCESSES_TO_REFUTE_EARLY = 6
+ALPHA_REFUTE_EARLY = 0.02
+
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
@@ -166,3 +174,9 @@ def decide(baseline: list[float], contender: list[float], factor: float) -> Deci
     else:
         outcome = "undecided"
     return Decision(outcome, ratio, p_change, p_factor)
+
+
+def refuted_early(baseline: list[float], contender: list[float], factor: float) -> bool:
+    """Whether a look before the last sets a candidate aside: refuted, and at ALPHA_REFUTE_EARLY."""
+    decision = decide(baseline, contender, factor)
+    return decision.outcome == "refuted" and decision.p_factor < ALPHA_REFUTE_EARLY

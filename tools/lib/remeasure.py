@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from lib.findings import Finding
 from lib.nights import Night
-from lib.noise import PROCESSES_TO_CONFIRM, Z_CANDIDATE
+from lib.noise import PROCESSES_TO_CONFIRM, PROCESSES_TO_REFUTE_EARLY, Z_CANDIDATE, refuted_early
 from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
@@ -108,21 +108,21 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
 
 
 def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, device: str, budget: float,
-                pace: float = 1.0, first_free: bool = True) -> tuple[Plan, list[Finding], float]:
+                pace: float = 1.0, first_round: bool = True) -> tuple[Plan, list[Finding], float]:
     """The keys to re-measure, in priority order, as many as ``processes`` a side can measure
-    within ``budget`` seconds, the workers' start included; the candidates left out; the
-    estimated seconds a process.
+    within ``budget`` seconds; the candidates left out; the estimated seconds a process.
 
     ``pace``: measured over estimated seconds a process, from an earlier round (1 before any);
-    ``first_free``: the strongest candidate is taken even where it alone does not fit.
+    ``first_round``: the two workers start within the budget, and the strongest candidate is taken
+    even where it alone does not fit; later rounds find the workers started.
     """
     plan: Plan = {}
     left_out: list[Finding] = []
     seconds = PROCESS_SECONDS[device]
+    workers = WORKERS_SECONDS[device] if first_round else 0.0
     for finding in sorted(candidates, key=priority):
         cost = key_cost(finding, plan, tonight, device)
-        # Each round starts its two workers, then runs its processes.
-        if (plan or not first_free) and 2 * processes * pace * (seconds + cost) + WORKERS_SECONDS[device] > budget:
+        if (plan or not first_round) and 2 * processes * pace * (seconds + cost) + workers > budget:
             left_out.append(finding)
             continue
         seconds += cost
@@ -194,6 +194,36 @@ class Worker:
                 end_group(self.process)
 
 
+class Workers:
+    """The two sides' workers of one re-measurement, started at the first round's first use and kept for the
+    rounds after it (torch's import: 10 s on an H200 VM); a context manager that stops them."""
+
+    def __init__(self, pythons: dict[str, str]) -> None:
+        self.pythons = pythons
+        self.running: dict[str, Worker] = {}
+
+    def started(self) -> dict[str, Worker]:
+        """Each side's worker, started (both at once) and ready where it was not yet."""
+        if not self.running:
+            self.running = {side: Worker(side, self.pythons[side]) for side in SIDES if side in self.pythons}
+            for worker in self.running.values():
+                worker.start()
+            for worker in self.running.values():
+                worker.ready()
+        return self.running
+
+    def stop(self) -> None:
+        for worker in self.running.values():
+            worker.stop()
+        self.running = {}
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
 def process_order(processes_per_side: int, rng: random.Random) -> list[str]:
     """Sides in blocks of ABBA or BAAB, chosen at random: balanced against period-2 placement and drift."""
     order: list[str] = []
@@ -216,6 +246,8 @@ class Remeasured:
     phases: dict[str, float] = dataclasses.field(default_factory=dict)
     # Keys of the plan dropped after its first processes ran slower than planned: not decided.
     dropped: tuple[tuple[str, str], ...] = ()
+    # Keys set aside as refuted at a look before the last: measured in the processes before it only.
+    refuted_early: tuple[tuple[str, str], ...] = ()
 
     def side(self, key: tuple[str, str], signal: str, side: str) -> list[float]:
         return self.values.get(key, {}).get(side, {}).get(signal, [])
@@ -225,70 +257,85 @@ class Remeasured:
                   for name in {*self.phases, *other.phases}}
         values = self.values | other.values
         dropped = tuple(key for key in (*self.dropped, *other.dropped) if key not in values)
-        return Remeasured(values, self.seconds + other.seconds, self.processes + other.processes, phases, dropped)
+        return Remeasured(values, self.seconds + other.seconds, self.processes + other.processes, phases, dropped,
+                          self.refuted_early + other.refuted_early)
 
     def as_json(self) -> list[dict]:
         return [{"config": c, "mask": m, **sides} for (c, m), sides in self.values.items()]
 
 
-def remeasure(plan: Plan, pythons: dict[str, str], device: str, processes_per_side: int, seed: int,
-              budget_seconds: float = 120.0) -> Remeasured:
-    """Measure every key of ``plan`` in ``processes_per_side`` fresh processes of each Python (one side or both).
+def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int, seed: int,
+              budget_seconds: float = 120.0, factor: float | None = None) -> Remeasured:
+    """Measure every key of ``plan`` in ``processes_per_side`` fresh processes of each side's worker
+    (one side or both).
 
     The nightly's cost stays bounded and the sides balanced: at the start of each block
     of four, where the processes so far say the rest would end past ``budget_seconds``,
-    the plan's weakest keys are dropped (``Remeasured.dropped``) until the rest fits,
+    the plan's weakest keys are dropped (``Remeasured.dropped``) until the rest fit,
     before each side has the processes a confirmation needs; from there on, no block
-    starts that would end past the budget. The workers' start (torch's import, in both
-    at once) is a phase of its own, "workers".
+    starts that would end past the budget. With ``factor`` and both sides, a key refuted
+    at a look before the last (``noise.refuted_early``) is set aside and the later
+    processes measure the rest (``Remeasured.refuted_early``). Starting the workers,
+    where this round does, is a phase of its own, "workers".
     """
     started = time.perf_counter()
     rng = random.Random(seed)
-    workers = {side: Worker(side, pythons[side]) for side in SIDES if side in pythons}
+    first = not workers.running
+    running = workers.started()
+    phases: dict[str, float] = {"workers": time.perf_counter() - started} if first else {}
     values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
-        key: {side: {} for side in workers} for key in plan}
+        key: {side: {} for side in running} for key in plan}
     processes = 0
-    phases: dict[str, float] = {}
     dropped: list[tuple[str, str]] = []
+    set_aside: list[tuple[str, str]] = []
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    try:
-        for worker in workers.values():
-            worker.start()
-        for worker in workers.values():
-            worker.ready()
-        phases["workers"] = time.perf_counter() - started
-        order = (process_order(processes_per_side, rng) if len(workers) == 2
-                 else [next(iter(workers))] * processes_per_side)
-        active, key_visits = list(plan), 0
-        for index, side in enumerate(order):
-            elapsed = time.perf_counter() - started
-            if stop_before(index, len(workers), elapsed, phases.get("process", 0.0), budget_seconds):
-                break
-            if index % 4 == 0 and not enough_to_confirm(index, len(workers)):
-                keep = keys_that_fit(len(active), len(order) - index, budget_seconds - elapsed,
-                                     phases.get("process", 0.0), sum(phases.get(p, 0.0) for p in KEY_PHASES),
-                                     index, key_visits)
-                active, dropped = active[:keep], dropped + active[keep:]
-            key_visits += len(active)
-            request = schema.WorkerRequest(device, rng.randrange(2**32),
-                                           tuple(rng.sample(cpus, min(PASSES, len(cpus)))),
-                                           tuple(plan[key] for key in active))
-            asked = time.perf_counter()
-            answer = workers[side].ask(request)
-            phases["process"] = phases.get("process", 0.0) + time.perf_counter() - asked
-            for name, seconds in answer.phases.items():
-                phases[name] = phases.get(name, 0.0) + seconds
-            for value in answer.values:
-                per_signal = values[(value.config, value.mask)][side]
-                per_signal.setdefault("wall", []).append(value.wall)
-                if value.gpu is not None:
-                    per_signal.setdefault("gpu", []).append(value.gpu)
-            processes += 1
-    finally:
-        for worker in workers.values():
-            worker.stop()
+    order = (process_order(processes_per_side, rng) if len(running) == 2
+             else [next(iter(running))] * processes_per_side)
+    active, key_visits = list(plan), 0
+    for index, side in enumerate(order):
+        elapsed = time.perf_counter() - started
+        if stop_before(index, len(running), elapsed, phases.get("process", 0.0), budget_seconds):
+            break
+        if factor is not None and len(running) == 2 and looks_early(index):
+            refuted = [key for key in active if all(
+                refuted_on(values[key], signal, factor) for signal in plan[key].signals)]
+            active, set_aside = [key for key in active if key not in refuted], set_aside + refuted
+        if not active:
+            break
+        if index % 4 == 0 and not enough_to_confirm(index, len(running)):
+            keep = keys_that_fit(len(active), len(order) - index, budget_seconds - elapsed,
+                                 phases.get("process", 0.0), sum(phases.get(p, 0.0) for p in KEY_PHASES),
+                                 index, key_visits)
+            active, dropped = active[:keep], dropped + active[keep:]
+        key_visits += len(active)
+        request = schema.WorkerRequest(device, rng.randrange(2**32),
+                                       tuple(rng.sample(cpus, min(PASSES, len(cpus)))),
+                                       tuple(plan[key] for key in active))
+        asked = time.perf_counter()
+        answer = running[side].ask(request)
+        phases["process"] = phases.get("process", 0.0) + time.perf_counter() - asked
+        for name, seconds in answer.phases.items():
+            phases[name] = phases.get(name, 0.0) + seconds
+        for value in answer.values:
+            per_signal = values[(value.config, value.mask)][side]
+            per_signal.setdefault("wall", []).append(value.wall)
+            if value.gpu is not None:
+                per_signal.setdefault("gpu", []).append(value.gpu)
+        processes += 1
     kept = {key: sides for key, sides in values.items() if key not in dropped}
-    return Remeasured(kept, time.perf_counter() - started, processes, phases, tuple(dropped))
+    return Remeasured(kept, time.perf_counter() - started, processes, phases, tuple(dropped), tuple(set_aside))
+
+
+def refuted_on(sides: dict[str, dict[str, list[float]]], signal: str, factor: float) -> bool:
+    """Whether a key's values so far refute a slowdown of ``signal`` early; never without values on both sides."""
+    baseline, contender = sides["baseline"].get(signal, []), sides["contender"].get(signal, [])
+    return bool(baseline and contender) and refuted_early(baseline, contender, factor)
+
+
+def looks_early(index: int) -> bool:
+    """Whether the process at ``index`` (of both sides, alternating in blocks of four) starts a block after
+    which each side has PROCESSES_TO_REFUTE_EARLY processes or more: a look before it."""
+    return index % 4 == 0 and index >= 2 * PROCESSES_TO_REFUTE_EARLY
 
 
 def keys_that_fit(keys: int, remaining: int, seconds_left: float, process_seconds: float, key_seconds: float,
@@ -318,27 +365,29 @@ def enough_to_confirm(processes: int, sides: int) -> bool:
     return processes >= sides * PROCESSES_TO_CONFIRM
 
 
-Measure = Callable[[Plan, dict[str, str], str, int, int, float], Remeasured]
+Measure = Callable[[Plan, Workers, str, int, int, float, float | None], Remeasured]
 
 
 def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, pythons: dict[str, str],
-                        processes: int, seed: int, budget: float,
+                        processes: int, seed: int, budget: float, factor: float,
                         measure: Measure = remeasure) -> tuple[Remeasured, list[Finding], int]:
-    """Re-measure the strongest candidates that fit the budget; with what that round left unspent,
-    at the pace it measured, the next strongest; and so on. Returns the values, the candidates
-    left out (those a round dropped among them) and the number of rounds."""
+    """Re-measure the strongest candidates that fit the budget; with what that round left unspent
+    (its candidates refuted early leave the most), at the pace it measured, the next strongest,
+    with the same workers; and so on. Returns the values, the candidates left out (those a round
+    dropped among them) and the number of rounds."""
     merged = Remeasured({}, 0.0, 0)
     pending, pace, rounds = candidates, 1.0, 0
-    while pending:
-        left = budget - merged.seconds
-        plan, left_out, estimate = fitted_plan(pending, tonight, processes, device, left, pace,
-                                               first_free=rounds == 0)
-        if not plan:
-            break
-        measured = measure(plan, pythons, device, processes, seed + rounds, left)
-        merged = merged.merged(measured)
-        if measured.processes:
-            pace = (measured.seconds - measured.phases.get("workers", 0.0)) / measured.processes / estimate
-        pending = [finding for finding in pending if finding in left_out or finding.config_mask in measured.dropped]
-        rounds += 1
+    with Workers(pythons) as workers:
+        while pending:
+            left = budget - merged.seconds
+            plan, left_out, estimate = fitted_plan(pending, tonight, processes, device, left, pace,
+                                                   first_round=rounds == 0)
+            if not plan:
+                break
+            measured = measure(plan, workers, device, processes, seed + rounds, left, factor)
+            merged = merged.merged(measured)
+            if measured.processes:
+                pace = (measured.seconds - measured.phases.get("workers", 0.0)) / measured.processes / estimate
+            pending = [f for f in pending if f in left_out or f.config_mask in measured.dropped]
+            rounds += 1
     return merged, pending, rounds

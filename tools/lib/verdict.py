@@ -160,7 +160,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     try:
         measured, left_out, rounds = remeasure.remeasure_in_rounds(
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
-            measure)
+            settings.factor, measure)
     except remeasure.RemeasureError as error:
         for finding in candidates:
             finding.why = f"re-measurement failed: {error}"
@@ -175,7 +175,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
-                     "dropped": len(measured.dropped),
+                     "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
                      "phases": measured.phases,
                      "values": measured.as_json()}
 
