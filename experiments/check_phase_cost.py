@@ -9,11 +9,14 @@ kernel build, a load): this says which configs pay it, in the night's order,
 and how much. Run it twice on one machine to see whether a later process
 pays it again.
 
-    python experiments/check_phase_cost.py [--out steps.jsonl] [--profile-first] [--one-cpu]
+    python experiments/check_phase_cost.py [--out steps.jsonl] [--profile-first] [--one-cpu] [--fork] [--temp-cwd]
 
 ``--profile-first`` runs torch's profiler (CPU and CUDA activities) over one small
 CUDA operation before the grid, as the night's counts run it after each config's check.
 ``--one-cpu`` pins the process to the first of its CPUs, as the night's first pass does.
+``--fork`` walks the grid in a child forked after torch's import, before CUDA's start, as
+asv's forkserver runs the night and the re-measurement's worker runs its processes.
+``--temp-cwd`` walks it from a fresh temporary folder, as asv runs a ``setup_cache``.
 
 Prints the seconds per step over the grid and each config's steps in grid order.
 """
@@ -24,6 +27,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,7 +71,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write one JSON line per config")
     parser.add_argument("--profile-first", action="store_true", help="run the profiler once before the grid")
     parser.add_argument("--one-cpu", action="store_true", help="pin the process to its first CPU")
+    parser.add_argument("--fork", action="store_true", help="walk the grid in a forked child")
+    parser.add_argument("--temp-cwd", action="store_true", help="walk the grid from a fresh temporary folder")
     args = parser.parse_args()
+    if args.temp_cwd:
+        os.chdir(tempfile.mkdtemp(prefix="check-phase-"))
+    if args.fork and (child := os.fork()):
+        sys.exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
     if args.one_cpu:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     model.use_device("cuda")

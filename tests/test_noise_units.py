@@ -29,6 +29,7 @@ def test_the_thresholds_have_the_values_docs_noise_md_argues_for():
     assert (noise.Z_CALL, noise.Z_CANDIDATE, noise.NIGHTS_TO_CALL) == (6.0, 3.0, 3)
     assert (noise.OWN_STEPS, noise.OWN_STEPS_TIGHTER, noise.SIGMA_FLOOR) == (4, 10, 0.005)
     assert (noise.ALPHA_CONFIRM, noise.ALPHA_REFUTE) == (1e-4, 0.10)
+    assert (noise.PROCESSES_TO_REFUTE_EARLY, noise.ALPHA_REFUTE_EARLY) == (6, 0.02)
 
 
 # ---------------------------------------------------------------- the config's class
@@ -271,3 +272,27 @@ def test_9_processes_a_side_are_the_fewest_that_can_confirm_at_1e_4():
     eight, nine = (noise.decide(BASELINE[:n], [v * 1.5 for v in BASELINE[:n]], 1.05) for n in (8, 9))
     assert (eight.outcome, eight.p_change) == ("undecided", 0.00015540015540043773)
     assert (nine.outcome, nine.p_change) == ("confirmed", 4.113533525319419e-05)
+
+
+def test_a_refutation_at_six_a_side_counts_early_only_below_its_stricter_alpha():
+    baseline = [100.0 + n for n in range(6)]
+    early, late = (noise.decide(baseline, [v + offset for v in baseline], 1.05) for offset in (1.5, 2.0))
+    assert (early.outcome, early.p_factor) == ("refuted", pytest.approx(0.0151515, abs=1e-6))
+    assert (late.outcome, late.p_factor) == ("refuted", pytest.approx(0.0259740, abs=1e-6))
+    assert noise.refuted_early(baseline, [v + 1.5 for v in baseline], 1.05)
+    assert not noise.refuted_early(baseline, [v + 2.0 for v in baseline], 1.05)
+    assert not noise.refuted_early(baseline, [v * 1.2 for v in baseline], 1.05)  # not refuted at all
+    assert noise.refuted_early(baseline, list(baseline), 1.05)  # p = 0.0043
+
+
+def test_a_confirmed_slowdown_is_never_refuted_early_however_small_its_p_factor():
+    baseline = [100.0 + n for n in range(10)]
+    slower = noise.decide(baseline, [2 * v for v in baseline], 1.05)
+    assert (slower.outcome, slower.p_factor < noise.ALPHA_REFUTE_EARLY) == ("confirmed", True)
+    assert not noise.refuted_early(baseline, [2 * v for v in baseline], 1.05)
+
+
+@pytest.mark.parametrize("alpha, processes", [(0.5, 2), (1 / 3, 3)])
+def test_the_fewest_processes_counts_up_one_at_a_time_from_one_while_not_below_alpha(alpha, processes):
+    """2 / C(2n, n) is 1 at one a side, 1/3 at two (not below 1/3: three are needed), 0.1 at three."""
+    assert noise.least_processes_to_confirm(alpha) == processes

@@ -11,7 +11,8 @@ process has 16), and its fastest visit counts, as in the night.
 
 The plan fits the candidates to a budget of seconds, strongest evidence first,
 with a cost model per process and key (docs/measurements/2026-11-26-h100-remeasurement.md);
-what a round leaves unspent goes to the next strongest, at the pace it measured.
+a key refuted at a look before the last is set aside, and what a round leaves
+unspent goes to the next strongest, at the pace it measured, with the same workers.
 The workers (``benchmarks/measure/worker.py``) import torch; this module does not.
 """
 
