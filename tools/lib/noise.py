@@ -146,7 +146,8 @@ PROCESSES_TO_CONFIRM = least_processes_to_confirm()
 # candidate whose slowdown by the factor is rejected at ALPHA_REFUTE_EARLY is set aside as refuted
 # and the processes after it measure the rest. Stricter than ALPHA_REFUTE, so that with looks at 6
 # and 8 a side and the last at 10 a slowdown of exactly the factor is refuted at most 7% of the
-# time (one-sided 1% + 1% + 5%, a union bound) where one look gave 5% (docs/noise.md).
+# time (one-sided 1% + 1% + 5%, a union bound) where one look allows 5%; simulated, 4.7% against
+# 4.5% (docs/noise.md).
 PROCESSES_TO_REFUTE_EARLY = 6
 ALPHA_REFUTE_EARLY = 0.02
 
