@@ -8,8 +8,10 @@ test sees), the contender's scaled by ``--ratio``. The key is decided as
 ``lib.remeasure`` decides it: set aside as refuted at each look before the last
 (``noise.refuted_early`` at 6, 8, ... a side, every block of four), else by
 ``noise.decide`` over all its processes; and, for comparison, by one look at
-the last alone. Prints each rule's share of confirmed, refuted and undecided,
-and the processes a side the looks spend on average. At ``--ratio`` equal to
+the last alone; a key the last look leaves near the confirmation's bar
+(``noise.near_confirmation``) gets ``noise.EXTRA_PROCESSES`` more a side. Prints
+each rule's share of confirmed, refuted and undecided, and the processes a side
+the looks spend on average. At ``--ratio`` equal to
 the factor, "refuted" is the rule's error: a slowdown of exactly the factor
 ruled out; at 1.0, the share refuted early is what the looks save.
 """
@@ -26,12 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib import noise  # noqa: E402
 
 
-def decided_with_looks(baseline: list[float], contender: list[float], factor: float) -> tuple[str, int]:
-    """The outcome and the processes a side it took, looking at each block's start from 6 a side on."""
-    for side in range(noise.PROCESSES_TO_REFUTE_EARLY, len(baseline), 2):
+def decided_with_looks(baseline: list[float], contender: list[float], factor: float,
+                       processes: int) -> tuple[str, int]:
+    """The outcome and the processes a side it took, looking at each block's start from 6 a side on, and
+    with EXTRA_PROCESSES more a side where the last look leaves it near the bar (the lists hold them)."""
+    for side in range(noise.PROCESSES_TO_REFUTE_EARLY, processes, 2):
         if noise.refuted_early(baseline[:side], contender[:side], factor):
             return "refuted", side
-    return noise.decide(baseline, contender, factor).outcome, len(baseline)
+    if noise.near_confirmation(baseline[:processes], contender[:processes], factor):
+        return noise.decide(baseline, contender, factor).outcome, len(baseline)
+    return noise.decide(baseline[:processes], contender[:processes], factor).outcome, processes
 
 
 def main() -> None:
@@ -48,19 +54,20 @@ def main() -> None:
     last: collections.Counter[str] = collections.Counter()
     spent = 0
     for _ in range(args.draws):
-        baseline = [rng.lognormvariate(0.0, args.sigma) for _ in range(args.processes)]
-        contender = [args.ratio * rng.lognormvariate(0.0, args.sigma) for _ in range(args.processes)]
-        outcome, side = decided_with_looks(baseline, contender, args.factor)
+        drawn = args.processes + noise.EXTRA_PROCESSES
+        baseline = [rng.lognormvariate(0.0, args.sigma) for _ in range(drawn)]
+        contender = [args.ratio * rng.lognormvariate(0.0, args.sigma) for _ in range(drawn)]
+        outcome, side = decided_with_looks(baseline, contender, args.factor, args.processes)
         looks[outcome] += 1
         spent += side
-        last[noise.decide(baseline, contender, args.factor).outcome] += 1
+        last[noise.decide(baseline[:args.processes], contender[:args.processes], args.factor).outcome] += 1
     print(f"ratio {args.ratio}, sigma {args.sigma}, factor {args.factor}, {args.processes} a side, "
           f"{args.draws} draws, seed {args.seed}")
-    for name, counts in (("looks at 6, 8, ... and the last", looks), ("the last look alone", last)):
+    for name, counts in (("looks at 6, 8, ..., the last, more near the bar", looks), ("the last look alone", last)):
         shares = ", ".join(f"{outcome} {counts[outcome] / args.draws:.3f}"
                            for outcome in ("confirmed", "refuted", "undecided"))
         print(f"{name}: {shares}")
-    print(f"processes a side with the looks: {spent / args.draws:.2f} of {args.processes}")
+    print(f"processes a side with the looks: {spent / args.draws:.2f} (planned: {args.processes})")
 
 
 if __name__ == "__main__":

@@ -296,3 +296,22 @@ def test_a_confirmed_slowdown_is_never_refuted_early_however_small_its_p_factor(
 def test_the_fewest_processes_counts_up_one_at_a_time_from_one_while_not_below_alpha(alpha, processes):
     """2 / C(2n, n) is 1 at one a side, 1/3 at two (not below 1/3: three are needed), 0.1 at three."""
     assert noise.least_processes_to_confirm(alpha) == processes
+
+
+def test_near_the_confirmations_bar_is_undecided_slower_by_the_factor_and_p_change_under_one_percent():
+    baseline = [100.0 + n for n in range(10)]
+
+    def at(offset: float) -> noise.Decision:
+        return noise.decide(baseline, [v + offset for v in baseline], 1.05)
+
+    assert (at(5.5).outcome, at(5.5).ratio >= 1.05, at(5.5).p_change) == ("undecided", True, pytest.approx(
+        0.0015, rel=0.05))
+    assert noise.near_confirmation(baseline, [v + 5.5 for v in baseline], 1.05)
+    assert at(5.0).ratio < 1.05 and not noise.near_confirmation(baseline, [v + 5.0 for v in baseline], 1.05)
+    assert at(7.5).outcome == "confirmed" and not noise.near_confirmation(baseline, [v + 7.5 for v in baseline],
+                                                                          1.05)
+    noisy = [100.0, 190.0, 105.0, 180.0, 110.0, 170.0, 101.0, 185.0, 99.0, 175.0]
+    far = noise.decide(noisy, [v * 1.1 for v in noisy], 1.05)
+    assert (far.outcome, far.ratio >= 1.05, far.p_change > 0.01) == ("undecided", True, True)
+    assert not noise.near_confirmation(noisy, [v * 1.1 for v in noisy], 1.05)
+    assert (noise.ALPHA_NEAR, noise.EXTRA_PROCESSES) == (0.01, 4)

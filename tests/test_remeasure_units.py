@@ -593,3 +593,51 @@ def test_a_signal_without_values_on_a_side_is_never_refuted_early():
     assert not remeasure.refuted_on({"baseline": {"wall": same}, "contender": {}}, "wall", 1.05)
     assert not remeasure.refuted_on({"baseline": {}, "contender": {"wall": same}}, "wall", 1.05)
     assert not remeasure.refuted_on({"baseline": {"wall": same}, "contender": {"wall": same}}, "gpu", 1.05)
+
+
+# ---------------------------------------------------------------- more processes near the bar
+
+
+def near_then_clear(side: str, n: int, config: str) -> float:
+    """Key "near": 7% slower on its first 10 processes a side (undecided, p = 3.2e-4), 30% on the next;
+    key "far": 2% slower (under the factor). Each side's n-th process otherwise gives 100 + n."""
+    if config == "near" and n >= 10:
+        return 130.0 if side == "contender" else 100.0
+    return 100.0 + n + ({"near": 7.0, "far": 2.0}[config] if side == "contender" else 0.0)
+
+
+def test_a_key_undecided_near_the_bar_gets_four_more_processes_a_side_and_the_rest_none():
+    workers = FakeWorkers(near_then_clear)
+    measured = remeasure.remeasure(plan_of("near", "far"), workers, "cpu", 10, 0, 1e9, 1.05)
+    near = ("near", "causal_bias")
+    assert (measured.processes, measured.extended, measured.refuted_early) == (28, (near,), ())
+    assert [keys for _, keys in workers.asked] == [["near", "far"]] * 20 + [["near"]] * 8
+    assert [len(measured.side(near, "wall", side)) for side in remeasure.SIDES] == [14, 14]
+    assert noise.decide(measured.side(near, "wall", "baseline"), measured.side(near, "wall", "contender"),
+                        1.05).outcome == "confirmed"
+
+
+@pytest.mark.parametrize("sides, factor", [(("contender",), 1.05), (remeasure.SIDES, None)])
+def test_no_more_processes_with_one_side_or_without_a_factor(sides, factor):
+    measured = remeasure.remeasure(plan_of("near"), FakeWorkers(near_then_clear, sides), "cpu", 10, 0, 1e9, factor)
+    assert (measured.processes, measured.extended) == (10 * len(sides), ())
+
+
+def test_no_more_processes_past_the_budget_and_none_counted_as_extended():
+    """A budget spent at once: the 20 processes a confirmation needs still run, and no block after them."""
+    measured = remeasure.remeasure(plan_of("near"), FakeWorkers(near_then_clear), "cpu", 10, 0, 0.0, 1.05)
+    assert (measured.processes, measured.extended) == (20, ())
+
+
+def test_a_signal_without_values_on_a_side_is_never_near_the_bar():
+    base = [100.0 + n for n in range(10)]
+    near = [v + 7.0 for v in base]
+    assert remeasure.near_on({"baseline": {"wall": base}, "contender": {"wall": near}}, "wall", 1.05)
+    assert not remeasure.near_on({"baseline": {"wall": base}, "contender": {}}, "wall", 1.05)
+    assert not remeasure.near_on({"baseline": {}, "contender": {"wall": near}}, "wall", 1.05)
+
+
+def test_rounds_merge_what_each_extended():
+    one = remeasure.Remeasured({}, 1.0, 20, extended=(("a", "m"),))
+    two = remeasure.Remeasured({}, 1.0, 28, extended=(("b", "m"),))
+    assert one.merged(two).extended == (("a", "m"), ("b", "m"))

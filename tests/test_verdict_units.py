@@ -329,7 +329,7 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
                                                           (OTHER, "suspect", "not re-measured")]
     assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0, 1.25)
     assert summary == {"seconds": 12.5, "processes": 20, "keys": 1, "rounds": 1, "left_out": 0, "budget": 100.0,
-                       "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "phases": {},
+                       "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "extended": 0, "phases": {},
                        "values": result.as_json()}
 
 

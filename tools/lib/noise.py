@@ -147,9 +147,16 @@ PROCESSES_TO_CONFIRM = least_processes_to_confirm()
 # and the processes after it measure the rest. Stricter than ALPHA_REFUTE, so that with looks at 6
 # and 8 a side and the last at 10 a slowdown of exactly the factor is refuted at most 7% of the
 # time (one-sided 1% + 1% + 5%, a union bound) where one look allows 5%; simulated, 4.7% against
-# 4.5% (docs/noise.md).
+# 4.4% (docs/noise.md).
 PROCESSES_TO_REFUTE_EARLY = 6
 ALPHA_REFUTE_EARLY = 0.02
+# After the last look, a candidate slower by the factor but undecided at p < ALPHA_NEAR gets this
+# many processes a side more, where the budget allows, and is decided again over all of them at
+# ALPHA_CONFIRM: two looks that can confirm, so an unchanged key passes at most 2e-4 of the time
+# (a union bound) where one look allowed 1e-4; a +10% slowdown at a 3-5% per-process spread is
+# confirmed far more often (docs/noise.md).
+ALPHA_NEAR = 0.01
+EXTRA_PROCESSES = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,3 +188,9 @@ def refuted_early(baseline: list[float], contender: list[float], factor: float) 
     """Whether a look before the last sets a candidate aside: refuted, and at ALPHA_REFUTE_EARLY."""
     decision = decide(baseline, contender, factor)
     return decision.outcome == "refuted" and decision.p_factor < ALPHA_REFUTE_EARLY
+
+
+def near_confirmation(baseline: list[float], contender: list[float], factor: float) -> bool:
+    """Whether more processes could confirm a candidate: undecided, slower by the factor, p_change < ALPHA_NEAR."""
+    decision = decide(baseline, contender, factor)
+    return decision.outcome == "undecided" and decision.ratio >= factor and decision.p_change < ALPHA_NEAR

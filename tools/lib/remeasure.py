@@ -29,7 +29,14 @@ from collections.abc import Callable
 
 from lib.findings import Finding
 from lib.nights import Night
-from lib.noise import PROCESSES_TO_CONFIRM, PROCESSES_TO_REFUTE_EARLY, Z_CANDIDATE, refuted_early
+from lib.noise import (
+    EXTRA_PROCESSES,
+    PROCESSES_TO_CONFIRM,
+    PROCESSES_TO_REFUTE_EARLY,
+    Z_CANDIDATE,
+    near_confirmation,
+    refuted_early,
+)
 from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
@@ -249,6 +256,8 @@ class Remeasured:
     dropped: tuple[tuple[str, str], ...] = ()
     # Keys set aside as refuted at a look before the last: measured in the processes before it only.
     refuted_early: tuple[tuple[str, str], ...] = ()
+    # Keys undecided near the confirmation's bar after the last look, given more processes.
+    extended: tuple[tuple[str, str], ...] = ()
 
     def side(self, key: tuple[str, str], signal: str, side: str) -> list[float]:
         return self.values.get(key, {}).get(side, {}).get(signal, [])
@@ -259,7 +268,7 @@ class Remeasured:
         values = self.values | other.values
         dropped = tuple(key for key in (*self.dropped, *other.dropped) if key not in values)
         return Remeasured(values, self.seconds + other.seconds, self.processes + other.processes, phases, dropped,
-                          self.refuted_early + other.refuted_early)
+                          self.refuted_early + other.refuted_early, self.extended + other.extended)
 
     def as_json(self) -> list[dict]:
         return [{"config": c, "mask": m, **sides} for (c, m), sides in self.values.items()]
@@ -276,61 +285,115 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
     before each side has the processes a confirmation needs; from there on, no block
     starts that would end past the budget. With ``factor`` and both sides, a key refuted
     at a look before the last (``noise.refuted_early``) is set aside and the later
-    processes measure the rest (``Remeasured.refuted_early``). Starting the workers,
-    where this round does, is a phase of its own, "workers".
+    processes measure the rest (``Remeasured.refuted_early``), and the keys undecided
+    near the confirmation's bar after the last (``noise.near_confirmation``) get
+    EXTRA_PROCESSES more a side where the budget allows (``Remeasured.extended``).
+    Starting the workers, where this round does, is a phase of its own, "workers".
     """
     started = time.perf_counter()
-    rng = random.Random(seed)
     first = not workers.running
     running = workers.started()
-    phases: dict[str, float] = {"workers": time.perf_counter() - started} if first else {}
-    values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
-        key: {side: {} for side in running} for key in plan}
-    processes = 0
-    dropped: list[tuple[str, str]] = []
-    set_aside: list[tuple[str, str]] = []
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    order = (process_order(processes_per_side, rng) if len(running) == 2
+    run = _Round(plan, running, device, budget_seconds, factor, random.Random(seed), started)
+    if first:
+        run.phases["workers"] = time.perf_counter() - started
+    order = (process_order(processes_per_side, run.rng) if len(running) == 2
              else [next(iter(running))] * processes_per_side)
-    active, key_visits = list(plan), 0
-    for index, side in enumerate(order):
-        elapsed = time.perf_counter() - started
-        if stop_before(index, len(running), elapsed, phases.get("process", 0.0), budget_seconds):
-            break
-        if factor is not None and len(running) == 2 and looks_early(index):
-            refuted = [key for key in active if all(
-                refuted_on(values[key], signal, factor) for signal in plan[key].signals)]
-            active, set_aside = [key for key in active if key not in refuted], set_aside + refuted
-        if not active:
-            break
-        if index % 4 == 0 and not enough_to_confirm(index, len(running)):
-            keep = keys_that_fit(len(active), len(order) - index, budget_seconds - elapsed,
-                                 phases.get("process", 0.0), sum(phases.get(p, 0.0) for p in KEY_PHASES),
-                                 index, key_visits)
-            active, dropped = active[:keep], dropped + active[keep:]
-        key_visits += len(active)
-        request = schema.WorkerRequest(device, rng.randrange(2**32),
-                                       tuple(rng.sample(cpus, min(PASSES, len(cpus)))),
-                                       tuple(plan[key] for key in active))
+    if run.processes_of(order) and (near := run.near_confirmation()):
+        run.active, before = near, run.processes
+        run.processes_of(process_order(EXTRA_PROCESSES, run.rng))
+        run.extended = near if run.processes > before else []
+    kept = {key: sides for key, sides in run.values.items() if key not in run.dropped}
+    return Remeasured(kept, time.perf_counter() - started, run.processes, run.phases, tuple(run.dropped),
+                      tuple(run.set_aside), tuple(run.extended))
+
+
+@dataclasses.dataclass
+class _Round:
+    """One round's processes and what they measured so far: the keys still measured (``active``), those
+    dropped for the pace, set aside as refuted early, or extended near the bar."""
+
+    plan: Plan
+    running: dict[str, Worker]
+    device: str
+    budget: float
+    factor: float | None
+    rng: random.Random
+    started: float
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)
+    processes: int = 0
+    key_visits: int = 0
+    dropped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    set_aside: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    extended: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
+            key: {side: {} for side in self.running} for key in self.plan}
+        self.active = list(self.plan)
+        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+    @property
+    def looking(self) -> bool:
+        """Whether keys are decided between processes: with a factor, and both sides measured."""
+        return self.factor is not None and len(self.running) == 2
+
+    def processes_of(self, order: list[str]) -> bool:
+        """Run a process of each side in ``order`` while the budget and the keys allow; whether all ran."""
+        for position, side in enumerate(order):
+            index, elapsed = self.processes, time.perf_counter() - self.started
+            if stop_before(index, len(self.running), elapsed, self.phases.get("process", 0.0), self.budget):
+                return False
+            if self.looking and looks_early(index):
+                refuted = [key for key in self.active if all(
+                    refuted_on(self.values[key], signal, self.factor or 0.0) for signal in self.plan[key].signals)]
+                self.active = [key for key in self.active if key not in refuted]
+                self.set_aside += refuted
+            if not self.active:
+                return False
+            if index % 4 == 0 and not enough_to_confirm(index, len(self.running)):
+                keep = keys_that_fit(len(self.active), len(order) - position, self.budget - elapsed,
+                                     self.phases.get("process", 0.0),
+                                     sum(self.phases.get(p, 0.0) for p in KEY_PHASES), index, self.key_visits)
+                self.active, self.dropped = self.active[:keep], self.dropped + self.active[keep:]
+            self.ask(side)
+        return True
+
+    def ask(self, side: str) -> None:
+        """One process of ``side``'s worker over the active keys, in an order and on CPUs drawn at random."""
+        self.key_visits += len(self.active)
+        request = schema.WorkerRequest(self.device, self.rng.randrange(2**32),
+                                       tuple(self.rng.sample(self.cpus, min(PASSES, len(self.cpus)))),
+                                       tuple(self.plan[key] for key in self.active))
         asked = time.perf_counter()
-        answer = running[side].ask(request)
-        phases["process"] = phases.get("process", 0.0) + time.perf_counter() - asked
+        answer = self.running[side].ask(request)
+        self.phases["process"] = self.phases.get("process", 0.0) + time.perf_counter() - asked
         for name, seconds in answer.phases.items():
-            phases[name] = phases.get(name, 0.0) + seconds
+            self.phases[name] = self.phases.get(name, 0.0) + seconds
         for value in answer.values:
-            per_signal = values[(value.config, value.mask)][side]
+            per_signal = self.values[(value.config, value.mask)][side]
             per_signal.setdefault("wall", []).append(value.wall)
             if value.gpu is not None:
                 per_signal.setdefault("gpu", []).append(value.gpu)
-        processes += 1
-    kept = {key: sides for key, sides in values.items() if key not in dropped}
-    return Remeasured(kept, time.perf_counter() - started, processes, phases, tuple(dropped), tuple(set_aside))
+        self.processes += 1
+
+    def near_confirmation(self) -> list[tuple[str, str]]:
+        """The active keys of which a signal is undecided near the confirmation's bar; none without looks."""
+        if not self.looking:
+            return []
+        return [key for key in self.active if any(near_on(self.values[key], signal, self.factor or 0.0)
+                                                  for signal in self.plan[key].signals)]
 
 
 def refuted_on(sides: dict[str, dict[str, list[float]]], signal: str, factor: float) -> bool:
     """Whether a key's values so far refute a slowdown of ``signal`` early; never without values on both sides."""
     baseline, contender = sides["baseline"].get(signal, []), sides["contender"].get(signal, [])
     return bool(baseline and contender) and refuted_early(baseline, contender, factor)
+
+
+def near_on(sides: dict[str, dict[str, list[float]]], signal: str, factor: float) -> bool:
+    """Whether a key's values leave ``signal`` undecided near the confirmation's bar; never without values."""
+    baseline, contender = sides["baseline"].get(signal, []), sides["contender"].get(signal, [])
+    return bool(baseline and contender) and near_confirmation(baseline, contender, factor)
 
 
 def looks_early(index: int) -> bool:

@@ -90,6 +90,8 @@ def remeasurement_line(summary: dict) -> str:
             f"{summary['seconds']:.1f} s of a {summary['budget']:.0f} s budget")
     if summary.get("refuted_early"):
         line += f", {summary['refuted_early']} of them refuted at a look before the last"
+    if summary.get("extended"):
+        line += f", {summary['extended']} given more processes, undecided near the bar"
     if summary["left_out"]:
         above = summary.get("left_out_above_floor", 0)
         line += (f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first "

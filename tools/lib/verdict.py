@@ -176,6 +176,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
+                     "extended": len(measured.extended),
                      "phases": measured.phases,
                      "values": measured.as_json()}
 
