@@ -589,10 +589,14 @@ def test_the_rounds_start_the_workers_once_and_stop_them_after_the_last(monkeypa
 
 def test_a_signal_without_values_on_a_side_is_never_refuted_early():
     same = [100.0 + n for n in range(6)]
-    assert remeasure.refuted_on({"baseline": {"wall": same}, "contender": {"wall": same}}, "wall", 1.05)
-    assert not remeasure.refuted_on({"baseline": {"wall": same}, "contender": {}}, "wall", 1.05)
-    assert not remeasure.refuted_on({"baseline": {}, "contender": {"wall": same}}, "wall", 1.05)
-    assert not remeasure.refuted_on({"baseline": {"wall": same}, "contender": {"wall": same}}, "gpu", 1.05)
+
+    def refuted(sides: dict, signal: str = "wall") -> bool:
+        return remeasure.sides_say(noise.refuted_early, sides, signal, 1.05)
+
+    assert refuted({"baseline": {"wall": same}, "contender": {"wall": same}})
+    assert not refuted({"baseline": {"wall": same}, "contender": {}})
+    assert not refuted({"baseline": {}, "contender": {"wall": same}})
+    assert not refuted({"baseline": {"wall": same}, "contender": {"wall": same}}, "gpu")
 
 
 # ---------------------------------------------------------------- more processes near the bar
@@ -632,9 +636,13 @@ def test_no_more_processes_past_the_budget_and_none_counted_as_extended():
 def test_a_signal_without_values_on_a_side_is_never_near_the_bar():
     base = [100.0 + n for n in range(10)]
     near = [v + 7.0 for v in base]
-    assert remeasure.near_on({"baseline": {"wall": base}, "contender": {"wall": near}}, "wall", 1.05)
-    assert not remeasure.near_on({"baseline": {"wall": base}, "contender": {}}, "wall", 1.05)
-    assert not remeasure.near_on({"baseline": {}, "contender": {"wall": near}}, "wall", 1.05)
+
+    def said(sides: dict) -> bool:
+        return remeasure.sides_say(noise.near_confirmation, sides, "wall", 1.05)
+
+    assert said({"baseline": {"wall": base}, "contender": {"wall": near}})
+    assert not said({"baseline": {"wall": base}, "contender": {}})
+    assert not said({"baseline": {}, "contender": {"wall": near}})
 
 
 def test_rounds_merge_what_each_extended():

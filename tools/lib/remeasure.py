@@ -344,8 +344,9 @@ class _Round:
             if stop_before(index, len(self.running), elapsed, self.phases.get("process", 0.0), self.budget):
                 return False
             if self.looking and looks_early(index):
-                refuted = [key for key in self.active if all(
-                    refuted_on(self.values[key], signal, self.factor or 0.0) for signal in self.plan[key].signals)]
+                refuted = [key for key in self.active if all(sides_say(refuted_early, self.values[key], signal,
+                                                                       self.factor or 0.0)
+                                                             for signal in self.plan[key].signals)]
                 self.active = [key for key in self.active if key not in refuted]
                 self.set_aside += refuted
             if not self.active:
@@ -380,20 +381,16 @@ class _Round:
         """The active keys of which a signal is undecided near the confirmation's bar; none without looks."""
         if not self.looking:
             return []
-        return [key for key in self.active if any(near_on(self.values[key], signal, self.factor or 0.0)
-                                                  for signal in self.plan[key].signals)]
+        return [key for key in self.active if any(sides_say(near_confirmation, self.values[key], signal,
+                                                            self.factor or 0.0) for signal in self.plan[key].signals)]
 
 
-def refuted_on(sides: dict[str, dict[str, list[float]]], signal: str, factor: float) -> bool:
-    """Whether a key's values so far refute a slowdown of ``signal`` early; never without values on both sides."""
+def sides_say(rule: Callable[[list[float], list[float], float], bool], sides: dict[str, dict[str, list[float]]],
+              signal: str, factor: float) -> bool:
+    """Whether a key's values so far of ``signal`` meet ``rule`` (``noise.refuted_early``,
+    ``noise.near_confirmation``); never without values on both sides."""
     baseline, contender = sides["baseline"].get(signal, []), sides["contender"].get(signal, [])
-    return bool(baseline and contender) and refuted_early(baseline, contender, factor)
-
-
-def near_on(sides: dict[str, dict[str, list[float]]], signal: str, factor: float) -> bool:
-    """Whether a key's values leave ``signal`` undecided near the confirmation's bar; never without values."""
-    baseline, contender = sides["baseline"].get(signal, []), sides["contender"].get(signal, [])
-    return bool(baseline and contender) and near_confirmation(baseline, contender, factor)
+    return bool(baseline and contender) and rule(baseline, contender, factor)
 
 
 def looks_early(index: int) -> bool:
