@@ -315,3 +315,11 @@ def test_near_the_confirmations_bar_is_undecided_slower_by_the_factor_and_p_chan
     assert (far.outcome, far.ratio >= 1.05, far.p_change > 0.01) == ("undecided", True, True)
     assert not noise.near_confirmation(noisy, [v * 1.1 for v in noisy], 1.05)
     assert (noise.ALPHA_NEAR, noise.EXTRA_PROCESSES) == (0.01, 4)
+
+
+def test_slower_by_exactly_the_factor_is_near_the_bar():
+    baseline = [96.0, 97.0, 98.0, 99.0, 100.0, 100.0, 101.0, 102.0, 103.0, 104.0]
+    contender = [v + 5.0 for v in baseline]  # medians 100 and 105
+    decision = noise.decide(baseline, contender, 1.05)
+    assert (decision.outcome, decision.ratio, decision.p_change < 0.01) == ("undecided", 1.05, True)
+    assert noise.near_confirmation(baseline, contender, 1.05)
