@@ -4,7 +4,6 @@ numbers. In-process and fast: `make mutation` runs these against every mutant of
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 
@@ -476,16 +475,16 @@ def test_two_rounds_add_their_phases():
 
 
 class FakeWorker:
-    """A side's worker that answers each key's value from ``value(side, its n-th process, config)`` at once,
-    and keeps the keys each request asked for."""
+    """A side's worker that answers each key's wall time from ``wall(side, its n-th process, config)`` at
+    once, and its GPU time, where asked, from ``gpu`` likewise; it keeps the keys each request asked for."""
 
-    def __init__(self, side: str, value, asked: list) -> None:
-        self.side, self.value, self.asked, self.count = side, value, asked, 0
+    def __init__(self, side: str, wall, gpu, asked: list) -> None:
+        self.side, self.wall, self.gpu, self.asked, self.count = side, wall, gpu, asked, 0
 
     def ask(self, request: schema.WorkerRequest) -> schema.WorkerAnswer:
         self.asked.append((self.side, [key.config for key in request.keys]))
-        values = tuple(schema.WorkerValue(key.config, key.mask, self.value(self.side, self.count, key.config),
-                                          self.value(self.side, self.count, key.config) if "gpu" in key.signals
+        values = tuple(schema.WorkerValue(key.config, key.mask, self.wall(self.side, self.count, key.config),
+                                          self.gpu(self.side, self.count, key.config) if "gpu" in key.signals
                                           else None) for key in request.keys)
         self.count += 1
         return schema.WorkerAnswer(values, phases={})
@@ -495,16 +494,18 @@ class FakeWorker:
 
 
 class FakeWorkers(remeasure.Workers):
-    def __init__(self, value, sides: tuple[str, ...] = remeasure.SIDES) -> None:
+    """Fake workers of ``sides``: the GPU time is the wall time unless ``gpu`` says otherwise."""
+
+    def __init__(self, wall, sides: tuple[str, ...] = remeasure.SIDES, gpu=None) -> None:
         super().__init__({side: side for side in sides})
         self.asked: list = []
-        self.value = value
+        self.wall, self.gpu = wall, gpu or wall
         self.starts = 0
 
     def started(self):
         if not self.running:
             self.starts += 1
-            self.running = {side: FakeWorker(side, self.value, self.asked) for side in self.pythons}
+            self.running = {side: FakeWorker(side, self.wall, self.gpu, self.asked) for side in self.pythons}
         return self.running  # type: ignore[return-value]
 
 
@@ -538,18 +539,8 @@ def test_a_key_of_two_signals_is_set_aside_only_where_both_are_refuted():
     measured = remeasure.remeasure(plan_of("a", signals=("gpu", "wall")), workers, "cpu", 10, 0, 1e9, 1.05)
     assert (measured.processes, measured.refuted_early) == (12, (("a", "causal_bias"),))
 
-    def gpu_slower(side: str, n: int, config: str) -> float:
-        return 100.0 + n + (1.5 if side == "contender" else 0.0)
-
-    class GpuSlower(FakeWorker):
-        def ask(self, request):
-            answer = super().ask(request)
-            return schema.WorkerAnswer(tuple(dataclasses.replace(v, gpu=v.gpu * (1.3 if self.side == "contender"
-                                                                                    else 1.0)) for v in answer.values))
-
-    workers = FakeWorkers(gpu_slower)
-    workers.running = {side: GpuSlower(side, gpu_slower, workers.asked) for side in remeasure.SIDES}
-    measured = remeasure.remeasure(plan_of("a", signals=("gpu", "wall")), workers, "cpu", 10, 0, 1e9, 1.05)
+    gpu_slower = FakeWorkers(offset_values({"a": 1.5}), gpu=offset_values({"a": 30.0}))
+    measured = remeasure.remeasure(plan_of("a", signals=("gpu", "wall")), gpu_slower, "cpu", 10, 0, 1e9, 1.05)
     assert (measured.processes, measured.refuted_early) == (20, ())
 
 
