@@ -344,9 +344,8 @@ class _Round:
             if stop_before(index, len(self.running), elapsed, self.phases.get("process", 0.0), self.budget):
                 return False
             if self.looking and looks_early(index):
-                refuted = [key for key in self.active if all(sides_say(refuted_early, self.values[key], signal,
-                                                                       self.factor or 0.0)
-                                                             for signal in self.plan[key].signals)]
+                refuted = [key for key in self.active
+                           if all(self.says(refuted_early, key, signal) for signal in self.plan[key].signals)]
                 self.active = [key for key in self.active if key not in refuted]
                 self.set_aside += refuted
             if not self.active:
@@ -381,8 +380,13 @@ class _Round:
         """The active keys of which a signal is undecided near the confirmation's bar; none without looks."""
         if not self.looking:
             return []
-        return [key for key in self.active if any(sides_say(near_confirmation, self.values[key], signal,
-                                                            self.factor or 0.0) for signal in self.plan[key].signals)]
+        return [key for key in self.active
+                if any(self.says(near_confirmation, key, signal) for signal in self.plan[key].signals)]
+
+    def says(self, rule: Callable[[list[float], list[float], float], bool], key: tuple[str, str], signal: str) -> bool:
+        """Whether ``key``'s values so far of ``signal`` meet ``rule`` (``sides_say``); only while looking."""
+        assert self.factor is not None
+        return sides_say(rule, self.values[key], signal, self.factor)
 
 
 def sides_say(rule: Callable[[list[float], list[float], float], bool], sides: dict[str, dict[str, list[float]]],
