@@ -290,3 +290,52 @@ def test_the_answer_goes_out_before_its_child_has_ended(monkeypatch, tmp_path):
     answered, unreadable = _served(lines())
     assert seen.read_text() == "read while ending"
     assert answered.error is None and unreadable.error.startswith("unreadable request")
+
+
+def _builds_record_their_folder(monkeypatch, module) -> list[str]:
+    """Every build_case of ``module`` records the folder it runs from."""
+    folders: list[str] = []
+    real_build = module.build_case
+
+    def recording_build(*args, **kwargs):
+        folders.append(os.getcwd())
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(module, "build_case", recording_build)
+    return folders
+
+
+def test_the_night_measures_from_the_steady_folder_and_returns_to_asvs(monkeypatch, tmp_path):
+    """asv runs a setup_cache from a fresh temporary folder, where CUDA's JIT cache finds none of cuDNN's
+    kernels: the night builds and runs every config from the repository's folder, then goes back to
+    asv's, where asv writes its cache.pickle."""
+    folders = _builds_record_their_folder(monkeypatch, night)
+    monkeypatch.chdir(tmp_path)
+    night.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu")
+    assert folders and set(folders) == {str(model.STEADY_FOLDER)} == {str(REPO_ROOT)}
+    assert os.getcwd() == str(tmp_path)
+
+
+def test_a_timed_setup_checks_its_config_from_the_steady_folder(monkeypatch, tmp_path):
+    folders = _builds_record_their_folder(monkeypatch, model)
+    monkeypatch.chdir(tmp_path)
+    model.checked_case(grid.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
+    assert folders == [str(REPO_ROOT)] and os.getcwd() == str(tmp_path)
+
+
+def test_the_steady_folder_is_left_even_when_the_block_fails(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError), model.in_steady_folder():
+        assert os.getcwd() == str(REPO_ROOT)
+        raise RuntimeError("a config failed its check")
+    assert os.getcwd() == str(tmp_path)
+
+
+def test_a_worker_child_measures_from_the_steady_folder(monkeypatch, tmp_path):
+    """The worker's caller may run it from anywhere: its children measure from the night's folder."""
+    from benchmarks.measure import worker
+
+    monkeypatch.setattr(worker, "measure", lambda request: grid.WorkerAnswer(error=os.getcwd()))
+    monkeypatch.chdir(tmp_path)
+    (answer,) = _served([_request_line()])
+    assert answer.error == str(REPO_ROOT)

@@ -9,8 +9,11 @@ child cannot use CUDA that was initialised in its parent.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +29,10 @@ except ImportError:  # a torch older than the attention biases: every parameter 
     CausalBias = causal_lower_right = None
 
 SEED = 0
+# CUDA's JIT cache keeps cuDNN's runtime-compiled kernels per folder the process runs from
+# (measured: docs/noise.md). asv runs every benchmark from a fresh temporary folder, where
+# each kernel compiles again; the measuring code runs from this one, the repository's.
+STEADY_FOLDER = Path(__file__).resolve().parents[2]
 
 NO_CAUSAL_BIAS = f"torch {torch.__version__} has no torch.nn.attention.bias.causal_lower_right: nothing to compare"
 
@@ -166,6 +173,17 @@ def build_case(config: AttentionConfig, mask_builder: MaskBuilder = lower_right_
     )
 
 
+@contextlib.contextmanager
+def in_steady_folder() -> Iterator[None]:
+    """Run the block from STEADY_FOLDER, then return: asv reads and writes its cache.pickle in its own folder."""
+    previous = os.getcwd()
+    os.chdir(STEADY_FOLDER)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def checked_case(config: AttentionConfig) -> ForwardCase:
     """The case of one config, its two masks checked equal: what an asv time benchmark's setup builds.
 
@@ -173,8 +191,9 @@ def checked_case(config: AttentionConfig) -> ForwardCase:
     builds, module loads) out of the timed samples.
     """
     use_device(config.device)
-    case = build_case(config)
-    check_case(case)
+    with in_steady_folder():
+        case = build_case(config)
+        check_case(case)
     return case
 
 

@@ -27,6 +27,7 @@ from .model import (
     build_case,
     check_case,
     cuda_available,
+    in_steady_folder,
     lower_right_causal_mask,
     unavailable,
     use_device,
@@ -233,7 +234,8 @@ def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lowe
     if reason:
         return NightValues(unavailable=reason)
     started = time.perf_counter()
-    state = measure_grid(grid_configs(params, device), mask_builder)
+    with in_steady_folder():
+        state = measure_grid(grid_configs(params, device), mask_builder)
     write_dispatch_names(state)
     write_night(state, time.perf_counter() - started)
     return state.night_values()

@@ -29,7 +29,7 @@ from typing import TextIO
 import torch
 
 from ..schema import WORKER_PHASES, AttentionConfig, WorkerAnswer, WorkerKey, WorkerRequest, WorkerValue
-from .model import prepared_case, use_device
+from .model import in_steady_folder, prepared_case, use_device
 from .timers import adding_seconds, graph_replay_seconds, visit_seconds
 
 # A visit: blocks of (seconds, how many). A key of short calls is visited on every CPU in turn
@@ -127,7 +127,8 @@ def _request_or_error(line: str) -> WorkerRequest | WorkerAnswer:
 def _measure_in_child(request: WorkerRequest, out: TextIO) -> None:
     """In the forked child: measure, answer, and leave without running the parent's exit handlers."""
     try:
-        answer = measure(request)
+        with in_steady_folder():
+            answer = measure(request)
     except Exception:
         answer = WorkerAnswer(error=traceback.format_exc(limit=3))
     _answer(answer, out)
