@@ -640,3 +640,23 @@ def test_rounds_merge_what_each_extended():
     one = remeasure.Remeasured({}, 1.0, 20, extended=(("a", "m"),))
     two = remeasure.Remeasured({}, 1.0, 28, extended=(("b", "m"),))
     assert one.merged(two).extended == (("a", "m"), ("b", "m"))
+
+
+def test_each_process_records_its_keys_visits_and_the_seconds_of_its_calls():
+    """The cost model's rows: what each process measured, as asked and answered, in the order run."""
+    workers = FakeWorkers(offset_values({"same": 1.5, "slower": 20.0, "close": 2.0}))
+    plan = plan_of("same", "slower", "close", signals=("wall", "gpu"))
+    plan[("slower", "causal_bias")] = schema.WorkerKey("slower", "causal_bias", ("wall",), 16)
+    measured = remeasure.remeasure(plan, workers, "cpu", 10, 0, 1e9, 1.05)
+    costs = measured.costs
+    assert len(costs) == measured.processes == 20
+    assert [c.side for c in costs] == [side for side, _ in workers.asked if side != "stopped"][:20]
+    assert [(c.keys, c.visits) for c in costs] == [(3, 18)] * 12 + [(2, 17)] * 8
+    first, last = costs[0], costs[-1]  # each side's first process gives 100, the contender's plus the offsets
+    bump = dict.fromkeys(("same", "slower", "close"), 0.0) if first.side == "baseline" else {
+        "same": 1.5, "slower": 20.0, "close": 2.0}
+    assert first.call_seconds == (100 + bump["same"]) + 16 * (100 + bump["slower"]) + (100 + bump["close"])
+    assert first.gpu_seconds == (100 + bump["same"]) + (100 + bump["close"])  # "slower" asks no GPU time
+    assert last.device == "cpu" and last.phases == {} and last.seconds >= 0
+    merged = measured.merged(measured)
+    assert merged.costs == costs + costs

@@ -320,7 +320,8 @@ def fake_measure(result: remeasure.Remeasured, calls: list | None = None) -> rem
 
 def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
     night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
-    result = measured(BASE, [v * 1.5 for v in BASE])
+    cost = remeasure.ProcessCost("baseline", "cuda", 1, 1, 1e-2, 0.0, 0.5, {"start": 0.2})
+    result = dataclasses.replace(measured(BASE, [v * 1.5 for v in BASE]), costs=(cost,))
     calls: list = []
     candidates = [finding(), finding(key=OTHER)]
     decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night,
@@ -330,6 +331,9 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
     assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0, 1.25)
     assert summary == {"seconds": 12.5, "processes": 20, "keys": 1, "rounds": 1, "left_out": 0, "budget": 100.0,
                        "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "extended": 0, "phases": {},
+                       "per_process": [{"side": "baseline", "device": "cuda", "keys": 1, "visits": 1,
+                                        "call_seconds": 1e-2, "gpu_seconds": 0.0, "seconds": 0.5,
+                                        "phases": {"start": 0.2}}],
                        "values": result.as_json()}
 
 

@@ -242,6 +242,21 @@ def process_order(processes_per_side: int, rng: random.Random) -> list[str]:
     return order[: 2 * processes_per_side]
 
 
+@dataclasses.dataclass(frozen=True)
+class ProcessCost:
+    """One process's work and seconds: the rows the cost model's constants are fitted to
+    (``experiments/fit_remeasure_cost.py``)."""
+
+    side: str
+    device: str
+    keys: int
+    visits: int  # over its keys
+    call_seconds: float  # each key's visits times its wall time in this process: WALL_CALLS's regressor
+    gpu_seconds: float  # the GPU times it took: GPU_CALLS's regressor
+    seconds: float  # from its request to its answer
+    phases: dict[str, float]  # the worker's (schema.WORKER_PHASES)
+
+
 @dataclasses.dataclass
 class Remeasured:
     """Per key (config, mask): each side's per-process values of each signal, in the order measured."""
@@ -258,6 +273,7 @@ class Remeasured:
     refuted_early: tuple[tuple[str, str], ...] = ()
     # Keys undecided near the confirmation's bar after the last look, given more processes.
     extended: tuple[tuple[str, str], ...] = ()
+    costs: tuple[ProcessCost, ...] = ()  # each process's, in the order run
 
     def side(self, key: tuple[str, str], signal: str, side: str) -> list[float]:
         return self.values.get(key, {}).get(side, {}).get(signal, [])
@@ -268,7 +284,8 @@ class Remeasured:
         values = self.values | other.values
         dropped = tuple(key for key in (*self.dropped, *other.dropped) if key not in values)
         return Remeasured(values, self.seconds + other.seconds, self.processes + other.processes, phases, dropped,
-                          self.refuted_early + other.refuted_early, self.extended + other.extended)
+                          self.refuted_early + other.refuted_early, self.extended + other.extended,
+                          self.costs + other.costs)
 
     def as_json(self) -> list[dict]:
         return [{"config": c, "mask": m, **sides} for (c, m), sides in self.values.items()]
@@ -304,7 +321,7 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
         run.extended = near if run.processes > before else []
     kept = {key: sides for key, sides in run.values.items() if key not in run.dropped}
     return Remeasured(kept, time.perf_counter() - started, run.processes, run.phases, tuple(run.dropped),
-                      tuple(run.set_aside), tuple(run.extended))
+                      tuple(run.set_aside), tuple(run.extended), tuple(run.costs))
 
 
 @dataclasses.dataclass
@@ -325,6 +342,7 @@ class _Round:
     dropped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     set_aside: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     extended: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    costs: list[ProcessCost] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
@@ -366,14 +384,16 @@ class _Round:
                                        tuple(self.plan[key] for key in self.active))
         asked = time.perf_counter()
         answer = self.running[side].ask(request)
-        self.phases["process"] = self.phases.get("process", 0.0) + time.perf_counter() - asked
-        for name, seconds in answer.phases.items():
-            self.phases[name] = self.phases.get(name, 0.0) + seconds
+        seconds = time.perf_counter() - asked
+        self.phases["process"] = self.phases.get("process", 0.0) + seconds
+        for name, phase_seconds in answer.phases.items():
+            self.phases[name] = self.phases.get(name, 0.0) + phase_seconds
         for value in answer.values:
             per_signal = self.values[(value.config, value.mask)][side]
             per_signal.setdefault("wall", []).append(value.wall)
             if value.gpu is not None:
                 per_signal.setdefault("gpu", []).append(value.gpu)
+        self.costs.append(process_cost(side, request, answer, seconds))
         self.processes += 1
 
     def near_confirmation(self) -> list[tuple[str, str]]:
@@ -387,6 +407,15 @@ class _Round:
         """Whether ``key``'s values so far of ``signal`` meet ``rule`` (``sides_say``); only while looking."""
         assert self.factor is not None
         return sides_say(rule, self.values[key], signal, self.factor)
+
+
+def process_cost(side: str, request: schema.WorkerRequest, answer: schema.WorkerAnswer,
+                 seconds: float) -> ProcessCost:
+    """What one process was asked and answered, and its seconds."""
+    visits = {(key.config, key.mask): key.visits for key in request.keys}
+    return ProcessCost(side, request.device, len(request.keys), sum(visits.values()),
+                       sum(visits.get((v.config, v.mask), 0) * v.wall for v in answer.values),
+                       sum(v.gpu or 0.0 for v in answer.values), seconds, dict(answer.phases))
 
 
 def sides_say(rule: Callable[[list[float], list[float], float], bool], sides: dict[str, dict[str, list[float]]],

@@ -178,6 +178,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
                      "extended": len(measured.extended),
                      "phases": measured.phases,
+                     "per_process": [dataclasses.asdict(cost) for cost in measured.costs],
                      "values": measured.as_json()}
 
 
