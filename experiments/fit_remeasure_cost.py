@@ -5,14 +5,18 @@
 Each CHECK.json is `tools/check_regressions.py --format json` output of a run with
 re-measurement; its "confirmation" lists every process ("per_process": the keys
 and visits it measured, the seconds of its calls and GPU times, its seconds from
-request to answer). The model (`tools/lib/remeasure.py`) prices a process as
+request to answer and per phase of the worker). The model (`tools/lib/remeasure.py`)
+prices a process as
 
     PROCESS_SECONDS + KEY_SECONDS * keys + VISIT_SECONDS * visits
     + WALL_CALLS * call_seconds + GPU_CALLS * gpu_seconds
 
-Prints the least-squares constants beside the current ones, and each model's
-median and worst error over the processes: what to set the constants to, and
-whether it matters.
+Each constant is fitted to its own phase, so that few processes of like plans
+still separate them: PROCESS_SECONDS the median of a process's seconds outside
+its keys' phases (the device's start, the fork, the exit), KEY_SECONDS the builds
+and first calls per key, VISIT_SECONDS the wall phase per visit beyond WALL_CALLS
+calls, GPU_CALLS the GPU phase over the GPU times. Prints them beside the current
+ones, and each model's median and worst error over the processes.
 """
 
 from __future__ import annotations
@@ -40,12 +44,20 @@ def current(device: str) -> list[float]:
             remeasure.WALL_CALLS, remeasure.GPU_CALLS]
 
 
-def fitted(processes: list[dict]) -> tuple[list[float], int]:
-    """The least-squares constants and the rank of the regressors (under 5: some are not separable)."""
-    x = np.array([regressors(p) for p in processes])
-    y = np.array([p["seconds"] for p in processes])
-    solution, _, rank, _ = np.linalg.lstsq(x, y, rcond=None)
-    return [float(v) for v in solution], int(rank)
+def fitted(processes: list[dict]) -> list[float]:
+    """Each constant from its own phase (see above); WALL_CALLS stays the model's."""
+    def total(field: str) -> float:
+        return sum(p[field] for p in processes)
+
+    def phase(name: str) -> float:
+        return sum(p["phases"].get(name, 0.0) for p in processes)
+
+    outside_keys = statistics.median(p["seconds"] - sum(v for k, v in p["phases"].items() if k != "start")
+                                     for p in processes)
+    per_visit = (phase("wall") - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")
+    gpu_calls = phase("gpu") / total("gpu_seconds") if total("gpu_seconds") else remeasure.GPU_CALLS
+    return [outside_keys, (phase("build") + phase("first_calls")) / total("keys"), per_visit,
+            remeasure.WALL_CALLS, gpu_calls]
 
 
 def errors(constants: list[float], processes: list[dict]) -> list[float]:
@@ -61,10 +73,10 @@ def main() -> None:
     processes = [p for path in args.checks
                  for p in (json.loads(path.read_text()).get("confirmation") or {}).get("per_process", [])
                  if p["device"] == args.device and p["seconds"] > 0]
-    if len(processes) < len(TERMS):
-        sys.exit(f"{len(processes)} {args.device} processes recorded: too few to fit {len(TERMS)} constants")
-    constants, rank = fitted(processes)
-    print(f"{len(processes)} {args.device} processes from {len(args.checks)} check(s); rank {rank} of {len(TERMS)}")
+    if not processes:
+        sys.exit(f"no {args.device} process recorded (a check's JSON from before 2026-12-02 has none)")
+    constants = fitted(processes)
+    print(f"{len(processes)} {args.device} processes from {len(args.checks)} check(s)")
     for name, now, fit in zip(TERMS, current(args.device), constants):
         print(f"{name:16s} now {now:9.4f}  fitted {fit:9.4f}")
     for label, values in (("now", current(args.device)), ("fitted", constants)):

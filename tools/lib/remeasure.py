@@ -50,13 +50,14 @@ PASSES = 16
 # The cost model: seconds the two workers take to start (torch's import, once a round), a
 # process (the worker's fork, CUDA's start), a key (its first build and calls), a visit (blocks
 # of 1-2 ms), and calls of the key's own time per visit (WALL_CALLS) and for a GPU time
-# (GPU_CALLS). Fitted to measured re-measurements (docs/noise.md).
+# (GPU_CALLS). Fitted to measured re-measurements' processes (experiments/fit_remeasure_cost.py,
+# docs/noise.md).
 WORKERS_SECONDS = {"cuda": 10.0, "cpu": 3.0}
-PROCESS_SECONDS = {"cuda": 0.35, "cpu": 0.05}
+PROCESS_SECONDS = {"cuda": 0.23, "cpu": 0.05}
 KEY_SECONDS = {"cuda": 0.06, "cpu": 0.02}
-VISIT_SECONDS = 0.003
+VISIT_SECONDS = 0.0024
 WALL_CALLS = 2
-GPU_CALLS = 9
+GPU_CALLS = 13
 # How far one night moves a signal before the history has a spread of its own: the scale a
 # candidate's evidence is ranked by until then (docs/noise.md, "Ranking the candidates").
 PRIOR_SPREAD = {"gpu": 1.03, "GPU-bound": 1.03, "launch-bound": 1.15, "unknown": 1.1}
