@@ -53,11 +53,11 @@ PASSES = 16
 # (GPU_CALLS). Fitted to measured re-measurements' processes (experiments/fit_remeasure_cost.py,
 # docs/noise.md).
 WORKERS_SECONDS = {"cuda": 10.0, "cpu": 3.0}
-PROCESS_SECONDS = {"cuda": 0.23, "cpu": 0.05}
-KEY_SECONDS = {"cuda": 0.06, "cpu": 0.02}
+PROCESS_SECONDS = {"cuda": 0.24, "cpu": 0.05}
+KEY_SECONDS = {"cuda": 0.065, "cpu": 0.02}
 VISIT_SECONDS = 0.0024
 WALL_CALLS = 2
-GPU_CALLS = 13
+GPU_CALLS = 12.5
 # How far one night moves a signal before the history has a spread of its own: the scale a
 # candidate's evidence is ranked by until then (docs/noise.md, "Ranking the candidates").
 PRIOR_SPREAD = {"gpu": 1.03, "GPU-bound": 1.03, "launch-bound": 1.15, "unknown": 1.1}
