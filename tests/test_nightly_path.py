@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, TOOLS, contender_environment, git, run_tool
 from lib.nights import read_night
+from lib.noise import EXTRA_PROCESSES
 from lib.results import ResultsStore
 from lib.rows import config_rows
 from lib.suite import schema
@@ -328,7 +329,10 @@ def test_with_last_nights_environment_both_sides_are_re_measured(nights, tmp_pat
     assert completed.returncode in (0, 1), completed.stderr
     report = json.loads(completed.stdout)
     assert sorted(nights.starts("C-both")) == [WORKER, WORKER]
-    assert 4 <= report["confirmation"]["processes"] <= 20  # blocks of four, both sides
+    # Blocks of four, both sides: 10 a side a round, 4 more a side where a key was extended near the bar.
+    summary = report["confirmation"]
+    per_round = 2 * (10 + (EXTRA_PROCESSES if summary["extended"] else 0))
+    assert summary["processes"] % 4 == 0 and 4 <= summary["processes"] <= summary["rounds"] * per_round, summary
     slow = nights.slowdowns()[0]
     (finding,) = [f for f in report["regressions"] + report["suspects"] + report["noise"]
                   if (f["config"], f["mask"], f["signal"]) == (slow["config"], slow["mask"], "wall")]
