@@ -50,6 +50,13 @@ def contender_environment(path: Path) -> Path:
     return python
 
 
+def process_costs(count: int, seconds: float = 0.0, phases: dict[str, float] | None = None) -> tuple:
+    """``count`` re-measurement processes of ``seconds`` each (``remeasure.ProcessCost``), as a round records them."""
+    from lib.remeasure import ProcessCost
+
+    return tuple(ProcessCost("baseline", "cuda", 0, 0, 0.0, 0.0, seconds, dict(phases or {})) for _ in range(count))
+
+
 def run_tool(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(TOOLS / script), *args],

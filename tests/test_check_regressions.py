@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import contender_environment, make_standin_repo, run_tool
+from conftest import contender_environment, make_standin_repo, process_costs, run_tool
 from lib import noise, remeasure
 from lib.findings import Finding
 from lib.nights import Night
@@ -294,7 +294,7 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
     def fake_remeasure(keys, workers, device, processes, seed, budget, factor):
         rounds.append((list(keys), round(budget, 6), seed))
         values = {key: {"baseline": {"wall": [1.0] * 10}, "contender": {"wall": [1.0] * 10}} for key in keys}
-        return remeasure.Remeasured(values, 20 * process / 2, 20)  # twice as fast as estimated
+        return remeasure.Remeasured(values, 20 * process / 2, process_costs(20))  # twice as fast as estimated
 
     measured, left_out, count = remeasure.remeasure_in_rounds(
         candidates, night, "cuda", {"baseline": "b", "contender": "c"}, 10, 0, 20 * process + 1e-9, 1.05,

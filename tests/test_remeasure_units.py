@@ -8,6 +8,7 @@ import math
 import random
 
 import pytest
+from conftest import process_costs
 from lib import noise, remeasure
 from lib.findings import Finding
 from lib.nights import Night
@@ -296,7 +297,7 @@ def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monk
     def slow_remeasure(plan, workers, device, processes, seed, budget, factor):
         keys = list(plan)
         values = {keys[0]: {"contender": {"wall": [1.0] * 10}}}
-        return remeasure.Remeasured(values, budget, 20, {}, tuple(keys[1:]))
+        return remeasure.Remeasured(values, budget, process_costs(20), dropped=tuple(keys[1:]))
 
     measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
                                                               1000.0, 1.05, slow_remeasure)
@@ -316,8 +317,9 @@ def test_one_side_stops_only_at_a_blocks_start_from_9_processes_on():
 
 
 def test_remeasured_values_by_side_merged_and_as_json():
-    one = remeasure.Remeasured({("a", "m"): {"baseline": {"wall": [1.0]}, "contender": {"wall": [2.0]}}}, 1.5, 2)
-    two = remeasure.Remeasured({("b", "m"): {"contender": {"gpu": [3.0]}}}, 2.5, 4)
+    one = remeasure.Remeasured({("a", "m"): {"baseline": {"wall": [1.0]}, "contender": {"wall": [2.0]}}}, 1.5,
+                              process_costs(2))
+    two = remeasure.Remeasured({("b", "m"): {"contender": {"gpu": [3.0]}}}, 2.5, process_costs(4))
     assert one.side(("a", "m"), "wall", "contender") == [2.0]
     assert one.side(("a", "m"), "gpu", "contender") == []
     assert one.side(("a", "m"), "wall", "nobody") == []
@@ -345,7 +347,7 @@ def rounds_of(candidates: list[Finding], budget: float, answers: list[tuple[floa
         # The workers start in their estimated time, the rest of the seconds are the processes'; workers
         # that start at once leave no phase (as a Remeasured from before the phase was kept).
         workers = min(seconds, WORKERS_SECONDS[device])
-        return remeasure.Remeasured(values, seconds, done, {"workers": workers} if workers else {})
+        return remeasure.Remeasured(values, seconds, process_costs(done), workers)
 
     result = remeasure.remeasure_in_rounds(candidates, night_of(*candidates), device, {"contender": "c"},
                                            processes, 41, budget, 1.05, measure)
@@ -407,7 +409,7 @@ def test_the_pace_leaves_the_workers_start_out():
     def measure(plan, _workers, device, count, seed, left, factor):
         calls.append(list(plan))
         seconds, done = answers.pop(0)
-        return remeasure.Remeasured({key: {} for key in plan}, seconds, done, {"workers": workers})
+        return remeasure.Remeasured({key: {} for key in plan}, seconds, process_costs(done), workers)
 
     _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 41, budget,
                                                        1.05, measure)
@@ -463,12 +465,15 @@ def test_a_round_that_measured_no_process_keeps_the_pace():
     assert count == 2 and left_out == []
 
 
-def test_two_rounds_add_their_phases():
-    first = remeasure.Remeasured({}, 10.0, 4, {"process": 8.0, "start": 1.0, "wall": 2.0})
-    second = remeasure.Remeasured({}, 5.0, 2, {"process": 4.0, "wall": 1.0, "gpu": 0.5})
+def test_two_rounds_add_their_phases_from_their_processes():
+    """The phases are the processes' (each from its request to its answer: "process") and the workers' start."""
+    first = remeasure.Remeasured({}, 10.0, process_costs(2, 4.0, {"start": 0.5, "wall": 1.0}), workers_seconds=2.0)
+    second = remeasure.Remeasured({}, 5.0, process_costs(2, 2.0, {"wall": 0.5, "gpu": 0.25}))
+    assert first.phases == {"process": 8.0, "start": 1.0, "wall": 2.0, "workers": 2.0}
+    assert second.phases == {"process": 4.0, "wall": 1.0, "gpu": 0.5}
     merged = first.merged(second)
-    assert (merged.seconds, merged.processes) == (15.0, 6)
-    assert merged.phases == {"process": 12.0, "start": 1.0, "wall": 3.0, "gpu": 0.5}
+    assert (merged.seconds, merged.processes, merged.workers_seconds) == (15.0, 4, 2.0)
+    assert merged.phases == {"process": 12.0, "start": 1.0, "wall": 3.0, "gpu": 0.5, "workers": 2.0}
 
 
 # ---------------------------------------------------------------- looks before the last
@@ -568,7 +573,7 @@ def test_the_rounds_start_the_workers_once_and_stop_them_after_the_last(monkeypa
     def measure(plan, given, device, count, seed, left, factor):
         seen.append((given is workers, given.running != {}, factor))
         given.started()
-        return remeasure.Remeasured({key: {} for key in plan}, 0.0, 20)
+        return remeasure.Remeasured({key: {} for key in plan}, 0.0, process_costs(20))
 
     monkeypatch.setattr(remeasure, "Workers", lambda pythons: workers)
     _, left_out, count = remeasure.remeasure_in_rounds(found, night_of(*found), "cuda", {}, 10, 0, budget, 1.05,
@@ -637,8 +642,8 @@ def test_a_signal_without_values_on_a_side_is_never_near_the_bar():
 
 
 def test_rounds_merge_what_each_extended():
-    one = remeasure.Remeasured({}, 1.0, 20, extended=(("a", "m"),))
-    two = remeasure.Remeasured({}, 1.0, 28, extended=(("b", "m"),))
+    one = remeasure.Remeasured({}, 1.0, process_costs(20), extended=(("a", "m"),))
+    two = remeasure.Remeasured({}, 1.0, process_costs(28), extended=(("b", "m"),))
     assert one.merged(two).extended == (("a", "m"), ("b", "m"))
 
 

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import process_costs
 from lib import noise, remeasure, verdict
 from lib.cli import ToolError
 from lib.findings import Finding
@@ -246,7 +247,7 @@ BOTH = {"baseline": "b", "contender": "c"}
 def measured(base: list[float] | None, new: list[float], key: tuple = KEY, signal: str = "wall"
              ) -> remeasure.Remeasured:
     sides = {"contender": {signal: new}} | ({} if base is None else {"baseline": {signal: base}})
-    return remeasure.Remeasured({(key[1], key[2]): sides}, 12.5, 20)
+    return remeasure.Remeasured({(key[1], key[2]): sides}, 12.5, process_costs(20))
 
 
 def test_both_sides_confirmed_is_a_regression_refuted_is_noise_undecided_a_suspect():
@@ -329,8 +330,9 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
     assert [(f.key, f.level, f.why) for f in decided] == [(KEY, "regression", "re-measured: confirmed"),
                                                           (OTHER, "suspect", "not re-measured")]
     assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0, 1.25)
-    assert summary == {"seconds": 12.5, "processes": 20, "keys": 1, "rounds": 1, "left_out": 0, "budget": 100.0,
-                       "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "extended": 0, "phases": {},
+    assert summary == {"seconds": 12.5, "processes": 1, "keys": 1, "rounds": 1, "left_out": 0, "budget": 100.0,
+                       "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "extended": 0,
+                       "phases": {"process": 0.5, "start": 0.2},
                        "per_process": [{"side": "baseline", "device": "cuda", "keys": 1, "visits": 1,
                                         "call_seconds": 1e-2, "gpu_seconds": 0.0, "seconds": 0.5,
                                         "phases": {"start": 0.2}}],
@@ -599,7 +601,7 @@ def test_the_check_sorts_regressions_suspects_then_noise_each_by_the_larger_chan
     values = {(LABELS[0], "materialized"): {"baseline": {"wall": BASE}, "contender": {"wall": BASE}},
               (LABELS[1], "materialized"): {"baseline": {"wall": noisy},
                                             "contender": {"wall": [v * 1.25 for v in noisy]}}}
-    result = remeasure.Remeasured(values, 1.0, 20)
+    result = remeasure.Remeasured(values, 1.0, process_costs(20))
     v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None,
                       settings(factor=1.05, pythons=BOTH), fake_measure(result))
     assert [(f.level, f.key[1], f.signal, f.ratio) for f in v.findings] == [

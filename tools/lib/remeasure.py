@@ -258,35 +258,51 @@ class ProcessCost:
     phases: dict[str, float]  # the worker's (schema.WORKER_PHASES)
 
 
+def phase_totals(costs: tuple[ProcessCost, ...] | list[ProcessCost], workers_seconds: float = 0.0) -> dict[str, float]:
+    """Seconds over ``costs``' processes per worker phase (schema.WORKER_PHASES) and "process" (each from its
+    request to its answer: the fork, the exit and the pipes are the difference), and "workers" where they
+    started."""
+    totals: dict[str, float] = {}
+    for cost in costs:
+        for name, seconds in (("process", cost.seconds), *cost.phases.items()):
+            totals[name] = totals.get(name, 0.0) + seconds
+    if workers_seconds:
+        totals["workers"] = workers_seconds
+    return totals
+
+
 @dataclasses.dataclass
 class Remeasured:
     """Per key (config, mask): each side's per-process values of each signal, in the order measured."""
 
     values: dict[tuple[str, str], dict[str, dict[str, list[float]]]]
     seconds: float
-    processes: int
-    # Seconds over all processes per phase (schema.WORKER_PHASES), and "process": each process
-    # from its request to its answer (the fork, the exit and the pipes are the difference).
-    phases: dict[str, float] = dataclasses.field(default_factory=dict)
+    costs: tuple[ProcessCost, ...] = ()  # each process's, in the order run
+    workers_seconds: float = 0.0  # starting the two workers (torch's import), where this round did
     # Keys of the plan dropped after its first processes ran slower than planned: not decided.
     dropped: tuple[tuple[str, str], ...] = ()
     # Keys set aside as refuted at a look before the last: measured in the processes before it only.
     refuted_early: tuple[tuple[str, str], ...] = ()
     # Keys undecided near the confirmation's bar after the last look, given more processes.
     extended: tuple[tuple[str, str], ...] = ()
-    costs: tuple[ProcessCost, ...] = ()  # each process's, in the order run
+
+    @property
+    def processes(self) -> int:
+        return len(self.costs)
+
+    @property
+    def phases(self) -> dict[str, float]:
+        return phase_totals(self.costs, self.workers_seconds)
 
     def side(self, key: tuple[str, str], signal: str, side: str) -> list[float]:
         return self.values.get(key, {}).get(side, {}).get(signal, [])
 
     def merged(self, other: Remeasured) -> Remeasured:
-        phases = {name: self.phases.get(name, 0.0) + other.phases.get(name, 0.0)
-                  for name in {*self.phases, *other.phases}}
         values = self.values | other.values
         dropped = tuple(key for key in (*self.dropped, *other.dropped) if key not in values)
-        return Remeasured(values, self.seconds + other.seconds, self.processes + other.processes, phases, dropped,
-                          self.refuted_early + other.refuted_early, self.extended + other.extended,
-                          self.costs + other.costs)
+        return Remeasured(values, self.seconds + other.seconds, self.costs + other.costs,
+                          self.workers_seconds + other.workers_seconds, dropped,
+                          self.refuted_early + other.refuted_early, self.extended + other.extended)
 
     def as_json(self) -> list[dict]:
         return [{"config": c, "mask": m, **sides} for (c, m), sides in self.values.items()]
@@ -311,9 +327,8 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
     started = time.perf_counter()
     first = not workers.running
     running = workers.started()
+    workers_seconds = time.perf_counter() - started if first else 0.0
     run = _Round(plan, running, device, budget_seconds, factor, random.Random(seed), started)
-    if first:
-        run.phases["workers"] = time.perf_counter() - started
     order = (process_order(processes_per_side, run.rng) if len(running) == 2
              else [next(iter(running))] * processes_per_side)
     if run.processes_of(order) and (near := run.near_confirmation()):
@@ -321,8 +336,8 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
         run.processes_of(process_order(EXTRA_PROCESSES, run.rng))
         run.extended = near if run.processes > before else []
     kept = {key: sides for key, sides in run.values.items() if key not in run.dropped}
-    return Remeasured(kept, time.perf_counter() - started, run.processes, run.phases, tuple(run.dropped),
-                      tuple(run.set_aside), tuple(run.extended), tuple(run.costs))
+    return Remeasured(kept, time.perf_counter() - started, tuple(run.costs), workers_seconds, tuple(run.dropped),
+                      tuple(run.set_aside), tuple(run.extended))
 
 
 @dataclasses.dataclass
@@ -337,9 +352,6 @@ class _Round:
     factor: float | None
     rng: random.Random
     started: float
-    phases: dict[str, float] = dataclasses.field(default_factory=dict)
-    processes: int = 0
-    key_visits: int = 0
     dropped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     set_aside: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     extended: list[tuple[str, str]] = dataclasses.field(default_factory=list)
@@ -352,6 +364,25 @@ class _Round:
         self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
     @property
+    def processes(self) -> int:
+        return len(self.costs)
+
+    @property
+    def process_seconds(self) -> float:
+        """The processes' seconds so far, each from its request to its answer."""
+        return sum(cost.seconds for cost in self.costs)
+
+    @property
+    def key_seconds(self) -> float:
+        """The processes' seconds so far in the phases that grow with the keys they measure."""
+        return sum(cost.phases.get(phase, 0.0) for cost in self.costs for phase in KEY_PHASES)
+
+    @property
+    def key_visits(self) -> int:
+        """Keys measured so far, over the processes: a key measured in four processes counts four times."""
+        return sum(cost.keys for cost in self.costs)
+
+    @property
     def looking(self) -> bool:
         """Whether keys are decided between processes: with a factor, and both sides measured."""
         return self.factor is not None and len(self.running) == 2
@@ -360,7 +391,7 @@ class _Round:
         """Run a process of each side in ``order`` while the budget and the keys allow; whether all ran."""
         for position, side in enumerate(order):
             index, elapsed = self.processes, time.perf_counter() - self.started
-            if stop_before(index, len(self.running), elapsed, self.phases.get("process", 0.0), self.budget):
+            if stop_before(index, len(self.running), elapsed, self.process_seconds, self.budget):
                 return False
             if self.looking and looks_early(index):
                 refuted = [key for key in self.active
@@ -371,31 +402,25 @@ class _Round:
                 return False
             if index % 4 == 0 and not enough_to_confirm(index, len(self.running)):
                 keep = keys_that_fit(len(self.active), len(order) - position, self.budget - elapsed,
-                                     self.phases.get("process", 0.0),
-                                     sum(self.phases.get(p, 0.0) for p in KEY_PHASES), index, self.key_visits)
+                                     self.process_seconds, self.key_seconds, index, self.key_visits)
                 self.active, self.dropped = self.active[:keep], self.dropped + self.active[keep:]
             self.ask(side)
         return True
 
     def ask(self, side: str) -> None:
         """One process of ``side``'s worker over the active keys, in an order and on CPUs drawn at random."""
-        self.key_visits += len(self.active)
         request = schema.WorkerRequest(self.device, self.rng.randrange(2**32),
                                        tuple(self.rng.sample(self.cpus, min(PASSES, len(self.cpus)))),
                                        tuple(self.plan[key] for key in self.active))
         asked = time.perf_counter()
         answer = self.running[side].ask(request)
         seconds = time.perf_counter() - asked
-        self.phases["process"] = self.phases.get("process", 0.0) + seconds
-        for name, phase_seconds in answer.phases.items():
-            self.phases[name] = self.phases.get(name, 0.0) + phase_seconds
         for value in answer.values:
             per_signal = self.values[(value.config, value.mask)][side]
             per_signal.setdefault("wall", []).append(value.wall)
             if value.gpu is not None:
                 per_signal.setdefault("gpu", []).append(value.gpu)
         self.costs.append(process_cost(side, request, answer, seconds))
-        self.processes += 1
 
     def near_confirmation(self) -> list[tuple[str, str]]:
         """The active keys of which a signal is undecided near the confirmation's bar; none without looks."""
@@ -470,7 +495,7 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
     (its candidates refuted early leave the most), at the pace it measured, the next strongest,
     with the same workers; and so on. Returns the values, the candidates left out (those a round
     dropped among them) and the number of rounds."""
-    merged = Remeasured({}, 0.0, 0)
+    merged = Remeasured({}, 0.0)
     pending, pace, rounds = candidates, 1.0, 0
     with Workers(pythons) as workers:
         while pending:
@@ -482,7 +507,7 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
             measured = measure(plan, workers, device, processes, seed + rounds, left, factor)
             merged = merged.merged(measured)
             if measured.processes:
-                pace = (measured.seconds - measured.phases.get("workers", 0.0)) / measured.processes / estimate
+                pace = (measured.seconds - measured.workers_seconds) / measured.processes / estimate
             pending = [f for f in pending if f in left_out or f.config_mask in measured.dropped]
             rounds += 1
     return merged, pending, rounds
