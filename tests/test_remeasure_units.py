@@ -112,11 +112,18 @@ def test_half_a_night_of_budget_schedules_every_candidate_above_its_floor_of_an_
 
 
 def test_short_calls_are_visited_passes_times_from_just_below_the_short_call_bound():
-    assert remeasure.visits({"wall": math.nextafter(SHORT, 0)}) == PASSES
-    assert remeasure.visits({"wall": SHORT}) == 1
-    assert remeasure.visits({"wall": 0.0}) == PASSES
-    assert remeasure.visits({"wall": None}) == 1
-    assert remeasure.visits({}) == 1
+    for signals in (("wall",), ("gpu", "wall")):
+        assert remeasure.visits({"wall": math.nextafter(SHORT, 0)}, signals) == PASSES
+        assert remeasure.visits({"wall": SHORT}, signals) == 1
+        assert remeasure.visits({"wall": 0.0}, signals) == PASSES
+        assert remeasure.visits({"wall": None}, signals) == 1
+        assert remeasure.visits({}, signals) == 1
+
+
+def test_a_key_asked_for_its_gpu_time_alone_is_visited_once_whatever_its_wall_time():
+    assert remeasure.visits({"wall": 0.0}, ("gpu",)) == 1
+    assert remeasure.visits({"wall": math.nextafter(SHORT, 0)}, ("gpu",)) == 1
+    assert remeasure.visits({"wall": 0.0}, ()) == 1
 
 
 def test_a_new_keys_cost_is_its_build_its_visits_and_their_calls():
@@ -141,6 +148,21 @@ def test_a_gpu_time_adds_its_calls_once_per_key():
     planned_gpu = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
     assert remeasure.key_cost(found, planned_gpu, night, "cuda") == 0.0
     assert remeasure.key_cost(candidate(signal="wall"), planned_wall, night, "cuda") == 0.0
+
+
+def test_a_short_keys_gpu_time_alone_costs_one_visit_and_its_wall_time_later_the_other_visits():
+    wall, gpu = 1e-4, 5e-5
+    for_gpu, for_wall = candidate(signal="gpu"), candidate(signal="wall")
+    night = night_of(for_gpu, wall=wall, gpu=gpu)
+    visit = VISIT_SECONDS + WALL_CALLS * wall
+    assert remeasure.key_cost(for_gpu, {}, night, "cuda") == KEY_SECONDS["cuda"] + visit + GPU_CALLS * gpu
+    planned_gpu = {for_gpu.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
+    assert remeasure.key_cost(for_wall, planned_gpu, night, "cuda") == (PASSES - 1) * visit
+    planned_wall = {for_gpu.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), PASSES)}
+    assert remeasure.key_cost(for_gpu, planned_wall, night, "cuda") == GPU_CALLS * gpu
+    plan, _, seconds = remeasure.fitted_plan([for_gpu], night, 10, "cuda", 1e9)
+    assert plan == {("a", "causal_bias"): schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
+    assert seconds == PROCESS_SECONDS["cuda"] + KEY_SECONDS["cuda"] + visit + GPU_CALLS * gpu
 
 
 def test_a_key_without_values_tonight_costs_its_build_and_one_visit():
@@ -192,8 +214,9 @@ def test_the_strongest_candidate_is_taken_even_alone_over_budget_unless_told_oth
         ("a", "causal_bias")]
 
 
-def test_both_signals_of_one_key_share_its_entry_visits_from_tonights_wall_time():
-    wall, gpu = candidate(signal="wall", ratio=2.0), candidate(signal="gpu", ratio=1.5)
+@pytest.mark.parametrize("wall_ratio, gpu_ratio", [(2.0, 1.5), (1.5, 2.0)])  # either signal planned first
+def test_both_signals_of_one_key_share_its_entry_visits_from_tonights_wall_time(wall_ratio, gpu_ratio):
+    wall, gpu = candidate(signal="wall", ratio=wall_ratio), candidate(signal="gpu", ratio=gpu_ratio)
     night = night_of(wall, wall=1e-4, gpu=5e-5)
     plan, left_out, seconds = remeasure.fitted_plan([gpu, wall], night, 10, "cpu", 1e9)
     assert plan == {("a", "causal_bias"): schema.WorkerKey("a", "causal_bias", ("gpu", "wall"), PASSES)}

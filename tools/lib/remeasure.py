@@ -5,9 +5,10 @@ host's CPU speed, so a candidate is measured again in several short processes
 a side: the baseline's Python and the contender's alternate in blocks of ABBA
 or BAAB chosen at random (forked children land on alternating vCPUs, and a
 strict ABAB order would put every A on one vCPU). Every process measures every
-chosen key, in its own random order; a key of short calls is visited PASSES
-times, each on another CPU in an order drawn at random (every CPU once where the
-process has 16), and its fastest visit counts, as in the night.
+chosen key, in its own random order; a key of short calls whose wall time is
+asked for is visited PASSES times, each on another CPU in an order drawn at
+random (every CPU once where the process has 16), and its fastest visit counts,
+as in the night; a key asked for its GPU time alone is visited once.
 
 The plan fits the candidates to a budget of seconds, strongest evidence first,
 with a cost model per process and key (docs/measurements/2026-11-26-h100-remeasurement.md);
@@ -94,10 +95,11 @@ def priority(finding: Finding) -> tuple[bool, bool, float]:
     return (not finding.one_night, not above_floor(finding), -math.log(finding.ratio) / math.log(spread_of(finding)))
 
 
-def visits(values: dict[str, float | None]) -> int:
-    """Visits a process of one key: PASSES for short calls, one where the GPU sets the time."""
+def visits(values: dict[str, float | None], signals: tuple[str, ...]) -> int:
+    """Visits a process of one key: PASSES for short calls whose wall time is asked for; one where the
+    GPU sets the time, or where only the GPU time is (a CUDA graph's replay: the host's speed is not in it)."""
     wall = values.get("wall")
-    return PASSES if wall is not None and wall < schema.SHORT_CALL_SECONDS else 1
+    return PASSES if "wall" in signals and wall is not None and wall < schema.SHORT_CALL_SECONDS else 1
 
 
 def signals_of(plan: Plan, key: tuple[str, str]) -> tuple[str, ...]:
@@ -107,11 +109,12 @@ def signals_of(plan: Plan, key: tuple[str, str]) -> tuple[str, ...]:
 
 def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float:
     """What measuring this finding's key and signal adds to each process, beyond ``plan``."""
-    key = finding.config_mask
     values = tonight.values.get(finding.key, {})
-    cost = 0.0 if key in plan else (
-        KEY_SECONDS[device] + visits(values) * (VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0)))
-    if finding.signal == "gpu" and "gpu" not in signals_of(plan, key):
+    before = signals_of(plan, finding.config_mask)
+    more_visits = visits(values, (*before, finding.signal)) - (visits(values, before) if before else 0)
+    cost = (0.0 if before else KEY_SECONDS[device]) + more_visits * (
+        VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0))
+    if finding.signal == "gpu" and "gpu" not in before:
         cost += GPU_CALLS * (values.get("gpu") or 0.0)
     return cost
 
@@ -136,8 +139,8 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
             continue
         seconds += cost
         key = finding.config_mask
-        plan[key] = schema.WorkerKey(*key, tuple(sorted({*signals_of(plan, key), finding.signal})),
-                                     visits(tonight.values.get(finding.key, {})))
+        signals = tuple(sorted({*signals_of(plan, key), finding.signal}))
+        plan[key] = schema.WorkerKey(*key, signals, visits(tonight.values.get(finding.key, {}), signals))
     return plan, left_out, seconds
 
 
