@@ -1,0 +1,84 @@
+"""The nightly check replayed over a recorded history, night by night, without a re-measurement.
+
+    python experiments/history_verdicts.py RESULTS_DIR MACHINE [--commits C1 C2 ...] [--factor 1.05]
+
+For each night from the second on (in the results' order, or the ``--commits``
+given, oldest first), the check's noise model is fitted to the nights before it,
+as ``tools/check_regressions.py`` fits it, and tonight is classified against
+them: its candidates (what a re-measurement would be asked to decide), how many
+sit above their floor, its one-night calls. Then, per class and signal, the
+one-night floors the model uses (``NoiseModel.floor``: the class's pooled spread
+until a config's own history is long enough) and each config's own floor from
+its own steps alone, used or not (``exp(Z_CANDIDATE * own sigma)``, at least the
+factor): median and max. CPU only, seconds: run it on a GPU machine's results
+copied back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import math
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from lib import noise, remeasure, verdict  # noqa: E402
+from lib.nights import CONTINUOUS, key_class, read_night  # noqa: E402
+from lib.results import ResultsStore  # noqa: E402
+
+
+def own_floors(model: noise.NoiseModel, classes: dict, factor: float) -> dict[tuple[str, str], list[float]]:
+    """Each key's floor from its own steps alone, per (class, signal)."""
+    floors: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
+    for (*key, signal), (sigma, _) in model.own.items():
+        floors[(classes[tuple(key)], signal)].append(max(factor, math.exp(noise.Z_CANDIDATE * max(noise.SIGMA_FLOOR,
+                                                                                               sigma))))
+    return floors
+
+
+def spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):.3f}, max {max(values):.3f} ({len(values)})" if values else "none"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results_dir", type=Path)
+    parser.add_argument("machine")
+    parser.add_argument("--commits", nargs="+", help="the nights to replay, oldest first (prefixes); default all")
+    parser.add_argument("--factor", type=float, default=1.05)
+    parser.add_argument("--window", type=int, default=5)
+    args = parser.parse_args()
+    store = ResultsStore(args.results_dir)
+    runs = store.runs(args.machine)
+    if args.commits:
+        runs = [store.choose_run(args.machine, prefix, runs) for prefix in args.commits]
+    nights = [read_night(store, run) for run in runs]
+    settings = verdict.Settings(args.factor, args.window, {"contender": "unused"}, 10, 0, 0.0)
+    for index in range(1, len(nights)):
+        history, tonight = nights[:index], nights[index]
+        classes = {key: key_class(nights[: index + 1], key) for key in tonight.values}
+        model = verdict.fitted_model(history, tonight, classes, None)
+        _, candidates = verdict.classify(history, tonight, model, classes, {}, settings)
+        above = [f for f in candidates if remeasure.above_floor(f)]
+        print(f"night {index + 1} ({runs[index].commit_hash[:8]}), history {index}: {len(candidates)} candidates, "
+              f"{len(above)} above their floor, {sum(f.one_night for f in candidates)} one-night calls"
+              + "".join(f"\n  above: {f.key[1]} {f.key[2]} {f.signal} {f.ratio:.3f} (floor {f.floor:.3f})"
+                        for f in above))
+        if index == len(nights) - 1:
+            used: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
+            for key in tonight.values:
+                for signal in CONTINUOUS:
+                    floor = model.floor(key, signal, classes[key], args.factor)
+                    if math.isfinite(floor):
+                        used[(classes[key], signal)].append(floor)
+            own = own_floors(model, classes, args.factor)
+            print(f"floors over a history of {index} nights ({index - 1} steps):")
+            for group in sorted(set(used) | set(own)):
+                print(f"  {group[0]} {group[1]}: the model's {spread(used.get(group, []))}; "
+                      f"own alone {spread(own.get(group, []))}")
+
+
+if __name__ == "__main__":
+    main()
