@@ -497,6 +497,7 @@ def test_two_rounds_add_their_phases_from_their_processes():
     merged = first.merged(second)
     assert (merged.seconds, merged.processes, merged.workers_seconds) == (15.0, 4, 2.0)
     assert merged.phases == {"process": 12.0, "start": 1.0, "wall": 3.0, "gpu": 0.5, "workers": 2.0}
+    assert second.merged(first).workers_seconds == 2.0  # the round that started them may come second
 
 
 # ---------------------------------------------------------------- looks before the last
