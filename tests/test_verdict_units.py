@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import process_costs
-from lib import noise, remeasure, verdict
+from lib import noise, remeasure, report, verdict
 from lib.cli import ToolError
 from lib.findings import Finding
 from lib.nights import Night
@@ -619,3 +619,42 @@ def test_a_count_after_an_unchanged_one_is_still_read():
 def test_the_settings_of_a_check_are_fixed():
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings().factor = 2.0  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- tonight per class
+
+
+def test_each_class_and_signal_gives_its_median_move_and_how_many_moved_by_the_factor():
+    """Three launch-bound results 1.2x, 1.3x and 0.9x their reference (the median of the window), one
+    GPU-bound 1.01x; a result without a reference or without a value tonight is not counted."""
+    keys = [("gpu", f"c{i}", "causal_bias") for i in range(6)]
+    history = [Night(None, {keys[0]: {"wall": 1.0, "gpu": 0.5}, keys[1]: {"wall": 2.0},
+                            keys[2]: {"wall": 3.0}, keys[3]: {"wall": 4.0}, keys[4]: {"wall": 5.0}}),
+               Night(None, {keys[0]: {"wall": 3.0, "gpu": 0.5}, keys[1]: {"wall": 2.0},
+                            keys[2]: {"wall": 3.0}, keys[3]: {"wall": 4.0}})]
+    tonight = Night(None, {keys[0]: {"wall": 2.4, "gpu": 0.5}, keys[1]: {"wall": 2.6}, keys[2]: {"wall": 2.7},
+                           keys[3]: {"wall": 4.04}, keys[4]: {"wall": None}, keys[5]: {"wall": 1.0}})
+    classes = dict.fromkeys(keys[:3] + keys[4:], "launch-bound") | {keys[3]: "GPU-bound"}
+    assert verdict.class_shifts(history, tonight, classes, 5, 1.25) == [
+        {"class": "GPU-bound", "signal": "wall", "results": 1, "median": pytest.approx(1.01), "slower": 0},
+        {"class": "launch-bound", "signal": "wall", "results": 3, "median": pytest.approx(1.2), "slower": 1},
+        {"class": "launch-bound", "signal": "gpu", "results": 1, "median": 1.0, "slower": 0},
+    ]
+    # The window: the last night alone puts c0's reference at 3.0, 0.8x tonight.
+    assert verdict.class_shifts(history, tonight, classes, 1, 1.25)[1]["median"] == pytest.approx(0.9)
+    assert verdict.class_shifts(history, tonight, classes, 5, 1.3)[1]["slower"] == 1  # at the factor counts
+
+
+def test_the_report_shows_tonight_against_the_reference_by_class():
+    v = a_verdict([])
+    v.shifts = [{"class": "launch-bound", "signal": "wall", "results": 37, "median": 1.409, "slower": 36}]
+    text = report.markdown(v)
+    assert ("| class        | signal   | results   | median tonight / reference   | slower by 1.25 or more   |\n"
+            "|--------------|----------|-----------|------------------------------|--------------------------|\n"
+            "| launch-bound | wall     | 37        | 1.409                        | 36                       |") in text
+    assert json.loads(report.as_json(v))["shifts"] == v.shifts
+    assert "## Tonight against the reference, by class\n\nWhere most results" in text
+    v.shifts = []
+    assert "## Tonight against the reference, by class\n\nWhere most results of a class moved together, the " \
+           "host's speed moved, or a path of torch's common to them; the re-measurement tells which, key by " \
+           "key.\n\nnone\n" in report.markdown(v)

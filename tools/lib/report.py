@@ -46,6 +46,15 @@ def floor_summary(rows: list[dict]) -> list[dict]:
     return summary
 
 
+def shifts_table(verdict: Verdict) -> str:
+    """Each class's median move tonight: where most results of a class moved together, the host's speed
+    moved, or a path of torch's common to them; the re-measurement tells which, key by key."""
+    rows = [{"class": row["class"], "signal": row["signal"], "results": row["results"],
+             "median tonight / reference": f"{row['median']:.3f}",
+             f"slower by {verdict.factor:g} or more": row["slower"]} for row in verdict.shifts]
+    return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "none"
+
+
 def markdown(verdict: Verdict) -> str:
     parts = [f"# {verdict.headline}", "", introduction(verdict), ""]
     for level, title in (("regression", "Regressions"), ("suspect", "Suspects (listed, not failing)")):
@@ -59,7 +68,10 @@ def markdown(verdict: Verdict) -> str:
     parts += [f"## Candidates found to be noise ({len(noise)})", "", findings_table(noise), ""]
     if verdict.remeasurement:
         parts += ["## Re-measurement", "", remeasurement_line(verdict.remeasurement), ""]
-    parts += ["## Detection floor on this machine tonight (one night, no re-measurement)", "",
+    parts += ["## Tonight against the reference, by class", "",
+              "Where most results of a class moved together, the host's speed moved, or a path of torch's "
+              "common to them; the re-measurement tells which, key by key.", "", shifts_table(verdict), "",
+              "## Detection floor on this machine tonight (one night, no re-measurement)", "",
               tabulate(floor_summary(verdict.floors), headers="keys", tablefmt="github") or "none", "",
               f"## Failed or missing ({len(verdict.not_measured)})", ""]
     parts.extend([f"- {item}" for item in verdict.not_measured] or ["none"])
@@ -122,6 +134,7 @@ def as_json(verdict: Verdict) -> str:
         "suspects": [f.as_dict() for f in verdict.level("suspect")],
         "noise": [f.as_dict() for f in verdict.level("noise")],
         "name_changes": [{"config": c, "mask": m, "change": v} for (c, m), v in sorted(verdict.names.items())],
-        "floors": verdict.floors, "not_measured": verdict.not_measured, "confirmation": verdict.remeasurement,
+        "shifts": verdict.shifts, "floors": verdict.floors, "not_measured": verdict.not_measured,
+        "confirmation": verdict.remeasurement,
         "drifts": verdict.steps,
     }, indent=1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import statistics
 import sys
 
 from lib import noise, remeasure
@@ -49,6 +50,7 @@ class Verdict:
     names: dict[tuple[str, str], str]
     remeasurement: dict | None
     steps: list[dict] | None = None  # what asv publish's step detection found, where asked
+    shifts: list[dict] = dataclasses.field(default_factory=list)  # class_shifts: tonight per class and signal
 
     def level(self, level: str) -> list[Finding]:
         return [f for f in self.findings if f.level == level]
@@ -233,6 +235,24 @@ def floor_rows(model: noise.NoiseModel, keys: list[Key], classes: dict[Key, str]
     return rows
 
 
+def class_shifts(history: list[Night], tonight: Night, classes: dict[Key, str], window: int,
+                 factor: float) -> list[dict]:
+    """Per class and signal, tonight over each result's reference level: the median and how many of them
+    are slower by the factor or more. Results that moved together are the host's speed, or a path of
+    torch's common to them; the re-measurement tells which, key by key (docs/noise.md)."""
+    shifts = []
+    for klass in sorted(set(classes.values())):
+        for signal in CONTINUOUS:
+            ratios = [now / reference for key in tonight.values if classes[key] == klass
+                      if (now := tonight.value(key, signal))
+                      and (reference := reference_level(history, key, signal, window))]
+            if ratios:
+                shifts.append({"class": klass, "signal": signal, "results": len(ratios),
+                               "median": statistics.median(ratios),
+                               "slower": sum(ratio >= factor for ratio in ratios)})
+    return shifts
+
+
 def fitted_model(history: list[Night], tonight: Night, classes: dict[Key, str],
                  calibration: tuple[Night, Night] | None) -> noise.NoiseModel:
     series = {key: {s: [n.value(key, s) for n in history] for s in CONTINUOUS} for key in tonight.values}
@@ -268,7 +288,8 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     findings.sort(key=lambda f: (ORDER[f.level], -f.ratio))
     floors = floor_rows(model, sorted(tonight.values), classes, settings.factor)
     return Verdict(machine, baseline, contender, len(history), settings.factor, findings, floors,
-                   [f"contender {p}" for p in tonight.problems] + set_aside, names, summary)
+                   [f"contender {p}" for p in tonight.problems] + set_aside, names, summary,
+                   shifts=class_shifts(history, tonight, classes, settings.window, settings.factor))
 
 
 def readable_nights(store: ResultsStore, runs: list[RunFile]) -> tuple[list[Night], list[str]]:
