@@ -47,8 +47,7 @@ def floor_summary(rows: list[dict]) -> list[dict]:
 
 
 def shifts_table(verdict: Verdict) -> str:
-    """Each class's median move tonight: where most results of a class moved together, the host's speed
-    moved, or a path of torch's common to them; the re-measurement tells which, key by key."""
+    """``verdict.shifts`` (``verdict.class_shifts``) as a table."""
     rows = [{"class": row["class"], "signal": row["signal"], "results": row["results"],
              "median tonight / reference": f"{row['median']:.3f}",
              f"slower by {verdict.factor:g} or more": row["slower"]} for row in verdict.shifts]

@@ -238,8 +238,7 @@ def floor_rows(model: noise.NoiseModel, keys: list[Key], classes: dict[Key, str]
 def class_shifts(history: list[Night], tonight: Night, classes: dict[Key, str], window: int,
                  factor: float) -> list[dict]:
     """Per class and signal, tonight over each result's reference level: the median and how many of them
-    are slower by the factor or more. Results that moved together are the host's speed, or a path of
-    torch's common to them; the re-measurement tells which, key by key (docs/noise.md)."""
+    are slower by the factor or more. A class that moved as one tells of the host (docs/noise.md)."""
     shifts = []
     for klass in sorted(set(classes.values())):
         for signal in CONTINUOUS:
