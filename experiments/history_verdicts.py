@@ -9,9 +9,9 @@ them: its candidates (what a re-measurement would be asked to decide), how many
 sit above their floor, its one-night calls. Then, per class and signal, the
 one-night floors the model uses (``NoiseModel.floor``: the class's pooled spread
 until a config's own history is long enough) and each config's own floor from
-its own steps alone, used or not (``exp(Z_CANDIDATE * own sigma)``, at least the
-factor): median and max. CPU only, seconds: run it on a GPU machine's results
-copied back.
+its own steps alone, used or not (``NoiseModel.floor`` without the classes'
+spreads, from OWN_STEPS steps on): median and max. CPU only, seconds: run it
+on a GPU machine's results copied back.
 """
 
 from __future__ import annotations
@@ -30,11 +30,14 @@ from lib.results import ResultsStore  # noqa: E402
 
 
 def own_floors(model: noise.NoiseModel, classes: dict, factor: float) -> dict[tuple[str, str], list[float]]:
-    """Each key's floor from its own steps alone, per (class, signal)."""
+    """Each key's floor from its own steps alone (the model's rule without the classes' spreads), per
+    (class, signal)."""
+    own_only = noise.NoiseModel({}, model.own, model.nights)
     floors: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
-    for (*key, signal), (sigma, _) in model.own.items():
-        floors[(classes[tuple(key)], signal)].append(max(factor, math.exp(noise.Z_CANDIDATE * max(noise.SIGMA_FLOOR,
-                                                                                               sigma))))
+    for *key, signal in model.own:
+        floor = own_only.floor(tuple(key), signal, classes[tuple(key)], factor)
+        if math.isfinite(floor):
+            floors[(classes[tuple(key)], signal)].append(floor)
     return floors
 
 

@@ -261,7 +261,7 @@ class ProcessCost:
     phases: dict[str, float]  # the worker's (schema.WORKER_PHASES)
 
 
-def phase_totals(costs: tuple[ProcessCost, ...] | list[ProcessCost], workers_seconds: float = 0.0) -> dict[str, float]:
+def phase_totals(costs: tuple[ProcessCost, ...], workers_seconds: float = 0.0) -> dict[str, float]:
     """Seconds over ``costs``' processes per worker phase (schema.WORKER_PHASES) and "process" (each from its
     request to its answer: the fork, the exit and the pipes are the difference), and "workers" where they
     started."""
