@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import math
 import statistics
 import sys
 from pathlib import Path
@@ -29,15 +28,14 @@ from lib.nights import CONTINUOUS, key_class, read_night  # noqa: E402
 from lib.results import ResultsStore  # noqa: E402
 
 
-def own_floors(model: noise.NoiseModel, classes: dict, factor: float) -> dict[tuple[str, str], list[float]]:
-    """Each key's floor from its own steps alone (the model's rule without the classes' spreads), per
-    (class, signal)."""
-    own_only = noise.NoiseModel({}, model.own, model.nights)
+def floors_by_group(model: noise.NoiseModel, keys: list, classes: dict, factor: float
+                    ) -> dict[tuple[str, str], list[float]]:
+    """The check's floor rows (``verdict.floor_rows``) of ``model``, per (class, signal); none where it has none."""
     floors: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
-    for *key, signal in model.own:
-        floor = own_only.floor(tuple(key), signal, classes[tuple(key)], factor)
-        if math.isfinite(floor):
-            floors[(classes[tuple(key)], signal)].append(floor)
+    for row in verdict.floor_rows(model, keys, classes, factor):
+        for signal in CONTINUOUS:
+            if row[f"{signal}_floor"] is not None:
+                floors[(row["class"], signal)].append(row[f"{signal}_floor"])
     return floors
 
 
@@ -70,13 +68,10 @@ def main() -> None:
               + "".join(f"\n  above: {f.key[1]} {f.key[2]} {f.signal} {f.ratio:.3f} (floor {f.floor:.3f})"
                         for f in above))
         if index == len(nights) - 1:
-            used: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
-            for key in tonight.values:
-                for signal in CONTINUOUS:
-                    floor = model.floor(key, signal, classes[key], args.factor)
-                    if math.isfinite(floor):
-                        used[(classes[key], signal)].append(floor)
-            own = own_floors(model, classes, args.factor)
+            keys = sorted(tonight.values)
+            used = floors_by_group(model, keys, classes, args.factor)
+            # The model's rule without the classes' spreads: a config's own floor from OWN_STEPS steps on.
+            own = floors_by_group(noise.NoiseModel({}, model.own, model.nights), keys, classes, args.factor)
             print(f"floors over a history of {index} nights ({index - 1} steps):")
             for group in sorted(set(used) | set(own)):
                 print(f"  {group[0]} {group[1]}: the model's {spread(used.get(group, []))}; "
