@@ -61,12 +61,15 @@ def main() -> None:
         history, tonight = nights[:index], nights[index]
         classes = {key: key_class(nights[: index + 1], key) for key in tonight.values}
         model = verdict.fitted_model(history, tonight, classes, None)
-        _, candidates = verdict.classify(history, tonight, model, classes, {}, settings)
+        shifts = verdict.class_shifts(history, tonight, classes, args.window, args.factor)
+        _, candidates = verdict.classify(history, tonight, model, classes, {}, settings, verdict.class_moves(shifts))
         above = [f for f in candidates if remeasure.above_floor(f)]
         print(f"night {index + 1} ({runs[index].commit_hash[:8]}), history {index}: {len(candidates)} candidates, "
-              f"{len(above)} above their floor, {sum(f.one_night for f in candidates)} one-night calls"
-              + "".join(f"\n  above: {f.key[1]} {f.key[2]} {f.signal} {f.ratio:.3f} (floor {f.floor:.3f})"
-                        for f in above))
+              f"{len(above)} above their floor, {sum(f.one_night for f in candidates)} one-night calls; "
+              "moves taken out: "
+              + (", ".join(f"{k} {s} {m:.3f}" for (k, s), m in verdict.class_moves(shifts).items()) or "none")
+              + "".join(f"\n  above: {f.key[1]} {f.key[2]} {f.signal} {f.ratio:.3f} / {f.move:.3f} "
+                        f"(floor {f.floor:.3f}){' the class' if f.common else ''}" for f in above))
         if index == len(nights) - 1:
             keys = sorted(tonight.values)
             used = floors_by_group(model, keys, classes, args.factor)

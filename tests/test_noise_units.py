@@ -178,14 +178,50 @@ def test_a_group_without_steps_has_no_pooled_spread():
     assert (fitted.pooled, fitted.own, fitted.nights) == ({}, {}, 1)
 
 
-def test_calibration_steps_count_like_nights_for_the_pool_and_the_keys_own():
-    extra = {KEY: {"wall": [0.1, -0.1]}}
-    fitted = noise.fit({KEY: {"wall": [1.0, 2.0, 4.0]}}, {KEY: "GPU-bound"}, extra)
-    steps = [math.log(2.0), math.log(2.0), 0.1, -0.1]
+def test_a_calibration_pairs_step_counts_like_a_nights_for_the_pool_and_the_keys_own():
+    pair = {KEY: {"wall": [2.0, 2.5]}}
+    fitted = noise.fit({KEY: {"wall": [1.0, 2.0, 4.0, 2.0]}}, {KEY: "GPU-bound"}, pair)
+    steps = [math.log(2.0), math.log(2.0), math.log(0.5), math.log(1.25)]
     assert fitted.pooled == {("wall", "GPU-bound"): noise.robust_sigma(steps)}
     assert fitted.own == {(*KEY, "wall"): (noise.robust_sigma(steps), 4)}
-    assert fitted.nights == 3
-    assert noise.fit({KEY: {"wall": [1.0, 2.0, 4.0]}}, {KEY: "GPU-bound"}).own == {}
+    assert fitted.nights == 4
+    assert noise.fit({KEY: {"wall": [1.0, 2.0, 4.0, 2.0]}}, {KEY: "GPU-bound"}).own == {}
+
+
+CLASS = [("gpu", f"c{i}", "materialized") for i in range(noise.MOVE_MIN_RESULTS + 1)]
+
+
+def test_a_classs_common_move_is_taken_out_of_each_step_gaps_bridged_by_the_classs_level():
+    # Night 2 moves the whole class by 1.5x (the host), night 3 back; one result moves 2x on its own
+    # on night 3, and another misses night 2: its step from night 1 to 3 spans both class moves. Each
+    # step is shared by MOVE_MIN_RESULTS results, the fewest a common move is taken from.
+    series = {key: {"wall": [1.0, 1.5, 1.0]} for key in CLASS}
+    series[CLASS[0]] = {"wall": [1.0, 1.5, 2.0]}
+    series[CLASS[1]] = {"wall": [1.0, None, 1.0]}
+    classes = {key: "launch-bound" for key in CLASS}
+    assert noise.class_levels(series, classes, "wall")["launch-bound"] == pytest.approx([0.0, math.log(1.5), 0.0])
+    steps = noise.class_steps(series, classes)
+    assert steps[CLASS[0]]["wall"] == pytest.approx([0.0, math.log(2.0)])
+    assert steps[CLASS[1]]["wall"] == pytest.approx([0.0])  # 1.0 -> 1.0 over a class that came back
+    assert steps[CLASS[2]]["wall"] == pytest.approx([0.0, 0.0])
+
+
+def test_a_class_smaller_than_move_min_results_keeps_its_steps_whole():
+    keys = CLASS[:noise.MOVE_MIN_RESULTS - 1]
+    series = {key: {"wall": [1.0, 1.5]} for key in keys}
+    classes = {key: "launch-bound" for key in keys}
+    assert noise.common_move({key: math.log(1.5) for key in keys}, classes) == {}
+    assert noise.class_steps(series, classes)[keys[0]]["wall"] == pytest.approx([math.log(1.5)])
+    medians = noise.class_medians({key: math.log(1.5) for key in keys}, classes)
+    assert medians == {"launch-bound": (pytest.approx(math.log(1.5)), noise.MOVE_MIN_RESULTS - 1)}
+
+
+def test_the_common_move_is_the_median_of_its_classs_moves_and_per_class():
+    moves = {key: math.log(1.0 + i / 10) for i, key in enumerate(CLASS)}
+    moves |= {("gpu", f"g{i}", "causal_bias"): 0.0 for i in range(noise.MOVE_MIN_RESULTS)}
+    classes = {key: ("launch-bound" if key in CLASS else "GPU-bound") for key in moves}
+    common = noise.common_move(moves, classes)
+    assert common == {"launch-bound": pytest.approx(math.log(1.4)), "GPU-bound": 0.0}
 
 
 # ---------------------------------------------------------------- the re-measurement's decision

@@ -4,6 +4,7 @@ numbers. In-process and fast: `make mutation` runs these against every mutant of
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -43,10 +44,20 @@ def night_of(*findings: Finding, wall: float | None = 0.01, gpu: float | None = 
 
 def test_priority_is_the_change_in_spreads_of_the_historys_floor():
     found = candidate(ratio=1.28, floor=1.25)
-    assert remeasure.priority(found) == (True, False, pytest.approx(-math.log(1.28) / (math.log(1.25) / Z_CANDIDATE),
-                                                                    rel=1e-12))
-    assert remeasure.priority(candidate(ratio=1.28, floor=1.25, one_night=True))[0] is False
-    assert remeasure.priority(candidate(ratio=1.2, floor=1.25))[1] is True
+    assert remeasure.priority(found) == (True, True, False,
+                                         pytest.approx(-math.log(1.28) / (math.log(1.25) / Z_CANDIDATE), rel=1e-12))
+    assert remeasure.priority(candidate(ratio=1.28, floor=1.25, one_night=True))[1] is False
+    assert remeasure.priority(candidate(ratio=1.2, floor=1.25))[2] is True
+
+
+def test_a_class_move_ranks_first_and_each_key_by_its_move_away_from_its_class():
+    common = dataclasses.replace(candidate(ratio=1.1, floor=1.25), common=37)
+    one_night = candidate(ratio=1.5, floor=1.25, one_night=True)
+    assert sorted([one_night, common], key=remeasure.priority) == [common, one_night]
+    # 1.5x where its class moved 1.25x: 1.2x away from it, under its floor of 1.25.
+    moved = dataclasses.replace(candidate(ratio=1.5, floor=1.25), move=1.25)
+    assert not remeasure.above_floor(moved)
+    assert remeasure.priority(moved)[3] == pytest.approx(-math.log(1.2) / (math.log(1.25) / Z_CANDIDATE))
 
 
 def test_above_its_floor_from_the_floor_itself_and_before_a_history_from_the_prior_spreads():
@@ -65,14 +76,14 @@ def test_above_its_floor_from_the_floor_itself_and_before_a_history_from_the_pri
                                                   ("wall", "GPU-bound", "GPU-bound"), ("wall", "unknown", "unknown")])
 def test_before_the_history_has_a_floor_the_prior_spreads_rank(signal, klass, prior):
     found = candidate(signal=signal, klass=klass, ratio=1.2)
-    assert remeasure.priority(found) == (True, 1.2 < PRIOR_SPREAD[prior] ** Z_CANDIDATE,
+    assert remeasure.priority(found) == (True, True, 1.2 < PRIOR_SPREAD[prior] ** Z_CANDIDATE,
                                          -math.log(1.2) / math.log(PRIOR_SPREAD[prior]))
 
 
 def test_a_signal_named_at_run_time_is_ranked_and_costed_like_the_literal():
     gpu = "".join(["g", "pu"])  # read at run time: equal to "gpu", not the same object
     found = candidate(signal=gpu, klass="launch-bound", ratio=1.2)
-    assert remeasure.priority(found) == (True, False, -math.log(1.2) / math.log(PRIOR_SPREAD["gpu"]))
+    assert remeasure.priority(found) == (True, True, False, -math.log(1.2) / math.log(PRIOR_SPREAD["gpu"]))
     night = night_of(found, wall=0.01, gpu=0.005)
     assert remeasure.key_cost(found, {}, night, "cuda") == (KEY_SECONDS["cuda"] + VISIT_SECONDS + WALL_CALLS * 0.01
                                                             + GPU_CALLS * 0.005)

@@ -45,12 +45,13 @@ def finding(level: str = "suspect", ratio: float = 2.0, signal: str = "wall", ke
 
 
 def test_a_findings_ratio_key_parts_and_dict():
-    f = Finding("suspect", KEY, "gpu", 4.0, 5.0, KLASS, 1.1, "why", {"p": 1}, one_night=True)
-    assert f.ratio == 1.25
+    f = Finding("suspect", KEY, "gpu", 4.0, 5.0, KLASS, 1.1, "why", {"p": 1}, one_night=True, move=0.8, common=3)
+    assert (f.ratio, f.relative) == (1.25, 1.5625)
     assert f.config_mask == ("cfg", "causal_bias")
     assert f.as_dict() == {"level": "suspect", "grid": "gpu", "config": "cfg", "mask": "causal_bias",
-                           "signal": "gpu", "reference": 4.0, "contender": 5.0, "ratio": 1.25, "class": KLASS,
-                           "floor": 1.1, "why": "why", "confirmation": {"p": 1}}
+                           "signal": "gpu", "reference": 4.0, "contender": 5.0, "ratio": 1.25, "move": 0.8,
+                           "relative": 1.5625, "common": 3, "class": KLASS, "floor": 1.1, "why": "why",
+                           "confirmation": {"p": 1}}
     assert Finding("noise", KEY, "wall", 1.0, 1.0, KLASS, 1.0, "").confirmation is None
     assert Finding("noise", KEY, "wall", 1.0, 1.0, KLASS, 1.0, "").one_night is False
 
@@ -84,8 +85,8 @@ def test_the_verdicts_word_and_headline_from_its_levels():
 
 
 def judge(history: list[Night], now: float, m: noise.NoiseModel | None = None, s: verdict.Settings | None = None,
-          before: dict | None = None, signal: str = "wall") -> tuple[Finding | None, bool]:
-    return verdict.judge(history, KEY, signal, now, m or model(), KLASS, before or {}, s or settings())
+          before: dict | None = None, signal: str = "wall", move: float = 1.0) -> tuple[Finding | None, bool]:
+    return verdict.judge(history, KEY, signal, now, m or model(), KLASS, before or {}, s or settings(), move)
 
 
 def test_nothing_below_the_factor_and_a_finding_from_the_factor_exactly():
@@ -189,6 +190,75 @@ def test_a_suspect_of_another_signal_does_not_persist_here():
     assert found.level == "suspect" and found.reference == 2.0  # the median of (2, 2, 2, 2.5)
 
 
+def test_a_result_is_judged_by_its_ratio_over_its_classs_common_move():
+    young = model(0.005, night_count=2)  # a floor of the factor, and no one-night call yet
+    found, _ = judge(nights(1.0, 1.0, 1.0), 1.5625, young, move=1.25)  # 1.5625 / 1.25 = 1.25
+    assert (found.level, found.ratio, found.move, found.relative) == ("suspect", 1.5625, 1.25, 1.25)
+    assert judge(nights(1.0, 1.0, 1.0), math.nextafter(1.5625, 0), young, move=1.25) == (None, False)
+    # A class that got faster: unchanged against the reference, 1.25x over the class.
+    found, _ = judge(nights(1.0, 1.0, 1.0), 1.0, young, move=0.8)
+    assert (found.level, found.ratio, found.relative) == ("suspect", 1.0, 1.25)
+    # A one-night call from the ratio over the class: 1.5 / 1.2 = 1.25 at 6 spreads of log 1.25.
+    found, _ = judge(nights(1.0, 1.0, 1.0), 1.5, model(math.log(1.25) / 6), move=1.2)
+    assert (found.level, found.why, found.move) == ("regression", verdict.ONE_NIGHT_CALL, 1.2)
+
+
+def test_a_suspect_persists_by_its_ratio_over_tonights_class_move_a_class_move_by_its_own():
+    history = nights(2.0, 2.0, 2.0, 2.5)  # the suspect's night last, at 2.5
+    before = {(*KEY, "wall"): {"bar": 1.25}}
+    found, _ = judge(history, 3.125, model(0.005), before=before, move=1.25)  # 3.125 / 2.0 / 1.25 = 1.25
+    assert (found.level, found.reference, found.move, found.relative) == ("regression", 2.0, 1.25, 1.25)
+    # Tonight's class move explains the rest: judged as any night (against the median of 2.0, over 1.25).
+    found, _ = judge(history, math.nextafter(3.125, 0), model(0.005), before=before, move=1.25)
+    assert found is None or found.level != "regression"
+    # A class's move kept last night is held by its result's own ratio.
+    before[(*KEY, "wall")]["common"] = 9
+    found, _ = judge(history, 2.5, model(0.005), before=before, move=1.25)
+    assert (found.level, found.move, found.relative) == ("regression", 1.0, 1.25)
+
+
+CLASS_KEYS = [("gpu", f"c{i}", "causal_bias") for i in range(9)]
+
+
+def moved_class(tonight_walls: list[float]) -> tuple[list[Night], Night, dict]:
+    history = [Night(None, {key: {"wall": 1.0} for key in CLASS_KEYS})] * 3
+    tonight = Night(None, {key: {"wall": wall} for key, wall in zip(CLASS_KEYS, tonight_walls)})
+    return history, tonight, dict.fromkeys(CLASS_KEYS, "launch-bound")
+
+
+def test_a_class_that_moved_as_one_is_one_finding_on_its_result_nearest_the_median():
+    # The host 1.4x slower on all nine; two results 1.25x slower on top of it.
+    history, tonight, classes = moved_class([1.4, 1.38, 1.41, 1.39, 1.42, 1.4, 1.4, 1.75, 1.76])
+    shifts = verdict.class_shifts(history, tonight, classes, 5, 1.25)
+    assert verdict.class_moves(shifts) == {("launch-bound", "wall"): pytest.approx(1.4)}
+    m = noise.NoiseModel({("wall", "launch-bound"): 0.005}, {}, 2)
+    findings, candidates = verdict.classify(history, tonight, m, classes, {}, settings(),
+                                            verdict.class_moves(shifts))
+    assert candidates == []
+    assert [(f.key[1], f.level, f.relative, f.common) for f in findings] == [
+        ("c7", "suspect", pytest.approx(1.25), 0), ("c8", "suspect", pytest.approx(1.76 / 1.4), 0),
+        ("c0", "suspect", pytest.approx(1.4), 9)]
+    assert findings[2].why == ("the launch-bound results moved 1.40x as one (9 results, their median): the "
+                               "host's speed or torch; no re-measurement is configured to tell which")
+    assert (findings[2].ratio, findings[2].move, findings[2].floor) == (1.4, 1.0, 1.25)
+    findings, candidates = verdict.classify(history, tonight, m, classes, {}, settings(pythons=BOTH),
+                                            verdict.class_moves(shifts))
+    assert findings == [] and [(f.key[1], f.common) for f in candidates] == [("c7", 0), ("c8", 0), ("c0", 9)]
+    assert candidates[2].why == "the launch-bound results moved 1.40x as one (9 results, their median)"
+
+
+def test_a_class_move_below_the_factor_or_from_too_few_results_is_no_finding():
+    history, tonight, classes = moved_class([1.24] * 9)
+    moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.25))
+    m = noise.NoiseModel({("wall", "launch-bound"): 0.005}, {}, 2)
+    assert verdict.classify(history, tonight, m, classes, {}, settings(), moves) == ([], [])
+    history, tonight, classes = moved_class([1.5] * (noise.MOVE_MIN_RESULTS - 1))
+    moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.25))
+    assert moves == {}
+    findings, _ = verdict.classify(history, tonight, m, classes, {}, settings(), moves)
+    assert [(f.relative, f.common) for f in findings] == [(1.5, 0)] * (noise.MOVE_MIN_RESULTS - 1)
+
+
 def test_classify_judges_each_continuous_signal_and_splits_candidates_from_findings():
     history = [Night(None, {KEY: {"wall": 1.0, "gpu": 1.0}, OTHER: {"wall": 1.0, "gpu": 1.0}})] * 3
     tonight = Night(None, {KEY: {"wall": 2.0, "gpu": 1.0, "aten_ops": 9.0}, OTHER: {"wall": None, "gpu": 0.0}})
@@ -261,6 +331,14 @@ def test_both_sides_confirmed_is_a_regression_refuted_is_noise_undecided_a_suspe
     noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
     found = verdict.decide(finding(), measured(noisy, [v * 1.25 for v in noisy]), [], settings(pythons=BOTH))
     assert (found.level, found.why) == ("suspect", "re-measured: undecided")
+
+
+def test_a_class_moves_decision_names_the_class_it_stands_for():
+    common = dataclasses.replace(finding(why="the launch-bound results moved 1.40x as one (9 results, their median)"),
+                                 common=9)
+    found = verdict.decide(common, measured(BASE, list(BASE)), [], settings(pythons=BOTH))
+    assert (found.level, found.why) == ("noise", "the launch-bound results moved 1.40x as one (9 results, their "
+                                                 "median); this result re-measured for them: refuted")
 
 
 def test_a_one_night_call_says_so_in_why():
@@ -352,6 +430,20 @@ def test_candidates_beyond_the_budget_say_so_with_the_budget_and_their_floor(wea
         (KEY, "noise", "re-measured: refuted")]
     assert (summary["left_out"], summary["left_out_above_floor"], summary["rounds"], summary["budget"]) == (
         1, above, 1, 0.4)
+
+
+def test_a_class_move_left_out_for_the_budget_still_names_its_class():
+    night = Night(None, {KEY: {"wall": 1e-2}, OTHER: {"wall": 1e-2}})
+    first = dataclasses.replace(finding(ratio=1.4, floor=1.25, why="the launch-bound results moved 1.40x as one"),
+                                common=20)
+    second = dataclasses.replace(finding(key=OTHER, ratio=1.3, floor=1.25, why="the GPU-bound results moved "
+                                         "1.30x as one"), common=60)
+    decided, _ = verdict.remeasured_findings([second, first], "cuda", settings(pythons=BOTH, budget=0.4), [],
+                                             night, fake_measure(measured(BASE, BASE)))
+    assert [(f.key, f.level, f.why) for f in decided] == [
+        (OTHER, "suspect", "the GPU-bound results moved 1.30x as one; not re-measured: beyond the "
+                           "re-measurement's budget of 0 s"),
+        (KEY, "noise", "the launch-bound results moved 1.40x as one; this result re-measured for them: refuted")]
 
 
 def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
@@ -566,12 +658,13 @@ def test_the_check_re_measures_its_candidates_on_their_grids_device(tmp_path):
 def test_the_check_fits_the_calibration_pairs_steps(tmp_path):
     runs = write_nights(tmp_path, [1.3e-3, 1e-3, 1e-3, 1e-3], [85.0] * 4)
     store = ResultsStore(tmp_path)
-    # Without the pair: steady nights, a spread of 0.005, 1.3x is called; with a pair 2x apart, a third of
-    # the steps are log 2: a spread of log 2 / 1.645 and a floor of 3.5 leave 1.3x no finding at all.
+    # Without the pair: steady nights, a spread of 0.005, 1.3x is called; with a pair 2x apart, half of the
+    # results 2x slower and half 2x faster (no common move to take out), a third of the steps are log 2:
+    # a spread of log 2 / 1.645 and a floor of 3.5 leave 1.3x no finding at all.
     assert verdict.check(store, "box", runs[:3], runs[3], None, settings(factor=1.05)).word == "regression"
     from results_factory import write_run
 
-    walls = {"track_wall_time_materialized": [2e-3] * 4, "track_wall_time_causal_bias": [2e-3] * 4}
+    walls = {"track_wall_time_materialized": [2e-3] * 4, "track_wall_time_causal_bias": [0.5e-3] * 4}
     write_run(tmp_path, "box", "f" * 40, 5, walls, figures={"track_aten_ops_causal_bias": [85.0] * 4})
     pair = (runs[0], next(r for r in ResultsStore(tmp_path).runs("box") if r.commit_hash == "f" * 40))
     v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], pair, settings(factor=1.05))
@@ -636,9 +729,11 @@ def test_each_class_and_signal_gives_its_median_move_and_how_many_moved_by_the_f
                            keys[3]: {"wall": 4.04}, keys[4]: {"wall": None}, keys[5]: {"wall": 1.0}})
     classes = dict.fromkeys(keys[:3] + keys[4:], "launch-bound") | {keys[3]: "GPU-bound"}
     assert verdict.class_shifts(history, tonight, classes, 5, 1.25) == [
-        {"class": "GPU-bound", "signal": "wall", "results": 1, "median": pytest.approx(1.01), "slower": 0},
-        {"class": "launch-bound", "signal": "wall", "results": 3, "median": pytest.approx(1.2), "slower": 1},
-        {"class": "launch-bound", "signal": "gpu", "results": 1, "median": 1.0, "slower": 0},
+        {"class": "GPU-bound", "signal": "wall", "results": 1, "median": pytest.approx(1.01), "slower": 0,
+         "taken_out": False},
+        {"class": "launch-bound", "signal": "wall", "results": 3, "median": pytest.approx(1.2), "slower": 1,
+         "taken_out": False},
+        {"class": "launch-bound", "signal": "gpu", "results": 1, "median": 1.0, "slower": 0, "taken_out": False},
     ]
     # The window: the last night alone puts c0's reference at 3.0, 0.8x tonight.
     assert verdict.class_shifts(history, tonight, classes, 1, 1.25)[1]["median"] == pytest.approx(0.9)
@@ -647,14 +742,21 @@ def test_each_class_and_signal_gives_its_median_move_and_how_many_moved_by_the_f
 
 def test_the_report_shows_tonight_against_the_reference_by_class():
     v = a_verdict([])
-    v.shifts = [{"class": "launch-bound", "signal": "wall", "results": 37, "median": 1.409, "slower": 36}]
+    v.shifts = [{"class": "launch-bound", "signal": "wall", "results": 37, "median": 1.409, "slower": 36,
+                 "taken_out": True},
+                {"class": "unknown", "signal": "wall", "results": 7, "median": 0.98, "slower": 0, "taken_out": False}]
     text = report.markdown(v)
-    assert ("| class        | signal   | results   | median tonight / reference   | slower by 1.25 or more   |\n"
-            "|--------------|----------|-----------|------------------------------|--------------------------|\n"
-            "| launch-bound | wall     | 37        | 1.409                        | 36                       |") in text
+    assert ("| class        | signal   | results   | median tonight / reference   | slower by 1.25 or more   "
+            "| taken out            |\n"
+            "|--------------|----------|-----------|------------------------------|--------------------------"
+            "|----------------------|\n"
+            "| launch-bound | wall     | 37        | 1.409                        | 36                       "
+            "| yes                  |\n"
+            "| unknown      | wall     | 7         | 0.980                        | 0                        "
+            "| no (under 8 results) |") in text
     assert json.loads(report.as_json(v))["shifts"] == v.shifts
-    assert "## Tonight against the reference, by class\n\nWhere most results" in text
     v.shifts = []
     assert "## Tonight against the reference, by class\n\nWhere most results of a class moved together, the " \
-           "host's speed moved, or a path of torch's common to them; the re-measurement tells which, key by " \
-           "key.\n\nnone\n" in report.markdown(v)
+           "host's speed moved, or a path of torch's common to them. The median is taken out of each result's " \
+           "ratio before it is judged ('over its class'); a median beyond the factor is itself a finding, its " \
+           "result nearest the median re-measured for the class.\n\nnone\n" in report.markdown(v)

@@ -21,10 +21,17 @@ class Finding:
     why: str
     confirmation: dict | None = None
     one_night: bool = False  # beyond what the noise model allows on one night alone
+    move: float = 1.0  # its class's common move tonight, taken out of its ratio before it is judged
+    common: int = 0  # for a class's common move: how many results moved with it (this key stands for them)
 
     @property
     def ratio(self) -> float:
         return self.contender / self.reference
+
+    @property
+    def relative(self) -> float:
+        """Its ratio with its class's common move taken out: how far it moved away from its class."""
+        return self.ratio / self.move
 
     @property
     def config_mask(self) -> tuple[str, str]:
@@ -35,5 +42,5 @@ class Finding:
         grid, config, mask = self.key
         return {"level": self.level, "grid": grid, "config": config, "mask": mask,
                 "signal": self.signal, "reference": self.reference, "contender": self.contender,
-                "ratio": self.ratio, "class": self.klass, "floor": self.floor, "why": self.why,
-                "confirmation": self.confirmation}
+                "ratio": self.ratio, "move": self.move, "relative": self.relative, "common": self.common,
+                "class": self.klass, "floor": self.floor, "why": self.why, "confirmation": self.confirmation}

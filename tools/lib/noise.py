@@ -7,7 +7,10 @@ independent, so every spread here is taken across nights or processes.
 - The noise model: for each (config, mask, signal), the night-to-night log
   ratios of the recent history of one machine (and of an A/A calibration pair),
   pooled per signal and config class, since a few nights say little about one
-  config alone. A config's own spread counts once it has enough nights.
+  config alone. A config's own spread counts once it has enough nights. Each
+  step is taken less its class's common move that night (the median of the
+  class's steps): the host's speed moves every launch-bound result at once, and
+  a result is judged by how far it moved away from its class.
 - The re-measurement's decision: a rank test over each side's per-process
   values, which the alternating order makes exchangeable when nothing changed.
   Not order statistics (the fastest process a side): with the host's bimodal
@@ -38,6 +41,9 @@ OWN_STEPS = 4
 OWN_STEPS_TIGHTER = 10
 # No spread is taken as smaller than this (log scale): rounding, clocks.
 SIGMA_FLOOR = 0.005
+# A class's common move is taken out of its results' moves only where at least this many results
+# share it: in a smaller class the median is one or two results' own move.
+MOVE_MIN_RESULTS = 8
 
 
 
@@ -48,10 +54,42 @@ def config_class(wall: float | None, gpu: float | None) -> str:
     return "launch-bound" if wall / gpu >= schema.LAUNCH_BOUND_RATIO else "GPU-bound"
 
 
-def log_steps(series: Iterable[float | None]) -> list[float]:
-    """Log ratios of consecutive values, skipping missing ones."""
-    values = [v for v in series if v and v > 0]
-    return [math.log(b / a) for a, b in zip(values, values[1:])]
+def log_steps(series: Iterable[float | None], levels: list[float] | None = None) -> list[float]:
+    """Log ratios of consecutive values, skipping missing ones, each less the change of ``levels``
+    (a log level per night, the class's common moves summed) between the two nights."""
+    present = [(night, v) for night, v in enumerate(series) if v and v > 0]
+    common = levels or [0.0] * (present[-1][0] + 1 if present else 0)
+    return [math.log(b / a) - (common[j] - common[i]) for (i, a), (j, b) in zip(present, present[1:])]
+
+
+def class_medians(log_moves: dict[tuple, float], classes: dict[tuple, str]) -> dict[str, tuple[float, int]]:
+    """Per class, the median log move of its results and how many they are."""
+    by_class: dict[str, list[float]] = {}
+    for key, move in log_moves.items():
+        by_class.setdefault(classes.get(key, "unknown"), []).append(move)
+    return {klass: (float(np.median(moves)), len(moves)) for klass, moves in by_class.items()}
+
+
+def common_move(log_moves: dict[tuple, float], classes: dict[tuple, str]) -> dict[str, float]:
+    """Per class where at least MOVE_MIN_RESULTS results share it, their median log move: what moved them
+    all at once, the host's speed or a path of torch's common to them."""
+    return {klass: median for klass, (median, results) in class_medians(log_moves, classes).items()
+            if results >= MOVE_MIN_RESULTS}
+
+
+def class_levels(series: dict[tuple, dict[str, list[float | None]]], classes: dict[tuple, str],
+                 signal: str) -> dict[str, list[float]]:
+    """Per class, its log level night by night (0 on the first): the common moves of consecutive nights summed."""
+    nights = max((len(per.get(signal, [])) for per in series.values()), default=0)
+    levels = {klass: [0.0] for klass in set(classes.values()) | {"unknown"}}
+    for night in range(1, nights):
+        moves = {key: math.log(now / before) for key, per in series.items()
+                 if len(values := per.get(signal, [])) > night
+                 and (before := values[night - 1]) and (now := values[night]) and before > 0 and now > 0}
+        common = common_move(moves, classes)
+        for klass, level in levels.items():
+            level.append(level[-1] + common.get(klass, 0.0))
+    return levels
 
 
 def robust_sigma(steps: list[float]) -> float:
@@ -97,18 +135,28 @@ class NoiseModel:
                 and math.log(ratio) >= Z_CALL * sigma)
 
 
+def class_steps(series: dict[tuple, dict[str, list[float | None]]],
+                classes: dict[tuple, str]) -> dict[tuple, dict[str, list[float]]]:
+    """Each key's night-to-night log steps per signal, each less its class's common move between the nights."""
+    signals = {signal for per in series.values() for signal in per}
+    levels = {signal: class_levels(series, classes, signal) for signal in signals}
+    return {key: {signal: log_steps(values, levels[signal][classes.get(key, "unknown")])
+                  for signal, values in per.items()} for key, per in series.items()}
+
+
 def fit(series: dict[tuple, dict[str, list[float | None]]], classes: dict[tuple, str],
-        extra_steps: dict[tuple, dict[str, list[float]]] | None = None) -> NoiseModel:
+        calibration: dict[tuple, dict[str, list[float | None]]] | None = None) -> NoiseModel:
     """The noise model of one machine from each key's nightly values (oldest first), per signal.
 
-    ``extra_steps``: log ratios from an A/A calibration pair, pooled like nights.
+    ``calibration``: each key's values on the two nights of an A/A pair, pooled like nights.
     """
     pooled_steps: dict[tuple[str, str], list[float]] = {}
     own: dict[tuple, tuple[float, int]] = {}
     nights = 0
+    history, pair = class_steps(series, classes), class_steps(calibration or {}, classes)
     for key, per_signal in series.items():
         for signal, values in per_signal.items():
-            steps = log_steps(values) + (extra_steps or {}).get(key, {}).get(signal, [])
+            steps = history[key][signal] + pair.get(key, {}).get(signal, [])
             nights = max(nights, len([v for v in values if v]))
             pooled_steps.setdefault((signal, classes.get(key, "unknown")), []).extend(steps)
             if len(steps) >= OWN_STEPS:

@@ -86,13 +86,14 @@ def floor_of(finding: Finding) -> float:
 
 
 def above_floor(finding: Finding) -> bool:
-    return finding.ratio >= floor_of(finding)
+    return finding.relative >= floor_of(finding)
 
 
-def priority(finding: Finding) -> tuple[bool, bool, float]:
-    """Strongest evidence first: one-night calls, then candidates above their floor, then the change in
-    units of the signal's spread."""
-    return (not finding.one_night, not above_floor(finding), -math.log(finding.ratio) / math.log(spread_of(finding)))
+def priority(finding: Finding) -> tuple[bool, bool, bool, float]:
+    """Strongest evidence first: a class's common move (it stands for many results), one-night calls, then
+    candidates above their floor, then the move away from the class in units of the signal's spread."""
+    return (not finding.common, not finding.one_night, not above_floor(finding),
+            -math.log(finding.relative) / math.log(spread_of(finding)))
 
 
 def visits(values: dict[str, float | None], signals: tuple[str, ...]) -> int:

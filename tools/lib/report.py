@@ -8,6 +8,7 @@ import statistics
 
 from tabulate import tabulate
 
+from lib import noise
 from lib.findings import Finding
 from lib.nights import CONTINUOUS
 from lib.suite import schema
@@ -24,7 +25,8 @@ def findings_table(findings: list[Finding]) -> str:
     rows = [{
         "config": f.key[1], "mask": f.key[2], "signal": f.signal, "class": f.klass,
         "reference": formatted(f.signal, f.reference), "tonight": formatted(f.signal, f.contender),
-        "ratio": f"{f.ratio:.3f}", "floor": "" if math.isinf(f.floor) else f"{f.floor:.3f}",
+        "ratio": f"{f.ratio:.3f}", "over its class": "" if f.move == 1.0 else f"{f.relative:.3f}",
+        "floor": "" if math.isinf(f.floor) else f"{f.floor:.3f}",
         "why": f.why + (f" ({f.confirmation['ratio']:.3f}, p={f.confirmation['p_change']:.2g})"
                         if f.confirmation else ""),
     } for f in findings]
@@ -50,7 +52,9 @@ def shifts_table(verdict: Verdict) -> str:
     """``verdict.shifts`` (``verdict.class_shifts``) as a table."""
     rows = [{"class": row["class"], "signal": row["signal"], "results": row["results"],
              "median tonight / reference": f"{row['median']:.3f}",
-             f"slower by {verdict.factor:g} or more": row["slower"]} for row in verdict.shifts]
+             f"slower by {verdict.factor:g} or more": row["slower"],
+             "taken out": "yes" if row["taken_out"] else f"no (under {noise.MOVE_MIN_RESULTS} results)"}
+            for row in verdict.shifts]
     return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "none"
 
 
@@ -69,7 +73,9 @@ def markdown(verdict: Verdict) -> str:
         parts += ["## Re-measurement", "", remeasurement_line(verdict.remeasurement), ""]
     parts += ["## Tonight against the reference, by class", "",
               "Where most results of a class moved together, the host's speed moved, or a path of torch's "
-              "common to them; the re-measurement tells which, key by key.", "", shifts_table(verdict), "",
+              "common to them. The median is taken out of each result's ratio before it is judged ('over its "
+              "class'); a median beyond the factor is itself a finding, its result nearest the median "
+              "re-measured for the class.", "", shifts_table(verdict), "",
               "## Detection floor on this machine tonight (one night, no re-measurement)", "",
               tabulate(floor_summary(verdict.floors), headers="keys", tablefmt="github") or "none", "",
               f"## Failed or missing ({len(verdict.not_measured)})", ""]
@@ -90,8 +96,8 @@ def introduction(verdict: Verdict) -> str:
             f"{verdict.nights} night(s) up to `{verdict.baseline.commit_hash[:8]}`; factor {verdict.factor}. "
             "Results by class: " + ", ".join(f"{n} {k}" for k, n in sorted(classes.items()))
             + f". Launch-bound: wall time at least {schema.LAUNCH_BOUND_RATIO}x the GPU time, so the host's "
-            "speed sets it and a wall-time change means little by itself. Floor: the smallest slowdown one "
-            "night shows on that result.")
+            "speed sets it and a wall-time change means little by itself. Floor: the smallest slowdown over its "
+            "class's common move that one night shows on that result.")
 
 
 def remeasurement_line(summary: dict) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import statistics
 import sys
 
 from lib import noise, remeasure
@@ -72,62 +71,96 @@ class Verdict:
 # ---------------------------------------------------------------- continuous signals and counts
 
 
+Moves = dict[tuple[str, str], float]  # (class, signal) -> its common move tonight (a ratio), where taken out
+
+
 def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, classes: dict[Key, str],
-             suspects_before: dict[tuple, dict], settings: Settings) -> tuple[list[Finding], list[Finding]]:
-    """(findings before the re-measurement, candidates to re-measure) of every key and continuous signal."""
+             suspects_before: dict[tuple, dict], settings: Settings,
+             moves: Moves | None = None) -> tuple[list[Finding], list[Finding]]:
+    """(findings before the re-measurement, candidates to re-measure) of every key and continuous signal,
+    each judged by how far it moved away from its class's common move, and of each class's move itself."""
+    moves = moves or {}
     findings: list[Finding] = []
     candidates: list[Finding] = []
     for key, values in tonight.values.items():
         for signal in CONTINUOUS:
             now = values.get(signal)
             if now:
-                judged, candidate = judge(history, key, signal, now, model, classes[key], suspects_before, settings)
+                judged, candidate = judge(history, key, signal, now, model, classes[key], suspects_before, settings,
+                                          moves.get((classes[key], signal), 1.0))
                 if judged:
                     (candidates if candidate else findings).append(judged)
+    for finding in class_move_findings(history, tonight, model, classes, moves, settings):
+        (candidates if settings.pythons is not None else findings).append(finding)
     return findings, candidates
 
 
 def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.NoiseModel, klass: str,
-          suspects_before: dict[tuple, dict], settings: Settings) -> tuple[Finding | None, bool]:
-    """One key and signal tonight: (its finding or None, whether it is a candidate to re-measure)."""
+          suspects_before: dict[tuple, dict], settings: Settings,
+          move: float = 1.0) -> tuple[Finding | None, bool]:
+    """One key and signal tonight: (its finding or None, whether it is a candidate to re-measure).
+
+    ``move``: its class's common move tonight; the key is judged by its ratio over it."""
     floor = model.floor(key, signal, klass, settings.factor)
     suspect_before = suspects_before.get((*key, signal))
     if suspect_before:
-        # Against the nights before the suspect one: a step that stayed shows there.
+        # Against the nights before the suspect one: a step that stayed shows there. A class's move kept
+        # as a suspect is judged as it was, without the class's move taken out.
+        held = 1.0 if suspect_before.get("common") else move
         before = reference_level(history[:-1], key, signal, settings.window)
-        if before and now / before >= suspect_before["bar"]:
+        if before and now / before / held >= suspect_before["bar"]:
             return Finding("regression", key, signal, before, now, klass, floor,
-                           "persisted: a suspect last night, still slower tonight"), False
-        if before and math.isinf(suspect_before["bar"]) and now / before >= settings.factor:
+                           "persisted: a suspect last night, still slower tonight", move=held), False
+        if before and math.isinf(suspect_before["bar"]) and now / before / held >= settings.factor:
             # Kept before the history had a spread: its step now sits in the reference and in the
             # model's spread, so only the night before it still shows it. Re-measured where that is
             # configured; else listed, never called.
             if settings.pythons is not None:
-                return Finding("suspect", key, signal, before, now, klass, floor, "candidate"), True
+                return Finding("suspect", key, signal, before, now, klass, floor, "candidate", move=held), True
             return Finding("suspect", key, signal, before, now, klass, floor,
-                           f"a suspect last night too, still {now / before:.2f}x the night before it; the "
+                           f"a suspect last night too, still {now / before / held:.2f}x the night before it; the "
                            f"history is too short to call it: the noise model needs {noise.NIGHTS_TO_CALL} "
-                           "clean nights"), False
+                           "clean nights", move=held), False
     reference = reference_level(history, key, signal, settings.window)
-    if not reference or now / reference < settings.factor:
+    if not reference or now / reference / move < settings.factor:
         return None, False
-    ratio = now / reference
-    beyond = model.callable(ratio, key, signal, klass, settings.factor)
+    relative = now / reference / move
+    beyond = model.callable(relative, key, signal, klass, settings.factor)
     if settings.pythons is not None:
         # Re-measured even when the night alone would call it: one night is one process,
         # and a slow episode of the host can pass 6 spreads of a calm history.
         return Finding("suspect", key, signal, reference, now, klass, floor,
-                       ONE_NIGHT_CALL if beyond else "candidate", one_night=beyond), True
+                       ONE_NIGHT_CALL if beyond else "candidate", one_night=beyond, move=move), True
     if beyond:
-        return Finding("regression", key, signal, reference, now, klass, floor, ONE_NIGHT_CALL), False
+        return Finding("regression", key, signal, reference, now, klass, floor, ONE_NIGHT_CALL, move=move), False
     if math.isinf(floor):
         return Finding("suspect", key, signal, reference, now, klass, floor,
                        f"the history of {model.nights} night(s) is too short to judge: the noise model "
-                       f"needs {noise.NIGHTS_TO_CALL}, and no re-measurement is configured"), False
-    if ratio >= floor:
+                       f"needs {noise.NIGHTS_TO_CALL}, and no re-measurement is configured", move=move), False
+    if relative >= floor:
         return Finding("suspect", key, signal, reference, now, klass, floor,
-                       "above its one-night floor; no re-measurement configured"), False
+                       "above its one-night floor; no re-measurement configured", move=move), False
     return None, False
+
+
+def class_move_findings(history: list[Night], tonight: Night, model: noise.NoiseModel, classes: dict[Key, str],
+                        moves: Moves, settings: Settings) -> list[Finding]:
+    """Each class whose results moved as one by the factor or more: one finding, on the result that moved
+    most like the class (the host's speed or a path of torch's common to them; a re-measurement, whose
+    sides alternate under one host, tells which)."""
+    findings = []
+    for (klass, signal), move in sorted(moves.items()):
+        if move < settings.factor:
+            continue
+        levels = {key: pair for key, pair in sorted(tonight_levels(history, tonight, signal, settings.window).items())
+                  if classes[key] == klass}
+        key = min(levels, key=lambda k: abs(math.log(levels[k][1] / levels[k][0] / move)))
+        why = (f"the {klass} results moved {move:.2f}x as one ({len(levels)} results, their median)"
+               + ("" if settings.pythons is not None else
+                  ": the host's speed or torch; no re-measurement is configured to tell which"))
+        findings.append(Finding("suspect", key, signal, *levels[key], klass,
+                                model.floor(key, signal, klass, settings.factor), why, common=len(levels)))
+    return findings
 
 
 def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]) -> list[Finding]:
@@ -168,7 +201,8 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             finding.why = f"re-measurement failed: {error}"
         return candidates, {"error": str(error)}
     for finding in left_out:
-        finding.why = f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s" + (
+        finding.why = (f"{finding.why}; " if finding.common else "") + (
+            f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s") + (
             "" if remeasure.above_floor(finding) else
             f" (under its floor of {remeasure.floor_of(finding):.3f}: one night's noise)")
     decided = list(left_out)
@@ -203,8 +237,9 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
     finding.level = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}[outcome]
     if contender_only and finding.one_night and outcome == "undecided":
         finding.level = "regression"  # the night's evidence stands where no baseline side can weigh in
-    finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}re-measured: {outcome}"
-                   + (" (contender side only)" if contender_only else ""))
+    finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}"
+                   + (f"{finding.why}; this result re-measured for them: " if finding.common else "re-measured: ")
+                   + outcome + (" (contender side only)" if contender_only else ""))
     return finding
 
 
@@ -237,30 +272,40 @@ def floor_rows(model: noise.NoiseModel, keys: list[Key], classes: dict[Key, str]
 
 def class_shifts(history: list[Night], tonight: Night, classes: dict[Key, str], window: int,
                  factor: float) -> list[dict]:
-    """Per class and signal, tonight over each result's reference level: the median and how many of them
-    are slower by the factor or more. A class that moved as one tells of the host (docs/noise.md)."""
+    """Per class and signal, tonight over each result's reference level: the median, how many of them are
+    slower by the factor or more, and whether the median is taken out as the class's common move (docs/noise.md)."""
     shifts = []
-    for klass in sorted(set(classes.values())):
-        for signal in CONTINUOUS:
-            ratios = [now / reference for key in tonight.values if classes[key] == klass
-                      if (now := tonight.value(key, signal))
-                      and (reference := reference_level(history, key, signal, window))]
-            if ratios:
-                shifts.append({"class": klass, "signal": signal, "results": len(ratios),
-                               "median": statistics.median(ratios),
-                               "slower": sum(ratio >= factor for ratio in ratios)})
-    return shifts
+    for signal in CONTINUOUS:
+        ratios = {key: now / reference for key, (reference, now) in tonight_levels(history, tonight, signal,
+                                                                                   window).items()}
+        logs = {key: math.log(ratio) for key, ratio in ratios.items()}
+        common = noise.common_move(logs, classes)
+        for klass, (median, results) in noise.class_medians(logs, classes).items():
+            shifts.append({"class": klass, "signal": signal, "results": results, "median": math.exp(median),
+                           "slower": sum(ratio >= factor for key, ratio in ratios.items() if classes[key] == klass),
+                           "taken_out": klass in common})
+    return sorted(shifts, key=lambda row: (row["class"], CONTINUOUS.index(row["signal"])))
+
+
+def tonight_levels(history: list[Night], tonight: Night, signal: str, window: int) -> dict[Key, tuple[float, float]]:
+    """Each result's (reference level, value tonight) of one signal, where it has both."""
+    return {key: (reference, now) for key in tonight.values
+            if (now := tonight.value(key, signal)) and (reference := reference_level(history, key, signal, window))}
+
+
+def class_moves(shifts: list[dict]) -> Moves:
+    """The common moves ``class_shifts`` takes out, per (class, signal)."""
+    return {(row["class"], row["signal"]): row["median"] for row in shifts if row["taken_out"]}
 
 
 def fitted_model(history: list[Night], tonight: Night, classes: dict[Key, str],
                  calibration: tuple[Night, Night] | None) -> noise.NoiseModel:
     series = {key: {s: [n.value(key, s) for n in history] for s in CONTINUOUS} for key in tonight.values}
-    extra = None
+    pair = None
     if calibration:
         a, b = calibration
-        extra = {key: {s: noise.log_steps([a.value(key, s), b.value(key, s)]) for s in CONTINUOUS}
-                 for key in tonight.values}
-    return noise.fit(series, classes, extra)
+        pair = {key: {s: [a.value(key, s), b.value(key, s)] for s in CONTINUOUS} for key in tonight.values}
+    return noise.fit(series, classes, pair)
 
 
 def check(store: ResultsStore, machine: str, history_runs: list[RunFile], contender: RunFile,
@@ -275,8 +320,10 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     model = fitted_model(history, tonight, classes, pair)
     baseline = history[-1].run
     assert baseline is not None
+    shifts = class_shifts(history, tonight, classes, settings.window, settings.factor)
     findings, candidates = classify(history, tonight, model, classes,
-                                    previous_suspects(store, machine, baseline.commit_hash), settings)
+                                    previous_suspects(store, machine, baseline.commit_hash), settings,
+                                    class_moves(shifts))
     summary = None
     if candidates:
         device = next(g.device for g in schema.GRIDS if g.name == candidates[0].key[0])
@@ -284,11 +331,11 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
         findings += decided
     findings += count_findings(history, tonight, classes)
     names = changed_names(store, machine, baseline, contender, findings)
-    findings.sort(key=lambda f: (ORDER[f.level], -f.ratio))
+    findings.sort(key=lambda f: (ORDER[f.level], -f.relative))
     floors = floor_rows(model, sorted(tonight.values), classes, settings.factor)
     return Verdict(machine, baseline, contender, len(history), settings.factor, findings, floors,
                    [f"contender {p}" for p in tonight.problems] + set_aside, names, summary,
-                   shifts=class_shifts(history, tonight, classes, settings.window, settings.factor))
+                   shifts=shifts)
 
 
 def readable_nights(store: ResultsStore, runs: list[RunFile]) -> tuple[list[Night], list[str]]:
