@@ -5,8 +5,9 @@
 For each night from the second on (in the results' order, or the ``--commits``
 given, oldest first), the check's noise model is fitted to the nights before it,
 as ``tools/check_regressions.py`` fits it, and tonight is classified against
-them: its candidates (what a re-measurement would be asked to decide), how many
-sit above their floor, its one-night calls. Then, per class and signal, the
+them, each result over its class's common move tonight: its candidates (what a
+re-measurement would be asked to decide, a class's move among them), how many
+sit above their floor, its one-night calls, the common moves taken out. Then, per class and signal, the
 one-night floors the model uses (``NoiseModel.floor``: the class's pooled spread
 until a config's own history is long enough) and each config's own floor from
 its own steps alone, used or not (``NoiseModel.floor`` without the classes'
@@ -61,7 +62,7 @@ def main() -> None:
         history, tonight = nights[:index], nights[index]
         classes = {key: key_class(nights[: index + 1], key) for key in tonight.values}
         model = verdict.fitted_model(history, tonight, classes, None)
-        shifts = verdict.class_shifts(history, tonight, classes, args.window, args.factor)
+        shifts = verdict.class_shifts(history, tonight, classes, args.window, args.factor, model)
         _, candidates = verdict.classify(history, tonight, model, classes, {}, settings, verdict.class_moves(shifts))
         above = [f for f in candidates if remeasure.above_floor(f)]
         print(f"night {index + 1} ({runs[index].commit_hash[:8]}), history {index}: {len(candidates)} candidates, "

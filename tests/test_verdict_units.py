@@ -229,9 +229,9 @@ def moved_class(tonight_walls: list[float]) -> tuple[list[Night], Night, dict]:
 def test_a_class_that_moved_as_one_is_one_finding_on_its_result_nearest_the_median():
     # The host 1.4x slower on all nine; two results 1.25x slower on top of it.
     history, tonight, classes = moved_class([1.4, 1.38, 1.41, 1.39, 1.42, 1.4, 1.4, 1.75, 1.76])
-    shifts = verdict.class_shifts(history, tonight, classes, 5, 1.25)
-    assert verdict.class_moves(shifts) == {("launch-bound", "wall"): pytest.approx(1.4)}
     m = noise.NoiseModel({("wall", "launch-bound"): 0.005}, {}, 2)
+    shifts = verdict.class_shifts(history, tonight, classes, 5, 1.25, m)
+    assert verdict.class_moves(shifts) == {("launch-bound", "wall"): pytest.approx(1.4)}
     findings, candidates = verdict.classify(history, tonight, m, classes, {}, settings(),
                                             verdict.class_moves(shifts))
     assert candidates == []
@@ -247,13 +247,32 @@ def test_a_class_that_moved_as_one_is_one_finding_on_its_result_nearest_the_medi
     assert candidates[2].why == "the launch-bound results moved 1.40x as one (9 results, their median)"
 
 
+def test_where_half_a_class_slowed_its_common_move_stays_with_the_rest_by_the_lower_quartile():
+    # Ten results, the host still: five 1.3x slower (one mask's path, say), five unchanged. Their median
+    # (the geometric mean of 1.0 and 1.3) would make the five 1.14x over their class, under the factor.
+    keys = [("gpu", f"c{i}", "causal_bias") for i in range(10)]
+    history = [Night(None, {key: {"wall": 1.0} for key in keys})] * 3
+    tonight = Night(None, {key: {"wall": 1.3 if i % 2 else 1.0} for i, key in enumerate(keys)})
+    classes = dict.fromkeys(keys, "launch-bound")
+    m = noise.NoiseModel({("wall", "launch-bound"): 0.01}, {}, 2)
+    (row,) = [r for r in verdict.class_shifts(history, tonight, classes, 5, 1.25, m) if r["signal"] == "wall"]
+    assert (row["median"], row["move"]) == (pytest.approx(math.sqrt(1.3)), pytest.approx(math.exp(noise.Z_QUARTILE
+                                                                                                   * 0.01)))
+    findings, _ = verdict.classify(history, tonight, m, classes, {}, settings(), verdict.class_moves([row]))
+    assert [(f.key, f.relative) for f in findings] == [(key, pytest.approx(1.3 / row["move"])) for key in keys[1::2]]
+    # Without a spread yet, no common move at all: the history cannot tell the class's move from a part of it.
+    young = noise.NoiseModel({}, {}, 1)
+    (row,) = [r for r in verdict.class_shifts(history, tonight, classes, 5, 1.25, young) if r["signal"] == "wall"]
+    assert row["move"] is None
+
+
 def test_a_class_move_below_the_factor_or_from_too_few_results_is_no_finding():
     history, tonight, classes = moved_class([1.24] * 9)
-    moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.25))
     m = noise.NoiseModel({("wall", "launch-bound"): 0.005}, {}, 2)
+    moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.25, m))
     assert verdict.classify(history, tonight, m, classes, {}, settings(), moves) == ([], [])
     history, tonight, classes = moved_class([1.5] * (noise.MOVE_MIN_RESULTS - 1))
-    moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.25))
+    moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.25, m))
     assert moves == {}
     findings, _ = verdict.classify(history, tonight, m, classes, {}, settings(), moves)
     assert [(f.relative, f.common) for f in findings] == [(1.5, 0)] * (noise.MOVE_MIN_RESULTS - 1)
@@ -728,35 +747,40 @@ def test_each_class_and_signal_gives_its_median_move_and_how_many_moved_by_the_f
     tonight = Night(None, {keys[0]: {"wall": 2.4, "gpu": 0.5}, keys[1]: {"wall": 2.6}, keys[2]: {"wall": 2.7},
                            keys[3]: {"wall": 4.04}, keys[4]: {"wall": None}, keys[5]: {"wall": 1.0}})
     classes = dict.fromkeys(keys[:3] + keys[4:], "launch-bound") | {keys[3]: "GPU-bound"}
-    assert verdict.class_shifts(history, tonight, classes, 5, 1.25) == [
+    m = noise.NoiseModel({("wall", "launch-bound"): 0.01}, {}, 2)
+    assert verdict.class_shifts(history, tonight, classes, 5, 1.25, m) == [
         {"class": "GPU-bound", "signal": "wall", "results": 1, "median": pytest.approx(1.01), "slower": 0,
-         "taken_out": False},
+         "move": None},
         {"class": "launch-bound", "signal": "wall", "results": 3, "median": pytest.approx(1.2), "slower": 1,
-         "taken_out": False},
-        {"class": "launch-bound", "signal": "gpu", "results": 1, "median": 1.0, "slower": 0, "taken_out": False},
+         "move": None},
+        {"class": "launch-bound", "signal": "gpu", "results": 1, "median": 1.0, "slower": 0, "move": None},
     ]
     # The window: the last night alone puts c0's reference at 3.0, 0.8x tonight.
-    assert verdict.class_shifts(history, tonight, classes, 1, 1.25)[1]["median"] == pytest.approx(0.9)
-    assert verdict.class_shifts(history, tonight, classes, 5, 1.3)[1]["slower"] == 1  # at the factor counts
+    assert verdict.class_shifts(history, tonight, classes, 1, 1.25, m)[1]["median"] == pytest.approx(0.9)
+    assert verdict.class_shifts(history, tonight, classes, 5, 1.3, m)[1]["slower"] == 1  # at the factor counts
 
 
 def test_the_report_shows_tonight_against_the_reference_by_class():
     v = a_verdict([])
     v.shifts = [{"class": "launch-bound", "signal": "wall", "results": 37, "median": 1.409, "slower": 36,
-                 "taken_out": True},
-                {"class": "unknown", "signal": "wall", "results": 7, "median": 0.98, "slower": 0, "taken_out": False}]
+                 "move": 1.3071},
+                {"class": "unknown", "signal": "wall", "results": 7, "median": 0.98, "slower": 0, "move": None},
+                {"class": "GPU-bound", "signal": "gpu", "results": 123, "median": 1.001, "slower": 2, "move": None}]
     text = report.markdown(v)
     assert ("| class        | signal   | results   | median tonight / reference   | slower by 1.25 or more   "
-            "| taken out            |\n"
+            "| common move taken out   |\n"
             "|--------------|----------|-----------|------------------------------|--------------------------"
-            "|----------------------|\n"
+            "|-------------------------|\n"
             "| launch-bound | wall     | 37        | 1.409                        | 36                       "
-            "| yes                  |\n"
+            "| 1.307                   |\n"
             "| unknown      | wall     | 7         | 0.980                        | 0                        "
-            "| no (under 8 results) |") in text
+            "| none (under 8 results)  |\n"
+            "| GPU-bound    | gpu      | 123       | 1.001                        | 2                        "
+            "| none (no spread yet)    |") in text
     assert json.loads(report.as_json(v))["shifts"] == v.shifts
     v.shifts = []
     assert "## Tonight against the reference, by class\n\nWhere most results of a class moved together, the " \
-           "host's speed moved, or a path of torch's common to them. The median is taken out of each result's " \
-           "ratio before it is judged ('over its class'); a median beyond the factor is itself a finding, its " \
-           "result nearest the median re-measured for the class.\n\nnone\n" in report.markdown(v)
+           "host's speed moved, or a path of torch's common to them. That common move (the median, no higher " \
+           "than the lower quartile allows where only part of the class moved) is taken out of each result's " \
+           "ratio before it is judged ('over its class'); a common move beyond the factor is itself a finding, " \
+           "its result nearest it re-measured for the class.\n\nnone\n" in report.markdown(v)

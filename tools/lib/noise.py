@@ -44,6 +44,9 @@ SIGMA_FLOOR = 0.005
 # A class's common move is taken out of its results' moves only where at least this many results
 # share it: in a smaller class the median is one or two results' own move.
 MOVE_MIN_RESULTS = 8
+# A normal variable's upper quartile, in spreads: how far a class's lower quartile sits under its centre
+# when every result moved with it.
+Z_QUARTILE = statistics.NormalDist().inv_cdf(0.75)
 
 
 
@@ -64,17 +67,37 @@ def log_steps(series: Iterable[float | None], levels: list[float] | None = None)
 
 def class_medians(log_moves: dict[tuple, float], classes: dict[tuple, str]) -> dict[str, tuple[float, int]]:
     """Per class, the median log move of its results and how many they are."""
-    by_class: dict[str, list[float]] = {}
-    for key, move in log_moves.items():
-        by_class.setdefault(classes.get(key, "unknown"), []).append(move)
-    return {klass: (float(np.median(moves)), len(moves)) for klass, moves in by_class.items()}
+    return {klass: (float(np.median(moves)), len(moves)) for klass, moves in by_class(log_moves, classes).items()}
 
 
-def common_move(log_moves: dict[tuple, float], classes: dict[tuple, str]) -> dict[str, float]:
+def common_move(log_moves: dict[tuple, float], classes: dict[tuple, str],
+                spreads: dict[str, float] | None = None) -> dict[str, float]:
     """Per class where at least MOVE_MIN_RESULTS results share it, their median log move: what moved them
-    all at once, the host's speed or a path of torch's common to them."""
-    return {klass: median for klass, (median, results) in class_medians(log_moves, classes).items()
-            if results >= MOVE_MIN_RESULTS}
+    all at once, the host's speed or a path of torch's common to them.
+
+    With ``spreads`` (per class, one night's spread on the log scale), a slowdown is taken no higher than
+    the class's lower quartile plus Z_QUARTILE spreads, where its results stand when they moved as one,
+    and never below none: where part of the class slowed (one mask's path, say), the median moves with
+    that part and the quartile stays with the rest; where noisy results sit far below their references
+    (a slow week behind them), the quartile falls with them and must not make the rest look slower. A
+    class without a spread yet gets no common move."""
+    common = {}
+    for klass, moves in by_class(log_moves, classes).items():
+        spread = (spreads or {}).get(klass, math.nan) if spreads is not None else 0.0
+        if len(moves) < MOVE_MIN_RESULTS or math.isnan(spread):
+            continue
+        median = float(np.median(moves))
+        if spreads is not None and median > 0:
+            median = min(median, max(0.0, float(np.quantile(moves, 0.25)) + Z_QUARTILE * spread))
+        common[klass] = median
+    return common
+
+
+def by_class(log_moves: dict[tuple, float], classes: dict[tuple, str]) -> dict[str, list[float]]:
+    grouped: dict[str, list[float]] = {}
+    for key, move in log_moves.items():
+        grouped.setdefault(classes.get(key, "unknown"), []).append(move)
+    return grouped
 
 
 def class_levels(series: dict[tuple, dict[str, list[float | None]]], classes: dict[tuple, str],

@@ -53,8 +53,9 @@ def shifts_table(verdict: Verdict) -> str:
     rows = [{"class": row["class"], "signal": row["signal"], "results": row["results"],
              "median tonight / reference": f"{row['median']:.3f}",
              f"slower by {verdict.factor:g} or more": row["slower"],
-             "taken out": "yes" if row["taken_out"] else f"no (under {noise.MOVE_MIN_RESULTS} results)"}
-            for row in verdict.shifts]
+             "common move taken out": f"{row['move']:.3f}" if row["move"] is not None else
+             f"none (under {noise.MOVE_MIN_RESULTS} results)" if row["results"] < noise.MOVE_MIN_RESULTS else
+             "none (no spread yet)"} for row in verdict.shifts]
     return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "none"
 
 
@@ -73,8 +74,9 @@ def markdown(verdict: Verdict) -> str:
         parts += ["## Re-measurement", "", remeasurement_line(verdict.remeasurement), ""]
     parts += ["## Tonight against the reference, by class", "",
               "Where most results of a class moved together, the host's speed moved, or a path of torch's "
-              "common to them. The median is taken out of each result's ratio before it is judged ('over its "
-              "class'); a median beyond the factor is itself a finding, its result nearest the median "
+              "common to them. That common move (the median, no higher than the lower quartile allows where "
+              "only part of the class moved) is taken out of each result's ratio before it is judged ('over "
+              "its class'); a common move beyond the factor is itself a finding, its result nearest it "
               "re-measured for the class.", "", shifts_table(verdict), "",
               "## Detection floor on this machine tonight (one night, no re-measurement)", "",
               tabulate(floor_summary(verdict.floors), headers="keys", tablefmt="github") or "none", "",

@@ -271,19 +271,21 @@ def floor_rows(model: noise.NoiseModel, keys: list[Key], classes: dict[Key, str]
 
 
 def class_shifts(history: list[Night], tonight: Night, classes: dict[Key, str], window: int,
-                 factor: float) -> list[dict]:
+                 factor: float, model: noise.NoiseModel) -> list[dict]:
     """Per class and signal, tonight over each result's reference level: the median, how many of them are
-    slower by the factor or more, and whether the median is taken out as the class's common move (docs/noise.md)."""
+    slower by the factor or more, and the common move taken out of each (``noise.common_move``; None where
+    none is: too few results, or no spread yet to tell the class's move from a part of it) (docs/noise.md)."""
     shifts = []
     for signal in CONTINUOUS:
         ratios = {key: now / reference for key, (reference, now) in tonight_levels(history, tonight, signal,
                                                                                    window).items()}
         logs = {key: math.log(ratio) for key, ratio in ratios.items()}
-        common = noise.common_move(logs, classes)
+        spreads = {klass: model.pooled.get((signal, klass), math.nan) for klass in set(classes.values())}
+        common = noise.common_move(logs, classes, spreads)
         for klass, (median, results) in noise.class_medians(logs, classes).items():
             shifts.append({"class": klass, "signal": signal, "results": results, "median": math.exp(median),
                            "slower": sum(ratio >= factor for key, ratio in ratios.items() if classes[key] == klass),
-                           "taken_out": klass in common})
+                           "move": math.exp(common[klass]) if klass in common else None})
     return sorted(shifts, key=lambda row: (row["class"], CONTINUOUS.index(row["signal"])))
 
 
@@ -295,7 +297,7 @@ def tonight_levels(history: list[Night], tonight: Night, signal: str, window: in
 
 def class_moves(shifts: list[dict]) -> Moves:
     """The common moves ``class_shifts`` takes out, per (class, signal)."""
-    return {(row["class"], row["signal"]): row["median"] for row in shifts if row["taken_out"]}
+    return {(row["class"], row["signal"]): row["move"] for row in shifts if row["move"] is not None}
 
 
 def fitted_model(history: list[Night], tonight: Night, classes: dict[Key, str],
@@ -320,7 +322,7 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     model = fitted_model(history, tonight, classes, pair)
     baseline = history[-1].run
     assert baseline is not None
-    shifts = class_shifts(history, tonight, classes, settings.window, settings.factor)
+    shifts = class_shifts(history, tonight, classes, settings.window, settings.factor, model)
     findings, candidates = classify(history, tonight, model, classes,
                                     previous_suspects(store, machine, baseline.commit_hash), settings,
                                     class_moves(shifts))
