@@ -222,11 +222,14 @@ def test_the_common_move_is_the_median_of_its_classs_moves_and_per_class():
     classes = {key: ("launch-bound" if key in CLASS else "GPU-bound") for key in moves}
     common = noise.common_move(moves, classes)
     assert common == {"launch-bound": pytest.approx(math.log(1.4)), "GPU-bound": 0.0}
-    # With spreads: no higher than the lower quartile (1.2x) plus Z_QUARTILE spreads; none without a spread.
+    # With spreads: no higher than the lower quartile (1.2x) plus Z_QUARTILE spreads; without a spread
+    # for the class, the lower quartile alone.
     spreads = {"launch-bound": 0.1, "GPU-bound": math.nan}
     assert noise.common_move(moves, classes, spreads) == {
-        "launch-bound": pytest.approx(math.log(1.2) + noise.Z_QUARTILE * 0.1)}
-    assert noise.common_move(moves, classes, {"launch-bound": 1.0}) == {"launch-bound": pytest.approx(math.log(1.4))}
+        "launch-bound": pytest.approx(math.log(1.2) + noise.Z_QUARTILE * 0.1), "GPU-bound": 0.0}
+    assert noise.common_move(moves, classes, {"launch-bound": 1.0}) == {
+        "launch-bound": pytest.approx(math.log(1.4)), "GPU-bound": 0.0}
+    assert noise.common_move(moves, classes, {}) == {"launch-bound": pytest.approx(math.log(1.2)), "GPU-bound": 0.0}
     # A lower quartile far under the rest (noisy results below their references) takes a slowdown to none,
     # never below; a class that got faster keeps its median.
     low = {key: (math.log(0.5) if i < 3 else math.log(1.1)) for i, key in enumerate(CLASS)}

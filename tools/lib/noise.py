@@ -80,15 +80,16 @@ def common_move(log_moves: dict[tuple, float], classes: dict[tuple, str],
     and never below none: where part of the class slowed (one mask's path, say), the median moves with
     that part and the quartile stays with the rest; where noisy results sit far below their references
     (a slow week behind them), the quartile falls with them and must not make the rest look slower. A
-    class without a spread yet gets no common move."""
+    class without a spread yet is bounded by its lower quartile alone."""
     common = {}
     for klass, moves in by_class(log_moves, classes).items():
-        spread = (spreads or {}).get(klass, math.nan) if spreads is not None else 0.0
-        if len(moves) < MOVE_MIN_RESULTS or math.isnan(spread):
+        if len(moves) < MOVE_MIN_RESULTS:
             continue
         median = float(np.median(moves))
         if spreads is not None and median > 0:
-            median = min(median, max(0.0, float(np.quantile(moves, 0.25)) + Z_QUARTILE * spread))
+            spread = spreads.get(klass, math.nan)
+            bound = float(np.quantile(moves, 0.25)) + Z_QUARTILE * (0.0 if math.isnan(spread) else spread)
+            median = min(median, max(0.0, bound))
         common[klass] = median
     return common
 

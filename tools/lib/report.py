@@ -54,8 +54,7 @@ def shifts_table(verdict: Verdict) -> str:
              "median tonight / reference": f"{row['median']:.3f}",
              f"slower by {verdict.factor:g} or more": row["slower"],
              "common move taken out": f"{row['move']:.3f}" if row["move"] is not None else
-             f"none (under {noise.MOVE_MIN_RESULTS} results)" if row["results"] < noise.MOVE_MIN_RESULTS else
-             "none (no spread yet)"} for row in verdict.shifts]
+             f"none (under {noise.MOVE_MIN_RESULTS} results)"} for row in verdict.shifts]
     return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "none"
 
 

@@ -155,7 +155,7 @@ def class_move_findings(history: list[Night], tonight: Night, model: noise.Noise
         levels = {key: pair for key, pair in sorted(tonight_levels(history, tonight, signal, settings.window).items())
                   if classes[key] == klass}
         key = min(levels, key=lambda k: abs(math.log(levels[k][1] / levels[k][0] / move)))
-        why = (f"the {klass} results moved {move:.2f}x as one ({len(levels)} results, their median)"
+        why = (f"the {klass} results moved {move:.2f}x as one ({len(levels)} results)"
                + ("" if settings.pythons is not None else
                   ": the host's speed or torch; no re-measurement is configured to tell which"))
         findings.append(Finding("suspect", key, signal, *levels[key], klass,
@@ -273,8 +273,8 @@ def floor_rows(model: noise.NoiseModel, keys: list[Key], classes: dict[Key, str]
 def class_shifts(history: list[Night], tonight: Night, classes: dict[Key, str], window: int,
                  factor: float, model: noise.NoiseModel) -> list[dict]:
     """Per class and signal, tonight over each result's reference level: the median, how many of them are
-    slower by the factor or more, and the common move taken out of each (``noise.common_move``; None where
-    none is: too few results, or no spread yet to tell the class's move from a part of it) (docs/noise.md)."""
+    slower by the factor or more, and the common move taken out of each (``noise.common_move``; None for a
+    class of too few results) (docs/noise.md)."""
     shifts = []
     for signal in CONTINUOUS:
         ratios = {key: now / reference for key, (reference, now) in tonight_levels(history, tonight, signal,
