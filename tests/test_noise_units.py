@@ -206,6 +206,26 @@ def test_a_classs_common_move_is_taken_out_of_each_step_gaps_bridged_by_the_clas
     assert steps[CLASS[2]]["wall"] == pytest.approx([0.0, 0.0])
 
 
+def test_the_class_levels_sum_each_nights_common_step_skip_missing_and_non_positive_values_and_know_unknown():
+    # Four nights: steps 1.5x, 2x, 0.5x for the whole class; one result's value on night 2 is negative
+    # (never read as a step), another's is missing: MOVE_MIN_RESULTS results still share each step.
+    keys = [("cpu", f"u{i}", "materialized") for i in range(noise.MOVE_MIN_RESULTS + 2)]
+    series = {key: {"wall": [1.0, 1.5, 3.0, 1.5]} for key in keys}
+    series[keys[0]] = {"wall": [1.0, 1.5, -3.0, 1.5]}
+    series[keys[1]] = {"wall": [1.0, 1.5, None, 1.5]}
+    classes = dict.fromkeys(keys, "unknown")
+    levels = noise.class_levels(series, classes, "wall")
+    assert levels == {"unknown": pytest.approx([0.0, math.log(1.5), math.log(3.0), math.log(1.5)])}
+    assert noise.class_steps(series, classes)[keys[0]]["wall"] == pytest.approx([0.0, 0.0])
+
+
+def test_a_small_class_first_does_not_stop_the_next_classs_common_move():
+    moves = {("gpu", "small", "materialized"): 0.5} | {key: 0.2 for key in CLASS}
+    classes = {("gpu", "small", "materialized"): "GPU-bound"} | {key: "launch-bound" for key in CLASS}
+    assert noise.common_move(moves, classes) == {"launch-bound": pytest.approx(0.2)}
+    assert noise.common_move(moves, classes, {}) == {"launch-bound": pytest.approx(0.2)}
+
+
 def test_a_class_smaller_than_move_min_results_keeps_its_steps_whole():
     keys = CLASS[:noise.MOVE_MIN_RESULTS - 1]
     series = {key: {"wall": [1.0, 1.5]} for key in keys}

@@ -184,6 +184,17 @@ def test_a_suspect_kept_without_a_spread_is_listed_again_from_the_factor_exactly
     assert judge(history, math.nextafter(2.5, 0), model(0.005, night_count=2), before=before)[0] is None
 
 
+def test_a_suspect_kept_without_a_spread_is_judged_over_tonights_class_move():
+    history = nights(2.0, 4.0)  # kept with no spread: bar inf
+    before = {(*KEY, "wall"): {"bar": math.inf}}
+    young = model(0.005, night_count=2)
+    found, _ = judge(history, 3.125, young, before=before, move=1.25)  # 3.125 / 2.0 / 1.25 = 1.25
+    assert (found.level, found.reference, found.move, found.relative) == ("suspect", 2.0, 1.25, 1.25)
+    assert found.why.startswith("a suspect last night too, still 1.25x the night before it")
+    # 1.5625 / 2.0 is under the factor, and so is the rest over tonight's move: judged as any night.
+    assert judge(history, 2.5, young, before=before, move=1.25)[0] is None
+
+
 def test_a_suspect_of_another_signal_does_not_persist_here():
     history = nights(2.0, 2.0, 2.0, 2.5)
     found, _ = judge(history, 2.5, model(0.005, night_count=2), before={(*KEY, "gpu"): {"bar": 1.0}})
@@ -218,33 +229,56 @@ def test_a_suspect_persists_by_its_ratio_over_tonights_class_move_a_class_move_b
 
 
 CLASS_KEYS = [("gpu", f"c{i}", "causal_bias") for i in range(9)]
+STEADY_KEYS = [("gpu", f"s{i}", "materialized") for i in range(9)]
 
 
 def moved_class(tonight_walls: list[float]) -> tuple[list[Night], Night, dict]:
-    history = [Night(None, {key: {"wall": 1.0} for key in CLASS_KEYS})] * 3
-    tonight = Night(None, {key: {"wall": wall} for key, wall in zip(CLASS_KEYS, tonight_walls)})
-    return history, tonight, dict.fromkeys(CLASS_KEYS, "launch-bound")
+    """Nine launch-bound results at 2.0 for three nights, then tonight's walls (ratios over 2.0); nine
+    GPU-bound results at 1.0 that stay there but one, 1.3x tonight."""
+    steady = {key: {"wall": 1.0} for key in STEADY_KEYS}
+    history = [Night(None, {key: {"wall": 2.0} for key in CLASS_KEYS} | steady)] * 3
+    tonight = Night(None, {key: {"wall": 2.0 * ratio} for key, ratio in zip(CLASS_KEYS, tonight_walls)}
+                    | steady | {STEADY_KEYS[0]: {"wall": 1.3}})
+    return history, tonight, dict.fromkeys(CLASS_KEYS, "launch-bound") | dict.fromkeys(STEADY_KEYS, "GPU-bound")
 
 
 def test_a_class_that_moved_as_one_is_one_finding_on_its_result_nearest_the_median():
-    # The host 1.4x slower on all nine; two results 1.25x slower on top of it.
-    history, tonight, classes = moved_class([1.4, 1.38, 1.41, 1.39, 1.42, 1.4, 1.4, 1.75, 1.76])
-    m = noise.NoiseModel({("wall", "launch-bound"): 0.005}, {}, 2)
+    # The host 1.4x slower on all nine launch-bound results; two 1.25x slower on top of it. The GPU-bound
+    # class did not move (one result 1.3x): its own result is judged alone, no class finding.
+    history, tonight, classes = moved_class([1.38, 1.39, 1.75, 1.36, 1.4, 1.42, 1.43, 1.76, 1.37])
+    m = noise.NoiseModel({("wall", "launch-bound"): 0.03, ("wall", "GPU-bound"): 0.005}, {}, 2)
     shifts = verdict.class_shifts(history, tonight, classes, 5, 1.25, m)
-    assert verdict.class_moves(shifts) == {("launch-bound", "wall"): pytest.approx(1.4)}
+    assert verdict.class_moves(shifts) == {("launch-bound", "wall"): pytest.approx(1.4), ("GPU-bound", "wall"): 1.0}
     findings, candidates = verdict.classify(history, tonight, m, classes, {}, settings(),
                                             verdict.class_moves(shifts))
     assert candidates == []
     assert [(f.key[1], f.level, f.relative, f.common) for f in findings] == [
-        ("c7", "suspect", pytest.approx(1.25), 0), ("c8", "suspect", pytest.approx(1.76 / 1.4), 0),
-        ("c0", "suspect", pytest.approx(1.4), 9)]
-    assert findings[2].why == ("the launch-bound results moved 1.40x as one (9 results): the "
+        ("c2", "suspect", pytest.approx(1.25), 0), ("c7", "suspect", pytest.approx(1.76 / 1.4), 0),
+        ("s0", "suspect", pytest.approx(1.3), 0), ("c4", "suspect", pytest.approx(1.4), 9)]
+    assert findings[3].why == ("the launch-bound results moved 1.40x as one (9 results): the "
                                "host's speed or torch; no re-measurement is configured to tell which")
-    assert (findings[2].ratio, findings[2].move, findings[2].floor) == (1.4, 1.0, 1.25)
+    assert (findings[3].reference, findings[3].ratio, findings[3].move, findings[3].floor) == (
+        2.0, pytest.approx(1.4), 1.0, 1.25)
     findings, candidates = verdict.classify(history, tonight, m, classes, {}, settings(pythons=BOTH),
                                             verdict.class_moves(shifts))
-    assert findings == [] and [(f.key[1], f.common) for f in candidates] == [("c7", 0), ("c8", 0), ("c0", 9)]
-    assert candidates[2].why == "the launch-bound results moved 1.40x as one (9 results)"
+    assert findings == [] and [(f.key[1], f.common) for f in candidates] == [
+        ("c2", 0), ("c7", 0), ("s0", 0), ("c4", 9)]
+    assert candidates[3].why == "the launch-bound results moved 1.40x as one (9 results)"
+
+
+def test_a_class_move_at_the_factor_exactly_is_a_finding():
+    history, tonight, classes = moved_class([1.25] * 9)
+    m = noise.NoiseModel({("wall", "launch-bound"): 0.005, ("wall", "GPU-bound"): 0.005}, {}, 2)
+    moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.25, m))
+    assert moves[("launch-bound", "wall")] == 1.25
+    findings, _ = verdict.classify(history, tonight, m, classes, {}, settings(), moves)
+    assert [(f.key[1], f.common) for f in findings] == [("s0", 0), ("c0", 9)]
+    # The same night with the classes' names the other way round: the class's finding counts its own.
+    swapped = {key: "GPU-bound" if klass == "launch-bound" else "launch-bound" for key, klass in classes.items()}
+    m = noise.NoiseModel({("wall", "launch-bound"): 0.005, ("wall", "GPU-bound"): 0.005}, {}, 2)
+    moves = verdict.class_moves(verdict.class_shifts(history, tonight, swapped, 5, 1.25, m))
+    findings, _ = verdict.classify(history, tonight, m, swapped, {}, settings(), moves)
+    assert [(f.key[1], f.klass, f.common) for f in findings] == [("s0", "launch-bound", 0), ("c0", "GPU-bound", 9)]
 
 
 def test_where_half_a_class_slowed_its_common_move_stays_with_the_rest_by_the_lower_quartile():
@@ -268,14 +302,16 @@ def test_where_half_a_class_slowed_its_common_move_stays_with_the_rest_by_the_lo
 
 def test_a_class_move_below_the_factor_or_from_too_few_results_is_no_finding():
     history, tonight, classes = moved_class([1.24] * 9)
-    m = noise.NoiseModel({("wall", "launch-bound"): 0.005}, {}, 2)
+    m = noise.NoiseModel({("wall", "launch-bound"): 0.005, ("wall", "GPU-bound"): 0.005}, {}, 2)
     moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.25, m))
-    assert verdict.classify(history, tonight, m, classes, {}, settings(), moves) == ([], [])
+    findings, _ = verdict.classify(history, tonight, m, classes, {}, settings(), moves)
+    assert [f.key[1] for f in findings] == ["s0"]
     history, tonight, classes = moved_class([1.5] * (noise.MOVE_MIN_RESULTS - 1))
     moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.25, m))
-    assert moves == {}
+    assert moves == {("GPU-bound", "wall"): 1.0}
     findings, _ = verdict.classify(history, tonight, m, classes, {}, settings(), moves)
-    assert [(f.relative, f.common) for f in findings] == [(1.5, 0)] * (noise.MOVE_MIN_RESULTS - 1)
+    assert [(f.key[1], f.relative, f.common) for f in findings] == [
+        (key[1], pytest.approx(1.5), 0) for key in CLASS_KEYS[:noise.MOVE_MIN_RESULTS - 1]] + [("s0", 1.3, 0)]
 
 
 def test_classify_judges_each_continuous_signal_and_splits_candidates_from_findings():
@@ -738,18 +774,19 @@ def test_the_settings_of_a_check_are_fixed():
 
 def test_each_class_and_signal_gives_its_median_move_and_how_many_moved_by_the_factor():
     """Three launch-bound results 1.2x, 1.3x and 0.9x their reference (the median of the window), one
-    GPU-bound 1.01x; a result without a reference or without a value tonight is not counted."""
+    GPU-bound 1.3x (counted in its own class only); a result without a reference or without a value
+    tonight is not counted."""
     keys = [("gpu", f"c{i}", "causal_bias") for i in range(6)]
     history = [Night(None, {keys[0]: {"wall": 1.0, "gpu": 0.5}, keys[1]: {"wall": 2.0},
                             keys[2]: {"wall": 3.0}, keys[3]: {"wall": 4.0}, keys[4]: {"wall": 5.0}}),
                Night(None, {keys[0]: {"wall": 3.0, "gpu": 0.5}, keys[1]: {"wall": 2.0},
                             keys[2]: {"wall": 3.0}, keys[3]: {"wall": 4.0}})]
     tonight = Night(None, {keys[0]: {"wall": 2.4, "gpu": 0.5}, keys[1]: {"wall": 2.6}, keys[2]: {"wall": 2.7},
-                           keys[3]: {"wall": 4.04}, keys[4]: {"wall": None}, keys[5]: {"wall": 1.0}})
+                           keys[3]: {"wall": 5.2}, keys[4]: {"wall": None}, keys[5]: {"wall": 1.0}})
     classes = dict.fromkeys(keys[:3] + keys[4:], "launch-bound") | {keys[3]: "GPU-bound"}
     m = noise.NoiseModel({("wall", "launch-bound"): 0.01}, {}, 2)
     assert verdict.class_shifts(history, tonight, classes, 5, 1.25, m) == [
-        {"class": "GPU-bound", "signal": "wall", "results": 1, "median": pytest.approx(1.01), "slower": 0,
+        {"class": "GPU-bound", "signal": "wall", "results": 1, "median": pytest.approx(1.3), "slower": 1,
          "move": None},
         {"class": "launch-bound", "signal": "wall", "results": 3, "median": pytest.approx(1.2), "slower": 1,
          "move": None},

@@ -61,8 +61,8 @@ def log_steps(series: Iterable[float | None], levels: list[float] | None = None)
     """Log ratios of consecutive values, skipping missing ones, each less the change of ``levels``
     (a log level per night, the class's common moves summed) between the two nights."""
     present = [(night, v) for night, v in enumerate(series) if v and v > 0]
-    common = levels or [0.0] * (present[-1][0] + 1 if present else 0)
-    return [math.log(b / a) - (common[j] - common[i]) for (i, a), (j, b) in zip(present, present[1:])]
+    return [math.log(b / a) - (levels[j] - levels[i] if levels else 0.0)
+            for (i, a), (j, b) in zip(present, present[1:])]
 
 
 def class_medians(log_moves: dict[tuple, float], classes: dict[tuple, str]) -> dict[str, tuple[float, int]]:
@@ -86,7 +86,7 @@ def common_move(log_moves: dict[tuple, float], classes: dict[tuple, str],
         if len(moves) < MOVE_MIN_RESULTS:
             continue
         median = float(np.median(moves))
-        if spreads is not None and median > 0:
+        if spreads is not None:  # a faster class keeps its median: min(median, max(0, ...)) is the median
             spread = spreads.get(klass, math.nan)
             bound = float(np.quantile(moves, 0.25)) + Z_QUARTILE * (0.0 if math.isnan(spread) else spread)
             median = min(median, max(0.0, bound))

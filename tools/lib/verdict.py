@@ -97,7 +97,7 @@ def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, clas
 
 def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.NoiseModel, klass: str,
           suspects_before: dict[tuple, dict], settings: Settings,
-          move: float = 1.0) -> tuple[Finding | None, bool]:
+          move: float) -> tuple[Finding | None, bool]:
     """One key and signal tonight: (its finding or None, whether it is a candidate to re-measure).
 
     ``move``: its class's common move tonight; the key is judged by its ratio over it."""
