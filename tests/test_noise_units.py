@@ -211,7 +211,7 @@ def test_the_class_levels_sum_each_nights_common_step_skip_missing_and_non_posit
     # (never read as a step), another's is missing: MOVE_MIN_RESULTS results still share each step.
     keys = [("cpu", f"u{i}", "materialized") for i in range(noise.MOVE_MIN_RESULTS + 2)]
     series = {key: {"wall": [1.0, 1.5, 3.0, 1.5]} for key in keys}
-    series[keys[0]] = {"wall": [1.0, 1.5, -3.0, 1.5]}
+    series[keys[0]] = {"wall": [1.0, 1.5, -0.5, 1.5]}
     series[keys[1]] = {"wall": [1.0, 1.5, None, 1.5]}
     classes = dict.fromkeys(keys, "unknown")
     levels = noise.class_levels(series, classes, "wall")
