@@ -193,6 +193,9 @@ def test_a_suspect_kept_without_a_spread_is_judged_over_tonights_class_move():
     assert found.why.startswith("a suspect last night too, still 1.25x the night before it")
     # 1.5625 / 2.0 is under the factor, and so is the rest over tonight's move: judged as any night.
     assert judge(history, 2.5, young, before=before, move=1.25)[0] is None
+    # A class faster tonight: 2.1 / 2.0 / 0.8 = 1.3125 is kept, where 2.1 / 2.0 ** 0.8 would be under the factor.
+    found, _ = judge(history, 2.1, young, before=before, move=0.8)
+    assert (found.level, found.reference, found.relative) == ("suspect", 2.0, pytest.approx(1.3125))
 
 
 def test_a_suspect_of_another_signal_does_not_persist_here():
@@ -773,28 +776,28 @@ def test_the_settings_of_a_check_are_fixed():
 
 
 def test_each_class_and_signal_gives_its_median_move_and_how_many_moved_by_the_factor():
-    """Three launch-bound results 1.2x, 1.3x and 0.9x their reference (the median of the window), one
-    GPU-bound 1.3x (counted in its own class only); a result without a reference or without a value
-    tonight is not counted."""
+    """Three launch-bound results 1.3x, 1.3x and 0.9x their reference (the median of the window), one
+    GPU-bound 1.3x (counted in its own class only: the classes' counts differ); a result without a
+    reference or without a value tonight is not counted."""
     keys = [("gpu", f"c{i}", "causal_bias") for i in range(6)]
     history = [Night(None, {keys[0]: {"wall": 1.0, "gpu": 0.5}, keys[1]: {"wall": 2.0},
                             keys[2]: {"wall": 3.0}, keys[3]: {"wall": 4.0}, keys[4]: {"wall": 5.0}}),
                Night(None, {keys[0]: {"wall": 3.0, "gpu": 0.5}, keys[1]: {"wall": 2.0},
                             keys[2]: {"wall": 3.0}, keys[3]: {"wall": 4.0}})]
-    tonight = Night(None, {keys[0]: {"wall": 2.4, "gpu": 0.5}, keys[1]: {"wall": 2.6}, keys[2]: {"wall": 2.7},
+    tonight = Night(None, {keys[0]: {"wall": 2.6, "gpu": 0.5}, keys[1]: {"wall": 2.6}, keys[2]: {"wall": 2.7},
                            keys[3]: {"wall": 5.2}, keys[4]: {"wall": None}, keys[5]: {"wall": 1.0}})
     classes = dict.fromkeys(keys[:3] + keys[4:], "launch-bound") | {keys[3]: "GPU-bound"}
     m = noise.NoiseModel({("wall", "launch-bound"): 0.01}, {}, 2)
     assert verdict.class_shifts(history, tonight, classes, 5, 1.25, m) == [
         {"class": "GPU-bound", "signal": "wall", "results": 1, "median": pytest.approx(1.3), "slower": 1,
          "move": None},
-        {"class": "launch-bound", "signal": "wall", "results": 3, "median": pytest.approx(1.2), "slower": 1,
+        {"class": "launch-bound", "signal": "wall", "results": 3, "median": pytest.approx(1.3), "slower": 2,
          "move": None},
         {"class": "launch-bound", "signal": "gpu", "results": 1, "median": 1.0, "slower": 0, "move": None},
     ]
     # The window: the last night alone puts c0's reference at 3.0, 0.8x tonight.
     assert verdict.class_shifts(history, tonight, classes, 1, 1.25, m)[1]["median"] == pytest.approx(0.9)
-    assert verdict.class_shifts(history, tonight, classes, 5, 1.3, m)[1]["slower"] == 1  # at the factor counts
+    assert verdict.class_shifts(history, tonight, classes, 5, 1.3, m)[1]["slower"] == 2  # at the factor counts
 
 
 def test_the_report_shows_tonight_against_the_reference_by_class():
