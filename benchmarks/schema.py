@@ -306,6 +306,8 @@ class WorkerAnswer:
         return cls(values, data.get("pid"), data.get("cpu"), data.get("error"), phases)
 
 
-# A re-measurement process's phases: the device's start (CUDA's context), the builds, each key's
-# first calls (kernel loads, cuDNN graph builds), the wall-time visits and the CUDA-graph GPU times.
-WORKER_PHASES = ("start", "build", "first_calls", "wall", "gpu")
+# A re-measurement process's phases: the device's start (CUDA's context; only what the request waited
+# for, where the child started ahead of it), the builds, each key's first calls (kernel loads, cuDNN
+# graph builds), the wait for the quiet lock (another child's start), the wall-time visits and the
+# CUDA-graph GPU times.
+WORKER_PHASES = ("start", "build", "first_calls", "quiet", "wall", "gpu")

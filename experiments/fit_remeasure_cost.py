@@ -52,7 +52,7 @@ def fitted(processes: list[dict]) -> list[float]:
     def phase(name: str) -> float:
         return sum(p["phases"].get(name, 0.0) for p in processes)
 
-    outside_keys = statistics.median(p["seconds"] - sum(v for k, v in p["phases"].items() if k != "start")
+    outside_keys = statistics.median(p["seconds"] - sum(p["phases"].get(k, 0.0) for k in remeasure.KEY_PHASES)
                                      for p in processes)
     per_visit = (phase("wall") - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")
     gpu_calls = phase("gpu") / total("gpu_seconds") if total("gpu_seconds") else remeasure.GPU_CALLS

@@ -610,7 +610,7 @@ def test_the_rounds_start_the_workers_once_and_stop_them_after_the_last(monkeypa
         given.started()
         return remeasure.Remeasured({key: {} for key in plan}, 0.0, process_costs(20))
 
-    monkeypatch.setattr(remeasure, "Workers", lambda pythons: workers)
+    monkeypatch.setattr(remeasure, "Workers", lambda pythons, device: workers)
     _, left_out, count = remeasure.remeasure_in_rounds(found, night_of(*found), "cuda", {}, 10, 0, budget, 1.05,
                                                        measure)
     assert (count, left_out, seen) == (2, [], [(True, False, 1.05), (True, True, 1.05)])

@@ -254,7 +254,7 @@ def test_a_child_that_ends_without_answering_gets_one_error_answer_and_the_worke
     """A measuring child killed before its answer (out of memory, a signal): one error line, then the next request."""
     from benchmarks.measure import worker
 
-    def measure(request):
+    def measure(request, *_):
         if request.seed == 0:
             os._exit(3)  # in the child: gone without a word
         return grid.WorkerAnswer(pid=os.getpid())
@@ -285,7 +285,7 @@ def test_the_answer_goes_out_before_its_child_has_ended(monkeypatch, tmp_path):
         read_next.touch()
         yield "{}\n"
 
-    monkeypatch.setattr(worker, "measure", lambda request: grid.WorkerAnswer(pid=os.getpid()))
+    monkeypatch.setattr(worker, "measure", lambda request, *_: grid.WorkerAnswer(pid=os.getpid()))
     monkeypatch.setattr(worker, "_end_child", end_child)
     answered, unreadable = _served(lines())
     assert seen.read_text() == "read while ending"
@@ -335,7 +335,77 @@ def test_a_worker_child_measures_from_the_steady_folder(monkeypatch, tmp_path):
     """The worker's caller may run it from anywhere: its children measure from the night's folder."""
     from benchmarks.measure import worker
 
-    monkeypatch.setattr(worker, "measure", lambda request: grid.WorkerAnswer(error=os.getcwd()))
+    monkeypatch.setattr(worker, "measure", lambda request, *_: grid.WorkerAnswer(error=os.getcwd()))
     monkeypatch.chdir(tmp_path)
     (answer,) = _served([_request_line()])
     assert answer.error == str(REPO_ROOT)
+
+
+def _logged(path, what: str) -> None:
+    with open(path, "a") as log:
+        log.write(f"{what} {time.monotonic()!r}\n")
+
+
+def test_a_childs_start_never_runs_beside_another_childs_timed_passes(monkeypatch, tmp_path):
+    """Children start ahead of their requests, under the quiet lock, and time their passes under it: on
+    a log of every start (0.2 s each) and every visit, no visit falls inside a start. The first request
+    waited for its child's start, and says so in its "start" phase."""
+    from benchmarks.measure import worker
+
+    log = tmp_path / "log"
+    started: list[str] = []  # each forked child's own copy: empty where it forked
+
+    def start_device(device: str) -> None:  # once a process, as the real one
+        if not started:
+            _logged(log, "begin")
+            time.sleep(0.2)
+            _logged(log, "end")
+            started.append(device)
+
+    def visit(run, block_seconds: float, blocks: int) -> float:
+        _logged(log, "visit")
+        return 1e-3
+
+    monkeypatch.setattr(worker, "start_device", start_device)
+    monkeypatch.setattr(worker, "visit_seconds", visit)
+    key = grid.WorkerKey("1, 4, (16, 48), 64, 'float32'", "causal_bias", ("wall",), 3)
+    requests = [grid.WorkerRequest("cpu", seed, (), (key,)).to_json() + "\n" for seed in range(6)]
+    out = io.StringIO()
+    worker.serve(iter(requests), out, "cpu", str(tmp_path / "quiet.lock"))
+    _, *answers = (grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines())
+    assert [answer.error for answer in answers] == [None] * 6
+    # Handed a fork or two after its child began a start of 0.2 s: most of that start is the process's.
+    assert answers[0].phases["start"] > 0.1
+    events = [(float(when), what) for what, when in (line.split() for line in log.read_text().splitlines())]
+    starts = [when for when, what in events if what == "begin"]
+    ends = [when for when, what in events if what == "end"]
+    visits = [when for when, what in events if what == "visit"]
+    # Six asked and two more ready at the end: every child started, each once.
+    assert len(starts) == len(ends) == 6 + worker.READY_CHILDREN and len(visits) == 6 * 3
+    assert not [v for v in visits for begin, end in zip(sorted(starts), sorted(ends)) if begin <= v <= end]
+
+
+def test_a_ready_child_never_asked_ends_without_a_word(monkeypatch):
+    """The worker's input ends: the children started ahead of a request end, and nothing more is written."""
+    from benchmarks.measure import worker
+
+    monkeypatch.setattr(worker, "start_device", lambda device: None)
+    out = io.StringIO()
+    worker.serve(iter([]), out)
+    assert [grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines()] == [
+        grid.WorkerAnswer(pid=os.getpid())]
+
+
+def test_both_workers_share_one_quiet_lock_that_ends_with_them():
+    """The tools start each side's worker with the device and one lock file, removed when they stop."""
+    from lib import remeasure
+
+    with remeasure.Workers({side: sys.executable for side in remeasure.SIDES}, "cpu") as workers:
+        running = workers.started()
+        lock = workers.quiet_lock
+        assert lock and os.path.exists(lock)
+        for worker in running.values():
+            assert worker.process is not None
+            assert worker.process.args[-6:] == ["-m", "benchmarks.measure.worker", "--device", "cpu",
+                                                "--quiet-lock", lock]
+    assert not os.path.exists(lock) and workers.quiet_lock is None

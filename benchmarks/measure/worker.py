@@ -1,15 +1,20 @@
 """The re-measurement worker of the nightly check: one forked child per measurement.
 
-Run as ``python -m benchmarks.measure.worker`` from the repository root by
-tools/lib/remeasure.py, once per environment (the baseline's torch, the
-contender's). It imports torch once, then for every ``WorkerRequest`` JSON line
-on stdin (``benchmarks/schema.py``) forks a child that starts CUDA itself,
-measures the requested configs and masks and answers one ``WorkerAnswer`` JSON
-line, which the worker passes on: per key, the wall time of one forward (the
-fastest of its visits, each pinned to another CPU, as the night makes them) and
-the CUDA-graph GPU time where that key's signals ask for it. A child is one
-process, the statistical unit of the check: its values are one draw of the
-host's state.
+Run as ``python -m benchmarks.measure.worker --device D [--quiet-lock PATH]`` from the
+repository root by tools/lib/remeasure.py, once per environment (the baseline's
+torch, the contender's). It imports torch once and keeps READY_CHILDREN children
+forked ahead of their request, each with its device started; every
+``WorkerRequest`` JSON line on stdin (``benchmarks/schema.py``) goes to the
+oldest of them, which measures the requested configs and masks and answers one
+``WorkerAnswer`` JSON line, which the worker passes on: per key, the wall time of
+one forward (the fastest of its visits, each pinned to another CPU, as the night
+makes them) and the CUDA-graph GPU time where that key's signals ask for it. A
+child is one process, the statistical unit of the check: its values are one draw
+of the host's state.
+
+The quiet lock (one file both workers' children share) is held by a child's
+start and by a child's timed visits: a child starting never runs beside another's
+visits, only beside its untimed first calls.
 
 Nothing runs at import. asv's discovery never imports it: ``benchmarks/measure`` has no
 ``__init__.py``, so the forkserver that asv forks its children from stays without torch.
@@ -17,25 +22,39 @@ Nothing runs at import. asv's discovery never imports it: ``benchmarks/measure``
 
 from __future__ import annotations
 
+import argparse
 import ast
 import contextlib
 import dataclasses
+import fcntl
 import os
 import random
 import sys
+import time
 import traceback
-from typing import TextIO
+from typing import NoReturn, TextIO
 
-import torch
-
-from ..schema import WORKER_PHASES, AttentionConfig, WorkerAnswer, WorkerKey, WorkerRequest, WorkerValue
-from .model import in_steady_folder, prepared_case, use_device
+from ..schema import (
+    GRIDS,
+    WORKER_PHASES,
+    AttentionConfig,
+    WorkerAnswer,
+    WorkerKey,
+    WorkerRequest,
+    WorkerValue,
+    grid_configs,
+)
+from .model import ForwardCase, build_case, in_steady_folder, prepared_case, use_device
 from .timers import adding_seconds, graph_replay_seconds, visit_seconds
 
 # A visit: blocks of (seconds, how many). A key of short calls is visited on every CPU in turn
 # and its fastest visit counts: short blocks keep its sixteen visits to about 3 ms each.
 VISIT_BLOCKS = (0.002, 3)
 SHORT_VISIT_BLOCKS = (0.001, 2)
+# Children started ahead of their request, per worker: a child's start (CUDA's context, the libraries'
+# first loads, about half a second on an H200) runs while the other side's child takes its first calls.
+# Two: blocks of ABBA ask one side twice in a row.
+READY_CHILDREN = 2
 
 
 def parse_label(label: str, device: str) -> AttentionConfig:
@@ -55,13 +74,17 @@ class _Visits:
     def phase(self, name: str) -> contextlib.AbstractContextManager[None]:
         return adding_seconds(self.phases, name)
 
-    def visit(self, key: WorkerKey, index: int) -> None:
-        """Visit ``index`` of one key; its last visit also takes the GPU time where asked."""
+    def prepared(self, key: WorkerKey) -> ForwardCase:
+        """The key's case, built and its mask's first calls taken (cuDNN's graph build, kernel loads)."""
         with self.phase("build"):
             case = prepared_case(parse_label(key.config, self.device))
         with self.phase("first_calls"):
             case.warm_up(key.mask)
-        run = case.runner(key.mask)
+        return case
+
+    def visit(self, key: WorkerKey, index: int) -> None:
+        """Visit ``index`` of one key; its last visit also takes the GPU time where asked."""
+        run = self.prepared(key).runner(key.mask)
         where = (key.config, key.mask)
         block_seconds, blocks = SHORT_VISIT_BLOCKS if key.visits > 1 else VISIT_BLOCKS
         with self.phase("wall"):
@@ -76,30 +99,75 @@ class _Visits:
         return WorkerValue(key.config, key.mask, min(self.walls[where]), self.gpus.get(where))
 
 
-def measure(request: WorkerRequest) -> WorkerAnswer:
+def measure(request: WorkerRequest, quiet: contextlib.AbstractContextManager[None] = contextlib.nullcontext(),
+            waited: float = 0.0) -> WorkerAnswer:
     """Each requested key: the fastest of its visits and, where asked, its CUDA-graph GPU time.
 
     A key asks for a number of visits; visit ``i`` of every key runs in pass ``i``,
     pinned to ``request.cpus[i]`` where that CPU is this process's, in the
     pass's own order. A process on a slow vCPU is slow for every key it measures
     (docs/noise.md); the passes on other CPUs are how one process looks past that.
+    Every key's first calls come before the passes, outside ``quiet`` (the quiet
+    lock); the passes run inside it. ``waited``: seconds the request waited for this
+    child's start, the part of it in the process's time.
     """
     visits = _Visits(request.device)
+    visits.phases["start"] = waited
     with visits.phase("start"):
-        use_device(request.device)
-        if request.device == "cuda":
-            torch.zeros(1, device="cuda")  # the context starts here, not inside the first key's build
+        start_device(request.device)  # nothing to do where the child started ahead of its request
+    for key in sorted(request.keys, key=lambda key: key.config):  # one build for both masks of a config
+        visits.prepared(key)
     order = random.Random(request.seed)
     allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
-    for index in range(max((key.visits for key in request.keys), default=0)):
-        if index < len(request.cpus) and request.cpus[index] in allowed:
-            os.sched_setaffinity(0, {request.cpus[index]})
-        this_pass = [key for key in request.keys if key.visits > index]
-        order.shuffle(this_pass)
-        for key in this_pass:
-            visits.visit(key, index)
+    waiting = time.perf_counter()
+    with quiet:
+        visits.phases["quiet"] += time.perf_counter() - waiting
+        for index in range(max((key.visits for key in request.keys), default=0)):
+            if index < len(request.cpus) and request.cpus[index] in allowed:
+                os.sched_setaffinity(0, {request.cpus[index]})
+            this_pass = [key for key in request.keys if key.visits > index]
+            order.shuffle(this_pass)
+            for key in this_pass:
+                visits.visit(key, index)
     values = tuple(visits.value(key) for key in request.keys)
     return WorkerAnswer(values, pid=os.getpid(), cpu=_current_cpu(), phases=visits.phases)
+
+
+_started: set[str] = set()
+
+
+def start_device(device: str) -> None:
+    """The process's device, started: on CUDA its context and the libraries' first loads (cuBLAS, cuDNN,
+    the flash kernels), from one call of each mask on the grid's first config. Once a process."""
+    if device in _started:
+        return
+    use_device(device)
+    if device == "cuda":
+        grid = next(grid for grid in GRIDS if grid.device == device)
+        case = build_case(grid_configs(grid.params, device)[0])
+        for mask in ("materialized", "causal_bias"):
+            case.warm_up(mask)
+    _started.add(device)
+
+
+class QuietLock:
+    """An exclusive lock on one file, shared by both workers' children: held by a child's start and by a
+    child's timed passes, so that neither runs beside the other. fcntl's blocking flock, not filelock's
+    polling: a waiting child woken every few milliseconds would run beside the visits. No path: no lock."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self.path:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing it releases the lock
+            self.fd = None
 
 
 def _current_cpu() -> int | None:
@@ -124,18 +192,7 @@ def _request_or_error(line: str) -> WorkerRequest | WorkerAnswer:
         return WorkerAnswer(error=f"unreadable request: {type(error).__name__}: {error}")
 
 
-def _measure_in_child(request: WorkerRequest, out: TextIO) -> None:
-    """In the forked child: measure, answer, and leave without running the parent's exit handlers."""
-    try:
-        with in_steady_folder():
-            answer = measure(request)
-    except Exception:
-        answer = WorkerAnswer(error=traceback.format_exc(limit=3))
-    _answer(answer, out)
-    _end_child()
-
-
-def _end_child() -> None:
+def _end_child() -> NoReturn:
     os._exit(0)
 
 
@@ -144,49 +201,123 @@ def _reap(ending: list[int]) -> None:
     ending[:] = [pid for pid in ending if os.waitpid(pid, os.WNOHANG) == (0, 0)]
 
 
-def _child_answer(request: WorkerRequest) -> tuple[int, str]:
-    """Fork a child for ``request``; its pid and its answer line, "" where it ended without one."""
-    read_end, write_end = os.pipe()
+@dataclasses.dataclass
+class ReadyChild:
+    """A child forked ahead of its request: the pipe it reads its request from, and the one it answers on."""
+
+    pid: int
+    requests: TextIO
+    answers: TextIO
+
+    def ask(self, line: str) -> str:
+        """Hand the child its request, stamped with when (its start, where unfinished, is the process's
+        time); its answer line, "" where it ended without one."""
+        try:
+            self.requests.write(f"{time.monotonic()!r}\t{line}")
+            self.requests.flush()
+        except OSError:
+            pass  # the child is gone: its answer pipe says so
+        answer = self.answers.readline()
+        self.close()
+        return answer if answer.endswith("\n") else ""
+
+    def close(self) -> None:
+        """Close both pipes: a child never asked reads the end of its requests and ends without a word."""
+        for pipe in (self.requests, self.answers):
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
+def fork_ready_child(device: str, lock: str | None, others: list[ReadyChild]) -> ReadyChild:
+    """Fork a child that starts ``device`` under the quiet lock, then waits for its request."""
+    request_read, request_write = os.pipe()
+    answer_read, answer_write = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(read_end)
-        _measure_in_child(request, os.fdopen(write_end, "w"))
-    os.close(write_end)
-    with os.fdopen(read_end) as answers:
-        line = answers.readline()
-    return pid, line if line.endswith("\n") else ""
+        for other in others:  # their pipes are the worker's: a copy here would keep them open
+            other.close()
+        os.close(request_write)
+        os.close(answer_read)
+        _ready_child(device, lock, os.fdopen(request_read), os.fdopen(answer_write, "w"))
+    os.close(request_read)
+    os.close(answer_write)
+    return ReadyChild(pid, os.fdopen(request_write, "w"), os.fdopen(answer_read))
 
 
-def serve(lines: TextIO | None = None, out: TextIO | None = None) -> None:
-    """One forked child per request line (stdin by default); the child's JSON line is the answer.
+def _ready_child(device: str, lock: str | None, requests: TextIO, out: TextIO) -> NoReturn:
+    """In the forked child: start the device, wait for the request, measure, answer, and leave without
+    running the parent's exit handlers."""
+    try:
+        with in_steady_folder():
+            with QuietLock(lock):
+                start_device(device)
+            line = requests.readline()
+            if not line:
+                _end_child()  # the worker ended without asking
+            handed, _, text = line.partition("\t")
+            request = _request_or_error(text)
+            answer = request if isinstance(request, WorkerAnswer) else measure(
+                request, QuietLock(lock), max(0.0, time.monotonic() - float(handed)))
+    except Exception:
+        answer = WorkerAnswer(error=traceback.format_exc(limit=3))
+    _answer(answer, out)
+    _end_child()
+
+
+def serve(lines: TextIO | None = None, out: TextIO | None = None, device: str = "cpu",
+          lock: str | None = None) -> None:
+    """Each request line (stdin by default) to a child started ahead of it; the child's JSON line is the
+    answer.
 
     The first line out, before any request, says the worker is ready: an answer with its pid.
 
     The answer goes out as soon as the child has written it, before the child has
     ended: its CUDA teardown (up to a second) overlaps what is asked next, as it
-    does when the other side's worker is asked next.
+    does when the other side's worker is asked next. The child that replaces it is
+    forked first, so that its start overlaps the next request too.
     """
     lines, out = lines or sys.stdin, out or sys.stdout
     _answer(WorkerAnswer(pid=os.getpid()), out)  # ready: torch is imported (seconds on a GPU VM)
+    ready: list[ReadyChild] = []
     ending: list[int] = []
+
+    def top_up() -> None:
+        while len(ready) < READY_CHILDREN:
+            out.flush()  # the child inherits the buffer: nothing of the parent's may be written twice
+            ready.append(fork_ready_child(device, lock, ready))
+
+    top_up()
     for line in lines:
         request = _request_or_error(line)
         if isinstance(request, WorkerAnswer):
             _answer(request, out)
             continue
         _reap(ending)
-        out.flush()  # the child inherits the buffer: nothing of the parent's may be written twice
-        pid, answer = _child_answer(request)
+        child = ready.pop(0)
+        answer = child.ask(line)
+        top_up()
         if answer:
             out.write(answer)
             out.flush()
-            ending.append(pid)
+            ending.append(child.pid)
         else:
-            _, status = os.waitpid(pid, 0)
+            _, status = os.waitpid(child.pid, 0)
             _answer(WorkerAnswer(error=f"the measuring child ended without an answer (status {status})"), out)
-    for pid in ending:
+    for child in ready:
+        child.close()
+    for pid in [*ending, *(child.pid for child in ready)]:
         os.waitpid(pid, 0)
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The re-measurement's worker: a JSON request a line on stdin, "
+                                                 "a JSON answer a line on stdout.")
+    parser.add_argument("--device", default="cpu", choices=[grid.device for grid in GRIDS],
+                        help="the device each child starts before its request")
+    parser.add_argument("--quiet-lock", help="a file both workers lock: a child's start, or its timed passes")
+    args = parser.parse_args()
+    serve(device=args.device, lock=args.quiet_lock)
+
+
 if __name__ == "__main__":
-    serve()
+    main()

@@ -19,12 +19,14 @@ The workers (``benchmarks/measure/worker.py``) import torch; this module does no
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import random
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -42,8 +44,9 @@ from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
 SIDES = ("baseline", "contender")
-# A worker's phases that grow with the keys a process measures: all but the device's start.
-KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase != "start")
+# A worker's phases that grow with the keys a process measures: all but the device's start and the wait
+# for the quiet lock (another child's start).
+KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("start", "quiet"))
 # Visits of a short-call key in each process, each pinned to another CPU: a vCPU can sit well
 # above the fastest, a different one each time, and only the fastest of visits on many CPUs
 # gives a process's value that a host slowdown of 25% stands out from (docs/noise.md).
@@ -154,6 +157,8 @@ class Worker:
 
     side: str
     python: str
+    device: str = "cpu"
+    quiet_lock: str | None = None  # the file both workers' children lock (worker.QuietLock)
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -163,7 +168,8 @@ class Worker:
             raise RemeasureError(f"cannot start {self.python}: not an executable")
         try:
             self.process = subprocess.Popen(
-                supervised([self.python, "-m", "benchmarks.measure.worker"]), cwd=REPO_ROOT,
+                supervised([self.python, "-m", "benchmarks.measure.worker", "--device", self.device,
+                            *(["--quiet-lock", self.quiet_lock] if self.quiet_lock else [])]), cwd=REPO_ROOT,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         except OSError as error:
             raise RemeasureError(f"cannot start {self.python}: {error}") from None
@@ -209,16 +215,22 @@ class Worker:
 
 class Workers:
     """The two sides' workers of one re-measurement, started at the first round's first use and kept for the
-    rounds after it (torch's import: 10 s on an H200 VM); a context manager that stops them."""
+    rounds after it (torch's import: 10 s on an H200 VM), with the quiet lock their children share; a
+    context manager that stops them."""
 
-    def __init__(self, pythons: dict[str, str]) -> None:
+    def __init__(self, pythons: dict[str, str], device: str = "cpu") -> None:
         self.pythons = pythons
+        self.device = device
         self.running: dict[str, Worker] = {}
+        self.quiet_lock: str | None = None
 
     def started(self) -> dict[str, Worker]:
         """Each side's worker, started (both at once) and ready where it was not yet."""
         if not self.running:
-            self.running = {side: Worker(side, self.pythons[side]) for side in SIDES if side in self.pythons}
+            handle, self.quiet_lock = tempfile.mkstemp(prefix="remeasure-quiet-", suffix=".lock")
+            os.close(handle)
+            self.running = {side: Worker(side, self.pythons[side], self.device, self.quiet_lock)
+                            for side in SIDES if side in self.pythons}
             for worker in self.running.values():
                 worker.start()
             for worker in self.running.values():
@@ -229,6 +241,10 @@ class Workers:
         for worker in self.running.values():
             worker.stop()
         self.running = {}
+        if self.quiet_lock:
+            with contextlib.suppress(OSError):
+                os.unlink(self.quiet_lock)
+            self.quiet_lock = None
 
     def __enter__(self) -> Workers:
         return self
@@ -501,7 +517,7 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
     dropped among them) and the number of rounds."""
     merged = Remeasured({}, 0.0)
     pending, pace, rounds = candidates, 1.0, 0
-    with Workers(pythons) as workers:
+    with Workers(pythons, device) as workers:
         while pending:
             left = budget - merged.seconds
             plan, left_out, estimate = fitted_plan(pending, tonight, processes, device, left, pace,
