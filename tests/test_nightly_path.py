@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -32,6 +33,7 @@ MACHINE = "ci"
 SUITE_FILES = ("tools", "benchmarks", "inject", "asv.conf.json")
 CPU = next(grid for grid in schema.GRIDS if grid.name == "cpu")
 WORKER = "-m benchmarks.measure.worker"
+WORKER_START = re.compile(r"-m benchmarks\.measure\.worker --device cpu --quiet-lock /\S+\.lock")
 
 
 def suite_copy(root: Path) -> Path:
@@ -314,7 +316,8 @@ def test_without_last_nights_environment_the_contender_alone_is_re_measured(nigh
     slow = nights.slowdowns()[0]
     suspects = {(r["config"], r["mask"], r["signal"]): r["why"] for r in report_rows(nights.report("C"), "Suspects")}
     assert suspects[(slow["config"], slow["mask"], "wall")].startswith("re-measured: undecided (contender side only)")
-    assert [start for start in nights.starts("C") if WORKER in start] == [WORKER]  # the contender's; no baseline
+    workers = [start for start in nights.starts("C") if WORKER in start]
+    assert len(workers) == 1 and WORKER_START.fullmatch(workers[0])  # the contender's; no baseline
     assert 1 <= remeasured_processes(nights.report("C")) <= 10  # one side's, as many as the budget allowed
 
 
@@ -328,7 +331,9 @@ def test_with_last_nights_environment_both_sides_are_re_measured(nights, tmp_pat
                          env={"NIGHT": "C-both"})
     assert completed.returncode in (0, 1), completed.stderr
     report = json.loads(completed.stdout)
-    assert sorted(nights.starts("C-both")) == [WORKER, WORKER]
+    starts = nights.starts("C-both")
+    assert len(starts) == 2 and all(WORKER_START.fullmatch(start) for start in starts)
+    assert starts[0].split()[-1] == starts[1].split()[-1]  # one quiet lock for both sides
     # Blocks of four, both sides: 10 a side a round, 4 more a side where a key was extended near the bar.
     summary = report["confirmation"]
     per_round = 2 * (10 + (EXTRA_PROCESSES if summary["extended"] else 0))
