@@ -8,15 +8,18 @@ and visits it measured, the seconds of its calls and GPU times, its seconds from
 request to answer and per phase of the worker). The model (`tools/lib/remeasure.py`)
 prices a process as
 
-    PROCESS_SECONDS + KEY_SECONDS * keys + VISIT_SECONDS * visits
-    + WALL_CALLS * call_seconds + GPU_CALLS * gpu_seconds
+    max(CHILD_START_SECONDS, PROCESS_SECONDS + KEY_SECONDS * keys)
+    + VISIT_SECONDS * visits + WALL_CALLS * call_seconds + GPU_CALLS * gpu_seconds
 
-Each constant is fitted to its own phase, so that few processes of like plans
-still separate them: PROCESS_SECONDS the median of a process's seconds outside
-its keys' phases (the device's start, the fork, the exit), KEY_SECONDS the builds
-and first calls per key, VISIT_SECONDS the wall phase per visit beyond WALL_CALLS
-calls, GPU_CALLS the GPU phase over the GPU times. Prints them beside the current
-ones, and each model's median and worst error over the processes.
+(a process's keys' builds and first calls overlap the next child's start, which
+the quiet lock keeps out of its visits). Each constant is fitted to its own
+phases, so that few processes of like plans still separate them: PROCESS_SECONDS
+the median of a process's seconds outside its phases but the start (the hand-over,
+the pipes), KEY_SECONDS the builds and first calls per key, CHILD_START_SECONDS the
+median of a process's seconds outside its visits and GPU times where it waited
+for the quiet lock, VISIT_SECONDS the wall phase per visit beyond WALL_CALLS
+calls, GPU_CALLS the GPU phase over the GPU times. Prints them beside the
+current ones, and each model's median and worst error over the processes.
 """
 
 from __future__ import annotations
@@ -27,42 +30,48 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib import remeasure  # noqa: E402
 
-TERMS = ("PROCESS_SECONDS", "KEY_SECONDS", "VISIT_SECONDS", "WALL_CALLS", "GPU_CALLS")
+TERMS = ("PROCESS_SECONDS", "KEY_SECONDS", "CHILD_START_SECONDS", "VISIT_SECONDS", "WALL_CALLS", "GPU_CALLS")
+# A process that waited this long for the quiet lock waited for the next child's start.
+WAITED_SECONDS = 0.05
 
 
-def regressors(process: dict) -> list[float]:
-    return [1.0, process["keys"], process["visits"], process["call_seconds"], process["gpu_seconds"]]
+def estimate(constants: list[float], process: dict) -> float:
+    outside, key, start, visit, calls, gpu_calls = constants
+    return (max(start, outside + key * process["keys"]) + visit * process["visits"]
+            + calls * process["call_seconds"] + gpu_calls * process["gpu_seconds"])
 
 
 def current(device: str) -> list[float]:
-    return [remeasure.PROCESS_SECONDS[device], remeasure.KEY_SECONDS[device], remeasure.VISIT_SECONDS,
-            remeasure.WALL_CALLS, remeasure.GPU_CALLS]
+    return [remeasure.PROCESS_SECONDS[device], remeasure.KEY_SECONDS[device], remeasure.CHILD_START_SECONDS[device],
+            remeasure.VISIT_SECONDS, remeasure.WALL_CALLS, remeasure.GPU_CALLS]
 
 
 def fitted(processes: list[dict]) -> list[float]:
-    """Each constant from its own phase (see above); WALL_CALLS stays the model's."""
+    """Each constant from its own phases (see above); WALL_CALLS stays the model's."""
     def total(field: str) -> float:
         return sum(p[field] for p in processes)
 
     def phase(name: str) -> float:
         return sum(p["phases"].get(name, 0.0) for p in processes)
 
-    outside_keys = statistics.median(p["seconds"] - sum(p["phases"].get(k, 0.0) for k in remeasure.KEY_PHASES)
-                                     for p in processes)
+    def outside(process: dict, phases: tuple[str, ...]) -> float:
+        return process["seconds"] - sum(process["phases"].get(name, 0.0) for name in phases)
+
+    handing = statistics.median(outside(p, (*remeasure.KEY_PHASES, "quiet")) for p in processes)
+    waited = [outside(p, ("wall", "gpu")) for p in processes if p["phases"].get("quiet", 0.0) > WAITED_SECONDS]
+    child_start = statistics.median(waited) if waited else handing
     per_visit = (phase("wall") - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")
     gpu_calls = phase("gpu") / total("gpu_seconds") if total("gpu_seconds") else remeasure.GPU_CALLS
-    return [outside_keys, (phase("build") + phase("first_calls")) / total("keys"), per_visit,
+    return [handing, (phase("build") + phase("first_calls")) / total("keys"), child_start, per_visit,
             remeasure.WALL_CALLS, gpu_calls]
 
 
 def errors(constants: list[float], processes: list[dict]) -> list[float]:
     """Each process's estimate over its measured seconds, minus one."""
-    return [float(np.dot(constants, regressors(p))) / p["seconds"] - 1 for p in processes]
+    return [estimate(constants, p) / p["seconds"] - 1 for p in processes]
 
 
 def main() -> None:

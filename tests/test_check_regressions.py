@@ -254,9 +254,10 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
         finding("d", "wall", "GPU-bound", 1.06, one_night=True),  # a one-night call comes first
     ]
     night = Night(None, {("gpu", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005} for c in "abcd"})
-    # Per process a start, per new key a build, a visit and its calls of 0.01 s, and the GPU time's calls.
-    key = remeasure.KEY_SECONDS["cuda"] + remeasure.VISIT_SECONDS + remeasure.WALL_CALLS * 0.01
-    process = remeasure.PROCESS_SECONDS["cuda"] + 3 * key + remeasure.GPU_CALLS * 0.005
+    # Per process the next child's start (3 keys' first calls end sooner) and, per new key, a visit and its
+    # calls of 0.01 s, and the GPU time's calls.
+    visit = remeasure.VISIT_SECONDS + remeasure.WALL_CALLS * 0.01
+    process = remeasure.CHILD_START_SECONDS["cuda"] + 3 * visit + remeasure.GPU_CALLS * 0.005
     budget = remeasure.WORKERS_SECONDS["cuda"] + 20 * process + 0.01  # the workers' start, then 20 processes
     keys, left_out, seconds = remeasure.fitted_plan(candidates, night, 10, "cuda", budget)
     assert list(keys) == [("d", "causal_bias"), ("c", "causal_bias"), ("b", "causal_bias")]
@@ -289,9 +290,9 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
                           contender=2.0 - i / 10, klass="launch-bound", floor=math.inf, why="candidate")
                   for i, c in enumerate(configs)]
     night = Night(None, {f.key: {"wall": 0.0, "gpu": 0.0} for f in candidates})
-    # Estimated per process: a start and 3 keys of short calls; 20 processes. The budget fits those 3 keys.
-    key = remeasure.KEY_SECONDS["cuda"] + remeasure.PASSES * remeasure.VISIT_SECONDS
-    process = remeasure.PROCESS_SECONDS["cuda"] + 3 * key
+    # Estimated per process: the next child's start (3 keys' first calls end sooner) and 3 keys of short calls;
+    # 20 processes. The budget fits those 3 keys.
+    process = remeasure.CHILD_START_SECONDS["cuda"] + 3 * remeasure.PASSES * remeasure.VISIT_SECONDS
     rounds = []
 
     def fake_remeasure(keys, workers, device, processes, seed, budget, factor):

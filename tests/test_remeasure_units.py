@@ -15,6 +15,7 @@ from lib.findings import Finding
 from lib.nights import Night
 from lib.noise import Z_CANDIDATE
 from lib.remeasure import (
+    CHILD_START_SECONDS,
     GPU_CALLS,
     KEY_SECONDS,
     PASSES,
@@ -173,7 +174,8 @@ def test_a_short_keys_gpu_time_alone_costs_one_visit_and_its_wall_time_later_the
     assert remeasure.key_cost(for_gpu, planned_wall, night, "cuda") == GPU_CALLS * gpu
     plan, _, seconds = remeasure.fitted_plan([for_gpu], night, 10, "cuda", 1e9)
     assert plan == {("a", "causal_bias"): schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
-    assert seconds == PROCESS_SECONDS["cuda"] + KEY_SECONDS["cuda"] + visit + GPU_CALLS * gpu
+    # One key's build and first calls end before the next child has started: the process waits for it.
+    assert seconds == pytest.approx(CHILD_START_SECONDS["cuda"] + visit + GPU_CALLS * gpu, rel=1e-12)
 
 
 def test_a_key_without_values_tonight_costs_its_build_and_one_visit():
@@ -192,10 +194,24 @@ def test_signals_of_a_key_in_the_plan():
 # ---------------------------------------------------------------- the plan
 
 
-def fit_boundary(cost: float, processes: int, pace: float) -> float:
-    """The budget that the workers' start, a process's start and one key's cost fill exactly, as the
-    planner reckons it."""
-    return 2 * processes * pace * (PROCESS_SECONDS["cuda"] + cost) + WORKERS_SECONDS["cuda"]
+def fit_boundary(cost: float, processes: int, pace: float, keys: int = 1) -> float:
+    """The budget that the workers' start and processes of ``keys`` keys costing ``cost`` fill exactly, as
+    the planner reckons it."""
+    return 2 * processes * pace * estimate(PROCESS_SECONDS["cuda"] + cost, keys) + WORKERS_SECONDS["cuda"]
+
+
+def estimate(seconds: float, keys: int, device: str = "cuda") -> float:
+    """A process's estimate as the planner makes it (``with_child_start``, tested exactly below)."""
+    return remeasure.with_child_start(seconds, keys, device)
+
+
+def test_a_process_waits_for_the_next_childs_start_where_its_keys_first_calls_end_sooner():
+    start, process, key = CHILD_START_SECONDS["cuda"], PROCESS_SECONDS["cuda"], KEY_SECONDS["cuda"]
+    assert (start, process, key) == (0.55, 0.012, 0.052)
+    assert remeasure.with_child_start(1.0, 0, "cuda") == 1.0 + (0.55 - 0.012)
+    assert remeasure.with_child_start(1.0, 10, "cuda") == 1.0 + (0.55 - 0.012 - 0.052 * 10)  # 18 ms short
+    assert remeasure.with_child_start(1.0, 11, "cuda") == 1.0  # 34 ms past the start: no wait
+    assert remeasure.with_child_start(1.0, 0, "cpu") == 1.0  # a CPU child starts in a fork
 
 
 def test_a_candidate_fits_a_budget_it_fills_exactly_and_not_one_a_hair_smaller():
@@ -203,13 +219,14 @@ def test_a_candidate_fits_a_budget_it_fills_exactly_and_not_one_a_hair_smaller()
     night = night_of(first, second)
     cost = remeasure.key_cost(first, {}, night, "cuda")
     for pace in (1.0, 0.5):
-        budget = fit_boundary(2 * cost, 10, pace)
+        budget = fit_boundary(2 * cost, 10, pace, keys=2)
         plan, left_out, seconds = remeasure.fitted_plan([second, first], night, 10, "cuda", budget, pace)
         assert (list(plan), left_out, seconds) == ([("a", "causal_bias"), ("b", "causal_bias")], [],
-                                                   PROCESS_SECONDS["cuda"] + cost + cost)
+                                                   estimate(PROCESS_SECONDS["cuda"] + cost + cost, 2))
         plan, left_out, seconds = remeasure.fitted_plan([second, first], night, 10, "cuda",
                                                         math.nextafter(budget, 0), pace)
-        assert (list(plan), left_out, seconds) == ([("a", "causal_bias")], [second], PROCESS_SECONDS["cuda"] + cost)
+        assert (list(plan), left_out, seconds) == ([("a", "causal_bias")], [second],
+                                                   estimate(PROCESS_SECONDS["cuda"] + cost, 1))
 
 
 def test_the_strongest_candidate_is_taken_even_alone_over_budget_unless_told_otherwise():
@@ -217,9 +234,9 @@ def test_the_strongest_candidate_is_taken_even_alone_over_budget_unless_told_oth
     night = night_of(found)
     cost = remeasure.key_cost(found, {}, night, "cuda")
     plan, left_out, seconds = remeasure.fitted_plan([found], night, 10, "cuda", 0.0)
-    assert (list(plan), left_out, seconds) == ([("a", "causal_bias")], [], PROCESS_SECONDS["cuda"] + cost)
+    assert (list(plan), left_out, seconds) == ([("a", "causal_bias")], [], estimate(PROCESS_SECONDS["cuda"] + cost, 1))
     plan, left_out, seconds = remeasure.fitted_plan([found], night, 10, "cuda", 0.0, first_round=False)
-    assert (plan, left_out, seconds) == ({}, [found], PROCESS_SECONDS["cuda"])
+    assert (plan, left_out, seconds) == ({}, [found], estimate(PROCESS_SECONDS["cuda"], 0))
     budget = fit_boundary(cost, 10, 1.0)
     assert list(remeasure.fitted_plan([found], night, 10, "cuda", budget, first_round=False)[0]) == [
         ("a", "causal_bias")]
@@ -240,7 +257,7 @@ def test_a_candidate_that_does_not_fit_leaves_room_for_a_cheaper_weaker_one():
     strong, costly, cheap = candidate("a", ratio=3.0), candidate("b", ratio=2.0), candidate("c", ratio=1.5)
     night = Night(None, {strong.key: {"wall": 0.01}, costly.key: {"wall": 1.0}, cheap.key: {"wall": 0.01}})
     cost = remeasure.key_cost(strong, {}, night, "cuda")
-    budget = fit_boundary(2 * cost, 10, 1.0)  # the strong and the cheap key
+    budget = fit_boundary(2 * cost, 10, 1.0, keys=2)  # the strong and the cheap key
     plan, left_out, _ = remeasure.fitted_plan([strong, costly, cheap], night, 10, "cuda", budget)
     assert (list(plan), left_out) == ([("a", "causal_bias"), ("c", "causal_bias")], [costly])
 
@@ -398,7 +415,7 @@ def test_one_round_measures_everything_that_fits():
 def test_the_first_round_plans_at_the_pace_of_the_cost_model():
     found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
     cost = remeasure.key_cost(found[0], {}, night_of(*found), "cuda")
-    budget = fit_boundary(2 * cost, 10, 1.0)
+    budget = fit_boundary(2 * cost, 10, 1.0, keys=2)
     assert [plan for plan, *_ in rounds_of(found, budget, [(budget, 20)])[0]] == [
         [("a", "causal_bias"), ("b", "causal_bias")]]
     assert [plan for plan, *_ in rounds_of(found, math.nextafter(budget, 0), [(budget, 20)])[0]] == [
@@ -418,14 +435,14 @@ def test_the_next_round_gets_the_budget_left_at_the_pace_measured_with_the_next_
     monkeypatch.setitem(WORKERS_SECONDS, "cuda", 0.0)  # workers that start at once: the pace alone
     found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
     cost = remeasure.key_cost(found[0], {}, night_of(*found), "cuda")
-    estimate = PROCESS_SECONDS["cuda"] + cost
+    one = estimate(PROCESS_SECONDS["cuda"] + cost, 1)
     budget = fit_boundary(cost, 10, 1.0)
     # Round 1 takes half its estimate: 20 processes in 10 estimated processes' time; its pace is 1/2,
     # so the second key fits in the half of the budget left.
-    calls, (measured, left_out, count) = rounds_of(found, budget, [(10 * estimate, 20), (1.0, 20)])
+    calls, (measured, left_out, count) = rounds_of(found, budget, [(10 * one, 20), (1.0, 20)])
     assert [(plan, seed) for plan, _, seed, _ in calls] == [([("a", "causal_bias")], 41), ([("b", "causal_bias")], 42)]
-    assert calls[1][3] == budget - 10 * estimate
-    assert (left_out, count, measured.processes, measured.seconds) == ([], 2, 40, 10 * estimate + 1.0)
+    assert calls[1][3] == budget - 10 * one
+    assert (left_out, count, measured.processes, measured.seconds) == ([], 2, 40, 10 * one + 1.0)
 
 
 def test_the_pace_leaves_the_workers_start_out():
@@ -434,11 +451,11 @@ def test_the_pace_leaves_the_workers_start_out():
     would not with the workers' start counted in the pace, nor with a second start reserved."""
     found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
     night = night_of(*found, wall=1.0)  # keys far costlier than a process's start
-    estimate = PROCESS_SECONDS["cuda"] + remeasure.key_cost(found[0], {}, night, "cuda")
+    one = estimate(PROCESS_SECONDS["cuda"] + remeasure.key_cost(found[0], {}, night, "cuda"), 1)
     workers = WORKERS_SECONDS["cuda"]
-    budget = workers + 11 * estimate
+    budget = workers + 11 * one
     calls: list = []
-    answers = [(workers + 5 * estimate, 20), (1.0, 20)]
+    answers = [(workers + 5 * one, 20), (1.0, 20)]
 
     def measure(plan, _workers, device, count, seed, left, factor):
         calls.append(list(plan))
@@ -462,11 +479,11 @@ def test_the_first_round_reserves_the_workers_start_and_a_later_round_nothing():
     found, other = candidate(), candidate("b", ratio=1.1)
     night = night_of(found, other)
     cost = remeasure.key_cost(found, {}, night, "cuda")
-    processes = 2 * 10 * (PROCESS_SECONDS["cuda"] + cost)
+    processes = 2 * 10 * estimate(PROCESS_SECONDS["cuda"] + cost, 1)
     assert remeasure.fitted_plan([found], night, 10, "cuda", processes, first_round=False)[0]
     assert not remeasure.fitted_plan([found], night, 10, "cuda", math.nextafter(processes, 0), first_round=False)[0]
     # In the first round the strongest is taken whatever it costs: the next one shows the reserve.
-    both = processes + 2 * 10 * cost
+    both = 2 * 10 * estimate(PROCESS_SECONDS["cuda"] + cost + cost, 2)
     assert list(remeasure.fitted_plan([found, other], night, 10, "cuda", both + WORKERS_SECONDS["cuda"])[0]) == [
         ("a", "causal_bias"), ("b", "causal_bias")]
     assert list(remeasure.fitted_plan([found, other], night, 10, "cuda", math.nextafter(

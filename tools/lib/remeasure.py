@@ -52,16 +52,18 @@ KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("sta
 # gives a process's value that a host slowdown of 25% stands out from (docs/noise.md).
 PASSES = 16
 # The cost model: seconds the two workers take to start (torch's import, once a round), a
-# process (the worker's fork, CUDA's start), a key (its first build and calls), a visit (blocks
-# of 1-2 ms), and calls of the key's own time per visit (WALL_CALLS) and for a GPU time
-# (GPU_CALLS). Fitted to measured re-measurements' processes (experiments/fit_remeasure_cost.py,
-# docs/noise.md).
+# process (the hand-over, the pipes), a key (its build and first calls), a visit (blocks of 1-2
+# ms), and calls of the key's own time per visit (WALL_CALLS) and for a GPU time (GPU_CALLS); a
+# process's keys' first calls wait for the next child's start at least (CHILD_START_SECONDS: the
+# quiet lock keeps a start out of the visits). Fitted to measured re-measurements' processes
+# (experiments/fit_remeasure_cost.py, docs/noise.md).
 WORKERS_SECONDS = {"cuda": 10.0, "cpu": 3.0}
-PROCESS_SECONDS = {"cuda": 0.24, "cpu": 0.05}
-KEY_SECONDS = {"cuda": 0.065, "cpu": 0.02}
+PROCESS_SECONDS = {"cuda": 0.012, "cpu": 0.05}
+KEY_SECONDS = {"cuda": 0.052, "cpu": 0.02}
+CHILD_START_SECONDS = {"cuda": 0.55, "cpu": 0.05}
 VISIT_SECONDS = 0.0024
 WALL_CALLS = 2
-GPU_CALLS = 12.5
+GPU_CALLS = 10.5
 # How far one night moves a signal before the history has a spread of its own: the scale a
 # candidate's evidence is ranked by until then (docs/noise.md, "Ranking the candidates").
 PRIOR_SPREAD = {"gpu": 1.03, "GPU-bound": 1.03, "launch-bound": 1.15, "unknown": 1.1}
@@ -138,14 +140,22 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
     workers = WORKERS_SECONDS[device] if first_round else 0.0
     for finding in sorted(candidates, key=priority):
         cost = key_cost(finding, plan, tonight, device)
-        if (plan or not first_round) and 2 * processes * pace * (seconds + cost) + workers > budget:
+        keys = len(plan) + (finding.config_mask not in plan)
+        if (plan or not first_round) and (
+                2 * processes * pace * with_child_start(seconds + cost, keys, device) + workers > budget):
             left_out.append(finding)
             continue
         seconds += cost
         key = finding.config_mask
         signals = tuple(sorted({*signals_of(plan, key), finding.signal}))
         plan[key] = schema.WorkerKey(*key, signals, visits(tonight.values.get(finding.key, {}), signals))
-    return plan, left_out, seconds
+    return plan, left_out, with_child_start(seconds, len(plan), device)
+
+
+def with_child_start(seconds: float, keys: int, device: str) -> float:
+    """A process's estimate: ``seconds`` (PROCESS_SECONDS and its keys' costs), and the wait for the next
+    child's start where its ``keys``' builds and first calls end sooner."""
+    return seconds + max(0.0, CHILD_START_SECONDS[device] - PROCESS_SECONDS[device] - KEY_SECONDS[device] * keys)
 
 
 # ---------------------------------------------------------------- the workers
