@@ -36,6 +36,7 @@ from typing import NoReturn, TextIO
 
 from ..schema import (
     GRIDS,
+    MASKS,
     WORKER_PHASES,
     AttentionConfig,
     WorkerAnswer,
@@ -145,7 +146,7 @@ def start_device(device: str) -> None:
     if device == "cuda":
         grid = next(grid for grid in GRIDS if grid.device == device)
         case = build_case(grid_configs(grid.params, device)[0])
-        for mask in ("materialized", "causal_bias"):
+        for mask in MASKS:
             case.warm_up(mask)
     _started.add(device)
 
