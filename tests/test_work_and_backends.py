@@ -409,3 +409,24 @@ def test_both_workers_share_one_quiet_lock_that_ends_with_them():
             assert worker.process.args[-6:] == ["-m", "benchmarks.measure.worker", "--device", "cpu",
                                                 "--quiet-lock", lock]
     assert not os.path.exists(lock) and workers.quiet_lock is None
+
+
+def test_a_child_whose_start_fails_answers_its_request_with_the_error(monkeypatch, tmp_path):
+    """CUDA's start fails in a child started ahead: the request handed to it gets one error answer, never a
+    wait, and the next request the next child's. The children never asked fail too, after the worker
+    stopped reading: they end all the same, and none returns into the worker's loop (here, this test)."""
+    from benchmarks.measure import worker
+
+    def start_device(device: str) -> None:
+        raise RuntimeError("no CUDA here")
+
+    monkeypatch.setattr(worker, "start_device", start_device)
+    parent = os.getpid()
+    try:
+        first, second = _served([_request_line(0), _request_line(1)])
+    finally:
+        if os.getpid() != parent:  # a child returned from serve: say so, and end it here
+            (tmp_path / "returned").touch()
+            os._exit(1)
+    assert "RuntimeError: no CUDA here" in first.error and "RuntimeError: no CUDA here" in second.error
+    assert not (tmp_path / "returned").exists()  # serve waited for every child to end

@@ -247,22 +247,26 @@ def fork_ready_child(device: str, lock: str | None, others: list[ReadyChild]) ->
 
 def _ready_child(device: str, lock: str | None, requests: TextIO, out: TextIO) -> NoReturn:
     """In the forked child: start the device, wait for the request, measure, answer, and leave without
-    running the parent's exit handlers."""
+    running the parent's exit handlers, whatever happens: a child that returned would run the worker's
+    own loop."""
     try:
-        with in_steady_folder():
-            with QuietLock(lock):
-                start_device(device)
-            line = requests.readline()
-            if not line:
-                _end_child()  # the worker ended without asking
-            handed, _, text = line.partition("\t")
-            request = _request_or_error(text)
-            answer = request if isinstance(request, WorkerAnswer) else measure(
-                request, QuietLock(lock), max(0.0, time.monotonic() - float(handed)))
-    except Exception:
-        answer = WorkerAnswer(error=traceback.format_exc(limit=3))
-    _answer(answer, out)
-    _end_child()
+        try:
+            with in_steady_folder():
+                with QuietLock(lock):
+                    start_device(device)
+                line = requests.readline()
+                if not line:
+                    _end_child()  # the worker ended without asking
+                handed, _, text = line.partition("\t")
+                request = _request_or_error(text)
+                answer = request if isinstance(request, WorkerAnswer) else measure(
+                    request, QuietLock(lock), max(0.0, time.monotonic() - float(handed)))
+        except Exception:
+            answer = WorkerAnswer(error=traceback.format_exc(limit=3))
+        with contextlib.suppress(OSError):  # the worker ended before it asked: nobody reads the answer
+            _answer(answer, out)
+    finally:
+        _end_child()
 
 
 def serve(lines: TextIO | None = None, out: TextIO | None = None, device: str = "cpu",
