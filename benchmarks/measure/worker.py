@@ -235,11 +235,14 @@ def fork_ready_child(device: str, lock: str | None, others: list[ReadyChild]) ->
     answer_read, answer_write = os.pipe()
     pid = os.fork()
     if pid == 0:
-        for other in others:  # their pipes are the worker's: a copy here would keep them open
-            other.close()
-        os.close(request_write)
-        os.close(answer_read)
-        _ready_child(device, lock, os.fdopen(request_read), os.fdopen(answer_write, "w"))
+        try:
+            for other in others:  # their pipes are the worker's: a copy here would keep them open
+                other.close()
+            os.close(request_write)
+            os.close(answer_read)
+            _ready_child(device, lock, os.fdopen(request_read), os.fdopen(answer_write, "w"))
+        finally:
+            _end_child()  # never back into the worker's loop
     os.close(request_read)
     os.close(answer_write)
     return ReadyChild(pid, os.fdopen(request_write, "w"), os.fdopen(answer_read))
