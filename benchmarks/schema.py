@@ -311,3 +311,7 @@ class WorkerAnswer:
 # graph builds), the wait for the quiet lock (another child's start), the wall-time visits and the
 # CUDA-graph GPU times.
 WORKER_PHASES = ("start", "build", "first_calls", "quiet", "wall", "gpu")
+# A re-measurement worker forks its children this many at a time, whose starts share the quiet lock and
+# so run at once: a start (half a second on an H200) is paid once for this many processes. The worker
+# forks them and the planner's cost model prices them.
+CHILDREN_STARTED_TOGETHER = 2

@@ -1,6 +1,6 @@
 """Fit the re-measurement's cost model to the processes that checks recorded.
 
-    python experiments/fit_remeasure_cost.py CHECK.json [CHECK.json ...] [--device cuda]
+    python experiments/fit_remeasure_cost.py CHECK.json [CHECK.json ...] [--device cuda] [--together N]
 
 Each CHECK.json is `tools/check_regressions.py --format json` output of a run with
 re-measurement; its "confirmation" lists every process ("per_process": the keys
@@ -8,18 +8,22 @@ and visits it measured, the seconds of its calls and GPU times, its seconds from
 request to answer and per phase of the worker). The model (`tools/lib/remeasure.py`)
 prices a process as
 
-    max(CHILD_START_SECONDS, PROCESS_SECONDS + KEY_SECONDS * keys)
+    PROCESS_SECONDS + KEY_SECONDS * keys
+    + max(0, CHILD_START_SECONDS - PROCESS_SECONDS - KEY_SECONDS * keys) / N
     + VISIT_SECONDS * visits + WALL_CALLS * call_seconds + GPU_CALLS * gpu_seconds
 
-(a process's keys' builds and first calls overlap the next child's start, which
-the quiet lock keeps out of its visits). Each constant is fitted to its own
+(a process's keys' builds and first calls overlap the next children's start,
+which the quiet lock keeps out of its visits; the workers start N children at
+once, so one process in N waits: ``--together``, the checks' own, 1 for checks
+before the workers forked children two at a time). Each constant is fitted to its own
 phases, so that few processes of like plans still separate them: PROCESS_SECONDS
 the median of a process's seconds outside its phases but the start (the hand-over,
 the pipes), KEY_SECONDS the builds and first calls per key, CHILD_START_SECONDS the
 median of a process's seconds outside its visits and GPU times where it waited
 for the quiet lock, VISIT_SECONDS the wall phase per visit beyond WALL_CALLS
 calls, GPU_CALLS the GPU phase over the GPU times. Prints them beside the
-current ones, and each model's median and worst error over the processes.
+current ones, and each model's median and worst error over the processes, and
+its error over all of them together (what a budget sees).
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ TERMS = ("PROCESS_SECONDS", "KEY_SECONDS", "CHILD_START_SECONDS", "VISIT_SECONDS
 WAITED_SECONDS = 0.05
 
 
-def estimate(constants: list[float], process: dict) -> float:
+def estimate(constants: list[float], process: dict, together: int) -> float:
     outside, key, start, visit, calls, gpu_calls = constants
-    return (max(start, outside + key * process["keys"]) + visit * process["visits"]
+    handed = outside + key * process["keys"]
+    return (handed + max(0.0, start - handed) / together + visit * process["visits"]
             + calls * process["call_seconds"] + gpu_calls * process["gpu_seconds"])
 
 
@@ -69,15 +74,17 @@ def fitted(processes: list[dict]) -> list[float]:
             remeasure.WALL_CALLS, gpu_calls]
 
 
-def errors(constants: list[float], processes: list[dict]) -> list[float]:
+def errors(constants: list[float], processes: list[dict], together: int) -> list[float]:
     """Each process's estimate over its measured seconds, minus one."""
-    return [estimate(constants, p) / p["seconds"] - 1 for p in processes]
+    return [estimate(constants, p, together) / p["seconds"] - 1 for p in processes]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checks", type=Path, nargs="+")
     parser.add_argument("--device", default="cuda", choices=sorted(remeasure.PROCESS_SECONDS))
+    parser.add_argument("--together", type=int, default=remeasure.schema.CHILDREN_STARTED_TOGETHER,
+                        help="children the checks' workers started at once (default: the suite's)")
     args = parser.parse_args()
     processes = [p for path in args.checks
                  for p in (json.loads(path.read_text()).get("confirmation") or {}).get("per_process", [])
@@ -89,9 +96,10 @@ def main() -> None:
     for name, now, fit in zip(TERMS, current(args.device), constants):
         print(f"{name:16s} now {now:9.4f}  fitted {fit:9.4f}")
     for label, values in (("now", current(args.device)), ("fitted", constants)):
-        relative = errors(values, processes)
+        relative = errors(values, processes, args.together)
+        whole = sum(estimate(values, p, args.together) for p in processes) / sum(p["seconds"] for p in processes)
         print(f"{label:6s} model: median error {statistics.median(relative):+.1%}, "
-              f"worst {max(relative, key=abs):+.1%}")
+              f"worst {max(relative, key=abs):+.1%}, all processes together {whole - 1:+.1%}")
 
 
 if __name__ == "__main__":

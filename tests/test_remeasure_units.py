@@ -174,8 +174,11 @@ def test_a_short_keys_gpu_time_alone_costs_one_visit_and_its_wall_time_later_the
     assert remeasure.key_cost(for_gpu, planned_wall, night, "cuda") == GPU_CALLS * gpu
     plan, _, seconds = remeasure.fitted_plan([for_gpu], night, 10, "cuda", 1e9)
     assert plan == {("a", "causal_bias"): schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
-    # One key's build and first calls end before the next child has started: the process waits for it.
-    assert seconds == pytest.approx(CHILD_START_SECONDS["cuda"] + visit + GPU_CALLS * gpu, rel=1e-12)
+    # One key's build and first calls end before the next children have started: one process in two waits
+    # for them, the rest of their start.
+    outside = PROCESS_SECONDS["cuda"] + KEY_SECONDS["cuda"]
+    assert seconds == pytest.approx(outside + (CHILD_START_SECONDS["cuda"] - outside) / 2 + visit + GPU_CALLS * gpu,
+                                    rel=1e-12)
 
 
 def test_a_key_without_values_tonight_costs_its_build_and_one_visit():
@@ -205,11 +208,11 @@ def estimate(seconds: float, keys: int, device: str = "cuda") -> float:
     return remeasure.with_child_start(seconds, keys, device)
 
 
-def test_a_process_waits_for_the_next_childs_start_where_its_keys_first_calls_end_sooner():
+def test_one_process_in_two_waits_for_the_next_childrens_start_where_its_keys_first_calls_end_sooner():
     start, process, key = CHILD_START_SECONDS["cuda"], PROCESS_SECONDS["cuda"], KEY_SECONDS["cuda"]
-    assert (start, process, key) == (0.55, 0.012, 0.052)
-    assert remeasure.with_child_start(1.0, 0, "cuda") == 1.0 + (0.55 - 0.012)
-    assert remeasure.with_child_start(1.0, 10, "cuda") == 1.0 + (0.55 - 0.012 - 0.052 * 10)  # 18 ms short
+    assert (start, process, key, schema.CHILDREN_STARTED_TOGETHER) == (0.55, 0.012, 0.052, 2)
+    assert remeasure.with_child_start(1.0, 0, "cuda") == 1.0 + (0.55 - 0.012) / 2
+    assert remeasure.with_child_start(1.0, 10, "cuda") == 1.0 + (0.55 - 0.012 - 0.052 * 10) / 2  # 18 ms short
     assert remeasure.with_child_start(1.0, 11, "cuda") == 1.0  # 34 ms past the start: no wait
     assert remeasure.with_child_start(1.0, 0, "cpu") == 1.0  # a CPU child starts in a fork
 

@@ -346,10 +346,22 @@ def _logged(path, what: str) -> None:
         log.write(f"{what} {time.monotonic()!r}\n")
 
 
+def overlapping(intervals: list[tuple[float, float]]) -> list[int]:
+    """How many intervals each run of overlapping ones holds, in time order."""
+    runs: list[list[float]] = []  # [end, count]
+    for begin, end in sorted(intervals):
+        if runs and begin <= runs[-1][0]:
+            runs[-1] = [max(runs[-1][0], end), runs[-1][1] + 1]
+        else:
+            runs.append([end, 1])
+    return [int(count) for _, count in runs]
+
+
 def test_a_childs_start_never_runs_beside_another_childs_timed_passes(monkeypatch, tmp_path):
-    """Children start ahead of their requests, under the quiet lock, and time their passes under it: on
-    a log of every start (0.2 s each) and every visit, no visit falls inside a start. The first request
-    waited for its child's start, and says so in its "start" phase."""
+    """Children start ahead of their requests, sharing the quiet lock, and time their passes holding it
+    alone: on a log of every start (0.2 s each) and every visit, no visit falls inside a start, and the
+    children forked together start at once. The first request waited for its child's start, and says so
+    in its "start" phase."""
     from benchmarks.measure import worker
 
     log = tmp_path / "log"
@@ -380,9 +392,12 @@ def test_a_childs_start_never_runs_beside_another_childs_timed_passes(monkeypatc
     starts = [when for when, what in events if what == "begin"]
     ends = [when for when, what in events if what == "end"]
     visits = [when for when, what in events if what == "visit"]
-    # Six asked and two more ready at the end: every child started, each once.
-    assert len(starts) == len(ends) == 6 + worker.READY_CHILDREN and len(visits) == 6 * 3
+    # Six asked and four more ready at the end: every child started, each once.
+    assert len(starts) == len(ends) == 6 + worker.READY_CHILDREN == 10 and len(visits) == 6 * 3
     assert not [v for v in visits for begin, end in zip(sorted(starts), sorted(ends)) if begin <= v <= end]
+    # The first four at once, then two at once after every second request.
+    together = grid.CHILDREN_STARTED_TOGETHER
+    assert overlapping(list(zip(sorted(starts), sorted(ends)))) == [worker.READY_CHILDREN, *[together] * 3]
 
 
 def test_a_ready_child_never_asked_ends_without_a_word(monkeypatch):

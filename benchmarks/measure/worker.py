@@ -13,8 +13,8 @@ child is one process, the statistical unit of the check: its values are one draw
 of the host's state.
 
 The quiet lock (one file both workers' children share) is held by a child's
-start and by a child's timed visits: a child starting never runs beside another's
-visits, only beside its untimed first calls.
+timed visits alone, and shared by children starting: a child starting never runs
+beside another's visits, only beside other starts and untimed first calls.
 
 Nothing runs at import. asv's discovery never imports it: ``benchmarks/measure`` has no
 ``__init__.py``, so the forkserver that asv forks its children from stays without torch.
@@ -35,6 +35,7 @@ import traceback
 from typing import NoReturn, TextIO
 
 from ..schema import (
+    CHILDREN_STARTED_TOGETHER,
     GRIDS,
     MASKS,
     WORKER_PHASES,
@@ -54,8 +55,9 @@ VISIT_BLOCKS = (0.002, 3)
 SHORT_VISIT_BLOCKS = (0.001, 2)
 # Children started ahead of their request, per worker: a child's start (CUDA's context, the libraries'
 # first loads, about half a second on an H200) runs while the other side's child takes its first calls.
-# Two: blocks of ABBA ask one side twice in a row.
-READY_CHILDREN = 2
+# The worker forks CHILDREN_STARTED_TOGETHER at once, once that many were asked, and keeps at least two
+# ready: blocks of ABBA ask one side twice in a row.
+READY_CHILDREN = 2 + CHILDREN_STARTED_TOGETHER
 
 
 def parse_label(label: str, device: str) -> AttentionConfig:
@@ -152,18 +154,20 @@ def start_device(device: str) -> None:
 
 
 class QuietLock:
-    """An exclusive lock on one file, shared by both workers' children: held by a child's start and by a
-    child's timed passes, so that neither runs beside the other. fcntl's blocking flock, not filelock's
-    polling: a waiting child woken every few milliseconds would run beside the visits. No path: no lock."""
+    """A lock on one file, shared by both workers' children: a child's timed passes hold it alone, children
+    starting hold it together (``shared``), so that no start runs beside the passes and starts run at once.
+    fcntl's blocking flock, not filelock's polling: a waiting child woken every few milliseconds would run
+    beside the visits. No path: no lock."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, shared: bool = False) -> None:
         self.path = path
+        self.operation = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         self.fd: int | None = None
 
     def __enter__(self) -> None:
         if self.path:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            fcntl.flock(self.fd, self.operation)
 
     def __exit__(self, *_: object) -> None:
         if self.fd is not None:
@@ -255,7 +259,7 @@ def _ready_child(device: str, lock: str | None, requests: TextIO, out: TextIO) -
     try:
         try:
             with in_steady_folder():
-                with QuietLock(lock):
+                with QuietLock(lock, shared=True):
                     start_device(device)
                 line = requests.readline()
                 if not line:
@@ -281,8 +285,9 @@ def serve(lines: TextIO | None = None, out: TextIO | None = None, device: str = 
 
     The answer goes out as soon as the child has written it, before the child has
     ended: its CUDA teardown (up to a second) overlaps what is asked next, as it
-    does when the other side's worker is asked next. The child that replaces it is
-    forked first, so that its start overlaps the next request too.
+    does when the other side's worker is asked next. The children that replace
+    the asked ones, CHILDREN_STARTED_TOGETHER at a time, are forked first, so that
+    their starts overlap each other and the next request.
     """
     lines, out = lines or sys.stdin, out or sys.stdout
     _answer(WorkerAnswer(pid=os.getpid()), out)  # ready: torch is imported (seconds on a GPU VM)
@@ -290,6 +295,8 @@ def serve(lines: TextIO | None = None, out: TextIO | None = None, device: str = 
     ending: list[int] = []
 
     def top_up() -> None:
+        if len(ready) > READY_CHILDREN - CHILDREN_STARTED_TOGETHER:
+            return
         while len(ready) < READY_CHILDREN:
             out.flush()  # the child inherits the buffer: nothing of the parent's may be written twice
             ready.append(fork_ready_child(device, lock, ready))

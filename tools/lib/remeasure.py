@@ -54,9 +54,9 @@ PASSES = 16
 # The cost model: seconds the two workers take to start (torch's import, once a round), a
 # process (the hand-over, the pipes), a key (its build and first calls), a visit (blocks of 1-2
 # ms), and calls of the key's own time per visit (WALL_CALLS) and for a GPU time (GPU_CALLS); a
-# process's keys' first calls wait for the next child's start at least (CHILD_START_SECONDS: the
-# quiet lock keeps a start out of the visits). Fitted to measured re-measurements' processes
-# (experiments/fit_remeasure_cost.py, docs/noise.md).
+# process's keys' first calls wait for the next children's start (CHILD_START_SECONDS: the quiet lock
+# keeps a start out of the visits), one process in schema.CHILDREN_STARTED_TOGETHER. Fitted to measured
+# re-measurements' processes (experiments/fit_remeasure_cost.py, docs/noise.md).
 WORKERS_SECONDS = {"cuda": 10.0, "cpu": 3.0}
 PROCESS_SECONDS = {"cuda": 0.012, "cpu": 0.05}
 KEY_SECONDS = {"cuda": 0.052, "cpu": 0.02}
@@ -153,9 +153,11 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
 
 
 def with_child_start(seconds: float, keys: int, device: str) -> float:
-    """A process's estimate: ``seconds`` (PROCESS_SECONDS and its keys' costs), and the wait for the next
-    child's start where its ``keys``' builds and first calls end sooner."""
-    return seconds + max(0.0, CHILD_START_SECONDS[device] - PROCESS_SECONDS[device] - KEY_SECONDS[device] * keys)
+    """A process's estimate: ``seconds`` (PROCESS_SECONDS and its keys' costs), and its share of the wait
+    for the next children's start where its ``keys``' builds and first calls end sooner: one process in
+    CHILDREN_STARTED_TOGETHER waits, the others find their lock free."""
+    wait = CHILD_START_SECONDS[device] - PROCESS_SECONDS[device] - KEY_SECONDS[device] * keys
+    return seconds + max(0.0, wait) / schema.CHILDREN_STARTED_TOGETHER
 
 
 # ---------------------------------------------------------------- the workers
