@@ -254,10 +254,12 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
         finding("d", "wall", "GPU-bound", 1.06, one_night=True),  # a one-night call comes first
     ]
     night = Night(None, {("gpu", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005} for c in "abcd"})
-    # Per process the next child's start (3 keys' first calls end sooner) and, per new key, a visit and its
-    # calls of 0.01 s, and the GPU time's calls.
+    # Per process its own cost; per new key its build, a visit and its calls of 0.01 s; the GPU time's calls;
+    # and, one process in two, the wait for the next children's start that 3 keys' first calls shorten.
     visit = remeasure.VISIT_SECONDS + remeasure.WALL_CALLS * 0.01
-    process = remeasure.CHILD_START_SECONDS["cuda"] + 3 * visit + remeasure.GPU_CALLS * 0.005
+    wait = remeasure.CHILD_START_SECONDS["cuda"] - remeasure.PROCESS_SECONDS["cuda"] - 3 * remeasure.KEY_SECONDS["cuda"]
+    process = (remeasure.PROCESS_SECONDS["cuda"] + 3 * (remeasure.KEY_SECONDS["cuda"] + visit)
+               + remeasure.GPU_CALLS * 0.005 + wait / schema.CHILDREN_STARTED_TOGETHER)
     budget = remeasure.WORKERS_SECONDS["cuda"] + 20 * process + 0.01  # the workers' start, then 20 processes
     keys, left_out, seconds = remeasure.fitted_plan(candidates, night, 10, "cuda", budget)
     assert list(keys) == [("d", "causal_bias"), ("c", "causal_bias"), ("b", "causal_bias")]
@@ -290,9 +292,11 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
                           contender=2.0 - i / 10, klass="launch-bound", floor=math.inf, why="candidate")
                   for i, c in enumerate(configs)]
     night = Night(None, {f.key: {"wall": 0.0, "gpu": 0.0} for f in candidates})
-    # Estimated per process: the next child's start (3 keys' first calls end sooner) and 3 keys of short calls;
-    # 20 processes. The budget fits those 3 keys.
-    process = remeasure.CHILD_START_SECONDS["cuda"] + 3 * remeasure.PASSES * remeasure.VISIT_SECONDS
+    # Estimated per process: its own cost, 3 keys of short calls, and, one process in two, the wait for the next
+    # children's start that 3 keys' first calls shorten; 20 processes. The budget fits those 3 keys.
+    short_keys = 3 * (remeasure.KEY_SECONDS["cuda"] + remeasure.PASSES * remeasure.VISIT_SECONDS)
+    wait = remeasure.CHILD_START_SECONDS["cuda"] - remeasure.PROCESS_SECONDS["cuda"] - 3 * remeasure.KEY_SECONDS["cuda"]
+    process = remeasure.PROCESS_SECONDS["cuda"] + short_keys + wait / schema.CHILDREN_STARTED_TOGETHER
     rounds = []
 
     def fake_remeasure(keys, workers, device, processes, seed, budget, factor):
