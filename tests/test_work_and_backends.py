@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -411,19 +412,24 @@ def test_a_ready_child_never_asked_ends_without_a_word(monkeypatch):
         grid.WorkerAnswer(pid=os.getpid())]
 
 
-def test_both_workers_share_one_quiet_lock_that_ends_with_them():
-    """The tools start each side's worker with the device and one lock file, removed when they stop."""
+def test_every_re_measurement_shares_one_quiet_lock_file_per_user_kept_in_the_temporary_folder(tmp_path, monkeypatch):
+    """The tools start each side's worker with the device and the one lock file of the user and host: two
+    re-measurements at once (here one after the other) lock the same file, and it stays when they stop."""
     from lib import remeasure
 
-    with remeasure.Workers({side: sys.executable for side in remeasure.SIDES}, "cpu") as workers:
-        running = workers.started()
-        lock = workers.quiet_lock
-        assert lock and os.path.exists(lock)
-        for worker in running.values():
-            assert worker.process is not None
-            assert worker.process.args[-6:] == ["-m", "benchmarks.measure.worker", "--device", "cpu",
-                                                "--quiet-lock", lock]
-    assert not os.path.exists(lock) and workers.quiet_lock is None
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    lock = str(tmp_path / f"attention-bias-quiet-{os.getuid()}.lock")
+    open(lock, "w").close()  # as an earlier re-measurement left it
+    for _ in range(2):
+        with remeasure.Workers({side: sys.executable for side in remeasure.SIDES}, "cpu") as workers:
+            running = workers.started()
+            assert workers.quiet_lock == lock
+            for worker in running.values():
+                assert worker.process is not None
+                assert worker.process.args[-6:] == ["-m", "benchmarks.measure.worker", "--device", "cpu",
+                                                    "--quiet-lock", lock]
+        assert [name for name in os.listdir(tmp_path) if name.endswith(".lock")] == [os.path.basename(lock)]
 
 
 def test_a_child_whose_start_fails_answers_its_request_with_the_error(monkeypatch, tmp_path):

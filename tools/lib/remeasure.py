@@ -19,7 +19,6 @@ The workers (``benchmarks/measure/worker.py``) import torch; this module does no
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
@@ -225,22 +224,26 @@ class Worker:
                 end_group(self.process)
 
 
+def quiet_lock_path() -> str:
+    """The quiet lock's file: one per user and host, kept. Two re-measurements at once keep their starts and
+    passes apart too, and a check killed with kill -9 leaves no file of its own behind."""
+    return os.path.join(tempfile.gettempdir(), f"attention-bias-quiet-{os.getuid()}.lock")
+
+
 class Workers:
     """The two sides' workers of one re-measurement, started at the first round's first use and kept for the
-    rounds after it (torch's import: 10 s on an H200 VM), with the quiet lock their children share; a
-    context manager that stops them."""
+    rounds after it (torch's import: 10 s on an H200 VM), with the quiet lock their children share
+    (``quiet_lock_path``); a context manager that stops them."""
 
     def __init__(self, pythons: dict[str, str], device: str = "cpu") -> None:
         self.pythons = pythons
         self.device = device
         self.running: dict[str, Worker] = {}
-        self.quiet_lock: str | None = None
+        self.quiet_lock = quiet_lock_path()
 
     def started(self) -> dict[str, Worker]:
         """Each side's worker, started (both at once) and ready where it was not yet."""
         if not self.running:
-            handle, self.quiet_lock = tempfile.mkstemp(prefix="remeasure-quiet-", suffix=".lock")
-            os.close(handle)
             self.running = {side: Worker(side, self.pythons[side], self.device, self.quiet_lock)
                             for side in SIDES if side in self.pythons}
             for worker in self.running.values():
@@ -253,10 +256,6 @@ class Workers:
         for worker in self.running.values():
             worker.stop()
         self.running = {}
-        if self.quiet_lock:
-            with contextlib.suppress(OSError):
-                os.unlink(self.quiet_lock)
-            self.quiet_lock = None
 
     def __enter__(self) -> Workers:
         return self
