@@ -245,7 +245,7 @@ def moved_class(tonight_walls: list[float]) -> tuple[list[Night], Night, dict]:
     return history, tonight, dict.fromkeys(CLASS_KEYS, "launch-bound") | dict.fromkeys(STEADY_KEYS, "GPU-bound")
 
 
-def test_a_class_that_moved_as_one_is_one_finding_on_its_result_nearest_the_median():
+def test_a_class_that_moved_as_one_is_one_finding_on_its_results_nearest_the_median():
     # The host 1.4x slower on all nine launch-bound results; two 1.25x slower on top of it. The GPU-bound
     # class did not move (one result 1.3x): its own result is judged alone, no class finding.
     history, tonight, classes = moved_class([1.38, 1.39, 1.75, 1.36, 1.4, 1.42, 1.43, 1.76, 1.37])
@@ -264,9 +264,10 @@ def test_a_class_that_moved_as_one_is_one_finding_on_its_result_nearest_the_medi
         2.0, pytest.approx(1.4), 1.0, 1.25)
     findings, candidates = verdict.classify(history, tonight, m, classes, {}, settings(pythons=BOTH),
                                             verdict.class_moves(shifts))
+    # To re-measure, the class's three results nearest its move (1.40, 1.39, 1.42), most of them to decide.
     assert findings == [] and [(f.key[1], f.common) for f in candidates] == [
-        ("c2", 0), ("c7", 0), ("s0", 0), ("c4", 9)]
-    assert candidates[3].why == "the launch-bound results moved 1.40x as one (9 results)"
+        ("c2", 0), ("c7", 0), ("s0", 0), ("c4", 9), ("c1", 9), ("c5", 9)]
+    assert {f.why for f in candidates[3:]} == {"the launch-bound results moved 1.40x as one (9 results)"}
 
 
 def test_a_class_move_at_the_factor_exactly_is_a_finding():
@@ -493,7 +494,7 @@ def test_candidates_beyond_the_budget_say_so_with_the_budget_and_their_floor(wea
 def test_a_class_move_left_out_for_the_budget_still_names_its_class():
     night = Night(None, {KEY: {"wall": 1e-2}, OTHER: {"wall": 1e-2}})
     first = dataclasses.replace(finding(ratio=1.4, floor=1.25, why="the launch-bound results moved 1.40x as one"),
-                                common=20)
+                                common=20, klass="launch-bound")
     second = dataclasses.replace(finding(key=OTHER, ratio=1.3, floor=1.25, why="the GPU-bound results moved "
                                          "1.30x as one"), common=60)
     decided, _ = verdict.remeasured_findings([second, first], "cuda", settings(pythons=BOTH, budget=0.4), [],
@@ -502,6 +503,62 @@ def test_a_class_move_left_out_for_the_budget_still_names_its_class():
         (OTHER, "suspect", "the GPU-bound results moved 1.30x as one; not re-measured: beyond the "
                            "re-measurement's budget of 0 s"),
         (KEY, "noise", "the launch-bound results moved 1.40x as one; this result re-measured for them: refuted")]
+
+
+STAND_INS = [("gpu", f"c{i}", "causal_bias") for i in range(3)]
+
+
+def stand_in_candidates(why: str) -> list[Finding]:
+    return [dataclasses.replace(finding(ratio=1.4, floor=1.25, key=k, why=why), common=9, klass="launch-bound")
+            for k in STAND_INS]
+
+
+def stand_ins_measured(*contenders: list[float] | None) -> remeasure.Remeasured:
+    """Each stand-in's baseline BASE and contender side as given; None: not measured."""
+    return remeasure.Remeasured({key[1:]: {"baseline": {"wall": BASE}, "contender": {"wall": new}}
+                                 for key, new in zip(STAND_INS, contenders) if new is not None},
+                                12.5, process_costs(20))
+
+
+@pytest.mark.parametrize("contenders, level, key, outcomes", [
+    # One stand-in slower on its own beside the host's move (a regression of one result): not the class's.
+    ((1.5, 1.0, 1.0), "noise", "c1", "confirmed 1.500, refuted 1.000, refuted 1.000"),
+    ((1.0, 1.5, 1.5), "regression", "c1", "refuted 1.000, confirmed 1.500, confirmed 1.500"),
+    # No majority: a suspect, on the first of them that is one.
+    ((1.5, 1.0, None), "suspect", "c2", "confirmed 1.500, refuted 1.000, not re-measured"),
+])
+def test_a_class_move_is_decided_by_most_of_its_three_stand_ins(contenders, level, key, outcomes):
+    why = "the launch-bound results moved 1.40x as one (9 results)"
+    candidates = stand_in_candidates(why)
+    night = Night(None, {k: {"wall": 1e-2} for k in STAND_INS})
+    result = stand_ins_measured(*[None if c is None else [v * c for v in BASE] for c in contenders])
+    decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night,
+                                                   fake_measure(result))
+    assert [(f.key[1], f.level, f.common, f.why) for f in decided] == [
+        (key, level, 9, f"{why}; 3 of them re-measured for the class: {outcomes}")]
+    assert summary["keys"] == len([c for c in contenders if c is not None])
+
+
+def test_stand_ins_left_out_leave_the_class_to_those_measured_or_to_the_nearest():
+    why = "the launch-bound results moved 1.40x as one (9 results)"
+    candidates = stand_in_candidates(why)
+    night = Night(None, {k: {"wall": 1e-2} for k in STAND_INS})
+    # Only the first fits the budget: it alone decides, as one stand-in did before.
+    decided, _ = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH, budget=0.4), [], night,
+                                             fake_measure(stand_ins_measured([v * 1.5 for v in BASE])))
+    assert [(f.key[1], f.level, f.why) for f in decided] == [
+        ("c0", "regression", f"{why}; this result re-measured for them: confirmed")]
+    # Another class's stronger move taken first, none fits: one finding for the class, on its nearest result.
+    other = dataclasses.replace(finding(key=OTHER, ratio=3.0, floor=1.25, why="the GPU-bound results moved 3.00x "
+                                        "as one (60 results)"), common=60)
+    decided, _ = verdict.remeasured_findings([*stand_in_candidates(why), other], "cuda",
+                                             settings(pythons=BOTH, budget=0.4), [],
+                                             Night(None, night.values | {OTHER: {"wall": 1e-2}}),
+                                             fake_measure(measured(BASE, BASE, key=OTHER)))
+    assert [(f.key[1], f.level, f.why) for f in decided] == [
+        ("c0", "suspect", f"{why}; not re-measured: beyond the re-measurement's budget of 0 s"),
+        ("other", "noise", "the GPU-bound results moved 3.00x as one (60 results); this result re-measured for "
+                           "them: refuted")]
 
 
 def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
@@ -820,4 +877,5 @@ def test_the_report_shows_tonight_against_the_reference_by_class():
            "host's speed moved, or a path of torch's common to them. That common move (the median, no higher " \
            "than the lower quartile allows where only part of the class moved) is taken out of each result's " \
            "ratio before it is judged ('over its class'); a common move beyond the factor is itself a finding, " \
-           "its result nearest it re-measured for the class.\n\nnone\n" in report.markdown(v)
+           "its three results nearest it re-measured for the class, most of them deciding.\n\nnone\n" \
+           in report.markdown(v)

@@ -75,8 +75,8 @@ def markdown(verdict: Verdict) -> str:
               "Where most results of a class moved together, the host's speed moved, or a path of torch's "
               "common to them. That common move (the median, no higher than the lower quartile allows where "
               "only part of the class moved) is taken out of each result's ratio before it is judged ('over "
-              "its class'); a common move beyond the factor is itself a finding, its result nearest it "
-              "re-measured for the class.", "", shifts_table(verdict), "",
+              "its class'); a common move beyond the factor is itself a finding, its three results nearest "
+              "it re-measured for the class, most of them deciding.", "", shifts_table(verdict), "",
               "## Detection floor on this machine tonight (one night, no re-measurement)", "",
               tabulate(floor_summary(verdict.floors), headers="keys", tablefmt="github") or "none", "",
               f"## Failed or missing ({len(verdict.not_measured)})", ""]

@@ -24,6 +24,10 @@ from lib.suite import schema
 
 ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
 ORDER = {"regression": 0, "suspect": 1, "noise": 2}
+OUTCOME_OF_LEVEL = {"regression": "confirmed", "noise": "refuted", "suspect": "undecided"}
+# A class's move is re-measured on this many of its results nearest it, and most of them decide: one
+# result alone could be slower on its own beside a move of the host's, and pass for the whole class.
+CLASS_STAND_INS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,12 +158,13 @@ def class_move_findings(history: list[Night], tonight: Night, model: noise.Noise
             continue
         levels = {key: pair for key, pair in sorted(tonight_levels(history, tonight, signal, settings.window).items())
                   if classes[key] == klass}
-        key = min(levels, key=lambda k: abs(math.log(levels[k][1] / levels[k][0] / move)))
+        nearest = sorted(levels, key=lambda k: abs(math.log(levels[k][1] / levels[k][0] / move)))
         why = (f"the {klass} results moved {move:.2f}x as one ({len(levels)} results)"
                + ("" if settings.pythons is not None else
                   ": the host's speed or torch; no re-measurement is configured to tell which"))
-        findings.append(Finding("suspect", key, signal, *levels[key], klass,
-                                model.floor(key, signal, klass, settings.factor), why, common=len(levels)))
+        findings += [Finding("suspect", key, signal, *levels[key], klass,
+                             model.floor(key, signal, klass, settings.factor), why, common=len(levels))
+                     for key in nearest[:CLASS_STAND_INS if settings.pythons is not None else 1]]
     return findings
 
 
@@ -205,9 +210,10 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s") + (
             "" if remeasure.above_floor(finding) else
             f" (under its floor of {remeasure.floor_of(finding):.3f}: one night's noise)")
-    decided = list(left_out)
-    for finding in (f for f in candidates if f not in left_out):
-        decided.append(decide(finding, measured, history, settings))
+    groups = stand_in_groups(candidates)
+    decided = [group[0] for group in groups if all(f in left_out for f in group)]
+    decided += [decide_together([f for f in group if f not in left_out], measured, history, settings)
+                for group in groups if any(f not in left_out for f in group)]
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
@@ -216,6 +222,32 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      "phases": measured.phases,
                      "per_process": [dataclasses.asdict(cost) for cost in measured.costs],
                      "values": measured.as_json()}
+
+
+def stand_in_groups(candidates: list[Finding]) -> list[list[Finding]]:
+    """The candidates in order, one group each, a class's move's stand-ins in one group: decided as one."""
+    groups: dict[object, list[Finding]] = {}
+    for index, finding in enumerate(candidates):
+        groups.setdefault((finding.klass, finding.signal) if finding.common else index, []).append(finding)
+    return list(groups.values())
+
+
+def decide_together(stand_ins: list[Finding], measured: remeasure.Remeasured, history: list[Night],
+                    settings: Settings) -> Finding:
+    """One candidate decided; a class's move re-measured on several of its results: the level most of
+    them get, else a suspect, on the first of them with it, its why listing each."""
+    why = stand_ins[0].why
+    decided = [decide(finding, measured, history, settings) for finding in stand_ins]
+    if len(decided) == 1:
+        return decided[0]
+    levels = [finding.level for finding in decided]
+    level = next((level for level in ORDER if 2 * levels.count(level) > len(levels)), "suspect")
+    chosen = next((finding for finding in decided if finding.level == level), decided[0])
+    chosen.level = level
+    chosen.why = f"{why}; {len(decided)} of them re-measured for the class: " + ", ".join(
+        f"{OUTCOME_OF_LEVEL[finding.level]} {finding.confirmation['ratio']:.3f}" if finding.confirmation
+        else "not re-measured" for finding in decided)
+    return chosen
 
 
 def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night], settings: Settings) -> Finding:
