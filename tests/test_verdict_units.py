@@ -539,6 +539,18 @@ def test_a_class_move_is_decided_by_most_of_its_three_stand_ins(contenders, leve
     assert summary["keys"] == len([c for c in contenders if c is not None])
 
 
+def test_two_stand_ins_that_disagree_leave_the_class_a_suspect_on_the_first():
+    """Two measured (the third left out): one confirmed, one refuted is no majority."""
+    why = "the launch-bound results moved 1.40x as one (9 results)"
+    found = verdict.decide_together(stand_in_candidates(why)[:2],
+                                    stand_ins_measured([v * 1.5 for v in BASE], BASE), [], settings(pythons=BOTH))
+    assert (found.key[1], found.level, found.why) == (
+        "c0", "suspect", f"{why}; 2 of them re-measured for the class: confirmed 1.500, refuted 1.000")
+    found = verdict.decide_together(stand_in_candidates(why)[:2], stand_ins_measured(BASE, BASE), [],
+                                    settings(pythons=BOTH))
+    assert (found.key[1], found.level) == ("c0", "noise")
+
+
 def test_stand_ins_left_out_leave_the_class_to_those_measured_or_to_the_nearest():
     why = "the launch-bound results moved 1.40x as one (9 results)"
     candidates = stand_in_candidates(why)

@@ -240,13 +240,13 @@ def decide_together(stand_ins: list[Finding], measured: remeasure.Remeasured, hi
     decided = [decide(finding, measured, history, settings) for finding in stand_ins]
     if len(decided) == 1:
         return decided[0]
+    outcomes = ", ".join(f"{OUTCOME_OF_LEVEL[finding.level]} {finding.confirmation['ratio']:.3f}"
+                         if finding.confirmation else "not re-measured" for finding in decided)
     levels = [finding.level for finding in decided]
     level = next((level for level in ORDER if 2 * levels.count(level) > len(levels)), "suspect")
     chosen = next((finding for finding in decided if finding.level == level), decided[0])
     chosen.level = level
-    chosen.why = f"{why}; {len(decided)} of them re-measured for the class: " + ", ".join(
-        f"{OUTCOME_OF_LEVEL[finding.level]} {finding.confirmation['ratio']:.3f}" if finding.confirmation
-        else "not re-measured" for finding in decided)
+    chosen.why = f"{why}; {len(decided)} of them re-measured for the class: {outcomes}"
     return chosen
 
 
