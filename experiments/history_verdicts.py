@@ -64,6 +64,7 @@ def main() -> None:
         model = verdict.fitted_model(history, tonight, classes, None)
         shifts = verdict.class_shifts(history, tonight, classes, args.window, args.factor, model)
         _, candidates = verdict.classify(history, tonight, model, classes, {}, settings, verdict.class_moves(shifts))
+        candidates = [group[0] for group in verdict.stand_in_groups(candidates)]  # a class's move once
         above = [f for f in candidates if remeasure.above_floor(f)]
         print(f"night {index + 1} ({runs[index].commit_hash[:8]}), history {index}: {len(candidates)} candidates, "
               f"{len(above)} above their floor, {sum(f.one_night for f in candidates)} one-night calls; "

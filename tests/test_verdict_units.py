@@ -535,31 +535,33 @@ def test_a_class_move_is_decided_by_most_of_its_three_stand_ins(contenders, leve
     decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night,
                                                    fake_measure(result))
     assert [(f.key[1], f.level, f.common, f.why) for f in decided] == [
-        (key, level, 9, f"{why}; 3 of them re-measured for the class: {outcomes}")]
+        (key, level, 9, f"{why}; for the class, its 3 results nearest the move: {outcomes}")]
     assert summary["keys"] == len([c for c in contenders if c is not None])
 
 
-def test_two_stand_ins_that_disagree_leave_the_class_a_suspect_on_the_first():
-    """Two measured (the third left out): one confirmed, one refuted is no majority."""
+def test_two_stand_ins_that_disagree_leave_the_class_a_suspect_without_either_ones_numbers():
+    """One confirmed, one refuted is no majority: a suspect on the first, its confirmation not the class's."""
     why = "the launch-bound results moved 1.40x as one (9 results)"
-    found = verdict.decide_together(stand_in_candidates(why)[:2],
+    found = verdict.decide_together(stand_in_candidates(why)[:2], why, [],
                                     stand_ins_measured([v * 1.5 for v in BASE], BASE), [], settings(pythons=BOTH))
-    assert (found.key[1], found.level, found.why) == (
-        "c0", "suspect", f"{why}; 2 of them re-measured for the class: confirmed 1.500, refuted 1.000")
-    found = verdict.decide_together(stand_in_candidates(why)[:2], stand_ins_measured(BASE, BASE), [],
+    assert (found.key[1], found.level, found.confirmation, found.why) == (
+        "c0", "suspect", None, f"{why}; for the class, its 2 results nearest the move: confirmed 1.500, refuted 1.000")
+    found = verdict.decide_together(stand_in_candidates(why)[:2], why, [], stand_ins_measured(BASE, BASE), [],
                                     settings(pythons=BOTH))
-    assert (found.key[1], found.level) == ("c0", "noise")
+    assert (found.key[1], found.level, found.confirmation["outcome"]) == ("c0", "noise", "refuted")
 
 
-def test_stand_ins_left_out_leave_the_class_to_those_measured_or_to_the_nearest():
+def test_stand_ins_left_out_count_as_undecided_and_none_measured_leave_the_nearest():
     why = "the launch-bound results moved 1.40x as one (9 results)"
     candidates = stand_in_candidates(why)
     night = Night(None, {k: {"wall": 1e-2} for k in STAND_INS})
-    # Only the first fits the budget: it alone decides, as one stand-in did before.
-    decided, _ = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH, budget=0.4), [], night,
-                                             fake_measure(stand_ins_measured([v * 1.5 for v in BASE])))
-    assert [(f.key[1], f.level, f.why) for f in decided] == [
-        ("c0", "regression", f"{why}; this result re-measured for them: confirmed")]
+    # Only the first fits the budget: confirmed alone, it is not most of three; the class stays a suspect.
+    decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH, budget=0.4), [], night,
+                                                   fake_measure(stand_ins_measured([v * 1.5 for v in BASE])))
+    assert [(f.key[1], f.level, f.confirmation, f.why) for f in decided] == [
+        ("c1", "suspect", None, f"{why}; for the class, its 3 results nearest the move: confirmed 1.500, "
+                                "not re-measured, not re-measured")]
+    assert (summary["keys"], summary["left_out"]) == (1, 2)
     # Another class's stronger move taken first, none fits: one finding for the class, on its nearest result.
     other = dataclasses.replace(finding(key=OTHER, ratio=3.0, floor=1.25, why="the GPU-bound results moved 3.00x "
                                         "as one (60 results)"), common=60)
@@ -571,6 +573,18 @@ def test_stand_ins_left_out_leave_the_class_to_those_measured_or_to_the_nearest(
         ("c0", "suspect", f"{why}; not re-measured: beyond the re-measurement's budget of 0 s"),
         ("other", "noise", "the GPU-bound results moved 3.00x as one (60 results); this result re-measured for "
                            "them: refuted")]
+
+
+def test_a_failed_re_measurement_keeps_a_class_move_one_suspect_that_names_its_class():
+    def broken(*args):
+        raise remeasure.RemeasureError("the baseline worker (b) stopped answering")
+    why = "the launch-bound results moved 1.40x as one (9 results)"
+    night = Night(None, {k: {"wall": 1e-2} for k in [*STAND_INS, KEY]})
+    decided, _ = verdict.remeasured_findings([*stand_in_candidates(why), finding()], "cuda", settings(pythons=BOTH),
+                                             [], night, broken)
+    assert [(f.key[1], f.level, f.why) for f in decided] == [
+        ("c0", "suspect", f"{why}; re-measurement failed: the baseline worker (b) stopped answering"),
+        ("cfg", "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
 
 
 def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():

@@ -412,14 +412,15 @@ def test_a_ready_child_never_asked_ends_without_a_word(monkeypatch):
         grid.WorkerAnswer(pid=os.getpid())]
 
 
-def test_every_re_measurement_shares_one_quiet_lock_file_per_user_kept_in_the_temporary_folder(tmp_path, monkeypatch):
+def test_every_re_measurement_shares_one_quiet_lock_file_per_user_kept_in_a_folder_of_its_own(tmp_path, monkeypatch):
     """The tools start each side's worker with the device and the one lock file of the user and host: two
     re-measurements at once (here one after the other) lock the same file, and it stays when they stop."""
     from lib import remeasure
 
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
-    lock = str(tmp_path / f"attention-bias-quiet-{os.getuid()}.lock")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = tmp_path / f"attention-bias-benchmarks-{os.getuid()}"
+    lock = str(folder / "quiet.lock")
+    assert remeasure.quiet_lock_path() == lock and folder.stat().st_mode & 0o777 == 0o700
     open(lock, "w").close()  # as an earlier re-measurement left it
     for _ in range(2):
         with remeasure.Workers({side: sys.executable for side in remeasure.SIDES}, "cpu") as workers:
@@ -429,7 +430,24 @@ def test_every_re_measurement_shares_one_quiet_lock_file_per_user_kept_in_the_te
                 assert worker.process is not None
                 assert worker.process.args[-6:] == ["-m", "benchmarks.measure.worker", "--device", "cpu",
                                                     "--quiet-lock", lock]
-        assert [name for name in os.listdir(tmp_path) if name.endswith(".lock")] == [os.path.basename(lock)]
+        assert os.listdir(folder) == ["quiet.lock"]
+
+
+@pytest.mark.parametrize("make", ["open to others", "a link"])
+def test_a_quiet_lock_folder_not_the_users_alone_is_refused_in_one_line(tmp_path, monkeypatch, make):
+    """Another user's folder or link in the shared temporary folder could hold the lock or move it."""
+    from lib import remeasure
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = tmp_path / f"attention-bias-benchmarks-{os.getuid()}"
+    if make == "open to others":
+        folder.mkdir(mode=0o755)
+        folder.chmod(0o777)
+    else:
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        folder.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(remeasure.RemeasureError, match=f"^{folder} is not a folder of this user's alone"):
+        remeasure.quiet_lock_path()
 
 
 def test_a_child_whose_start_fails_answers_its_request_with_the_error(monkeypatch, tmp_path):

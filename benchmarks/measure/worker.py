@@ -166,7 +166,7 @@ class QuietLock:
 
     def __enter__(self) -> None:
         if self.path:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             fcntl.flock(self.fd, self.operation)
 
     def __exit__(self, *_: object) -> None:

@@ -19,11 +19,13 @@ The workers (``benchmarks/measure/worker.py``) import torch; this module does no
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import random
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -225,9 +227,19 @@ class Worker:
 
 
 def quiet_lock_path() -> str:
-    """The quiet lock's file: one per user and host, kept. Two re-measurements at once keep their starts and
-    passes apart too, and a check killed with kill -9 leaves no file of its own behind."""
-    return os.path.join(tempfile.gettempdir(), f"attention-bias-quiet-{os.getuid()}.lock")
+    """The quiet lock's file: one per user and host, kept, in a folder of the user's alone (another user's
+    file or link in the shared temporary folder could hold the lock or redirect it). Two re-measurements at
+    once keep their starts and passes apart too, and a check killed with kill -9 leaves no file behind."""
+    folder = os.path.join(tempfile.gettempdir(), f"attention-bias-benchmarks-{os.getuid()}")
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, 0o700)
+        status = os.lstat(folder)
+    except OSError as error:
+        raise RemeasureError(f"cannot make the quiet lock's folder {folder}: {error.strerror}") from error
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid() or status.st_mode & 0o077:
+        raise RemeasureError(f"{folder} is not a folder of this user's alone (mode 700): remove it")
+    return os.path.join(folder, "quiet.lock")
 
 
 class Workers:
@@ -239,11 +251,12 @@ class Workers:
         self.pythons = pythons
         self.device = device
         self.running: dict[str, Worker] = {}
-        self.quiet_lock = quiet_lock_path()
+        self.quiet_lock: str | None = None
 
     def started(self) -> dict[str, Worker]:
         """Each side's worker, started (both at once) and ready where it was not yet."""
         if not self.running:
+            self.quiet_lock = quiet_lock_path()
             self.running = {side: Worker(side, self.pythons[side], self.device, self.quiet_lock)
                             for side in SIDES if side in self.pythons}
             for worker in self.running.values():

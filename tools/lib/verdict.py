@@ -202,18 +202,20 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
             settings.factor, measure)
     except remeasure.RemeasureError as error:
-        for finding in candidates:
-            finding.why = f"re-measurement failed: {error}"
-        return candidates, {"error": str(error)}
+        kept = [group[0] for group in stand_in_groups(candidates)]  # a class's move stays one finding
+        for finding in kept:
+            finding.why = (f"{finding.why}; " if finding.common else "") + f"re-measurement failed: {error}"
+        return kept, {"error": str(error)}
+    groups = stand_in_groups(candidates)
+    whys = [group[0].why for group in groups]  # a class's, before a stand-in left out says so in its own
     for finding in left_out:
         finding.why = (f"{finding.why}; " if finding.common else "") + (
             f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s") + (
             "" if remeasure.above_floor(finding) else
             f" (under its floor of {remeasure.floor_of(finding):.3f}: one night's noise)")
-    groups = stand_in_groups(candidates)
-    decided = [group[0] for group in groups if all(f in left_out for f in group)]
-    decided += [decide_together([f for f in group if f not in left_out], measured, history, settings)
-                for group in groups if any(f not in left_out for f in group)]
+    decided = [group[0] if all(f in left_out for f in group) else
+               decide_together(group, why, left_out, measured, history, settings)
+               for group, why in zip(groups, whys)]
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
@@ -232,21 +234,24 @@ def stand_in_groups(candidates: list[Finding]) -> list[list[Finding]]:
     return list(groups.values())
 
 
-def decide_together(stand_ins: list[Finding], measured: remeasure.Remeasured, history: list[Night],
-                    settings: Settings) -> Finding:
-    """One candidate decided; a class's move re-measured on several of its results: the level most of
-    them get, else a suspect, on the first of them with it, its why listing each."""
-    why = stand_ins[0].why
-    decided = [decide(finding, measured, history, settings) for finding in stand_ins]
-    if len(decided) == 1:
-        return decided[0]
+def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding], measured: remeasure.Remeasured,
+                    history: list[Night], settings: Settings) -> Finding:
+    """One candidate decided; a class's move (``why``) re-measured on its stand-ins: the level most of them
+    get, one left out for the budget counting as undecided, else a suspect; on the first of them with that
+    level, its why listing each."""
+    if len(stand_ins) == 1:
+        return decide(stand_ins[0], measured, history, settings)
+    decided = [finding if finding in left_out else decide(finding, measured, history, settings)
+               for finding in stand_ins]
     outcomes = ", ".join(f"{OUTCOME_OF_LEVEL[finding.level]} {finding.confirmation['ratio']:.3f}"
                          if finding.confirmation else "not re-measured" for finding in decided)
     levels = [finding.level for finding in decided]
     level = next((level for level in ORDER if 2 * levels.count(level) > len(levels)), "suspect")
-    chosen = next((finding for finding in decided if finding.level == level), decided[0])
-    chosen.level = level
-    chosen.why = f"{why}; {len(decided)} of them re-measured for the class: {outcomes}"
+    chosen = next((finding for finding in decided if finding.level == level), None)
+    if chosen is None:  # none of them undecided: the class's call is none of theirs, nor its numbers
+        chosen = decided[0]
+        chosen.level, chosen.confirmation = level, None
+    chosen.why = f"{why}; for the class, its {len(decided)} results nearest the move: {outcomes}"
     return chosen
 
 
