@@ -393,6 +393,17 @@ def test_inject_plan_sizes_the_slowdown_from_the_night_and_remove_unloads_it(nig
     assert nights.removed.stdout.startswith("removed ") and not Path(nights.removed.stdout.split()[1]).exists()
 
 
+def test_a_plan_of_more_configs_than_the_night_has_says_how_many_it_took(nights, tmp_path):
+    """The CPU grid has 6 configs: asked for 10, the plan takes 6 and says so, a note, not an error."""
+    planned = run_tool("inject.py", "plan", "--results-dir", str(nights.results), "--machine", MACHINE,
+                       "--commit", nights.commits["B"], "--configs", "10", "--cpu", "0.1", "--seed", "3",
+                       "--out", str(tmp_path / "spec.json"))
+    assert planned.returncode == 0, planned.stderr
+    assert len(json.loads((tmp_path / "spec.json").read_text())["slowdowns"]) == 6
+    assert planned.stderr == (f"only 6 config(s) to choose from in {nights.commits['B'][:8]}: 6 slowdown(s), "
+                              "not 10\n")
+
+
 def test_the_noise_report_of_two_real_nights(nights):
     completed = run_tool("noise_report.py", nights.commits["A"], nights.commits["B"], "--results-dir",
                          str(nights.results), "--machine", MACHINE, "--format", "json")

@@ -185,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         for entry in spec["slowdowns"][len(args.existing):]:
             print(f"{entry['config']} {entry['mask']}: +{entry['gpu_us']:.2f} us GPU, "
                   f"+{entry['cpu_us']:.2f} us host, +{entry['extra_ops']} operator(s)")
-        print(f"seed {args.seed}: {len(spec['slowdowns']) - len(args.existing)} slowdown(s) added to {args.out}")
+        added = len(spec["slowdowns"]) - len(args.existing)
+        print(f"seed {args.seed}: {added} slowdown(s) added to {args.out}")
+        if added < args.configs:  # a detection rate is read over what was injected, not over what was asked
+            print(f"only {added} config(s){' launch-bound' if args.launch_bound else ''} to choose from in "
+                  f"{spec['source_run'][:8]}: {added} slowdown(s), not {args.configs}", file=sys.stderr)
     elif args.command == "wheel":
         print(f"wrote {build_wheel(args.spec, args.out, args.version)}")
     elif args.command == "install":
