@@ -18,7 +18,15 @@ from pathlib import Path
 import torch
 
 from ..night_state import CUDA_MISSING, GridState, MaskFigures, NightValues
-from ..schema import DISPATCH_FILE_VARIABLE, MASKS, NIGHT_SUFFIX, SHORT_CALL_SECONDS, AttentionConfig, grid_configs
+from ..schema import (
+    DISPATCH_FILE_VARIABLE,
+    MASKS,
+    NIGHT_SUFFIX,
+    NIGHT_VISITS,
+    SHORT_CALL_SECONDS,
+    AttentionConfig,
+    grid_configs,
+)
 from ..whole_file import write_whole
 from .counts import dispatch_counts
 from .model import (
@@ -50,7 +58,8 @@ WALL_PASSES = 4
 SHORT_CALL_PASSES = 16
 SHORT_VISIT_BLOCK_SECONDS = 0.002
 # Calls under this many seconds get their GPU time in every full pass after the checks (a
-# build each), and keep the fastest; longer ones, which vary less and cost most, in the last.
+# build each), and keep the two fastest builds' geometric mean (MaskFigures.kernel_seconds);
+# longer ones, which vary less and cost most, in the last.
 GPU_TIME_EVERY_PASS_SECONDS = 0.01
 GPU_TIME_BLOCKS = 3
 
@@ -276,7 +285,7 @@ def write_night(state: GridState, seconds: float) -> None:
                   for config, figures in _measured(state) if config.device == "cuda"}
     clocks = {config.label: {mask: f.sm_clocks_mhz for mask, f in figures.items()}
               for config, figures in _measured(state) if any(any(f.sm_clocks_mhz) for f in figures.values())}
-    record = {"seconds": seconds, "phases": state.phases, "wall_visits": visits, "gpu_time_visits": gpu_visits,
-              "sm_clock_mhz": clocks}
+    record = {"seconds": seconds, "phases": state.phases, NIGHT_VISITS["wall"]: visits,
+              NIGHT_VISITS["gpu"]: gpu_visits, "sm_clock_mhz": clocks}
     write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
 

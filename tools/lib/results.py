@@ -211,13 +211,14 @@ class ResultsStore:
             raise ToolError(f"corrupt results file {run.path}: {one_line(error)}") from None
         return seconds or None
 
-    def night_visits(self, run: RunFile) -> dict[str, dict[str, list[float]]]:
-        """Each wall time's visits in the run's night (``<commit>.night``), by label and mask; {} without the file."""
+    def night_visits(self, run: RunFile, signal: str = "wall") -> dict[str, dict[str, list[float]]]:
+        """Each wall time's (or, ``signal`` "gpu", GPU time's) visits in the run's night (``<commit>.night``),
+        by label and mask; {} without the file."""
         path = run.path.parent / f"{run.commit_hash}{schema.NIGHT_SUFFIX}"
         if not path.is_file():
             return {}
         try:
-            visits = json.loads(path.read_text())["wall_visits"]
+            visits = json.loads(path.read_text())[schema.NIGHT_VISITS[signal]]
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
                        for masks in visits.values() for values in masks.values() for v in values):
                 raise ValueError("a visit is not a positive number")
