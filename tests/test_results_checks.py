@@ -267,8 +267,10 @@ def test_the_nights_visits_by_label_and_mask(tmp_path):
     store, run = a_store(tmp_path)
     assert store.night_visits(run) == {}
     visits = {"cfg": {"materialized": [1.0, 2], "causal_bias": [5e-324]}}
-    night_file(run, {"wall_visits": visits})
+    builds = {"cfg": {"materialized": [3e-4, 2e-4, 2.5e-4]}}
+    night_file(run, {"wall_visits": visits, "gpu_time_visits": builds})
     assert store.night_visits(run) == visits
+    assert store.night_visits(run, "gpu") == builds
 
 
 @pytest.mark.parametrize("value", [0.0, -1.0, "1", None, True])
