@@ -146,7 +146,8 @@ def test_real_nights_of_the_same_torch_flag_nothing_re_measured_as_make_aa_does(
         for finding in report["suspects"] + report["noise"]:
             assert finding["why"].startswith(("re-measured: ", "not re-measured: beyond",
                                               "the unknown results moved ")), finding
-            assert finding["relative"] >= 1.05
+            # A class's move is re-measured on its results nearest it: one of them can sit under the factor.
+            assert finding["relative"] >= 1.05 or finding["common"], finding
             assert finding["common"] == 0 or finding["why"].startswith("the unknown results moved ")
         if report["suspects"] or report["noise"]:
             assert report["confirmation"]["keys"] >= 1 and "error" not in report["confirmation"]
@@ -194,7 +195,10 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
     extended = [key for key, (count,) in per_side.items() if count == 14]
     assert len(early) + len(extended) + sum(counts == {10} for counts in per_side.values()) == len(per_side), per_side
     assert (len(early), len(extended)) == (summary["refuted_early"], summary["extended"])
-    assert {(f["config"], f["mask"]) for f in report["noise"]} >= set(early)
+    # Each key refuted at a look is a noise finding, or one of a class's move's results nearest it, named in its why.
+    noise_keys = {(f["config"], f["mask"]) for f in report["noise"]}
+    stand_ins = " ".join(f["why"] for f in report["suspects"] + report["noise"] + report["regressions"] if f["common"])
+    assert all(key in noise_keys or f"({' '.join(key)})" in stand_ins for key in early), (early, noise_keys, stand_ins)
     (slow,) = [f for f in report["regressions"] + report["suspects"] + report["noise"]
                if (f["config"], f["mask"], f["signal"]) == (*host, "wall")]
     if host not in measured:

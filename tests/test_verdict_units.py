@@ -522,10 +522,10 @@ def stand_ins_measured(*contenders: list[float] | None) -> remeasure.Remeasured:
 
 @pytest.mark.parametrize("contenders, level, key, outcomes", [
     # One stand-in slower on its own beside the host's move (a regression of one result): not the class's.
-    ((1.5, 1.0, 1.0), "noise", "c1", "confirmed 1.500, refuted 1.000, refuted 1.000"),
-    ((1.0, 1.5, 1.5), "regression", "c1", "refuted 1.000, confirmed 1.500, confirmed 1.500"),
+    ((1.5, 1.0, 1.0), "noise", "c1", ("confirmed 1.500", "refuted 1.000", "refuted 1.000")),
+    ((1.0, 1.5, 1.5), "regression", "c1", ("refuted 1.000", "confirmed 1.500", "confirmed 1.500")),
     # No majority: a suspect, on the first of them that is one.
-    ((1.5, 1.0, None), "suspect", "c2", "confirmed 1.500, refuted 1.000, not re-measured"),
+    ((1.5, 1.0, None), "suspect", "c2", ("confirmed 1.500", "refuted 1.000", "not re-measured")),
 ])
 def test_a_class_move_is_decided_by_most_of_its_three_stand_ins(contenders, level, key, outcomes):
     why = "the launch-bound results moved 1.40x as one (9 results)"
@@ -535,7 +535,8 @@ def test_a_class_move_is_decided_by_most_of_its_three_stand_ins(contenders, leve
     decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night,
                                                    fake_measure(result))
     assert [(f.key[1], f.level, f.common, f.why) for f in decided] == [
-        (key, level, 9, f"{why}; for the class, its 3 results nearest the move: {outcomes}")]
+        (key, level, 9, f"{why}; for the class, its 3 results nearest the move: "
+                        + ", ".join(f"{outcome} (c{i} causal_bias)" for i, outcome in enumerate(outcomes)))]
     assert summary["keys"] == len([c for c in contenders if c is not None])
 
 
@@ -545,7 +546,9 @@ def test_two_stand_ins_that_disagree_leave_the_class_a_suspect_without_either_on
     found = verdict.decide_together(stand_in_candidates(why)[:2], why, [],
                                     stand_ins_measured([v * 1.5 for v in BASE], BASE), [], settings(pythons=BOTH))
     assert (found.key[1], found.level, found.confirmation, found.why) == (
-        "c0", "suspect", None, f"{why}; for the class, its 2 results nearest the move: confirmed 1.500, refuted 1.000")
+        "c0", "suspect", None,
+        f"{why}; for the class, its 2 results nearest the move: confirmed 1.500 (c0 causal_bias), refuted 1.000 "
+        "(c1 causal_bias)")
     found = verdict.decide_together(stand_in_candidates(why)[:2], why, [], stand_ins_measured(BASE, BASE), [],
                                     settings(pythons=BOTH))
     assert (found.key[1], found.level, found.confirmation["outcome"]) == ("c0", "noise", "refuted")
@@ -559,8 +562,8 @@ def test_stand_ins_left_out_count_as_undecided_and_none_measured_leave_the_neare
     decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH, budget=0.4), [], night,
                                                    fake_measure(stand_ins_measured([v * 1.5 for v in BASE])))
     assert [(f.key[1], f.level, f.confirmation, f.why) for f in decided] == [
-        ("c1", "suspect", None, f"{why}; for the class, its 3 results nearest the move: confirmed 1.500, "
-                                "not re-measured, not re-measured")]
+        ("c1", "suspect", None, f"{why}; for the class, its 3 results nearest the move: confirmed 1.500 "
+                                "(c0 causal_bias), not re-measured (c1 causal_bias), not re-measured (c2 causal_bias)")]
     assert (summary["keys"], summary["left_out"]) == (1, 2)
     # Another class's stronger move taken first, none fits: one finding for the class, on its nearest result.
     other = dataclasses.replace(finding(key=OTHER, ratio=3.0, floor=1.25, why="the GPU-bound results moved 3.00x "

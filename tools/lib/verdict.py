@@ -243,8 +243,9 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
         return decide(stand_ins[0], measured, history, settings)
     decided = [finding if finding in left_out else decide(finding, measured, history, settings)
                for finding in stand_ins]
-    outcomes = ", ".join(f"{OUTCOME_OF_LEVEL[finding.level]} {finding.confirmation['ratio']:.3f}"
-                         if finding.confirmation else "not re-measured" for finding in decided)
+    outcomes = ", ".join((f"{OUTCOME_OF_LEVEL[finding.level]} {finding.confirmation['ratio']:.3f}"
+                          if finding.confirmation else "not re-measured") + f" ({' '.join(finding.config_mask)})"
+                         for finding in decided)
     levels = [finding.level for finding in decided]
     level = next((level for level in ORDER if 2 * levels.count(level) > len(levels)), "suspect")
     chosen = next((finding for finding in decided if finding.level == level), None)
