@@ -24,7 +24,8 @@ from lib.suite import schema
 
 ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
 ORDER = {"regression": 0, "suspect": 1, "noise": 2}
-OUTCOME_OF_LEVEL = {"regression": "confirmed", "noise": "refuted", "suspect": "undecided"}
+LEVEL_OF_OUTCOME = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}  # a re-measurement's
+OUTCOME_OF_LEVEL = {level: outcome for outcome, level in LEVEL_OF_OUTCOME.items()}
 # A class's move is re-measured on this many of its results nearest it, and most of them decide: one
 # result alone could be slower on its own beside a move of the host's, and pass for the whole class.
 CLASS_STAND_INS = 3
@@ -272,7 +273,7 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
     outcome = decision.outcome
     if contender_only and outcome == "confirmed":
         outcome = "undecided"  # one side measured now against nights: it refutes, it never confirms
-    finding.level = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}[outcome]
+    finding.level = LEVEL_OF_OUTCOME[outcome]
     if contender_only and finding.one_night and outcome == "undecided":
         finding.level = "regression"  # the night's evidence stands where no baseline side can weigh in
     finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}"
