@@ -198,16 +198,16 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     in for the baseline side: that can refute a candidate, never confirm one.
     """
     assert settings.pythons is not None
+    groups = stand_in_groups(candidates)
     try:
         measured, left_out, rounds = remeasure.remeasure_in_rounds(
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
             settings.factor, measure)
     except remeasure.RemeasureError as error:
-        kept = [group[0] for group in stand_in_groups(candidates)]  # a class's move stays one finding
+        kept = [group[0] for group in groups]  # a class's move stays one finding
         for finding in kept:
             finding.why = (f"{finding.why}; " if finding.common else "") + f"re-measurement failed: {error}"
         return kept, {"error": str(error)}
-    groups = stand_in_groups(candidates)
     whys = [group[0].why for group in groups]  # a class's, before a stand-in left out says so in its own
     for finding in left_out:
         finding.why = (f"{finding.why}; " if finding.common else "") + (
