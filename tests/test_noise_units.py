@@ -270,13 +270,20 @@ def test_a_complete_separation_by_the_factor_exactly_is_confirmed():
     assert decision == noise.Decision("confirmed", 1.25, 1.0825088224361175e-05, 1.0)  # about 2 / C(20, 10)
 
 
-def test_a_separation_below_the_factor_is_not_confirmed():
+def test_a_certain_slowdown_the_factor_is_not_ruled_out_for_is_confirmed_under_it():
+    # The medians' ratio just below 1.25: the factor is a margin, not a bar for the point estimate.
     contender = [v * 1.25 for v in BASELINE]
-    contender[4] = contender[5] = math.nextafter(130.625, 0)  # the medians' ratio just below 1.25
+    contender[4] = contender[5] = math.nextafter(130.625, 0)
     decision = noise.decide(BASELINE, contender, 1.25)
-    assert decision.outcome == "undecided"
-    assert decision.ratio == math.nextafter(130.625, 0) / 104.5 < 1.25
-    assert decision.p_change == 1.0825088224361175e-05
+    assert decision == noise.Decision("confirmed", math.nextafter(130.625, 0) / 104.5, 1.0825088224361175e-05, 1.0)
+    assert decision.ratio < 1.25
+
+
+def test_a_certain_slowdown_shown_smaller_than_the_factor_is_refuted_not_confirmed():
+    # x1.22: a slowdown of 1.25 is not ruled out (p = 0.105): confirmed; x1.21: ruled out (p = 0.029): refuted.
+    kept, ruled_out = (noise.decide(BASELINE, [v * k for v in BASELINE], 1.25) for k in (1.22, 1.21))
+    assert kept == noise.Decision("confirmed", 1.22, 1.0825088224361175e-05, 0.10512243174781866)
+    assert ruled_out == noise.Decision("refuted", 1.21, 1.0825088224361175e-05, 0.02880555976531208)
 
 
 def test_confirmation_needs_p_below_1e_4_3_pairs_out_of_order_do_4_do_not():
@@ -289,13 +296,16 @@ def test_confirmation_needs_p_below_1e_4_3_pairs_out_of_order_do_4_do_not():
 
 
 def test_refuted_when_a_slowdown_by_the_factor_is_rejected_below_p_0_10():
-    # Shrunk by the factor the contender sits 3.5 below the baseline (p = 0.029): refuted;
-    # 3 below (p = 0.105): undecided.
+    # Shrunk by the factor the contender sits 3.5 below the baseline (p = 0.029): refuted, however
+    # certain its slowdown; 3 below (p = 0.105): not refuted, and certainly slower: confirmed.
     refuted = noise.decide(BASELINE, [(v - 3.5) * 2.0 for v in BASELINE], 2.0)
-    assert (refuted.outcome, refuted.p_factor) == ("refuted", 0.02880555976531208)
-    undecided = noise.decide(BASELINE, [(v - 3.0) * 2.0 for v in BASELINE], 2.0)
-    assert (undecided.outcome, undecided.p_factor) == ("undecided", 0.10512243174781866)
-    assert undecided.ratio == 203.0 / 104.5
+    assert (refuted.outcome, refuted.p_factor, refuted.p_change) == (
+        "refuted", 0.02880555976531208, 1.0825088224361175e-05)
+    kept = noise.decide(BASELINE, [(v - 3.0) * 2.0 for v in BASELINE], 2.0)
+    assert (kept.outcome, kept.p_factor) == ("confirmed", 0.10512243174781866)
+    assert kept.ratio == 203.0 / 104.5
+    # Shifted 4 up against a factor of 1.05: neither certain (p = 0.029) nor ruled out: undecided.
+    assert noise.decide(BASELINE, [v + 4.0 for v in BASELINE], 1.05).outcome == "undecided"
 
 
 def test_refuted_needs_the_shrunk_median_strictly_below_the_baselines():
@@ -369,18 +379,19 @@ def test_the_fewest_processes_counts_up_one_at_a_time_from_one_while_not_below_a
     assert noise.least_processes_to_confirm(alpha) == processes
 
 
-def test_near_the_confirmations_bar_is_undecided_slower_by_the_factor_and_p_change_under_one_percent():
+def test_near_the_confirmations_bar_is_undecided_slower_and_p_change_under_one_percent():
     baseline = [100.0 + n for n in range(10)]
+
+    def near(offset: float) -> bool:
+        return noise.near_confirmation(baseline, [v + offset for v in baseline], 1.05)
 
     def at(offset: float) -> noise.Decision:
         return noise.decide(baseline, [v + offset for v in baseline], 1.05)
 
-    assert (at(5.5).outcome, at(5.5).ratio >= 1.05, at(5.5).p_change) == ("undecided", True, pytest.approx(
-        0.0015, rel=0.05))
-    assert noise.near_confirmation(baseline, [v + 5.5 for v in baseline], 1.05)
-    assert at(5.0).ratio < 1.05 and not noise.near_confirmation(baseline, [v + 5.0 for v in baseline], 1.05)
-    assert at(7.5).outcome == "confirmed" and not noise.near_confirmation(baseline, [v + 7.5 for v in baseline],
-                                                                          1.05)
+    # 4.5 up: slower by 1.043, p = 0.0068, undecided: near; 4 up: p = 0.029, not near.
+    assert (at(4.5).outcome, at(4.5).p_change) == ("undecided", 0.006841455757864431) and near(4.5)
+    assert (at(4.0).outcome, at(4.0).p_change) == ("undecided", 0.02880555976531208) and not near(4.0)
+    assert at(7.5).outcome == "confirmed" and not near(7.5)
     noisy = [100.0, 190.0, 105.0, 180.0, 110.0, 170.0, 101.0, 185.0, 99.0, 175.0]
     far = noise.decide(noisy, [v * 1.1 for v in noisy], 1.05)
     assert (far.outcome, far.ratio >= 1.05, far.p_change > 0.01) == ("undecided", True, True)

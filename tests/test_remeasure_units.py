@@ -245,6 +245,35 @@ def test_the_strongest_candidate_is_taken_even_alone_over_budget_unless_told_oth
         ("a", "causal_bias")]
 
 
+def test_a_gpu_time_short_of_the_factor_is_one_within_one_spread_of_it_and_planned_after_every_other():
+    # A GPU time with a floor of 1.125 (three spreads of 1.04, to within rounding) against a factor of 1.05:
+    # short from 1.05 / 1.04 = 1.0096 up.
+    floor = 1.04 ** Z_CANDIDATE
+    near, far = candidate(signal="gpu", ratio=1.01, floor=floor), candidate(signal="gpu", ratio=1.009, floor=floor)
+    assert remeasure.short_of_factor(near, 1.05) and not remeasure.short_of_factor(far, 1.05)
+    assert not remeasure.short_of_factor(candidate(signal="gpu", ratio=1.05, floor=floor), 1.05)  # at the factor
+    assert not remeasure.short_of_factor(candidate(signal="wall", ratio=1.04, floor=floor), 1.05)
+    short = dataclasses.replace(candidate("s", signal="gpu", ratio=1.04, floor=floor), short=True)
+    weak = candidate("w", ratio=1.06, floor=1.5)
+    assert sorted([short, weak], key=remeasure.plan_order) == [weak, short]
+    assert remeasure.priority(short) < remeasure.priority(weak)  # by its evidence alone it would go first
+
+
+def test_a_short_candidate_is_planned_only_where_no_other_candidate_was_left_out():
+    expensive, second = candidate("e", ratio=3.0), candidate("c", ratio=2.0)
+    short = dataclasses.replace(candidate("s", signal="gpu", ratio=1.04, floor=1.1), short=True)
+    night = Night(None, {expensive.key: {"wall": 1.0, "gpu": 0.001}, second.key: {"wall": 0.05, "gpu": 0.001},
+                         short.key: {"wall": 0.01, "gpu": 0.001}})
+    fits_two = fit_boundary(remeasure.key_cost(expensive, {}, night, "cuda") + remeasure.key_cost(
+        short, {}, night, "cuda"), 10, 1.0, keys=2)
+    plan, left_out, _ = remeasure.fitted_plan([short, second, expensive], night, 10, "cuda", fits_two)
+    # The second does not fit beside the strongest; the short one, cheaper, would: it is left out too.
+    assert remeasure.key_cost(second, {}, night, "cuda") > remeasure.key_cost(short, {}, night, "cuda")
+    assert (list(plan), left_out) == ([("e", "causal_bias")], [second, short])
+    plan, left_out, _ = remeasure.fitted_plan([short, expensive], night, 10, "cuda", fits_two)
+    assert (list(plan), left_out) == ([("e", "causal_bias"), ("s", "causal_bias")], [])
+
+
 @pytest.mark.parametrize("wall_ratio, gpu_ratio", [(2.0, 1.5), (1.5, 2.0)])  # either signal planned first
 def test_both_signals_of_one_key_share_its_entry_visits_from_tonights_wall_time(wall_ratio, gpu_ratio):
     wall, gpu = candidate(signal="wall", ratio=wall_ratio), candidate(signal="gpu", ratio=gpu_ratio)

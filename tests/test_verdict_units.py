@@ -135,6 +135,24 @@ def test_with_re_measurement_every_change_is_a_candidate_one_night_calls_marked(
     assert judge(nights(1.0, 1.0, 1.0), 1.24, model(spread), settings(pythons=pythons)) == (None, False)
 
 
+def test_a_gpu_time_within_one_spread_under_the_factor_is_a_short_candidate_where_both_sides_run():
+    # A floor of the factor, 1.25: one spread is 1.25 ** (1/3) = 1.077, so short from 1.1604 up.
+    gpu_model = noise.NoiseModel({("gpu", KLASS): 0.005}, {}, 10)
+    found, candidate = judge(nights(1.0, 1.0, 1.0, signal="gpu"), 1.17, gpu_model, settings(pythons=BOTH),
+                             signal="gpu")
+    assert (found.level, found.why, found.short, found.floor, candidate) == (
+        "suspect", verdict.SHORT_OF_FACTOR, True, 1.25, True)
+    assert verdict.SHORT_OF_FACTOR == "slower by less than the factor, within one spread of it"
+    assert judge(nights(1.0, 1.0, 1.0, signal="gpu"), 1.15, gpu_model, settings(pythons=BOTH),
+                 signal="gpu") == (None, False)
+    # Only both sides can confirm it: not with the contender alone, nor without a re-measurement.
+    for alone in (settings(pythons={"contender": "c"}), settings()):
+        assert judge(nights(1.0, 1.0, 1.0, signal="gpu"), 1.17, gpu_model, alone, signal="gpu") == (None, False)
+    # At the factor it is a candidate like any other.
+    found, _ = judge(nights(1.0, 1.0, 1.0, signal="gpu"), 1.25, gpu_model, settings(pythons=BOTH), signal="gpu")
+    assert (found.why, found.short) == (verdict.ONE_NIGHT_CALL, False)
+
+
 def test_the_reference_is_the_median_of_the_last_window_nights():
     history = nights(8.0, 1.0, 1.0, 2.0, 2.0)  # last 3: median 2; last 5: median 2; last 4: 1.5
     found, _ = judge(history, 2.5, model(0.005), settings(window=3))
@@ -468,12 +486,39 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
                                                           (OTHER, "suspect", "not re-measured")]
     assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0, 1.25)
     assert summary == {"seconds": 12.5, "processes": 1, "keys": 1, "rounds": 1, "left_out": 0, "budget": 100.0,
+                       "short_of_factor": 0, "short_measured": 0,
                        "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "extended": 0,
                        "phases": {"process": 0.5, "start": 0.2},
                        "per_process": [{"side": "baseline", "device": "cuda", "keys": 1, "visits": 1,
                                         "call_seconds": 1e-2, "gpu_seconds": 0.0, "seconds": 0.5,
                                         "phases": {"start": 0.2}}],
                        "values": result.as_json()}
+
+
+def short(key: tuple = KEY, ratio: float = 1.2) -> Finding:
+    return dataclasses.replace(finding(key=key, ratio=ratio, signal="gpu", why=verdict.SHORT_OF_FACTOR), short=True)
+
+
+@pytest.mark.parametrize("contender, level", [([v * 1.5 for v in BASE], "regression"), (BASE, None),
+                                              ([v + 4.0 for v in BASE], None)])
+def test_a_short_candidate_is_reported_only_where_confirmed(contender, level):
+    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}})
+    decided, summary = verdict.remeasured_findings([short()], "cuda", settings(pythons=BOTH), [], night,
+                                                   fake_measure(measured(BASE, contender, signal="gpu")))
+    assert [(f.level, f.why) for f in decided] == ([] if level is None else [
+        (level, "slower by less than the factor, within one spread of it tonight, re-measured: confirmed")])
+    assert (summary["short_of_factor"], summary["short_measured"], summary["left_out"]) == (1, 1, 0)
+
+
+def test_a_short_candidate_left_out_for_the_budget_is_neither_listed_nor_counted():
+    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
+    decided, summary = verdict.remeasured_findings([short(key=OTHER), finding(ratio=3.0)], "cuda",
+                                                   settings(pythons=BOTH, budget=0.4), [], night,
+                                                   fake_measure(measured(BASE, BASE)))
+    assert [(f.key, f.level) for f in decided] == [(KEY, "noise")]
+    assert (summary["short_of_factor"], summary["short_measured"], summary["left_out"],
+            summary["left_out_above_floor"]) == (1, 0, 0, 0)
+    assert "short of the factor" in report.remeasurement_line(summary)
 
 
 @pytest.mark.parametrize("weak_ratio, why, above", [

@@ -110,6 +110,9 @@ def remeasurement_line(summary: dict) -> str:
         line += f", {summary['refuted_early']} of them refuted at a look before the last"
     if summary.get("extended"):
         line += f", {summary['extended']} given more processes, undecided near the bar"
+    if summary.get("short_of_factor"):
+        line += (f", {summary['short_measured']} of {summary['short_of_factor']} GPU time(s) short of the factor "
+                 "with what the budget left")
     if summary["left_out"]:
         above = summary.get("left_out_above_floor", 0)
         line += (f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first "

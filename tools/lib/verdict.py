@@ -23,6 +23,7 @@ from lib.results import ResultsStore, RunFile, dispatch_names, previous_suspects
 from lib.suite import schema
 
 ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
+SHORT_OF_FACTOR = "slower by less than the factor, within one spread of it"
 ORDER = {"regression": 0, "suspect": 1, "noise": 2}
 LEVEL_OF_OUTCOME = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}  # a re-measurement's
 OUTCOME_OF_LEVEL = {level: outcome for outcome, level in LEVEL_OF_OUTCOME.items()}
@@ -127,9 +128,12 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
                            f"history is too short to call it: the noise model needs {noise.NIGHTS_TO_CALL} "
                            "clean nights", move=held), False
     reference = reference_level(history, key, signal, settings.window)
-    if not reference or now / reference / move < settings.factor:
+    if not reference:
         return None, False
     relative = now / reference / move
+    if relative < settings.factor:
+        return short_candidate(Finding("suspect", key, signal, reference, now, klass, floor, SHORT_OF_FACTOR,
+                                       move=move, short=True), settings)
     beyond = model.callable(relative, key, signal, klass, settings.factor)
     if settings.pythons is not None:
         # Re-measured even when the night alone would call it: one night is one process,
@@ -145,6 +149,14 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
     if relative >= floor:
         return Finding("suspect", key, signal, reference, now, klass, floor,
                        "above its one-night floor; no re-measurement configured", move=move), False
+    return None, False
+
+
+def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | None, bool]:
+    """A change short of the factor is a candidate only where both builds are re-measured (only they can
+    confirm it) and it is within one spread of the factor; else nothing to say."""
+    if "baseline" in (settings.pythons or {}) and remeasure.short_of_factor(finding, settings.factor):
+        return finding, True
     return None, False
 
 
@@ -199,6 +211,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     """
     assert settings.pythons is not None
     groups = stand_in_groups(candidates)
+    short = [finding for finding in candidates if finding.short]
     try:
         measured, left_out, rounds = remeasure.remeasure_in_rounds(
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
@@ -209,6 +222,8 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             finding.why = (f"{finding.why}; " if finding.common else "") + f"re-measurement failed: {error}"
         return kept, {"error": str(error)}
     whys = [group[0].why for group in groups]  # a class's, before a stand-in left out says so in its own
+    short_left_out = [finding for finding in left_out if finding.short]
+    left_out = [finding for finding in left_out if not finding.short]
     for finding in left_out:
         finding.why = (f"{finding.why}; " if finding.common else "") + (
             f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s") + (
@@ -216,9 +231,12 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             f" (under its floor of {remeasure.floor_of(finding):.3f}: one night's noise)")
     decided = [group[0] if all(f in left_out for f in group) else
                decide_together(group, why, left_out, measured, history, settings)
-               for group, why in zip(groups, whys)]
+               for group, why in zip(groups, whys) if group[0] not in short_left_out]
+    # One short of the factor is reported only where confirmed: else it is what the night said, nothing.
+    decided = [finding for finding in decided if not finding.short or finding.level == "regression"]
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
+                     "short_of_factor": len(short), "short_measured": len(short) - len(short_left_out),
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
                      "extended": len(measured.extended),
@@ -277,6 +295,7 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
     if contender_only and finding.one_night and outcome == "undecided":
         finding.level = "regression"  # the night's evidence stands where no baseline side can weigh in
     finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}"
+                   + (f"{SHORT_OF_FACTOR} tonight, " if finding.short else "")
                    + (f"{finding.why}; this result re-measured for them: " if finding.common else "re-measured: ")
                    + outcome + (" (contender side only)" if contender_only else ""))
     return finding
