@@ -64,12 +64,25 @@ def test_inputs_are_seeded(monkeypatch):
     assert not torch.equal(first.key, other.key) and not torch.equal(first.module.k_proj, other.module.k_proj)
 
 
-def test_prepared_case_is_kept_per_parameter_set():
-    first = model.prepared_case(cpu_config(batch_size=1))
-    assert model.prepared_case(cpu_config(batch_size=1)) is first
-    other = model.prepared_case(cpu_config(batch_size=4))
-    assert other is not first
-    assert list(model._prepared) == [cpu_config(batch_size=4)]  # the previous one is freed
+def test_prepared_cases_are_kept_per_parameter_set_oldest_freed_first_beyond_the_bytes(monkeypatch):
+    model._prepared.clear()
+    one, two, four = (cpu_config(batch_size=n) for n in (1, 2, 4))
+    first = model.prepared_case(one)
+    assert model.prepared_case(one) is first
+    sizes = {n: model.case_bytes(model.prepared_case(cpu_config(batch_size=n))) for n in (1, 2, 4)}
+    assert list(model._prepared) == [one, two, four]  # all kept under the default bytes
+    # query 1 x 16 x 64 floats, key and value 1 x 48 x 64, mask 16 x 48 booleans, 4 weights 64 x 64.
+    assert sizes[1] == 4 * (16 * 64 + 2 * 48 * 64) + 16 * 48 + 4 * 4 * 64 * 64
+    # Used again, the first becomes the newest; the bytes of two of them keep the two newest.
+    assert model.prepared_case(one) is first
+    monkeypatch.setattr(model, "PREPARED_BYTES", sizes[1] + sizes[4])
+    model.prepared_case(cpu_config(batch_size=8))
+    assert list(model._prepared) == [cpu_config(batch_size=8)]  # 8's alone is over: the rest go
+    model.prepared_case(one)
+    assert list(model._prepared) == [one]  # 8's and 1's together are over: the oldest goes
+    model.prepared_case(four)
+    assert list(model._prepared) == [one, four]  # exactly the bytes: kept
+    model._prepared.clear()
 
 
 def test_gpu_classes_skip_without_cuda(capsys):

@@ -15,7 +15,11 @@ With --baseline-python and --contender-python, candidates are re-measured in the
 same job, several fresh processes a side, the two torch builds alternating, as
 many as fit the budget (half the night by default), strongest evidence first,
 and decided over the per-process values: confirmed -> regression, refuted ->
-noise, undecided -> suspect. With --contender-python alone, the re-measurement
+noise, undecided -> suspect. The factor is a margin: confirmed is slower for
+certain (p < 1e-4) and not shown to be slower by less than the factor; refuted is
+shown to be. With both builds, a GPU time within one spread under the factor is
+re-measured too where the budget allows, and listed only where confirmed.
+With --contender-python alone, the re-measurement
 can refute a candidate but not confirm it. A suspect that persists on the next
 night (--record-verdict keeps each night's suspects) is a regression. Where the
 history is too short to judge and nothing re-measures, a change beyond the

@@ -219,20 +219,32 @@ def check_case(case: ForwardCase) -> None:
     assert_equivalent(case.run_materialized(), case.run_causal_bias())
 
 
-_prepared: dict[AttentionConfig, ForwardCase] = {}
+_prepared: dict[AttentionConfig, ForwardCase] = {}  # oldest first
+# The re-measurement's passes visit its keys in a shuffled order: a case kept between visits spares each
+# visit a rebuild and a first call. Cases are freed, oldest first, beyond this many bytes of tensors (a
+# launch-bound config's case is 1-150 MB; a GPU-bound one of several GB stays alone).
+PREPARED_BYTES = 2 * 2**30
+
+
+def case_bytes(case: ForwardCase) -> int:
+    """The bytes of a case's own tensors: inputs, the materialized mask, the module's weights."""
+    tensors = (case.query, case.key, case.value, case.materialized_mask, *case.module.parameters())
+    return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
 
 
 def prepared_case(config: AttentionConfig) -> ForwardCase:
-    """The ForwardCase of ``config``, kept until another config is asked for.
+    """The ForwardCase of ``config``, kept while the cases kept hold at most PREPARED_BYTES.
 
-    The re-measurement worker visits one key after another: consecutive keys of one
-    config share a build, and only one config's (up to multi-GB) tensors live at a time.
+    The re-measurement worker visits one key after another, each of them several times:
+    keys of one config share a build, and a large config's (up to multi-GB) tensors are
+    freed before the next build.
     """
-    case = _prepared.get(config)
+    case = _prepared.pop(config, None)
     if case is None:
-        _prepared.clear()  # keep one parameter set's tensors alive at a time
         case = build_case(config)
-        _prepared[config] = case
+    _prepared[config] = case  # the newest, last
+    while len(_prepared) > 1 and sum(map(case_bytes, _prepared.values())) > PREPARED_BYTES:
+        del _prepared[next(iter(_prepared))]
     return case
 
 
