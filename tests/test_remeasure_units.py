@@ -210,10 +210,10 @@ def estimate(seconds: float, keys: int, device: str = "cuda") -> float:
 
 def test_one_process_in_two_waits_for_the_next_childrens_start_where_its_keys_first_calls_end_sooner():
     start, process, key = CHILD_START_SECONDS["cuda"], PROCESS_SECONDS["cuda"], KEY_SECONDS["cuda"]
-    assert (start, process, key, schema.CHILDREN_STARTED_TOGETHER) == (0.55, 0.012, 0.052, 2)
-    assert remeasure.with_child_start(1.0, 0, "cuda") == 1.0 + (0.55 - 0.012) / 2
-    assert remeasure.with_child_start(1.0, 10, "cuda") == 1.0 + (0.55 - 0.012 - 0.052 * 10) / 2  # 18 ms short
-    assert remeasure.with_child_start(1.0, 11, "cuda") == 1.0  # 34 ms past the start: no wait
+    assert (start, process, key, schema.CHILDREN_STARTED_TOGETHER) == (0.71, 0.014, 0.043, 2)
+    assert remeasure.with_child_start(1.0, 0, "cuda") == 1.0 + (0.71 - 0.014) / 2
+    assert remeasure.with_child_start(1.0, 16, "cuda") == 1.0 + (0.71 - 0.014 - 0.043 * 16) / 2  # 8 ms short
+    assert remeasure.with_child_start(1.0, 17, "cuda") == 1.0  # 35 ms past the start: no wait
     assert remeasure.with_child_start(1.0, 0, "cpu") == 1.0  # a CPU child starts in a fork
 
 
@@ -370,6 +370,22 @@ def test_the_keys_that_fit_are_those_whose_share_the_seconds_left_a_process_pay(
     assert remeasure.keys_that_fit(13, 16, 48.0, 12.0, 4.0, 4, 40) == 10  # 1.0 // 0.1 would give 9
     assert remeasure.keys_that_fit(13, 16, 40.0, 4.4, 0.4, 4, 40) == 13  # cheap keys: 1 s fixed, 0.01 s a key
     assert remeasure.keys_that_fit(13, 16, 17.6, 4.4, 0.4, 4, 40) == 10
+
+
+def test_the_pace_of_a_round_leaves_out_each_sides_first_wait_for_its_first_child():
+    run = remeasure._Round({}, {"baseline": None, "contender": None}, "cuda", 40.0, 1.05,  # type: ignore[dict-item]
+                           random.Random(0), 0.0)
+
+    def cost(side: str, seconds: float, start: float) -> remeasure.ProcessCost:
+        return remeasure.ProcessCost(side, "cuda", 10, 100, 0.0, 0.0, seconds, {"start": start})
+
+    # An H200 round's first block: the first baseline process waited 1.1 s for its child, the first
+    # contender 0.02 s; the later waits (0.5, 0.3) are the pace's own.
+    run.costs += [cost("baseline", 2.33, 1.1), cost("contender", 1.18, 0.02), cost("contender", 1.16, 0.5),
+                  cost("baseline", 1.56, 0.3)]
+    assert run.process_seconds == pytest.approx(2.33 + 1.18 + 1.16 + 1.56 - 1.1 - 0.02, abs=1e-12)
+    run.costs += [cost("baseline", 1.0, 0.7)]
+    assert run.process_seconds == pytest.approx(2.33 + 1.18 + 1.16 + 1.56 + 1.0 - 1.1 - 0.02, abs=1e-12)
 
 
 def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monkeypatch):

@@ -59,10 +59,10 @@ PASSES = 16
 # keeps a start out of the visits), one process in schema.CHILDREN_STARTED_TOGETHER. Fitted to measured
 # re-measurements' processes (experiments/fit_remeasure_cost.py, docs/noise.md).
 WORKERS_SECONDS = {"cuda": 10.0, "cpu": 3.0}
-PROCESS_SECONDS = {"cuda": 0.012, "cpu": 0.05}
-KEY_SECONDS = {"cuda": 0.052, "cpu": 0.02}
-CHILD_START_SECONDS = {"cuda": 0.55, "cpu": 0.05}
-VISIT_SECONDS = 0.0024
+PROCESS_SECONDS = {"cuda": 0.014, "cpu": 0.05}
+KEY_SECONDS = {"cuda": 0.043, "cpu": 0.02}
+CHILD_START_SECONDS = {"cuda": 0.71, "cpu": 0.05}
+VISIT_SECONDS = 0.0023
 WALL_CALLS = 2
 GPU_CALLS = 10.5
 # How far one night moves a signal before the history has a spread of its own: the scale a
@@ -426,8 +426,15 @@ class _Round:
 
     @property
     def process_seconds(self) -> float:
-        """The processes' seconds so far, each from its request to its answer."""
-        return sum(cost.seconds for cost in self.costs)
+        """The processes' seconds so far, each from its request to its answer, less each side's first wait
+        for its worker's first child (once a round: later children start ahead of their request). Counted
+        in the pace, an H200's first wait of 1.1 s made the rest of the processes look 20% slower than
+        they ran, and keys that fit were dropped for a second round of 20 more processes."""
+        firsts: dict[str, ProcessCost] = {}
+        for cost in self.costs:
+            firsts.setdefault(cost.side, cost)
+        return (sum(cost.seconds for cost in self.costs)
+                - sum(cost.phases.get("start", 0.0) for cost in firsts.values()))
 
     @property
     def key_seconds(self) -> float:
