@@ -372,20 +372,26 @@ def test_the_keys_that_fit_are_those_whose_share_the_seconds_left_a_process_pay(
     assert remeasure.keys_that_fit(13, 16, 17.6, 4.4, 0.4, 4, 40) == 10
 
 
-def test_the_pace_of_a_round_leaves_out_each_sides_first_wait_for_its_first_child():
+def test_the_pace_of_a_round_counts_its_first_process_at_the_mean_of_the_rest():
     run = remeasure._Round({}, {"baseline": None, "contender": None}, "cuda", 40.0, 1.05,  # type: ignore[dict-item]
                            random.Random(0), 0.0)
 
-    def cost(side: str, seconds: float, start: float) -> remeasure.ProcessCost:
-        return remeasure.ProcessCost(side, "cuda", 10, 100, 0.0, 0.0, seconds, {"start": start})
+    def cost(side: str, seconds: float, keys: int, first_calls: float) -> remeasure.ProcessCost:
+        return remeasure.ProcessCost(side, "cuda", keys, 100, 0.0, 0.0, seconds,
+                                     {"start": 0.1, "first_calls": first_calls, "quiet": 0.2})
 
-    # An H200 round's first block: the first baseline process waited 1.1 s for its child, the first
-    # contender 0.02 s; the later waits (0.5, 0.3) are the pace's own.
-    run.costs += [cost("baseline", 2.33, 1.1), cost("contender", 1.18, 0.02), cost("contender", 1.16, 0.5),
-                  cost("baseline", 1.56, 0.3)]
-    assert run.process_seconds == pytest.approx(2.33 + 1.18 + 1.16 + 1.56 - 1.1 - 0.02, abs=1e-12)
-    run.costs += [cost("baseline", 1.0, 0.7)]
-    assert run.process_seconds == pytest.approx(2.33 + 1.18 + 1.16 + 1.56 + 1.0 - 1.1 - 0.02, abs=1e-12)
+    assert (run.process_seconds, run.key_seconds, run.key_visits) == (0.0, 0.0, 0.0)
+    run.costs.append(cost("contender", 5.33, 10, 3.0))  # an H200 round's first: alone, it is the pace
+    assert (run.process_seconds, run.key_seconds, run.key_visits) == (5.33, 3.0, 10.0)
+    # Then three more: the first counts at their mean, in the seconds, the keys' phases and the keys.
+    run.costs += [cost("baseline", 1.14, 10, 0.3), cost("baseline", 1.16, 10, 0.3), cost("contender", 1.66, 7, 0.6)]
+    assert run.process_seconds == pytest.approx(4 / 3 * (1.14 + 1.16 + 1.66), abs=1e-12)
+    assert run.key_seconds == pytest.approx(4 / 3 * 1.2, abs=1e-12)  # first calls only: start and quiet are not
+    assert run.key_visits == pytest.approx(4 / 3 * 27, abs=1e-12)
+    # 16 processes left, 25 s: all 10 keys fit at the pace of the three, 2 with the first counted as it ran.
+    assert remeasure.keys_that_fit(10, 16, 25.0, run.process_seconds, run.key_seconds, 4, run.key_visits) == 10
+    assert remeasure.keys_that_fit(10, 16, 25.0, 5.33 + 1.14 + 1.16 + 1.66, 4.2, 4, 37) == 2
+    assert remeasure.keys_that_fit(10, 16, 18.0, run.process_seconds, run.key_seconds, 4, run.key_visits) == 4
 
 
 def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monkeypatch):
