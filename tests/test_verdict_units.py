@@ -638,11 +638,11 @@ def test_a_failed_re_measurement_keeps_a_class_move_one_suspect_that_names_its_c
 def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
     def broken(*args):
         raise remeasure.RemeasureError("the baseline worker (b) stopped answering")
-    night = Night(None, {KEY: {"wall": 1e-2}})
-    candidates = [finding()]
+    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
+    candidates = [finding(), short(key=OTHER)]  # one short of the factor: nothing to list where unmeasured
     decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night, broken)
-    assert [(f.level, f.why) for f in decided] == [
-        ("suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
+    assert [(f.key, f.level, f.why) for f in decided] == [
+        (KEY, "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
     assert summary == {"error": "the baseline worker (b) stopped answering"}
 
 

@@ -109,8 +109,8 @@ def plan_order(finding: Finding) -> tuple[bool, tuple[bool, bool, bool, float]]:
 
 def short_of_factor(finding: Finding, factor: float) -> bool:
     """Whether a GPU time slower by less than the factor is within one spread of it: worth re-measuring
-    where the budget allows. GPU time only: its processes spread about 1% (a CUDA graph's replay), so 10
-    a side tell a step of the factor from one a spread under it; a wall time's spread is wider."""
+    where the budget allows. GPU time only: a CUDA graph's replay has no host time in it, and its processes
+    spread 1-9% where a short key's wall time spreads more (docs/noise.md)."""
     return finding.signal == "gpu" and finding.relative < factor <= finding.relative * spread_of(finding)
 
 

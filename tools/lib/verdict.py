@@ -217,7 +217,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
             settings.factor, measure)
     except remeasure.RemeasureError as error:
-        kept = [group[0] for group in groups]  # a class's move stays one finding
+        kept = [group[0] for group in groups if not group[0].short]  # a class's move stays one finding
         for finding in kept:
             finding.why = (f"{finding.why}; " if finding.common else "") + f"re-measurement failed: {error}"
         return kept, {"error": str(error)}
