@@ -126,8 +126,9 @@ FIGURES_BY_NAME = {figure.name: figure for figure in NIGHT_FIGURES}
 # Files beside a machine's results (not .json: asv reads every .json under results/ as a run).
 DISPATCH_SUFFIX = ".dispatch"  # operator and kernel names per config and mask
 NIGHT_SUFFIX = ".night"  # the night's seconds by phase and each visit's wall time and GPU time
-# The night file's visits of each signal, by label and mask: what its figures were taken from.
-NIGHT_VISITS = {"wall": "wall_visits", "gpu": "gpu_time_visits"}
+# The night file's visits of each signal, by label and mask: what its figures were taken from, and the SM
+# clock read beside each GPU-time build.
+NIGHT_VISITS = {"wall": "wall_visits", "gpu": "gpu_time_visits", "sm_clock": "sm_clock_mhz"}
 VERDICT_SUFFIX = ".verdict"  # a night's suspects, for the next night's persistence rule
 # Where the night writes its side files: <results>/<machine>/<commit>.dispatch (set by tools/record_run.py).
 DISPATCH_FILE_VARIABLE = "ATTENTION_BIAS_DISPATCH_FILE"
