@@ -499,15 +499,31 @@ def short(key: tuple = KEY, ratio: float = 1.2) -> Finding:
     return dataclasses.replace(finding(key=key, ratio=ratio, signal="gpu", why=verdict.SHORT_OF_FACTOR), short=True)
 
 
-@pytest.mark.parametrize("contender, level", [([v * 1.5 for v in BASE], "regression"), (BASE, None),
-                                              ([v + 4.0 for v in BASE], None)])
-def test_a_short_candidate_is_reported_only_where_confirmed(contender, level):
+NOISY = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
+
+
+@pytest.mark.parametrize("base, contender, level", [(BASE, [v * 1.5 for v in BASE], "regression"),
+                                                    (BASE, BASE, None),  # refuted
+                                                    (NOISY, [v * 1.25 for v in NOISY], None)])  # undecided
+def test_a_short_candidate_is_reported_only_where_confirmed(base, contender, level):
+    assert noise.decide(NOISY, [v * 1.25 for v in NOISY], 1.25).outcome == "undecided"
     night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}})
     decided, summary = verdict.remeasured_findings([short()], "cuda", settings(pythons=BOTH), [], night,
-                                                   fake_measure(measured(BASE, contender, signal="gpu")))
+                                                   fake_measure(measured(base, contender, signal="gpu")))
     assert [(f.level, f.why) for f in decided] == ([] if level is None else [
         (level, "slower by less than the factor, within one spread of it tonight, re-measured: confirmed")])
     assert (summary["short_of_factor"], summary["short_measured"], summary["left_out"]) == (1, 1, 0)
+
+
+def test_the_short_candidates_measured_are_those_not_left_out():
+    keys = [("gpu", f"s{i}", "causal_bias") for i in range(4)]
+    night = Night(None, {key: {"wall": 1e-2, "gpu": 1e-2} for key in [KEY, *keys]})
+    # The strongest alone fits: of four short candidates none is measured, then all four with room.
+    for budget, measured_short in ((0.4, 0), (1e6, 4)):
+        _, summary = verdict.remeasured_findings([finding(ratio=3.0), *(short(key=key) for key in keys)], "cuda",
+                                                 settings(pythons=BOTH, budget=budget), [], night,
+                                                 fake_measure(measured(BASE, BASE)))
+        assert (summary["short_of_factor"], summary["short_measured"]) == (4, measured_short)
 
 
 def test_a_short_candidate_left_out_for_the_budget_is_neither_listed_nor_counted():

@@ -236,7 +236,8 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     decided = [finding for finding in decided if not finding.short or finding.level == "regression"]
     return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
-                     "short_of_factor": len(short), "short_measured": len(short) - len(short_left_out),
+                     "short_of_factor": len(short),
+                     "short_measured": len([finding for finding in short if finding not in short_left_out]),
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
                      "extended": len(measured.extended),
