@@ -270,6 +270,6 @@ def refuted_early(baseline: list[float], contender: list[float], factor: float) 
 
 
 def near_confirmation(baseline: list[float], contender: list[float], factor: float) -> bool:
-    """Whether more processes could confirm a candidate: undecided (so not faster: ``decide``), p_change < ALPHA_NEAR."""
+    """Whether more processes could confirm a candidate: undecided (never faster: ``decide``), p_change < ALPHA_NEAR."""
     decision = decide(baseline, contender, factor)
     return decision.outcome == "undecided" and decision.p_change < ALPHA_NEAR
