@@ -240,9 +240,10 @@ def prepared_case(config: AttentionConfig) -> ForwardCase:
     freed before the next build.
     """
     case = _prepared.pop(config, None)
-    if case is None:
-        case = build_case(config)
-    _prepared[config] = case  # the newest, last
+    if case is not None:
+        _prepared[config] = case  # the newest, last; the bytes kept are as they were
+        return case
+    case = _prepared[config] = build_case(config)
     while len(_prepared) > 1 and sum(map(case_bytes, _prepared.values())) > PREPARED_BYTES:
         del _prepared[next(iter(_prepared))]
     return case
