@@ -126,9 +126,12 @@ FIGURES_BY_NAME = {figure.name: figure for figure in NIGHT_FIGURES}
 # Files beside a machine's results (not .json: asv reads every .json under results/ as a run).
 DISPATCH_SUFFIX = ".dispatch"  # operator and kernel names per config and mask
 NIGHT_SUFFIX = ".night"  # the night's seconds by phase and each visit's wall time and GPU time
+# The SM clock (MHz, NVML) read right after each GPU time, the night's and the re-measurement's: the GPU
+# time follows the clock a little (docs/noise.md), and the clock beside it says how far.
+SM_CLOCK = "sm_clock"
 # The night file's visits of each signal, by label and mask: what its figures were taken from, and the SM
 # clock read beside each GPU-time build.
-NIGHT_VISITS = {"wall": "wall_visits", "gpu": "gpu_time_visits", "sm_clock": "sm_clock_mhz"}
+NIGHT_VISITS = {"wall": "wall_visits", "gpu": "gpu_time_visits", SM_CLOCK: "sm_clock_mhz"}
 VERDICT_SUFFIX = ".verdict"  # a night's suspects, for the next night's persistence rule
 # Where the night writes its side files: <results>/<machine>/<commit>.dispatch (set by tools/record_run.py).
 DISPATCH_FILE_VARIABLE = "ATTENTION_BIAS_DISPATCH_FILE"
@@ -278,12 +281,14 @@ class WorkerRequest:
 
 @dataclasses.dataclass(frozen=True)
 class WorkerValue:
-    """One key's values in one process: the fastest visit's wall time, and its GPU time where asked."""
+    """One key's values in one process: the fastest visit's wall time, and its GPU time where asked with the
+    SM clock read right after it."""
 
     config: str
     mask: str
     wall: float
     gpu: float | None = None
+    sm_clock_mhz: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,7 +308,7 @@ class WorkerAnswer:
     @classmethod
     def from_json(cls, text: str) -> WorkerAnswer:
         data = json.loads(text)
-        values = tuple(WorkerValue(v["config"], v["mask"], float(v["wall"]), v.get("gpu"))
+        values = tuple(WorkerValue(v["config"], v["mask"], float(v["wall"]), v.get("gpu"), v.get("sm_clock_mhz"))
                        for v in data.get("values", ()))
         phases = {str(name): float(seconds) for name, seconds in (data.get("phases") or {}).items()}
         return cls(values, data.get("pid"), data.get("cpu"), data.get("error"), phases)

@@ -25,6 +25,7 @@ from tabulate import tabulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib.results import ResultsStore  # noqa: E402
+from lib.suite import schema  # noqa: E402
 
 BANDS = ((0.0, 2e-4), (2e-4, 2e-3), (2e-3, math.inf))  # seconds: launch-bound to long calls
 
@@ -62,7 +63,7 @@ def main() -> int:
     runs = store.runs(args.machine)
     builds: dict[tuple[str, str], list[list[tuple[float, float]]]] = {}
     for run in runs:
-        times, clocks = store.night_visits(run, "gpu"), store.night_visits(run, "sm_clock")
+        times, clocks = store.night_visits(run, "gpu"), store.night_visits(run, schema.SM_CLOCK)
         for label, masks in times.items():
             for mask, values in masks.items():
                 pairs = list(zip(values, clocks.get(label, {}).get(mask, [])))

@@ -594,11 +594,17 @@ class FakeWorker:
 
     def ask(self, request: schema.WorkerRequest) -> schema.WorkerAnswer:
         self.asked.append((self.side, [key.config for key in request.keys]))
-        values = tuple(schema.WorkerValue(key.config, key.mask, self.wall(self.side, self.count, key.config),
-                                          self.gpu(self.side, self.count, key.config) if "gpu" in key.signals
-                                          else None) for key in request.keys)
+        values = tuple(self.value(key) for key in request.keys)
         self.count += 1
         return schema.WorkerAnswer(values, phases={})
+
+    def value(self, key: schema.WorkerKey) -> schema.WorkerValue:
+        """Its wall time; where asked, its GPU time with the SM clock of 1900 MHz plus the process's count."""
+        wall = self.wall(self.side, self.count, key.config)
+        if "gpu" not in key.signals:
+            return schema.WorkerValue(key.config, key.mask, wall)
+        return schema.WorkerValue(key.config, key.mask, wall, self.gpu(self.side, self.count, key.config),
+                                  1900 + self.count)
 
     def stop(self) -> None:
         self.asked.append((self.side, "stopped"))
@@ -653,6 +659,13 @@ def test_a_key_of_two_signals_is_set_aside_only_where_both_are_refuted():
     gpu_slower = FakeWorkers(offset_values({"a": 1.5}), gpu=offset_values({"a": 30.0}))
     measured = remeasure.remeasure(plan_of("a", signals=("gpu", "wall")), gpu_slower, "cpu", 10, 0, 1e9, 1.05)
     assert (measured.processes, measured.refuted_early) == (20, ())
+    # The SM clock read beside each process's GPU time, in its order; none beside a wall time alone.
+    assert [measured.side(("a", "causal_bias"), schema.SM_CLOCK, side) for side in remeasure.SIDES] == [
+        [1900 + n for n in range(10)]] * 2
+    assert measured.sm_clock(("a", "causal_bias"), "baseline") == 1904.5
+    walls = remeasure.remeasure(plan_of("a"), FakeWorkers(offset_values({"a": 30.0})), "cpu", 10, 0, 1e9, 1.05)
+    assert walls.side(("a", "causal_bias"), schema.SM_CLOCK, "baseline") == []
+    assert walls.sm_clock(("a", "causal_bias"), "baseline") is None
 
 
 def test_once_every_key_is_set_aside_no_process_starts():

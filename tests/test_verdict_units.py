@@ -16,6 +16,7 @@ from lib.cli import ToolError
 from lib.findings import Finding
 from lib.nights import Night
 from lib.results import ResultsStore, RunFile
+from lib.suite import schema
 
 KEY = ("gpu", "cfg", "causal_bias")
 OTHER = ("gpu", "other", "materialized")
@@ -408,6 +409,23 @@ def test_both_sides_confirmed_is_a_regression_refuted_is_noise_undecided_a_suspe
     noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
     found = verdict.decide(finding(), measured(noisy, [v * 1.25 for v in noisy]), [], settings(pythons=BOTH))
     assert (found.level, found.why) == ("suspect", "re-measured: undecided")
+
+
+def test_a_gpu_times_decision_carries_the_median_sm_clock_read_beside_each_side():
+    sides = {"baseline": {"gpu": BASE, schema.SM_CLOCK: [1980, 1965, 1950, 1410]},
+             "contender": {"gpu": [v * 1.5 for v in BASE], schema.SM_CLOCK: [1410, 1395, 1425]}}
+    values = remeasure.Remeasured({(KEY[1], KEY[2]): sides}, 12.5, process_costs(20))
+    found = verdict.decide(finding(signal="gpu"), values, [], settings(pythons=BOTH))
+    assert found.confirmation["sm_clock_mhz"] == {"baseline": 1957.5, "contender": 1410}
+    assert report.sm_clocks(found.confirmation) == ", SM clock 1958 / 1410 MHz"
+    assert "p=1.1e-05, SM clock 1958 / 1410 MHz)" in report.findings_table([found])
+    # None read (no NVML), or a wall time: nothing said of the clock.
+    sides["baseline"][schema.SM_CLOCK] = sides["contender"][schema.SM_CLOCK] = []
+    assert "sm_clock_mhz" not in verdict.decide(finding(signal="gpu"), values, [], settings(pythons=BOTH)).confirmation
+    sides["baseline"]["wall"], sides["contender"]["wall"] = sides["baseline"]["gpu"], sides["contender"]["gpu"]
+    sides["baseline"][schema.SM_CLOCK] = [1980]
+    assert "sm_clock_mhz" not in verdict.decide(finding(), values, [], settings(pythons=BOTH)).confirmation
+    assert report.sm_clocks({"sm_clock_mhz": {"baseline": None, "contender": 1410.5}}) == ", SM clock - / 1410 MHz"
 
 
 def test_a_class_moves_decision_names_the_class_it_stands_for():

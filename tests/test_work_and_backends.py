@@ -115,6 +115,34 @@ def test_a_re_measurement_process_visits_a_short_key_once_a_pass_on_each_cpu_and
     assert blocks_of == {"run_materialized": {worker.SHORT_VISIT_BLOCKS}, "run_causal_bias": {worker.VISIT_BLOCKS}}
 
 
+def test_a_keys_gpu_time_is_taken_in_its_last_visit_with_the_sm_clock_read_right_after_it(monkeypatch):
+    from benchmarks.measure import worker
+
+    class Case:
+        def runner(self, mask: str):
+            return lambda: None
+
+        def warm_up(self, mask: str) -> None:
+            pass
+
+    taken: list[int] = []
+    monkeypatch.setattr(worker, "prepared_case", lambda config: Case())
+    monkeypatch.setattr(worker, "parse_label", lambda label, device: label)
+    monkeypatch.setattr(worker, "visit_seconds", lambda run, block_seconds, blocks: 2e-3)
+    monkeypatch.setattr(worker, "graph_replay_seconds", lambda run, block_seconds, blocks: taken.append(1) or 1e-3)
+    monkeypatch.setattr(worker, "sm_clock_mhz", lambda: 1965 + len(taken))
+    visits = worker._Visits("cuda")
+    both, wall = (grid.WorkerKey("c", mask, signals, 3) for mask, signals in
+                  (("causal_bias", ("gpu", "wall")), ("materialized", ("wall",))))
+    for index in range(3):
+        visits.visit(both, index)
+        visits.visit(wall, index)
+    answer = grid.WorkerAnswer((visits.value(both), visits.value(wall)))
+    assert grid.WorkerAnswer.from_json(answer.to_json()).values == (
+        grid.WorkerValue("c", "causal_bias", 2e-3, 1e-3, 1966), grid.WorkerValue("c", "materialized", 2e-3))
+    assert taken == [1]
+
+
 def test_the_worker_process_answers_each_request_line_with_one_answer_line():
     """python -m benchmarks.measure.worker: a WorkerAnswer line per line read, an unreadable one included."""
     label = "1, 4, (16, 48), 64, 'float32'"

@@ -24,6 +24,7 @@ from ..schema import (
     NIGHT_SUFFIX,
     NIGHT_VISITS,
     SHORT_CALL_SECONDS,
+    SM_CLOCK,
     AttentionConfig,
     grid_configs,
 )
@@ -286,6 +287,6 @@ def write_night(state: GridState, seconds: float) -> None:
     clocks = {config.label: {mask: f.sm_clocks_mhz for mask, f in figures.items()}
               for config, figures in _measured(state) if any(any(f.sm_clocks_mhz) for f in figures.values())}
     record = {"seconds": seconds, "phases": state.phases, NIGHT_VISITS["wall"]: visits,
-              NIGHT_VISITS["gpu"]: gpu_visits, NIGHT_VISITS["sm_clock"]: clocks}
+              NIGHT_VISITS["gpu"]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks}
     write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
 

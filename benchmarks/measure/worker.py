@@ -47,7 +47,7 @@ from ..schema import (
     grid_configs,
 )
 from .model import ForwardCase, build_case, in_steady_folder, prepared_case, use_device
-from .timers import adding_seconds, graph_replay_seconds, visit_seconds
+from .timers import adding_seconds, graph_replay_seconds, sm_clock_mhz, visit_seconds
 
 # A visit: blocks of (seconds, how many). A key of short calls is visited on every CPU in turn
 # and its fastest visit counts: short blocks keep its sixteen visits to about 3 ms each.
@@ -72,6 +72,7 @@ class _Visits:
     device: str
     walls: dict[tuple[str, str], list[float]] = dataclasses.field(default_factory=dict)
     gpus: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
+    clocks: dict[tuple[str, str], int | None] = dataclasses.field(default_factory=dict)
     phases: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(WORKER_PHASES, 0.0))
 
     def phase(self, name: str) -> contextlib.AbstractContextManager[None]:
@@ -95,11 +96,12 @@ class _Visits:
         if index == key.visits - 1 and "gpu" in key.signals and self.device == "cuda":
             with self.phase("gpu"):
                 self.gpus[where] = graph_replay_seconds(run, block_seconds=0.002, blocks=5)
+                self.clocks[where] = sm_clock_mhz()
 
     def value(self, key: WorkerKey) -> WorkerValue:
         """The fastest visit: the host's noise only ever adds time."""
         where = (key.config, key.mask)
-        return WorkerValue(key.config, key.mask, min(self.walls[where]), self.gpus.get(where))
+        return WorkerValue(key.config, key.mask, min(self.walls[where]), self.gpus.get(where), self.clocks.get(where))
 
 
 def measure(request: WorkerRequest, quiet: contextlib.AbstractContextManager[None] = contextlib.nullcontext(),

@@ -26,6 +26,7 @@ import os
 import random
 import shutil
 import stat
+import statistics
 import subprocess
 import tempfile
 import time
@@ -354,6 +355,11 @@ class Remeasured:
     def side(self, key: tuple[str, str], signal: str, side: str) -> list[float]:
         return self.values.get(key, {}).get(side, {}).get(signal, [])
 
+    def sm_clock(self, key: tuple[str, str], side: str) -> float | None:
+        """The median SM clock (MHz) read after ``side``'s GPU times of ``key``; None where none was read."""
+        clocks = self.side(key, schema.SM_CLOCK, side)
+        return statistics.median(clocks) if clocks else None
+
     def merged(self, other: Remeasured) -> Remeasured:
         values = self.values | other.values
         dropped = tuple(key for key in (*self.dropped, *other.dropped) if key not in values)
@@ -489,6 +495,8 @@ class _Round:
             per_signal.setdefault("wall", []).append(value.wall)
             if value.gpu is not None:
                 per_signal.setdefault("gpu", []).append(value.gpu)
+            if value.sm_clock_mhz is not None:  # where NVML reads it: on a GPU, beside each GPU time
+                per_signal.setdefault(schema.SM_CLOCK, []).append(value.sm_clock_mhz)
         self.costs.append(process_cost(side, request, answer, seconds))
 
     def near_confirmation(self) -> list[tuple[str, str]]:

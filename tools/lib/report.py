@@ -21,14 +21,22 @@ def formatted(signal: str, value: float) -> str:
     return f"{value:g}"
 
 
+def sm_clocks(confirmation: dict) -> str:
+    """', SM clock 1965 / 1410 MHz': the median clocks read after each side's GPU times, where any were."""
+    clocks = confirmation.get("sm_clock_mhz")
+    if not clocks:
+        return ""
+    return ", SM clock " + " / ".join("-" if clock is None else f"{clock:.0f}" for clock in clocks.values()) + " MHz"
+
+
 def findings_table(findings: list[Finding]) -> str:
     rows = [{
         "config": f.key[1], "mask": f.key[2], "signal": f.signal, "class": f.klass,
         "reference": formatted(f.signal, f.reference), "tonight": formatted(f.signal, f.contender),
         "ratio": f"{f.ratio:.3f}", "over its class": "" if f.move == 1.0 else f"{f.relative:.3f}",
         "floor": "" if math.isinf(f.floor) else f"{f.floor:.3f}",
-        "why": f.why + (f" ({f.confirmation['ratio']:.3f}, p={f.confirmation['p_change']:.2g})"
-                        if f.confirmation else ""),
+        "why": f.why + (f" ({f.confirmation['ratio']:.3f}, p={f.confirmation['p_change']:.2g}"
+                        f"{sm_clocks(f.confirmation)})" if f.confirmation else ""),
     } for f in findings]
     return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) if rows else "none"
 

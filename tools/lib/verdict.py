@@ -289,6 +289,9 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
         return finding
     decision = noise.decide(base, new, settings.factor)
     finding.confirmation = dataclasses.asdict(decision) | {"processes": len(base) + len(new)}
+    clocks = {side: measured.sm_clock(finding.config_mask, side) for side in remeasure.SIDES}
+    if finding.signal == "gpu" and any(clocks.values()):
+        finding.confirmation["sm_clock_mhz"] = clocks
     outcome = decision.outcome
     if contender_only and outcome == "confirmed":
         outcome = "undecided"  # one side measured now against nights: it refutes, it never confirms
