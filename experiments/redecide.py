@@ -4,8 +4,10 @@
 
 CHECK.json is `tools/check_regressions.py --format json` output of a run with
 re-measurement; its "confirmation" holds every re-measured key's per-process
-values. Prints, per key and signal, the decision the current rule makes, and a
-count per outcome: a way to try a rule on recorded GPU data without a GPU.
+values. Prints, per key and signal, the decision the current rule makes (GPU
+times at one SM clock where the check recorded each process's clock, as the check
+decides them; ``--as-measured`` leaves them as measured), and a count per
+outcome: a way to try a rule on recorded GPU data without a GPU.
 ``--first K`` also decides on each side's first K processes alone, as a look
 part-way through the processes would, and counts (that outcome, the full one).
 """
@@ -19,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-from lib import noise  # noqa: E402
+from lib import noise, remeasure  # noqa: E402
 
 
 def main() -> None:
@@ -27,12 +29,15 @@ def main() -> None:
     parser.add_argument("check_json", type=Path)
     parser.add_argument("--factor", type=float, default=1.05)
     parser.add_argument("--first", type=int, help="also decide on each side's first K processes")
+    parser.add_argument("--as-measured", action="store_true", help="GPU times as measured, not at one SM clock")
     args = parser.parse_args()
     report = json.loads(args.check_json.read_text())
     outcomes = collections.Counter()
     for entry in report["confirmation"]["values"]:
         for signal in ("wall", "gpu"):
-            base, new = entry["baseline"].get(signal), entry["contender"].get(signal)
+            base, new, _ = remeasure.decided_values(entry, signal)
+            if args.as_measured:
+                base, new = entry["baseline"].get(signal), entry["contender"].get(signal)
             if not (base and new):
                 continue
             decision = noise.decide(base, new, args.factor)

@@ -702,6 +702,22 @@ def test_the_rounds_start_the_workers_once_and_stop_them_after_the_last(monkeypa
         1, {}, [("baseline", "stopped"), ("contender", "stopped")])
 
 
+def test_gpu_times_are_decided_at_the_median_clock_of_both_sides_only_where_each_has_its_clock():
+    sides = {"baseline": {"gpu": [1.0, 2.0], "wall": [3.0, 4.0], schema.SM_CLOCK: [1800, 900]},
+             "contender": {"gpu": [2.0], "wall": [5.0], schema.SM_CLOCK: [1200]}}
+    assert remeasure.decided_values(sides, "gpu") == ([1.0 * 1.5**0.24, 2.0 * 0.75**0.24], [2.0], 1200)
+    assert noise.at_one_clock([1.0, 2.0], [1800, 900], 1800) == [1.0, 2.0 * 0.5**0.24]
+    assert remeasure.decided_values(sides, "wall") == ([3.0, 4.0], [5.0], None)
+    sides["contender"][schema.SM_CLOCK] = []  # a process without its clock: the times as measured
+    assert remeasure.decided_values(sides, "gpu") == ([1.0, 2.0], [2.0], None)
+    assert remeasure.decided_values({"contender": sides["contender"]}, "gpu") == ([], [2.0], None)
+    # The looks decide on the same values as the last.
+    sides["contender"][schema.SM_CLOCK] = [1200]
+    seen = []
+    assert remeasure.sides_say(lambda base, new, factor: seen.append((base, new, factor)) or True, sides, "gpu", 1.05)
+    assert seen == [([1.0 * 1.5**0.24, 2.0 * 0.75**0.24], [2.0], 1.05)]
+
+
 def test_a_signal_without_values_on_a_side_is_never_refuted_early():
     same = [100.0 + n for n in range(6)]
 

@@ -428,6 +428,32 @@ def test_a_gpu_times_decision_carries_the_median_sm_clock_read_beside_each_side(
     assert report.sm_clocks({"sm_clock_mhz": {"baseline": None, "contender": 1410.5}}) == ", SM clock - / 1410 MHz"
 
 
+# A GPU time that follows its clock as noise.GPU_TIME_CLOCK_SLOPE says, 5% slower on the contender: the clocks
+# of the contender's processes (1980 down to 1530 MHz) against the baseline's (1500 up to 1950 MHz).
+CLOCKS = {"baseline": [1500 + 50 * i for i in range(10)], "contender": [1980 - 50 * i for i in range(10)]}
+AT_1800 = {"baseline": [100 + i * 0.01 for i in range(10)], "contender": [105 + i * 0.01 for i in range(10)]}
+
+
+def clocked(with_clocks: bool = True) -> remeasure.Remeasured:
+    sides = {side: {"gpu": [time * (clock / 1800) ** -0.24 for time, clock in zip(AT_1800[side], CLOCKS[side])]}
+             | ({schema.SM_CLOCK: CLOCKS[side]} if with_clocks else {}) for side in remeasure.SIDES}
+    return remeasure.Remeasured({(KEY[1], KEY[2]): sides}, 12.5, process_costs(20))
+
+
+def test_a_gpu_time_is_decided_at_one_clock_where_each_process_read_its_clock():
+    found = verdict.decide(finding(signal="gpu"), clocked(), [], settings(factor=1.05, pythons=BOTH))
+    assert (found.level, found.why) == ("regression", "re-measured: confirmed")
+    assert found.confirmation == {"outcome": "confirmed", "ratio": 1.0499775101204458,
+                                  "p_change": 1.0825088224361175e-05, "p_factor": 0.7393643508194592,
+                                  "processes": 20, "sm_clock_mhz": {"baseline": 1725, "contender": 1755},
+                                  "at_sm_clock_mhz": 1740}
+    assert report.sm_clocks(found.confirmation) == ", SM clock 1725 / 1755 MHz, taken to 1740"
+    # As measured, the contender's faster clocks hide most of it.
+    found = verdict.decide(finding(signal="gpu"), clocked(False), [], settings(factor=1.05, pythons=BOTH))
+    assert (found.level, found.confirmation["p_change"]) == ("suspect", 0.00032475264673405486)
+    assert "at_sm_clock_mhz" not in found.confirmation
+
+
 def test_a_class_moves_decision_names_the_class_it_stands_for():
     common = dataclasses.replace(finding(why="the launch-bound results moved 1.40x as one (9 results)"),
                                  common=9)

@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from lib import noise
 from lib.findings import Finding
 from lib.nights import Night
 from lib.noise import (
@@ -355,6 +356,10 @@ class Remeasured:
     def side(self, key: tuple[str, str], signal: str, side: str) -> list[float]:
         return self.values.get(key, {}).get(side, {}).get(signal, [])
 
+    def decided(self, key: tuple[str, str], signal: str) -> tuple[list[float], list[float], float | None]:
+        """Each side's values of ``signal`` as the decision takes them, and the clock (``decided_values``)."""
+        return decided_values(self.values.get(key, {}), signal)
+
     def sm_clock(self, key: tuple[str, str], side: str) -> float | None:
         """The median SM clock (MHz) read after ``side``'s GPU times of ``key``; None where none was read."""
         clocks = self.side(key, schema.SM_CLOCK, side)
@@ -525,8 +530,21 @@ def sides_say(rule: Callable[[list[float], list[float], float], bool], sides: di
               signal: str, factor: float) -> bool:
     """Whether a key's values so far of ``signal`` meet ``rule`` (``noise.refuted_early``,
     ``noise.near_confirmation``); never without values on both sides."""
-    baseline, contender = sides["baseline"].get(signal, []), sides["contender"].get(signal, [])
+    baseline, contender, _ = decided_values(sides, signal)
     return bool(baseline and contender) and rule(baseline, contender, factor)
+
+
+def decided_values(sides: dict[str, dict[str, list[float]]], signal: str) -> tuple[list[float], list[float],
+                                                                                  float | None]:
+    """Each side's values of ``signal`` as the decision takes them, and the clock they were taken to: GPU
+    times at the median SM clock of both sides (``noise.at_one_clock``) where every one has its clock;
+    as measured otherwise (None)."""
+    baseline, contender = (sides.get(side, {}).get(signal, []) for side in SIDES)
+    clocks = [sides.get(side, {}).get(schema.SM_CLOCK, []) for side in SIDES]
+    if signal != "gpu" or not (baseline and contender) or list(map(len, clocks)) != [len(baseline), len(contender)]:
+        return baseline, contender, None
+    clock = statistics.median(clocks[0] + clocks[1])
+    return noise.at_one_clock(baseline, clocks[0], clock), noise.at_one_clock(contender, clocks[1], clock), clock
 
 
 def looks_early(index: int) -> bool:

@@ -22,11 +22,14 @@ def formatted(signal: str, value: float) -> str:
 
 
 def sm_clocks(confirmation: dict) -> str:
-    """', SM clock 1965 / 1410 MHz': the median clocks read after each side's GPU times, where any were."""
+    """', SM clock 1965 / 1410 MHz, taken to 1800': the median clocks read after each side's GPU times, where
+    any were, and the one clock the decision took them to."""
     clocks = confirmation.get("sm_clock_mhz")
     if not clocks:
         return ""
-    return ", SM clock " + " / ".join("-" if clock is None else f"{clock:.0f}" for clock in clocks.values()) + " MHz"
+    taken = confirmation.get("at_sm_clock_mhz")
+    return (", SM clock " + " / ".join("-" if clock is None else f"{clock:.0f}" for clock in clocks.values())
+            + " MHz" + ("" if taken is None else f", taken to {taken:.0f}"))
 
 
 def findings_table(findings: list[Finding]) -> str:

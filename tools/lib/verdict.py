@@ -279,11 +279,11 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
 def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night], settings: Settings) -> Finding:
     """One re-measured candidate's level: confirmed -> regression, refuted -> noise, undecided -> suspect."""
     contender_only = "baseline" not in (settings.pythons or {})
-    new = measured.side(finding.config_mask, finding.signal, "contender")
-    if contender_only:
+    if contender_only:  # the nights' values as measured: no clock beside them
         base = [v for night in history if (v := night.value(finding.key, finding.signal))]
+        new, clock = measured.side(finding.config_mask, finding.signal, "contender"), None
     else:
-        base = measured.side(finding.config_mask, finding.signal, "baseline")
+        base, new, clock = measured.decided(finding.config_mask, finding.signal)
     if not (base and new):
         finding.why = "not re-measured"
         return finding
@@ -292,6 +292,8 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
     clocks = {side: measured.sm_clock(finding.config_mask, side) for side in remeasure.SIDES}
     if finding.signal == "gpu" and any(clocks.values()):
         finding.confirmation["sm_clock_mhz"] = clocks
+    if clock is not None:
+        finding.confirmation["at_sm_clock_mhz"] = clock
     outcome = decision.outcome
     if contender_only and outcome == "confirmed":
         outcome = "undecided"  # one side measured now against nights: it refutes, it never confirms
