@@ -32,7 +32,6 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from lib import noise
 from lib.findings import Finding
 from lib.nights import Night
 from lib.noise import (
@@ -40,6 +39,7 @@ from lib.noise import (
     PROCESSES_TO_CONFIRM,
     PROCESSES_TO_REFUTE_EARLY,
     Z_CANDIDATE,
+    at_one_clock,
     near_confirmation,
     refuted_early,
 )
@@ -537,14 +537,14 @@ def sides_say(rule: Callable[[list[float], list[float], float], bool], sides: di
 def decided_values(sides: dict[str, dict[str, list[float]]], signal: str) -> tuple[list[float], list[float],
                                                                                   float | None]:
     """Each side's values of ``signal`` as the decision takes them, and the clock they were taken to: GPU
-    times at the median SM clock of both sides (``noise.at_one_clock``) where every one has its clock;
+    times at the median SM clock of both sides (``at_one_clock``) where every one has its clock;
     as measured otherwise (None)."""
     baseline, contender = (sides.get(side, {}).get(signal, []) for side in SIDES)
     clocks = [sides.get(side, {}).get(schema.SM_CLOCK, []) for side in SIDES]
     if signal != "gpu" or not (baseline and contender) or list(map(len, clocks)) != [len(baseline), len(contender)]:
         return baseline, contender, None
     clock = statistics.median(clocks[0] + clocks[1])
-    return noise.at_one_clock(baseline, clocks[0], clock), noise.at_one_clock(contender, clocks[1], clock), clock
+    return at_one_clock(baseline, clocks[0], clock), at_one_clock(contender, clocks[1], clock), clock
 
 
 def looks_early(index: int) -> bool:
