@@ -710,6 +710,8 @@ def test_gpu_times_are_decided_at_the_median_clock_of_both_sides_only_where_each
     assert remeasure.decided_values(sides, "wall") == ([3.0, 4.0], [5.0], None)
     sides["contender"][schema.SM_CLOCK] = []  # a process without its clock: the times as measured
     assert remeasure.decided_values(sides, "gpu") == ([1.0, 2.0], [2.0], None)
+    sides["contender"][schema.SM_CLOCK] = [0]  # nor where a clock read nothing
+    assert remeasure.decided_values(sides, "gpu") == ([1.0, 2.0], [2.0], None)
     assert remeasure.decided_values({"contender": sides["contender"]}, "gpu") == ([], [2.0], None)
     # The looks decide on the same values as the last.
     sides["contender"][schema.SM_CLOCK] = [1200]

@@ -537,11 +537,12 @@ def sides_say(rule: Callable[[list[float], list[float], float], bool], sides: di
 def decided_values(sides: dict[str, dict[str, list[float]]], signal: str) -> tuple[list[float], list[float],
                                                                                   float | None]:
     """Each side's values of ``signal`` as the decision takes them, and the clock they were taken to: GPU
-    times at the median SM clock of both sides (``at_one_clock``) where every one has its clock;
-    as measured otherwise (None)."""
+    times at the median SM clock of both sides (``at_one_clock``) where every one has its clock, above
+    zero; as measured otherwise (None)."""
     baseline, contender = (sides.get(side, {}).get(signal, []) for side in SIDES)
     clocks = [sides.get(side, {}).get(schema.SM_CLOCK, []) for side in SIDES]
-    if signal != "gpu" or not (baseline and contender) or list(map(len, clocks)) != [len(baseline), len(contender)]:
+    if (signal != "gpu" or not (baseline and contender) or list(map(len, clocks)) != [len(baseline), len(contender)]
+            or min(clocks[0] + clocks[1]) <= 0):
         return baseline, contender, None
     clock = statistics.median(clocks[0] + clocks[1])
     return at_one_clock(baseline, clocks[0], clock), at_one_clock(contender, clocks[1], clock), clock
