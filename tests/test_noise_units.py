@@ -405,3 +405,13 @@ def test_slower_by_exactly_the_factor_is_near_the_bar():
     decision = noise.decide(baseline, contender, 1.05)
     assert (decision.outcome, decision.ratio, decision.p_change < 0.01) == ("undecided", 1.05, True)
     assert noise.near_confirmation(baseline, contender, 1.05)
+
+
+def test_a_gpu_time_at_one_clock_takes_out_the_clocks_share_by_the_fitted_slope():
+    # The slope fitted on an H200 (docs/measurements/2026-12-03-h200-floors.md): a clock 1.5x the one
+    # taken to scales a time by 1.5 ** 0.24, one half of it by 0.5 ** 0.24; the clock taken to, not at all.
+    assert noise.GPU_TIME_CLOCK_SLOPE == -0.24
+    assert noise.at_one_clock([2.0, 3.0, 4.0], [2700, 900, 1800], 1800) == [2.0 * 1.5**0.24, 3.0 * 0.5**0.24, 4.0]
+    assert noise.at_one_clock([2.0], [1800], 1800) == [2.0]
+    with pytest.raises(ValueError):  # a time without its clock is never paired with another's
+        noise.at_one_clock([2.0, 3.0], [1800], 1800)
