@@ -231,10 +231,10 @@ ALPHA_NEAR = 0.01
 EXTRA_PROCESSES = 4
 
 # How a re-measured GPU time follows the SM clock read right after it: the slope of log GPU time on log
-# clock within a key and side. Over four checks' processes on an H200 (2026-12-03) it was -0.20 to -0.29
-# (pooled -0.24, r = -0.46, 504 processes): the clock read once after the blocks stands in, noisily, for
-# the clock during them, so the slope is shallower than a clock-bound kernel's -1. A fixed slope leaves
-# an unchanged key's two sides exchangeable: the rank test stays exact (docs/noise.md).
+# clock within a key and side, fitted to recorded checks (docs/noise.md, "A GPU time at one clock"). The
+# clock read once after the blocks stands in, noisily, for the clock during them, so the slope is
+# shallower than a clock-bound kernel's -1. A fixed slope leaves an unchanged key's two sides
+# exchangeable: the rank test stays exact.
 GPU_TIME_CLOCK_SLOPE = -0.24
 
 
