@@ -540,12 +540,13 @@ def decided_values(sides: dict[str, dict[str, list[float]]], signal: str) -> tup
     times at the median SM clock of both sides (``at_one_clock``) where every one has its clock, above
     zero; as measured otherwise (None)."""
     baseline, contender = (sides.get(side, {}).get(signal, []) for side in SIDES)
-    clocks = [sides.get(side, {}).get(schema.SM_CLOCK, []) for side in SIDES]
-    if (signal != "gpu" or not (baseline and contender) or list(map(len, clocks)) != [len(baseline), len(contender)]
-            or min(clocks[0] + clocks[1]) <= 0):
+    base_clocks, new_clocks = (sides.get(side, {}).get(schema.SM_CLOCK, []) for side in SIDES)
+    every_clock = base_clocks + new_clocks
+    if (signal != "gpu" or not (baseline and contender) or len(base_clocks) != len(baseline)
+            or len(new_clocks) != len(contender) or min(every_clock) <= 0):
         return baseline, contender, None
-    clock = statistics.median(clocks[0] + clocks[1])
-    return at_one_clock(baseline, clocks[0], clock), at_one_clock(contender, clocks[1], clock), clock
+    clock = statistics.median(every_clock)
+    return at_one_clock(baseline, base_clocks, clock), at_one_clock(contender, new_clocks, clock), clock
 
 
 def looks_early(index: int) -> bool:
