@@ -438,8 +438,8 @@ class _Round:
     @property
     def paced(self) -> tuple[ProcessCost, ...]:
         """The processes the pace is taken from: all but the round's first, once there are others. The first
-        waits for its worker's first child and loads what nothing has loaded yet: 2.3-5.3 s on H200 VMs
-        where the rest took 1.1-1.7 s, and counted it made the first block drop keys that fit."""
+        waits for its worker's first child and loads what nothing has loaded yet, several times a later
+        process's seconds (docs/noise.md): counted, it made the first block drop keys that fit."""
         return tuple(self.costs[1:]) if len(self.costs) > 1 else tuple(self.costs)
 
     @property
