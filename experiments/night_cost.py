@@ -7,8 +7,10 @@ its parameter sets took (each a forked process), and the duration of each
 setup_cache. Prints them grouped (wall times, Profile figures, setup_cache)
 with the process count and time per process: what a change to the night's cost
 should be measured against. Where the run's ``<commit>.night`` file is there, also
-the measuring process's seconds by phase and how far a result's visits spread
-(slowest visit over the fastest, which is the recorded value).
+the measuring process's seconds by phase, how far a result's visits spread
+(slowest visit over the fastest, which is the recorded value), and the
+setup_cache process's timeline: its start, torch's import, the measurement,
+the side files, its return and exit.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def main() -> None:
 
     night_path = run.path.parent / f"{run.commit_hash}{schema.NIGHT_SUFFIX}"
     if night_path.is_file():
-        print_night(json.loads(night_path.read_text()))
+        night = json.loads(night_path.read_text())
+        print_night(night)
+        print_timeline(night.get("timeline") or {}, data, setup)
 
 
 def print_night(night: dict) -> None:
@@ -67,6 +71,25 @@ def print_night(night: dict) -> None:
 
         print(f"visits, slowest / fastest, over {len(spreads)} results: median {quantile(0.5):.3f}, "
               f"p95 {quantile(0.95):.3f}, max {spreads[-1]:.3f}")
+
+
+def print_timeline(timeline: dict, data: dict, setup_seconds: float) -> None:
+    """The setup_cache process from asv's call to asv's next benchmark, where the night file has its timeline:
+    asv's first benchmark starts when setup_cache has returned, so it dates the process's end."""
+    column = data["result_columns"].index("started_at")
+    firsts = [entry[column] / 1e3 for entry in data["results"].values() if column < len(entry) and entry[column]]
+    if not firsts or not all(timeline.get(mark) for mark in TIMELINE):
+        return
+    ended = min(firsts)
+    marks = [("asv's call", ended - setup_seconds)] + [(TIMELINE[mark], timeline[mark]) for mark in TIMELINE]
+    marks.append(("asv's next benchmark", ended))
+    print("\nthe setup_cache process, from asv's call to asv's next benchmark:")
+    for (before, at), (after, then) in zip(marks, marks[1:]):
+        print(f"  {before} -> {after}: {then - at:6.2f} s")
+
+
+TIMELINE = {"process_started": "the process's start", "called": "setup_cache's call",
+            "imported": "the measuring code imported", "measured": "measured", "written": "side files written"}
 
 
 if __name__ == "__main__":

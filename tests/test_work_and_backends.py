@@ -216,8 +216,8 @@ def test_dispatch_counts_are_exact_and_see_one_extra_operator():
     for mask in grid.MASKS:
         run = case.runner(mask)
         run()
-        first, second = counts.dispatch_counts(run, cuda=False), counts.dispatch_counts(run, cuda=False)
-        assert first == second
+        (first, peak), (second, _) = counts.dispatch_counts(run, cuda=False), counts.dispatch_counts(run, cuda=False)
+        assert first == second and peak is None
         assert first.figures()["kernels"] is None and first.syncs is None and first.allocations is None
         assert first.figures()["aten_ops"] == sum(first.operators.values()) > 10
 
@@ -225,12 +225,12 @@ def test_dispatch_counts_are_exact_and_see_one_extra_operator():
             torch.ops.aten.alias(case.query)
             return run()
 
-        extra = counts.dispatch_counts(with_extra_operator, cuda=False)
+        extra, _ = counts.dispatch_counts(with_extra_operator, cuda=False)
         assert extra.figures()["aten_ops"] == first.figures()["aten_ops"] + 1
         assert extra.operators - first.operators == {"aten::alias": 1}
     # The mask subclass dispatches through Python inside torch; the boolean mask does not.
-    materialized = counts.dispatch_counts(case.runner("materialized"), cuda=False).python_calls
-    assert counts.dispatch_counts(case.runner("causal_bias"), cuda=False).python_calls > materialized
+    materialized = counts.dispatch_counts(case.runner("materialized"), cuda=False)[0].python_calls
+    assert counts.dispatch_counts(case.runner("causal_bias"), cuda=False)[0].python_calls > materialized
 
 
 def test_a_torch_without_attention_biases_skips_with_the_reason(tmp_path):

@@ -35,8 +35,9 @@ def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
     return backend_of({event.name for event in profiled.events()})
 
 
-def dispatch_counts(run: Callable[[], torch.Tensor], cuda: bool) -> DispatchCounts:
-    """Count what one warm call of ``run`` dispatches: operators, kernels, syncs, Python calls, allocations."""
+def dispatch_counts(run: Callable[[], torch.Tensor], cuda: bool) -> tuple[DispatchCounts, int | None]:
+    """Count what warm calls of ``run`` dispatch (operators, kernels, syncs, Python calls, allocations)
+    and (CUDA) the bytes one call allocates at its peak: one profiled call and one counted call."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
@@ -56,15 +57,19 @@ def dispatch_counts(run: Callable[[], torch.Tensor], cuda: bool) -> DispatchCoun
             sync_calls[event.name] += 1
     # Less the synchronize above, which is the measurement's own.
     syncs = sum(sync_calls.values()) - 1 if cuda else None
-    return DispatchCounts(operators, kernels, syncs, sync_calls, python_calls(run),
-                          allocations(run) if cuda else None)
+    calls, allocated, peak = counted_call(run, cuda)
+    return DispatchCounts(operators, kernels, syncs, sync_calls, calls, allocated), peak
 
 
-def python_calls(run: Callable[[], object]) -> int:
-    """Python function calls inside torch's own source during one call of ``run``.
+def counted_call(run: Callable[[], object], cuda: bool) -> tuple[int, int | None, int | None]:
+    """One call of ``run``: the Python calls in torch's source, and (CUDA) the caching allocator's
+    allocation requests and the bytes allocated at the peak above what was allocated before.
 
     Only torch's frames count: the suite's module is the same on both sides of a
-    comparison, and a test double of a slower torch must not count itself.
+    comparison, and a test double of a slower torch must not count itself. Inputs,
+    weights and the mask are allocated before the call, so the peak leaves them out;
+    the case is warm, so library workspaces kept for good are not in it either.
+    The counting hook slows the call, never what it allocates, so one call gives all three.
     """
     calls = 0
 
@@ -72,18 +77,19 @@ def python_calls(run: Callable[[], object]) -> int:
         nonlocal calls
         calls += event == "call" and frame.f_code.co_filename.startswith(TORCH_SOURCE)
 
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        bytes_before = torch.cuda.memory_allocated()
+        requests_before = torch.cuda.memory_stats()["allocation.all.allocated"]
     previous = sys.getprofile()
     sys.setprofile(count)
     try:
         run()
     finally:
         sys.setprofile(previous)
-    return calls
-
-
-def allocations(run: Callable[[], object]) -> int:
-    """Allocation requests one call makes of the caching allocator (cache hits included)."""
-    before = torch.cuda.memory_stats()["allocation.all.allocated"]
-    run()
+    if not cuda:
+        return calls, None, None
     torch.cuda.synchronize()
-    return torch.cuda.memory_stats()["allocation.all.allocated"] - before
+    return (calls, torch.cuda.memory_stats()["allocation.all.allocated"] - requests_before,
+            torch.cuda.max_memory_allocated() - bytes_before)

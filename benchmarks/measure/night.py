@@ -44,7 +44,6 @@ from .model import (
 from .timers import (
     VISIT_BLOCK_SECONDS,
     adding_seconds,
-    forward_peak_memory,
     graph_replay_seconds,
     sm_clock_mhz,
     visit_seconds,
@@ -67,11 +66,7 @@ GPU_TIME_BLOCKS = 3
 
 def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
     """Dispatch counts (the backend with them) and (CUDA) peak memory of one warm mask."""
-    run = case.runner(mask)
-    cuda = case.config.device == "cuda"
-    figures.dispatch = dispatch_counts(run, cuda)
-    if cuda:
-        figures.peak_memory = forward_peak_memory(run)
+    figures.dispatch, figures.peak_memory = dispatch_counts(case.runner(mask), case.config.device == "cuda")
 
 
 def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
@@ -237,18 +232,33 @@ def _calls_under(figures: dict[str, MaskFigures], seconds: float) -> bool:
     return all(wall is not None and wall < seconds for wall in walls)
 
 
-def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask) -> NightValues:
+def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask,
+               called_at: float | None = None) -> NightValues:
     """The night of one grid: every config measured, the side files written beside the run's results,
-    the figures' values returned for asv's track_* children."""
+    the figures' values returned for asv's track_* children. ``called_at``: when setup_cache called it,
+    before the measuring code's import (epoch seconds)."""
     reason = unavailable(device)
     if reason:
         return NightValues(unavailable=reason)
+    timeline = {"process_started": process_started_at(), "called": called_at, "imported": time.time()}
     started = time.perf_counter()
     with in_steady_folder():
         state = measure_grid(grid_configs(params, device), mask_builder)
+    seconds = time.perf_counter() - started
+    timeline["measured"] = time.time()
     write_dispatch_names(state)
-    write_night(state, time.perf_counter() - started)
+    write_night(state, seconds, timeline)
     return state.night_values()
+
+
+def process_started_at() -> float | None:
+    """When this process started (epoch seconds, to 10 ms), from Linux's /proc; None elsewhere."""
+    try:
+        started_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.time() - uptime + started_ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _measured(state: GridState) -> Iterator[tuple[AttentionConfig, dict[str, MaskFigures]]]:
@@ -271,8 +281,10 @@ def write_dispatch_names(state: GridState) -> None:
     write_whole(Path(path), json.dumps(names, indent=1, sort_keys=True))
 
 
-def write_night(state: GridState, seconds: float) -> None:
-    """Beside the dispatch names, <commit>.night: the measurement's seconds by phase and every visit's wall time.
+def write_night(state: GridState, seconds: float, timeline: dict[str, float | None] | None = None) -> None:
+    """Beside the dispatch names, <commit>.night: the measurement's seconds by phase, every visit's wall
+    time, and the setup_cache process's timeline (epoch seconds: the process's start, setup_cache's call,
+    the measuring code imported, the measurement's end, the side files written).
 
     asv keeps one number per result and shows a setup_cache's output only when
     it fails; this is where the night's own cost and spread can be read.
@@ -286,7 +298,8 @@ def write_night(state: GridState, seconds: float) -> None:
                   for config, figures in _measured(state) if config.device == "cuda"}
     clocks = {config.label: {mask: f.sm_clocks_mhz for mask, f in figures.items()}
               for config, figures in _measured(state) if any(any(f.sm_clocks_mhz) for f in figures.values())}
-    record = {"seconds": seconds, "phases": state.phases, NIGHT_VISITS["wall"]: visits,
+    timeline = {**(timeline or {}), "written": time.time()}
+    record = {"seconds": seconds, "phases": state.phases, "timeline": timeline, NIGHT_VISITS["wall"]: visits,
               NIGHT_VISITS["gpu"]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks}
     write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
 

@@ -1,4 +1,4 @@
-"""The clocks of the measuring code: wall time of a visit, CUDA-graph GPU time, peak memory, the SM clock.
+"""The clocks of the measuring code: wall time of a visit, CUDA-graph GPU time, the SM clock.
 
 Imports torch; nothing here touches CUDA at import time (a forked child cannot
 use CUDA that was initialised in its parent). Each timer takes the call to time,
@@ -107,18 +107,3 @@ def _captured(run: Callable[[], torch.Tensor]) -> torch.cuda.CUDAGraph:
     with torch.cuda.graph(graph):
         run()
     return graph
-
-
-def forward_peak_memory(run: Callable[[], torch.Tensor]) -> int:
-    """Bytes one forward allocates at its peak above what was allocated before it.
-
-    Inputs, weights and the mask are allocated before, so they are not counted; the
-    output and every intermediate are. Call it after a warm-up, so that workspaces
-    the libraries keep for good (cuBLAS, cuDNN) are not counted either.
-    """
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    before = torch.cuda.memory_allocated()
-    run()
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() - before
