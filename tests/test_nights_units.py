@@ -65,8 +65,8 @@ def test_a_value_that_was_never_read_is_none():
 
 
 def test_the_class_comes_from_the_latest_night_with_both_times():
-    launch = Night(None, {KEY: {"wall": 3.0, "gpu": 2.0}})  # 1.5: launch-bound
-    gpu_bound = Night(None, {KEY: {"wall": 2.0, "gpu": 2.0}})
+    launch = Night(None, {KEY: {"wall": 3e-3, "gpu": 2e-3}})  # 1.5: launch-bound
+    gpu_bound = Night(None, {KEY: {"wall": 2e-3, "gpu": 2e-3}})
     partial = Night(None, {KEY: {"wall": 9.0, "gpu": None}})
     assert nights.key_class([gpu_bound, launch, partial], KEY) == "launch-bound"
     assert nights.key_class([launch, gpu_bound], KEY) == "GPU-bound"

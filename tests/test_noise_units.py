@@ -8,6 +8,7 @@ import math
 
 import pytest
 from lib import noise
+from lib.suite import schema
 
 KEY = ("gpu", "c", "materialized")
 
@@ -36,10 +37,18 @@ def test_the_thresholds_have_the_values_docs_noise_md_argues_for():
 
 
 def test_launch_bound_from_a_wall_time_one_and_a_half_times_the_gpu_time():
-    assert noise.config_class(0.75, 0.5) == "launch-bound"  # exactly 1.5
-    assert noise.config_class(0.74, 0.5) == "GPU-bound"  # 1.48
-    assert noise.config_class(0.5, 0.5) == "GPU-bound"
+    assert noise.config_class(0.75e-3, 0.5e-3) == "launch-bound"  # exactly 1.5
+    assert noise.config_class(0.74e-3, 0.5e-3) == "GPU-bound"  # 1.48
+    assert noise.config_class(0.5e-3, 0.5e-3) == "GPU-bound"
     assert noise.config_class(3.0, 0.5) == "launch-bound"
+
+
+def test_a_gpu_bound_call_of_10_ms_or_more_is_long_a_launch_bound_one_stays_launch_bound():
+    assert schema.LONG_CALL_SECONDS == 1e-2
+    assert noise.config_class(0.01, 0.01) == noise.LONG_GPU_BOUND == "long GPU-bound"
+    assert noise.config_class(0.0149, 0.01) == "long GPU-bound"  # 1.49x: not launch-bound
+    assert noise.config_class(0.01, math.nextafter(0.01, 0)) == noise.GPU_BOUND == "GPU-bound"
+    assert noise.config_class(0.015, 0.01) == noise.LAUNCH_BOUND == "launch-bound"
 
 
 @pytest.mark.parametrize("wall, gpu", [(None, 0.5), (0.5, None), (0.0, 0.5), (0.5, 0.0), (None, None)])

@@ -14,7 +14,7 @@ from conftest import process_costs
 from lib import noise, remeasure, report, verdict
 from lib.cli import ToolError
 from lib.findings import Finding
-from lib.nights import Night
+from lib.nights import Night, key_class
 from lib.results import ResultsStore, RunFile
 from lib.suite import schema
 
@@ -335,6 +335,31 @@ def test_a_class_move_below_the_factor_or_from_too_few_results_is_no_finding():
     findings, _ = verdict.classify(history, tonight, m, classes, {}, settings(), moves)
     assert [(f.key[1], f.relative, f.common) for f in findings] == [
         (key[1], pytest.approx(1.5), 0) for key in CLASS_KEYS[:noise.MOVE_MIN_RESULTS - 1]] + [("s0", 1.3, 0)]
+
+
+def test_long_calls_keep_their_own_move_when_the_gpus_clock_moves_the_rest():
+    """As on H200 VM K's GPU +5% night: 24 GPU-bound results' GPU times 1.02x (the GPU's clock), eight long
+    ones (10 ms and more, at the power-limited clock) unmoved but one, 1.06x. Over its own class it is
+    1.06x; in one class with the rest the common move is near 1.02 and it short of the factor."""
+    short = [("gpu", f"s{i}", "causal_bias") for i in range(24)]
+    long = [("gpu", f"l{i}", "causal_bias") for i in range(noise.MOVE_MIN_RESULTS)]
+    before = {key: {"wall": 2e-3, "gpu": 2e-3} for key in short} | {key: {"wall": 2e-2, "gpu": 2e-2} for key in long}
+    history = [Night(None, before)] * 3
+    tonight = Night(None, {key: {"wall": 2e-3, "gpu": 2e-3 * 1.02} for key in short}
+                    | {key: {"wall": 2e-2, "gpu": 2e-2} for key in long} | {long[0]: {"wall": 2e-2, "gpu": 2.12e-2}})
+    classes = {key: key_class([*history, tonight], key) for key in short + long}
+    assert [classes[key] for key in short + long] == [noise.GPU_BOUND] * 24 + [noise.LONG_GPU_BOUND] * 8
+    m = noise.NoiseModel({(signal, klass): 0.005 for signal in ("wall", "gpu")
+                          for klass in (noise.GPU_BOUND, noise.LONG_GPU_BOUND)}, {}, 2)
+    moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.05, m))
+    assert moves == {(noise.GPU_BOUND, "wall"): 1.0, (noise.GPU_BOUND, "gpu"): pytest.approx(1.02),
+                     (noise.LONG_GPU_BOUND, "wall"): 1.0, (noise.LONG_GPU_BOUND, "gpu"): 1.0}
+    findings, _ = verdict.classify(history, tonight, m, classes, {}, settings(factor=1.05), moves)
+    assert [(f.key, f.signal, f.relative) for f in findings] == [(long[0], "gpu", pytest.approx(1.06))]
+    one_class = dict.fromkeys(short + long, noise.GPU_BOUND)
+    moves = verdict.class_moves(verdict.class_shifts(history, tonight, one_class, 5, 1.05, m))
+    assert moves[(noise.GPU_BOUND, "gpu")] == pytest.approx(1.02)  # the unmoved are under a quarter of 32
+    assert verdict.classify(history, tonight, m, one_class, {}, settings(factor=1.05), moves)[0] == []
 
 
 def test_classify_judges_each_continuous_signal_and_splits_candidates_from_findings():

@@ -87,7 +87,7 @@ def plan(args: argparse.Namespace) -> dict:
             wall, gpu = row.walls[mask].value, row.figure("gpu_time", mask)
             if args.gpu and gpu is None:
                 continue
-            if args.launch_bound and noise.config_class(wall, gpu) != "launch-bound":
+            if args.launch_bound and noise.config_class(wall, gpu) != noise.LAUNCH_BOUND:
                 continue
             candidates.append((row.label, mask, wall, gpu))
     taken = {entry["config"] for entry in args.existing}

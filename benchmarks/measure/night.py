@@ -20,6 +20,7 @@ import torch
 from ..night_state import CUDA_MISSING, GridState, MaskFigures, NightValues
 from ..schema import (
     DISPATCH_FILE_VARIABLE,
+    LONG_CALL_SECONDS,
     MASKS,
     NIGHT_SUFFIX,
     NIGHT_VISITS,
@@ -57,10 +58,9 @@ from .timers import (
 WALL_PASSES = 4
 SHORT_CALL_PASSES = 16
 SHORT_VISIT_BLOCK_SECONDS = 0.002
-# Calls under this many seconds get their GPU time in every full pass after the checks (a
+# Calls shorter than LONG_CALL_SECONDS get their GPU time in every full pass after the checks (a
 # build each), and keep the two fastest builds' geometric mean (MaskFigures.kernel_seconds);
-# longer ones, which vary less and cost most, in the last.
-GPU_TIME_EVERY_PASS_SECONDS = 0.01
+# longer ones in the last.
 GPU_TIME_BLOCKS = 3
 
 
@@ -215,10 +215,10 @@ def _run_passes(night: NightPasses, configs: list[AttentionConfig], passes: int,
 
 
 def _kernel_time_due(config: AttentionConfig, figures: dict[str, MaskFigures], last: bool, short: bool) -> bool:
-    """Every full pass after the checks for CUDA calls under GPU_TIME_EVERY_PASS_SECONDS, else the last one."""
+    """Every full pass after the checks for CUDA calls under LONG_CALL_SECONDS, else the last one."""
     if short:
         return False
-    return last or (config.device == "cuda" and _calls_under(figures, GPU_TIME_EVERY_PASS_SECONDS))
+    return last or (config.device == "cuda" and _calls_under(figures, LONG_CALL_SECONDS))
 
 
 def _short_calls(figures: dict[str, MaskFigures] | str | None) -> bool:

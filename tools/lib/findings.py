@@ -16,7 +16,7 @@ class Finding:
     signal: str
     reference: float
     contender: float
-    klass: str  # "launch-bound", "GPU-bound" or "unknown"
+    klass: str  # noise.config_class's
     floor: float  # smallest slowdown one night shows on this key and signal
     why: str
     confirmation: dict | None = None

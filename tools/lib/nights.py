@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-from lib.noise import config_class
+from lib.noise import UNKNOWN, config_class
 from lib.results import ResultsStore, RunFile
 from lib.rows import ConfigRow, config_rows, has_results, problem_rows
 from lib.suite import schema
@@ -57,9 +57,9 @@ def key_class(nights: list[Night], key: Key) -> str:
     """The config's class from the most recent night that has both its wall and GPU time."""
     for night in reversed(nights):
         klass = config_class(night.value(key, "wall"), night.value(key, "gpu"))
-        if klass != "unknown":
+        if klass != UNKNOWN:
             return klass
-    return "unknown"
+    return UNKNOWN
 
 
 def reference_level(history: list[Night], key: Key, signal: str, window: int) -> float | None:

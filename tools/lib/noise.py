@@ -50,11 +50,22 @@ Z_QUARTILE = statistics.NormalDist().inv_cdf(0.75)
 
 
 
+# A result's class: its results share a common move tonight and pool their spread.
+LAUNCH_BOUND = "launch-bound"  # the host sets the wall time
+GPU_BOUND = "GPU-bound"
+# GPU-bound calls of LONG_CALL_SECONDS or more: the GPU runs them at its power-limited clock, so they stay
+# put when the rest move with the GPU's clock (docs/noise.md, "Long calls")
+LONG_GPU_BOUND = "long GPU-bound"
+UNKNOWN = "unknown"  # no GPU time to tell
+
+
 def config_class(wall: float | None, gpu: float | None) -> str:
-    """launch-bound (the host sets the wall time), GPU-bound, or unknown without a GPU time."""
+    """launch-bound, GPU-bound or long GPU-bound, from one night's wall and GPU time; unknown without both."""
     if not wall or not gpu:
-        return "unknown"
-    return "launch-bound" if wall / gpu >= schema.LAUNCH_BOUND_RATIO else "GPU-bound"
+        return UNKNOWN
+    if wall / gpu >= schema.LAUNCH_BOUND_RATIO:
+        return LAUNCH_BOUND
+    return LONG_GPU_BOUND if gpu >= schema.LONG_CALL_SECONDS else GPU_BOUND
 
 
 def log_steps(series: Iterable[float | None], levels: list[float] | None = None) -> list[float]:
@@ -97,7 +108,7 @@ def common_move(log_moves: dict[tuple, float], classes: dict[tuple, str],
 def by_class(log_moves: dict[tuple, float], classes: dict[tuple, str]) -> dict[str, list[float]]:
     grouped: dict[str, list[float]] = {}
     for key, move in log_moves.items():
-        grouped.setdefault(classes.get(key, "unknown"), []).append(move)
+        grouped.setdefault(classes.get(key, UNKNOWN), []).append(move)
     return grouped
 
 
@@ -105,7 +116,7 @@ def class_levels(series: dict[tuple, dict[str, list[float | None]]], classes: di
                  signal: str) -> dict[str, list[float]]:
     """Per class, its log level night by night (0 on the first): the common moves of consecutive nights summed."""
     nights = max((len(per.get(signal, [])) for per in series.values()), default=0)
-    levels = {klass: [0.0] for klass in set(classes.values()) | {"unknown"}}
+    levels = {klass: [0.0] for klass in set(classes.values()) | {UNKNOWN}}
     for night in range(1, nights):
         moves = {key: math.log(now / before) for key, per in series.items()
                  if len(values := per.get(signal, [])) > night
@@ -164,7 +175,7 @@ def class_steps(series: dict[tuple, dict[str, list[float | None]]],
     """Each key's night-to-night log steps per signal, each less its class's common move between the nights."""
     signals = {signal for per in series.values() for signal in per}
     levels = {signal: class_levels(series, classes, signal) for signal in signals}
-    return {key: {signal: log_steps(values, levels[signal][classes.get(key, "unknown")])
+    return {key: {signal: log_steps(values, levels[signal][classes.get(key, UNKNOWN)])
                   for signal, values in per.items()} for key, per in series.items()}
 
 
@@ -182,7 +193,7 @@ def fit(series: dict[tuple, dict[str, list[float | None]]], classes: dict[tuple,
         for signal, values in per_signal.items():
             steps = history[key][signal] + pair.get(key, {}).get(signal, [])
             nights = max(nights, len([v for v in values if v]))
-            pooled_steps.setdefault((signal, classes.get(key, "unknown")), []).extend(steps)
+            pooled_steps.setdefault((signal, classes.get(key, UNKNOWN)), []).extend(steps)
             if len(steps) >= OWN_STEPS:
                 own[(*key, signal)] = (robust_sigma(steps), len(steps))
     pooled = {group: robust_sigma(steps) for group, steps in pooled_steps.items() if steps}

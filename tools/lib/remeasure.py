@@ -36,8 +36,12 @@ from lib.findings import Finding
 from lib.nights import Night
 from lib.noise import (
     EXTRA_PROCESSES,
+    GPU_BOUND,
+    LAUNCH_BOUND,
+    LONG_GPU_BOUND,
     PROCESSES_TO_CONFIRM,
     PROCESSES_TO_REFUTE_EARLY,
+    UNKNOWN,
     Z_CANDIDATE,
     at_one_clock,
     near_confirmation,
@@ -69,7 +73,7 @@ WALL_CALLS = 2
 GPU_CALLS = 10.5
 # How far one night moves a signal before the history has a spread of its own: the scale a
 # candidate's evidence is ranked by until then (docs/noise.md, "Ranking the candidates").
-PRIOR_SPREAD = {"gpu": 1.03, "GPU-bound": 1.03, "launch-bound": 1.15, "unknown": 1.1}
+PRIOR_SPREAD = {"gpu": 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_BOUND: 1.15, UNKNOWN: 1.1}
 
 Plan = dict[tuple[str, str], schema.WorkerKey]  # (config, mask) -> what each process measures of it
 
