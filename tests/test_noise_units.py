@@ -47,6 +47,7 @@ def test_a_gpu_bound_call_of_10_ms_or_more_is_long_a_launch_bound_one_stays_laun
     assert schema.LONG_CALL_SECONDS == 1e-2
     assert noise.config_class(0.01, 0.01) == noise.LONG_GPU_BOUND == "long GPU-bound"
     assert noise.config_class(0.0149, 0.01) == "long GPU-bound"  # 1.49x: not launch-bound
+    assert noise.config_class(0.085, 0.084) == "long GPU-bound"
     assert noise.config_class(0.01, math.nextafter(0.01, 0)) == noise.GPU_BOUND == "GPU-bound"
     assert noise.config_class(0.015, 0.01) == noise.LAUNCH_BOUND == "launch-bound"
 
