@@ -173,6 +173,7 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
                       "--contender-python", str(python), "--format", "json", "--seed", "1")
     assert completed.returncode == 1, completed.stdout + completed.stderr
     report = json.loads(completed.stdout)
+    assert report["confirmation"]["seed"] == 1  # a check is repeated from its report
     operators, host = (CONFIGS[0], "causal_bias"), ("4, 4, (32, 32), 64, 'float32'", "materialized")
     found = {(f["config"], f["mask"], f["signal"]): f for f in report["regressions"]}
     # The extra operator: an exact count, a regression whatever the machine's pace.

@@ -554,8 +554,8 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
     assert [(f.key, f.level, f.why) for f in decided] == [(KEY, "regression", "re-measured: confirmed"),
                                                           (OTHER, "suspect", "not re-measured")]
     assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0, 1.25)
-    assert summary == {"seconds": 12.5, "processes": 1, "keys": 1, "rounds": 1, "left_out": 0, "budget": 100.0,
-                       "short_of_factor": 0, "short_measured": 0,
+    assert summary == {"seed": 7, "seconds": 12.5, "processes": 1, "keys": 1, "rounds": 1, "left_out": 0,
+                       "budget": 100.0, "short_of_factor": 0, "short_measured": 0,
                        "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "extended": 0,
                        "phases": {"process": 0.5, "start": 0.2},
                        "per_process": [{"side": "baseline", "device": "cuda", "keys": 1, "visits": 1,

@@ -234,7 +234,8 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                for group, why in zip(groups, whys) if group[0] not in short_left_out]
     # One short of the factor is reported only where confirmed: else it is what the night said, nothing.
     decided = [finding for finding in decided if not finding.short or finding.level == "regression"]
-    return decided, {"seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
+    return decided, {"seed": settings.seed,  # the order of the processes: a re-measurement is repeated with it
+                     "seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
                      "short_of_factor": len(short),
                      "short_measured": len([finding for finding in short if finding not in short_left_out]),
