@@ -132,6 +132,10 @@ SM_CLOCK = "sm_clock"
 # The night file's visits of each signal, by label and mask: what its figures were taken from, and the SM
 # clock read beside each GPU-time build.
 NIGHT_VISITS = {"wall": "wall_visits", "gpu": "gpu_time_visits", SM_CLOCK: "sm_clock_mhz"}
+# The night file's timeline of the setup_cache process, epoch seconds in this order: the process's start,
+# setup_cache's call, the measuring code imported (torch, CUDA's driver), the measurement's end, the side
+# files written; experiments/night_cost.py sets them against asv's own times.
+NIGHT_TIMELINE = ("process_started", "called", "imported", "measured", "written")
 VERDICT_SUFFIX = ".verdict"  # a night's suspects, for the next night's persistence rule
 # Where the night writes its side files: <results>/<machine>/<commit>.dispatch (set by tools/record_run.py).
 DISPATCH_FILE_VARIABLE = "ATTENTION_BIAS_DISPATCH_FILE"

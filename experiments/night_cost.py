@@ -88,8 +88,8 @@ def print_timeline(timeline: dict, data: dict, setup_seconds: float) -> None:
         print(f"  {before} -> {after}: {then - at:6.2f} s")
 
 
-TIMELINE = {"process_started": "the process's start", "called": "setup_cache's call",
-            "imported": "the measuring code imported", "measured": "measured", "written": "side files written"}
+TIMELINE = dict(zip(schema.NIGHT_TIMELINE, ("the process's start", "setup_cache's call", "the measuring code imported",
+                                             "measured", "side files written")))
 
 
 if __name__ == "__main__":

@@ -334,6 +334,20 @@ def _builds_record_their_folder(monkeypatch, module) -> list[str]:
     return folders
 
 
+def test_the_night_file_dates_the_setup_cache_process_in_order(monkeypatch, tmp_path):
+    """The process's start, setup_cache's call, the import, the measurement's end, the side files: in that
+    order, each a date (epoch seconds), where asv's own times can be set against them."""
+    import json
+
+    monkeypatch.setenv(grid.DISPATCH_FILE_VARIABLE, str(tmp_path / "c.dispatch"))
+    called = time.time()
+    night.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu", called_at=called)
+    timeline = json.loads((tmp_path / "c.night").read_text())["timeline"]
+    assert set(timeline) == set(grid.NIGHT_TIMELINE) and timeline["called"] == called
+    dates = [timeline[mark] for mark in grid.NIGHT_TIMELINE]
+    assert dates == sorted(dates) and dates[-1] <= time.time()
+
+
 def test_the_night_measures_from_the_steady_folder_and_returns_to_asvs(monkeypatch, tmp_path):
     """asv runs a setup_cache from a fresh temporary folder, where CUDA's JIT cache finds none of cuDNN's
     kernels: the night builds and runs every config from the repository's folder, then goes back to

@@ -23,6 +23,7 @@ from ..schema import (
     LONG_CALL_SECONDS,
     MASKS,
     NIGHT_SUFFIX,
+    NIGHT_TIMELINE,
     NIGHT_VISITS,
     SHORT_CALL_SECONDS,
     SM_CLOCK,
@@ -240,14 +241,14 @@ def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lowe
     reason = unavailable(device)
     if reason:
         return NightValues(unavailable=reason)
-    timeline = {"process_started": process_started_at(), "called": called_at, "imported": time.time()}
+    process_started, imported = process_started_at(), time.time()
     started = time.perf_counter()
     with in_steady_folder():
         state = measure_grid(grid_configs(params, device), mask_builder)
     seconds = time.perf_counter() - started
-    timeline["measured"] = time.time()
+    measured = time.time()
     write_dispatch_names(state)
-    write_night(state, seconds, timeline)
+    write_night(state, seconds, [process_started, called_at, imported, measured])
     return state.night_values()
 
 
@@ -281,10 +282,9 @@ def write_dispatch_names(state: GridState) -> None:
     write_whole(Path(path), json.dumps(names, indent=1, sort_keys=True))
 
 
-def write_night(state: GridState, seconds: float, timeline: dict[str, float | None] | None = None) -> None:
+def write_night(state: GridState, seconds: float, marks: list[float | None] | None = None) -> None:
     """Beside the dispatch names, <commit>.night: the measurement's seconds by phase, every visit's wall
-    time, and the setup_cache process's timeline (epoch seconds: the process's start, setup_cache's call,
-    the measuring code imported, the measurement's end, the side files written).
+    time, and the setup_cache process's timeline (NIGHT_TIMELINE: ``marks``, then the side files written).
 
     asv keeps one number per result and shows a setup_cache's output only when
     it fails; this is where the night's own cost and spread can be read.
@@ -298,7 +298,7 @@ def write_night(state: GridState, seconds: float, timeline: dict[str, float | No
                   for config, figures in _measured(state) if config.device == "cuda"}
     clocks = {config.label: {mask: f.sm_clocks_mhz for mask, f in figures.items()}
               for config, figures in _measured(state) if any(any(f.sm_clocks_mhz) for f in figures.values())}
-    timeline = {**(timeline or {}), "written": time.time()}
+    timeline = dict(zip(NIGHT_TIMELINE, [*(marks or [None] * (len(NIGHT_TIMELINE) - 1)), time.time()]))
     record = {"seconds": seconds, "phases": state.phases, "timeline": timeline, NIGHT_VISITS["wall"]: visits,
               NIGHT_VISITS["gpu"]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks}
     write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))

@@ -48,8 +48,6 @@ MOVE_MIN_RESULTS = 8
 # when every result moved with it.
 Z_QUARTILE = statistics.NormalDist().inv_cdf(0.75)
 
-
-
 # A result's class: its results share a common move tonight and pool their spread.
 LAUNCH_BOUND = "launch-bound"  # the host sets the wall time
 GPU_BOUND = "GPU-bound"
