@@ -47,7 +47,7 @@ def steps(nights: list[tuple[dict, dict]], reduce: Callable[[list[float]], float
                 later = after.get(label, {}).get(mask, [])
                 if len(builds) == 3 and len(later) == 3:
                     klass = noise.config_class(min(walls[label][mask]), min(builds))
-                    by_class[klass].append(abs(math.log(reduce(later) / reduce(builds))))
+                    by_class.setdefault(klass, []).append(abs(math.log(reduce(later) / reduce(builds))))
     return by_class
 
 

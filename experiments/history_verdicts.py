@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib import noise, remeasure, verdict  # noqa: E402
-from lib.nights import CONTINUOUS, key_class, read_night  # noqa: E402
+from lib.nights import CONTINUOUS, read_night, result_classes  # noqa: E402
 from lib.results import ResultsStore  # noqa: E402
 
 
@@ -60,7 +60,7 @@ def main() -> None:
     settings = verdict.Settings(args.factor, args.window, {"contender": "unused"}, 10, 0, 0.0)
     for index in range(1, len(nights)):
         history, tonight = nights[:index], nights[index]
-        classes = {key: key_class(nights[: index + 1], key) for key in tonight.values}
+        classes = result_classes(history, tonight)
         model = verdict.fitted_model(history, tonight, classes, None)
         shifts = verdict.class_shifts(history, tonight, classes, args.window, args.factor, model)
         _, candidates = verdict.classify(history, tonight, model, classes, {}, settings, verdict.class_moves(shifts))

@@ -57,7 +57,8 @@ def main() -> None:
     if night_path.is_file():
         night = json.loads(night_path.read_text())
         print_night(night)
-        print_timeline(night.get("timeline") or {}, data, setup)
+        if sum(name.startswith("<setup_cache") for name in data.get("durations", {})) == 1:  # one grid's night
+            print_timeline(night.get("timeline") or {}, data, setup)
 
 
 def print_night(night: dict) -> None:

@@ -74,6 +74,17 @@ def test_the_class_comes_from_the_latest_night_with_both_times():
     assert nights.key_class([], KEY) == "unknown"
 
 
+def test_tonights_results_keep_their_class_from_the_history_tonight_only_where_it_has_none():
+    """A GPU-bound call of 9.6 ms slowed past 10 ms tonight is judged as GPU-bound, by that class's move; a
+    result without both times in the history takes tonight's class."""
+    fresh = ("gpu", "new", "causal_bias")
+    history = [Night(None, {KEY: {"wall": 9.6e-3, "gpu": 9.6e-3}, fresh: {"wall": 1e-3, "gpu": None}})]
+    tonight = Night(None, {KEY: {"wall": 11e-3, "gpu": 11e-3}, fresh: {"wall": 3e-3, "gpu": 1e-3}})
+    assert nights.key_class([*history, tonight], KEY) == "long GPU-bound"
+    assert nights.result_classes(history, tonight) == {KEY: "GPU-bound", fresh: "launch-bound"}
+    assert nights.result_classes([], tonight) == {KEY: "long GPU-bound", fresh: "launch-bound"}
+
+
 def test_the_reference_is_the_median_of_the_last_window_nights_with_a_value():
     history = [Night(None, {KEY: {"wall": v}}) for v in (100.0, 1.0, None, 3.0, 2.0, 0.0)]
     assert nights.reference_level(history, KEY, "wall", 4) == 2.5  # (None, 3, 2, 0): 3 and 2

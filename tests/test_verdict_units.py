@@ -728,7 +728,7 @@ def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
     decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night, broken)
     assert [(f.key, f.level, f.why) for f in decided] == [
         (KEY, "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
-    assert summary == {"error": "the baseline worker (b) stopped answering"}
+    assert summary == {"seed": 7, "error": "the baseline worker (b) stopped answering"}
 
 
 # ---------------------------------------------------------------- names, floors, the model

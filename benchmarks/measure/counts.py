@@ -1,4 +1,5 @@
-"""What the host does per forward, counted: operators, kernels, syncs, Python calls, allocations, the backend.
+"""What the host does per forward, counted (operators, kernels, syncs, Python calls, allocations, the backend),
+and (CUDA) the peak memory of one forward.
 
 Imports torch. The counts are exact (the same on every run of one torch build),
 so a change of one is a finding (docs/design.md).

@@ -298,7 +298,9 @@ def write_night(state: GridState, seconds: float, marks: list[float | None] | No
                   for config, figures in _measured(state) if config.device == "cuda"}
     clocks = {config.label: {mask: f.sm_clocks_mhz for mask, f in figures.items()}
               for config, figures in _measured(state) if any(any(f.sm_clocks_mhz) for f in figures.values())}
-    timeline = dict(zip(NIGHT_TIMELINE, [*(marks or [None] * (len(NIGHT_TIMELINE) - 1)), time.time()]))
+    marks = marks or [None] * (len(NIGHT_TIMELINE) - 1)
+    assert len(marks) == len(NIGHT_TIMELINE) - 1, marks
+    timeline = dict(zip(NIGHT_TIMELINE, [*marks, time.time()]))
     record = {"seconds": seconds, "phases": state.phases, "timeline": timeline, NIGHT_VISITS["wall"]: visits,
               NIGHT_VISITS["gpu"]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks}
     write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))

@@ -62,6 +62,12 @@ def key_class(nights: list[Night], key: Key) -> str:
     return UNKNOWN
 
 
+def result_classes(history: list[Night], tonight: Night) -> dict[Key, str]:
+    """Each of tonight's results' class from the history, from tonight only where the history has none: a
+    slowdown must not move its own result into another class on the night it is judged."""
+    return {key: key_class([tonight, *history], key) for key in tonight.values}
+
+
 def reference_level(history: list[Night], key: Key, signal: str, window: int) -> float | None:
     """The median of the key's last ``window`` nights: one lucky or unlucky night moves it little."""
     values = [v for night in history[-window:] if (v := night.value(key, signal))]

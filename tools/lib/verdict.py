@@ -18,7 +18,7 @@ import sys
 from lib import noise, remeasure
 from lib.cli import ToolError, write_whole
 from lib.findings import Finding
-from lib.nights import CONTINUOUS, Key, Night, key_class, read_night, reference_level
+from lib.nights import CONTINUOUS, Key, Night, read_night, reference_level, result_classes
 from lib.results import ResultsStore, RunFile, dispatch_names, previous_suspects, verdict_path
 from lib.suite import schema
 
@@ -220,7 +220,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
         kept = [group[0] for group in groups if not group[0].short]  # a class's move stays one finding
         for finding in kept:
             finding.why = (f"{finding.why}; " if finding.common else "") + f"re-measurement failed: {error}"
-        return kept, {"error": str(error)}
+        return kept, {"seed": settings.seed, "error": str(error)}
     whys = [group[0].why for group in groups]  # a class's, before a stand-in left out says so in its own
     short_left_out = [finding for finding in left_out if finding.short]
     left_out = [finding for finding in left_out if not finding.short]
@@ -382,7 +382,7 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     history, set_aside = readable_nights(store, history_runs)
     if not history:
         raise ToolError(f"no readable night before {contender.commit_hash[:8]}: {'; '.join(set_aside)}")
-    classes = {key: key_class([*history, tonight], key) for key in tonight.values}
+    classes = result_classes(history, tonight)
     pair = (read_night(store, calibration[0]), read_night(store, calibration[1])) if calibration else None
     model = fitted_model(history, tonight, classes, pair)
     baseline = history[-1].run
