@@ -148,10 +148,10 @@ NIGHT_ONLY_VARIABLE = "ATTENTION_BIAS_NIGHT_ONLY"
 SHORT_CALL_SECONDS = 1e-3
 # Launch-bound: the wall time of one forward at least this many times its GPU time.
 LAUNCH_BOUND_RATIO = 1.5
-# Calls at least this long are long. The night takes the GPU time once of a config whose masks' fastest
+# Calls at least this long are long. The night takes a config's GPU time once where its masks' fastest
 # wall times reach it (they vary least and cost most; the GPU time is not known before); the verdict
-# classes a result by its GPU time: the GPU runs long calls at its power-limited clock, so they do not
-# move with the rest's clock (docs/noise.md, "Long calls").
+# classes a result by its GPU time: long calls run the GPU near its power limit, so they do not move
+# with the rest's clock (docs/noise.md, "Long calls").
 LONG_CALL_SECONDS = 1e-2
 
 

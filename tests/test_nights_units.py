@@ -74,15 +74,14 @@ def test_the_class_comes_from_the_latest_night_with_both_times():
     assert nights.key_class([], KEY) == "unknown"
 
 
-def test_tonights_results_keep_their_class_from_the_history_tonight_only_where_it_has_none():
-    """A GPU-bound call of 9.6 ms slowed past 10 ms tonight is judged as GPU-bound, by that class's move; a
-    result without both times in the history takes tonight's class."""
-    fresh = ("gpu", "new", "causal_bias")
-    history = [Night(None, {KEY: {"wall": 9.6e-3, "gpu": 9.6e-3}, fresh: {"wall": 1e-3, "gpu": None}})]
-    tonight = Night(None, {KEY: {"wall": 11e-3, "gpu": 11e-3}, fresh: {"wall": 3e-3, "gpu": 1e-3}})
-    assert nights.key_class([*history, tonight], KEY) == "long GPU-bound"
-    assert nights.result_classes(history, tonight) == {KEY: "GPU-bound", fresh: "launch-bound"}
-    assert nights.result_classes([], tonight) == {KEY: "long GPU-bound", fresh: "launch-bound"}
+def test_tonights_results_take_tonights_class_the_historys_where_tonight_lacks_a_time():
+    """A config 1.4x its GPU time in the history is 1.6x tonight, the host slower: launch-bound tonight, judged
+    by the host's move; one without a GPU time tonight keeps the history's class."""
+    older = ("gpu", "older", "causal_bias")
+    history = [Night(None, {KEY: {"wall": 1.4e-3, "gpu": 1e-3}, older: {"wall": 20e-3, "gpu": 20e-3}})]
+    tonight = Night(None, {KEY: {"wall": 1.6e-3, "gpu": 1e-3}, older: {"wall": 20e-3, "gpu": None}})
+    assert nights.result_classes(history, tonight) == {KEY: "launch-bound", older: "long GPU-bound"}
+    assert nights.result_classes([], tonight) == {KEY: "launch-bound", older: "unknown"}
 
 
 def test_the_reference_is_the_median_of_the_last_window_nights_with_a_value():

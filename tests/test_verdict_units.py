@@ -338,9 +338,9 @@ def test_a_class_move_below_the_factor_or_from_too_few_results_is_no_finding():
 
 
 def test_long_calls_keep_their_own_move_when_the_gpus_clock_moves_the_rest():
-    """The GPU's clock moves 24 GPU-bound results' GPU times 1.02x; eight long ones (10 ms and more, at the
-    power-limited clock) stay, but one, 1.06x. Over its own class it is 1.06x; in one class with the rest
-    the common move is 1.02 and it short of the factor."""
+    """The GPU's clock moves 24 GPU-bound results' GPU times 1.02x; eight long ones (10 ms and more, near
+    the power limit) stay, but one, 1.06x. Over its own class it is 1.06x; in one class with the rest the
+    common move is 1.02 and it short of the factor."""
     short = [("gpu", f"s{i}", "causal_bias") for i in range(24)]
     long = [("gpu", f"l{i}", "causal_bias") for i in range(noise.MOVE_MIN_RESULTS)]
     before = {key: {"wall": 2e-3, "gpu": 2e-3} for key in short} | {key: {"wall": 2e-2, "gpu": 2e-2} for key in long}

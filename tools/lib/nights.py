@@ -63,9 +63,10 @@ def key_class(nights: list[Night], key: Key) -> str:
 
 
 def result_classes(history: list[Night], tonight: Night) -> dict[Key, str]:
-    """Each of tonight's results' class from the history, from tonight only where the history has none: a
-    slowdown must not move its own result into another class on the night it is judged."""
-    return {key: key_class([tonight, *history], key) for key in tonight.values}
+    """Each of tonight's results' class from tonight, from the history where tonight lacks a time: a config
+    near the launch-bound line crosses it on a night the host is slow, and that night its move is the host's,
+    which its class's move takes out (taken from the history, A/A nights gave more candidates; docs/noise.md)."""
+    return {key: key_class([*history, tonight], key) for key in tonight.values}
 
 
 def reference_level(history: list[Night], key: Key, signal: str, window: int) -> float | None:

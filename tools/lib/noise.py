@@ -51,8 +51,8 @@ Z_QUARTILE = statistics.NormalDist().inv_cdf(0.75)
 # A result's class: its results share a common move tonight and pool their spread.
 LAUNCH_BOUND = "launch-bound"  # the host sets the wall time
 GPU_BOUND = "GPU-bound"
-# GPU-bound calls of LONG_CALL_SECONDS or more: the GPU runs them at its power-limited clock, so they stay
-# put when the rest move with the GPU's clock (docs/noise.md, "Long calls")
+# GPU-bound calls of LONG_CALL_SECONDS or more: they run the GPU near its power limit, so they stay put
+# when the rest move with the GPU's clock (docs/noise.md, "Long calls")
 LONG_GPU_BOUND = "long GPU-bound"
 UNKNOWN = "unknown"  # no GPU time to tell
 

@@ -109,7 +109,7 @@ def introduction(verdict: Verdict) -> str:
             "Results by class: " + ", ".join(f"{n} {k}" for k, n in sorted(classes.items()))
             + f". Launch-bound: wall time at least {schema.LAUNCH_BOUND_RATIO}x the GPU time, so the host's "
             "speed sets it and a wall-time change means little by itself. Long GPU-bound: a GPU time of at least "
-            f"{schema.LONG_CALL_SECONDS * 1e3:g} ms, which the GPU runs at its power-limited clock. Floor: the "
+            f"{schema.LONG_CALL_SECONDS * 1e3:g} ms, which runs the GPU near its power limit. Floor: the "
             "smallest slowdown over its "
             "class's common move that one night shows on that result.")
 
