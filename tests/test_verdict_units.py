@@ -14,7 +14,7 @@ from conftest import process_costs
 from lib import noise, remeasure, report, verdict
 from lib.cli import ToolError
 from lib.findings import Finding
-from lib.nights import Night, key_class
+from lib.nights import Night, result_classes
 from lib.results import ResultsStore, RunFile
 from lib.suite import schema
 
@@ -347,7 +347,7 @@ def test_long_calls_keep_their_own_move_when_the_gpus_clock_moves_the_rest():
     history = [Night(None, before)] * 3
     tonight = Night(None, {key: {"wall": 2e-3, "gpu": 2e-3 * 1.02} for key in short}
                     | {key: {"wall": 2e-2, "gpu": 2e-2} for key in long} | {long[0]: {"wall": 2e-2, "gpu": 2.12e-2}})
-    classes = {key: key_class([*history, tonight], key) for key in short + long}
+    classes = result_classes(history, tonight)
     assert [classes[key] for key in short + long] == [noise.GPU_BOUND] * 24 + [noise.LONG_GPU_BOUND] * 8
     m = noise.NoiseModel({(signal, klass): 0.005 for signal in ("wall", "gpu")
                           for klass in (noise.GPU_BOUND, noise.LONG_GPU_BOUND)}, {}, 2)
