@@ -35,9 +35,10 @@ def main() -> None:
     outcomes = collections.Counter()
     for entry in report["confirmation"]["values"]:
         for signal in ("wall", "gpu"):
-            base, new, _ = remeasure.decided_values(entry, signal)
             if args.as_measured:
                 base, new = entry["baseline"].get(signal), entry["contender"].get(signal)
+            else:
+                base, new, _ = remeasure.decided_values(entry, signal)
             if not (base and new):
                 continue
             decision = noise.decide(base, new, args.factor)

@@ -290,9 +290,10 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
         return finding
     decision = noise.decide(base, new, settings.factor)
     finding.confirmation = dataclasses.asdict(decision) | {"processes": len(base) + len(new)}
-    clocks = {side: measured.sm_clock(finding.config_mask, side) for side in remeasure.SIDES}
-    if finding.signal == "gpu" and any(clocks.values()):
-        finding.confirmation["sm_clock_mhz"] = clocks
+    if finding.signal == "gpu":
+        clocks = {side: measured.sm_clock(finding.config_mask, side) for side in remeasure.SIDES}
+        if any(clocks.values()):
+            finding.confirmation["sm_clock_mhz"] = clocks
     if clock is not None:
         finding.confirmation["at_sm_clock_mhz"] = clock
     outcome = decision.outcome
