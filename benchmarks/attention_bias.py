@@ -121,8 +121,12 @@ class AttentionBiasCPU(_Timed):
 
 
 def _measure_night(params: list[list], device: str) -> NightValues:
-    called_at = time.time()  # before torch's import: the night file says what that import cost
-    return _night_code().grid_state(params, device, called_at=called_at)
+    called = time.time()  # before torch's import: the night file says what each import cost
+    import torch  # noqa: F401  (the measuring process: torch's own import, dated apart from the measuring code's)
+
+    torch_imported = time.time()
+    night = _night_code()
+    return night.grid_state(params, device, import_marks=(called, torch_imported, time.time()))
 
 
 # Each grid needs its own setup_cache function: asv keys a cache by the function.

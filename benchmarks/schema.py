@@ -133,9 +133,10 @@ SM_CLOCK = "sm_clock"
 # clock read beside each GPU-time build.
 NIGHT_VISITS = {"wall": "wall_visits", "gpu": "gpu_time_visits", SM_CLOCK: "sm_clock_mhz"}
 # The night file's timeline of the setup_cache process, epoch seconds in this order: the process's start,
-# setup_cache's call, the measuring code imported (torch, CUDA's driver), the measurement's end, the side
+# setup_cache's call, torch imported, the measuring code imported (torch.nn.attention.bias brings in
+# torch._dynamo), the device checked ("imported": CUDA's driver started), the measurement's end, the side
 # files written; experiments/night_cost.py sets them against asv's own times.
-NIGHT_TIMELINE = ("process_started", "called", "imported", "measured", "written")
+NIGHT_TIMELINE = ("process_started", "called", "torch_imported", "code_imported", "imported", "measured", "written")
 VERDICT_SUFFIX = ".verdict"  # a night's suspects, for the next night's persistence rule
 # Where the night writes its side files: <results>/<machine>/<commit>.dispatch (set by tools/record_run.py).
 DISPATCH_FILE_VARIABLE = "ATTENTION_BIAS_DISPATCH_FILE"
@@ -290,12 +291,12 @@ class WorkerRequest:
 
 @dataclasses.dataclass(frozen=True)
 class WorkerValue:
-    """One key's values in one process: the fastest visit's wall time, and its GPU time where asked with the
-    SM clock read right after it."""
+    """One key's values in one process: the fastest visit's wall time, and its GPU time with the SM clock read
+    right after it, each where asked."""
 
     config: str
     mask: str
-    wall: float
+    wall: float | None
     gpu: float | None = None
     sm_clock_mhz: int | None = None
 
@@ -317,7 +318,8 @@ class WorkerAnswer:
     @classmethod
     def from_json(cls, text: str) -> WorkerAnswer:
         data = json.loads(text)
-        values = tuple(WorkerValue(v["config"], v["mask"], float(v["wall"]), v.get("gpu"), v.get("sm_clock_mhz"))
+        values = tuple(WorkerValue(v["config"], v["mask"], None if v["wall"] is None else float(v["wall"]),
+                                   v.get("gpu"), v.get("sm_clock_mhz"))
                        for v in data.get("values", ()))
         phases = {str(name): float(seconds) for name, seconds in (data.get("phases") or {}).items()}
         return cls(values, data.get("pid"), data.get("cpu"), data.get("error"), phases)

@@ -68,7 +68,8 @@ def fitted(processes: list[dict]) -> list[float]:
     handing = statistics.median(outside(p, (*remeasure.KEY_PHASES, "quiet")) for p in processes)
     waited = [outside(p, ("wall", "gpu")) for p in processes if p["phases"].get("quiet", 0.0) > WAITED_SECONDS]
     child_start = statistics.median(waited) if waited else handing
-    per_visit = (phase("wall") - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")
+    per_visit = ((phase("wall") - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")
+                 if total("visits") else remeasure.VISIT_SECONDS)  # keys asked for their GPU times alone
     gpu_calls = phase("gpu") / total("gpu_seconds") if total("gpu_seconds") else remeasure.GPU_CALLS
     return [handing, (phase("build") + phase("first_calls")) / total("keys"), child_start, per_visit,
             remeasure.WALL_CALLS, gpu_calls]

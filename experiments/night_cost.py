@@ -9,8 +9,8 @@ with the process count and time per process: what a change to the night's cost
 should be measured against. Where the run's ``<commit>.night`` file is there, also
 the measuring process's seconds by phase, how far a result's visits spread
 (slowest visit over the fastest, which is the recorded value), and the
-setup_cache process's timeline: its start, torch's import, the measurement,
-the side files, its return and exit.
+setup_cache process's timeline: its start, torch's import, the measuring code's,
+CUDA's driver's start, the measurement, the side files, its return and exit.
 """
 
 from __future__ import annotations
@@ -79,18 +79,22 @@ def print_timeline(timeline: dict, data: dict, setup_seconds: float) -> None:
     asv's first benchmark starts when setup_cache has returned, so it dates the process's end."""
     column = data["result_columns"].index("started_at")
     firsts = [entry[column] / 1e3 for entry in data["results"].values() if column < len(entry) and entry[column]]
-    if not firsts or not all(timeline.get(mark) for mark in TIMELINE):
+    if not firsts or not all(timeline.get(mark) for mark in ("process_started", "measured", "written")):
         return
     ended = min(firsts)
-    marks = [("asv's call", ended - setup_seconds)] + [(TIMELINE[mark], timeline[mark]) for mark in TIMELINE]
+    # A night file from before the imports were dated apart has only "imported" between the call and the end.
+    marks = [("asv's call", ended - setup_seconds)] + [(TIMELINE[mark], timeline[mark])
+                                                       for mark in TIMELINE if timeline.get(mark)]
     marks.append(("asv's next benchmark", ended))
     print("\nthe setup_cache process, from asv's call to asv's next benchmark:")
     for (before, at), (after, then) in zip(marks, marks[1:]):
         print(f"  {before} -> {after}: {then - at:6.2f} s")
 
 
-TIMELINE = dict(zip(schema.NIGHT_TIMELINE, ("the process's start", "setup_cache's call", "the measuring code imported",
-                                             "measured", "side files written")))
+TIMELINE = dict(zip(schema.NIGHT_TIMELINE, ("the process's start", "setup_cache's call", "torch imported",
+                                             "the measuring code imported (torch._dynamo with it)",
+                                             "the device checked (CUDA's driver started)", "measured",
+                                             "side files written"), strict=True))
 
 
 if __name__ == "__main__":

@@ -259,11 +259,12 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
         finding("d", "wall", "GPU-bound", 1.06, one_night=True),  # a one-night call comes first
     ]
     night = Night(None, {("gpu", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005} for c in "abcd"})
-    # Per process its own cost; per new key its build, a visit and its calls of 0.01 s; the GPU time's calls;
-    # and, one process in two, the wait for the next children's start that 3 keys' first calls shorten.
+    # Per process its own cost; per new key its build; per wall time a visit and its calls of 0.01 s; the GPU
+    # time's calls; and, one process in two, the wait for the next children's start that 3 keys' first calls
+    # shorten.
     visit = remeasure.VISIT_SECONDS + remeasure.WALL_CALLS * 0.01
     wait = remeasure.CHILD_START_SECONDS["cuda"] - remeasure.PROCESS_SECONDS["cuda"] - 3 * remeasure.KEY_SECONDS["cuda"]
-    process = (remeasure.PROCESS_SECONDS["cuda"] + 3 * (remeasure.KEY_SECONDS["cuda"] + visit)
+    process = (remeasure.PROCESS_SECONDS["cuda"] + 3 * remeasure.KEY_SECONDS["cuda"] + 2 * visit
                + remeasure.GPU_CALLS * 0.005 + wait / schema.CHILDREN_STARTED_TOGETHER)
     budget = remeasure.WORKERS_SECONDS["cuda"] + 20 * process + 0.01  # the workers' start, then 20 processes
     keys, left_out, seconds = remeasure.fitted_plan(candidates, night, 10, "cuda", budget)

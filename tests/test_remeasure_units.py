@@ -89,8 +89,7 @@ def test_a_signal_named_at_run_time_is_ranked_and_costed_like_the_literal():
     found = candidate(signal=gpu, klass="launch-bound", ratio=1.2)
     assert remeasure.priority(found) == (True, True, False, -math.log(1.2) / math.log(PRIOR_SPREAD["gpu"]))
     night = night_of(found, wall=0.01, gpu=0.005)
-    assert remeasure.key_cost(found, {}, night, "cuda") == (KEY_SECONDS["cuda"] + VISIT_SECONDS + WALL_CALLS * 0.01
-                                                            + GPU_CALLS * 0.005)
+    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * 0.005
 
 
 def test_one_night_calls_rank_first_then_the_larger_change():
@@ -156,8 +155,7 @@ def test_a_gpu_time_adds_its_calls_once_per_key():
     wall, gpu = 0.01, 0.005
     found = candidate(signal="gpu")
     night = night_of(found, wall=wall, gpu=gpu)
-    new_key = KEY_SECONDS["cuda"] + VISIT_SECONDS + WALL_CALLS * wall
-    assert remeasure.key_cost(found, {}, night, "cuda") == new_key + GPU_CALLS * gpu
+    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * gpu  # no wall visit
     planned_wall = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), 1)}
     assert remeasure.key_cost(found, planned_wall, night, "cuda") == GPU_CALLS * gpu
     planned_gpu = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
@@ -165,14 +163,14 @@ def test_a_gpu_time_adds_its_calls_once_per_key():
     assert remeasure.key_cost(candidate(signal="wall"), planned_wall, night, "cuda") == 0.0
 
 
-def test_a_short_keys_gpu_time_alone_costs_one_visit_and_its_wall_time_later_the_other_visits():
+def test_a_short_keys_gpu_time_alone_costs_no_wall_visit_and_its_wall_time_later_every_visit():
     wall, gpu = 1e-4, 5e-5
     for_gpu, for_wall = candidate(signal="gpu"), candidate(signal="wall")
     night = night_of(for_gpu, wall=wall, gpu=gpu)
     visit = VISIT_SECONDS + WALL_CALLS * wall
-    assert remeasure.key_cost(for_gpu, {}, night, "cuda") == KEY_SECONDS["cuda"] + visit + GPU_CALLS * gpu
+    assert remeasure.key_cost(for_gpu, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * gpu
     planned_gpu = {for_gpu.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
-    assert remeasure.key_cost(for_wall, planned_gpu, night, "cuda") == (PASSES - 1) * visit
+    assert remeasure.key_cost(for_wall, planned_gpu, night, "cuda") == PASSES * visit
     planned_wall = {for_gpu.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), PASSES)}
     assert remeasure.key_cost(for_gpu, planned_wall, night, "cuda") == GPU_CALLS * gpu
     plan, _, seconds = remeasure.fitted_plan([for_gpu], night, 10, "cuda", 1e9)
@@ -180,15 +178,15 @@ def test_a_short_keys_gpu_time_alone_costs_one_visit_and_its_wall_time_later_the
     # One key's build and first calls end before the next children have started: one process in two waits
     # for them, the rest of their start.
     outside = PROCESS_SECONDS["cuda"] + KEY_SECONDS["cuda"]
-    assert seconds == pytest.approx(outside + (CHILD_START_SECONDS["cuda"] - outside) / 2 + visit + GPU_CALLS * gpu,
+    assert seconds == pytest.approx(outside + (CHILD_START_SECONDS["cuda"] - outside) / 2 + GPU_CALLS * gpu,
                                     rel=1e-12)
 
 
-def test_a_key_without_values_tonight_costs_its_build_and_one_visit():
-    found = candidate(signal="gpu")
-    assert remeasure.key_cost(found, {}, Night(None, {}), "cuda") == KEY_SECONDS["cuda"] + VISIT_SECONDS
-    assert remeasure.key_cost(found, {}, night_of(found, wall=None, gpu=None), "cuda") == (
-        KEY_SECONDS["cuda"] + VISIT_SECONDS)
+@pytest.mark.parametrize("signal, visit", [("wall", VISIT_SECONDS), ("gpu", 0.0)])
+def test_a_key_without_values_tonight_costs_its_build_and_a_wall_visit_where_asked(signal, visit):
+    found = candidate(signal=signal)
+    assert remeasure.key_cost(found, {}, Night(None, {}), "cuda") == KEY_SECONDS["cuda"] + visit
+    assert remeasure.key_cost(found, {}, night_of(found, wall=None, gpu=None), "cuda") == KEY_SECONDS["cuda"] + visit
 
 
 def test_signals_of_a_key_in_the_plan():

@@ -128,19 +128,23 @@ def test_a_keys_gpu_time_is_taken_in_its_last_visit_with_the_sm_clock_read_right
     taken: list[int] = []
     monkeypatch.setattr(worker, "prepared_case", lambda config: Case())
     monkeypatch.setattr(worker, "parse_label", lambda label, device: label)
-    monkeypatch.setattr(worker, "visit_seconds", lambda run, block_seconds, blocks: 2e-3)
-    monkeypatch.setattr(worker, "graph_replay_seconds", lambda run, block_seconds, blocks: taken.append(1) or 1e-3)
+    monkeypatch.setattr(worker, "graph_replay_seconds", lambda run: taken.append(1) or 1e-3)
     monkeypatch.setattr(worker, "sm_clock_mhz", lambda: 1965 + len(taken))
+    walls: list[int] = []
+    monkeypatch.setattr(worker, "visit_seconds", lambda run, block_seconds, blocks: walls.append(1) or 2e-3)
     visits = worker._Visits("cuda")
     both, wall = (grid.WorkerKey("c", mask, signals, 3) for mask, signals in
                   (("causal_bias", ("gpu", "wall")), ("materialized", ("wall",))))
+    gpu = grid.WorkerKey("d", "causal_bias", ("gpu",), 1)
     for index in range(3):
         visits.visit(both, index)
         visits.visit(wall, index)
-    answer = grid.WorkerAnswer((visits.value(both), visits.value(wall)))
+    visits.visit(gpu, 0)
+    answer = grid.WorkerAnswer((visits.value(both), visits.value(wall), visits.value(gpu)))
     assert grid.WorkerAnswer.from_json(answer.to_json()).values == (
-        grid.WorkerValue("c", "causal_bias", 2e-3, 1e-3, 1966), grid.WorkerValue("c", "materialized", 2e-3))
-    assert taken == [1]
+        grid.WorkerValue("c", "causal_bias", 2e-3, 1e-3, 1966), grid.WorkerValue("c", "materialized", 2e-3),
+        grid.WorkerValue("d", "causal_bias", None, 1e-3, 1967))
+    assert taken == [1, 1] and len(walls) == 6  # three visits of two keys; the GPU time alone: no wall visit
 
 
 def test_the_worker_process_answers_each_request_line_with_one_answer_line():
@@ -335,15 +339,17 @@ def _builds_record_their_folder(monkeypatch, module) -> list[str]:
 
 
 def test_the_night_file_dates_the_setup_cache_process_in_order(monkeypatch, tmp_path):
-    """The process's start, setup_cache's call, the import, the measurement's end, the side files: in that
+    """The process's start, setup_cache's call, the imports, the measurement's end, the side files: in that
     order, each a date (epoch seconds), where asv's own times can be set against them."""
     import json
 
     monkeypatch.setenv(grid.DISPATCH_FILE_VARIABLE, str(tmp_path / "c.dispatch"))
     called = time.time()
-    night.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu", called_at=called)
+    marks = (called - 2e-3, called - 1e-3, called)
+    night.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu", import_marks=marks)
     timeline = json.loads((tmp_path / "c.night").read_text())["timeline"]
-    assert set(timeline) == set(grid.NIGHT_TIMELINE) and timeline["called"] == called
+    assert set(timeline) == set(grid.NIGHT_TIMELINE)
+    assert (timeline["called"], timeline["torch_imported"], timeline["code_imported"]) == marks
     dates = [timeline[mark] for mark in grid.NIGHT_TIMELINE]
     assert dates == sorted(dates) and dates[-1] <= time.time()
 

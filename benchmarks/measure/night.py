@@ -61,8 +61,7 @@ SHORT_CALL_PASSES = 16
 SHORT_VISIT_BLOCK_SECONDS = 0.002
 # Calls shorter than LONG_CALL_SECONDS get their GPU time in every full pass after the checks (a
 # build each), and keep the two fastest builds' geometric mean (MaskFigures.kernel_seconds);
-# longer ones in the last.
-GPU_TIME_BLOCKS = 3
+# longer ones in the last (_kernel_time_due).
 
 
 def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
@@ -74,7 +73,7 @@ def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures) -> N
     """CUDA: GPU time of one CUDA-graph replay; CPU: the time of one call (the CPU does the work)."""
     run = case.runner(mask)
     if case.config.device == "cuda":
-        figures.kernel_visits.append(graph_replay_seconds(run, blocks=GPU_TIME_BLOCKS))
+        figures.kernel_visits.append(graph_replay_seconds(run))
         figures.sm_clocks_mhz.append(sm_clock_mhz())
     else:
         figures.kernel_visits.append(visit_seconds(run, block_seconds=0.002, blocks=7))
@@ -234,10 +233,10 @@ def _calls_under(figures: dict[str, MaskFigures], seconds: float) -> bool:
 
 
 def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask,
-               called_at: float | None = None) -> NightValues:
+               import_marks: tuple[float, float, float] | None = None) -> NightValues:
     """The night of one grid: every config measured, the side files written beside the run's results,
-    the figures' values returned for asv's track_* children. ``called_at``: when setup_cache called it,
-    before the measuring code's import (epoch seconds)."""
+    the figures' values returned for asv's track_* children. ``import_marks``: when setup_cache called it,
+    when torch was imported, when the measuring code was (epoch seconds, NIGHT_TIMELINE)."""
     reason = unavailable(device)
     if reason:
         return NightValues(unavailable=reason)
@@ -248,7 +247,7 @@ def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lowe
     seconds = time.perf_counter() - started
     measured = time.time()
     write_dispatch_names(state)
-    write_night(state, seconds, [process_started, called_at, imported, measured])
+    write_night(state, seconds, [process_started, *(import_marks or (None, None, None)), imported, measured])
     return state.night_values()
 
 

@@ -18,6 +18,11 @@ import torch
 # A visit: blocks of back-to-back calls of at least this long, this many of them.
 VISIT_BLOCK_SECONDS = 0.005
 VISIT_BLOCKS = 3
+# A GPU time: blocks of CUDA-graph replays of at least this long, this many of them, the night's and the
+# re-measurement's alike. The blocks of one measurement agree to well under 1% (a build sets the spread,
+# docs/noise.md): longer blocks only cost the night's seconds.
+GPU_TIME_BLOCK_SECONDS = 0.002
+GPU_TIME_BLOCKS = 3
 
 
 def synchronized_clock() -> float:
@@ -63,7 +68,8 @@ def visit_seconds(run: Callable[[], torch.Tensor], block_seconds: float = VISIT_
     return statistics.median(block() for _ in range(blocks))
 
 
-def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float = 0.005, blocks: int = 5) -> float:
+def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float = GPU_TIME_BLOCK_SECONDS,
+                         blocks: int = GPU_TIME_BLOCKS) -> float:
     """GPU time of one forward without launch cost: captured once in a CUDA graph, replayed.
 
     Replays run back to back in blocks of about ``block_seconds`` between two CUDA

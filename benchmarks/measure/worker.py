@@ -7,8 +7,9 @@ forked ahead of their request, each with its device started; every
 ``WorkerRequest`` JSON line on stdin (``benchmarks/schema.py``) goes to the
 oldest of them, which measures the requested configs and masks and answers one
 ``WorkerAnswer`` JSON line, which the worker passes on: per key, the wall time of
-one forward (the fastest of its visits, each pinned to another CPU, as the night
-makes them) and the CUDA-graph GPU time where that key's signals ask for it. A
+one forward where that key's signals ask for it (the fastest of its visits, each
+pinned to another CPU, as the night makes them) and its CUDA-graph GPU time where
+they ask for that. A
 child is one process, the statistical unit of the check: its values are one draw
 of the host's state.
 
@@ -87,21 +88,26 @@ class _Visits:
         return case
 
     def visit(self, key: WorkerKey, index: int) -> None:
-        """Visit ``index`` of one key; its last visit also takes the GPU time where asked."""
+        """Visit ``index`` of one key: its wall time where asked; its last visit also takes the GPU time where
+        asked."""
         run = self.prepared(key).runner(key.mask)
         where = (key.config, key.mask)
-        block_seconds, blocks = SHORT_VISIT_BLOCKS if key.visits > 1 else VISIT_BLOCKS
-        with self.phase("wall"):
-            self.walls.setdefault(where, []).append(visit_seconds(run, block_seconds=block_seconds, blocks=blocks))
+        if "wall" in key.signals:
+            block_seconds, blocks = SHORT_VISIT_BLOCKS if key.visits > 1 else VISIT_BLOCKS
+            with self.phase("wall"):
+                self.walls.setdefault(where, []).append(visit_seconds(run, block_seconds=block_seconds,
+                                                                      blocks=blocks))
         if index == key.visits - 1 and "gpu" in key.signals and self.device == "cuda":
             with self.phase("gpu"):
-                self.gpus[where] = graph_replay_seconds(run, block_seconds=0.002, blocks=5)
+                self.gpus[where] = graph_replay_seconds(run)
                 self.clocks[where] = sm_clock_mhz()
 
     def value(self, key: WorkerKey) -> WorkerValue:
-        """The fastest visit: the host's noise only ever adds time."""
+        """The fastest visit (the host's noise only ever adds time), None where the wall was not asked for."""
         where = (key.config, key.mask)
-        return WorkerValue(key.config, key.mask, min(self.walls[where]), self.gpus.get(where), self.clocks.get(where))
+        walls = self.walls.get(where)
+        return WorkerValue(key.config, key.mask, min(walls) if walls else None, self.gpus.get(where),
+                           self.clocks.get(where))
 
 
 def measure(request: WorkerRequest, quiet: contextlib.AbstractContextManager[None] = contextlib.nullcontext(),

@@ -8,7 +8,8 @@ strict ABAB order would put every A on one vCPU). Every process measures every
 chosen key, in its own random order; a key of short calls whose wall time is
 asked for is visited PASSES times, each on another CPU in an order drawn at
 random (every CPU once where the process has 16), and its fastest visit counts,
-as in the night; a key asked for its GPU time alone is visited once.
+as in the night; a key asked for its GPU time alone is visited once, for that
+alone.
 
 The plan fits the candidates to a budget of seconds, strongest evidence first,
 with a cost model per process and key (docs/measurements/2026-11-26-h100-remeasurement.md);
@@ -127,6 +128,11 @@ def visits(values: dict[str, float | None], signals: tuple[str, ...]) -> int:
     return PASSES if "wall" in signals and wall is not None and wall < schema.SHORT_CALL_SECONDS else 1
 
 
+def wall_visits(values: dict[str, float | None], signals: tuple[str, ...]) -> int:
+    """The visits that time a key's wall: none where only its GPU time is asked for (its one visit takes that)."""
+    return visits(values, signals) if "wall" in signals else 0
+
+
 def signals_of(plan: Plan, key: tuple[str, str]) -> tuple[str, ...]:
     """The signals already chosen for a key, none where it is not chosen yet."""
     return plan[key].signals if key in plan else ()
@@ -136,7 +142,7 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
     """What measuring this finding's key and signal adds to each process, beyond ``plan``."""
     values = tonight.values.get(finding.key, {})
     before = signals_of(plan, finding.config_mask)
-    more_visits = visits(values, (*before, finding.signal)) - (visits(values, before) if before else 0)
+    more_visits = wall_visits(values, (*before, finding.signal)) - wall_visits(values, before)
     cost = (0.0 if before else KEY_SECONDS[device]) + more_visits * (
         VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0))
     if finding.signal == "gpu" and "gpu" not in before:
@@ -314,7 +320,7 @@ class ProcessCost:
     side: str
     device: str
     keys: int
-    visits: int  # over its keys
+    visits: int  # the visits that timed a wall, over its keys
     call_seconds: float  # each key's visits times its wall time in this process: WALL_CALLS's regressor
     gpu_seconds: float  # the GPU times it took: GPU_CALLS's regressor
     seconds: float  # from its request to its answer
@@ -501,7 +507,8 @@ class _Round:
         seconds = time.perf_counter() - asked
         for value in answer.values:
             per_signal = self.values[(value.config, value.mask)][side]
-            per_signal.setdefault("wall", []).append(value.wall)
+            if value.wall is not None:  # a key asked for its GPU time alone has none
+                per_signal.setdefault("wall", []).append(value.wall)
             if value.gpu is not None:
                 per_signal.setdefault("gpu", []).append(value.gpu)
             if value.sm_clock_mhz is not None:  # where NVML reads it: on a GPU, beside each GPU time
@@ -524,9 +531,9 @@ class _Round:
 def process_cost(side: str, request: schema.WorkerRequest, answer: schema.WorkerAnswer,
                  seconds: float) -> ProcessCost:
     """What one process was asked and answered, and its seconds."""
-    visits = {(key.config, key.mask): key.visits for key in request.keys}
+    visits = {(key.config, key.mask): key.visits if "wall" in key.signals else 0 for key in request.keys}
     return ProcessCost(side, request.device, len(request.keys), sum(visits.values()),
-                       sum(visits.get((v.config, v.mask), 0) * v.wall for v in answer.values),
+                       sum(visits.get((v.config, v.mask), 0) * (v.wall or 0.0) for v in answer.values),
                        sum(v.gpu or 0.0 for v in answer.values), seconds, dict(answer.phases))
 
 
