@@ -110,7 +110,9 @@ def priority(finding: Finding) -> tuple[bool, bool, bool, float]:
 
 
 def plan_order(finding: Finding) -> tuple[bool, tuple[bool, bool, bool, float]]:
-    """The order the plan takes candidates in: by priority, those short of the factor after every other."""
+    """The order the plan takes candidates in: by priority, those short of the factor after every other.
+    They get what the others leave: a stronger candidate left out did not fit beside the plan, and a later
+    round takes it first."""
     return finding.short, priority(finding)
 
 
@@ -167,8 +169,7 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
         cost = key_cost(finding, plan, tonight, device)
         keys = len(plan) + (finding.config_mask not in plan)
         if (plan or not first_round) and (
-                2 * processes * pace * with_child_start(seconds + cost, keys, device) + workers > budget
-                or finding.short and not all(f.short for f in left_out)):
+                2 * processes * pace * with_child_start(seconds + cost, keys, device) + workers > budget):
             left_out.append(finding)
             continue
         seconds += cost
