@@ -6,12 +6,11 @@ torch, the contender's). It imports torch once and keeps READY_CHILDREN children
 forked ahead of their request, each with its device started; every
 ``WorkerRequest`` JSON line on stdin (``benchmarks/schema.py``) goes to the
 oldest of them, which measures the requested configs and masks and answers one
-``WorkerAnswer`` JSON line, which the worker passes on: per key, the wall time of
-one forward where that key's signals ask for it (the fastest of its visits, each
-pinned to another CPU, as the night makes them) and its CUDA-graph GPU time where
-they ask for that. A
-child is one process, the statistical unit of the check: its values are one draw
-of the host's state.
+``WorkerAnswer`` JSON line, which the worker passes on: per key, as its signals
+ask, the wall time of one forward (the fastest of its visits, each pinned to
+another CPU, as the night makes them) and the CUDA-graph GPU time. A child is
+one process, the statistical unit of the check: its values are one draw of the
+host's state.
 
 The quiet lock (one file both workers' children share) is held by a child's
 timed visits alone, and shared by children starting: a child starting never runs
