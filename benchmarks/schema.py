@@ -269,6 +269,11 @@ class WorkerKey:
     signals: tuple[str, ...]
     visits: int
 
+    @property
+    def wall_visits(self) -> int:
+        """The visits that time its wall: none where only its GPU time is asked for (its one visit takes that)."""
+        return self.visits if "wall" in self.signals else 0
+
 
 @dataclasses.dataclass(frozen=True)
 class WorkerRequest:

@@ -91,7 +91,7 @@ class _Visits:
         asked."""
         run = self.prepared(key).runner(key.mask)
         where = (key.config, key.mask)
-        if "wall" in key.signals:
+        if key.wall_visits:
             block_seconds, blocks = SHORT_VISIT_BLOCKS if key.visits > 1 else VISIT_BLOCKS
             with self.phase("wall"):
                 self.walls.setdefault(where, []).append(visit_seconds(run, block_seconds=block_seconds,

@@ -131,7 +131,8 @@ def visits(values: dict[str, float | None], signals: tuple[str, ...]) -> int:
 
 
 def wall_visits(values: dict[str, float | None], signals: tuple[str, ...]) -> int:
-    """The visits that time a key's wall: none where only its GPU time is asked for (its one visit takes that)."""
+    """The visits that time a key's wall, before its WorkerKey exists (``schema.WorkerKey.wall_visits``): none
+    where only its GPU time is asked for."""
     return visits(values, signals) if "wall" in signals else 0
 
 
@@ -532,7 +533,7 @@ class _Round:
 def process_cost(side: str, request: schema.WorkerRequest, answer: schema.WorkerAnswer,
                  seconds: float) -> ProcessCost:
     """What one process was asked and answered, and its seconds."""
-    visits = {(key.config, key.mask): key.visits if "wall" in key.signals else 0 for key in request.keys}
+    visits = {(key.config, key.mask): key.wall_visits for key in request.keys}
     return ProcessCost(side, request.device, len(request.keys), sum(visits.values()),
                        sum(visits.get((v.config, v.mask), 0) * (v.wall or 0.0) for v in answer.values),
                        sum(v.gpu or 0.0 for v in answer.values), seconds, dict(answer.phases))
