@@ -46,7 +46,7 @@ def arm(spec_path: str) -> None:
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"attention_slowdown: cannot read {spec_path}: {error}", file=sys.stderr)
         return
-    sys.meta_path.insert(0, _PatchOnImport(slowdowns))
+    sys.meta_path.insert(0, _PatchOnImport(slowdowns, spec_path))
 
 
 def arm_beside() -> None:
@@ -55,8 +55,9 @@ def arm_beside() -> None:
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
-    def __init__(self, slowdowns: dict) -> None:
+    def __init__(self, slowdowns: dict, spec_path: str) -> None:
         self.slowdowns = slowdowns
+        self.spec_path = spec_path
 
     def find_spec(self, name, path, target=None):
         if name != TARGET_MODULE:
@@ -69,7 +70,7 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             execute(module)
-            _wrap_forward(module, self.slowdowns)
+            _wrap_forward(module, self.slowdowns, self.spec_path)
 
         spec.loader.exec_module = exec_module
         return spec
@@ -88,7 +89,7 @@ def _label(model, module, query, key) -> str:
     return config.label
 
 
-def _wrap_forward(model, slowdowns: dict) -> None:
+def _wrap_forward(model, slowdowns: dict, spec_path: str) -> None:
     """Wrap the forward of ``model.CompositeMHA`` (``model``: the suite's benchmarks.measure.model)."""
     module_class = model.CompositeMHA
     forward = module_class.forward
@@ -107,13 +108,13 @@ def _wrap_forward(model, slowdowns: dict) -> None:
             kind = "materialized" if type(mask).__name__ == "Tensor" else "causal_bias"
             entry = decided[type(mask)] = slowdowns.get((_label(model, self, query, key), kind))
         if entry:
-            _apply(entry, query, cycles_per_us)
+            _apply(entry, query, cycles_per_us, spec_path)
         return forward(self, query, key, value, mask)
 
     module_class.forward = slowed_forward
 
 
-def _apply(entry: dict, query, cycles_per_us: list[float]) -> None:
+def _apply(entry: dict, query, cycles_per_us: list[float], spec_path: str) -> None:
     import torch
 
     if entry.get("cpu_us"):
@@ -124,19 +125,45 @@ def _apply(entry: dict, query, cycles_per_us: list[float]) -> None:
         torch.ops.aten.alias(query)
     if entry.get("gpu_us") and query.is_cuda:
         if not cycles_per_us:
-            cycles_per_us.append(_sleep_rate())
+            cycles_per_us.append(_sleep_rate(spec_path))
         torch.cuda._sleep(max(1, int(entry["gpu_us"] * cycles_per_us[0])))
 
 
-def _sleep_rate() -> float:
-    """Cycles of torch.cuda._sleep per microsecond on this GPU, measured once per process."""
+# The sleep kernel counts SM cycles: its rate is the clock's. Right after a config that ran the GPU at its
+# power cap the clock is 20% low for 100-300 ms, and a rate taken then would make every later slowdown 20%
+# short: the rate is the fastest of RATE_TRIES tries RATE_PAUSE_SECONDS apart, taken once per environment
+# and GPU and kept beside the spec (RATE_SUFFIX), so the re-measurement's short processes pay nothing.
+RATE_TRIES = 8
+RATE_PAUSE_SECONDS = 0.04
+RATE_SUFFIX = ".sleep-rate.json"
+
+
+def _sleep_rate(spec_path: str) -> float:
+    """Cycles of torch.cuda._sleep per microsecond on this GPU at its unthrottled clock."""
     import torch
 
+    kept = spec_path + RATE_SUFFIX
+    gpu = torch.cuda.get_device_name()
+    try:
+        with open(kept) as handle:
+            return float(json.load(handle)[gpu])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     cycles = 2_000_000
     torch.cuda._sleep(cycles // 10)  # load the kernel
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    torch.cuda._sleep(cycles)
-    end.record()
-    end.synchronize()
-    return cycles / (start.elapsed_time(end) * 1e3)
+    rates = []
+    for _ in range(RATE_TRIES):
+        time.sleep(RATE_PAUSE_SECONDS)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        torch.cuda._sleep(cycles)
+        end.record()
+        end.synchronize()
+        rates.append(cycles / (start.elapsed_time(end) * 1e3))
+    try:  # whole or not at all: another process may read it now
+        with open(f"{kept}.{os.getpid()}", "w") as handle:
+            json.dump({gpu: max(rates)}, handle)
+        os.replace(f"{kept}.{os.getpid()}", kept)
+    except OSError:
+        pass  # a folder it cannot write: each process takes its own rate
+    return max(rates)

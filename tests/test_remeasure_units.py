@@ -178,8 +178,8 @@ def test_a_short_keys_gpu_time_alone_costs_no_wall_visit_and_its_wall_time_later
     # One key's build and first calls end before the next children have started: one process in two waits
     # for them, the rest of their start.
     outside = PROCESS_SECONDS["cuda"] + KEY_SECONDS["cuda"]
-    assert seconds == pytest.approx(outside + (CHILD_START_SECONDS["cuda"] - outside) / 2 + GPU_CALLS * gpu,
-                                    rel=1e-12)
+    assert seconds == pytest.approx(outside + (CHILD_START_SECONDS["cuda"] - outside + schema.GPU_REST_SECONDS) / 2
+                                    + GPU_CALLS * gpu, rel=1e-12)
 
 
 @pytest.mark.parametrize("signal, visit", [("wall", VISIT_SECONDS), ("gpu", 0.0)])
@@ -209,12 +209,15 @@ def estimate(seconds: float, keys: int, device: str = "cuda") -> float:
     return remeasure.with_child_start(seconds, keys, device)
 
 
-def test_one_process_in_two_waits_for_the_next_childrens_start_where_its_keys_first_calls_end_sooner():
+def test_one_process_in_two_waits_for_the_next_childrens_start_and_each_rests_the_gpu_what_it_did_not_wait():
     start, process, key = CHILD_START_SECONDS["cuda"], PROCESS_SECONDS["cuda"], KEY_SECONDS["cuda"]
-    assert (start, process, key, schema.CHILDREN_STARTED_TOGETHER) == (0.71, 0.014, 0.043, 2)
-    assert remeasure.with_child_start(1.0, 0, "cuda") == 1.0 + (0.71 - 0.014) / 2
-    assert remeasure.with_child_start(1.0, 16, "cuda") == 1.0 + (0.71 - 0.014 - 0.043 * 16) / 2  # 8 ms short
-    assert remeasure.with_child_start(1.0, 17, "cuda") == 1.0  # 35 ms past the start: no wait
+    assert (start, process, key, schema.CHILDREN_STARTED_TOGETHER, schema.GPU_REST_SECONDS) == (
+        0.71, 0.014, 0.043, 2, 0.2)
+    assert remeasure.with_child_start(1.0, 0, "cuda") == 1.0 + (0.71 - 0.014 + 0.2) / 2
+    assert remeasure.with_child_start(1.0, 10, "cuda") == 1.0 + (0.71 - 0.014 - 0.043 * 10 + 0.2) / 2
+    # Waiting 8 ms, the one that waits rests the other 192: every process rests 0.2 s.
+    assert remeasure.with_child_start(1.0, 16, "cuda") == 1.0 + (0.2 + 0.2) / 2
+    assert remeasure.with_child_start(1.0, 17, "cuda") == 1.0 + 0.2  # 35 ms past the start: no wait, a rest
     assert remeasure.with_child_start(1.0, 0, "cpu") == 1.0  # a CPU child starts in a fork
 
 

@@ -115,6 +115,35 @@ def test_a_re_measurement_process_visits_a_short_key_once_a_pass_on_each_cpu_and
     assert blocks_of == {"run_materialized": {worker.SHORT_VISIT_BLOCKS}, "run_causal_bias": {worker.VISIT_BLOCKS}}
 
 
+def test_a_pass_visits_the_least_gpu_work_first_and_a_configs_two_masks_in_a_seeded_random_order():
+    """After a key that ran the GPU at its power cap the next is timed slow: no key follows a heavier one."""
+    import random
+
+    from benchmarks.measure import worker
+
+    labels = ["8, 4, (16, 48), 64, 'float32'", "1, 4, (16, 48), 64, 'float32'", "2, 4, (16, 96), 64, 'float32'"]
+    keys = [grid.WorkerKey(label, mask, ("gpu",), 1) for label in labels for mask in grid.MASKS]
+    work = {key: grid.forward_flops(worker.parse_label(key.config, "cpu")) for key in keys}
+    assert work[keys[2]] < work[keys[4]] < work[keys[0]]
+    orders = {seed: worker.pass_order(keys, work, random.Random(seed)) for seed in range(8)}
+    assert {tuple(key.config for key in order) for order in orders.values()} == {
+        tuple(label for label in (labels[1], labels[2], labels[0]) for _ in grid.MASKS)}
+    assert len({tuple(key.mask for key in order) for order in orders.values()}) > 1  # ties: at random
+    assert worker.pass_order(keys, work, random.Random(3)) == orders[3]
+
+
+def test_a_process_visits_its_keys_least_gpu_work_first_and_rests_only_on_a_gpu(monkeypatch):
+    from benchmarks.measure import worker
+
+    visited: list[str] = []
+    monkeypatch.setattr(worker, "visit_seconds",
+                        lambda run, block_seconds, blocks: visited.append(run.__self__.config.label) or 1e-3)
+    heavy, light = "8, 4, (16, 48), 64, 'float32'", "1, 4, (16, 48), 64, 'float32'"
+    keys = (grid.WorkerKey(heavy, "causal_bias", ("wall",), 1), grid.WorkerKey(light, "causal_bias", ("wall",), 1))
+    answer = worker.measure(grid.WorkerRequest("cpu", 0, (), keys))
+    assert visited == [light, heavy] and answer.phases["rest"] == 0.0
+
+
 def test_a_keys_gpu_time_is_taken_in_its_last_visit_with_the_sm_clock_read_right_after_it(monkeypatch):
     from benchmarks.measure import worker
 

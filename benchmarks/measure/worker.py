@@ -36,6 +36,7 @@ from typing import NoReturn, TextIO
 
 from ..schema import (
     CHILDREN_STARTED_TOGETHER,
+    GPU_REST_SECONDS,
     GRIDS,
     MASKS,
     WORKER_PHASES,
@@ -44,6 +45,7 @@ from ..schema import (
     WorkerKey,
     WorkerRequest,
     WorkerValue,
+    forward_flops,
     grid_configs,
 )
 from .model import ForwardCase, build_case, in_steady_folder, prepared_case, use_device
@@ -114,8 +116,9 @@ def measure(request: WorkerRequest, quiet: contextlib.AbstractContextManager[Non
     """Each requested key: the fastest of its visits and, where asked, its CUDA-graph GPU time.
 
     A key asks for a number of visits; visit ``i`` of every key runs in pass ``i``,
-    pinned to ``request.cpus[i]`` where that CPU is this process's, in the
-    pass's own order. A process on a slow vCPU is slow for every key it measures
+    pinned to ``request.cpus[i]`` where that CPU is this process's, the least GPU
+    work first (``pass_order``), on a GPU after GPU_REST_SECONDS of rest. A process
+    on a slow vCPU is slow for every key it measures
     (docs/noise.md); the passes on other CPUs are how one process looks past that.
     Every key's first calls come before the passes, outside ``quiet`` (the quiet
     lock); the passes run inside it. ``waited``: seconds the request waited for this
@@ -128,19 +131,29 @@ def measure(request: WorkerRequest, quiet: contextlib.AbstractContextManager[Non
     for key in sorted(request.keys, key=lambda key: key.config):  # one build for both masks of a config
         visits.prepared(key)
     order = random.Random(request.seed)
+    work = {key: forward_flops(parse_label(key.config, request.device)) for key in request.keys}
     allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
     waiting = time.perf_counter()
     with quiet:
         visits.phases["quiet"] += time.perf_counter() - waiting
+        if request.device == "cuda":
+            with visits.phase("rest"):  # a wait for the lock is rest already: the GPU idles while children start
+                time.sleep(max(0.0, GPU_REST_SECONDS - visits.phases["quiet"]))
         for index in range(max((key.visits for key in request.keys), default=0)):
             if index < len(request.cpus) and request.cpus[index] in allowed:
                 os.sched_setaffinity(0, {request.cpus[index]})
-            this_pass = [key for key in request.keys if key.visits > index]
-            order.shuffle(this_pass)
-            for key in this_pass:
+            for key in pass_order([key for key in request.keys if key.visits > index], work, order):
                 visits.visit(key, index)
     values = tuple(visits.value(key) for key in request.keys)
     return WorkerAnswer(values, pid=os.getpid(), cpu=_current_cpu(), phases=visits.phases)
+
+
+def pass_order(keys: list[WorkerKey], work: dict[WorkerKey, int], order: random.Random) -> list[WorkerKey]:
+    """A pass's keys, the least GPU work first (ties in a random order): a GPU that ran near its power cap
+    stays slower for 100-300 ms after, so no key is timed right after a heavier one (docs/noise.md)."""
+    keys = list(keys)
+    order.shuffle(keys)
+    return sorted(keys, key=work.__getitem__)
 
 
 _started: set[str] = set()

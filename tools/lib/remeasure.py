@@ -5,8 +5,9 @@ host's CPU speed, so a candidate is measured again in several short processes
 a side: the baseline's Python and the contender's alternate in blocks of ABBA
 or BAAB chosen at random (forked children land on alternating vCPUs, and a
 strict ABAB order would put every A on one vCPU). Every process measures every
-chosen key, in its own random order; a key of short calls whose wall time is
-asked for is visited PASSES times, each on another CPU in an order drawn at
+chosen key, on a GPU after a rest, each pass the least GPU work first (a GPU
+that ran at its power cap runs slower for a while); a key of short calls whose
+wall time is asked for is visited PASSES times, each on another CPU in an order drawn at
 random (every CPU once where the process has 16), and its fastest visit counts,
 as in the night; a key asked for its GPU time alone is visited once, for that
 alone.
@@ -52,9 +53,9 @@ from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
 SIDES = ("baseline", "contender")
-# A worker's phases that grow with the keys a process measures: all but the device's start and the wait
-# for the quiet lock (another child's start).
-KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("start", "quiet"))
+# A worker's phases that grow with the keys a process measures: all but the device's start, the wait
+# for the quiet lock (another child's start) and the GPU's rest before the passes.
+KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("start", "quiet", "rest"))
 # Visits of a short-call key in each process, each pinned to another CPU: a vCPU can sit well
 # above the fastest, a different one each time, and only the fastest of visits on many CPUs
 # gives a process's value that a host slowdown of 25% stands out from (docs/noise.md).
@@ -183,9 +184,12 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
 def with_child_start(seconds: float, keys: int, device: str) -> float:
     """A process's estimate: ``seconds`` (PROCESS_SECONDS and its keys' costs), and its share of the wait
     for the next children's start where its ``keys``' builds and first calls end sooner: one process in
-    CHILDREN_STARTED_TOGETHER waits, the others find their lock free."""
-    wait = CHILD_START_SECONDS[device] - PROCESS_SECONDS[device] - KEY_SECONDS[device] * keys
-    return seconds + max(0.0, wait) / schema.CHILDREN_STARTED_TOGETHER
+    CHILDREN_STARTED_TOGETHER waits, the others find their lock free; on a GPU each rests
+    GPU_REST_SECONDS before its passes, the one that waited for as much as it has not waited."""
+    wait = max(0.0, CHILD_START_SECONDS[device] - PROCESS_SECONDS[device] - KEY_SECONDS[device] * keys)
+    rest = schema.GPU_REST_SECONDS if device == "cuda" else 0.0
+    together = schema.CHILDREN_STARTED_TOGETHER
+    return seconds + (max(wait, rest) + (together - 1) * rest) / together
 
 
 # ---------------------------------------------------------------- the workers
