@@ -9,13 +9,16 @@ request to answer and per phase of the worker). The model (`tools/lib/remeasure.
 prices a process as
 
     PROCESS_SECONDS + KEY_SECONDS * keys
-    + max(0, CHILD_START_SECONDS - PROCESS_SECONDS - KEY_SECONDS * keys) / N
+    + (max(wait, REST) + (N - 1) * REST) / N,
+      wait = max(0, CHILD_START_SECONDS - PROCESS_SECONDS - KEY_SECONDS * keys)
     + VISIT_SECONDS * visits + WALL_CALLS * call_seconds + GPU_CALLS * gpu_seconds
 
 (a process's keys' builds and first calls overlap the next children's start,
 which the quiet lock keeps out of its visits; the workers start N children at
 once, so one process in N waits: ``--together``, the checks' own, 1 for checks
-before the workers forked children two at a time). Each constant is fitted to its own
+before the workers forked children two at a time; on a GPU each process rests
+REST, ``schema.GPU_REST_SECONDS``, the one that waited within its wait:
+``--rest 0`` for checks before 874354d). Each constant is fitted to its own
 phases, so that few processes of like plans still separate them: PROCESS_SECONDS
 the median of a process's seconds outside its phases but the start (the hand-over,
 the pipes), KEY_SECONDS the builds and first calls per key, CHILD_START_SECONDS the
@@ -42,10 +45,11 @@ TERMS = ("PROCESS_SECONDS", "KEY_SECONDS", "CHILD_START_SECONDS", "VISIT_SECONDS
 WAITED_SECONDS = 0.05
 
 
-def estimate(constants: list[float], process: dict, together: int) -> float:
+def estimate(constants: list[float], process: dict, together: int, rest: float) -> float:
     outside, key, start, visit, calls, gpu_calls = constants
     handed = outside + key * process["keys"]
-    return (handed + max(0.0, start - handed) / together + visit * process["visits"]
+    wait = max(0.0, start - handed)
+    return (handed + (max(wait, rest) + (together - 1) * rest) / together + visit * process["visits"]
             + calls * process["call_seconds"] + gpu_calls * process["gpu_seconds"])
 
 
@@ -65,7 +69,7 @@ def fitted(processes: list[dict]) -> list[float]:
     def outside(process: dict, phases: tuple[str, ...]) -> float:
         return process["seconds"] - sum(process["phases"].get(name, 0.0) for name in phases)
 
-    handing = statistics.median(outside(p, (*remeasure.KEY_PHASES, "quiet")) for p in processes)
+    handing = statistics.median(outside(p, (*remeasure.KEY_PHASES, "quiet", "rest")) for p in processes)
     waited = [outside(p, ("wall", "gpu")) for p in processes if p["phases"].get("quiet", 0.0) > WAITED_SECONDS]
     child_start = statistics.median(waited) if waited else handing
     per_visit = ((phase("wall") - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")
@@ -75,9 +79,9 @@ def fitted(processes: list[dict]) -> list[float]:
             remeasure.WALL_CALLS, gpu_calls]
 
 
-def errors(constants: list[float], processes: list[dict], together: int) -> list[float]:
+def errors(constants: list[float], processes: list[dict], together: int, rest: float) -> list[float]:
     """Each process's estimate over its measured seconds, minus one."""
-    return [estimate(constants, p, together) / p["seconds"] - 1 for p in processes]
+    return [estimate(constants, p, together, rest) / p["seconds"] - 1 for p in processes]
 
 
 def main() -> None:
@@ -86,7 +90,11 @@ def main() -> None:
     parser.add_argument("--device", default="cuda", choices=sorted(remeasure.PROCESS_SECONDS))
     parser.add_argument("--together", type=int, default=remeasure.schema.CHILDREN_STARTED_TOGETHER,
                         help="children the checks' workers started at once (default: the suite's)")
+    parser.add_argument("--rest", type=float, default=None,
+                        help="seconds a GPU process rests before its passes (default: the suite's on cuda)")
     args = parser.parse_args()
+    if args.rest is None:
+        args.rest = remeasure.schema.GPU_REST_SECONDS if args.device == "cuda" else 0.0
     processes = [p for path in args.checks
                  for p in (json.loads(path.read_text()).get("confirmation") or {}).get("per_process", [])
                  if p["device"] == args.device and p["seconds"] > 0]
@@ -97,8 +105,9 @@ def main() -> None:
     for name, now, fit in zip(TERMS, current(args.device), constants):
         print(f"{name:16s} now {now:9.4f}  fitted {fit:9.4f}")
     for label, values in (("now", current(args.device)), ("fitted", constants)):
-        relative = errors(values, processes, args.together)
-        whole = sum(estimate(values, p, args.together) for p in processes) / sum(p["seconds"] for p in processes)
+        relative = errors(values, processes, args.together, args.rest)
+        whole = (sum(estimate(values, p, args.together, args.rest) for p in processes)
+                 / sum(p["seconds"] for p in processes))
         print(f"{label:6s} model: median error {statistics.median(relative):+.1%}, "
               f"worst {max(relative, key=abs):+.1%}, all processes together {whole - 1:+.1%}")
 

@@ -261,11 +261,13 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
     night = Night(None, {("gpu", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005} for c in "abcd"})
     # Per process its own cost; per new key its build; per wall time a visit and its calls of 0.01 s; the GPU
     # time's calls; and, one process in two, the wait for the next children's start that 3 keys' first calls
-    # shorten.
+    # shorten; the other rests the GPU (the one that waits has rested within its wait).
     visit = remeasure.VISIT_SECONDS + remeasure.WALL_CALLS * 0.01
     wait = remeasure.CHILD_START_SECONDS["cuda"] - remeasure.PROCESS_SECONDS["cuda"] - 3 * remeasure.KEY_SECONDS["cuda"]
     process = (remeasure.PROCESS_SECONDS["cuda"] + 3 * remeasure.KEY_SECONDS["cuda"] + 2 * visit
-               + remeasure.GPU_CALLS * 0.005 + wait / schema.CHILDREN_STARTED_TOGETHER)
+               + remeasure.GPU_CALLS * 0.005
+               + (wait + (schema.CHILDREN_STARTED_TOGETHER - 1) * schema.GPU_REST_SECONDS)
+               / schema.CHILDREN_STARTED_TOGETHER)
     budget = remeasure.WORKERS_SECONDS["cuda"] + 20 * process + 0.01  # the workers' start, then 20 processes
     keys, left_out, seconds = remeasure.fitted_plan(candidates, night, 10, "cuda", budget)
     assert list(keys) == [("d", "causal_bias"), ("c", "causal_bias"), ("b", "causal_bias")]
@@ -299,10 +301,12 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
                   for i, c in enumerate(configs)]
     night = Night(None, {f.key: {"wall": 0.0, "gpu": 0.0} for f in candidates})
     # Estimated per process: its own cost, 3 keys of short calls, and, one process in two, the wait for the next
-    # children's start that 3 keys' first calls shorten; 20 processes. The budget fits those 3 keys.
+    # children's start that 3 keys' first calls shorten, the other the GPU's rest; 20 processes. The budget fits
+    # those 3 keys.
     short_keys = 3 * (remeasure.KEY_SECONDS["cuda"] + remeasure.PASSES * remeasure.VISIT_SECONDS)
     wait = remeasure.CHILD_START_SECONDS["cuda"] - remeasure.PROCESS_SECONDS["cuda"] - 3 * remeasure.KEY_SECONDS["cuda"]
-    process = remeasure.PROCESS_SECONDS["cuda"] + short_keys + wait / schema.CHILDREN_STARTED_TOGETHER
+    process = remeasure.PROCESS_SECONDS["cuda"] + short_keys + (
+        wait + (schema.CHILDREN_STARTED_TOGETHER - 1) * schema.GPU_REST_SECONDS) / schema.CHILDREN_STARTED_TOGETHER
     rounds = []
 
     def fake_remeasure(keys, workers, device, processes, seed, budget, factor):
