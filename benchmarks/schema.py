@@ -334,7 +334,7 @@ class WorkerAnswer:
 # for, where the child started ahead of it), the builds, each key's first calls (kernel loads, cuDNN
 # graph builds), the wait for the quiet lock (another child's start), the wall-time visits and the
 # CUDA-graph GPU times.
-WORKER_PHASES = ("start", "build", "first_calls", "quiet", "rest", "wall", "gpu")
+WORKER_PHASES = ("start", "build", "first_calls", "quiet", "gpu_rest", "wall", "gpu")
 # A re-measurement process on a GPU idles this long (its wait for the quiet lock counted in) before its
 # first timed visit: a GPU that ran at its power cap (the previous process's heaviest key) times the next
 # 20 ms 17-26% slow, the next 100 ms 1-3%, and after 300 ms under 1% (docs/noise.md). The worker rests,

@@ -69,7 +69,8 @@ def fitted(processes: list[dict]) -> list[float]:
     def outside(process: dict, phases: tuple[str, ...]) -> float:
         return process["seconds"] - sum(process["phases"].get(name, 0.0) for name in phases)
 
-    handing = statistics.median(outside(p, (*remeasure.KEY_PHASES, "quiet", "rest")) for p in processes)
+    # "rest": the GPU's rest as 874354d's checks named it.
+    handing = statistics.median(outside(p, (*remeasure.KEY_PHASES, "quiet", "gpu_rest", "rest")) for p in processes)
     waited = [outside(p, ("wall", "gpu")) for p in processes if p["phases"].get("quiet", 0.0) > WAITED_SECONDS]
     child_start = statistics.median(waited) if waited else handing
     per_visit = ((phase("wall") - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")

@@ -19,7 +19,7 @@ def test_a_worker_answer_says_how_long_each_phase_of_its_process_took():
     ready, answer = (schema.WorkerAnswer.from_json(line) for line in completed.stdout.splitlines())
     assert ready.pid is not None and not ready.values and ready.error is None
     assert answer.error is None and tuple(answer.phases) == schema.WORKER_PHASES
-    assert answer.phases["gpu"] == answer.phases["rest"] == 0.0  # no GPU: nothing to time, nothing to rest
+    assert answer.phases["gpu"] == answer.phases["gpu_rest"] == 0.0  # no GPU: nothing to time, nothing to rest
     assert all(answer.phases[name] > 0 for name in ("build", "first_calls", "wall")), answer.phases
 
 

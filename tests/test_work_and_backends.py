@@ -141,7 +141,7 @@ def test_a_process_visits_its_keys_least_gpu_work_first_and_rests_only_on_a_gpu(
     heavy, light = "8, 4, (16, 48), 64, 'float32'", "1, 4, (16, 48), 64, 'float32'"
     keys = (grid.WorkerKey(heavy, "causal_bias", ("wall",), 1), grid.WorkerKey(light, "causal_bias", ("wall",), 1))
     answer = worker.measure(grid.WorkerRequest("cpu", 0, (), keys))
-    assert visited == [light, heavy] and answer.phases["rest"] == 0.0
+    assert visited == [light, heavy] and answer.phases["gpu_rest"] == 0.0
 
 
 def test_a_keys_gpu_time_is_taken_in_its_last_visit_with_the_sm_clock_read_right_after_it(monkeypatch):

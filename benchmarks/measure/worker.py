@@ -137,7 +137,7 @@ def measure(request: WorkerRequest, quiet: contextlib.AbstractContextManager[Non
     with quiet:
         visits.phases["quiet"] += time.perf_counter() - waiting
         if request.device == "cuda":
-            with visits.phase("rest"):  # a wait for the lock is rest already: the GPU idles while children start
+            with visits.phase("gpu_rest"):  # a wait for the lock is rest already: the GPU idles while children start
                 time.sleep(max(0.0, GPU_REST_SECONDS - visits.phases["quiet"]))
         for index in range(max((key.visits for key in request.keys), default=0)):
             if index < len(request.cpus) and request.cpus[index] in allowed:

@@ -55,7 +55,7 @@ from lib.supervisor import end_group, supervised
 SIDES = ("baseline", "contender")
 # A worker's phases that grow with the keys a process measures: all but the device's start, the wait
 # for the quiet lock (another child's start) and the GPU's rest before the passes.
-KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("start", "quiet", "rest"))
+KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("start", "quiet", "gpu_rest"))
 # Visits of a short-call key in each process, each pinned to another CPU: a vCPU can sit well
 # above the fastest, a different one each time, and only the fastest of visits on many CPUs
 # gives a process's value that a host slowdown of 25% stands out from (docs/noise.md).
