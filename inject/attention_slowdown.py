@@ -21,6 +21,7 @@ Standard library only at import: the .pth runs in every start of that Python.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.util
 import json
@@ -142,13 +143,17 @@ def _sleep_rate(spec_path: str) -> float:
     """Cycles of torch.cuda._sleep per microsecond on this GPU at its unthrottled clock."""
     import torch
 
-    kept = spec_path + RATE_SUFFIX
     gpu = torch.cuda.get_device_name()
-    try:
-        with open(kept) as handle:
-            return float(json.load(handle)[gpu])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    rate = kept_rate(spec_path, gpu)
+    if rate is None:
+        rate = _measured_sleep_rate()
+        keep_rate(spec_path, gpu, rate)
+    return rate
+
+
+def _measured_sleep_rate() -> float:
+    import torch
+
     cycles = 2_000_000
     torch.cuda._sleep(cycles // 10)  # load the kernel
     rates = []
@@ -160,10 +165,36 @@ def _sleep_rate(spec_path: str) -> float:
         end.record()
         end.synchronize()
         rates.append(cycles / (start.elapsed_time(end) * 1e3))
-    try:  # whole or not at all: another process may read it now
-        with open(f"{kept}.{os.getpid()}", "w") as handle:
-            json.dump({gpu: max(rates)}, handle)
-        os.replace(f"{kept}.{os.getpid()}", kept)
-    except OSError:
-        pass  # a folder it cannot write: each process takes its own rate
     return max(rates)
+
+
+def kept_rate(spec_path: str, gpu: str) -> float | None:
+    """The rate kept beside the spec for this GPU; None where there is none, or none a slowdown can use."""
+    try:
+        with open(spec_path + RATE_SUFFIX) as handle:
+            rate = float(json.load(handle)[gpu])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+    return rate if 0 < rate < float("inf") else None
+
+
+def keep_rate(spec_path: str, gpu: str, rate: float) -> None:
+    """Keep ``rate`` for ``gpu`` beside the spec, beside other GPUs' rates; whole or not at all, as another
+    process may read it now. A folder it cannot write: each process takes its own rate."""
+    kept = spec_path + RATE_SUFFIX
+    try:
+        with open(kept) as handle:
+            rates = json.load(handle)
+        if not isinstance(rates, dict):
+            rates = {}
+    except (OSError, ValueError, RecursionError):
+        rates = {}
+    rates[gpu] = rate
+    partial = f"{kept}.{os.getpid()}"
+    try:
+        with open(partial, "w") as handle:
+            json.dump(rates, handle)
+        os.replace(partial, kept)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)

@@ -215,6 +215,34 @@ def test_two_records_at_once_into_two_folders_each_keep_their_own_night(tmp_path
         assert (tmp_path / name / "ci" / f"{commit}.night").is_file()
 
 
+def test_the_injectors_sleep_rate_is_kept_per_gpu_beside_its_spec_and_one_it_cannot_use_is_taken_again(
+        tmp_path, monkeypatch):
+    """A rate taken once per environment and GPU (a rate taken right after a config at the power cap came
+    out 21% low): a damaged or impossible one is measured again, never a slowdown of 0 or of infinity."""
+    from conftest import REPO_ROOT
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "inject"))
+    import attention_slowdown as injector
+
+    spec = str(tmp_path / "spec.json")
+    assert injector.kept_rate(spec, "NVIDIA H200") is None
+    injector.keep_rate(spec, "NVIDIA H200", 1881.8)
+    injector.keep_rate(spec, "NVIDIA H100", 1700.0)
+    assert [injector.kept_rate(spec, gpu) for gpu in ("NVIDIA H200", "NVIDIA H100", "NVIDIA B200")] == [
+        1881.8, 1700.0, None]
+    kept = Path(spec + injector.RATE_SUFFIX)
+    for text in ("{", "[]", '"x"', '{"NVIDIA H200": 0}', '{"NVIDIA H200": -3}', '{"NVIDIA H200": "fast"}',
+                 '{"NVIDIA H200": Infinity}', '{"NVIDIA H200": NaN}', "[" * 100_000):
+        kept.write_text(text)
+        assert injector.kept_rate(spec, "NVIDIA H200") is None, text
+        injector.keep_rate(spec, "NVIDIA H200", 2.5)  # over the damaged file
+        assert injector.kept_rate(spec, "NVIDIA H200") == 2.5
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["spec.json" + injector.RATE_SUFFIX]
+    unwritable = str(tmp_path / "missing" / "spec.json")
+    injector.keep_rate(unwritable, "NVIDIA H200", 2.5)  # no folder: each process takes its own rate
+    assert injector.kept_rate(unwritable, "NVIDIA H200") is None and not (tmp_path / "missing").exists()
+
+
 @pytest.mark.parametrize("amount", [["--cpu", "1e9"], ["--cpu", "inf"], ["--gpu", "nan"], ["--gpu", "-0.5"],
                                     ["--extra-ops", "100000000"]])
 def test_an_impossible_injected_slowdown_is_refused_before_any_night_is_read(tmp_path, amount):
