@@ -332,8 +332,8 @@ class WorkerAnswer:
 
 # A re-measurement process's phases: the device's start (CUDA's context; only what the request waited
 # for, where the child started ahead of it), the builds, each key's first calls (kernel loads, cuDNN
-# graph builds), the wait for the quiet lock (another child's start), the wall-time visits and the
-# CUDA-graph GPU times.
+# graph builds), the wait for the quiet lock (another child's start), the GPU's rest (GPU_REST_SECONDS), the
+# wall-time visits and the CUDA-graph GPU times.
 WORKER_PHASES = ("start", "build", "first_calls", "quiet", "gpu_rest", "wall", "gpu")
 # A re-measurement process on a GPU idles this long (its wait for the quiet lock counted in) before its
 # first timed visit: a GPU that ran at its power cap (the previous process's heaviest key) times the next
