@@ -144,6 +144,41 @@ def test_a_process_visits_its_keys_least_gpu_work_first_and_rests_only_on_a_gpu(
     assert visited == [light, heavy] and answer.phases["gpu_rest"] == 0.0
 
 
+@pytest.mark.parametrize("waited, rest", [(0.0, 0.2), (0.05, 0.15), (0.2, 0.0), (0.6, 0.0)])
+def test_a_gpu_process_rests_before_its_passes_what_its_wait_for_the_quiet_lock_did_not(monkeypatch, waited, rest):
+    """The rest comes inside the lock, before the first timed visit, and the lock's wait counts as rest."""
+    from benchmarks.measure import worker
+
+    class Case:
+        def runner(self, mask: str):
+            return lambda: None
+
+        def warm_up(self, mask: str) -> None:  # the first time only, as a ForwardCase's
+            if "first calls" not in events:
+                events.append("first calls")
+
+    class Quiet:
+        def __enter__(self) -> None:
+            clock[0] += waited
+            events.append("locked")
+
+        def __exit__(self, *_: object) -> None:
+            events.append("unlocked")
+
+    events: list[str] = []
+    clock = [0.0]
+    monkeypatch.setattr(worker, "start_device", lambda device: None)
+    monkeypatch.setattr(worker, "prepared_case", lambda config: Case())
+    monkeypatch.setattr(worker.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(worker.time, "sleep", lambda seconds: events.append(f"rest {seconds:.2f}"))
+    monkeypatch.setattr(worker, "visit_seconds", lambda run, block_seconds, blocks: events.append("visit") or 1e-3)
+    label = "1, 4, (16, 48), 64, 'float32'"
+    answer = worker.measure(grid.WorkerRequest("cuda", 0, (), (grid.WorkerKey(label, "causal_bias", ("wall",), 1),)),
+                            Quiet())
+    assert events == ["first calls", "locked", f"rest {rest:.2f}", "visit", "unlocked"]
+    assert answer.phases["quiet"] == waited and answer.phases["gpu_rest"] == 0.0  # the fake sleep takes no time
+
+
 def test_a_keys_gpu_time_is_taken_in_its_last_visit_with_the_sm_clock_read_right_after_it(monkeypatch):
     from benchmarks.measure import worker
 
