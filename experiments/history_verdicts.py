@@ -1,6 +1,6 @@
 """The nightly check replayed over a recorded history, night by night, without a re-measurement.
 
-    python experiments/history_verdicts.py RESULTS_DIR MACHINE [--commits C1 C2 ...] [--factor 1.05]
+    python experiments/history_verdicts.py RESULTS_DIR MACHINE [--commits C1 C2 ...] [--factor 1.05] [--next]
 
 For each night from the second on (in the results' order, or the ``--commits``
 given, oldest first), the check's noise model is fitted to the nights before it,
@@ -11,8 +11,10 @@ sit above their floor, its one-night calls, the common moves taken out. Then, pe
 one-night floors the model uses (``NoiseModel.floor``: the class's pooled spread
 until a config's own history is long enough) and each config's own floor from
 its own steps alone, used or not (``NoiseModel.floor`` without the classes'
-spreads, from OWN_STEPS steps on): median and max. CPU only, seconds: run it
-on a GPU machine's results copied back.
+spreads, from OWN_STEPS steps on): median and max, of the last night's model,
+or with ``--next`` of the model fitted to every night given (the floors the next
+night would be judged by, before it runs). CPU only, seconds: run it on a GPU
+machine's results copied back.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def main() -> None:
     parser.add_argument("--commits", nargs="+", help="the nights to replay, oldest first (prefixes); default all")
     parser.add_argument("--factor", type=float, default=1.05)
     parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--next", action="store_true",
+                        help="the floors over every night given: those the night after the last is judged by")
     args = parser.parse_args()
     store = ResultsStore(args.results_dir)
     runs = store.runs(args.machine)
@@ -72,15 +76,22 @@ def main() -> None:
               + (", ".join(f"{k} {s} {m:.3f}" for (k, s), m in verdict.class_moves(shifts).items()) or "none")
               + "".join(f"\n  above: {f.key[1]} {f.key[2]} {f.signal} {f.ratio:.3f} / {f.move:.3f} "
                         f"(floor {f.floor:.3f}){' the class' if f.common else ''}" for f in above))
-        if index == len(nights) - 1:
-            keys = sorted(tonight.values)
-            used = floors_by_group(model, keys, classes, args.factor)
-            # The model's rule without the classes' spreads: a config's own floor from OWN_STEPS steps on.
-            own = floors_by_group(noise.NoiseModel({}, model.own, model.nights), keys, classes, args.factor)
-            print(f"floors over a history of {index} nights ({index - 1} steps):")
-            for group in sorted(set(used) | set(own)):
-                print(f"  {group[0]} {group[1]}: the model's {spread(used.get(group, []))}; "
-                      f"own alone {spread(own.get(group, []))}")
+    # The last night's model, or with --next the model fitted to every night, the last one's results as tonight's.
+    history = nights if args.next else nights[:-1]
+    classes = result_classes(history, nights[-1])
+    print_floors(verdict.fitted_model(history, nights[-1], classes, None), sorted(nights[-1].values), classes,
+                 args.factor, len(history))
+
+
+def print_floors(model: noise.NoiseModel, keys: list, classes: dict, factor: float, nights: int) -> None:
+    """Per class and signal: the model's floors, and each config's own floor from its own steps alone."""
+    used = floors_by_group(model, keys, classes, factor)
+    # The model's rule without the classes' spreads: a config's own floor from OWN_STEPS steps on.
+    own = floors_by_group(noise.NoiseModel({}, model.own, model.nights), keys, classes, factor)
+    print(f"floors over a history of {nights} nights ({nights - 1} steps):")
+    for group in sorted(set(used) | set(own)):
+        print(f"  {group[0]} {group[1]}: the model's {spread(used.get(group, []))}; "
+              f"own alone {spread(own.get(group, []))}")
 
 
 if __name__ == "__main__":
