@@ -78,9 +78,10 @@ def main() -> None:
                         f"(floor {f.floor:.3f}){' the class' if f.common else ''}" for f in above))
     # The last night's model, or with --next the model fitted to every night, the last one's results as tonight's.
     history = nights if args.next else nights[:-1]
-    classes = result_classes(history, nights[-1])
-    print_floors(verdict.fitted_model(history, nights[-1], classes, None), sorted(nights[-1].values), classes,
-                 args.factor, len(history))
+    if history:
+        classes = result_classes(history, nights[-1])
+        print_floors(verdict.fitted_model(history, nights[-1], classes, None), sorted(nights[-1].values), classes,
+                     args.factor, len(history))
 
 
 def print_floors(model: noise.NoiseModel, keys: list, classes: dict, factor: float, nights: int) -> None:

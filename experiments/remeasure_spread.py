@@ -8,24 +8,24 @@ in at least ``--least`` processes, the standard deviation of the log values
 over its processes (the spread that decides whether ten processes a side
 separate a 5% step). Prints, per band of the key's median GPU time (edges
 ``--bands-ms``), the median, 90th percentile and max of those spreads and the
-key-sides counted; ``--keys`` prints each key-side too. Keys that run near the
-GPU's power cap through their own visits are where the spread grows
-(docs/noise.md, "After the GPU's power cap"). CPU only, seconds: run it on a GPU
-machine's check files copied back.
+key-sides counted; ``--keys`` prints each key-side too. On an H200 keys of 3 ms
+or more spread about six times the others (docs/noise.md, "After the GPU's power
+cap"). CPU only, seconds: run it on a GPU machine's check files copied back.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 from pathlib import Path
+
+import numpy as np
 
 
 def log_spread(values: list[float]) -> float:
     """The standard deviation of the log values: a relative spread, the same for a fast and a slow key."""
-    return statistics.stdev(math.log(value) for value in values)
+    return float(np.std(np.log(values), ddof=1))
 
 
 def key_sides(check: dict, least: int) -> list[tuple[str, str, str, float, float]]:
@@ -51,11 +51,6 @@ def band_of(seconds: float, edges_ms: list[float]) -> tuple[float, str]:
     return lower, f">= {lower:g} ms"
 
 
-def quantile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checks", nargs="+", type=Path)
@@ -71,7 +66,7 @@ def main() -> None:
                 print(f"{path.name}  {config:34s} {mask:12s} {side:9s} {seconds * 1e3:8.3f} ms  {spread:.2%}")
     for (_, band), spreads in sorted(bands.items()):
         print(f"GPU time {band:>10s}: spread median {statistics.median(spreads):.2%}, p90 "
-              f"{quantile(spreads, 0.9):.2%}, max {max(spreads):.2%} ({len(spreads)} key-sides)")
+              f"{np.quantile(spreads, 0.9):.2%}, max {max(spreads):.2%} ({len(spreads)} key-sides)")
 
 
 if __name__ == "__main__":
