@@ -271,8 +271,14 @@ class WorkerKey:
 
     @property
     def wall_visits(self) -> int:
-        """The visits that time its wall: none where only its GPU time is asked for (its one visit takes that)."""
-        return self.visits if "wall" in self.signals else 0
+        """Its visits that time its wall (``wall_visits_of``)."""
+        return wall_visits_of(self.signals, self.visits)
+
+
+def wall_visits_of(signals: tuple[str, ...], visits: int) -> int:
+    """Of a key's ``visits``, those that time its wall: none where only its GPU time is asked for (its one
+    visit takes that)."""
+    return visits if "wall" in signals else 0
 
 
 @dataclasses.dataclass(frozen=True)

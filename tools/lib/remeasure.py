@@ -132,9 +132,8 @@ def visits(values: dict[str, float | None], signals: tuple[str, ...]) -> int:
 
 
 def wall_visits(values: dict[str, float | None], signals: tuple[str, ...]) -> int:
-    """The visits that time a key's wall, before its WorkerKey exists (``schema.WorkerKey.wall_visits``): none
-    where only its GPU time is asked for."""
-    return visits(values, signals) if "wall" in signals else 0
+    """The visits that time a key's wall, before its WorkerKey exists."""
+    return schema.wall_visits_of(signals, visits(values, signals))
 
 
 def signals_of(plan: Plan, key: tuple[str, str]) -> tuple[str, ...]:
