@@ -268,6 +268,7 @@ class WorkerKey:
     mask: str
     signals: tuple[str, ...]
     visits: int
+    gpu_rest: float = 0.0  # seconds the GPU idles right before this key's timed GPU-time blocks
 
     @property
     def wall_visits(self) -> int:
@@ -296,7 +297,8 @@ class WorkerRequest:
     @classmethod
     def from_json(cls, text: str) -> WorkerRequest:
         data = json.loads(text)
-        keys = tuple(WorkerKey(k["config"], k["mask"], tuple(k["signals"]), int(k["visits"])) for k in data["keys"])
+        keys = tuple(WorkerKey(k["config"], k["mask"], tuple(k["signals"]), int(k["visits"]),
+                               float(k.get("gpu_rest", 0.0))) for k in data["keys"])
         return cls(data["device"], int(data["seed"]), tuple(data["cpus"]), keys)
 
 
@@ -339,13 +341,19 @@ class WorkerAnswer:
 # A re-measurement process's phases: the device's start (CUDA's context; only what the request waited
 # for, where the child started ahead of it), the builds, each key's first calls (kernel loads, cuDNN
 # graph builds), the wait for the quiet lock (another child's start), the GPU's rest (GPU_REST_SECONDS), the
-# wall-time visits and the CUDA-graph GPU times.
-WORKER_PHASES = ("start", "build", "first_calls", "quiet", "gpu_rest", "wall", "gpu")
+# wall-time visits, the rests before heavy keys' GPU times (HEAVY_GPU_REST_SECONDS) and the CUDA-graph GPU times.
+WORKER_PHASES = ("start", "build", "first_calls", "quiet", "gpu_rest", "wall", "heavy_rest", "gpu")
 # A re-measurement process on a GPU idles this long (its wait for the quiet lock counted in) before its
 # first timed visit: a GPU that ran at its power cap (the previous process's heaviest key) times the next
 # 20 ms 17-26% slow, the next 100 ms 1-3%, and after 300 ms under 1% (docs/noise.md). The worker rests,
 # the planner prices the rest.
 GPU_REST_SECONDS = 0.2
+# A heavy key (its GPU time this long or more) has its GPU time's blocks taken after this much rest more,
+# right before them: without it, one key's GPU time spread 2-3% between a check's processes after the
+# GPU work of the keys before it, against 0.3-0.5% where little ran before it (docs/noise.md, "Heavy keys").
+# The planner asks for it and prices it; the worker rests.
+HEAVY_GPU_SECONDS = 3e-3
+HEAVY_GPU_REST_SECONDS = 0.1
 # A re-measurement worker forks its children this many at a time, whose starts share the quiet lock and
 # so run at once: a start (half a second on an H200) is paid once for this many processes. The worker
 # forks them and the planner's cost model prices them.

@@ -260,19 +260,21 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
     ]
     night = Night(None, {("gpu", c, "causal_bias"): {"wall": 0.01, "gpu": 0.005} for c in "abcd"})
     # Per process its own cost; per new key its build; per wall time a visit and its calls of 0.01 s; the GPU
-    # time's calls; and, one process in two, the wait for the next children's start that 3 keys' first calls
-    # shorten; the other rests the GPU (the one that waits has rested within its wait).
+    # time's calls and its rest (5 ms is heavy); and, one process in two, the wait for the next children's
+    # start that 3 keys' first calls shorten; the other rests the GPU (the one that waits has rested within
+    # its wait).
     visit = remeasure.VISIT_SECONDS + remeasure.WALL_CALLS * 0.01
     wait = remeasure.CHILD_START_SECONDS["cuda"] - remeasure.PROCESS_SECONDS["cuda"] - 3 * remeasure.KEY_SECONDS["cuda"]
     process = (remeasure.PROCESS_SECONDS["cuda"] + 3 * remeasure.KEY_SECONDS["cuda"] + 2 * visit
-               + remeasure.GPU_CALLS * 0.005
+               + remeasure.GPU_CALLS * 0.005 + schema.HEAVY_GPU_REST_SECONDS
                + (wait + (schema.CHILDREN_STARTED_TOGETHER - 1) * schema.GPU_REST_SECONDS)
                / schema.CHILDREN_STARTED_TOGETHER)
     budget = remeasure.WORKERS_SECONDS["cuda"] + 20 * process + 0.01  # the workers' start, then 20 processes
     keys, left_out, seconds = remeasure.fitted_plan(candidates, night, 10, "cuda", budget)
     assert list(keys) == [("d", "causal_bias"), ("c", "causal_bias"), ("b", "causal_bias")]
     # calls of 10 ms: one visit a process
-    assert keys[("b", "causal_bias")] == schema.WorkerKey("b", "causal_bias", ("gpu",), 1)
+    assert keys[("b", "causal_bias")] == schema.WorkerKey("b", "causal_bias", ("gpu",), 1,
+                                                          schema.HEAVY_GPU_REST_SECONDS)
     assert [f.key[1] for f in left_out] == ["a"]
     assert seconds == pytest.approx(process)
 

@@ -88,8 +88,8 @@ def test_a_signal_named_at_run_time_is_ranked_and_costed_like_the_literal():
     gpu = "".join(["g", "pu"])  # read at run time: equal to "gpu", not the same object
     found = candidate(signal=gpu, klass="launch-bound", ratio=1.2)
     assert remeasure.priority(found) == (True, True, False, -math.log(1.2) / math.log(PRIOR_SPREAD["gpu"]))
-    night = night_of(found, wall=0.01, gpu=0.005)
-    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * 0.005
+    night = night_of(found, wall=0.01, gpu=0.0005)
+    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * 0.0005
 
 
 def test_one_night_calls_rank_first_then_the_larger_change():
@@ -155,12 +155,28 @@ def test_a_gpu_time_adds_its_calls_once_per_key():
     wall, gpu = 0.01, 0.005
     found = candidate(signal="gpu")
     night = night_of(found, wall=wall, gpu=gpu)
-    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * gpu  # no wall visit
+    rest = schema.HEAVY_GPU_REST_SECONDS  # 5 ms is heavy
+    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * gpu + rest  # no wall
     planned_wall = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), 1)}
-    assert remeasure.key_cost(found, planned_wall, night, "cuda") == GPU_CALLS * gpu
+    assert remeasure.key_cost(found, planned_wall, night, "cuda") == GPU_CALLS * gpu + rest
     planned_gpu = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
     assert remeasure.key_cost(found, planned_gpu, night, "cuda") == 0.0
     assert remeasure.key_cost(candidate(signal="wall"), planned_wall, night, "cuda") == 0.0
+
+
+def test_a_gpu_time_rests_and_pays_for_its_rest_from_the_heavy_bound_on_and_not_a_hair_under():
+    heavy = schema.HEAVY_GPU_SECONDS
+    assert (heavy, schema.HEAVY_GPU_REST_SECONDS) == (3e-3, 0.1)
+    assert remeasure.gpu_rest({"gpu": heavy}) == schema.HEAVY_GPU_REST_SECONDS
+    assert remeasure.gpu_rest({"gpu": math.nextafter(heavy, 0)}) == 0.0
+    assert remeasure.gpu_rest({"gpu": None}) == remeasure.gpu_rest({}) == 0.0
+    for_gpu, for_wall = candidate("h", signal="gpu"), candidate("l", signal="wall")
+    night = Night(None, {for_gpu.key: {"wall": heavy, "gpu": heavy}, for_wall.key: {"wall": heavy, "gpu": heavy}})
+    assert remeasure.key_cost(for_gpu, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * heavy + 0.1
+    plan, left_out, _ = remeasure.fitted_plan([for_gpu, for_wall], night, 10, "cuda", 1e6)
+    assert not left_out
+    assert plan == {("h", "causal_bias"): schema.WorkerKey("h", "causal_bias", ("gpu",), 1, 0.1),
+                    ("l", "causal_bias"): schema.WorkerKey("l", "causal_bias", ("wall",), 1, 0.0)}  # no GPU time
 
 
 def test_a_short_keys_gpu_time_alone_costs_no_wall_visit_and_its_wall_time_later_every_visit():

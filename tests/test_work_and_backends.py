@@ -192,7 +192,8 @@ def test_a_keys_gpu_time_is_taken_in_its_last_visit_with_the_sm_clock_read_right
     taken: list[int] = []
     monkeypatch.setattr(worker, "prepared_case", lambda config: Case())
     monkeypatch.setattr(worker, "parse_label", lambda label, device: label)
-    monkeypatch.setattr(worker, "graph_replay_seconds", lambda run: taken.append(1) or 1e-3)
+    monkeypatch.setattr(worker, "captured_replays", lambda run: ("graph", 1))
+    monkeypatch.setattr(worker, "replayed_seconds", lambda graph, replays: taken.append(1) or 1e-3)
     monkeypatch.setattr(worker, "sm_clock_mhz", lambda: 1965 + len(taken))
     walls: list[int] = []
     monkeypatch.setattr(worker, "visit_seconds", lambda run, block_seconds, blocks: walls.append(1) or 2e-3)
@@ -209,6 +210,35 @@ def test_a_keys_gpu_time_is_taken_in_its_last_visit_with_the_sm_clock_read_right
         grid.WorkerValue("c", "causal_bias", 2e-3, 1e-3, 1966), grid.WorkerValue("c", "materialized", 2e-3),
         grid.WorkerValue("d", "causal_bias", None, 1e-3, 1967))
     assert taken == [1, 1] and len(walls) == 6  # three visits of two keys; the GPU time alone: no wall visit
+
+
+def test_a_heavy_keys_gpu_time_rests_between_its_capture_and_its_timed_blocks_and_says_so(monkeypatch):
+    from benchmarks.measure import timers, worker
+
+    events: list[str] = []
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        events.append(f"rest {seconds}")
+        clock[0] += seconds
+
+    monkeypatch.setattr(worker, "prepared_case", lambda config: None)
+    monkeypatch.setattr(worker, "captured_replays", lambda run: events.append("capture") or ("graph", 4))
+    monkeypatch.setattr(worker, "replayed_seconds",
+                        lambda graph, replays: events.append(f"blocks of {replays}") or 5e-3)
+    monkeypatch.setattr(worker, "sm_clock_mhz", lambda: events.append("clock") or 1980)
+    monkeypatch.setattr(worker.time, "sleep", sleep)
+    monkeypatch.setattr(worker.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(timers, "synchronized_clock", lambda: clock[0])
+    visits = worker._Visits("cuda")
+    heavy, light = (grid.WorkerKey(c, "causal_bias", ("gpu",), 1, rest) for c, rest in (("h", 0.1), ("l", 0.0)))
+    visits.gpu_time(heavy, lambda: None)
+    visits.gpu_time(light, lambda: None)
+    assert events == ["capture", "rest 0.1", "blocks of 4", "clock", "capture", "blocks of 4", "clock"]
+    assert visits.gpus == {("h", "causal_bias"): 5e-3, ("l", "causal_bias"): 5e-3}
+    assert (visits.phases["heavy_rest"], visits.phases["gpu"]) == (0.1, 0.0)  # the rest is a phase of its own
+    assert grid.WorkerRequest.from_json(grid.WorkerRequest("cuda", 0, (), (heavy, light)).to_json()).keys == (
+        heavy, light)
 
 
 def test_the_worker_process_answers_each_request_line_with_one_answer_line():

@@ -75,8 +75,18 @@ def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float =
     Replays run back to back in blocks of about ``block_seconds`` between two CUDA
     events; the median block, divided by its replays, is the figure.
     """
+    return replayed_seconds(*captured_replays(run, block_seconds), blocks)
+
+
+def captured_replays(run: Callable[[], torch.Tensor],
+                     block_seconds: float = GPU_TIME_BLOCK_SECONDS) -> tuple[torch.cuda.CUDAGraph, int]:
+    """One call of ``run`` captured in a CUDA graph, and the replays of a block of ``block_seconds``."""
     graph = _captured(run)
-    replays = max(1, math.ceil(block_seconds / replay_block(graph, 1)))
+    return graph, max(1, math.ceil(block_seconds / replay_block(graph, 1)))
+
+
+def replayed_seconds(graph: torch.cuda.CUDAGraph, replays: int, blocks: int = GPU_TIME_BLOCKS) -> float:
+    """The median of ``blocks`` blocks of ``replays`` replays, per replay."""
     return statistics.median(replay_block(graph, replays) for _ in range(blocks))
 
 

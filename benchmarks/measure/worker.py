@@ -32,7 +32,8 @@ import random
 import sys
 import time
 import traceback
-from typing import NoReturn, TextIO
+from collections.abc import Callable
+from typing import Any, NoReturn, TextIO
 
 from ..schema import (
     CHILDREN_STARTED_TOGETHER,
@@ -49,7 +50,7 @@ from ..schema import (
     grid_configs,
 )
 from .model import ForwardCase, build_case, in_steady_folder, prepared_case, use_device
-from .timers import adding_seconds, graph_replay_seconds, sm_clock_mhz, visit_seconds
+from .timers import adding_seconds, captured_replays, replayed_seconds, sm_clock_mhz, visit_seconds
 
 # A visit: blocks of (seconds, how many). A key of short calls is visited on every CPU in turn
 # and its fastest visit counts: short blocks keep its sixteen visits to about 3 ms each.
@@ -99,9 +100,19 @@ class _Visits:
                 self.walls.setdefault(where, []).append(visit_seconds(run, block_seconds=block_seconds,
                                                                       blocks=blocks))
         if index == key.visits - 1 and "gpu" in key.signals and self.device == "cuda":
-            with self.phase("gpu"):
-                self.gpus[where] = graph_replay_seconds(run)
-                self.clocks[where] = sm_clock_mhz()
+            self.gpu_time(key, run)
+
+    def gpu_time(self, key: WorkerKey, run: Callable[[], Any]) -> None:
+        """The key's CUDA-graph GPU time and the SM clock after it; its blocks after ``key.gpu_rest`` of rest
+        (the capture's calls come before the rest)."""
+        with self.phase("gpu"):
+            graph, replays = captured_replays(run)
+        if key.gpu_rest > 0:
+            with self.phase("heavy_rest"):
+                time.sleep(key.gpu_rest)
+        with self.phase("gpu"):
+            self.gpus[(key.config, key.mask)] = replayed_seconds(graph, replays)
+            self.clocks[(key.config, key.mask)] = sm_clock_mhz()
 
     def value(self, key: WorkerKey) -> WorkerValue:
         """The fastest visit (the host's noise only ever adds time), None where the wall was not asked for."""

@@ -6,7 +6,8 @@ a side: the baseline's Python and the contender's alternate in blocks of ABBA
 or BAAB chosen at random (forked children land on alternating vCPUs, and a
 strict ABAB order would put every A on one vCPU). Every process measures every
 chosen key, on a GPU after a rest, each pass the least GPU work first (a GPU
-that ran at its power cap runs slower for a while); a key of short calls whose
+that ran at its power cap runs slower for a while), a heavy key's GPU time
+after a rest of its own; a key of short calls whose
 wall time is asked for is visited PASSES times, each on another CPU in an order drawn at
 random (every CPU once where the process has 16), and its fastest visit counts,
 as in the night; a key asked for its GPU time alone is visited once, for that
@@ -149,8 +150,15 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
     cost = (0.0 if before else KEY_SECONDS[device]) + more_visits * (
         VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0))
     if finding.signal == "gpu" and "gpu" not in before:
-        cost += GPU_CALLS * (values.get("gpu") or 0.0)
+        cost += GPU_CALLS * (values.get("gpu") or 0.0) + gpu_rest(values)
     return cost
+
+
+def gpu_rest(values: dict[str, float | None]) -> float:
+    """The rest a key's GPU time's blocks take after its capture: HEAVY_GPU_REST_SECONDS where tonight's GPU
+    time is heavy (schema.HEAVY_GPU_SECONDS or more), none otherwise."""
+    heavy = (values.get("gpu") or 0.0) >= schema.HEAVY_GPU_SECONDS
+    return schema.HEAVY_GPU_REST_SECONDS if heavy else 0.0
 
 
 def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, device: str, budget: float,
@@ -176,7 +184,9 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
         seconds += cost
         key = finding.config_mask
         signals = tuple(sorted({*signals_of(plan, key), finding.signal}))
-        plan[key] = schema.WorkerKey(*key, signals, visits(tonight.values.get(finding.key, {}), signals))
+        values = tonight.values.get(finding.key, {})
+        plan[key] = schema.WorkerKey(*key, signals, visits(values, signals),
+                                     gpu_rest(values) if "gpu" in signals else 0.0)
     return plan, left_out, with_child_start(seconds, len(plan), device)
 
 
