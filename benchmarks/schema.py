@@ -349,10 +349,10 @@ WORKER_PHASES = ("start", "build", "first_calls", "quiet", "gpu_rest", "wall", "
 # the planner prices the rest.
 GPU_REST_SECONDS = 0.2
 # A heavy key (its GPU time this long or more) has its GPU time's blocks taken after this much rest more,
-# right before them: without it, one key's GPU time spread 2-3% between a check's processes after the
-# GPU work of the keys before it, against 0.3-0.5% where little ran before it (docs/noise.md, "Heavy keys").
-# The planner asks for it and prices it; the worker rests.
-HEAVY_GPU_SECONDS = 3e-3
+# right before them: a key of 2.4-10 ms spread 2-3% between a check's processes without it, 0.1-0.6% with
+# it, where keys of 1-1.6 ms spread 0.1-0.5% unrested (docs/noise.md, "Heavy keys"). The planner asks for
+# it and prices it; the worker rests.
+HEAVY_GPU_SECONDS = 2e-3
 HEAVY_GPU_REST_SECONDS = 0.1
 # A re-measurement worker forks its children this many at a time, whose starts share the quiet lock and
 # so run at once: a start (half a second on an H200) is paid once for this many processes. The worker

@@ -166,7 +166,7 @@ def test_a_gpu_time_adds_its_calls_once_per_key():
 
 def test_a_gpu_time_rests_and_pays_for_its_rest_from_the_heavy_bound_on_and_not_a_hair_under():
     heavy = schema.HEAVY_GPU_SECONDS
-    assert (heavy, schema.HEAVY_GPU_REST_SECONDS) == (3e-3, 0.1)
+    assert (heavy, schema.HEAVY_GPU_REST_SECONDS) == (2e-3, 0.1)
     assert remeasure.gpu_rest({"gpu": heavy}) == schema.HEAVY_GPU_REST_SECONDS
     assert remeasure.gpu_rest({"gpu": math.nextafter(heavy, 0)}) == 0.0
     assert remeasure.gpu_rest({"gpu": None}) == remeasure.gpu_rest({}) == 0.0
