@@ -12,6 +12,7 @@ prices a process as
     + (max(wait, REST) + (N - 1) * REST) / N,
       wait = max(0, CHILD_START_SECONDS - PROCESS_SECONDS - KEY_SECONDS * keys)
     + VISIT_SECONDS * visits + WALL_CALLS * call_seconds + GPU_CALLS * gpu_seconds
+    + heavy keys' rests (HEAVY_GPU_REST_SECONDS each, taken as the process recorded them)
 
 (a process's keys' builds and first calls overlap the next children's start,
 which the quiet lock keeps out of its visits; the workers start N children at
@@ -50,7 +51,8 @@ def estimate(constants: list[float], process: dict, together: int, rest: float) 
     handed = outside + key * process["keys"]
     wait = max(0.0, start - handed)
     return (handed + (max(wait, rest) + (together - 1) * rest) / together + visit * process["visits"]
-            + calls * process["call_seconds"] + gpu_calls * process["gpu_seconds"])
+            + calls * process["call_seconds"] + gpu_calls * process["gpu_seconds"]
+            + process["phases"].get("heavy_rest", 0.0))
 
 
 def current(device: str) -> list[float]:
