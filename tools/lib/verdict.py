@@ -376,9 +376,24 @@ def fitted_model(history: list[Night], tonight: Night, classes: dict[Key, str],
     return noise.fit(series, classes, pair)
 
 
-def check(store: ResultsStore, machine: str, history_runs: list[RunFile], contender: RunFile,
-          calibration: tuple[RunFile, RunFile] | None, settings: Settings,
-          measure: remeasure.Measure = remeasure.remeasure) -> Verdict:
+@dataclasses.dataclass
+class Judged:
+    """Tonight judged against the history before any re-measurement: what ``check`` decides from."""
+
+    tonight: Night
+    history: list[Night]
+    set_aside: list[str]  # the history's nights that did not read whole, and why
+    classes: dict[Key, str]
+    model: noise.NoiseModel
+    shifts: list[dict]
+    findings: list[Finding]
+    candidates: list[Finding]
+
+
+def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], contender: RunFile,
+           calibration: tuple[RunFile, RunFile] | None, settings: Settings) -> Judged:
+    """Each result and signal of tonight against the history: its findings, and the candidates a
+    re-measurement is asked to decide where ``settings.pythons`` configures one."""
     tonight = read_night(store, contender)
     history, set_aside = readable_nights(store, history_runs)
     if not history:
@@ -392,18 +407,28 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     findings, candidates = classify(history, tonight, model, classes,
                                     previous_suspects(store, machine, baseline.commit_hash), settings,
                                     class_moves(shifts))
+    return Judged(tonight, history, set_aside, classes, model, shifts, findings, candidates)
+
+
+def check(store: ResultsStore, machine: str, history_runs: list[RunFile], contender: RunFile,
+          calibration: tuple[RunFile, RunFile] | None, settings: Settings,
+          measure: remeasure.Measure = remeasure.remeasure) -> Verdict:
+    night = judged(store, machine, history_runs, contender, calibration, settings)
+    tonight, history, candidates, findings = night.tonight, night.history, night.candidates, night.findings
     summary = None
     if candidates:
         device = next(g.device for g in schema.GRIDS if g.name == candidates[0].key[0])
         decided, summary = remeasured_findings(candidates, device, settings, history, tonight, measure)
         findings += decided
-    findings += count_findings(history, tonight, classes)
+    findings += count_findings(history, tonight, night.classes)
+    baseline = history[-1].run
+    assert baseline is not None
     names = changed_names(store, machine, baseline, contender, findings)
     findings.sort(key=lambda f: (ORDER[f.level], -f.relative))
-    floors = floor_rows(model, sorted(tonight.values), classes, settings.factor)
+    floors = floor_rows(night.model, sorted(tonight.values), night.classes, settings.factor)
     return Verdict(machine, baseline, contender, len(history), settings.factor, findings, floors,
-                   [f"contender {p}" for p in tonight.problems] + set_aside, names, summary,
-                   shifts=shifts)
+                   [f"contender {p}" for p in tonight.problems] + night.set_aside, names, summary,
+                   shifts=night.shifts)
 
 
 def readable_nights(store: ResultsStore, runs: list[RunFile]) -> tuple[list[Night], list[str]]:

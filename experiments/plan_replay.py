@@ -1,0 +1,120 @@
+"""Which candidates a check's re-measurement plans, replayed from recorded nights, at several budgets.
+
+    python experiments/plan_replay.py RESULTS MACHINE --baseline B --contender C [--spec SPEC.json]
+        [--extra-budget 0 10 30] [--by-evidence] [--factor 1.05] [--history 14]
+
+The check's own steps (``verdict.judged``: the history's noise model, each
+result over its class's move, the candidates; ``remeasure.fitted_plan``: the
+first round's plan) on the contender night against the nights up to the
+baseline, with the check's default budget plus each ``--extra-budget``; nothing
+is measured. Prints per budget the keys planned, the candidates above their
+floor left out and the short-of-factor ones planned. ``--spec``
+(``tools/inject.py plan``'s file): per injected result, its GPU time tonight,
+its move away from its class, floor and spread, whether it was a candidate,
+short of the factor, planned; and how many injected GPU times each budget
+plans. Only the first round: a real check may plan more in a second with what
+keys refuted early leave. ``--by-evidence`` plans in another order, a
+candidate for its check: after a class's move, the one-night calls and those
+above their floor, every other (short of the factor or not) by the evidence for
+a slowdown of the factor over none, the log-likelihood ratio of the two under
+the key's spread. CPU only, seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from lib import remeasure, verdict  # noqa: E402
+from lib.findings import Finding  # noqa: E402
+from lib.results import ResultsStore  # noqa: E402
+
+# The check's defaults (tools/check_regressions.py): 10 processes a side, 5 nights' reference level.
+PROCESSES, WINDOW = 10, 5
+BOTH_SIDES = {"baseline": "-", "contender": "-"}  # planned as a check with both builds plans, never started
+
+
+def by_evidence(factor: float):
+    """The plan's order with the candidates under their floor, short ones among them, ranked by
+    ln(factor) * (2 ln(relative) - ln(factor)) / (2 ln(spread)^2): a slowdown of the factor over none."""
+    def order(finding: Finding) -> tuple[bool, bool, bool, float]:
+        spread, relative = math.log(remeasure.spread_of(finding)), math.log(finding.relative)
+        evidence = math.log(factor) * (2 * relative - math.log(factor)) / (2 * spread * spread)
+        return not finding.common, not finding.one_night, not remeasure.above_floor(finding), -evidence
+    return order
+
+
+def planned(plan: remeasure.Plan, finding: Finding) -> bool:
+    return finding.config_mask in plan and finding.signal in plan[finding.config_mask].signals
+
+
+def injected_rows(night: verdict.Judged, injected: list[tuple[str, str]], plans: dict[float, remeasure.Plan],
+                  grid: str) -> list[str]:
+    rows = []
+    for config, mask in injected:
+        key = (grid, config, mask)
+        found = [f for f in night.candidates if f.key == key and f.signal == "gpu"]
+        reference = verdict.reference_level(night.history, key, "gpu", WINDOW)
+        now = night.tonight.value(key, "gpu")
+        if not found or not reference or not now:
+            rows.append(f"  {config} {mask}: GPU time {now} against {reference}: not a candidate")
+            continue
+        f = found[0]
+        status = ", ".join(f"+{extra:g} s {'planned' if planned(plan, f) else 'out'}" for extra, plan in plans.items())
+        rows.append(f"  {config} {mask}: {now * 1e3:.3f} ms, {f.relative:.4f} over its class (floor "
+                    f"{remeasure.floor_of(f):.3f}, spread {remeasure.spread_of(f):.4f}){' short' if f.short else ''}: "
+                    f"{status}")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results_dir", type=Path)
+    parser.add_argument("machine")
+    parser.add_argument("--baseline", required=True, help="the last night before the contender (commit prefix)")
+    parser.add_argument("--contender", required=True, help="tonight (commit prefix)")
+    parser.add_argument("--spec", type=Path, help="tools/inject.py plan's spec of the contender's slowdowns")
+    parser.add_argument("--extra-budget", type=float, nargs="+", default=[0.0],
+                        help="seconds added to the check's default budget, one replay each")
+    parser.add_argument("--by-evidence", action="store_true", help="plan by the evidence for the factor")
+    parser.add_argument("--factor", type=float, default=1.05)
+    parser.add_argument("--history", type=int, default=14)
+    args = parser.parse_args()
+    store = ResultsStore(args.results_dir)
+    contender = store.choose_run(args.machine, args.contender)
+    history = verdict.earlier_nights(store, args.machine, contender, args.baseline, args.history)
+    budget = verdict.default_budget(store, contender)
+    settings = verdict.Settings(args.factor, WINDOW, BOTH_SIDES, PROCESSES, 0, budget)
+    night = verdict.judged(store, args.machine, history, contender, None, settings)
+    if not night.candidates:
+        print("no candidates tonight")
+        return
+    if args.by_evidence:
+        remeasure.plan_order = by_evidence(args.factor)  # type: ignore[assignment]  # the probe's order, here alone
+    grid = night.candidates[0].key[0]
+    device = "cuda" if grid == "gpu" else "cpu"
+    print(f"history {len(night.history)} nights; {len(night.candidates)} candidates, "
+          f"{sum(f.short for f in night.candidates)} short of the factor; default budget {budget:.1f} s")
+    plans = {}
+    for extra in args.extra_budget:
+        plan, left_out, estimate = remeasure.fitted_plan(night.candidates, night.tonight, PROCESSES, device,
+                                                         budget + extra)
+        plans[extra] = plan
+        print(f"+{extra:g} s: {len(plan)} keys, {estimate:.2f} s a process; above their floor left out "
+              f"{sum(remeasure.above_floor(f) for f in left_out if not f.short)}; short planned "
+              f"{sum(planned(plan, f) for f in night.candidates if f.short)}")
+    if args.spec:
+        injected = [(s["config"], s["mask"]) for s in json.loads(args.spec.read_text())["slowdowns"]]
+        print("\n".join(injected_rows(night, injected, plans, grid)))
+        for extra, plan in plans.items():
+            count = sum(planned(plan, f) for f in night.candidates
+                        if f.signal == "gpu" and f.config_mask in injected)
+            print(f"+{extra:g} s: {count} of {len(injected)} injected GPU times planned")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
