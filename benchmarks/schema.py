@@ -268,7 +268,7 @@ class WorkerKey:
     mask: str
     signals: tuple[str, ...]
     visits: int
-    gpu_rest: float = 0.0  # seconds the GPU idles right before this key's timed GPU-time blocks
+    heavy_rest: float = 0.0  # seconds the GPU idles right before this key's timed GPU-time blocks
 
     @property
     def wall_visits(self) -> int:
@@ -298,7 +298,7 @@ class WorkerRequest:
     def from_json(cls, text: str) -> WorkerRequest:
         data = json.loads(text)
         keys = tuple(WorkerKey(k["config"], k["mask"], tuple(k["signals"]), int(k["visits"]),
-                               float(k.get("gpu_rest", 0.0))) for k in data["keys"])
+                               float(k.get("heavy_rest", 0.0))) for k in data["keys"])
         return cls(data["device"], int(data["seed"]), tuple(data["cpus"]), keys)
 
 
@@ -349,9 +349,9 @@ WORKER_PHASES = ("start", "build", "first_calls", "quiet", "gpu_rest", "wall", "
 # the planner prices the rest.
 GPU_REST_SECONDS = 0.2
 # A heavy key (its GPU time this long or more) has its GPU time's blocks taken after this much rest more,
-# right before them: a key of 2.4-10 ms spread 2-3% between a check's processes without it, 0.1-0.6% with
-# it, where keys of 1-1.6 ms spread 0.1-0.5% unrested (docs/noise.md, "Heavy keys"). The planner asks for
-# it and prices it; the worker rests.
+# right before them: keys of 3-10 ms spread 2-3.4% between a check's processes without it and 0.1-0.6% with
+# it; a 2.4 ms key spread 3% unrested where keys of 1-1.6 ms spread 0.1-0.5% (docs/noise.md, "Heavy keys").
+# The planner asks for it and prices it; the worker rests.
 HEAVY_GPU_SECONDS = 2e-3
 HEAVY_GPU_REST_SECONDS = 0.1
 # A re-measurement worker forks its children this many at a time, whose starts share the quiet lock and

@@ -73,7 +73,8 @@ def fitted(processes: list[dict]) -> list[float]:
 
     # "rest": the GPU's rest as 874354d's checks named it.
     handing = statistics.median(outside(p, (*remeasure.KEY_PHASES, "quiet", "gpu_rest", "rest")) for p in processes)
-    waited = [outside(p, ("wall", "gpu")) for p in processes if p["phases"].get("quiet", 0.0) > WAITED_SECONDS]
+    waited = [outside(p, ("wall", "heavy_rest", "gpu")) for p in processes
+              if p["phases"].get("quiet", 0.0) > WAITED_SECONDS]
     child_start = statistics.median(waited) if waited else handing
     per_visit = ((phase("wall") - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")
                  if total("visits") else remeasure.VISIT_SECONDS)  # keys asked for their GPU times alone

@@ -29,12 +29,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from check_regressions import DEFAULTS  # noqa: E402
 from lib import remeasure, verdict  # noqa: E402
 from lib.findings import Finding  # noqa: E402
 from lib.results import ResultsStore  # noqa: E402
 
-# The check's defaults (tools/check_regressions.py): 10 processes a side, 5 nights' reference level.
-PROCESSES, WINDOW = 10, 5
+PROCESSES, WINDOW = DEFAULTS["processes"], DEFAULTS["window"]
 BOTH_SIDES = {"baseline": "-", "contender": "-"}  # planned as a check with both builds plans, never started
 
 
@@ -61,7 +61,7 @@ def injected_rows(night: verdict.Judged, injected: list[tuple[str, str]], plans:
         reference = verdict.reference_level(night.history, key, "gpu", WINDOW)
         now = night.tonight.value(key, "gpu")
         if not found or not reference or not now:
-            rows.append(f"  {config} {mask}: GPU time {now} against {reference}: not a candidate")
+            rows.append(f"  {config} {mask}: not a candidate (GPU time {now} tonight, {reference} its level)")
             continue
         f = found[0]
         status = ", ".join(f"+{extra:g} s {'planned' if planned(plan, f) else 'out'}" for extra, plan in plans.items())
@@ -81,8 +81,8 @@ def main() -> None:
     parser.add_argument("--extra-budget", type=float, nargs="+", default=[0.0],
                         help="seconds added to the check's default budget, one replay each")
     parser.add_argument("--by-evidence", action="store_true", help="plan by the evidence for the factor")
-    parser.add_argument("--factor", type=float, default=1.05)
-    parser.add_argument("--history", type=int, default=14)
+    parser.add_argument("--factor", type=float, default=DEFAULTS["factor"])
+    parser.add_argument("--history", type=int, default=DEFAULTS["history"])
     args = parser.parse_args()
     store = ResultsStore(args.results_dir)
     contender = store.choose_run(args.machine, args.contender)

@@ -39,11 +39,15 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--factor", type=float, default=1.05)
+    parser.add_argument("--heavy-rest", type=float, default=0.0,
+                        help="seconds each key's GPU time rests before its blocks (a check gives "
+                             "schema.HEAVY_GPU_REST_SECONDS to keys of schema.HEAVY_GPU_SECONDS or more)")
     args = parser.parse_args()
     injected = [(s["config"], s["mask"]) for s in json.loads(args.spec.read_text())["slowdowns"]]
     controls = [tuple(control.split("|")) for control in args.controls]
     signals, visits = (("wall",), remeasure.PASSES) if args.signal == "wall" else (("wall", "gpu"), 1)
-    plan = {key: schema.WorkerKey(*key, signals, visits) for key in injected + controls}
+    rest = args.heavy_rest if "gpu" in signals else 0.0
+    plan = {key: schema.WorkerKey(*key, signals, visits, rest) for key in injected + controls}
     pythons = {"baseline": args.baseline_python, "contender": args.contender_python}
     # No factor: every key runs its processes to the end, as one look at the last decides them here.
     with remeasure.Workers(pythons) as workers:

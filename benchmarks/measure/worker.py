@@ -103,13 +103,13 @@ class _Visits:
             self.gpu_time(key, run)
 
     def gpu_time(self, key: WorkerKey, run: Callable[[], Any]) -> None:
-        """The key's CUDA-graph GPU time and the SM clock after it; its blocks after ``key.gpu_rest`` of rest
+        """The key's CUDA-graph GPU time and the SM clock after it; its blocks after ``key.heavy_rest`` of rest
         (the capture's calls come before the rest)."""
         with self.phase("gpu"):
             graph, replays = captured_replays(run)
-        if key.gpu_rest > 0:
+        if key.heavy_rest > 0:
             with self.phase("heavy_rest"):
-                time.sleep(key.gpu_rest)
+                time.sleep(key.heavy_rest)
         with self.phase("gpu"):
             self.gpus[(key.config, key.mask)] = replayed_seconds(graph, replays)
             self.clocks[(key.config, key.mask)] = sm_clock_mhz()

@@ -150,11 +150,11 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
     cost = (0.0 if before else KEY_SECONDS[device]) + more_visits * (
         VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0))
     if finding.signal == "gpu" and "gpu" not in before:
-        cost += GPU_CALLS * (values.get("gpu") or 0.0) + gpu_rest(values)
+        cost += GPU_CALLS * (values.get("gpu") or 0.0) + heavy_rest(values)
     return cost
 
 
-def gpu_rest(values: dict[str, float | None]) -> float:
+def heavy_rest(values: dict[str, float | None]) -> float:
     """The rest a key's GPU time's blocks take after its capture: HEAVY_GPU_REST_SECONDS where tonight's GPU
     time is heavy (schema.HEAVY_GPU_SECONDS or more), none otherwise."""
     heavy = (values.get("gpu") or 0.0) >= schema.HEAVY_GPU_SECONDS
@@ -186,7 +186,7 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
         signals = tuple(sorted({*signals_of(plan, key), finding.signal}))
         values = tonight.values.get(finding.key, {})
         plan[key] = schema.WorkerKey(*key, signals, visits(values, signals),
-                                     gpu_rest(values) if "gpu" in signals else 0.0)
+                                     heavy_rest(values) if "gpu" in signals else 0.0)
     return plan, left_out, with_child_start(seconds, len(plan), device)
 
 
