@@ -382,6 +382,7 @@ class Judged:
 
     tonight: Night
     history: list[Night]
+    baseline: RunFile  # the history's last night
     set_aside: list[str]  # the history's nights that did not read whole, and why
     classes: dict[Key, str]
     model: noise.NoiseModel
@@ -407,7 +408,7 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     findings, candidates = classify(history, tonight, model, classes,
                                     previous_suspects(store, machine, baseline.commit_hash), settings,
                                     class_moves(shifts))
-    return Judged(tonight, history, set_aside, classes, model, shifts, findings, candidates)
+    return Judged(tonight, history, baseline, set_aside, classes, model, shifts, findings, candidates)
 
 
 def check(store: ResultsStore, machine: str, history_runs: list[RunFile], contender: RunFile,
@@ -421,8 +422,7 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
         decided, summary = remeasured_findings(candidates, device, settings, history, tonight, measure)
         findings += decided
     findings += count_findings(history, tonight, night.classes)
-    baseline = history[-1].run
-    assert baseline is not None
+    baseline = night.baseline
     names = changed_names(store, machine, baseline, contender, findings)
     findings.sort(key=lambda f: (ORDER[f.level], -f.relative))
     floors = floor_rows(night.model, sorted(tonight.values), night.classes, settings.factor)
