@@ -9,8 +9,9 @@ over its processes (the spread that decides whether ten processes a side
 separate a 5% step). Prints, per band of the key's median GPU time (edges
 ``--bands-ms``), the median, 90th percentile and max of those spreads and the
 key-sides counted; ``--keys`` prints each key-side too. On an H200 keys of 3 ms
-or more spread about six times the others (docs/noise.md, "After the GPU's power
-cap"). CPU only, seconds: run it on a GPU machine's check files copied back.
+or more spread about six times the others before they rested ahead of their GPU
+time (f7181dc), and less than the others since (docs/noise.md, "Heavy keys").
+CPU only, seconds: run it on a GPU machine's check files copied back.
 """
 
 from __future__ import annotations

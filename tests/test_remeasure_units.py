@@ -167,9 +167,10 @@ def test_a_gpu_time_adds_its_calls_once_per_key():
 def test_a_gpu_time_rests_and_pays_for_its_rest_from_the_heavy_bound_on_and_not_a_hair_under():
     heavy = schema.HEAVY_GPU_SECONDS
     assert (heavy, schema.HEAVY_GPU_REST_SECONDS) == (2e-3, 0.1)
-    assert remeasure.heavy_rest({"gpu": heavy}) == schema.HEAVY_GPU_REST_SECONDS
-    assert remeasure.heavy_rest({"gpu": math.nextafter(heavy, 0)}) == 0.0
-    assert remeasure.heavy_rest({"gpu": None}) == remeasure.heavy_rest({}) == 0.0
+    assert remeasure.heavy_rest({"gpu": heavy}, ("gpu", "wall")) == schema.HEAVY_GPU_REST_SECONDS
+    assert remeasure.heavy_rest({"gpu": math.nextafter(heavy, 0)}, ("gpu",)) == 0.0
+    assert remeasure.heavy_rest({"gpu": None}, ("gpu",)) == remeasure.heavy_rest({}, ("gpu",)) == 0.0
+    assert remeasure.heavy_rest({"gpu": heavy}, ("wall",)) == 0.0  # no GPU time asked for: nothing to rest before
     for_gpu, for_wall = candidate("h", signal="gpu"), candidate("l", signal="wall")
     night = Night(None, {for_gpu.key: {"wall": heavy, "gpu": heavy}, for_wall.key: {"wall": heavy, "gpu": heavy}})
     assert remeasure.key_cost(for_gpu, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * heavy + 0.1

@@ -150,14 +150,14 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
     cost = (0.0 if before else KEY_SECONDS[device]) + more_visits * (
         VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0))
     if finding.signal == "gpu" and "gpu" not in before:
-        cost += GPU_CALLS * (values.get("gpu") or 0.0) + heavy_rest(values)
+        cost += GPU_CALLS * (values.get("gpu") or 0.0) + heavy_rest(values, (finding.signal,))
     return cost
 
 
-def heavy_rest(values: dict[str, float | None]) -> float:
-    """The rest a key's GPU time's blocks take after its capture: HEAVY_GPU_REST_SECONDS where tonight's GPU
-    time is heavy (schema.HEAVY_GPU_SECONDS or more), none otherwise."""
-    heavy = (values.get("gpu") or 0.0) >= schema.HEAVY_GPU_SECONDS
+def heavy_rest(values: dict[str, float | None], signals: tuple[str, ...]) -> float:
+    """The rest a key's GPU time's blocks take after its capture: HEAVY_GPU_REST_SECONDS where its GPU time
+    is asked for and tonight's is heavy (schema.HEAVY_GPU_SECONDS or more), none otherwise."""
+    heavy = "gpu" in signals and (values.get("gpu") or 0.0) >= schema.HEAVY_GPU_SECONDS
     return schema.HEAVY_GPU_REST_SECONDS if heavy else 0.0
 
 
@@ -185,8 +185,7 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
         key = finding.config_mask
         signals = tuple(sorted({*signals_of(plan, key), finding.signal}))
         values = tonight.values.get(finding.key, {})
-        plan[key] = schema.WorkerKey(*key, signals, visits(values, signals),
-                                     heavy_rest(values) if "gpu" in signals else 0.0)
+        plan[key] = schema.WorkerKey(*key, signals, visits(values, signals), heavy_rest(values, signals))
     return plan, left_out, with_child_start(seconds, len(plan), device)
 
 
