@@ -346,14 +346,21 @@ WORKER_PHASES = ("start", "build", "first_calls", "quiet", "gpu_rest", "wall", "
 # A re-measurement process on a GPU idles this long (its wait for the quiet lock counted in) before its
 # first timed visit: a GPU that ran at its power cap (the previous process's heaviest key) times the next
 # 20 ms 17-26% slow, the next 100 ms 1-3%, and after 300 ms under 1% (docs/noise.md). The worker rests,
-# the planner prices the rest.
+# the planner prices the rest; the night rests before each of its GPU-time passes.
 GPU_REST_SECONDS = 0.2
 # A heavy key (its GPU time this long or more) has its GPU time's blocks taken after this much rest more,
 # right before them: keys of 3-10 ms spread 2-3.4% between a check's processes without it and 0.1-0.6% with
 # it; a 2.4 ms key spread 3% unrested where keys of 1-1.6 ms spread 0.1-0.5% (docs/noise.md, "Heavy keys").
-# The planner asks for it and prices it; the worker rests.
+# The planner asks for it and prices it; the worker rests; the night rests where one replay was that long.
 HEAVY_GPU_SECONDS = 2e-3
 HEAVY_GPU_REST_SECONDS = 0.1
+
+
+def heavy_rest_seconds(gpu_seconds: float | None) -> float:
+    """The rest before a GPU time's blocks: HEAVY_GPU_REST_SECONDS where the GPU time is heavy, none otherwise."""
+    return HEAVY_GPU_REST_SECONDS if (gpu_seconds or 0.0) >= HEAVY_GPU_SECONDS else 0.0
+
+
 # A re-measurement worker forks its children this many at a time, whose starts share the quiet lock and
 # so run at once: a start (half a second on an H200) is paid once for this many processes. The worker
 # forks them and the planner's cost model prices them.

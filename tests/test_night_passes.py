@@ -22,19 +22,22 @@ CALL_SECONDS = {1: 0.0005, 8: 0.002, 16: 0.02}
 
 @pytest.fixture
 def passes(monkeypatch):
-    """A CUDA night of three configs whose builds and timers are stand-ins: what each pass asked for."""
-    asked: dict[str, list] = {"visits": [], "gpu_times": []}
+    """A CUDA night of three configs whose builds, timers and rests are stand-ins: what it did, in order."""
+    events: list[tuple] = []
 
     def build(config, mask_builder):
         return SimpleNamespace(config=config, runner=lambda mask: SimpleNamespace(config=config, mask=mask))
 
     def visit(run, block_seconds=0.005, blocks=3):
-        asked["visits"].append((run.config.batch_size, run.mask, block_seconds))
+        events.append(("visit", run.config.batch_size, run.mask, block_seconds))
         return CALL_SECONDS[run.config.batch_size]
 
-    def gpu_time(run):
-        asked["gpu_times"].append((run.config.batch_size, run.mask))
-        return CALL_SECONDS[run.config.batch_size] / 2
+    def gpu_time(run, rest=None):
+        seconds = CALL_SECONDS[run.config.batch_size] / 2
+        events.append(("capture", run.config.batch_size, run.mask))
+        if rest is not None:
+            rest(seconds)  # one replay's seconds, as timers.graph_replay_seconds passes them
+        return seconds
 
     monkeypatch.setattr(night, "cuda_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda: "a stand-in GPU")
@@ -44,9 +47,10 @@ def passes(monkeypatch):
     monkeypatch.setattr(night, "visit_seconds", visit)
     monkeypatch.setattr(night, "graph_replay_seconds", gpu_time)
     monkeypatch.setattr(night, "sm_clock_mhz", lambda: 1980)
-    configs = grid.grid_configs([[1, 8, 16], [16], [(128, 256)], [2048], ["bfloat16"]], "cuda")
+    monkeypatch.setattr(night.time, "sleep", lambda seconds: events.append(("rest", seconds)))
+    configs = grid.grid_configs([[16, 1, 8], [16], [(128, 256)], [2048], ["bfloat16"]], "cuda")
     state = night.measure_grid(configs)
-    return state, asked
+    return state, events
 
 
 def _figures(state, batch_size: int, mask: str):
@@ -54,30 +58,47 @@ def _figures(state, batch_size: int, mask: str):
 
 
 def test_calls_under_one_ms_get_sixteen_visits_the_last_twelve_in_blocks_of_2_ms(passes):
-    state, asked = passes
+    state, events = passes
     for mask in grid.MASKS:
-        blocks = [block for batch, m, block in asked["visits"] if (batch, m) == (1, mask)]
+        blocks = [event[3] for event in events if event[:3] == ("visit", 1, mask)]
         assert blocks == [night.VISIT_BLOCK_SECONDS] * 4 + [0.002] * 12
         assert len(_figures(state, 1, mask).wall_visits) == night.SHORT_CALL_PASSES == 16
         for batch in (8, 16):  # longer calls: the four full passes only
             assert len(_figures(state, batch, mask).wall_visits) == night.WALL_PASSES == 4
 
 
-def test_calls_under_10_ms_get_a_gpu_time_in_each_full_pass_after_the_checks(passes):
-    state, asked = passes
+def test_every_gpu_time_comes_after_every_wall_visit_one_in_each_gpu_pass(passes):
+    state, events = passes
+    last_visit = max(index for index, event in enumerate(events) if event[0] == "visit")
+    assert all(event[0] != "capture" for event in events[:last_visit])
     for mask in grid.MASKS:
-        for batch, builds in ((1, 3), (8, 3), (16, 1)):
+        for batch in (1, 8, 16):
             figures = _figures(state, batch, mask)
-            assert asked["gpu_times"].count((batch, mask)) == builds
-            assert figures.kernel_visits == [CALL_SECONDS[batch] / 2] * builds
+            assert night.GPU_PASSES == 2 and figures.kernel_visits == [CALL_SECONDS[batch] / 2] * 2
             assert figures.kernel_seconds == CALL_SECONDS[batch] / 2
-            assert figures.sm_clocks_mhz == [1980] * builds
+            assert figures.sm_clocks_mhz == [1980] * 2
+
+
+def test_each_gpu_pass_rests_first_takes_the_least_gpu_work_first_and_rests_a_heavy_key_before_its_blocks(passes):
+    state, events = passes
+    last_visit = max(index for index, event in enumerate(events) if event[0] == "visit")
+    causal, materialized = "causal_bias", "materialized"
+    assert grid.MASKS == (materialized, causal)
+
+    def gpu_pass(masks):  # batch 16's GPU time, 10 ms, is heavy; batch 8's, 1 ms, is not
+        return [("rest", grid.GPU_REST_SECONDS),
+                *[("capture", batch, mask) for batch in (1, 8) for mask in masks],
+                ("capture", 16, masks[0]), ("rest", grid.HEAVY_GPU_REST_SECONDS),
+                ("capture", 16, masks[1]), ("rest", grid.HEAVY_GPU_REST_SECONDS)]
+
+    assert events[last_visit + 1:] == gpu_pass((causal, materialized)) + gpu_pass((materialized, causal))
+    assert {"gpu_rest", "heavy_rest"} <= set(state.phases)  # the night's cost per phase names its rests
 
 
 def test_the_gpu_time_is_the_geometric_mean_of_the_two_fastest_builds():
     assert night.MaskFigures(kernel_visits=[3e-4, 2e-4, 2.5e-4]).kernel_seconds == math.sqrt(2e-4 * 2.5e-4)
     assert night.MaskFigures(kernel_visits=[2e-4, 9e-4, 2e-4]).kernel_seconds == 2e-4  # one slow build: left out
-    assert night.MaskFigures(kernel_visits=[3e-4]).kernel_seconds == 3e-4  # a call of 10 ms or more: one build
+    assert night.MaskFigures(kernel_visits=[3e-4]).kernel_seconds == 3e-4  # one build: the other pass's failed
     assert night.MaskFigures().kernel_seconds is None
 
 
@@ -103,5 +124,5 @@ def test_the_night_file_keeps_every_gpu_time_and_its_clock(passes, tmp_path, mon
     night.write_night(state, 1.0)
     record = json.loads((tmp_path / "c.night").read_text())
     label = next(config.label for config in state.figures if config.batch_size == 8)
-    assert record["gpu_time_visits"][label] == {mask: [0.001] * 3 for mask in grid.MASKS}
-    assert record["sm_clock_mhz"][label] == {mask: [1980] * 3 for mask in grid.MASKS}
+    assert record["gpu_time_visits"][label] == {mask: [0.001] * 2 for mask in grid.MASKS}
+    assert record["sm_clock_mhz"][label] == {mask: [1980] * 2 for mask in grid.MASKS}

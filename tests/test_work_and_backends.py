@@ -192,7 +192,7 @@ def test_a_keys_gpu_time_is_taken_in_its_last_visit_with_the_sm_clock_read_right
     taken: list[int] = []
     monkeypatch.setattr(worker, "prepared_case", lambda config: Case())
     monkeypatch.setattr(worker, "parse_label", lambda label, device: label)
-    monkeypatch.setattr(worker, "captured_replays", lambda run: ("graph", 1))
+    monkeypatch.setattr(worker, "captured_replays", lambda run: ("graph", 1, 1e-3))
     monkeypatch.setattr(worker, "replayed_seconds", lambda graph, replays: taken.append(1) or 1e-3)
     monkeypatch.setattr(worker, "sm_clock_mhz", lambda: 1965 + len(taken))
     walls: list[int] = []
@@ -223,7 +223,7 @@ def test_a_heavy_keys_gpu_time_rests_between_its_capture_and_its_timed_blocks_an
         clock[0] += seconds
 
     monkeypatch.setattr(worker, "prepared_case", lambda config: None)
-    monkeypatch.setattr(worker, "captured_replays", lambda run: events.append("capture") or ("graph", 4))
+    monkeypatch.setattr(worker, "captured_replays", lambda run: events.append("capture") or ("graph", 4, 5e-3))
     monkeypatch.setattr(worker, "replayed_seconds",
                         lambda graph, replays: events.append(f"blocks of {replays}") or 5e-3)
     monkeypatch.setattr(worker, "sm_clock_mhz", lambda: events.append("clock") or 1980)

@@ -20,7 +20,7 @@ import torch
 from ..night_state import CUDA_MISSING, GridState, MaskFigures, NightValues
 from ..schema import (
     DISPATCH_FILE_VARIABLE,
-    LONG_CALL_SECONDS,
+    GPU_REST_SECONDS,
     MASKS,
     NIGHT_SUFFIX,
     NIGHT_TIMELINE,
@@ -28,7 +28,9 @@ from ..schema import (
     SHORT_CALL_SECONDS,
     SM_CLOCK,
     AttentionConfig,
+    forward_flops,
     grid_configs,
+    heavy_rest_seconds,
 )
 from ..whole_file import write_whole
 from .counts import dispatch_counts
@@ -59,9 +61,12 @@ from .timers import (
 WALL_PASSES = 4
 SHORT_CALL_PASSES = 16
 SHORT_VISIT_BLOCK_SECONDS = 0.002
-# Calls shorter than LONG_CALL_SECONDS get their GPU time in every full pass after the checks (a
-# build each), and keep the two fastest builds' geometric mean (MaskFigures.kernel_seconds);
-# longer ones in the last (_kernel_time_due).
+# CUDA: the GPU times come after every wall visit, in passes of their own (a build each), as the
+# re-measurement takes them: each pass after GPU_REST_SECONDS of rest, the least GPU work first, a heavy
+# key's blocks after a rest of their own (schema.heavy_rest_seconds). The figure is the two builds'
+# geometric mean (MaskFigures.kernel_seconds). Taken right after a config's wall visits, in a random order,
+# an H200's builds spread 2.7-3% over 11 nights; the rested worker's processes 0.15-0.5% (docs/noise.md).
+GPU_PASSES = 2
 
 
 def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
@@ -69,11 +74,13 @@ def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
     figures.dispatch, figures.peak_memory = dispatch_counts(case.runner(mask), case.config.device == "cuda")
 
 
-def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
-    """CUDA: GPU time of one CUDA-graph replay; CPU: the time of one call (the CPU does the work)."""
+def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures,
+                        rest: Callable[[float], None] | None = None) -> None:
+    """CUDA: GPU time of one CUDA-graph replay, ``rest`` called with one replay's seconds before its blocks;
+    CPU: the time of one call (the CPU does the work)."""
     run = case.runner(mask)
     if case.config.device == "cuda":
-        figures.kernel_visits.append(graph_replay_seconds(run))
+        figures.kernel_visits.append(graph_replay_seconds(run, rest))
         figures.sm_clocks_mhz.append(sm_clock_mhz())
     else:
         figures.kernel_visits.append(visit_seconds(run, block_seconds=0.002, blocks=7))
@@ -152,8 +159,8 @@ class NightPasses:
                 visit_seconds(case.runner(mask), block_seconds=block_seconds)))
 
     def later_pass(self, index: int, configs: list[AttentionConfig], last: bool, short: bool = False) -> None:
-        """Visit the given checked configs again, in this pass's own order, with the GPU time where it is
-        due (``last``: the last full pass; ``short``: a pass of the short calls only)."""
+        """Visit the given checked configs again, in this pass's own order (``short``: a pass of the short calls
+        only); a CPU config's call time in the last full pass (``last``)."""
         order = [config for config in configs if self.state.verdicts.get(config) is None]
         random.Random(index).shuffle(order)
         masks = MASKS if index % 2 else MASKS[::-1]  # neither mask always runs first after a build
@@ -170,22 +177,51 @@ class NightPasses:
                 figures[mask].errors.append(f"pass {index + 1}: building failed: {describe(error)}")
             return
         self.visit(case, figures, masks, SHORT_VISIT_BLOCK_SECONDS if short else VISIT_BLOCK_SECONDS)
-        if not _kernel_time_due(config, figures, last, short):
+        if last and config.device == "cpu":  # CUDA's GPU times: gpu_pass
+            for mask in MASKS:
+                self.attempt(figures[mask], "call time", "kernel",
+                             lambda mask=mask: measure_kernel_time(case, mask, figures[mask]))
+
+    def gpu_pass(self, index: int, configs: list[AttentionConfig]) -> None:
+        """CUDA: each checked config's GPU times, a build each, after GPU_REST_SECONDS of rest, the least GPU
+        work first (a GPU near its power cap stays slower for 100-300 ms after), a heavy key's blocks after a
+        rest of their own (schema.heavy_rest_seconds of one replay)."""
+        order = sorted((config for config in configs if self.state.verdicts.get(config) is None), key=forward_flops)
+        with self.phase("gpu_rest"):
+            time.sleep(GPU_REST_SECONDS)
+        masks = MASKS if index % 2 else MASKS[::-1]
+        for config in order:
+            self._gpu_times(config, index, masks)
+            self.release(config)
+
+    def _gpu_times(self, config: AttentionConfig, index: int, masks: tuple[str, ...]) -> None:
+        figures = self.state.figures[config]
+        try:
+            case = self.build(config)
+        except Exception as error:
+            for mask in MASKS:
+                figures[mask].errors.append(f"GPU pass {index + 1}: building failed: {describe(error)}")
             return
-        what = "GPU time" if config.device == "cuda" else "call time"
-        for mask in MASKS:
-            self.attempt(figures[mask], what, "kernel",
-                         lambda mask=mask: measure_kernel_time(case, mask, figures[mask]))
+        for mask in masks:
+            self.attempt(figures[mask], "GPU time", "kernel",
+                         lambda mask=mask: measure_kernel_time(case, mask, figures[mask], self.heavy_rest))
+
+    def heavy_rest(self, once: float) -> None:
+        """The rest before a heavy key's blocks, a phase of its own (it is in "kernel" too)."""
+        rest = heavy_rest_seconds(once)
+        if rest:
+            with self.phase("heavy_rest"):
+                time.sleep(rest)
 
 
 def measure_grid(configs: list[AttentionConfig], mask_builder: MaskBuilder = lower_right_causal_mask,
                  passes: int = WALL_PASSES, short_passes: int = SHORT_CALL_PASSES - WALL_PASSES) -> GridState:
     """Check every config, then time and measure those that passed, in ``passes`` passes over the grid
-    and ``short_passes`` more over the configs of short calls.
+    and ``short_passes`` more over the configs of short calls; on CUDA then GPU_PASSES passes of GPU times.
 
     One config failing fails alone. The CUDA-graph capture, the one figure that
-    can break the CUDA context, comes only in the full passes after the first,
-    after every check.
+    can break the CUDA context, comes only in the GPU passes, after every check
+    and every wall visit.
     """
     device = configs[0].device if configs else "cpu"
     if device == "cuda" and not cuda_available():
@@ -212,13 +248,9 @@ def _run_passes(night: NightPasses, configs: list[AttentionConfig], passes: int,
     for index in range(passes, passes + short_passes):
         night.on_cpu_of_pass(index)
         night.later_pass(index, short, last=False, short=True)
-
-
-def _kernel_time_due(config: AttentionConfig, figures: dict[str, MaskFigures], last: bool, short: bool) -> bool:
-    """Every full pass after the checks for CUDA calls under LONG_CALL_SECONDS, else the last one."""
-    if short:
-        return False
-    return last or (config.device == "cuda" and _calls_under(figures, LONG_CALL_SECONDS))
+    if configs and configs[0].device == "cuda":
+        for index in range(GPU_PASSES):
+            night.gpu_pass(index, configs)
 
 
 def _short_calls(figures: dict[str, MaskFigures] | str | None) -> bool:

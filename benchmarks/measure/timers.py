@@ -12,6 +12,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import torch
 
@@ -68,21 +69,31 @@ def visit_seconds(run: Callable[[], torch.Tensor], block_seconds: float = VISIT_
     return statistics.median(block() for _ in range(blocks))
 
 
-def graph_replay_seconds(run: Callable[[], torch.Tensor], block_seconds: float = GPU_TIME_BLOCK_SECONDS,
-                         blocks: int = GPU_TIME_BLOCKS) -> float:
+def graph_replay_seconds(run: Callable[[], torch.Tensor], rest: Callable[[float], None] | None = None,
+                         block_seconds: float = GPU_TIME_BLOCK_SECONDS, blocks: int = GPU_TIME_BLOCKS) -> float:
     """GPU time of one forward without launch cost: captured once in a CUDA graph, replayed.
 
     Replays run back to back in blocks of about ``block_seconds`` between two CUDA
-    events; the median block, divided by its replays, is the figure.
+    events; the median block, divided by its replays, is the figure. ``rest``, where
+    given, is called with one replay's seconds between the capture and the blocks.
     """
-    return replayed_seconds(*captured_replays(run, block_seconds), blocks)
+    captured = captured_replays(run, block_seconds)
+    if rest is not None:
+        rest(captured.once)
+    return replayed_seconds(captured.graph, captured.replays, blocks)
 
 
-def captured_replays(run: Callable[[], torch.Tensor],
-                     block_seconds: float = GPU_TIME_BLOCK_SECONDS) -> tuple[torch.cuda.CUDAGraph, int]:
+class Captured(NamedTuple):
+    graph: torch.cuda.CUDAGraph
+    replays: int  # replays in a block of the block's seconds
+    once: float  # GPU seconds of the one replay that sized the block
+
+
+def captured_replays(run: Callable[[], torch.Tensor], block_seconds: float = GPU_TIME_BLOCK_SECONDS) -> Captured:
     """One call of ``run`` captured in a CUDA graph, and the replays of a block of ``block_seconds``."""
     graph = _captured(run)
-    return graph, max(1, math.ceil(block_seconds / replay_block(graph, 1)))
+    once = replay_block(graph, 1)
+    return Captured(graph, max(1, math.ceil(block_seconds / once)), once)
 
 
 def replayed_seconds(graph: torch.cuda.CUDAGraph, replays: int, blocks: int = GPU_TIME_BLOCKS) -> float:

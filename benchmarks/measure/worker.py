@@ -106,7 +106,7 @@ class _Visits:
         """The key's CUDA-graph GPU time and the SM clock after it; its blocks after ``key.heavy_rest`` of rest
         (the capture's calls come before the rest)."""
         with self.phase("gpu"):
-            graph, replays = captured_replays(run)
+            graph, replays, _ = captured_replays(run)
         if key.heavy_rest > 0:
             with self.phase("heavy_rest"):
                 time.sleep(key.heavy_rest)

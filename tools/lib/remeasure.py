@@ -157,8 +157,7 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
 def heavy_rest(values: dict[str, float | None], signals: tuple[str, ...]) -> float:
     """The rest a key's GPU time's blocks take after its capture: HEAVY_GPU_REST_SECONDS where its GPU time
     is asked for and tonight's is heavy (schema.HEAVY_GPU_SECONDS or more), none otherwise."""
-    heavy = "gpu" in signals and (values.get("gpu") or 0.0) >= schema.HEAVY_GPU_SECONDS
-    return schema.HEAVY_GPU_REST_SECONDS if heavy else 0.0
+    return schema.heavy_rest_seconds(values.get("gpu")) if "gpu" in signals else 0.0
 
 
 def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, device: str, budget: float,
