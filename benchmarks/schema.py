@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import re
 from collections import Counter
 
@@ -336,6 +337,21 @@ class WorkerAnswer:
                        for v in data.get("values", ()))
         phases = {str(name): float(seconds) for name, seconds in (data.get("phases") or {}).items()}
         return cls(values, data.get("pid"), data.get("cpu"), data.get("error"), phases)
+
+
+# A GPU time: blocks of CUDA-graph replays of at least this long, this many of them, the night's and the
+# re-measurement's alike. The blocks of one measurement agree to well under 1% (a build sets the spread,
+# docs/noise.md): longer blocks only cost the night's seconds.
+GPU_TIME_BLOCK_SECONDS = 0.002
+GPU_TIME_BLOCKS = 3
+
+
+def gpu_time_block_seconds(gpu_seconds: float) -> float:
+    """One block of a GPU time whose replay takes ``gpu_seconds``: the replays that reach GPU_TIME_BLOCK_SECONDS,
+    one at least (``timers.captured_replays``)."""
+    if gpu_seconds <= 0:
+        return GPU_TIME_BLOCK_SECONDS
+    return max(1, math.ceil(GPU_TIME_BLOCK_SECONDS / gpu_seconds)) * gpu_seconds
 
 
 # A re-measurement process's phases: the device's start (CUDA's context; only what the request waited

@@ -11,7 +11,8 @@ prices a process as
     PROCESS_SECONDS + KEY_SECONDS * keys
     + (max(wait, REST) + (N - 1) * REST) / N,
       wait = max(0, CHILD_START_SECONDS - PROCESS_SECONDS - KEY_SECONDS * keys)
-    + VISIT_SECONDS * visits + WALL_CALLS * call_seconds + GPU_CALLS * gpu_seconds
+    + VISIT_SECONDS * visits + WALL_CALLS * call_seconds
+    + gpu_block_seconds + GPU_CALLS * gpu_seconds + GPU_KEY_SECONDS * gpu_times
     + heavy keys' rests (HEAVY_GPU_REST_SECONDS each, taken as the process recorded them)
 
 (a process's keys' builds and first calls overlap the next children's start,
@@ -25,7 +26,10 @@ the median of a process's seconds outside its phases but the start (the hand-ove
 the pipes), KEY_SECONDS the builds and first calls per key, CHILD_START_SECONDS the
 median of a process's seconds outside its visits and GPU times where it waited
 for the quiet lock, VISIT_SECONDS the wall phase per visit beyond WALL_CALLS
-calls, GPU_CALLS the GPU phase over the GPU times. Prints them beside the
+calls, GPU_CALLS and GPU_KEY_SECONDS the GPU phase beyond its blocks (GPU_TIME_BLOCKS
+of ``schema.gpu_time_block_seconds`` each GPU time) by least squares over the
+processes, on the GPU times' seconds and their number (derived from the check's
+values where a check from before the blocks' price has no ``gpu_times``). Prints them beside the
 current ones, and each model's median and worst error over the processes, and
 its error over all of them together (what a budget sees).
 """
@@ -38,26 +42,29 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib import remeasure  # noqa: E402
 
-TERMS = ("PROCESS_SECONDS", "KEY_SECONDS", "CHILD_START_SECONDS", "VISIT_SECONDS", "WALL_CALLS", "GPU_CALLS")
+TERMS = ("PROCESS_SECONDS", "KEY_SECONDS", "CHILD_START_SECONDS", "VISIT_SECONDS", "WALL_CALLS", "GPU_CALLS",
+         "GPU_KEY_SECONDS")
 # A process that waited this long for the quiet lock waited for the next child's start.
 WAITED_SECONDS = 0.05
 
 
 def estimate(constants: list[float], process: dict, together: int, rest: float) -> float:
-    outside, key, start, visit, calls, gpu_calls = constants
+    outside, key, start, visit, calls, gpu_calls, gpu_key = constants
     handed = outside + key * process["keys"]
     wait = max(0.0, start - handed)
     return (handed + (max(wait, rest) + (together - 1) * rest) / together + visit * process["visits"]
-            + calls * process["call_seconds"] + gpu_calls * process["gpu_seconds"]
-            + process["phases"].get("heavy_rest", 0.0))
+            + calls * process["call_seconds"] + process["gpu_block_seconds"] + gpu_calls * process["gpu_seconds"]
+            + gpu_key * process["gpu_times"] + process["phases"].get("heavy_rest", 0.0))
 
 
 def current(device: str) -> list[float]:
     return [remeasure.PROCESS_SECONDS[device], remeasure.KEY_SECONDS[device], remeasure.CHILD_START_SECONDS[device],
-            remeasure.VISIT_SECONDS, remeasure.WALL_CALLS, remeasure.GPU_CALLS]
+            remeasure.VISIT_SECONDS, remeasure.WALL_CALLS, remeasure.GPU_CALLS, remeasure.GPU_KEY_SECONDS]
 
 
 def fitted(processes: list[dict]) -> list[float]:
@@ -78,9 +85,37 @@ def fitted(processes: list[dict]) -> list[float]:
     child_start = statistics.median(waited) if waited else handing
     per_visit = ((phase("wall") - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")
                  if total("visits") else remeasure.VISIT_SECONDS)  # keys asked for their GPU times alone
-    gpu_calls = phase("gpu") / total("gpu_seconds") if total("gpu_seconds") else remeasure.GPU_CALLS
+    gpu_calls, gpu_key = gpu_constants(processes)
     return [handing, (phase("build") + phase("first_calls")) / total("keys"), child_start, per_visit,
-            remeasure.WALL_CALLS, gpu_calls]
+            remeasure.WALL_CALLS, gpu_calls, gpu_key]
+
+
+def gpu_constants(processes: list[dict]) -> tuple[float, float]:
+    """GPU_CALLS and GPU_KEY_SECONDS: the GPU phase beyond the blocks, least squares on the GPU times' seconds
+    and number; the model's where no process took a GPU time."""
+    taking = [p for p in processes if p["gpu_times"]]
+    if not taking:
+        return remeasure.GPU_CALLS, remeasure.GPU_KEY_SECONDS
+    terms = numpy.array([[p["gpu_seconds"], p["gpu_times"]] for p in taking])
+    beyond = numpy.array([p["phases"].get("gpu", 0.0) - p["gpu_block_seconds"] for p in taking])
+    (gpu_calls, gpu_key), *_ = numpy.linalg.lstsq(terms, beyond, rcond=None)
+    return float(gpu_calls), float(gpu_key)
+
+
+def with_gpu_terms(confirmation: dict) -> list[dict]:
+    """The check's processes, each with its GPU times' number and blocks' seconds: as recorded, or (a check
+    from before they were) from the values, the process's GPU time of each key it measured, in order per side."""
+    processes, seen = [], {"baseline": 0, "contender": 0}
+    for process in confirmation.get("per_process", []):
+        index = seen[process["side"]]
+        seen[process["side"]] += 1
+        if "gpu_times" not in process:
+            gpus = [v[process["side"]]["gpu"][index] for v in confirmation.get("values", [])
+                    if len(v.get(process["side"], {}).get("gpu", [])) > index]
+            process = process | {"gpu_times": len(gpus), "gpu_block_seconds": sum(
+                remeasure.schema.GPU_TIME_BLOCKS * remeasure.schema.gpu_time_block_seconds(g) for g in gpus)}
+        processes.append(process)
+    return processes
 
 
 def errors(constants: list[float], processes: list[dict], together: int, rest: float) -> list[float]:
@@ -100,7 +135,7 @@ def main() -> None:
     if args.rest is None:
         args.rest = remeasure.schema.GPU_REST_SECONDS if args.device == "cuda" else 0.0
     processes = [p for path in args.checks
-                 for p in (json.loads(path.read_text()).get("confirmation") or {}).get("per_process", [])
+                 for p in with_gpu_terms(json.loads(path.read_text()).get("confirmation") or {})
                  if p["device"] == args.device and p["seconds"] > 0]
     if not processes:
         sys.exit(f"no {args.device} process recorded (a check's JSON from before 2026-12-02 has none)")

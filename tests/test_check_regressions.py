@@ -266,7 +266,7 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
     visit = remeasure.VISIT_SECONDS + remeasure.WALL_CALLS * 0.01
     wait = remeasure.CHILD_START_SECONDS["cuda"] - remeasure.PROCESS_SECONDS["cuda"] - 3 * remeasure.KEY_SECONDS["cuda"]
     process = (remeasure.PROCESS_SECONDS["cuda"] + 3 * remeasure.KEY_SECONDS["cuda"] + 2 * visit
-               + remeasure.GPU_CALLS * 0.005 + schema.HEAVY_GPU_REST_SECONDS
+               + remeasure.gpu_time_cost(0.005) + schema.HEAVY_GPU_REST_SECONDS
                + (wait + (schema.CHILDREN_STARTED_TOGETHER - 1) * schema.GPU_REST_SECONDS)
                / schema.CHILDREN_STARTED_TOGETHER)
     budget = remeasure.WORKERS_SECONDS["cuda"] + 20 * process + 0.01  # the workers' start, then 20 processes

@@ -17,6 +17,7 @@ from lib.noise import Z_CANDIDATE
 from lib.remeasure import (
     CHILD_START_SECONDS,
     GPU_CALLS,
+    GPU_KEY_SECONDS,
     KEY_SECONDS,
     PASSES,
     PRIOR_SPREAD,
@@ -89,7 +90,8 @@ def test_a_signal_named_at_run_time_is_ranked_and_costed_like_the_literal():
     found = candidate(signal=gpu, klass="launch-bound", ratio=1.2)
     assert remeasure.priority(found) == (True, True, False, -math.log(1.2) / math.log(PRIOR_SPREAD["gpu"]))
     night = night_of(found, wall=0.01, gpu=0.0005)
-    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * 0.0005
+    assert remeasure.key_cost(found, {}, night, "cuda") == pytest.approx(
+        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(0.0005), rel=1e-12)
 
 
 def test_one_night_calls_rank_first_then_the_larger_change():
@@ -156,12 +158,26 @@ def test_a_gpu_time_adds_its_calls_once_per_key():
     found = candidate(signal="gpu")
     night = night_of(found, wall=wall, gpu=gpu)
     rest = schema.HEAVY_GPU_REST_SECONDS  # 5 ms is heavy
-    assert remeasure.key_cost(found, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * gpu + rest  # no wall
+    assert remeasure.key_cost(found, {}, night, "cuda") == pytest.approx(  # no wall
+        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(gpu) + rest, rel=1e-12)
     planned_wall = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), 1)}
-    assert remeasure.key_cost(found, planned_wall, night, "cuda") == GPU_CALLS * gpu + rest
+    assert remeasure.key_cost(found, planned_wall, night, "cuda") == pytest.approx(
+        remeasure.gpu_time_cost(gpu) + rest, rel=1e-12)
     planned_gpu = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
     assert remeasure.key_cost(found, planned_gpu, night, "cuda") == 0.0
     assert remeasure.key_cost(candidate(signal="wall"), planned_wall, night, "cuda") == 0.0
+
+
+def test_a_gpu_times_price_is_its_three_blocks_of_2_ms_or_one_replay_its_extra_replays_and_its_capture():
+    assert (schema.GPU_TIME_BLOCK_SECONDS, schema.GPU_TIME_BLOCKS, GPU_CALLS, GPU_KEY_SECONDS) == (
+        0.002, 3, 3.3, 0.0046)
+    assert schema.gpu_time_block_seconds(5e-4) == 4 * 5e-4  # replays that reach 2 ms exactly
+    assert schema.gpu_time_block_seconds(3e-4) == 7 * 3e-4  # 6.67 replays: 7
+    assert schema.gpu_time_block_seconds(0.05) == 0.05  # one long replay is a block
+    assert schema.gpu_time_block_seconds(0.0) == 0.002  # no GPU time tonight: a block's least
+    assert remeasure.gpu_time_cost(5e-4) == pytest.approx(0.0046 + 3 * 0.002 + 3.3 * 5e-4, rel=1e-12)
+    assert remeasure.gpu_time_cost(0.05) == pytest.approx(0.0046 + 3 * 0.05 + 3.3 * 0.05, rel=1e-12)
+    assert remeasure.gpu_time_cost(None) == pytest.approx(0.0046 + 3 * 0.002, rel=1e-12)
 
 
 def test_a_gpu_time_rests_and_pays_for_its_rest_from_the_heavy_bound_on_and_not_a_hair_under():
@@ -173,7 +189,8 @@ def test_a_gpu_time_rests_and_pays_for_its_rest_from_the_heavy_bound_on_and_not_
     assert remeasure.heavy_rest({"gpu": heavy}, ("wall",)) == 0.0  # no GPU time asked for: nothing to rest before
     for_gpu, for_wall = candidate("h", signal="gpu"), candidate("l", signal="wall")
     night = Night(None, {for_gpu.key: {"wall": heavy, "gpu": heavy}, for_wall.key: {"wall": heavy, "gpu": heavy}})
-    assert remeasure.key_cost(for_gpu, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * heavy + 0.1
+    assert remeasure.key_cost(for_gpu, {}, night, "cuda") == pytest.approx(
+        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(heavy) + 0.1, rel=1e-12)
     plan, left_out, _ = remeasure.fitted_plan([for_gpu, for_wall], night, 10, "cuda", 1e6)
     assert not left_out
     assert plan == {("h", "causal_bias"): schema.WorkerKey("h", "causal_bias", ("gpu",), 1, 0.1),
@@ -185,22 +202,24 @@ def test_a_short_keys_gpu_time_alone_costs_no_wall_visit_and_its_wall_time_later
     for_gpu, for_wall = candidate(signal="gpu"), candidate(signal="wall")
     night = night_of(for_gpu, wall=wall, gpu=gpu)
     visit = VISIT_SECONDS + WALL_CALLS * wall
-    assert remeasure.key_cost(for_gpu, {}, night, "cuda") == KEY_SECONDS["cuda"] + GPU_CALLS * gpu
+    assert remeasure.key_cost(for_gpu, {}, night, "cuda") == pytest.approx(
+        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(gpu), rel=1e-12)
     planned_gpu = {for_gpu.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
     assert remeasure.key_cost(for_wall, planned_gpu, night, "cuda") == PASSES * visit
     planned_wall = {for_gpu.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), PASSES)}
-    assert remeasure.key_cost(for_gpu, planned_wall, night, "cuda") == GPU_CALLS * gpu
+    assert remeasure.key_cost(for_gpu, planned_wall, night, "cuda") == pytest.approx(
+        remeasure.gpu_time_cost(gpu), rel=1e-12)
     plan, _, seconds = remeasure.fitted_plan([for_gpu], night, 10, "cuda", 1e9)
     assert plan == {("a", "causal_bias"): schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
     # One key's build and first calls end before the next children have started: one process in two waits
     # for them, the rest of their start.
     outside = PROCESS_SECONDS["cuda"] + KEY_SECONDS["cuda"]
     assert seconds == pytest.approx(outside + (CHILD_START_SECONDS["cuda"] - outside + schema.GPU_REST_SECONDS) / 2
-                                    + GPU_CALLS * gpu, rel=1e-12)
+                                    + remeasure.gpu_time_cost(gpu), rel=1e-12)
 
 
-@pytest.mark.parametrize("signal, visit", [("wall", VISIT_SECONDS), ("gpu", 0.0)])
-def test_a_key_without_values_tonight_costs_its_build_and_a_wall_visit_where_asked(signal, visit):
+@pytest.mark.parametrize("signal, visit", [("wall", VISIT_SECONDS), ("gpu", GPU_KEY_SECONDS + 3 * 0.002)])
+def test_a_key_without_values_tonight_costs_its_build_and_a_wall_visit_or_a_gpu_times_least_where_asked(signal, visit):
     found = candidate(signal=signal)
     assert remeasure.key_cost(found, {}, Night(None, {}), "cuda") == KEY_SECONDS["cuda"] + visit
     assert remeasure.key_cost(found, {}, night_of(found, wall=None, gpu=None), "cuda") == KEY_SECONDS["cuda"] + visit
@@ -305,7 +324,8 @@ def test_both_signals_of_one_key_share_its_entry_visits_from_tonights_wall_time(
     assert plan == {("a", "causal_bias"): schema.WorkerKey("a", "causal_bias", ("gpu", "wall"), PASSES)}
     assert left_out == []
     assert seconds == pytest.approx(PROCESS_SECONDS["cpu"] + KEY_SECONDS["cpu"]
-                                    + PASSES * (VISIT_SECONDS + WALL_CALLS * 1e-4) + GPU_CALLS * 5e-5, rel=1e-12)
+                                    + PASSES * (VISIT_SECONDS + WALL_CALLS * 1e-4) + remeasure.gpu_time_cost(5e-5),
+                                    rel=1e-12)
 
 
 def test_a_candidate_that_does_not_fit_leaves_room_for_a_cheaper_weaker_one():
@@ -822,6 +842,7 @@ def test_each_process_records_its_keys_visits_and_the_seconds_of_its_calls():
         "same": 1.5, "slower": 20.0, "close": 2.0}
     assert first.call_seconds == (100 + bump["same"]) + 16 * (100 + bump["slower"]) + (100 + bump["close"])
     assert first.gpu_seconds == (100 + bump["same"]) + (100 + bump["close"])  # "slower" asks no GPU time
+    assert first.gpu_times == 2 and first.gpu_block_seconds == 3 * first.gpu_seconds  # a replay of 100 s: a block
     assert last.device == "cpu" and last.phases == {} and last.seconds >= 0
     merged = measured.merged(measured)
     assert merged.costs == costs + costs

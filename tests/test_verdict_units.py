@@ -560,7 +560,7 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
                        "phases": {"process": 0.5, "start": 0.2},
                        "per_process": [{"side": "baseline", "device": "cuda", "keys": 1, "visits": 1,
                                         "call_seconds": 1e-2, "gpu_seconds": 0.0, "seconds": 0.5,
-                                        "phases": {"start": 0.2}}],
+                                        "phases": {"start": 0.2}, "gpu_times": 0, "gpu_block_seconds": 0.0}],
                        "values": result.as_json()}
 
 

@@ -16,14 +16,11 @@ from typing import NamedTuple
 
 import torch
 
+from ..schema import GPU_TIME_BLOCK_SECONDS, GPU_TIME_BLOCKS
+
 # A visit: blocks of back-to-back calls of at least this long, this many of them.
 VISIT_BLOCK_SECONDS = 0.005
 VISIT_BLOCKS = 3
-# A GPU time: blocks of CUDA-graph replays of at least this long, this many of them, the night's and the
-# re-measurement's alike. The blocks of one measurement agree to well under 1% (a build sets the spread,
-# docs/noise.md): longer blocks only cost the night's seconds.
-GPU_TIME_BLOCK_SECONDS = 0.002
-GPU_TIME_BLOCKS = 3
 
 
 def synchronized_clock() -> float:

@@ -63,7 +63,9 @@ KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("sta
 PASSES = 16
 # The cost model: seconds the two workers take to start (torch's import, once a round), a
 # process (the hand-over, the pipes), a key (its build and first calls), a visit (blocks of 1-2
-# ms), and calls of the key's own time per visit (WALL_CALLS) and for a GPU time (GPU_CALLS); a
+# ms), and calls of the key's own time per visit (WALL_CALLS); a GPU time (gpu_time_cost): its
+# blocks, GPU_CALLS replays more (the capture's warm-ups, the one that sizes the blocks) and
+# GPU_KEY_SECONDS (the capture); a
 # process's keys' first calls wait for the next children's start (CHILD_START_SECONDS: the quiet lock
 # keeps a start out of the visits), one process in schema.CHILDREN_STARTED_TOGETHER. Fitted to measured
 # re-measurements' processes (experiments/fit_remeasure_cost.py, docs/noise.md).
@@ -73,7 +75,8 @@ KEY_SECONDS = {"cuda": 0.043, "cpu": 0.02}
 CHILD_START_SECONDS = {"cuda": 0.71, "cpu": 0.05}
 VISIT_SECONDS = 0.0023
 WALL_CALLS = 2
-GPU_CALLS = 10.5
+GPU_CALLS = 3.3
+GPU_KEY_SECONDS = 0.0046
 # How far one night moves a signal before the history has a spread of its own: the scale a
 # candidate's evidence is ranked by until then (docs/noise.md, "Ranking the candidates").
 PRIOR_SPREAD = {"gpu": 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_BOUND: 1.15, UNKNOWN: 1.1}
@@ -150,8 +153,16 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
     cost = (0.0 if before else KEY_SECONDS[device]) + more_visits * (
         VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0))
     if finding.signal == "gpu" and "gpu" not in before:
-        cost += GPU_CALLS * (values.get("gpu") or 0.0) + heavy_rest(values, (finding.signal,))
+        cost += gpu_time_cost(values.get("gpu")) + heavy_rest(values, (finding.signal,))
     return cost
+
+
+def gpu_time_cost(gpu: float | None) -> float:
+    """A GPU time's seconds in a process, from tonight's: GPU_TIME_BLOCKS blocks, GPU_CALLS replays more and
+    GPU_KEY_SECONDS. A block is 2 ms of short replays or one long one: a price per replay overprices the long
+    keys (by 29% over 20 processes of 16a and 17b) and underprices the short."""
+    return (GPU_KEY_SECONDS + schema.GPU_TIME_BLOCKS * schema.gpu_time_block_seconds(gpu or 0.0)
+            + GPU_CALLS * (gpu or 0.0))
 
 
 def heavy_rest(values: dict[str, float | None], signals: tuple[str, ...]) -> float:
@@ -338,6 +349,8 @@ class ProcessCost:
     gpu_seconds: float  # the GPU times it took: GPU_CALLS's regressor
     seconds: float  # from its request to its answer
     phases: dict[str, float]  # the worker's (schema.WORKER_PHASES)
+    gpu_times: int = 0  # the GPU times it took: GPU_KEY_SECONDS's regressor
+    gpu_block_seconds: float = 0.0  # their blocks' seconds (GPU_TIME_BLOCKS each, at the times it took)
 
 
 def phase_totals(costs: tuple[ProcessCost, ...], workers_seconds: float = 0.0) -> dict[str, float]:
@@ -545,9 +558,11 @@ def process_cost(side: str, request: schema.WorkerRequest, answer: schema.Worker
                  seconds: float) -> ProcessCost:
     """What one process was asked and answered, and its seconds."""
     visits = {(key.config, key.mask): key.wall_visits for key in request.keys}
+    gpus = [v.gpu for v in answer.values if v.gpu is not None]
     return ProcessCost(side, request.device, len(request.keys), sum(visits.values()),
                        sum(visits.get((v.config, v.mask), 0) * (v.wall or 0.0) for v in answer.values),
-                       sum(v.gpu or 0.0 for v in answer.values), seconds, dict(answer.phases))
+                       sum(gpus), seconds, dict(answer.phases), len(gpus),
+                       sum(schema.GPU_TIME_BLOCKS * schema.gpu_time_block_seconds(gpu) for gpu in gpus))
 
 
 def sides_say(rule: Callable[[list[float], list[float], float], bool], sides: dict[str, dict[str, list[float]]],
