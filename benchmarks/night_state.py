@@ -78,8 +78,8 @@ class MaskFigures:
 
     @property
     def kernel_seconds(self) -> float | None:
-        """The geometric mean of the two fastest builds' GPU times: a build's placement in memory moves its
-        GPU time by percents either way, and now and then one build runs slow (docs/noise.md)."""
+        """The geometric mean of the two fastest builds' GPU times (the night takes two, night.GPU_PASSES): one
+        build alone moved 0.3-1.3% between nights on an H200 where the two moved 0.2-0.9% (docs/noise.md)."""
         fastest = sorted(self.kernel_visits)[:2]
         return math.sqrt(fastest[0] * fastest[-1]) if fastest else None
 
