@@ -1,6 +1,6 @@
 """Which candidates a check's re-measurement plans, replayed from recorded nights, at several budgets.
 
-    python experiments/plan_replay.py RESULTS MACHINE --baseline B --contender C [--spec SPEC.json]
+    python experiments/plan_replay.py RESULTS MACHINE --baseline B --contender C [--spec SPEC.json [--step 1.05]]
         [--extra-budget 0 10 30] [--by-evidence] [--factor 1.05] [--history 14]
 
 The check's own steps (``verdict.judged``: the history's noise model, each
@@ -17,15 +17,22 @@ keys refuted early leave. ``--by-evidence`` plans in another order, a
 candidate for its check: after a class's move, the one-night calls and those
 above their floor, every other (short of the factor or not) by the evidence for
 a slowdown of the factor over none, the log-likelihood ratio of the two under
-the key's spread. CPU only, seconds.
+the key's spread. ``--step``: the contender is a synthetic night, C as
+recorded with the spec's GPU times ``step`` times slower (the GPU time alone:
+none of the injector's counts), written as a night after C into a copy of the
+results folder; with ``--baseline`` the night before C, a step on a recorded
+night's own noise. CPU only, seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
@@ -33,6 +40,7 @@ from check_regressions import DEFAULTS  # noqa: E402
 from lib import remeasure, verdict  # noqa: E402
 from lib.findings import Finding  # noqa: E402
 from lib.results import ResultsStore  # noqa: E402
+from lib.suite import schema  # noqa: E402
 
 PROCESSES, WINDOW = DEFAULTS["processes"], DEFAULTS["window"]
 BOTH_SIDES = {"baseline": "-", "contender": "-"}  # planned as a check with both builds plans, never started
@@ -71,6 +79,33 @@ def injected_rows(night: verdict.Judged, injected: list[tuple[str, str]], plans:
     return rows
 
 
+def synthetic_night(results_dir: Path, machine: str, commit: str, spec: Path, step: float) -> tuple[Path, str]:
+    """A copy of ``results_dir`` (in a temporary folder) with one night more, ``commit``'s as recorded but the
+    spec's GPU times ``step`` times slower, a second after it, as the commit with its first 8 digits f."""
+    copy = Path(tempfile.mkdtemp(prefix="plan-replay-")) / "results"
+    shutil.copytree(results_dir, copy)
+    store = ResultsStore(copy)
+    run = store.choose_run(machine, commit)
+    slower = {(s["config"], s["mask"]) for s in json.loads(spec.read_text())["slowdowns"]}
+    data = json.loads(run.path.read_text())
+    fake = "f" * 8 + run.commit_hash[8:]
+    data["commit_hash"], data["date"] = fake, data["date"] + 1000
+    columns = data["result_columns"]
+    for grid, mask in itertools.product(schema.GRIDS, schema.MASKS):
+        method = schema.night_method(schema.GPU_TIME.name, mask)
+        row = data["results"].get(schema.benchmark_name(grid.night_class, method))
+        if row is None:
+            continue
+        values = row[columns.index("result")]
+        for index, combo in enumerate(itertools.product(*row[columns.index("params")])):
+            if (", ".join(combo), mask) in slower and values[index] is not None:
+                values[index] *= step
+    run.path.with_name(fake[:8] + run.path.name[8:]).write_text(json.dumps(data))
+    for side_file in run.path.parent.glob(run.commit_hash + ".*"):  # the dispatch names and the night's file
+        shutil.copy(side_file, side_file.with_name(fake + side_file.suffix))
+    return copy, fake
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results_dir", type=Path)
@@ -78,12 +113,18 @@ def main() -> None:
     parser.add_argument("--baseline", required=True, help="the last night before the contender (commit prefix)")
     parser.add_argument("--contender", required=True, help="tonight (commit prefix)")
     parser.add_argument("--spec", type=Path, help="tools/inject.py plan's spec of the contender's slowdowns")
+    parser.add_argument("--step", type=float, help="the contender made this much slower in the spec's GPU times")
     parser.add_argument("--extra-budget", type=float, nargs="+", default=[0.0],
                         help="seconds added to the check's default budget, one replay each")
     parser.add_argument("--by-evidence", action="store_true", help="plan by the evidence for the factor")
     parser.add_argument("--factor", type=float, default=DEFAULTS["factor"])
     parser.add_argument("--history", type=int, default=DEFAULTS["history"])
     args = parser.parse_args()
+    if args.step:
+        if not args.spec:
+            parser.error("--step needs --spec")
+        args.results_dir, args.contender = synthetic_night(args.results_dir, args.machine, args.contender,
+                                                           args.spec, args.step)
     store = ResultsStore(args.results_dir)
     contender = store.choose_run(args.machine, args.contender)
     history = verdict.earlier_nights(store, args.machine, contender, args.baseline, args.history)

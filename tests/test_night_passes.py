@@ -23,9 +23,16 @@ CALL_SECONDS = {1: 0.0005, 8: 0.002, 16: 0.02}
 @pytest.fixture
 def passes(monkeypatch):
     """A CUDA night of three configs whose builds, timers and rests are stand-ins: what it did, in order."""
+    return stand_in_night(monkeypatch)
+
+
+def stand_in_night(monkeypatch, fails=lambda config, events: False):
+    """The night of ``passes``; a build raises where ``fails(config, events so far)``."""
     events: list[tuple] = []
 
     def build(config, mask_builder):
+        if fails(config, events):
+            raise RuntimeError("CUDA out of memory")
         return SimpleNamespace(config=config, runner=lambda mask: SimpleNamespace(config=config, mask=mask))
 
     def visit(run, block_seconds=0.005, blocks=3):
@@ -93,6 +100,18 @@ def test_each_gpu_pass_rests_first_takes_the_least_gpu_work_first_and_rests_a_he
 
     assert events[last_visit + 1:] == gpu_pass((causal, materialized)) + gpu_pass((materialized, causal))
     assert {"gpu_rest", "heavy_rest"} <= set(state.phases)  # the night's cost per phase names its rests
+
+
+def test_a_build_failing_in_a_gpu_pass_says_so_on_both_masks_and_the_other_pass_still_measures(monkeypatch):
+    def fails(config, events):  # batch 8's build in the first GPU pass
+        return config.batch_size == 8 and events.count(("rest", grid.GPU_REST_SECONDS)) == 1
+
+    state, events = stand_in_night(monkeypatch, fails)
+    for mask in grid.MASKS:
+        figures = _figures(state, 8, mask)
+        assert figures.errors == ["GPU pass 1: building failed: RuntimeError: CUDA out of memory"]
+        assert figures.kernel_visits == [CALL_SECONDS[8] / 2]  # the second pass's
+        assert _figures(state, 16, mask).kernel_visits == [CALL_SECONDS[16] / 2] * 2  # the pass went on
 
 
 def test_the_gpu_time_is_the_geometric_mean_of_the_two_fastest_builds():

@@ -168,13 +168,19 @@ class NightPasses:
             self._revisit(config, index, masks, last, short)
             self.release(config)
 
+    def rebuilt(self, config: AttentionConfig, which: str) -> ForwardCase | None:
+        """A checked config built again for a later pass; None where that failed, said on both masks."""
+        try:
+            return self.build(config)
+        except Exception as error:
+            for figures in self.state.figures[config].values():
+                figures.errors.append(f"{which}: building failed: {describe(error)}")
+            return None
+
     def _revisit(self, config: AttentionConfig, index: int, masks: tuple[str, ...], last: bool, short: bool) -> None:
         figures = self.state.figures[config]
-        try:
-            case = self.build(config)
-        except Exception as error:
-            for mask in MASKS:
-                figures[mask].errors.append(f"pass {index + 1}: building failed: {describe(error)}")
+        case = self.rebuilt(config, f"pass {index + 1}")
+        if case is None:
             return
         self.visit(case, figures, masks, SHORT_VISIT_BLOCK_SECONDS if short else VISIT_BLOCK_SECONDS)
         if last and config.device == "cpu":  # CUDA's GPU times: gpu_pass
@@ -196,11 +202,8 @@ class NightPasses:
 
     def _gpu_times(self, config: AttentionConfig, index: int, masks: tuple[str, ...]) -> None:
         figures = self.state.figures[config]
-        try:
-            case = self.build(config)
-        except Exception as error:
-            for mask in MASKS:
-                figures[mask].errors.append(f"GPU pass {index + 1}: building failed: {describe(error)}")
+        case = self.rebuilt(config, f"GPU pass {index + 1}")
+        if case is None:
             return
         for mask in masks:
             self.attempt(figures[mask], "GPU time", "kernel",
