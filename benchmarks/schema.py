@@ -346,12 +346,17 @@ GPU_TIME_BLOCK_SECONDS = 0.002
 GPU_TIME_BLOCKS = 3
 
 
+def gpu_time_block_replays(gpu_seconds: float, block_seconds: float = GPU_TIME_BLOCK_SECONDS) -> int:
+    """The replays of a block of a GPU time whose replay takes ``gpu_seconds``: those that reach
+    ``block_seconds``, one at least (and one where the replay took no time or no number)."""
+    return max(1, math.ceil(block_seconds / gpu_seconds)) if gpu_seconds > 0 else 1
+
+
 def gpu_time_block_seconds(gpu_seconds: float) -> float:
-    """One block of a GPU time whose replay takes ``gpu_seconds``: the replays that reach GPU_TIME_BLOCK_SECONDS,
-    one at least (``timers.captured_replays``)."""
-    if gpu_seconds <= 0:
+    """One block's seconds (``gpu_time_block_replays``); GPU_TIME_BLOCK_SECONDS where no replay time is known."""
+    if not gpu_seconds > 0:
         return GPU_TIME_BLOCK_SECONDS
-    return max(1, math.ceil(GPU_TIME_BLOCK_SECONDS / gpu_seconds)) * gpu_seconds
+    return gpu_time_block_replays(gpu_seconds) * gpu_seconds
 
 
 # A re-measurement process's phases: the device's start (CUDA's context; only what the request waited
@@ -367,7 +372,8 @@ GPU_REST_SECONDS = 0.2
 # A heavy key (its GPU time this long or more) has its GPU time's blocks taken after this much rest more,
 # right before them: keys of 3-10 ms spread 2-3.4% between a check's processes without it and 0.1-0.6% with
 # it; a 2.4 ms key spread 3% unrested where keys of 1-1.6 ms spread 0.1-0.5% (docs/noise.md, "Heavy keys").
-# The planner asks for it and prices it; the worker rests; the night rests where one replay was that long.
+# The planner asks for it from the night's GPU time and prices it; the worker rests; the night, which has no
+# GPU time of the key yet, rests where the replay that sized the blocks was that long: near 2 ms they can differ.
 HEAVY_GPU_SECONDS = 2e-3
 HEAVY_GPU_REST_SECONDS = 0.1
 

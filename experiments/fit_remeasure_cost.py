@@ -104,7 +104,13 @@ def gpu_constants(processes: list[dict]) -> tuple[float, float]:
 
 def with_gpu_terms(confirmation: dict) -> list[dict]:
     """The check's processes, each with its GPU times' number and blocks' seconds: as recorded, or (a check
-    from before they were) from the values, the process's GPU time of each key it measured, in order per side."""
+    from before they were) from the values, the process's GPU time of each key it measured, in order per side:
+    a key's values grow only in the processes that measured it, the first ones of one round (a key dropped or
+    set aside leaves the later ones), so a check of several rounds without them is left out."""
+    recorded = all("gpu_times" in process for process in confirmation.get("per_process", []))
+    if not recorded and confirmation.get("rounds", 1) != 1:
+        print(f"left out: a check of {confirmation['rounds']} rounds without its processes' GPU times")
+        return []
     processes, seen = [], {"baseline": 0, "contender": 0}
     for process in confirmation.get("per_process", []):
         index = seen[process["side"]]

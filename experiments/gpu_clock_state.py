@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
@@ -64,7 +63,7 @@ def graphs(labels: list[str]) -> dict[tuple[str, str], tuple]:
     """(label, mask) -> (captured graph, replays for a 2 ms block, the case it reads)."""
     from benchmarks.measure import model, timers
     from benchmarks.measure.worker import parse_label
-    from benchmarks.schema import MASKS
+    from benchmarks.schema import MASKS, gpu_time_block_replays
 
     model.use_device("cuda")
     out = {}
@@ -73,16 +72,17 @@ def graphs(labels: list[str]) -> dict[tuple[str, str], tuple]:
         for mask in MASKS:
             case.warm_up(mask, calls=3)
             graph = timers._captured(case.runner(mask))
-            replays = max(1, math.ceil(timers.GPU_TIME_BLOCK_SECONDS / timers.replay_block(graph, 1)))
+            replays = gpu_time_block_replays(timers.replay_block(graph, 1))
             out[(label, mask)] = (graph, replays, case)
     return out
 
 
 def gpu_time(entry: tuple) -> float:
     from benchmarks.measure import timers
+    from benchmarks.schema import GPU_TIME_BLOCKS
 
     graph, replays, _ = entry
-    return statistics.median(timers.replay_block(graph, replays) for _ in range(timers.GPU_TIME_BLOCKS))
+    return statistics.median(timers.replay_block(graph, replays) for _ in range(GPU_TIME_BLOCKS))
 
 
 def sleep_rate() -> float:

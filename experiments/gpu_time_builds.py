@@ -2,7 +2,7 @@
 
     python experiments/gpu_time_builds.py RESULTS_DIR MACHINE
 
-A night times each call under 10 ms as a CUDA graph in three builds (fresh
+A night before c3b3816 timed each call under 10 ms as a CUDA graph in three builds (fresh
 tensors, a fresh graph) and reads the SM clock (NVML) beside each; its `.night`
 file keeps both. Per band of GPU time, over every result of the machine's
 nights: the median of each night's max/min over its builds, the median of the

@@ -2,7 +2,7 @@
 
     python experiments/gpu_time_estimators.py RESULTS_DIR MACHINE [--commits C1 C2 ...]
 
-A night times each call under 10 ms as a CUDA graph in three builds (its `.night`
+A night before c3b3816 timed each call under 10 ms as a CUDA graph in three builds (its `.night`
 file keeps each build's GPU time). Over consecutive nights of one machine (the
 results' order, or the ``--commits`` given, oldest first), for each result with
 three builds on both nights: |log(tonight / last night)| of each reduction, per

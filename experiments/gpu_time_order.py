@@ -2,8 +2,9 @@
 
     python experiments/gpu_time_order.py RESULTS_DIR MACHINE --commits C1 C2 ... [--heavy-ms 5]
 
-A night takes each GPU-grid config's GPU time once in each full pass after the
-checks, in the pass's own order (``random.Random(pass).shuffle``, the same every
+A night before c3b3816 took each GPU-grid config's GPU time once in each full
+pass after the checks (since, in rested passes of their own, the least GPU work
+first: what this found), in the pass's own order (``random.Random(pass).shuffle``, the same every
 night: ``benchmarks/measure/night.py``), so a config follows the same configs
 every night. This replays that order (assuming every config passed its check)
 and prints, from the nights' `.night` files:

@@ -1,7 +1,7 @@
 """How far the CUDA-graph GPU time of one config moves between processes, and what steadies it.
 
 Each of ``--processes`` fresh processes builds ``--configs`` GPU configs (drawn
-with ``--seed``), visits them in its own random order, as a night's last pass
+with ``--seed``), visits them in its own random order, as a night's last pass before c3b3816
 does, and times each mask's captured graph in three ways on the same graph:
 
 - ``night``: the night's figure (``timers.graph_replay_seconds``: the median of

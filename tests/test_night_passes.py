@@ -16,7 +16,7 @@ from benchmarks import night_state  # noqa: E402
 from benchmarks import schema as grid  # noqa: E402
 from benchmarks.measure import night  # noqa: E402
 
-# Each config's call, by batch size: under 1 ms (short), under 10 ms, and over.
+# Each config's call, by batch size: under 1 ms (short), 2 ms, and 20 ms; GPU times half that, the last heavy.
 CALL_SECONDS = {1: 0.0005, 8: 0.002, 16: 0.02}
 
 
@@ -26,14 +26,19 @@ def passes(monkeypatch):
     return stand_in_night(monkeypatch)
 
 
-def stand_in_night(monkeypatch, fails=lambda config, events: False):
-    """The night of ``passes``; a build raises where ``fails(config, events so far)``."""
+def stand_in_night(monkeypatch, fails=lambda config, events: False, mismatch: tuple[int, ...] = ()):
+    """The night of ``passes``; a build raises where ``fails(config, events so far)``, the check where the
+    config's batch size is in ``mismatch``."""
     events: list[tuple] = []
 
     def build(config, mask_builder):
         if fails(config, events):
             raise RuntimeError("CUDA out of memory")
         return SimpleNamespace(config=config, runner=lambda mask: SimpleNamespace(config=config, mask=mask))
+
+    def check(case):
+        if case.config.batch_size in mismatch:
+            raise AssertionError("the masks disagree")
 
     def visit(run, block_seconds=0.005, blocks=3):
         events.append(("visit", run.config.batch_size, run.mask, block_seconds))
@@ -49,7 +54,7 @@ def stand_in_night(monkeypatch, fails=lambda config, events: False):
     monkeypatch.setattr(night, "cuda_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda: "a stand-in GPU")
     monkeypatch.setattr(night, "build_case", build)
-    monkeypatch.setattr(night, "check_case", lambda case: None)
+    monkeypatch.setattr(night, "check_case", lambda case: check(case))
     monkeypatch.setattr(night, "measure_counts", lambda case, mask, figures: None)
     monkeypatch.setattr(night, "visit_seconds", visit)
     monkeypatch.setattr(night, "graph_replay_seconds", gpu_time)
@@ -112,6 +117,13 @@ def test_a_build_failing_in_a_gpu_pass_says_so_on_both_masks_and_the_other_pass_
         assert figures.errors == ["GPU pass 1: building failed: RuntimeError: CUDA out of memory"]
         assert figures.kernel_visits == [CALL_SECONDS[8] / 2]  # the second pass's
         assert _figures(state, 16, mask).kernel_visits == [CALL_SECONDS[16] / 2] * 2  # the pass went on
+
+
+def test_a_config_whose_check_failed_gets_no_gpu_time_and_the_others_do(monkeypatch):
+    state, events = stand_in_night(monkeypatch, mismatch=(8,))
+    assert not any(event[:2] == ("capture", 8) for event in events)
+    assert state.figures[next(c for c in state.figures if c.batch_size == 8)] == "the equivalence check failed"
+    assert [event[1] for event in events if event[0] == "capture"] == [1, 1, 16, 16] * 2
 
 
 def test_the_gpu_time_is_the_geometric_mean_of_the_two_fastest_builds():

@@ -168,13 +168,30 @@ def test_a_gpu_time_adds_its_calls_once_per_key():
     assert remeasure.key_cost(candidate(signal="wall"), planned_wall, night, "cuda") == 0.0
 
 
+def test_a_process_records_the_number_of_its_gpu_times_and_their_blocks_seconds():
+    request = schema.WorkerRequest("cuda", 0, (), tuple(schema.WorkerKey(c, "causal_bias", ("gpu",), 1) for c in "abc"))
+    answer = schema.WorkerAnswer((schema.WorkerValue("a", "causal_bias", None, 5e-4),
+                                  schema.WorkerValue("b", "causal_bias", None, 0.0),
+                                  schema.WorkerValue("c", "causal_bias", None, None)))
+    cost = remeasure.process_cost("baseline", request, answer, 1.0)
+    assert (cost.gpu_times, cost.gpu_seconds) == (2, 5e-4)  # a GPU time of 0 s is one; none is none
+    assert cost.gpu_block_seconds == 3 * (4 * 5e-4) + 3 * 0.002  # 4 replays reach 2 ms; 0 s: a block's least
+
+
+def test_a_cpu_key_asked_for_its_gpu_time_costs_no_gpu_time():
+    found = candidate(signal="gpu")
+    night = night_of(found, wall=0.01, gpu=0.005)
+    assert remeasure.key_cost(found, {}, night, "cpu") == KEY_SECONDS["cpu"]
+
+
 def test_a_gpu_times_price_is_its_three_blocks_of_2_ms_or_one_replay_its_extra_replays_and_its_capture():
     assert (schema.GPU_TIME_BLOCK_SECONDS, schema.GPU_TIME_BLOCKS, GPU_CALLS, GPU_KEY_SECONDS) == (
         0.002, 3, 3.3, 0.0046)
     assert schema.gpu_time_block_seconds(5e-4) == 4 * 5e-4  # replays that reach 2 ms exactly
     assert schema.gpu_time_block_seconds(3e-4) == 7 * 3e-4  # 6.67 replays: 7
     assert schema.gpu_time_block_seconds(0.05) == 0.05  # one long replay is a block
-    assert schema.gpu_time_block_seconds(0.0) == 0.002  # no GPU time tonight: a block's least
+    assert schema.gpu_time_block_seconds(0.0) == schema.gpu_time_block_seconds(math.nan) == 0.002  # none known
+    assert schema.gpu_time_block_replays(5e-4) == 4 and schema.gpu_time_block_replays(0.0) == 1
     assert remeasure.gpu_time_cost(5e-4) == pytest.approx(0.0046 + 3 * 0.002 + 3.3 * 5e-4, rel=1e-12)
     assert remeasure.gpu_time_cost(0.05) == pytest.approx(0.0046 + 3 * 0.05 + 3.3 * 0.05, rel=1e-12)
     assert remeasure.gpu_time_cost(None) == pytest.approx(0.0046 + 3 * 0.002, rel=1e-12)
@@ -323,9 +340,8 @@ def test_both_signals_of_one_key_share_its_entry_visits_from_tonights_wall_time(
     plan, left_out, seconds = remeasure.fitted_plan([gpu, wall], night, 10, "cpu", 1e9)
     assert plan == {("a", "causal_bias"): schema.WorkerKey("a", "causal_bias", ("gpu", "wall"), PASSES)}
     assert left_out == []
-    assert seconds == pytest.approx(PROCESS_SECONDS["cpu"] + KEY_SECONDS["cpu"]
-                                    + PASSES * (VISIT_SECONDS + WALL_CALLS * 1e-4) + remeasure.gpu_time_cost(5e-5),
-                                    rel=1e-12)
+    assert seconds == pytest.approx(PROCESS_SECONDS["cpu"] + KEY_SECONDS["cpu"]  # no GPU time on a CPU
+                                    + PASSES * (VISIT_SECONDS + WALL_CALLS * 1e-4), rel=1e-12)
 
 
 def test_a_candidate_that_does_not_fit_leaves_room_for_a_cheaper_weaker_one():

@@ -80,6 +80,7 @@ def test_the_night_visits_every_config_in_each_pass_and_keeps_the_fastest_visit(
             assert len(measured.wall_visits) == night.SHORT_CALL_PASSES, measured.errors  # CPU calls are short
             assert measured.wall_seconds == min(measured.wall_visits) > 0
             assert measured.kernel_seconds > 0 and measured.backend == "flash" and measured.error is None
+            assert len(measured.kernel_visits) == 1  # a CPU call's time: the last full pass alone
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="pinning to a CPU needs Linux")
@@ -210,6 +211,17 @@ def test_a_keys_gpu_time_is_taken_in_its_last_visit_with_the_sm_clock_read_right
         grid.WorkerValue("c", "causal_bias", 2e-3, 1e-3, 1966), grid.WorkerValue("c", "materialized", 2e-3),
         grid.WorkerValue("d", "causal_bias", None, 1e-3, 1967))
     assert taken == [1, 1] and len(walls) == 6  # three visits of two keys; the GPU time alone: no wall visit
+
+
+def test_a_gpu_time_is_captured_then_rested_with_one_replays_seconds_then_timed_in_blocks(monkeypatch):
+    from benchmarks.measure import timers
+
+    events: list = []
+    monkeypatch.setattr(timers, "_captured", lambda run: events.append("capture") or "graph")
+    monkeypatch.setattr(timers, "replay_block", lambda graph, replays: events.append(("block", replays)) or 5e-4)
+    seconds = timers.graph_replay_seconds(lambda: None, rest=lambda once: events.append(("rest", once)))
+    assert seconds == 5e-4
+    assert events == ["capture", ("block", 1), ("rest", 5e-4), ("block", 4), ("block", 4), ("block", 4)]
 
 
 def test_a_heavy_keys_gpu_time_rests_between_its_capture_and_its_timed_blocks_and_says_so(monkeypatch):

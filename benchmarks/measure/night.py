@@ -160,7 +160,7 @@ class NightPasses:
 
     def later_pass(self, index: int, configs: list[AttentionConfig], last: bool, short: bool = False) -> None:
         """Visit the given checked configs again, in this pass's own order (``short``: a pass of the short calls
-        only); a CPU config's call time in the last full pass (``last``)."""
+        only); on the CPU grid alone, each config's call time in the last full pass (``last``)."""
         order = [config for config in configs if self.state.verdicts.get(config) is None]
         random.Random(index).shuffle(order)
         masks = MASKS if index % 2 else MASKS[::-1]  # neither mask always runs first after a build
@@ -210,7 +210,8 @@ class NightPasses:
                          lambda mask=mask: measure_kernel_time(case, mask, figures[mask], self.heavy_rest))
 
     def heavy_rest(self, once: float) -> None:
-        """The rest before a heavy key's blocks, a phase of its own (it is in "kernel" too)."""
+        """The rest before a heavy key's blocks: a phase of its own, counted in "kernel" too (the worker's
+        "gpu" leaves it out)."""
         rest = heavy_rest_seconds(once)
         if rest:
             with self.phase("heavy_rest"):

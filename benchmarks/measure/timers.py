@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..schema import GPU_TIME_BLOCK_SECONDS, GPU_TIME_BLOCKS
+from ..schema import GPU_TIME_BLOCK_SECONDS, GPU_TIME_BLOCKS, gpu_time_block_replays
 
 # A visit: blocks of back-to-back calls of at least this long, this many of them.
 VISIT_BLOCK_SECONDS = 0.005
@@ -90,7 +90,7 @@ def captured_replays(run: Callable[[], torch.Tensor], block_seconds: float = GPU
     """One call of ``run`` captured in a CUDA graph, and the replays of a block of ``block_seconds``."""
     graph = _captured(run)
     once = replay_block(graph, 1)
-    return Captured(graph, max(1, math.ceil(block_seconds / once)), once)
+    return Captured(graph, gpu_time_block_replays(once, block_seconds), once)
 
 
 def replayed_seconds(graph: torch.cuda.CUDAGraph, replays: int, blocks: int = GPU_TIME_BLOCKS) -> float:

@@ -152,7 +152,7 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
     more_visits = wall_visits(values, (*before, finding.signal)) - wall_visits(values, before)
     cost = (0.0 if before else KEY_SECONDS[device]) + more_visits * (
         VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0))
-    if finding.signal == "gpu" and "gpu" not in before:
+    if finding.signal == "gpu" and "gpu" not in before and device == "cuda":  # a CPU worker takes no GPU time
         cost += gpu_time_cost(values.get("gpu")) + heavy_rest(values, (finding.signal,))
     return cost
 
@@ -160,7 +160,7 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
 def gpu_time_cost(gpu: float | None) -> float:
     """A GPU time's seconds in a process, from tonight's: GPU_TIME_BLOCKS blocks, GPU_CALLS replays more and
     GPU_KEY_SECONDS. A block is 2 ms of short replays or one long one: a price per replay overprices the long
-    keys (by 29% over 20 processes of 16a and 17b) and underprices the short."""
+    keys (by 29% over the 20 processes with long keys of seven H200 checks) and underprices the short."""
     return (GPU_KEY_SECONDS + schema.GPU_TIME_BLOCKS * schema.gpu_time_block_seconds(gpu or 0.0)
             + GPU_CALLS * (gpu or 0.0))
 
@@ -346,10 +346,10 @@ class ProcessCost:
     keys: int
     visits: int  # the visits that timed a wall, over its keys
     call_seconds: float  # each key's visits times its wall time in this process: WALL_CALLS's regressor
-    gpu_seconds: float  # the GPU times it took: GPU_CALLS's regressor
+    gpu_seconds: float  # the seconds of the GPU times it took: GPU_CALLS's regressor
     seconds: float  # from its request to its answer
     phases: dict[str, float]  # the worker's (schema.WORKER_PHASES)
-    gpu_times: int = 0  # the GPU times it took: GPU_KEY_SECONDS's regressor
+    gpu_times: int = 0  # the number of GPU times it took: GPU_KEY_SECONDS's regressor
     gpu_block_seconds: float = 0.0  # their blocks' seconds (GPU_TIME_BLOCKS each, at the times it took)
 
 
