@@ -118,8 +118,8 @@ def with_gpu_terms(confirmation: dict) -> list[dict]:
         if "gpu_times" not in process:
             gpus = [v[process["side"]]["gpu"][index] for v in confirmation.get("values", [])
                     if len(v.get(process["side"], {}).get("gpu", [])) > index]
-            process = process | {"gpu_times": len(gpus), "gpu_block_seconds": sum(
-                remeasure.schema.GPU_TIME_BLOCKS * remeasure.schema.gpu_time_block_seconds(g) for g in gpus)}
+            process = process | {"gpu_times": len(gpus),
+                                 "gpu_block_seconds": sum(remeasure.gpu_blocks_seconds(g) for g in gpus)}
         processes.append(process)
     return processes
 

@@ -161,8 +161,12 @@ def gpu_time_cost(gpu: float | None) -> float:
     """A GPU time's seconds in a process, from tonight's: GPU_TIME_BLOCKS blocks, GPU_CALLS replays more and
     GPU_KEY_SECONDS. A block is 2 ms of short replays or one long one: a price per replay overprices the long
     keys (by 29% over the 20 processes with long keys of seven H200 checks) and underprices the short."""
-    return (GPU_KEY_SECONDS + schema.GPU_TIME_BLOCKS * schema.gpu_time_block_seconds(gpu or 0.0)
-            + GPU_CALLS * (gpu or 0.0))
+    return GPU_KEY_SECONDS + gpu_blocks_seconds(gpu or 0.0) + GPU_CALLS * (gpu or 0.0)
+
+
+def gpu_blocks_seconds(gpu: float) -> float:
+    """The timed blocks of a GPU time whose replay takes ``gpu``: GPU_TIME_BLOCKS of schema.gpu_time_block_seconds."""
+    return schema.GPU_TIME_BLOCKS * schema.gpu_time_block_seconds(gpu)
 
 
 def heavy_rest(values: dict[str, float | None], signals: tuple[str, ...]) -> float:
@@ -562,7 +566,7 @@ def process_cost(side: str, request: schema.WorkerRequest, answer: schema.Worker
     return ProcessCost(side, request.device, len(request.keys), sum(visits.values()),
                        sum(visits.get((v.config, v.mask), 0) * (v.wall or 0.0) for v in answer.values),
                        sum(gpus), seconds, dict(answer.phases), len(gpus),
-                       sum(schema.GPU_TIME_BLOCKS * schema.gpu_time_block_seconds(gpu) for gpu in gpus))
+                       sum(gpu_blocks_seconds(gpu) for gpu in gpus))
 
 
 def sides_say(rule: Callable[[list[float], list[float], float], bool], sides: dict[str, dict[str, list[float]]],
