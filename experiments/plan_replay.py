@@ -135,9 +135,7 @@ def main() -> None:
         print("no candidates tonight")
         return
     if args.by_evidence:
-        order = by_evidence(args.factor)  # the probe's order, here alone
-        remeasure.planned_order = lambda candidates, tonight, device: sorted(  # type: ignore[assignment]
-            candidates, key=order)
+        remeasure.plan_order = by_evidence(args.factor)  # type: ignore[assignment]  # the probe's order, here alone
     grid = night.candidates[0].key[0]
     device = "cuda" if grid == "gpu" else "cpu"
     print(f"history {len(night.history)} nights; {len(night.candidates)} candidates, "

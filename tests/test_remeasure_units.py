@@ -333,31 +333,6 @@ def test_a_short_candidate_gets_what_a_stronger_one_left_out_could_not_use():
     assert (list(plan), left_out) == ([("e", "causal_bias")], [short])
 
 
-def test_short_candidates_share_what_is_left_the_most_evidence_per_second_first():
-    """A heavy GPU time short of the factor (55 ms: its blocks, replays and rest 0.45 s a process) has more
-    spreads of evidence than two light ones (0.5 ms, about 60 ms a process), and less per second: where the
-    heavy one would fit beside the strong candidate, the two light ones are planned in its place."""
-    floor = 1.016 ** Z_CANDIDATE
-    strong = candidate("w", ratio=1.5)
-    heavy = dataclasses.replace(candidate("h", signal="gpu", ratio=1.048, floor=floor), short=True)
-    light = [dataclasses.replace(candidate(c, signal="gpu", ratio=r, floor=floor), short=True)
-             for c, r in (("l1", 1.040), ("l2", 1.036))]
-    night = Night(None, {strong.key: {"wall": 0.01, "gpu": 0.005}, heavy.key: {"wall": 0.056, "gpu": 0.055},
-                         **{f.key: {"wall": 5e-4, "gpu": 5e-4} for f in light}})
-    per_second = [remeasure.evidence_per_second(f, night, "cuda") for f in (heavy, *light)]
-    assert remeasure.priority(heavy) < remeasure.priority(light[0]) < remeasure.priority(light[1])
-    assert per_second[1] > per_second[2] > per_second[0]
-    assert per_second[0] == pytest.approx(math.log(1.048) / math.log(1.016) / (
-        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(0.055) + schema.HEAVY_GPU_REST_SECONDS))
-    assert remeasure.planned_order([heavy, *light, strong], night, "cuda") == [strong, *light, heavy]
-    cost = {f.key[1]: remeasure.key_cost(f, {}, night, "cuda") for f in (strong, heavy, *light)}
-    # Room for the strong one and the heavy one, exactly: by their evidence alone the heavy one would take it.
-    budget = fit_boundary(cost["w"] + cost["h"], 10, 1.0, keys=2)
-    assert fit_boundary(cost["w"] + cost["l1"] + cost["l2"], 10, 1.0, keys=3) < budget
-    plan, left_out, _ = remeasure.fitted_plan([heavy, *light, strong], night, 10, "cuda", budget)
-    assert (list(plan), left_out) == ([("w", "causal_bias"), ("l1", "causal_bias"), ("l2", "causal_bias")], [heavy])
-
-
 @pytest.mark.parametrize("wall_ratio, gpu_ratio", [(2.0, 1.5), (1.5, 2.0)])  # either signal planned first
 def test_both_signals_of_one_key_share_its_entry_visits_from_tonights_wall_time(wall_ratio, gpu_ratio):
     wall, gpu = candidate(signal="wall", ratio=wall_ratio), candidate(signal="gpu", ratio=gpu_ratio)

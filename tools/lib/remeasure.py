@@ -13,8 +13,7 @@ random (every CPU once where the process has 16), and its fastest visit counts,
 as in the night; a key asked for its GPU time alone is visited once, for that
 alone.
 
-The plan fits the candidates to a budget of seconds, strongest evidence first (those
-short of the factor after the others, the most evidence per second first),
+The plan fits the candidates to a budget of seconds, strongest evidence first,
 with a cost model per process and key (docs/measurements/2026-11-26-h100-remeasurement.md);
 a key refuted at a look before the last is set aside, and what a round leaves
 unspent goes to the next strongest, at the pace it measured, with the same workers.
@@ -122,22 +121,6 @@ def plan_order(finding: Finding) -> tuple[bool, tuple[bool, bool, bool, float]]:
     return finding.short, priority(finding)
 
 
-def planned_order(candidates: list[Finding], tonight: Night, device: str) -> list[Finding]:
-    """The candidates in ``plan_order``, those short of the factor among themselves the most evidence per
-    second of a process first: they share what the others leave, where one heavy key (0.3-0.5 s a process)
-    would take the place of several light ones (0.05-0.2 s)."""
-    ranked = sorted(candidates, key=plan_order)
-    short = [finding for finding in ranked if finding.short]
-    return [finding for finding in ranked if not finding.short] + sorted(
-        short, key=lambda finding: -evidence_per_second(finding, tonight, device))
-
-
-def evidence_per_second(finding: Finding, tonight: Night, device: str) -> float:
-    """A candidate's move away from its class in spreads (``priority``'s last term), per second its key adds
-    to a process measured alone."""
-    return -priority(finding)[3] / key_cost(finding, {}, tonight, device)
-
-
 def short_of_factor(finding: Finding, factor: float) -> bool:
     """Whether a GPU time slower by less than the factor is within one spread of it: worth re-measuring
     where the budget allows. GPU time only: a CUDA graph's replay has no host time in it, and its processes
@@ -194,7 +177,7 @@ def heavy_rest(values: dict[str, float | None], signals: tuple[str, ...]) -> flo
 
 def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, device: str, budget: float,
                 pace: float = 1.0, first_round: bool = True) -> tuple[Plan, list[Finding], float]:
-    """The keys to re-measure, in ``planned_order``, as many as ``processes`` a side can measure
+    """The keys to re-measure, in priority order, as many as ``processes`` a side can measure
     within ``budget`` seconds; the candidates left out; the estimated seconds a process.
 
     ``pace``: measured over estimated seconds a process, from an earlier round (1 before any);
@@ -205,7 +188,7 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
     left_out: list[Finding] = []
     seconds = PROCESS_SECONDS[device]
     workers = WORKERS_SECONDS[device] if first_round else 0.0
-    for finding in planned_order(candidates, tonight, device):
+    for finding in sorted(candidates, key=plan_order):
         cost = key_cost(finding, plan, tonight, device)
         keys = len(plan) + (finding.config_mask not in plan)
         if (plan or not first_round) and (
