@@ -70,7 +70,8 @@ aa: venv $(CONTENDER_VENV)/.made labels
 
 # This runner's detection floor, with real slowdowns: two clean nights (A, B), then a
 # night (C) of the contender environment with slowdowns on configs drawn at random,
-# then the check with re-measurement. INJECT: tools/inject.py plan's arguments.
+# then the check with re-measurement, and its tally of what it caught (inject.py score).
+# INJECT: tools/inject.py plan's arguments.
 INJECT ?= --gpu 0.10 --configs 10 --seed 1
 calibrate: aa
 	$(VPY) tools/inject.py plan --results-dir $(LABEL_DIR)/results --machine $(MACHINE) \
@@ -79,8 +80,9 @@ calibrate: aa
 	$(RECORD) --python $(abspath $(CPY)) --commit $(call LABEL,C) || exit 2
 	$(VPY) tools/check_regressions.py --results-dir $(LABEL_DIR)/results --machine $(MACHINE) \
 		--baseline-python $(abspath $(VPY)) --contender-python $(abspath $(CPY)) --report calibrate-report.md \
-		|| [ $$? = 1 ]
+		--format json > calibrate-check.json || [ $$? = 1 ]
 	$(VPY) tools/inject.py remove --python $(abspath $(CPY))
+	$(VPY) tools/inject.py score --spec $(LABEL_DIR)/slowdowns.json --check calibrate-check.json
 
 # The nightly job: record, publish, check, report (nightly-report.md). make turns
 # the check's exit code 1 (a regression) into its own 2; tools/nightly.py itself

@@ -211,6 +211,16 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
         level = {"confirmed": "regression", "undecided": "suspect"}[decision.outcome]
         assert slow["level"] == level and slow["why"].endswith(f"re-measured: {decision.outcome}"), slow
         assert slow["confirmation"]["p_change"] == decision.p_change
+    # The calibration's tally of the same report: each slowdown by the signal it targets, nothing else called.
+    (tmp_path / "check.json").write_text(completed.stdout)
+    scored = run_tool("inject.py", "score", "--spec", str(tmp_path / "spec.json"),
+                      "--check", str(tmp_path / "check.json"))
+    assert scored.returncode == 0, scored.stderr
+    tally = scored.stdout.splitlines()[-4:]
+    assert tally[:3] == ["aten_ops: 1 of 1 injected a regression",
+                         f"wall: {int(slow['level'] == 'regression')} of 1 injected a regression",
+                         f"any signal: {1 + (slow['level'] == 'regression')} of 2 injected results a regression"]
+    assert tally[3].startswith("not injected: 0 regression(s), "), tally
 
 
 def test_a_real_re_measurement_past_its_budget_keeps_its_strongest_key_for_the_processes_that_can_confirm():

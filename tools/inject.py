@@ -12,6 +12,10 @@
   wheel    package the injector with a spec as a wheel (attention_slowdown) whose
            .pth file arms it wherever pip installs it: a "slower build" to put
            beside a torch wheel in a wheel folder (torch_wheel_for_commit.py).
+  score    what a check (check_regressions.py --format json) made of a spec's
+           slowdowns: per injected result, its level, its move tonight, its
+           re-measured ratio and why; how many are regressions by the signal
+           each slowdown targets; what else the check called.
 
 A runner measures its own detection floor with it: record a night, install a
 spec into a second environment, record again with it, run the check.
@@ -33,6 +37,7 @@ from lib.results import open_machine
 from lib.rows import choose_grid, config_rows
 from lib.suite import REPO_ROOT, schema
 from lib.wheels import write_wheel
+from tabulate import tabulate
 
 PTH_NAME = "attention_slowdown.pth"
 INJECTOR_DIR = REPO_ROOT / "inject"
@@ -143,6 +148,74 @@ def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
     })
 
 
+# The signal each kind of slowdown moves: the GPU time, the wall time, the operator count.
+TARGETS = {"gpu_us": "gpu", "cpu_us": "wall", "extra_ops": "aten_ops"}
+
+
+# What score reads of each finding in a check's report.
+FINDING_FIELDS = {"config", "mask", "signal", "level", "relative", "floor", "why"}
+
+
+def read_check(path: Path) -> dict:
+    """A check's JSON report (check_regressions.py --format json): its findings by level."""
+    try:
+        report = json.loads(path.read_text())
+        incomplete = [finding for finding in findings_of(report) if not FINDING_FIELDS <= finding.keys()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        raise ToolError(f"not a check's JSON report: {path}: {one_line(error)}") from None
+    if incomplete:
+        raise ToolError(f"not a check's JSON report: {path}: a finding without "
+                        f"{', '.join(sorted(FINDING_FIELDS - incomplete[0].keys()))}")
+    return report
+
+
+def findings_of(report: dict) -> list[dict]:
+    return [*report["regressions"], *report["suspects"], *report["noise"]]
+
+
+def targets(slowdown: dict) -> list[str]:
+    """The signals a slowdown moves by what it adds: each amount above zero."""
+    return [signal for amount, signal in TARGETS.items() if slowdown.get(amount, 0) > 0]
+
+
+def score_rows(slowdowns: list, report: dict) -> list[dict]:
+    """Per injected result and targeted signal: what the check said of it ("-": not a finding at all)."""
+    by_key = {(f["config"], f["mask"], f["signal"]): f for f in findings_of(report)}
+    rows = []
+    for slowdown in slowdowns:
+        for signal in targets(slowdown):
+            finding = by_key.get((slowdown["config"], slowdown["mask"], signal))
+            confirmation = (finding or {}).get("confirmation") or {}
+            rows.append({"config": slowdown["config"], "mask": slowdown["mask"], "signal": signal,
+                         "level": finding["level"] if finding else "-",
+                         "tonight": round(finding["relative"], 3) if finding else None,
+                         "floor": round(finding["floor"], 3) if finding else None,
+                         "re-measured": round(confirmation["ratio"], 3) if "ratio" in confirmation else None,
+                         "why": finding["why"] if finding else "not a candidate, or short of the factor and "
+                                                                 "not confirmed"})
+    return rows
+
+
+def score(slowdowns: list, report: dict) -> str:
+    """The table of ``score_rows``, how many of each targeted signal are regressions, and what else the check
+    called: regressions and suspects on results no slowdown touched."""
+    rows = score_rows(slowdowns, report)
+    injected = {(s["config"], s["mask"]) for s in slowdowns}
+    lines = [tabulate(rows, headers="keys", tablefmt="github", missingval="-"), ""]
+    for signal in dict.fromkeys(row["signal"] for row in rows):
+        of_signal = [row for row in rows if row["signal"] == signal]
+        found = sum(row["level"] == "regression" for row in of_signal)
+        lines.append(f"{signal}: {found} of {len(of_signal)} injected a regression")
+    caught = {(f["config"], f["mask"]) for f in report["regressions"]}
+    lines.append(f"any signal: {len(injected & caught)} of {len(injected)} injected results a regression")
+    others = {level: [f for f in report[level] if (f["config"], f["mask"]) not in injected]
+              for level in ("regressions", "suspects")}
+    lines.append(f"not injected: {len(others['regressions'])} regression(s), {len(others['suspects'])} suspect(s)")
+    lines += [f"  {f['level']}: {f['config']} {f['mask']} {f['signal']} {f['relative']:.3f}: {f['why']}"
+              for f in others["regressions"]]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -166,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--python", required=True, help="the environment's Python")
         if name == "install":
             sub.add_argument("--spec", type=Path, required=True)
+    scorer = commands.add_parser("score", help="what a check's JSON report made of a spec's slowdowns")
+    scorer.add_argument("--spec", type=Path, required=True, help="the spec the night was recorded with")
+    scorer.add_argument("--check", type=Path, required=True,
+                        help="check_regressions.py --format json's output on the night with the slowdowns")
     wheel = commands.add_parser("wheel", help="package the injector and a spec as a wheel")
     wheel.add_argument("--spec", type=Path, required=True)
     wheel.add_argument("--out", type=Path, required=True, help="folder to write the wheel into")
@@ -190,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         if added < args.configs:  # a detection rate is read over what was injected, not over what was asked
             print(f"only {added} config(s){' launch-bound' if args.launch_bound else ''} to choose from in "
                   f"{spec['source_run'][:8]}: {added} slowdown(s), not {args.configs}", file=sys.stderr)
+    elif args.command == "score":
+        print(score(read_spec(args.spec), read_check(args.check)))
     elif args.command == "wheel":
         print(f"wrote {build_wheel(args.spec, args.out, args.version)}")
     elif args.command == "install":

@@ -1,0 +1,72 @@
+"""inject.py score: what a check's JSON report made of a spec's slowdowns, counted by the signal each targets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_tool
+
+import inject
+
+GPU_KEY, SHORT_KEY, HOST_KEY, OPS_KEY = ("1, 16, (128, 256), 4096, 'bfloat16'", "causal_bias"), (
+    "1, 32, (256, 416), 4096, 'bfloat16'", "materialized"), ("1, 32, (1, 2048), 2048, 'bfloat16'", "materialized"), (
+    "8, 16, (256, 416), 2048, 'bfloat16'", "causal_bias")
+OTHER = ("16, 16, (128, 256), 2048, 'bfloat16'", "materialized")
+SPEC = {"slowdowns": [
+    {"config": GPU_KEY[0], "mask": GPU_KEY[1], "gpu_us": 4.3, "cpu_us": 0.0, "extra_ops": 0},
+    {"config": SHORT_KEY[0], "mask": SHORT_KEY[1], "gpu_us": 6.4, "cpu_us": 0.0, "extra_ops": 0},
+    {"config": HOST_KEY[0], "mask": HOST_KEY[1], "gpu_us": 0.0, "cpu_us": 12.0, "extra_ops": 1}]}
+
+
+def finding(key: tuple[str, str], signal: str, level: str, relative: float, why: str,
+            ratio: float | None = None) -> dict:
+    return {"level": level, "grid": "gpu", "config": key[0], "mask": key[1], "signal": signal, "relative": relative,
+            "floor": 1.05, "why": why, "confirmation": None if ratio is None else {"outcome": "x", "ratio": ratio}}
+
+
+REPORT = {
+    "regressions": [finding(GPU_KEY, "gpu", "regression", 1.0749, "re-measured: confirmed", 1.0589),
+                    finding(GPU_KEY, "kernels", "regression", 1.2, "exact count changed"),
+                    finding(HOST_KEY, "aten_ops", "regression", 1.0118, "exact count changed"),
+                    finding(OTHER, "wall", "regression", 1.31, "re-measured: confirmed", 1.29)],
+    "suspects": [finding(HOST_KEY, "wall", "suspect", 1.2, "not re-measured: beyond the budget"),
+                 finding(OTHER, "gpu", "suspect", 1.07, "re-measured: undecided", 1.02)],
+    "noise": [finding(OPS_KEY, "wall", "noise", 1.06, "re-measured: refuted", 0.99)],
+}
+
+
+def test_each_injected_result_by_the_signal_its_slowdown_targets_and_what_else_the_check_called():
+    rows = inject.score_rows(SPEC["slowdowns"], REPORT)
+    assert [(r["config"], r["signal"], r["level"], r["tonight"], r["re-measured"]) for r in rows] == [
+        (GPU_KEY[0], "gpu", "regression", 1.075, 1.059), (SHORT_KEY[0], "gpu", "-", None, None),
+        (HOST_KEY[0], "wall", "suspect", 1.2, None), (HOST_KEY[0], "aten_ops", "regression", 1.012, None)]
+    assert rows[1]["why"] == "not a candidate, or short of the factor and not confirmed"
+    lines = inject.score(SPEC["slowdowns"], REPORT).splitlines()
+    assert lines[-6:] == ["gpu: 1 of 2 injected a regression", "wall: 0 of 1 injected a regression",
+                          "aten_ops: 1 of 1 injected a regression",
+                          "any signal: 2 of 3 injected results a regression",
+                          "not injected: 1 regression(s), 1 suspect(s)",
+                          f"  regression: {OTHER[0]} {OTHER[1]} wall 1.310: re-measured: confirmed"]
+
+
+def test_score_reads_a_spec_and_a_report_from_files(tmp_path):
+    (tmp_path / "spec.json").write_text(json.dumps(SPEC))
+    (tmp_path / "check.json").write_text(json.dumps(REPORT))
+    completed = run_tool("inject.py", "score", "--spec", str(tmp_path / "spec.json"), "--check",
+                         str(tmp_path / "check.json"))
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines()[-4] == "aten_ops: 1 of 1 injected a regression"
+
+
+@pytest.mark.parametrize("text, words", [("{", "not a check's JSON report"), ("[]", "not a check's JSON report"),
+                                         ('{"regressions": [], "suspects": []}', "'noise'"),
+                                         ('{"regressions": [{"config": "a"}], "suspects": [], "noise": []}',
+                                          "a finding without floor, level, mask, relative, signal, why")])
+def test_a_damaged_report_exits_2_with_one_line(tmp_path, text, words):
+    (tmp_path / "spec.json").write_text(json.dumps(SPEC))
+    (tmp_path / "check.json").write_text(text)
+    completed = run_tool("inject.py", "score", "--spec", str(tmp_path / "spec.json"), "--check",
+                         str(tmp_path / "check.json"))
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr and words in completed.stderr
