@@ -217,9 +217,16 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
                       "--check", str(tmp_path / "check.json"))
     assert scored.returncode == 0, scored.stderr
     tally = scored.stdout.splitlines()[-4:]
-    assert tally[:3] == ["aten_ops: 1 of 1 injected a regression",
-                         f"wall: {int(slow['level'] == 'regression')} of 1 injected a regression",
-                         f"any signal: {1 + (slow['level'] == 'regression')} of 2 injected results a regression"]
+    remeasured = host in measured
+    landed = remeasured and slow["confirmation"]["ratio"] >= 1.05
+    regression = int(slow["level"] == "regression")
+    assert tally == ["aten_ops: 1 of 1 injected a regression; 0 re-measured, 0 of them slower by the factor (1.05) "
+                     "or more, 0 of those a regression",
+                     f"wall: {regression} of 1 injected a regression; {int(remeasured)} re-measured, {int(landed)} of "
+                     f"them slower by the factor (1.05) or more, {int(landed and bool(regression))} of those a "
+                     "regression",
+                     f"any signal: {1 + regression} of 2 injected results a regression",
+                     tally[3]]
     assert tally[3].startswith("not injected: 0 regression(s), "), tally
 
 

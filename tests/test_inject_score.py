@@ -13,10 +13,12 @@ GPU_KEY, SHORT_KEY, HOST_KEY, OPS_KEY = ("1, 16, (128, 256), 4096, 'bfloat16'", 
     "1, 32, (256, 416), 4096, 'bfloat16'", "materialized"), ("1, 32, (1, 2048), 2048, 'bfloat16'", "materialized"), (
     "8, 16, (256, 416), 2048, 'bfloat16'", "causal_bias")
 OTHER = ("16, 16, (128, 256), 2048, 'bfloat16'", "materialized")
+EDGE = ("8, 32, (1, 2048), 4096, 'bfloat16'", "materialized")  # its step landed at the factor exactly
 SPEC = {"slowdowns": [
     {"config": GPU_KEY[0], "mask": GPU_KEY[1], "gpu_us": 4.3, "cpu_us": 0.0, "extra_ops": 0},
     {"config": SHORT_KEY[0], "mask": SHORT_KEY[1], "gpu_us": 6.4, "cpu_us": 0.0, "extra_ops": 0},
-    {"config": HOST_KEY[0], "mask": HOST_KEY[1], "gpu_us": 0.0, "cpu_us": 12.0, "extra_ops": 1}]}
+    {"config": HOST_KEY[0], "mask": HOST_KEY[1], "gpu_us": 0.0, "cpu_us": 12.0, "extra_ops": 1},
+    {"config": EDGE[0], "mask": EDGE[1], "gpu_us": 40.0, "cpu_us": 0.0, "extra_ops": 0}]}
 
 
 def finding(key: tuple[str, str], signal: str, level: str, relative: float, why: str,
@@ -26,26 +28,33 @@ def finding(key: tuple[str, str], signal: str, level: str, relative: float, why:
 
 
 REPORT = {
+    "factor": 1.05,
     "regressions": [finding(GPU_KEY, "gpu", "regression", 1.0749, "re-measured: confirmed", 1.0589),
                     finding(GPU_KEY, "kernels", "regression", 1.2, "exact count changed"),
                     finding(HOST_KEY, "aten_ops", "regression", 1.0118, "exact count changed"),
                     finding(OTHER, "wall", "regression", 1.31, "re-measured: confirmed", 1.29)],
     "suspects": [finding(HOST_KEY, "wall", "suspect", 1.2, "not re-measured: beyond the budget"),
                  finding(OTHER, "gpu", "suspect", 1.07, "re-measured: undecided", 1.02)],
-    "noise": [finding(OPS_KEY, "wall", "noise", 1.06, "re-measured: refuted", 0.99)],
+    "noise": [finding(OPS_KEY, "wall", "noise", 1.06, "re-measured: refuted", 0.99),
+              finding(EDGE, "gpu", "noise", 1.052, "re-measured: refuted", 1.05)],
 }
 
 
 def test_each_injected_result_by_the_signal_its_slowdown_targets_and_what_else_the_check_called():
     rows = inject.score_rows(SPEC["slowdowns"], REPORT)
     assert [(r["config"], r["signal"], r["level"], r["tonight"], r["re-measured"]) for r in rows] == [
-        (GPU_KEY[0], "gpu", "regression", 1.075, 1.059), (SHORT_KEY[0], "gpu", "-", None, None),
-        (HOST_KEY[0], "wall", "suspect", 1.2, None), (HOST_KEY[0], "aten_ops", "regression", 1.012, None)]
+        (GPU_KEY[0], "gpu", "regression", 1.0749, 1.0589), (SHORT_KEY[0], "gpu", "-", None, None),
+        (HOST_KEY[0], "wall", "suspect", 1.2, None), (HOST_KEY[0], "aten_ops", "regression", 1.0118, None),
+        (EDGE[0], "gpu", "noise", 1.052, 1.05)]
     assert rows[1]["why"] == "not a candidate, or short of the factor and not confirmed"
     lines = inject.score(SPEC["slowdowns"], REPORT).splitlines()
-    assert lines[-6:] == ["gpu: 1 of 2 injected a regression", "wall: 0 of 1 injected a regression",
-                          "aten_ops: 1 of 1 injected a regression",
-                          "any signal: 2 of 3 injected results a regression",
+    assert lines[-6:] == ["gpu: 1 of 3 injected a regression; 2 re-measured, 2 of them slower by the factor (1.05) "
+                          "or more, 1 of those a regression",
+                          "wall: 0 of 1 injected a regression; 0 re-measured, 0 of them slower by the factor (1.05) "
+                          "or more, 0 of those a regression",
+                          "aten_ops: 1 of 1 injected a regression; 0 re-measured, 0 of them slower by the factor "
+                          "(1.05) or more, 0 of those a regression",
+                          "any signal: 2 of 4 injected results a regression",
                           "not injected: 1 regression(s), 1 suspect(s)",
                           f"  regression: {OTHER[0]} {OTHER[1]} wall 1.310: re-measured: confirmed"]
 
@@ -56,13 +65,21 @@ def test_score_reads_a_spec_and_a_report_from_files(tmp_path):
     completed = run_tool("inject.py", "score", "--spec", str(tmp_path / "spec.json"), "--check",
                          str(tmp_path / "check.json"))
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.splitlines()[-4] == "aten_ops: 1 of 1 injected a regression"
+    assert completed.stdout.splitlines()[-4].startswith("aten_ops: 1 of 1 injected a regression; ")
+    (row,) = [line for line in completed.stdout.splitlines() if GPU_KEY[0] in line]
+    assert [cell.strip() for cell in row.split("|")][1:-1] == [*GPU_KEY, "gpu", "regression", "1.075", "1.050", "1.059",
+                                                                "re-measured: confirmed"]
 
 
-@pytest.mark.parametrize("text, words", [("{", "not a check's JSON report"), ("[]", "not a check's JSON report"),
-                                         ('{"regressions": [], "suspects": []}', "'noise'"),
-                                         ('{"regressions": [{"config": "a"}], "suspects": [], "noise": []}',
-                                          "a finding without floor, level, mask, relative, signal, why")])
+DAMAGED_REPORTS = [
+    ("{", "not a check's JSON report"), ("[]", "not a check's JSON report"),
+    ('{"regressions": [], "suspects": [], "noise": []}', "'factor'"),
+    ('{"factor": 1.05, "regressions": [], "suspects": []}', "'noise'"),
+    ('{"factor": 1.05, "regressions": [{"config": "a"}], "suspects": [], "noise": []}',
+     "a finding without floor, level, mask, relative, signal, why")]
+
+
+@pytest.mark.parametrize("text, words", DAMAGED_REPORTS)
 def test_a_damaged_report_exits_2_with_one_line(tmp_path, text, words):
     (tmp_path / "spec.json").write_text(json.dumps(SPEC))
     (tmp_path / "check.json").write_text(text)

@@ -160,6 +160,7 @@ def read_check(path: Path) -> dict:
     """A check's JSON report (check_regressions.py --format json): its findings by level."""
     try:
         report = json.loads(path.read_text())
+        report["factor"] = float(report["factor"])
         incomplete = [finding for finding in findings_of(report) if not FINDING_FIELDS <= finding.keys()]
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
         raise ToolError(f"not a check's JSON report: {path}: {one_line(error)}") from None
@@ -188,12 +189,23 @@ def score_rows(slowdowns: list, report: dict) -> list[dict]:
             confirmation = (finding or {}).get("confirmation") or {}
             rows.append({"config": slowdown["config"], "mask": slowdown["mask"], "signal": signal,
                          "level": finding["level"] if finding else "-",
-                         "tonight": round(finding["relative"], 3) if finding else None,
-                         "floor": round(finding["floor"], 3) if finding else None,
-                         "re-measured": round(confirmation["ratio"], 3) if "ratio" in confirmation else None,
+                         "tonight": finding["relative"] if finding else None,
+                         "floor": finding["floor"] if finding else None,
+                         "re-measured": confirmation.get("ratio"),
                          "why": finding["why"] if finding else "not a candidate, or short of the factor and "
                                                                  "not confirmed"})
     return rows
+
+
+def signal_tally(signal: str, rows: list[dict], factor: float) -> str:
+    """How many of one signal's injected results are regressions, and of those re-measured, how many slowed by
+    the factor or more: an injected step lands a little off its amount, and one under the factor is refuted."""
+    found = sum(row["level"] == "regression" for row in rows)
+    measured = [row for row in rows if row["re-measured"] is not None]
+    landed = [row for row in measured if row["re-measured"] >= factor]
+    return (f"{signal}: {found} of {len(rows)} injected a regression; {len(measured)} re-measured, {len(landed)} "
+            f"of them slower by the factor ({factor:g}) or more, "
+            f"{sum(row['level'] == 'regression' for row in landed)} of those a regression")
 
 
 def score(slowdowns: list, report: dict) -> str:
@@ -201,11 +213,9 @@ def score(slowdowns: list, report: dict) -> str:
     called: regressions and suspects on results no slowdown touched."""
     rows = score_rows(slowdowns, report)
     injected = {(s["config"], s["mask"]) for s in slowdowns}
-    lines = [tabulate(rows, headers="keys", tablefmt="github", missingval="-"), ""]
+    lines = [tabulate(rows, headers="keys", tablefmt="github", floatfmt=".3f", missingval="-"), ""]
     for signal in dict.fromkeys(row["signal"] for row in rows):
-        of_signal = [row for row in rows if row["signal"] == signal]
-        found = sum(row["level"] == "regression" for row in of_signal)
-        lines.append(f"{signal}: {found} of {len(of_signal)} injected a regression")
+        lines.append(signal_tally(signal, [row for row in rows if row["signal"] == signal], report["factor"]))
     caught = {(f["config"], f["mask"]) for f in report["regressions"]}
     lines.append(f"any signal: {len(injected & caught)} of {len(injected)} injected results a regression")
     others = {level: [f for f in report[level] if (f["config"], f["mask"]) not in injected]
