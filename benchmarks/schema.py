@@ -113,8 +113,9 @@ GPU_TIME = Figure("gpu_time", "seconds", True, cuda_only=True, positive=True)
 PEAK_MEMORY = Figure("peak_memory", "bytes", True, cuda_only=True, positive=True)
 SDPA_BACKEND = Figure("sdpa_backend", BACKEND_UNIT, None)
 # What one forward asks of the host, counted (DispatchCounts): exact, so a change of one is a finding.
+ATEN_OPS = Figure("aten_ops", "operators", True, exact=True)
 COUNTS = (
-    Figure("aten_ops", "operators", True, exact=True),
+    ATEN_OPS,
     Figure("kernels", "kernels", True, exact=True, cuda_only=True),
     Figure("syncs", "syncs", True, exact=True, cuda_only=True),
     Figure("python_calls", "calls", True, exact=True),

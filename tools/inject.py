@@ -33,7 +33,8 @@ from pathlib import Path
 
 from lib import noise
 from lib.cli import ToolError, add_results_arguments, one_line, run_tool, writable_folder, write_whole
-from lib.results import open_machine
+from lib.nights import CONTINUOUS
+from lib.results import check_report, open_machine, report_findings
 from lib.rows import choose_grid, config_rows
 from lib.suite import REPO_ROOT, schema
 from lib.wheels import write_wheel
@@ -149,29 +150,8 @@ def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
 
 
 # The signal each kind of slowdown moves: the GPU time, the wall time, the operator count.
-TARGETS = {"gpu_us": "gpu", "cpu_us": "wall", "extra_ops": "aten_ops"}
-
-
-# What score reads of each finding in a check's report.
-FINDING_FIELDS = {"config", "mask", "signal", "level", "relative", "floor", "why"}
-
-
-def read_check(path: Path) -> dict:
-    """A check's JSON report (check_regressions.py --format json): its findings by level."""
-    try:
-        report = json.loads(path.read_text())
-        report["factor"] = float(report["factor"])
-        incomplete = [finding for finding in findings_of(report) if not FINDING_FIELDS <= finding.keys()]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
-        raise ToolError(f"not a check's JSON report: {path}: {one_line(error)}") from None
-    if incomplete:
-        raise ToolError(f"not a check's JSON report: {path}: a finding without "
-                        f"{', '.join(sorted(FINDING_FIELDS - incomplete[0].keys()))}")
-    return report
-
-
-def findings_of(report: dict) -> list[dict]:
-    return [*report["regressions"], *report["suspects"], *report["noise"]]
+WALL, GPU = CONTINUOUS
+TARGETS = {"gpu_us": GPU, "cpu_us": WALL, "extra_ops": schema.ATEN_OPS.name}
 
 
 def targets(slowdown: dict) -> list[str]:
@@ -181,7 +161,7 @@ def targets(slowdown: dict) -> list[str]:
 
 def score_rows(slowdowns: list, report: dict) -> list[dict]:
     """Per injected result and targeted signal: what the check said of it ("-": not a finding at all)."""
-    by_key = {(f["config"], f["mask"], f["signal"]): f for f in findings_of(report)}
+    by_key = {(f["config"], f["mask"], f["signal"]): f for f in report_findings(report)}
     rows = []
     for slowdown in slowdowns:
         for signal in targets(slowdown):
@@ -278,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"only {added} config(s){' launch-bound' if args.launch_bound else ''} to choose from in "
                   f"{spec['source_run'][:8]}: {added} slowdown(s), not {args.configs}", file=sys.stderr)
     elif args.command == "score":
-        print(score(read_spec(args.spec), read_check(args.check)))
+        print(score(read_spec(args.spec), check_report(args.check)))
     elif args.command == "wheel":
         print(f"wrote {build_wheel(args.spec, args.out, args.version)}")
     elif args.command == "install":

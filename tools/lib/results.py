@@ -272,6 +272,29 @@ def previous_suspects(store: ResultsStore, machine: str, commit: str) -> dict[tu
         raise ToolError(f"corrupt verdict file {path}: {one_line(error)}") from None
 
 
+# What a reader of a check's JSON report (check_regressions.py --format json) takes of each finding.
+REPORT_FINDING_FIELDS = {"config", "mask", "signal", "level", "relative", "floor", "why"}
+
+
+def report_findings(report: dict) -> list[dict]:
+    """A check's JSON report's findings, every level."""
+    return [*report["regressions"], *report["suspects"], *report["noise"]]
+
+
+def check_report(path: Path) -> dict:
+    """A check's JSON report: its factor and its findings, each with REPORT_FINDING_FIELDS."""
+    try:
+        report = json.loads(path.read_text())
+        report["factor"] = float(report["factor"])
+        incomplete = [f for f in report_findings(report) if not REPORT_FINDING_FIELDS <= f.keys()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        raise ToolError(f"not a check's JSON report: {path}: {one_line(error)}") from None
+    if incomplete:
+        raise ToolError(f"not a check's JSON report: {path}: a finding without "
+                        f"{', '.join(sorted(REPORT_FINDING_FIELDS - incomplete[0].keys()))}")
+    return report
+
+
 def dispatch_names(store: ResultsStore, machine: str, commit: str) -> dict:
     """Operator and kernel names per config and mask, as the run's setup_cache wrote them."""
     path = store.dir / machine / f"{commit}{schema.DISPATCH_SUFFIX}"
