@@ -94,7 +94,6 @@ def _wrap_forward(model, slowdowns: dict, spec_path: str) -> None:
     """Wrap the forward of ``model.CompositeMHA`` (``model``: the suite's benchmarks.measure.model)."""
     module_class = model.CompositeMHA
     forward = module_class.forward
-    cycles_per_us: list[float] = []
 
     def slowed_forward(self, query, key, value, mask):
         # The wrapper runs in every forward of every config of the environment, so
@@ -109,13 +108,13 @@ def _wrap_forward(model, slowdowns: dict, spec_path: str) -> None:
             kind = "materialized" if type(mask).__name__ == "Tensor" else "causal_bias"
             entry = decided[type(mask)] = slowdowns.get((_label(model, self, query, key), kind))
         if entry:
-            _apply(entry, query, cycles_per_us, spec_path)
+            _apply(entry, query, spec_path)
         return forward(self, query, key, value, mask)
 
     module_class.forward = slowed_forward
 
 
-def _apply(entry: dict, query, cycles_per_us: list[float], spec_path: str) -> None:
+def _apply(entry: dict, query, spec_path: str) -> None:
     import torch
 
     if entry.get("cpu_us"):
@@ -125,9 +124,26 @@ def _apply(entry: dict, query, cycles_per_us: list[float], spec_path: str) -> No
     for _ in range(int(entry.get("extra_ops", 0))):
         torch.ops.aten.alias(query)
     if entry.get("gpu_us") and query.is_cuda:
-        if not cycles_per_us:
-            cycles_per_us.append(_sleep_rate(spec_path))
-        torch.cuda._sleep(max(1, int(entry["gpu_us"] * cycles_per_us[0])))
+        if "_cycles" not in entry:  # once per process and slowdown
+            entry["_cycles"] = _spin_cycles(entry, spec_path)
+        torch.cuda._sleep(entry["_cycles"])
+
+
+def entry_key(entry: dict) -> str:
+    """A slowdown's name in the files kept beside its spec."""
+    return f"{entry['config']} {entry['mask']}"
+
+
+def _spin_cycles(entry: dict, spec_path: str) -> int:
+    """The spin's length: calibrated for this GPU and slowdown where ``spin_calibration.py`` kept one, else
+    ``gpu_us`` at the sleep rate."""
+    import torch
+
+    kept = _kept_for_gpu(spec_path + SPIN_SUFFIX, torch.cuda.get_device_name())
+    cycles = kept.get(entry_key(entry)) if isinstance(kept, dict) else None
+    if type(cycles) is int and 0 < cycles:  # JSON true is no length
+        return cycles
+    return max(1, int(entry["gpu_us"] * _sleep_rate(spec_path)))
 
 
 # The sleep kernel counts SM cycles: its rate is the clock's. Right after a config that ran the GPU at its
@@ -137,6 +153,8 @@ def _apply(entry: dict, query, cycles_per_us: list[float], spec_path: str) -> No
 RATE_TRIES = 8
 RATE_PAUSE_SECONDS = 0.04
 RATE_SUFFIX = ".sleep-rate.json"
+# Each GPU slowdown's spin in cycles, per GPU, as spin_calibration.py measured it to add its gpu_us.
+SPIN_SUFFIX = ".spin-cycles.json"
 
 
 def _sleep_rate(spec_path: str) -> float:
@@ -170,30 +188,40 @@ def _measured_sleep_rate() -> float:
 
 def kept_rate(spec_path: str, gpu: str) -> float | None:
     """The rate kept beside the spec for this GPU; None where there is none, or none a slowdown can use."""
-    try:
-        with open(spec_path + RATE_SUFFIX) as handle:
-            rate = float(json.load(handle)[gpu])
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+    rate = _kept_for_gpu(spec_path + RATE_SUFFIX, gpu)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)):
         return None
-    return rate if 0 < rate < float("inf") else None
+    return float(rate) if 0 < rate < float("inf") else None
 
 
 def keep_rate(spec_path: str, gpu: str, rate: float) -> None:
-    """Keep ``rate`` for ``gpu`` beside the spec, beside other GPUs' rates; whole or not at all, as another
-    process may read it now. A folder it cannot write: each process takes its own rate."""
-    kept = spec_path + RATE_SUFFIX
+    keep_for_gpu(spec_path + RATE_SUFFIX, gpu, rate)
+
+
+def _kept_for_gpu(kept: str, gpu: str) -> object:
+    """What a file kept beside a spec holds for ``gpu``; None where it holds nothing readable."""
     try:
         with open(kept) as handle:
-            rates = json.load(handle)
-        if not isinstance(rates, dict):
-            rates = {}
+            return json.load(handle)[gpu]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+
+
+def keep_for_gpu(kept: str, gpu: str, value: object) -> None:
+    """Keep ``value`` for ``gpu`` in the file ``kept``, beside other GPUs' values; whole or not at all, as
+    another process may read it now. A folder it cannot write: each process takes its own."""
+    try:
+        with open(kept) as handle:
+            values = json.load(handle)
+        if not isinstance(values, dict):
+            values = {}
     except (OSError, ValueError, RecursionError):
-        rates = {}
-    rates[gpu] = rate
+        values = {}
+    values[gpu] = value
     partial = f"{kept}.{os.getpid()}"
     try:
         with open(partial, "w") as handle:
-            json.dump(rates, handle)
+            json.dump(values, handle)
         os.replace(partial, kept)
     except OSError:
         with contextlib.suppress(OSError):

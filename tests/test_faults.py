@@ -243,6 +243,47 @@ def test_the_injectors_sleep_rate_is_kept_per_gpu_beside_its_spec_and_one_it_can
     assert injector.kept_rate(unwritable, "NVIDIA H200") is None and not (tmp_path / "missing").exists()
 
 
+def test_a_gpu_slowdown_spins_its_calibrated_length_on_the_gpu_it_was_calibrated_on_else_at_the_rate(
+        tmp_path, monkeypatch):
+    """spin_calibration.py keeps each slowdown's cycles per GPU (at the rate alone a "+5%" added 0.83-1.56 of
+    its amount on an H200); another GPU, another slowdown or a damaged length falls back to the rate."""
+    import torch
+    from conftest import REPO_ROOT
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "inject"))
+    import attention_slowdown as injector
+
+    spec = str(tmp_path / "spec.json")
+    calibrated = {"config": "1, 16, (128, 256), 2048, 'bfloat16'", "mask": "causal_bias", "gpu_us": 2.0}
+    other = {**calibrated, "mask": "materialized"}
+    injector.keep_rate(spec, "NVIDIA H200", 1900.0)
+    injector.keep_rate(spec, "NVIDIA H100", 1700.0)
+    injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, "NVIDIA H200", {injector.entry_key(calibrated): 4321})
+    for gpu, expected in (("NVIDIA H200", [4321, 3800]), ("NVIDIA H100", [3400, 3400])):
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda gpu=gpu: gpu)
+        assert [injector._spin_cycles(entry, spec) for entry in (calibrated, other)] == expected, gpu
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda: "NVIDIA H200")
+    for damaged in (0, -5, 4321.5, "4321", None, True):
+        injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, "NVIDIA H200", {injector.entry_key(calibrated): damaged})
+        assert injector._spin_cycles(calibrated, spec) == 3800, damaged
+
+
+def test_installing_a_gpu_slowdown_calibrates_its_spin_first_and_without_cuda_says_there_is_nothing_to_do(
+        tmp_path):
+    from conftest import contender_environment
+
+    spec = tmp_path / "spec.json"
+    entry = {"config": "1, 4, (16, 48), 64, 'float32'", "mask": "materialized", "cpu_us": 0.0, "extra_ops": 0}
+    python = contender_environment(tmp_path / "contender")
+    for gpu_us, said in ((0.0, 0), (3.0, 1)):
+        spec.write_text(json.dumps({"slowdowns": [{**entry, "gpu_us": gpu_us}]}))
+        installed = run_tool("inject.py", "install", "--python", str(python), "--spec", str(spec))
+        assert installed.returncode == 0, installed.stderr
+        assert installed.stdout.count("spin_calibration: no CUDA device: nothing to calibrate\n") == said
+        assert installed.stdout.count("spin_calibration") == said, installed.stdout
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["contender", "spec.json"]
+
+
 @pytest.mark.parametrize("amount", [["--cpu", "1e9"], ["--cpu", "inf"], ["--gpu", "nan"], ["--gpu", "-0.5"],
                                     ["--extra-ops", "100000000"]])
 def test_an_impossible_injected_slowdown_is_refused_before_any_night_is_read(tmp_path, amount):

@@ -7,7 +7,9 @@
            ATen operators; --launch-bound keeps to configs whose wall time is at
            least 1.5x their GPU time.
   install  write a .pth file into a Python's site-packages that loads
-           inject/attention_slowdown.py with that spec (torch is not edited).
+           inject/attention_slowdown.py with that spec (torch is not edited);
+           on CUDA, first measure each GPU slowdown's spin in that Python so that
+           it adds its amount (inject/spin_calibration.py).
   remove   delete that .pth file.
   wheel    package the injector with a spec as a wheel (attention_slowdown) whose
            .pth file arms it wherever pip installs it: a "slower build" to put
@@ -129,11 +131,24 @@ def read_spec(spec: Path) -> list:
 
 
 def install(python: str, spec: Path) -> Path:
-    read_spec(spec)
+    slowdowns = read_spec(spec)
     path = site_packages(python) / PTH_NAME
+    path.unlink(missing_ok=True)  # the calibration runs the environment as it is without a slowdown
+    if any(entry.get("gpu_us") for entry in slowdowns):
+        calibrate_spins(python, spec)
     path.write_text(f"import sys; sys.path.append({str(INJECTOR_DIR)!r}); import attention_slowdown; "
                     f"attention_slowdown.arm({str(spec.resolve())!r})\n")
     return path
+
+
+def calibrate_spins(python: str, spec: Path) -> None:
+    """Each GPU slowdown's spin measured, in ``python``, to add its amount (inject/spin_calibration.py;
+    nothing to do without CUDA)."""
+    try:
+        subprocess.run([python, str(INJECTOR_DIR / "spin_calibration.py"), str(spec.resolve())],
+                       check=True, cwd=REPO_ROOT)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise ToolError(f"cannot calibrate the spins of {spec} in {python}: {one_line(error)}") from None
 
 
 def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
