@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
-"""How much GPU time the injector's spin kernel really adds to each config of a spec, in one process.
+"""What the injector's spin kernel really adds to each GPU slowdown of a spec, beside real work of that length.
 
-    python experiments/injector_step.py SPEC.json [--rounds 7]
+    python experiments/injector_step.py SPEC.json [--rounds 9]
 
 For each GPU slowdown of SPEC (``tools/inject.py plan``'s file): one build of its
-config and three CUDA graphs, as ``inject/attention_slowdown.py`` slows a forward:
-the mask's forward as it is (``plain``); the spin kernel (``torch.cuda._sleep`` of
-``gpu_us`` x the injector's rate, the one kept beside the spec where a night kept
-one) and then the forward (``slowed``); the spin alone (``spin``). Each round
-takes the three GPU times in a random order, each after ``GPU_REST_SECONDS`` of
-rest (``timers.replayed_seconds``: the median of 3 blocks of 2 ms or more), the SM
-clock after each. Prints per slowdown the forward's GPU time, the step delivered
-(slowed over plain), the extra GPU time over the spec's ``gpu_us``, the spin alone
-over ``gpu_us``, and the clocks: whether "+5%" lands at 5%, and if not whether the
-spin's length (its rate against the clock) or its place in the graph is why
-(VM 18b re-measured 0.83-1.22 of the amount: 2026-12-04-h200-short-heat-and-plan-order.md).
-GPU only.
+config and five CUDA graphs: the mask's forward as it is (``plain``); the spin
+kernel and then the forward (``slowed``: ``torch.cuda._sleep`` of the cycles the
+injector would use, calibrated where ``inject/spin_calibration.py`` kept a length
+beside the spec, else ``gpu_us`` at the sleep rate); matrix products that take
+``gpu_us`` alone and then the forward (``worked``: work that draws power, where a
+sleep lets the GPU cool); the spin alone and the products alone. Each round takes
+the five GPU times in a random order, each after ``GPU_REST_SECONDS`` of rest
+(``timers.replayed_seconds``: the median of 3 blocks of 2 ms or more), the SM clock
+after each. Prints per slowdown the forward's GPU time, what the spin and the work
+add over ``gpu_us`` (median over the rounds, and the rounds' range), what each
+takes alone, and the SM clock after the plain and the slowed forward. It tells
+apart the two causes VM 19c left open for configs at the power cap, where a
+calibrated "+5%" spin showed 3.5-4.1% on the night: a sleep that is no extra work
+there (the work adds its length, the spin less) or a calibration too noisy for the
+step (both vary as much between rounds)
+(docs/measurements/2026-12-04-h200-injector-calibration.md). GPU only.
 """
 
 from __future__ import annotations
@@ -32,11 +36,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "inject")]
 
+WORK_SIDE = {True: 2048, False: 512}  # a product's side: 2048 for amounts of 100 us or more, else 512
+NAMES = ("plain", "slowed", "worked", "spin", "work")
+
+
+def products(seconds: float) -> Callable[[], None]:
+    """Back-to-back bf16 matrix products of about ``seconds`` in all (at least one), in a CUDA graph's terms."""
+    import torch
+
+    from benchmarks.measure.timers import captured_replays, replayed_seconds
+
+    side = WORK_SIDE[seconds >= 100e-6]
+    a = torch.randn(side, side, device="cuda", dtype=torch.bfloat16)
+    out = torch.empty_like(a)
+    one = captured_replays(lambda: torch.mm(a, a, out=out))
+    count = max(1, round(seconds / replayed_seconds(one.graph, one.replays)))
+
+    def work() -> None:
+        for _ in range(count):
+            torch.mm(a, a, out=out)
+    return work
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("spec", type=Path)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     import torch
@@ -52,35 +81,45 @@ def main() -> int:
     from benchmarks.schema import GPU_REST_SECONDS
 
     slowdowns = [entry for entry in json.loads(args.spec.read_text())["slowdowns"] if entry.get("gpu_us")]
-    rate = injector._sleep_rate(str(args.spec))  # as the injected night took it
-    print(f"spin rate {rate:.1f} cycles/us; {len(slowdowns)} GPU slowdown(s)")
+    print(f"spin rate {injector._sleep_rate(str(args.spec)):.1f} cycles/us; {len(slowdowns)} GPU slowdown(s)")
     order = random.Random(args.seed)
     for entry in slowdowns:
         case = build_case(parse_label(entry["config"], "cuda"))
         case.warm_up(entry["mask"])
         run = case.runner(entry["mask"])
-        cycles = max(1, int(entry["gpu_us"] * rate))
-
-        def slowed(run: Callable[[], torch.Tensor] = run, cycles: int = cycles) -> torch.Tensor:
-            torch.cuda._sleep(cycles)
-            return run()
+        intended = entry["gpu_us"] * 1e-6
+        cycles = injector._spin_cycles(entry, str(args.spec))
+        work = products(intended)
 
         def spin(cycles: int = cycles) -> None:
             torch.cuda._sleep(cycles)
 
-        graphs = {name: captured_replays(call) for name, call in (("plain", run), ("slowed", slowed), ("spin", spin))}
-        times: dict[str, list[float]] = {name: [] for name in graphs}
-        clocks: list[int] = []
+        def slowed(run: Callable[[], torch.Tensor] = run, spin: Callable[[], None] = spin) -> torch.Tensor:
+            spin()
+            return run()
+
+        def worked(run: Callable[[], torch.Tensor] = run, work: Callable[[], None] = work) -> torch.Tensor:
+            work()
+            return run()
+
+        calls = dict(zip(NAMES, (run, slowed, worked, spin, work), strict=True))
+        graphs = {name: captured_replays(call) for name, call in calls.items()}
+        times: dict[str, list[float]] = {name: [] for name in NAMES}
+        clocks: dict[str, list[int]] = {name: [] for name in NAMES}
         for _ in range(args.rounds):
-            for name in order.sample(list(graphs), len(graphs)):
+            for name in order.sample(NAMES, len(NAMES)):
                 time.sleep(GPU_REST_SECONDS)
                 times[name].append(replayed_seconds(graphs[name].graph, graphs[name].replays))
-                clocks.append(sm_clock_mhz() or 0)
-        plain, step, alone = (statistics.median(times[name]) for name in ("plain", "slowed", "spin"))
-        intended = entry["gpu_us"] * 1e-6
-        print(f"{entry['config']} {entry['mask']}: plain {plain * 1e6:.1f} us, slowed/plain {step / plain:.4f}, "
-              f"added {(step - plain) / intended:.3f} of gpu_us {entry['gpu_us']:.2f}, spin alone "
-              f"{alone / intended:.3f}; SM clock {min(clocks)}-{max(clocks)} MHz")
+                clocks[name].append(sm_clock_mhz() or 0)
+        added = {name: [(after - plain) / intended for after, plain in zip(times[name], times["plain"], strict=True)]
+                 for name in ("slowed", "worked")}
+        plain = statistics.median(times["plain"])
+        print(f"{entry['config']} {entry['mask']}: plain {plain * 1e6:.1f} us, gpu_us {entry['gpu_us']:.2f} "
+              f"({entry['gpu_us'] * 1e-6 / plain:.3f} of it), spin of {cycles} cycles adds {spread(added['slowed'])}, "
+              f"work adds {spread(added['worked'])}; alone: spin {statistics.median(times['spin']) / intended:.3f}, "
+              f"work {statistics.median(times['work']) / intended:.3f}; SM clock after plain "
+              f"{statistics.median(clocks['plain']):.0f}, slowed {statistics.median(clocks['slowed']):.0f}, worked "
+              f"{statistics.median(clocks['worked']):.0f} MHz", flush=True)
         del case, graphs
         torch.cuda.empty_cache()
     return 0
