@@ -436,6 +436,28 @@ def test_both_sides_confirmed_is_a_regression_refuted_is_noise_undecided_a_suspe
     assert (found.level, found.why) == ("suspect", "re-measured: undecided")
 
 
+def test_a_refuted_candidate_slower_beyond_doubt_says_it_is_slower_by_less_than_the_factor():
+    """VM 19c: an injected "+5%" re-measured at 1.046, p = 1e-5, was refuted by the factor's margin and listed
+    as noise; it is a real change under the factor, and says so. A side alone (nights against processes)
+    never says it: its p compares unlike things."""
+    steady = [100.0 + i / 100 for i in range(10)]
+    for step, why in ((1.046, f"re-measured: refuted, {verdict.SLOWER_UNDER_FACTOR}"), (1.0, "re-measured: refuted"),
+                      (0.9, "re-measured: refuted")):
+        found = verdict.decide(finding(), measured(steady, [v * step for v in steady]), [], settings(pythons=BOTH))
+        assert (found.level, found.why) == ("noise", why), step
+    p_change = found.confirmation["p_change"]
+    assert verdict.slower_under_factor(noise.Decision("refuted", 1.046, noise.ALPHA_CONFIRM * 0.99, 0.01))
+    for decision in (noise.Decision("refuted", 1.046, noise.ALPHA_CONFIRM, 0.01),
+                     noise.Decision("refuted", 1.0, 1e-5, 0.01), noise.Decision("undecided", 1.046, 1e-5, 0.5),
+                     noise.Decision("confirmed", 1.06, 1e-5, 0.5)):
+        assert not verdict.slower_under_factor(decision), decision
+    assert p_change == 1.0825088224361175e-05  # the faster side, as certain
+    nights = [Night(None, {KEY: {"wall": v}}) for v in steady]
+    found = verdict.decide(finding(), measured(None, [v * 1.046 for v in steady]), nights,
+                           settings(pythons={"contender": "c"}))
+    assert (found.level, found.why) == ("noise", "re-measured: refuted (contender side only)")
+
+
 def test_a_gpu_times_decision_carries_the_median_sm_clock_read_beside_each_side():
     sides = {"baseline": {"gpu": BASE, schema.SM_CLOCK: [1980, 1965, 1950, 1410]},
              "contender": {"gpu": [v * 1.5 for v in BASE], schema.SM_CLOCK: [1410, 1395, 1425]}}

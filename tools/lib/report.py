@@ -79,7 +79,8 @@ def markdown(verdict: Verdict) -> str:
         parts += [f"- {config} {mask}: {change}" for (config, mask), change in sorted(verdict.names.items())]
         parts.append("")
     noise = verdict.level("noise")
-    parts += [f"## Candidates found to be noise ({len(noise)})", "", findings_table(noise), ""]
+    parts += [f"## Candidates ruled out: noise, or slower by less than the factor ({len(noise)})", "",
+              findings_table(noise), ""]
     if verdict.remeasurement:
         parts += ["## Re-measurement", "", remeasurement_line(verdict.remeasurement), ""]
     parts += ["## Tonight against the reference, by class", "",

@@ -24,6 +24,8 @@ from lib.suite import schema
 
 ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
 SHORT_OF_FACTOR = "slower by less than the factor, within one spread of it"
+# Said of a refuted candidate whose processes show it slower beyond doubt (p_change under ALPHA_CONFIRM).
+SLOWER_UNDER_FACTOR = "slower for certain, by less than the factor"
 ORDER = {"regression": 0, "suspect": 1, "noise": 2}
 LEVEL_OF_OUTCOME = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}  # a re-measurement's
 OUTCOME_OF_LEVEL = {level: outcome for outcome, level in LEVEL_OF_OUTCOME.items()}
@@ -305,8 +307,14 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
     finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}"
                    + (f"{SHORT_OF_FACTOR} tonight, " if finding.short else "")
                    + (f"{finding.why}; this result re-measured for them: " if finding.common else "re-measured: ")
-                   + outcome + (" (contender side only)" if contender_only else ""))
+                   + outcome + (" (contender side only)" if contender_only else "")
+                   + (f", {SLOWER_UNDER_FACTOR}" if not contender_only and slower_under_factor(decision) else ""))
     return finding
+
+
+def slower_under_factor(decision: noise.Decision) -> bool:
+    """Refuted, yet slower beyond doubt: a real change smaller than the factor, not the machine's noise."""
+    return decision.outcome == "refuted" and decision.ratio > 1.0 and decision.p_change < noise.ALPHA_CONFIRM
 
 
 # ---------------------------------------------------------------- names, floors, the whole check
