@@ -12,13 +12,14 @@ beside the spec, else ``gpu_us`` at the sleep rate); matrix products that take
 sleep lets the GPU cool); the spin alone and the products alone. Each round takes
 the five GPU times in a random order, each after ``GPU_REST_SECONDS`` of rest
 (``timers.replayed_seconds``: the median of 3 blocks of 2 ms or more), the SM clock
-after each. Prints per slowdown the forward's GPU time, what the spin and the work
-add over ``gpu_us`` (median over the rounds, and the rounds' range), what each
-takes alone, and the SM clock after the plain and the slowed forward. It tells
+after each. Prints per slowdown the forward's GPU time, what the spin and the
+products take alone (over ``gpu_us``) and what each adds to the forward over
+its own length alone (median over the rounds, and the rounds' range), and the
+SM clock after the plain, the slowed and the worked forward. It tells
 apart the two causes VM 19c left open for configs at the power cap, where a
 calibrated "+5%" spin showed 3.5-4.1% on the night: a sleep that is no extra work
-there (the work adds its length, the spin less) or a calibration too noisy for the
-step (both vary as much between rounds)
+there (the products add their length, the spin less) or a calibration too noisy
+for the step (both vary as much between rounds)
 (docs/measurements/2026-12-04-h200-injector-calibration.md). GPU only.
 """
 
@@ -36,21 +37,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "inject")]
 
-WORK_SIDE = {True: 2048, False: 512}  # a product's side: 2048 for amounts of 100 us or more, else 512
+# A product's side, the largest of which at least MIN_PRODUCTS fit the amount: the count's rounding
+# stays within 1/16 of it, and the products are as large (as power-hungry) as that allows.
+SIDES = (4096, 2048, 1024, 512, 256)
+MIN_PRODUCTS = 8
 NAMES = ("plain", "slowed", "worked", "spin", "work")
 
 
 def products(seconds: float) -> Callable[[], None]:
-    """Back-to-back bf16 matrix products of about ``seconds`` in all (at least one), in a CUDA graph's terms."""
+    """Back-to-back bf16 matrix products of about ``seconds`` in all, in a CUDA graph's terms."""
     import torch
 
     from benchmarks.measure.timers import captured_replays, replayed_seconds
+    from benchmarks.schema import GPU_REST_SECONDS
 
-    side = WORK_SIDE[seconds >= 100e-6]
-    a = torch.randn(side, side, device="cuda", dtype=torch.bfloat16)
-    out = torch.empty_like(a)
-    one = captured_replays(lambda: torch.mm(a, a, out=out))
-    count = max(1, round(seconds / replayed_seconds(one.graph, one.replays)))
+    for side in SIDES:
+        a = torch.randn(side, side, device="cuda", dtype=torch.bfloat16)
+        out = torch.empty_like(a)
+
+        def product(a: torch.Tensor = a, out: torch.Tensor = out) -> torch.Tensor:
+            return torch.mm(a, a, out=out)
+
+        one = captured_replays(product)
+        time.sleep(GPU_REST_SECONDS)
+        count = round(seconds / replayed_seconds(one.graph, one.replays))
+        if count >= MIN_PRODUCTS or side == SIDES[-1]:
+            break
+    count = max(1, count)
 
     def work() -> None:
         for _ in range(count):
@@ -89,6 +102,7 @@ def main() -> int:
         run = case.runner(entry["mask"])
         intended = entry["gpu_us"] * 1e-6
         cycles = injector._spin_cycles(entry, str(args.spec))
+        calibrated = cycles != max(1, int(entry["gpu_us"] * injector._sleep_rate(str(args.spec))))
         work = products(intended)
 
         def spin(cycles: int = cycles) -> None:
@@ -111,16 +125,19 @@ def main() -> int:
                 time.sleep(GPU_REST_SECONDS)
                 times[name].append(replayed_seconds(graphs[name].graph, graphs[name].replays))
                 clocks[name].append(sm_clock_mhz() or 0)
-        added = {name: [(after - plain) / intended for after, plain in zip(times[name], times["plain"], strict=True)]
-                 for name in ("slowed", "worked")}
+        # What each adds to the forward over what it takes alone: 1 where it adds its own length.
+        alone = {"slowed": statistics.median(times["spin"]), "worked": statistics.median(times["work"])}
+        added = {name: [(after - plain) / alone[name] for after, plain in zip(times[name], times["plain"], strict=True)]
+                 for name in alone}
         plain = statistics.median(times["plain"])
         print(f"{entry['config']} {entry['mask']}: plain {plain * 1e6:.1f} us, gpu_us {entry['gpu_us']:.2f} "
-              f"({entry['gpu_us'] * 1e-6 / plain:.3f} of it), spin of {cycles} cycles adds {spread(added['slowed'])}, "
-              f"work adds {spread(added['worked'])}; alone: spin {statistics.median(times['spin']) / intended:.3f}, "
-              f"work {statistics.median(times['work']) / intended:.3f}; SM clock after plain "
+              f"({entry['gpu_us'] * 1e-6 / plain:.3f} of it); spin of {cycles} cycles "
+              f"({'calibrated' if calibrated else 'at the rate'}) alone {alone['slowed'] / intended:.3f} of gpu_us, "
+              f"adds {spread(added['slowed'])} of itself; products alone {alone['worked'] / intended:.3f} of gpu_us, "
+              f"add {spread(added['worked'])} of themselves; SM clock after plain "
               f"{statistics.median(clocks['plain']):.0f}, slowed {statistics.median(clocks['slowed']):.0f}, worked "
               f"{statistics.median(clocks['worked']):.0f} MHz", flush=True)
-        del case, graphs
+        del case, run, work, calls, graphs, slowed, worked, spin
         torch.cuda.empty_cache()
     return 0
 

@@ -124,26 +124,33 @@ def _apply(entry: dict, query, spec_path: str) -> None:
     for _ in range(int(entry.get("extra_ops", 0))):
         torch.ops.aten.alias(query)
     if entry.get("gpu_us") and query.is_cuda:
-        if "_cycles" not in entry:  # once per process and slowdown
+        if "_cycles" not in entry:  # files are read once: the suite's warm-up runs before any capture
             entry["_cycles"] = _spin_cycles(entry, spec_path)
         torch.cuda._sleep(entry["_cycles"])
 
 
 def entry_key(entry: dict) -> str:
-    """A slowdown's name in the files kept beside its spec."""
-    return f"{entry['config']} {entry['mask']}"
+    """A slowdown's name in the files kept beside its spec, its amount in it: a spec planned again over the
+    same file never takes another amount's length."""
+    return f"{entry['config']} {entry['mask']} {float(entry['gpu_us']):.6g} us"
+
+
+# A calibrated length differs from the rate's by 0.83-1.56 on an H200; one beyond this ratio either way is
+# a damaged file or a calibration that measured noise, and the rate's length is the better guess.
+CALIBRATION_RANGE = 4.0
 
 
 def _spin_cycles(entry: dict, spec_path: str) -> int:
-    """The spin's length: calibrated for this GPU and slowdown where ``spin_calibration.py`` kept one, else
-    ``gpu_us`` at the sleep rate."""
+    """The spin's length: calibrated for this GPU and slowdown where ``spin_calibration.py`` kept one within
+    CALIBRATION_RANGE of the rate's, else ``gpu_us`` at the sleep rate."""
     import torch
 
+    at_rate = max(1, int(entry["gpu_us"] * _sleep_rate(spec_path)))
     kept = _kept_for_gpu(spec_path + SPIN_SUFFIX, torch.cuda.get_device_name())
     cycles = kept.get(entry_key(entry)) if isinstance(kept, dict) else None
-    if type(cycles) is int and 0 < cycles:  # JSON true is no length
-        return cycles
-    return max(1, int(entry["gpu_us"] * _sleep_rate(spec_path)))
+    if type(cycles) is int and at_rate / CALIBRATION_RANGE <= cycles <= at_rate * CALIBRATION_RANGE:
+        return cycles  # (JSON true is an int to Python, and no length)
+    return at_rate
 
 
 # The sleep kernel counts SM cycles: its rate is the clock's. Right after a config that ran the GPU at its
@@ -157,15 +164,21 @@ RATE_SUFFIX = ".sleep-rate.json"
 SPIN_SUFFIX = ".spin-cycles.json"
 
 
+_RATES: dict[tuple[str, str], float] = {}  # per spec and GPU, in this process: a folder it cannot write keeps none
+
+
 def _sleep_rate(spec_path: str) -> float:
     """Cycles of torch.cuda._sleep per microsecond on this GPU at its unthrottled clock."""
     import torch
 
     gpu = torch.cuda.get_device_name()
+    if (spec_path, gpu) in _RATES:
+        return _RATES[spec_path, gpu]
     rate = kept_rate(spec_path, gpu)
     if rate is None:
         rate = _measured_sleep_rate()
         keep_rate(spec_path, gpu, rate)
+    _RATES[spec_path, gpu] = rate
     return rate
 
 

@@ -11,8 +11,11 @@ slowdown, in one process of the environment to slow (before the injector is
 armed there): the config's forward captured plain and after spins of c and 2c
 cycles (c at the sleep rate), their GPU times taken in turns after a rest, the
 line through the two spins' added times solved for ``gpu_us``; then that length
-taken again beside the plain forward. The lengths are kept beside the spec
-(``attention_slowdown.SPIN_SUFFIX``), per GPU, where the injector reads them.
+taken again beside the plain forward. A length beyond
+``attention_slowdown.CALIBRATION_RANGE`` of the rate's (the line drawn through
+noise) is not kept. The lengths are kept beside the spec
+(``attention_slowdown.SPIN_SUFFIX``), per GPU and amount, where the injector
+reads them.
 Without CUDA there is nothing to calibrate: the slowdowns stay at the rate.
 """
 
@@ -31,7 +34,7 @@ import attention_slowdown as injector  # noqa: E402
 ROUNDS = 4  # each round takes every graph once, in turn: a clock or heat change meets them all alike
 
 
-def added_seconds(graphs: dict, rounds: int) -> dict[str, float]:
+def median_seconds(graphs: dict, rounds: int) -> dict[str, float]:
     """The median GPU time of each graph over ``rounds`` turns, each after the suite's GPU rest."""
     from benchmarks.measure.timers import replayed_seconds
     from benchmarks.schema import GPU_REST_SECONDS
@@ -44,8 +47,9 @@ def added_seconds(graphs: dict, rounds: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def calibrated_cycles(entry: dict, rate: float) -> tuple[int, str]:
-    """The spin's cycles that add ``entry['gpu_us']`` to the entry's forward, and a line saying so."""
+def calibrated_cycles(entry: dict, rate: float) -> tuple[int | None, str]:
+    """The spin's cycles that add ``entry['gpu_us']`` to the entry's forward (None: the measurement says
+    nothing the rate does not, or measured noise), and a line saying so."""
     import torch
 
     from benchmarks.measure.model import build_case
@@ -64,16 +68,17 @@ def calibrated_cycles(entry: dict, rate: float) -> tuple[int, str]:
             return run()
         return captured_replays(call)
 
-    times = added_seconds({"plain": captured_replays(run), "c": spun(first), "2c": spun(2 * first)}, ROUNDS)
+    times = median_seconds({"plain": captured_replays(run), "c": spun(first), "2c": spun(2 * first)}, ROUNDS)
     at_c, at_2c = times["c"] - times["plain"], times["2c"] - times["plain"]
     per_cycle = (at_2c - at_c) / first
-    cycles = first if per_cycle <= 0 else max(1, round(first + (target - at_c) / per_cycle))
-    check = added_seconds({"plain": captured_replays(run), "calibrated": spun(cycles)}, ROUNDS)
-    delivered = (check["calibrated"] - check["plain"]) / target
+    cycles = round(first + (target - at_c) / per_cycle) if per_cycle > 0 else 0
     line = (f"{entry['config']} {entry['mask']}: {entry['gpu_us']:.2f} us on {times['plain'] * 1e6:.1f} us; "
-            f"at the rate {at_c / target:.3f} of it, calibrated {cycles} cycles: {delivered:.3f} of it")
-    del case
-    torch.cuda.empty_cache()
+            f"at the rate ({first} cycles) {at_c / target:.3f} of it")
+    if not first / injector.CALIBRATION_RANGE <= cycles <= first * injector.CALIBRATION_RANGE:
+        line += f"; the line through c and 2c ({cycles} cycles) is noise: the rate's length stays"
+        return None, line
+    check = median_seconds({"plain": captured_replays(run), "calibrated": spun(cycles)}, ROUNDS)
+    line += f"; calibrated {cycles} cycles: {(check['calibrated'] - check['plain']) / target:.3f} of it"
     return cycles, line
 
 
@@ -93,8 +98,11 @@ def main(argv: list[str]) -> int:
     rate = injector._sleep_rate(spec)
     cycles = {}
     for entry in entries:
-        cycles[injector.entry_key(entry)], line = calibrated_cycles(entry, rate)
+        length, line = calibrated_cycles(entry, rate)
+        torch.cuda.empty_cache()  # the config's case went with the call: the next one is built alone
         print(line, flush=True)
+        if length is not None:
+            cycles[injector.entry_key(entry)] = length
     injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, torch.cuda.get_device_name(), cycles)
     return 0
 

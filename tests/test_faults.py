@@ -245,8 +245,9 @@ def test_the_injectors_sleep_rate_is_kept_per_gpu_beside_its_spec_and_one_it_can
 
 def test_a_gpu_slowdown_spins_its_calibrated_length_on_the_gpu_it_was_calibrated_on_else_at_the_rate(
         tmp_path, monkeypatch):
-    """spin_calibration.py keeps each slowdown's cycles per GPU (at the rate alone a "+5%" added 0.94-1.32 of
-    its amount at a steady clock on an H200); another GPU, another slowdown or a damaged length: the rate."""
+    """spin_calibration.py keeps each slowdown's cycles per GPU and amount (at the rate alone a "+5%" added
+    0.94-1.32 of its amount at a steady clock on an H200); another GPU, slowdown or amount, a damaged length
+    or one beyond CALIBRATION_RANGE of the rate's: the rate. The forward spins it, the files read once."""
     import torch
     from conftest import REPO_ROOT
 
@@ -255,21 +256,39 @@ def test_a_gpu_slowdown_spins_its_calibrated_length_on_the_gpu_it_was_calibrated
 
     spec = str(tmp_path / "spec.json")
     calibrated = {"config": "1, 16, (128, 256), 2048, 'bfloat16'", "mask": "causal_bias", "gpu_us": 2.0}
-    other = {**calibrated, "mask": "materialized"}
+    other, more = {**calibrated, "mask": "materialized"}, {**calibrated, "gpu_us": 2.5}
+    kept = spec + injector.SPIN_SUFFIX
     injector.keep_rate(spec, "NVIDIA H200", 1900.0)
     injector.keep_rate(spec, "NVIDIA H100", 1700.0)
-    injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, "NVIDIA H200", {injector.entry_key(calibrated): 4321})
-    for gpu, expected in (("NVIDIA H200", [4321, 3800]), ("NVIDIA H100", [3400, 3400])):
+    injector.keep_for_gpu(kept, "NVIDIA H200", {injector.entry_key(calibrated): 4321})
+    for gpu, expected in (("NVIDIA H200", [4321, 3800, 4750]), ("NVIDIA H100", [3400, 3400, 4250])):
         monkeypatch.setattr(torch.cuda, "get_device_name", lambda gpu=gpu: gpu)
-        assert [injector._spin_cycles(entry, spec) for entry in (calibrated, other)] == expected, gpu
+        assert [injector._spin_cycles(entry, spec) for entry in (calibrated, other, more)] == expected, gpu
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda: "NVIDIA H200")
-    for damaged in (0, -5, 4321.5, "4321", None, True):
-        injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, "NVIDIA H200", {injector.entry_key(calibrated): damaged})
-        assert injector._spin_cycles(calibrated, spec) == 3800, damaged
+    assert injector.CALIBRATION_RANGE == 4.0
+    for length, spun in ((950, 950), (15200, 15200), (949, 3800), (15201, 3800), (0, 3800), (-5, 3800),
+                         (4321.5, 3800), ("4321", 3800), (None, 3800), (True, 3800)):
+        injector.keep_for_gpu(kept, "NVIDIA H200", {injector.entry_key(calibrated): length})
+        assert injector._spin_cycles(calibrated, spec) == spun, length
+    injector.keep_for_gpu(kept, "NVIDIA H200", {injector.entry_key(calibrated): 4321})
+    spins: list[int] = []
+    monkeypatch.setattr(torch.cuda, "_sleep", spins.append)
+    query = type("CudaQuery", (), {"is_cuda": True})()
+    entry = dict(calibrated)
+    injector._apply(entry, query, spec)
+    injector.keep_for_gpu(kept, "NVIDIA H200", {injector.entry_key(calibrated): 1234})
+    injector._apply(entry, query, spec)
+    injector._apply({**calibrated, "gpu_us": 0.0}, query, spec)
+    assert spins == [4321, 4321]
 
 
 def test_installing_a_gpu_slowdown_calibrates_its_spin_first_and_without_cuda_says_there_is_nothing_to_do(
         tmp_path):
+    """Without CUDA the calibration says so and the slowdown is installed; in a Python that cannot run it
+    (no torch) install fails on one line, and no slowdown is left installed there."""
+    import subprocess
+    import sys
+
     from conftest import contender_environment
 
     spec = tmp_path / "spec.json"
@@ -282,6 +301,15 @@ def test_installing_a_gpu_slowdown_calibrates_its_spin_first_and_without_cuda_sa
         assert installed.stdout.count("spin_calibration: no CUDA device: nothing to calibrate\n") == said
         assert installed.stdout.count("spin_calibration") == said, installed.stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == ["contender", "spec.json"]
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    bare = tmp_path / "bare" / "bin" / "python"
+    pth = Path(subprocess.run([str(bare), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              check=True, capture_output=True, text=True).stdout.strip()) / "attention_slowdown.pth"
+    pth.write_text("")  # an earlier slowdown, installed
+    installed = run_tool("inject.py", "install", "--python", str(bare), "--spec", str(spec))
+    assert_one_line(installed, 2, "cannot calibrate the spins of")
+    assert "(no slowdown is installed): ModuleNotFoundError: No module named 'torch'" in installed.stderr
+    assert not pth.exists()
 
 
 @pytest.mark.parametrize("amount", [["--cpu", "1e9"], ["--cpu", "inf"], ["--gpu", "nan"], ["--gpu", "-0.5"],

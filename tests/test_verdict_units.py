@@ -443,7 +443,8 @@ def test_a_refuted_candidate_slower_beyond_doubt_says_it_is_slower_by_less_than_
     steady = [100.0 + i / 100 for i in range(10)]
     for step, why in ((1.046, f"re-measured: refuted, {verdict.SLOWER_UNDER_FACTOR}"), (1.0, "re-measured: refuted"),
                       (0.9, "re-measured: refuted")):
-        found = verdict.decide(finding(), measured(steady, [v * step for v in steady]), [], settings(pythons=BOTH))
+        found = verdict.decide(finding(), measured(steady, [v * step for v in steady]), [],
+                               settings(factor=1.05, pythons=BOTH))
         assert (found.level, found.why) == ("noise", why), step
     p_change = found.confirmation["p_change"]
     assert verdict.slower_under_factor(noise.Decision("refuted", 1.046, noise.ALPHA_CONFIRM * 0.99, 0.01))
@@ -454,8 +455,18 @@ def test_a_refuted_candidate_slower_beyond_doubt_says_it_is_slower_by_less_than_
     assert p_change == 1.0825088224361175e-05  # the faster side, as certain
     nights = [Night(None, {KEY: {"wall": v}}) for v in steady]
     found = verdict.decide(finding(), measured(None, [v * 1.046 for v in steady]), nights,
-                           settings(pythons={"contender": "c"}))
+                           settings(factor=1.05, pythons={"contender": "c"}))
     assert (found.level, found.why) == ("noise", "re-measured: refuted (contender side only)")
+    # A class's stand-ins say it of each one it is true of.
+    why = "the launch-bound results moved 1.40x as one (9 results)"
+    both = remeasure.Remeasured({key[1:]: {"baseline": {"wall": steady},
+                                           "contender": {"wall": [v * step for v in steady]}}
+                                 for key, step in zip(STAND_INS, (1.046, 1.0, 1.046), strict=True)},
+                                12.5, process_costs(20))
+    found = verdict.decide_together(stand_in_candidates(why), why, [], both, [], settings(factor=1.05, pythons=BOTH))
+    assert (found.key[1], found.level, found.why) == ("c0", "noise", (
+        f"{why}; for the class, its 3 results nearest the move: refuted 1.046, {verdict.SLOWER_UNDER_FACTOR} (c0 "
+        f"causal_bias), refuted 1.000 (c1 causal_bias), refuted 1.046, {verdict.SLOWER_UNDER_FACTOR} (c2 causal_bias)"))
 
 
 def test_a_gpu_times_decision_carries_the_median_sm_clock_read_beside_each_side():

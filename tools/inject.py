@@ -9,7 +9,8 @@
   install  write a .pth file into a Python's site-packages that loads
            inject/attention_slowdown.py with that spec (torch is not edited);
            on CUDA, first measure each GPU slowdown's spin in that Python so that
-           it adds its amount (inject/spin_calibration.py).
+           it adds its amount (inject/spin_calibration.py; a wheel's spins
+           stay at the sleep rate).
   remove   delete that .pth file.
   wheel    package the injector with a spec as a wheel (attention_slowdown) whose
            .pth file arms it wherever pip installs it: a "slower build" to put
@@ -143,12 +144,16 @@ def install(python: str, spec: Path) -> Path:
 
 def calibrate_spins(python: str, spec: Path) -> None:
     """Each GPU slowdown's spin measured, in ``python``, to add its amount (inject/spin_calibration.py;
-    nothing to do without CUDA)."""
+    nothing to do without CUDA); its lines printed, its failure one line."""
     try:
-        subprocess.run([python, str(INJECTOR_DIR / "spin_calibration.py"), str(spec.resolve())],
-                       check=True, cwd=REPO_ROOT)
-    except (OSError, subprocess.CalledProcessError) as error:
+        done = subprocess.run([python, str(INJECTOR_DIR / "spin_calibration.py"), str(spec.resolve())],
+                              cwd=REPO_ROOT, capture_output=True, text=True)
+    except OSError as error:
         raise ToolError(f"cannot calibrate the spins of {spec} in {python}: {one_line(error)}") from None
+    print(done.stdout, end="")
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise ToolError(f"cannot calibrate the spins of {spec} in {python} (no slowdown is installed): {last}")
 
 
 def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:

@@ -267,6 +267,7 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
     decided = [finding if finding in left_out else decide(finding, measured, history, settings)
                for finding in stand_ins]
     outcomes = ", ".join((f"{OUTCOME_OF_LEVEL[finding.level]} {finding.confirmation['ratio']:.3f}"
+                          + (f", {SLOWER_UNDER_FACTOR}" if finding.why.endswith(SLOWER_UNDER_FACTOR) else "")
                           if finding.confirmation else "not re-measured") + f" ({' '.join(finding.config_mask)})"
                          for finding in decided)
     levels = [finding.level for finding in decided]
