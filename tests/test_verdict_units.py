@@ -449,6 +449,7 @@ def test_a_refuted_candidate_slower_beyond_doubt_says_it_is_slower_by_less_than_
     p_change = found.confirmation["p_change"]
     assert verdict.slower_under_factor(noise.Decision("refuted", 1.046, noise.ALPHA_CONFIRM * 0.99, 0.01))
     for decision in (noise.Decision("refuted", 1.046, noise.ALPHA_CONFIRM, 0.01),
+                     noise.Decision("refuted", 1.046, 0.3, 0.01),
                      noise.Decision("refuted", 1.0, 1e-5, 0.01), noise.Decision("undecided", 1.046, 1e-5, 0.5),
                      noise.Decision("confirmed", 1.06, 1e-5, 0.5)):
         assert not verdict.slower_under_factor(decision), decision
