@@ -4,8 +4,8 @@
     python inject/spin_calibration.py SPEC
 
 ``torch.cuda._sleep`` counts SM cycles; at the sleep rate alone a "+5%" slowdown
-added 0.94-1.32 of its amount to a config's CUDA-graph GPU time on an H200 (a
-short spin's launch, the forward's first kernel overlapping it), a step of 4.7-6.7%
+added 0.94-1.32 of its amount to a config's CUDA-graph GPU time on an H200 at a
+steady clock (a spin of 2 us takes about 5), a step of 4.7-6.7%
 (docs/measurements/2026-12-04-h200-injector-calibration.md). For each GPU
 slowdown, in one process of the environment to slow (before the injector is
 armed there): the config's forward captured plain and after spins of c and 2c
