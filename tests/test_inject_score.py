@@ -87,3 +87,37 @@ def test_a_damaged_report_exits_2_with_one_line(tmp_path, text, words):
                          str(tmp_path / "check.json"))
     assert completed.returncode == 2, completed.stdout + completed.stderr
     assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr and words in completed.stderr
+
+
+# Wall and GPU seconds of the four configs of results_factory's small grid, one class each but two.
+CLASS_TIMES = [(3e-3, 1e-3), (1e-3, 0.9e-3), (20e-3, 19e-3), (2e-3, 1.9e-3)]
+
+
+@pytest.mark.parametrize("choice, gpu_us, said", [
+    (["--class", "long GPU-bound"], [950.0], "only 1 config(s) long GPU-bound"),
+    (["--launch-bound"], [50.0], "only 1 config(s) launch-bound"),
+    (["--class", "launch-bound"], [50.0], "only 1 config(s) launch-bound"),
+    (["--class", "GPU-bound"], [45.0, 95.0], "only 2 config(s) GPU-bound"),
+    ([], [45.0, 50.0, 95.0, 950.0], None)])
+def test_a_plan_keeps_to_the_class_it_is_given_and_says_how_many_it_found(tmp_path, choice, gpu_us, said):
+    """--class picks by the run's own wall and GPU time, as the verdict classes results; a plan of the long
+    GPU-bound alone is the one that tells whether a sleeping spin slows a config at the power cap."""
+    from results_factory import write_run
+
+    walls = {f"track_wall_time_{mask}": [wall for wall, _ in CLASS_TIMES] for mask in ("materialized", "causal_bias")}
+    figures = {f"track_gpu_time_{mask}": [gpu for _, gpu in CLASS_TIMES] for mask in ("materialized", "causal_bias")}
+    write_run(tmp_path / "results", "box", "a" * 40, 1_000_000, walls, figures=figures)
+    planned = run_tool("inject.py", "plan", "--results-dir", str(tmp_path / "results"), "--gpu", "0.05",
+                       "--configs", "4", *choice, "--out", str(tmp_path / "spec.json"))
+    assert planned.returncode == 0, planned.stderr
+    slowdowns = json.loads((tmp_path / "spec.json").read_text())["slowdowns"]
+    assert sorted(entry["gpu_us"] for entry in slowdowns) == pytest.approx(gpu_us, rel=1e-12)
+    assert planned.stderr == (f"{said} to choose from in aaaaaaaa: {len(gpu_us)} slowdown(s), not 4\n" if said
+                              else "")
+
+
+def test_a_plan_refuses_a_class_it_does_not_know_in_one_line(tmp_path):
+    planned = run_tool("inject.py", "plan", "--results-dir", str(tmp_path), "--class", "unknown", "--out",
+                       str(tmp_path / "spec.json"))
+    assert planned.returncode == 2 and "invalid choice: 'unknown'" in planned.stderr
+    assert not (tmp_path / "spec.json").exists()

@@ -4,8 +4,9 @@
   plan     pick configs at random (seeded) from a recorded run and write a spec:
            --gpu F adds F x the config's CUDA-graph GPU time as a spinning kernel,
            --cpu F adds F x its wall time as busy host time, --extra-ops N adds N
-           ATen operators; --launch-bound keeps to configs whose wall time is at
-           least 1.5x their GPU time.
+           ATen operators; --class keeps to configs of one class: launch-bound
+           (--launch-bound: a wall time at least 1.5x the GPU time), GPU-bound,
+           long GPU-bound (a GPU time of 10 ms or more, at the power cap).
   install  write a .pth file into a Python's site-packages that loads
            inject/attention_slowdown.py with that spec (torch is not edited);
            on CUDA, first measure each GPU slowdown's spin in that Python so that
@@ -96,7 +97,7 @@ def plan(args: argparse.Namespace) -> dict:
             wall, gpu = row.walls[mask].value, row.figure("gpu_time", mask)
             if args.gpu and gpu is None:
                 continue
-            if args.launch_bound and noise.config_class(wall, gpu) != noise.LAUNCH_BOUND:
+            if args.klass and noise.config_class(wall, gpu) != args.klass:
                 continue
             candidates.append((row.label, mask, wall, gpu))
     taken = {entry["config"] for entry in args.existing}
@@ -169,6 +170,9 @@ def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
     })
 
 
+# The classes a plan can keep to: the verdict's, less the one a config without a GPU time falls in.
+PLANNED_CLASSES = (noise.LAUNCH_BOUND, noise.GPU_BOUND, noise.LONG_GPU_BOUND)
+
 # The signal each kind of slowdown moves: the GPU time, the wall time, the operator count.
 WALL, GPU = CONTINUOUS
 TARGETS = {"gpu_us": GPU, "cpu_us": WALL, "extra_ops": schema.ATEN_OPS.name}
@@ -240,7 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"extra host time, a fraction of the wall time (0 to {MAX_FRACTION:g})")
     planner.add_argument("--extra-ops", type=int, default=0,
                          help=f"extra ATen operators per forward (0 to {MAX_EXTRA_OPS})")
-    planner.add_argument("--launch-bound", action="store_true", help="only launch-bound configs")
+    planner.add_argument("--class", dest="klass", choices=PLANNED_CLASSES,
+                         help="only configs of this class by the run's wall and GPU time (docs/noise.md)")
+    planner.add_argument("--launch-bound", dest="klass", action="store_const", const=noise.LAUNCH_BOUND,
+                         help=f"the same as --class '{noise.LAUNCH_BOUND}'")
     planner.add_argument("--out", type=Path, required=True, help="the spec file to write")
     planner.add_argument("--append", action="store_true",
                          help="add to the slowdowns already in --out, on configs it does not name yet")
@@ -275,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         added = len(spec["slowdowns"]) - len(args.existing)
         print(f"seed {args.seed}: {added} slowdown(s) added to {args.out}")
         if added < args.configs:  # a detection rate is read over what was injected, not over what was asked
-            print(f"only {added} config(s){' launch-bound' if args.launch_bound else ''} to choose from in "
+            print(f"only {added} config(s){f' {args.klass}' if args.klass else ''} to choose from in "
                   f"{spec['source_run'][:8]}: {added} slowdown(s), not {args.configs}", file=sys.stderr)
     elif args.command == "score":
         print(score(read_spec(args.spec), check_report(args.check)))
