@@ -102,7 +102,7 @@ def main() -> int:
         run = case.runner(entry["mask"])
         intended = entry["gpu_us"] * 1e-6
         cycles = injector._spin_cycles(entry, str(args.spec))
-        calibrated = cycles != max(1, int(entry["gpu_us"] * injector._sleep_rate(str(args.spec))))
+        calibrated = cycles != injector.cycles_at_rate(entry, injector._sleep_rate(str(args.spec)))
         work = products(intended)
 
         def spin(cycles: int = cycles) -> None:

@@ -140,15 +140,24 @@ def entry_key(entry: dict) -> str:
 CALIBRATION_RANGE = 4.0
 
 
+def cycles_at_rate(entry: dict, rate: float) -> int:
+    """The spin's length for ``gpu_us`` at the sleep rate ``rate``: what a slowdown spins uncalibrated."""
+    return max(1, int(entry["gpu_us"] * rate))
+
+
+def within_calibration_range(cycles: int, at_rate: int) -> bool:
+    return at_rate / CALIBRATION_RANGE <= cycles <= at_rate * CALIBRATION_RANGE
+
+
 def _spin_cycles(entry: dict, spec_path: str) -> int:
     """The spin's length: calibrated for this GPU and slowdown where ``spin_calibration.py`` kept one within
     CALIBRATION_RANGE of the rate's, else ``gpu_us`` at the sleep rate."""
     import torch
 
-    at_rate = max(1, int(entry["gpu_us"] * _sleep_rate(spec_path)))
+    at_rate = cycles_at_rate(entry, _sleep_rate(spec_path))
     kept = _kept_for_gpu(spec_path + SPIN_SUFFIX, torch.cuda.get_device_name())
     cycles = kept.get(entry_key(entry)) if isinstance(kept, dict) else None
-    if type(cycles) is int and at_rate / CALIBRATION_RANGE <= cycles <= at_rate * CALIBRATION_RANGE:
+    if type(cycles) is int and within_calibration_range(cycles, at_rate):
         return cycles  # (JSON true is an int to Python, and no length)
     return at_rate
 

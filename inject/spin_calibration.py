@@ -60,7 +60,7 @@ def calibrated_cycles(entry: dict, rate: float) -> tuple[int | None, str]:
     case.warm_up(entry["mask"])
     run = case.runner(entry["mask"])
     target = entry["gpu_us"] * 1e-6
-    first = max(1, int(entry["gpu_us"] * rate))
+    first = injector.cycles_at_rate(entry, rate)
 
     def spun(cycles: int):
         def call() -> torch.Tensor:
@@ -74,7 +74,7 @@ def calibrated_cycles(entry: dict, rate: float) -> tuple[int | None, str]:
     cycles = round(first + (target - at_c) / per_cycle) if per_cycle > 0 else 0
     line = (f"{entry['config']} {entry['mask']}: {entry['gpu_us']:.2f} us on {times['plain'] * 1e6:.1f} us; "
             f"at the rate ({first} cycles) {at_c / target:.3f} of it")
-    if not first / injector.CALIBRATION_RANGE <= cycles <= first * injector.CALIBRATION_RANGE:
+    if not injector.within_calibration_range(cycles, first):
         line += f"; the line through c and 2c ({cycles} cycles) is noise: the rate's length stays"
         return None, line
     check = median_seconds({"plain": captured_replays(run), "calibrated": spun(cycles)}, ROUNDS)
