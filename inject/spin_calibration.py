@@ -9,9 +9,11 @@ steady clock (a spin of 2 us takes about 5), a step of 4.7-6.7%
 (docs/measurements/2026-12-04-h200-injector-calibration.md). For each GPU
 slowdown, in one process of the environment to slow (before the injector is
 armed there): the config's forward captured plain and after spins of c and 2c
-cycles (c at the sleep rate), their GPU times taken in turns after a rest, the
-line through the two spins' added times solved for ``gpu_us``; then that length
-taken again beside the plain forward. A length beyond
+cycles (c at the sleep rate), their GPU times taken in turns after a rest (more
+rounds where the forward moves as much as the amount, ``PRECISION``). Where the
+rate's length adds its amount within noise (``SIGNIFICANT``) it stays; otherwise
+the line through the two spins' added times is solved for ``gpu_us`` and that
+length taken again beside the plain forward. A length beyond
 ``attention_slowdown.CALIBRATION_RANGE`` of the rate's (the line drawn through
 noise) is not kept. The lengths are kept beside the spec
 (``attention_slowdown.SPIN_SUFFIX``), per GPU and amount, where the injector
@@ -21,35 +23,78 @@ Without CUDA there is nothing to calibrate: the slowdowns stay at the rate.
 
 from __future__ import annotations
 
+import math
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "inject")]
 
 import attention_slowdown as injector  # noqa: E402
 
-ROUNDS = 4  # each round takes every graph once, in turn: a clock or heat change meets them all alike
+MIN_ROUNDS = 4  # each round takes every graph once, in turn: a clock or heat change meets them all alike
+MAX_ROUNDS = 12
+# More rounds until the rate's added time is known to this fraction of the amount (its standard error):
+# a forward at the power cap moves 2-3% of itself between rounds, as much as a "+5%" amount.
+PRECISION = 0.1
+# The rate's length is moved only where it misses its amount by more than this many standard errors: on
+# an H200 a line drawn through four rounds of a 50 ms forward at its power cap gave 0.3 and 1.6 of the
+# amount where the rate gave 0.9-1.0 (docs/measurements/2026-12-04-h200-injector-rounds.md).
+SIGNIFICANT = 2.0
 
 
-def median_seconds(graphs: dict, rounds: int) -> dict[str, float]:
-    """The median GPU time of each graph over ``rounds`` turns, each after the suite's GPU rest."""
+def round_seconds(graphs: dict, rounds: int, times: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """Each graph's GPU time in ``rounds`` more turns, each after the suite's GPU rest, added to ``times``."""
     from benchmarks.measure.timers import replayed_seconds
     from benchmarks.schema import GPU_REST_SECONDS
 
-    times: dict[str, list[float]] = {name: [] for name in graphs}
+    times = times if times is not None else {name: [] for name in graphs}
     for _ in range(rounds):
         for name, captured in graphs.items():
             time.sleep(GPU_REST_SECONDS)
             times[name].append(replayed_seconds(captured.graph, captured.replays))
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
+
+
+class Added(NamedTuple):
+    """What a spin adds to the forward over the rounds: the median of each round's difference, its standard error."""
+
+    seconds: float
+    error: float
+
+
+def added(times: dict[str, list[float]], name: str) -> Added:
+    steps = [spun - plain for spun, plain in zip(times[name], times["plain"], strict=True)]
+    error = statistics.stdev(steps) / math.sqrt(len(steps)) if len(steps) > 1 else math.inf
+    return Added(statistics.median(steps), error)
+
+
+def precise_enough(times: dict[str, list[float]], target: float) -> bool:
+    return added(times, "c").error <= PRECISION * target
+
+
+def spin_length(times: dict[str, list[float]], target: float, first: int) -> tuple[int | None, str]:
+    """The cycles whose spin adds ``target`` seconds, from the rounds of the plain forward and of spins of
+    ``first`` (the rate's length) and 2 x ``first`` cycles; None where the rate's length stays (it adds
+    its amount within SIGNIFICANT standard errors, or the line through the two spins is noise), and why."""
+    at_c, at_2c = added(times, "c"), added(times, "2c")
+    said = f"at the rate ({first} cycles) {at_c.seconds / target:.3f} of it (+-{at_c.error / target:.3f}, " \
+           f"{len(times['c'])} rounds)"
+    if abs(at_c.seconds - target) <= SIGNIFICANT * at_c.error:
+        return None, f"{said}: within noise of its amount, the rate's length stays"
+    per_cycle = (at_2c.seconds - at_c.seconds) / first
+    cycles = round(first + (target - at_c.seconds) / per_cycle) if per_cycle > 0 else 0
+    if not injector.within_calibration_range(cycles, first):
+        return None, f"{said}; the line through c and 2c ({cycles} cycles) is noise: the rate's length stays"
+    return cycles, said
 
 
 def calibrated_cycles(entry: dict, rate: float) -> tuple[int | None, str]:
-    """The spin's cycles that add ``entry['gpu_us']`` to the entry's forward (None: the measurement says
-    nothing the rate does not, or measured noise), and a line saying so."""
+    """The spin's cycles that add ``entry['gpu_us']`` to the entry's forward (None: the rate's length
+    stays), and a line saying so."""
     import torch
 
     from benchmarks.measure.model import build_case
@@ -68,17 +113,16 @@ def calibrated_cycles(entry: dict, rate: float) -> tuple[int | None, str]:
             return run()
         return captured_replays(call)
 
-    times = median_seconds({"plain": captured_replays(run), "c": spun(first), "2c": spun(2 * first)}, ROUNDS)
-    at_c, at_2c = times["c"] - times["plain"], times["2c"] - times["plain"]
-    per_cycle = (at_2c - at_c) / first
-    cycles = round(first + (target - at_c) / per_cycle) if per_cycle > 0 else 0
-    line = (f"{entry['config']} {entry['mask']}: {entry['gpu_us']:.2f} us on {times['plain'] * 1e6:.1f} us; "
-            f"at the rate ({first} cycles) {at_c / target:.3f} of it")
-    if not injector.within_calibration_range(cycles, first):
-        line += f"; the line through c and 2c ({cycles} cycles) is noise: the rate's length stays"
-        return None, line
-    check = median_seconds({"plain": captured_replays(run), "calibrated": spun(cycles)}, ROUNDS)
-    line += f"; calibrated {cycles} cycles: {(check['calibrated'] - check['plain']) / target:.3f} of it"
+    graphs = {"plain": captured_replays(run), "c": spun(first), "2c": spun(2 * first)}
+    times = round_seconds(graphs, MIN_ROUNDS)
+    while len(times["plain"]) < MAX_ROUNDS and not precise_enough(times, target):
+        round_seconds(graphs, 1, times)
+    cycles, said = spin_length(times, target, first)
+    line = f"{entry['config']} {entry['mask']}: {entry['gpu_us']:.2f} us on " \
+           f"{statistics.median(times['plain']) * 1e6:.1f} us; {said}"
+    if cycles is not None:
+        check = round_seconds({"plain": captured_replays(run), "c": spun(cycles)}, MIN_ROUNDS)
+        line += f"; calibrated {cycles} cycles: {added(check, 'c').seconds / target:.3f} of it"
     return cycles, line
 
 

@@ -350,3 +350,33 @@ def test_a_wheel_whose_version_py_is_not_utf8_is_no_match_not_a_crash(tmp_path):
     completed = run_tool("torch_wheel_for_commit.py", "--wheels", str(wheels), "--commit", "a" * 40)
     assert_one_line(completed, 2, "a" * 12)
 
+
+
+def test_the_calibration_moves_the_rates_length_only_where_it_misses_its_amount_beyond_noise(monkeypatch):
+    """spin_calibration.spin_length on hand-made rounds (seconds; the amount 10): a rate's length whose
+    added time is within SIGNIFICANT standard errors of its amount stays, however far its median; one that
+    misses beyond them is moved along the line through c and 2c; a line of noise keeps the rate too."""
+    from conftest import REPO_ROOT
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "inject"))
+    import spin_calibration as calibration
+
+    assert (calibration.SIGNIFICANT, calibration.PRECISION, calibration.MIN_ROUNDS) == (2.0, 0.1, 4)
+
+    def rounds(c: list[float], two_c: list[float]) -> dict[str, list[float]]:
+        return {"plain": [100.0] * len(c), "c": [100.0 + x for x in c], "2c": [100.0 + x for x in two_c]}
+
+    # steps 4, 8, 12, 16 (median 10, on its amount), and 2, 6, 10, 14 (median 8, error 2.58): within 2 errors
+    assert calibration.spin_length(rounds([4, 8, 12, 16], [20] * 4), 10.0, 1000)[0] is None
+    cycles, said = calibration.spin_length(rounds([2, 6, 10, 14], [20] * 4), 10.0, 1000)
+    assert cycles is None and said == ("at the rate (1000 cycles) 0.800 of it (+-0.258, 4 rounds): within noise "
+                                       "of its amount, the rate's length stays")
+    # steps 7.9, 8, 8, 8.1: median 8, error 0.041, and the line through 8 at c and 18 at 2c: 1200 cycles
+    cycles, said = calibration.spin_length(rounds([7.9, 8.0, 8.0, 8.1], [18.0] * 4), 10.0, 1000)
+    assert cycles == 1200 and said == "at the rate (1000 cycles) 0.800 of it (+-0.004, 4 rounds)"
+    # a short 2c (the line falls) or one that asks for beyond CALIBRATION_RANGE: the rate
+    for two_c in (7.0, 8.1):
+        cycles, said = calibration.spin_length(rounds([7.9, 8.0, 8.0, 8.1], [two_c] * 4), 10.0, 1000)
+        assert cycles is None and said.endswith("is noise: the rate's length stays"), two_c
+    assert calibration.precise_enough(rounds([7.9, 8.0, 8.0, 8.1], [18.0] * 4), 10.0)
+    assert not calibration.precise_enough(rounds([2, 6, 10, 14], [20] * 4), 10.0)
