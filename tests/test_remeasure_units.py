@@ -670,7 +670,7 @@ class FakeWorker:
 
 
 class FakeWorkers(remeasure.Workers):
-    """Fake workers of ``sides``: the GPU time is the wall time unless ``gpu`` says otherwise."""
+    """A fake worker for each of ``sides``: the GPU time is the wall time unless ``gpu`` says otherwise."""
 
     def __init__(self, wall, sides: tuple[str, ...] = remeasure.SIDES, gpu=None) -> None:
         super().__init__({side: side for side in sides})
@@ -681,7 +681,7 @@ class FakeWorkers(remeasure.Workers):
     def started(self):
         if not self.running:
             self.starts += 1
-            self.running = {side: FakeWorker(side, self.wall, self.gpu, self.asked) for side in self.pythons}
+            self.running = {side: [FakeWorker(side, self.wall, self.gpu, self.asked)] for side in self.pythons}
         return self.running  # type: ignore[return-value]
 
 
@@ -693,6 +693,25 @@ def offset_values(offsets: dict[str, float]):
     """A side's n-th process gives 100 + n, the contender's that plus the config's offset: at 6 a side an
     offset of 1.5 refutes a slowdown of 1.05 at p = 0.0152 and one of 2.0 at p = 0.0260 (test below)."""
     return lambda side, n, config: 100.0 + n + (offsets[config] if side == "contender" else 0.0)
+
+
+def test_a_sides_processes_are_forked_from_its_workers_in_turn(monkeypatch):
+    """Two workers a side, started together: each side's k-th process is its worker k % 2's (a fake worker's
+    n-th process answers 100 + n), so a side's values hold the spread between its workers, not one's alone."""
+    assert remeasure.WORKERS_PER_SIDE == 2
+
+    class TwoASide(FakeWorkers):
+        def started(self):
+            if not self.running:
+                self.running = {side: [FakeWorker(side, self.wall, self.gpu, self.asked) for _ in range(2)]
+                                for side in self.pythons}
+            return self.running
+
+    workers = TwoASide(offset_values({"a": 30.0}))
+    measured = remeasure.remeasure(plan_of("a"), workers, "cpu", 10, 0, 1e9, None)
+    assert [measured.side(("a", "causal_bias"), "wall", side) for side in remeasure.SIDES] == [
+        [100.0 + n // 2 for n in range(10)], [130.0 + n // 2 for n in range(10)]]
+    assert [[worker.count for worker in workers.running[side]] for side in remeasure.SIDES] == [[5, 5], [5, 5]]
 
 
 def test_looks_come_at_each_blocks_start_once_each_side_has_six():

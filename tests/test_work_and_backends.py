@@ -580,7 +580,8 @@ def test_every_re_measurement_shares_one_quiet_lock_file_per_user_kept_in_a_fold
         with remeasure.Workers({side: sys.executable for side in remeasure.SIDES}, "cpu") as workers:
             running = workers.started()
             assert workers.quiet_lock == lock
-            for worker in running.values():
+            assert [len(running[side]) for side in remeasure.SIDES] == [remeasure.WORKERS_PER_SIDE] * 2 == [2, 2]
+            for worker in workers.every_worker():
                 assert worker.process is not None
                 assert worker.process.args[-6:] == ["-m", "benchmarks.measure.worker", "--device", "cpu",
                                                     "--quiet-lock", lock]

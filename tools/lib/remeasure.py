@@ -54,6 +54,12 @@ from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
 SIDES = ("baseline", "contender")
+# Each side's processes are forked from this many workers of its own, in turn. A process forked from a
+# worker shares its memory layout and hash seed, which set a host-bound forward's time apart from another
+# worker's for every process it forks: on an H200 an A/A check with one worker a side confirmed a wall
+# time 1.076 slower at p = 7e-5, the next check 0.97-1.03 (docs/noise.md, "A side's workers"). With two,
+# the rank test sees each side's spread between workers too, as pyperf's many processes do.
+WORKERS_PER_SIDE = 2
 # A worker's phases that grow with the keys a process measures: all but the device's start, the wait
 # for the quiet lock (another child's start) and the GPU's rest before the passes.
 KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("start", "quiet", "gpu_rest"))
@@ -61,7 +67,7 @@ KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("sta
 # above the fastest, a different one each time, and only the fastest of visits on many CPUs
 # gives a process's value that a host slowdown of 25% stands out from (docs/noise.md).
 PASSES = 16
-# The cost model: seconds the two workers take to start (torch's import, once a round), a
+# The cost model: seconds the workers take to start (torch's import, all at once, once a round), a
 # process (the hand-over, the pipes), a key (its build and first calls), a visit (blocks of 1-2
 # ms), and calls of the key's own time per visit (WALL_CALLS); a GPU time (gpu_time_cost): its
 # blocks, GPU_CALLS replays more (the capture's warm-ups, the one that sizes the blocks) and
@@ -181,7 +187,7 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
     within ``budget`` seconds; the candidates left out; the estimated seconds a process.
 
     ``pace``: measured over estimated seconds a process, from an earlier round (1 before any);
-    ``first_round``: the two workers start within the budget, and the strongest candidate is taken
+    ``first_round``: the workers start within the budget, and the strongest candidate is taken
     even where it alone does not fit; later rounds find the workers started.
     """
     plan: Plan = {}
@@ -296,30 +302,34 @@ def quiet_lock_path() -> str:
 
 
 class Workers:
-    """The two sides' workers of one re-measurement, started at the first round's first use and kept for the
-    rounds after it (torch's import: 10 s on an H200 VM), with the quiet lock their children share
-    (``quiet_lock_path``); a context manager that stops them."""
+    """The two sides' workers of one re-measurement, WORKERS_PER_SIDE a side, started at the first round's
+    first use and kept for the rounds after it (torch's import: 10 s on an H200 VM, all at once), with the
+    quiet lock their children share (``quiet_lock_path``); a context manager that stops them."""
 
     def __init__(self, pythons: dict[str, str], device: str = "cpu") -> None:
         self.pythons = pythons
         self.device = device
-        self.running: dict[str, Worker] = {}
+        self.running: dict[str, list[Worker]] = {}
         self.quiet_lock: str | None = None
 
-    def started(self) -> dict[str, Worker]:
-        """Each side's worker, started (both at once) and ready where it was not yet."""
+    def started(self) -> dict[str, list[Worker]]:
+        """Each side's workers, started (all at once) and ready where they were not yet."""
         if not self.running:
             self.quiet_lock = quiet_lock_path()
-            self.running = {side: Worker(side, self.pythons[side], self.device, self.quiet_lock)
+            self.running = {side: [Worker(side, self.pythons[side], self.device, self.quiet_lock)
+                                   for _ in range(WORKERS_PER_SIDE)]
                             for side in SIDES if side in self.pythons}
-            for worker in self.running.values():
+            for worker in self.every_worker():
                 worker.start()
-            for worker in self.running.values():
+            for worker in self.every_worker():
                 worker.ready()
         return self.running
 
+    def every_worker(self) -> list[Worker]:
+        return [worker for workers in self.running.values() for worker in workers]
+
     def stop(self) -> None:
-        for worker in self.running.values():
+        for worker in self.every_worker():
             worker.stop()
         self.running = {}
 
@@ -377,7 +387,7 @@ class Remeasured:
     values: dict[tuple[str, str], dict[str, dict[str, list[float]]]]
     seconds: float
     costs: tuple[ProcessCost, ...] = ()  # each process's, in the order run
-    workers_seconds: float = 0.0  # starting the two workers (torch's import), where this round did
+    workers_seconds: float = 0.0  # starting the workers (torch's import), where this round did
     # Keys of the plan dropped after its first processes ran slower than planned: not decided.
     dropped: tuple[tuple[str, str], ...] = ()
     # Keys set aside as refuted at a look before the last: measured in the processes before it only.
@@ -454,7 +464,7 @@ class _Round:
     dropped for the pace, set aside as refuted early, or extended near the bar."""
 
     plan: Plan
-    running: dict[str, Worker]
+    running: dict[str, list[Worker]]
     device: str
     budget: float
     factor: float | None
@@ -532,8 +542,11 @@ class _Round:
         request = schema.WorkerRequest(self.device, self.rng.randrange(2**32),
                                        tuple(self.rng.sample(self.cpus, min(PASSES, len(self.cpus)))),
                                        tuple(self.plan[key] for key in self.active))
+        # The side's workers in turn: its k-th process (and each key's k-th value) is its worker k % W's.
+        workers = self.running[side]
+        worker = workers[sum(cost.side == side for cost in self.costs) % len(workers)]
         asked = time.perf_counter()
-        answer = self.running[side].ask(request)
+        answer = worker.ask(request)
         seconds = time.perf_counter() - asked
         for value in answer.values:
             per_signal = self.values[(value.config, value.mask)][side]

@@ -244,6 +244,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
                      "extended": len(measured.extended),
+                     "workers_per_side": remeasure.WORKERS_PER_SIDE,
                      "phases": measured.phases,
                      "per_process": [dataclasses.asdict(cost) for cost in measured.costs],
                      "values": measured.as_json()}
