@@ -319,6 +319,30 @@ def test_the_forkserver_holds_torch_unless_only_the_night_runs(night_only, torch
     assert completed.stdout.split() == ["40", torch_loaded]
 
 
+def test_each_profile_of_the_counts_tears_cupti_down_after_it(monkeypatch):
+    """Kineto leaves CUPTI attached after a profile of CUDA activity unless TEARDOWN_CUPTI is 1, and every later
+    launch pays for it (a launch-bound wall time 1.18-1.26x on an H200): each profile starts with it set to 1,
+    whatever the environment said before."""
+    import torch.profiler
+
+    seen: list[str | None] = []
+
+    class Profile:
+        def __init__(self, activities) -> None:
+            seen.append(os.environ.get("TEARDOWN_CUPTI"))
+            raise RuntimeError("profiled")
+
+    monkeypatch.setattr(torch.profiler, "profile", Profile)
+    for before in ("0", None):
+        if before is None:
+            monkeypatch.delenv("TEARDOWN_CUPTI", raising=False)
+        else:
+            monkeypatch.setenv("TEARDOWN_CUPTI", before)
+        with pytest.raises(RuntimeError, match="profiled"):
+            counts.dispatch_counts(lambda: torch.zeros(1), cuda=True)
+    assert seen == ["1", "1"] and counts.TEARDOWN_CUPTI == ("TEARDOWN_CUPTI", "1")
+
+
 def test_dispatch_counts_are_exact_and_see_one_extra_operator():
     """Counted twice: identical. One more ATen operator in the forward: exactly one more, by name."""
     model.use_device("cpu")

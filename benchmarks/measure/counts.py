@@ -22,6 +22,13 @@ SYNC_CALLS = ("cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchr
 
 TORCH_SOURCE = os.path.dirname(torch.__file__)
 
+# Kineto leaves CUPTI attached after a profile of CUDA activity unless this says to tear it down; every
+# later kernel launch of the process then pays CUPTI's callbacks: a launch-bound forward's wall time
+# 1.18-1.26x on an H200, torch 2.11 (pytorch/pytorch#144455, docs/noise.md "CUPTI after the counts").
+# The night visits its configs after their counts; set before each profile (after torch's import it
+# holds: experiments/cupti_after_profiler.py).
+TEARDOWN_CUPTI = ("TEARDOWN_CUPTI", "1")
+
 
 def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
     """The SDPA backend that one call of ``run`` really used, from the operators the profiler saw.
@@ -41,6 +48,8 @@ def dispatch_counts(run: Callable[[], torch.Tensor], cuda: bool) -> tuple[Dispat
     and (CUDA) the bytes one call allocates at its peak: one profiled call and one counted call."""
     from torch.profiler import ProfilerActivity, profile
 
+    name, value = TEARDOWN_CUPTI
+    os.environ[name] = value
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities) as profiled:
         run()

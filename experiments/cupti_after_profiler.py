@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Whether a launch-bound forward's wall time stays higher after the night's counts ran torch's profiler.
+
+    python experiments/cupti_after_profiler.py [--config LABEL] [--visits 7]
+
+In one process: the config's two masks' wall visits (``timers.visit_seconds``, the
+fastest of ``--visits``), then ``counts.dispatch_counts`` (torch.profiler with CUDA
+activity, which attaches CUPTI), the visits again, a CUDA graph captured and
+replayed, the counts and a capture once more. Prints each mask's visits before and
+after and their ratio. Run it with and without ``TEARDOWN_CUPTI=1`` in the
+environment: where Kineto leaves CUPTI attached after a profile (pytorch/pytorch
+#144455), every later kernel launch pays CUPTI's callbacks, and the night's wall
+visits after its first counts would measure that too. GPU only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="1, 16, (128, 256), 2048, 'bfloat16'")
+    parser.add_argument("--visits", type=int, default=7)
+    args = parser.parse_args()
+    import torch
+
+    if not torch.cuda.is_available():
+        print("cupti_after_profiler.py: no CUDA device here", file=sys.stderr)
+        return 2
+    from benchmarks.measure.counts import dispatch_counts
+    from benchmarks.measure.model import build_case
+    from benchmarks.measure.timers import graph_replay_seconds, visit_seconds
+    from benchmarks.measure.worker import parse_label
+    from benchmarks.schema import MASKS
+
+    case = build_case(parse_label(args.config, "cuda"))
+    for mask in MASKS:
+        case.warm_up(mask, calls=3)
+
+    def fastest(mask: str) -> float:
+        return min(visit_seconds(case.runner(mask)) for _ in range(args.visits))
+
+    before = {mask: fastest(mask) for mask in MASKS}
+    for mask in MASKS:
+        dispatch_counts(case.runner(mask), cuda=True)
+    after = {mask: fastest(mask) for mask in MASKS}
+    graph = {mask: graph_replay_seconds(case.runner(mask)) for mask in MASKS}
+    for mask in MASKS:  # a second profile after a capture, then a capture: where teardown once crashed
+        dispatch_counts(case.runner(mask), cuda=True)
+    again = {mask: graph_replay_seconds(case.runner(mask)) for mask in MASKS}
+    print(f"TEARDOWN_CUPTI={os.environ.get('TEARDOWN_CUPTI', '(unset)')} torch {torch.__version__} {args.config}")
+    for mask in MASKS:
+        print(f"  {mask}: wall {before[mask] * 1e6:.1f} us before the profiler, {after[mask] * 1e6:.1f} us after "
+              f"({after[mask] / before[mask]:.3f}); GPU time {graph[mask] * 1e6:.1f} us, after a second profile "
+              f"{again[mask] * 1e6:.1f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
