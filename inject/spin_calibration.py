@@ -13,7 +13,8 @@ cycles (c at the sleep rate), their GPU times taken in turns after a rest (more
 rounds where the forward moves as much as the amount, ``PRECISION``). Where the
 rate's length adds its amount within noise (``SIGNIFICANT``) it stays; otherwise
 the line through the two spins' added times is solved for ``gpu_us`` and that
-length taken again beside the plain forward. A length beyond
+length taken again beside the plain forward, kept only where it adds nearer the
+amount than the rate's did (``closer``). A length beyond
 ``attention_slowdown.CALIBRATION_RANGE`` of the rate's (the line drawn through
 noise) is not kept. The lengths are kept beside the spec
 (``attention_slowdown.SPIN_SUFFIX``), per GPU and amount, where the injector
@@ -121,9 +122,18 @@ def calibrated_cycles(entry: dict, rate: float) -> tuple[int | None, str]:
     line = f"{entry['config']} {entry['mask']}: {entry['gpu_us']:.2f} us on " \
            f"{statistics.median(times['plain']) * 1e6:.1f} us; {said}"
     if cycles is not None:
-        check = round_seconds({"plain": captured_replays(run), "c": spun(cycles)}, MIN_ROUNDS)
-        line += f"; calibrated {cycles} cycles: {added(check, 'c').seconds / target:.3f} of it"
+        check = added(round_seconds({"plain": captured_replays(run), "c": spun(cycles)}, MIN_ROUNDS), "c")
+        line += f"; calibrated {cycles} cycles: {check.seconds / target:.3f} of it"
+        if not closer(check.seconds, added(times, "c").seconds, target):
+            return None, f"{line}, no closer than the rate's: the rate's length stays"
     return cycles, line
+
+
+def closer(calibrated: float, at_rate: float, target: float) -> bool:
+    """Whether the calibrated length, measured again, added nearer ``target`` than the rate's length did: a
+    line through two spins of a short forward drew one that added 1.52 of the amount where the rate's added
+    0.72 (docs/measurements/2026-12-04-h200-workers-and-cupti.md)."""
+    return abs(calibrated - target) < abs(at_rate - target)
 
 
 def main(argv: list[str]) -> int:

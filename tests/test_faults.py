@@ -378,5 +378,8 @@ def test_the_calibration_moves_the_rates_length_only_where_it_misses_its_amount_
     for two_c in (7.0, 8.1):
         cycles, said = calibration.spin_length(rounds([7.9, 8.0, 8.0, 8.1], [two_c] * 4), 10.0, 1000)
         assert cycles is None and said.endswith("is noise: the rate's length stays"), two_c
+    # The calibrated length measured again is kept only where it adds nearer the amount than the rate's did.
+    assert calibration.closer(10.9, 8.0, 10.0) and calibration.closer(9.0, 8.0, 10.0)
+    assert not calibration.closer(12.0, 8.0, 10.0) and not calibration.closer(15.2, 7.2, 10.0)
     assert calibration.precise_enough(rounds([7.9, 8.0, 8.0, 8.1], [18.0] * 4), 10.0)
     assert not calibration.precise_enough(rounds([2, 6, 10, 14], [20] * 4), 10.0)
