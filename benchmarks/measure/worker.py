@@ -12,7 +12,7 @@ another CPU, as the night makes them) and the CUDA-graph GPU time. A child is
 one process, the statistical unit of the check: its values are one draw of the
 host's state.
 
-The quiet lock (one file both workers' children share) is held by a child's
+The quiet lock (one file every worker's children share) is held by a child's
 timed visits alone, and shared by children starting: a child starting never runs
 beside another's visits, only beside other starts and untimed first calls.
 
@@ -185,7 +185,7 @@ def start_device(device: str) -> None:
 
 
 class QuietLock:
-    """A lock on one file, shared by both workers' children: a child's timed passes hold it alone, children
+    """A lock on one file, shared by every worker's children: a child's timed passes hold it alone, children
     starting hold it together (``shared``), so that no start runs beside the passes and starts run at once.
     fcntl's blocking flock, not filelock's polling: a waiting child woken every few milliseconds would run
     beside the visits. No path: no lock."""
@@ -360,7 +360,7 @@ def main() -> None:
                                                  "a JSON answer a line on stdout.")
     parser.add_argument("--device", default="cpu", choices=[grid.device for grid in GRIDS],
                         help="the device each child starts before its request")
-    parser.add_argument("--quiet-lock", help="a file both workers lock: a child's start, or its timed passes")
+    parser.add_argument("--quiet-lock", help="a file all workers' children lock: a child's start, or its timed passes")
     args = parser.parse_args()
     serve(device=args.device, lock=args.quiet_lock)
 

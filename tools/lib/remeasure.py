@@ -230,7 +230,7 @@ class Worker:
     side: str
     python: str
     device: str = "cpu"
-    quiet_lock: str | None = None  # the file both workers' children lock (worker.QuietLock)
+    quiet_lock: str | None = None  # the file every worker's children lock (worker.QuietLock)
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
