@@ -64,13 +64,18 @@ def test_a_check_killed_with_sigkill_while_re_measuring_leaves_no_worker(tmp_pat
                               sys.executable, "--processes", "1000", "--budget", "86400"],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    # Two supervisors and their workers (a worker's measuring children, forked now and then, are in its group).
+    # Each side's supervisors and their workers (a worker's measuring children, forked now and then, are in
+    # its group), all started at once.
+    from lib.remeasure import WORKERS_PER_SIDE
+
+    workers_in_all = 2 * WORKERS_PER_SIDE
+    # A supervisor's command names the worker too; it starts its worker once it leads a group of its own.
     while len(workers := {pid: group for pid, (command, group) in marked(str(tmp_path)).items()
-                          if WORKER in command}) < 4:
+                          if WORKER in command}) < 2 * workers_in_all:
         assert time.monotonic() < deadline and check.poll() is None, check.stderr.read() if check.stderr else ""
         time.sleep(0.01)
     groups = set(workers.values())
-    assert check.pid not in groups and len(groups) == 2  # each worker leads a group of its own
+    assert check.pid not in groups and len(groups) == workers_in_all == 4  # each worker leads a group of its own
     check.send_signal(signal.SIGKILL)
     check.wait()
     deadline = time.monotonic() + 30
