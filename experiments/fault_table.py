@@ -362,7 +362,8 @@ def kill_remeasure(base: Base, d: Path, t: float, stack: contextlib.ExitStack) -
         write_run(history, "box", f"{index + 1:08x}" + "c" * 32, 1_000_000 + index * 86_400_000, walls)
     command = [PYTHON, str(TOOLS / "check_regressions.py"), "--results-dir", str(history), "--baseline-python",
                PYTHON, "--contender-python", PYTHON, "--processes", "1000", "--budget", "86400"]
-    return lambda: killed(base, d, t, command, lambda pids: len(pids) >= 5)  # tool, 2 supervisors, 2 workers
+    # The tool, and a supervisor and its worker for each of a side's two workers (remeasure.WORKERS_PER_SIDE).
+    return lambda: killed(base, d, t, command, lambda pids: len(pids) >= 9)
 
 
 CASES: dict[str, tuple[str, Callable[[Base, Path, float, contextlib.ExitStack], Action]]] = {

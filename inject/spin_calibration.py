@@ -12,9 +12,9 @@ armed there): the config's forward captured plain and after spins of c and 2c
 cycles (c at the sleep rate), their GPU times taken in turns after a rest (more
 rounds where the forward moves as much as the amount, ``PRECISION``). Where the
 rate's length adds its amount within noise (``SIGNIFICANT``) it stays; otherwise
-the line through the two spins' added times is solved for ``gpu_us`` and that
-length taken again beside the plain forward, kept only where it adds nearer the
-amount than the rate's did (``closer``). A length beyond
+the line through the two spins' added times is solved for ``gpu_us``, and that
+length and the rate's taken again beside the plain forward: it is kept only where
+it adds nearer the amount (``closer``). A length beyond
 ``attention_slowdown.CALIBRATION_RANGE`` of the rate's (the line drawn through
 noise) is not kept. The lengths are kept beside the spec
 (``attention_slowdown.SPIN_SUFFIX``), per GPU and amount, where the injector
@@ -42,9 +42,11 @@ MAX_ROUNDS = 12
 # a forward at the power cap moves 2-3% of itself between rounds, as much as a "+5%" amount.
 PRECISION = 0.1
 # The rate's length is moved only where it misses its amount by more than this many standard errors: on
-# an H200 a line drawn through four rounds of a 50 ms forward at its power cap gave 0.3 and 1.6 of the
-# amount where the rate gave 0.9-1.0 (docs/measurements/2026-12-04-h200-injector-rounds.md).
+# an H200 four rounds of a 51 ms forward at its power cap put the rate's length at 0.29 of the amount, and
+# the line through them gave a length that added 1.58 of it; over nine rounds a spin and real work added
+# 0.5-2.2 of their length there (docs/measurements/2026-12-04-h200-workers-and-cupti.md).
 SIGNIFICANT = 2.0
+MEDIAN_ERROR = math.sqrt(math.pi / 2)
 
 
 def round_seconds(graphs: dict, rounds: int, times: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
@@ -61,7 +63,8 @@ def round_seconds(graphs: dict, rounds: int, times: dict[str, list[float]] | Non
 
 
 class Added(NamedTuple):
-    """What a spin adds to the forward over the rounds: the median of each round's difference, its standard error."""
+    """What a spin adds to the forward over the rounds: the median of each round's difference, and the
+    median's standard error (1.2533 the mean's, for normal steps)."""
 
     seconds: float
     error: float
@@ -69,7 +72,7 @@ class Added(NamedTuple):
 
 def added(times: dict[str, list[float]], name: str) -> Added:
     steps = [spun - plain for spun, plain in zip(times[name], times["plain"], strict=True)]
-    error = statistics.stdev(steps) / math.sqrt(len(steps)) if len(steps) > 1 else math.inf
+    error = MEDIAN_ERROR * statistics.stdev(steps) / math.sqrt(len(steps)) if len(steps) > 1 else math.inf
     return Added(statistics.median(steps), error)
 
 
@@ -122,17 +125,20 @@ def calibrated_cycles(entry: dict, rate: float) -> tuple[int | None, str]:
     line = f"{entry['config']} {entry['mask']}: {entry['gpu_us']:.2f} us on " \
            f"{statistics.median(times['plain']) * 1e6:.1f} us; {said}"
     if cycles is not None:
-        check = added(round_seconds({"plain": captured_replays(run), "c": spun(cycles)}, MIN_ROUNDS), "c")
-        line += f"; calibrated {cycles} cycles: {check.seconds / target:.3f} of it"
-        if not closer(check.seconds, added(times, "c").seconds, target):
-            return None, f"{line}, no closer than the rate's: the rate's length stays"
+        # Both lengths again, in the same rounds: the rate's first measure was chosen for missing.
+        again = round_seconds({"plain": captured_replays(run), "c": spun(first), "calibrated": spun(cycles)},
+                              len(times["plain"]))
+        calibrated, at_rate = added(again, "calibrated").seconds, added(again, "c").seconds
+        line += f"; calibrated {cycles} cycles: {calibrated / target:.3f} of it, the rate's {at_rate / target:.3f}"
+        if not closer(calibrated, at_rate, target):
+            return None, f"{line}: no closer, the rate's length stays"
     return cycles, line
 
 
 def closer(calibrated: float, at_rate: float, target: float) -> bool:
-    """Whether the calibrated length, measured again, added nearer ``target`` than the rate's length did: a
-    line through two spins of a short forward drew one that added 1.52 of the amount where the rate's added
-    0.72 (docs/measurements/2026-12-04-h200-workers-and-cupti.md)."""
+    """Whether the calibrated length added nearer ``target`` than the rate's length, both measured again in
+    the same rounds: a line through two spins of a short forward drew one that added 1.52 of the amount
+    where the rate's had added 0.72 (docs/measurements/2026-12-04-h200-workers-and-cupti.md)."""
     return abs(calibrated - target) < abs(at_rate - target)
 
 

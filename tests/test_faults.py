@@ -362,18 +362,19 @@ def test_the_calibration_moves_the_rates_length_only_where_it_misses_its_amount_
     import spin_calibration as calibration
 
     assert (calibration.SIGNIFICANT, calibration.PRECISION, calibration.MIN_ROUNDS) == (2.0, 0.1, 4)
+    assert calibration.MEDIAN_ERROR == pytest.approx(1.2533, abs=1e-4)  # a median's error over a mean's
 
     def rounds(c: list[float], two_c: list[float]) -> dict[str, list[float]]:
         return {"plain": [100.0] * len(c), "c": [100.0 + x for x in c], "2c": [100.0 + x for x in two_c]}
 
-    # steps 4, 8, 12, 16 (median 10, on its amount), and 2, 6, 10, 14 (median 8, error 2.58): within 2 errors
+    # steps 4, 8, 12, 16 (median 10, on its amount), and 2, 6, 10, 14 (median 8, error 3.24): within 2 errors
     assert calibration.spin_length(rounds([4, 8, 12, 16], [20] * 4), 10.0, 1000)[0] is None
     cycles, said = calibration.spin_length(rounds([2, 6, 10, 14], [20] * 4), 10.0, 1000)
-    assert cycles is None and said == ("at the rate (1000 cycles) 0.800 of it (+-0.258, 4 rounds): within noise "
+    assert cycles is None and said == ("at the rate (1000 cycles) 0.800 of it (+-0.324, 4 rounds): within noise "
                                        "of its amount, the rate's length stays")
-    # steps 7.9, 8, 8, 8.1: median 8, error 0.041, and the line through 8 at c and 18 at 2c: 1200 cycles
+    # steps 7.9, 8, 8, 8.1: median 8, error 0.051, and the line through 8 at c and 18 at 2c: 1200 cycles
     cycles, said = calibration.spin_length(rounds([7.9, 8.0, 8.0, 8.1], [18.0] * 4), 10.0, 1000)
-    assert cycles == 1200 and said == "at the rate (1000 cycles) 0.800 of it (+-0.004, 4 rounds)"
+    assert cycles == 1200 and said == "at the rate (1000 cycles) 0.800 of it (+-0.005, 4 rounds)"
     # a short 2c (the line falls) or one that asks for beyond CALIBRATION_RANGE: the rate
     for two_c in (7.0, 8.1):
         cycles, said = calibration.spin_length(rounds([7.9, 8.0, 8.0, 8.1], [two_c] * 4), 10.0, 1000)

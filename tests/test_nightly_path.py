@@ -25,6 +25,7 @@ import pytest
 from conftest import REPO_ROOT, TOOLS, contender_environment, git, run_tool
 from lib.nights import read_night
 from lib.noise import EXTRA_PROCESSES
+from lib.remeasure import WORKERS_PER_SIDE
 from lib.results import ResultsStore
 from lib.rows import config_rows
 from lib.suite import schema
@@ -317,12 +318,13 @@ def test_without_last_nights_environment_the_contender_alone_is_re_measured(nigh
     suspects = {(r["config"], r["mask"], r["signal"]): r["why"] for r in report_rows(nights.report("C"), "Suspects")}
     assert suspects[(slow["config"], slow["mask"], "wall")].startswith("re-measured: undecided (contender side only)")
     workers = [start for start in nights.starts("C") if WORKER in start]
-    assert len(workers) == 1 and WORKER_START.fullmatch(workers[0])  # the contender's; no baseline
+    assert len(workers) == WORKERS_PER_SIDE == 2  # the contender's; no baseline
+    assert all(WORKER_START.fullmatch(start) for start in workers)
     assert 1 <= remeasured_processes(nights.report("C")) <= 10  # one side's, as many as the budget allowed
 
 
 def test_with_last_nights_environment_both_sides_are_re_measured(nights, tmp_path):
-    """The check as the nightly runs it with --baseline-python: a worker of each Python, alternating."""
+    """The check as the nightly runs it with --baseline-python: two workers of each Python, alternating."""
     results = tmp_path / "results"
     shutil.copytree(nights.results, results)
     completed = run_tool("check_regressions.py", "--results-dir", str(results), "--machine", MACHINE,
@@ -332,8 +334,8 @@ def test_with_last_nights_environment_both_sides_are_re_measured(nights, tmp_pat
     assert completed.returncode in (0, 1), completed.stderr
     report = json.loads(completed.stdout)
     starts = nights.starts("C-both")
-    assert len(starts) == 2 and all(WORKER_START.fullmatch(start) for start in starts)
-    assert starts[0].split()[-1] == starts[1].split()[-1]  # one quiet lock for both sides
+    assert len(starts) == 2 * WORKERS_PER_SIDE == 4 and all(WORKER_START.fullmatch(start) for start in starts)
+    assert len({start.split()[-1] for start in starts}) == 1  # one quiet lock for both sides
     # Blocks of four, both sides: 10 a side a round, 4 more a side where a key was extended near the bar.
     summary = report["confirmation"]
     per_round = 2 * (10 + (EXTRA_PROCESSES if summary["extended"] else 0))

@@ -1,8 +1,8 @@
 """The re-measurement worker of the nightly check: one forked child per measurement.
 
 Run as ``python -m benchmarks.measure.worker --device D [--quiet-lock PATH]`` from the
-repository root by tools/lib/remeasure.py, once per environment (the baseline's
-torch, the contender's). It imports torch once and keeps READY_CHILDREN children
+repository root by tools/lib/remeasure.py, twice per environment (the baseline's
+torch, the contender's: ``remeasure.WORKERS_PER_SIDE``). It imports torch once and keeps READY_CHILDREN children
 forked ahead of their request, each with its device started; every
 ``WorkerRequest`` JSON line on stdin (``benchmarks/schema.py``) goes to the
 oldest of them, which measures the requested configs and masks and answers one
@@ -57,9 +57,10 @@ from .timers import adding_seconds, captured_replays, replayed_seconds, sm_clock
 VISIT_BLOCKS = (0.002, 3)
 SHORT_VISIT_BLOCKS = (0.001, 2)
 # Children started ahead of their request, per worker: a child's start (CUDA's context, the libraries'
-# first loads, about half a second on an H200) runs while the other side's child takes its first calls.
-# The worker forks CHILDREN_STARTED_TOGETHER at once, once that many were asked, and keeps at least two
-# ready: blocks of ABBA ask one side twice in a row.
+# first loads, about half a second on an H200) runs while other children take their first calls. The
+# worker forks CHILDREN_STARTED_TOGETHER at once, once that many were asked, and keeps two more ready, so
+# that a request finds its child started (with two workers a side, each is asked at most every other
+# process of its side).
 READY_CHILDREN = 2 + CHILDREN_STARTED_TOGETHER
 
 

@@ -58,7 +58,7 @@ SIDES = ("baseline", "contender")
 # worker shares its memory layout and hash seed, which set a host-bound forward's time apart from another
 # worker's for every process it forks: on an H200 an A/A check with one worker a side confirmed a wall
 # time 1.076 slower at p = 7e-5, the next check 0.97-1.03 (docs/noise.md, "A side's workers"). With two,
-# the rank test sees each side's spread between workers too, as pyperf's many processes do.
+# one odd worker moves half of a side's values, not all of them (pyperf spawns some 20 processes for this).
 WORKERS_PER_SIDE = 2
 # A worker's phases that grow with the keys a process measures: all but the device's start, the wait
 # for the quiet lock (another child's start) and the GPU's rest before the passes.
@@ -428,8 +428,8 @@ class Remeasured:
 
 def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int, seed: int,
               budget_seconds: float = 120.0, factor: float | None = None) -> Remeasured:
-    """Measure every key of ``plan`` in ``processes_per_side`` fresh processes of each side's worker
-    (one side or both).
+    """Measure every key of ``plan`` in ``processes_per_side`` fresh processes of each side's workers,
+    in turn (one side or both).
 
     The nightly's cost stays bounded and the sides balanced: at the start of each block
     of four, where the processes so far say the rest would end past ``budget_seconds``,
