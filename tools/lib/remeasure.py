@@ -55,7 +55,7 @@ from lib.supervisor import end_group, supervised
 
 SIDES = ("baseline", "contender")
 # Each side's processes are forked from this many workers of its own, in turn. A process forked from a
-# worker shares its memory layout and hash seed, which set a host-bound forward's time apart from another
+# worker shares its memory layout and hash seed, which can set a host-bound forward's time apart from another
 # worker's for every process it forks: on an H200 an A/A check with one worker a side confirmed a wall
 # time 1.076 slower at p = 7e-5, the next check 0.97-1.03 (docs/noise.md, "A side's workers"). With two,
 # one odd worker moves half of a side's values, not all of them (pyperf spawns some 20 processes for this).
