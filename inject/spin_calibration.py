@@ -126,7 +126,7 @@ def calibrated_cycles(entry: dict, rate: float) -> tuple[int | None, str]:
            f"{statistics.median(times['plain']) * 1e6:.1f} us; {said}"
     if cycles is not None:
         # Both lengths again, in the same rounds: the rate's first measure was chosen for missing.
-        again = round_seconds({"plain": captured_replays(run), "c": spun(first), "calibrated": spun(cycles)},
+        again = round_seconds({"plain": graphs["plain"], "c": graphs["c"], "calibrated": spun(cycles)},
                               len(times["plain"]))
         calibrated, at_rate = added(again, "calibrated").seconds, added(again, "c").seconds
         line += f"; calibrated {cycles} cycles: {calibrated / target:.3f} of it, the rate's {at_rate / target:.3f}"
