@@ -697,20 +697,25 @@ def offset_values(offsets: dict[str, float]):
 
 def test_a_sides_processes_are_forked_from_its_workers_in_turn(monkeypatch):
     """Two workers a side, started together: each side's k-th process is its worker k % 2's (a fake worker's
-    n-th process answers 100 + n), so a side's values hold the spread between its workers, not one's alone."""
+    n-th process answers 100 + n, its second worker's a quarter more), whatever the other side ran between
+    them, so a side's values hold the spread between its workers, not one's alone."""
     assert remeasure.WORKERS_PER_SIDE == 2
 
     class TwoASide(FakeWorkers):
         def started(self):
             if not self.running:
-                self.running = {side: [FakeWorker(side, self.wall, self.gpu, self.asked) for _ in range(2)]
+                self.running = {side: [FakeWorker(side, lambda s, n, c, i=index: self.wall(s, n, c) + i / 4,
+                                                  self.gpu, self.asked) for index in range(2)]
                                 for side in self.pythons}
             return self.running
 
     workers = TwoASide(offset_values({"a": 30.0}))
     measured = remeasure.remeasure(plan_of("a"), workers, "cpu", 10, 0, 1e9, None)
+    # The sides in blocks of ABBA or BAAB: a side's second process of a block is the run's second or fourth.
+    assert [side for side, _ in workers.asked][:4] in (["baseline", "contender", "contender", "baseline"],
+                                                       ["contender", "baseline", "baseline", "contender"])
     assert [measured.side(("a", "causal_bias"), "wall", side) for side in remeasure.SIDES] == [
-        [100.0 + n // 2 for n in range(10)], [130.0 + n // 2 for n in range(10)]]
+        [100.0 + n // 2 + n % 2 / 4 for n in range(10)], [130.0 + n // 2 + n % 2 / 4 for n in range(10)]]
     assert [[worker.count for worker in workers.running[side]] for side in remeasure.SIDES] == [[5, 5], [5, 5]]
 
 

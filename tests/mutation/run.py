@@ -50,7 +50,7 @@ MODULES = {
     "remeasure": Scope("tools/lib/remeasure.py", ("tests/test_remeasure_units.py",),
                        ("priority", "visits", "signals_of", "key_cost", "fitted_plan", "process_order",
                         "Remeasured", "remeasure_in_rounds", "stop_before", "enough_to_confirm", "keys_that_fit",
-                        "sides_say", "looks_early")),
+                        "sides_say", "looks_early", "_Round.ask")),
     "findings": Scope("tools/lib/findings.py", ("tests/test_verdict_units.py",)),
     "nights": Scope("tools/lib/nights.py", ("tests/test_nights_units.py",)),
     # The reader's checks of what it reads; not the locating of files and runs.
