@@ -717,6 +717,7 @@ def test_a_sides_processes_are_forked_from_its_workers_in_turn(monkeypatch):
     assert [measured.side(("a", "causal_bias"), "wall", side) for side in remeasure.SIDES] == [
         [100.0 + n // 2 + n % 2 / 4 for n in range(10)], [130.0 + n // 2 + n % 2 / 4 for n in range(10)]]
     assert [[worker.count for worker in workers.running[side]] for side in remeasure.SIDES] == [[5, 5], [5, 5]]
+    assert all(0.0 <= cost.seconds < 0.5 for cost in measured.costs)  # each from its request to its answer
 
 
 def test_looks_come_at_each_blocks_start_once_each_side_has_six():
