@@ -70,8 +70,10 @@ GPU_PASSES = 2
 
 
 def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
-    """Dispatch counts (the backend with them) and (CUDA) peak memory of one warm mask."""
-    figures.dispatch, figures.peak_memory = dispatch_counts(case.runner(mask), case.config.device == "cuda")
+    """Dispatch counts (the backend with them) and (CUDA) peak memory of one mask, warmed by one call first."""
+    run = case.runner(mask)
+    run()
+    figures.dispatch, figures.peak_memory = dispatch_counts(run, case.config.device == "cuda")
 
 
 def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures,
@@ -131,7 +133,7 @@ class NightPasses:
                 figures.errors.append(f"{what} failed: {describe(error)}")
 
     def first_pass(self, config: AttentionConfig) -> None:
-        """Check both masks; where they agree, a first visit of each and the counts."""
+        """Check both masks; where they agree, a first visit of each."""
         self._check_and_measure(config)
         self.release(config)  # the case is gone with the call above: its memory goes back now
 
@@ -148,9 +150,6 @@ class NightPasses:
         figures = {mask: MaskFigures() for mask in MASKS}
         self.state.figures[config] = figures
         self.visit(case, figures, MASKS)
-        for mask in MASKS:
-            self.attempt(figures[mask], "counting", "counts",
-                         lambda mask=mask: measure_counts(case, mask, figures[mask]))
 
     def visit(self, case: ForwardCase, figures: dict[str, MaskFigures], masks: tuple[str, ...],
               block_seconds: float = VISIT_BLOCK_SECONDS) -> None:
@@ -209,6 +208,23 @@ class NightPasses:
             self.attempt(figures[mask], "GPU time", "kernel",
                          lambda mask=mask: measure_kernel_time(case, mask, figures[mask], self.heavy_rest))
 
+    def counts_pass(self, configs: list[AttentionConfig]) -> None:
+        """Each checked config's counts, a build each, after everything timed: the profiler leaves CUPTI attached
+        to the process, and every later launch would pay its callbacks (docs/noise.md "CUPTI after the counts")."""
+        for config in configs:
+            if self.state.verdicts.get(config) is None:
+                self._counts(config)
+                self.release(config)
+
+    def _counts(self, config: AttentionConfig) -> None:
+        figures = self.state.figures[config]
+        case = self.rebuilt(config, "counts")
+        if case is None:
+            return
+        for mask in MASKS:
+            self.attempt(figures[mask], "counting", "counts",
+                         lambda mask=mask: measure_counts(case, mask, figures[mask]))
+
     def heavy_rest(self, once: float) -> None:
         """The rest before a heavy key's blocks: a phase of its own, counted in "kernel" too (the worker's
         "gpu" leaves it out)."""
@@ -255,6 +271,7 @@ def _run_passes(night: NightPasses, configs: list[AttentionConfig], passes: int,
     if configs and configs[0].device == "cuda":
         for index in range(GPU_PASSES):
             night.gpu_pass(index, configs)
+    night.counts_pass(configs)
 
 
 def _short_calls(figures: dict[str, MaskFigures] | str | None) -> bool:
