@@ -933,6 +933,17 @@ def test_the_check_finds_a_one_night_call_and_counts_sorted_regressions_first(tm
                                                   "class": "unknown", "wall_floor": 1.05, "gpu_floor": None}
 
 
+def test_an_impossible_count_tonight_is_listed_never_judged_and_the_night_stands(tmp_path):
+    """A profile that lost its CUDA records counted -1 syncs on an H200 night, and the check refused the whole
+    file: tonight's other results went unjudged. Read as not measured, it is listed; the rest is judged."""
+    runs = write_nights(tmp_path, [2e-3, 1e-3, 1e-3, 1e-3], [85.0, -1.0, 85.0, 85.0])
+    v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None, settings(factor=1.05))
+    assert [(f.level, f.key, f.signal) for f in v.findings] == [("regression", ("cpu", LABELS[0], "materialized"),
+                                                                 "wall")]
+    assert v.not_measured == [f"contender AttentionBiasNightCPU.track_aten_ops_causal_bias({LABELS[1]}): "
+                              "impossible value -1.0, read as not measured"]
+
+
 def test_the_check_names_tonights_failures_and_the_nights_set_aside(tmp_path, capsys):
     runs = write_nights(tmp_path, [None, 1e-3, 1e-3, 1e-3], [85.0] * 4)
     runs[0].path.write_text("{broken")

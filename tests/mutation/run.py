@@ -55,7 +55,7 @@ MODULES = {
     "nights": Scope("tools/lib/nights.py", ("tests/test_nights_units.py",)),
     # The reader's checks of what it reads; not the locating of files and runs.
     "results": Scope("tools/lib/results.py", ("tests/test_results_checks.py",),
-                     ("RunFile.load", "must_be_positive", "impossible_value", "ResultsStore.benchmarks",
+                     ("RunFile.load", "must_be_positive", "impossible", "damaged", "ResultsStore.benchmarks",
                       "ResultsStore.load", "ResultsStore.run_seconds", "ResultsStore.night_visits",
                       "ResultsStore.param_names", "previous_suspects", "dispatch_names", "lower_is_better")),
 }

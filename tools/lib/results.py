@@ -64,7 +64,7 @@ class RunFile:
     def load(self) -> Results:
         try:
             results = Results.load(str(self.path))
-            problem = impossible_value(results)
+            problem = damaged(results)
         except Exception as error:  # asv raises several kinds for a damaged file
             raise ToolError(f"corrupt results file {self.path}: {one_line(error)}") from None
         if problem:
@@ -79,10 +79,16 @@ def must_be_positive(name: str) -> bool:
     return method.startswith("time_") or (figure is not None and figure.positive)
 
 
-def impossible_value(results: Results) -> str | None:
-    """What no run can have recorded: a non-number, an infinite value, a time of zero or less.
+def impossible(name: str, value: float) -> bool:
+    """A number no run can have measured: below zero, or zero for a duration or a size. A fault of the
+    measurement, read as not measured (lib.rows): the file's other values stand."""
+    return value < 0 or (value == 0 and must_be_positive(name))
 
-    None and NaN stay: asv's failed and skipped.
+
+def damaged(results: Results) -> str | None:
+    """What makes a file unreadable: values that do not match the parameter sets, a non-number, an infinity.
+
+    None and NaN stay: asv's failed and skipped; so does an impossible number (``impossible``).
     """
     for name in results.get_all_result_keys():
         params = results.get_result_params(name)
@@ -95,8 +101,6 @@ def impossible_value(results: Results) -> str | None:
                 continue
             if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isinf(value):
                 return f"{name} has the value {value!r}"
-            if not math.isnan(value) and (value < 0 or (value == 0 and must_be_positive(name))):
-                return f"{name} has the impossible value {value!r}"
     return None
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from asv.results import Results
 
 from lib.cli import ToolError
+from lib.results import impossible
 from lib.suite import schema
 
 # Where a config's wall time comes from: the night's measuring process, or asv's own time_* benchmarks.
@@ -27,7 +28,7 @@ class Measurement:
 
     value: float | None  # None: failed or missing; NaN is turned into None as skipped
     spread: float | None  # wall times: slowest visit of the night less the fastest (the value), where known
-    status: str  # "ok", "failed", "skipped", "missing"
+    status: str  # "ok", "failed", "skipped", "missing", or IMPOSSIBLE and the value
 
     @property
     def ok(self) -> bool:
@@ -42,6 +43,8 @@ class Measurement:
 
 
 MISSING = Measurement(None, None, "missing")
+# A number no run can have measured (lib.results.impossible): a fault, listed, never judged.
+IMPOSSIBLE = "impossible value"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,14 +105,16 @@ def _measurements(results: Results, name: str, params: list[list[str]]) -> list[
     """asv's value of every parameter set of one benchmark."""
     if name not in results.get_all_result_keys():
         return [MISSING] * math.prod(len(axis) for axis in params)
-    return [_measurement(value) for value in results.get_result_value(name, params)]
+    return [_measurement(name, value) for value in results.get_result_value(name, params)]
 
 
-def _measurement(value: float | None, visits: list[float] | None = None) -> Measurement:
+def _measurement(name: str, value: float | None, visits: list[float] | None = None) -> Measurement:
     if value is None:
         return Measurement(None, None, "failed")
     if math.isnan(value):
         return Measurement(None, None, "skipped")
+    if impossible(name, value):
+        return Measurement(None, None, f"{IMPOSSIBLE} {value!r}, read as not measured")
     spread = max(visits) - min(visits) if visits else None
     return Measurement(float(value), spread, "ok")
 
@@ -152,7 +157,7 @@ def config_rows(results: Results, grid: schema.Grid, param_names: list[str], sou
         for mask in schema.MASKS:
             night = (visits or {}).get(label, {}).get(mask) if source == "night" else None
             if night and walls[mask].ok:
-                walls[mask] = _measurement(walls[mask].value, night)
+                walls[mask] = _measurement(names[mask], walls[mask].value, night)
         rows.append(ConfigRow(
             params={n: parse_param(v) for n, v in zip(param_names, combination)},
             label=label,
@@ -196,11 +201,15 @@ def choose_grid(results: Results, grid_name: str | None, source: str | None) -> 
 
 
 def problem_rows(rows: Sequence[ConfigRow]) -> Iterator[str]:
-    """'mask(params): status' for each wall time that failed, was skipped or is missing."""
+    """'mask(params): status' for each wall time that failed, was skipped or is missing, and 'method(params):
+    status' for each other figure of an impossible value (one that failed fails with its wall time)."""
     for row in rows:
         for mask, measurement in row.walls.items():
             if not measurement.ok:
                 yield f"{mask}({row.label}): {measurement.status}"
+        for method, measurement in row.figures.items():
+            if measurement.status.startswith(IMPOSSIBLE):
+                yield f"{method}({row.label}): {measurement.status}"
 
 
 # ---------------------------------------------------------------- asv compare's flag
