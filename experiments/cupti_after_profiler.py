@@ -9,8 +9,9 @@ activity (which attaches CUPTI) with ``TEARDOWN_CUPTI`` set to ``--teardown``, t
 visits again, a CUDA graph captured and replayed, a profile and a capture once
 more. Prints each mask's visits before and after and their ratio. Where Kineto
 leaves CUPTI attached after a profile (pytorch/pytorch#144455; ``--teardown 0``),
-every later kernel launch pays CUPTI's callbacks. ``counts.dispatch_counts``, the
-night's, sets it to 1 (``counts.TEARDOWN_CUPTI``). GPU only.
+every later kernel launch pays CUPTI's callbacks. Teardown after each profile lost
+a profile's every CUDA record now and then on a night, so the night counts last,
+with CUPTI left attached (docs/noise.md, "CUPTI after the counts"). GPU only.
 """
 
 from __future__ import annotations

@@ -76,8 +76,6 @@ DAMAGE = {
         "attention_bias.AttentionBiasNightCPU.track_wall_time_materialized": {"param_names": "batch"}})),
     "run not JSON": whole_file("{not json"),
     "run a list": whole_file("[]"),
-    "time of zero": edit_run(set_value(0.0)),
-    "negative time": edit_run(set_value(-1e-6)),
     "infinite time": edit_run(set_value(1e999)),
     "time not a number": edit_run(set_value("fast")),
     "no result columns": edit_run(drop_column),
@@ -106,6 +104,28 @@ def test_damaged_results_exit_2_with_one_line(tool, damage, tmp_path):
     assert completed.returncode == 2, (completed.stdout, completed.stderr)
     assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr, completed.stderr
     assert name in completed.stderr
+
+
+@pytest.mark.parametrize("value", [0.0, -1e-6])
+def test_an_impossible_time_is_read_as_not_measured_by_every_tool_and_named(value, tmp_path):
+    """A time of zero or below is a fault of one measurement, not a damaged file: each tool goes on without it,
+    and those that list what was not measured name it."""
+    results = healthy_tree(tmp_path)
+    edit_run(set_value(value))(results)
+    line = f"causal_bias(1, 4, (1, 48), 64, 'float32'): impossible value {value!r}, read as not measured"
+    outputs = {}
+    for tool, args in TOOLS.items():
+        args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+        args = args[:1] + ["--results-dir", str(results)] + args[1:] if tool == "inject.py" else [
+            "--results-dir", str(results), *args]
+        completed = run_tool(tool, *args)
+        assert completed.returncode == 0, (tool, completed.stderr)
+        outputs[tool] = completed
+    assert f"Not measured (1):\n  {line}\n" in outputs["speedup_summary.py"].stdout
+    assert f"## Failed or missing (1)\n\n- contender AttentionBiasNightCPU.{line}\n" in outputs[
+        "check_regressions.py"].stdout
+    assert "\n7 results;" in outputs["noise_report.py"].stdout  # the pair's 8 wall times less that one
+    assert outputs["inject.py"].stderr == "only 3 config(s) to choose from in bbbbbbbb: 3 slowdown(s), not 10\n"
 
 
 @pytest.mark.parametrize("args", [["--factor", "nan"], ["--factor", "inf"], ["--window", "0"],
