@@ -99,7 +99,7 @@ class Figure:
     lower_is_better: bool | None  # None: a code with no better direction (the SDPA backend)
     exact: bool = False  # a count: the same on every run of one torch build
     cuda_only: bool = False
-    positive: bool = False  # a duration or size: zero or less is impossible
+    positive: bool = False  # a duration, a size, a CUDA forward's kernels: zero or less is impossible
 
 
 # The SDPA backend is recorded as torch.nn.attention.SDPBackend's value; the unit names the codes,
@@ -116,7 +116,8 @@ SDPA_BACKEND = Figure("sdpa_backend", BACKEND_UNIT, None)
 ATEN_OPS = Figure("aten_ops", "operators", True, exact=True)
 COUNTS = (
     ATEN_OPS,
-    Figure("kernels", "kernels", True, exact=True, cuda_only=True),
+    # A CUDA forward launches kernels: none means the profile lost its records (counts.dispatch_counts).
+    Figure("kernels", "kernels", True, exact=True, cuda_only=True, positive=True),
     Figure("syncs", "syncs", True, exact=True, cuda_only=True),
     Figure("python_calls", "calls", True, exact=True),
     Figure("allocations", "allocations", True, exact=True, cuda_only=True),

@@ -12,7 +12,8 @@ pays it again.
     python experiments/check_phase_cost.py [--out steps.jsonl] [--profile-first] [--one-cpu] [--fork] [--temp-cwd]
 
 ``--profile-first`` runs torch's profiler (CPU and CUDA activities) over one small
-CUDA operation before the grid, as the night's counts run it after each config's check.
+CUDA operation before the grid, as the night's counts once ran it after each config's check
+(they come last now): whether a profile makes the later checks cost more.
 ``--one-cpu`` pins the process to the first of its CPUs, as the night's first pass does.
 ``--fork`` walks the grid in a child forked after torch's import, before CUDA's start, as
 asv's forkserver runs the night and the re-measurement's worker runs its processes.

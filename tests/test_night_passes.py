@@ -30,11 +30,19 @@ def stand_in_night(monkeypatch, fails=lambda config, events: False, mismatch: tu
     """The night of ``passes``; a build raises where ``fails(config, events so far)``, the check where the
     config's batch size is in ``mismatch``."""
     events: list[tuple] = []
+    builds: list[int] = []  # each build's batch size, in order (a case knows its build's index)
+    counted_with: dict[tuple[int, str], int] = {}  # (batch size, mask) -> the build its counts used
 
     def build(config, mask_builder):
         if fails(config, events):
             raise RuntimeError("CUDA out of memory")
-        return SimpleNamespace(config=config, runner=lambda mask: SimpleNamespace(config=config, mask=mask))
+        builds.append(config.batch_size)
+        return SimpleNamespace(config=config, build=len(builds) - 1,
+                               runner=lambda mask: SimpleNamespace(config=config, mask=mask))
+
+    def count(case, mask, figures):
+        counted_with[(case.config.batch_size, mask)] = case.build
+        events.append(("count", case.config.batch_size, mask))
 
     def check(case):
         if case.config.batch_size in mismatch:
@@ -55,14 +63,14 @@ def stand_in_night(monkeypatch, fails=lambda config, events: False, mismatch: tu
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda: "a stand-in GPU")
     monkeypatch.setattr(night, "build_case", build)
     monkeypatch.setattr(night, "check_case", lambda case: check(case))
-    monkeypatch.setattr(night, "measure_counts",
-                        lambda case, mask, figures: events.append(("count", case.config.batch_size, mask)))
+    monkeypatch.setattr(night, "measure_counts", count)
     monkeypatch.setattr(night, "visit_seconds", visit)
     monkeypatch.setattr(night, "graph_replay_seconds", gpu_time)
     monkeypatch.setattr(night, "sm_clock_mhz", lambda: 1980)
     monkeypatch.setattr(night.time, "sleep", lambda seconds: events.append(("rest", seconds)))
     configs = grid.grid_configs([[16, 1, 8], [16], [(128, 256)], [2048], ["bfloat16"]], "cuda")
     state = night.measure_grid(configs)
+    state.stand_in = SimpleNamespace(builds=builds, counted_with=counted_with)
     return state, events
 
 
@@ -116,6 +124,11 @@ def test_the_counts_come_last_after_every_visit_and_gpu_time_a_build_each(passes
     first_count = next(index for index, event in enumerate(events) if event[0] == "count")
     assert events[first_count:] == [("count", batch, mask) for batch in (16, 1, 8) for mask in grid.MASKS]
     assert {"visit", "capture"} <= {event[0] for event in events[:first_count]}
+    builds = state.stand_in.builds
+    # 3 checks, 3 later full passes of 3, 12 short passes of batch 1, 2 GPU passes of 3, the counts' 3
+    assert len(builds) == 3 + 3 * 3 + 12 + 2 * 3 + 3 and builds[-3:] == [16, 1, 8]
+    assert state.stand_in.counted_with == {(batch, mask): len(builds) - 3 + index
+                                           for index, batch in enumerate((16, 1, 8)) for mask in grid.MASKS}
 
 
 def test_a_build_failing_in_the_counts_pass_says_so_and_the_others_are_counted(monkeypatch):

@@ -43,7 +43,8 @@ def damaged(name: str, values: list, params: list | None = None) -> str | None:
 
 
 # (method, must be positive, lower is better): durations and sizes are positive and better lower; counts
-# and codes may be zero and have no better direction (a count's change is judged by the verdict itself).
+# and codes may be zero (not a CUDA forward's kernels) and have no better direction (a count's change is judged
+# by the verdict itself).
 # A name with its parameters, as asv's pages give it, is asked only which way is better (None).
 FIGURE_RULES = [
     (f"{TIMED}.time_materialized", True, True),
@@ -56,7 +57,7 @@ FIGURE_RULES = [
     (f"{NIGHT}.track_sdpa_backend_materialized", False, False),
     (f"{NIGHT}.track_unknown_materialized", False, False),
     ("time_materialized.track_aten_ops_materialized", False, False),  # the method decides, not the class
-    ("time_x.track_kernels_materialized", False, False),
+    ("time_x.track_kernels_materialized", True, False),  # a CUDA forward launches kernels; a count
 ]
 
 
@@ -137,15 +138,19 @@ def test_a_run_that_asv_cannot_parse_is_corrupt_in_one_line(tmp_path):
 
 
 def test_a_run_with_impossible_values_loads_and_reads_them_as_not_measured_naming_them(tmp_path):
-    """A zero wall time, a count of -1: faults of one measurement each, listed; the other values stand."""
+    """A zero wall time, a count of -1: faults of one measurement each, listed; the other values stand. So is a
+    figure that failed where its mask's wall time did not (a count the profiler lost); where the wall time
+    failed or was impossible, its own line says so for the mask."""
     store, run = a_store(tmp_path, {**WALLS, "track_wall_time_materialized": [1.0, 0.0, 3.0, 4.0],
-                                    "track_aten_ops_causal_bias": [85, 85, -1, 85]})
+                                    "track_aten_ops_causal_bias": [85, 85, -1, 85],
+                                    "track_python_calls_materialized": [40, None, 40, None]})
     table = rows.config_rows(run.load(), CPU, store.param_names(CPU))
     assert [row.walls["materialized"].value for row in table] == [1.0, None, 3.0, 4.0]
     assert [row.figure("aten_ops", "causal_bias") for row in table] == [85, 85, None, 85]
     assert list(rows.problem_rows(table)) == [
         f"materialized({table[1].label}): impossible value 0.0, read as not measured",
-        f"track_aten_ops_causal_bias({table[2].label}): impossible value -1, read as not measured"]
+        f"track_aten_ops_causal_bias({table[2].label}): impossible value -1, read as not measured",
+        f"track_python_calls_materialized({table[3].label}): failed"]
 
 
 def test_a_run_whose_parameters_differ_from_benchmarks_json_is_corrupt(tmp_path):

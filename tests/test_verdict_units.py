@@ -944,6 +944,17 @@ def test_an_impossible_count_tonight_is_listed_never_judged_and_the_night_stands
                               "impossible value -1.0, read as not measured"]
 
 
+def test_a_count_the_last_night_failed_to_take_is_judged_against_the_night_before():
+    """A count lost on one night (the profiler lost its records) leaves the next night's count judged
+    against the last night that has it, not unjudged."""
+    history = [Night(None, {KEY: {"aten_ops": 85.0}}), Night(None, {KEY: {"aten_ops": None}})]
+    changed = verdict.count_findings(history, Night(None, {KEY: {"aten_ops": 86.0}}), {KEY: "unknown"})
+    assert [(f.level, f.signal, f.reference, f.contender, f.why) for f in changed] == [
+        ("regression", "aten_ops", 85.0, 86.0, "exact count changed")]
+    assert verdict.count_findings(history, Night(None, {KEY: {"aten_ops": 85.0}}), {KEY: "unknown"}) == []
+    assert verdict.count_findings(history[1:], Night(None, {KEY: {"aten_ops": 86.0}}), {KEY: "unknown"}) == []
+
+
 def test_the_check_names_tonights_failures_and_the_nights_set_aside(tmp_path, capsys):
     runs = write_nights(tmp_path, [None, 1e-3, 1e-3, 1e-3], [85.0] * 4)
     runs[0].path.write_text("{broken")

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -321,25 +322,44 @@ def test_the_forkserver_holds_torch_unless_only_the_night_runs(night_only, torch
 
 def test_a_profile_that_lost_its_cuda_records_is_taken_again_and_three_such_give_no_counts(monkeypatch):
     """Where CUPTI lost a profile's records (an H200 night lost 4 of 160 while it was torn down after each),
-    the profile misses its own synchronize: the counts profile again, and after three such say so rather than
-    count 0 kernels and -1 syncs."""
+    the profile saw no kernel, or not its own synchronize: the counts profile again, and after three such say
+    so rather than count 0 kernels and -1 syncs."""
     full = (Counter({"aten::mul": 2}), Counter({"kernel_a": 5}),
             Counter({"cudaDeviceSynchronize": 2}))  # one of them the forward's own
     lost = (Counter({"aten::mul": 2}), Counter(), Counter())
-    profiles = [lost, lost, full]
+    no_kernel = (Counter({"aten::mul": 2}), Counter(), Counter({"cudaDeviceSynchronize": 1}))
+    no_sync = (Counter({"aten::mul": 2}), Counter({"kernel_a": 5}), Counter())
+    profiles = [lost, no_kernel, full]
     monkeypatch.setattr(counts, "profiled_call", lambda run, cuda: profiles.pop(0))
     monkeypatch.setattr(counts, "counted_call", lambda run, cuda: (40, 3, 4096))
     dispatch, peak = counts.dispatch_counts(lambda: None, cuda=True)
     assert profiles == [] and counts.PROFILE_ATTEMPTS == 3
     assert dispatch.figures() == {"aten_ops": 2, "kernels": 5, "syncs": 1, "python_calls": 40, "allocations": 3}
     assert peak == 4096
-    profiles.extend([lost] * 3 + [full])
-    with pytest.raises(RuntimeError, match="no CUDA records in 3 profiles"):
+    profiles.extend([no_sync, lost, no_kernel, full])
+    with pytest.raises(RuntimeError, match="lost the CUDA records of 3 profiles"):
         counts.dispatch_counts(lambda: None, cuda=True)
     assert profiles == [full]
     # On the CPU there are no CUDA records to miss: one profile.
     profiles[:] = [lost, full]
     assert counts.dispatch_counts(lambda: None, cuda=False)[0].figures()["aten_ops"] == 2 and profiles == [full]
+
+
+def test_the_counts_warm_the_mask_with_one_call_before_counting(monkeypatch):
+    """The night's counts pass builds the config afresh: one call first, so that what is counted is a warm
+    forward's, as it was when the counts followed a config's first visit."""
+    calls: list[str] = []
+    case = SimpleNamespace(config=SimpleNamespace(device="cuda"), runner=lambda mask: lambda: calls.append(mask))
+
+    def counted(run, cuda):
+        calls.append(f"counted, cuda {cuda}")
+        return "counts", 1024
+
+    monkeypatch.setattr(night, "dispatch_counts", counted)
+    figures = night.MaskFigures()
+    night.measure_counts(case, "causal_bias", figures)
+    assert calls == ["causal_bias", "counted, cuda True"]
+    assert (figures.dispatch, figures.peak_memory) == ("counts", 1024)
 
 
 def test_dispatch_counts_are_exact_and_see_one_extra_operator():

@@ -22,10 +22,9 @@ SYNC_CALLS = ("cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchr
 
 TORCH_SOURCE = os.path.dirname(torch.__file__)
 
-# A profile of CUDA activity leaves CUPTI attached (every later launch pays its callbacks), so the night
-# counts last. Tearing CUPTI down after each profile instead (TEARDOWN_CUPTI=1) lost a profile's every CUDA
-# record now and then: 1 and 4 of 160 on two H200 nights (docs/noise.md "CUPTI after the counts").
-# Where the profile misses the measurement's own synchronize, it lost its records: profiled again.
+# A profile of CUDA activity leaves CUPTI attached, and tearing it down after each profile loses a profile's
+# records now and then (docs/noise.md, "CUPTI after the counts"): the night counts last, and a profile that
+# saw no kernel or not the measurement's own synchronize lost its records and is taken again.
 PROFILE_ATTEMPTS = 3
 
 
@@ -44,14 +43,15 @@ def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
 
 def dispatch_counts(run: Callable[[], torch.Tensor], cuda: bool) -> tuple[DispatchCounts, int | None]:
     """Count what warm calls of ``run`` dispatch (operators, kernels, syncs, Python calls, allocations)
-    and (CUDA) the bytes one call allocates at its peak: one profiled call and one counted call."""
+    and (CUDA) the bytes one call allocates at its peak: a profiled call (up to PROFILE_ATTEMPTS on CUDA,
+    until one kept its CUDA records) and one counted call. Where none did: an error, no counts at all."""
     for _ in range(PROFILE_ATTEMPTS):
         operators, kernels, sync_calls = profiled_call(run, cuda)
-        if not cuda or sync_calls:
+        if not cuda or (kernels and sync_calls):
             break
     else:
-        raise RuntimeError(f"the profiler saw no CUDA records in {PROFILE_ATTEMPTS} profiles, not even its own "
-                           "synchronize: no counts rather than wrong ones")
+        raise RuntimeError(f"the profiler lost the CUDA records of {PROFILE_ATTEMPTS} profiles (no kernel, or "
+                           "not its own synchronize): no counts rather than wrong ones")
     # Less the synchronize of profiled_call, which is the measurement's own.
     syncs = sum(sync_calls.values()) - 1 if cuda else None
     calls, allocated, peak = counted_call(run, cuda)

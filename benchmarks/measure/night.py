@@ -237,11 +237,13 @@ class NightPasses:
 def measure_grid(configs: list[AttentionConfig], mask_builder: MaskBuilder = lower_right_causal_mask,
                  passes: int = WALL_PASSES, short_passes: int = SHORT_CALL_PASSES - WALL_PASSES) -> GridState:
     """Check every config, then time and measure those that passed, in ``passes`` passes over the grid
-    and ``short_passes`` more over the configs of short calls; on CUDA then GPU_PASSES passes of GPU times.
+    and ``short_passes`` more over the configs of short calls; on CUDA then GPU_PASSES passes of GPU times;
+    last the counts (``counts_pass``).
 
     One config failing fails alone. The CUDA-graph capture, the one figure that
     can break the CUDA context, comes only in the GPU passes, after every check
-    and every wall visit.
+    and every wall visit; a broken context would fail the counts after it too
+    (each failure named), which come last since a profile slows every launch after it.
     """
     device = configs[0].device if configs else "cpu"
     if device == "cuda" and not cuda_available():

@@ -201,14 +201,16 @@ def choose_grid(results: Results, grid_name: str | None, source: str | None) -> 
 
 
 def problem_rows(rows: Sequence[ConfigRow]) -> Iterator[str]:
-    """'mask(params): status' for each wall time that failed, was skipped or is missing, and 'method(params):
-    status' for each other figure of an impossible value (one that failed fails with its wall time)."""
+    """'mask(params): status' for each wall time that failed, was skipped or is missing; 'method(params):
+    status' for each other figure that failed or holds an impossible value where its mask's wall time is ok
+    (where the wall time failed, its line says so for the mask)."""
     for row in rows:
         for mask, measurement in row.walls.items():
             if not measurement.ok:
                 yield f"{mask}({row.label}): {measurement.status}"
         for method, measurement in row.figures.items():
-            if measurement.status.startswith(IMPOSSIBLE):
+            mask = next(m for m in schema.MASKS if method.endswith(f"_{m}"))
+            if row.walls[mask].ok and (measurement.status == "failed" or measurement.status.startswith(IMPOSSIBLE)):
                 yield f"{method}({row.label}): {measurement.status}"
 
 

@@ -184,12 +184,13 @@ def class_move_findings(history: list[Night], tonight: Night, model: noise.Noise
 
 
 def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]) -> list[Finding]:
-    """Counts that changed since last night: regression where the history held them constant."""
+    """Counts that changed since the last night that has them (one it failed to count is passed over):
+    regression where the history held them constant."""
     findings = []
-    last = history[-1]
     for key, values in tonight.values.items():
         for count in schema.COUNT_FIGURES:
-            now, before = values.get(count), last.value(key, count)
+            now = values.get(count)
+            before = next((v for night in reversed(history) if (v := night.value(key, count)) is not None), None)
             if now is None or before is None or now == before:
                 continue
             seen = {v for night in history if (v := night.value(key, count)) is not None}
