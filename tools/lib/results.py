@@ -80,8 +80,9 @@ def must_be_positive(name: str) -> bool:
 
 
 def impossible(name: str, value: float) -> bool:
-    """A number no run can have measured: below zero, or zero for a duration or a size. A fault of the
-    measurement, read as not measured (lib.rows): the file's other values stand."""
+    """A number no run can have measured: below zero, or zero where the figure is positive (a duration, a size,
+    a CUDA forward's kernels). A fault of the measurement, read as not measured (lib.rows): the file's other
+    values stand."""
     return value < 0 or (value == 0 and must_be_positive(name))
 
 
