@@ -160,12 +160,16 @@ class NightPasses:
     def later_pass(self, index: int, configs: list[AttentionConfig], last: bool, short: bool = False) -> None:
         """Visit the given checked configs again, in this pass's own order (``short``: a pass of the short calls
         only); on the CPU grid alone, each config's call time in the last full pass (``last``)."""
-        order = [config for config in configs if self.state.verdicts.get(config) is None]
+        order = self.checked(configs)
         random.Random(index).shuffle(order)
         masks = MASKS if index % 2 else MASKS[::-1]  # neither mask always runs first after a build
         for config in order:
             self._revisit(config, index, masks, last, short)
             self.release(config)
+
+    def checked(self, configs: list[AttentionConfig]) -> list[AttentionConfig]:
+        """The configs whose masks agreed in the first pass, in the given order."""
+        return [config for config in configs if self.state.verdicts.get(config) is None]
 
     def rebuilt(self, config: AttentionConfig, which: str) -> ForwardCase | None:
         """A checked config built again for a later pass; None where that failed, said on both masks."""
@@ -191,7 +195,7 @@ class NightPasses:
         """CUDA: each checked config's GPU times, a build each, after GPU_REST_SECONDS of rest, the least GPU
         work first (a GPU near its power cap stays slower for 100-300 ms after), a heavy key's blocks after a
         rest of their own (schema.heavy_rest_seconds of one replay)."""
-        order = sorted((config for config in configs if self.state.verdicts.get(config) is None), key=forward_flops)
+        order = sorted(self.checked(configs), key=forward_flops)
         with self.phase("gpu_rest"):
             time.sleep(GPU_REST_SECONDS)
         masks = MASKS if index % 2 else MASKS[::-1]
@@ -200,30 +204,25 @@ class NightPasses:
             self.release(config)
 
     def _gpu_times(self, config: AttentionConfig, index: int, masks: tuple[str, ...]) -> None:
-        figures = self.state.figures[config]
-        case = self.rebuilt(config, f"GPU pass {index + 1}")
-        if case is None:
-            return
-        for mask in masks:
-            self.attempt(figures[mask], "GPU time", "kernel",
-                         lambda mask=mask: measure_kernel_time(case, mask, figures[mask], self.heavy_rest))
+        self.each_mask_rebuilt(config, f"GPU pass {index + 1}", masks, "GPU time", "kernel",
+                               lambda case, mask, figures: measure_kernel_time(case, mask, figures, self.heavy_rest))
 
     def counts_pass(self, configs: list[AttentionConfig]) -> None:
         """Each checked config's counts, a build each, after everything timed: the profiler leaves CUPTI attached
         to the process, and every later launch would pay its callbacks (docs/noise.md "CUPTI after the counts")."""
-        for config in configs:
-            if self.state.verdicts.get(config) is None:
-                self._counts(config)
-                self.release(config)
+        for config in self.checked(configs):
+            self.each_mask_rebuilt(config, "counts", MASKS, "counting", "counts", measure_counts)
+            self.release(config)
 
-    def _counts(self, config: AttentionConfig) -> None:
+    def each_mask_rebuilt(self, config: AttentionConfig, which: str, masks: tuple[str, ...], what: str, phase: str,
+                          measure: Callable[[ForwardCase, str, MaskFigures], None]) -> None:
+        """Build ``config`` again (for ``which`` pass) and ``measure`` each of ``masks`` on it, each in turn."""
         figures = self.state.figures[config]
-        case = self.rebuilt(config, "counts")
+        case = self.rebuilt(config, which)
         if case is None:
             return
-        for mask in MASKS:
-            self.attempt(figures[mask], "counting", "counts",
-                         lambda mask=mask: measure_counts(case, mask, figures[mask]))
+        for mask in masks:
+            self.attempt(figures[mask], what, phase, lambda mask=mask: measure(case, mask, figures[mask]))
 
     def heavy_rest(self, once: float) -> None:
         """The rest before a heavy key's blocks: a phase of its own, counted in "kernel" too (the worker's
