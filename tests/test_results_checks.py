@@ -153,6 +153,15 @@ def test_a_run_with_impossible_values_loads_and_reads_them_as_not_measured_namin
         f"track_python_calls_materialized({table[3].label}): failed"]
 
 
+def test_a_run_whose_every_wall_time_is_impossible_has_no_results_of_that_grid(tmp_path):
+    store, run = a_store(tmp_path, {"track_wall_time_materialized": [0.0, -1.0, None, 0.0],
+                                    "track_wall_time_causal_bias": [-2.0, 0.0, 0.0, math.nan]})
+    assert not rows.has_results(run.load(), CPU)
+    store, run = a_store(tmp_path / "one", {"track_wall_time_materialized": [0.0, -1.0, None, 0.0],
+                                            "track_wall_time_causal_bias": [-2.0, 0.0, 3e-3, math.nan]})
+    assert rows.has_results(run.load(), CPU)
+
+
 def test_a_run_whose_parameters_differ_from_benchmarks_json_is_corrupt(tmp_path):
     store, run = a_store(tmp_path)
     write_benchmarks_json(store.dir, CPU, [["1", "2"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float16'"]])

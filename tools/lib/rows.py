@@ -176,12 +176,13 @@ def paired_rows(base_rows: Sequence[ConfigRow], new_rows: Sequence[ConfigRow]) -
 
 
 def has_results(results: Results, grid: schema.Grid, source: str = "night") -> bool:
-    """Whether the run measured any wall time of this grid from this source."""
+    """Whether the run measured any wall time of this grid from this source (failed, skipped and impossible
+    ones are not measured)."""
     keys = results.get_all_result_keys()
     for name in wall_names(grid, source).values():
         if name in keys:
             values = results.get_result_value(name, results.get_result_params(name))
-            if any(v is not None and not math.isnan(v) for v in values):
+            if any(_measurement(name, v).ok for v in values):
                 return True
     return False
 
