@@ -58,6 +58,10 @@ MODULES = {
                      ("RunFile.load", "must_be_positive", "impossible", "damaged", "ResultsStore.benchmarks",
                       "ResultsStore.load", "ResultsStore.run_seconds", "ResultsStore.night_visits",
                       "ResultsStore.param_names", "previous_suspects", "dispatch_names", "lower_is_better")),
+    # What the tools count as measured in a run, and the rows they compare; not the benchmarks' names.
+    "rows": Scope("tools/lib/rows.py", ("tests/test_rows_units.py", "tests/test_results_checks.py"),
+                  ("Measurement", "ConfigRow", "_measurements", "_measurement", "config_rows", "paired_rows",
+                   "has_results", "choose_grid", "problem_rows", "asv_flag")),
 }
 
 
