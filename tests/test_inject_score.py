@@ -37,16 +37,19 @@ REPORT = {
                  finding(OTHER, "gpu", "suspect", 1.07, "re-measured: undecided", 1.02)],
     "noise": [finding(OPS_KEY, "wall", "noise", 1.06, "re-measured: refuted", 0.99),
               finding(EDGE, "gpu", "noise", 1.052, "re-measured: refuted", 1.05)],
+    # The check's row per result: its floors and how far it moved away from its class tonight.
+    "floors": [{"grid": "gpu", "config": SHORT_KEY[0], "mask": SHORT_KEY[1], "class": "GPU-bound",
+                "wall_floor": 1.1, "wall_relative": 0.99, "gpu_floor": 1.05, "gpu_relative": 1.021}],
 }
 
 
 def test_each_injected_result_by_the_signal_its_slowdown_targets_and_what_else_the_check_called():
     rows = inject.score_rows(SPEC["slowdowns"], REPORT)
     assert [(r["config"], r["signal"], r["level"], r["tonight"], r["re-measured"]) for r in rows] == [
-        (GPU_KEY[0], "gpu", "regression", 1.0749, 1.0589), (SHORT_KEY[0], "gpu", "-", None, None),
+        (GPU_KEY[0], "gpu", "regression", 1.0749, 1.0589), (SHORT_KEY[0], "gpu", "-", 1.021, None),
         (HOST_KEY[0], "wall", "suspect", 1.2, None), (HOST_KEY[0], "aten_ops", "regression", 1.0118, None),
         (EDGE[0], "gpu", "noise", 1.052, 1.05)]
-    assert rows[1]["why"] == "not a candidate, or short of the factor and not confirmed"
+    assert (rows[1]["floor"], rows[1]["why"]) == (1.05, "not a candidate: 1.021 over its class tonight")
     lines = inject.score(SPEC["slowdowns"], REPORT).splitlines()
     assert lines[-6:] == ["gpu: 1 of 3 injected a regression; 2 re-measured, 2 of them slower by the factor (1.05) "
                           "or more, 1 of those a regression",
@@ -57,6 +60,22 @@ def test_each_injected_result_by_the_signal_its_slowdown_targets_and_what_else_t
                           "any signal: 2 of 4 injected results a regression",
                           "not injected: 1 regression(s), 1 suspect(s)",
                           f"  regression: {OTHER[0]} {OTHER[1]} wall 1.310: re-measured: confirmed"]
+
+
+def test_an_injected_result_no_finding_says_how_far_it_moved_or_that_it_was_re_measured():
+    """A missed slowdown's row tells an injector that fell short (a small move tonight) from a noisy night."""
+    spec = [{"config": key[0], "mask": key[1], "gpu_us": 5.0, "cpu_us": 0.0, "extra_ops": 0}
+            for key in (SHORT_KEY, OTHER, EDGE)]
+    report = {"factor": 1.05, "regressions": [], "suspects": [], "noise": [],
+              "floors": [{"config": key[0], "mask": key[1], "gpu_floor": 1.05, "gpu_relative": moved}
+                         for key, moved in ((SHORT_KEY, 1.021), (OTHER, 1.043))],
+              "confirmation": {"values": [{"config": OTHER[0], "mask": OTHER[1], "baseline": {"gpu": [1.0]},
+                                           "contender": {"gpu": [1.04]}}]}}
+    rows = inject.score_rows(spec, report)
+    assert [(row["tonight"], row["floor"], row["why"]) for row in rows] == [
+        (1.021, 1.05, "not a candidate: 1.021 over its class tonight"),
+        (1.043, 1.05, "short of the factor, re-measured, not confirmed"),
+        (None, None, "not a candidate (the report gives no move tonight)")]
 
 
 def test_score_reads_a_spec_and_a_report_from_files(tmp_path):
@@ -76,7 +95,11 @@ DAMAGED_REPORTS = [
     ('{"regressions": [], "suspects": [], "noise": []}', "'factor'"),
     ('{"factor": 1.05, "regressions": [], "suspects": []}', "'noise'"),
     ('{"factor": 1.05, "regressions": [{"config": "a"}], "suspects": [], "noise": []}',
-     "a finding without floor, level, mask, relative, signal, why")]
+     "a finding without floor, level, mask, relative, signal, why"),
+    ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "floors": [{"config": "a"}]}', "'mask'"),
+    ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "floors": 3}', "not a check's JSON report"),
+    ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "confirmation": {"values": '
+     '[{"config": "a", "mask": "m", "baseline": 3}]}}', "not a check's JSON report")]
 
 
 @pytest.mark.parametrize("text, words", DAMAGED_REPORTS)

@@ -778,9 +778,22 @@ def test_name_changes_list_what_appeared_and_vanished_sorted():
 
 def test_floor_rows_give_each_keys_floors_and_none_where_infinite():
     m = noise.NoiseModel({("wall", KLASS): 0.02}, {}, 5)
-    rows = verdict.floor_rows(m, [KEY], {KEY: KLASS}, 1.05)
+    rows = verdict.floor_rows(m, [KEY], {KEY: KLASS}, 1.05, {(KEY, "wall"): 1.25})
     assert rows == [{"grid": "gpu", "config": "cfg", "mask": "causal_bias", "class": KLASS,
-                     "wall_floor": math.exp(0.06), "gpu_floor": None}]
+                     "wall_floor": math.exp(0.06), "wall_relative": 1.25, "gpu_floor": None, "gpu_relative": None}]
+    assert verdict.floor_rows(m, [KEY], {KEY: KLASS}, 1.05)[0]["wall_relative"] is None
+
+
+def test_each_results_move_away_from_its_class_is_over_its_window_and_its_classs_move():
+    other = ("gpu", "other", "materialized")
+    history = [Night(None, {KEY: {"wall": w, "gpu": 4.0}, other: {"wall": 1.0}}) for w in (9.0, 1.0, 2.0, 2.0, 3.0)]
+    tonight = Night(None, {KEY: {"wall": 3.0, "gpu": 5.0}, other: {"wall": 1.5, "gpu": 1.0}})
+    moved = verdict.relatives(history, tonight, {KEY: KLASS, other: "launch-bound"}, 4,
+                              {(KLASS, "wall"): 1.2, ("launch-bound", "wall"): 0.5})
+    # KEY's wall: the median of its last four nights (2.0), its class's move 1.2; its GPU time: no move.
+    # other's GPU time has no history: no reference, no relative.
+    assert moved == {(KEY, "wall"): 3.0 / 2.0 / 1.2, (KEY, "gpu"): 5.0 / 4.0, (other, "wall"): 1.5 / 1.0 / 0.5}
+    assert verdict.relative_to_class(2.0, 3.0, 1.2) == 3.0 / 2.0 / 1.2
 
 
 def test_the_fitted_model_reads_each_keys_history_and_the_calibration_pair():
@@ -930,7 +943,12 @@ def test_the_check_finds_a_one_night_call_and_counts_sorted_regressions_first(tm
     assert v.names == {(LABELS[2], "causal_bias"): "+aten::alias x1"}
     assert (v.not_measured, v.remeasurement, v.steps) == ([], None, None)
     assert len(v.floors) == 8 and v.floors[0] == {"grid": "cpu", "config": LABELS[1], "mask": "causal_bias",
-                                                  "class": "unknown", "wall_floor": 1.05, "gpu_floor": None}
+                                                  "class": "unknown", "wall_floor": 1.05, "wall_relative": 1.0,
+                                                  "gpu_floor": None, "gpu_relative": None}
+    # Each result's move away from its class, the rows in the configs' order (the class of eight did not
+    # move: six of them stayed put).
+    moved = {row["config"]: row["wall_relative"] for row in v.floors if row["mask"] == "materialized"}
+    assert moved == {LABELS[0]: 2e-3 / 1e-3, LABELS[1]: 1.04e-3 / 1e-3, LABELS[2]: 1.0, LABELS[3]: 1.0}
 
 
 def test_an_impossible_count_tonight_is_listed_never_judged_and_the_night_stands(tmp_path):

@@ -132,7 +132,7 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
     reference = reference_level(history, key, signal, settings.window)
     if not reference:
         return None, False
-    relative = now / reference / move
+    relative = relative_to_class(reference, now, move)
     if relative < settings.factor:
         return short_candidate(Finding("suspect", key, signal, reference, now, klass, floor, SHORT_OF_FACTOR,
                                        move=move, short=True), settings)
@@ -336,13 +336,32 @@ def name_changes(before: dict, after: dict, config: str, mask: str) -> str:
     return "; ".join(parts)
 
 
-def floor_rows(model: noise.NoiseModel, keys: list[Key], classes: dict[Key, str], factor: float) -> list[dict]:
+def relative_to_class(reference: float, now: float, move: float) -> float:
+    """Tonight's value over its reference level, its class's common move taken out: how far one result moved
+    away from its class, what its floor and the factor are set against."""
+    return now / reference / move
+
+
+def relatives(history: list[Night], tonight: Night, classes: dict[Key, str], window: int,
+              moves: Moves) -> dict[tuple[Key, str], float]:
+    """Every result's and signal's ``relative_to_class`` tonight, where it has a reference level."""
+    return {(key, signal): relative_to_class(reference, now, moves.get((classes[key], signal), 1.0))
+            for signal in CONTINUOUS for key, (reference, now) in tonight_levels(history, tonight, signal,
+                                                                                  window).items()}
+
+
+def floor_rows(model: noise.NoiseModel, keys: list[Key], classes: dict[Key, str], factor: float,
+               moved: dict[tuple[Key, str], float] | None = None) -> list[dict]:
+    """Per result: its class, and per signal its one-night floor (None where infinite) and, from ``moved``
+    (``relatives``), how far it moved away from its class tonight (None without a reference level): a result
+    that is no finding shows here how far it was from one."""
     rows = []
     for key in keys:
         row: dict = {"grid": key[0], "config": key[1], "mask": key[2], "class": classes[key]}
         for signal in CONTINUOUS:
             floor = model.floor(key, signal, classes[key], factor)
             row[f"{signal}_floor"] = None if math.isinf(floor) else floor
+            row[f"{signal}_relative"] = (moved or {}).get((key, signal))
         rows.append(row)
     return rows
 
@@ -436,7 +455,8 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     baseline = night.baseline
     names = changed_names(store, machine, baseline, contender, findings)
     findings.sort(key=lambda f: (ORDER[f.level], -f.relative))
-    floors = floor_rows(night.model, sorted(tonight.values), night.classes, settings.factor)
+    floors = floor_rows(night.model, sorted(tonight.values), night.classes, settings.factor,
+                        relatives(history, tonight, night.classes, settings.window, class_moves(night.shifts)))
     return Verdict(machine, baseline, contender, len(history), settings.factor, findings, floors,
                    [f"contender {p}" for p in tonight.problems] + night.set_aside, names, summary,
                    shifts=night.shifts)
