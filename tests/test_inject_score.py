@@ -74,7 +74,8 @@ def test_an_injected_result_no_finding_says_how_far_it_moved_or_that_it_was_re_m
     rows = inject.score_rows(spec, report)
     assert [(row["tonight"], row["floor"], row["why"]) for row in rows] == [
         (1.021, 1.05, "not a candidate: 1.021 over its class tonight"),
-        (1.043, 1.05, "short of the factor, re-measured, not confirmed"),
+        (1.043, 1.05, "re-measured, no finding of its own: short of the factor and not confirmed, or a stand-in "
+                      "of its class's move"),
         (None, None, "not a candidate (the report gives no move tonight)")]
 
 

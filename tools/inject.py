@@ -38,7 +38,7 @@ from pathlib import Path
 from lib import noise
 from lib.cli import ToolError, add_results_arguments, one_line, run_tool, writable_folder, write_whole
 from lib.nights import CONTINUOUS
-from lib.results import check_report, open_machine, report_findings, report_moves, report_remeasured
+from lib.results import check_report, open_machine, report_findings, report_floor_rows, report_remeasured
 from lib.rows import choose_grid, config_rows
 from lib.suite import REPO_ROOT, schema
 from lib.wheels import write_wheel
@@ -187,7 +187,7 @@ def score_rows(slowdowns: list, report: dict) -> list[dict]:
     """Per injected result and targeted signal: what the check said of it ("-": not a finding at all, and
     then, from the report's row of the result, how far it moved away from its class tonight)."""
     by_key = {(f["config"], f["mask"], f["signal"]): f for f in report_findings(report)}
-    moves, remeasured = report_moves(report), report_remeasured(report)
+    per_result, remeasured = report_floor_rows(report), report_remeasured(report)
     rows = []
     for slowdown in slowdowns:
         for signal in targets(slowdown):
@@ -199,18 +199,20 @@ def score_rows(slowdowns: list, report: dict) -> list[dict]:
                              "tonight": finding["relative"], "floor": finding["floor"],
                              "re-measured": confirmation.get("ratio"), "why": finding["why"]})
                 continue
-            moved = moves.get(key[:2], {})
-            tonight, floor = moved.get(f"{signal}_relative"), moved.get(f"{signal}_floor")
+            row = per_result.get(key[:2], {})
+            tonight, floor = row.get(f"{signal}_relative"), row.get(f"{signal}_floor")
             rows.append({"config": key[0], "mask": key[1], "signal": signal, "level": "-", "tonight": tonight,
                          "floor": floor, "re-measured": None, "why": unfound_why(tonight, key in remeasured)})
     return rows
 
 
 def unfound_why(tonight: float | None, remeasured: bool) -> str:
-    """Why an injected result is no finding: short of the factor and not confirmed where it was re-measured,
-    else no candidate, at how far it moved away from its class where the report says."""
+    """Why an injected result is no finding: re-measured without a finding of its own (a GPU time short of the
+    factor and not confirmed, or one of the results a class's move was re-measured on), else no candidate, at
+    how far it moved away from its class where the report says."""
     if remeasured:
-        return "short of the factor, re-measured, not confirmed"
+        return ("re-measured, no finding of its own: short of the factor and not confirmed, or a stand-in of its "
+                "class's move")
     if tonight is None:
         return "not a candidate (the report gives no move tonight)"
     return f"not a candidate: {tonight:.3f} over its class tonight"

@@ -286,7 +286,7 @@ def report_findings(report: dict) -> list[dict]:
     return [*report["regressions"], *report["suspects"], *report["noise"]]
 
 
-def report_moves(report: dict) -> dict[tuple[str, str], dict]:
+def report_floor_rows(report: dict) -> dict[tuple[str, str], dict]:
     """A check's JSON report's row per result (its class, and per signal its floor and how far it moved away
     from its class tonight: ``<signal>_floor``, ``<signal>_relative``), by (config, mask); none in a report
     without them."""
@@ -302,12 +302,12 @@ def report_remeasured(report: dict) -> set[tuple[str, str, str]]:
 
 def check_report(path: Path) -> dict:
     """A check's JSON report: its factor and its findings, each with REPORT_FINDING_FIELDS; its rows per
-    result and its re-measured values where it has them (``report_moves``, ``report_remeasured``)."""
+    result and its re-measured values where it has them (``report_floor_rows``, ``report_remeasured``)."""
     try:
         report = json.loads(path.read_text())
         report["factor"] = float(report["factor"])
         incomplete = [f for f in report_findings(report) if not REPORT_FINDING_FIELDS <= f.keys()]
-        report_moves(report), report_remeasured(report)  # read whole here: a damaged one is refused now
+        report_floor_rows(report), report_remeasured(report)  # read whole here: a damaged one is refused now
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
         raise ToolError(f"not a check's JSON report: {path}: {one_line(error)}") from None
     if incomplete:
