@@ -41,8 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib import noise  # noqa: E402
-
-SIDES = ("baseline", "contender")
+from lib.remeasure import SIDES  # noqa: E402
 
 
 def adjusted(values: dict[tuple, list[float]], key: tuple, side: str, probes: set[tuple]) -> list[float]:

@@ -294,10 +294,11 @@ def report_floor_rows(report: dict) -> dict[tuple[str, str], dict]:
 
 
 def report_remeasured(report: dict) -> set[tuple[str, str, str]]:
-    """(config, mask, signal) of every value a check's JSON report says its re-measurement took."""
+    """(config, mask, signal) of every value a check's JSON report says its re-measurement took: each entry is
+    its config, its mask and each side's values by signal (``Remeasured.as_json``)."""
     values = (report.get("confirmation") or {}).get("values") or []
     return {(entry["config"], entry["mask"], signal) for entry in values
-            for side in ("baseline", "contender") for signal in entry.get(side) or {}}
+            for side, signals in entry.items() if side not in ("config", "mask") for signal in signals}
 
 
 def check_report(path: Path) -> dict:
