@@ -150,16 +150,25 @@ def within_calibration_range(cycles: int, at_rate: int) -> bool:
 
 
 def _spin_cycles(entry: dict, spec_path: str) -> int:
-    """The spin's length: calibrated for this GPU and slowdown where ``spin_calibration.py`` kept one within
-    CALIBRATION_RANGE of the rate's, else ``gpu_us`` at the sleep rate."""
     import torch
 
-    at_rate = cycles_at_rate(entry, _sleep_rate(spec_path))
-    kept = _kept_for_gpu(spec_path + SPIN_SUFFIX, torch.cuda.get_device_name())
-    cycles = kept.get(entry_key(entry)) if isinstance(kept, dict) else None
+    return spin_cycles(entry, spec_path, torch.cuda.get_device_name(), _sleep_rate(spec_path))
+
+
+def spin_cycles(entry: dict, spec_path: str, gpu: str, rate: float) -> int:
+    """The spin's length on ``gpu``: the one ``tools/inject.py install`` tuned for this slowdown and amount,
+    where it kept one within CALIBRATION_RANGE of the rate's, else ``gpu_us`` at the sleep rate ``rate``."""
+    at_rate = cycles_at_rate(entry, rate)
+    cycles = kept_spins(spec_path, gpu).get(entry_key(entry))
     if type(cycles) is int and within_calibration_range(cycles, at_rate):
         return cycles  # (JSON true is an int to Python, and no length)
     return at_rate
+
+
+def kept_spins(spec_path: str, gpu: str) -> dict:
+    """The spin lengths kept beside the spec for ``gpu``, by ``entry_key``; none where none are readable."""
+    kept = _kept_for_gpu(spec_path + SPIN_SUFFIX, gpu)
+    return kept if isinstance(kept, dict) else {}
 
 
 # The sleep kernel counts SM cycles: its rate is the clock's. Right after a config that ran the GPU at its
@@ -169,8 +178,11 @@ def _spin_cycles(entry: dict, spec_path: str) -> int:
 RATE_TRIES = 8
 RATE_PAUSE_SECONDS = 0.04
 RATE_SUFFIX = ".sleep-rate.json"
-# Each GPU slowdown's spin in cycles, per GPU, as spin_calibration.py measured it to add its gpu_us.
+# Each GPU slowdown's spin in cycles, per GPU, as ``tools/inject.py install`` tuned it to add its gpu_us.
 SPIN_SUFFIX = ".spin-cycles.json"
+# The steps install measured for the spins it kept, per GPU: what ``tools/inject.py score`` sets beside
+# what the check found.
+STEPS_SUFFIX = ".steps.json"
 
 
 _RATES: dict[tuple[str, str], float] = {}  # per spec and GPU, in this process: a folder it cannot write keeps none
@@ -222,23 +234,23 @@ def keep_rate(spec_path: str, gpu: str, rate: float) -> None:
 
 def _kept_for_gpu(kept: str, gpu: str) -> object:
     """What a file kept beside a spec holds for ``gpu``; None where it holds nothing readable."""
+    return kept_per_gpu(kept).get(gpu)
+
+
+def kept_per_gpu(kept: str) -> dict:
+    """A file kept beside a spec, by GPU; empty where it is missing or not such a file."""
     try:
         with open(kept) as handle:
-            return json.load(handle)[gpu]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        return None
+            values = json.load(handle)
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return values if isinstance(values, dict) else {}
 
 
 def keep_for_gpu(kept: str, gpu: str, value: object) -> None:
     """Keep ``value`` for ``gpu`` in the file ``kept``, beside other GPUs' values; whole or not at all, as
     another process may read it now. A folder it cannot write: each process takes its own."""
-    try:
-        with open(kept) as handle:
-            values = json.load(handle)
-        if not isinstance(values, dict):
-            values = {}
-    except (OSError, ValueError, RecursionError):
-        values = {}
+    values = kept_per_gpu(kept)
     values[gpu] = value
     partial = f"{kept}.{os.getpid()}"
     try:

@@ -136,6 +136,8 @@ def test_a_plan_keeps_to_the_class_it_is_given_and_says_how_many_it_found(tmp_pa
     assert planned.returncode == 0, planned.stderr
     slowdowns = json.loads((tmp_path / "spec.json").read_text())["slowdowns"]
     assert sorted(entry["gpu_us"] for entry in slowdowns) == pytest.approx(gpu_us, rel=1e-12)
+    # the night's GPU time beside each: install's tuning rests before a heavy one's blocks, as the check does
+    assert sorted(entry["night_gpu_seconds"] * 0.05e6 for entry in slowdowns) == pytest.approx(gpu_us, rel=1e-12)
     assert planned.stderr == (f"{said} to choose from in aaaaaaaa: {len(gpu_us)} slowdown(s), not 4\n" if said
                               else "")
 

@@ -9,9 +9,11 @@
            long GPU-bound (a GPU time of 10 ms or more, at the power cap).
   install  write a .pth file into a Python's site-packages that loads
            inject/attention_slowdown.py with that spec (torch is not edited);
-           on CUDA, first measure each GPU slowdown's spin in that Python so that
-           it adds its amount (inject/spin_calibration.py; a wheel's spins
-           stay at the sleep rate).
+           with --baseline-python (the environment without the slowdowns), on
+           CUDA, then measure each GPU slowdown's step in fresh processes of
+           both, as the check does, and tune its spin until the step lands at
+           its amount or up to 0.6% above it (lib/injected_steps.py); without
+           it, and in a wheel, the spins stay at the sleep rate.
   remove   delete that .pth file.
   wheel    package the injector with a spec as a wheel (attention_slowdown) whose
            .pth file arms it wherever pip installs it: a "slower build" to put
@@ -35,9 +37,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib import noise
+from lib import injected_steps, noise
 from lib.cli import ToolError, add_results_arguments, one_line, run_tool, writable_folder, write_whole
 from lib.nights import CONTINUOUS
+from lib.remeasure import RemeasureError
 from lib.results import check_report, open_machine, report_findings, report_floor_rows, report_remeasured
 from lib.rows import choose_grid, config_rows
 from lib.suite import REPO_ROOT, schema
@@ -107,7 +110,7 @@ def plan(args: argparse.Namespace) -> dict:
     slowdowns = []
     for label in chosen_configs:
         label, mask, wall, gpu = rng.choice([c for c in candidates if c[0] == label])
-        slowdowns.append({"config": label, "mask": mask, "grid": grid.name,
+        slowdowns.append({"config": label, "mask": mask, "grid": grid.name, "night_gpu_seconds": gpu,
                           "gpu_us": args.gpu * gpu * 1e6 if args.gpu else 0.0,
                           "cpu_us": args.cpu * wall * 1e6 if args.cpu else 0.0,
                           "extra_ops": args.extra_ops})
@@ -132,29 +135,41 @@ def read_spec(spec: Path) -> list:
     return checked_slowdowns(slowdowns, str(spec))
 
 
-def install(python: str, spec: Path) -> Path:
+def install(python: str, spec: Path, baseline_python: str | None = None, seed: int = 0) -> Path:
     slowdowns = read_spec(spec)
     path = site_packages(python) / PTH_NAME
-    path.unlink(missing_ok=True)  # the calibration runs the environment as it is without a slowdown
-    if any(entry.get("gpu_us") for entry in slowdowns):
-        calibrate_spins(python, spec)
     path.write_text(f"import sys; sys.path.append({str(INJECTOR_DIR)!r}); import attention_slowdown; "
                     f"attention_slowdown.arm({str(spec.resolve())!r})\n")
+    if not injected_steps.gpu_slowdowns(slowdowns):
+        return path
+    cuda = has_cuda(python)
+    if baseline_python is None:
+        print("the GPU slowdowns spin at the sleep rate: --baseline-python measures their steps and tunes them")
+    elif not cuda:
+        print("no CUDA device: the GPU slowdowns spin at the sleep rate, their steps not measured")
+    else:
+        try:
+            injected_steps.tune(str(spec.resolve()), slowdowns, {"baseline": baseline_python, "contender": python},
+                                seed)
+        except (RemeasureError, ToolError) as error:
+            path.unlink(missing_ok=True)
+            raise ToolError(f"cannot measure the GPU slowdowns' steps of {spec} (no slowdown is installed): "
+                            f"{one_line(error)}") from None
     return path
 
 
-def calibrate_spins(python: str, spec: Path) -> None:
-    """Each GPU slowdown's spin measured, in ``python``, to add its amount (inject/spin_calibration.py;
-    nothing to do without CUDA); its lines printed, its failure one line."""
+def has_cuda(python: str) -> bool:
+    """Whether ``python``'s torch sees a CUDA device; a Python without torch cannot run a slowdown at all."""
     try:
-        done = subprocess.run([python, str(INJECTOR_DIR / "spin_calibration.py"), str(spec.resolve())],
-                              cwd=REPO_ROOT, capture_output=True, text=True)
+        done = subprocess.run([python, "-c", "import torch; print(torch.cuda.is_available())"],
+                              capture_output=True, text=True)
     except OSError as error:
-        raise ToolError(f"cannot calibrate the spins of {spec} in {python}: {one_line(error)}") from None
-    print(done.stdout, end="")
+        raise ToolError(f"cannot start {python}: {one_line(error)}") from None
     if done.returncode:
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise ToolError(f"cannot calibrate the spins of {spec} in {python} (no slowdown is installed): {last}")
+        site_packages(python).joinpath(PTH_NAME).unlink(missing_ok=True)
+        raise ToolError(f"cannot run the slowdowns in {python} (no slowdown is installed): {last}")
+    return done.stdout.strip() == "True"
 
 
 def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
@@ -183,26 +198,29 @@ def targets(slowdown: dict) -> list[str]:
     return [signal for amount, signal in TARGETS.items() if slowdown.get(amount, 0) > 0]
 
 
-def score_rows(slowdowns: list, report: dict) -> list[dict]:
+def score_rows(slowdowns: list, report: dict, steps: dict[tuple[str, str], float | None] | None = None) -> list[dict]:
     """Per injected result and targeted signal: what the check said of it ("-": not a finding at all, and
-    then, from the report's row of the result, how far it moved away from its class tonight)."""
+    then, from the report's row of the result, how far it moved away from its class tonight); with ``steps``
+    (install's, ``injected_steps.kept_steps``), each GPU time's step as install measured it ("injected")."""
     by_key = {(f["config"], f["mask"], f["signal"]): f for f in report_findings(report)}
     per_result, remeasured = report_floor_rows(report), report_remeasured(report)
     rows = []
     for slowdown in slowdowns:
         for signal in targets(slowdown):
             key = (slowdown["config"], slowdown["mask"], signal)
+            injected = {"injected": steps.get(key[:2]) if signal == GPU else None} if steps else {}
             finding = by_key.get(key)
             if finding:
                 confirmation = finding.get("confirmation") or {}
-                rows.append({"config": key[0], "mask": key[1], "signal": signal, "level": finding["level"],
-                             "tonight": finding["relative"], "floor": finding["floor"],
+                rows.append({"config": key[0], "mask": key[1], "signal": signal, **injected,
+                             "level": finding["level"], "tonight": finding["relative"], "floor": finding["floor"],
                              "re-measured": confirmation.get("ratio"), "why": finding["why"]})
                 continue
             row = per_result.get(key[:2], {})
             tonight, floor = row.get(f"{signal}_relative"), row.get(f"{signal}_floor")
-            rows.append({"config": key[0], "mask": key[1], "signal": signal, "level": "-", "tonight": tonight,
-                         "floor": floor, "re-measured": None, "why": unfound_why(tonight, key in remeasured)})
+            rows.append({"config": key[0], "mask": key[1], "signal": signal, **injected, "level": "-",
+                         "tonight": tonight, "floor": floor, "re-measured": None,
+                         "why": unfound_why(tonight, key in remeasured)})
     return rows
 
 
@@ -220,19 +238,26 @@ def unfound_why(tonight: float | None, remeasured: bool) -> str:
 
 def signal_tally(signal: str, rows: list[dict], factor: float) -> str:
     """How many of one signal's injected results are regressions, and of those re-measured, how many slowed by
-    the factor or more: an injected step lands a little off its amount, and one under the factor is refuted."""
+    the factor or more: an injected step lands a little off its amount, and one under the factor is refuted.
+    Where install measured the steps, also how many it measured at the factor or more, and of those how many
+    are regressions: the figure a detection goal is read from."""
     found = sum(row["level"] == "regression" for row in rows)
     measured = [row for row in rows if row["re-measured"] is not None]
     landed = [row for row in measured if row["re-measured"] >= factor]
-    return (f"{signal}: {found} of {len(rows)} injected a regression; {len(measured)} re-measured, {len(landed)} "
-            f"of them slower by the factor ({factor:g}) or more, "
-            f"{sum(row['level'] == 'regression' for row in landed)} of those a regression")
+    tally = (f"{signal}: {found} of {len(rows)} injected a regression; {len(measured)} re-measured, {len(landed)} "
+             f"of them slower by the factor ({factor:g}) or more, "
+             f"{sum(row['level'] == 'regression' for row in landed)} of those a regression")
+    if any(row.get("injected") is not None for row in rows):
+        full = [row for row in rows if row.get("injected") is not None and row["injected"] >= factor]
+        tally += (f"; {len(full)} injected at the factor or more by install's steps, "
+                  f"{sum(row['level'] == 'regression' for row in full)} of those a regression")
+    return tally
 
 
-def score(slowdowns: list, report: dict) -> str:
+def score(slowdowns: list, report: dict, steps: dict[tuple[str, str], float | None] | None = None) -> str:
     """The table of ``score_rows``, how many of each targeted signal are regressions, and what else the check
     called: regressions and suspects on results no slowdown touched."""
-    rows = score_rows(slowdowns, report)
+    rows = score_rows(slowdowns, report, steps)
     injected = {(s["config"], s["mask"]) for s in slowdowns}
     lines = [tabulate(rows, headers="keys", tablefmt="github", floatfmt=".3f", missingval="-"), ""]
     for signal in dict.fromkeys(row["signal"] for row in rows):
@@ -273,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--python", required=True, help="the environment's Python")
         if name == "install":
             sub.add_argument("--spec", type=Path, required=True)
+            sub.add_argument("--baseline-python",
+                             help="the same environment without the slowdowns: on CUDA, measure each GPU "
+                                  "slowdown's step against it and tune the spin to its amount")
+            sub.add_argument("--seed", type=int, default=0, help="the order of the tuning's processes")
     scorer = commands.add_parser("score", help="what a check's JSON report made of a spec's slowdowns")
     scorer.add_argument("--spec", type=Path, required=True, help="the spec the night was recorded with")
     scorer.add_argument("--check", type=Path, required=True,
@@ -302,11 +331,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"only {added} config(s){f' {args.klass}' if args.klass else ''} to choose from in "
                   f"{spec['source_run'][:8]}: {added} slowdown(s), not {args.configs}", file=sys.stderr)
     elif args.command == "score":
-        print(score(read_spec(args.spec), check_report(args.check)))
+        steps = injected_steps.kept_steps(str(args.spec.resolve()))
+        print(score(read_spec(args.spec), check_report(args.check), steps))
     elif args.command == "wheel":
         print(f"wrote {build_wheel(args.spec, args.out, args.version)}")
     elif args.command == "install":
-        print(f"installed {install(args.python, args.spec)}")
+        print(f"installed {install(args.python, args.spec, args.baseline_python, args.seed)}")
     else:
         path = site_packages(args.python) / PTH_NAME
         path.unlink(missing_ok=True)

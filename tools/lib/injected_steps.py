@@ -1,0 +1,191 @@
+"""The injector's GPU steps, measured where the check measures them and tuned to their amount.
+
+``torch.cuda._sleep`` counts SM cycles, but what a spin of a given length adds to
+a config's CUDA-graph GPU time is not its length: on an H200 a "+5%" spin at
+the sleep rate added 0.8-1.7 of its amount, and a length measured in one
+process beside the plain forward landed at 1.027-1.063 in the check's own
+processes, half of them under 1.05 (docs/measurements/2026-12-04-h200-tuned-steps.md).
+So ``tools/inject.py install --baseline-python`` measures each GPU slowdown's
+step as the re-measurement does (``lib.remeasure``: fresh processes of the
+environment without the slowdowns and of the one with them, alternating, each
+GPU time taken to one SM clock) and moves each spin's length by what its step
+missed, until the step lands within STEP_TOLERANCE above its amount or
+TUNE_ROUNDS have run. Each slowdown keeps the length whose measured step came
+nearest (``best``), and the steps are kept beside the spec for ``score``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import statistics
+import sys
+from collections.abc import Callable
+
+from lib.cli import ToolError
+from lib.remeasure import Remeasured, Workers, remeasure
+from lib.suite import REPO_ROOT, schema
+
+sys.path.insert(0, str(REPO_ROOT / "inject"))
+import attention_slowdown as injector  # noqa: E402  (standard library only)
+
+TUNE_ROUNDS = 3
+# Processes a side in a round: the median ratio of six a side moves about 0.2% on an H200's light keys.
+TUNE_PROCESSES = 6
+# A step lands from its amount to this much above it (of the GPU time): "+5%" means at least 5%, and the
+# margin of the check's factor refutes a step that is certainly short of it.
+STEP_TOLERANCE = 0.006
+# A round moves a length at most this factor either way: one round's step of a 50 ms key can be noise.
+MAX_MOVE = 2.0
+# Far above a round's seconds: the re-measurement drops keys that would not fit a budget.
+ROUND_BUDGET_SECONDS = 600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One slowdown's step as a round measured it: the baseline's median GPU time, the contender's over it,
+    the spin's length it was measured at."""
+
+    config: str
+    mask: str
+    amount_us: float
+    cycles: int
+    round: int
+    base_seconds: float | None = None
+    ratio: float | None = None
+
+    @property
+    def target(self) -> float | None:
+        """The ratio the amount makes of the baseline's GPU time; None where nothing was measured."""
+        return 1.0 + self.amount_us * 1e-6 / self.base_seconds if self.base_seconds else None
+
+    @property
+    def landed(self) -> bool:
+        return self.ratio is not None and landed(self.ratio, self.target)
+
+    def as_json(self) -> dict:
+        return dataclasses.asdict(self) | {"target": self.target, "landed": self.landed}
+
+
+def landed(ratio: float, target: float | None) -> bool:
+    return target is not None and target <= ratio <= target + STEP_TOLERANCE
+
+
+def next_cycles(step: Step, at_rate: int, rate: float) -> int:
+    """The length that would add the amount and half the tolerance, from the step ``step`` measured: what
+    it missed in seconds, at ``rate`` cycles a microsecond; at most MAX_MOVE from the length measured, and
+    within the injector's CALIBRATION_RANGE of the rate's length ``at_rate`` (beyond it the injector would
+    spin the rate's)."""
+    assert step.ratio is not None and step.base_seconds
+    aim = step.amount_us * 1e-6 + STEP_TOLERANCE / 2 * step.base_seconds
+    missed = aim - (step.ratio - 1.0) * step.base_seconds
+    moved = min(max(step.cycles + missed * 1e6 * rate, step.cycles / MAX_MOVE), step.cycles * MAX_MOVE)
+    lowest, highest = math.ceil(at_rate / injector.CALIBRATION_RANGE), int(at_rate * injector.CALIBRATION_RANGE)
+    return min(max(round(moved), lowest, 1), highest)
+
+
+def best(steps: list[Step]) -> Step:
+    """Of one slowdown's measured steps, the one to keep: the first that landed, else the nearest to its
+    target among those at or above it, else the nearest below."""
+    missed = {step: step.ratio - step.target for step in steps if step.ratio is not None and step.target is not None}
+    if not missed:
+        return steps[-1]
+    for step in missed:
+        if step.landed:
+            return step
+    above = [step for step, by in missed.items() if by >= 0]
+    return min(above or missed, key=lambda step: abs(missed[step]))
+
+
+def measured_step(measured: Remeasured, key: tuple[str, str]) -> tuple[float, float] | None:
+    """The baseline's median GPU time and the contender's ratio over it, as the check's decision takes them
+    (``Remeasured.decided``: at one SM clock); None where a side has none."""
+    baseline, contender, _ = measured.decided(key, "gpu")
+    if not (baseline and contender):
+        return None
+    base = statistics.median(baseline)
+    return base, statistics.median(contender) / base
+
+
+def one_gpu(spec: str) -> tuple[str, float]:
+    """The GPU the round's processes ran on and its sleep rate, as the injector kept it beside the spec."""
+    rates = {gpu: rate for gpu, rate in injector.kept_per_gpu(spec + injector.RATE_SUFFIX).items()
+             if injector.kept_rate(spec, gpu) is not None}
+    if len(rates) != 1:
+        raise ToolError(f"the slowdowns' processes kept {len(rates)} sleep rates beside {spec}, not one: "
+                        f"cannot tell the GPU they ran on")
+    return next(iter(rates.items()))
+
+
+def gpu_slowdowns(slowdowns: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(entry["config"], entry["mask"]): entry for entry in slowdowns if entry.get("gpu_us")}
+
+
+def round_plan(entries: dict[tuple[str, str], dict]) -> dict[tuple[str, str], schema.WorkerKey]:
+    """Each slowdown's GPU time alone, after the heavy rest where the planned night's GPU time was heavy (a
+    spec without it: always)."""
+    return {key: schema.WorkerKey(*key, ("gpu",), 1, schema.heavy_rest_seconds(entry.get("night_gpu_seconds",
+                                                                                          math.inf)))
+            for key, entry in entries.items()}
+
+
+def tune(spec: str, slowdowns: list[dict], pythons: dict[str, str], seed: int,
+         say: Callable[[str], None] = print) -> tuple[str, list[Step]]:
+    """Measure and tune every GPU slowdown of ``spec`` (installed in ``pythons['contender']``); the GPU and
+    each slowdown's kept step. Writes the kept lengths and steps beside the spec."""
+    entries = gpu_slowdowns(slowdowns)
+    measured_steps: dict[tuple[str, str], list[Step]] = {key: [] for key in entries}
+    rng = random.Random(seed)
+    pending = dict(entries)
+    gpu = ""
+    with Workers(pythons, "cuda") as workers:
+        for index in range(1, TUNE_ROUNDS + 1):
+            measured = remeasure(round_plan(pending), workers, "cuda", TUNE_PROCESSES, rng.randrange(2**32),
+                                 ROUND_BUDGET_SECONDS)
+            gpu, rate = one_gpu(spec)
+            lengths = injector.kept_spins(spec, gpu)
+            for key, entry in list(pending.items()):
+                got = measured_step(measured, key)
+                base, ratio = got or (None, None)
+                step = Step(key[0], key[1], entry["gpu_us"], injector.spin_cycles(entry, spec, gpu, rate), index,
+                            base, ratio)
+                measured_steps[key].append(step)
+                say(step_line(step))
+                if got is None or step.landed:
+                    del pending[key]
+                elif index < TUNE_ROUNDS:
+                    lengths[injector.entry_key(entry)] = next_cycles(step, injector.cycles_at_rate(entry, rate), rate)
+            if not pending:
+                break
+            injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, gpu, lengths)
+    kept = {key: best(steps) for key, steps in measured_steps.items()}
+    injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, gpu, {
+        injector.entry_key(entries[key]): step.cycles for key, step in kept.items()})
+    injector.keep_for_gpu(spec + injector.STEPS_SUFFIX, gpu, [step.as_json() for step in kept.values()])
+    return gpu, list(kept.values())
+
+
+def step_line(step: Step) -> str:
+    said = f"round {step.round}: {step.config} {step.mask}: {step.amount_us:.2f} us, {step.cycles} cycles: "
+    if step.ratio is None or step.target is None:
+        return said + "no GPU time measured"
+    verdict = "landed" if step.landed else ("short" if step.ratio < step.target else "beyond the tolerance")
+    return said + f"{step.ratio:.4f} for {step.target:.4f} ({verdict})"
+
+
+def kept_steps(spec: str) -> dict[tuple[str, str], float | None]:
+    """Each tuned slowdown's kept step (its ratio; None where install measured none), as install kept it
+    beside ``spec``; empty where nothing was tuned. A damaged file is a user error."""
+    per_gpu = injector.kept_per_gpu(spec + injector.STEPS_SUFFIX)
+    if not per_gpu:
+        return {}
+    try:
+        (steps,) = per_gpu.values()
+        kept = {(step["config"], step["mask"]): step["ratio"] for step in steps}
+    except (ValueError, TypeError, KeyError):
+        raise ToolError(f"{spec + injector.STEPS_SUFFIX}: not the steps of one GPU as install keeps them") from None
+    if not all(ratio is None or (type(ratio) is float and math.isfinite(ratio) and ratio > 0)
+               for ratio in kept.values()):
+        raise ToolError(f"{spec + injector.STEPS_SUFFIX}: a step that is not a positive number")
+    return kept
