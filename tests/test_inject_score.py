@@ -77,6 +77,11 @@ def test_an_injected_result_no_finding_says_how_far_it_moved_or_that_it_was_re_m
         (1.043, 1.05, "re-measured, no finding of its own: short of the factor and not confirmed, or a stand-in "
                       "of its class's move"),
         (None, None, "not a candidate (the report gives no move tonight)")]
+    # A candidate the re-measurement planned none of is no finding either, and says so, not "not a candidate".
+    report["confirmation"] |= {"short_left_out_keys": [list(SHORT_KEY)], "dropped_keys": [list(EDGE)]}
+    assert [row["why"] for row in inject.score_rows(spec, report)][::2] == [
+        "a candidate short of the factor, left out for the budget (1.021 over its class tonight)",
+        "a candidate dropped after the first processes ran slower than planned (the report gives no move tonight)"]
 
 
 def test_score_reads_a_spec_and_a_report_from_files(tmp_path):
@@ -100,7 +105,11 @@ DAMAGED_REPORTS = [
     ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "floors": [{"config": "a"}]}', "'mask'"),
     ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "floors": 3}', "not a check's JSON report"),
     ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "confirmation": {"values": '
-     '[{"config": "a", "mask": "m", "baseline": 3}]}}', "not a check's JSON report")]
+     '[{"config": "a", "mask": "m", "baseline": 3}]}}', "not a check's JSON report"),
+    ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "confirmation": {"short_left_out_keys": '
+     '[["a"]]}}', "not a check's JSON report"),
+    ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "confirmation": {"dropped_keys": 3}}',
+     "not a check's JSON report")]
 
 
 @pytest.mark.parametrize("text, words", DAMAGED_REPORTS)

@@ -41,7 +41,14 @@ from lib import injected_steps, noise
 from lib.cli import ToolError, add_results_arguments, one_line, run_tool, writable_folder, write_whole
 from lib.nights import CONTINUOUS
 from lib.remeasure import RemeasureError
-from lib.results import check_report, open_machine, report_findings, report_floor_rows, report_remeasured
+from lib.results import (
+    check_report,
+    open_machine,
+    report_findings,
+    report_floor_rows,
+    report_not_measured,
+    report_remeasured,
+)
 from lib.rows import choose_grid, config_rows
 from lib.suite import REPO_ROOT, schema
 from lib.wheels import write_wheel
@@ -203,7 +210,8 @@ def score_rows(slowdowns: list, report: dict, steps: dict[tuple[str, str], float
     then, from the report's row of the result, how far it moved away from its class tonight); with ``steps``
     (install's, ``injected_steps.kept_steps``), each GPU time's step as install measured it ("injected")."""
     by_key = {(f["config"], f["mask"], f["signal"]): f for f in report_findings(report)}
-    per_result, remeasured = report_floor_rows(report), report_remeasured(report)
+    per_result, remeasured, not_measured = report_floor_rows(report), report_remeasured(report), \
+        report_not_measured(report)
     rows = []
     for slowdown in slowdowns:
         for signal in targets(slowdown):
@@ -220,20 +228,26 @@ def score_rows(slowdowns: list, report: dict, steps: dict[tuple[str, str], float
             tonight, floor = row.get(f"{signal}_relative"), row.get(f"{signal}_floor")
             rows.append({"config": key[0], "mask": key[1], "signal": signal, **injected, "level": "-",
                          "tonight": tonight, "floor": floor, "re-measured": None,
-                         "why": unfound_why(tonight, key in remeasured)})
+                         "why": unfound_why(tonight, key in remeasured, not_measured.get(key[:2]))})
     return rows
 
 
-def unfound_why(tonight: float | None, remeasured: bool) -> str:
+def unfound_why(tonight: float | None, remeasured: bool, not_measured: str | None = None) -> str:
     """Why an injected result is no finding: re-measured without a finding of its own (a GPU time short of the
-    factor and not confirmed, or one of the results a class's move was re-measured on), else no candidate, at
-    how far it moved away from its class where the report says."""
+    factor and not confirmed, or one of the results a class's move was re-measured on); a candidate the
+    re-measurement did not measure (short of the factor and left out for the budget, or dropped for its pace);
+    else no candidate; each at how far it moved away from its class where the report says."""
     if remeasured:
         return ("re-measured, no finding of its own: short of the factor and not confirmed, or a stand-in of its "
                 "class's move")
+    moved = "the report gives no move tonight" if tonight is None else f"{tonight:.3f} over its class tonight"
+    if not_measured == "left out":
+        return f"a candidate short of the factor, left out for the budget ({moved})"
+    if not_measured == "dropped":
+        return f"a candidate dropped after the first processes ran slower than planned ({moved})"
     if tonight is None:
-        return "not a candidate (the report gives no move tonight)"
-    return f"not a candidate: {tonight:.3f} over its class tonight"
+        return f"not a candidate ({moved})"
+    return f"not a candidate: {moved}"
 
 
 def signal_tally(signal: str, rows: list[dict], factor: float) -> str:

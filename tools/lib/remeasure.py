@@ -417,7 +417,8 @@ class Remeasured:
 
     def merged(self, other: Remeasured) -> Remeasured:
         values = self.values | other.values
-        dropped = tuple(key for key in (*self.dropped, *other.dropped) if key not in values)
+        # once each: a key a later round planned again can be dropped again
+        dropped = tuple(dict.fromkeys(key for key in (*self.dropped, *other.dropped) if key not in values))
         return Remeasured(values, self.seconds + other.seconds, self.costs + other.costs,
                           self.workers_seconds + other.workers_seconds, dropped,
                           self.refuted_early + other.refuted_early, self.extended + other.extended)

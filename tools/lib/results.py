@@ -301,14 +301,25 @@ def report_remeasured(report: dict) -> set[tuple[str, str, str]]:
             for side, signals in entry.items() if side not in ("config", "mask") for signal in signals}
 
 
+def report_not_measured(report: dict) -> dict[tuple[str, str], str]:
+    """(config, mask) of each candidate a check's JSON report says its re-measurement planned none of: a GPU
+    time short of the factor left out for the budget ("left out"), or a key dropped after the first processes
+    ran slower than planned ("dropped"); none in a report without them."""
+    confirmation = report.get("confirmation") or {}
+    named = {(config, mask): "left out" for config, mask in confirmation.get("short_left_out_keys") or []}
+    return named | {(config, mask): "dropped" for config, mask in confirmation.get("dropped_keys") or []}
+
+
 def check_report(path: Path) -> dict:
     """A check's JSON report: its factor and its findings, each with REPORT_FINDING_FIELDS; its rows per
-    result and its re-measured values where it has them (``report_floor_rows``, ``report_remeasured``)."""
+    result, its re-measured values and the candidates it did not measure where it has them
+    (``report_floor_rows``, ``report_remeasured``, ``report_not_measured``)."""
     try:
         report = json.loads(path.read_text())
         report["factor"] = float(report["factor"])
         incomplete = [f for f in report_findings(report) if not REPORT_FINDING_FIELDS <= f.keys()]
-        report_floor_rows(report), report_remeasured(report)  # read whole here: a damaged one is refused now
+        # read whole here: a damaged one is refused now
+        report_floor_rows(report), report_remeasured(report), report_not_measured(report)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
         raise ToolError(f"not a check's JSON report: {path}: {one_line(error)}") from None
     if incomplete:
