@@ -7,17 +7,18 @@ import json
 
 import pytest
 from conftest import run_tool
-from test_inject_score import GPU_KEY, REPORT, SHORT_KEY, SPEC
-
-import inject
 from lib import injected_steps
 from lib.cli import ToolError
 from lib.injected_steps import Step, best, landed, next_cycles
 from lib.remeasure import Remeasured
 from lib.suite import schema
+from test_inject_score import GPU_KEY, REPORT, SHORT_KEY, SPEC
+
+import inject
 
 injector = injected_steps.injector
 GPU = "NVIDIA H200"
+Infinity = float("inf")  # a step whose sides had one value each: its error, as JSON writes it
 RATE = 1900.0  # cycles a microsecond
 
 
@@ -29,11 +30,20 @@ def test_the_constants_the_rounds_are_read_with():
 def test_a_step_lands_from_its_amount_to_the_tolerance_above_it():
     assert landed(1.05, 1.05) and landed(1.0559, 1.05) and landed(1.053, 1.05)
     assert not landed(1.0499, 1.05) and not landed(1.0561, 1.05) and not landed(1.053, None)
-    step = Step("c", "m", 10.0, 19000, 1, 200e-6, 1.04)
+    step = Step("c", "m", 10.0, 19000, 1, 200e-6, 1.04, 0.002)
     assert step.target == pytest.approx(1.05, abs=1e-12) and not step.landed
     assert Step("c", "m", 10.0, 19000, 1).target is None and not Step("c", "m", 10.0, 19000, 1).landed
     assert step.as_json() == {"config": "c", "mask": "m", "amount_us": 10.0, "cycles": 19000, "round": 1,
-                              "base_seconds": 200e-6, "ratio": 1.04, "target": step.target, "landed": False}
+                              "base_seconds": 200e-6, "ratio": 1.04, "error": 0.002, "target": step.target,
+                              "landed": False}
+
+
+def test_a_steps_error_is_each_sides_medians_added_in_quadrature():
+    """Logs of 1, 1.01, 1.02 (stdev 0.009901) and of one value twice: 1.2533 x 0.009901 / sqrt(3) = 0.0071646."""
+    assert injected_steps.ratio_error([1.0, 1.01, 1.02], [2.0, 2.0]) == pytest.approx(0.0071646, abs=1e-7)
+    both = injected_steps.ratio_error([1.0, 1.01, 1.02], [2.0, 2.02, 2.04])
+    assert both == pytest.approx(0.0071646 * 2 ** 0.5, abs=1e-7)
+    assert injected_steps.ratio_error([1.0], [1.0, 1.1]) == float("inf")
 
 
 def test_a_length_moves_by_what_its_step_missed_of_the_amount_and_half_the_tolerance():
@@ -120,22 +130,25 @@ def test_the_rounds_tune_each_spin_until_its_step_lands_and_keep_the_nearest_whe
     assert [(s.round, s.cycles, None if s.ratio is None else round(s.ratio, 6), s.landed) for s in steps] == [
         (2, 23940, 1.050400, True), (3, 15808, 1.054080, True), (1, 19000, 1.025, False), (1, 19000, None, False)]
     assert said[:4] == [
-        f"round 1: {keys[0][0]} causal_bias: 10.00 us, 19000 cycles: 1.0400 for 1.0500 (short)",
-        f"round 1: {keys[1][0]} causal_bias: 10.00 us, 19000 cycles: 1.0650 for 1.0500 (beyond the tolerance)",
-        f"round 1: {keys[2][0]} causal_bias: 10.00 us, 19000 cycles: 1.0250 for 1.0500 (short)",
+        f"round 1: {keys[0][0]} causal_bias: 10.00 us, 19000 cycles: 1.0400 +- 0.0000 for 1.0500 (short)",
+        f"round 1: {keys[1][0]} causal_bias: 10.00 us, 19000 cycles: 1.0650 +- 0.0000 for 1.0500 (beyond the "
+        "tolerance)",
+        f"round 1: {keys[2][0]} causal_bias: 10.00 us, 19000 cycles: 1.0250 +- 0.0000 for 1.0500 (short)",
         f"round 1: {keys[3][0]} causal_bias: 10.00 us, 19000 cycles: no GPU time measured"]
     assert len(said) == 9 and said[4].startswith("round 2: ") and said[-1].startswith("round 3: ")
     # The lengths kept are those of the steps kept; the steps beside them, which score reads.
     kept = json.loads((tmp_path / ("spec.json" + injector.SPIN_SUFFIX)).read_text())
     assert kept == {GPU: {injector.entry_key(e): c for e, c in zip(slowdowns, (23940, 15808, 19000, 19000))}}
-    assert injected_steps.kept_steps(spec) == {keys[0]: pytest.approx(1.0504), keys[1]: pytest.approx(1.05408),
-                                               keys[2]: pytest.approx(1.025), keys[3]: None}
+    assert injected_steps.kept_steps(spec) == {keys[0]: (pytest.approx(1.0504), 0.0),
+                                               keys[1]: (pytest.approx(1.05408), 0.0),
+                                               keys[2]: (pytest.approx(1.025), 0.0), keys[3]: (None, None)}
 
 
 @pytest.mark.parametrize("text", ['{"A": [], "B": []}', '{"A": [{"config": "c"}]}', '{"A": 3}',
                                   '{"A": [{"config": "c", "mask": "m", "ratio": "1.05"}]}',
                                   '{"A": [{"config": "c", "mask": "m", "ratio": -1.0}]}',
-                                  '{"A": [{"config": "c", "mask": "m", "ratio": Infinity}]}'])
+                                  '{"A": [{"config": "c", "mask": "m", "ratio": Infinity}]}',
+                                  '{"A": [{"config": "c", "mask": "m", "ratio": 1.05, "error": -0.1}]}'])
 def test_damaged_steps_beside_a_spec_are_a_user_error(tmp_path, text):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(SPEC))
@@ -152,13 +165,13 @@ def test_score_sets_each_gpu_step_install_measured_beside_what_the_check_found(t
     install's own measure, a miss of the injector and not of the check."""
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(SPEC))
-    steps = [{"config": GPU_KEY[0], "mask": GPU_KEY[1], "ratio": 1.0512},
-             {"config": SHORT_KEY[0], "mask": SHORT_KEY[1], "ratio": 1.046}]
+    steps = [{"config": GPU_KEY[0], "mask": GPU_KEY[1], "ratio": 1.0512, "error": 0.0021},
+             {"config": SHORT_KEY[0], "mask": SHORT_KEY[1], "ratio": 1.046, "error": Infinity}]
     injector.keep_for_gpu(str(spec) + injector.STEPS_SUFFIX, GPU, steps)
     rows = inject.score_rows(SPEC["slowdowns"], REPORT, injected_steps.kept_steps(str(spec)))
-    assert [(row["signal"], row["injected"], row["level"]) for row in rows] == [
-        ("gpu", 1.0512, "regression"), ("gpu", 1.046, "-"), ("wall", None, "suspect"), ("aten_ops", None, "regression"),
-        ("gpu", None, "noise")]
+    assert [(row["signal"], row["injected"], row["+-"], row["level"]) for row in rows] == [
+        ("gpu", 1.0512, 0.0021, "regression"), ("gpu", 1.046, float("inf"), "-"), ("wall", None, None, "suspect"),
+        ("aten_ops", None, None, "regression"), ("gpu", None, None, "noise")]
     (tmp_path / "check.json").write_text(json.dumps(REPORT))
     completed = run_tool("inject.py", "score", "--spec", str(spec), "--check", str(tmp_path / "check.json"))
     assert completed.returncode == 0, completed.stderr
@@ -166,6 +179,6 @@ def test_score_sets_each_gpu_step_install_measured_beside_what_the_check_found(t
             "those a regression; 1 injected at the factor or more by install's steps, 1 of those a regression\n"
             in completed.stdout)
     (row,) = [line for line in completed.stdout.splitlines() if GPU_KEY[0] in line]
-    assert [cell.strip() for cell in row.split("|")][1:-1] == [*GPU_KEY, "gpu", "1.051", "regression", "1.075", "1.050",
-                                                                "1.059", "re-measured: confirmed"]
+    assert [cell.strip() for cell in row.split("|")][1:-1] == [*GPU_KEY, "gpu", "1.051", "0.002", "regression",
+                                                                "1.075", "1.050", "1.059", "re-measured: confirmed"]
     assert "injected at the factor" not in inject.score(SPEC["slowdowns"], REPORT)  # no steps kept: as before

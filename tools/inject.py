@@ -205,10 +205,14 @@ def targets(slowdown: dict) -> list[str]:
     return [signal for amount, signal in TARGETS.items() if slowdown.get(amount, 0) > 0]
 
 
-def score_rows(slowdowns: list, report: dict, steps: dict[tuple[str, str], float | None] | None = None) -> list[dict]:
+Steps = dict[tuple[str, str], tuple[float | None, float | None]]  # injected_steps.kept_steps
+
+
+def score_rows(slowdowns: list, report: dict, steps: Steps | None = None) -> list[dict]:
     """Per injected result and targeted signal: what the check said of it ("-": not a finding at all, and
     then, from the report's row of the result, how far it moved away from its class tonight); with ``steps``
-    (install's, ``injected_steps.kept_steps``), each GPU time's step as install measured it ("injected")."""
+    (install's, ``injected_steps.kept_steps``), each GPU time's step as install measured it ("injected") and
+    that ratio's standard error ("+-")."""
     by_key = {(f["config"], f["mask"], f["signal"]): f for f in report_findings(report)}
     per_result, remeasured, not_measured = report_floor_rows(report), report_remeasured(report), \
         report_not_measured(report)
@@ -216,7 +220,8 @@ def score_rows(slowdowns: list, report: dict, steps: dict[tuple[str, str], float
     for slowdown in slowdowns:
         for signal in targets(slowdown):
             key = (slowdown["config"], slowdown["mask"], signal)
-            injected = {"injected": steps.get(key[:2]) if signal == GPU else None} if steps else {}
+            ratio, error = steps.get(key[:2], (None, None)) if steps and signal == GPU else (None, None)
+            injected = {"injected": ratio, "+-": error} if steps else {}
             finding = by_key.get(key)
             if finding:
                 confirmation = finding.get("confirmation") or {}
@@ -268,7 +273,7 @@ def signal_tally(signal: str, rows: list[dict], factor: float) -> str:
     return tally
 
 
-def score(slowdowns: list, report: dict, steps: dict[tuple[str, str], float | None] | None = None) -> str:
+def score(slowdowns: list, report: dict, steps: Steps | None = None) -> str:
     """The table of ``score_rows``, how many of each targeted signal are regressions, and what else the check
     called: regressions and suspects on results no slowdown touched."""
     rows = score_rows(slowdowns, report, steps)

@@ -40,6 +40,7 @@ STEP_TOLERANCE = 0.006
 MAX_MOVE = 2.0
 # Far above a round's seconds: the re-measurement drops keys that would not fit a budget.
 ROUND_BUDGET_SECONDS = 600.0
+MEDIAN_ERROR = math.sqrt(math.pi / 2)  # a median's standard error over a mean's, for normal values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Step:
     round: int
     base_seconds: float | None = None
     ratio: float | None = None
+    error: float | None = None  # the ratio's standard error, relative: a noisy key's step is known loosely
 
     @property
     def target(self) -> float | None:
@@ -98,14 +100,23 @@ def best(steps: list[Step]) -> Step:
     return min(above or missed, key=lambda step: abs(missed[step]))
 
 
-def measured_step(measured: Remeasured, key: tuple[str, str]) -> tuple[float, float] | None:
-    """The baseline's median GPU time and the contender's ratio over it, as the check's decision takes them
-    (``Remeasured.decided``: at one SM clock); None where a side has none."""
+def measured_step(measured: Remeasured, key: tuple[str, str]) -> tuple[float, float, float] | None:
+    """The baseline's median GPU time, the contender's ratio over it, as the check's decision takes them
+    (``Remeasured.decided``: at one SM clock), and the ratio's standard error; None where a side has none."""
     baseline, contender, _ = measured.decided(key, "gpu")
     if not (baseline and contender):
         return None
     base = statistics.median(baseline)
-    return base, statistics.median(contender) / base
+    return base, statistics.median(contender) / base, ratio_error(baseline, contender)
+
+
+def ratio_error(baseline: list[float], contender: list[float]) -> float:
+    """The standard error of a ratio of two medians, relative: each side's median's (MEDIAN_ERROR times the
+    mean's, of the logs), added in quadrature; infinite where a side has one value."""
+    if min(len(baseline), len(contender)) < 2:
+        return math.inf
+    return math.hypot(*(MEDIAN_ERROR * statistics.stdev(math.log(v) for v in side) / math.sqrt(len(side))
+                        for side in (baseline, contender)))
 
 
 def one_gpu(spec: str) -> tuple[str, float]:
@@ -147,9 +158,9 @@ def tune(spec: str, slowdowns: list[dict], pythons: dict[str, str], seed: int,
             lengths = injector.kept_spins(spec, gpu)
             for key, entry in list(pending.items()):
                 got = measured_step(measured, key)
-                base, ratio = got or (None, None)
+                base, ratio, error = got or (None, None, None)
                 step = Step(key[0], key[1], entry["gpu_us"], injector.spin_cycles(entry, spec, gpu, rate), index,
-                            base, ratio)
+                            base, ratio, error)
                 measured_steps[key].append(step)
                 say(step_line(step))
                 if got is None or step.landed:
@@ -171,21 +182,23 @@ def step_line(step: Step) -> str:
     if step.ratio is None or step.target is None:
         return said + "no GPU time measured"
     verdict = "landed" if step.landed else ("short" if step.ratio < step.target else "beyond the tolerance")
-    return said + f"{step.ratio:.4f} for {step.target:.4f} ({verdict})"
+    error = "" if step.error is None else f" +- {step.error:.4f}"
+    return said + f"{step.ratio:.4f}{error} for {step.target:.4f} ({verdict})"
 
 
-def kept_steps(spec: str) -> dict[tuple[str, str], float | None]:
-    """Each tuned slowdown's kept step (its ratio; None where install measured none), as install kept it
-    beside ``spec``; empty where nothing was tuned. A damaged file is a user error."""
+def kept_steps(spec: str) -> dict[tuple[str, str], tuple[float | None, float | None]]:
+    """Each tuned slowdown's kept step (its ratio and the ratio's standard error; None where install measured
+    none), as install kept it beside ``spec``; empty where nothing was tuned. A damaged file is a user error."""
     per_gpu = injector.kept_per_gpu(spec + injector.STEPS_SUFFIX)
     if not per_gpu:
         return {}
     try:
         (steps,) = per_gpu.values()
-        kept = {(step["config"], step["mask"]): step["ratio"] for step in steps}
+        kept = {(step["config"], step["mask"]): (step["ratio"], step.get("error")) for step in steps}
     except (ValueError, TypeError, KeyError):
         raise ToolError(f"{spec + injector.STEPS_SUFFIX}: not the steps of one GPU as install keeps them") from None
-    if not all(ratio is None or (type(ratio) is float and math.isfinite(ratio) and ratio > 0)
-               for ratio in kept.values()):
-        raise ToolError(f"{spec + injector.STEPS_SUFFIX}: a step that is not a positive number")
+    if not all((ratio is None or (type(ratio) is float and 0 < ratio < math.inf))
+               and (error is None or (type(error) is float and error >= 0)) for ratio, error in kept.values()):
+        raise ToolError(f"{spec + injector.STEPS_SUFFIX}: a step that is not a positive number, or its error "
+                        "not a number from 0")
     return kept
