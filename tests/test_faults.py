@@ -306,6 +306,13 @@ def test_installing_a_gpu_slowdown_without_cuda_or_a_baseline_leaves_its_spin_at
         pth = installed.stdout.splitlines()[-1].removeprefix("installed ")
         assert installed.stdout == f"{said}installed {pth}\n" and Path(pth).is_file()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["contender", "spec.json"]
+    # lengths an earlier tuning kept beside the spec are what the slowdowns spin, on that GPU
+    (tmp_path / "spec.json.spin-cycles.json").write_text('{"NVIDIA H200": {}}')
+    installed = run_tool("inject.py", "install", "--python", str(python), "--spec", str(spec))
+    assert installed.stdout.startswith("the GPU slowdowns spin at the lengths kept beside the spec on NVIDIA H200, "
+                                       "elsewhere the sleep rate: --baseline-python measures their steps and tunes "
+                                       "them\ninstalled "), installed.stdout
+    (tmp_path / "spec.json.spin-cycles.json").unlink()
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
     bare = tmp_path / "bare" / "bin" / "python"
     pth = Path(subprocess.run([str(bare), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],

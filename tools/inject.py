@@ -151,7 +151,9 @@ def install(python: str, spec: Path, baseline_python: str | None = None, seed: i
         return path
     cuda = has_cuda(python)
     if baseline_python is None:
-        print("the GPU slowdowns spin at the sleep rate: --baseline-python measures their steps and tunes them")
+        kept = injected_steps.injector.kept_per_gpu(str(spec.resolve()) + injected_steps.injector.SPIN_SUFFIX)
+        print(f"the GPU slowdowns spin at {'the lengths kept beside the spec on ' + ', '.join(kept) if kept else ''}"
+              f"{', elsewhere ' if kept else ''}the sleep rate: --baseline-python measures their steps and tunes them")
     elif not cuda:
         print("no CUDA device: the GPU slowdowns spin at the sleep rate, their steps not measured")
     else:
