@@ -76,7 +76,8 @@ INJECT ?= --gpu 0.10 --configs 10 --seed 1
 calibrate: aa
 	$(VPY) tools/inject.py plan --results-dir $(LABEL_DIR)/results --machine $(MACHINE) \
 		--out $(LABEL_DIR)/slowdowns.json $(INJECT)
-	$(VPY) tools/inject.py install --python $(abspath $(CPY)) --spec $(LABEL_DIR)/slowdowns.json
+	$(VPY) tools/inject.py install --python $(abspath $(CPY)) --spec $(LABEL_DIR)/slowdowns.json \
+		--baseline-python $(abspath $(VPY))
 	$(RECORD) --python $(abspath $(CPY)) --commit $(call LABEL,C) || exit 2
 	$(VPY) tools/check_regressions.py --results-dir $(LABEL_DIR)/results --machine $(MACHINE) \
 		--baseline-python $(abspath $(VPY)) --contender-python $(abspath $(CPY)) --report calibrate-report.md \

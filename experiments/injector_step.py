@@ -6,7 +6,7 @@
 For each GPU slowdown of SPEC (``tools/inject.py plan``'s file): one build of its
 config and five CUDA graphs: the mask's forward as it is (``plain``); the spin
 kernel and then the forward (``slowed``: ``torch.cuda._sleep`` of the cycles the
-injector would use, calibrated where ``inject/spin_calibration.py`` kept a length
+injector would use, tuned where ``tools/inject.py install`` kept a length
 beside the spec, else ``gpu_us`` at the sleep rate); matrix products that take
 ``gpu_us`` alone and then the forward (``worked``: work that draws power, where a
 sleep lets the GPU cool); the spin alone and the products alone. Each round takes

@@ -6,8 +6,12 @@ import json
 
 import pytest
 from conftest import run_tool
+from lib import injected_steps
 
 import inject
+
+injector = injected_steps.injector
+GPU = "NVIDIA H200"
 
 GPU_KEY, SHORT_KEY, HOST_KEY, OPS_KEY = ("1, 16, (128, 256), 4096, 'bfloat16'", "causal_bias"), (
     "1, 32, (256, 416), 4096, 'bfloat16'", "materialized"), ("1, 32, (1, 2048), 2048, 'bfloat16'", "materialized"), (
@@ -78,10 +82,13 @@ def test_an_injected_result_no_finding_says_how_far_it_moved_or_that_it_was_re_m
                       "of its class's move"),
         (None, None, "not a candidate (the report gives no move tonight)")]
     # A candidate the re-measurement planned none of is no finding either, and says so, not "not a candidate".
-    report["confirmation"] |= {"short_left_out_keys": [list(SHORT_KEY)], "dropped_keys": [list(EDGE)]}
+    report["confirmation"] |= {"short_left_out": [[*SHORT_KEY, "left out"], [*EDGE, "dropped"]]}
     assert [row["why"] for row in inject.score_rows(spec, report)][::2] == [
         "a candidate short of the factor, left out for the budget (1.021 over its class tonight)",
         "a candidate dropped after the first processes ran slower than planned (the report gives no move tonight)"]
+    # a GPU time's: another signal of the same result was no such candidate
+    spec[0] |= {"gpu_us": 0.0, "cpu_us": 3.0}
+    assert inject.score_rows(spec, report)[0]["why"] == "not a candidate (the report gives no move tonight)"
 
 
 def test_score_reads_a_spec_and_a_report_from_files(tmp_path):
@@ -106,9 +113,9 @@ DAMAGED_REPORTS = [
     ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "floors": 3}', "not a check's JSON report"),
     ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "confirmation": {"values": '
      '[{"config": "a", "mask": "m", "baseline": 3}]}}', "not a check's JSON report"),
-    ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "confirmation": {"short_left_out_keys": '
-     '[["a"]]}}', "not a check's JSON report"),
-    ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "confirmation": {"dropped_keys": 3}}',
+    ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "confirmation": {"short_left_out": '
+     '[["a", "m"]]}}', "not a check's JSON report"),
+    ('{"factor": 1.05, "regressions": [], "suspects": [], "noise": [], "confirmation": {"short_left_out": 3}}',
      "not a check's JSON report")]
 
 
@@ -156,3 +163,31 @@ def test_a_plan_refuses_a_class_it_does_not_know_in_one_line(tmp_path):
                        str(tmp_path / "spec.json"))
     assert planned.returncode == 2 and "invalid choice: 'unknown'" in planned.stderr
     assert not (tmp_path / "spec.json").exists()
+
+
+def test_score_sets_each_gpu_step_install_measured_beside_what_the_check_found(tmp_path):
+    """The GPU key, injected at 1.0512 and found; the short one, injected at 1.046: short of the factor by
+    install's own measure, a miss of the injector and not of the check."""
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    steps = [{"config": GPU_KEY[0], "mask": GPU_KEY[1], "amount_us": 4.3, "ratio": 1.0512, "error": 0.0021},
+             {"config": SHORT_KEY[0], "mask": SHORT_KEY[1], "amount_us": 6.4, "ratio": 1.046, "error": float("inf")}]
+    (tmp_path / ("spec.json" + injector.STEPS_SUFFIX)).write_text(json.dumps({"gpu": GPU, "steps": steps}))
+    rows = inject.score_rows(SPEC["slowdowns"], REPORT, injected_steps.kept_steps(str(spec), SPEC["slowdowns"]))
+    assert [(row["signal"], row["injected"], row["+-"], row["level"]) for row in rows] == [
+        ("gpu", 1.0512, 0.0021, "regression"), ("gpu", 1.046, float("inf"), "-"), ("wall", None, None, "suspect"),
+        ("aten_ops", None, None, "regression"), ("gpu", None, None, "noise")]
+    (tmp_path / "check.json").write_text(json.dumps(REPORT))
+    completed = run_tool("inject.py", "score", "--spec", str(spec), "--check", str(tmp_path / "check.json"))
+    assert completed.returncode == 0, completed.stderr
+    assert ("gpu: 1 of 3 injected a regression; 2 re-measured, 2 of them slower by the factor (1.05) or more, 1 of "
+            "those a regression; 1 injected at the factor or more by install's steps, 1 of those a regression\n"
+            in completed.stdout)
+    (row,) = [line for line in completed.stdout.splitlines() if GPU_KEY[0] in line]
+    assert [cell.strip() for cell in row.split("|")][1:-1] == [*GPU_KEY, "gpu", "1.051", "0.002", "regression",
+                                                                "1.075", "1.050", "1.059", "re-measured: confirmed"]
+    assert "injected at the factor" not in inject.score(SPEC["slowdowns"], REPORT)  # no steps kept: as before
+    (tmp_path / ("spec.json" + injector.STEPS_SUFFIX)).write_text('{"A": 3}')  # damaged: one line, exit 2
+    completed = run_tool("inject.py", "score", "--spec", str(spec), "--check", str(tmp_path / "check.json"))
+    assert completed.returncode == 2 and completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr
+    assert "spec.json.steps.json: not the steps of a tuning as install keeps them" in completed.stderr

@@ -4,32 +4,28 @@ the rounds over a modelled spin, and score's reading of the steps kept beside a 
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
-from conftest import run_tool
 from lib import injected_steps
 from lib.cli import ToolError
 from lib.injected_steps import Step, best, landed, next_cycles
 from lib.remeasure import Remeasured
 from lib.suite import schema
-from test_inject_score import GPU_KEY, REPORT, SHORT_KEY, SPEC
+from test_inject_score import GPU, SPEC, injector
 
-import inject
-
-injector = injected_steps.injector
-GPU = "NVIDIA H200"
-Infinity = float("inf")  # a step whose sides had one value each: its error, as JSON writes it
 RATE = 1900.0  # cycles a microsecond
 
 
 def test_the_constants_the_rounds_are_read_with():
     assert (injected_steps.TUNE_ROUNDS, injected_steps.TUNE_PROCESSES, injected_steps.STEP_TOLERANCE,
-            injected_steps.MAX_MOVE) == (3, 6, 0.006, 2.0)
+            injected_steps.MAX_MOVE, injected_steps.ROUND_BUDGET_SECONDS) == (3, 6, 0.006, 2.0, 600.0)
 
 
 def test_a_step_lands_from_its_amount_to_the_tolerance_above_it():
     assert landed(1.05, 1.05) and landed(1.0559, 1.05) and landed(1.053, 1.05)
     assert not landed(1.0499, 1.05) and not landed(1.0561, 1.05) and not landed(1.053, None)
+    assert landed(1.0 + injected_steps.STEP_TOLERANCE, 1.0)  # the window's top is in it
     step = Step("c", "m", 10.0, 19000, 1, 200e-6, 1.04, 0.002)
     assert step.target == pytest.approx(1.05, abs=1e-12) and not step.landed
     assert Step("c", "m", 10.0, 19000, 1).target is None and not Step("c", "m", 10.0, 19000, 1).landed
@@ -77,7 +73,7 @@ def spin_model(added_per_cycle: dict, fixed_us: dict, base: float, spec: str, ro
 
     def remeasure(plan, workers, device, processes, seed, budget):
         assert (device, processes, budget) == ("cuda", 6, injected_steps.ROUND_BUDGET_SECONDS)
-        rounds.append(plan)
+        rounds.append((plan, seed))
         if injector.kept_rate(spec, GPU) is None:
             injector.keep_rate(spec, GPU, RATE)
         values = {}
@@ -120,9 +116,12 @@ def test_the_rounds_tune_each_spin_until_its_step_lands_and_keep_the_nearest_whe
     monkeypatch.setattr(injected_steps, "remeasure", spin_model(per_cycle, fixed, 200e-6, spec, rounds))
     monkeypatch.setattr(injected_steps, "Workers", NoWorkers)
     said: list[str] = []
-    gpu, steps = injected_steps.tune(spec, slowdowns, {"baseline": "b", "contender": "c"}, 7, said.append)
-    assert gpu == GPU
-    assert [list(plan) for plan in rounds] == [keys, keys[:3], keys[1:3]]
+    (tmp_path / ("spec.json" + injector.STEPS_SUFFIX)).write_text("an earlier tuning's")
+    steps = injected_steps.tune(spec, slowdowns, {"baseline": "b", "contender": "c"}, GPU, 7, said.append)
+    assert [list(plan) for plan, _ in rounds] == [keys, keys[:3], keys[1:3]]
+    draws = random.Random(7)
+    assert [seed for _, seed in rounds] == [draws.randrange(2**32) for _ in rounds]  # the order's seeds, from 7
+    rounds = [plan for plan, _ in rounds]
     assert [rounds[0][key].heavy_rest for key in keys] == [0.0, schema.HEAVY_GPU_REST_SECONDS,
                                                           schema.HEAVY_GPU_REST_SECONDS,
                                                           schema.HEAVY_GPU_REST_SECONDS]
@@ -139,46 +138,93 @@ def test_the_rounds_tune_each_spin_until_its_step_lands_and_keep_the_nearest_whe
     # The lengths kept are those of the steps kept; the steps beside them, which score reads.
     kept = json.loads((tmp_path / ("spec.json" + injector.SPIN_SUFFIX)).read_text())
     assert kept == {GPU: {injector.entry_key(e): c for e, c in zip(slowdowns, (23940, 15808, 19000, 19000))}}
-    assert injected_steps.kept_steps(spec) == {keys[0]: (pytest.approx(1.0504), 0.0),
-                                               keys[1]: (pytest.approx(1.05408), 0.0),
-                                               keys[2]: (pytest.approx(1.025), 0.0), keys[3]: (None, None)}
+    assert injected_steps.kept_steps(spec, slowdowns) == {keys[0]: (pytest.approx(1.0504), 0.0),
+                                                          keys[1]: (pytest.approx(1.05408), 0.0),
+                                                          keys[2]: (pytest.approx(1.025), 0.0), keys[3]: (None, None)}
+    # a step of another amount (the spec planned again) is not this slowdown's
+    again = [{**slowdowns[0], "gpu_us": 12.0}, *slowdowns[1:]]
+    assert list(injected_steps.kept_steps(spec, again)) == keys[1:]
 
 
-@pytest.mark.parametrize("text", ['{"A": [], "B": []}', '{"A": [{"config": "c"}]}', '{"A": 3}',
-                                  '{"A": [{"config": "c", "mask": "m", "ratio": "1.05"}]}',
-                                  '{"A": [{"config": "c", "mask": "m", "ratio": -1.0}]}',
-                                  '{"A": [{"config": "c", "mask": "m", "ratio": Infinity}]}',
-                                  '{"A": [{"config": "c", "mask": "m", "ratio": 1.05, "error": -0.1}]}'])
+def test_a_tuning_whose_steps_land_in_the_first_round_ends_there_and_keeps_those_lengths(tmp_path, monkeypatch):
+    spec = str(tmp_path / "spec.json")
+    key = ("1, 16, (128, 256), 2048, 'bfloat16'", "causal_bias")
+    slowdowns = [{"config": key[0], "mask": key[1], "gpu_us": 10.0, "night_gpu_seconds": 2e-4}]
+    (tmp_path / "spec.json").write_text(json.dumps({"slowdowns": slowdowns}))
+    rounds: list = []
+    monkeypatch.setattr(injected_steps, "remeasure", spin_model({key: 1.05 / RATE}, {key: 0.0}, 200e-6, spec, rounds))
+    monkeypatch.setattr(injected_steps, "Workers", NoWorkers)
+    (step,) = injected_steps.tune(spec, slowdowns, {"baseline": "b", "contender": "c"}, GPU, 1, [].append)
+    assert (len(rounds), step.round, step.cycles, step.landed) == (1, 1, 19000, True)
+    assert json.loads((tmp_path / ("spec.json" + injector.SPIN_SUFFIX)).read_text()) == {
+        GPU: {injector.entry_key(slowdowns[0]): 19000}}
+
+
+def test_a_tuning_that_fails_leaves_the_rates_lengths_and_no_steps(tmp_path, monkeypatch):
+    """Its rounds wrote lengths for the next; a failure after them must not leave those to the night."""
+    spec = str(tmp_path / "spec.json")
+    key = ("1, 16, (128, 256), 2048, 'bfloat16'", "causal_bias")
+    slowdowns = [{"config": key[0], "mask": key[1], "gpu_us": 10.0}]
+    (tmp_path / "spec.json").write_text(json.dumps({"slowdowns": slowdowns}))
+    rounds: list = []
+    model = spin_model({key: 0.5 / RATE}, {key: 0.0}, 200e-6, spec, rounds)
+
+    def failing(*args):
+        if rounds:
+            raise ToolError("a worker's answer")
+        return model(*args)
+
+    monkeypatch.setattr(injected_steps, "remeasure", failing)
+    monkeypatch.setattr(injected_steps, "Workers", NoWorkers)
+    with pytest.raises(ToolError, match="a worker's answer"):
+        injected_steps.tune(spec, slowdowns, {"baseline": "b", "contender": "c"}, GPU, 1, [].append)
+    assert injector.kept_spins(spec, GPU) == {} and not (tmp_path / ("spec.json" + injector.STEPS_SUFFIX)).exists()
+
+
+def test_a_round_without_the_gpus_sleep_rate_is_a_user_error(tmp_path):
+    with pytest.raises(ToolError, match=f"kept no sleep rate of {GPU} beside "):
+        injected_steps.sleep_rate(str(tmp_path / "spec.json"), GPU)
+    injector.keep_rate(str(tmp_path / "spec.json"), "NVIDIA H100", 1700.0)  # another GPU's is no answer
+    with pytest.raises(ToolError):
+        injected_steps.sleep_rate(str(tmp_path / "spec.json"), GPU)
+    injector.keep_rate(str(tmp_path / "spec.json"), GPU, RATE)
+    assert injected_steps.sleep_rate(str(tmp_path / "spec.json"), GPU) == RATE
+
+
+def test_a_step_is_measured_only_where_both_sides_have_times():
+    key = ("c", "m")
+    measured = Remeasured({key: {"baseline": {"gpu": [2.0, 2.0]}, "contender": {"gpu": [2.1, 2.1]}}}, 1.0)
+    assert injected_steps.measured_step(measured, key) == (2.0, pytest.approx(1.05), 0.0)
+    for contender in ([], [0.0, 2.1], [-1.0, 2.1]):
+        measured = Remeasured({key: {"baseline": {"gpu": [2.0, 2.0]}, "contender": {"gpu": contender}}}, 1.0)
+        assert injected_steps.measured_step(measured, key) is None, contender
+    assert injected_steps.step_line(Step("c", "m", 2.0, 100, 1, 2e-4, None)) == (
+        "round 1: c m: 2.00 us, 100 cycles: no GPU time measured")
+    assert injected_steps.step_line(Step("c", "m", 2.0, 100, 2, 2e-4, 1.02)) == (
+        "round 2: c m: 2.00 us, 100 cycles: 1.0200 for 1.0100 (beyond the tolerance)")
+
+
+STEP = '{"config": "c", "mask": "m", "amount_us": 1.0'
+
+
+@pytest.mark.parametrize("text", ['{"A": []}', '{"steps": [{"config": "c"}]}', '{"steps": 3}', "[",
+                                  '{"steps": [' + STEP + ', "ratio": "1.05"}]}',
+                                  '{"steps": [' + STEP + ', "ratio": -1.0}]}',
+                                  '{"steps": [' + STEP + ', "ratio": 0.0}]}',
+                                  '{"steps": [' + STEP + ', "ratio": Infinity}]}',
+                                  '{"steps": [' + STEP + ', "ratio": 1.05, "error": -0.1}]}'])
 def test_damaged_steps_beside_a_spec_are_a_user_error(tmp_path, text):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(SPEC))
     (tmp_path / ("spec.json" + injector.STEPS_SUFFIX)).write_text(text)
     with pytest.raises(ToolError, match="spec.json.steps.json: "):
-        injected_steps.kept_steps(str(spec))
-    (tmp_path / "check.json").write_text(json.dumps(REPORT))
-    completed = run_tool("inject.py", "score", "--spec", str(spec), "--check", str(tmp_path / "check.json"))
-    assert completed.returncode == 2 and completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr
+        injected_steps.kept_steps(str(spec), [{"config": "c", "mask": "m", "gpu_us": 1.0}])
 
 
-def test_score_sets_each_gpu_step_install_measured_beside_what_the_check_found(tmp_path):
-    """The GPU key, injected at 1.0512 and found; the short one, injected at 1.046: short of the factor by
-    install's own measure, a miss of the injector and not of the check."""
+def test_steps_beside_a_spec_faster_or_exact_are_read_as_they_are(tmp_path):
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps(SPEC))
-    steps = [{"config": GPU_KEY[0], "mask": GPU_KEY[1], "ratio": 1.0512, "error": 0.0021},
-             {"config": SHORT_KEY[0], "mask": SHORT_KEY[1], "ratio": 1.046, "error": Infinity}]
-    injector.keep_for_gpu(str(spec) + injector.STEPS_SUFFIX, GPU, steps)
-    rows = inject.score_rows(SPEC["slowdowns"], REPORT, injected_steps.kept_steps(str(spec)))
-    assert [(row["signal"], row["injected"], row["+-"], row["level"]) for row in rows] == [
-        ("gpu", 1.0512, 0.0021, "regression"), ("gpu", 1.046, float("inf"), "-"), ("wall", None, None, "suspect"),
-        ("aten_ops", None, None, "regression"), ("gpu", None, None, "noise")]
-    (tmp_path / "check.json").write_text(json.dumps(REPORT))
-    completed = run_tool("inject.py", "score", "--spec", str(spec), "--check", str(tmp_path / "check.json"))
-    assert completed.returncode == 0, completed.stderr
-    assert ("gpu: 1 of 3 injected a regression; 2 re-measured, 2 of them slower by the factor (1.05) or more, 1 of "
-            "those a regression; 1 injected at the factor or more by install's steps, 1 of those a regression\n"
-            in completed.stdout)
-    (row,) = [line for line in completed.stdout.splitlines() if GPU_KEY[0] in line]
-    assert [cell.strip() for cell in row.split("|")][1:-1] == [*GPU_KEY, "gpu", "1.051", "0.002", "regression",
-                                                                "1.075", "1.050", "1.059", "re-measured: confirmed"]
-    assert "injected at the factor" not in inject.score(SPEC["slowdowns"], REPORT)  # no steps kept: as before
+    (tmp_path / ("spec.json" + injector.STEPS_SUFFIX)).write_text(
+        '{"steps": [' + STEP + ', "ratio": 0.9, "error": 0.002}]}')
+    assert injected_steps.kept_steps(str(spec), [{"config": "c", "mask": "m", "gpu_us": 1.0}]) == {
+        ("c", "m"): (0.9, 0.002)}
+    assert injected_steps.kept_steps(str(tmp_path / "other.json"), []) == {}

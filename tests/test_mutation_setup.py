@@ -26,7 +26,8 @@ def test_make_mutation_runs_the_driver_and_make_test_does_not():
 
 
 def test_every_modules_scope_names_what_it_defines_and_its_tests_exist():
-    assert set(run.MODULES) == {"noise", "verdict", "remeasure", "findings", "nights", "results", "rows"}
+    assert set(run.MODULES) == {"noise", "verdict", "remeasure", "findings", "nights", "results", "rows",
+                                 "injected_steps"}
     for scope in run.MODULES.values():
         included, _ = run.out_of_scope((REPO_ROOT / scope.path).read_text(), scope)
         assert len(included) == len(scope.names or [None])

@@ -589,8 +589,8 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
                                                           (OTHER, "suspect", "not re-measured")]
     assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0, 1.25)
     assert summary == {"seed": 7, "seconds": 12.5, "processes": 1, "keys": 1, "rounds": 1, "left_out": 0,
-                       "budget": 100.0, "short_of_factor": 0, "short_measured": 0, "short_left_out_keys": [],
-                       "dropped_keys": [], "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "extended": 0,
+                       "budget": 100.0, "short_of_factor": 0, "short_measured": 0, "short_left_out": [],
+                       "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "extended": 0,
                        "workers_per_side": 2, "phases": {"process": 0.5, "start": 0.2},
                        "per_process": [{"side": "baseline", "device": "cuda", "keys": 1, "visits": 1,
                                         "call_seconds": 1e-2, "gpu_seconds": 0.0, "seconds": 0.5,
@@ -638,7 +638,7 @@ def test_a_short_candidate_left_out_for_the_budget_is_neither_listed_nor_counted
     assert (summary["short_of_factor"], summary["short_measured"], summary["left_out"],
             summary["left_out_above_floor"]) == (1, 0, 0, 0)
     # named, though: the only place a reader (inject.py score) learns it was a candidate
-    assert (summary["short_left_out_keys"], summary["dropped_keys"]) == ([list(OTHER[1:])], [])
+    assert summary["short_left_out"] == [[*OTHER[1:], "left out"]]
     assert "short of the factor" in report.remeasurement_line(summary)
 
 
@@ -647,7 +647,7 @@ def test_a_candidate_dropped_for_the_pace_is_named_in_the_summary():
     result = dataclasses.replace(measured(BASE, [v * 1.5 for v in BASE]), dropped=(OTHER[1:],))
     _, summary = verdict.remeasured_findings([finding(), short(key=OTHER)], "cuda", settings(pythons=BOTH), [],
                                              night, fake_measure(result))
-    assert (summary["dropped_keys"], summary["short_left_out_keys"]) == ([list(OTHER[1:])], [list(OTHER[1:])])
+    assert (summary["dropped"], summary["short_left_out"]) == (1, [[*OTHER[1:], "dropped"]])
 
 
 @pytest.mark.parametrize("weak_ratio, why, above", [

@@ -50,12 +50,11 @@ from lib.results import (
     report_remeasured,
 )
 from lib.rows import choose_grid, config_rows
-from lib.suite import REPO_ROOT, schema
+from lib.suite import INJECTOR_DIR, schema
 from lib.wheels import write_wheel
 from tabulate import tabulate
 
 PTH_NAME = "attention_slowdown.pth"
-INJECTOR_DIR = REPO_ROOT / "inject"
 # What a slowdown may be: a calibration adds a fraction of a config's own time. An amount beyond
 # these (1e9 x, or infinite) would make a forward never end: the night would spin until its
 # setup_cache timeout, measuring nothing. Checked in the plan and again in any spec read.
@@ -149,17 +148,17 @@ def install(python: str, spec: Path, baseline_python: str | None = None, seed: i
                     f"attention_slowdown.arm({str(spec.resolve())!r})\n")
     if not injected_steps.gpu_slowdowns(slowdowns):
         return path
-    cuda = has_cuda(python)
-    if baseline_python is None:
-        kept = injected_steps.injector.kept_per_gpu(str(spec.resolve()) + injected_steps.injector.SPIN_SUFFIX)
-        print(f"the GPU slowdowns spin at {'the lengths kept beside the spec on ' + ', '.join(kept) if kept else ''}"
-              f"{', elsewhere ' if kept else ''}the sleep rate: --baseline-python measures their steps and tunes them")
-    elif not cuda:
+    gpu = cuda_device(python)
+    if gpu is None:
         print("no CUDA device: the GPU slowdowns spin at the sleep rate, their steps not measured")
+    elif baseline_python is None:
+        tuned = injected_steps.injector.kept_spins(str(spec.resolve()), gpu)
+        print(f"the GPU slowdowns spin at {'the lengths a tuning kept beside the spec, elsewhere ' if tuned else ''}"
+              f"the sleep rate on {gpu}: --baseline-python measures their steps and tunes them")
     else:
         try:
             injected_steps.tune(str(spec.resolve()), slowdowns, {"baseline": baseline_python, "contender": python},
-                                seed)
+                                gpu, seed)
         except (RemeasureError, ToolError) as error:
             path.unlink(missing_ok=True)
             raise ToolError(f"cannot measure the GPU slowdowns' steps of {spec} (no slowdown is installed): "
@@ -167,18 +166,20 @@ def install(python: str, spec: Path, baseline_python: str | None = None, seed: i
     return path
 
 
-def has_cuda(python: str) -> bool:
-    """Whether ``python``'s torch sees a CUDA device; a Python without torch cannot run a slowdown at all."""
+def cuda_device(python: str) -> str | None:
+    """The CUDA device ``python``'s torch sees (its name), None without one; a Python without torch cannot run
+    a slowdown at all (its .pth is taken out again)."""
     try:
-        done = subprocess.run([python, "-c", "import torch; print(torch.cuda.is_available())"],
-                              capture_output=True, text=True)
+        done = subprocess.run([python, "-c", "import torch; print(torch.cuda.is_available() and "
+                                             "torch.cuda.get_device_name())"], capture_output=True, text=True)
     except OSError as error:
         raise ToolError(f"cannot start {python}: {one_line(error)}") from None
     if done.returncode:
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         site_packages(python).joinpath(PTH_NAME).unlink(missing_ok=True)
         raise ToolError(f"cannot run the slowdowns in {python} (no slowdown is installed): {last}")
-    return done.stdout.strip() == "True"
+    name = done.stdout.strip()
+    return None if name == "False" else name
 
 
 def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
@@ -207,10 +208,7 @@ def targets(slowdown: dict) -> list[str]:
     return [signal for amount, signal in TARGETS.items() if slowdown.get(amount, 0) > 0]
 
 
-Steps = dict[tuple[str, str], tuple[float | None, float | None]]  # injected_steps.kept_steps
-
-
-def score_rows(slowdowns: list, report: dict, steps: Steps | None = None) -> list[dict]:
+def score_rows(slowdowns: list, report: dict, steps: injected_steps.Steps | None = None) -> list[dict]:
     """Per injected result and targeted signal: what the check said of it ("-": not a finding at all, and
     then, from the report's row of the result, how far it moved away from its class tonight); with ``steps``
     (install's, ``injected_steps.kept_steps``), each GPU time's step as install measured it ("injected") and
@@ -235,7 +233,8 @@ def score_rows(slowdowns: list, report: dict, steps: Steps | None = None) -> lis
             tonight, floor = row.get(f"{signal}_relative"), row.get(f"{signal}_floor")
             rows.append({"config": key[0], "mask": key[1], "signal": signal, **injected, "level": "-",
                          "tonight": tonight, "floor": floor, "re-measured": None,
-                         "why": unfound_why(tonight, key in remeasured, not_measured.get(key[:2]))})
+                         "why": unfound_why(tonight, key in remeasured,
+                                            not_measured.get(key[:2]) if signal == GPU else None)})
     return rows
 
 
@@ -275,7 +274,7 @@ def signal_tally(signal: str, rows: list[dict], factor: float) -> str:
     return tally
 
 
-def score(slowdowns: list, report: dict, steps: Steps | None = None) -> str:
+def score(slowdowns: list, report: dict, steps: injected_steps.Steps | None = None) -> str:
     """The table of ``score_rows``, how many of each targeted signal are regressions, and what else the check
     called: regressions and suspects on results no slowdown touched."""
     rows = score_rows(slowdowns, report, steps)
@@ -352,8 +351,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"only {added} config(s){f' {args.klass}' if args.klass else ''} to choose from in "
                   f"{spec['source_run'][:8]}: {added} slowdown(s), not {args.configs}", file=sys.stderr)
     elif args.command == "score":
-        steps = injected_steps.kept_steps(str(args.spec.resolve()))
-        print(score(read_spec(args.spec), check_report(args.check), steps))
+        slowdowns = read_spec(args.spec)
+        steps = injected_steps.kept_steps(str(args.spec.resolve()), slowdowns)
+        print(score(slowdowns, check_report(args.check), steps))
     elif args.command == "wheel":
         print(f"wrote {build_wheel(args.spec, args.out, args.version)}")
     elif args.command == "install":

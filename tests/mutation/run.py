@@ -62,6 +62,8 @@ MODULES = {
     "rows": Scope("tools/lib/rows.py", ("tests/test_rows_units.py", "tests/test_results_checks.py"),
                   ("Measurement", "ConfigRow", "_measurements", "_measurement", "config_rows", "paired_rows",
                    "has_results", "choose_grid", "problem_rows", "asv_flag")),
+    # install's tuning of the injected GPU steps, its constants included.
+    "injected_steps": Scope("tools/lib/injected_steps.py", ("tests/test_injected_steps.py",)),
 }
 
 

@@ -2,32 +2,36 @@
 
 ``torch.cuda._sleep`` counts SM cycles, but what a spin of a given length adds to
 a config's CUDA-graph GPU time is not its length: on an H200 a "+5%" spin at
-the sleep rate added 0.8-1.7 of its amount, and a length measured in one
-process beside the plain forward landed at 1.027-1.063 in the check's own
-processes, half of them under 1.05 (docs/measurements/2026-12-04-h200-tuned-steps.md).
+the sleep rate added 0.6-1.7 of its amount, and of the steps a length measured
+in one process beside the plain forward made, half of those the check
+re-measured landed at 1.035-1.047 (docs/measurements/2026-12-04-h200-process-level.md,
+2026-12-04-h200-tuned-steps.md).
 So ``tools/inject.py install --baseline-python`` measures each GPU slowdown's
 step as the re-measurement does (``lib.remeasure``: fresh processes of the
 environment without the slowdowns and of the one with them, alternating, each
 GPU time taken to one SM clock) and moves each spin's length by what its step
 missed, until the step lands within STEP_TOLERANCE above its amount or
-TUNE_ROUNDS have run. Each slowdown keeps the length whose measured step came
-nearest (``best``), and the steps are kept beside the spec for ``score``.
+TUNE_ROUNDS have run. Each slowdown keeps the length of its first step that
+landed, else of the nearest at or above its amount, else the nearest below
+(``best``); the steps of the last tuning are kept beside the spec for ``score``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 import statistics
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from lib.cli import ToolError
 from lib.remeasure import Remeasured, Workers, remeasure
-from lib.suite import REPO_ROOT, schema
+from lib.suite import INJECTOR_DIR, schema, write_whole
 
-sys.path.insert(0, str(REPO_ROOT / "inject"))
+sys.path.insert(0, str(INJECTOR_DIR))
 import attention_slowdown as injector  # noqa: E402  (standard library only)
 
 TUNE_ROUNDS = 3
@@ -102,9 +106,10 @@ def best(steps: list[Step]) -> Step:
 
 def measured_step(measured: Remeasured, key: tuple[str, str]) -> tuple[float, float, float] | None:
     """The baseline's median GPU time, the contender's ratio over it, as the check's decision takes them
-    (``Remeasured.decided``: at one SM clock), and the ratio's standard error; None where a side has none."""
+    (``Remeasured.decided``: at one SM clock), and the ratio's standard error; None where a side has none
+    (or a time that is no time)."""
     baseline, contender, _ = measured.decided(key, "gpu")
-    if not (baseline and contender):
+    if not (baseline and contender) or min(baseline + contender) <= 0:
         return None
     base = statistics.median(baseline)
     return base, statistics.median(contender) / base, ratio_error(baseline, contender)
@@ -119,14 +124,13 @@ def ratio_error(baseline: list[float], contender: list[float]) -> float:
                         for side in (baseline, contender)))
 
 
-def one_gpu(spec: str) -> tuple[str, float]:
-    """The GPU the round's processes ran on and its sleep rate, as the injector kept it beside the spec."""
-    rates = {gpu: rate for gpu, rate in injector.kept_per_gpu(spec + injector.RATE_SUFFIX).items()
-             if injector.kept_rate(spec, gpu) is not None}
-    if len(rates) != 1:
-        raise ToolError(f"the slowdowns' processes kept {len(rates)} sleep rates beside {spec}, not one: "
-                        f"cannot tell the GPU they ran on")
-    return next(iter(rates.items()))
+def sleep_rate(spec: str, gpu: str) -> float:
+    """``gpu``'s sleep rate, as the round's processes kept it beside the spec (the injector's first slowed
+    forward on a GPU measures it)."""
+    rate = injector.kept_rate(spec, gpu)
+    if rate is None:
+        raise ToolError(f"the slowdowns' processes kept no sleep rate of {gpu} beside {spec}")
+    return rate
 
 
 def gpu_slowdowns(slowdowns: list[dict]) -> dict[tuple[str, str], dict]:
@@ -141,20 +145,38 @@ def round_plan(entries: dict[tuple[str, str], dict]) -> dict[tuple[str, str], sc
             for key, entry in entries.items()}
 
 
-def tune(spec: str, slowdowns: list[dict], pythons: dict[str, str], seed: int,
-         say: Callable[[str], None] = print) -> tuple[str, list[Step]]:
-    """Measure and tune every GPU slowdown of ``spec`` (installed in ``pythons['contender']``); the GPU and
-    each slowdown's kept step. Writes the kept lengths and steps beside the spec."""
+def tune(spec: str, slowdowns: list[dict], pythons: dict[str, str], gpu: str, seed: int,
+         say: Callable[[str], None] = print) -> list[Step]:
+    """Measure and tune every GPU slowdown of ``spec`` (installed in ``pythons['contender']``) on ``gpu``;
+    each slowdown's kept step. Writes the kept lengths and the steps beside the spec: a tuning that fails
+    leaves the rate's lengths on ``gpu`` and no steps."""
     entries = gpu_slowdowns(slowdowns)
     measured_steps: dict[tuple[str, str], list[Step]] = {key: [] for key in entries}
     rng = random.Random(seed)
     pending = dict(entries)
-    gpu = ""
+    Path(spec + injector.STEPS_SUFFIX).unlink(missing_ok=True)
+    try:
+        _rounds(spec, entries, pending, measured_steps, pythons, gpu, rng, say)
+    except BaseException:
+        injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, gpu, {})
+        raise
+    kept = {key: best(steps) for key, steps in measured_steps.items()}
+    injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, gpu, {
+        injector.entry_key(entries[key]): step.cycles for key, step in kept.items()})
+    write_whole(Path(spec + injector.STEPS_SUFFIX),
+                json.dumps({"gpu": gpu, "steps": [step.as_json() for step in kept.values()]}))
+    return list(kept.values())
+
+
+def _rounds(spec: str, entries: dict[tuple[str, str], dict], pending: dict[tuple[str, str], dict],
+            measured_steps: dict[tuple[str, str], list[Step]], pythons: dict[str, str], gpu: str,
+            rng: random.Random, say: Callable[[str], None]) -> None:
+    """Up to TUNE_ROUNDS rounds over the slowdowns still ``pending``, each step added to ``measured_steps``."""
     with Workers(pythons, "cuda") as workers:
         for index in range(1, TUNE_ROUNDS + 1):
             measured = remeasure(round_plan(pending), workers, "cuda", TUNE_PROCESSES, rng.randrange(2**32),
                                  ROUND_BUDGET_SECONDS)
-            gpu, rate = one_gpu(spec)
+            rate = sleep_rate(spec, gpu)
             lengths = injector.kept_spins(spec, gpu)
             for key, entry in list(pending.items()):
                 got = measured_step(measured, key)
@@ -165,16 +187,11 @@ def tune(spec: str, slowdowns: list[dict], pythons: dict[str, str], seed: int,
                 say(step_line(step))
                 if got is None or step.landed:
                     del pending[key]
-                elif index < TUNE_ROUNDS:
+                else:  # after the last round too: the lengths kept are written over these
                     lengths[injector.entry_key(entry)] = next_cycles(step, injector.cycles_at_rate(entry, rate), rate)
             if not pending:
-                break
+                return
             injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, gpu, lengths)
-    kept = {key: best(steps) for key, steps in measured_steps.items()}
-    injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, gpu, {
-        injector.entry_key(entries[key]): step.cycles for key, step in kept.items()})
-    injector.keep_for_gpu(spec + injector.STEPS_SUFFIX, gpu, [step.as_json() for step in kept.values()])
-    return gpu, list(kept.values())
 
 
 def step_line(step: Step) -> str:
@@ -186,19 +203,24 @@ def step_line(step: Step) -> str:
     return said + f"{step.ratio:.4f}{error} for {step.target:.4f} ({verdict})"
 
 
-def kept_steps(spec: str) -> dict[tuple[str, str], tuple[float | None, float | None]]:
+Steps = dict[tuple[str, str], tuple[float | None, float | None]]
+
+
+def kept_steps(spec: str, slowdowns: list[dict]) -> Steps:
     """Each tuned slowdown's kept step (its ratio and the ratio's standard error; None where install measured
-    none), as install kept it beside ``spec``; empty where nothing was tuned. A damaged file is a user error."""
-    per_gpu = injector.kept_per_gpu(spec + injector.STEPS_SUFFIX)
-    if not per_gpu:
+    none), as the last tuning kept them beside ``spec``, for those of ``slowdowns`` whose amount it tuned;
+    empty where nothing was tuned. A damaged file is a user error."""
+    path = Path(spec + injector.STEPS_SUFFIX)
+    if not path.exists():
         return {}
+    amounts = {(entry["config"], entry["mask"]): entry.get("gpu_us") for entry in slowdowns}
     try:
-        (steps,) = per_gpu.values()
-        kept = {(step["config"], step["mask"]): (step["ratio"], step.get("error")) for step in steps}
-    except (ValueError, TypeError, KeyError):
-        raise ToolError(f"{spec + injector.STEPS_SUFFIX}: not the steps of one GPU as install keeps them") from None
+        steps = json.loads(path.read_text())["steps"]
+        kept = {(step["config"], step["mask"]): (step["ratio"], step.get("error")) for step in steps
+                if amounts.get((step["config"], step["mask"])) == step["amount_us"]}
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
+        raise ToolError(f"{path}: not the steps of a tuning as install keeps them") from None
     if not all((ratio is None or (type(ratio) is float and 0 < ratio < math.inf))
                and (error is None or (type(error) is float and error >= 0)) for ratio, error in kept.values()):
-        raise ToolError(f"{spec + injector.STEPS_SUFFIX}: a step that is not a positive number, or its error "
-                        "not a number from 0")
+        raise ToolError(f"{path}: a step that is not a positive number, or its error not a number from 0")
     return kept

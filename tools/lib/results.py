@@ -302,12 +302,11 @@ def report_remeasured(report: dict) -> set[tuple[str, str, str]]:
 
 
 def report_not_measured(report: dict) -> dict[tuple[str, str], str]:
-    """(config, mask) of each candidate a check's JSON report says its re-measurement planned none of: a GPU
-    time short of the factor left out for the budget ("left out"), or a key dropped after the first processes
-    ran slower than planned ("dropped"); none in a report without them."""
-    confirmation = report.get("confirmation") or {}
-    named = {(config, mask): "left out" for config, mask in confirmation.get("short_left_out_keys") or []}
-    return named | {(config, mask): "dropped" for config, mask in confirmation.get("dropped_keys") or []}
+    """(config, mask) of each GPU time short of the factor a check's JSON report says its re-measurement did
+    not measure: "left out" for the budget, or "dropped" with its key after the first processes ran slower
+    than planned; none in a report without them."""
+    named = ((report.get("confirmation") or {}).get("short_left_out") or [])
+    return {(config, mask): why for config, mask, why in named}
 
 
 def check_report(path: Path) -> dict:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONF = REPO_ROOT / "asv.conf.json"
+INJECTOR_DIR = REPO_ROOT / "inject"  # the slowdown injector (inject/attention_slowdown.py): standard library only
 if str(REPO_ROOT) not in sys.path:
     sys.path.append(str(REPO_ROOT))
 
 from benchmarks import schema  # noqa: E402
 from benchmarks.whole_file import write_whole  # noqa: E402
 
-__all__ = ["DEFAULT_CONF", "REPO_ROOT", "schema", "write_whole"]
+__all__ = ["DEFAULT_CONF", "INJECTOR_DIR", "REPO_ROOT", "schema", "write_whole"]

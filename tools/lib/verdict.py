@@ -242,9 +242,10 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
                      "short_of_factor": len(short),
                      "short_measured": len([finding for finding in short if finding not in short_left_out]),
-                     # Named: a result short of the factor left out is no finding, and nothing else says so.
-                     "short_left_out_keys": [list(finding.config_mask) for finding in short_left_out],
-                     "dropped_keys": [list(key) for key in measured.dropped],
+                     # Named: a GPU time short of the factor left out is no finding, and nothing else says so;
+                     # "dropped" where its key was planned and dropped for the pace.
+                     "short_left_out": [[*finding.config_mask, "dropped" if finding.config_mask in measured.dropped
+                                         else "left out"] for finding in short_left_out],
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
                      "extended": len(measured.extended),
