@@ -52,6 +52,10 @@ def test_a_length_moves_by_what_its_step_missed_of_the_amount_and_half_the_toler
     # and never beyond CALIBRATION_RANGE of the rate's length, where the injector would spin the rate's
     assert next_cycles(Step("c", "m", 10.0, 6000, 1, 200e-6, 1.10), 19000, RATE) == 4750
     assert next_cycles(Step("c", "m", 10.0, 60000, 1, 200e-6, 1.0), 19000, RATE) == 76000
+    # rounded, not floored: half of 19,003 is 9,501.5; a quarter of 19,001 is 4,750.25, and the least is 4,751
+    assert next_cycles(Step("c", "m", 10.0, 19003, 1, 200e-6, 1.10), 19003, RATE) == 9502
+    assert next_cycles(Step("c", "m", 10.0, 6000, 1, 200e-6, 1.10), 19001, RATE) == 4751
+    assert next_cycles(Step("c", "m", 1e-3, 1, 1, 200e-6, 1.10), 1, RATE) == 1  # never under one cycle
 
 
 def test_the_step_kept_is_the_first_that_landed_else_the_nearest_at_or_above_its_amount_else_below():
@@ -142,8 +146,9 @@ def test_the_rounds_tune_each_spin_until_its_step_lands_and_keep_the_nearest_whe
                                                           keys[1]: (pytest.approx(1.05408), 0.0),
                                                           keys[2]: (pytest.approx(1.025), 0.0), keys[3]: (None, None)}
     # a step of another amount (the spec planned again) is not this slowdown's
-    again = [{**slowdowns[0], "gpu_us": 12.0}, *slowdowns[1:]]
-    assert list(injected_steps.kept_steps(spec, again)) == keys[1:]
+    for amount in (12.0, 8.0):
+        again = [{**slowdowns[0], "gpu_us": amount}, *slowdowns[1:]]
+        assert list(injected_steps.kept_steps(spec, again)) == keys[1:], amount
 
 
 def test_a_tuning_whose_steps_land_in_the_first_round_ends_there_and_keeps_those_lengths(tmp_path, monkeypatch):
@@ -212,6 +217,7 @@ STEP = '{"config": "c", "mask": "m", "amount_us": 1.0'
                                   '{"steps": [' + STEP + ', "ratio": -1.0}]}',
                                   '{"steps": [' + STEP + ', "ratio": 0.0}]}',
                                   '{"steps": [' + STEP + ', "ratio": Infinity}]}',
+                                  '{"steps": [' + STEP + ', "ratio": NaN}]}',
                                   '{"steps": [' + STEP + ', "ratio": 1.05, "error": -0.1}]}'])
 def test_damaged_steps_beside_a_spec_are_a_user_error(tmp_path, text):
     spec = tmp_path / "spec.json"

@@ -13,7 +13,8 @@
            CUDA, then measure each GPU slowdown's step in fresh processes of
            both, as the check does, and tune its spin until the step lands at
            its amount or up to 0.6% above it (lib/injected_steps.py); without
-           it, and in a wheel, the spins stay at the sleep rate.
+           it, the lengths an earlier tuning kept beside the spec, else the
+           sleep rate (a wheel's spins stay at the rate).
   remove   delete that .pth file.
   wheel    package the injector with a spec as a wheel (attention_slowdown) whose
            .pth file arms it wherever pip installs it: a "slower build" to put
