@@ -151,12 +151,9 @@ def tune(spec: str, slowdowns: list[dict], pythons: dict[str, str], gpu: str, se
     each slowdown's kept step. Writes the kept lengths and the steps beside the spec: a tuning that fails
     leaves the rate's lengths on ``gpu`` and no steps."""
     entries = gpu_slowdowns(slowdowns)
-    measured_steps: dict[tuple[str, str], list[Step]] = {key: [] for key in entries}
-    rng = random.Random(seed)
-    pending = dict(entries)
     Path(spec + injector.STEPS_SUFFIX).unlink(missing_ok=True)
     try:
-        _rounds(spec, entries, pending, measured_steps, pythons, gpu, rng, say)
+        measured_steps = _rounds(spec, entries, pythons, gpu, random.Random(seed), say)
     except BaseException:
         injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, gpu, {})
         raise
@@ -168,10 +165,11 @@ def tune(spec: str, slowdowns: list[dict], pythons: dict[str, str], gpu: str, se
     return list(kept.values())
 
 
-def _rounds(spec: str, entries: dict[tuple[str, str], dict], pending: dict[tuple[str, str], dict],
-            measured_steps: dict[tuple[str, str], list[Step]], pythons: dict[str, str], gpu: str,
-            rng: random.Random, say: Callable[[str], None]) -> None:
-    """Up to TUNE_ROUNDS rounds over the slowdowns still ``pending``, each step added to ``measured_steps``."""
+def _rounds(spec: str, entries: dict[tuple[str, str], dict], pythons: dict[str, str], gpu: str,
+            rng: random.Random, say: Callable[[str], None]) -> dict[tuple[str, str], list[Step]]:
+    """Up to TUNE_ROUNDS rounds, each over the slowdowns whose step has not landed yet; each one's steps."""
+    measured_steps: dict[tuple[str, str], list[Step]] = {key: [] for key in entries}
+    pending = dict(entries)
     with Workers(pythons, "cuda") as workers:
         for index in range(1, TUNE_ROUNDS + 1):
             measured = remeasure(round_plan(pending), workers, "cuda", TUNE_PROCESSES, rng.randrange(2**32),
@@ -190,8 +188,9 @@ def _rounds(spec: str, entries: dict[tuple[str, str], dict], pending: dict[tuple
                 else:  # after the last round too: the lengths kept are written over these
                     lengths[injector.entry_key(entry)] = next_cycles(step, injector.cycles_at_rate(entry, rate), rate)
             if not pending:
-                return
+                break
             injector.keep_for_gpu(spec + injector.SPIN_SUFFIX, gpu, lengths)
+    return measured_steps
 
 
 def step_line(step: Step) -> str:
