@@ -116,6 +116,9 @@ def main() -> None:
     parser.add_argument("--step", type=float, help="the contender made this much slower in the spec's GPU times")
     parser.add_argument("--extra-budget", type=float, nargs="+", default=[0.0],
                         help="seconds added to the check's default budget, one replay each")
+    parser.add_argument("--short-allowance", type=float, nargs="+",
+                        help="seconds that only candidates short of the factor may take beyond the default budget, "
+                             "one replay each (in place of --extra-budget)")
     parser.add_argument("--by-evidence", action="store_true", help="plan by the evidence for the factor")
     parser.add_argument("--factor", type=float, default=DEFAULTS["factor"])
     parser.add_argument("--history", type=int, default=DEFAULTS["history"])
@@ -141,11 +144,13 @@ def main() -> None:
     print(f"history {len(night.history)} nights; {len(night.candidates)} candidates, "
           f"{sum(f.short for f in night.candidates)} short of the factor; default budget {budget:.1f} s")
     plans = {}
-    for extra in args.extra_budget:
-        plan, left_out, estimate = remeasure.fitted_plan(night.candidates, night.tonight, PROCESSES, device,
-                                                         budget + extra)
+    for extra in args.short_allowance or args.extra_budget:
+        plan, left_out, estimate = remeasure.fitted_plan(
+            night.candidates, night.tonight, PROCESSES, device, budget + (0.0 if args.short_allowance else extra),
+            short_allowance=extra if args.short_allowance else 0.0)
         plans[extra] = plan
-        print(f"+{extra:g} s: {len(plan)} keys, {estimate:.2f} s a process; above their floor left out "
+        print(f"+{extra:g} s: {len(plan)} keys, {estimate:.2f} s a process "
+              f"({2 * PROCESSES * estimate + remeasure.WORKERS_SECONDS[device]:.1f} s); above their floor left out "
               f"{sum(remeasure.above_floor(f) for f in left_out if not f.short)}; short planned "
               f"{sum(planned(plan, f) for f in night.candidates if f.short)}")
     if args.spec:

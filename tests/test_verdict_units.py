@@ -589,9 +589,10 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
                                                           (OTHER, "suspect", "not re-measured")]
     assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0, 1.25)
     assert summary == {"seed": 7, "seconds": 12.5, "processes": 1, "keys": 1, "rounds": 1, "left_out": 0,
-                       "budget": 100.0, "short_of_factor": 0, "short_measured": 0, "short_left_out": [],
-                       "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0, "extended": 0,
-                       "workers_per_side": 2, "phases": {"process": 0.5, "start": 0.2},
+                       "budget": 100.0, "short_budget": 0.0, "short_of_factor": 0, "short_measured": 0,
+                       "short_left_out": [], "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0,
+                       "extended": 0, "disturbed": 0, "workers_per_side": 2,
+                       "phases": {"process": 0.5, "start": 0.2},
                        "per_process": [{"side": "baseline", "device": "cuda", "keys": 1, "visits": 1,
                                         "call_seconds": 1e-2, "gpu_seconds": 0.0, "seconds": 0.5,
                                         "phases": {"start": 0.2}, "gpu_times": 0, "gpu_block_seconds": 0.0}],

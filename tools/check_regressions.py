@@ -18,7 +18,8 @@ and decided over the per-process values: confirmed -> regression, refuted ->
 noise, undecided -> suspect. The factor is a margin: confirmed is slower for
 certain (p < 1e-4) and not shown to be slower by less than the factor; refuted is
 shown to be. With both builds, a GPU time within one spread under the factor is
-re-measured too where the budget allows, and listed only where confirmed.
+re-measured too where the budget and --short-budget allow, and listed only
+where confirmed.
 With --contender-python alone, the re-measurement
 can refute a candidate but not confirm it. A suspect that persists on the next
 night (--record-verdict keeps each night's suspects) is a regression. Where the
@@ -68,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"seconds the re-measurement may take (default: {100 * verdict.BUDGET_SHARE:.0f}%% of "
                              f"what tonight's benchmarks took, at least {verdict.MIN_BUDGET:g} s; "
                              f"{verdict.DEFAULT_BUDGET:g} s where asv recorded no durations)")
+    parser.add_argument("--short-budget", type=float,
+                        help=f"seconds more that only GPU times short of the factor may take, in the same processes "
+                             f"(default: {100 * verdict.SHORT_BUDGET_SHARE:.0f}%% of what tonight's benchmarks took, "
+                             "as the budget; 0: none)")
     parser.add_argument("--record-verdict", action="store_true",
                         help="keep tonight's suspects beside its results, for tomorrow's persistence rule")
     parser.add_argument("--html-dir", type=Path,
@@ -89,6 +94,8 @@ def validated(args: argparse.Namespace) -> None:
         raise ToolError("--baseline-python needs --contender-python")
     if args.budget is not None and not (math.isfinite(args.budget) and 0 < args.budget <= 86_400):
         raise ToolError(f"--budget must be a number of seconds above 0 and at most a day, not {args.budget}")
+    if args.short_budget is not None and not (math.isfinite(args.short_budget) and 0 <= args.short_budget <= 86_400):
+        raise ToolError(f"--short-budget must be a number of seconds from 0 to a day, not {args.short_budget}")
     if args.report:
         writable_folder(args.report)
 
@@ -107,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     pythons = {side: python for side, python in (("contender", args.contender_python),
                                                  ("baseline", args.baseline_python)) if python}
     settings = verdict.Settings(args.factor, args.window, pythons or None, args.processes, args.seed,
-                                args.budget or verdict.default_budget(store, contender))
+                                args.budget or verdict.default_budget(store, contender),
+                                verdict.default_short_budget(store, contender) if args.short_budget is None
+                                else args.short_budget)
     calibration = (store.choose_run(machine, args.calibration[0]),
                    store.choose_run(machine, args.calibration[1])) if args.calibration else None
     found = verdict.check(store, machine, history, contender, calibration, settings)

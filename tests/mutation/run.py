@@ -44,13 +44,16 @@ class Scope:
 NOISE_TESTS = ("tests/test_noise_units.py",)
 MODULES = {
     "noise": Scope("tools/lib/noise.py", NOISE_TESTS),
-    "verdict": Scope("tools/lib/verdict.py", ("tests/test_verdict_units.py",)),
+    "verdict": Scope("tools/lib/verdict.py",
+                     ("tests/test_verdict_units.py", "tests/test_short_allowance_and_bursts.py")),
     # The plan, its rounds and the process order; not the workers (processes of torch: the slow
     # end-to-end tests) nor the cost model's fitted constants (tests name them, docs/design.md).
-    "remeasure": Scope("tools/lib/remeasure.py", ("tests/test_remeasure_units.py",),
+    "remeasure": Scope("tools/lib/remeasure.py",
+                       ("tests/test_remeasure_units.py", "tests/test_short_allowance_and_bursts.py"),
                        ("priority", "visits", "signals_of", "key_cost", "fitted_plan", "process_order",
                         "Remeasured", "remeasure_in_rounds", "stop_before", "enough_to_confirm", "keys_that_fit",
-                        "sides_say", "looks_early", "_Round.ask")),
+                        "sides_say", "decided_values", "disturbed_processes", "process_level", "looks_early",
+                        "_Round.ask")),
     "findings": Scope("tools/lib/findings.py", ("tests/test_verdict_units.py",)),
     "nights": Scope("tools/lib/nights.py", ("tests/test_nights_units.py",)),
     # The reader's checks of what it reads; not the locating of files and runs.

@@ -87,7 +87,18 @@ GPU_KEY_SECONDS = 0.0046
 # candidate's evidence is ranked by until then (docs/noise.md, "Ranking the candidates").
 PRIOR_SPREAD = {"gpu": 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_BOUND: 1.15, UNKNOWN: 1.1}
 
+# A burst of the host's slowness: for seconds every short wall time ran 1.2-1.5x its side's median, in both
+# sides' processes at once, and the rank test saw the slower processes of the baseline among the contender's
+# (docs/noise.md, "A burst of the host's slowness"). A process whose other keys' wall times ran DISTURBED_LEVEL
+# or more over their side's medians (three times the 5% a process's level spreads otherwise) is left out of a
+# wall time's decision, where LEVEL_KEYS other keys or more tell its level. The rule sees each side apart, so an
+# unchanged key's two sides lose processes alike.
+DISTURBED_LEVEL = 1.15
+LEVEL_KEYS = 3
+
 Plan = dict[tuple[str, str], schema.WorkerKey]  # (config, mask) -> what each process measures of it
+Values = dict[tuple[str, str], dict[str, dict[str, list[float]]]]  # key -> side -> signal -> per-process values
+Disturbed = dict[tuple[str, str], dict[str, tuple[int, ...]]]  # key -> side -> indices of its wall values left out
 
 
 class RemeasureError(Exception):
@@ -182,13 +193,16 @@ def heavy_rest(values: dict[str, float | None], signals: tuple[str, ...]) -> flo
 
 
 def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, device: str, budget: float,
-                pace: float = 1.0, first_round: bool = True) -> tuple[Plan, list[Finding], float]:
+                pace: float = 1.0, first_round: bool = True,
+                short_allowance: float = 0.0) -> tuple[Plan, list[Finding], float]:
     """The keys to re-measure, in priority order, as many as ``processes`` a side can measure
     within ``budget`` seconds; the candidates left out; the estimated seconds a process.
 
     ``pace``: measured over estimated seconds a process, from an earlier round (1 before any);
     ``first_round``: the workers start within the budget, and the strongest candidate is taken
     even where it alone does not fit; later rounds find the workers started.
+    ``short_allowance``: seconds beyond ``budget`` that only candidates short of the factor may take,
+    in the same processes as the others (docs/noise.md, "The short candidates' allowance").
     """
     plan: Plan = {}
     left_out: list[Finding] = []
@@ -197,8 +211,9 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
     for finding in sorted(candidates, key=plan_order):
         cost = key_cost(finding, plan, tonight, device)
         keys = len(plan) + (finding.config_mask not in plan)
+        limit = budget + (short_allowance if finding.short else 0.0)
         if (plan or not first_round) and (
-                2 * processes * pace * with_child_start(seconds + cost, keys, device) + workers > budget):
+                2 * processes * pace * with_child_start(seconds + cost, keys, device) + workers > limit):
             left_out.append(finding)
             continue
         seconds += cost
@@ -394,6 +409,8 @@ class Remeasured:
     refuted_early: tuple[tuple[str, str], ...] = ()
     # Keys undecided near the confirmation's bar after the last look, given more processes.
     extended: tuple[tuple[str, str], ...] = ()
+    # Wall values taken in a burst of the host's slowness (``disturbed_processes``), each round's: left out.
+    disturbed: Disturbed = dataclasses.field(default_factory=dict)
 
     @property
     def processes(self) -> int:
@@ -408,7 +425,7 @@ class Remeasured:
 
     def decided(self, key: tuple[str, str], signal: str) -> tuple[list[float], list[float], float | None]:
         """Each side's values of ``signal`` as the decision takes them, and the clock (``decided_values``)."""
-        return decided_values(self.values.get(key, {}), signal)
+        return decided_values(self.values.get(key, {}), signal, self.disturbed.get(key))
 
     def sm_clock(self, key: tuple[str, str], side: str) -> float | None:
         """The median SM clock (MHz) read after ``side``'s GPU times of ``key``; None where none was read."""
@@ -421,10 +438,14 @@ class Remeasured:
         dropped = tuple(dict.fromkeys(key for key in (*self.dropped, *other.dropped) if key not in values))
         return Remeasured(values, self.seconds + other.seconds, self.costs + other.costs,
                           self.workers_seconds + other.workers_seconds, dropped,
-                          self.refuted_early + other.refuted_early, self.extended + other.extended)
+                          self.refuted_early + other.refuted_early, self.extended + other.extended,
+                          self.disturbed | other.disturbed)
 
     def as_json(self) -> list[dict]:
-        return [{"config": c, "mask": m, **sides} for (c, m), sides in self.values.items()]
+        return [{"config": c, "mask": m, **sides,
+                 **({"disturbed": {side: list(left) for side, left in self.disturbed[(c, m)].items()}}
+                    if (c, m) in self.disturbed else {})}
+                for (c, m), sides in self.values.items()]
 
 
 def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int, seed: int,
@@ -456,7 +477,7 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
         run.extended = near if run.processes > before else []
     kept = {key: sides for key, sides in run.values.items() if key not in run.dropped}
     return Remeasured(kept, time.perf_counter() - started, tuple(run.costs), workers_seconds, tuple(run.dropped),
-                      tuple(run.set_aside), tuple(run.extended))
+                      tuple(run.set_aside), tuple(run.extended), disturbed_processes(kept))
 
 
 @dataclasses.dataclass
@@ -525,8 +546,10 @@ class _Round:
             if stop_before(index, len(self.running), elapsed, self.process_seconds, self.budget):
                 return False
             if self.looking and looks_early(index):
+                disturbed = disturbed_processes(self.values)
                 refuted = [key for key in self.active
-                           if all(self.says(refuted_early, key, signal) for signal in self.plan[key].signals)]
+                           if all(self.says(refuted_early, key, signal, disturbed)
+                                  for signal in self.plan[key].signals)]
                 self.active = [key for key in self.active if key not in refuted]
                 self.set_aside += refuted
             if not self.active:
@@ -563,13 +586,15 @@ class _Round:
         """The active keys of which a signal is undecided near the confirmation's bar; none without looks."""
         if not self.looking:
             return []
+        disturbed = disturbed_processes(self.values)
         return [key for key in self.active
-                if any(self.says(near_confirmation, key, signal) for signal in self.plan[key].signals)]
+                if any(self.says(near_confirmation, key, signal, disturbed) for signal in self.plan[key].signals)]
 
-    def says(self, rule: Callable[[list[float], list[float], float], bool], key: tuple[str, str], signal: str) -> bool:
+    def says(self, rule: Callable[[list[float], list[float], float], bool], key: tuple[str, str], signal: str,
+             disturbed: Disturbed) -> bool:
         """Whether ``key``'s values so far of ``signal`` meet ``rule`` (``sides_say``); only while looking."""
         assert self.factor is not None
-        return sides_say(rule, self.values[key], signal, self.factor)
+        return sides_say(rule, self.values[key], signal, self.factor, disturbed.get(key))
 
 
 def process_cost(side: str, request: schema.WorkerRequest, answer: schema.WorkerAnswer,
@@ -584,19 +609,24 @@ def process_cost(side: str, request: schema.WorkerRequest, answer: schema.Worker
 
 
 def sides_say(rule: Callable[[list[float], list[float], float], bool], sides: dict[str, dict[str, list[float]]],
-              signal: str, factor: float) -> bool:
+              signal: str, factor: float, disturbed: dict[str, tuple[int, ...]] | None = None) -> bool:
     """Whether a key's values so far of ``signal`` meet ``rule`` (``noise.refuted_early``,
     ``noise.near_confirmation``); never without values on both sides."""
-    baseline, contender, _ = decided_values(sides, signal)
+    baseline, contender, _ = decided_values(sides, signal, disturbed)
     return bool(baseline and contender) and rule(baseline, contender, factor)
 
 
-def decided_values(sides: dict[str, dict[str, list[float]]], signal: str) -> tuple[list[float], list[float],
+def decided_values(sides: dict[str, dict[str, list[float]]], signal: str,
+                   disturbed: dict[str, tuple[int, ...]] | None = None) -> tuple[list[float], list[float],
                                                                                   float | None]:
-    """Each side's values of ``signal`` as the decision takes them, and the clock they were taken to: GPU
-    times at the median SM clock of both sides (``at_one_clock``) where every one has its clock, above
-    zero; as measured otherwise (None)."""
+    """Each side's values of ``signal`` as the decision takes them, and the clock they were taken to: wall
+    times without those of ``disturbed`` processes (``disturbed_processes``); GPU times at the median SM
+    clock of both sides (``at_one_clock``) where every one has its clock, above zero; as measured otherwise
+    (None)."""
     baseline, contender = (sides.get(side, {}).get(signal, []) for side in SIDES)
+    if signal == "wall" and disturbed:
+        baseline, contender = ([value for index, value in enumerate(values) if index not in disturbed.get(side, ())]
+                               for side, values in zip(SIDES, (baseline, contender), strict=True))
     base_clocks, new_clocks = (sides.get(side, {}).get(schema.SM_CLOCK, []) for side in SIDES)
     every_clock = base_clocks + new_clocks
     if (signal != "gpu" or not (baseline and contender) or len(base_clocks) != len(baseline)
@@ -604,6 +634,33 @@ def decided_values(sides: dict[str, dict[str, list[float]]], signal: str) -> tup
         return baseline, contender, None
     clock = statistics.median(every_clock)
     return at_one_clock(baseline, base_clocks, clock), at_one_clock(contender, new_clocks, clock), clock
+
+
+def disturbed_processes(values: Values) -> Disturbed:
+    """Per key and side, the indices of its wall values taken in a process whose other keys' wall times ran
+    DISTURBED_LEVEL or more over their side's medians (``process_level``). ``values``: one round's, where the
+    i-th wall value of every key of a side is that side's i-th process's (a key set aside stops early)."""
+    walls = {key: {side: signals.get("wall", []) for side, signals in sides.items()} for key, sides in values.items()}
+    medians = {key: {side: statistics.median(own) for side, own in sides.items() if own}
+               for key, sides in walls.items()}
+    disturbed: Disturbed = {}
+    for key, sides in walls.items():
+        for side, own in sides.items():
+            left = tuple(index for index in range(len(own))
+                         if process_level(walls, medians, key, side, index) >= DISTURBED_LEVEL)
+            if left:
+                disturbed.setdefault(key, {})[side] = left
+    return disturbed
+
+
+def process_level(walls: dict[tuple[str, str], dict[str, list[float]]],
+                  medians: dict[tuple[str, str], dict[str, float]], key: tuple[str, str], side: str,
+                  index: int) -> float:
+    """The median, over the other keys measured in ``side``'s process ``index``, of their wall time there over
+    their side's median; 1 where fewer than LEVEL_KEYS other keys tell it."""
+    ratios = [walls[other][side][index] / medians[other][side] for other in walls
+              if other != key and len(walls[other].get(side, [])) > index and medians[other][side] > 0]
+    return statistics.median(ratios) if len(ratios) >= LEVEL_KEYS else 1.0
 
 
 def looks_early(index: int) -> bool:
@@ -644,21 +701,25 @@ Measure = Callable[[Plan, Workers, str, int, int, float, float | None], Remeasur
 
 def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, pythons: dict[str, str],
                         processes: int, seed: int, budget: float, factor: float,
-                        measure: Measure = remeasure) -> tuple[Remeasured, list[Finding], int]:
-    """Re-measure the strongest candidates that fit the budget; with what that round left unspent
-    (its candidates refuted early leave the most), at the pace it measured, the next strongest,
-    with the same workers; and so on. Returns the values, the candidates left out (those a round
-    dropped among them) and the number of rounds."""
+                        measure: Measure = remeasure,
+                        short_allowance: float = 0.0) -> tuple[Remeasured, list[Finding], int]:
+    """Re-measure the strongest candidates that fit the budget (those short of the factor: the budget and
+    ``short_allowance``); with what that round left unspent (its candidates refuted early leave the
+    most), at the pace it measured, the next strongest, with the same workers; and so on. Returns the
+    values, the candidates left out (those a round dropped among them) and the number of rounds."""
     merged = Remeasured({}, 0.0)
     pending, pace, rounds = candidates, 1.0, 0
     with Workers(pythons, device) as workers:
         while pending:
             left = budget - merged.seconds
             plan, left_out, estimate = fitted_plan(pending, tonight, processes, device, left, pace,
-                                                   first_round=rounds == 0)
+                                                   first_round=rounds == 0, short_allowance=short_allowance)
             if not plan:
                 break
-            measured = measure(plan, workers, device, processes, seed + rounds, left, factor)
+            # A round with a short candidate may run into the allowance; its keys come last, dropped first.
+            shorts = any(finding.short and finding not in left_out for finding in pending)
+            measured = measure(plan, workers, device, processes, seed + rounds,
+                               left + (short_allowance if shorts else 0.0), factor)
             merged = merged.merged(measured)
             if measured.processes:
                 pace = (measured.seconds - measured.workers_seconds) / measured.processes / estimate

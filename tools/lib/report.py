@@ -8,7 +8,7 @@ import statistics
 
 from tabulate import tabulate
 
-from lib import noise
+from lib import noise, remeasure
 from lib.findings import Finding
 from lib.nights import CONTINUOUS
 from lib.suite import schema
@@ -119,14 +119,20 @@ def remeasurement_line(summary: dict) -> str:
     if "error" in summary:
         return f"failed: {summary['error']}"
     line = (f"{summary['keys']} config(s) and mask(s) in {summary['processes']} processes, "
-            f"{summary['seconds']:.1f} s of a {summary['budget']:.0f} s budget")
+            f"{summary['seconds']:.1f} s of a {summary['budget']:.0f} s budget"
+            + (f" and {summary['short_budget']:.0f} s more for GPU times short of the factor"
+               if summary.get("short_of_factor") and summary.get("short_budget") else ""))
     if summary.get("refuted_early"):
         line += f", {summary['refuted_early']} of them refuted at a look before the last"
     if summary.get("extended"):
         line += f", {summary['extended']} given more processes, undecided near the bar"
+    if summary.get("disturbed"):
+        line += (f", {summary['disturbed']} wall time(s) left out, taken in a burst of the host's slowness "
+                 f"(the process's other keys {remeasure.DISTURBED_LEVEL}x or more over their side)")
     if summary.get("short_of_factor"):
         line += (f", {summary['short_measured']} of {summary['short_of_factor']} GPU time(s) short of the factor "
-                 "with what the budget left")
+                 + ("with what the budget left and their allowance" if summary.get("short_budget")
+                    else "with what the budget left"))
     if summary["left_out"]:
         above = summary.get("left_out_above_floor", 0)
         line += (f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first "

@@ -42,6 +42,7 @@ class Settings:
     processes: int
     seed: int
     budget: float  # seconds the re-measurement may take
+    short_budget: float = 0.0  # seconds more that only GPU times short of the factor may take
 
 
 @dataclasses.dataclass
@@ -218,7 +219,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     try:
         measured, left_out, rounds = remeasure.remeasure_in_rounds(
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
-            settings.factor, measure)
+            settings.factor, measure, settings.short_budget)
     except remeasure.RemeasureError as error:
         kept = [group[0] for group in groups if not group[0].short]  # a class's move stays one finding
         for finding in kept:
@@ -240,6 +241,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     return decided, {"seed": settings.seed,  # the order of the processes: a re-measurement is repeated with it
                      "seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
+                     "short_budget": settings.short_budget,
                      "short_of_factor": len(short),
                      "short_measured": len([finding for finding in short if finding not in short_left_out]),
                      # Named: a GPU time short of the factor left out is no finding, and nothing else says so;
@@ -249,6 +251,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
                      "extended": len(measured.extended),
+                     "disturbed": sum(len(left) for sides in measured.disturbed.values() for left in sides.values()),
                      "workers_per_side": remeasure.WORKERS_PER_SIDE,
                      "phases": measured.phases,
                      "per_process": [dataclasses.asdict(cost) for cost in measured.costs],
@@ -506,11 +509,20 @@ def keep_suspects(store: ResultsStore, verdict: Verdict) -> None:
 BUDGET_SHARE = 0.5
 MIN_BUDGET = 30.0
 DEFAULT_BUDGET = 120.0
+# What GPU times short of the factor may take beyond the budget, as a share of the same: they come last in
+# the plan, and a +5% step shows as 1.035-1.05 on half its nights (docs/noise.md, "The short candidates'
+# allowance"). Each adds a GPU time to processes the budget pays for: about 0.06 s a process for a light key.
+SHORT_BUDGET_SHARE = 0.2
 
 
 def default_budget(store: ResultsStore, contender: RunFile) -> float:
     night = store.run_seconds(contender)
     return max(MIN_BUDGET, BUDGET_SHARE * night) if night else DEFAULT_BUDGET
+
+
+def default_short_budget(store: ResultsStore, contender: RunFile) -> float:
+    """The short candidates' allowance: SHORT_BUDGET_SHARE of the night, as the budget is BUDGET_SHARE of it."""
+    return default_budget(store, contender) * SHORT_BUDGET_SHARE / BUDGET_SHARE
 
 
 def earlier_nights(store: ResultsStore, machine: str, contender: RunFile, baseline: str | None,

@@ -1,0 +1,211 @@
+"""The short candidates' allowance (GPU times short of the factor, beyond the budget) and the wall times
+left out for a burst of the host's slowness (``remeasure.disturbed_processes``): exact plans and values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lib import noise, remeasure
+from lib.findings import Finding
+from lib.nights import Night
+from lib.remeasure import DISTURBED_LEVEL, LEVEL_KEYS, PROCESS_SECONDS, WORKERS_SECONDS
+from lib.report import remeasurement_line
+
+GRID = "gpu"
+
+
+def candidate(config: str, signal: str = "wall", ratio: float = 2.0, short: bool = False) -> Finding:
+    return Finding("suspect", (GRID, config, "causal_bias"), signal, 1.0, ratio, "GPU-bound", 1.1, "", short=short)
+
+
+def budget_for(*costs: float) -> float:
+    """The budget that the workers' start and 20 processes of these keys fill exactly, as the planner reckons."""
+    return 20 * remeasure.with_child_start(PROCESS_SECONDS["cuda"] + sum(costs), len(costs), "cuda") + \
+        WORKERS_SECONDS["cuda"]
+
+
+@pytest.fixture
+def three() -> tuple[list[Finding], Night, float, float]:
+    """A strong wall time, a weaker one that costs as much, and a GPU time short of the factor; the budget fits
+    the strong one alone, and ``allowance`` exactly what the short one adds beside it."""
+    strong, weak = candidate("s", ratio=3.0), candidate("w", ratio=2.0)
+    short = candidate("g", "gpu", ratio=1.04, short=True)
+    night = Night(None, {finding.key: {"wall": 0.01, "gpu": 0.001} for finding in (strong, weak, short)})
+    alone = remeasure.key_cost(strong, {}, night, "cuda")
+    budget = budget_for(alone)
+    allowance = budget_for(alone, remeasure.key_cost(short, {}, night, "cuda")) - budget
+    return [short, weak, strong], night, budget, allowance
+
+
+def test_the_allowance_takes_a_short_candidate_that_the_budget_left_out_and_nothing_else(three):
+    found, night, budget, allowance = three
+    short, weak, _ = found
+    plan, left_out, _ = remeasure.fitted_plan(found, night, 10, "cuda", budget)
+    assert (list(plan), left_out) == ([("s", "causal_bias")], [weak, short])
+    plan, left_out, _ = remeasure.fitted_plan(found, night, 10, "cuda", budget, short_allowance=allowance)
+    assert (list(plan), left_out) == ([("s", "causal_bias"), ("g", "causal_bias")], [weak])
+    # The weak one costs as much as the short one: the budget and the allowance would fit it, the rule does not.
+    assert remeasure.key_cost(weak, {}, night, "cuda") > remeasure.key_cost(short, {}, night, "cuda")
+    plan, left_out, _ = remeasure.fitted_plan(found, night, 10, "cuda", budget, short_allowance=1e9)
+    assert left_out == [weak]
+    plan, left_out, _ = remeasure.fitted_plan(found, night, 10, "cuda", budget, short_allowance=allowance * 0.999)
+    assert left_out == [weak, short]
+
+
+def test_a_round_with_a_short_candidate_runs_to_the_budget_and_the_allowance_and_a_later_one_to_what_is_left(
+        three):
+    found, night, budget, allowance = three
+    rounds: list[tuple[list, float]] = []
+
+    def measure(plan, workers, device, processes, seed, seconds, factor):
+        rounds.append((list(plan), seconds))
+        return remeasure.Remeasured({key: {} for key in plan}, budget / 4)  # a quarter of the budget a round
+
+    measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
+                                                              budget, 1.05, measure, allowance)
+    # Round 1: the strong and the short one, to the budget and the allowance; round 2: the weak one, in the
+    # three quarters of the budget left (the workers started), to those alone.
+    assert rounds == [([("s", "causal_bias"), ("g", "causal_bias")], budget + allowance),
+                      ([("w", "causal_bias")], budget - budget / 4)]
+    assert (count, left_out) == (2, [])
+
+
+def test_the_check_cli_takes_a_short_budget_of_zero_or_more(tmp_path):
+    from check_regressions import build_parser, validated
+    from lib.cli import ToolError
+
+    args = build_parser().parse_args(["--results-dir", str(tmp_path), "--short-budget", "-1"])
+    with pytest.raises(ToolError, match="--short-budget must be a number of seconds from 0 to a day, not -1.0"):
+        validated(args)
+    validated(build_parser().parse_args(["--results-dir", str(tmp_path), "--short-budget", "0"]))
+
+
+def test_the_default_allowance_is_its_share_of_the_night_as_the_budget_is_its_share():
+    from lib import verdict
+
+    class Store:
+        def __init__(self, seconds: float | None) -> None:
+            self.seconds = seconds
+
+        def run_seconds(self, _run) -> float | None:
+            return self.seconds
+
+    assert verdict.default_short_budget(Store(90.0), None) == 18.0  # type: ignore[arg-type]
+    assert verdict.default_short_budget(Store(10.0), None) == 12.0  # type: ignore[arg-type]  # the least budget's
+    assert verdict.default_short_budget(Store(None), None) == 48.0  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- a burst of the host's slowness
+
+SIDES = ("baseline", "contender")
+
+
+def values_with_burst(keys: int = 4, processes: int = 6, burst: dict[str, tuple[int, float]] | None = None,
+                      contender_step: float = 1.0) -> remeasure.Values:
+    """``keys`` wall times of 100 us + 1 us a process, each side's process ``index`` slower by ``level``
+    where ``burst`` names it; the contender ``contender_step`` times slower; and a GPU time beside each."""
+    values: remeasure.Values = {}
+    for key in range(keys):
+        values[(f"k{key}", "causal_bias")] = sides = {}
+        for side in SIDES:
+            walls = [(100 + index + key) * 1e-6 * (contender_step if side == "contender" else 1.0)
+                     for index in range(processes)]
+            if burst and side in burst:
+                index, level = burst[side]
+                walls[index] *= level
+            sides[side] = {"wall": walls, "gpu": list(walls)}
+    return values
+
+
+def test_a_process_slower_in_every_other_key_is_left_out_of_each_keys_wall_time():
+    values = values_with_burst(burst={"baseline": (3, 1.4), "contender": (0, 1.3)})
+    assert remeasure.disturbed_processes(values) == {
+        (f"k{key}", "causal_bias"): {"baseline": (3,), "contender": (0,)} for key in range(4)}
+    measured = remeasure.Remeasured(values, 0.0, disturbed=remeasure.disturbed_processes(values))
+    key = ("k1", "causal_bias")
+    baseline, contender, clock = measured.decided(key, "wall")
+    assert baseline == pytest.approx([101e-6, 102e-6, 103e-6, 105e-6, 106e-6], rel=1e-12)
+    assert contender == pytest.approx([102e-6, 103e-6, 104e-6, 105e-6, 106e-6], rel=1e-12)
+    assert clock is None
+    assert measured.decided(key, "gpu")[0] == values[key]["baseline"]["gpu"]  # GPU times keep every process
+    assert measured.as_json()[1]["disturbed"] == {"baseline": [3], "contender": [0]}
+
+
+def flat(keys: int, level: float, processes: int = 6, index: int = 2) -> remeasure.Values:
+    """``keys`` wall times of 1 s in every process of both sides, but the baseline's process ``index`` at
+    ``level``: its level over the side's medians is ``level`` exactly."""
+    return {(f"k{key}", "causal_bias"): {
+        "baseline": {"wall": [level if process == index else 1.0 for process in range(processes)]},
+        "contender": {"wall": [1.0] * processes}} for key in range(keys)}
+
+
+def test_a_process_level_is_taken_from_enough_other_keys_and_left_out_from_the_bar_on():
+    every = {(f"k{key}", "causal_bias"): {"baseline": (2,)} for key in range(LEVEL_KEYS + 1)}
+    assert remeasure.disturbed_processes(flat(LEVEL_KEYS + 1, DISTURBED_LEVEL)) == every
+    assert remeasure.disturbed_processes(flat(LEVEL_KEYS + 1, math.nextafter(DISTURBED_LEVEL, 0))) == {}
+    # LEVEL_KEYS - 1 others tell no level: nothing is left out, however slow.
+    assert remeasure.disturbed_processes(flat(LEVEL_KEYS, 10.0)) == {}
+    walls = {key: {side: signals["wall"] for side, signals in sides.items()}
+             for key, sides in flat(LEVEL_KEYS + 1, 1.3).items()}
+    medians = {key: {side: 1.0 for side in sides} for key, sides in walls.items()}
+    assert remeasure.process_level(walls, medians, ("k0", "causal_bias"), "baseline", 2) == 1.3
+    assert remeasure.process_level(walls, medians, ("k0", "causal_bias"), "baseline", 1) == 1.0
+    # The median of the others: one key slow alone in a process does not make it a burst.
+    lone = flat(LEVEL_KEYS + 1, 1.0)
+    lone[("k0", "causal_bias")]["baseline"]["wall"][2] = 3.0
+    assert remeasure.disturbed_processes(lone) == {}
+
+
+def test_a_burst_in_both_sides_no_longer_hides_a_25_percent_slowdown():
+    """VM 24b's host +25% check: four processes in a row ran 1.07-1.52x slower in every key, two a side, and
+    the rank test left eight slowdowns of 1.24-1.33 undecided (p = 1e-4 to 1.4e-3)."""
+    values = values_with_burst(keys=8, processes=12, contender_step=1.25)
+    for sides in values.values():
+        sides["baseline"]["wall"][8] *= 1.6
+        sides["baseline"]["wall"][9] *= 1.45
+        sides["contender"]["wall"][8] *= 1.5
+    key = ("k0", "causal_bias")
+    before = noise.decide(values[key]["baseline"]["wall"], values[key]["contender"]["wall"], 1.05)
+    measured = remeasure.Remeasured(values, 0.0, disturbed=remeasure.disturbed_processes(values))
+    after = noise.decide(*measured.decided(key, "wall")[:2], 1.05)
+    assert (before.outcome, after.outcome) == ("undecided", "confirmed")
+    assert measured.disturbed[key] == {"baseline": (8, 9), "contender": (8,)}
+
+
+walls_strategy = st.lists(st.lists(st.floats(1e-5, 1e-3), min_size=6, max_size=6), min_size=4, max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(walls_strategy, walls_strategy, st.sampled_from([0.25, 0.5, 2.0, 4.0]))
+def test_the_rule_sees_each_side_apart_so_a_step_of_a_whole_side_changes_nothing(base, new, step):
+    keys = min(len(base), len(new))
+    values = {(f"k{key}", "causal_bias"): {"baseline": {"wall": base[key]}, "contender": {"wall": new[key]}}
+              for key in range(keys)}
+    left = remeasure.disturbed_processes(values)
+    # The sides' names swapped: the same processes left out, under the other name.
+    swapped = {key: {"baseline": sides["contender"], "contender": sides["baseline"]} for key, sides in values.items()}
+    other = {"baseline": "contender", "contender": "baseline"}
+    assert remeasure.disturbed_processes(swapped) == {
+        key: {other[side]: indices for side, indices in sides.items()} for key, sides in left.items()}
+    # The contender slower by one factor in every key (a power of two: exact in floating point): each of its
+    # processes' level is over its own side's medians, so the same are left out.
+    stepped = {key: {"baseline": sides["baseline"],
+                     "contender": {"wall": [value * step for value in sides["contender"]["wall"]]}}
+               for key, sides in values.items()}
+    assert remeasure.disturbed_processes(stepped) == left
+
+
+def test_the_summary_counts_the_wall_times_left_out():
+    values = values_with_burst(burst={"baseline": (3, 1.4)})
+    measured = remeasure.Remeasured(values, 0.0, disturbed=remeasure.disturbed_processes(values))
+    other = remeasure.Remeasured({("x", "materialized"): {}}, 1.0,
+                                 disturbed={("x", "materialized"): {"baseline": (0,)}})
+    assert measured.merged(other).disturbed == {**measured.disturbed, ("x", "materialized"): {"baseline": (0,)}}
+    line = remeasurement_line({"keys": 4, "processes": 12, "seconds": 9.0, "budget": 20.0, "left_out": 0,
+                               "disturbed": 4})
+    assert line == ("4 config(s) and mask(s) in 12 processes, 9.0 s of a 20 s budget, 4 wall time(s) left out, "
+                    "taken in a burst of the host's slowness (the process's other keys 1.15x or more over their "
+                    "side)")
