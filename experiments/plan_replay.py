@@ -1,13 +1,15 @@
 """Which candidates a check's re-measurement plans, replayed from recorded nights, at several budgets.
 
     python experiments/plan_replay.py RESULTS MACHINE --baseline B --contender C [--spec SPEC.json [--step 1.05]]
-        [--extra-budget 0 10 30] [--by-evidence] [--factor 1.05] [--history 14]
+        [--extra-budget 0 10 30 | --short-allowance 0 5 10] [--by-evidence] [--factor 1.05] [--history 14]
 
 The check's own steps (``verdict.judged``: the history's noise model, each
 result over its class's move, the candidates; ``remeasure.fitted_plan``: the
 first round's plan) on the contender night against the nights up to the
-baseline, with the check's default budget plus each ``--extra-budget``; nothing
-is measured. Prints per budget the keys planned, the candidates above their
+baseline, with the check's default budget plus each ``--extra-budget`` (or with
+each ``--short-allowance``: seconds that only the candidates short of the factor
+may take beyond it, as ``check_regressions.py --short-budget``); nothing is
+measured. Prints per budget the keys planned, the candidates above their
 floor left out and the short-of-factor ones planned. ``--spec``
 (``tools/inject.py plan``'s file): per injected result, its GPU time tonight,
 its move away from its class, floor and spread, whether it was a candidate,

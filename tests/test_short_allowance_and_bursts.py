@@ -13,6 +13,7 @@ from lib.findings import Finding
 from lib.nights import Night
 from lib.remeasure import DISTURBED_LEVEL, LEVEL_KEYS, PROCESS_SECONDS, WORKERS_SECONDS
 from lib.report import remeasurement_line
+from lib.suite import schema
 
 GRID = "gpu"
 
@@ -73,6 +74,39 @@ def test_a_round_with_a_short_candidate_runs_to_the_budget_and_the_allowance_and
     assert (count, left_out) == (2, [])
 
 
+def test_without_an_allowance_a_short_candidate_gets_only_what_the_budget_leaves(three):
+    found, night, budget, allowance = three
+    rounds: list[tuple[list, float]] = []
+
+    def measure(plan, workers, device, processes, seed, seconds, factor):
+        rounds.append((list(plan), seconds))
+        return remeasure.Remeasured({key: {} for key in plan}, seconds)  # all it may spend
+
+    _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0, budget,
+                                                       1.05, measure)
+    assert (rounds, count, left_out) == ([([("s", "causal_bias")], budget)], 1, found[:2])
+    # A budget that fits the short one beside the strong one takes it, allowance or none.
+    rounds.clear()
+    _, left_out, _ = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
+                                                   budget + allowance, 1.05, measure)
+    assert (rounds[0], left_out) == (([("s", "causal_bias"), ("g", "causal_bias")], budget + allowance), [found[1]])
+
+
+def test_gpu_times_take_their_clock_only_where_each_side_has_one_clock_a_value_above_zero():
+    """Each way the clocks can fail to match the values, on either side: the times as measured."""
+    two, one = [1.0, 2.0], [2.0]
+    for base_clocks, new_clocks in (([1800], [1200]), ([1800, 900, 900], [1200]), ([1800, 900], []),
+                                    ([1800, 900], [1200, 1200]), ([1800, -900], [1200])):
+        sides = {"baseline": {"gpu": two, schema.SM_CLOCK: base_clocks},
+                 "contender": {"gpu": one, schema.SM_CLOCK: new_clocks}}
+        assert remeasure.decided_values(sides, "gpu") == (two, one, None), (base_clocks, new_clocks)
+    # A clock under one MHz is still a clock; a side without values keeps the other's as measured.
+    sides = {"baseline": {"gpu": two, schema.SM_CLOCK: [0.5, 0.5]}, "contender": {"gpu": one, schema.SM_CLOCK: [0.5]}}
+    assert remeasure.decided_values(sides, "gpu") == (two, one, 0.5)
+    sides = {"baseline": {"gpu": [], schema.SM_CLOCK: []}, "contender": {"gpu": one, schema.SM_CLOCK: [1200]}}
+    assert remeasure.decided_values(sides, "gpu") == ([], one, None)
+
+
 def test_the_check_cli_takes_a_short_budget_of_zero_or_more(tmp_path):
     from check_regressions import build_parser, validated
     from lib.cli import ToolError
@@ -94,6 +128,7 @@ def test_the_default_allowance_is_its_share_of_the_night_as_the_budget_is_its_sh
             return self.seconds
 
     assert verdict.default_short_budget(Store(90.0), None) == 18.0  # type: ignore[arg-type]
+    assert verdict.default_short_budget(Store(91.0), None) == pytest.approx(18.2, rel=1e-12)  # type: ignore[arg-type]
     assert verdict.default_short_budget(Store(10.0), None) == 12.0  # type: ignore[arg-type]  # the least budget's
     assert verdict.default_short_budget(Store(None), None) == 48.0  # type: ignore[arg-type]
 
@@ -153,6 +188,17 @@ def test_a_process_level_is_taken_from_enough_other_keys_and_left_out_from_the_b
     medians = {key: {side: 1.0 for side in sides} for key, sides in walls.items()}
     assert remeasure.process_level(walls, medians, ("k0", "causal_bias"), "baseline", 2) == 1.3
     assert remeasure.process_level(walls, medians, ("k0", "causal_bias"), "baseline", 1) == 1.0
+    assert remeasure.process_level({("k0", "causal_bias"): walls[("k0", "causal_bias")]},
+                                   medians, ("k0", "causal_bias"), "baseline", 2) == 1.0  # no other key: no level
+    # A key set aside early has fewer values: the later processes' level is of the keys measured in them.
+    short = flat(LEVEL_KEYS + 2, 1.3, index=4)
+    short[("k0", "causal_bias")]["baseline"]["wall"] = [1.0] * 4
+    assert remeasure.disturbed_processes(short) == {
+        (f"k{key}", "causal_bias"): {"baseline": (4,)} for key in range(1, LEVEL_KEYS + 2)}
+    # A side whose wall times read nothing tells no level.
+    zero = flat(LEVEL_KEYS + 1, 1.3)
+    zero[("k0", "causal_bias")]["baseline"]["wall"] = [0.0] * 6
+    assert remeasure.disturbed_processes(zero) == {("k0", "causal_bias"): {"baseline": (2,)}}
     # The median of the others: one key slow alone in a process does not make it a burst.
     lone = flat(LEVEL_KEYS + 1, 1.0)
     lone[("k0", "causal_bias")]["baseline"]["wall"][2] = 3.0
