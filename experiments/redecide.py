@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--spec", type=Path, help="inject.py plan's spec: count injected keys apart")
     args = parser.parse_args()
     report = json.loads(args.check_json.read_text())
+    if args.bursts and report["confirmation"].get("rounds", 1) != 1:
+        parser.error("--bursts needs a check of one round: a later round's processes are other processes")
     injected = ({(s["config"], s["mask"]) for s in json.loads(args.spec.read_text())["slowdowns"]}
                 if args.spec else set())
     entries = report["confirmation"]["values"]

@@ -3,9 +3,11 @@ left out for a burst of the host's slowness (``remeasure.disturbed_processes``):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
+from conftest import process_costs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lib import noise, remeasure
@@ -48,7 +50,8 @@ def test_the_allowance_takes_a_short_candidate_that_the_budget_left_out_and_noth
     assert (list(plan), left_out) == ([("s", "causal_bias")], [weak, short])
     plan, left_out, _ = remeasure.fitted_plan(found, night, 10, "cuda", budget, short_allowance=allowance)
     assert (list(plan), left_out) == ([("s", "causal_bias"), ("g", "causal_bias")], [weak])
-    # The weak one costs as much as the short one: the budget and the allowance would fit it, the rule does not.
+    # The weak one costs more than the short one: that alone leaves it out of the exact allowance, the rule out of
+    # any allowance.
     assert remeasure.key_cost(weak, {}, night, "cuda") > remeasure.key_cost(short, {}, night, "cuda")
     plan, left_out, _ = remeasure.fitted_plan(found, night, 10, "cuda", budget, short_allowance=1e9)
     assert left_out == [weak]
@@ -138,7 +141,7 @@ def test_the_default_allowance_is_its_share_of_the_night_as_the_budget_is_its_sh
 SIDES = ("baseline", "contender")
 
 
-def values_with_burst(keys: int = 4, processes: int = 6, burst: dict[str, tuple[int, float]] | None = None,
+def values_with_burst(keys: int = 4, processes: int = 10, burst: dict[str, tuple[int, float]] | None = None,
                       contender_step: float = 1.0) -> remeasure.Values:
     """``keys`` wall times of 100 us + 1 us a process, each side's process ``index`` slower by ``level``
     where ``burst`` names it; the contender ``contender_step`` times slower; and a GPU time beside each."""
@@ -162,14 +165,14 @@ def test_a_process_slower_in_every_other_key_is_left_out_of_each_keys_wall_time(
     measured = remeasure.Remeasured(values, 0.0, disturbed=remeasure.disturbed_processes(values))
     key = ("k1", "causal_bias")
     baseline, contender, clock = measured.decided(key, "wall")
-    assert baseline == pytest.approx([101e-6, 102e-6, 103e-6, 105e-6, 106e-6], rel=1e-12)
-    assert contender == pytest.approx([102e-6, 103e-6, 104e-6, 105e-6, 106e-6], rel=1e-12)
+    assert baseline == pytest.approx([(101 + index) * 1e-6 for index in range(10) if index != 3], rel=1e-12)
+    assert contender == pytest.approx([(101 + index) * 1e-6 for index in range(1, 10)], rel=1e-12)
     assert clock is None
     assert measured.decided(key, "gpu")[0] == values[key]["baseline"]["gpu"]  # GPU times keep every process
     assert measured.as_json()[1]["disturbed"] == {"baseline": [3], "contender": [0]}
 
 
-def flat(keys: int, level: float, processes: int = 6, index: int = 2) -> remeasure.Values:
+def flat(keys: int, level: float, processes: int = 10, index: int = 2) -> remeasure.Values:
     """``keys`` wall times of 1 s in every process of both sides, but the baseline's process ``index`` at
     ``level``: its level over the side's medians is ``level`` exactly."""
     return {(f"k{key}", "causal_bias"): {
@@ -197,12 +200,25 @@ def test_a_process_level_is_taken_from_enough_other_keys_and_left_out_from_the_b
         (f"k{key}", "causal_bias"): {"baseline": (4,)} for key in range(1, LEVEL_KEYS + 2)}
     # A side whose wall times read nothing tells no level.
     zero = flat(LEVEL_KEYS + 1, 1.3)
-    zero[("k0", "causal_bias")]["baseline"]["wall"] = [0.0] * 6
+    zero[("k0", "causal_bias")]["baseline"]["wall"] = [0.0] * 10
     assert remeasure.disturbed_processes(zero) == {("k0", "causal_bias"): {"baseline": (2,)}}
     # The median of the others: one key slow alone in a process does not make it a burst.
     lone = flat(LEVEL_KEYS + 1, 1.0)
     lone[("k0", "causal_bias")]["baseline"]["wall"][2] = 3.0
     assert remeasure.disturbed_processes(lone) == {}
+
+
+def test_a_side_keeps_the_processes_a_confirmation_needs_the_most_disturbed_left_out_first():
+    def two_bursts(processes: int) -> remeasure.Disturbed:
+        values = values_with_burst(processes=processes, burst={"baseline": (2, 1.3)})
+        for sides in values.values():
+            sides["baseline"]["wall"][5] *= 1.5
+        return remeasure.disturbed_processes(values)
+
+    assert noise.PROCESSES_TO_CONFIRM == 9
+    assert two_bursts(6) == two_bursts(8) == two_bursts(9) == {}  # a look's processes keep every one
+    assert two_bursts(10) == {(f"k{key}", "causal_bias"): {"baseline": (5,)} for key in range(4)}
+    assert two_bursts(11) == {(f"k{key}", "causal_bias"): {"baseline": (2, 5)} for key in range(4)}
 
 
 def test_a_burst_in_both_sides_no_longer_hides_a_25_percent_slowdown():
@@ -221,7 +237,7 @@ def test_a_burst_in_both_sides_no_longer_hides_a_25_percent_slowdown():
     assert measured.disturbed[key] == {"baseline": (8, 9), "contender": (8,)}
 
 
-walls_strategy = st.lists(st.lists(st.floats(1e-5, 1e-3), min_size=6, max_size=6), min_size=4, max_size=6)
+walls_strategy = st.lists(st.lists(st.floats(1e-5, 1e-3), min_size=12, max_size=12), min_size=4, max_size=6)
 
 
 @settings(max_examples=200, deadline=None)
@@ -231,11 +247,12 @@ def test_the_rule_sees_each_side_apart_so_a_step_of_a_whole_side_changes_nothing
     values = {(f"k{key}", "causal_bias"): {"baseline": {"wall": base[key]}, "contender": {"wall": new[key]}}
               for key in range(keys)}
     left = remeasure.disturbed_processes(values)
-    # The sides' names swapped: the same processes left out, under the other name.
-    swapped = {key: {"baseline": sides["contender"], "contender": sides["baseline"]} for key, sides in values.items()}
-    other = {"baseline": "contender", "contender": "baseline"}
-    assert remeasure.disturbed_processes(swapped) == {
-        key: {other[side]: indices for side, indices in sides.items()} for key, sides in left.items()}
+    # Each side apart: another baseline leaves the contender's processes left out as they were.
+    other = {key: {"baseline": {"wall": [value * (1 + index % 3)
+                                         for index, value in enumerate(sides["contender"]["wall"])]},
+                   "contender": sides["contender"]} for key, sides in values.items()}
+    assert {key: sides.get("contender") for key, sides in remeasure.disturbed_processes(other).items()
+            if "contender" in sides} == {key: sides["contender"] for key, sides in left.items() if "contender" in sides}
     # The contender slower by one factor in every key (a power of two: exact in floating point): each of its
     # processes' level is over its own side's medians, so the same are left out.
     stepped = {key: {"baseline": sides["baseline"],
@@ -255,3 +272,142 @@ def test_the_summary_counts_the_wall_times_left_out():
     assert line == ("4 config(s) and mask(s) in 12 processes, 9.0 s of a 20 s budget, 4 wall time(s) left out, "
                     "taken in a burst of the host's slowness (the process's other keys 1.15x or more over their "
                     "side)")
+
+
+def test_a_round_whose_short_candidates_fit_the_budget_runs_to_the_budget_alone(three):
+    found, night, budget, allowance = three
+    seen: list[float] = []
+
+    def measure(plan, workers, device, processes, seed, seconds, factor):
+        seen.append(seconds)
+        return remeasure.Remeasured({key: {} for key in plan}, seconds)
+
+    remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0, budget + allowance, 1.05,
+                                  measure, short_allowance=7.0)
+    assert seen[0] == budget + allowance  # the strong and the short one fit it: the allowance stays unspent
+
+
+def test_a_later_rounds_values_of_a_key_take_their_own_processes_left_out():
+    key = ("k", "causal_bias")
+    first = remeasure.Remeasured({key: {}}, 1.0, disturbed={key: {"baseline": (0,)}})
+    second = remeasure.Remeasured({key: {}}, 1.0)
+    assert first.merged(second).disturbed == {}
+    assert second.merged(first).disturbed == {key: {"baseline": (0,)}}
+
+
+def test_the_checks_summary_counts_each_wall_time_left_out():
+    from lib import verdict
+
+    keys = [(GRID, f"k{index}", "causal_bias") for index in range(2)]
+    found = [Finding("suspect", key, "wall", 1.0, 2.0, "GPU-bound", 1.1, "") for key in keys]
+    night = Night(None, {key: {"wall": 0.01} for key in keys})
+    result = remeasure.Remeasured({key[1:]: {} for key in keys}, 1.0, disturbed={
+        ("k0", "causal_bias"): {"baseline": (3,)}, ("k1", "causal_bias"): {"baseline": (3, 4), "contender": (0,)}})
+    settings = verdict.Settings(1.05, 5, {"baseline": "b", "contender": "c"}, 10, 7, 100.0)
+    _, summary = verdict.remeasured_findings(found, "cuda", settings, [], night, lambda *args: result)
+    assert summary["disturbed"] == 4
+
+
+class BurstWorkers(remeasure.Workers):
+    """Each side's n-th process answers every key's wall time as ``wall(side, n)``, at once."""
+
+    def __init__(self, wall) -> None:
+        super().__init__({side: side for side in SIDES})
+        self.wall = wall
+
+    def started(self):
+        if not self.running:
+            self.running = {side: [BurstWorker(side, self.wall)] for side in SIDES}  # type: ignore[list-item]
+        return self.running  # type: ignore[return-value]
+
+
+@dataclasses.dataclass
+class BurstWorker:
+    side: str
+    wall: object
+    count: int = 0
+
+    def ask(self, request):
+        values = tuple(schema.WorkerValue(key.config, key.mask, self.wall(self.side, self.count))
+                       for key in request.keys)
+        self.count += 1
+        return schema.WorkerAnswer(values, phases={})
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_re_measurement_leaves_out_the_processes_of_a_burst_and_decides_without_them():
+    """The wiring: a real round's values, the burst found in them, the decision and the looks without it."""
+    def wall(side: str, process: int) -> float:
+        level = 1.6 if (side, process) in {("baseline", 8), ("baseline", 9)} else 1.0
+        return (100 + process) * 1e-6 * level * (1.25 if side == "contender" else 1.0)
+
+    plan = {(f"k{index}", "causal_bias"): schema.WorkerKey(f"k{index}", "causal_bias", ("wall",), 1)
+            for index in range(4)}
+    with BurstWorkers(wall) as workers:
+        measured = remeasure.remeasure(plan, workers, "cpu", 12, 0, 1e9, 1.05)
+    assert measured.disturbed == {key: {"baseline": (8, 9)} for key in plan}
+    baseline, contender, _ = measured.decided(("k0", "causal_bias"), "wall")
+    assert len(baseline) == 10 and max(baseline) < min(contender)
+    assert noise.decide(baseline, contender, 1.05).outcome == "confirmed"
+
+
+def round_budgets(found: list[Finding], night: Night, budget: float, allowance: float, measure=None) -> list[float]:
+    """The seconds each round was given, its measurement spending them all."""
+    seen: list[float] = []
+
+    def spend(plan, workers, device, processes, seed, seconds, factor):
+        seen.append(seconds)
+        return remeasure.Remeasured({key: {} for key in plan}, seconds)
+
+    remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0, budget, 1.05, measure or spend,
+                                  short_allowance=allowance)
+    return seen
+
+
+def test_the_allowance_is_given_from_the_first_second_the_plan_needs_it(three):
+    found, night, budget, allowance = three
+    needed = budget + allowance  # the strong and the short one's plan, exactly
+    assert round_budgets(found, night, needed + 5.0, 7.0)[0] == needed + 5.0  # room to spare: no allowance
+    assert round_budgets(found, night, needed, 7.0)[0] == needed
+    below = math.nextafter(needed, 0)
+    assert round_budgets(found, night, below, 7.0)[0] == below + 7.0
+
+
+def test_a_round_without_a_short_candidate_never_gets_the_allowance():
+    """The first round takes its strongest candidate even where it alone does not fit: still no allowance."""
+    strong = candidate("s", ratio=3.0)
+    night = Night(None, {strong.key: {"wall": 0.01, "gpu": 0.001}})
+    assert round_budgets([strong], night, 1.0, 7.0) == [1.0]
+
+
+def test_a_later_round_plans_without_the_workers_start_at_the_pace_the_first_measured(three):
+    """Round 1 drops the short key for the pace (its processes ran twice the estimate); round 2 plans it alone,
+    without the workers' start, and needs the allowance only past the seconds its processes take at that pace."""
+    found, night, budget, _ = three
+    short = found[0]
+    first_plan, _, estimate = remeasure.fitted_plan(found, night, 10, "cuda", budget, short_allowance=1e9)
+    assert list(first_plan) == [("s", "causal_bias"), ("g", "causal_bias")]
+    alone = remeasure.with_child_start(PROCESS_SECONDS["cuda"] + remeasure.key_cost(short, {}, night, "cuda"), 1,
+                                       "cuda")
+
+    def rounds_given(left_for_round_two: float) -> list[float]:
+        seen: list[float] = []
+
+        def measure(plan, workers, device, processes, seed, seconds, factor):
+            seen.append(seconds)
+            if len(seen) == 1:  # 20 processes at twice the estimate; the short key dropped
+                spent = budget - left_for_round_two
+                return remeasure.Remeasured({("s", "causal_bias"): {}}, spent,
+                                            process_costs(20, 2 * estimate), dropped=(("g", "causal_bias"),),
+                                            workers_seconds=spent - 40 * estimate)
+            return remeasure.Remeasured({key: {} for key in plan}, seconds)
+
+        remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0, budget, 1.05, measure,
+                                      short_allowance=1e9)
+        return seen
+
+    at_pace = 2 * 10 * 2.0 * alone  # round 2's plan: 20 processes of the short key alone, at twice the estimate
+    assert rounds_given(at_pace)[1] == pytest.approx(at_pace, rel=1e-12)  # fits: no allowance
+    assert rounds_given(at_pace * 0.99)[1] == pytest.approx(at_pace * 0.99 + 1e9, rel=1e-12)

@@ -96,6 +96,7 @@ PRIOR_SPREAD = {"gpu": 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_BOUND
 # or more over their side's medians (three times the 5% a process's level spreads otherwise) is left out of a
 # wall time's decision, where LEVEL_KEYS other keys or more tell its level. The rule sees each side apart, so an
 # unchanged key's two sides lose processes alike.
+# It never leaves a side fewer than PROCESSES_TO_CONFIRM (the fewest that can confirm), the most disturbed first.
 DISTURBED_LEVEL = 1.15
 LEVEL_KEYS = 3
 
@@ -442,7 +443,8 @@ class Remeasured:
         return Remeasured(values, self.seconds + other.seconds, self.costs + other.costs,
                           self.workers_seconds + other.workers_seconds, dropped,
                           self.refuted_early + other.refuted_early, self.extended + other.extended,
-                          self.disturbed | other.disturbed)
+                          {key: left for key, left in self.disturbed.items() if key not in other.values}
+                          | other.disturbed)
 
     def as_json(self) -> list[dict]:
         return [{"config": c, "mask": m, **sides,
@@ -641,16 +643,19 @@ def decided_values(sides: dict[str, dict[str, list[float]]], signal: str,
 
 def disturbed_processes(values: Values) -> Disturbed:
     """Per key and side, the indices of its wall values taken in a process whose other keys' wall times ran
-    DISTURBED_LEVEL or more over their side's medians (``process_level``). ``values``: one round's, where the
-    i-th wall value of every key of a side is that side's i-th process's (a key set aside stops early)."""
+    DISTURBED_LEVEL or more over their side's medians (``process_level``), the highest first, as many as leave
+    the side PROCESSES_TO_CONFIRM values. ``values``: one round's, where the i-th wall value of every key of a
+    side is that side's i-th process's (a key set aside stops early)."""
     walls = {key: {side: signals.get("wall", []) for side, signals in sides.items()} for key, sides in values.items()}
     medians = {key: {side: statistics.median(own) for side, own in sides.items() if own}
                for key, sides in walls.items()}
     disturbed: Disturbed = {}
     for key, sides in walls.items():
         for side, own in sides.items():
-            left = tuple(index for index in range(len(own))
-                         if process_level(walls, medians, key, side, index) >= DISTURBED_LEVEL)
+            levels = {index: process_level(walls, medians, key, side, index) for index in range(len(own))}
+            over = sorted((index for index, level in levels.items() if level >= DISTURBED_LEVEL),
+                          key=lambda index: -levels[index])
+            left = tuple(sorted(over[:max(0, len(own) - PROCESSES_TO_CONFIRM)]))
             if left:
                 disturbed.setdefault(key, {})[side] = left
     return disturbed
@@ -719,10 +724,12 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
                                                    first_round=rounds == 0, short_allowance=short_allowance)
             if not plan:
                 break
-            # A round with a short candidate may run into the allowance; its keys come last, dropped first.
+            # A round runs into the allowance only where a short candidate planned needs it; its processes near
+            # the bar and its pace may then spend it on any key of the round (docs/noise.md).
             shorts = any(finding.short and finding not in left_out for finding in pending)
+            planned = 2 * processes * pace * estimate + (WORKERS_SECONDS[device] if rounds == 0 else 0.0)
             measured = measure(plan, workers, device, processes, seed + rounds,
-                               left + (short_allowance if shorts else 0.0), factor)
+                               left + (short_allowance if shorts and planned > left else 0.0), factor)
             merged = merged.merged(measured)
             if measured.processes:
                 pace = (measured.seconds - measured.workers_seconds) / measured.processes / estimate
