@@ -211,13 +211,13 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
     plan: Plan = {}
     left_out: list[Finding] = []
     seconds = PROCESS_SECONDS[device]
-    workers = WORKERS_SECONDS[device] if first_round else 0.0
+    workers = workers_seconds(device, first_round)
     for finding in sorted(candidates, key=plan_order):
         cost = key_cost(finding, plan, tonight, device)
         keys = len(plan) + (finding.config_mask not in plan)
         limit = budget + (short_allowance if finding.short else 0.0)
         if (plan or not first_round) and (
-                2 * processes * pace * with_child_start(seconds + cost, keys, device) + workers > limit):
+                round_seconds(processes, pace, with_child_start(seconds + cost, keys, device), workers) > limit):
             left_out.append(finding)
             continue
         seconds += cost
@@ -226,6 +226,17 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
         values = tonight.values.get(finding.key, {})
         plan[key] = schema.WorkerKey(*key, signals, visits(values, signals), heavy_rest(values, signals))
     return plan, left_out, with_child_start(seconds, len(plan), device)
+
+
+def round_seconds(processes: int, pace: float, process_seconds: float, workers: float) -> float:
+    """A round's seconds as the plan reckons them: ``processes`` a side of ``process_seconds`` each at ``pace``,
+    and the workers' start where the round starts them (``workers_seconds``)."""
+    return 2 * processes * pace * process_seconds + workers
+
+
+def workers_seconds(device: str, first_round: bool) -> float:
+    """The workers' start in a round's seconds: WORKERS_SECONDS in the first round, which starts them."""
+    return WORKERS_SECONDS[device] if first_round else 0.0
 
 
 def with_child_start(seconds: float, keys: int, device: str) -> float:
@@ -727,7 +738,7 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
             # A round runs into the allowance only where a short candidate planned needs it; its processes near
             # the bar and its pace may then spend it on any key of the round (docs/noise.md).
             shorts = any(finding.short and finding not in left_out for finding in pending)
-            planned = 2 * processes * pace * estimate + (WORKERS_SECONDS[device] if rounds == 0 else 0.0)
+            planned = round_seconds(processes, pace, estimate, workers_seconds(device, rounds == 0))
             measured = measure(plan, workers, device, processes, seed + rounds,
                                left + (short_allowance if shorts and planned > left else 0.0), factor)
             merged = merged.merged(measured)
