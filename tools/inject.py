@@ -39,6 +39,7 @@ import sys
 from pathlib import Path
 
 from lib import injected_steps, noise
+from lib.bytecode import child_environment
 from lib.cli import ToolError, add_results_arguments, one_line, run_tool, writable_folder, write_whole
 from lib.nights import CONTINUOUS
 from lib.remeasure import RemeasureError
@@ -172,7 +173,8 @@ def cuda_device(python: str) -> str | None:
     a slowdown at all (its .pth is taken out again)."""
     try:
         done = subprocess.run([python, "-c", "import torch; print(torch.cuda.is_available() and "
-                                             "torch.cuda.get_device_name())"], capture_output=True, text=True)
+                                             "torch.cuda.get_device_name())"], capture_output=True, text=True,
+                              env=child_environment())
     except OSError as error:
         raise ToolError(f"cannot start {python}: {one_line(error)}") from None
     if done.returncode:

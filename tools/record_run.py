@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+from lib.bytecode import child_environment
 from lib.cli import ToolError, machine_name, one_line, run_tool, write_whole
 from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
 from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
@@ -68,7 +69,7 @@ def probe_torch(python: str) -> dict:
     """The torch of ``python``: version, git commit, whether it sees CUDA (in a subprocess)."""
     try:
         output = subprocess.run(
-            [python, "-c", TORCH_PROBE], check=True, capture_output=True, text=True
+            [python, "-c", TORCH_PROBE], check=True, capture_output=True, text=True, env=child_environment()
         ).stdout
         return json.loads(output.strip().splitlines()[-1])
     except (OSError, subprocess.CalledProcessError, ValueError, IndexError) as error:

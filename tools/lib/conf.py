@@ -19,6 +19,7 @@ from pathlib import Path
 import json5
 from filelock import FileLock
 
+from lib.bytecode import child_environment
 from lib.cli import ToolError, one_line, write_whole
 from lib.suite import REPO_ROOT
 from lib.supervisor import supervised
@@ -166,7 +167,7 @@ def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,), lines: list[str
     shown = [sys.executable, "-m", "asv", *args, "--config", str(conf)]
     with private_machine_file(conf.parent) as machines:
         command = supervised([sys.executable, "-c", ASV_MAIN, *args, "--config", str(conf)])
-        env = {**os.environ, "ATTENTION_BIAS_ASV_MACHINE_FILE": str(machines)}
+        env = {**child_environment(), "ATTENTION_BIAS_ASV_MACHINE_FILE": str(machines)}
         if lines is None:
             returncode = subprocess.run(command, cwd=REPO_ROOT, env=env).returncode
         else:

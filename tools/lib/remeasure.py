@@ -38,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from lib.bytecode import child_environment
 from lib.findings import Finding
 from lib.nights import Night
 from lib.noise import (
@@ -272,7 +273,7 @@ class Worker:
             self.process = subprocess.Popen(
                 supervised([self.python, "-m", "benchmarks.measure.worker", "--device", self.device,
                             *(["--quiet-lock", self.quiet_lock] if self.quiet_lock else [])]), cwd=REPO_ROOT,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+                env=child_environment(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         except OSError as error:
             raise RemeasureError(f"cannot start {self.python}: {error}") from None
 

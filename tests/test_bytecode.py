@@ -1,0 +1,72 @@
+"""The suite's processes keep their bytecode where the machine asks Python to write none (lib/bytecode.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, make_standin_repo, run_tool
+from lib import bytecode
+from lib.remeasure import Worker
+
+PREFIX, NO_BYTECODE = bytecode.BYTECODE_PREFIX_VARIABLE, bytecode.NO_BYTECODE_VARIABLE
+
+
+def cached(folder: Path, source: Path) -> Path:
+    """Where Python with PYTHONPYCACHEPREFIX=``folder`` keeps the bytecode of ``source``."""
+    relative = source.parent.relative_to(source.anchor)
+    return folder / relative / f"{source.stem}.{sys.implementation.cache_tag}.pyc"
+
+
+def test_a_machine_that_writes_no_bytecode_gets_the_suites_folder():
+    environ = bytecode.child_environment({NO_BYTECODE: "1", "HOME": "/h"})
+    assert environ == {PREFIX: str(REPO_ROOT / ".asv" / "bytecode"), "HOME": "/h"}
+
+
+def test_a_folder_the_user_named_is_left_as_it_is_flag_and_all():
+    given = {NO_BYTECODE: "1", PREFIX: "/mine"}
+    assert bytecode.child_environment(given) == given
+
+
+@pytest.mark.parametrize("given", [{}, {NO_BYTECODE: ""}, {PREFIX: ""}])
+def test_without_the_flag_python_writes_its_own(given):
+    assert bytecode.child_environment(given) == given
+
+
+def test_the_default_is_this_process_environment_and_it_stays_as_it_was(monkeypatch):
+    monkeypatch.setenv(NO_BYTECODE, "1")
+    monkeypatch.delenv(PREFIX, raising=False)
+    assert bytecode.child_environment()[PREFIX] == str(bytecode.BYTECODE_FOLDER)
+    assert os.environ[NO_BYTECODE] == "1" and PREFIX not in os.environ
+
+
+def test_a_re_measurement_worker_writes_its_bytecode_to_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv(NO_BYTECODE, "1")
+    monkeypatch.delenv(PREFIX, raising=False)
+    monkeypatch.setattr(bytecode, "BYTECODE_FOLDER", tmp_path)
+    worker = Worker("baseline", sys.executable)
+    worker.start()
+    try:
+        worker.ready()
+    finally:
+        worker.stop()
+    assert cached(tmp_path, REPO_ROOT / "benchmarks" / "measure" / "model.py").is_file()
+
+
+def test_a_night_on_such_a_machine_writes_the_measuring_code_s_bytecode_to_the_folder(tmp_path, monkeypatch):
+    """The setup_cache process (asv's, under asv's forkserver) is the one that imports the night's code."""
+    monkeypatch.setenv(NO_BYTECODE, "1")
+    monkeypatch.delenv(PREFIX, raising=False)
+    night_code = cached(bytecode.BYTECODE_FOLDER, REPO_ROOT / "benchmarks" / "measure" / "night.py")
+    night_code.unlink(missing_ok=True)
+    started = time.time()
+    commit, = make_standin_repo(tmp_path / "repo", ["night"])
+    (tmp_path / "home").mkdir()
+    completed = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
+                         "--results-dir", str(tmp_path / "results"), "--machine", "ci-cpu",
+                         env={"HOME": str(tmp_path / "home")})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert night_code.stat().st_mtime >= started - 1
