@@ -1,11 +1,10 @@
 """The environment of the suite's Python processes: bytecode kept between them where the machine keeps none.
 
-GPU images set PYTHONDONTWRITEBYTECODE and ship torch without ``.pyc`` files, so
-every process that imports torch compiles it again: 7-10 s of each night's
-measuring process and of each re-measurement worker on an H200 VM, 5.4 s on a
-CPU (docs/measurements/2026-12-04-cpu-bytecode-cache.md). There the suite's
-processes write their bytecode under the repository's ``.asv/`` instead, never
-beside an installed package. Standard library only.
+The H200 image sets PYTHONDONTWRITEBYTECODE and its torch has no ``.pyc``, so
+every process that imports torch compiles it again (seconds; docs/design.md,
+"Bytecode of its own"). There the processes the tools start write their bytecode
+under the repository's ``.asv/`` instead, never beside an installed package.
+Standard library only.
 """
 
 from __future__ import annotations
