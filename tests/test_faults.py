@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -92,6 +93,14 @@ def test_a_commit_typed_as_a_prefix_names_the_side_files_by_its_full_hash(tmp_pa
     side_files = sorted(p.name for p in (tmp_path / "results" / "ci").iterdir() if not p.name.endswith(".json"))
     assert side_files == [".record.lock", f"{commit}.dispatch", f"{commit}.night"]
     json.loads((tmp_path / "results" / "ci" / f"{commit}.night").read_text())
+    assert "already holds a night" not in completed.stdout
+    again = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
+                     "--results-dir", str(tmp_path / "results"), "--machine", "ci",
+                     env={"HOME": str(tmp_path / "home")})
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    results_file, = (tmp_path / "results" / "ci").glob(f"{commit[:8]}-*.json")
+    assert (f"note: {results_file.name} already holds a night of commit {commit[:8]} on 'ci': this run's values "
+            "replace its values and side files (asv keeps one result per commit)") in again.stdout
 
 
 def test_the_synthetic_history_never_deletes_a_folder_it_did_not_make(tmp_path):
@@ -350,3 +359,32 @@ def test_a_wheel_whose_version_py_is_not_utf8_is_no_match_not_a_crash(tmp_path):
         archive.writestr("torch/version.py", b"# \xff\xfe\ngit_version = '" + b"a" * 40 + b"'\n")
     completed = run_tool("torch_wheel_for_commit.py", "--wheels", str(wheels), "--commit", "a" * 40)
     assert_one_line(completed, 2, "a" * 12)
+
+
+@pytest.mark.parametrize("error, raised", [
+    (OSError(errno.ENOSPC, "No space left on device"), OSError),  # the machine's: exit 3
+    (OSError(errno.EDQUOT, "Disk quota exceeded"), OSError),
+    (OSError(errno.EIO, "Input/output error"), OSError),
+    (IsADirectoryError(errno.EISDIR, "Is a directory"), cli.ToolError),  # the user's: exit 2
+    (PermissionError(errno.EACCES, "Permission denied"), cli.ToolError),
+])
+def test_a_report_that_cannot_be_written_is_the_machine_s_fault_or_the_user_s(tmp_path, monkeypatch, error, raised):
+    def failing(path, text):
+        raise error
+
+    monkeypatch.setattr(cli, "write_whole", failing)
+    with pytest.raises(raised) as caught:
+        cli.write_report(tmp_path / "report.md", "# report\n")
+    assert (caught.value is error) == (raised is OSError)
+
+
+def test_a_night_that_measured_nothing_of_the_last_nights_grid_is_a_broken_night_not_a_clean_one(tmp_path):
+    """Every result failed (a setup_cache that timed out, a CUDA that broke): no result is compared, which
+    must not read as a night without regression."""
+    results = two_nights(tmp_path)
+    failed = {"track_wall_time_materialized": [None] * 4, "track_wall_time_causal_bias": [None] * 4}
+    write_run(results, "box", "c" * 40, 3_000, failed)
+    completed = run_tool("check_regressions.py", "--results-dir", str(results))
+    assert_one_line(completed, 3, f"tonight (cccccccc) measured no result of the CPU grid, which the last night "
+                                  f"({NEW[:8]}) measured: a broken night, not judged")
+    assert completed.stdout == ""

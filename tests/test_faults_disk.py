@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import random
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,3 +101,28 @@ def test_a_full_disk_during_a_night_and_during_record_verdict_loses_nothing_and_
     verdict = run_tool("check_regressions.py", "--results-dir", str(results), "--record-verdict")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
     assert json.loads((results / "ci" / f"{commits[3]}.verdict").read_text())["contender"] == commits[3]
+
+
+def test_a_full_disk_at_the_verdict_loses_no_regression(small_disk, tmp_path):
+    """The disk fills before the suspects are kept: the regression is printed and in the report all the same,
+    and the exit code says the job broke (3), not that all went well."""
+    from test_check_regressions import CONFIGS, nightly_noise, write_night
+
+    rng = random.Random(3)
+    results = small_disk / "results"
+    for night in range(3):
+        write_night(results, night, *nightly_noise(rng, night))
+    commit = write_night(results, 3, *nightly_noise(rng, 3), counts={(1, "causal_bias", "aten_ops"): 86.0})
+    report = tmp_path / "report.md"
+    before = checksums(small_disk)
+    filler = fill(small_disk)
+    verdict = run_tool("check_regressions.py", "--results-dir", str(results), "--record-verdict",
+                       "--report", str(report))
+    assert verdict.returncode == 3 and verdict.stderr.count("\n") == 1, verdict.stderr
+    assert "No space left on device" in verdict.stderr and "Traceback" not in verdict.stderr
+    assert verdict.stdout == report.read_text()
+    assert verdict.stdout.startswith("# REGRESSION: 1 finding(s)")
+    assert f"{CONFIGS[1]}" in verdict.stdout.split("## Regressions (1)")[1].split("##")[0]
+    filler.unlink()
+    assert checksums(small_disk) == before  # no empty or partial .verdict
+    assert not (results / "box" / f"{commit}.verdict").exists()

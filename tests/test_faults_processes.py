@@ -116,10 +116,13 @@ def test_a_night_past_its_setup_cache_timeout_leaves_no_spinning_child(tmp_path)
                                "--repo", str(tmp_path / "repo"), "--commit", commit,
                                "--results-dir", str(tmp_path / "results"), "--machine", "ci"],
                               env=env, capture_output=True, text=True, timeout=600)
-    assert recorded.returncode == 0, recorded.stdout[-3000:] + recorded.stderr[-2000:]
+    # Every result of the night failed: recorded as failed, and a broken job (exit 3), never a night.
+    assert recorded.returncode == 3, recorded.stdout[-3000:] + recorded.stderr[-2000:]
+    assert recorded.stderr.splitlines()[-1].startswith(
+        f"failed: NothingMeasured: the CPU grid's night at {commit[:8]} measured nothing: every result failed")
     # -256: asv's own code for a timeout (it ends the process group it started setup_cache in).
     assert "setup_cache failed (exit status -256)" in recorded.stdout, recorded.stdout[-3000:]
-    assert "some parameter sets failed" in recorded.stdout
+    assert len(list((tmp_path / "results" / "ci").glob(f"{commit[:8]}-*.json"))) == 1  # landed, as failed
     deadline = time.monotonic() + 30  # asv waited for its children: anything left is an orphan
     while (left := marked(str(tmp_path))) and time.monotonic() < deadline:
         time.sleep(0.05)

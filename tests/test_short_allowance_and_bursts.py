@@ -287,12 +287,29 @@ def test_a_round_whose_short_candidates_fit_the_budget_runs_to_the_budget_alone(
     assert seen[0] == budget + allowance  # the strong and the short one fit it: the allowance stays unspent
 
 
-def test_a_later_rounds_values_of_a_key_take_their_own_processes_left_out():
+def test_a_later_rounds_wall_times_of_a_key_take_their_own_processes_left_out():
     key = ("k", "causal_bias")
-    first = remeasure.Remeasured({key: {}}, 1.0, disturbed={key: {"baseline": (0,)}})
-    second = remeasure.Remeasured({key: {}}, 1.0)
+    first = remeasure.Remeasured({key: {"baseline": {"wall": [1.0, 9.0]}}}, 1.0, disturbed={key: {"baseline": (1,)}})
+    second = remeasure.Remeasured({key: {"baseline": {"wall": [2.0]}}}, 1.0)
+    assert first.merged(second).values == {key: {"baseline": {"wall": [2.0]}}}
     assert first.merged(second).disturbed == {}
-    assert second.merged(first).disturbed == {key: {"baseline": (0,)}}
+    assert second.merged(first).disturbed == {key: {"baseline": (1,)}}
+
+
+def test_a_later_round_that_measures_another_signal_of_a_key_loses_none_of_the_first_rounds():
+    """A key's wall time fitted the first round and its GPU time only the second: both are decided."""
+    key = ("k", "causal_bias")
+    first = remeasure.Remeasured({key: {side: {"wall": [1.0, 9.0]} for side in remeasure.SIDES}}, 1.0,
+                                 disturbed={key: {"contender": (1,)}})
+    second = remeasure.Remeasured({key: {side: {"gpu": [3.0], schema.SM_CLOCK: [1980.0]} for side in remeasure.SIDES}},
+                                  1.0)
+    merged = first.merged(second)
+    assert merged.values == {key: {side: {"wall": [1.0, 9.0], "gpu": [3.0], schema.SM_CLOCK: [1980.0]}
+                                   for side in remeasure.SIDES}}
+    assert merged.disturbed == {key: {"contender": (1,)}}
+    assert merged.decided(key, "wall") == ([1.0, 9.0], [1.0], None)
+    assert merged.decided(key, "gpu") == ([3.0], [3.0], 1980.0)
+    assert first.values == {key: {side: {"wall": [1.0, 9.0]} for side in remeasure.SIDES}}  # left as it was
 
 
 def test_the_checks_summary_counts_each_wall_time_left_out():

@@ -37,9 +37,11 @@ import math
 import sys
 from pathlib import Path
 
-from lib import noise, report, verdict
-from lib.cli import ToolError, add_results_arguments, run_tool, writable_folder, write_report
-from lib.results import open_machine, published_steps, verdict_path
+from lib.cli import ToolError, add_results_arguments, importing, run_tool, writable_folder, write_report
+
+with importing():
+    from lib import noise, report, verdict
+    from lib.results import open_machine, published_steps, verdict_path
 
 DEFAULTS = {"factor": 1.05, "history": 14, "window": 5, "processes": 10}
 
@@ -122,12 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     found = verdict.check(store, machine, history, contender, calibration, settings)
     if args.html_dir:
         found.steps = published_steps(args.html_dir, machine)
-    if args.record_verdict:
-        verdict.keep_suspects(store, found)
     markdown = report.markdown(found)
+    # The findings first, then the files: a disk that cannot take the report or the suspects loses no finding.
+    print(report.as_json(found) if args.format == "json" else markdown, end="\n" if args.format == "json" else "",
+          flush=True)
     if args.report:
         write_report(args.report, markdown)
-    print(report.as_json(found) if args.format == "json" else markdown, end="\n" if args.format == "json" else "")
+    if args.record_verdict:
+        verdict.keep_suspects(store, found)
     return 1 if found.level("regression") else 0
 
 

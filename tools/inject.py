@@ -38,23 +38,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib import injected_steps, noise
-from lib.bytecode import child_environment
-from lib.cli import ToolError, add_results_arguments, one_line, run_tool, writable_folder, write_whole
-from lib.nights import CONTINUOUS
-from lib.remeasure import RemeasureError
-from lib.results import (
-    check_report,
-    open_machine,
-    report_findings,
-    report_floor_rows,
-    report_not_measured,
-    report_remeasured,
-)
-from lib.rows import choose_grid, config_rows
-from lib.suite import INJECTOR_DIR, schema
-from lib.wheels import write_wheel
-from tabulate import tabulate
+from lib.cli import ToolError, add_results_arguments, importing, one_line, run_tool, writable_folder, write_whole
+
+with importing():
+    from lib import injected_steps, noise
+    from lib.bytecode import child_environment
+    from lib.nights import CONTINUOUS
+    from lib.remeasure import RemeasureError
+    from lib.results import (
+        check_report,
+        open_machine,
+        report_findings,
+        report_floor_rows,
+        report_not_measured,
+        report_remeasured,
+    )
+    from lib.rows import choose_grid, config_rows
+    from lib.suite import INJECTOR_DIR, schema
+    from lib.wheels import write_wheel
+    from tabulate import tabulate
 
 PTH_NAME = "attention_slowdown.pth"
 # What a slowdown may be: a calibration adds a fraction of a config's own time. An amount beyond

@@ -19,10 +19,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib.cli import FINDING, SUCCESS, TOOL_FAILED, USER_ERROR, machine_name, run_tool
-from lib.conf import derived_conf
-from lib.suite import DEFAULT_CONF, REPO_ROOT
-from lib.supervisor import supervised
+from lib.cli import FINDING, SUCCESS, TOOL_FAILED, USER_ERROR, importing, machine_name, run_tool
+
+with importing():
+    from lib.conf import derived_conf
+    from lib.suite import DEFAULT_CONF, REPO_ROOT
+    from lib.supervisor import supervised
 
 TOOLS = Path(__file__).resolve().parent
 

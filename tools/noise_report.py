@@ -15,12 +15,14 @@ import argparse
 import json
 import sys
 
-import numpy as np
-from lib.cli import ToolError, add_format_argument, add_results_arguments, run_tool
-from lib.results import ResultsStore, RunFile, open_machine
-from lib.rows import Measurement, asv_flag, config_rows, has_results, paired_rows
-from lib.suite import schema
-from tabulate import tabulate
+from lib.cli import ToolError, add_format_argument, add_results_arguments, importing, run_tool
+
+with importing():
+    import numpy as np
+    from lib.results import ResultsStore, RunFile, open_machine
+    from lib.rows import Measurement, asv_flag, config_rows, has_results, paired_rows
+    from lib.suite import schema
+    from tabulate import tabulate
 
 FORMATS = ("pretty", "github", "json")
 

@@ -32,11 +32,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-from lib.bytecode import child_environment
-from lib.cli import ToolError, machine_name, one_line, run_tool, write_whole
-from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
-from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
+from lib.cli import MACHINE_WRITE_ERRORS, ToolError, importing, machine_name, one_line, run_tool, write_whole
+
+with importing():
+    from filelock import FileLock, Timeout
+    from lib.bytecode import child_environment
+    from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
+    from lib.results import ResultsStore
+    from lib.rows import has_results
+    from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
 
 def night_pattern(grid: schema.Grid) -> str:
@@ -108,7 +112,7 @@ def one_record_at_a_time(machine_dir: Path) -> Iterator[None]:
     except Timeout:
         raise ToolError(f"another record is running into {machine_dir}; wait for it to end") from None
     except OSError as error:
-        if error.errno == errno.ENOSPC:
+        if error.errno in MACHINE_WRITE_ERRORS:
             raise  # the machine's fault, not the user's: exit 3
         raise ToolError(f"cannot write into {machine_dir}: {one_line(error)}") from None
     try:
@@ -135,7 +139,7 @@ def staging_folder(results_dir: Path, machine: str) -> Iterator[Path]:
     try:
         staging = Path(tempfile.mkdtemp(prefix=prefix, dir=results_dir.parent))
     except OSError as error:
-        if error.errno == errno.ENOSPC:
+        if error.errno in MACHINE_WRITE_ERRORS:
             raise
         raise ToolError(f"cannot write beside {results_dir}: {one_line(error)}") from None
     try:
@@ -152,6 +156,9 @@ def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit
     for earlier in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
         if parses(earlier, machine):
             shutil.copy2(earlier, staging / machine / earlier.name)
+            # asv keeps one result per commit: a second night of one commit replaces the first's values.
+            print(f"note: {earlier.name} already holds a night of commit {commit[:8]} on {machine!r}: this run's "
+                  "values replace its values and side files (asv keeps one result per commit)", flush=True)
 
 
 def parses(path: Path, machine: str) -> bool:
@@ -215,6 +222,18 @@ def record(args: argparse.Namespace, torch_info: dict, staging: Path, conf_path:
                "--record-samples", "--show-stderr", *extra, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
 
 
+class NothingMeasured(Exception):
+    """asv ran the night and every result failed: recorded as failed, a broken job (exit 3), never a night."""
+
+
+def nothing_measured(results_dir: Path, machine: str, commit: str, grid: schema.Grid) -> None:
+    """Raise NothingMeasured where the night just landed has no wall time of ``grid``."""
+    store = ResultsStore(results_dir)
+    if not has_results(store.load(store.choose_run(machine, commit)), grid):
+        raise NothingMeasured(f"the {grid.name.upper()} grid's night at {commit[:8]} measured nothing: every "
+                              "result failed (asv's output above says why); it is recorded as failed")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONF, help="asv.conf.json to start from")
@@ -263,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         conf_path.unlink(missing_ok=True)
 
     wall = time.perf_counter() - started
+    if code == ASV_SOME_FAILED and not args.bench:
+        nothing_measured(results_dir, args.machine, commit, grid)
     device = torch_info["device"] or "CPU"
     print(f"\nRecorded the {grid.name.upper()} grid's night on machine {args.machine!r} ({device})"
           f" in {conf['results_dir']}")

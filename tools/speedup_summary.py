@@ -21,12 +21,14 @@ import io
 import json
 import sys
 
-import numpy as np
-from lib.cli import ToolError, add_format_argument, add_results_arguments, run_tool
-from lib.results import open_machine
-from lib.rows import WALL_SOURCES, ConfigRow, choose_grid, config_rows, problem_rows
-from lib.suite import schema
-from tabulate import tabulate
+from lib.cli import ToolError, add_format_argument, add_results_arguments, importing, run_tool
+
+with importing():
+    import numpy as np
+    from lib.results import open_machine
+    from lib.rows import WALL_SOURCES, ConfigRow, choose_grid, config_rows, problem_rows
+    from lib.suite import schema
+    from tabulate import tabulate
 
 CONFIG_COLUMNS = ["batch_size", "num_heads", "q_seq_len", "k_seq_len", "embed_dim", "dtype", "head_dim"]
 FORMATS = ("pretty", "github", "csv", "json")

@@ -25,11 +25,13 @@ import sys
 import zlib
 from pathlib import Path
 
-import json5
-from asv.results import Results
-from asv.runner import BenchmarkResult
-from lib.cli import ToolError, one_line, run_tool
-from lib.suite import DEFAULT_CONF, REPO_ROOT
+from lib.cli import ToolError, importing, one_line, run_tool
+
+with importing():
+    import json5
+    from asv.results import Results
+    from asv.runner import BenchmarkResult
+    from lib.suite import DEFAULT_CONF, REPO_ROOT
 
 DAY_S = 86_400
 START_S = 1_764_000_000  # the first made-up night: fixed, so one seed always gives the same history

@@ -31,12 +31,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib.cli import ToolError, machine_name, one_line, run_tool
-from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, known_machine
-from lib.results import ResultsStore
-from lib.rows import WALL_SOURCES, has_results
-from lib.suite import REPO_ROOT, schema
-from lib.wheels import without_wheels
+from lib.cli import ToolError, importing, machine_name, one_line, run_tool
+
+with importing():
+    from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, known_machine
+    from lib.results import ResultsStore
+    from lib.rows import WALL_SOURCES, has_results
+    from lib.suite import REPO_ROOT, schema
+    from lib.wheels import without_wheels
 
 TORCH_COMMITS_CONF = REPO_ROOT / "asv.torch-commits.conf.json"
 # asv find's last line names the commit: "Greatest regression found: 1a2b3c4d".

@@ -33,8 +33,10 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from lib.cli import ToolError, one_line, run_tool
-from lib.wheels import distribution_name, find_wheels, wheels_by_commit
+from lib.cli import ToolError, importing, one_line, run_tool
+
+with importing():
+    from lib.wheels import distribution_name, find_wheels, wheels_by_commit
 
 # What this tool installed last, in the environment's site-packages.
 MARKER_NAME = "torch-wheels-installed.json"

@@ -11,16 +11,20 @@ virtualenv imports it.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from lib.suite import write_whole  # noqa: F401  (the tools' one writer, re-exported)
 
 SUCCESS, FINDING, USER_ERROR, TOOL_FAILED = 0, 1, 2, 3
+# A write that fails with one of these is the machine's fault (exit 3), whatever the user asked for.
+MACHINE_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EIO)
 TRACEBACK_VARIABLE = "ATTENTION_BIAS_TRACEBACK"
 
 
@@ -57,6 +61,19 @@ def add_format_argument(parser: argparse.ArgumentParser, choices: Sequence[str])
     parser.add_argument("--format", choices=choices, default=choices[0], help="output format")
 
 
+@contextlib.contextmanager
+def importing() -> Iterator[None]:
+    """Around a tool's imports beyond the standard library and this module: one that fails (a package missing
+    from a broken environment, an error in a module) is exit 3, one line. Python's own exit would be 1,
+    which reads as a finding."""
+    try:
+        yield
+    except Exception as error:
+        print(f"failed: cannot import what the tool needs: {type(error).__name__}: {one_line(error)[:300]} "
+              "(a fault of the environment or the tool, not a finding)", file=sys.stderr)
+        raise SystemExit(TOOL_FAILED) from None
+
+
 def run_tool(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Call a tool's main: a ToolError is one line and exit 2; anything unexpected one line and exit 3."""
     try:
@@ -87,11 +104,14 @@ def writable_folder(path: Path) -> None:
 
 
 def write_report(path: Path, text: str) -> None:
-    """A report the user asked for: a missing or read-only folder is a user error, named."""
+    """A report the user asked for: a missing or read-only folder is a user error, named; a full disk is the
+    machine's fault."""
     writable_folder(path)
     try:
         write_whole(path, text)
     except OSError as error:
+        if error.errno in MACHINE_WRITE_ERRORS:
+            raise
         raise ToolError(f"cannot write {path}: {one_line(error)}") from None
 
 

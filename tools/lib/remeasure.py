@@ -449,13 +449,21 @@ class Remeasured:
         return statistics.median(clocks) if clocks else None
 
     def merged(self, other: Remeasured) -> Remeasured:
-        values = self.values | other.values
+        """This round's values with a later round's (``other``): a signal the later round measured again takes its
+        values (a key dropped is measured afresh), with its processes left out; one it did not keeps this one's."""
+        values = {key: dict(sides) for key, sides in self.values.items()}
+        for key, sides in other.values.items():
+            kept = values.setdefault(key, {})
+            for side, signals in sides.items():
+                kept[side] = {**kept.get(side, {}), **signals}
+        walls_again = {key for key, sides in other.values.items()
+                       if any("wall" in signals for signals in sides.values())}
         # once each: a key a later round planned again can be dropped again
         dropped = tuple(dict.fromkeys(key for key in (*self.dropped, *other.dropped) if key not in values))
         return Remeasured(values, self.seconds + other.seconds, self.costs + other.costs,
                           self.workers_seconds + other.workers_seconds, dropped,
                           self.refuted_early + other.refuted_early, self.extended + other.extended,
-                          {key: left for key, left in self.disturbed.items() if key not in other.values}
+                          {key: left for key, left in self.disturbed.items() if key not in walls_again}
                           | other.disturbed)
 
     def as_json(self) -> list[dict]:

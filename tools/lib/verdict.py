@@ -413,6 +413,22 @@ def fitted_model(history: list[Night], tonight: Night, classes: dict[Key, str],
     return noise.fit(series, classes, pair)
 
 
+class NightNotMeasured(Exception):
+    """Tonight has no measured result of a grid the last night measured: a broken night (exit 3), not judged."""
+
+
+def unmeasured(last: Night, tonight: Night) -> None:
+    """Raise NightNotMeasured where tonight measured nothing of a grid ``last`` measured (its every result
+    failed, or the recorder saw no CUDA and measured the CPU grid): no result compared would read as a clean
+    night."""
+    grids = sorted({key[0] for key in last.values} - {key[0] for key in tonight.values})
+    if grids:
+        assert last.run is not None and tonight.run is not None
+        raise NightNotMeasured(f"tonight ({tonight.run.commit_hash[:8]}) measured no result of the "
+                               f"{' and '.join(grid.upper() for grid in grids)} grid, which the last night "
+                               f"({last.run.commit_hash[:8]}) measured: a broken night, not judged")
+
+
 @dataclasses.dataclass
 class Judged:
     """Tonight judged against the history before any re-measurement: what ``check`` decides from."""
@@ -436,6 +452,7 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     history, set_aside = readable_nights(store, history_runs)
     if not history:
         raise ToolError(f"no readable night before {contender.commit_hash[:8]}: {'; '.join(set_aside)}")
+    unmeasured(history[-1], tonight)
     classes = result_classes(history, tonight)
     pair = (read_night(store, calibration[0]), read_night(store, calibration[1])) if calibration else None
     model = fitted_model(history, tonight, classes, pair)
