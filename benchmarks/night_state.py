@@ -16,6 +16,9 @@ from collections import Counter
 from .schema import BACKEND_CODES, NIGHT_FIGURES, AttentionConfig, backend_of
 
 CUDA_MISSING = "CUDA is not available on this machine: the GPU grid is skipped (the CPU classes run here)"
+# CUDA: the builds whose GPU times a night takes (night.gpu_pass), each in a pass of its own; the figure is the
+# geometric mean of two (MaskFigures.kernel_seconds).
+GPU_PASSES = 2
 
 
 def skip(reason: str) -> None:
@@ -78,9 +81,9 @@ class MaskFigures:
 
     @property
     def kernel_seconds(self) -> float | None:
-        """The geometric mean of the two fastest builds' GPU times (the night takes two, night.GPU_PASSES): one
-        build alone moved 0.3-1.3% between nights on an H200 where the two moved 0.2-0.9% (docs/noise.md)."""
-        fastest = sorted(self.kernel_visits)[:2]
+        """The geometric mean of the GPU_PASSES fastest builds' GPU times: one build alone moved 0.3-1.3% between
+        nights on an H200 where two moved 0.2-0.9% (docs/noise.md)."""
+        fastest = sorted(self.kernel_visits)[:GPU_PASSES]
         return math.sqrt(fastest[0] * fastest[-1]) if fastest else None
 
     @property

@@ -59,14 +59,6 @@ GRIDS = (
 )
 
 
-def grid_of_class(benchmark_class: str) -> Grid:
-    """The grid a timed or night class belongs to."""
-    for grid in GRIDS:
-        if benchmark_class in (grid.timed_class, grid.night_class):
-            return grid
-    raise KeyError(benchmark_class)
-
-
 def timed_method(mask: str) -> str:
     """The timed class's method of one mask: asv's own time benchmark."""
     return f"time_{mask}"
@@ -129,6 +121,8 @@ FIGURES_BY_NAME = {figure.name: figure for figure in NIGHT_FIGURES}
 # Files beside a machine's results (not .json: asv reads every .json under results/ as a run).
 DISPATCH_SUFFIX = ".dispatch"  # operator and kernel names per config and mask
 NIGHT_SUFFIX = ".night"  # the night's seconds by phase and each visit's wall time and GPU time
+# The re-measurement's two sides, each its own environment's processes: last night's torch and tonight's.
+BASELINE, CONTENDER = SIDES = ("baseline", "contender")
 # The SM clock (MHz, NVML) read right after each GPU time, the night's and the re-measurement's: the GPU
 # time follows the clock a little (docs/noise.md), and the clock beside it says how far.
 SM_CLOCK = "sm_clock"
@@ -152,10 +146,8 @@ NIGHT_ONLY_VARIABLE = "ATTENTION_BIAS_NIGHT_ONLY"
 SHORT_CALL_SECONDS = 1e-3
 # Launch-bound: the wall time of one forward at least this many times its GPU time.
 LAUNCH_BOUND_RATIO = 1.5
-# Calls at least this long are long. The night takes a config's GPU time once where its masks' fastest
-# wall times reach it (they vary least and cost most; the GPU time is not known before); the verdict
-# classes a result by its GPU time: long calls run the GPU near its power limit, so they do not move
-# with the rest's clock (docs/noise.md, "Long calls").
+# Calls at least this long are long: the verdict classes a result by its GPU time, and long calls run the
+# GPU near its power limit, so they do not move with the rest's clock (docs/noise.md, "Long calls").
 LONG_CALL_SECONDS = 1e-2
 
 

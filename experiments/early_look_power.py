@@ -25,14 +25,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-from lib import noise  # noqa: E402
+from lib import noise, remeasure  # noqa: E402
 
 
 def decided_with_looks(baseline: list[float], contender: list[float], factor: float,
                        processes: int) -> tuple[str, int]:
     """The outcome and the processes a side it took, looking at each block's start from 6 a side on, and
     with EXTRA_PROCESSES more a side where the last look leaves it near the bar (the lists hold them)."""
-    for side in range(noise.PROCESSES_TO_REFUTE_EARLY, processes, 2):
+    for side in (index // 2 for index in range(2 * processes) if remeasure.looks_early(index)):
         if noise.refuted_early(baseline[:side], contender[:side], factor):
             return "refuted", side
     if noise.near_confirmation(baseline[:processes], contender[:processes], factor):

@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib import noise  # noqa: E402
-from lib.remeasure import SIDES  # noqa: E402
+from lib.remeasure import SIDES, process_order  # noqa: E402
 
 
 def adjusted(values: dict[tuple, list[float]], key: tuple, side: str, probes: set[tuple]) -> list[float]:
@@ -105,11 +105,7 @@ def replay(check: Path, spec: Path | None, short_seconds: float, tally: Counter)
 
 def simulated_outcomes(step: float, rng: random.Random, keys: int = 10, processes: int = 10, host: float = 0.04,
                        own: float = 0.037, two_speed: bool = False) -> tuple[str, str]:
-    order: list[str] = []
-    while len(order) < 2 * processes:
-        order += ["baseline", "contender", "contender", "baseline"] if rng.random() < 0.5 else [
-            "contender", "baseline", "baseline", "contender"]
-    order = order[: 2 * processes]
+    order = process_order(processes, rng)
     levels = [rng.choice((0.0, 0.08)) if two_speed else rng.gauss(0.0, host) for _ in order]
     values: dict[tuple, list[float]] = {}
     for level, side in zip(levels, order, strict=False):

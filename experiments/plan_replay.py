@@ -152,7 +152,8 @@ def main() -> None:
             short_allowance=extra if args.short_allowance else 0.0)
         plans[extra] = plan
         print(f"+{extra:g} s: {len(plan)} keys, {estimate:.2f} s a process "
-              f"({2 * PROCESSES * estimate + remeasure.WORKERS_SECONDS[device]:.1f} s); above their floor left out "
+              f"({remeasure.round_seconds(PROCESSES, 1.0, estimate, remeasure.workers_seconds(device, True)):.1f} "
+              f"s); above their floor left out "
               f"{sum(remeasure.above_floor(f) for f in left_out if not f.short)}; short planned "
               f"{sum(planned(plan, f) for f in night.candidates if f.short)}")
     if args.spec:

@@ -191,3 +191,12 @@ def test_score_sets_each_gpu_step_install_measured_beside_what_the_check_found(t
     completed = run_tool("inject.py", "score", "--spec", str(spec), "--check", str(tmp_path / "check.json"))
     assert completed.returncode == 2 and completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr
     assert "spec.json.steps.json: not the steps of a tuning as install keeps them" in completed.stderr
+
+
+def test_the_re_measured_signals_are_each_sides_measured_ones_not_its_clock_or_its_processes_left_out():
+    """``Remeasured.as_json``'s entry also holds the SM clock beside a GPU time and the wall values left out."""
+    from lib.results import report_remeasured
+
+    entry = {"config": OTHER[0], "mask": OTHER[1], "baseline": {"gpu": [1.0], "sm_clock": [1980.0]},
+             "contender": {"wall": [2.0], "gpu": [1.1], "sm_clock": [1975.0]}, "disturbed": {"baseline": [0]}}
+    assert report_remeasured({"confirmation": {"values": [entry]}}) == {(*OTHER, "gpu"), (*OTHER, "wall")}

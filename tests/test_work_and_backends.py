@@ -43,11 +43,17 @@ def test_forward_flops_by_hand_for_two_configs():
 
 
 @pytest.mark.parametrize("run", ["run_materialized", "run_causal_bias"])
-def test_cpu_backend_is_detected(run):
+def test_cpu_backend_is_detected_from_the_counted_forwards_operators(run):
+    """As the night takes it: the operators of dispatch_counts' profiled call (MaskFigures.backend)."""
     case = model.build_case(grid.AttentionConfig.from_params(1, 4, (16, 48), 64, "float32", "cpu"))
-    assert counts.sdpa_backend(getattr(case, run)) == "flash"
+
+    def backend(forward) -> str:
+        dispatched, _ = counts.dispatch_counts(forward, cuda=False)
+        return grid.backend_of(dispatched.operators)
+
+    assert backend(getattr(case, run)) == "flash"
     with sdpa_kernel(SDPBackend.MATH):
-        assert counts.sdpa_backend(case.run_materialized) == "math"
+        assert backend(case.run_materialized) == "math"
 
 
 def test_only_the_nights_share_a_setup_cache_and_each_grid_has_its_own():
@@ -667,3 +673,12 @@ def test_a_child_whose_start_fails_answers_its_request_with_the_error(monkeypatc
             os._exit(1)
     assert "RuntimeError: no CUDA here" in first.error and "RuntimeError: no CUDA here" in second.error
     assert not (tmp_path / "returned").exists()  # serve waited for every child to end
+
+
+@pytest.mark.parametrize("one", grid.GRIDS, ids=lambda one: one.name)
+def test_each_grids_classes_measure_its_params_on_its_device(one):
+    """The classes of benchmarks/attention_bias.py are the schema's grids (the tools read names from the schema)."""
+    from benchmarks import attention_bias as suite
+
+    for name in (one.timed_class, one.night_class):
+        assert (getattr(suite, name).params, getattr(suite, name).device) == (one.params, one.device)

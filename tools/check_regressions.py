@@ -42,6 +42,7 @@ from lib.cli import ToolError, add_results_arguments, importing, run_tool, writa
 with importing():
     from lib import noise, report, verdict
     from lib.results import open_machine, published_steps, verdict_path
+    from lib.suite import schema
 
 DEFAULTS = {"factor": 1.05, "history": 14, "window": 5, "processes": 10}
 
@@ -113,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if not history:
         print(f"first night on {machine!r}: no baseline to compare {contender.commit_hash[:8]} with yet")
         return 0
-    pythons = {side: python for side, python in (("contender", args.contender_python),
-                                                 ("baseline", args.baseline_python)) if python}
+    pythons = {side: python for side, python in ((schema.CONTENDER, args.contender_python),
+                                                 (schema.BASELINE, args.baseline_python)) if python}
     settings = verdict.Settings(args.factor, args.window, pythons or None, args.processes, args.seed,
                                 args.budget or verdict.default_budget(store, contender),
                                 verdict.default_short_budget(store, contender) if args.short_budget is None

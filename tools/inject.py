@@ -161,8 +161,8 @@ def install(python: str, spec: Path, baseline_python: str | None = None, seed: i
               f"the sleep rate on {gpu}: --baseline-python measures their steps and tunes them")
     else:
         try:
-            injected_steps.tune(str(spec.resolve()), slowdowns, {"baseline": baseline_python, "contender": python},
-                                gpu, seed)
+            injected_steps.tune(str(spec.resolve()), slowdowns,
+                                {schema.BASELINE: baseline_python, schema.CONTENDER: python}, gpu, seed)
         except (RemeasureError, ToolError) as error:
             path.unlink(missing_ok=True)
             raise ToolError(f"cannot measure the GPU slowdowns' steps of {spec} (no slowdown is installed): "

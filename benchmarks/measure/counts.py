@@ -15,7 +15,6 @@ from collections.abc import Callable
 import torch
 
 from ..night_state import DispatchCounts
-from ..schema import backend_of
 
 # CUDA runtime calls that make the host wait for the device.
 SYNC_CALLS = ("cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize", "cudaMemcpy ")
@@ -26,19 +25,6 @@ TORCH_SOURCE = os.path.dirname(torch.__file__)
 # records now and then (docs/noise.md, "CUPTI after the counts"): the night counts last, and a profile that
 # saw no kernel or not the measurement's own synchronize lost its records and is taken again.
 PROFILE_ATTEMPTS = 3
-
-
-def sdpa_backend(run: Callable[[], torch.Tensor]) -> str:
-    """The SDPA backend that one call of ``run`` really used, from the operators the profiler saw.
-
-    CausalBias calls the flash or memory-efficient operator itself, so asking SDPA's
-    own backend choice would not tell; the profile does, for both masks.
-    """
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU]) as profiled:
-        run()
-    return backend_of({event.name for event in profiled.events()})
 
 
 def dispatch_counts(run: Callable[[], torch.Tensor], cuda: bool) -> tuple[DispatchCounts, int | None]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..night_state import CUDA_MISSING, GridState, MaskFigures, NightValues
+from ..night_state import CUDA_MISSING, GPU_PASSES, GridState, MaskFigures, NightValues
 from ..schema import (
     DISPATCH_FILE_VARIABLE,
     GPU_REST_SECONDS,
@@ -64,9 +64,9 @@ SHORT_VISIT_BLOCK_SECONDS = 0.002
 # CUDA: the GPU times come after every wall visit, in passes of their own (a build each), as the
 # re-measurement takes them: each pass after GPU_REST_SECONDS of rest, the least GPU work first, a heavy
 # key's blocks after a rest of their own (schema.heavy_rest_seconds). The figure is the two builds'
-# geometric mean (MaskFigures.kernel_seconds). Taken right after a config's wall visits, in a random order,
-# an H200's builds spread 2.7-3% over 11 nights; the rested worker's processes 0.15-0.5% (docs/noise.md).
-GPU_PASSES = 2
+# geometric mean (MaskFigures.kernel_seconds; night_state.GPU_PASSES of them). Taken right after a config's wall
+# visits, in a random order, an H200's builds spread 2.7-3% over 11 nights; the rested worker's processes
+# 0.15-0.5% (docs/noise.md).
 
 
 def measure_counts(case: ForwardCase, mask: str, figures: MaskFigures) -> None:
@@ -277,13 +277,8 @@ def _run_passes(night: NightPasses, configs: list[AttentionConfig], passes: int,
 
 def _short_calls(figures: dict[str, MaskFigures] | str | None) -> bool:
     """Both masks' calls under SHORT_CALL_SECONDS so far."""
-    return isinstance(figures, dict) and _calls_under(figures, SHORT_CALL_SECONDS)
-
-
-def _calls_under(figures: dict[str, MaskFigures], seconds: float) -> bool:
-    """Both masks' fastest calls so far under ``seconds``."""
-    walls = [f.wall_seconds for f in figures.values()]
-    return all(wall is not None and wall < seconds for wall in walls)
+    return isinstance(figures, dict) and all(
+        f.wall_seconds is not None and f.wall_seconds < SHORT_CALL_SECONDS for f in figures.values())
 
 
 def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lower_right_causal_mask,

@@ -6,7 +6,7 @@ import dataclasses
 
 from lib.nights import Key
 
-LEVELS = ("regression", "suspect", "noise")
+LEVELS = ("regression", "suspect", "noise")  # the gravest first
 
 
 @dataclasses.dataclass

@@ -23,7 +23,7 @@ def signal_value(row: ConfigRow, mask: str, signal: str) -> float | None:
     if signal == "wall":
         measurement = row.walls[mask]
         return measurement.value if measurement.ok else None
-    return row.figure("gpu_time" if signal == "gpu" else signal, mask)
+    return row.figure(schema.GPU_TIME.name if signal == "gpu" else signal, mask)
 
 
 @dataclasses.dataclass

@@ -57,7 +57,7 @@ from lib.noise import (
 from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
-SIDES = ("baseline", "contender")
+SIDES = schema.SIDES
 # Each side's processes are forked from this many workers of its own, in turn. A process forked from a
 # worker shares its memory layout and hash seed, which can set a host-bound forward's time apart from another
 # worker's for every process it forks: on an H200 an A/A check with one worker a side confirmed a wall
@@ -371,13 +371,18 @@ class Workers:
         self.stop()
 
 
+# The processes of both sides run in blocks of ABBA or BAAB, chosen at random: balanced against period-2
+# placement and drift. A look, a stop and a dropped key come only at a block's start.
+ABBA = (schema.BASELINE, schema.CONTENDER, schema.CONTENDER, schema.BASELINE)
+BAAB = (schema.CONTENDER, schema.BASELINE, schema.BASELINE, schema.CONTENDER)  # not ABBA reversed: that is ABBA
+BLOCK = len(ABBA)
+
+
 def process_order(processes_per_side: int, rng: random.Random) -> list[str]:
-    """Sides in blocks of ABBA or BAAB, chosen at random: balanced against period-2 placement and drift."""
+    """Sides in blocks of ABBA or BAAB, chosen at random."""
     order: list[str] = []
     while len(order) < 2 * processes_per_side:
-        abba = ["baseline", "contender", "contender", "baseline"]
-        baab = ["contender", "baseline", "baseline", "contender"]  # not abba[::-1]: ABBA reversed is ABBA
-        order += abba if rng.random() < 0.5 else baab
+        order += ABBA if rng.random() < 0.5 else BAAB
     return order[: 2 * processes_per_side]
 
 
@@ -579,7 +584,7 @@ class _Round:
                 self.set_aside += refuted
             if not self.active:
                 return False
-            if index % 4 == 0 and not enough_to_confirm(index, len(self.running)):
+            if index % BLOCK == 0 and not enough_to_confirm(index, len(self.running)):
                 keep = keys_that_fit(len(self.active), len(order) - position, self.budget - elapsed,
                                      self.process_seconds, self.key_seconds, index, self.key_visits)
                 self.active, self.dropped = self.active[:keep], self.dropped + self.active[keep:]
@@ -694,7 +699,7 @@ def process_level(walls: dict[tuple[str, str], dict[str, list[float]]],
 def looks_early(index: int) -> bool:
     """Whether the process at ``index`` (of both sides, alternating in blocks of four) starts a block after
     which each side has PROCESSES_TO_REFUTE_EARLY processes or more: a look before it."""
-    return index % 4 == 0 and index >= 2 * PROCESSES_TO_REFUTE_EARLY
+    return index % BLOCK == 0 and index >= 2 * PROCESSES_TO_REFUTE_EARLY
 
 
 def keys_that_fit(keys: int, remaining: int, seconds_left: float, process_seconds: float, key_seconds: float,
@@ -714,9 +719,9 @@ def stop_before(index: int, sides: int, elapsed: float, process_seconds: float, 
     """Whether the process at ``index`` is not started: at a block's start, where the block would end past
     the budget at the pace so far, and only once each side has enough processes to confirm a slowdown
     (fewer would spend the budget on values that can only refute)."""
-    if index % 4 or not enough_to_confirm(index, sides):
+    if index % BLOCK or not enough_to_confirm(index, sides):
         return False
-    return elapsed + 4 * process_seconds / index > budget_seconds
+    return elapsed + BLOCK * process_seconds / index > budget_seconds
 
 
 def enough_to_confirm(processes: int, sides: int) -> bool:

@@ -298,7 +298,7 @@ def report_remeasured(report: dict) -> set[tuple[str, str, str]]:
     its config, its mask and each side's values by signal (``Remeasured.as_json``)."""
     values = (report.get("confirmation") or {}).get("values") or []
     return {(entry["config"], entry["mask"], signal) for entry in values
-            for side, signals in entry.items() if side not in ("config", "mask") for signal in signals}
+            for side in schema.SIDES for signal in entry.get(side, {}) if signal != schema.SM_CLOCK}
 
 
 def report_not_measured(report: dict) -> dict[tuple[str, str], str]:

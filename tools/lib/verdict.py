@@ -17,7 +17,7 @@ import sys
 
 from lib import noise, remeasure
 from lib.cli import ToolError, write_whole
-from lib.findings import Finding
+from lib.findings import LEVELS, Finding
 from lib.nights import CONTINUOUS, Key, Night, read_night, reference_level, result_classes
 from lib.results import ResultsStore, RunFile, dispatch_names, previous_suspects, verdict_path
 from lib.suite import schema
@@ -26,7 +26,7 @@ ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
 SHORT_OF_FACTOR = "slower by less than the factor, within one spread of it"
 # Said of a refuted candidate whose processes show it slower beyond doubt (p_change under ALPHA_CONFIRM).
 SLOWER_UNDER_FACTOR = "slower for certain, by less than the factor"
-ORDER = {"regression": 0, "suspect": 1, "noise": 2}
+ORDER = {level: rank for rank, level in enumerate(LEVELS)}  # the report's order, the gravest first
 LEVEL_OF_OUTCOME = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}  # a re-measurement's
 OUTCOME_OF_LEVEL = {level: outcome for outcome, level in LEVEL_OF_OUTCOME.items()}
 # A class's move is re-measured on this many of its results nearest it, and most of them decide: one
@@ -158,7 +158,7 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
 def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | None, bool]:
     """A change short of the factor is a candidate only where both builds are re-measured (only they can
     confirm it) and it is within one spread of the factor; else nothing to say."""
-    if "baseline" in (settings.pythons or {}) and remeasure.short_of_factor(finding, settings.factor):
+    if schema.BASELINE in (settings.pythons or {}) and remeasure.short_of_factor(finding, settings.factor):
         return finding, True
     return None, False
 
@@ -291,10 +291,10 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
 
 def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night], settings: Settings) -> Finding:
     """One re-measured candidate's level: confirmed -> regression, refuted -> noise, undecided -> suspect."""
-    contender_only = "baseline" not in (settings.pythons or {})
+    contender_only = schema.BASELINE not in (settings.pythons or {})
     if contender_only:  # the nights' values as measured: no clock beside them
         base = [v for night in history if (v := night.value(finding.key, finding.signal))]
-        new, clock = measured.side(finding.config_mask, finding.signal, "contender"), None
+        new, clock = measured.side(finding.config_mask, finding.signal, schema.CONTENDER), None
     else:
         base, new, clock = measured.decided(finding.config_mask, finding.signal)
     if not (base and new):
