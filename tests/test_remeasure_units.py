@@ -887,3 +887,30 @@ def test_each_process_records_its_keys_visits_and_the_seconds_of_its_calls():
     assert last.device == "cpu" and last.phases == {} and last.seconds >= 0
     merged = measured.merged(measured)
     assert merged.costs == costs + costs
+
+
+# ---------------------------------------------------------------- a worker that hangs
+
+
+@pytest.mark.parametrize("answers", [False, True])
+def test_a_worker_that_gives_no_answer_in_time_is_ended_and_the_re_measurement_fails(tmp_path, monkeypatch, answers):
+    """A CUDA call that never returns must not hold the nightly: past ANSWER_SECONDS the worker's group is ended
+    and the re-measurement fails (its candidates stay suspects); one that answers in time is read."""
+    line = schema.WorkerAnswer(pid=1).to_json()
+    python = tmp_path / "python"
+    # One that answers then waits for its stdin to close, as a worker does; one that hangs sleeps on.
+    python.write_text(f"#!/bin/sh\necho {line!r}\nexec cat >/dev/null\n" if answers else "#!/bin/sh\nexec sleep 60\n")
+    python.chmod(0o755)
+    monkeypatch.setattr(remeasure, "ANSWER_SECONDS", 1.0)
+    worker = remeasure.Worker("contender", str(python))
+    worker.start()
+    try:
+        if answers:
+            assert worker._answer_line().pid == 1
+        else:
+            with pytest.raises(remeasure.RemeasureError, match=r"^the contender worker \(.*python\) stopped "
+                               r"answering: no answer in 1 s, ended$"):
+                worker.ready()
+            assert worker.process is not None and worker.process.poll() is not None
+    finally:
+        worker.stop()

@@ -35,6 +35,7 @@ import stat
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 
@@ -58,6 +59,10 @@ from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
 
 SIDES = schema.SIDES
+# The longest a worker may take to answer one request: its start (torch's import, about 10 s on an H200 VM)
+# or one process (seconds). A worker that takes longer is ended and the re-measurement fails: its candidates
+# stay suspects, never regressions.
+ANSWER_SECONDS = 300.0
 # Each side's processes are forked from this many workers of its own, in turn. A process forked from a
 # worker shares its memory layout and hash seed, which can set a host-bound forward's time apart from another
 # worker's for every process it forks: on an H200 an A/A check with one worker a side confirmed a wall
@@ -292,12 +297,24 @@ class Worker:
 
     def _answer_line(self) -> schema.WorkerAnswer:
         assert self.process and self.process.stdout
+        process, ended = self.process, threading.Event()
+
+        def end() -> None:  # a worker that hangs (a CUDA call that never returns) must not hold the nightly
+            ended.set()
+            end_group(process)
+
+        timer = threading.Timer(ANSWER_SECONDS, end)
+        timer.start()
         try:
-            line = self.process.stdout.readline()
+            line = process.stdout.readline() if process.stdout else ""
         except OSError:
             line = ""
-        if not line:
-            raise RemeasureError(f"the {self.side} worker ({self.python}) stopped answering")
+        finally:
+            timer.cancel()
+            timer.join()
+        if ended.is_set() or not line:
+            raise RemeasureError(f"the {self.side} worker ({self.python}) stopped answering"
+                                 + (f": no answer in {ANSWER_SECONDS:g} s, ended" if ended.is_set() else ""))
         try:
             answer = schema.WorkerAnswer.from_json(line)
         except (ValueError, KeyError, TypeError) as error:
