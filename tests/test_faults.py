@@ -94,10 +94,11 @@ def test_a_commit_typed_as_a_prefix_names_the_side_files_by_its_full_hash(tmp_pa
     assert side_files == [".record.lock", f"{commit}.dispatch", f"{commit}.night"]
     json.loads((tmp_path / "results" / "ci" / f"{commit}.night").read_text())
     assert "already holds a night" not in completed.stdout
-    again = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
+    again = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit[:7],
                      "--results-dir", str(tmp_path / "results"), "--machine", "ci",
-                     env={"HOME": str(tmp_path / "home")})
+                     "--commit-file", str(tmp_path / "recorded"), env={"HOME": str(tmp_path / "home")})
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert (tmp_path / "recorded").read_text() == f"{commit}\n"  # the full hash, for the nightly's check
     results_file, = (tmp_path / "results" / "ci").glob(f"{commit[:8]}-*.json")
     assert (f"note: {results_file.name} already holds a night of commit {commit[:8]} on 'ci': this run's values "
             "replace its values and side files (asv keeps one result per commit)") in again.stdout

@@ -465,12 +465,18 @@ def run_nightly(monkeypatch, codes: dict[str, int], *flags: str) -> tuple[int, l
 
     def step(*command: str) -> int:
         ran.append(list(command))
-        return codes.get(step_name(list(command)), 0)
+        code = codes.get(step_name(list(command)), 0)
+        if step_name(list(command)) == "record_run.py" and code == 0:
+            Path(command[command.index("--commit-file") + 1]).write_text(f"{TONIGHT}\n")
+        return code
 
     monkeypatch.setattr(nightly, "step", step)
     monkeypatch.setattr(nightly, "derived_conf", lambda *args: (Path("/conf.json"), {"html_dir": "/pages"}))
     code = nightly.main(["--machine", "m", "--python", "/tonight/python", "--report", "/r.md", *flags])
     return code, ran
+
+
+TONIGHT = "f" * 40  # the commit the stand-in record says it recorded at
 
 
 def step_name(command: list[str]) -> str:
@@ -506,13 +512,16 @@ def test_every_flag_reaches_its_step(monkeypatch):
                             "/last/python", "--calibration", "aaaa", "bbbb")
     record, publish, localize, check = ran
     assert code == 0
+    commit_file = record[record.index("--commit-file") + 1]
     assert record[1:] == [str(TOOLS / "record_run.py"), "--python", "/tonight/python", "--machine", "m",
-                          "--repo", "/torch", "--at-torch-commit"]
+                          "--commit-file", commit_file, "--repo", "/torch", "--at-torch-commit"]
+    assert not Path(commit_file).exists()  # a folder of its own, gone with the nightly
     assert publish[1:] == ["-m", "asv", "publish", "--config", "/conf.json"]
     assert localize[1:] == [str(TOOLS / "localize_pages.py"), "/pages"]
-    assert check[1:] == [str(TOOLS / "check_regressions.py"), "--machine", "m", "--report", "/r.md",
-                         "--record-verdict", "--contender-python", "/tonight/python", "--html-dir", "/pages",
-                         "--baseline-python", "/last/python", "--factor", "1.1", "--calibration", "aaaa", "bbbb"]
+    assert check[1:] == [str(TOOLS / "check_regressions.py"), "--machine", "m", "--contender", TONIGHT,
+                         "--report", "/r.md", "--record-verdict", "--contender-python", "/tonight/python",
+                         "--html-dir", "/pages", "--baseline-python", "/last/python", "--factor", "1.1",
+                         "--calibration", "aaaa", "bbbb"]
 
 
 def test_paths_given_from_the_callers_folder_reach_the_steps_that_run_from_the_repository(monkeypatch, tmp_path):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from lib.cli import FINDING, SUCCESS, TOOL_FAILED, USER_ERROR, importing, machine_name, run_tool
@@ -59,12 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         args.baseline_python = from_here(args.baseline_python)
     if args.torch_repo:
         args.torch_repo = args.torch_repo.absolute()
-    record = [sys.executable, str(TOOLS / "record_run.py"), "--python", args.python, "--machine", args.machine]
-    if args.torch_repo:
-        record += ["--repo", str(args.torch_repo), "--at-torch-commit"]
-    if step(*record):
-        print("error: recording failed; nothing was checked (a broken job, not a finding)", file=sys.stderr)
-        return TOOL_FAILED
+    with tempfile.TemporaryDirectory() as folder:
+        recorded = Path(folder) / "commit"
+        record = [sys.executable, str(TOOLS / "record_run.py"), "--python", args.python, "--machine", args.machine,
+                  "--commit-file", str(recorded)]
+        if args.torch_repo:
+            record += ["--repo", str(args.torch_repo), "--at-torch-commit"]
+        if step(*record):
+            print("error: recording failed; nothing was checked (a broken job, not a finding)", file=sys.stderr)
+            return TOOL_FAILED
+        # Tonight's night, not the one whose commit is the newest: a torch build older than one recorded before
+        # (a job run again for an earlier day) is checked as itself.
+        contender = recorded.read_text().strip()
     # The same repository as the record's, so that publish orders the results by its commits.
     conf, values = derived_conf(DEFAULT_CONF, args.torch_repo, None, None, REPO_ROOT / ".asv" / "conf-nightly")
     html = None
@@ -75,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             print("the pages still load their libraries from CDNs", file=sys.stderr)
     else:
         print("asv publish failed: the report goes without its step detection", file=sys.stderr)
-    check = [sys.executable, str(TOOLS / "check_regressions.py"), "--machine", args.machine,
+    check = [sys.executable, str(TOOLS / "check_regressions.py"), "--machine", args.machine, "--contender", contender,
              "--report", str(args.report), "--record-verdict", "--contender-python", args.python]
     if html:
         check += ["--html-dir", html]

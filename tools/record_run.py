@@ -249,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--machine", type=machine_name, default=machine_name(platform.node() or "machine"),
                         help="asv machine name (a folder of the results: no path separators)")
     parser.add_argument("--bench", help="asv --bench regex instead of the grid's night class")
+    parser.add_argument("--commit-file", type=Path,
+                        help="once recorded, write the full hash of the commit recorded at into this file "
+                             "(tools/nightly.py checks that night, whatever its commit's date)")
     parser.add_argument("asv_args", nargs=argparse.REMAINDER,
                         help="after --: more arguments for asv run (e.g. -a repeat=3)")
     return parser
@@ -284,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     if code == ASV_SOME_FAILED and not args.bench:
         nothing_measured(results_dir, args.machine, commit, grid)
+    if args.commit_file:
+        write_whole(args.commit_file, commit + "\n")
     device = torch_info["device"] or "CPU"
     print(f"\nRecorded the {grid.name.upper()} grid's night on machine {args.machine!r} ({device})"
           f" in {conf['results_dir']}")
