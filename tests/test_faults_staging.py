@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -68,10 +69,20 @@ def truncated(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # what a full disk leaves of asv's write
 
 
-def test_a_damaged_staged_night_never_lands_and_the_earlier_nights_stay_byte_identical(damaging_record, capsys):
+def infinite(path: Path) -> None:
+    """A value no tool could judge, in a file that parses as JSON: asv writes Infinity for float('inf')."""
+    data = json.loads(path.read_text())
+    name = next(name for name in data["results"] if ".track_wall_time_" in name)
+    data["results"][name][0][0] = math.inf
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("damage", [truncated, infinite])
+def test_a_damaged_staged_night_never_lands_and_the_earlier_nights_stay_byte_identical(damaging_record, capsys,
+                                                                                        damage):
     results, commit = damaging_record["results"], damaging_record["commit"]
     before = checksums(results)
-    code = damaging_record["run"](lambda staged, commit: truncated(next(staged.glob(f"{commit[:8]}-*.json"))))
+    code = damaging_record["run"](lambda staged, commit: damage(next(staged.glob(f"{commit[:8]}-*.json"))))
     assert code == cli.TOOL_FAILED
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err

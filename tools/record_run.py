@@ -38,7 +38,7 @@ with importing():
     from filelock import FileLock, Timeout
     from lib.bytecode import child_environment
     from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
-    from lib.results import ResultsStore
+    from lib.results import ResultsStore, RunFile
     from lib.rows import has_results
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
@@ -162,16 +162,14 @@ def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit
 
 
 def parses(path: Path, machine: str) -> bool:
-    """Whether a staged file reads back: a results file through asv's own loader, any other as JSON."""
-    from asv.results import Results
-    from asv.util import UserError
-
+    """Whether a staged file reads back: a results file as the tools read it (lib.results, which refuses what
+    no tool could judge), any other as JSON."""
     try:
         if path.suffix == ".json" and path.name not in ("machine.json", "benchmarks.json"):
-            Results.load(str(path), machine_name=machine)
+            RunFile(path, machine, "", 0, 0).load()
         else:
             json.loads(path.read_bytes())
-    except (OSError, ValueError, UserError, KeyError, TypeError, RecursionError):
+    except (ToolError, OSError, ValueError, RecursionError):
         return False
     return True
 

@@ -38,7 +38,7 @@ with importing():
     from lib.results import ResultsStore
     from lib.rows import WALL_SOURCES, has_results
     from lib.suite import REPO_ROOT, schema
-    from lib.wheels import without_wheels
+    from lib.wheels import BASE_SITE_VARIABLE, WHEEL_DIR_VARIABLE, without_wheels
 
 TORCH_COMMITS_CONF = REPO_ROOT / "asv.torch-commits.conf.json"
 # asv find's last line names the commit: "Greatest regression found: 1a2b3c4d".
@@ -71,7 +71,7 @@ def pinned_constraints(out_dir: Path) -> Path:
 def prepare(args: argparse.Namespace) -> Path:
     """The derived conf; the environment that asv's install step and pip read."""
     if args.command != "publish" and args.wheels is None:
-        raise ToolError("no wheel folder: pass --wheels or set TORCH_WHEEL_DIR")
+        raise ToolError(f"no wheel folder: pass --wheels or set {WHEEL_DIR_VARIABLE}")
     if args.wheels is not None and not Path(args.wheels).is_dir():
         raise ToolError(f"no wheel folder at {args.wheels}")
     out_dir = REPO_ROOT / ".asv" / "conf-torch-commits"
@@ -82,9 +82,9 @@ def prepare(args: argparse.Namespace) -> Path:
     if not known_machine(args.machine):  # a description with the GPU, from record_run.py, stays
         describe_machine(args.machine, {})
     if args.wheels is not None:
-        os.environ["TORCH_WHEEL_DIR"] = str(Path(args.wheels).resolve())
+        os.environ[WHEEL_DIR_VARIABLE] = str(Path(args.wheels).resolve())
     if args.base_site is not None:
-        os.environ["TORCH_BASE_SITE"] = str(args.base_site.resolve())
+        os.environ[BASE_SITE_VARIABLE] = str(args.base_site.resolve())
     os.environ["PIP_CONSTRAINT"] = " ".join(filter(None, (str(pinned_constraints(out_dir)),
                                                           os.environ.get("PIP_CONSTRAINT"))))
     args.results, args.html = Path(conf["results_dir"]), Path(conf["html_dir"])
@@ -165,8 +165,8 @@ def publish(args: argparse.Namespace, conf_path: Path) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo", type=Path, required=True, help="a PyTorch clone (a light one: README)")
-    parser.add_argument("--wheels", default=os.environ.get("TORCH_WHEEL_DIR") or None,
-                        help="folder of torch wheels (default: $TORCH_WHEEL_DIR)")
+    parser.add_argument("--wheels", default=os.environ.get(WHEEL_DIR_VARIABLE) or None,
+                        help=f"folder of torch wheels (default: ${WHEEL_DIR_VARIABLE})")
     parser.add_argument("--machine", required=True, type=machine_name, help="asv machine name")
     parser.add_argument("--config", type=Path, default=TORCH_COMMITS_CONF, help="the conf to start from")
     parser.add_argument("--results-dir", type=Path, help="asv results directory (default: the conf's)")

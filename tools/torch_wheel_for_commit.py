@@ -36,7 +36,7 @@ from pathlib import Path
 from lib.cli import ToolError, importing, one_line, run_tool
 
 with importing():
-    from lib.wheels import distribution_name, find_wheels, wheels_by_commit
+    from lib.wheels import BASE_SITE_VARIABLE, WHEEL_DIR_VARIABLE, distribution_name, find_wheels, wheels_by_commit
 
 # What this tool installed last, in the environment's site-packages.
 MARKER_NAME = "torch-wheels-installed.json"
@@ -92,22 +92,22 @@ def install(wheels: list[Path], site_packages: Path) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--wheels", type=Path, default=os.environ.get("TORCH_WHEEL_DIR"),
-                        help="folder of torch wheels (default: $TORCH_WHEEL_DIR)")
+    parser.add_argument("--wheels", type=Path, default=os.environ.get(WHEEL_DIR_VARIABLE),
+                        help=f"folder of torch wheels (default: ${WHEEL_DIR_VARIABLE})")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--commit", help="torch commit (full hash or prefix)")
     group.add_argument("--list", action="store_true", help="list the commits that have wheels")
     parser.add_argument("--install", action="store_true", help="install the commit's wheels into this Python")
-    parser.add_argument("--base-site", type=Path, default=os.environ.get("TORCH_BASE_SITE") or None,
+    parser.add_argument("--base-site", type=Path, default=os.environ.get(BASE_SITE_VARIABLE) or None,
                         help="a site-packages whose torch the environment uses under the commit's wheels "
-                             "(default: $TORCH_BASE_SITE)")
+                             f"(default: ${BASE_SITE_VARIABLE})")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.wheels is None:
-        raise ToolError("no wheel folder: pass --wheels or set TORCH_WHEEL_DIR")
+        raise ToolError(f"no wheel folder: pass --wheels or set {WHEEL_DIR_VARIABLE}")
     folder = Path(args.wheels)
     if args.list:
         for commit, wheels in wheels_by_commit(folder).items():

@@ -20,6 +20,10 @@ from pathlib import Path
 from lib.cli import ToolError, one_line
 
 INDEX_NAME = "torch-wheels.json"
+# How torch_commits.py hands asv's per-commit install command (torch_wheel_for_commit.py) the wheel folder and
+# the site-packages whose torch an environment uses under a commit's wheels.
+WHEEL_DIR_VARIABLE = "TORCH_WHEEL_DIR"
+BASE_SITE_VARIABLE = "TORCH_BASE_SITE"
 GIT_VERSION = re.compile(r"""^git_version\s*(?::\s*str\s*)?=\s*['"]([0-9a-f]{7,40})['"]""", re.M)
 
 
