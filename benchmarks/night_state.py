@@ -13,7 +13,21 @@ import math
 import sys
 from collections import Counter
 
-from .schema import BACKEND_CODES, NIGHT_FIGURES, AttentionConfig, backend_of
+from .schema import (
+    ALLOCATIONS,
+    ATEN_OPS,
+    BACKEND_CODES,
+    GPU_TIME,
+    KERNELS,
+    NIGHT_FIGURES,
+    PEAK_MEMORY,
+    PYTHON_CALLS,
+    SDPA_BACKEND,
+    SYNCS,
+    WALL_TIME,
+    AttentionConfig,
+    backend_of,
+)
 
 CUDA_MISSING = "CUDA is not available on this machine: the GPU grid is skipped (the CPU classes run here)"
 # CUDA: the builds whose GPU times a night takes (night.gpu_pass), each in a pass of its own; the figure is the
@@ -47,11 +61,11 @@ class DispatchCounts:
         """The counts by figure name (schema.COUNTS)."""
         cuda = self.syncs is not None
         return {
-            "aten_ops": sum(self.operators.values()),
-            "kernels": sum(self.kernels.values()) if cuda else None,
-            "syncs": self.syncs,
-            "python_calls": self.python_calls,
-            "allocations": self.allocations,
+            ATEN_OPS.name: sum(self.operators.values()),
+            KERNELS.name: sum(self.kernels.values()) if cuda else None,
+            SYNCS.name: self.syncs,
+            PYTHON_CALLS.name: self.python_calls,
+            ALLOCATIONS.name: self.allocations,
         }
 
 
@@ -93,8 +107,8 @@ class MaskFigures:
     def values(self) -> MaskValues:
         """Each night figure's value (None where it was not measured), and what went wrong."""
         counts = self.dispatch.figures() if self.dispatch else {}
-        measured = {"wall_time": self.wall_seconds, "gpu_time": self.kernel_seconds, "peak_memory": self.peak_memory,
-                    "sdpa_backend": BACKEND_CODES.get(self.backend), **counts}
+        measured = {WALL_TIME.name: self.wall_seconds, GPU_TIME.name: self.kernel_seconds,
+                    PEAK_MEMORY.name: self.peak_memory, SDPA_BACKEND.name: BACKEND_CODES.get(self.backend), **counts}
         return MaskValues({figure.name: measured.get(figure.name) for figure in NIGHT_FIGURES}, self.error)
 
 

@@ -39,7 +39,7 @@ CPU_PARAMS: list[list] = [
     ["float32"],
 ]
 
-MASKS = ("materialized", "causal_bias")
+MATERIALIZED, CAUSAL_BIAS = MASKS = ("materialized", "causal_bias")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,14 +106,12 @@ PEAK_MEMORY = Figure("peak_memory", "bytes", True, cuda_only=True, positive=True
 SDPA_BACKEND = Figure("sdpa_backend", BACKEND_UNIT, None)
 # What one forward asks of the host, counted (DispatchCounts): exact, so a change of one is a finding.
 ATEN_OPS = Figure("aten_ops", "operators", True, exact=True)
-COUNTS = (
-    ATEN_OPS,
-    # A CUDA forward launches kernels: none means the profile lost its records (counts.dispatch_counts).
-    Figure("kernels", "kernels", True, exact=True, cuda_only=True, positive=True),
-    Figure("syncs", "syncs", True, exact=True, cuda_only=True),
-    Figure("python_calls", "calls", True, exact=True),
-    Figure("allocations", "allocations", True, exact=True, cuda_only=True),
-)
+# A CUDA forward launches kernels: none means the profile lost its records (counts.dispatch_counts).
+KERNELS = Figure("kernels", "kernels", True, exact=True, cuda_only=True, positive=True)
+SYNCS = Figure("syncs", "syncs", True, exact=True, cuda_only=True)
+PYTHON_CALLS = Figure("python_calls", "calls", True, exact=True)
+ALLOCATIONS = Figure("allocations", "allocations", True, exact=True, cuda_only=True)
+COUNTS = (ATEN_OPS, KERNELS, SYNCS, PYTHON_CALLS, ALLOCATIONS)
 NIGHT_FIGURES = (WALL_TIME, GPU_TIME, PEAK_MEMORY, SDPA_BACKEND, *COUNTS)
 COUNT_FIGURES = tuple(figure.name for figure in COUNTS)
 FIGURES_BY_NAME = {figure.name: figure for figure in NIGHT_FIGURES}

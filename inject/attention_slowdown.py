@@ -105,7 +105,7 @@ def _wrap_forward(model, slowdowns: dict, spec_path: str) -> None:
             decided = self.__dict__["_slowdown_entries"] = {}
         entry = decided.get(type(mask), False)
         if entry is False:
-            kind = "materialized" if type(mask).__name__ == "Tensor" else "causal_bias"
+            kind = model.MATERIALIZED if type(mask).__name__ == "Tensor" else model.CAUSAL_BIAS  # the schema's
             entry = decided[type(mask)] = slowdowns.get((_label(model, self, query, key), kind))
         if entry:
             _apply(entry, query, spec_path)

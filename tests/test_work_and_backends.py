@@ -682,3 +682,7 @@ def test_each_grids_classes_measure_its_params_on_its_device(one):
 
     for name in (one.timed_class, one.night_class):
         assert (getattr(suite, name).params, getattr(suite, name).device) == (one.params, one.device)
+    timed, night_class = getattr(suite, one.timed_class), getattr(suite, one.night_class)
+    assert sorted(m for m in dir(timed) if m.startswith("time_")) == sorted(map(grid.timed_method, grid.MASKS))
+    assert sorted(m for m in dir(night_class) if m.startswith("track_")) == sorted(
+        grid.night_method(figure.name, mask) for figure in grid.NIGHT_FIGURES for mask in grid.MASKS)

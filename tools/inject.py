@@ -107,7 +107,7 @@ def plan(args: argparse.Namespace) -> dict:
     candidates = []
     for row in rows:
         for mask in schema.MASKS:
-            wall, gpu = row.walls[mask].value, row.figure("gpu_time", mask)
+            wall, gpu = row.walls[mask].value, row.figure(schema.GPU_TIME.name, mask)
             if args.gpu and gpu is None:
                 continue
             if args.klass and noise.config_class(wall, gpu) != args.klass:

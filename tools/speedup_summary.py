@@ -68,8 +68,8 @@ def per_config_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[
     profiled = any(row.figures for row in rows)
     records = []
     for row in rows:
-        materialized = row.walls["materialized"]
-        causal = row.walls["causal_bias"]
+        materialized = row.walls[schema.MATERIALIZED]
+        causal = row.walls[schema.CAUSAL_BIAS]
         record = {
             **_config(row),
             "materialized_us": _microseconds(materialized.value),
@@ -86,7 +86,7 @@ def per_config_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[
 
 
 def backend_name(row: ConfigRow, mask: str, backends: dict[int, str]) -> str | None:
-    code = row.figure("sdpa_backend", mask)
+    code = row.figure(schema.SDPA_BACKEND.name, mask)
     return None if code is None else backends.get(int(code), f"code {int(code)}")
 
 
@@ -102,11 +102,11 @@ def figure_records(rows: list[ConfigRow], grid: schema.Grid, backends: dict[int,
         record: dict[str, object] = {**_config(row), "Speedup": row.speedup, "gpu_speedup": row.gpu_speedup}
         flops = schema.forward_flops(row.config(grid))
         for mask in schema.MASKS:
-            memory = row.figure("peak_memory", mask)
-            seconds = row.figure("gpu_time", mask) if grid.device == "cuda" else row.walls[mask].value
+            memory = row.figure(schema.PEAK_MEMORY.name, mask)
+            seconds = row.figure(schema.GPU_TIME.name, mask) if grid.device == "cuda" else row.walls[mask].value
             tflops = flops / seconds / 1e12 if seconds else None
             record.update({
-                f"{mask}_gpu_us": _microseconds(row.figure("gpu_time", mask)),
+                f"{mask}_gpu_us": _microseconds(row.figure(schema.GPU_TIME.name, mask)),
                 f"{mask}_peak_MiB": None if memory is None else memory / 2**20,
                 f"{mask}_TFLOPs": tflops,
                 f"{mask}_pct_of_peak": 100 * tflops / peak_tflops if tflops and peak_tflops else None,

@@ -31,7 +31,7 @@ with importing():
     import json5
     from asv.results import Results
     from asv.runner import BenchmarkResult
-    from lib.suite import DEFAULT_CONF, REPO_ROOT
+    from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
 DAY_S = 86_400
 START_S = 1_764_000_000  # the first made-up night: fixed, so one seed always gives the same history
@@ -55,12 +55,12 @@ def make_repo(path: Path, days: int) -> list[tuple[str, int]]:
 def base_time(name: str, index: int) -> float:
     """A made-up but stable time per result: 50 us to about 50 ms."""
     spread = zlib.crc32(f"{name}/{index}".encode()) % 1000  # str hash() changes per process
-    return 50e-6 * (1.0 + spread) * (1.1 if name.endswith("materialized") else 1.0)
+    return 50e-6 * (1.0 + spread) * (1.1 if name.endswith(schema.MATERIALIZED) else 1.0)
 
 
 def night_wall_time(name: str, index: int, day: int, days: int, rng: random.Random) -> float:
     value = base_time(name, index)
-    if name.endswith("causal_bias"):
+    if name.endswith(schema.CAUSAL_BIAS):
         value *= 1.0 + 0.03 * day / days
     elif day >= days // 2:
         value *= 1.15
@@ -69,9 +69,10 @@ def night_wall_time(name: str, index: int, day: int, days: int, rng: random.Rand
 
 def night_track_value(name: str, index: int, rng: random.Random) -> float:
     """A made-up track_* figure: constant backend codes, other figures around a stable base."""
-    if "track_sdpa_backend_" in name:
-        return 3.0 if name.endswith("materialized") else 1.0
-    scale = 2.0**30 / 50e-6 if "track_peak_memory_" in name else 1.0
+    figure = schema.night_figure(name.rsplit(".", 1)[-1])
+    if figure is schema.SDPA_BACKEND:
+        return float(schema.BACKEND_CODES["cuDNN" if name.endswith(schema.MATERIALIZED) else "flash"])
+    scale = 2.0**30 / 50e-6 if figure is schema.PEAK_MEMORY else 1.0
     return base_time(name, index) * scale * rng.lognormvariate(0.0, 0.01)
 
 

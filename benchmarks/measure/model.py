@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..night_state import CUDA_MISSING
-from ..schema import AttentionConfig
+from ..schema import CAUSAL_BIAS, MATERIALIZED, AttentionConfig
 from .timers import synchronized_clock
 
 try:
@@ -130,7 +130,7 @@ class ForwardCase:
         return self.module(self.query, self.key, self.value, self.causal_bias)
 
     def runner(self, mask: str) -> Callable[[], torch.Tensor]:
-        return {"materialized": self.run_materialized, "causal_bias": self.run_causal_bias}[mask]
+        return {MATERIALIZED: self.run_materialized, CAUSAL_BIAS: self.run_causal_bias}[mask]
 
     def warm_up(self, mask: str, calls: int = 1) -> None:
         """The first calls of one mask in a process, untimed: they compile and load kernels

@@ -253,7 +253,8 @@ class ResultsStore:
 
     def backend_names(self, grid: schema.Grid) -> dict[int, str]:
         """SDPA backend code -> name, from the unit of the night class's backend benchmark."""
-        name = schema.benchmark_name(grid.night_class, schema.night_method("sdpa_backend", "causal_bias"))
+        method = schema.night_method(schema.SDPA_BACKEND.name, schema.CAUSAL_BIAS)
+        name = schema.benchmark_name(grid.night_class, method)
         unit = self.benchmarks().get(name, {}).get("unit", "")
         return {int(code): name.strip() for code, name in schema.BACKEND_LEGEND.findall(unit)}
 

@@ -63,7 +63,7 @@ class ConfigRow:
     @property
     def gpu_speedup(self) -> float | None:
         """The speedup in GPU time (CUDA-graph replay), without launch cost."""
-        materialized, causal = self.figure("gpu_time", "materialized"), self.figure("gpu_time", "causal_bias")
+        materialized, causal = (self.figure(schema.GPU_TIME.name, mask) for mask in schema.MASKS)
         return materialized / causal if materialized and causal else None
 
     @property
@@ -75,7 +75,7 @@ class ConfigRow:
         """Materialized time / CausalBias time: above 1 means CausalBias is faster."""
         if not self.complete:
             return None
-        return self.walls["materialized"].known / self.walls["causal_bias"].known
+        return self.walls[schema.MATERIALIZED].known / self.walls[schema.CAUSAL_BIAS].known
 
     def config_columns(self) -> dict[str, object]:
         """The reference's config columns, with the seq_lens axis split in two."""
@@ -122,7 +122,7 @@ def _measurement(name: str, value: float | None, visits: list[float] | None = No
 def wall_names(grid: schema.Grid, source: str) -> dict[str, str]:
     """Each mask's wall-time benchmark of a grid: the night's track_wall_time_*, or asv's time_*."""
     if source == "night":
-        return {mask: schema.benchmark_name(grid.night_class, schema.night_method("wall_time", mask))
+        return {mask: schema.benchmark_name(grid.night_class, schema.night_method(schema.WALL_TIME.name, mask))
                 for mask in schema.MASKS}
     return {mask: schema.benchmark_name(grid.timed_class, schema.timed_method(mask)) for mask in schema.MASKS}
 
