@@ -1123,3 +1123,29 @@ def test_the_report_shows_tonight_against_the_reference_by_class():
            "ratio before it is judged ('over its class'); a common move beyond the factor is itself a finding, " \
            "its three results nearest it re-measured for the class, most of them deciding.\n\nnone\n" \
            in report.markdown(v)
+
+
+# ---------------------------------------------------------------- a night that measured nothing of a grid
+
+
+def night_of(commit: str, *grids: str) -> Night:
+    return Night(RunFile(Path(f"{commit}.json"), "box", commit * 40, 1, 0),
+                 {(grid, "c", "causal_bias"): {"wall": 1.0} for grid in grids})
+
+
+def test_tonight_without_a_grid_the_last_night_measured_is_a_broken_night():
+    history = [night_of("a", "cpu"), night_of("b", "gpu", "cpu")]
+    with pytest.raises(verdict.NightNotMeasured) as raised:
+        verdict.unmeasured(history, night_of("c", "cpu"))
+    assert str(raised.value) == ("tonight (cccccccc) measured no result of the GPU grid, which the last night "
+                                 "(bbbbbbbb) measured: a broken night, not judged")
+    with pytest.raises(verdict.NightNotMeasured, match=r"^tonight \(cccccccc\) measured no result of the CPU and GPU "
+                                                        r"grid, which the last night \(bbbbbbbb\)"):
+        verdict.unmeasured(history, night_of("c"))
+    assert verdict.commit_of(Night(None, {})) == "no run"
+
+
+def test_a_grid_the_last_night_lacked_or_one_tonight_adds_is_no_broken_night():
+    history = [night_of("a", "gpu", "cpu"), night_of("b", "cpu")]  # the last night's grids are what counts
+    assert verdict.unmeasured(history, night_of("c", "cpu")) is None
+    assert verdict.unmeasured(history, night_of("c", "gpu", "cpu")) is None

@@ -417,16 +417,21 @@ class NightNotMeasured(Exception):
     """Tonight has no measured result of a grid the last night measured: a broken night (exit 3), not judged."""
 
 
-def unmeasured(last: Night, tonight: Night) -> None:
-    """Raise NightNotMeasured where tonight measured nothing of a grid ``last`` measured (its every result
-    failed, or the recorder saw no CUDA and measured the CPU grid): no result compared would read as a clean
-    night."""
+def unmeasured(history: list[Night], tonight: Night) -> None:
+    """Raise NightNotMeasured where tonight measured nothing of a grid the history's last night measured (its every
+    result failed, or the recorder saw no CUDA and measured the CPU grid): no result compared would read as a
+    clean night."""
+    last = history[-1]
     grids = sorted({key[0] for key in last.values} - {key[0] for key in tonight.values})
     if grids:
-        assert last.run is not None and tonight.run is not None
-        raise NightNotMeasured(f"tonight ({tonight.run.commit_hash[:8]}) measured no result of the "
+        raise NightNotMeasured(f"tonight ({commit_of(tonight)}) measured no result of the "
                                f"{' and '.join(grid.upper() for grid in grids)} grid, which the last night "
-                               f"({last.run.commit_hash[:8]}) measured: a broken night, not judged")
+                               f"({commit_of(last)}) measured: a broken night, not judged")
+
+
+def commit_of(night: Night) -> str:
+    """The night's commit as the report names it: its first 8 hex digits."""
+    return night.run.commit_hash[:8] if night.run else "no run"
 
 
 @dataclasses.dataclass
@@ -452,7 +457,7 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     history, set_aside = readable_nights(store, history_runs)
     if not history:
         raise ToolError(f"no readable night before {contender.commit_hash[:8]}: {'; '.join(set_aside)}")
-    unmeasured(history[-1], tonight)
+    unmeasured(history, tonight)
     classes = result_classes(history, tonight)
     pair = (read_night(store, calibration[0]), read_night(store, calibration[1])) if calibration else None
     model = fitted_model(history, tonight, classes, pair)
