@@ -297,7 +297,7 @@ class Worker:
 
     def _answer_line(self) -> schema.WorkerAnswer:
         assert self.process and self.process.stdout
-        process, ended = self.process, threading.Event()
+        process, stdout, ended = self.process, self.process.stdout, threading.Event()
 
         def end() -> None:  # a worker that hangs (a CUDA call that never returns) must not hold the nightly
             ended.set()
@@ -306,7 +306,7 @@ class Worker:
         timer = threading.Timer(ANSWER_SECONDS, end)
         timer.start()
         try:
-            line = process.stdout.readline() if process.stdout else ""
+            line = stdout.readline()
         except OSError:
             line = ""
         finally:
