@@ -1134,7 +1134,7 @@ def night_of(commit: str, *grids: str) -> Night:
 
 
 def test_tonight_without_a_grid_the_last_night_measured_is_a_broken_night():
-    history = [night_of("a", "cpu"), night_of("b", "gpu", "cpu")]
+    history = [night_of("a", "cpu"), night_of("a", "cpu"), night_of("b", "gpu", "cpu")]
     with pytest.raises(verdict.NightNotMeasured) as raised:
         verdict.unmeasured(history, night_of("c", "cpu"))
     assert str(raised.value) == ("tonight (cccccccc) measured no result of the GPU grid, which the last night "
@@ -1146,6 +1146,6 @@ def test_tonight_without_a_grid_the_last_night_measured_is_a_broken_night():
 
 
 def test_a_grid_the_last_night_lacked_or_one_tonight_adds_is_no_broken_night():
-    history = [night_of("a", "gpu", "cpu"), night_of("b", "cpu")]  # the last night's grids are what counts
+    history = [night_of("a", "gpu", "cpu")] * 2 + [night_of("b", "cpu")]  # the last night's grids are what counts
     assert verdict.unmeasured(history, night_of("c", "cpu")) is None
     assert verdict.unmeasured(history, night_of("c", "gpu", "cpu")) is None
