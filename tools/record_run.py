@@ -38,7 +38,7 @@ with importing():
     from filelock import FileLock, Timeout
     from lib.bytecode import child_environment
     from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
-    from lib.results import ResultsStore, RunFile
+    from lib.results import ResultsStore, read_results
     from lib.rows import has_results
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
@@ -154,19 +154,19 @@ def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit
     write_whole(conf_path, json.dumps({**conf, "results_dir": str(staging)}, indent=2))
     (staging / machine).mkdir()
     for earlier in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
-        if parses(earlier, machine):
+        if parses(earlier):
             shutil.copy2(earlier, staging / machine / earlier.name)
             # asv keeps one result per commit: a second night of one commit replaces the first's values.
             print(f"note: {earlier.name} already holds a night of commit {commit[:8]} on {machine!r}: this run's "
                   "values replace its values and side files (asv keeps one result per commit)", flush=True)
 
 
-def parses(path: Path, machine: str) -> bool:
+def parses(path: Path) -> bool:
     """Whether a staged file reads back: a results file as the tools read it (lib.results, which refuses what
     no tool could judge), any other as JSON."""
     try:
         if path.suffix == ".json" and path.name not in ("machine.json", "benchmarks.json"):
-            RunFile(path, machine, "", 0, 0).load()
+            read_results(path)
         else:
             json.loads(path.read_bytes())
     except (ToolError, OSError, ValueError, RecursionError):
@@ -184,7 +184,7 @@ def land(staging: Path, results_dir: Path, machine: str) -> None:
     shared = [staging / "benchmarks.json"] if (staging / "benchmarks.json").exists() else []
     sides = [p for p in staged if p.suffix != ".json" or p.name == "machine.json"]
     runs = [p for p in staged if p not in sides]
-    damaged = [path for path in shared + staged if not parses(path, machine)]
+    damaged = [path for path in shared + staged if not parses(path)]
     night_lost = any(path in damaged for path in runs)
     for path in shared + sides + runs:
         held_back = night_lost and path.suffix != ".json"  # the side files of a night that did not land

@@ -62,14 +62,19 @@ class RunFile:
         return (self.date, self.started)
 
     def load(self) -> Results:
-        try:
-            results = Results.load(str(self.path))
-            problem = damaged(results)
-        except Exception as error:  # asv raises several kinds for a damaged file
-            raise ToolError(f"corrupt results file {self.path}: {one_line(error)}") from None
-        if problem:
-            raise ToolError(f"corrupt results file {self.path}: {problem}")
-        return results
+        return read_results(self.path)
+
+
+def read_results(path: Path) -> Results:
+    """A results file as the tools read it: asv's loader, then ``damaged``; a ToolError naming what is wrong."""
+    try:
+        results = Results.load(str(path))
+        problem = damaged(results)
+    except Exception as error:  # asv raises several kinds for a damaged file
+        raise ToolError(f"corrupt results file {path}: {one_line(error)}") from None
+    if problem:
+        raise ToolError(f"corrupt results file {path}: {problem}")
+    return results
 
 
 def must_be_positive(name: str) -> bool:
