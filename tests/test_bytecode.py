@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -15,9 +16,12 @@ PREFIX, NO_BYTECODE = bytecode.BYTECODE_PREFIX_VARIABLE, bytecode.NO_BYTECODE_VA
 
 
 def cached(folder: Path, source: Path) -> Path:
-    """Where Python with PYTHONPYCACHEPREFIX=``folder`` keeps the bytecode of ``source``."""
-    relative = source.parent.relative_to(source.anchor)
-    return folder / relative / f"{source.stem}.{sys.implementation.cache_tag}.pyc"
+    """Where Python with PYTHONPYCACHEPREFIX=``folder`` keeps the bytecode of ``source`` (importlib's own rule)."""
+    prefix, sys.pycache_prefix = sys.pycache_prefix, str(folder)
+    try:
+        return Path(importlib.util.cache_from_source(str(source)))
+    finally:
+        sys.pycache_prefix = prefix
 
 
 def test_a_machine_that_writes_no_bytecode_gets_the_suites_folder():
