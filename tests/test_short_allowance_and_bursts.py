@@ -66,14 +66,15 @@ def test_a_round_with_a_short_candidate_runs_to_the_budget_and_the_allowance_and
 
     def measure(plan, workers, device, processes, seed, seconds, factor):
         rounds.append((list(plan), seconds))
-        return remeasure.Remeasured({key: {} for key in plan}, budget / 4)  # a quarter of the budget a round
+        return remeasure.Remeasured({key: {} for key in plan}, spent)  # its keys refuted at the first look
 
+    spent = WORKERS_SECONDS["cuda"] / 2
     measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
                                                               budget, 1.05, measure, allowance)
-    # Round 1: the strong and the short one, to the budget and the allowance; round 2: the weak one, in the
-    # three quarters of the budget left (the workers started), to those alone.
+    # Round 1: the strong and the short one, to the budget and the allowance; round 2: the weak one, in what the
+    # first left (the workers started, so it fits where the strong one did), to that alone.
     assert rounds == [([("s", "causal_bias"), ("g", "causal_bias")], budget + allowance),
-                      ([("w", "causal_bias")], budget - budget / 4)]
+                      ([("w", "causal_bias")], budget - spent)]
     assert (count, left_out) == (2, [])
 
 

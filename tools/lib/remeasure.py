@@ -83,8 +83,9 @@ PASSES = 16
 # GPU_KEY_SECONDS (the capture); a
 # process's keys' first calls wait for the next children's start (CHILD_START_SECONDS: the quiet lock
 # keeps a start out of the visits), one process in schema.CHILDREN_STARTED_TOGETHER. Fitted to measured
-# re-measurements' processes (experiments/fit_remeasure_cost.py, docs/noise.md).
-WORKERS_SECONDS = {"cuda": 10.0, "cpu": 3.0}
+# re-measurements' processes (experiments/fit_remeasure_cost.py, docs/noise.md); the workers' start on an
+# H200 with the night's bytecode cache (2.0-2.7 s; 10 s where each worker compiled torch) and a margin.
+WORKERS_SECONDS = {"cuda": 3.0, "cpu": 3.0}
 PROCESS_SECONDS = {"cuda": 0.014, "cpu": 0.05}
 KEY_SECONDS = {"cuda": 0.043, "cpu": 0.02}
 CHILD_START_SECONDS = {"cuda": 0.71, "cpu": 0.05}
@@ -351,7 +352,7 @@ def quiet_lock_path() -> str:
 
 class Workers:
     """The two sides' workers of one re-measurement, WORKERS_PER_SIDE a side, started at the first round's
-    first use and kept for the rounds after it (torch's import: 10 s on an H200 VM, all at once), with the
+    first use and kept for the rounds after it (torch's import: 2-3 s on an H200 VM, all at once), with the
     quiet lock their children share (``quiet_lock_path``); a context manager that stops them."""
 
     def __init__(self, pythons: dict[str, str], device: str = "cpu") -> None:
