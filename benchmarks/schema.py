@@ -118,15 +118,20 @@ FIGURES_BY_NAME = {figure.name: figure for figure in NIGHT_FIGURES}
 
 # Files beside a machine's results (not .json: asv reads every .json under results/ as a run).
 DISPATCH_SUFFIX = ".dispatch"  # operator and kernel names per config and mask
+# The dispatch file's names of each config and mask, by kind: ATen operators, CUDA kernels, the calls that synced.
+DISPATCH_OPERATORS, DISPATCH_KERNELS, DISPATCH_SYNC_CALLS = "operators", "kernels", "sync_calls"
 NIGHT_SUFFIX = ".night"  # the night's seconds by phase and each visit's wall time and GPU time
 # The re-measurement's two sides, each its own environment's processes: last night's torch and tonight's.
 BASELINE, CONTENDER = SIDES = ("baseline", "contender")
+# The two timed signals of a result, judged against its noise and re-measured: its wall time and its GPU time
+# (the counts are judged apart, exactly).
+WALL, GPU = TIMED_SIGNALS = ("wall", "gpu")
 # The SM clock (MHz, NVML) read right after each GPU time, the night's and the re-measurement's: the GPU
 # time follows the clock a little (docs/noise.md), and the clock beside it says how far.
 SM_CLOCK = "sm_clock"
 # The night file's visits of each signal, by label and mask: what its figures were taken from, and the SM
 # clock read beside each GPU-time build.
-NIGHT_VISITS = {"wall": "wall_visits", "gpu": "gpu_time_visits", SM_CLOCK: "sm_clock_mhz"}
+NIGHT_VISITS = {WALL: "wall_visits", GPU: "gpu_time_visits", SM_CLOCK: "sm_clock_mhz"}
 # The night file's timeline of the setup_cache process, epoch seconds in this order: the process's start,
 # setup_cache's call, torch imported, the measuring code imported (torch.nn.attention.bias brings in
 # torch._dynamo), the device checked ("imported": CUDA's driver started), the measurement's end, the side
@@ -255,7 +260,7 @@ def dense_bf16_peak_tflops(device_name: str) -> float | None:
 
 @dataclasses.dataclass(frozen=True)
 class WorkerKey:
-    """One (config, mask) to re-measure: which signals ("wall", "gpu") and how many visits a process."""
+    """One (config, mask) to re-measure: which signals (TIMED_SIGNALS) and how many visits a process."""
 
     config: str  # AttentionConfig.label
     mask: str
@@ -272,7 +277,7 @@ class WorkerKey:
 def wall_visits_of(signals: tuple[str, ...], visits: int) -> int:
     """Of a key's ``visits``, those that time its wall: none where only its GPU time is asked for (its one
     visit takes that)."""
-    return visits if "wall" in signals else 0
+    return visits if WALL in signals else 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -63,7 +63,7 @@ def main() -> int:
     runs = store.runs(args.machine)
     builds: dict[tuple[str, str], list[list[tuple[float, float]]]] = {}
     for run in runs:
-        times, clocks = store.night_visits(run, "gpu"), store.night_visits(run, schema.SM_CLOCK)
+        times, clocks = store.night_visits(run, schema.GPU), store.night_visits(run, schema.SM_CLOCK)
         for label, masks in times.items():
             for mask, values in masks.items():
                 pairs = list(zip(values, clocks.get(label, {}).get(mask, [])))

@@ -27,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tools")]
 from lib import noise  # noqa: E402
 from lib.results import ResultsStore  # noqa: E402
+from lib.suite import schema  # noqa: E402
 
 from benchmarks.night_state import MaskFigures  # noqa: E402  (torch-free: the night's own reduction)
 
@@ -65,7 +66,7 @@ def main() -> int:
     runs = store.runs(args.machine)
     if args.commits:
         runs = [store.choose_run(args.machine, prefix, runs) for prefix in args.commits]
-    nights = [(store.night_visits(run), store.night_visits(run, "gpu")) for run in runs]
+    nights = [(store.night_visits(run), store.night_visits(run, schema.GPU)) for run in runs]
     rows = []
     for name, reduce in REDUCTIONS.items():
         for klass, values in steps(nights, reduce).items():

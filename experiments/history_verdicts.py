@@ -27,8 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib import noise, remeasure, verdict  # noqa: E402
-from lib.nights import CONTINUOUS, read_night, result_classes  # noqa: E402
+from lib.nights import read_night, result_classes  # noqa: E402
 from lib.results import ResultsStore  # noqa: E402
+from lib.suite import schema  # noqa: E402
 
 
 def floors_by_group(model: noise.NoiseModel, keys: list, classes: dict, factor: float
@@ -36,7 +37,7 @@ def floors_by_group(model: noise.NoiseModel, keys: list, classes: dict, factor: 
     """The check's floor rows (``verdict.floor_rows``) of ``model``, per (class, signal); none where it has none."""
     floors: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
     for row in verdict.floor_rows(model, keys, classes, factor):
-        for signal in CONTINUOUS:
+        for signal in schema.TIMED_SIGNALS:
             if row[f"{signal}_floor"] is not None:
                 floors[(row["class"], signal)].append(row[f"{signal}_floor"])
     return floors

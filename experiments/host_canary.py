@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.measure.worker import measure, start_device  # noqa: E402
-from benchmarks.schema import MASKS, WorkerKey, WorkerRequest  # noqa: E402
+from benchmarks.schema import MASKS, WALL, WorkerKey, WorkerRequest  # noqa: E402
 
 # Launch-bound on the H200 VMs of 2026-12-04 (batch 1, short sequences), both masks each.
 CONFIGS = [
@@ -146,7 +146,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     cpus = sorted(os.sched_getaffinity(0))
     configs = CONFIGS if args.device == "cuda" else CPU_CONFIGS
-    keys = tuple(WorkerKey(config, mask, ("wall",), VISITS) for config in configs for mask in MASKS)
+    keys = tuple(WorkerKey(config, mask, (WALL,), VISITS) for config in configs for mask in MASKS)
     rows = []
     with open(args.out, "w") as out:
         for _ in range(args.processes):

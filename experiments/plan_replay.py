@@ -67,9 +67,9 @@ def injected_rows(night: verdict.Judged, injected: list[tuple[str, str]], plans:
     rows = []
     for config, mask in injected:
         key = (grid, config, mask)
-        found = [f for f in night.candidates if f.key == key and f.signal == "gpu"]
-        reference = verdict.reference_level(night.history, key, "gpu", WINDOW)
-        now = night.tonight.value(key, "gpu")
+        found = [f for f in night.candidates if f.key == key and f.signal == schema.GPU]
+        reference = verdict.reference_level(night.history, key, schema.GPU, WINDOW)
+        now = night.tonight.value(key, schema.GPU)
         if not found or not reference or not now:
             rows.append(f"  {config} {mask}: not a candidate (GPU time {now} tonight, {reference} its level)")
             continue
@@ -161,7 +161,7 @@ def main() -> None:
         print("\n".join(injected_rows(night, injected, plans, grid)))
         for extra, plan in plans.items():
             count = sum(planned(plan, f) for f in night.candidates
-                        if f.signal == "gpu" and f.config_mask in injected)
+                        if f.signal == schema.GPU and f.config_mask in injected)
             print(f"+{extra:g} s: {count} of {len(injected)} injected GPU times planned")
 
 

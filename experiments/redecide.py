@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib import noise, remeasure  # noqa: E402
+from lib.suite import schema  # noqa: E402
 
 
 def main() -> None:
@@ -51,7 +52,7 @@ def main() -> None:
     outcomes = collections.Counter()
     for entry in entries:
         key = (entry["config"], entry["mask"])
-        for signal in ("wall", "gpu"):
+        for signal in schema.TIMED_SIGNALS:
             if args.as_measured:
                 base, new = entry["baseline"].get(signal), entry["contender"].get(signal)
             else:
@@ -62,7 +63,7 @@ def main() -> None:
             outcome = decision.outcome
             if args.first:
                 outcome = f"{noise.decide(base[:args.first], new[:args.first], args.factor).outcome} -> {outcome}"
-            if args.bursts and signal == "wall":
+            if args.bursts and signal == schema.WALL:
                 recorded = noise.decide(*remeasure.decided_values(entry, signal, entry.get("disturbed"))[:2],
                                         args.factor).outcome
                 outcome = f"{recorded} -> {outcome}" if recorded != outcome else outcome

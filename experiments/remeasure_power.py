@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--baseline-python", required=True)
     parser.add_argument("--contender-python", required=True)
     parser.add_argument("--controls", nargs="*", default=[], help="CONFIG|MASK keys the spec leaves alone")
-    parser.add_argument("--signal", choices=("wall", "gpu"), default="wall")
+    parser.add_argument("--signal", choices=schema.TIMED_SIGNALS, default=schema.WALL)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--processes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
@@ -45,8 +45,8 @@ def main() -> None:
     args = parser.parse_args()
     injected = [(s["config"], s["mask"]) for s in json.loads(args.spec.read_text())["slowdowns"]]
     controls = [tuple(control.split("|")) for control in args.controls]
-    signals, visits = (("wall",), remeasure.PASSES) if args.signal == "wall" else (("wall", "gpu"), 1)
-    rest = args.heavy_rest if "gpu" in signals else 0.0
+    signals, visits = ((schema.WALL,), remeasure.PASSES) if args.signal == schema.WALL else (schema.TIMED_SIGNALS, 1)
+    rest = args.heavy_rest if schema.GPU in signals else 0.0
     plan = {key: schema.WorkerKey(*key, signals, visits, rest) for key in injected + controls}
     pythons = {"baseline": args.baseline_python, "contender": args.contender_python}
     # No factor: every key runs its processes to the end, as one look at the last decides them here.

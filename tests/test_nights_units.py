@@ -38,7 +38,7 @@ def test_a_night_reads_every_signal_of_every_config_and_mask(tmp_path):
     assert night.values[("cpu", LABELS[3], "causal_bias")] == {
         "wall": 0.0625, "gpu": None, "aten_ops": 88.0, "kernels": None, "syncs": None, "python_calls": None,
         "allocations": None}
-    assert nights.SIGNALS == ("wall", "gpu", *schema.COUNT_FIGURES) and nights.CONTINUOUS == ("wall", "gpu")
+    assert nights.SIGNALS == ("wall", "gpu", *schema.COUNT_FIGURES) and schema.TIMED_SIGNALS == ("wall", "gpu")
 
 
 def test_failed_and_missing_wall_times_are_problems_skipped_ones_are_not(tmp_path):

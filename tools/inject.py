@@ -43,7 +43,6 @@ from lib.cli import ToolError, add_results_arguments, importing, one_line, run_t
 with importing():
     from lib import injected_steps, noise
     from lib.bytecode import child_environment
-    from lib.nights import CONTINUOUS
     from lib.remeasure import RemeasureError
     from lib.results import (
         check_report,
@@ -204,8 +203,7 @@ def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
 PLANNED_CLASSES = (noise.LAUNCH_BOUND, noise.GPU_BOUND, noise.LONG_GPU_BOUND)
 
 # The signal each kind of slowdown moves: the GPU time, the wall time, the operator count.
-WALL, GPU = CONTINUOUS
-TARGETS = {"gpu_us": GPU, "cpu_us": WALL, "extra_ops": schema.ATEN_OPS.name}
+TARGETS = {"gpu_us": schema.GPU, "cpu_us": schema.WALL, "extra_ops": schema.ATEN_OPS.name}
 
 
 def targets(slowdown: dict) -> list[str]:
@@ -225,7 +223,7 @@ def score_rows(slowdowns: list, report: dict, steps: injected_steps.Steps | None
     for slowdown in slowdowns:
         for signal in targets(slowdown):
             key = (slowdown["config"], slowdown["mask"], signal)
-            ratio, error = steps.get(key[:2], (None, None)) if steps and signal == GPU else (None, None)
+            ratio, error = steps.get(key[:2], (None, None)) if steps and signal == schema.GPU else (None, None)
             injected = {"injected": ratio, "+-": error} if steps else {}
             finding = by_key.get(key)
             if finding:
@@ -239,7 +237,7 @@ def score_rows(slowdowns: list, report: dict, steps: injected_steps.Steps | None
             rows.append({"config": key[0], "mask": key[1], "signal": signal, **injected, "level": "-",
                          "tonight": tonight, "floor": floor, "re-measured": None,
                          "why": unfound_why(tonight, key in remeasured,
-                                            not_measured.get(key[:2]) if signal == GPU else None)})
+                                            not_measured.get(key[:2]) if signal == schema.GPU else None)})
     return rows
 
 

@@ -20,6 +20,10 @@ import torch
 from ..night_state import CUDA_MISSING, GPU_PASSES, GridState, MaskFigures, NightValues
 from ..schema import (
     DISPATCH_FILE_VARIABLE,
+    DISPATCH_KERNELS,
+    DISPATCH_OPERATORS,
+    DISPATCH_SYNC_CALLS,
+    GPU,
     GPU_REST_SECONDS,
     MASKS,
     NIGHT_SUFFIX,
@@ -27,6 +31,7 @@ from ..schema import (
     NIGHT_VISITS,
     SHORT_CALL_SECONDS,
     SM_CLOCK,
+    WALL,
     AttentionConfig,
     forward_flops,
     grid_configs,
@@ -321,8 +326,9 @@ def write_dispatch_names(state: GridState) -> None:
     if not path:
         return
     names = {
-        config.label: {mask: {"operators": dict(f.dispatch.operators), "kernels": dict(f.dispatch.kernels),
-                              "sync_calls": dict(f.dispatch.sync_calls)}
+        config.label: {mask: {DISPATCH_OPERATORS: dict(f.dispatch.operators),
+                              DISPATCH_KERNELS: dict(f.dispatch.kernels),
+                              DISPATCH_SYNC_CALLS: dict(f.dispatch.sync_calls)}
                        for mask, f in figures.items() if f.dispatch}
         for config, figures in _measured(state)
     }
@@ -349,7 +355,7 @@ def write_night(state: GridState, seconds: float, marks: list[float | None] | No
     marks = marks or [None] * (len(NIGHT_TIMELINE) - 1)
     assert len(marks) == len(NIGHT_TIMELINE) - 1, marks
     timeline = dict(zip(NIGHT_TIMELINE, [*marks, time.time()]))
-    record = {"seconds": seconds, "phases": state.phases, "timeline": timeline, NIGHT_VISITS["wall"]: visits,
-              NIGHT_VISITS["gpu"]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks}
+    record = {"seconds": seconds, "phases": state.phases, "timeline": timeline, NIGHT_VISITS[WALL]: visits,
+              NIGHT_VISITS[GPU]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks}
     write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
 

@@ -37,6 +37,7 @@ from typing import Any, NoReturn, TextIO
 
 from ..schema import (
     CHILDREN_STARTED_TOGETHER,
+    GPU,
     GPU_REST_SECONDS,
     GRIDS,
     MASKS,
@@ -100,7 +101,7 @@ class _Visits:
             with self.phase("wall"):
                 self.walls.setdefault(where, []).append(visit_seconds(run, block_seconds=block_seconds,
                                                                       blocks=blocks))
-        if index == key.visits - 1 and "gpu" in key.signals and self.device == "cuda":
+        if index == key.visits - 1 and GPU in key.signals and self.device == "cuda":
             self.gpu_time(key, run)
 
     def gpu_time(self, key: WorkerKey, run: Callable[[], Any]) -> None:

@@ -108,7 +108,7 @@ def measured_step(measured: Remeasured, key: tuple[str, str]) -> tuple[float, fl
     """The baseline's median GPU time, the contender's ratio over it, as the check's decision takes them
     (``Remeasured.decided``: at one SM clock), and the ratio's standard error; None where a side has none
     (or a time that is no time)."""
-    baseline, contender, _ = measured.decided(key, "gpu")
+    baseline, contender, _ = measured.decided(key, schema.GPU)
     if not (baseline and contender) or min(baseline + contender) <= 0:
         return None
     base = statistics.median(baseline)
@@ -140,7 +140,7 @@ def gpu_slowdowns(slowdowns: list[dict]) -> dict[tuple[str, str], dict]:
 def round_plan(entries: dict[tuple[str, str], dict]) -> dict[tuple[str, str], schema.WorkerKey]:
     """Each slowdown's GPU time alone, after the heavy rest where the planned night's GPU time was heavy (a
     spec without it: always)."""
-    return {key: schema.WorkerKey(*key, ("gpu",), 1, schema.heavy_rest_seconds(entry.get("night_gpu_seconds",
+    return {key: schema.WorkerKey(*key, (schema.GPU,), 1, schema.heavy_rest_seconds(entry.get("night_gpu_seconds",
                                                                                           math.inf)))
             for key, entry in entries.items()}
 

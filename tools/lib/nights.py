@@ -15,15 +15,14 @@ from lib.rows import ConfigRow, config_rows, has_results, problem_rows
 from lib.suite import schema
 
 Key = tuple[str, str, str]  # (grid name, config label, mask)
-CONTINUOUS = ("wall", "gpu")
-SIGNALS = (*CONTINUOUS, *schema.COUNT_FIGURES)
+SIGNALS = (*schema.TIMED_SIGNALS, *schema.COUNT_FIGURES)
 
 
 def signal_value(row: ConfigRow, mask: str, signal: str) -> float | None:
-    if signal == "wall":
+    if signal == schema.WALL:
         measurement = row.walls[mask]
         return measurement.value if measurement.ok else None
-    return row.figure(schema.GPU_TIME.name if signal == "gpu" else signal, mask)
+    return row.figure(schema.GPU_TIME.name if signal == schema.GPU else signal, mask)
 
 
 @dataclasses.dataclass
@@ -56,7 +55,7 @@ def read_night(store: ResultsStore, run: RunFile) -> Night:
 def key_class(nights: list[Night], key: Key) -> str:
     """The config's class from the most recent night that has both its wall and GPU time."""
     for night in reversed(nights):
-        klass = config_class(night.value(key, "wall"), night.value(key, "gpu"))
+        klass = config_class(night.value(key, schema.WALL), night.value(key, schema.GPU))
         if klass != UNKNOWN:
             return klass
     return UNKNOWN

@@ -95,7 +95,7 @@ GPU_CALLS = 3.3
 GPU_KEY_SECONDS = 0.0046
 # How far one night moves a signal before the history has a spread of its own: the scale a
 # candidate's evidence is ranked by until then (docs/noise.md, "Ranking the candidates").
-PRIOR_SPREAD = {"gpu": 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_BOUND: 1.15, UNKNOWN: 1.1}
+PRIOR_SPREAD = {schema.GPU: 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_BOUND: 1.15, UNKNOWN: 1.1}
 
 # A burst of the host's slowness: for seconds every short wall time ran 1.2-1.5x its side's median, in both
 # sides' processes at once, and the rank test saw the slower processes of the baseline among the contender's
@@ -123,7 +123,7 @@ def spread_of(finding: Finding) -> float:
     """How far one night moves this key's signal: from the history's floor (Z_CANDIDATE spreads), else the prior."""
     if math.isfinite(finding.floor):
         return finding.floor ** (1 / Z_CANDIDATE)
-    return PRIOR_SPREAD["gpu"] if finding.signal == "gpu" else PRIOR_SPREAD[finding.klass]
+    return PRIOR_SPREAD[schema.GPU] if finding.signal == schema.GPU else PRIOR_SPREAD[finding.klass]
 
 
 def floor_of(finding: Finding) -> float:
@@ -153,14 +153,14 @@ def short_of_factor(finding: Finding, factor: float) -> bool:
     """Whether a GPU time slower by less than the factor is within one spread of it: worth re-measuring
     where the budget allows. GPU time only: a CUDA graph's replay has no host time in it, and its processes
     spread 1-9% where a short key's wall time spreads more (docs/noise.md)."""
-    return finding.signal == "gpu" and finding.relative < factor <= finding.relative * spread_of(finding)
+    return finding.signal == schema.GPU and finding.relative < factor <= finding.relative * spread_of(finding)
 
 
 def visits(values: dict[str, float | None], signals: tuple[str, ...]) -> int:
     """Visits a process of one key: PASSES for short calls whose wall time is asked for; one where the
     GPU sets the time, or where only the GPU time is (a CUDA graph's replay: the host's speed is not in it)."""
-    wall = values.get("wall")
-    return PASSES if "wall" in signals and wall is not None and wall < schema.SHORT_CALL_SECONDS else 1
+    wall = values.get(schema.WALL)
+    return PASSES if schema.WALL in signals and wall is not None and wall < schema.SHORT_CALL_SECONDS else 1
 
 
 def wall_visits(values: dict[str, float | None], signals: tuple[str, ...]) -> int:
@@ -179,9 +179,9 @@ def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float
     before = signals_of(plan, finding.config_mask)
     more_visits = wall_visits(values, (*before, finding.signal)) - wall_visits(values, before)
     cost = (0.0 if before else KEY_SECONDS[device]) + more_visits * (
-        VISIT_SECONDS + WALL_CALLS * (values.get("wall") or 0.0))
-    if finding.signal == "gpu" and "gpu" not in before and device == "cuda":  # a CPU worker takes no GPU time
-        cost += gpu_time_cost(values.get("gpu")) + heavy_rest(values, (finding.signal,))
+        VISIT_SECONDS + WALL_CALLS * (values.get(schema.WALL) or 0.0))
+    if finding.signal == schema.GPU and schema.GPU not in before and device == "cuda":  # a CPU worker takes no GPU time
+        cost += gpu_time_cost(values.get(schema.GPU)) + heavy_rest(values, (finding.signal,))
     return cost
 
 
@@ -200,7 +200,7 @@ def gpu_blocks_seconds(gpu: float) -> float:
 def heavy_rest(values: dict[str, float | None], signals: tuple[str, ...]) -> float:
     """The rest a key's GPU time's blocks take after its capture: HEAVY_GPU_REST_SECONDS where its GPU time
     is asked for and tonight's is heavy (schema.HEAVY_GPU_SECONDS or more), none otherwise."""
-    return schema.heavy_rest_seconds(values.get("gpu")) if "gpu" in signals else 0.0
+    return schema.heavy_rest_seconds(values.get(schema.GPU)) if schema.GPU in signals else 0.0
 
 
 def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, device: str, budget: float,
@@ -480,7 +480,7 @@ class Remeasured:
             for side, signals in sides.items():
                 kept[side] = {**kept.get(side, {}), **signals}
         walls_again = {key for key, sides in other.values.items()
-                       if any("wall" in signals for signals in sides.values())}
+                       if any(schema.WALL in signals for signals in sides.values())}
         # once each: a key a later round planned again can be dropped again
         dropped = tuple(dict.fromkeys(key for key in (*self.dropped, *other.dropped) if key not in values))
         return Remeasured(values, self.seconds + other.seconds, self.costs + other.costs,
@@ -623,9 +623,9 @@ class _Round:
         for value in answer.values:
             per_signal = self.values[(value.config, value.mask)][side]
             if value.wall is not None:  # a key asked for its GPU time alone has none
-                per_signal.setdefault("wall", []).append(value.wall)
+                per_signal.setdefault(schema.WALL, []).append(value.wall)
             if value.gpu is not None:
-                per_signal.setdefault("gpu", []).append(value.gpu)
+                per_signal.setdefault(schema.GPU, []).append(value.gpu)
             if value.sm_clock_mhz is not None:  # where NVML reads it: on a GPU, beside each GPU time
                 per_signal.setdefault(schema.SM_CLOCK, []).append(value.sm_clock_mhz)
         self.costs.append(process_cost(side, request, answer, seconds))
@@ -672,12 +672,12 @@ def decided_values(sides: dict[str, dict[str, list[float]]], signal: str,
     clock of both sides (``at_one_clock``) where every one has its clock, above zero; as measured otherwise
     (None)."""
     baseline, contender = (sides.get(side, {}).get(signal, []) for side in SIDES)
-    if signal == "wall" and disturbed:
+    if signal == schema.WALL and disturbed:
         baseline, contender = ([value for index, value in enumerate(values) if index not in disturbed.get(side, ())]
                                for side, values in zip(SIDES, (baseline, contender), strict=True))
     base_clocks, new_clocks = (sides.get(side, {}).get(schema.SM_CLOCK, []) for side in SIDES)
     every_clock = base_clocks + new_clocks
-    if (signal != "gpu" or not (baseline and contender) or len(base_clocks) != len(baseline)
+    if (signal != schema.GPU or not (baseline and contender) or len(base_clocks) != len(baseline)
             or len(new_clocks) != len(contender) or min(every_clock) <= 0):
         return baseline, contender, None
     clock = statistics.median(every_clock)
@@ -689,7 +689,8 @@ def disturbed_processes(values: Values) -> Disturbed:
     DISTURBED_LEVEL or more over their side's medians (``process_level``), the highest first, as many as leave
     the side PROCESSES_TO_CONFIRM values. ``values``: one round's, where the i-th wall value of every key of a
     side is that side's i-th process's (a key set aside stops early)."""
-    walls = {key: {side: signals.get("wall", []) for side, signals in sides.items()} for key, sides in values.items()}
+    walls = {key: {side: signals.get(schema.WALL, []) for side, signals in sides.items()}
+             for key, sides in values.items()}
     medians = {key: {side: statistics.median(own) for side, own in sides.items() if own}
                for key, sides in walls.items()}
     disturbed: Disturbed = {}

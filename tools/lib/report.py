@@ -10,13 +10,12 @@ from tabulate import tabulate
 
 from lib import noise, remeasure
 from lib.findings import Finding
-from lib.nights import CONTINUOUS
 from lib.suite import schema
 from lib.verdict import Verdict
 
 
 def formatted(signal: str, value: float) -> str:
-    if signal in CONTINUOUS:
+    if signal in schema.TIMED_SIGNALS:
         return f"{value * 1e6:.4g} us"
     return f"{value:g}"
 
@@ -48,7 +47,7 @@ def floor_summary(rows: list[dict]) -> list[dict]:
     """The spread of the per-result one-night floors per class and signal: min, median, max."""
     summary = []
     for klass in sorted({row["class"] for row in rows}):
-        for signal in CONTINUOUS:
+        for signal in schema.TIMED_SIGNALS:
             floors = [row[f"{signal}_floor"] for row in rows
                       if row["class"] == klass and row[f"{signal}_floor"] is not None]
             if floors:

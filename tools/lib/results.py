@@ -221,8 +221,8 @@ class ResultsStore:
             raise ToolError(f"corrupt results file {run.path}: {one_line(error)}") from None
         return seconds or None
 
-    def night_visits(self, run: RunFile, signal: str = "wall") -> dict[str, dict[str, list[float]]]:
-        """Each wall time's (or, ``signal`` "gpu", GPU time's) visits in the run's night (``<commit>.night``),
+    def night_visits(self, run: RunFile, signal: str = schema.WALL) -> dict[str, dict[str, list[float]]]:
+        """Each wall time's (or, ``signal`` schema.GPU, GPU time's) visits in the run's night (``<commit>.night``),
         by label and mask; {} without the file."""
         path = run.path.parent / f"{run.commit_hash}{schema.NIGHT_SUFFIX}"
         if not path.is_file():

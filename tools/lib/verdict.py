@@ -18,7 +18,7 @@ import sys
 from lib import noise, remeasure
 from lib.cli import ToolError, write_whole
 from lib.findings import LEVELS, Finding
-from lib.nights import CONTINUOUS, Key, Night, read_night, reference_level, result_classes
+from lib.nights import Key, Night, read_night, reference_level, result_classes
 from lib.results import ResultsStore, RunFile, dispatch_names, previous_suspects, verdict_path
 from lib.suite import schema
 
@@ -92,7 +92,7 @@ def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, clas
     findings: list[Finding] = []
     candidates: list[Finding] = []
     for key, values in tonight.values.items():
-        for signal in CONTINUOUS:
+        for signal in schema.TIMED_SIGNALS:
             now = values.get(signal)
             if now:
                 judged, candidate = judge(history, key, signal, now, model, classes[key], suspects_before, settings,
@@ -302,7 +302,7 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
         return finding
     decision = noise.decide(base, new, settings.factor)
     finding.confirmation = dataclasses.asdict(decision) | {"processes": len(base) + len(new)}
-    if finding.signal == "gpu":
+    if finding.signal == schema.GPU:
         clocks = {side: measured.sm_clock(finding.config_mask, side) for side in remeasure.SIDES}
         if any(clocks.values()):
             finding.confirmation["sm_clock_mhz"] = clocks
@@ -333,7 +333,7 @@ def slower_under_factor(decision: noise.Decision) -> bool:
 def name_changes(before: dict, after: dict, config: str, mask: str) -> str:
     """'+aten::alias x1; -aten::foo x2' between two runs' names of one config and mask."""
     parts = []
-    for kind in ("operators", "kernels"):
+    for kind in (schema.DISPATCH_OPERATORS, schema.DISPATCH_KERNELS):
         old = before.get(config, {}).get(mask, {}).get(kind, {})
         new = after.get(config, {}).get(mask, {}).get(kind, {})
         for name in sorted(set(old) | set(new)):
@@ -353,7 +353,7 @@ def relatives(history: list[Night], tonight: Night, classes: dict[Key, str], win
               moves: Moves) -> dict[tuple[Key, str], float]:
     """Every result's and signal's ``relative_to_class`` tonight, where it has a reference level."""
     return {(key, signal): relative_to_class(reference, now, moves.get((classes[key], signal), 1.0))
-            for signal in CONTINUOUS for key, (reference, now) in tonight_levels(history, tonight, signal,
+            for signal in schema.TIMED_SIGNALS for key, (reference, now) in tonight_levels(history, tonight, signal,
                                                                                   window).items()}
 
 
@@ -365,7 +365,7 @@ def floor_rows(model: noise.NoiseModel, keys: list[Key], classes: dict[Key, str]
     rows = []
     for key in keys:
         row: dict = {"grid": key[0], "config": key[1], "mask": key[2], "class": classes[key]}
-        for signal in CONTINUOUS:
+        for signal in schema.TIMED_SIGNALS:
             floor = model.floor(key, signal, classes[key], factor)
             row[f"{signal}_floor"] = None if math.isinf(floor) else floor
             row[f"{signal}_relative"] = (moved or {}).get((key, signal))
@@ -379,7 +379,7 @@ def class_shifts(history: list[Night], tonight: Night, classes: dict[Key, str], 
     slower by the factor or more, and the common move taken out of each (``noise.common_move``; None for a
     class of too few results) (docs/noise.md)."""
     shifts = []
-    for signal in CONTINUOUS:
+    for signal in schema.TIMED_SIGNALS:
         ratios = {key: now / reference for key, (reference, now) in tonight_levels(history, tonight, signal,
                                                                                    window).items()}
         logs = {key: math.log(ratio) for key, ratio in ratios.items()}
@@ -389,7 +389,7 @@ def class_shifts(history: list[Night], tonight: Night, classes: dict[Key, str], 
             shifts.append({"class": klass, "signal": signal, "results": results, "median": math.exp(median),
                            "slower": sum(ratio >= factor for key, ratio in ratios.items() if classes[key] == klass),
                            "move": math.exp(common[klass]) if klass in common else None})
-    return sorted(shifts, key=lambda row: (row["class"], CONTINUOUS.index(row["signal"])))
+    return sorted(shifts, key=lambda row: (row["class"], schema.TIMED_SIGNALS.index(row["signal"])))
 
 
 def tonight_levels(history: list[Night], tonight: Night, signal: str, window: int) -> dict[Key, tuple[float, float]]:
@@ -405,11 +405,11 @@ def class_moves(shifts: list[dict]) -> Moves:
 
 def fitted_model(history: list[Night], tonight: Night, classes: dict[Key, str],
                  calibration: tuple[Night, Night] | None) -> noise.NoiseModel:
-    series = {key: {s: [n.value(key, s) for n in history] for s in CONTINUOUS} for key in tonight.values}
+    series = {key: {s: [n.value(key, s) for n in history] for s in schema.TIMED_SIGNALS} for key in tonight.values}
     pair = None
     if calibration:
         a, b = calibration
-        pair = {key: {s: [a.value(key, s), b.value(key, s)] for s in CONTINUOUS} for key in tonight.values}
+        pair = {key: {s: [a.value(key, s), b.value(key, s)] for s in schema.TIMED_SIGNALS} for key in tonight.values}
     return noise.fit(series, classes, pair)
 
 
@@ -518,7 +518,7 @@ def changed_names(store: ResultsStore, machine: str, baseline: RunFile, contende
 
 def keep_suspects(store: ResultsStore, verdict: Verdict) -> None:
     """Tonight's suspects beside its results (``<commit>.verdict``), for tomorrow's persistence rule."""
-    suspects = [f.as_dict() | {"bar": max(verdict.factor, f.floor if f.signal in CONTINUOUS else 1.0)}
+    suspects = [f.as_dict() | {"bar": max(verdict.factor, f.floor if f.signal in schema.TIMED_SIGNALS else 1.0)}
                 for f in verdict.level("suspect")]
     write_whole(verdict_path(store, verdict.machine, verdict.contender.commit_hash),
                 json.dumps({"contender": verdict.contender.commit_hash, "suspects": suspects}))
