@@ -44,12 +44,14 @@ def write_run(
     params=SMALL_PARAMS,
     figures: dict[str, list[float | None]] | None = None,
     visits: dict[tuple[int, str], list[float]] | None = None,
+    versions: dict[str, str] | None = None,
 ) -> Path:
     """One results file: ``walls[method][i]`` is the wall time of config i (None: failed), the night's
     (``track_wall_time_<mask>``) or asv's (``time_<mask>``).
 
     ``figures["track_gpu_time_materialized"][i]``, etc.: the night class's other figures;
-    ``visits[(i, mask)]``: the night's visits of that wall time, written to ``<commit>.night``.
+    ``visits[(i, mask)]``: the night's visits of that wall time, written to ``<commit>.night``;
+    ``versions[method]``: that benchmark's asv version, where not "1".
     """
     write_benchmarks_json(results_dir, grid, params)
     machine_dir = results_dir / machine
@@ -61,7 +63,8 @@ def write_run(
     count = len(combinations)
     for method, values in {**walls, **(figures or {})}.items():
         assert len(values) == count
-        add_track(results, schema.benchmark_name(class_of(method, grid), method), params, values)
+        add_track(results, schema.benchmark_name(class_of(method, grid), method), params, values,
+                  (versions or {}).get(method, "1"))
     results.save(str(results_dir))
     if visits:
         labels = [", ".join(combination) for combination in combinations]
@@ -72,10 +75,10 @@ def write_run(
     return machine_dir / results._filename.split("/")[-1]
 
 
-def add_track(results: Results, name: str, params, values: list[float | None]) -> None:
+def add_track(results: Results, name: str, params, values: list[float | None], version: str = "1") -> None:
     count = len(values)
     results.add_result(
-        {"name": name, "version": "1", "params": params},
+        {"name": name, "version": version, "params": params},
         BenchmarkResult(result=values, samples=[None] * count, number=[None] * count,
                         errcode=0, stderr="", profile=None),
     )

@@ -30,7 +30,7 @@ def check(*args: str):
 
 
 def write_night(results: Path, index: int, wall: dict[tuple[int, str], float], gpu: dict[tuple[int, str], float],
-                counts: dict[tuple[int, str, str], float] | None = None) -> str:
+                counts: dict[tuple[int, str, str], float] | None = None, versions: dict[str, str] | None = None) -> str:
     """Night ``index``: one value per config and mask (a night is one measuring process)."""
     commit = f"{index + 1:08x}" + "c" * 32
     walls = {f"track_wall_time_{mask}": [wall[(i, mask)] for i in range(4)] for mask in ("materialized", "causal_bias")}
@@ -38,7 +38,7 @@ def write_night(results: Path, index: int, wall: dict[tuple[int, str], float], g
     for count, value in COUNTS.items():
         for mask in ("materialized", "causal_bias"):
             figures[f"track_{count}_{mask}"] = [(counts or {}).get((i, mask, count), value) for i in range(4)]
-    write_run(results, "box", commit, 1_000_000 + index * 86_400_000, walls, figures=figures)
+    write_run(results, "box", commit, 1_000_000 + index * 86_400_000, walls, figures=figures, versions=versions)
     return commit
 
 
@@ -122,6 +122,47 @@ def test_a_changed_count_is_a_regression_at_once_with_its_names(tmp_path):
     assert report["name_changes"] == [{"config": CONFIGS[1], "mask": "causal_bias", "change": "+aten::alias x1"}]
     markdown = check("--results-dir", str(results)).stdout
     assert f"- {CONFIGS[1]} causal_bias: +aten::alias x1" in markdown
+
+
+def test_a_benchmark_of_a_new_version_is_not_compared_with_the_history_as_in_asv_compare(tmp_path):
+    """The suite bumps a benchmark's version where what its result means changed: tonight's count and GPU time
+    of that benchmark are not compared with the history's (asv compare greys such a pair), and the report names
+    it; the same change without the bump is a regression, and the other benchmarks are judged as ever."""
+    rng = random.Random(3)
+    results = tmp_path / "results"
+    for night in range(3):
+        write_night(results, night, *nightly_noise(rng, night))
+    wall, gpu = nightly_noise(rng, 3)
+    gpu[(2, "causal_bias")] *= 1.5  # a GPU time half as long again
+    counts = {(1, "causal_bias", "aten_ops"): 86.0, (3, "materialized", "aten_ops"): 86.0}
+    bumped = {"track_aten_ops_causal_bias": "2", "track_gpu_time_causal_bias": "2"}
+    write_night(results, 3, wall, gpu, counts=counts, versions=bumped)
+    code, report = run_check(results)
+    assert code == 1
+    # the materialized mask's count keeps version 1: still a regression; the bumped ones are not compared
+    assert [(f["config"], f["mask"], f["signal"]) for f in report["regressions"]] == [
+        (CONFIGS[3], "materialized", "aten_ops")]
+    assert not [f for f in report["suspects"] + report["noise"] if f["mask"] == "causal_bias"]
+    assert report["new_series"] == [schema.benchmark_name("AttentionBiasNightCPU", method) for method in sorted(bumped)]
+    markdown = check("--results-dir", str(results)).stdout
+    assert "## Benchmarks of a new version, compared from tonight on (2)" in markdown
+    assert "- `attention_bias.AttentionBiasNightCPU.track_gpu_time_causal_bias`" in markdown
+
+
+def test_without_the_version_bump_the_same_night_is_judged_against_the_history(tmp_path):
+    rng = random.Random(3)
+    results = tmp_path / "results"
+    for night in range(3):
+        write_night(results, night, *nightly_noise(rng, night))
+    wall, gpu = nightly_noise(rng, 3)
+    gpu[(2, "causal_bias")] *= 1.5
+    write_night(results, 3, wall, gpu, counts={(1, "causal_bias", "aten_ops"): 86.0})
+    code, report = run_check(results)
+    assert code == 1 and report["new_series"] == []
+    assert (CONFIGS[1], "causal_bias", "aten_ops") in {(f["config"], f["mask"], f["signal"])
+                                                        for f in report["regressions"]}
+    assert (CONFIGS[2], "causal_bias", "gpu") in {(f["config"], f["mask"], f["signal"])
+                                                  for f in report["regressions"] + report["suspects"]}
 
 
 # ---------------------------------------------------------------- real runs

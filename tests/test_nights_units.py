@@ -107,3 +107,28 @@ def test_a_signal_named_at_run_time_reads_the_same_value(tmp_path):
     wall, gpu = "".join(["wa", "ll"]), "".join(["g", "pu"])
     assert (nights.signal_value(row, "materialized", wall), nights.signal_value(row, "materialized", gpu)) == (1.0, 0.1)
     assert nights.signal_value(row, "materialized", "aten_ops") is None
+
+
+def test_a_night_reads_each_benchmarks_version_and_the_history_keeps_tonights_series(tmp_path):
+    walls = {"track_wall_time_materialized": [1.0, 2.0, 3.0, 4.0], "track_wall_time_causal_bias": [5.0] * 4}
+    gpus = {"track_gpu_time_materialized": [0.5] * 4}
+    before = night_run(tmp_path / "a", walls, gpus)
+    results = tmp_path / "b" / "results"
+    write_run(results, "box", "b" * 40, 2_000, walls, figures=gpus, versions={"track_wall_time_materialized": "2"})
+    store = ResultsStore(results)
+    tonight = nights.read_night(store, store.runs("box")[0])
+    wall = schema.benchmark_name("AttentionBiasNightCPU", "track_wall_time_materialized")
+    assert (before.versions[wall], tonight.versions[wall]) == ("1", "2")
+    assert nights.benchmark_of(KEY, schema.WALL) == wall
+    assert nights.benchmark_of(KEY, schema.GPU) == wall.replace("wall_time", "gpu_time")
+    assert nights.benchmark_of(KEY, "kernels") == wall.replace("wall_time", "kernels")
+    (series,), changed = nights.in_tonights_series([before], tonight)
+    assert changed == [wall]
+    # only the bumped benchmark's values leave the history: the other mask's wall time, the GPU time stay
+    assert [series.value(("cpu", label, "materialized"), schema.WALL) for label in LABELS] == [None] * 4
+    assert series.value(("cpu", LABELS[1], "causal_bias"), schema.WALL) == 5.0
+    assert series.value(KEY, schema.GPU) == 0.5
+    assert nights.in_tonights_series([before], before) == ([before], [])
+    # a benchmark tonight lacks (not run, failed) starts no new series
+    tonight.versions.pop(wall)
+    assert nights.in_tonights_series([before], tonight) == ([before], [])

@@ -18,11 +18,22 @@ Key = tuple[str, str, str]  # (grid name, config label, mask)
 SIGNALS = (*schema.TIMED_SIGNALS, *schema.COUNT_FIGURES)
 
 
+def figure_of(signal: str) -> str:
+    """The night figure a signal is recorded as: the wall and GPU times', or the count's own."""
+    return {schema.WALL: schema.WALL_TIME.name, schema.GPU: schema.GPU_TIME.name}.get(signal, signal)
+
+
+def benchmark_of(key: Key, signal: str) -> str:
+    """The asv benchmark a key's signal is recorded in: its grid's night class, the figure's track_* of its mask."""
+    grid = next(grid for grid in schema.GRIDS if grid.name == key[0])
+    return schema.benchmark_name(grid.night_class, schema.night_method(figure_of(signal), key[2]))
+
+
 def signal_value(row: ConfigRow, mask: str, signal: str) -> float | None:
     if signal == schema.WALL:
         measurement = row.walls[mask]
         return measurement.value if measurement.ok else None
-    return row.figure(schema.GPU_TIME.name if signal == schema.GPU else signal, mask)
+    return row.figure(figure_of(signal), mask)
 
 
 @dataclasses.dataclass
@@ -32,6 +43,7 @@ class Night:
     run: RunFile | None
     values: dict[Key, dict[str, float | None]]
     problems: list[str] = dataclasses.field(default_factory=list)
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)  # asv's version of each benchmark recorded
 
     def value(self, key: Key, signal: str) -> float | None:
         return self.values.get(key, {}).get(signal)
@@ -49,7 +61,23 @@ def read_night(store: ResultsStore, run: RunFile) -> Night:
         for row in rows:
             for mask in schema.MASKS:
                 values[(grid.name, row.label, mask)] = {signal: signal_value(row, mask, signal) for signal in SIGNALS}
-    return Night(run, values, problems)
+    return Night(run, values, problems, dict(results.benchmark_version))
+
+
+def in_tonights_series(history: list[Night], tonight: Night) -> tuple[list[Night], list[str]]:
+    """The history as asv reads it beside tonight: a value of a benchmark whose version differs from tonight's
+    is not comparable (`asv compare` greys it, `asv publish` shows the current version's alone), so it is left
+    out (None, as a failed result). Returns the history and the benchmarks whose version changed, by name."""
+    changed: set[str] = set()
+    series = []
+    for night in history:
+        other = {name for name, version in night.versions.items()
+                 if tonight.versions.get(name, version) != version}
+        changed |= other
+        series.append(night if not other else dataclasses.replace(night, values={
+            key: {signal: None if benchmark_of(key, signal) in other else value for signal, value in signals.items()}
+            for key, signals in night.values.items()}))
+    return series, sorted(changed)
 
 
 def key_class(nights: list[Night], key: Key) -> str:

@@ -92,6 +92,11 @@ def markdown(verdict: Verdict) -> str:
               tabulate(floor_summary(verdict.floors), headers="keys", tablefmt="github") or "none", "",
               f"## Failed or missing ({len(verdict.not_measured)})", ""]
     parts.extend([f"- {item}" for item in verdict.not_measured] or ["none"])
+    if verdict.new_series:
+        parts += ["", f"## Benchmarks of a new version, compared from tonight on ({len(verdict.new_series)})", "",
+                  "Their `version` differs from the history's: what the result means changed, so, as in asv "
+                  "compare and asv publish, the history's values are not compared with tonight's.", ""]
+        parts.extend(f"- `{name}`" for name in verdict.new_series)
     if verdict.steps is not None:
         parts += ["", f"## Steps found by asv publish over the history ({len(verdict.steps)})", ""]
         rows = [{**d, "before": f"{d['before']:.4g}", "after": f"{d['after']:.4g}",
@@ -163,6 +168,6 @@ def as_json(verdict: Verdict) -> str:
         "noise": [f.as_dict() for f in verdict.level("noise")],
         "name_changes": [{"config": c, "mask": m, "change": v} for (c, m), v in sorted(verdict.names.items())],
         "shifts": verdict.shifts, "floors": verdict.floors, "not_measured": verdict.not_measured,
-        "confirmation": verdict.remeasurement,
+        "new_series": verdict.new_series, "confirmation": verdict.remeasurement,
         "drifts": verdict.steps,
     }, indent=1)

@@ -18,7 +18,7 @@ import sys
 from lib import noise, remeasure
 from lib.cli import ToolError, write_whole
 from lib.findings import LEVELS, Finding
-from lib.nights import Key, Night, read_night, reference_level, result_classes
+from lib.nights import Key, Night, in_tonights_series, read_night, reference_level, result_classes
 from lib.results import ResultsStore, RunFile, dispatch_names, previous_suspects, verdict_path
 from lib.suite import schema
 
@@ -59,6 +59,7 @@ class Verdict:
     remeasurement: dict | None
     steps: list[dict] | None = None  # what asv publish's step detection found, where asked
     shifts: list[dict] = dataclasses.field(default_factory=list)  # class_shifts: tonight per class and signal
+    new_series: list[str] = dataclasses.field(default_factory=list)  # benchmarks whose version changed: not compared
 
     def level(self, level: str) -> list[Finding]:
         return [f for f in self.findings if f.level == level]
@@ -442,6 +443,7 @@ class Judged:
     history: list[Night]
     baseline: RunFile  # the history's last night
     set_aside: list[str]  # the history's nights that did not read whole, and why
+    new_series: list[str]  # the benchmarks whose version tonight differs from the history's (in_tonights_series)
     classes: dict[Key, str]
     model: noise.NoiseModel
     shifts: list[dict]
@@ -458,6 +460,7 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     if not history:
         raise ToolError(f"no readable night before {contender.commit_hash[:8]}: {'; '.join(set_aside)}")
     unmeasured(history, tonight)
+    history, new_series = in_tonights_series(history, tonight)
     classes = result_classes(history, tonight)
     pair = (read_night(store, calibration[0]), read_night(store, calibration[1])) if calibration else None
     model = fitted_model(history, tonight, classes, pair)
@@ -467,7 +470,7 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     findings, candidates = classify(history, tonight, model, classes,
                                     previous_suspects(store, machine, baseline.commit_hash), settings,
                                     class_moves(shifts))
-    return Judged(tonight, history, baseline, set_aside, classes, model, shifts, findings, candidates)
+    return Judged(tonight, history, baseline, set_aside, new_series, classes, model, shifts, findings, candidates)
 
 
 def check(store: ResultsStore, machine: str, history_runs: list[RunFile], contender: RunFile,
@@ -488,7 +491,7 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
                         relatives(history, tonight, night.classes, settings.window, class_moves(night.shifts)))
     return Verdict(machine, baseline, contender, len(history), settings.factor, findings, floors,
                    [f"contender {p}" for p in tonight.problems] + night.set_aside, names, summary,
-                   shifts=night.shifts)
+                   shifts=night.shifts, new_series=night.new_series)
 
 
 def readable_nights(store: ResultsStore, runs: list[RunFile]) -> tuple[list[Night], list[str]]:
