@@ -410,3 +410,26 @@ def test_parameters_that_sort_after_those_described_are_refused_too(tmp_path):
     write_benchmarks_json(store.dir, CPU, [["1", "2"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float64'"]])
     with pytest.raises(ToolError, match="are not those .* describes$"):
         store.load(run)
+
+
+@pytest.mark.parametrize("text", ["{broken", "[1, 2]", '"text"', "[" * 100_000])
+def test_an_unreadable_conf_is_one_line_for_every_tool_that_reads_it(tmp_path, text):
+    """The default results folder and a derived conf read the conf through lib.conf.read_conf alone."""
+    from lib import conf
+
+    path = tmp_path / "asv.conf.json"
+    path.write_text(text)
+    for read in (lambda: results.default_results_dir(path),
+                 lambda: conf.derived_conf(path, None, None, None, tmp_path / "out")):
+        with pytest.raises(ToolError) as raised:
+            read()
+        message = str(raised.value)
+        assert message.startswith(f"cannot read {path}: ") and "\n" not in message
+
+
+def test_the_default_results_folder_is_the_confs_own_relative_to_it(tmp_path):
+    path = tmp_path / "asv.conf.json"
+    path.write_text('{// asv allows comments\n "results_dir": "kept/results"}')
+    assert results.default_results_dir(path) == (tmp_path / "kept" / "results").resolve()
+    path.write_text("{}")
+    assert results.default_results_dir(path) == (tmp_path / "results").resolve()

@@ -109,6 +109,17 @@ def known_machine(name: str) -> bool:
     return True
 
 
+def read_conf(conf_path: Path) -> dict:
+    """An asv conf file as asv reads it (JSON with comments), or one line saying why it cannot be read."""
+    try:
+        conf = json5.loads(conf_path.read_text())
+    except (OSError, ValueError, RecursionError) as error:
+        raise ToolError(f"cannot read {conf_path}: {one_line(error)}") from None
+    if not isinstance(conf, dict):
+        raise ToolError(f"cannot read {conf_path}: not a JSON object")
+    return conf
+
+
 def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
                  html_dir: Path | None, out_dir: Path, overrides: dict | None = None) -> tuple[Path, dict]:
     """A copy of asv.conf.json with absolute paths and the given overrides (``overrides``: any key).
@@ -116,10 +127,7 @@ def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
     asv resolves a conf's paths from the conf's own folder, so the copy holds
     absolute ones and can live anywhere.
     """
-    try:
-        conf = json5.loads(conf_path.read_text())
-    except (OSError, ValueError) as error:
-        raise ToolError(f"cannot read {conf_path}: {one_line(error)}") from None
+    conf = read_conf(conf_path)
     base = conf_path.parent.resolve()
     for key, default in (("repo", "."), ("benchmark_dir", "benchmarks"), ("results_dir", "results"),
                          ("html_dir", "html"), ("env_dir", "env")):

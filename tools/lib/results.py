@@ -19,6 +19,7 @@ from pathlib import Path
 from asv.results import Results
 
 from lib.cli import ToolError, one_line
+from lib.conf import read_conf
 from lib.suite import DEFAULT_CONF, schema
 
 # The start of an asv results file as asv writes it: commit hash, environment, date.
@@ -37,13 +38,7 @@ def open_machine(args: argparse.Namespace) -> tuple[ResultsStore, str]:
 
 def default_results_dir(conf_path: Path = DEFAULT_CONF) -> Path:
     """results_dir of asv.conf.json, relative to the conf file (asv's rule)."""
-    try:
-        import json5
-
-        conf = json5.loads(conf_path.read_text())
-    except (OSError, ValueError, RecursionError) as error:
-        raise ToolError(f"cannot read {conf_path}: {error}") from None
-    return (conf_path.parent / conf.get("results_dir", "results")).resolve()
+    return (conf_path.parent / read_conf(conf_path).get("results_dir", "results")).resolve()
 
 
 @dataclasses.dataclass(frozen=True)
