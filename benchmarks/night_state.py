@@ -17,13 +17,16 @@ from .schema import (
     ALLOCATIONS,
     ATEN_OPS,
     BACKEND_CODES,
+    GPU,
     GPU_TIME,
     KERNELS,
     NIGHT_FIGURES,
     PEAK_MEMORY,
+    PHASE_SIGNALS,
     PYTHON_CALLS,
     SDPA_BACKEND,
     SYNCS,
+    WALL,
     WALL_TIME,
     AttentionConfig,
     backend_of,
@@ -82,6 +85,18 @@ class MaskFigures:
     peak_memory: int | None = None  # CUDA only
     dispatch: DispatchCounts | None = None
     errors: list[str] = dataclasses.field(default_factory=list)  # what could not be measured, and why
+    missed: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # by the night's phase: what failed
+
+    def failed(self, phase: str, message: str) -> None:
+        """A measurement of the night's ``phase`` that failed: said in the errors, kept by phase."""
+        self.errors.append(message)
+        self.missed.setdefault(phase, []).append(message)
+
+    def in_part(self) -> dict[str, list[str]]:
+        """The timed signals whose figure was taken though a visit of it failed (PHASE_SIGNALS), and what failed."""
+        figures = {WALL: self.wall_seconds, GPU: self.kernel_seconds}
+        return {PHASE_SIGNALS[phase]: messages for phase, messages in self.missed.items()
+                if phase in PHASE_SIGNALS and figures[PHASE_SIGNALS[phase]] is not None}
 
     @property
     def backend(self) -> str:

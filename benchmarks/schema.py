@@ -132,6 +132,11 @@ SM_CLOCK = "sm_clock"
 # The night file's visits of each signal, by label and mask: what its figures were taken from, and the SM
 # clock read beside each GPU-time build.
 NIGHT_VISITS = {WALL: "wall_visits", GPU: "gpu_time_visits", SM_CLOCK: "sm_clock_mhz"}
+# The night file's signals measured in part, by label and mask, each with what failed: a visit of a later pass
+# that failed leaves a figure from fewer visits (the fastest of fewer reads slower), which the check leaves out.
+NIGHT_IN_PART = "measured_in_part"
+# The night's phases whose visits make a timed signal's figure: a failed one leaves that figure in part.
+PHASE_SIGNALS = {"wall": WALL, "kernel": GPU}
 # The night file's timeline of the setup_cache process, epoch seconds in this order: the process's start,
 # setup_cache's call, torch imported, the measuring code imported (torch.nn.attention.bias brings in
 # torch._dynamo), the device checked ("imported": CUDA's driver started), the measurement's end, the side

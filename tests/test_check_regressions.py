@@ -165,6 +165,27 @@ def test_without_the_version_bump_the_same_night_is_judged_against_the_history(t
                                                   for f in report["regressions"] + report["suspects"]}
 
 
+def test_a_gpu_time_measured_in_part_is_listed_and_never_judged(tmp_path):
+    """A later GPU pass failed: the figure of the one build left reads 1.5x. Listed as measured in part, never a
+    regression; the same night without the mark is one."""
+    rng = random.Random(3)
+    results = tmp_path / "results"
+    for night in range(3):
+        write_night(results, night, *nightly_noise(rng, night))
+    wall, gpu = nightly_noise(rng, 3)
+    gpu[(2, "causal_bias")] *= 1.5
+    commit = write_night(results, 3, wall, gpu)
+    code, report = run_check(results)
+    assert code == 1 and (CONFIGS[2], "causal_bias", "gpu") in {
+        (f["config"], f["mask"], f["signal"]) for f in report["regressions"] + report["suspects"]}
+    (results / "box" / f"{commit}{schema.NIGHT_SUFFIX}").write_text(json.dumps(
+        {schema.NIGHT_IN_PART: {CONFIGS[2]: {"causal_bias": {schema.GPU: ["GPU pass 1: building failed: OOM"]}}}}))
+    code, report = run_check(results)
+    assert code == 0 and report["regressions"] == report["suspects"] == []
+    assert report["not_measured"] == [f"contender AttentionBiasNightCPU.track_gpu_time_causal_bias({CONFIGS[2]}): "
+                                      "measured in part, not judged: GPU pass 1: building failed: OOM"]
+
+
 # ---------------------------------------------------------------- real runs
 
 

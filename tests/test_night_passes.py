@@ -196,3 +196,36 @@ def test_the_night_file_keeps_every_gpu_time_and_its_clock(passes, tmp_path, mon
     label = next(config.label for config in state.figures if config.batch_size == 8)
     assert record["gpu_time_visits"][label] == {mask: [0.001] * 2 for mask in grid.MASKS}
     assert record["sm_clock_mhz"][label] == {mask: [1980] * 2 for mask in grid.MASKS}
+
+
+def test_a_later_pass_that_failed_marks_its_figure_measured_in_part_in_the_night_file(monkeypatch, tmp_path):
+    """Batch 8's build fails in the second wall pass and in the first GPU pass: its wall time and GPU time come
+    from fewer visits, and the night file says so, with what failed; batch 16's figures are whole."""
+    import json
+
+    attempts = Counter()
+
+    def fails(config, events):  # batch 8's builds: the first pass's, the later wall passes', the GPU passes'
+        attempts[config.batch_size] += 1
+        return config.batch_size == 8 and attempts[8] in (2, night.WALL_PASSES + 1)
+
+    state, _ = stand_in_night(monkeypatch, fails)
+    monkeypatch.setenv(grid.DISPATCH_FILE_VARIABLE, str(tmp_path / "c.dispatch"))
+    night.write_night(state, 1.0)
+    record = json.loads((tmp_path / "c.night").read_text())
+    label = next(config.label for config in state.figures if config.batch_size == 8)
+    oom = "building failed: RuntimeError: CUDA out of memory"
+    assert record[grid.NIGHT_IN_PART] == {label: {mask: {grid.WALL: [f"pass 2: {oom}"],
+                                                         grid.GPU: [f"GPU pass 1: {oom}"]} for mask in grid.MASKS}}
+    visits = {batch: len(_figures(state, batch, "materialized").wall_visits) for batch in (8, 16)}
+    assert visits == {8: night.WALL_PASSES - 1, 16: night.WALL_PASSES}
+
+
+def test_a_figure_whose_every_visit_failed_is_failed_not_measured_in_part():
+    figures = night.MaskFigures(wall_visits=[2e-4])
+    figures.failed("wall", "pass 2: building failed: OOM")
+    figures.failed("kernel", "GPU time failed: capture")
+    figures.failed("counts", "counting failed: boom")
+    assert figures.in_part() == {grid.WALL: ["pass 2: building failed: OOM"]}  # no GPU time at all: failed
+    assert figures.errors == ["pass 2: building failed: OOM", "GPU time failed: capture", "counting failed: boom"]
+    assert night.MaskFigures(wall_visits=[2e-4], kernel_visits=[1e-4]).in_part() == {}

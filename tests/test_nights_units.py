@@ -132,3 +132,48 @@ def test_a_night_reads_each_benchmarks_version_and_the_history_keeps_tonights_se
     # a benchmark tonight lacks (not run, failed) starts no new series
     tonight.versions.pop(wall)
     assert nights.in_tonights_series([before], tonight) == ([before], [])
+
+
+def test_a_signal_measured_in_part_is_read_as_failed_and_said_among_the_problems(tmp_path):
+    import json
+
+    walls = {"track_wall_time_materialized": [1.0, 2.0, 3.0, 4.0], "track_wall_time_causal_bias": [5.0] * 4}
+    gpus = {"track_gpu_time_materialized": [0.5] * 4, "track_gpu_time_causal_bias": [0.25] * 4}
+    results = tmp_path / "results"
+    write_run(results, "box", "a" * 40, 1_000, walls, figures=gpus)
+    in_part = {LABELS[1]: {"materialized": {schema.WALL: ["pass 2: building failed: OOM"]},
+                           "causal_bias": {schema.GPU: ["GPU pass 1: building failed: OOM", "GPU time failed: x"]}}}
+    (results / "box" / f"{'a' * 40}{schema.NIGHT_SUFFIX}").write_text(
+        json.dumps({schema.NIGHT_VISITS[schema.WALL]: {}, schema.NIGHT_IN_PART: in_part}))
+    store = ResultsStore(results)
+    night = nights.read_night(store, store.runs("box")[0])
+    assert night.value(("cpu", LABELS[1], "materialized"), schema.WALL) is None
+    assert night.value(("cpu", LABELS[1], "materialized"), schema.GPU) == 0.5
+    assert night.value(("cpu", LABELS[1], "causal_bias"), schema.WALL) == 5.0
+    assert night.value(("cpu", LABELS[1], "causal_bias"), schema.GPU) is None
+    assert night.value(("cpu", LABELS[0], "materialized"), schema.WALL) == 1.0
+    assert night.problems == [
+        f"AttentionBiasNightCPU.track_wall_time_materialized({LABELS[1]}): measured in part, not judged: "
+        "pass 2: building failed: OOM",
+        f"AttentionBiasNightCPU.track_gpu_time_causal_bias({LABELS[1]}): measured in part, not judged: "
+        "GPU pass 1: building failed: OOM; GPU time failed: x"]
+
+
+def test_a_night_file_whose_signals_in_part_are_damaged_is_one_line(tmp_path):
+    import json
+
+    import pytest
+    from lib.cli import ToolError
+
+    results = tmp_path / "results"
+    write_run(results, "box", "a" * 40, 1_000, {"track_wall_time_materialized": [1.0] * 4})
+    path = results / "box" / f"{'a' * 40}{schema.NIGHT_SUFFIX}"
+    store = ResultsStore(results)
+    for damaged in ({LABELS[0]: {"materialized": {"kernels": ["x"]}}}, {LABELS[0]: {"materialized": {"wall": [1]}}},
+                    [1]):
+        path.write_text(json.dumps({schema.NIGHT_IN_PART: damaged}))
+        with pytest.raises(ToolError, match=rf"^corrupt {path}: "):
+            store.night_in_part(store.runs("box")[0])
+    path.write_text("[]")
+    with pytest.raises(ToolError, match=rf"^corrupt {path}: not a JSON object$"):
+        store.night_in_part(store.runs("box")[0])

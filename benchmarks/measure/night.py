@@ -26,6 +26,7 @@ from ..schema import (
     GPU,
     GPU_REST_SECONDS,
     MASKS,
+    NIGHT_IN_PART,
     NIGHT_SUFFIX,
     NIGHT_TIMELINE,
     NIGHT_VISITS,
@@ -135,7 +136,7 @@ class NightPasses:
             try:
                 action()
             except Exception as error:  # out of memory, a kernel or capture error: this figure's outcome
-                figures.errors.append(f"{what} failed: {describe(error)}")
+                figures.failed(phase, f"{what} failed: {describe(error)}")
 
     def first_pass(self, config: AttentionConfig) -> None:
         """Check both masks; where they agree, a first visit of each."""
@@ -176,18 +177,19 @@ class NightPasses:
         """The configs whose masks agreed in the first pass, in the given order."""
         return [config for config in configs if self.state.verdicts.get(config) is None]
 
-    def rebuilt(self, config: AttentionConfig, which: str) -> ForwardCase | None:
-        """A checked config built again for a later pass; None where that failed, said on both masks."""
+    def rebuilt(self, config: AttentionConfig, which: str, phase: str) -> ForwardCase | None:
+        """A checked config built again for a later pass of ``phase``; None where that failed, said on both
+        masks."""
         try:
             return self.build(config)
         except Exception as error:
             for figures in self.state.figures[config].values():
-                figures.errors.append(f"{which}: building failed: {describe(error)}")
+                figures.failed(phase, f"{which}: building failed: {describe(error)}")
             return None
 
     def _revisit(self, config: AttentionConfig, index: int, masks: tuple[str, ...], last: bool, short: bool) -> None:
         figures = self.state.figures[config]
-        case = self.rebuilt(config, f"pass {index + 1}")
+        case = self.rebuilt(config, f"pass {index + 1}", "wall")
         if case is None:
             return
         self.visit(case, figures, masks, SHORT_VISIT_BLOCK_SECONDS if short else VISIT_BLOCK_SECONDS)
@@ -223,7 +225,7 @@ class NightPasses:
                           measure: Callable[[ForwardCase, str, MaskFigures], None]) -> None:
         """Build ``config`` again (for ``which`` pass) and ``measure`` each of ``masks`` on it, each in turn."""
         figures = self.state.figures[config]
-        case = self.rebuilt(config, which)
+        case = self.rebuilt(config, which, phase)
         if case is None:
             return
         for mask in masks:
@@ -355,7 +357,9 @@ def write_night(state: GridState, seconds: float, marks: list[float | None] | No
     marks = marks or [None] * (len(NIGHT_TIMELINE) - 1)
     assert len(marks) == len(NIGHT_TIMELINE) - 1, marks
     timeline = dict(zip(NIGHT_TIMELINE, [*marks, time.time()]))
+    in_part = {config.label: {mask: signals for mask, f in figures.items() if (signals := f.in_part())}
+               for config, figures in _measured(state) if any(f.in_part() for f in figures.values())}
     record = {"seconds": seconds, "phases": state.phases, "timeline": timeline, NIGHT_VISITS[WALL]: visits,
-              NIGHT_VISITS[GPU]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks}
+              NIGHT_VISITS[GPU]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks, NIGHT_IN_PART: in_part}
     write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
 

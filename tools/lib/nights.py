@@ -50,7 +50,10 @@ class Night:
 
 
 def read_night(store: ResultsStore, run: RunFile) -> Night:
+    """The run's values; a timed signal its night measured in part (a later visit failed, the figure from the
+    visits before it) is left out, as a failed one, and said among the problems: never judged as a whole one."""
     results = store.load(run)
+    in_part = store.night_in_part(run)
     values: dict[Key, dict[str, float | None]] = {}
     problems: list[str] = []
     for grid in schema.GRIDS:
@@ -61,6 +64,12 @@ def read_night(store: ResultsStore, run: RunFile) -> Night:
         for row in rows:
             for mask in schema.MASKS:
                 values[(grid.name, row.label, mask)] = {signal: signal_value(row, mask, signal) for signal in SIGNALS}
+                for signal, messages in in_part.get(row.label, {}).get(mask, {}).items():
+                    if values[(grid.name, row.label, mask)].get(signal) is not None:
+                        values[(grid.name, row.label, mask)][signal] = None
+                        method = schema.night_method(figure_of(signal), mask)
+                        problems.append(f"{grid.night_class}.{method}({row.label}): measured in part, not judged: "
+                                        + "; ".join(messages))
     return Night(run, values, problems, dict(results.benchmark_version))
 
 

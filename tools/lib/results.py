@@ -14,13 +14,17 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from asv.results import Results
 
 from lib.cli import ToolError, one_line
 from lib.conf import read_conf
 from lib.suite import DEFAULT_CONF, schema
+
+_T = TypeVar("_T")
 
 # The start of an asv results file as asv writes it: commit hash, environment, date.
 HEAD = re.compile(r'\{"commit_hash": "(?P<commit>[0-9a-f]+)", "env_name": "[^"]*", "date": (?P<date>\d+)')
@@ -219,17 +223,40 @@ class ResultsStore:
     def night_visits(self, run: RunFile, signal: str = schema.WALL) -> dict[str, dict[str, list[float]]]:
         """Each wall time's (or, ``signal`` schema.GPU, GPU time's) visits in the run's night (``<commit>.night``),
         by label and mask; {} without the file."""
+        def visits(record: dict) -> dict[str, dict[str, list[float]]]:
+            found = record[schema.NIGHT_VISITS[signal]]
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+                       for masks in found.values() for values in masks.values() for v in values):
+                raise ValueError("a visit is not a positive number")
+            return found
+
+        return self._night_file(run, visits)
+
+    def night_in_part(self, run: RunFile) -> dict[str, dict[str, dict[str, list[str]]]]:
+        """The signals the run's night measured in part, by label and mask, each with what failed
+        (schema.NIGHT_IN_PART); {} without the file or the entry (a night before it was recorded)."""
+        def in_part(record: dict) -> dict[str, dict[str, dict[str, list[str]]]]:
+            found = record.get(schema.NIGHT_IN_PART, {})
+            if not all(signal in schema.TIMED_SIGNALS and all(isinstance(m, str) for m in messages)
+                       for masks in found.values() for signals in masks.values()
+                       for signal, messages in signals.items()):
+                raise ValueError("a signal measured in part is not a timed signal with its errors")
+            return found
+
+        return self._night_file(run, in_part)
+
+    def _night_file(self, run: RunFile, read: Callable[[dict], _T]) -> _T | dict:
+        """``read`` of the run's night file (``<commit>.night``); {} without the file; one line where damaged."""
         path = run.path.parent / f"{run.commit_hash}{schema.NIGHT_SUFFIX}"
         if not path.is_file():
             return {}
         try:
-            visits = json.loads(path.read_text())[schema.NIGHT_VISITS[signal]]
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-                       for masks in visits.values() for values in masks.values() for v in values):
-                raise ValueError("a visit is not a positive number")
+            record = json.loads(path.read_text())
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+            return read(record)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
             raise ToolError(f"corrupt {path}: {one_line(error)}") from None
-        return visits
 
     def param_names(self, grid: schema.Grid) -> list[str]:
         """param_names of a grid's classes, from asv's benchmarks.json."""
