@@ -57,6 +57,7 @@ GRIDS = (
     Grid("gpu", "cuda", GPU_PARAMS, "AttentionBias", "AttentionBiasNight"),
     Grid("cpu", "cpu", CPU_PARAMS, "AttentionBiasCPU", "AttentionBiasNightCPU"),
 )
+GRIDS_BY_NAME = {grid.name: grid for grid in GRIDS}
 
 
 def timed_method(mask: str) -> str:

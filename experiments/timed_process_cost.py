@@ -59,7 +59,7 @@ def main() -> int:
     parser.add_argument("--configs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    grid = next(g for g in schema.GRIDS if g.name == args.grid)
+    grid = schema.GRIDS_BY_NAME[args.grid]
     count = len(schema.grid_configs(grid.params, grid.device))
     rng = random.Random(args.seed)
     chosen = [(rng.randrange(count), rng.choice(schema.MASKS)) for _ in range(args.configs)]

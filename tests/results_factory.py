@@ -11,7 +11,7 @@ from asv.runner import BenchmarkResult
 from lib.suite import schema
 
 SMALL_PARAMS = [["1", "2"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]]
-CPU = next(grid for grid in schema.GRIDS if grid.name == "cpu")
+CPU = schema.GRIDS_BY_NAME["cpu"]
 
 
 def write_benchmarks_json(results_dir: Path, grid: schema.Grid = CPU, params=SMALL_PARAMS) -> None:

@@ -32,7 +32,7 @@ from lib.suite import schema
 
 MACHINE = "ci"
 SUITE_FILES = ("tools", "benchmarks", "inject", "asv.conf.json")
-CPU = next(grid for grid in schema.GRIDS if grid.name == "cpu")
+CPU = schema.GRIDS_BY_NAME["cpu"]
 WORKER = "-m benchmarks.measure.worker"
 WORKER_START = re.compile(r"-m benchmarks\.measure\.worker --device cpu --quiet-lock /\S+\.lock")
 

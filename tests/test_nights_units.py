@@ -134,6 +134,23 @@ def test_a_night_reads_each_benchmarks_version_and_the_history_keeps_tonights_se
     assert nights.in_tonights_series([before], tonight) == ([before], [])
 
 
+def test_versions_are_compared_for_equality_alone(tmp_path):
+    """A version bumped from v9 to v10 (tonight's sorts before the history's) is a change, and so is one set
+    back; the same version read from two files (equal strings, not the same object) is none."""
+    walls = {"track_wall_time_materialized": [1.0] * 4}
+    read = []
+    for index, version in enumerate(("v10", "v9", "v9")):
+        results = tmp_path / str(index) / "results"
+        write_run(results, "box", "a" * 40, 1_000, walls, versions={"track_wall_time_materialized": version})
+        store = ResultsStore(results)
+        read.append(nights.read_night(store, store.runs("box")[0]))
+    later, earlier, again = read
+    wall = schema.benchmark_name("AttentionBiasNightCPU", "track_wall_time_materialized")
+    assert nights.in_tonights_series([earlier], later)[1] == [wall]
+    assert nights.in_tonights_series([later], earlier)[1] == [wall]
+    assert nights.in_tonights_series([earlier], again) == ([earlier], [])
+
+
 def test_a_signal_measured_in_part_is_read_as_failed_and_said_among_the_problems(tmp_path):
     import json
 

@@ -362,7 +362,7 @@ def test_damaged_dispatch_names_are_refused_naming_the_file(tmp_path):
     path.write_text("[1]")
     with pytest.raises(ToolError) as raised:
         results.dispatch_names(store, "box", run.commit_hash)
-    assert str(raised.value) == f"corrupt names file {path}: not an object"
+    assert str(raised.value) == f"corrupt names file {path}: not a JSON object"
     path.write_text("{broken")
     with pytest.raises(ToolError, match=rf"^corrupt names file {path}: \S"):
         results.dispatch_names(store, "box", run.commit_hash)

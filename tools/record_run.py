@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     torch_info = probe_torch(args.python)
     grid_name = args.grid if args.grid != "auto" else ("gpu" if torch_info["cuda"] else "cpu")
-    grid = next(g for g in schema.GRIDS if g.name == grid_name)
+    grid = schema.GRIDS_BY_NAME[grid_name]
     conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir,
                                    REPO_ROOT / ".asv" / "conf")
     if args.at_torch_commit:

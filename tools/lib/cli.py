@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import json
 import os
 import re
 import sys
@@ -113,6 +114,18 @@ def write_report(path: Path, text: str) -> None:
         if error.errno in MACHINE_WRITE_ERRORS:
             raise
         raise ToolError(f"cannot write {path}: {one_line(error)}") from None
+
+
+def read_json_object(path: Path, damaged: str, loads: Callable[[str], object] = json.loads) -> dict:
+    """A JSON file that must hold an object; where it cannot be read or parsed, or holds anything else, one
+    line: ``damaged`` (say "corrupt names file"), the path, why."""
+    try:
+        data = loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as error:
+        raise ToolError(f"{damaged} {path}: {one_line(error)}") from None
+    if not isinstance(data, dict):
+        raise ToolError(f"{damaged} {path}: not a JSON object")
+    return data
 
 
 def one_line(error: BaseException) -> str:

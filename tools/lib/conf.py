@@ -20,7 +20,7 @@ import json5
 from filelock import FileLock
 
 from lib.bytecode import child_environment
-from lib.cli import ToolError, one_line, write_whole
+from lib.cli import ToolError, read_json_object, write_whole
 from lib.suite import REPO_ROOT
 from lib.supervisor import supervised
 
@@ -111,13 +111,7 @@ def known_machine(name: str) -> bool:
 
 def read_conf(conf_path: Path) -> dict:
     """An asv conf file as asv reads it (JSON with comments), or one line saying why it cannot be read."""
-    try:
-        conf = json5.loads(conf_path.read_text())
-    except (OSError, ValueError, RecursionError) as error:
-        raise ToolError(f"cannot read {conf_path}: {one_line(error)}") from None
-    if not isinstance(conf, dict):
-        raise ToolError(f"cannot read {conf_path}: not a JSON object")
-    return conf
+    return read_json_object(conf_path, "cannot read", json5.loads)
 
 
 def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,

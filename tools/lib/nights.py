@@ -25,7 +25,7 @@ def figure_of(signal: str) -> str:
 
 def benchmark_of(key: Key, signal: str) -> str:
     """The asv benchmark a key's signal is recorded in: its grid's night class, the figure's track_* of its mask."""
-    grid = next(grid for grid in schema.GRIDS if grid.name == key[0])
+    grid = schema.GRIDS_BY_NAME[key[0]]
     return schema.benchmark_name(grid.night_class, schema.night_method(figure_of(signal), key[2]))
 
 

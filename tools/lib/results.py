@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from asv.results import Results
 
-from lib.cli import ToolError, one_line
+from lib.cli import ToolError, one_line, read_json_object
 from lib.conf import read_conf
 from lib.suite import DEFAULT_CONF, schema
 
@@ -250,12 +250,10 @@ class ResultsStore:
         path = run.path.parent / f"{run.commit_hash}{schema.NIGHT_SUFFIX}"
         if not path.is_file():
             return {}
+        record = read_json_object(path, "corrupt")
         try:
-            record = json.loads(path.read_text())
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
             return read(record)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ToolError(f"corrupt {path}: {one_line(error)}") from None
 
     def param_names(self, grid: schema.Grid) -> list[str]:
@@ -360,13 +358,7 @@ def dispatch_names(store: ResultsStore, machine: str, commit: str) -> dict:
     path = store.dir / machine / f"{commit}{schema.DISPATCH_SUFFIX}"
     if not path.is_file():
         return {}
-    try:
-        names = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError) as error:
-        raise ToolError(f"corrupt names file {path}: {one_line(error)}") from None
-    if not isinstance(names, dict):
-        raise ToolError(f"corrupt names file {path}: not an object")
-    return names
+    return read_json_object(path, "corrupt names file")
 
 
 

@@ -480,7 +480,7 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     tonight, history, candidates, findings = night.tonight, night.history, night.candidates, night.findings
     summary = None
     if candidates:
-        device = next(g.device for g in schema.GRIDS if g.name == candidates[0].key[0])
+        device = schema.GRIDS_BY_NAME[candidates[0].key[0]].device
         decided, summary = remeasured_findings(candidates, device, settings, history, tonight, measure)
         findings += decided
     findings += count_findings(history, tonight, night.classes)
