@@ -144,6 +144,9 @@ def test_a_benchmark_of_a_new_version_is_not_compared_with_the_history_as_in_asv
         (CONFIGS[3], "materialized", "aten_ops")]
     assert not [f for f in report["suspects"] + report["noise"] if f["mask"] == "causal_bias"]
     assert report["new_series"] == [schema.benchmark_name("AttentionBiasNightCPU", method) for method in sorted(bumped)]
+    assert report["unjudged"] == [{"config": config, "mask": "causal_bias", "signal": signal,
+                                   "why": "a new version of its benchmark"}
+                                  for config in sorted(CONFIGS) for signal in ("gpu", "aten_ops")]
     markdown = check("--results-dir", str(results)).stdout
     assert "## Benchmarks of a new version, compared from tonight on (2)" in markdown
     assert "- `attention_bias.AttentionBiasNightCPU.track_gpu_time_causal_bias`" in markdown
@@ -184,6 +187,8 @@ def test_a_gpu_time_measured_in_part_is_listed_and_never_judged(tmp_path):
     assert code == 0 and report["regressions"] == report["suspects"] == []
     assert report["not_measured"] == [f"contender AttentionBiasNightCPU.track_gpu_time_causal_bias({CONFIGS[2]}): "
                                       "measured in part, not judged: GPU pass 1: building failed: OOM"]
+    assert report["unjudged"] == [{"config": CONFIGS[2], "mask": "causal_bias", "signal": "gpu",
+                                   "why": "measured in part: GPU pass 1: building failed: OOM"}]
 
 
 # ---------------------------------------------------------------- real runs

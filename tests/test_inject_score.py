@@ -89,6 +89,9 @@ def test_an_injected_result_no_finding_says_how_far_it_moved_or_that_it_was_re_m
     # a GPU time's: another signal of the same result was no such candidate
     spec[0] |= {"gpu_us": 0.0, "cpu_us": 3.0}
     assert inject.score_rows(spec, report)[0]["why"] == "not a candidate (the report gives no move tonight)"
+    # a value the check left out (measured in part, a bumped version) says so, not how far it moved
+    report["unjudged"] = [{"config": EDGE[0], "mask": EDGE[1], "signal": "gpu", "why": "measured in part: x"}]
+    assert inject.score_rows(spec, report)[2]["why"] == "not judged: measured in part: x"
 
 
 def test_score_reads_a_spec_and_a_report_from_files(tmp_path):

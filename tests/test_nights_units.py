@@ -187,6 +187,7 @@ def test_a_night_file_whose_signals_in_part_are_damaged_is_one_line(tmp_path):
     path = results / "box" / f"{'a' * 40}{schema.NIGHT_SUFFIX}"
     store = ResultsStore(results)
     for damaged in ({LABELS[0]: {"materialized": {"kernels": ["x"]}}}, {LABELS[0]: {"materialized": {"wall": [1]}}},
+                    {LABELS[0]: {"materialized": {"wall": []}}}, {LABELS[0]: {"materialized": {"wall": "oom"}}},
                     [1]):
         path.write_text(json.dumps({schema.NIGHT_IN_PART: damaged}))
         with pytest.raises(ToolError, match=rf"^corrupt {path}: "):
@@ -194,3 +195,25 @@ def test_a_night_file_whose_signals_in_part_are_damaged_is_one_line(tmp_path):
     path.write_text("[]")
     with pytest.raises(ToolError, match=rf"^corrupt {path}: not a JSON object$"):
         store.night_in_part(store.runs("box")[0])
+
+
+def versioned(night: int, versions: dict[str, str]) -> Night:
+    """A hand-made night of one key's wall and GPU time, with ``versions`` by benchmark name."""
+    return Night(None, {KEY: {schema.WALL: 1.0 + night, schema.GPU: 0.5 + night}}, [], versions)
+
+
+def test_a_version_missing_on_either_side_is_no_change_as_in_asv():
+    wall = nights.benchmark_of(KEY, schema.WALL)
+    tonight = versioned(9, {wall: "2"})
+    assert nights.in_tonights_series([versioned(0, {})], tonight) == ([versioned(0, {})], [])
+    assert nights.in_tonights_series([versioned(0, {wall: "1"})], versioned(9, {})) == ([versioned(0, {wall: "1"})], [])
+
+
+def test_nights_before_a_bump_stay_out_and_only_the_night_of_the_bump_names_it():
+    wall, timed = nights.benchmark_of(KEY, schema.WALL), "attention_bias.AttentionBiasCPU.time_materialized"
+    history = [versioned(0, {wall: "1", timed: "1"}), versioned(1, {wall: "2", timed: "1"})]
+    series, changed = nights.in_tonights_series(history, versioned(9, {wall: "2", timed: "2"}))
+    assert changed == []  # the bump came last night; asv's time_* is not the check's
+    assert [night.value(KEY, schema.WALL) for night in series] == [None, 2.0]
+    assert [night.value(KEY, schema.GPU) for night in series] == [0.5, 1.5]
+    assert nights.in_tonights_series(history[:1], versioned(9, {wall: "2"}))[1] == [wall]

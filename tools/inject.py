@@ -51,6 +51,7 @@ with importing():
         report_floor_rows,
         report_not_measured,
         report_remeasured,
+        report_unjudged,
     )
     from lib.rows import choose_grid, config_rows
     from lib.suite import INJECTOR_DIR, schema
@@ -219,6 +220,7 @@ def score_rows(slowdowns: list, report: dict, steps: injected_steps.Steps | None
     by_key = {(f["config"], f["mask"], f["signal"]): f for f in report_findings(report)}
     per_result, remeasured, not_measured = report_floor_rows(report), report_remeasured(report), \
         report_not_measured(report)
+    unjudged = report_unjudged(report)
     rows = []
     for slowdown in slowdowns:
         for signal in targets(slowdown):
@@ -234,10 +236,10 @@ def score_rows(slowdowns: list, report: dict, steps: injected_steps.Steps | None
                 continue
             row = per_result.get(key[:2], {})
             tonight, floor = row.get(f"{signal}_relative"), row.get(f"{signal}_floor")
+            why = f"not judged: {unjudged[key]}" if key in unjudged else unfound_why(
+                tonight, key in remeasured, not_measured.get(key[:2]) if signal == schema.GPU else None)
             rows.append({"config": key[0], "mask": key[1], "signal": signal, **injected, "level": "-",
-                         "tonight": tonight, "floor": floor, "re-measured": None,
-                         "why": unfound_why(tonight, key in remeasured,
-                                            not_measured.get(key[:2]) if signal == schema.GPU else None)})
+                         "tonight": tonight, "floor": floor, "re-measured": None, "why": why})
     return rows
 
 

@@ -58,10 +58,11 @@ MODULES = {
     "findings": Scope("tools/lib/findings.py", ("tests/test_verdict_units.py",)),
     "nights": Scope("tools/lib/nights.py", ("tests/test_nights_units.py",)),
     # The reader's checks of what it reads; not the locating of files and runs.
-    "results": Scope("tools/lib/results.py", ("tests/test_results_checks.py",),
+    "results": Scope("tools/lib/results.py", ("tests/test_results_checks.py", "tests/test_nights_units.py"),
                      ("RunFile.load", "must_be_positive", "impossible", "damaged", "ResultsStore.benchmarks",
                       "ResultsStore.load", "ResultsStore.run_seconds", "ResultsStore.night_visits",
-                      "ResultsStore.param_names", "previous_suspects", "dispatch_names", "lower_is_better")),
+                      "ResultsStore.night_in_part", "ResultsStore._night_file", "ResultsStore.param_names",
+                      "previous_suspects", "dispatch_names", "lower_is_better")),
     # What the tools count as measured in a run, and the rows they compare; not the benchmarks' names.
     "rows": Scope("tools/lib/rows.py", ("tests/test_rows_units.py", "tests/test_results_checks.py"),
                   ("Measurement", "ConfigRow", "_measurements", "_measurement", "config_rows", "paired_rows",

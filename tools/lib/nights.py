@@ -44,6 +44,7 @@ class Night:
     values: dict[Key, dict[str, float | None]]
     problems: list[str] = dataclasses.field(default_factory=list)
     versions: dict[str, str] = dataclasses.field(default_factory=dict)  # asv's version of each benchmark recorded
+    in_part: dict[Key, dict[str, list[str]]] = dataclasses.field(default_factory=dict)  # left out, and what failed
 
     def value(self, key: Key, signal: str) -> float | None:
         return self.values.get(key, {}).get(signal)
@@ -53,8 +54,9 @@ def read_night(store: ResultsStore, run: RunFile) -> Night:
     """The run's values; a timed signal its night measured in part (a later visit failed, the figure from the
     visits before it) is left out, as a failed one, and said among the problems: never judged as a whole one."""
     results = store.load(run)
-    in_part = store.night_in_part(run)
+    marked = store.night_in_part(run)
     values: dict[Key, dict[str, float | None]] = {}
+    in_part: dict[Key, dict[str, list[str]]] = {}
     problems: list[str] = []
     for grid in schema.GRIDS:
         if not has_results(results, grid):
@@ -64,29 +66,36 @@ def read_night(store: ResultsStore, run: RunFile) -> Night:
         for row in rows:
             for mask in schema.MASKS:
                 values[(grid.name, row.label, mask)] = {signal: signal_value(row, mask, signal) for signal in SIGNALS}
-                for signal, messages in in_part.get(row.label, {}).get(mask, {}).items():
-                    if values[(grid.name, row.label, mask)].get(signal) is not None:
-                        values[(grid.name, row.label, mask)][signal] = None
+                key = (grid.name, row.label, mask)
+                for signal, messages in marked.get(row.label, {}).get(mask, {}).items():
+                    if values[key].get(signal) is not None:
+                        values[key][signal] = None
+                        in_part.setdefault(key, {})[signal] = messages
                         method = schema.night_method(figure_of(signal), mask)
                         problems.append(f"{grid.night_class}.{method}({row.label}): measured in part, not judged: "
                                         + "; ".join(messages))
-    return Night(run, values, problems, dict(results.benchmark_version))
+    return Night(run, values, problems, dict(results.benchmark_version), in_part)
 
 
 def in_tonights_series(history: list[Night], tonight: Night) -> tuple[list[Night], list[str]]:
     """The history as asv reads it beside tonight: a value of a benchmark whose version differs from tonight's
     is not comparable (`asv compare` greys it, `asv publish` shows the current version's alone), so it is left
-    out (None, as a failed result). Returns the history and the benchmarks whose version changed, by name."""
-    changed: set[str] = set()
+    out (None, as a failed result); a version missing on either side (asv's older results) is no change, as in
+    asv. Returns the history and the judged benchmarks whose version changed since the last night, by name."""
+    judged = {benchmark_of(key, signal) for key in tonight.values for signal in SIGNALS}
     series = []
     for night in history:
-        other = {name for name, version in night.versions.items()
-                 if tonight.versions.get(name, version) != version}
-        changed |= other
+        other = {name for name in judged if different(night.versions.get(name), tonight.versions.get(name))}
         series.append(night if not other else dataclasses.replace(night, values={
             key: {signal: None if benchmark_of(key, signal) in other else value for signal, value in signals.items()}
             for key, signals in night.values.items()}))
-    return series, sorted(changed)
+    last = history[-1].versions if history else {}
+    return series, sorted(name for name in judged if different(last.get(name), tonight.versions.get(name)))
+
+
+def different(version: str | None, tonights: str | None) -> bool:
+    """Whether two results of one benchmark are of different versions: both known and unequal (asv's rule)."""
+    return version is not None and tonights is not None and version != tonights
 
 
 def key_class(nights: list[Night], key: Key) -> str:

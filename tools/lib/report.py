@@ -168,6 +168,6 @@ def as_json(verdict: Verdict) -> str:
         "noise": [f.as_dict() for f in verdict.level("noise")],
         "name_changes": [{"config": c, "mask": m, "change": v} for (c, m), v in sorted(verdict.names.items())],
         "shifts": verdict.shifts, "floors": verdict.floors, "not_measured": verdict.not_measured,
-        "new_series": verdict.new_series, "confirmation": verdict.remeasurement,
+        "new_series": verdict.new_series, "unjudged": verdict.unjudged, "confirmation": verdict.remeasurement,
         "drifts": verdict.steps,
     }, indent=1)

@@ -237,7 +237,8 @@ class ResultsStore:
         (schema.NIGHT_IN_PART); {} without the file or the entry (a night before it was recorded)."""
         def in_part(record: dict) -> dict[str, dict[str, dict[str, list[str]]]]:
             found = record.get(schema.NIGHT_IN_PART, {})
-            if not all(signal in schema.TIMED_SIGNALS and all(isinstance(m, str) for m in messages)
+            if not all(signal in schema.TIMED_SIGNALS and isinstance(messages, list) and messages
+                       and all(isinstance(m, str) for m in messages)
                        for masks in found.values() for signals in masks.values()
                        for signal, messages in signals.items()):
                 raise ValueError("a signal measured in part is not a timed signal with its errors")
@@ -333,6 +334,12 @@ def report_not_measured(report: dict) -> dict[tuple[str, str], str]:
     than planned; none in a report without them."""
     named = ((report.get("confirmation") or {}).get("short_left_out") or [])
     return {(config, mask): why for config, mask, why in named}
+
+
+def report_unjudged(report: dict) -> dict[tuple[str, str, str], str]:
+    """(config, mask, signal) of each of tonight's values a check's JSON report says it did not judge, and why;
+    none in a report without them."""
+    return {(row["config"], row["mask"], row["signal"]): row["why"] for row in report.get("unjudged") or []}
 
 
 def check_report(path: Path) -> dict:

@@ -18,7 +18,16 @@ import sys
 from lib import noise, remeasure
 from lib.cli import ToolError, write_whole
 from lib.findings import LEVELS, Finding
-from lib.nights import Key, Night, in_tonights_series, read_night, reference_level, result_classes
+from lib.nights import (
+    SIGNALS,
+    Key,
+    Night,
+    benchmark_of,
+    in_tonights_series,
+    read_night,
+    reference_level,
+    result_classes,
+)
 from lib.results import ResultsStore, RunFile, dispatch_names, previous_suspects, verdict_path
 from lib.suite import schema
 
@@ -60,6 +69,7 @@ class Verdict:
     steps: list[dict] | None = None  # what asv publish's step detection found, where asked
     shifts: list[dict] = dataclasses.field(default_factory=list)  # class_shifts: tonight per class and signal
     new_series: list[str] = dataclasses.field(default_factory=list)  # benchmarks whose version changed: not compared
+    unjudged: list[dict] = dataclasses.field(default_factory=list)  # tonight's values not judged, and why (unjudged)
 
     def level(self, level: str) -> list[Finding]:
         return [f for f in self.findings if f.level == level]
@@ -430,6 +440,16 @@ def unmeasured(history: list[Night], tonight: Night) -> None:
                                f"({commit_of(last)}) measured: a broken night, not judged")
 
 
+def unjudged(tonight: Night, new_series: list[str]) -> list[dict]:
+    """Tonight's values the check left out, each with why: measured in part (a later visit failed), or of a
+    benchmark whose version changed since the last night."""
+    rows = [{"config": key[1], "mask": key[2], "signal": signal, "why": "measured in part: " + "; ".join(messages)}
+            for key, signals in sorted(tonight.in_part.items()) for signal, messages in signals.items()]
+    rows += [{"config": key[1], "mask": key[2], "signal": signal, "why": "a new version of its benchmark"}
+             for key in sorted(tonight.values) for signal in SIGNALS if benchmark_of(key, signal) in new_series]
+    return rows
+
+
 def commit_of(night: Night) -> str:
     """The night's commit as the report names it: its first 8 hex digits."""
     return night.run.commit_hash[:8] if night.run else "no run"
@@ -462,7 +482,10 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     unmeasured(history, tonight)
     history, new_series = in_tonights_series(history, tonight)
     classes = result_classes(history, tonight)
-    pair = (read_night(store, calibration[0]), read_night(store, calibration[1])) if calibration else None
+    pair = None
+    if calibration:  # an A/A pair of nights, in tonight's series as the history is
+        first, second = in_tonights_series([read_night(store, run) for run in calibration], tonight)[0]
+        pair = (first, second)
     model = fitted_model(history, tonight, classes, pair)
     baseline = history[-1].run
     assert baseline is not None
@@ -491,7 +514,8 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
                         relatives(history, tonight, night.classes, settings.window, class_moves(night.shifts)))
     return Verdict(machine, baseline, contender, len(history), settings.factor, findings, floors,
                    [f"contender {p}" for p in tonight.problems] + night.set_aside, names, summary,
-                   shifts=night.shifts, new_series=night.new_series)
+                   shifts=night.shifts, new_series=night.new_series,
+                   unjudged=unjudged(tonight, night.new_series))
 
 
 def readable_nights(store: ResultsStore, runs: list[RunFile]) -> tuple[list[Night], list[str]]:
