@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from lib import cli
 from lib.nights import read_night
 from lib.results import ResultsStore, dispatch_names, previous_suspects
+from lib.suite import schema
 from results_factory import write_run
 
 BASE, NEW = "a" * 40, "b" * 40
@@ -31,6 +32,9 @@ def healthy(tmp_path_factory) -> Path:
     results = tmp_path_factory.mktemp("healthy") / "results"
     write_run(results, "box", BASE, 1_000, WALLS, figures=FIGURES, visits={(0, "materialized"): [2e-6, 3e-6]})
     write_run(results, "box", NEW, 2_000, WALLS, figures=FIGURES)
+    night = results / "box" / f"{BASE}{schema.NIGHT_SUFFIX}"  # with a signal measured in part, to damage too
+    night.write_text(json.dumps(json.loads(night.read_text()) | {schema.NIGHT_IN_PART: {
+        "1, 4, (16, 48), 64, 'float32'": {"causal_bias": {schema.WALL: ["pass 2: building failed: OOM"]}}}}))
     (results / "box" / f"{BASE}.verdict").write_text(json.dumps({"contender": BASE, "suspects": []}))
     (results / "box" / f"{BASE}.dispatch").write_text(json.dumps({"1, 4, (16, 48), 64, 'float32'": {}}))
     return results
