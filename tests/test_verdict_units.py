@@ -1149,3 +1149,16 @@ def test_a_grid_the_last_night_lacked_or_one_tonight_adds_is_no_broken_night():
     history = [night_of("a", "gpu", "cpu")] * 2 + [night_of("b", "cpu")]  # the last night's grids are what counts
     assert verdict.unmeasured(history, night_of("c", "cpu")) is None
     assert verdict.unmeasured(history, night_of("c", "gpu", "cpu")) is None
+
+
+def test_the_values_left_out_tonight_are_named_with_why():
+    """Measured in part (with what failed) first, then those of a benchmark whose version changed tonight."""
+    first, second = ("cpu", "a", "materialized"), ("cpu", "b", "causal_bias")
+    tonight = Night(None, {first: {"wall": None, "gpu": 1.0}, second: {"wall": 2.0, "gpu": None}},
+                    in_part={second: {"gpu": ["GPU pass 1: building failed: OOM", "x"]}})
+    bumped = [schema.benchmark_name("AttentionBiasNightCPU", "track_kernels_materialized")]
+    assert verdict.unjudged(tonight, bumped) == [
+        {"config": "b", "mask": "causal_bias", "signal": "gpu", "why": "measured in part: GPU pass 1: building "
+                                                                         "failed: OOM; x"},
+        {"config": "a", "mask": "materialized", "signal": "kernels", "why": "a new version of its benchmark"}]
+    assert verdict.unjudged(Night(None, {first: {"wall": 1.0}}), []) == []
