@@ -124,19 +124,24 @@ def test_a_changed_count_is_a_regression_at_once_with_its_names(tmp_path):
     assert f"- {CONFIGS[1]} causal_bias: +aten::alias x1" in markdown
 
 
+def a_gpu_time_half_as_long_again(results: Path, counts: dict | None = None, versions: dict | None = None) -> str:
+    """Three nights of noise, then a fourth whose config 2 causal_bias GPU time is 1.5x: its commit."""
+    rng = random.Random(3)
+    for night in range(3):
+        write_night(results, night, *nightly_noise(rng, night))
+    wall, gpu = nightly_noise(rng, 3)
+    gpu[(2, "causal_bias")] *= 1.5
+    return write_night(results, 3, wall, gpu, counts=counts, versions=versions)
+
+
 def test_a_benchmark_of_a_new_version_is_not_compared_with_the_history_as_in_asv_compare(tmp_path):
     """The suite bumps a benchmark's version where what its result means changed: tonight's count and GPU time
     of that benchmark are not compared with the history's (asv compare greys such a pair), and the report names
     it; the same change without the bump is a regression, and the other benchmarks are judged as ever."""
-    rng = random.Random(3)
     results = tmp_path / "results"
-    for night in range(3):
-        write_night(results, night, *nightly_noise(rng, night))
-    wall, gpu = nightly_noise(rng, 3)
-    gpu[(2, "causal_bias")] *= 1.5  # a GPU time half as long again
     counts = {(1, "causal_bias", "aten_ops"): 86.0, (3, "materialized", "aten_ops"): 86.0}
     bumped = {"track_aten_ops_causal_bias": "2", "track_gpu_time_causal_bias": "2"}
-    write_night(results, 3, wall, gpu, counts=counts, versions=bumped)
+    a_gpu_time_half_as_long_again(results, counts, bumped)
     code, report = run_check(results)
     assert code == 1
     # the materialized mask's count keeps version 1: still a regression; the bumped ones are not compared
@@ -153,13 +158,8 @@ def test_a_benchmark_of_a_new_version_is_not_compared_with_the_history_as_in_asv
 
 
 def test_without_the_version_bump_the_same_night_is_judged_against_the_history(tmp_path):
-    rng = random.Random(3)
     results = tmp_path / "results"
-    for night in range(3):
-        write_night(results, night, *nightly_noise(rng, night))
-    wall, gpu = nightly_noise(rng, 3)
-    gpu[(2, "causal_bias")] *= 1.5
-    write_night(results, 3, wall, gpu, counts={(1, "causal_bias", "aten_ops"): 86.0})
+    a_gpu_time_half_as_long_again(results, {(1, "causal_bias", "aten_ops"): 86.0})
     code, report = run_check(results)
     assert code == 1 and report["new_series"] == []
     assert (CONFIGS[1], "causal_bias", "aten_ops") in {(f["config"], f["mask"], f["signal"])
@@ -171,13 +171,8 @@ def test_without_the_version_bump_the_same_night_is_judged_against_the_history(t
 def test_a_gpu_time_measured_in_part_is_listed_and_never_judged(tmp_path):
     """A later GPU pass failed: the figure of the one build left reads 1.5x. Listed as measured in part, never a
     regression; the same night without the mark is one."""
-    rng = random.Random(3)
     results = tmp_path / "results"
-    for night in range(3):
-        write_night(results, night, *nightly_noise(rng, night))
-    wall, gpu = nightly_noise(rng, 3)
-    gpu[(2, "causal_bias")] *= 1.5
-    commit = write_night(results, 3, wall, gpu)
+    commit = a_gpu_time_half_as_long_again(results)
     code, report = run_check(results)
     assert code == 1 and (CONFIGS[2], "causal_bias", "gpu") in {
         (f["config"], f["mask"], f["signal"]) for f in report["regressions"] + report["suspects"]}
