@@ -357,8 +357,8 @@ def write_night(state: GridState, seconds: float, marks: list[float | None] | No
     marks = marks or [None] * (len(NIGHT_TIMELINE) - 1)
     assert len(marks) == len(NIGHT_TIMELINE) - 1, marks
     timeline = dict(zip(NIGHT_TIMELINE, [*marks, time.time()]))
-    in_part = {config.label: {mask: signals for mask, f in figures.items() if (signals := f.in_part())}
-               for config, figures in _measured(state) if any(f.in_part() for f in figures.values())}
+    in_part = {config.label: marked for config, figures in _measured(state)
+               if (marked := {mask: signals for mask, f in figures.items() if (signals := f.in_part())})}
     record = {"seconds": seconds, "phases": state.phases, "timeline": timeline, NIGHT_VISITS[WALL]: visits,
               NIGHT_VISITS[GPU]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks, NIGHT_IN_PART: in_part}
     write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
