@@ -430,6 +430,26 @@ def test_the_noise_report_of_two_real_nights(nights):
     assert "12 results; |B/A-1|: median" in text.stdout
 
 
+def test_the_noise_report_leaves_out_a_wall_time_measured_in_part(nights, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(nights.results, results)
+    night = results / MACHINE / f"{nights.commits['B']}{schema.NIGHT_SUFFIX}"
+    label = completed_report(results, nights)["results"][0]["params"]
+    night.write_text(json.dumps(json.loads(night.read_text()) | {schema.NIGHT_IN_PART: {
+        label: {"causal_bias": {schema.WALL: ["pass 2: building failed: OOM"]}}}}))
+    records = completed_report(results, nights)["results"]
+    assert len(records) == 11
+    assert (label, "AttentionBiasNightCPU.track_wall_time_causal_bias") not in {
+        (r["params"], r["benchmark"]) for r in records}
+
+
+def completed_report(results, nights) -> dict:
+    completed = run_tool("noise_report.py", nights.commits["A"], nights.commits["B"], "--results-dir",
+                         str(results), "--machine", MACHINE, "--format", "json")
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
 # ---------------------------------------------------------------- issue 24
 
 

@@ -3,8 +3,9 @@
 
 For every wall time and parameter set: the relative difference of the two
 nights, how far each night's visits spread (slowest over fastest, from the
-runs' ``.night`` files), and whether `asv compare --factor` would flag it. The
-summary gives the median, 95th percentile and max of |difference|. The slowdown
+runs' ``.night`` files), and whether `asv compare --factor` would flag it; a wall
+time either night measured in part (a later visit failed) is left out, as the check
+leaves it out. The summary gives the median, 95th percentile and max of |difference|. The slowdown
 each config can reveal on this machine is the nightly check's per-config floor
 (tools/check_regressions.py, "Detection floor"): it needs the nights, not one pair.
 """
@@ -41,13 +42,15 @@ def compare_runs(store: ResultsStore, run_a: RunFile, run_b: RunFile, factor: fl
         param_names = store.param_names(grid)
         rows_a = config_rows(results_a, grid, param_names, "night", store.night_visits(run_a))
         rows_b = config_rows(results_b, grid, param_names, "night", store.night_visits(run_b))
+        in_part = (store.night_in_part(run_a), store.night_in_part(run_b))
         for row_a, row_b in paired_rows(rows_a, rows_b):
             for mask in schema.MASKS:
                 a, b = row_a.walls[mask], row_b.walls[mask]
-                if not (a.ok and b.ok):
+                if not (a.ok and b.ok) or any(schema.WALL in night.get(row_a.label, {}).get(mask, {})
+                                              for night in in_part):
                     continue
                 records.append({
-                    "benchmark": f"{grid.night_class}.{schema.night_method('wall_time', mask)}",
+                    "benchmark": f"{grid.night_class}.{schema.night_method(schema.WALL_TIME.name, mask)}",
                     "params": row_a.label,
                     "a_us": a.known * 1e6,
                     "b_us": b.known * 1e6,
