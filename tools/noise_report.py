@@ -35,6 +35,7 @@ def visit_spread(measurement: Measurement) -> float | None:
 
 def compare_runs(store: ResultsStore, run_a: RunFile, run_b: RunFile, factor: float) -> list[dict]:
     results_a, results_b = store.load(run_a), store.load(run_b)
+    in_part = (store.night_in_part(run_a), store.night_in_part(run_b))
     records = []
     for grid in schema.GRIDS:
         if not (has_results(results_a, grid) and has_results(results_b, grid)):
@@ -42,7 +43,6 @@ def compare_runs(store: ResultsStore, run_a: RunFile, run_b: RunFile, factor: fl
         param_names = store.param_names(grid)
         rows_a = config_rows(results_a, grid, param_names, "night", store.night_visits(run_a))
         rows_b = config_rows(results_b, grid, param_names, "night", store.night_visits(run_b))
-        in_part = (store.night_in_part(run_a), store.night_in_part(run_b))
         for row_a, row_b in paired_rows(rows_a, rows_b):
             for mask in schema.MASKS:
                 a, b = row_a.walls[mask], row_b.walls[mask]

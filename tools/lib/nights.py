@@ -65,8 +65,8 @@ def read_night(store: ResultsStore, run: RunFile) -> Night:
         problems += [f"{grid.night_class}.{p}" for p in problem_rows(rows) if not p.endswith("skipped")]
         for row in rows:
             for mask in schema.MASKS:
-                values[(grid.name, row.label, mask)] = {signal: signal_value(row, mask, signal) for signal in SIGNALS}
                 key = (grid.name, row.label, mask)
+                values[key] = {signal: signal_value(row, mask, signal) for signal in SIGNALS}
                 for signal, messages in marked.get(row.label, {}).get(mask, {}).items():
                     if values[key].get(signal) is not None:
                         values[key][signal] = None
