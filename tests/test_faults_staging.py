@@ -93,9 +93,15 @@ def test_a_damaged_staged_night_never_lands_and_the_earlier_nights_stay_byte_ide
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_a_damaged_side_file_is_left_out_and_its_night_lands(damaging_record, capsys):
+def not_an_object(path: Path) -> None:
+    """JSON that parses, but not the object every reader of a side file takes."""
+    path.write_text(json.dumps([json.loads(path.read_text())]))
+
+
+@pytest.mark.parametrize("damage", [truncated, not_an_object])
+def test_a_damaged_side_file_is_left_out_and_its_night_lands(damaging_record, capsys, damage):
     machine_dir, commit = damaging_record["machine_dir"], damaging_record["commit"]
-    code = damaging_record["run"](lambda staged, commit: truncated(staged / f"{commit}.night"))
+    code = damaging_record["run"](lambda staged, commit: damage(staged / f"{commit}.night"))
     assert code == cli.TOOL_FAILED
     assert f"does not parse: {machine_dir.name}/{commit}.night" in capsys.readouterr().err
     assert not (machine_dir / f"{commit}.night").exists()

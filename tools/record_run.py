@@ -32,7 +32,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from lib.cli import MACHINE_WRITE_ERRORS, ToolError, importing, machine_name, one_line, run_tool, write_whole
+from lib.cli import (
+    MACHINE_WRITE_ERRORS,
+    ToolError,
+    importing,
+    machine_name,
+    one_line,
+    read_json_object,
+    run_tool,
+    write_whole,
+)
 
 with importing():
     from filelock import FileLock, Timeout
@@ -163,12 +172,12 @@ def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit
 
 def parses(path: Path) -> bool:
     """Whether a staged file reads back: a results file as the tools read it (lib.results, which refuses what
-    no tool could judge), any other as JSON."""
+    no tool could judge), any other as the JSON object every reader of a side file takes (lib.cli)."""
     try:
         if path.suffix == ".json" and path.name not in ("machine.json", "benchmarks.json"):
             read_results(path)
         else:
-            json.loads(path.read_bytes())
+            read_json_object(path, "corrupt")
     except (ToolError, OSError, ValueError, RecursionError):
         return False
     return True
