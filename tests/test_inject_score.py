@@ -141,6 +141,8 @@ CLASS_TIMES = [(3e-3, 1e-3), (1e-3, 0.9e-3), (20e-3, 19e-3), (2e-3, 1.9e-3)]
     (["--launch-bound"], [50.0], "only 1 config(s) launch-bound"),
     (["--class", "launch-bound"], [50.0], "only 1 config(s) launch-bound"),
     (["--class", "GPU-bound"], [45.0, 95.0], "only 2 config(s) GPU-bound"),
+    (["--launch-bound", "--both-masks"], [50.0, 50.0], "only 2 result(s) launch-bound"),
+    (["--class", "GPU-bound", "--both-masks"], [45.0, 45.0, 95.0, 95.0], None),
     ([], [45.0, 50.0, 95.0, 950.0], None)])
 def test_a_plan_keeps_to_the_class_it_is_given_and_says_how_many_it_found(tmp_path, choice, gpu_us, said):
     """--class picks by the run's own wall and GPU time, as the verdict classes results; a plan of the long
@@ -159,6 +161,10 @@ def test_a_plan_keeps_to_the_class_it_is_given_and_says_how_many_it_found(tmp_pa
     assert sorted(entry["night_gpu_seconds"] * 0.05e6 for entry in slowdowns) == pytest.approx(gpu_us, rel=1e-12)
     assert planned.stderr == (f"{said} to choose from in aaaaaaaa: {len(gpu_us)} slowdown(s), not 4\n" if said
                               else "")
+    # one mask a config, unless both are asked for: then each result once
+    results = [(entry["config"], entry["mask"]) for entry in slowdowns]
+    assert len(set(results)) == len(results)
+    assert len({config for config, _ in results}) == len(results) // (2 if "--both-masks" in choice else 1)
 
 
 def test_a_plan_refuses_a_class_it_does_not_know_in_one_line(tmp_path):

@@ -6,7 +6,8 @@
            --cpu F adds F x its wall time as busy host time, --extra-ops N adds N
            ATen operators; --class keeps to configs of one class: launch-bound
            (--launch-bound: a wall time at least 1.5x the GPU time), GPU-bound,
-           long GPU-bound (a GPU time of 10 ms or more, at the power cap).
+           long GPU-bound (a GPU time of 10 ms or more, at the power cap);
+           --both-masks draws results, so a config may give both its masks.
   install  write a .pth file into a Python's site-packages that loads
            inject/attention_slowdown.py with that spec (torch is not edited);
            with --baseline-python (the environment without the slowdowns), on
@@ -115,17 +116,25 @@ def plan(args: argparse.Namespace) -> dict:
             candidates.append((row.label, mask, wall, gpu))
     taken = {entry["config"] for entry in args.existing}
     candidates = [c for c in candidates if c[0] not in taken]
-    rng = random.Random(args.seed)
-    chosen_configs = rng.sample(sorted({c[0] for c in candidates}), min(args.configs, len({c[0] for c in candidates})))
     slowdowns = []
-    for label in chosen_configs:
-        label, mask, wall, gpu = rng.choice([c for c in candidates if c[0] == label])
+    for label, mask, wall, gpu in chosen(candidates, args.configs, args.both_masks, random.Random(args.seed)):
         slowdowns.append({"config": label, "mask": mask, "grid": grid.name, "night_gpu_seconds": gpu,
                           "gpu_us": args.gpu * gpu * 1e6 if args.gpu else 0.0,
                           "cpu_us": args.cpu * wall * 1e6 if args.cpu else 0.0,
                           "extra_ops": args.extra_ops})
     return {"seed": args.seed, "source_run": run.commit_hash, "machine": machine,
             "slowdowns": args.existing + slowdowns}
+
+
+def chosen(candidates: list[tuple], count: int, both_masks: bool, rng: random.Random) -> list[tuple]:
+    """``count`` of the candidate results (config, mask, wall, gpu), drawn at random: from as many configs, one
+    mask each; with ``both_masks``, from the results themselves, so that a config may give both its masks
+    (each its own result), where fewer configs than ``count`` qualify."""
+    if both_masks:
+        return rng.sample(sorted(candidates, key=lambda c: c[:2]), min(count, len(candidates)))
+    configs = sorted({c[0] for c in candidates})
+    return [rng.choice([c for c in candidates if c[0] == label])
+            for label in rng.sample(configs, min(count, len(configs)))]
 
 
 def site_packages(python: str) -> Path:
@@ -304,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_results_arguments(planner)
     planner.add_argument("--commit", help="the run whose times set the amounts (default: the most recent)")
     planner.add_argument("--configs", type=int, default=10, help="how many configs (one mask each)")
+    planner.add_argument("--both-masks", action="store_true",
+                         help="--configs counts results, both masks of a config allowed: for a class with "
+                              "fewer configs than that (an H200's launch-bound)")
     planner.add_argument("--seed", type=int, default=0)
     planner.add_argument("--gpu", type=float, default=0.0,
                          help=f"extra GPU time, a fraction of the GPU time (0 to {MAX_FRACTION:g})")
@@ -353,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         added = len(spec["slowdowns"]) - len(args.existing)
         print(f"seed {args.seed}: {added} slowdown(s) added to {args.out}")
         if added < args.configs:  # a detection rate is read over what was injected, not over what was asked
-            print(f"only {added} config(s){f' {args.klass}' if args.klass else ''} to choose from in "
+            print(f"only {added} {'result' if args.both_masks else 'config'}(s)"
+                  f"{f' {args.klass}' if args.klass else ''} to choose from in "
                   f"{spec['source_run'][:8]}: {added} slowdown(s), not {args.configs}", file=sys.stderr)
     elif args.command == "score":
         slowdowns = read_spec(args.spec)
