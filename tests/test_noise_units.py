@@ -389,32 +389,33 @@ def test_the_fewest_processes_counts_up_one_at_a_time_from_one_while_not_below_a
     assert noise.least_processes_to_confirm(alpha) == processes
 
 
-def test_near_the_confirmations_bar_is_undecided_slower_and_p_change_under_one_percent():
+def test_undecided_is_neither_confirmed_nor_refuted_whatever_its_p():
     baseline = [100.0 + n for n in range(10)]
 
-    def near(offset: float) -> bool:
-        return noise.near_confirmation(baseline, [v + offset for v in baseline], 1.05)
+    def still_open(offset: float) -> bool:
+        return noise.undecided(baseline, [v + offset for v in baseline], 1.05)
 
     def at(offset: float) -> noise.Decision:
         return noise.decide(baseline, [v + offset for v in baseline], 1.05)
 
-    # 4.5 up: slower by 1.043, p = 0.0068, undecided: near; 4 up: p = 0.029, not near.
-    assert (at(4.5).outcome, at(4.5).p_change) == ("undecided", 0.006841455757864431) and near(4.5)
-    assert (at(4.0).outcome, at(4.0).p_change) == ("undecided", 0.02880555976531208) and not near(4.0)
-    assert at(7.5).outcome == "confirmed" and not near(7.5)
+    # 4.5 up: slower by 1.043, p = 0.0068; 4 up: p = 0.029; both undecided. 7.5 up: confirmed; 2 up: refuted.
+    assert (at(4.5).outcome, at(4.5).p_change) == ("undecided", 0.006841455757864431) and still_open(4.5)
+    assert (at(4.0).outcome, at(4.0).p_change) == ("undecided", 0.02880555976531208) and still_open(4.0)
+    assert at(7.5).outcome == "confirmed" and not still_open(7.5)
+    assert at(2.0).outcome == "refuted" and not still_open(2.0)
     noisy = [100.0, 190.0, 105.0, 180.0, 110.0, 170.0, 101.0, 185.0, 99.0, 175.0]
     far = noise.decide(noisy, [v * 1.1 for v in noisy], 1.05)
-    assert (far.outcome, far.ratio >= 1.05, far.p_change > 0.01) == ("undecided", True, True)
-    assert not noise.near_confirmation(noisy, [v * 1.1 for v in noisy], 1.05)
-    assert (noise.ALPHA_NEAR, noise.EXTRA_PROCESSES) == (0.01, 4)
+    assert (far.outcome, far.ratio >= 1.05, far.p_change) == ("undecided", True, 0.08920955205784918)
+    assert noise.undecided(noisy, [v * 1.1 for v in noisy], 1.05)
+    assert (noise.EXTRA_PROCESSES, noise.MAX_EXTRA_PROCESSES) == (4, 20)
 
 
-def test_slower_by_exactly_the_factor_is_near_the_bar():
+def test_slower_by_exactly_the_factor_is_undecided():
     baseline = [96.0, 97.0, 98.0, 99.0, 100.0, 100.0, 101.0, 102.0, 103.0, 104.0]
     contender = [v + 5.0 for v in baseline]  # medians 100 and 105
     decision = noise.decide(baseline, contender, 1.05)
     assert (decision.outcome, decision.ratio, decision.p_change < 0.01) == ("undecided", 1.05, True)
-    assert noise.near_confirmation(baseline, contender, 1.05)
+    assert noise.undecided(baseline, contender, 1.05)
 
 
 def test_a_gpu_time_at_one_clock_takes_out_the_clocks_share_by_the_fitted_slope():

@@ -38,7 +38,7 @@ def test_the_report_gives_a_process_by_phase_and_the_rest_as_fork_exit_and_pipes
         "last; 1 candidate(s) left out")
     assert report.remeasurement_line({**summary, "phases": {}, "refuted_early": 2, "extended": 1}).startswith(
         "3 config(s) and mask(s) in 4 processes, 9.0 s of a 20 s budget, 2 of them refuted at a look before the "
-        "last, 1 given more processes, undecided near the bar; 1 candidate(s) left out")
+        "last, 1 undecided at the last look and given more processes; 1 candidate(s) left out")
     assert report.remeasurement_line({**summary, "phases": {}, "left_out": 3, "dropped": 2}).endswith(
         "(0 above their floor, 3 under it), 2 of their config(s) and mask(s) dropped after the first processes "
         "ran slower than planned")

@@ -816,26 +816,43 @@ def test_a_signal_without_values_on_a_side_is_never_refuted_early():
     assert not refuted({"baseline": {"wall": same}, "contender": {"wall": same}}, "gpu")
 
 
-# ---------------------------------------------------------------- more processes near the bar
+# ---------------------------------------------------------------- more processes after the last look
 
 
 def near_then_clear(side: str, n: int, config: str) -> float:
     """Key "near": 7% slower on its first 10 processes a side (undecided, p = 3.2e-4), 30% on the next;
-    key "far": 2% slower (under the factor). Each side's n-th process otherwise gives 100 + n."""
+    key "far": 4% slower (undecided at 10, p = 0.029); key "clear": 30% slower (confirmed at 10). Each side's
+    n-th process otherwise gives 100 + n."""
     if config == "near" and n >= 10:
         return 130.0 if side == "contender" else 100.0
-    return 100.0 + n + ({"near": 7.0, "far": 2.0}[config] if side == "contender" else 0.0)
+    return 100.0 + n + ({"near": 7.0, "far": 4.0, "clear": 30.0}[config] if side == "contender" else 0.0)
 
 
-def test_a_key_undecided_near_the_bar_gets_four_more_processes_a_side_and_the_rest_none():
+def test_keys_undecided_at_the_last_look_get_what_the_budget_holds_and_the_decided_none():
+    """A budget that holds every block: MAX_EXTRA_PROCESSES more a side for the two undecided keys."""
     workers = FakeWorkers(near_then_clear)
-    measured = remeasure.remeasure(plan_of("near", "far"), workers, "cpu", 10, 0, 1e9, 1.05)
-    near = ("near", "causal_bias")
-    assert (measured.processes, measured.extended, measured.refuted_early) == (28, (near,), ())
-    assert [keys for _, keys in workers.asked] == [["near", "far"]] * 20 + [["near"]] * 8
-    assert [len(measured.side(near, "wall", side)) for side in remeasure.SIDES] == [14, 14]
+    measured = remeasure.remeasure(plan_of("near", "far", "clear"), workers, "cpu", 10, 0, 1e9, 1.05)
+    near, far = ("near", "causal_bias"), ("far", "causal_bias")
+    assert noise.MAX_EXTRA_PROCESSES == 20
+    assert (measured.processes, measured.extended, measured.refuted_early) == (60, (near, far), ())
+    assert [keys for _, keys in workers.asked] == [["near", "far", "clear"]] * 20 + [["near", "far"]] * 40
+    assert [len(measured.side(near, "wall", side)) for side in remeasure.SIDES] == [30, 30]
     assert noise.decide(measured.side(near, "wall", "baseline"), measured.side(near, "wall", "contender"),
                         1.05).outcome == "confirmed"
+
+
+@pytest.mark.parametrize("seconds_left, extra", [
+    (1.0, 4), (-5.0, 4), (10.0, 4), (12.0, 6), (14.0, 6), (30.0, 14), (40.0, 20), (100.0, 20)])
+def test_the_processes_after_the_last_look_are_the_blocks_the_budget_left_holds_from_4_to_20_a_side(
+        seconds_left, extra):
+    """At 1 s a process (20 processes in 20 s), a block of four (two a side) takes 4 s."""
+    counted = remeasure.extra_processes(seconds_left, 20.0, 20)
+    assert (counted, type(counted)) == (extra, int)
+
+
+@pytest.mark.parametrize("process_seconds, processes", [(0.0, 20), (20.0, 0), (-1.0, 20)])
+def test_without_a_pace_the_processes_after_the_last_look_are_the_fewest(process_seconds, processes):
+    assert remeasure.extra_processes(100.0, process_seconds, processes) == noise.EXTRA_PROCESSES == 4
 
 
 @pytest.mark.parametrize("sides, factor", [(("contender",), 1.05), (remeasure.SIDES, None)])
@@ -850,12 +867,12 @@ def test_no_more_processes_past_the_budget_and_none_counted_as_extended():
     assert (measured.processes, measured.extended) == (20, ())
 
 
-def test_a_signal_without_values_on_a_side_is_never_near_the_bar():
+def test_a_signal_without_values_on_a_side_is_never_undecided():
     base = [100.0 + n for n in range(10)]
     near = [v + 7.0 for v in base]
 
     def said(sides: dict) -> bool:
-        return remeasure.sides_say(noise.near_confirmation, sides, "wall", 1.05)
+        return remeasure.sides_say(noise.undecided, sides, "wall", 1.05)
 
     assert said({"baseline": {"wall": base}, "contender": {"wall": near}})
     assert not said({"baseline": {"wall": base}, "contender": {}})

@@ -231,13 +231,14 @@ PROCESSES_TO_CONFIRM = least_processes_to_confirm()
 # 4.4% (docs/noise.md).
 PROCESSES_TO_REFUTE_EARLY = 6
 ALPHA_REFUTE_EARLY = 0.02
-# After the last look, a candidate slower but undecided at p < ALPHA_NEAR gets this
-# many processes a side more, where the budget allows, and is decided again over all of them at
-# ALPHA_CONFIRM: two looks that can confirm, so an unchanged key passes at most 2e-4 of the time
-# (a union bound) where one look allowed 1e-4; a +10% slowdown at a 3-5% per-process spread is
-# confirmed far more often (docs/noise.md).
-ALPHA_NEAR = 0.01
+# After the last look, a candidate still undecided gets more processes a side, as many as what the budget
+# left holds at the round's pace (lib.remeasure.extra_processes), EXTRA_PROCESSES at least and
+# MAX_EXTRA_PROCESSES at most, and is decided again over all of them: two looks that can confirm, so an
+# unchanged key passes at most 2e-4 of the time (a union bound: the count comes from the budget and the
+# pace, never from the key's values) where one look allowed 1e-4. Simulated at a 5% per-process spread, a
+# +10% step is confirmed 59% of the time with 4 more a side, 92% with 10 and 99% with 20 (docs/noise.md).
 EXTRA_PROCESSES = 4
+MAX_EXTRA_PROCESSES = 20
 
 # How a re-measured GPU time follows the SM clock read right after it: the slope of log GPU time on log
 # clock within a key and side, fitted to recorded checks (docs/noise.md, "A GPU time at one clock"). The
@@ -290,7 +291,6 @@ def refuted_early(baseline: list[float], contender: list[float], factor: float) 
     return decision.outcome == "refuted" and decision.p_factor < ALPHA_REFUTE_EARLY
 
 
-def near_confirmation(baseline: list[float], contender: list[float], factor: float) -> bool:
-    """Whether more processes could confirm a candidate: undecided (never faster: ``decide``), p_change < ALPHA_NEAR."""
-    decision = decide(baseline, contender, factor)
-    return decision.outcome == "undecided" and decision.p_change < ALPHA_NEAR
+def undecided(baseline: list[float], contender: list[float], factor: float) -> bool:
+    """Whether more processes could still decide a candidate: neither confirmed nor refuted (``decide``)."""
+    return decide(baseline, contender, factor).outcome == "undecided"

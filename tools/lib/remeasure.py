@@ -47,13 +47,14 @@ from lib.noise import (
     GPU_BOUND,
     LAUNCH_BOUND,
     LONG_GPU_BOUND,
+    MAX_EXTRA_PROCESSES,
     PROCESSES_TO_CONFIRM,
     PROCESSES_TO_REFUTE_EARLY,
     UNKNOWN,
     Z_CANDIDATE,
     at_one_clock,
-    near_confirmation,
     refuted_early,
+    undecided,
 )
 from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, supervised
@@ -446,7 +447,7 @@ class Remeasured:
     dropped: tuple[tuple[str, str], ...] = ()
     # Keys set aside as refuted at a look before the last: measured in the processes before it only.
     refuted_early: tuple[tuple[str, str], ...] = ()
-    # Keys undecided near the confirmation's bar after the last look, given more processes.
+    # Keys undecided at the last look, given more processes (``extra_processes``).
     extended: tuple[tuple[str, str], ...] = ()
     # Wall values taken in a burst of the host's slowness (``disturbed_processes``), each round's: left out.
     disturbed: Disturbed = dataclasses.field(default_factory=dict)
@@ -508,8 +509,8 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
     starts that would end past the budget. With ``factor`` and both sides, a key refuted
     at a look before the last (``noise.refuted_early``) is set aside and the later
     processes measure the rest (``Remeasured.refuted_early``), and the keys undecided
-    near the confirmation's bar after the last (``noise.near_confirmation``) get
-    EXTRA_PROCESSES more a side where the budget allows (``Remeasured.extended``).
+    still undecided after the last (``noise.undecided``) get as many processes a side more
+    as the budget left holds (``extra_processes``), where it allows (``Remeasured.extended``).
     Starting the workers, where this round does, is a phase of its own, "workers".
     """
     started = time.perf_counter()
@@ -519,10 +520,12 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
     run = _Round(plan, running, device, budget_seconds, factor, random.Random(seed), started)
     order = (process_order(processes_per_side, run.rng) if len(running) == 2
              else [next(iter(running))] * processes_per_side)
-    if run.processes_of(order) and (near := run.near_confirmation()):
-        run.active, before = near, run.processes
-        run.processes_of(process_order(EXTRA_PROCESSES, run.rng))
-        run.extended = near if run.processes > before else []
+    if run.processes_of(order) and (open_keys := run.undecided()):
+        extra = extra_processes(budget_seconds - (time.perf_counter() - started), run.process_seconds,
+                                run.processes)
+        run.active, before = open_keys, run.processes
+        run.processes_of(process_order(extra, run.rng))
+        run.extended = open_keys if run.processes > before else []
     kept = {key: sides for key, sides in run.values.items() if key not in run.dropped}
     return Remeasured(kept, time.perf_counter() - started, tuple(run.costs), workers_seconds, tuple(run.dropped),
                       tuple(run.set_aside), tuple(run.extended), disturbed_processes(kept))
@@ -531,7 +534,7 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
 @dataclasses.dataclass
 class _Round:
     """One round's processes and what they measured so far: the keys still measured (``active``), those
-    dropped for the pace, set aside as refuted early, or extended near the bar."""
+    dropped for the pace, set aside as refuted early, or extended after the last look."""
 
     plan: Plan
     running: dict[str, list[Worker]]
@@ -630,13 +633,13 @@ class _Round:
                 per_signal.setdefault(schema.SM_CLOCK, []).append(value.sm_clock_mhz)
         self.costs.append(process_cost(side, request, answer, seconds))
 
-    def near_confirmation(self) -> list[tuple[str, str]]:
-        """The active keys of which a signal is undecided near the confirmation's bar; none without looks."""
+    def undecided(self) -> list[tuple[str, str]]:
+        """The active keys of which a signal is still undecided; none without looks."""
         if not self.looking:
             return []
         disturbed = disturbed_processes(self.values)
         return [key for key in self.active
-                if any(self.says(near_confirmation, key, signal, disturbed) for signal in self.plan[key].signals)]
+                if any(self.says(undecided, key, signal, disturbed) for signal in self.plan[key].signals)]
 
     def says(self, rule: Callable[[list[float], list[float], float], bool], key: tuple[str, str], signal: str,
              disturbed: Disturbed) -> bool:
@@ -659,7 +662,7 @@ def process_cost(side: str, request: schema.WorkerRequest, answer: schema.Worker
 def sides_say(rule: Callable[[list[float], list[float], float], bool], sides: dict[str, dict[str, list[float]]],
               signal: str, factor: float, disturbed: dict[str, tuple[int, ...]] | None = None) -> bool:
     """Whether a key's values so far of ``signal`` meet ``rule`` (``noise.refuted_early``,
-    ``noise.near_confirmation``); never without values on both sides."""
+    ``noise.undecided``); never without values on both sides."""
     baseline, contender, _ = decided_values(sides, signal, disturbed)
     return bool(baseline and contender) and rule(baseline, contender, factor)
 
@@ -734,6 +737,18 @@ def keys_that_fit(keys: int, remaining: int, seconds_left: float, process_second
     return max(1, min(keys, math.floor((seconds_left / remaining - fixed) / per_key)))
 
 
+def extra_processes(seconds_left: float, process_seconds: float, processes: int) -> int:
+    """More processes a side for the keys still undecided after the last look: as many blocks as
+    ``seconds_left`` holds at the pace of the ``processes`` so far (``process_seconds`` in all, each over every
+    key then measured), EXTRA_PROCESSES at least (the budget stops a block that would not fit) and
+    MAX_EXTRA_PROCESSES at most. From the budget and the pace alone, never from the values: the second
+    look's bar holds whatever the first saw (noise.EXTRA_PROCESSES)."""
+    if processes <= 0 or process_seconds <= 0:
+        return EXTRA_PROCESSES
+    blocks = math.floor(seconds_left / (BLOCK * process_seconds / processes))
+    return min(MAX_EXTRA_PROCESSES, max(EXTRA_PROCESSES, blocks * BLOCK // len(SIDES)))
+
+
 def stop_before(index: int, sides: int, elapsed: float, process_seconds: float, budget_seconds: float) -> bool:
     """Whether the process at ``index`` is not started: at a block's start, where the block would end past
     the budget at the pace so far, and only once each side has enough processes to confirm a slowdown
@@ -768,8 +783,8 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
                                                    first_round=rounds == 0, short_allowance=short_allowance)
             if not plan:
                 break
-            # A round runs into the allowance only where a short candidate planned needs it; its processes near
-            # the bar and its pace may then spend it on any key of the round (docs/noise.md).
+            # A round runs into the allowance only where a short candidate planned needs it; its processes after
+            # the last look and its pace may then spend it on any key of the round (docs/noise.md).
             shorts = any(finding.short and finding not in left_out for finding in pending)
             planned = round_seconds(processes, pace, estimate, workers_seconds(device, rounds == 0))
             measured = measure(plan, workers, device, processes, seed + rounds,

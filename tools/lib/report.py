@@ -129,7 +129,7 @@ def remeasurement_line(summary: dict) -> str:
     if summary.get("refuted_early"):
         line += f", {summary['refuted_early']} of them refuted at a look before the last"
     if summary.get("extended"):
-        line += f", {summary['extended']} given more processes, undecided near the bar"
+        line += f", {summary['extended']} undecided at the last look and given more processes"
     if summary.get("disturbed"):
         line += (f", {summary['disturbed']} wall time(s) left out, taken in a burst of the host's slowness "
                  f"(the process's other keys {remeasure.DISTURBED_LEVEL}x or more over their side)")
