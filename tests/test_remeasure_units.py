@@ -841,6 +841,22 @@ def test_keys_undecided_at_the_last_look_get_what_the_budget_holds_and_the_decid
                         1.05).outcome == "confirmed"
 
 
+def test_the_processes_after_the_last_look_have_no_looks_of_their_own():
+    """Key "turns": 4% slower on its first 10 processes a side (undecided), 10% faster after, which a look at
+    14 a side would refute early: it is measured in every block and decided once, over all 30."""
+    def turns(side: str, n: int, config: str) -> float:
+        if n >= 10:
+            return 90.0 + n if side == "contender" else 100.0 + n
+        return 100.0 + n + (4.0 if side == "contender" else 0.0)
+
+    measured = remeasure.remeasure(plan_of("turns"), FakeWorkers(turns), "cpu", 10, 0, 1e9, 1.05)
+    key = ("turns", "causal_bias")
+    assert (measured.processes, measured.extended, measured.refuted_early) == (60, (key,), ())
+    baseline, contender = (measured.side(key, "wall", side) for side in remeasure.SIDES)
+    assert noise.refuted_early(baseline[:14], contender[:14], 1.05) and len(baseline) == len(contender) == 30
+    assert noise.decide(baseline, contender, 1.05).outcome == "refuted"
+
+
 @pytest.mark.parametrize("seconds_left, extra", [
     (1.0, 4), (-5.0, 4), (10.0, 4), (12.0, 6), (14.0, 6), (30.0, 14), (40.0, 20), (100.0, 20)])
 def test_the_processes_after_the_last_look_are_the_blocks_the_budget_left_holds_from_4_to_20_a_side(

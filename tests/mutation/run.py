@@ -51,7 +51,7 @@ MODULES = {
     "remeasure": Scope("tools/lib/remeasure.py",
                        ("tests/test_remeasure_units.py", "tests/test_short_allowance_and_bursts.py"),
                        ("priority", "visits", "signals_of", "key_cost", "fitted_plan", "round_seconds",
-                        "workers_seconds", "process_order",
+                        "workers_seconds", "process_order", "extra_processes",
                         "Remeasured", "remeasure_in_rounds", "stop_before", "enough_to_confirm", "keys_that_fit",
                         "sides_say", "decided_values", "disturbed_processes", "process_level", "looks_early",
                         "_Round.ask")),

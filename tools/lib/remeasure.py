@@ -524,7 +524,7 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
         extra = extra_processes(budget_seconds - (time.perf_counter() - started), run.process_seconds,
                                 run.processes)
         run.active, before = open_keys, run.processes
-        run.processes_of(process_order(extra, run.rng))
+        run.processes_of(process_order(extra, run.rng), looks=False)
         run.extended = open_keys if run.processes > before else []
     kept = {key: sides for key, sides in run.values.items() if key not in run.dropped}
     return Remeasured(kept, time.perf_counter() - started, tuple(run.costs), workers_seconds, tuple(run.dropped),
@@ -590,13 +590,15 @@ class _Round:
         """Whether keys are decided between processes: with a factor, and both sides measured."""
         return self.factor is not None and len(self.running) == 2
 
-    def processes_of(self, order: list[str]) -> bool:
-        """Run a process of each side in ``order`` while the budget and the keys allow; whether all ran."""
+    def processes_of(self, order: list[str], looks: bool = True) -> bool:
+        """Run a process of each side in ``order`` while the budget and the keys allow; whether all ran.
+        ``looks``: refute at the looks before the last; the processes after the last look have none, so
+        that their keys are decided once, over all their processes."""
         for position, side in enumerate(order):
             index, elapsed = self.processes, time.perf_counter() - self.started
             if stop_before(index, len(self.running), elapsed, self.process_seconds, self.budget):
                 return False
-            if self.looking and looks_early(index):
+            if looks and self.looking and looks_early(index):
                 disturbed = disturbed_processes(self.values)
                 refuted = [key for key in self.active
                            if all(self.says(refuted_early, key, signal, disturbed)
