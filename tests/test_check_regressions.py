@@ -254,11 +254,11 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
     assert summary["short_budget"] == pytest.approx(summary["budget"] * 0.2 / 0.5, rel=1e-12)
     measured = {(v["config"], v["mask"]): v for v in summary["values"]}
     # 10 processes a side; a key set aside as refuted at a look has 6 or 8, one still undecided at the last
-    # look 4-20 more (two a side a block: what the budget left held).
+    # look 2-20 more (two a side a block: what the budget left held, 4 at least planned).
     per_side = {key: {len(v[side]["wall"]) for side in ("baseline", "contender")} for key, v in measured.items()}
     assert all(len(counts) == 1 for counts in per_side.values()), per_side
     early = [key for key, (count,) in per_side.items() if count in (6, 8)]
-    extended = [key for key, (count,) in per_side.items() if count in range(14, 31, 2)]
+    extended = [key for key, (count,) in per_side.items() if count in range(12, 31, 2)]
     assert len(early) + len(extended) + sum(counts == {10} for counts in per_side.values()) == len(per_side), per_side
     assert (len(early), len(extended)) == (summary["refuted_early"], summary["extended"])
     # Each key refuted at a look is a noise finding, or one of a class's move's results nearest it, named in its why.

@@ -458,7 +458,7 @@ def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monk
     found = [candidate(f"c{i}", ratio=2.0 - i / 10) for i in range(3)] + [candidate("c2", "gpu", ratio=1.2)]
     night = night_of(*found)
 
-    def slow_remeasure(plan, workers, device, processes, seed, budget, factor):
+    def slow_remeasure(plan, workers, device, processes, seed, budget, factor, most_extra):
         keys = list(plan)
         values = {keys[0]: {"contender": {"wall": [1.0] * 10}}}
         return remeasure.Remeasured(values, budget, process_costs(20), dropped=tuple(keys[1:]))
@@ -504,7 +504,7 @@ def rounds_of(candidates: list[Finding], budget: float, answers: list[tuple[floa
     calls: list[tuple] = []
     pending = list(answers)
 
-    def measure(plan, workers, device, count, seed, left, factor):
+    def measure(plan, workers, device, count, seed, left, factor, most_extra):
         calls.append((list(plan), count, seed, left))
         seconds, done = pending.pop(0)
         values = {key: {"baseline": {"wall": [1.0]}, "contender": {"wall": [1.0]}} for key in plan}
@@ -570,7 +570,7 @@ def test_the_pace_leaves_the_workers_start_out():
     calls: list = []
     answers = [(workers + 5 * one, 20), (1.0, 20)]
 
-    def measure(plan, _workers, device, count, seed, left, factor):
+    def measure(plan, _workers, device, count, seed, left, factor, most_extra):
         calls.append(list(plan))
         seconds, done = answers.pop(0)
         return remeasure.Remeasured({key: {} for key in plan}, seconds, process_costs(done), workers)
@@ -773,7 +773,7 @@ def test_the_rounds_start_the_workers_once_and_stop_them_after_the_last(monkeypa
     workers = FakeWorkers(offset_values({"a": 1.5, "b": 1.5}))
     seen: list = []
 
-    def measure(plan, given, device, count, seed, left, factor):
+    def measure(plan, given, device, count, seed, left, factor, most_extra):
         seen.append((given is workers, given.running != {}, factor))
         given.started()
         return remeasure.Remeasured({key: {} for key in plan}, 0.0, process_costs(20))
@@ -857,6 +857,13 @@ def test_the_processes_after_the_last_look_have_no_looks_of_their_own():
     assert noise.decide(baseline, contender, 1.05).outcome == "refuted"
 
 
+def test_a_round_told_to_leave_its_budget_to_others_gives_its_undecided_keys_the_fewest_more():
+    workers = FakeWorkers(near_then_clear)
+    measured = remeasure.remeasure(plan_of("near", "far", "clear"), workers, "cpu", 10, 0, 1e9, 1.05, 4)
+    assert (measured.processes, len(measured.extended)) == (28, 2)
+    assert remeasure.extra_processes(100.0, 20.0, 20, 4) == remeasure.extra_processes(100.0, 20.0, 20, 6) - 2 == 4
+
+
 @pytest.mark.parametrize("seconds_left, extra", [
     (1.0, 4), (-5.0, 4), (10.0, 4), (12.0, 6), (14.0, 6), (30.0, 14), (40.0, 20), (100.0, 20)])
 def test_the_processes_after_the_last_look_are_the_blocks_the_budget_left_holds_from_4_to_20_a_side(
@@ -864,6 +871,13 @@ def test_the_processes_after_the_last_look_are_the_blocks_the_budget_left_holds_
     """At 1 s a process (20 processes in 20 s), a block of four (two a side) takes 4 s."""
     counted = remeasure.extra_processes(seconds_left, 20.0, 20)
     assert (counted, type(counted)) == (extra, int)
+
+
+@pytest.mark.parametrize("seconds_left, process_seconds, processes, extra", [
+    (10.0, 0.5, 1, 10),  # one process of 0.5 s: a block of four takes 2 s, five fit
+    (36.0, 5.0, 3, 10)])  # three of 5 s: a block takes 6.67 s, five fit (six at 6 s)
+def test_the_pace_is_the_processes_mean_whatever_their_count(seconds_left, process_seconds, processes, extra):
+    assert remeasure.extra_processes(seconds_left, process_seconds, processes) == extra
 
 
 @pytest.mark.parametrize("process_seconds, processes", [(0.0, 20), (20.0, 0), (-1.0, 20)])

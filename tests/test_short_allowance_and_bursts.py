@@ -64,9 +64,12 @@ def test_a_round_with_a_short_candidate_runs_to_the_budget_and_the_allowance_and
     found, night, budget, allowance = three
     rounds: list[tuple[list, float]] = []
 
-    def measure(plan, workers, device, processes, seed, seconds, factor):
+    def measure(plan, workers, device, processes, seed, seconds, factor, most_extra):
         rounds.append((list(plan), seconds))
+        extras.append(most_extra)
         return remeasure.Remeasured({key: {} for key in plan}, spent)  # its keys refuted at the first look
+
+    extras: list[int] = []
 
     spent = WORKERS_SECONDS["cuda"] / 2
     measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
@@ -76,13 +79,16 @@ def test_a_round_with_a_short_candidate_runs_to_the_budget_and_the_allowance_and
     assert rounds == [([("s", "causal_bias"), ("g", "causal_bias")], budget + allowance),
                       ([("w", "causal_bias")], budget - spent)]
     assert (count, left_out) == (2, [])
+    # The first round left a candidate out: its undecided keys get the fewest more processes, so that what it
+    # leaves goes to that candidate; the last, what the budget left holds.
+    assert extras == [remeasure.EXTRA_PROCESSES, noise.MAX_EXTRA_PROCESSES] == [4, 20]
 
 
 def test_without_an_allowance_a_short_candidate_gets_only_what_the_budget_leaves(three):
     found, night, budget, allowance = three
     rounds: list[tuple[list, float]] = []
 
-    def measure(plan, workers, device, processes, seed, seconds, factor):
+    def measure(plan, workers, device, processes, seed, seconds, factor, most_extra):
         rounds.append((list(plan), seconds))
         return remeasure.Remeasured({key: {} for key in plan}, seconds)  # all it may spend
 
@@ -279,7 +285,7 @@ def test_a_round_whose_short_candidates_fit_the_budget_runs_to_the_budget_alone(
     found, night, budget, allowance = three
     seen: list[float] = []
 
-    def measure(plan, workers, device, processes, seed, seconds, factor):
+    def measure(plan, workers, device, processes, seed, seconds, factor, most_extra):
         seen.append(seconds)
         return remeasure.Remeasured({key: {} for key in plan}, seconds)
 
@@ -375,7 +381,7 @@ def round_budgets(found: list[Finding], night: Night, budget: float, allowance: 
     """The seconds each round was given, its measurement spending them all."""
     seen: list[float] = []
 
-    def spend(plan, workers, device, processes, seed, seconds, factor):
+    def spend(plan, workers, device, processes, seed, seconds, factor, most_extra):
         seen.append(seconds)
         return remeasure.Remeasured({key: {} for key in plan}, seconds)
 
@@ -413,7 +419,7 @@ def test_a_later_round_plans_without_the_workers_start_at_the_pace_the_first_mea
     def rounds_given(left_for_round_two: float) -> list[float]:
         seen: list[float] = []
 
-        def measure(plan, workers, device, processes, seed, seconds, factor):
+        def measure(plan, workers, device, processes, seed, seconds, factor, most_extra):
             seen.append(seconds)
             if len(seen) == 1:  # 20 processes at twice the estimate; the short key dropped
                 spent = budget - left_for_round_two

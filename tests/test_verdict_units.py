@@ -570,7 +570,7 @@ def test_a_candidate_without_values_on_either_side_is_not_re_measured():
 
 
 def fake_measure(result: remeasure.Remeasured, calls: list | None = None) -> remeasure.Measure:
-    def measure(plan, workers, device, processes, seed, budget, factor):
+    def measure(plan, workers, device, processes, seed, budget, factor, most_extra):
         if calls is not None:
             calls.append((list(plan), workers.pythons, device, processes, seed, budget, factor))
         return result

@@ -235,8 +235,9 @@ ALPHA_REFUTE_EARLY = 0.02
 # left holds at the round's pace (lib.remeasure.extra_processes), EXTRA_PROCESSES at least and
 # MAX_EXTRA_PROCESSES at most, and is decided again over all of them: two looks that can confirm, so an
 # unchanged key passes at most 2e-4 of the time (a union bound: the count comes from the budget and the
-# pace, never from the key's values) where one look allowed 1e-4. Simulated at a 5% per-process spread, a
-# +10% step is confirmed 59% of the time with 4 more a side, 92% with 10 and 99% with 20 (docs/noise.md).
+# pace, not from the decision the key's values gave) where one look allowed 1e-4. Simulated at a 5%
+# per-process spread, a +10% step is confirmed 59% of the time with 4 more a side, 93% with 10 and 99.6% with
+# 20 (docs/noise.md).
 EXTRA_PROCESSES = 4
 MAX_EXTRA_PROCESSES = 20
 

@@ -498,7 +498,8 @@ class Remeasured:
 
 
 def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int, seed: int,
-              budget_seconds: float = 120.0, factor: float | None = None) -> Remeasured:
+              budget_seconds: float = 120.0, factor: float | None = None,
+              most_extra: int = MAX_EXTRA_PROCESSES) -> Remeasured:
     """Measure every key of ``plan`` in ``processes_per_side`` fresh processes of each side's workers,
     in turn (one side or both).
 
@@ -510,7 +511,8 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
     at a look before the last (``noise.refuted_early``) is set aside and the later
     processes measure the rest (``Remeasured.refuted_early``), and the keys undecided
     still undecided after the last (``noise.undecided``) get as many processes a side more
-    as the budget left holds (``extra_processes``), where it allows (``Remeasured.extended``).
+    as the budget left holds (``extra_processes``, ``most_extra`` at most), where it allows
+    (``Remeasured.extended``).
     Starting the workers, where this round does, is a phase of its own, "workers".
     """
     started = time.perf_counter()
@@ -522,7 +524,7 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
              else [next(iter(running))] * processes_per_side)
     if run.processes_of(order) and (open_keys := run.undecided()):
         extra = extra_processes(budget_seconds - (time.perf_counter() - started), run.process_seconds,
-                                run.processes)
+                                run.processes, most_extra)
         run.active, before = open_keys, run.processes
         run.processes_of(process_order(extra, run.rng), looks=False)
         run.extended = open_keys if run.processes > before else []
@@ -739,16 +741,17 @@ def keys_that_fit(keys: int, remaining: int, seconds_left: float, process_second
     return max(1, min(keys, math.floor((seconds_left / remaining - fixed) / per_key)))
 
 
-def extra_processes(seconds_left: float, process_seconds: float, processes: int) -> int:
+def extra_processes(seconds_left: float, process_seconds: float, processes: int,
+                    most: int = MAX_EXTRA_PROCESSES) -> int:
     """More processes a side for the keys still undecided after the last look: as many blocks as
     ``seconds_left`` holds at the pace of the ``processes`` so far (``process_seconds`` in all, each over every
-    key then measured), EXTRA_PROCESSES at least (the budget stops a block that would not fit) and
-    MAX_EXTRA_PROCESSES at most. From the budget and the pace alone, never from the values: the second
-    look's bar holds whatever the first saw (noise.EXTRA_PROCESSES)."""
+    key then measured), EXTRA_PROCESSES at least (the budget stops a block that would not fit) and ``most``
+    at most. From the budget and the pace, not from the decision the key's values gave: the second look's
+    bar holds whatever the first saw (noise.EXTRA_PROCESSES)."""
     if processes <= 0 or process_seconds <= 0:
         return EXTRA_PROCESSES
     blocks = math.floor(seconds_left / (BLOCK * process_seconds / processes))
-    return min(MAX_EXTRA_PROCESSES, max(EXTRA_PROCESSES, blocks * BLOCK // len(SIDES)))
+    return min(most, max(EXTRA_PROCESSES, blocks * BLOCK // len(SIDES)))
 
 
 def stop_before(index: int, sides: int, elapsed: float, process_seconds: float, budget_seconds: float) -> bool:
@@ -765,7 +768,7 @@ def enough_to_confirm(processes: int, sides: int) -> bool:
     return processes >= sides * PROCESSES_TO_CONFIRM
 
 
-Measure = Callable[[Plan, Workers, str, int, int, float, float | None], Remeasured]
+Measure = Callable[[Plan, Workers, str, int, int, float, float | None, int], Remeasured]
 
 
 def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, pythons: dict[str, str],
@@ -774,8 +777,11 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
                         short_allowance: float = 0.0) -> tuple[Remeasured, list[Finding], int]:
     """Re-measure the strongest candidates that fit the budget (those short of the factor: the budget and
     ``short_allowance``); with what that round left unspent (its candidates refuted early leave the
-    most), at the pace it measured, the next strongest, with the same workers; and so on. Returns the
-    values, the candidates left out (those a round dropped among them) and the number of rounds."""
+    most), at the pace it measured, the next strongest, with the same workers; and so on. A round that
+    left candidates out gives its keys undecided at the last look EXTRA_PROCESSES more a side at most, so
+    that what it leaves unspent goes to candidates never measured; the last round gives them what the
+    budget left holds. Returns the values, the candidates left out (those a round dropped among them) and
+    the number of rounds."""
     merged = Remeasured({}, 0.0)
     pending, pace, rounds = candidates, 1.0, 0
     with Workers(pythons, device) as workers:
@@ -790,7 +796,8 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
             shorts = any(finding.short and finding not in left_out for finding in pending)
             planned = round_seconds(processes, pace, estimate, workers_seconds(device, rounds == 0))
             measured = measure(plan, workers, device, processes, seed + rounds,
-                               left + (short_allowance if shorts and planned > left else 0.0), factor)
+                               left + (short_allowance if shorts and planned > left else 0.0), factor,
+                               EXTRA_PROCESSES if left_out else MAX_EXTRA_PROCESSES)
             merged = merged.merged(measured)
             if measured.processes:
                 pace = (measured.seconds - measured.workers_seconds) / measured.processes / estimate
