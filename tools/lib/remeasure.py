@@ -509,7 +509,7 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
     before each side has the processes a confirmation needs; from there on, no block
     starts that would end past the budget. With ``factor`` and both sides, a key refuted
     at a look before the last (``noise.refuted_early``) is set aside and the later
-    processes measure the rest (``Remeasured.refuted_early``), and the keys undecided
+    processes measure the rest (``Remeasured.refuted_early``), and the keys
     still undecided after the last (``noise.undecided``) get as many processes a side more
     as the budget left holds (``extra_processes``, ``most_extra`` at most), where it allows
     (``Remeasured.extended``).
