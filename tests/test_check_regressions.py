@@ -396,7 +396,7 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
         wait + (schema.CHILDREN_STARTED_TOGETHER - 1) * schema.GPU_REST_SECONDS) / schema.CHILDREN_STARTED_TOGETHER
     rounds = []
 
-    def fake_remeasure(keys, workers, device, processes, seed, budget, factor):
+    def fake_remeasure(keys, workers, device, processes, seed, budget, factor, most_extra):
         rounds.append((list(keys), round(budget, 6), seed))
         values = {key: {"baseline": {"wall": [1.0] * 10}, "contender": {"wall": [1.0] * 10}} for key in keys}
         return remeasure.Remeasured(values, 20 * process / 2, process_costs(20))  # twice as fast as estimated
