@@ -52,3 +52,12 @@ def test_the_report_gives_the_workers_start_apart_from_the_processes():
         "1 config(s) and mask(s) in 2 processes, 14.0 s of a 20 s budget. The workers' start (torch's import): "
         "10.0 s. A process: 2.00 s (start 0.25, build 0.05, first calls 0.50, wall 0.50, gpu 0.20; fork, exit "
         "and pipes 0.50)")
+
+
+def test_the_report_counts_the_gpu_times_called_on_their_night_apart_from_those_left_out():
+    summary = {"keys": 3, "processes": 4, "seconds": 9.0, "budget": 20.0, "left_out": 1, "phases": {}}
+    assert report.remeasurement_line({**summary, "called_on_night": 2}) == (
+        "3 config(s) and mask(s) in 4 processes, 9.0 s of a 20 s budget; 2 GPU time(s) called on their night, "
+        "left out for the budget: one night beyond the noise in each of its builds; 1 candidate(s) left out for "
+        "the budget, weakest evidence first (0 above their floor, 1 under it)")
+    assert report.remeasurement_line({**summary, "called_on_night": 0}) == report.remeasurement_line(summary)

@@ -961,3 +961,43 @@ def test_a_worker_that_gives_no_answer_in_time_is_ended_and_the_re_measurement_f
             assert worker.process is not None and worker.process.poll() is not None
     finally:
         worker.stop()
+
+
+# ---------------------------------------------------------------- a GPU time's one-night call that stands
+
+
+def standing(config: str = "n", ratio: float = 1.3) -> Finding:
+    return dataclasses.replace(candidate(config, signal="gpu", ratio=ratio, floor=1.05, one_night=True), stands=True)
+
+
+def test_a_one_night_call_that_stands_is_planned_after_every_other_but_the_short_ones():
+    """g5j (2026-12-05): four GPU times beyond the noise in both builds took the plan's first places, an
+    85 ms one a third of each process, and two injected keys the night could not call were left out."""
+    stands, call = standing(ratio=2.0), candidate("c", signal="gpu", ratio=1.3, floor=1.05, one_night=True)
+    weak = candidate("w", ratio=1.01, floor=1.5)
+    short = dataclasses.replace(candidate("s", signal="gpu", ratio=1.04, floor=1.1), short=True)
+    assert sorted([short, stands, weak, call], key=remeasure.plan_order) == [call, weak, stands, short]
+    assert remeasure.priority(stands) < remeasure.priority(weak)  # by its evidence alone it would go first
+    assert remeasure.plan_order(stands) == (False, True, remeasure.priority(stands))
+
+
+def test_a_round_that_left_out_only_candidates_that_stand_gives_its_undecided_keys_the_most_more():
+    assert not remeasure.needs_measuring([]) and not remeasure.needs_measuring([standing(), standing("m")])
+    assert remeasure.needs_measuring([standing(), candidate("w")])
+    found = [candidate("a", ratio=2.0), standing("b")]
+    night = night_of(*found)
+    budget = fit_boundary(remeasure.key_cost(found[0], {}, night, "cuda"), 10, 1.0)
+    extras: list[int] = []
+
+    def measure(plan, workers, device, count, seed, left, factor, most_extra):
+        extras.append(most_extra)
+        return remeasure.Remeasured({key: {} for key in plan}, left)  # all it may spend
+
+    _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 41, budget,
+                                                       1.05, measure)
+    assert (extras, left_out, count) == ([noise.MAX_EXTRA_PROCESSES], [found[1]], 1)
+    found[1] = dataclasses.replace(found[1], stands=False)  # the same call, one build short of it: measured first
+    extras.clear()
+    _, left_out, _ = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 41, budget,
+                                                   1.05, measure)
+    assert (extras, left_out) == ([noise.EXTRA_PROCESSES], [found[0]])

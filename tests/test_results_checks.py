@@ -298,6 +298,13 @@ def test_the_nights_visits_by_label_and_mask(tmp_path):
     night_file(run, {"wall_visits": visits, "gpu_time_visits": builds})
     assert store.night_visits(run) == visits
     assert store.night_visits(run, "gpu") == builds
+    # A CPU grid's night, or one recorded before the builds and clocks were kept: none of them; a wall time's
+    # visits are in every night file.
+    night_file(run, {"wall_visits": visits})
+    assert store.night_visits(run, "gpu") == store.night_visits(run, "sm_clock") == {}
+    night_file(run, {"gpu_time_visits": builds})
+    with pytest.raises(ToolError, match="corrupt .*: 'wall_visits'"):
+        store.night_visits(run)
 
 
 @pytest.mark.parametrize("value", [0.0, -1.0, "1", None, True])

@@ -590,8 +590,8 @@ def test_remeasured_findings_decide_each_candidate_and_summarize_the_run():
     assert calls[0][1:] == (BOTH, "cuda", 10, 7, 100.0, 1.25)
     assert summary == {"seed": 7, "seconds": 12.5, "processes": 1, "keys": 1, "rounds": 1, "left_out": 0,
                        "budget": 100.0, "short_budget": 0.0, "short_of_factor": 0, "short_measured": 0,
-                       "short_left_out": [], "left_out_above_floor": 0, "dropped": 0, "refuted_early": 0,
-                       "extended": 0, "disturbed": 0, "workers_per_side": 2,
+                       "short_left_out": [], "left_out_above_floor": 0, "called_on_night": 0, "dropped": 0,
+                       "refuted_early": 0, "extended": 0, "disturbed": 0, "workers_per_side": 2,
                        "phases": {"process": 0.5, "start": 0.2},
                        "per_process": [{"side": "baseline", "device": "cuda", "keys": 1, "visits": 1,
                                         "call_seconds": 1e-2, "gpu_seconds": 0.0, "seconds": 0.5,
@@ -1162,3 +1162,89 @@ def test_the_values_left_out_tonight_are_named_with_why():
                                                                          "failed: OOM; x"},
         {"config": "a", "mask": "materialized", "signal": "kernels", "why": "a new version of its benchmark"}]
     assert verdict.unjudged(Night(None, {first: {"wall": 1.0}}), []) == []
+
+
+# ---------------------------------------------------------------- a GPU time's one-night call that stands
+
+
+def gpu_call(key: tuple = KEY, ratio: float = 1.3, move: float = 1.0, one_night: bool = True,
+             common: int = 0) -> Finding:
+    return dataclasses.replace(finding(ratio=ratio, signal="gpu", key=key, floor=1.05, one_night=one_night),
+                               move=move, common=common)
+
+
+GPU_SPREAD = noise.NoiseModel({("gpu", KLASS): 0.01}, {}, 10)
+BAR = math.exp(noise.Z_CANDIDATE * 0.01)  # each build at least three spreads over its reference
+
+
+@pytest.mark.parametrize("call, builds, stands", [
+    (gpu_call(), [1.5, BAR], True),
+    (gpu_call(), [1.5, math.nextafter(BAR, 0)], False),  # one build short of it: a slow stretch of one pass
+    (gpu_call(), [BAR], True),
+    (gpu_call(), [], False),
+    (gpu_call(move=1.1), [1.1 * BAR, 1.5], True),  # the class's move taken out of each build too
+    (gpu_call(move=1.1), [BAR, 1.5], False),
+    (gpu_call(one_night=False), [1.5, 1.5], False),  # a candidate the night cannot call
+    (gpu_call(common=9), [1.5, 1.5], False),  # a class's move stands for others
+    (dataclasses.replace(gpu_call(), signal="wall"), [1.5, 1.5], False),  # a wall time: the host's episodes
+])
+def test_a_gpu_times_one_night_call_stands_where_each_build_shows_the_step_on_its_own(call, builds, stands):
+    verdict.mark_standing([call], {"cfg": {"causal_bias": builds}}, GPU_SPREAD)
+    assert call.stands is stands
+
+
+def test_a_call_without_builds_of_its_own_does_not_stand():
+    calls = [gpu_call(), gpu_call(key=OTHER)]
+    verdict.mark_standing(calls, {"cfg": {"materialized": [1.5]}, "other": {"materialized": [1.5]}}, GPU_SPREAD)
+    assert [call.stands for call in calls] == [False, True]
+
+
+def test_a_call_that_stands_left_out_for_the_budget_is_a_regression_on_its_nights_evidence():
+    """g5j (2026-12-05): four injected GPU times beyond the noise in both builds, left out for the budget,
+    were suspects; the budget they would have taken re-measures what the night cannot call."""
+    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
+    strong, call = finding(key=OTHER, ratio=3.0), dataclasses.replace(gpu_call(), stands=True)
+    decided, summary = verdict.remeasured_findings([call, strong], "cuda", settings(pythons=BOTH, budget=0.4), [],
+                                                   night, fake_measure(measured(BASE, BASE, key=OTHER)))
+    assert [(f.key, f.signal, f.level, f.why) for f in decided] == [
+        (KEY, "gpu", "regression", f"{verdict.ONE_NIGHT_CALL}, {verdict.CALLED_ON_ITS_NIGHT}"),
+        (OTHER, "wall", "noise", "re-measured: refuted")]
+    assert verdict.CALLED_ON_ITS_NIGHT == ("in each build of its night; not re-measured: the budget went to "
+                                           "candidates the night alone cannot call")
+    assert (summary["called_on_night"], summary["left_out"], summary["left_out_above_floor"]) == (1, 0, 0)
+    # One build short of it: the night's one process is not enough, it stays a suspect the budget left out.
+    call, strong = gpu_call(), finding(key=OTHER, ratio=3.0)
+    decided, summary = verdict.remeasured_findings([call, strong], "cuda", settings(pythons=BOTH, budget=0.4), [],
+                                                   night, fake_measure(measured(BASE, BASE, key=OTHER)))
+    assert [(f.key, f.level) for f in decided] == [(KEY, "suspect"), (OTHER, "suspect")]
+    assert (summary["called_on_night"], summary["left_out"], summary["left_out_above_floor"]) == (0, 1, 1)
+
+
+def test_the_check_calls_a_gpu_time_on_its_night_where_each_build_shows_it_and_the_budget_leaves_it_out(tmp_path):
+    """Two GPU times 1.3x slower tonight, beyond the noise of three steady nights: the budget takes one. The
+    one whose two builds both show the step waits behind the one whose builds disagree, and its night calls it;
+    the other is re-measured and confirmed."""
+    from results_factory import write_run
+
+    gpu_grid = schema.GRIDS_BY_NAME["gpu"]
+    for index in range(4):
+        slower = [1.3, 1.3, 1.0, 1.0] if index == 3 else [1.0] * 4
+        figures = {"track_gpu_time_materialized": [0.9e-3 * s for s in slower],
+                   "track_gpu_time_causal_bias": [0.9e-3] * 4}
+        write_run(tmp_path, "box", str(index + 1) * 40, 1_000 + index,
+                  {f"track_wall_time_{mask}": [1e-3] * 4 for mask in schema.MASKS}, grid=gpu_grid, figures=figures)
+    runs = ResultsStore(tmp_path).runs("box")
+    builds = {LABELS[0]: {"materialized": [0.9e-3 * 1.25, 0.9e-3 * 1.35]},  # both builds beyond it
+              LABELS[1]: {"materialized": [0.9e-3 * 1.01, 0.9e-3 * 1.69]}}  # one pass's slow stretch
+    (tmp_path / "box" / f"{runs[3].commit_hash}.night").write_text(json.dumps(
+        {"wall_visits": {}, "gpu_time_visits": builds}))
+    slower = measured(BASE, [v * 1.3 for v in BASE], key=("gpu", LABELS[1], "materialized"), signal="gpu")
+    calls: list = []
+    v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None,
+                      settings(factor=1.05, pythons=BOTH, budget=1.0), fake_measure(slower, calls))
+    assert [plan for plan, *_ in calls] == [[(LABELS[1], "materialized")]]
+    assert [(f.level, f.key[1], f.signal, f.why) for f in v.findings] == [
+        ("regression", LABELS[0], "gpu", f"{verdict.ONE_NIGHT_CALL}, {verdict.CALLED_ON_ITS_NIGHT}"),
+        ("regression", LABELS[1], "gpu", "one night beyond the noise, re-measured: confirmed")]
+    assert v.remeasurement is not None
+    assert (v.remeasurement["called_on_night"], v.remeasurement["left_out"]) == (1, 0)

@@ -26,6 +26,9 @@ class Finding:
     # Slower by less than the factor, within one spread of it: re-measured with what the budget leaves,
     # reported only where confirmed (a change of the factor shows under it one night in two).
     short: bool = False
+    # A GPU time's one-night call that each of its night's builds shows on its own (verdict.mark_standing):
+    # re-measured with what the others leave; where the budget leaves it out, its night calls it.
+    stands: bool = False
 
     @property
     def ratio(self) -> float:

@@ -143,11 +143,13 @@ def priority(finding: Finding) -> tuple[bool, bool, bool, float]:
             -math.log(finding.relative) / math.log(spread_of(finding)))
 
 
-def plan_order(finding: Finding) -> tuple[bool, tuple[bool, bool, bool, float]]:
-    """The order the plan takes candidates in: by priority, those short of the factor after every other.
-    They get what the others leave: a stronger candidate left out did not fit beside the plan, and a later
-    round takes it first."""
-    return finding.short, priority(finding)
+def plan_order(finding: Finding) -> tuple[bool, bool, tuple[bool, bool, bool, float]]:
+    """The order the plan takes candidates in: by priority, a GPU time's one-night call that stands on its
+    night (``Finding.stands``) after every other but those short of the factor, and those after it. Each gets
+    what the ones before it leave: a stronger candidate left out did not fit beside the plan, and a later
+    round takes it first. One that stands is called by its night where left out; the short ones have an
+    allowance of their own."""
+    return finding.short, finding.stands, priority(finding)
 
 
 def short_of_factor(finding: Finding, factor: float) -> bool:
@@ -771,6 +773,12 @@ def enough_to_confirm(processes: int, sides: int) -> bool:
 Measure = Callable[[Plan, Workers, str, int, int, float, float | None, int], Remeasured]
 
 
+def needs_measuring(left_out: list[Finding]) -> bool:
+    """Whether a round left out a candidate that only a re-measurement decides: one that stands on its night
+    (``Finding.stands``) is called by it."""
+    return any(not finding.stands for finding in left_out)
+
+
 def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, pythons: dict[str, str],
                         processes: int, seed: int, budget: float, factor: float,
                         measure: Measure = remeasure,
@@ -778,10 +786,10 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
     """Re-measure the strongest candidates that fit the budget (those short of the factor: the budget and
     ``short_allowance``); with what that round left unspent (its candidates refuted early leave the
     most), at the pace it measured, the next strongest, with the same workers; and so on. A round that
-    left candidates out gives its keys undecided at the last look EXTRA_PROCESSES more a side at most, so
-    that what it leaves unspent goes to candidates never measured; the last round gives them what the
-    budget left holds. Returns the values, the candidates left out (those a round dropped among them) and
-    the number of rounds."""
+    left out a candidate only a re-measurement decides (``needs_measuring``) gives its keys undecided at the
+    last look EXTRA_PROCESSES more a side at most, so that what it leaves unspent goes to candidates never
+    measured; else it gives them what the budget left holds. Returns the values, the candidates left out
+    (those a round dropped among them) and the number of rounds."""
     merged = Remeasured({}, 0.0)
     pending, pace, rounds = candidates, 1.0, 0
     with Workers(pythons, device) as workers:
@@ -797,7 +805,7 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
             planned = round_seconds(processes, pace, estimate, workers_seconds(device, rounds == 0))
             measured = measure(plan, workers, device, processes, seed + rounds,
                                left + (short_allowance if shorts and planned > left else 0.0), factor,
-                               EXTRA_PROCESSES if left_out else MAX_EXTRA_PROCESSES)
+                               EXTRA_PROCESSES if needs_measuring(left_out) else MAX_EXTRA_PROCESSES)
             merged = merged.merged(measured)
             if measured.processes:
                 pace = (measured.seconds - measured.workers_seconds) / measured.processes / estimate

@@ -137,6 +137,9 @@ def remeasurement_line(summary: dict) -> str:
         line += (f", {summary['short_measured']} of {summary['short_of_factor']} GPU time(s) short of the factor "
                  + ("with what the budget left and their allowance" if summary.get("short_budget")
                     else "with what the budget left"))
+    if summary.get("called_on_night"):
+        line += (f"; {summary['called_on_night']} GPU time(s) called on their night, left out for the budget: "
+                 "one night beyond the noise in each of its builds")
     if summary["left_out"]:
         above = summary.get("left_out_above_floor", 0)
         line += (f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first "

@@ -222,9 +222,11 @@ class ResultsStore:
 
     def night_visits(self, run: RunFile, signal: str = schema.WALL) -> dict[str, dict[str, list[float]]]:
         """Each wall time's (or, ``signal`` schema.GPU, GPU time's) visits in the run's night (``<commit>.night``),
-        by label and mask; {} without the file."""
+        by label and mask; {} without the file, and without GPU times or clocks in it (a CPU grid's night, or
+        one recorded before they were kept)."""
         def visits(record: dict) -> dict[str, dict[str, list[float]]]:
-            found = record[schema.NIGHT_VISITS[signal]]
+            name = schema.NIGHT_VISITS[signal]
+            found = record[name] if signal == schema.WALL else record.get(name, {})
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
                        for masks in found.values() for values in masks.values() for v in values):
                 raise ValueError("a visit is not a positive number")

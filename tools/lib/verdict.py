@@ -33,6 +33,9 @@ from lib.suite import schema
 
 ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
 SHORT_OF_FACTOR = "slower by less than the factor, within one spread of it"
+# Said of a GPU time's one-night call left out for the budget that every build of its night shows (mark_standing).
+CALLED_ON_ITS_NIGHT = ("in each build of its night; not re-measured: the budget went to candidates the night "
+                       "alone cannot call")
 # Said of a refuted candidate whose processes show it slower beyond doubt (p_change under ALPHA_CONFIRM).
 SLOWER_UNDER_FACTOR = "slower for certain, by less than the factor"
 ORDER = {level: rank for rank, level in enumerate(LEVELS)}  # the report's order, the gravest first
@@ -166,6 +169,20 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
     return None, False
 
 
+def mark_standing(candidates: list[Finding], builds: dict[str, dict[str, list[float]]],
+                  model: noise.NoiseModel) -> None:
+    """Mark each GPU time's one-night call that every build of its night (``builds``: the night file's GPU
+    times by label and mask) shows on its own, Z_CANDIDATE spreads over its reference with its class's move
+    taken out: a slow stretch of one pass moves one build, a slower kernel moves them all. Such a call needs
+    no re-measurement to stand (its night calls it), so the plan takes it after the candidates that do."""
+    for finding in candidates:
+        if finding.signal != schema.GPU or not finding.one_night or finding.common:
+            continue
+        each = builds.get(finding.key[1], {}).get(finding.key[2]) or []
+        bar = math.exp(noise.Z_CANDIDATE * model.sigma(finding.key, finding.signal, finding.klass))
+        finding.stands = bool(each) and min(each) / finding.reference / finding.move >= bar
+
+
 def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | None, bool]:
     """A change short of the factor is a candidate only where both builds are re-measured (only they can
     confirm it) and it is within one spread of the factor; else nothing to say."""
@@ -238,13 +255,16 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
         return kept, {"seed": settings.seed, "error": str(error)}
     whys = [group[0].why for group in groups]  # a class's, before a stand-in left out says so in its own
     short_left_out = [finding for finding in left_out if finding.short]
-    left_out = [finding for finding in left_out if not finding.short]
+    called = [finding for finding in left_out if finding.stands]
+    left_out = [finding for finding in left_out if not finding.short and not finding.stands]
+    for finding in called:
+        finding.level, finding.why = "regression", f"{ONE_NIGHT_CALL}, {CALLED_ON_ITS_NIGHT}"
     for finding in left_out:
         finding.why = (f"{finding.why}; " if finding.common else "") + (
             f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s") + (
             "" if remeasure.above_floor(finding) else
             f" (under its floor of {remeasure.floor_of(finding):.3f}: one night's noise)")
-    decided = [group[0] if all(f in left_out for f in group) else
+    decided = [group[0] if all(f in left_out or f in called for f in group) else
                decide_together(group, why, left_out, measured, history, settings)
                for group, why in zip(groups, whys) if group[0] not in short_left_out]
     # One short of the factor is reported only where confirmed: else it is what the night said, nothing.
@@ -260,6 +280,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      "short_left_out": [[*finding.config_mask, "dropped" if finding.config_mask in measured.dropped
                                          else "left out"] for finding in short_left_out],
                      "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
+                     "called_on_night": len(called),
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
                      "extended": len(measured.extended),
                      "disturbed": sum(len(left) for sides in measured.disturbed.values() for left in sides.values()),
@@ -493,6 +514,7 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     findings, candidates = classify(history, tonight, model, classes,
                                     previous_suspects(store, machine, baseline.commit_hash), settings,
                                     class_moves(shifts))
+    mark_standing(candidates, store.night_visits(contender, schema.GPU), model)
     return Judged(tonight, history, baseline, set_aside, new_series, classes, model, shifts, findings, candidates)
 
 
