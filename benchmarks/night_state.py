@@ -18,6 +18,7 @@ from .schema import (
     ATEN_OPS,
     BACKEND_CODES,
     GPU,
+    GPU_PASSES,
     GPU_TIME,
     KERNELS,
     NIGHT_FIGURES,
@@ -33,9 +34,6 @@ from .schema import (
 )
 
 CUDA_MISSING = "CUDA is not available on this machine: the GPU grid is skipped (the CPU classes run here)"
-# CUDA: the builds whose GPU times a night takes (night.gpu_pass), each in a pass of its own; the figure is the
-# geometric mean of two (MaskFigures.kernel_seconds).
-GPU_PASSES = 2
 
 
 def skip(reason: str) -> None:

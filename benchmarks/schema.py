@@ -347,6 +347,9 @@ class WorkerAnswer:
 # docs/noise.md): longer blocks only cost the night's seconds.
 GPU_TIME_BLOCK_SECONDS = 0.002
 GPU_TIME_BLOCKS = 3
+# CUDA: the builds whose GPU times a night takes (night.gpu_pass), each in a pass of its own; the figure is the
+# geometric mean of two (night_state.MaskFigures.kernel_seconds), and the check reads each (verdict.mark_standing).
+GPU_PASSES = 2
 
 
 def gpu_time_block_replays(gpu_seconds: float, block_seconds: float = GPU_TIME_BLOCK_SECONDS) -> int:

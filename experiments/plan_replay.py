@@ -10,7 +10,8 @@ baseline, with the check's default budget plus each ``--extra-budget`` (or with
 each ``--short-allowance``: seconds that only the candidates short of the factor
 may take beyond it, as ``check_regressions.py --short-budget``); nothing is
 measured. Prints per budget the keys planned, the candidates above their
-floor left out and the short-of-factor ones planned. ``--spec``
+floor left out (and apart, the GPU times their night calls where left out:
+``Finding.stands``) and the short-of-factor ones planned. ``--spec``
 (``tools/inject.py plan``'s file): per injected result, its GPU time tonight,
 its move away from its class, floor and spread, whether it was a candidate,
 short of the factor, planned; and how many injected GPU times each budget
@@ -19,7 +20,7 @@ keys refuted early leave. ``--by-evidence`` plans in another order, a
 candidate for its check: after a class's move, the one-night calls and those
 above their floor, every other (short of the factor or not) by the evidence for
 a slowdown of the factor over none, the log-likelihood ratio of the two under
-the key's spread. ``--step``: the contender is a synthetic night, C as
+the key's spread; the calls that stand on their night after all of them. ``--step``: the contender is a synthetic night, C as
 recorded with the spec's GPU times ``step`` times slower (the GPU time alone:
 none of the injector's counts), written as a night after C into a copy of the
 results folder; with ``--baseline`` the night before C, a step on a recorded
@@ -51,10 +52,11 @@ BOTH_SIDES = {"baseline": "-", "contender": "-"}  # planned as a check with both
 def by_evidence(factor: float):
     """The plan's order with the candidates under their floor, short ones among them, ranked by
     ln(factor) * (2 ln(relative) - ln(factor)) / (2 ln(spread)^2): a slowdown of the factor over none."""
-    def order(finding: Finding) -> tuple[bool, bool, bool, float]:
+    def order(finding: Finding) -> tuple[bool, bool, bool, bool, float]:
         spread, relative = math.log(remeasure.spread_of(finding)), math.log(finding.relative)
         evidence = math.log(factor) * (2 * relative - math.log(factor)) / (2 * spread * spread)
-        return not finding.common, not finding.one_night, not remeasure.above_floor(finding), -evidence
+        return (finding.stands, not finding.common, not finding.one_night, not remeasure.above_floor(finding),
+                -evidence)
     return order
 
 
@@ -154,7 +156,8 @@ def main() -> None:
         print(f"+{extra:g} s: {len(plan)} keys, {estimate:.2f} s a process "
               f"({remeasure.round_seconds(PROCESSES, 1.0, estimate, remeasure.workers_seconds(device, True)):.1f} "
               f"s); above their floor left out "
-              f"{sum(remeasure.above_floor(f) for f in left_out if not f.short)}; short planned "
+              f"{sum(remeasure.above_floor(f) for f in left_out if not f.short and not f.stands)} (called on "
+              f"the night {sum(f.stands for f in left_out)}); short planned "
               f"{sum(planned(plan, f) for f in night.candidates if f.short)}")
     if args.spec:
         injected = [(s["config"], s["mask"]) for s in json.loads(args.spec.read_text())["slowdowns"]]

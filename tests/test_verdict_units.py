@@ -52,7 +52,7 @@ def test_a_findings_ratio_key_parts_and_dict():
     assert f.as_dict() == {"level": "suspect", "grid": "gpu", "config": "cfg", "mask": "causal_bias",
                            "signal": "gpu", "reference": 4.0, "contender": 5.0, "ratio": 1.25, "move": 0.8,
                            "relative": 1.5625, "common": 3, "class": KLASS, "floor": 1.1, "why": "why",
-                           "confirmation": {"p": 1}}
+                           "confirmation": {"p": 1}, "stands": False}
     assert Finding("noise", KEY, "wall", 1.0, 1.0, KLASS, 1.0, "").confirmation is None
     assert Finding("noise", KEY, "wall", 1.0, 1.0, KLASS, 1.0, "").one_night is False
 
@@ -1174,13 +1174,14 @@ def gpu_call(key: tuple = KEY, ratio: float = 1.3, move: float = 1.0, one_night:
 
 
 GPU_SPREAD = noise.NoiseModel({("gpu", KLASS): 0.01}, {}, 10)
-BAR = math.exp(noise.Z_CANDIDATE * 0.01)  # each build at least three spreads over its reference
+BAR = math.exp(noise.Z_CALL * 0.01)  # each build one the night would call alone
 
 
 @pytest.mark.parametrize("call, builds, stands", [
     (gpu_call(), [1.5, BAR], True),
     (gpu_call(), [1.5, math.nextafter(BAR, 0)], False),  # one build short of it: a slow stretch of one pass
-    (gpu_call(), [BAR], True),
+    (gpu_call(), [BAR, BAR, 1.01], False),  # a night of three builds: each of them
+    (gpu_call(), [BAR], False),  # one build: it is the night's value, no pass replicates it
     (gpu_call(), [], False),
     (gpu_call(move=1.1), [1.1 * BAR, 1.5], True),  # the class's move taken out of each build too
     (gpu_call(move=1.1), [BAR, 1.5], False),
@@ -1188,14 +1189,16 @@ BAR = math.exp(noise.Z_CANDIDATE * 0.01)  # each build at least three spreads ov
     (gpu_call(common=9), [1.5, 1.5], False),  # a class's move stands for others
     (dataclasses.replace(gpu_call(), signal="wall"), [1.5, 1.5], False),  # a wall time: the host's episodes
 ])
-def test_a_gpu_times_one_night_call_stands_where_each_build_shows_the_step_on_its_own(call, builds, stands):
+def test_a_gpu_times_one_night_call_stands_where_each_build_would_call_it_alone(call, builds, stands):
     verdict.mark_standing([call], {"cfg": {"causal_bias": builds}}, GPU_SPREAD)
     assert call.stands is stands
+    assert schema.GPU_PASSES == 2 and noise.Z_CALL == 6.0
 
 
 def test_a_call_without_builds_of_its_own_does_not_stand():
     calls = [gpu_call(), gpu_call(key=OTHER)]
-    verdict.mark_standing(calls, {"cfg": {"materialized": [1.5]}, "other": {"materialized": [1.5]}}, GPU_SPREAD)
+    verdict.mark_standing(calls, {"cfg": {"materialized": [1.5] * 2}, "other": {"materialized": [1.5] * 2}},
+                          GPU_SPREAD)
     assert [call.stands for call in calls] == [False, True]
 
 
@@ -1218,6 +1221,27 @@ def test_a_call_that_stands_left_out_for_the_budget_is_a_regression_on_its_night
                                                    night, fake_measure(measured(BASE, BASE, key=OTHER)))
     assert [(f.key, f.level) for f in decided] == [(KEY, "suspect"), (OTHER, "suspect")]
     assert (summary["called_on_night"], summary["left_out"], summary["left_out_above_floor"]) == (0, 1, 1)
+
+
+def test_a_call_that_stands_and_is_re_measured_is_decided_by_its_processes():
+    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
+    calls = [dataclasses.replace(gpu_call(key=key), stands=True) for key in (KEY, OTHER)]
+    refuted = remeasure.Remeasured({KEY[1:]: {"baseline": {"gpu": BASE}, "contender": {"gpu": BASE}},
+                                    OTHER[1:]: {"baseline": {"gpu": BASE}, "contender": {"gpu": BASE}}},
+                                   12.5, process_costs(20))
+    decided, summary = verdict.remeasured_findings(calls, "cuda", settings(pythons=BOTH), [], night,
+                                                   fake_measure(refuted))
+    assert [(f.key, f.level, f.why) for f in decided] == [
+        (KEY, "noise", "one night beyond the noise, re-measured: refuted"),
+        (OTHER, "noise", "one night beyond the noise, re-measured: refuted")]
+    assert (summary["called_on_night"], summary["left_out"]) == (0, 0)
+    # Both left out but the first (the first round takes its strongest whatever the budget): the second alone
+    # is called on its night; with a third, both left out are.
+    calls = [dataclasses.replace(gpu_call(key=("gpu", name, "causal_bias")), stands=True) for name in "abc"]
+    decided, summary = verdict.remeasured_findings(calls, "cuda", settings(pythons=BOTH, budget=0.4), [], night,
+                                                   fake_measure(refuted))
+    assert [(f.key[1], f.level) for f in decided] == [("a", "suspect"), ("b", "regression"), ("c", "regression")]
+    assert (summary["called_on_night"], summary["left_out"]) == (2, 0)
 
 
 def test_the_check_calls_a_gpu_time_on_its_night_where_each_build_shows_it_and_the_budget_leaves_it_out(tmp_path):
@@ -1248,3 +1272,17 @@ def test_the_check_calls_a_gpu_time_on_its_night_where_each_build_shows_it_and_t
         ("regression", LABELS[1], "gpu", "one night beyond the noise, re-measured: confirmed")]
     assert v.remeasurement is not None
     assert (v.remeasurement["called_on_night"], v.remeasurement["left_out"]) == (1, 0)
+
+
+def test_tonights_builds_are_read_only_where_a_gpu_times_call_could_stand_on_them(tmp_path):
+    """A wall time's one-night call on the CPU grid: a night file whose GPU builds would not read is never
+    read for them, and the night is judged; a GPU time's call would read them, and stop at the damage."""
+    runs = write_nights(tmp_path, [2e-3, 1e-3, 1e-3, 1e-3], [85.0] * 4)
+    (tmp_path / "box" / f"{runs[3].commit_hash}.night").write_text(json.dumps(
+        {"wall_visits": {}, "gpu_time_visits": {LABELS[0]: {"materialized": [0.0]}}}))
+    slower = measured(BASE, [v * 2 for v in BASE], key=("cpu", LABELS[0], "materialized"))
+    v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None,
+                      settings(factor=1.05, pythons=BOTH), fake_measure(slower))
+    assert [(f.level, f.signal) for f in v.findings] == [("regression", "wall")]
+    with pytest.raises(ToolError, match="a visit is not a positive number"):
+        ResultsStore(tmp_path).night_visits(runs[3], schema.GPU)

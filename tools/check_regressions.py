@@ -15,7 +15,9 @@ With --baseline-python and --contender-python, candidates are re-measured in the
 same job, several fresh processes a side, the two torch builds alternating, as
 many as fit the budget (half the night by default), strongest evidence first,
 and decided over the per-process values: confirmed -> regression, refuted ->
-noise, undecided -> suspect. The factor is a margin: confirmed is slower for
+noise, undecided -> suspect; a GPU time that each of the night's builds would
+call alone waits behind the rest, and where the budget leaves it out its night
+calls it (a regression). The factor is a margin: confirmed is slower for
 certain (p < 1e-4) and not shown to be slower by less than the factor; refuted is
 shown to be. With both builds, a GPU time within one spread under the factor is
 re-measured too where the budget and --short-budget allow, and listed only

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import torch
 
-from ..night_state import CUDA_MISSING, GPU_PASSES, GridState, MaskFigures, NightValues
+from ..night_state import CUDA_MISSING, GridState, MaskFigures, NightValues
 from ..schema import (
     DISPATCH_FILE_VARIABLE,
     DISPATCH_KERNELS,
     DISPATCH_OPERATORS,
     DISPATCH_SYNC_CALLS,
     GPU,
+    GPU_PASSES,
     GPU_REST_SECONDS,
     MASKS,
     NIGHT_IN_PART,
@@ -70,7 +71,7 @@ SHORT_VISIT_BLOCK_SECONDS = 0.002
 # CUDA: the GPU times come after every wall visit, in passes of their own (a build each), as the
 # re-measurement takes them: each pass after GPU_REST_SECONDS of rest, the least GPU work first, a heavy
 # key's blocks after a rest of their own (schema.heavy_rest_seconds). The figure is the two builds'
-# geometric mean (MaskFigures.kernel_seconds; night_state.GPU_PASSES of them). Taken right after a config's wall
+# geometric mean (MaskFigures.kernel_seconds; schema.GPU_PASSES of them). Taken right after a config's wall
 # visits, in a random order, an H200's builds spread 2.7-3% over 11 nights; the rested worker's processes
 # 0.15-0.5% (docs/noise.md).
 

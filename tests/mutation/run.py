@@ -50,9 +50,9 @@ MODULES = {
     # end-to-end tests) nor the cost model's fitted constants (tests name them, docs/design.md).
     "remeasure": Scope("tools/lib/remeasure.py",
                        ("tests/test_remeasure_units.py", "tests/test_short_allowance_and_bursts.py"),
-                       ("priority", "visits", "signals_of", "key_cost", "fitted_plan", "round_seconds",
-                        "workers_seconds", "process_order", "extra_processes",
-                        "Remeasured", "remeasure_in_rounds", "stop_before", "enough_to_confirm", "keys_that_fit",
+                       ("priority", "plan_order", "visits", "signals_of", "key_cost", "fitted_plan",
+                        "round_seconds", "workers_seconds", "process_order", "extra_processes", "Remeasured",
+                        "needs_measuring", "remeasure_in_rounds", "stop_before", "enough_to_confirm", "keys_that_fit",
                         "sides_say", "decided_values", "disturbed_processes", "process_level", "looks_early",
                         "_Round.ask")),
     "findings": Scope("tools/lib/findings.py", ("tests/test_verdict_units.py",)),

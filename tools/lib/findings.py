@@ -26,7 +26,7 @@ class Finding:
     # Slower by less than the factor, within one spread of it: re-measured with what the budget leaves,
     # reported only where confirmed (a change of the factor shows under it one night in two).
     short: bool = False
-    # A GPU time's one-night call that each of its night's builds shows on its own (verdict.mark_standing):
+    # A GPU time's one-night call that each of its night's builds would call alone (verdict.mark_standing):
     # re-measured with what the others leave; where the budget leaves it out, its night calls it.
     stands: bool = False
 
@@ -49,4 +49,5 @@ class Finding:
         return {"level": self.level, "grid": grid, "config": config, "mask": mask,
                 "signal": self.signal, "reference": self.reference, "contender": self.contender,
                 "ratio": self.ratio, "move": self.move, "relative": self.relative, "common": self.common,
-                "class": self.klass, "floor": self.floor, "why": self.why, "confirmation": self.confirmation}
+                "class": self.klass, "floor": self.floor, "why": self.why, "confirmation": self.confirmation,
+                "stands": self.stands}

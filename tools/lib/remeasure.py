@@ -15,7 +15,8 @@ alone.
 
 The plan fits the candidates to a budget of seconds, strongest evidence first,
 with a cost model per process and key (docs/measurements/2026-11-26-h100-remeasurement.md),
-the GPU times short of the factor last, with an allowance of their own beside it;
+the GPU times that stand on their night (``Finding.stands``: called by it where left out) after the
+rest, and those short of the factor last, with an allowance of their own beside it;
 a key refuted at a look before the last is set aside, and what a round leaves
 unspent goes to the next strongest, at the pace it measured, with the same workers.
 A wall time is decided without the processes caught in a burst of the host's

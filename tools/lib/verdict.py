@@ -33,7 +33,7 @@ from lib.suite import schema
 
 ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
 SHORT_OF_FACTOR = "slower by less than the factor, within one spread of it"
-# Said of a GPU time's one-night call left out for the budget that every build of its night shows (mark_standing).
+# Said of a GPU time's one-night call left out for the budget that each build of its night calls (mark_standing).
 CALLED_ON_ITS_NIGHT = ("in each build of its night; not re-measured: the budget went to candidates the night "
                        "alone cannot call")
 # Said of a refuted candidate whose processes show it slower beyond doubt (p_change under ALPHA_CONFIRM).
@@ -169,18 +169,22 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
     return None, False
 
 
+def may_stand(finding: Finding) -> bool:
+    """A GPU time's one-night call of its own (not a class's move): what ``mark_standing`` looks at."""
+    return finding.signal == schema.GPU and finding.one_night and not finding.common
+
+
 def mark_standing(candidates: list[Finding], builds: dict[str, dict[str, list[float]]],
                   model: noise.NoiseModel) -> None:
-    """Mark each GPU time's one-night call that every build of its night (``builds``: the night file's GPU
-    times by label and mask) shows on its own, Z_CANDIDATE spreads over its reference with its class's move
-    taken out: a slow stretch of one pass moves one build, a slower kernel moves them all. Such a call needs
-    no re-measurement to stand (its night calls it), so the plan takes it after the candidates that do."""
-    for finding in candidates:
-        if finding.signal != schema.GPU or not finding.one_night or finding.common:
-            continue
+    """Mark each GPU time's one-night call that each of its night's builds (``builds``: the night file's GPU
+    times by label and mask, schema.GPU_PASSES of them at least) would call alone: Z_CALL spreads over its
+    reference, its class's move taken out. Each build is a pass of its own, so the night's passes replicate the
+    call; a slow stretch of one pass moves one build. Such a call needs no re-measurement to stand (its night
+    calls it), so the plan takes it after the candidates that do."""
+    for finding in filter(may_stand, candidates):
         each = builds.get(finding.key[1], {}).get(finding.key[2]) or []
-        bar = math.exp(noise.Z_CANDIDATE * model.sigma(finding.key, finding.signal, finding.klass))
-        finding.stands = bool(each) and min(each) / finding.reference / finding.move >= bar
+        bar = math.exp(noise.Z_CALL * model.sigma(finding.key, finding.signal, finding.klass))
+        finding.stands = len(each) >= schema.GPU_PASSES and min(each) / finding.reference / finding.move >= bar
 
 
 def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | None, bool]:
@@ -514,7 +518,8 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     findings, candidates = classify(history, tonight, model, classes,
                                     previous_suspects(store, machine, baseline.commit_hash), settings,
                                     class_moves(shifts))
-    mark_standing(candidates, store.night_visits(contender, schema.GPU), model)
+    if any(map(may_stand, candidates)):  # tonight's builds read only where a call could stand on them
+        mark_standing(candidates, store.night_visits(contender, schema.GPU), model)
     return Judged(tonight, history, baseline, set_aside, new_series, classes, model, shifts, findings, candidates)
 
 
