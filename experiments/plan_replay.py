@@ -20,11 +20,12 @@ keys refuted early leave. ``--by-evidence`` plans in another order, a
 candidate for its check: after a class's move, the one-night calls and those
 above their floor, every other (short of the factor or not) by the evidence for
 a slowdown of the factor over none, the log-likelihood ratio of the two under
-the key's spread; the calls that stand on their night after all of them. ``--step``: the contender is a synthetic night, C as
-recorded with the spec's GPU times ``step`` times slower (the GPU time alone:
-none of the injector's counts), written as a night after C into a copy of the
-results folder; with ``--baseline`` the night before C, a step on a recorded
-night's own noise. CPU only, seconds.
+the key's spread; the calls that stand on their night after all of them.
+``--step``: the contender is a synthetic night, C as recorded with the spec's
+GPU times ``step`` times slower (the GPU time alone: none of the injector's
+counts), written as a night after C into a copy of the results folder; with
+``--baseline`` the night before C, a step on a recorded night's own noise. CPU
+only, seconds.
 """
 
 from __future__ import annotations

@@ -1181,6 +1181,7 @@ BAR = math.exp(noise.Z_CALL * 0.01)  # each build one the night would call alone
     (gpu_call(), [1.5, BAR], True),
     (gpu_call(), [1.5, math.nextafter(BAR, 0)], False),  # one build short of it: a slow stretch of one pass
     (gpu_call(), [BAR, BAR, 1.01], False),  # a night of three builds: each of them
+    (gpu_call(), [BAR, BAR, 1.5], True),
     (gpu_call(), [BAR], False),  # one build: it is the night's value, no pass replicates it
     (gpu_call(), [], False),
     (gpu_call(move=1.1), [1.1 * BAR, 1.5], True),  # the class's move taken out of each build too
