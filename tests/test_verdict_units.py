@@ -1216,7 +1216,8 @@ def test_a_call_that_stands_left_out_for_the_budget_is_a_regression_on_its_night
     assert verdict.CALLED_ON_ITS_NIGHT == ("in each build of its night; not re-measured: the budget went to "
                                            "candidates the night alone cannot call")
     assert (summary["called_on_night"], summary["left_out"], summary["left_out_above_floor"]) == (1, 0, 0)
-    # One build short of it: the night's one process is not enough, it stays a suspect the budget left out.
+    # One build short of it: a one-night call as before, planned first (its values never came: not
+    # re-measured), and the other left out for the budget.
     call, strong = gpu_call(), finding(key=OTHER, ratio=3.0)
     decided, summary = verdict.remeasured_findings([call, strong], "cuda", settings(pythons=BOTH, budget=0.4), [],
                                                    night, fake_measure(measured(BASE, BASE, key=OTHER)))
@@ -1236,8 +1237,8 @@ def test_a_call_that_stands_and_is_re_measured_is_decided_by_its_processes():
         (KEY, "noise", "one night beyond the noise, re-measured: refuted"),
         (OTHER, "noise", "one night beyond the noise, re-measured: refuted")]
     assert (summary["called_on_night"], summary["left_out"]) == (0, 0)
-    # Both left out but the first (the first round takes its strongest whatever the budget): the second alone
-    # is called on its night; with a third, both left out are.
+    # Three that stand and a budget for none: the first round takes the first whatever the budget (its values
+    # never came: not re-measured), and the two it leaves out are called on their night.
     calls = [dataclasses.replace(gpu_call(key=("gpu", name, "causal_bias")), stands=True) for name in "abc"]
     decided, summary = verdict.remeasured_findings(calls, "cuda", settings(pythons=BOTH, budget=0.4), [], night,
                                                    fake_measure(refuted))
