@@ -30,7 +30,7 @@ from lib.nights import Night, read_night, result_classes  # noqa: E402
 from lib.results import ResultsStore, RunFile  # noqa: E402
 from lib.suite import schema  # noqa: E402
 
-WALL_PASSES, SHORT_PASSES, GPU_BUILDS = 4, 16, 2  # the night's, benchmarks/measure/night.py
+WALL_PASSES, SHORT_PASSES = 4, 16  # the night's, benchmarks/measure/night.py (it imports torch)
 VISIT_BLOCK, SHORT_VISIT_BLOCK, VISIT_BLOCKS = 0.005, 0.002, 3
 # A GPU time: two warm-up calls and the capture (wall), one replay that sizes the blocks, the blocks.
 GPU_WARM_CALLS = 3
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--long-wall-passes", type=int, default=WALL_PASSES,
                         help=f"the wall passes of calls of {schema.LONG_CALL_SECONDS * 1e3:g} ms and more")
     parser.add_argument("--short-passes", type=int, default=SHORT_PASSES)
-    parser.add_argument("--gpu-builds", type=int, default=GPU_BUILDS)
+    parser.add_argument("--gpu-builds", type=int, default=schema.GPU_PASSES)
     args = parser.parse_args()
     subset = Subset(args.wall_passes, args.long_wall_passes, args.short_passes, args.gpu_builds)
     store = ResultsStore(args.results_dir)
