@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import checksums, make_standin_repo, run_tool
+from conftest import TOOLS, checksums, make_standin_repo, run_tool
 from filelock import FileLock
 from lib import cli
 from results_factory import write_run
@@ -389,3 +392,33 @@ def test_a_night_that_measured_nothing_of_the_last_nights_grid_is_a_broken_night
     assert_one_line(completed, 3, f"tonight (cccccccc) measured no result of the CPU grid, which the last night "
                                   f"({NEW[:8]}) measured: a broken night, not judged")
     assert completed.stdout == ""
+
+
+def run_into_a_closed_pipe(script: str, *args: str) -> subprocess.CompletedProcess:
+    """A tool whose stdout's reader has gone before it printed (a dead log collector, ``| head``)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run([sys.executable, str(TOOLS / script), *args], stdout=write, stderr=subprocess.PIPE,
+                              text=True)
+    finally:
+        os.close(write)
+
+
+def test_a_regression_whose_reader_has_gone_still_exits_1_and_writes_its_report_and_suspects(tmp_path):
+    results = tmp_path / "results"
+    for index in range(4):  # three clean nights, then one more operator: an exact count's regression
+        walls = {f"track_wall_time_{mask}": [1e-3] * 4 for mask in ("materialized", "causal_bias")}
+        write_run(results, "box", str(index + 1) * 40, 1_000 + index, walls,
+                  figures={"track_aten_ops_causal_bias": [86.0 if index == 3 else 85.0] * 4})
+    completed = run_into_a_closed_pipe("check_regressions.py", "--results-dir", str(results), "--record-verdict",
+                                       "--report", str(tmp_path / "report.md"))
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stderr == ""
+    assert "aten_ops" in (tmp_path / "report.md").read_text()
+    assert (results / "box" / ("4" * 40 + ".verdict")).is_file()
+
+
+def test_a_table_whose_reader_has_gone_is_exit_0_without_a_word(tmp_path):
+    completed = run_into_a_closed_pipe("speedup_summary.py", "--results-dir", str(two_nights(tmp_path)), "--all")
+    assert (completed.returncode, completed.stderr) == (0, "")

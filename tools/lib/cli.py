@@ -4,6 +4,7 @@ Exit codes: 0 success, 1 a finding (a regression, a slower build) and only a
 finding, 2 a user error (bad input or arguments), 3 the tool itself failed (a bug,
 a full disk, out of memory): never a finding, so the nightly treats it as a broken
 job. Errors are one line on stderr; ``ATTENTION_BIAS_TRACEBACK=1`` adds the traceback.
+A reader of stdout that goes away loses the output, never the work or the exit code.
 Writes are whole or absent. Standard library only: asv's bare per-commit
 virtualenv imports it.
 """
@@ -20,6 +21,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from lib.suite import write_whole  # noqa: F401  (the tools' one writer, re-exported)
 
@@ -75,15 +77,49 @@ def importing() -> Iterator[None]:
         raise SystemExit(TOOL_FAILED) from None
 
 
+class LosableOutput:
+    """A tool's stdout: where its reader has gone (a closed pipe, a dead log collector, ``| head``), what is
+    printed from then on is lost and the tool goes on, so that the files it writes and its exit code still say
+    what it did and found."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self.lose()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self.lose()
+
+    def lose(self) -> None:
+        """From now on stdout is the null device, this process's and the processes it starts: Python's flush at
+        exit would fail again on the pipe."""
+        with contextlib.suppress(OSError, ValueError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 def run_tool(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Call a tool's main: a ToolError is one line and exit 2; anything unexpected one line and exit 3."""
+    """Call a tool's main: a ToolError is one line and exit 2; anything unexpected one line and exit 3. Its
+    stdout may lose its reader without changing either (LosableOutput)."""
+    stdout = sys.stdout
+    sys.stdout = LosableOutput(stdout)  # type: ignore[assignment]
     try:
         return main(argv)
     except ToolError as error:
         print(f"error: {error}", file=sys.stderr)
         return USER_ERROR
-    except BrokenPipeError:  # e.g. piped into head
-        return SUCCESS
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return TOOL_FAILED
@@ -94,6 +130,8 @@ def run_tool(main: Callable[[list[str] | None], int], argv: list[str] | None = N
               f"(a fault of the tool or the machine, not a finding; {TRACEBACK_VARIABLE}=1 shows where)",
               file=sys.stderr)
         return TOOL_FAILED
+    finally:
+        sys.stdout = stdout
 
 
 def writable_folder(path: Path) -> None:
