@@ -20,6 +20,7 @@ from lib.suite import schema
 
 KEY = ("gpu", "cfg", "causal_bias")
 OTHER = ("gpu", "other", "materialized")
+THIRD = ("gpu", "third", "causal_bias")
 KLASS = "GPU-bound"
 
 
@@ -776,6 +777,61 @@ def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
     assert summary == {"seed": 7, "error": "the baseline worker (b) stopped answering"}
 
 
+def test_a_round_that_fails_after_one_that_confirmed_leaves_that_regression_and_only_its_own_candidates_suspects():
+    """The first round fits one key and confirms it 1.5x slower; the second, for the candidate it left out, loses
+    its worker: the confirmation stands, the candidate never measured is a suspect that says why."""
+    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2},
+                         THIRD: {"wall": 1e-2, "gpu": 1e-2}})
+    strong, weak = finding(ratio=3.0), finding(key=OTHER, ratio=1.6)
+    shortfall = dataclasses.replace(short(key=THIRD, ratio=1.04), floor=1.05)
+    one = remeasure.fitted_plan([strong], night, 10, "cuda", 1e9)[2]
+    budget = remeasure.round_seconds(10, 1.0, one, remeasure.WORKERS_SECONDS["cuda"]) + 0.05
+    rounds: list = []
+
+    def measure(plan, *rest):
+        rounds.append(list(plan))
+        if len(rounds) > 1:
+            raise remeasure.RemeasureError("the contender worker (c) stopped answering")
+        return dataclasses.replace(measured(BASE, [v * 1.5 for v in BASE]), seconds=0.01)
+
+    decided, summary = verdict.remeasured_findings([strong, weak, shortfall], "cuda",
+                                                   settings(factor=1.05, pythons=BOTH, budget=budget), [], night,
+                                                   measure)
+    assert rounds == [[KEY[1:]], [OTHER[1:], THIRD[1:]]]
+    assert [(f.key, f.level, f.why) for f in decided] == [
+        (KEY, "regression", "re-measured: confirmed"),
+        (OTHER, "suspect", "re-measurement failed: the contender worker (c) stopped answering")]
+    assert {name: summary[name] for name in ("error", "keys", "rounds", "left_out", "unmeasured", "short_left_out",
+                                             "called_on_night")} == {
+        "error": "the contender worker (c) stopped answering", "keys": 1, "rounds": 1, "left_out": 0,
+        "unmeasured": 1, "short_left_out": [[*THIRD[1:], "failed"]], "called_on_night": 0}
+    assert [row["config"] for row in summary["values"]] == ["cfg"]  # the first round's values are kept
+    assert report.remeasurement_line(summary) == (
+        f"1 config(s) and mask(s) in 20 processes, 0.0 s of a {budget:.0f} s budget, 0 of 1 GPU time(s) short of "
+        "the factor with what the budget left; then a round failed (the contender worker (c) stopped answering): "
+        "its 1 candidate(s) not measured stay suspects, what the rounds before it measured is decided")
+
+
+def test_a_call_that_stands_is_a_suspect_where_a_later_round_failed():
+    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
+    strong, call = finding(key=OTHER, ratio=3.0), dataclasses.replace(gpu_call(), stands=True)
+    one = remeasure.fitted_plan([strong], night, 10, "cuda", 1e9)[2]
+    budget = remeasure.round_seconds(10, 1.0, one, remeasure.WORKERS_SECONDS["cuda"]) + 0.05
+    rounds: list = []
+
+    def measure(plan, *rest):
+        rounds.append(list(plan))
+        if len(rounds) > 1:
+            raise remeasure.RemeasureError("the baseline worker (b) stopped answering")
+        return dataclasses.replace(measured(BASE, BASE, key=OTHER), seconds=0.01)
+
+    decided, _ = verdict.remeasured_findings([call, strong], "cuda", settings(factor=1.05, pythons=BOTH,
+                                                                              budget=budget), [], night, measure)
+    assert [(f.key, f.level, f.why) for f in decided] == [
+        (KEY, "suspect", "re-measurement failed: the baseline worker (b) stopped answering"),
+        (OTHER, "noise", "re-measured: refuted")]
+
+
 # ---------------------------------------------------------------- names, floors, the model
 
 
@@ -1191,15 +1247,31 @@ BAR = math.exp(noise.Z_CALL * 0.01)  # each build one the night would call alone
     (dataclasses.replace(gpu_call(), signal="wall"), [1.5, 1.5], False),  # a wall time: the host's episodes
 ])
 def test_a_gpu_times_one_night_call_stands_where_each_build_would_call_it_alone(call, builds, stands):
-    verdict.mark_standing([call], {"cfg": {"causal_bias": builds}}, GPU_SPREAD)
+    verdict.mark_standing([call], {"cfg": {"causal_bias": builds}}, GPU_SPREAD, 1.05)
     assert call.stands is stands
     assert schema.GPU_PASSES == 2 and noise.Z_CALL == 6.0
+
+
+STEADY = noise.NoiseModel({("gpu", KLASS): 0.006}, {}, 10)  # 6 spreads, 1.0367, under the factor
+
+
+@pytest.mark.parametrize("builds, factor, stands", [
+    ([1.04, 1.0605], 1.05, False),  # their mean a call (1.0502); the first alone short of the factor
+    ([1.05, 1.0605], 1.05, True),
+    ([1.04, 1.0605], 1.04, True),
+    ([math.nextafter(1.04, 0), 1.0605], 1.04, False),
+])
+def test_a_call_stands_only_where_each_build_passes_the_factor_too(builds, factor, stands):
+    """A steady GPU time's 6 spreads fall under the factor: the factor is then the bar each build must pass."""
+    call = gpu_call(ratio=math.sqrt(builds[0] * builds[1]))
+    verdict.mark_standing([call], {"cfg": {"causal_bias": builds}}, STEADY, factor)
+    assert call.stands is stands
 
 
 def test_a_call_without_builds_of_its_own_does_not_stand():
     calls = [gpu_call(), gpu_call(key=OTHER)]
     verdict.mark_standing(calls, {"cfg": {"materialized": [1.5] * 2}, "other": {"materialized": [1.5] * 2}},
-                          GPU_SPREAD)
+                          GPU_SPREAD, 1.05)
     assert [call.stands for call in calls] == [False, True]
 
 
@@ -1213,8 +1285,8 @@ def test_a_call_that_stands_left_out_for_the_budget_is_a_regression_on_its_night
     assert [(f.key, f.signal, f.level, f.why) for f in decided] == [
         (KEY, "gpu", "regression", f"{verdict.ONE_NIGHT_CALL}, {verdict.CALLED_ON_ITS_NIGHT}"),
         (OTHER, "wall", "noise", "re-measured: refuted")]
-    assert verdict.CALLED_ON_ITS_NIGHT == ("in each build of its night; not re-measured: the budget went to "
-                                           "candidates the night alone cannot call")
+    assert verdict.CALLED_ON_ITS_NIGHT == ("in each build of its night; not re-measured: the budget went first "
+                                           "to candidates the night alone cannot call")
     assert (summary["called_on_night"], summary["left_out"], summary["left_out_above_floor"]) == (1, 0, 0)
     # One build short of it: a one-night call as before, planned first (its values never came: not
     # re-measured), and the other left out for the budget.

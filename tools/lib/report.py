@@ -120,7 +120,7 @@ def introduction(verdict: Verdict) -> str:
 
 
 def remeasurement_line(summary: dict) -> str:
-    if "error" in summary:
+    if "error" in summary and "keys" not in summary:
         return f"failed: {summary['error']}"
     line = (f"{summary['keys']} config(s) and mask(s) in {summary['processes']} processes, "
             f"{summary['seconds']:.1f} s of a {summary['budget']:.0f} s budget"
@@ -137,16 +137,19 @@ def remeasurement_line(summary: dict) -> str:
         line += (f", {summary['short_measured']} of {summary['short_of_factor']} GPU time(s) short of the factor "
                  + ("with what the budget left and their allowance" if summary.get("short_budget")
                     else "with what the budget left"))
+    if summary.get("dropped"):
+        line += (f"; {summary['dropped']} config(s) and mask(s) dropped after the first processes ran slower "
+                 "than planned")
     if summary.get("called_on_night"):
-        line += (f"; {summary['called_on_night']} GPU time(s) called on their night, left out for the budget: "
-                 "one night beyond the noise in each of its builds")
+        line += (f"; {summary['called_on_night']} GPU time(s) called on their night, not re-measured for the "
+                 "budget: one night beyond the noise in each of its builds")
     if summary["left_out"]:
         above = summary.get("left_out_above_floor", 0)
         line += (f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first "
                  f"({above} above their floor, {summary['left_out'] - above} under it)")
-        if summary.get("dropped"):
-            line += (f", {summary['dropped']} of their config(s) and mask(s) dropped after the first "
-                     "processes ran slower than planned")
+    if "error" in summary:
+        line += (f"; then a round failed ({summary['error']}): its {summary['unmeasured']} candidate(s) not "
+                 "measured stay suspects, what the rounds before it measured is decided")
     phases = dict(summary.get("phases") or {})
     workers = phases.pop("workers", None)
     if workers is not None:

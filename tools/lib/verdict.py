@@ -34,8 +34,8 @@ from lib.suite import schema
 ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
 SHORT_OF_FACTOR = "slower by less than the factor, within one spread of it"
 # Said of a GPU time's one-night call left out for the budget that each build of its night calls (mark_standing).
-CALLED_ON_ITS_NIGHT = ("in each build of its night; not re-measured: the budget went to candidates the night "
-                       "alone cannot call")
+CALLED_ON_ITS_NIGHT = ("in each build of its night; not re-measured: the budget went first to candidates the "
+                       "night alone cannot call")
 # Said of a refuted candidate whose processes show it slower beyond doubt (p_change under ALPHA_CONFIRM).
 SLOWER_UNDER_FACTOR = "slower for certain, by less than the factor"
 ORDER = {level: rank for rank, level in enumerate(LEVELS)}  # the report's order, the gravest first
@@ -175,16 +175,17 @@ def may_stand(finding: Finding) -> bool:
 
 
 def mark_standing(candidates: list[Finding], builds: dict[str, dict[str, list[float]]],
-                  model: noise.NoiseModel) -> None:
+                  model: noise.NoiseModel, factor: float) -> None:
     """Mark each GPU time's one-night call that each of its night's builds (``builds``: the night file's GPU
-    times by label and mask, schema.GPU_PASSES of them at least) would call alone: Z_CALL spreads over its
-    reference, its class's move taken out. Each build is a pass of its own, so the night's passes replicate the
-    call; a slow stretch of one pass moves one build. Such a call needs no re-measurement to stand (its night
-    calls it), so the plan takes it after the candidates that do."""
+    times by label and mask, schema.GPU_PASSES of them at least) would call alone (``NoiseModel.callable``: Z_CALL
+    spreads over its reference and the factor, its class's move taken out). Each build is a pass of its own, so
+    the night's passes replicate the call; a slow stretch of one pass moves one build. Such a call needs no
+    re-measurement to stand (its night calls it), so the plan takes it after the candidates that do."""
     for finding in filter(may_stand, candidates):
         each = builds.get(finding.key[1], {}).get(finding.key[2]) or []
-        bar = math.exp(noise.Z_CALL * model.sigma(finding.key, finding.signal, finding.klass))
-        finding.stands = len(each) >= schema.GPU_PASSES and min(each) / finding.reference / finding.move >= bar
+        finding.stands = len(each) >= schema.GPU_PASSES and all(
+            model.callable(build / finding.reference / finding.move, finding.key, finding.signal, finding.klass,
+                           factor) for build in each)
 
 
 def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | None, bool]:
@@ -248,42 +249,45 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     assert settings.pythons is not None
     groups = stand_in_groups(candidates)
     short = [finding for finding in candidates if finding.short]
+    failed: str | None = None
     try:
         measured, left_out, rounds = remeasure.remeasure_in_rounds(
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
             settings.factor, measure, settings.short_budget)
     except remeasure.RemeasureError as error:
-        kept = [group[0] for group in groups if not group[0].short]  # a class's move stays one finding
-        for finding in kept:
-            finding.why = (f"{finding.why}; " if finding.common else "") + f"re-measurement failed: {error}"
-        return kept, {"seed": settings.seed, "error": str(error)}
+        if error.measured is None or error.unmeasured is None:  # nothing measured: every candidate a suspect
+            kept = [group[0] for group in groups if not group[0].short]  # a class's move stays one finding
+            for finding in kept:
+                finding.why = (f"{finding.why}; " if finding.common else "") + f"re-measurement failed: {error}"
+            return kept, {"seed": settings.seed, "error": str(error)}
+        # A later round failed: the rounds before it decide what they measured; the rest are suspects.
+        measured, left_out, rounds, failed = error.measured, error.unmeasured, error.rounds, str(error)
     whys = [group[0].why for group in groups]  # a class's, before a stand-in left out says so in its own
     short_left_out = [finding for finding in left_out if finding.short]
-    called = [finding for finding in left_out if finding.stands]
-    left_out = [finding for finding in left_out if not finding.short and not finding.stands]
+    called = [finding for finding in left_out if finding.stands and not failed]
+    left_out = [finding for finding in left_out if not finding.short and finding not in called]
     for finding in called:
         finding.level, finding.why = "regression", f"{ONE_NIGHT_CALL}, {CALLED_ON_ITS_NIGHT}"
     for finding in left_out:
-        finding.why = (f"{finding.why}; " if finding.common else "") + (
-            f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s") + (
-            "" if remeasure.above_floor(finding) else
-            f" (under its floor of {remeasure.floor_of(finding):.3f}: one night's noise)")
+        finding.why = (f"{finding.why}; " if finding.common else "") + not_measured_why(finding, settings, failed)
     decided = [group[0] if all(f in left_out or f in called for f in group) else
                decide_together(group, why, left_out, measured, history, settings)
                for group, why in zip(groups, whys) if group[0] not in short_left_out]
     # One short of the factor is reported only where confirmed: else it is what the night said, nothing.
     decided = [finding for finding in decided if not finding.short or finding.level == "regression"]
     return decided, {"seed": settings.seed,  # the order of the processes: a re-measurement is repeated with it
+                     **({"error": failed} if failed else {}),
                      "seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
-                     "rounds": rounds, "left_out": len(left_out), "budget": settings.budget,
+                     "rounds": rounds, "left_out": 0 if failed else len(left_out), "budget": settings.budget,
+                     **({"unmeasured": len(left_out)} if failed else {}),
                      "short_budget": settings.short_budget,
                      "short_of_factor": len(short),
                      "short_measured": len([finding for finding in short if finding not in short_left_out]),
                      # Named: a GPU time short of the factor left out is no finding, and nothing else says so;
                      # "dropped" where its key was planned and dropped for the pace.
                      "short_left_out": [[*finding.config_mask, "dropped" if finding.config_mask in measured.dropped
-                                         else "left out"] for finding in short_left_out],
-                     "left_out_above_floor": sum(remeasure.above_floor(f) for f in left_out),
+                                         else "failed" if failed else "left out"] for finding in short_left_out],
+                     "left_out_above_floor": 0 if failed else sum(remeasure.above_floor(f) for f in left_out),
                      "called_on_night": len(called),
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
                      "extended": len(measured.extended),
@@ -292,6 +296,16 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      "phases": measured.phases,
                      "per_process": [dataclasses.asdict(cost) for cost in measured.costs],
                      "values": measured.as_json()}
+
+
+def not_measured_why(finding: Finding, settings: Settings, failed: str | None) -> str:
+    """Why a candidate was not re-measured: a round that failed, else the budget (and where it is under its floor,
+    that one night's noise reaches it)."""
+    if failed:
+        return f"re-measurement failed: {failed}"
+    return f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s" + (
+        "" if remeasure.above_floor(finding) else
+        f" (under its floor of {remeasure.floor_of(finding):.3f}: one night's noise)")
 
 
 def stand_in_groups(candidates: list[Finding]) -> list[list[Finding]]:
@@ -519,7 +533,7 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
                                     previous_suspects(store, machine, baseline.commit_hash), settings,
                                     class_moves(shifts))
     if any(map(may_stand, candidates)):  # tonight's builds read only where a call could stand on them
-        mark_standing(candidates, store.night_visits(contender, schema.GPU), model)
+        mark_standing(candidates, store.night_visits(contender, schema.GPU), model, settings.factor)
     return Judged(tonight, history, baseline, set_aside, new_series, classes, model, shifts, findings, candidates)
 
 
