@@ -44,17 +44,19 @@ BANDS = ((0.0, 2e-4), (2e-4, 2e-3), (2e-3, math.inf))  # seconds: launch-bound t
 SPREAD_BANDS = ((0.0, 2e-4), (2e-4, 1e-3), (1e-3, 2e-3), (2e-3, 1e-2), (1e-2, math.inf))
 
 
-def band_row(builds: dict[tuple[str, str], list[list[tuple[float, float]]]], low: float, high: float) -> dict:
-    """One band's row: ``builds`` per result, per night, (GPU time, clock) of each build."""
+def band_row(builds: dict[tuple[str, str], list[list[tuple[float, float | None]]]], low: float, high: float) -> dict:
+    """One band's row: ``builds`` per result, per night, (GPU time, clock or None where NVML could not say) of each
+    build."""
     within, between, xs, ys = [], [], [], []
     for nights in builds.values():
         points = [point for night in nights for point in night]
         level = statistics.median(time for time, _ in points)
-        if not (low <= level < high):
+        clocked = [(time, mhz) for time, mhz in points if mhz]
+        if not (low <= level < high) or not clocked:
             continue
-        clock = statistics.median(mhz for _, mhz in points)
-        xs += [math.log(clock / mhz) for _, mhz in points]
-        ys += [math.log(time / level) for time, _ in points]
+        clock = statistics.median(mhz for _, mhz in clocked)
+        xs += [math.log(clock / mhz) for _, mhz in clocked]
+        ys += [math.log(time / level) for time, _ in clocked]
         within += [max(t for t, _ in night) / min(t for t, _ in night) for night in nights if len(night) > 1]
         medians = [statistics.median(t for t, _ in night) for night in nights if night]
         between.append(max(medians) / min(medians))
@@ -130,14 +132,14 @@ def main() -> int:
     args = parser.parse_args()
     store = ResultsStore(args.results_dir)
     runs = store.runs(args.machine)
-    builds: dict[tuple[str, str], list[list[tuple[float, float]]]] = {}
+    builds: dict[tuple[str, str], list[list[tuple[float, float | None]]]] = {}
     nights: dict[tuple[str, str], Nights] = {}
     sessions = sessions_of([run.started or run.date for run in runs], args.session_gap_min * 60e3)
     for run, session in zip(runs, sessions):
-        times, clocks = store.night_visits(run, schema.GPU), store.night_visits(run, schema.SM_CLOCK)
+        times, clocks = store.night_visits(run, schema.GPU), store.night_clocks(run)
         for label, masks in times.items():
             for mask, values in masks.items():
-                pairs = list(zip(values, clocks.get(label, {}).get(mask, [])))
+                pairs = list(zip(values, [*clocks.get(label, {}).get(mask, []), *[None] * len(values)]))
                 builds.setdefault((label, mask), []).append(pairs)
                 nights.setdefault((label, mask), []).append((session, [math.log(value) for value in values]))
     print(f"{args.machine}: {len(runs)} nights")

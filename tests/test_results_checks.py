@@ -301,10 +301,28 @@ def test_the_nights_visits_by_label_and_mask(tmp_path):
     # A CPU grid's night, or one recorded before the builds and clocks were kept: none of them; a wall time's
     # visits are in every night file.
     night_file(run, {"wall_visits": visits})
-    assert store.night_visits(run, "gpu") == store.night_visits(run, "sm_clock") == {}
+    assert store.night_visits(run, "gpu") == store.night_clocks(run) == {}
     night_file(run, {"gpu_time_visits": builds})
     with pytest.raises(ToolError, match="corrupt .*: 'wall_visits'"):
         store.night_visits(run)
+
+
+def test_the_nights_sm_clocks_keep_a_build_nvml_could_not_read_as_none(tmp_path):
+    """The night writes a config's clocks where any was read, None for a read that failed: each stays beside its
+    build."""
+    store, run = a_store(tmp_path)
+    clocks = {"cfg": {"materialized": [1980, None], "causal_bias": [None, None]}, "other": {"materialized": [1.5]}}
+    night_file(run, {"wall_visits": {}, "sm_clock_mhz": clocks})
+    assert store.night_clocks(run) == clocks
+
+
+@pytest.mark.parametrize("value", [0, -1.0, "1980", True, float("inf")])
+def test_a_clock_that_is_neither_a_positive_number_nor_none_is_refused(tmp_path, value):
+    store, run = a_store(tmp_path)
+    path = night_file(run, json.dumps({"wall_visits": {}, "sm_clock_mhz": {"cfg": {"materialized": [1980, value]}}}))
+    with pytest.raises(ToolError) as raised:
+        store.night_clocks(run)
+    assert str(raised.value) == f"corrupt {path}: a clock is neither a positive number nor null"
 
 
 @pytest.mark.parametrize("value", [0.0, -1.0, "1", None, True])

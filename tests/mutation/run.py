@@ -61,7 +61,8 @@ MODULES = {
     "results": Scope("tools/lib/results.py", ("tests/test_results_checks.py", "tests/test_nights_units.py"),
                      ("RunFile.load", "must_be_positive", "impossible", "damaged", "ResultsStore.benchmarks",
                       "ResultsStore.load", "ResultsStore.run_seconds", "ResultsStore.night_visits",
-                      "ResultsStore.night_in_part", "ResultsStore._night_file", "ResultsStore.param_names",
+                      "ResultsStore.night_clocks", "_positive", "ResultsStore.night_in_part",
+                      "ResultsStore._night_file", "ResultsStore.param_names",
                       "previous_suspects", "dispatch_names", "lower_is_better")),
     # What the tools count as measured in a run, and the rows they compare; not the benchmarks' names.
     "rows": Scope("tools/lib/rows.py", ("tests/test_rows_units.py", "tests/test_results_checks.py"),

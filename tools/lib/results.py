@@ -76,6 +76,11 @@ def read_results(path: Path) -> Results:
     return results
 
 
+def _positive(value: object) -> bool:
+    """A finite number above zero, not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
 def must_be_positive(name: str) -> bool:
     """Durations and sizes: asv's time benchmarks and the night's positive figures."""
     method = name.rsplit(".", 1)[-1]
@@ -222,17 +227,29 @@ class ResultsStore:
 
     def night_visits(self, run: RunFile, signal: str = schema.WALL) -> dict[str, dict[str, list[float]]]:
         """Each wall time's (or, ``signal`` schema.GPU, GPU time's) visits in the run's night (``<commit>.night``),
-        by label and mask; {} without the file, and without GPU times or clocks in it (a CPU grid's night, or
-        one recorded before they were kept)."""
+        by label and mask; {} without the file, and without GPU times in it (a CPU grid's night, or one recorded
+        before they were kept)."""
         def visits(record: dict) -> dict[str, dict[str, list[float]]]:
             name = schema.NIGHT_VISITS[signal]
             found = record[name] if signal == schema.WALL else record.get(name, {})
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-                       for masks in found.values() for values in masks.values() for v in values):
+            if not all(_positive(v) for masks in found.values() for values in masks.values() for v in values):
                 raise ValueError("a visit is not a positive number")
             return found
 
+        assert signal in schema.TIMED_SIGNALS, signal
         return self._night_file(run, visits)
+
+    def night_clocks(self, run: RunFile) -> dict[str, dict[str, list[float | None]]]:
+        """The SM clock (MHz) read beside each GPU-time build of the run's night, by label and mask, None where
+        NVML could not say; {} without the file or the clocks."""
+        def clocks(record: dict) -> dict[str, dict[str, list[float | None]]]:
+            found = record.get(schema.NIGHT_VISITS[schema.SM_CLOCK], {})
+            if not all(v is None or _positive(v) for masks in found.values() for values in masks.values()
+                       for v in values):
+                raise ValueError("a clock is neither a positive number nor null")
+            return found
+
+        return self._night_file(run, clocks)
 
     def night_in_part(self, run: RunFile) -> dict[str, dict[str, dict[str, list[str]]]]:
         """The signals the run's night measured in part, by label and mask, each with what failed
