@@ -7,7 +7,8 @@ runs' ``.night`` files), and whether `asv compare --factor` would flag it; a wal
 time either night measured in part (a later visit failed) is left out, as the check
 leaves it out. The summary gives the median, 95th percentile and max of |difference|. The slowdown
 each config can reveal on this machine is the nightly check's per-config floor
-(tools/check_regressions.py, "Detection floor"): it needs the nights, not one pair.
+(the "Detection floor" section of tools/check_regressions.py's report): it needs
+the nights, not one pair.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def _microseconds(seconds: float | None) -> float | None:
 def per_config_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[dict[str, object]]:
     """Every config: both times in microseconds, how far the night's visits spread (slowest less fastest), the speedup.
 
-    Where the Profile class ran: the speedup in GPU time and each mask's backend too.
+    Where the night class ran: the speedup in GPU time and each mask's backend too.
     """
     profiled = any(row.figures for row in rows)
     records = []

@@ -6,8 +6,8 @@ nightlies. It makes, under --out: a git repo standing in for PyTorch (one commit
 a day), asv results for every commit and machine, and an asv.conf.json
 pointing at both. Wall times are made up: a per-config base, 1% noise, a 3% slow
 drift of CausalBias over the year, and a 15% step of the materialized path
-half-way, for publish's step detection to find. The Profile classes' figures get
-a stable made-up value per result (1% noise; the backend a constant code).
+half-way, for publish's step detection to find. The night classes' other figures
+(track_*) get a stable made-up value per result (1% noise; the backend a constant code).
 
 The benchmarks and their parameters come from an asv benchmarks.json (by
 default results/benchmarks.json, which any `make bench` writes).

@@ -96,7 +96,7 @@ WALL_CALLS = 2
 GPU_CALLS = 3.3
 GPU_KEY_SECONDS = 0.0046
 # How far one night moves a signal before the history has a spread of its own: the scale a
-# candidate's evidence is ranked by until then (docs/noise.md, "Ranking the candidates").
+# candidate's evidence is ranked by until then (docs/noise.md, "The verdict", 5.: the plan's order).
 PRIOR_SPREAD = {schema.GPU: 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_BOUND: 1.15, UNKNOWN: 1.1}
 
 # A burst of the host's slowness: for seconds every short wall time ran 1.2-1.5x its side's median, in both
