@@ -394,31 +394,43 @@ def test_a_night_that_measured_nothing_of_the_last_nights_grid_is_a_broken_night
     assert completed.stdout == ""
 
 
-def run_into_a_closed_pipe(script: str, *args: str) -> subprocess.CompletedProcess:
-    """A tool whose stdout's reader has gone before it printed (a dead log collector, ``| head``)."""
+def run_into_a_closed_pipe(script: str, *args: str, buffered: bool, stderr_too: bool = False) -> int:
+    """A tool's exit code where its reader has gone before it printed (a dead log collector, ``| head``): its
+    stdout (and ``stderr_too``, as ``2>&1`` into that collector) a pipe with no reader, block-buffered as a pipe
+    is unless PYTHONUNBUFFERED says otherwise (``buffered``)."""
     read, write = os.pipe()
     os.close(read)
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED" or not buffered}
     try:
-        return subprocess.run([sys.executable, str(TOOLS / script), *args], stdout=write, stderr=subprocess.PIPE,
-                              text=True)
+        return subprocess.run([sys.executable, str(TOOLS / script), *args], stdout=write, env=env,
+                              stderr=write if stderr_too else subprocess.DEVNULL).returncode
     finally:
         os.close(write)
 
 
-def test_a_regression_whose_reader_has_gone_still_exits_1_and_writes_its_report_and_suspects(tmp_path):
-    results = tmp_path / "results"
+def nights_with_a_count_regression(results: Path) -> Path:
     for index in range(4):  # three clean nights, then one more operator: an exact count's regression
         walls = {f"track_wall_time_{mask}": [1e-3] * 4 for mask in ("materialized", "causal_bias")}
         write_run(results, "box", str(index + 1) * 40, 1_000 + index, walls,
                   figures={"track_aten_ops_causal_bias": [86.0 if index == 3 else 85.0] * 4})
-    completed = run_into_a_closed_pipe("check_regressions.py", "--results-dir", str(results), "--record-verdict",
-                                       "--report", str(tmp_path / "report.md"))
-    assert completed.returncode == 1, completed.stderr
-    assert completed.stderr == ""
+    return results
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+@pytest.mark.parametrize("stderr_too", [False, True])
+def test_a_regression_whose_reader_has_gone_still_exits_1_and_writes_its_report_and_suspects(
+        tmp_path, buffered, stderr_too):
+    results = nights_with_a_count_regression(tmp_path / "results")
+    code = run_into_a_closed_pipe("check_regressions.py", "--results-dir", str(results), "--record-verdict",
+                                  "--report", str(tmp_path / "report.md"), buffered=buffered, stderr_too=stderr_too)
+    assert code == 1
     assert "aten_ops" in (tmp_path / "report.md").read_text()
     assert (results / "box" / ("4" * 40 + ".verdict")).is_file()
 
 
-def test_a_table_whose_reader_has_gone_is_exit_0_without_a_word(tmp_path):
-    completed = run_into_a_closed_pipe("speedup_summary.py", "--results-dir", str(two_nights(tmp_path)), "--all")
-    assert (completed.returncode, completed.stderr) == (0, "")
+@pytest.mark.parametrize("buffered", [True, False])
+@pytest.mark.parametrize("args, code", [(("--all",), 0), (("--commit", "nothing"), 2)])
+def test_a_tool_whose_reader_has_gone_keeps_its_exit_code(tmp_path, buffered, args, code):
+    results = str(two_nights(tmp_path))
+    assert run_into_a_closed_pipe("speedup_summary.py", "--results-dir", results, *args, buffered=buffered,
+                                  stderr_too=True) == code

@@ -4,7 +4,7 @@ Exit codes: 0 success, 1 a finding (a regression, a slower build) and only a
 finding, 2 a user error (bad input or arguments), 3 the tool itself failed (a bug,
 a full disk, out of memory): never a finding, so the nightly treats it as a broken
 job. Errors are one line on stderr; ``ATTENTION_BIAS_TRACEBACK=1`` adds the traceback.
-A reader of stdout that goes away loses the output, never the work or the exit code.
+A reader of stdout or stderr that goes away loses the output, never the work or the exit code.
 Writes are whole or absent. Standard library only: asv's bare per-commit
 virtualenv imports it.
 """
@@ -78,9 +78,9 @@ def importing() -> Iterator[None]:
 
 
 class LosableOutput:
-    """A tool's stdout: where its reader has gone (a closed pipe, a dead log collector, ``| head``), what is
-    printed from then on is lost and the tool goes on, so that the files it writes and its exit code still say
-    what it did and found."""
+    """A tool's stdout or stderr: where its reader has gone (a closed pipe, a dead log collector, ``| head``),
+    what is printed from then on is lost and the tool goes on, so that the files it writes and its exit code
+    still say what it did and found."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
@@ -99,8 +99,8 @@ class LosableOutput:
             self.lose()
 
     def lose(self) -> None:
-        """From now on stdout is the null device, this process's and the processes it starts: Python's flush at
-        exit would fail again on the pipe."""
+        """From now on the stream is the null device, this process's and the processes it starts: Python's flush
+        at exit would fail again on the pipe."""
         with contextlib.suppress(OSError, ValueError):
             null = os.open(os.devnull, os.O_WRONLY)
             os.dup2(null, self.stream.fileno())
@@ -112,9 +112,9 @@ class LosableOutput:
 
 def run_tool(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Call a tool's main: a ToolError is one line and exit 2; anything unexpected one line and exit 3. Its
-    stdout may lose its reader without changing either (LosableOutput)."""
-    stdout = sys.stdout
-    sys.stdout = LosableOutput(stdout)  # type: ignore[assignment]
+    stdout and stderr may lose their reader without changing either (LosableOutput)."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = LosableOutput(sys.stdout), LosableOutput(sys.stderr)  # type: ignore[assignment]
     try:
         return main(argv)
     except ToolError as error:
@@ -131,7 +131,11 @@ def run_tool(main: Callable[[list[str] | None], int], argv: list[str] | None = N
               file=sys.stderr)
         return TOOL_FAILED
     finally:
-        sys.stdout = stdout
+        # A block-buffered stdout (a pipe) holds a short output until here: flushed while the pipe's loss is
+        # still caught, not at the interpreter's exit, where it would end the process with 120.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
 
 
 def writable_folder(path: Path) -> None:
