@@ -123,14 +123,15 @@ def one_pass(passes, state, configs, index: int, name: str, round_index: int) ->
     return rows
 
 
-def band_of(seconds: float) -> str:
+def band_of(seconds: float) -> tuple[float, str]:
+    """The band of a GPU time: its lower bound in ms (the order) and its name."""
     ms = seconds * 1e3
     lower = 0.0
     for upper in BANDS_MS:
         if ms < upper:
-            return f"{lower:g}-{upper:g} ms"
+            return lower, f"{lower:g}-{upper:g} ms"
         lower = upper
-    return f">= {lower:g} ms"
+    return lower, f">= {lower:g} ms"
 
 
 def summarize(path: Path) -> None:
@@ -149,22 +150,18 @@ def summarize(path: Path) -> None:
     print(f"{path}: {len(passes)} passes, {len(first)} keys; spread: the standard deviation of a key's builds' log")
     print(f"{'variant':<20} {'band':<12} {'keys':>5} {'spread':>8} {'p90':>8} {'over first':>11}")
     for name in names:
-        for band in sorted(set(bands.values()), key=_band_order):
+        for band in sorted(set(bands.values())):
             keys = [key for key in builds.get(name, {}) if bands.get(key) == band]
             spreads = sorted(statistics.stdev(builds[name][key]) for key in keys if len(builds[name][key]) > 1)
             ratios = [statistics.median(builds[name][key]) - statistics.median(first[key]) for key in keys]
             if not spreads:
                 continue
-            print(f"{name:<20} {band:<12} {len(keys):>5} {100 * statistics.median(spreads):>7.2f}% "
+            print(f"{name:<20} {band[1]:<12} {len(keys):>5} {100 * statistics.median(spreads):>7.2f}% "
                   f"{100 * spreads[int(0.9 * (len(spreads) - 1))]:>7.2f}% {math.exp(statistics.median(ratios)):>11.4f}")
     for name in names:
         own = [row for row in passes if row["variant"] == name]
         print(f"{name:<20} a pass {statistics.median(row['seconds'] for row in own):.2f} s (median of {len(own)}), "
               f"its rests {statistics.median(row['rest_seconds'] for row in own):.2f} s")
-
-
-def _band_order(band: str) -> float:
-    return float(band.split("-")[0].split()[-1])
 
 
 def main() -> int:

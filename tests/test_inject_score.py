@@ -86,6 +86,9 @@ def test_an_injected_result_no_finding_says_how_far_it_moved_or_that_it_was_re_m
     assert [row["why"] for row in inject.score_rows(spec, report)][::2] == [
         "a candidate short of the factor, left out for the budget (1.021 over its class tonight)",
         "a candidate dropped after the first processes ran slower than planned (the report gives no move tonight)"]
+    report["confirmation"] |= {"short_left_out": [[*SHORT_KEY, "failed"]]}
+    assert inject.score_rows(spec, report)[0]["why"] == (
+        "a candidate short of the factor the failed re-measurement did not measure (1.021 over its class tonight)")
     # a GPU time's: another signal of the same result was no such candidate
     spec[0] |= {"gpu_us": 0.0, "cpu_us": 3.0}
     assert inject.score_rows(spec, report)[0]["why"] == "not a candidate (the report gives no move tonight)"

@@ -774,7 +774,8 @@ def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
     decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night, broken)
     assert [(f.key, f.level, f.why) for f in decided] == [
         (KEY, "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
-    assert summary == {"seed": 7, "error": "the baseline worker (b) stopped answering"}
+    assert summary == {"seed": 7, "error": "the baseline worker (b) stopped answering", "called_on_night": 0}
+    assert report.remeasurement_line(summary) == "failed: the baseline worker (b) stopped answering"
 
 
 def test_a_round_that_fails_after_one_that_confirmed_leaves_that_regression_and_only_its_own_candidates_suspects():
@@ -809,10 +810,11 @@ def test_a_round_that_fails_after_one_that_confirmed_leaves_that_regression_and_
     assert report.remeasurement_line(summary) == (
         f"1 config(s) and mask(s) in 20 processes, 0.0 s of a {budget:.0f} s budget, 0 of 1 GPU time(s) short of "
         "the factor with what the budget left; then a round failed (the contender worker (c) stopped answering): "
-        "its 1 candidate(s) not measured stay suspects, what the rounds before it measured is decided")
+        "the 1 candidate(s) not yet measured stay suspects, what the rounds before it measured is decided")
 
 
-def test_a_call_that_stands_is_a_suspect_where_a_later_round_failed():
+def test_a_call_that_stands_is_called_on_its_night_where_a_later_round_failed():
+    """A dead worker does not move the night's builds: the call the night makes in each of them stands."""
     night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
     strong, call = finding(key=OTHER, ratio=3.0), dataclasses.replace(gpu_call(), stands=True)
     one = remeasure.fitted_plan([strong], night, 10, "cuda", 1e9)[2]
@@ -825,11 +827,30 @@ def test_a_call_that_stands_is_a_suspect_where_a_later_round_failed():
             raise remeasure.RemeasureError("the baseline worker (b) stopped answering")
         return dataclasses.replace(measured(BASE, BASE, key=OTHER), seconds=0.01)
 
-    decided, _ = verdict.remeasured_findings([call, strong], "cuda", settings(factor=1.05, pythons=BOTH,
-                                                                              budget=budget), [], night, measure)
+    decided, summary = verdict.remeasured_findings([call, strong], "cuda", settings(factor=1.05, pythons=BOTH,
+                                                                                    budget=budget), [], night, measure)
     assert [(f.key, f.level, f.why) for f in decided] == [
-        (KEY, "suspect", "re-measurement failed: the baseline worker (b) stopped answering"),
+        (KEY, "regression", f"{verdict.ONE_NIGHT_CALL}, in each build of its night; not re-measured: re-measurement "
+                            "failed: the baseline worker (b) stopped answering"),
         (OTHER, "noise", "re-measured: refuted")]
+    assert (summary["called_on_night"], summary["unmeasured"], summary["left_out"]) == (1, 0, 0)
+
+
+def test_a_call_that_stands_is_called_on_its_night_where_the_first_round_failed():
+    def broken(*args):
+        raise remeasure.RemeasureError("the baseline worker (b) stopped answering")
+    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
+    call = dataclasses.replace(gpu_call(), stands=True)
+    decided, summary = verdict.remeasured_findings([call, finding(key=OTHER)], "cuda", settings(pythons=BOTH), [],
+                                                   night, broken)
+    assert [(f.key, f.level, f.why) for f in decided] == [
+        (KEY, "regression", f"{verdict.ONE_NIGHT_CALL}, {verdict.CALLED_WHERE_FAILED}: the baseline worker (b) "
+                            "stopped answering"),
+        (OTHER, "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
+    assert summary == {"seed": 7, "error": "the baseline worker (b) stopped answering", "called_on_night": 1}
+    assert report.remeasurement_line(summary) == (
+        "failed: the baseline worker (b) stopped answering; 1 GPU time(s) called on their night all the same: one "
+        "night beyond the noise in each of its builds")
 
 
 # ---------------------------------------------------------------- names, floors, the model

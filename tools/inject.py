@@ -255,7 +255,8 @@ def score_rows(slowdowns: list, report: dict, steps: injected_steps.Steps | None
 def unfound_why(tonight: float | None, remeasured: bool, not_measured: str | None = None) -> str:
     """Why an injected result is no finding: re-measured without a finding of its own (a GPU time short of the
     factor and not confirmed, or one of the results a class's move was re-measured on); a candidate the
-    re-measurement did not measure (short of the factor and left out for the budget, or dropped for its pace);
+    re-measurement did not measure (short of the factor and left out for the budget, dropped for its pace, or
+    unmeasured where a round failed);
     else no candidate; each at how far it moved away from its class where the report says."""
     if remeasured:
         return ("re-measured, no finding of its own: short of the factor and not confirmed, or a stand-in of its "
@@ -265,6 +266,8 @@ def unfound_why(tonight: float | None, remeasured: bool, not_measured: str | Non
         return f"a candidate short of the factor, left out for the budget ({moved})"
     if not_measured == "dropped":
         return f"a candidate dropped after the first processes ran slower than planned ({moved})"
+    if not_measured == "failed":
+        return f"a candidate short of the factor the failed re-measurement did not measure ({moved})"
     if tonight is None:
         return f"not a candidate ({moved})"
     return f"not a candidate: {moved}"

@@ -121,7 +121,9 @@ def introduction(verdict: Verdict) -> str:
 
 def remeasurement_line(summary: dict) -> str:
     if "error" in summary and "keys" not in summary:
-        return f"failed: {summary['error']}"
+        return f"failed: {summary['error']}" + (
+            f"; {summary['called_on_night']} GPU time(s) called on their night all the same: one night beyond the "
+            "noise in each of its builds" if summary.get("called_on_night") else "")
     line = (f"{summary['keys']} config(s) and mask(s) in {summary['processes']} processes, "
             f"{summary['seconds']:.1f} s of a {summary['budget']:.0f} s budget"
             + (f" and {summary['short_budget']:.0f} s more for GPU times short of the factor"
@@ -148,7 +150,7 @@ def remeasurement_line(summary: dict) -> str:
         line += (f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first "
                  f"({above} above their floor, {summary['left_out'] - above} under it)")
     if "error" in summary:
-        line += (f"; then a round failed ({summary['error']}): its {summary['unmeasured']} candidate(s) not "
+        line += (f"; then a round failed ({summary['error']}): the {summary['unmeasured']} candidate(s) not yet "
                  "measured stay suspects, what the rounds before it measured is decided")
     phases = dict(summary.get("phases") or {})
     workers = phases.pop("workers", None)

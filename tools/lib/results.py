@@ -349,8 +349,8 @@ def report_remeasured(report: dict) -> set[tuple[str, str, str]]:
 
 def report_not_measured(report: dict) -> dict[tuple[str, str], str]:
     """(config, mask) of each GPU time short of the factor a check's JSON report says its re-measurement did
-    not measure: "left out" for the budget, or "dropped" with its key after the first processes ran slower
-    than planned; none in a report without them."""
+    not measure: "left out" for the budget, "dropped" with its key after the first processes ran slower
+    than planned, or "failed" where a later round failed before measuring it; none in a report without them."""
     named = ((report.get("confirmation") or {}).get("short_left_out") or [])
     return {(config, mask): why for config, mask, why in named}
 

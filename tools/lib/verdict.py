@@ -36,6 +36,7 @@ SHORT_OF_FACTOR = "slower by less than the factor, within one spread of it"
 # Said of a GPU time's one-night call left out for the budget that each build of its night calls (mark_standing).
 CALLED_ON_ITS_NIGHT = ("in each build of its night; not re-measured: the budget went first to candidates the "
                        "night alone cannot call")
+CALLED_WHERE_FAILED = "in each build of its night; not re-measured: re-measurement failed"
 # Said of a refuted candidate whose processes show it slower beyond doubt (p_change under ALPHA_CONFIRM).
 SLOWER_UNDER_FACTOR = "slower for certain, by less than the factor"
 ORDER = {level: rank for rank, level in enumerate(LEVELS)}  # the report's order, the gravest first
@@ -255,19 +256,23 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
             settings.factor, measure, settings.short_budget)
     except remeasure.RemeasureError as error:
-        if error.measured is None or error.unmeasured is None:  # nothing measured: every candidate a suspect
+        if error.measured is None or error.unmeasured is None:  # nothing measured: a suspect but where it stands
             kept = [group[0] for group in groups if not group[0].short]  # a class's move stays one finding
             for finding in kept:
-                finding.why = (f"{finding.why}; " if finding.common else "") + f"re-measurement failed: {error}"
-            return kept, {"seed": settings.seed, "error": str(error)}
+                if finding.stands:
+                    call_on_night(finding, str(error))
+                else:
+                    finding.why = (f"{finding.why}; " if finding.common else "") + f"re-measurement failed: {error}"
+            return kept, {"seed": settings.seed, "error": str(error),
+                          "called_on_night": sum(finding.stands for finding in kept)}
         # A later round failed: the rounds before it decide what they measured; the rest are suspects.
         measured, left_out, rounds, failed = error.measured, error.unmeasured, error.rounds, str(error)
     whys = [group[0].why for group in groups]  # a class's, before a stand-in left out says so in its own
     short_left_out = [finding for finding in left_out if finding.short]
-    called = [finding for finding in left_out if finding.stands and not failed]
+    called = [finding for finding in left_out if finding.stands]
     left_out = [finding for finding in left_out if not finding.short and finding not in called]
     for finding in called:
-        finding.level, finding.why = "regression", f"{ONE_NIGHT_CALL}, {CALLED_ON_ITS_NIGHT}"
+        call_on_night(finding, failed)
     for finding in left_out:
         finding.why = (f"{finding.why}; " if finding.common else "") + not_measured_why(finding, settings, failed)
     decided = [group[0] if all(f in left_out or f in called for f in group) else
@@ -296,6 +301,13 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      "phases": measured.phases,
                      "per_process": [dataclasses.asdict(cost) for cost in measured.costs],
                      "values": measured.as_json()}
+
+
+def call_on_night(finding: Finding, failed: str | None) -> None:
+    """A call that stands, not re-measured (the budget, or a re-measurement that failed): its night calls it,
+    each build a pass of its own; a fault of the re-measurement does not move the night's builds."""
+    finding.level = "regression"
+    finding.why = f"{ONE_NIGHT_CALL}, " + (f"{CALLED_WHERE_FAILED}: {failed}" if failed else CALLED_ON_ITS_NIGHT)
 
 
 def not_measured_why(finding: Finding, settings: Settings, failed: str | None) -> str:
