@@ -802,10 +802,10 @@ def test_a_round_that_fails_after_one_that_confirmed_leaves_that_regression_and_
     assert [(f.key, f.level, f.why) for f in decided] == [
         (KEY, "regression", "re-measured: confirmed"),
         (OTHER, "suspect", "re-measurement failed: the contender worker (c) stopped answering")]
-    assert {name: summary[name] for name in ("error", "keys", "rounds", "left_out", "unmeasured", "short_left_out",
-                                             "called_on_night")} == {
+    assert {name: summary[name] for name in ("error", "keys", "rounds", "left_out", "left_out_above_floor",
+                                             "unmeasured", "short_left_out", "called_on_night")} == {
         "error": "the contender worker (c) stopped answering", "keys": 1, "rounds": 1, "left_out": 0,
-        "unmeasured": 1, "short_left_out": [[*THIRD[1:], "failed"]], "called_on_night": 0}
+        "left_out_above_floor": 0, "unmeasured": 1, "short_left_out": [[*THIRD[1:], "failed"]], "called_on_night": 0}
     assert [row["config"] for row in summary["values"]] == ["cfg"]  # the first round's values are kept
     assert report.remeasurement_line(summary) == (
         f"1 config(s) and mask(s) in 20 processes, 0.0 s of a {budget:.0f} s budget, 0 of 1 GPU time(s) short of "
