@@ -38,6 +38,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from remeasure_spread import band_of  # noqa: E402  (this folder's: a GPU time's band)
+
 from benchmarks.schema import (  # noqa: E402  (no torch)
     CPU_PARAMS,
     GPU_PARAMS,
@@ -123,17 +125,6 @@ def one_pass(passes, state, configs, index: int, name: str, round_index: int) ->
     return rows
 
 
-def band_of(seconds: float) -> tuple[float, str]:
-    """The band of a GPU time: its lower bound in ms (the order) and its name."""
-    ms = seconds * 1e3
-    lower = 0.0
-    for upper in BANDS_MS:
-        if ms < upper:
-            return lower, f"{lower:g}-{upper:g} ms"
-        lower = upper
-    return lower, f">= {lower:g} ms"
-
-
 def summarize(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     passes = [row for row in rows if "seconds" in row]
@@ -146,7 +137,7 @@ def summarize(path: Path) -> None:
     if not names or names[0] not in builds:
         raise SystemExit(f"{path}: no GPU times recorded")
     first = builds[names[0]]
-    bands = {key: band_of(math.exp(statistics.median(logs))) for key, logs in first.items()}
+    bands = {key: band_of(math.exp(statistics.median(logs)), list(BANDS_MS)) for key, logs in first.items()}
     print(f"{path}: {len(passes)} passes, {len(first)} keys; spread: the standard deviation of a key's builds' log")
     print(f"{'variant':<20} {'band':<12} {'keys':>5} {'spread':>8} {'p90':>8} {'over first':>11}")
     for name in names:

@@ -778,26 +778,34 @@ def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
     assert report.remeasurement_line(summary) == "failed: the baseline worker (b) stopped answering"
 
 
-def test_a_round_that_fails_after_one_that_confirmed_leaves_that_regression_and_only_its_own_candidates_suspects():
-    """The first round fits one key and confirms it 1.5x slower; the second, for the candidate it left out, loses
-    its worker: the confirmation stands, the candidate never measured is a suspect that says why."""
-    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2},
-                         THIRD: {"wall": 1e-2, "gpu": 1e-2}})
-    strong, weak = finding(ratio=3.0), finding(key=OTHER, ratio=1.6)
-    shortfall = dataclasses.replace(short(key=THIRD, ratio=1.04), floor=1.05)
-    one = remeasure.fitted_plan([strong], night, 10, "cuda", 1e9)[2]
+def failing_in_round_two(candidates: list[Finding], fits: Finding, first: remeasure.Remeasured,
+                         failure: str) -> tuple[list[Finding], dict, list, float]:
+    """The candidates re-measured with a budget that fits ``fits`` alone in a first round, which measures
+    ``first``; the second round's worker fails with ``failure``. (decided, summary, each round's plan, budget)."""
+    night = Night(None, {finding.key: {"wall": 1e-2, "gpu": 1e-2} for finding in candidates})
+    one = remeasure.fitted_plan([fits], night, 10, "cuda", 1e9)[2]
     budget = remeasure.round_seconds(10, 1.0, one, remeasure.WORKERS_SECONDS["cuda"]) + 0.05
     rounds: list = []
 
     def measure(plan, *rest):
         rounds.append(list(plan))
         if len(rounds) > 1:
-            raise remeasure.RemeasureError("the contender worker (c) stopped answering")
-        return dataclasses.replace(measured(BASE, [v * 1.5 for v in BASE]), seconds=0.01)
+            raise remeasure.RemeasureError(failure)
+        return dataclasses.replace(first, seconds=0.01)
 
-    decided, summary = verdict.remeasured_findings([strong, weak, shortfall], "cuda",
-                                                   settings(factor=1.05, pythons=BOTH, budget=budget), [], night,
-                                                   measure)
+    decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(factor=1.05, pythons=BOTH,
+                                                                                budget=budget), [], night, measure)
+    return decided, summary, rounds, budget
+
+
+def test_a_round_that_fails_after_one_that_confirmed_leaves_that_regression_and_only_its_own_candidates_suspects():
+    """The first round fits one key and confirms it 1.5x slower; the second, for the candidate it left out, loses
+    its worker: the confirmation stands, the candidate never measured is a suspect that says why."""
+    strong, weak = finding(ratio=3.0), finding(key=OTHER, ratio=1.6)
+    shortfall = dataclasses.replace(short(key=THIRD, ratio=1.04), floor=1.05)
+    first = measured(BASE, [v * 1.5 for v in BASE])
+    decided, summary, rounds, budget = failing_in_round_two([strong, weak, shortfall], strong, first,
+                                                            "the contender worker (c) stopped answering")
     assert rounds == [[KEY[1:]], [OTHER[1:], THIRD[1:]]]
     assert [(f.key, f.level, f.why) for f in decided] == [
         (KEY, "regression", "re-measured: confirmed"),
@@ -815,20 +823,9 @@ def test_a_round_that_fails_after_one_that_confirmed_leaves_that_regression_and_
 
 def test_a_call_that_stands_is_called_on_its_night_where_a_later_round_failed():
     """A dead worker does not move the night's builds: the call the night makes in each of them stands."""
-    night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
     strong, call = finding(key=OTHER, ratio=3.0), dataclasses.replace(gpu_call(), stands=True)
-    one = remeasure.fitted_plan([strong], night, 10, "cuda", 1e9)[2]
-    budget = remeasure.round_seconds(10, 1.0, one, remeasure.WORKERS_SECONDS["cuda"]) + 0.05
-    rounds: list = []
-
-    def measure(plan, *rest):
-        rounds.append(list(plan))
-        if len(rounds) > 1:
-            raise remeasure.RemeasureError("the baseline worker (b) stopped answering")
-        return dataclasses.replace(measured(BASE, BASE, key=OTHER), seconds=0.01)
-
-    decided, summary = verdict.remeasured_findings([call, strong], "cuda", settings(factor=1.05, pythons=BOTH,
-                                                                                    budget=budget), [], night, measure)
+    decided, summary, _, _ = failing_in_round_two([call, strong], strong, measured(BASE, BASE, key=OTHER),
+                                                  "the baseline worker (b) stopped answering")
     assert [(f.key, f.level, f.why) for f in decided] == [
         (KEY, "regression", f"{verdict.ONE_NIGHT_CALL}, in each build of its night; not re-measured: re-measurement "
                             "failed: the baseline worker (b) stopped answering"),
