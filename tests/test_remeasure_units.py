@@ -470,6 +470,34 @@ def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monk
     assert measured.dropped == (("c1", "causal_bias"), ("c2", "causal_bias"))
 
 
+@pytest.mark.parametrize("failing_round", [1, 2])
+def test_a_failed_round_raises_with_what_the_rounds_before_it_measured(monkeypatch, failing_round):
+    """The first round measures c0 and leaves c1 out; the round that fails carries the rounds before it: their
+    values, the candidates they did not measure and their number (none where the first failed)."""
+    monkeypatch.setitem(remeasure.WORKERS_SECONDS, "cuda", 0.0)
+    found = [candidate("c0", ratio=2.0), candidate("c1", ratio=1.5)]
+    first = remeasure.Remeasured({("c0", "causal_bias"): {"contender": {"wall": [1.0] * 10}}}, 1.0,
+                                 process_costs(20), dropped=(("c1", "causal_bias"),))
+    rounds: list = []
+
+    def measure(plan, *rest):
+        rounds.append(list(plan))
+        if len(rounds) == failing_round:
+            raise remeasure.RemeasureError("the contender worker (c) stopped answering")
+        return first
+
+    with pytest.raises(remeasure.RemeasureError, match="^the contender worker") as raised:
+        remeasure.remeasure_in_rounds(found, night_of(*found), "cuda", {"contender": "c"}, 10, 0, 1000.0, 1.05,
+                                      measure)
+    error = raised.value
+    if failing_round == 1:
+        assert (error.measured, error.unmeasured, error.rounds) == (None, None, 0)
+    else:
+        assert rounds == [[("c0", "causal_bias"), ("c1", "causal_bias")], [("c1", "causal_bias")]]
+        assert error.measured is not None and list(error.measured.values) == [("c0", "causal_bias")]
+        assert (error.unmeasured, error.rounds) == ([found[1]], 1)
+
+
 def test_one_side_stops_only_at_a_blocks_start_from_9_processes_on():
     assert not remeasure.stop_before(8, 1, 100.0, 8.0, 1.0)
     assert not remeasure.stop_before(9, 1, 100.0, 9.0, 1.0)  # inside a block
