@@ -473,7 +473,7 @@ def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monk
 @pytest.mark.parametrize("failing_round", [1, 2])
 def test_a_failed_round_raises_with_what_the_rounds_before_it_measured(monkeypatch, failing_round):
     """The first round measures c0 and leaves c1 out; the round that fails carries the rounds before it: their
-    values, the candidates they did not measure and their number (none where the first failed)."""
+    values (none where the first failed), the candidates not yet measured and the rounds' number."""
     monkeypatch.setitem(remeasure.WORKERS_SECONDS, "cuda", 0.0)
     found = [candidate("c0", ratio=2.0), candidate("c1", ratio=1.5)]
     first = remeasure.Remeasured({("c0", "causal_bias"): {"contender": {"wall": [1.0] * 10}}}, 1.0,
@@ -491,7 +491,8 @@ def test_a_failed_round_raises_with_what_the_rounds_before_it_measured(monkeypat
                                       measure)
     error = raised.value
     if failing_round == 1:
-        assert (error.measured, error.unmeasured, error.rounds) == (None, None, 0)
+        assert error.measured is not None and not error.measured.values
+        assert (error.unmeasured, error.rounds) == (found, 0)
     else:
         assert rounds == [[("c0", "causal_bias"), ("c1", "causal_bias")], [("c1", "causal_bias")]]
         assert error.measured is not None and list(error.measured.values) == [("c0", "causal_bias")]

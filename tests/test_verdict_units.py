@@ -766,6 +766,10 @@ def test_a_failed_re_measurement_keeps_a_class_move_one_suspect_that_names_its_c
         ("cfg", "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
 
 
+FAILED_FIELDS = ("seed", "error", "keys", "processes", "rounds", "left_out", "unmeasured", "short_left_out",
+                 "called_on_night")
+
+
 def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
     def broken(*args):
         raise remeasure.RemeasureError("the baseline worker (b) stopped answering")
@@ -774,7 +778,9 @@ def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
     decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night, broken)
     assert [(f.key, f.level, f.why) for f in decided] == [
         (KEY, "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
-    assert summary == {"seed": 7, "error": "the baseline worker (b) stopped answering", "called_on_night": 0}
+    assert {name: summary[name] for name in FAILED_FIELDS} == {
+        "seed": 7, "error": "the baseline worker (b) stopped answering", "keys": 0, "processes": 0, "rounds": 0,
+        "left_out": 0, "unmeasured": 1, "short_left_out": [[*OTHER[1:], "failed"]], "called_on_night": 0}
     assert report.remeasurement_line(summary) == "failed: the baseline worker (b) stopped answering"
 
 
@@ -844,7 +850,9 @@ def test_a_call_that_stands_is_called_on_its_night_where_the_first_round_failed(
         (KEY, "regression", f"{verdict.ONE_NIGHT_CALL}, {verdict.CALLED_WHERE_FAILED}: the baseline worker (b) "
                             "stopped answering"),
         (OTHER, "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
-    assert summary == {"seed": 7, "error": "the baseline worker (b) stopped answering", "called_on_night": 1}
+    assert {name: summary[name] for name in FAILED_FIELDS} == {
+        "seed": 7, "error": "the baseline worker (b) stopped answering", "keys": 0, "processes": 0, "rounds": 0,
+        "left_out": 0, "unmeasured": 1, "short_left_out": [], "called_on_night": 1}
     assert report.remeasurement_line(summary) == (
         "failed: the baseline worker (b) stopped answering; 1 GPU time(s) called on their night all the same: one "
         "night beyond the noise in each of its builds")

@@ -116,7 +116,8 @@ Disturbed = dict[tuple[str, str], dict[str, tuple[int, ...]]]  # key -> side -> 
 
 class RemeasureError(Exception):
     """A worker could not start or answer. Raised by ``remeasure_in_rounds`` with what the rounds before the one
-    that failed measured (``measured``, None where the first failed) and the candidates they left unmeasured."""
+    that failed measured (``measured``: none where the first failed), the candidates not yet measured and the
+    rounds' number."""
 
     measured: Remeasured | None = None
     unmeasured: list[Finding] | None = None
@@ -795,33 +796,32 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
     left out a candidate only a re-measurement decides (``needs_measuring``) gives its keys undecided at the
     last look EXTRA_PROCESSES more a side at most, so that what it leaves unspent goes to candidates never
     measured; else it gives them what the budget left holds. Returns the values, the candidates left out
-    (those a round dropped among them) and the number of rounds; a RemeasureError after a first round carries
-    the same of the rounds before it."""
+    (those a round dropped among them) and the number of rounds; a RemeasureError carries the same of the rounds
+    before it failed (none where the workers could not start or the first round failed)."""
     merged = Remeasured({}, 0.0)
     pending, pace, rounds = candidates, 1.0, 0
-    with Workers(pythons, device) as workers:
-        while pending:
-            left = budget - merged.seconds
-            plan, left_out, estimate = fitted_plan(pending, tonight, processes, device, left, pace,
-                                                   first_round=rounds == 0, short_allowance=short_allowance)
-            if not plan:
-                break
-            # A round runs into the allowance only where a short candidate planned needs it; its processes after
-            # the last look and its pace may then spend it on any key of the round (docs/noise.md).
-            shorts = any(finding.short and finding not in left_out for finding in pending)
-            planned = round_seconds(processes, pace, estimate, workers_seconds(device, rounds == 0))
-            try:
+    try:
+        with Workers(pythons, device) as workers:
+            while pending:
+                left = budget - merged.seconds
+                plan, left_out, estimate = fitted_plan(pending, tonight, processes, device, left, pace,
+                                                       first_round=rounds == 0, short_allowance=short_allowance)
+                if not plan:
+                    break
+                # A round runs into the allowance only where a short candidate planned needs it; its processes
+                # after the last look and its pace may then spend it on any key of the round (docs/noise.md).
+                shorts = any(finding.short and finding not in left_out for finding in pending)
+                planned = round_seconds(processes, pace, estimate, workers_seconds(device, rounds == 0))
                 measured = measure(plan, workers, device, processes, seed + rounds,
                                    left + (short_allowance if shorts and planned > left else 0.0), factor,
                                    EXTRA_PROCESSES if needs_measuring(left_out) else MAX_EXTRA_PROCESSES)
-            except RemeasureError as error:
-                # What the rounds before decided stands: a later round's fault leaves only its own candidates.
-                if rounds:
-                    error.measured, error.unmeasured, error.rounds = merged, pending, rounds
-                raise
-            merged = merged.merged(measured)
-            if measured.processes:
-                pace = (measured.seconds - measured.workers_seconds) / measured.processes / estimate
-            pending = [f for f in pending if f in left_out or f.config_mask in measured.dropped]
-            rounds += 1
+                merged = merged.merged(measured)
+                if measured.processes:
+                    pace = (measured.seconds - measured.workers_seconds) / measured.processes / estimate
+                pending = [f for f in pending if f in left_out or f.config_mask in measured.dropped]
+                rounds += 1
+    except RemeasureError as error:
+        # What the rounds before decided stands: the fault leaves only the candidates not yet measured.
+        error.measured, error.unmeasured, error.rounds = merged, pending, rounds
+        raise
     return merged, pending, rounds

@@ -120,7 +120,7 @@ def introduction(verdict: Verdict) -> str:
 
 
 def remeasurement_line(summary: dict) -> str:
-    if "error" in summary and "keys" not in summary:
+    if "error" in summary and not summary["keys"]:
         return f"failed: {summary['error']}" + (
             f"; {summary['called_on_night']} GPU time(s) called on their night all the same: one night beyond the "
             "noise in each of its builds" if summary.get("called_on_night") else "")

@@ -256,17 +256,9 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
             settings.factor, measure, settings.short_budget)
     except remeasure.RemeasureError as error:
-        if error.measured is None:  # nothing measured: a suspect but where it stands
-            kept = [group[0] for group in groups if not group[0].short]  # a class's move stays one finding
-            for finding in kept:
-                if finding.stands:
-                    call_on_night(finding, str(error))
-                else:
-                    finding.why = (f"{finding.why}; " if finding.common else "") + f"re-measurement failed: {error}"
-            return kept, {"seed": settings.seed, "error": str(error),
-                          "called_on_night": sum(finding.stands for finding in kept)}
-        # A later round failed: the rounds before it decide what they measured; the rest are suspects.
-        measured, left_out, rounds, failed = error.measured, error.unmeasured or [], error.rounds, str(error)
+        # The rounds before the failed one decide what they measured; the rest are suspects but where they stand.
+        assert error.measured is not None and error.unmeasured is not None, error
+        measured, left_out, rounds, failed = error.measured, error.unmeasured, error.rounds, str(error)
     whys = [group[0].why for group in groups]  # a class's, before a stand-in left out says so in its own
     short_left_out = [finding for finding in left_out if finding.short]
     called = [finding for finding in left_out if finding.stands]
