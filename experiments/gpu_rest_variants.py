@@ -80,17 +80,8 @@ def run(grid: str, rounds: int, rules: dict[str, Callable[[float], float]], out:
     configs = grid_configs(GPU_PARAMS if grid == "gpu" else CPU_PARAMS, device)
     use_device(device)
 
-    class Passes(night.NightPasses):
-        rule: Callable[[float], float] = staticmethod(lambda once: 0.0)
-
-        def heavy_rest(self, once: float) -> None:
-            rest = self.rule(once)
-            if rest:
-                with self.phase("heavy_rest"):
-                    time.sleep(rest)
-
     state = GridState(torch.cuda.get_device_name() if device == "cuda" else "CPU")
-    passes = Passes(state, lower_right_causal_mask)
+    passes = night.NightPasses(state, lower_right_causal_mask)
     names = list(rules)
     with in_steady_folder(), out.open("w") as sink:
         passes.on_cpu_of_pass(0)
@@ -99,7 +90,8 @@ def run(grid: str, rounds: int, rules: dict[str, Callable[[float], float]], out:
         index = 0
         for round_index in range(rounds):
             for name in rotated(names, round_index):
-                Passes.rule = staticmethod(rules[name])
+                # NightPasses.heavy_rest rests what this module-level rule says: the night's own, or a variant's.
+                night.heavy_rest_seconds = rules[name]
                 for row in one_pass(passes, state, configs, index, name, round_index):
                     sink.write(json.dumps(row) + "\n")
                 sink.flush()
