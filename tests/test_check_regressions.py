@@ -83,12 +83,24 @@ def test_thirty_nights_of_bimodal_drifting_noise_raise_no_regression(tmp_path):
     assert floors[(CONFIGS[2], "materialized")]["wall_floor"] < 1.12
 
 
-def test_a_ten_percent_step_is_a_suspect_then_a_regression(tmp_path):
+def failed_night(results: Path, index: int) -> str:
+    """Night ``index`` whose every result failed, as record_run lands one (and exits 3)."""
+    commit = f"{index + 1:08x}" + "c" * 32
+    failed = {f"track_wall_time_{mask}": [None] * 4 for mask in ("materialized", "causal_bias")}
+    write_run(results, "box", commit, 1_000_000 + index * 86_400_000, failed)
+    return commit
+
+
+@pytest.mark.parametrize("failed_between", [False, True])
+def test_a_ten_percent_step_is_a_suspect_then_a_regression(tmp_path, failed_between):
+    """Also where a night whose every result failed came between the two: the suspect's night is the last."""
     rng = random.Random(5)
     results = tmp_path / "results"
     for night in range(12):
         write_night(results, night, *nightly_noise(rng, night))
-    for night in (12, 13):
+    for night in (12, 14 if failed_between else 13):
+        if night == 14:
+            failed_night(results, 13)
         wall, gpu = nightly_noise(rng, night)
         wall[(2, "causal_bias")] = 2e-3 * 1.05 * 1.10
         commit = write_night(results, night, wall, gpu)
@@ -101,7 +113,29 @@ def test_a_ten_percent_step_is_a_suspect_then_a_regression(tmp_path):
         else:
             assert (code, report["verdict"]) == (1, "regression")
             assert report["regressions"][0]["why"].startswith("persisted")
+            assert report["baseline"].startswith(f"{13:08x}")
+            assert report["not_measured"] == ([f"set aside: the night of {14:08x} measured nothing (every result "
+                                               "failed)"] if failed_between else [])
     assert (results / "box" / f"{commit}.verdict").is_file()
+
+
+def test_a_night_that_measured_nothing_after_one_that_failed_is_still_a_broken_night(tmp_path):
+    """Two nights in a row whose every result failed: the second is judged against the last night that measured,
+    a broken night (exit 3), never a clean one."""
+    rng = random.Random(5)
+    results = tmp_path / "results"
+    for night in range(3):
+        last = write_night(results, night, *nightly_noise(rng, night))
+    failed_night(results, 3)
+    tonight = failed_night(results, 4)
+    completed = check("--results-dir", str(results))
+    assert completed.returncode == 3, completed.stdout + completed.stderr
+    assert completed.stdout == ""
+    assert completed.stderr.splitlines() == [
+        f"set aside: the night of {4:08x} measured nothing (every result failed)",
+        f"failed: NightNotMeasured: tonight ({tonight[:8]}) measured no result of the CPU grid, which the last "
+        f"night ({last[:8]}) measured: a broken night, not judged (a fault of the tool or the machine, not a finding; "
+        "ATTENTION_BIAS_TRACEBACK=1 shows where)"]
 
 
 def test_a_changed_count_is_a_regression_at_once_with_its_names(tmp_path):

@@ -134,6 +134,33 @@ def test_a_partial_night_in_the_history_is_set_aside_and_blocks_no_later_night(t
     assert checksums(results) == before
 
 
+@pytest.mark.parametrize("damage", ["empty", "cut short, its date shared"])
+def test_a_history_file_whose_head_does_not_read_is_set_aside_too(tmp_path, damage):
+    """An empty file, or one cut short whose date another shares (stand-in commits of one second, ordered by
+    when they ran, so read whole): set aside as a cut-short file with an intact head is, never the store."""
+    results = tmp_path / "results"
+    walls = {"track_wall_time_materialized": [2e-6] * 4, "track_wall_time_causal_bias": [1e-6] * 4}
+    same_date = damage != "empty"
+    paths = [write_run(results, "box", commit, 2_000 if same_date and commit != NEW else date, walls)
+             for commit, date in (("c" * 40, 1_000), (BASE, 2_000), (NEW, 3_000))]
+    paths[1].write_bytes(b"" if damage == "empty" else paths[1].read_bytes()[: paths[1].stat().st_size // 2])
+    completed = run_tool("check_regressions.py", "--results-dir", str(results), "--format", "json",
+                         "--contender", NEW[:8])
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.startswith(f"set aside, not read: corrupt results file {paths[1]}: ")
+    assert completed.stderr.count("\n") == 1
+    report = json.loads(completed.stdout)
+    assert (report["baseline"], report["contender"]) == ("c" * 40, NEW)
+    assert [item.split(":")[0] for item in report["not_measured"]] == ["set aside, not read"]
+    # Which night is the newest is not known where a file does not read; a damaged night named is its own error.
+    default = run_tool("check_regressions.py", "--results-dir", str(results))
+    assert_one_line(default, 2, "which run of 'box' is the most recent is not known: corrupt results file "
+                                f"{paths[1]}: ")
+    assert default.stderr.endswith("; name the run's commit\n")
+    named = run_tool("check_regressions.py", "--results-dir", str(results), "--contender", BASE[:8])
+    assert_one_line(named, 2, f"error: corrupt results file {paths[1]}: ")
+
+
 def test_a_nightly_whose_record_fails_is_a_broken_job_never_a_regression(tmp_path):
     completed = run_tool("nightly.py", "--machine", "ci", "--python", str(tmp_path / "no-python"),
                          "--report", str(tmp_path / "report.md"))

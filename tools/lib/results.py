@@ -15,6 +15,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -114,6 +115,19 @@ def damaged(results: Results) -> str | None:
     return None
 
 
+SET_ASIDE = "set aside, not read: "
+
+
+def _readable(path: Path, read: Callable[[], RunFile], set_aside: dict[Path, str]) -> RunFile | None:
+    """The run ``read`` reads of ``path``; None where it does not read, the file in ``set_aside`` with a line
+    naming it."""
+    try:
+        return read()
+    except ToolError as error:
+        set_aside[path] = f"{SET_ASIDE}{error}"
+        return None
+
+
 class ResultsStore:
     """The results tree of asv: <dir>/benchmarks.json and <dir>/<machine>/<run>.json."""
 
@@ -122,6 +136,7 @@ class ResultsStore:
         if not self.dir.is_dir():
             raise ToolError(f"no results directory at {self.dir}: run the suite first (make bench)")
         self._runs: dict[str, list[RunFile]] = {}
+        self._set_aside: dict[str, dict[Path, str]] = {}
         self._benchmarks: dict | None = None
 
     def machines(self) -> list[str]:
@@ -135,12 +150,22 @@ class ResultsStore:
         read whole to order them by when they ran.
         """
         if machine not in self._runs:
-            runs = [self._index(path, machine) for path in (self.dir / machine).glob("*.json")
-                    if path.name != "machine.json"]
+            set_aside: dict[Path, str] = {}
+            paths = sorted(path for path in (self.dir / machine).glob("*.json") if path.name != "machine.json")
+            runs = [run for path in paths if (run := _readable(path, partial(self._index, path, machine), set_aside))]
             dates = Counter(run.date for run in runs)
-            runs = [self._with_start(run) if dates[run.date] > 1 else run for run in runs]
+            runs = [run for indexed in runs if (run := _readable(
+                indexed.path, partial(self._ordered, indexed, dates[indexed.date]), set_aside))]
+            self._set_aside[machine] = set_aside
             self._runs[machine] = sorted(runs, key=lambda run: run.order)
         return self._runs[machine]
+
+    def set_aside(self, machine: str) -> dict[Path, str]:
+        """The machine's results files that do not read (a damaged head, or a damaged file of a date others
+        share), each with a line naming it: left out of ``runs``, never blocking the runs around them; a tool
+        that reads past them says so."""
+        self.runs(machine)
+        return dict(self._set_aside[machine])
 
     def _index(self, path: Path, machine: str) -> RunFile:
         try:
@@ -152,6 +177,10 @@ class ResultsStore:
             return RunFile(path, machine, data["commit_hash"], int(data["date"]), 0)
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
             raise ToolError(f"corrupt results file {path}: {one_line(error)}") from None
+
+    def _ordered(self, run: RunFile, runs_of_its_date: int) -> RunFile:
+        """The run, with when it ran where other runs share its date."""
+        return self._with_start(run) if runs_of_its_date > 1 else run
 
     def _with_start(self, run: RunFile) -> RunFile:
         try:
@@ -177,11 +206,18 @@ class ResultsStore:
     def choose_run(self, machine: str, commit: str | None, runs: list[RunFile] | None = None) -> RunFile:
         """The run of ``commit`` (a hash prefix) on ``machine``, or its most recent one."""
         runs = self.runs(machine) if runs is None else runs
+        unreadable = self._set_aside.get(machine, {})
+        if commit is None and unreadable:  # the newest may be the one that does not read: no run stands in for it
+            raise ToolError(f"which run of {machine!r} is the most recent is not known: "
+                            f"{next(iter(unreadable.values())).removeprefix(SET_ASIDE)}; name the run's commit")
         if not runs:
             raise ToolError(f"machine {machine!r} has no recorded runs in {self.dir}")
         if commit is None:
             return runs[-1]
         matches = [run for run in runs if run.commit_hash.startswith(commit)]
+        damaged = [line for path, line in unreadable.items() if path.name.startswith(commit[:8])]
+        if not matches and damaged:
+            raise ToolError(damaged[0].removeprefix(SET_ASIDE))
         if not matches:
             available = ", ".join(run.commit_hash[:8] for run in runs[-10:])
             raise ToolError(f"no run of commit {commit!r} on machine {machine!r}; recent: {available}")

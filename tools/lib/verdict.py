@@ -28,7 +28,7 @@ from lib.nights import (
     reference_level,
     result_classes,
 )
-from lib.results import ResultsStore, RunFile, dispatch_names, previous_suspects, verdict_path
+from lib.results import SET_ASIDE, ResultsStore, RunFile, dispatch_names, previous_suspects, verdict_path
 from lib.suite import schema
 
 ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
@@ -519,7 +519,11 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     """Each result and signal of tonight against the history: its findings, and the candidates a
     re-measurement is asked to decide where ``settings.pythons`` configures one."""
     tonight = read_night(store, contender)
-    history, set_aside = readable_nights(store, history_runs)
+    unreadable = store.set_aside(machine)  # files whose head does not read: not in the runs, said once here
+    for line in unreadable.values():
+        print(line, file=sys.stderr)
+    history, set_aside = readable_nights(store, [run for run in history_runs if run.path not in unreadable])
+    set_aside = [*unreadable.values(), *set_aside]
     if not history:
         raise ToolError(f"no readable night before {contender.commit_hash[:8]}: {'; '.join(set_aside)}")
     unmeasured(history, tonight)
@@ -564,16 +568,22 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
 
 
 def readable_nights(store: ResultsStore, runs: list[RunFile]) -> tuple[list[Night], list[str]]:
-    """The history's nights that read whole; a damaged one (a full disk's partial file, say) is set
-    aside with one line naming it, and never blocks the nights around it."""
+    """The history's nights that read whole and measured something; a damaged one (a full disk's partial file,
+    say) or one whose every result failed is set aside with one line naming it, and never blocks the nights
+    around it: the last night is the last that measured (its grids, its suspects), not a broken one."""
     nights, set_aside = [], []
     for run in runs:
         try:
-            nights.append(read_night(store, run))
+            night = read_night(store, run)
         except ToolError as error:
-            line = f"set aside, not read: {error}"
-            print(line, file=sys.stderr)
-            set_aside.append(line)
+            set_aside.append(f"{SET_ASIDE}{error}")
+            print(set_aside[-1], file=sys.stderr)
+            continue
+        if night.values:
+            nights.append(night)
+        else:
+            set_aside.append(f"set aside: the night of {commit_of(night)} measured nothing (every result failed)")
+            print(set_aside[-1], file=sys.stderr)
     return nights, set_aside
 
 
