@@ -233,12 +233,21 @@ class NothingMeasured(Exception):
     """asv ran the night and every result failed: recorded as failed, a broken job (exit 3), never a night."""
 
 
-def nothing_measured(results_dir: Path, machine: str, commit: str, grid: schema.Grid) -> None:
-    """Raise NothingMeasured where the night just landed has no wall time of ``grid``."""
-    store = ResultsStore(results_dir)
-    if not has_results(store.load(store.choose_run(machine, commit)), grid):
-        raise NothingMeasured(f"the {grid.name.upper()} grid's night at {commit[:8]} measured nothing: every "
-                              "result failed (asv's output above says why); it is recorded as failed")
+def measured(results_dir: Path, machine: str, commit: str, grid: schema.Grid) -> bool:
+    """Whether the results folder holds a night of ``commit`` with a wall time of ``grid``."""
+    try:
+        store = ResultsStore(results_dir)
+        return has_results(store.load(store.choose_run(machine, commit)), grid)
+    except ToolError:  # none of that commit, or one that does not read
+        return False
+
+
+def nothing_measured(grid: schema.Grid, commit: str, kept: bool) -> NothingMeasured:
+    """The night's failure: recorded as failed, or, where a night of its commit measured before, not at all."""
+    return NothingMeasured(f"the {grid.name.upper()} grid's night at {commit[:8]} measured nothing: every result "
+                           "failed (asv's output above says why); " +
+                           ("the night recorded before at that commit is kept as it was" if kept
+                            else "it is recorded as failed"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,13 +296,17 @@ def main(argv: list[str] | None = None) -> int:
             except ToolError:
                 space_left(results_dir)
                 raise
-            land(staging, results_dir, args.machine)
+            failed = code == ASV_SOME_FAILED and not args.bench and not measured(staging, args.machine, commit, grid)
+            # A night that measured nothing never replaces one of its commit that did: asv keeps one per commit.
+            kept = failed and measured(results_dir, args.machine, commit, grid)
+            if not kept:
+                land(staging, results_dir, args.machine)
     finally:
         conf_path.unlink(missing_ok=True)
 
     wall = time.perf_counter() - started
-    if code == ASV_SOME_FAILED and not args.bench:
-        nothing_measured(results_dir, args.machine, commit, grid)
+    if failed:
+        raise nothing_measured(grid, commit, kept)
     if args.commit_file:
         write_whole(args.commit_file, commit + "\n")
     device = torch_info["device"] or "CPU"
