@@ -180,5 +180,16 @@ def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,), lines: list[str
                     lines.append(line.rstrip("\n"))
             returncode = process.returncode
     if returncode not in allowed:
+        if returncode < 0 or returncode > SIGNALLED:  # the supervisor's -N, or its command's 128 + N
+            raise AsvEnded(f"asv {args[0]} was ended by signal {abs(returncode) % SIGNALLED} (killed, or out of "
+                           f"memory): {' '.join(shown)}")
         raise ToolError(f"asv {args[0]} exited with {returncode}: {' '.join(shown)}")
     return returncode
+
+
+# A process ended by signal N exits 128 + N under the supervisor (lib.supervisor), as under a shell.
+SIGNALLED = 128
+
+
+class AsvEnded(Exception):
+    """asv ended by a signal: the machine's or the job's fault (exit 3), never the user's (exit 2)."""

@@ -72,7 +72,7 @@ if os.getppid() != parent:
     stop()
 code = subprocess.call(sys.argv[1:])
 end_tree()  # the command ended: nothing it started runs on
-sys.exit(code)
+sys.exit(128 - code if code < 0 else code)  # ended by signal N: 128 + N, as a shell says it
 """
 
 
