@@ -540,11 +540,20 @@ def test_a_calibration_pair_widens_the_floors_by_its_own_steps(tmp_path):
 
 
 def test_first_night_has_no_baseline(tmp_path):
+    """Said in the format asked for, and the report written: a report left from an earlier check would stand
+    beside tonight's exit 0."""
     results = tmp_path / "results"
-    write_night(results, 0, *nightly_noise(random.Random(0), 0))
-    completed = check("--results-dir", str(results))
+    commit = write_night(results, 0, *nightly_noise(random.Random(0), 0))
+    report = tmp_path / "report.md"
+    report.write_text("# REGRESSION: 3 finding(s)\n")
+    completed = check("--results-dir", str(results), "--report", str(report))
     assert completed.returncode == 0
     assert completed.stdout == "first night on 'box': no baseline to compare 00000001 with yet\n"
+    assert report.read_text() == "# first night on 'box': no baseline to compare 00000001 with yet\n"
+    completed = check("--results-dir", str(results), "--format", "json")
+    assert (completed.returncode, json.loads(completed.stdout)) == (0, {
+        "verdict": "first night", "headline": "first night on 'box': no baseline to compare 00000001 with yet",
+        "machine": "box", "contender": commit, "nights": 0, "regressions": [], "suspects": []})
 
 
 def test_a_young_history_without_re_measurement_lists_a_change_as_a_suspect_that_says_why(tmp_path):

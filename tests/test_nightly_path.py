@@ -232,7 +232,8 @@ def test_its_flags_reach_the_check(nights):
 def test_clean_nights_exit_0_the_first_with_no_baseline(nights):
     assert [nights.runs[n].returncode for n in "ABC"] == [0, 0, 0]
     assert f"first night on '{MACHINE}': no baseline to compare {nights.commits['A'][:8]}" in nights.runs["A"].stdout
-    assert not (nights.root / "A.md").exists()  # nothing to report on the first night
+    assert (nights.root / "A.md").read_text() == (  # nothing judged on the first night, and said so
+        f"# first night on '{MACHINE}': no baseline to compare {nights.commits['A'][:8]} with yet\n")
     # Two nights of history: nothing can be called on one night, and no suspect of a one-night history
     # has a finite bar to persist over: only a count could fail them, and no count moved.
     for night in ("B", "C"):

@@ -114,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         writable_folder(verdict_path(store, machine, contender.commit_hash))
     history = verdict.earlier_nights(store, machine, contender, args.baseline, args.history)
     if not history:
-        print(f"first night on {machine!r}: no baseline to compare {contender.commit_hash[:8]} with yet")
+        line = report.first_night(machine, contender.commit_hash)
+        print(report.first_night_json(machine, contender.commit_hash) if args.format == "json" else line, flush=True)
+        if args.report:  # never last week's report beside tonight's exit 0
+            write_report(args.report, f"# {line}\n")
         return 0
     pythons = {side: python for side, python in ((schema.CONTENDER, args.contender_python),
                                                  (schema.BASELINE, args.baseline_python)) if python}

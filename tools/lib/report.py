@@ -166,6 +166,20 @@ def remeasurement_line(summary: dict) -> str:
     return line
 
 
+FIRST_NIGHT = "first night"
+
+
+def first_night(machine: str, contender: str) -> str:
+    """The verdict's line where the machine has no night before tonight's."""
+    return f"{FIRST_NIGHT} on {machine!r}: no baseline to compare {contender[:8]} with yet"
+
+
+def first_night_json(machine: str, contender: str) -> str:
+    """The first night in --format json: the verdict's own keys, nothing judged."""
+    return json.dumps({"verdict": FIRST_NIGHT, "headline": first_night(machine, contender), "machine": machine,
+                       "contender": contender, "nights": 0, "regressions": [], "suspects": []}, indent=1)
+
+
 def as_json(verdict: Verdict) -> str:
     return json.dumps({
         "verdict": verdict.word, "headline": verdict.headline, "machine": verdict.machine,
