@@ -105,6 +105,13 @@ def test_a_commit_typed_as_a_prefix_names_the_side_files_by_its_full_hash(tmp_pa
     results_file, = (tmp_path / "results" / "ci").glob(f"{commit[:8]}-*.json")
     assert (f"note: {results_file.name} already holds a night of commit {commit[:8]} on 'ci': this run's values "
             "replace its values and side files (asv keeps one result per commit)") in again.stdout
+    before = checksums(tmp_path / "results")
+    refused = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit[:7],
+                       "--results-dir", str(tmp_path / "results"), "--machine", "ci", "--new-commit-only",
+                       env={"HOME": str(tmp_path / "home")})
+    assert_one_line(refused, 2, f"error: {results_file.name} already holds a night of commit {commit[:8]} on 'ci': "
+                                "a nightly records a new commit each night (without --torch-repo, this suite's HEAD)")
+    assert checksums(tmp_path / "results") == before
 
 
 def test_the_synthetic_history_never_deletes_a_folder_it_did_not_make(tmp_path):

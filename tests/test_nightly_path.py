@@ -546,6 +546,13 @@ def test_every_flag_reaches_its_step(monkeypatch):
                          "--calibration", "aaaa", "bbbb"]
 
 
+def test_without_a_pytorch_clone_the_record_takes_only_a_new_commit(monkeypatch):
+    """This suite's HEAD labels the night: a second nightly at it would replace the first and compare nothing."""
+    code, ran = run_nightly(monkeypatch, {})
+    assert code == 0
+    assert ran[0][-1] == "--new-commit-only" and "--repo" not in ran[0]
+
+
 def test_paths_given_from_the_callers_folder_reach_the_steps_that_run_from_the_repository(monkeypatch, tmp_path):
     """The steps run from the repository's root (asv's plugin): relative paths are made absolute first."""
     monkeypatch.chdir(tmp_path)

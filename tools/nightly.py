@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         recorded = Path(folder) / "commit"
         record = [sys.executable, str(TOOLS / "record_run.py"), "--python", args.python, "--machine", args.machine,
                   "--commit-file", str(recorded)]
-        if args.torch_repo:
-            record += ["--repo", str(args.torch_repo), "--at-torch-commit"]
+        # Without a PyTorch clone the night is labelled by this suite's HEAD: one night per commit, never a
+        # second over it (it would replace the first, and find no night before it to compare with).
+        record += ["--repo", str(args.torch_repo), "--at-torch-commit"] if args.torch_repo else ["--new-commit-only"]
         if step(*record):
             print("error: recording failed; nothing was checked (a broken job, not a finding)", file=sys.stderr)
             return TOOL_FAILED

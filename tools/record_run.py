@@ -157,12 +157,16 @@ def staging_folder(results_dir: Path, machine: str) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit: str) -> None:
+def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit: str, new_only: bool) -> None:
     """Point the run's conf copy at the staging folder, with the commit's results already there:
-    asv merges a run into an existing results file of the same commit (a --bench of a few)."""
+    asv merges a run into an existing results file of the same commit (a --bench of a few).
+    ``new_only``: a commit that has a night already is refused (a user error)."""
     write_whole(conf_path, json.dumps({**conf, "results_dir": str(staging)}, indent=2))
     (staging / machine).mkdir()
     for earlier in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
+        if new_only:
+            raise ToolError(f"{earlier.name} already holds a night of commit {commit[:8]} on {machine!r}: a "
+                            "nightly records a new commit each night (without --torch-repo, this suite's HEAD)")
         if parses(earlier):
             shutil.copy2(earlier, staging / machine / earlier.name)
             # asv keeps one result per commit: a second night of one commit replaces the first's values.
@@ -268,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--commit-file", type=Path,
                         help="once recorded, write the full hash of the commit recorded at into this file "
                              "(tools/nightly.py checks that night, whatever its commit's date)")
+    parser.add_argument("--new-commit-only", action="store_true",
+                        help="refuse a commit that already has a night on this machine (exit 2), as the nightly "
+                             "does without a PyTorch clone: asv keeps one night per commit")
     parser.add_argument("asv_args", nargs=argparse.REMAINDER,
                         help="after --: more arguments for asv run (e.g. -a repeat=3)")
     return parser
@@ -289,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     results_dir = Path(conf["results_dir"])
     try:
         with one_record_at_a_time(results_dir / args.machine), staging_folder(results_dir, args.machine) as staging:
-            staged_conf(conf_path, conf, staging, args.machine, commit)
+            staged_conf(conf_path, conf, staging, args.machine, commit, args.new_commit_only)
             started = time.perf_counter()
             try:
                 code = record(args, torch_info, staging, conf_path, commit, grid)
