@@ -136,6 +136,9 @@ NIGHT_VISITS = {WALL: "wall_visits", GPU: "gpu_time_visits", SM_CLOCK: "sm_clock
 # The night file's signals measured in part, by label and mask, each with what failed: a visit of a later pass
 # that failed leaves a figure from fewer visits (the fastest of fewer reads slower), which the check leaves out.
 NIGHT_IN_PART = "measured_in_part"
+# The night file's torch, as torch.version.git_version says it: a re-measurement's side stands for its night only
+# where its Python has that torch (tools/lib/remeasure.py).
+NIGHT_TORCH = "torch_git_version"
 # The night's phases whose visits make a timed signal's figure: a failed one leaves that figure in part.
 PHASE_SIGNALS = {"wall": WALL, "kernel": GPU}
 # The night file's timeline of the setup_cache process, epoch seconds in this order: the process's start,
@@ -328,6 +331,7 @@ class WorkerAnswer:
     error: str | None = None
     # Seconds the process spent per phase (WORKER_PHASES): where a re-measurement's time goes.
     phases: dict[str, float] = dataclasses.field(default_factory=dict)
+    torch: str | None = None  # the worker's torch.version.git_version, in its first line (its ready answer)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -339,7 +343,7 @@ class WorkerAnswer:
                                    v.get("gpu"), v.get("sm_clock_mhz"))
                        for v in data.get("values", ()))
         phases = {str(name): float(seconds) for name, seconds in (data.get("phases") or {}).items()}
-        return cls(values, data.get("pid"), data.get("cpu"), data.get("error"), phases)
+        return cls(values, data.get("pid"), data.get("cpu"), data.get("error"), phases, data.get("torch"))
 
 
 # A GPU time: blocks of CUDA-graph replays of at least this long, this many of them, the night's and the

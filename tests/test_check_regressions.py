@@ -249,6 +249,30 @@ def test_real_nights_of_the_same_torch_flag_nothing_re_measured_as_make_aa_does(
             assert report["confirmation"]["keys"] >= 1 and "error" not in report["confirmation"]
 
 
+def test_a_python_whose_torch_is_not_its_nights_is_never_re_measured_for_it(cpu_runs, tmp_path):
+    """The nightly's baseline Python is last night's torch, kept on the runner: after a night that failed, or a
+    job run twice, it holds another torch than the baseline night's (or tonight's). Its processes would compare
+    other builds than the nights: nothing is re-measured, each candidate stays a suspect that says why."""
+    results = tmp_path / "results"
+    shutil.copytree(cpu_runs["results"], results)
+    baseline, contender = cpu_runs["commits"][1:3]
+    night = results / cpu_runs["machine"] / f"{baseline}.night"
+    record = json.loads(night.read_text())
+    import torch
+
+    assert record[schema.NIGHT_TORCH] == torch.version.git_version  # the night says which torch measured it
+    night.write_text(json.dumps({**record, schema.NIGHT_TORCH: "0123456789ab" * 3 + "0123"}))
+    completed = check("--results-dir", str(results), "--contender", contender, "--baseline-python", sys.executable,
+                      "--contender-python", sys.executable, "--format", "json", "--factor", "1.0001")
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    report = json.loads(completed.stdout)
+    why = (f"re-measurement failed: the baseline Python ({sys.executable}) has torch git "
+           f"{torch.version.git_version[:12]}, not the 0123456789ab its night measured with")
+    assert report["confirmation"]["error"] == why.removeprefix("re-measurement failed: ")
+    assert report["confirmation"]["keys"] == 0 and report["confirmation"]["unmeasured"] >= 1
+    assert report["suspects"] and all(why in f["why"] for f in report["suspects"]), report["suspects"]
+
+
 def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_runs, tmp_path):
     """A real night with an extra operator on one config and 4x host time on another, re-measured."""
     results = tmp_path / "results"

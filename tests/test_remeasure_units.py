@@ -807,10 +807,11 @@ def test_the_rounds_start_the_workers_once_and_stop_them_after_the_last(monkeypa
         given.started()
         return remeasure.Remeasured({key: {} for key in plan}, 0.0, process_costs(20))
 
-    monkeypatch.setattr(remeasure, "Workers", lambda pythons, device: workers)
+    torch = {"baseline": "b" * 40, "contender": None}  # each side's night's torch, for its workers to check
+    monkeypatch.setattr(remeasure, "Workers", lambda pythons, device, given: seen.append(given) or workers)
     _, left_out, count = remeasure.remeasure_in_rounds(found, night_of(*found), "cuda", {}, 10, 0, budget, 1.05,
-                                                       measure)
-    assert (count, left_out, seen) == (2, [], [(True, False, 1.05), (True, True, 1.05)])
+                                                       measure, torch=torch)
+    assert (count, left_out, seen) == (2, [], [torch, (True, False, 1.05), (True, True, 1.05)])
     assert (workers.starts, workers.running, workers.asked) == (
         1, {}, [("baseline", "stopped"), ("contender", "stopped")])
 

@@ -268,7 +268,10 @@ def test_the_worker_process_answers_each_request_line_with_one_answer_line():
                                input=request.to_json() + "\n{}\n", capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     ready, measured, unreadable = (grid.WorkerAnswer.from_json(line) for line in completed.stdout.splitlines())
-    assert ready == grid.WorkerAnswer(pid=ready.pid) and ready.pid is not None  # first, before any request
+    import torch
+
+    # First, before any request: the worker's pid and torch.
+    assert ready == grid.WorkerAnswer(pid=ready.pid, torch=torch.version.git_version) and ready.pid is not None
     assert measured.error is None and measured.pid is not None
     assert [(v.config, v.mask, v.gpu) for v in measured.values] == [(label, "causal_bias", None)]
     assert measured.values[0].wall > 0
@@ -424,12 +427,14 @@ def test_the_counts_are_the_schemas():
 def _served(lines: Iterable[str]) -> list[grid.WorkerAnswer]:
     """worker.serve over ``lines`` in this process (its children fork from here); the answers after its ready
     line. It returns once every child has ended."""
+    import torch
+
     from benchmarks.measure import worker
 
     out = io.StringIO()
     worker.serve(iter(lines), out)
     ready, *answers = (grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines())
-    assert ready == grid.WorkerAnswer(pid=os.getpid())
+    assert ready == grid.WorkerAnswer(pid=os.getpid(), torch=torch.version.git_version)
     return answers
 
 
@@ -612,7 +617,7 @@ def test_a_ready_child_never_asked_ends_without_a_word(monkeypatch):
     out = io.StringIO()
     worker.serve(iter([]), out)
     assert [grid.WorkerAnswer.from_json(line) for line in out.getvalue().splitlines()] == [
-        grid.WorkerAnswer(pid=os.getpid())]
+        grid.WorkerAnswer(pid=os.getpid(), torch=worker.torch.version.git_version)]
 
 
 def test_every_re_measurement_shares_one_quiet_lock_file_per_user_kept_in_a_folder_of_its_own(tmp_path, monkeypatch):

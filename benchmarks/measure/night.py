@@ -30,6 +30,7 @@ from ..schema import (
     NIGHT_IN_PART,
     NIGHT_SUFFIX,
     NIGHT_TIMELINE,
+    NIGHT_TORCH,
     NIGHT_VISITS,
     SHORT_CALL_SECONDS,
     SM_CLOCK,
@@ -361,6 +362,7 @@ def write_night(state: GridState, seconds: float, marks: list[float | None] | No
     in_part = {config.label: marked for config, figures in _measured(state)
                if (marked := {mask: signals for mask, f in figures.items() if (signals := f.in_part())})}
     record = {"seconds": seconds, "phases": state.phases, "timeline": timeline, NIGHT_VISITS[WALL]: visits,
-              NIGHT_VISITS[GPU]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks, NIGHT_IN_PART: in_part}
+              NIGHT_VISITS[GPU]: gpu_visits, NIGHT_VISITS[SM_CLOCK]: clocks, NIGHT_IN_PART: in_part,
+              NIGHT_TORCH: torch.version.git_version}
     write_whole(Path(path).with_suffix(NIGHT_SUFFIX), json.dumps(record, indent=1, sort_keys=True))
 

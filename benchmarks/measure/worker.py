@@ -35,6 +35,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn, TextIO
 
+import torch
+
 from ..schema import (
     CHILDREN_STARTED_TOGETHER,
     GPU,
@@ -323,7 +325,8 @@ def serve(lines: TextIO | None = None, out: TextIO | None = None, device: str = 
     their starts overlap each other and the next request.
     """
     lines, out = lines or sys.stdin, out or sys.stdout
-    _answer(WorkerAnswer(pid=os.getpid()), out)  # ready: torch is imported (seconds on a GPU VM)
+    # Ready: torch is imported (seconds on a GPU VM); which torch, for the side's check against its night.
+    _answer(WorkerAnswer(pid=os.getpid(), torch=torch.version.git_version), out)
     ready: list[ReadyChild] = []
     ending: list[int] = []
 

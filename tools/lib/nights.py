@@ -45,6 +45,7 @@ class Night:
     problems: list[str] = dataclasses.field(default_factory=list)
     versions: dict[str, str] = dataclasses.field(default_factory=dict)  # asv's version of each benchmark recorded
     in_part: dict[Key, dict[str, list[str]]] = dataclasses.field(default_factory=dict)  # left out, and what failed
+    torch: str | None = None  # the git commit of the torch that measured it, where its night file says
 
     def value(self, key: Key, signal: str) -> float | None:
         return self.values.get(key, {}).get(signal)
@@ -74,7 +75,7 @@ def read_night(store: ResultsStore, run: RunFile) -> Night:
                         method = schema.night_method(figure_of(signal), mask)
                         problems.append(f"{grid.night_class}.{method}({row.label}): measured in part, not judged: "
                                         + "; ".join(messages))
-    return Night(run, values, problems, dict(results.benchmark_version), in_part)
+    return Night(run, values, problems, dict(results.benchmark_version), in_part, store.night_torch(run))
 
 
 def in_tonights_series(history: list[Night], tonight: Night) -> tuple[list[Night], list[str]]:

@@ -279,6 +279,7 @@ class Worker:
     device: str = "cpu"
     quiet_lock: str | None = None  # the file every worker's children lock (worker.QuietLock)
     process: subprocess.Popen | None = None
+    torch: str | None = None  # the git commit of the torch its side's night measured with, where known
 
     def start(self) -> None:
         # Checked here: the supervisor would start and its command fail later. A path is the worker's
@@ -294,8 +295,12 @@ class Worker:
             raise RemeasureError(f"cannot start {self.python}: {error}") from None
 
     def ready(self) -> None:
-        """Wait for the worker's first line: its imports (torch's, seconds on a GPU VM) are done."""
-        self._answer_line()
+        """Wait for the worker's first line: its imports (torch's, seconds on a GPU VM) are done. A torch other
+        than its night's would measure other builds than the nights compared: refused."""
+        found = self._answer_line().torch
+        if self.torch and found and found != self.torch:
+            raise RemeasureError(f"the {self.side} Python ({self.python}) has torch git {found[:12]}, not the "
+                                 f"{self.torch[:12]} its night measured with")
 
     def ask(self, request: schema.WorkerRequest) -> schema.WorkerAnswer:
         assert self.process and self.process.stdin
@@ -365,9 +370,11 @@ class Workers:
     first use and kept for the rounds after it (torch's import: 2-3 s on an H200 VM, all at once), with the
     quiet lock their children share (``quiet_lock_path``); a context manager that stops them."""
 
-    def __init__(self, pythons: dict[str, str], device: str = "cpu") -> None:
+    def __init__(self, pythons: dict[str, str], device: str = "cpu", torch: dict[str, str | None] | None = None
+                 ) -> None:
         self.pythons = pythons
         self.device = device
+        self.torch = torch or {}  # each side's night's torch (git commit), where known: its worker must have it
         self.running: dict[str, list[Worker]] = {}
         self.quiet_lock: str | None = None
 
@@ -375,7 +382,8 @@ class Workers:
         """Each side's workers, started (all at once) and ready where they were not yet."""
         if not self.running:
             self.quiet_lock = quiet_lock_path()
-            self.running = {side: [Worker(side, self.pythons[side], self.device, self.quiet_lock)
+            self.running = {side: [Worker(side, self.pythons[side], self.device, self.quiet_lock,
+                                          torch=self.torch.get(side))
                                    for _ in range(WORKERS_PER_SIDE)]
                             for side in SIDES if side in self.pythons}
             for worker in self.every_worker():
@@ -788,8 +796,8 @@ def needs_measuring(left_out: list[Finding]) -> bool:
 
 def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, pythons: dict[str, str],
                         processes: int, seed: int, budget: float, factor: float,
-                        measure: Measure = remeasure,
-                        short_allowance: float = 0.0) -> tuple[Remeasured, list[Finding], int]:
+                        measure: Measure = remeasure, short_allowance: float = 0.0,
+                        torch: dict[str, str | None] | None = None) -> tuple[Remeasured, list[Finding], int]:
     """Re-measure the strongest candidates that fit the budget (those short of the factor: the budget and
     ``short_allowance``); with what that round left unspent (its candidates refuted early leave the
     most), at the pace it measured, the next strongest, with the same workers; and so on. A round that
@@ -797,11 +805,12 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
     last look EXTRA_PROCESSES more a side at most, so that what it leaves unspent goes to candidates never
     measured; else it gives them what the budget left holds. Returns the values, the candidates left out
     (those a round dropped among them) and the number of rounds; a RemeasureError carries the same of the rounds
-    before it failed (none where the workers could not start or the first round failed)."""
+    before it failed (none where the workers could not start, had another torch than their side's night
+    (``torch``, by side), or the first round failed)."""
     merged = Remeasured({}, 0.0)
     pending, pace, rounds = candidates, 1.0, 0
     try:
-        with Workers(pythons, device) as workers:
+        with Workers(pythons, device, torch) as workers:
             while pending:
                 left = budget - merged.seconds
                 plan, left_out, estimate = fitted_plan(pending, tonight, processes, device, left, pace,

@@ -301,6 +301,18 @@ class ResultsStore:
 
         return self._night_file(run, in_part)
 
+    def night_torch(self, run: RunFile) -> str | None:
+        """The torch (its git commit) the run's night measured with (schema.NIGHT_TORCH); None without the file or
+        the entry (a night before it was recorded)."""
+        def torch(record: dict) -> str:
+            found = record.get(schema.NIGHT_TORCH, "")
+            if not isinstance(found, str):
+                raise ValueError("the torch is not a git commit")
+            return found
+
+        found = self._night_file(run, torch)
+        return found if isinstance(found, str) and found else None
+
     def _night_file(self, run: RunFile, read: Callable[[dict], _T]) -> _T | dict:
         """``read`` of the run's night file (``<commit>.night``); {} without the file; one line where damaged."""
         path = run.path.parent / f"{run.commit_hash}{schema.NIGHT_SUFFIX}"

@@ -254,7 +254,8 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     try:
         measured, left_out, rounds = remeasure.remeasure_in_rounds(
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
-            settings.factor, measure, settings.short_budget)
+            settings.factor, measure, settings.short_budget, {schema.BASELINE: history[-1].torch,
+                                                              schema.CONTENDER: tonight.torch})
     except remeasure.RemeasureError as error:
         # The rounds before the failed one decide what they measured; the rest are suspects but where they stand.
         assert error.measured is not None and error.unmeasured is not None, error
