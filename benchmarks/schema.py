@@ -13,6 +13,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 BENCHMARK_MODULE = "attention_bias"
 
@@ -198,6 +199,11 @@ class AttentionConfig:
         values = (self.batch_size, self.num_heads, (self.q_seq_len, self.kv_seq_len),
                   self.embed_dim, self.dtype_name)
         return ", ".join(repr(value) for value in values)
+
+
+def params_label(combination: Sequence[str]) -> str:
+    """asv's parameter string of one combination of its parameters' strings (AttentionConfig.label's)."""
+    return ", ".join(combination)
 
 
 def grid_configs(params: list[list], device: str) -> list[AttentionConfig]:

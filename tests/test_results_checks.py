@@ -307,6 +307,26 @@ def test_the_nights_visits_by_label_and_mask(tmp_path):
         store.night_visits(run)
 
 
+def test_a_night_file_whose_visits_are_not_the_runs_values_is_another_runs_and_not_read(tmp_path):
+    """A plain `asv run` of the night class over a recorded commit replaces its values and leaves the night file
+    of the run before: each wall time must be the fastest of its visits, exactly, or no figure of the file is the
+    run's (visits, builds, clocks, what was measured in part, the torch)."""
+    store, run = a_store(tmp_path)  # config (1, 4, (16, 48)) materialized: 1.0
+    label = "1, 4, (16, 48), 64, 'float32'"
+    mine = {"wall_visits": {label: {"materialized": [1.5, 1.0]}}, "gpu_time_visits": {label: {"materialized": [2.0]}},
+            schema.NIGHT_TORCH: "a" * 40}
+    night_file(run, mine)
+    assert store.night_visits(run) == mine["wall_visits"] and store.night_torch(run) == "a" * 40
+    assert store.others_nights() == []
+    store = ResultsStore(tmp_path / "results")
+    path = night_file(run, {**mine, "wall_visits": {label: {"materialized": [1.5, 1.25]}}})
+    assert store.night_visits(run) == store.night_visits(run, "gpu") == store.night_clocks(run) == {}
+    assert store.night_in_part(run) == {} and store.night_torch(run) is None
+    assert store.others_nights() == [
+        f"{path} is another run's night: {label} materialized is 1.0 in {run.path.name}, its visits' fastest 1.25 "
+        "(asv run over the night class by hand?); not read"]
+
+
 def test_the_nights_sm_clocks_keep_a_build_nvml_could_not_read_as_none(tmp_path):
     """The night writes a config's clocks where any was read, None for a read that failed: each stays beside its
     build."""

@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     results = store.load(run)
     grid, source = choose_grid(results, args.grid, args.wall)
     rows = config_rows(results, grid, store.param_names(grid), source, store.night_visits(run))
+    for line in store.others_nights():  # its spreads are not shown: they would be another run's
+        print(f"note: {line}", file=sys.stderr)
     records = view_records(args, store, machine, run, grid, source, rows)
     show(args, {"machine": machine, "commit_hash": run.commit_hash, "grid": grid.name, "wall": source}, rows, records)
     return 0

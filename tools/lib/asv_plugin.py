@@ -1,4 +1,4 @@
-"""asv plugin of the suite's default conf (``"plugins": [".tools.asv_plugin"]``).
+"""asv plugin of the suite's default conf (``"plugins": [".tools.lib.asv_plugin"]``).
 
 ``asv find`` over an ``existing`` environment runs the same torch at every commit
 of the range, names one of them and writes its results over each commit's

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import math
 import re
@@ -77,6 +78,21 @@ def read_results(path: Path) -> Results:
     return results
 
 
+def night_walls(results: Results) -> dict[tuple[str, str], float]:
+    """Each night wall time the results measured, by (label, mask)."""
+    walls = {}
+    for grid in schema.GRIDS:
+        for mask in schema.MASKS:
+            name = schema.benchmark_name(grid.night_class, schema.night_method(schema.WALL_TIME.name, mask))
+            if name not in results.get_all_result_keys():
+                continue
+            params = results.get_result_params(name)
+            for combination, value in zip(itertools.product(*params), results.get_result_value(name, params)):
+                if _positive(value):
+                    walls[(schema.params_label(combination), mask)] = float(value)
+    return walls
+
+
 def _positive(value: object) -> bool:
     """A finite number above zero, not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
@@ -137,6 +153,7 @@ class ResultsStore:
             raise ToolError(f"no results directory at {self.dir}: run the suite first (make bench)")
         self._runs: dict[str, list[RunFile]] = {}
         self._set_aside: dict[str, dict[Path, str]] = {}
+        self._others_nights: dict[Path, str | None] = {}  # per night file: why it is another run's, or None
         self._benchmarks: dict | None = None
 
     def machines(self) -> list[str]:
@@ -314,15 +331,38 @@ class ResultsStore:
         return found if isinstance(found, str) and found else None
 
     def _night_file(self, run: RunFile, read: Callable[[dict], _T]) -> _T | dict:
-        """``read`` of the run's night file (``<commit>.night``); {} without the file; one line where damaged."""
+        """``read`` of the run's night file (``<commit>.night``); {} without the file, or where it is another run's
+        (``others_nights``); one line where damaged."""
         path = run.path.parent / f"{run.commit_hash}{schema.NIGHT_SUFFIX}"
         if not path.is_file():
             return {}
         record = read_json_object(path, "corrupt")
+        if path not in self._others_nights:
+            self._others_nights[path] = self._not_its_night(run, path, record)
+        if self._others_nights[path]:
+            return {}
         try:
             return read(record)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ToolError(f"corrupt {path}: {one_line(error)}") from None
+
+    def _not_its_night(self, run: RunFile, path: Path, record: dict) -> str | None:
+        """Why the night file is not the run's, or None: each wall time the run has is the fastest of the file's
+        visits (NightPasses), exactly. A plain `asv run` of the night class over a recorded commit replaces the
+        values and leaves the file of the night before."""
+        visits = record.get(schema.NIGHT_VISITS[schema.WALL])
+        if not isinstance(visits, dict):
+            return None  # damaged: the reader says so
+        for (label, mask), value in night_walls(self.load(run)).items():
+            found = visits.get(label, {}).get(mask) if isinstance(visits.get(label), dict) else None
+            if isinstance(found, list) and found and all(_positive(v) for v in found) and min(found) != value:
+                return (f"{path} is another run's night: {label} {mask} is {value!r} in {run.path.name}, its visits' "
+                        f"fastest {min(found)!r} (asv run over the night class by hand?); not read")
+        return None
+
+    def others_nights(self) -> list[str]:
+        """The night files read so far that are not their run's, each a line saying why: left unread."""
+        return [why for why in self._others_nights.values() if why]
 
     def param_names(self, grid: schema.Grid) -> list[str]:
         """param_names of a grid's classes, from asv's benchmarks.json."""

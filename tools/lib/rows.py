@@ -152,7 +152,7 @@ def config_rows(results: Results, grid: schema.Grid, param_names: list[str], sou
                   if name in keys and results.get_result_params(name) == params}
     rows = []
     for index, combination in enumerate(itertools.product(*params)):
-        label = ", ".join(combination)
+        label = schema.params_label(combination)
         walls = {mask: per_mask[mask][index] for mask in schema.MASKS}
         for mask in schema.MASKS:
             night = (visits or {}).get(label, {}).get(mask) if source == "night" else None

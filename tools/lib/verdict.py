@@ -254,8 +254,8 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     try:
         measured, left_out, rounds = remeasure.remeasure_in_rounds(
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
-            settings.factor, measure, settings.short_budget, {schema.BASELINE: history[-1].torch,
-                                                              schema.CONTENDER: tonight.torch})
+            settings.factor, measure, settings.short_budget,
+            {schema.BASELINE: history[-1].torch if history else None, schema.CONTENDER: tonight.torch})
     except remeasure.RemeasureError as error:
         # The rounds before the failed one decide what they measured; the rest are suspects but where they stand.
         assert error.measured is not None and error.unmeasured is not None, error
@@ -563,7 +563,8 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     floors = floor_rows(night.model, sorted(tonight.values), night.classes, settings.factor,
                         relatives(history, tonight, night.classes, settings.window, class_moves(night.shifts)))
     return Verdict(machine, baseline, contender, len(history), settings.factor, findings, floors,
-                   [f"contender {p}" for p in tonight.problems] + night.set_aside, names, summary,
+                   [f"contender {p}" for p in tonight.problems] + night.set_aside + store.others_nights(), names,
+                   summary,
                    shifts=night.shifts, new_series=night.new_series,
                    unjudged=unjudged(tonight, night.new_series))
 
