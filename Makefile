@@ -105,8 +105,10 @@ bisect: venv
 
 # asv's pages of everything in results/, in html/, with their JavaScript served
 # from html/vendor (npm) rather than CDNs; `make publish PREVIEW=1` serves them.
+# Nights recorded at torch's commits (the nightly, torch-range) are drawn against
+# a PyTorch clone's history: TORCH_REPO=<clone>.
 publish: venv
-	$(VPY) -m asv publish
+	$(if $(TORCH_REPO),$(TORCH_COMMITS) publish,$(VPY) -m asv publish)
 	$(VPY) tools/localize_pages.py html || echo "pages still load their libraries from CDNs"
 	$(if $(PREVIEW),$(VPY) -m asv preview)
 

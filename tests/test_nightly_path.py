@@ -479,8 +479,10 @@ def test_two_real_nights_one_config_2x_slower_without_re_measurement_is_a_named_
 STEPS = ("record_run.py", "publish", "localize_pages.py", "check_regressions.py")
 
 
-def run_nightly(monkeypatch, codes: dict[str, int], *flags: str) -> tuple[int, list[list[str]]]:
-    """nightly.main with each step answering the code given for it (0 where none): the steps it ran."""
+def run_nightly(monkeypatch, codes: dict[str, int], *flags: str, confs: list | None = None
+                ) -> tuple[int, list[list[str]]]:
+    """nightly.main with each step answering the code given for it (0 where none): the steps it ran (and the
+    arguments of its derived conf, into ``confs``)."""
     import nightly
 
     ran: list[list[str]] = []
@@ -493,7 +495,8 @@ def run_nightly(monkeypatch, codes: dict[str, int], *flags: str) -> tuple[int, l
         return code
 
     monkeypatch.setattr(nightly, "step", step)
-    monkeypatch.setattr(nightly, "derived_conf", lambda *args: (Path("/conf.json"), {"html_dir": "/pages"}))
+    monkeypatch.setattr(nightly, "derived_conf", lambda *args: (confs.append(args) if confs is not None else None,
+                                                                (Path("/conf.json"), {"html_dir": "/pages"}))[1])
     code = nightly.main(["--machine", "m", "--python", "/tonight/python", "--report", "/r.md", *flags])
     return code, ran
 
@@ -544,6 +547,20 @@ def test_every_flag_reaches_its_step(monkeypatch):
                          "--report", "/r.md", "--record-verdict", "--contender-python", "/tonight/python",
                          "--html-dir", "/pages", "--baseline-python", "/last/python", "--factor", "1.1",
                          "--calibration", "aaaa", "bbbb"]
+
+
+@pytest.mark.parametrize("clone", [None, "/torch"])
+def test_the_pages_link_torchs_commits_to_pytorch_and_no_others(monkeypatch, clone):
+    """Labelled by torch's commits, the published history links each to PyTorch's; labelled by this suite's,
+    to nothing (asv.conf.json has no link: this suite's commits are not PyTorch's)."""
+    from lib.conf import read_conf
+
+    confs: list = []
+    code, _ = run_nightly(monkeypatch, {}, *(["--torch-repo", clone] if clone else []), confs=confs)
+    assert code == 0
+    assert confs[0][1] == (Path(clone) if clone else None)
+    assert confs[0][-1] == ({"show_commit_url": "https://github.com/pytorch/pytorch/commit/"} if clone else None)
+    assert "show_commit_url" not in read_conf(REPO_ROOT / "asv.conf.json")
 
 
 def test_without_a_pytorch_clone_the_record_takes_only_a_new_commit(monkeypatch):

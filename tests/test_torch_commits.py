@@ -129,12 +129,40 @@ def test_the_tools_read_the_range_like_any_other(torch_range):
     assert (SLOW_CONFIG, SLOW_MASK) in found
 
 
-def test_asv_find_names_the_first_slow_commit(torch_range):
+BISECTED = "attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias"
+
+
+def test_asv_find_names_the_first_slow_commit_and_its_parent_confirms_it(torch_range):
     commits = torch_range["commits"]
-    found = run_tool("torch_commits.py", *torch_range["common"], "find", f"{commits[NO_WHEEL]}..{commits[-1]}",
-                     "attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias", env=torch_range["env"])
+    bisected = f"{commits[NO_WHEEL]}..{commits[-1]}"
+    found = run_tool("torch_commits.py", *torch_range["common"], "find", bisected, BISECTED, env=torch_range["env"])
+    assert found.returncode == 1, found.stdout[-4000:] + found.stderr[-2000:]
+    assert found.stdout.splitlines()[-1] == (f"{commits[FIRST_SLOW][:8]} against its parent "
+                                             f"{commits[FIRST_SLOW - 1][:8]} for {BISECTED}: slower beyond 1.1x: "
+                                             f"the first slow commit of {bisected}")
+
+
+def test_asv_find_over_a_range_without_a_step_names_a_commit_that_its_parent_does_not_confirm(torch_range):
+    """asv find names the commit of its greatest regression whatever the times: every build of this range is
+    the slow one. --factor 3: one process of this 2-vCPU VM can run several times slower than the next, and the
+    comparison is of one night a side (the step, where there is one, is about 120x)."""
+    commits = torch_range["commits"]
+    flat = f"{commits[FIRST_SLOW]}..{commits[-1]}"
+    found = run_tool("torch_commits.py", *torch_range["common"], "find", flat, BISECTED, "--factor", "3",
+                     env=torch_range["env"])
     assert found.returncode == 0, found.stdout[-4000:] + found.stderr[-2000:]
-    assert found.stdout.splitlines()[-1].endswith(f"track_wall_time_causal_bias: {commits[FIRST_SLOW][:8]}")
+    assert found.stdout.splitlines()[-1].endswith(f"for {BISECTED}: not slower by 3x: the range may hold no step")
+    # asv continuous exits 1 where it compared nothing, as where a benchmark got slower: no finding.
+    nothing = run_tool("torch_commits.py", *torch_range["common"], "continuous", commits[-2], commits[-1],
+                       "--bench", "no_such_benchmark", env=torch_range["env"])
+    assert nothing.returncode == 2, nothing.stdout[-4000:] + nothing.stderr[-2000:]
+    assert nothing.stderr == (f"error: asv continuous {commits[-2][:12]} {commits[-1][:12]} compared nothing (its "
+                              "output above says why)\n")
+    one = f"{commits[-2]}..{commits[-1]}"
+    refused = run_tool("torch_commits.py", *torch_range["common"], "find", one, BISECTED, env=torch_range["env"])
+    assert refused.returncode == 2
+    assert refused.stderr == (f"error: the range {one} holds one commit: asv find bisects two or more (compare one "
+                              "commit with its parent: continuous)\n")
 
 
 def test_find_refuses_a_range_with_a_commit_it_could_not_install(torch_range):

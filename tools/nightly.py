@@ -23,8 +23,8 @@ from pathlib import Path
 from lib.cli import FINDING, SUCCESS, TOOL_FAILED, USER_ERROR, importing, machine_name, run_tool
 
 with importing():
-    from lib.conf import derived_conf
-    from lib.suite import DEFAULT_CONF, REPO_ROOT
+    from lib.conf import derived_conf, read_conf
+    from lib.suite import DEFAULT_CONF, REPO_ROOT, TORCH_COMMITS_CONF
     from lib.supervisor import supervised
 
 TOOLS = Path(__file__).resolve().parent
@@ -73,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         # Tonight's night, not the one whose commit is the newest: a torch build older than one recorded before
         # (a job run again for an earlier day) is checked as itself.
         contender = recorded.read_text().strip()
-    # The same repository as the record's, so that publish orders the results by its commits.
-    conf, values = derived_conf(DEFAULT_CONF, args.torch_repo, None, None, REPO_ROOT / ".asv" / "conf-nightly")
+    # The same repository as the record's, so that publish orders the results by its commits (and, torch's,
+    # links them to PyTorch's).
+    links = {"show_commit_url": read_conf(TORCH_COMMITS_CONF)["show_commit_url"]} if args.torch_repo else None
+    conf, values = derived_conf(DEFAULT_CONF, args.torch_repo, None, None, REPO_ROOT / ".asv" / "conf-nightly",
+                                links)
     html = None
     published = step(sys.executable, "-m", "asv", "publish", "--config", str(conf)) == 0
     if published:

@@ -7,8 +7,11 @@
                      skipped with that tool's line. Ends with what was recorded.
   find RANGE BENCH   asv find: bisects RANGE for the commit that made BENCH (one
                      benchmark, e.g. attention_bias.AttentionBias.time_causal_bias)
-                     slower the most, and prints it. Every commit it visits needs
-                     wheels: give it a range where each commit has a build.
+                     slower the most; then asv continuous of that commit against
+                     its parent confirms it: exits 1 where it is slower beyond
+                     --factor, 0 where not (asv find names a commit whatever the
+                     times: the range may hold no step). Every commit it visits
+                     needs wheels: give it a range where each commit has a build.
   continuous BASE HEAD
                      asv continuous: asv's time_* benchmarks (or --bench) at both
                      commits, then asv compare; exits 1 where asv flags a slowdown
@@ -37,12 +40,13 @@ with importing():
     from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, known_machine
     from lib.results import ResultsStore
     from lib.rows import WALL_SOURCES, has_results
-    from lib.suite import REPO_ROOT, schema
+    from lib.suite import REPO_ROOT, TORCH_COMMITS_CONF, schema
     from lib.wheels import BASE_SITE_VARIABLE, WHEEL_DIR_VARIABLE, without_wheels
 
-TORCH_COMMITS_CONF = REPO_ROOT / "asv.torch-commits.conf.json"
 # asv find's last line names the commit: "Greatest regression found: 1a2b3c4d".
 FOUND = re.compile(r"Greatest (?:regression|improvement) found: (\S+)")
+# asv continuous's line where a benchmark got slower beyond the factor (it exits 1 then, and where it failed).
+SLOWER = "PERFORMANCE DECREASED."
 
 
 def commits_in_range(repo: Path, spec: str) -> list[str]:
@@ -132,16 +136,30 @@ def continuous(args: argparse.Namespace, conf_path: Path) -> int:
     missing = without_wheels(Path(args.wheels), [args.base, args.head])
     if missing:
         raise ToolError(f"no wheels for {', '.join(c[:12] for c in missing)} in {args.wheels}")
-    code = asv("continuous", args.base, args.head, "--machine", args.machine, "--bench", args.bench or TIMED,
-               "--factor", str(args.factor), "--show-stderr", *args.asv_args, conf=conf_path, allowed=(0, 1))
+    code = compared(args, conf_path, args.base, args.head, args.bench or TIMED)
     print(f"\nasv continuous {args.base[:12]} {args.head[:12]}: "
           + ("a benchmark got slower (asv's table above)" if code else "nothing flagged"))
     return code
 
 
+def compared(args: argparse.Namespace, conf_path: Path, base: str, head: str, bench: str) -> int:
+    """asv continuous of ``head`` against ``base``: 1 where a benchmark got slower beyond --factor. asv exits 1
+    too where it compared nothing (no benchmark selected, a run that failed): that is no finding."""
+    lines: list[str] = []
+    code = asv("continuous", base, head, "--machine", args.machine, "--bench", bench, "--factor", str(args.factor),
+               "--show-stderr", *args.asv_args, conf=conf_path, allowed=(0, 1), lines=lines)
+    if code and not any(line.strip() == SLOWER for line in lines):
+        raise ToolError(f"asv continuous {base[:12]} {head[:12]} compared nothing (its output above says why)")
+    return code
+
+
 def find(args: argparse.Namespace, conf_path: Path) -> int:
+    commits = commits_in_range(args.repo, args.range)
+    if len(commits) < 2:
+        raise ToolError(f"the range {args.range} holds one commit: asv find bisects two or more "
+                        "(compare one commit with its parent: continuous)")
     # asv find stops at a commit it cannot install, after minutes of runs: say so before.
-    missing = without_wheels(Path(args.wheels), commits_in_range(args.repo, args.range))
+    missing = without_wheels(Path(args.wheels), commits)
     if missing:
         raise ToolError(f"{len(missing)} commit(s) of {args.range} have no wheels, and asv find stops at "
                         f"such a commit: {', '.join(c[:12] for c in missing[:5])}; "
@@ -152,8 +170,26 @@ def find(args: argparse.Namespace, conf_path: Path) -> int:
     names = [match.group(1) for line in lines if (match := FOUND.search(line))]
     if not names:
         raise ToolError("asv find named no commit (its output above says why)")
-    print(f"\nfirst slow commit of {args.range} for {args.benchmark}: {names[-1]}")
-    return 0
+    named, parent = names[-1], parent_of(args.repo, names[-1])
+    print(f"\nasv find's greatest regression of {args.range} for {args.benchmark}: {named}; against its parent "
+          f"{parent[:8]} (asv find names a commit whatever the times):", flush=True)
+    if without_wheels(Path(args.wheels), [parent]):
+        print(f"not confirmed: its parent {parent[:12]} has no wheels")
+        return 0
+    code = compared(args, conf_path, parent, named, rf"^{re.escape(args.benchmark)}(\(|$)")  # its every set
+    print(f"\n{named[:8]} against its parent {parent[:8]} for {args.benchmark}: "
+          + (f"slower beyond {args.factor:g}x: the first slow commit of {args.range}" if code
+             else f"not slower by {args.factor:g}x: the range may hold no step"))
+    return code
+
+
+def parent_of(repo: Path, commit: str) -> str:
+    """The full hash of ``commit``'s first parent in ``repo``."""
+    try:
+        return subprocess.run(["git", "-C", str(repo), "rev-parse", f"{commit}^"], check=True, capture_output=True,
+                              text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise ToolError(f"no parent of {commit} in {repo}: {one_line(error)}") from None
 
 
 def publish(args: argparse.Namespace, conf_path: Path) -> int:
@@ -185,11 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     comparer.add_argument("base", help="the commit to compare against")
     comparer.add_argument("head", help="the commit to judge")
     comparer.add_argument("--bench", help="asv --bench regex (default: asv's time_* benchmarks of both grids)")
-    comparer.add_argument("--factor", type=float, default=1.1, help="asv's factor (default 1.1, asv's own)")
-    finder = commands.add_parser("find", help="bisect a range for the commit that made a benchmark slower")
+    finder = commands.add_parser("find", help="bisect a range for the commit that made a benchmark slower, and "
+                                              "compare it with its parent")
     finder.add_argument("range", help="A..B")
     finder.add_argument("benchmark",
                         help="one benchmark, e.g. attention_bias.AttentionBias.time_causal_bias")
+    for sub in (comparer, finder):
+        sub.add_argument("--factor", type=float, default=1.1, help="asv's factor (default 1.1, asv's own)")
     commands.add_parser("publish", help="asv publish of the results against the clone's history")
     for sub in (runner, finder, comparer):
         sub.add_argument("asv_args", nargs=argparse.REMAINDER, help="after --: more arguments for asv")
@@ -198,13 +236,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.asv_args = [a for a in getattr(args, "asv_args", []) if a != "--"]
-    # A --bench after the range lands among asv's arguments (argparse's remainder): it is ours.
-    for flag in ("--bench", "-b"):
-        if flag in args.asv_args[:-1] and hasattr(args, "bench"):
-            at = args.asv_args.index(flag)
-            args.bench = args.asv_args[at + 1]
-            del args.asv_args[at:at + 2]
+    remainder = getattr(args, "asv_args", [])
+    split = remainder.index("--") if "--" in remainder else len(remainder)
+    ours, args.asv_args = remainder[:split], remainder[split + 1:]
+    # Our options after the positional ones land in argparse's remainder, before any "--": they are ours.
+    for flag, dest in (("--bench", "bench"), ("-b", "bench"), ("--factor", "factor")):
+        if flag in ours[:-1] and hasattr(args, dest):
+            at = ours.index(flag)
+            setattr(args, dest, ours[at + 1])
+            del ours[at:at + 2]
+    args.asv_args = ours + args.asv_args
+    try:
+        args.factor = float(getattr(args, "factor", 1.0))
+    except ValueError:
+        raise ToolError(f"--factor must be a number, not {args.factor!r}") from None
     conf_path = prepare(args)
     commands = {"run": run_range, "find": find, "continuous": continuous, "publish": publish}
     try:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONF = REPO_ROOT / "asv.conf.json"
+# The conf of torch's own commits (a PyTorch clone's history, torch wheels per commit): its repository, and its
+# commit links, are PyTorch's.
+TORCH_COMMITS_CONF = REPO_ROOT / "asv.torch-commits.conf.json"
 INJECTOR_DIR = REPO_ROOT / "inject"  # the slowdown injector (inject/attention_slowdown.py): standard library only
 if str(REPO_ROOT) not in sys.path:
     sys.path.append(str(REPO_ROOT))
@@ -18,4 +21,4 @@ if str(REPO_ROOT) not in sys.path:
 from benchmarks import schema  # noqa: E402
 from benchmarks.whole_file import write_whole  # noqa: E402
 
-__all__ = ["DEFAULT_CONF", "INJECTOR_DIR", "REPO_ROOT", "schema", "write_whole"]
+__all__ = ["DEFAULT_CONF", "INJECTOR_DIR", "REPO_ROOT", "TORCH_COMMITS_CONF", "schema", "write_whole"]
