@@ -6,9 +6,10 @@ import ast
 import itertools
 import json
 import math
+import subprocess
 
 import pytest
-from conftest import run_tool
+from conftest import REPO_ROOT, run_tool
 from lib.suite import schema
 from results_factory import SMALL_PARAMS, write_run
 
@@ -136,6 +137,21 @@ def assert_user_error(args: list[str], message: str) -> None:
     assert out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
     assert message in err
+
+
+def test_a_run_is_named_by_a_git_name_of_the_confs_repository_as_asv_takes_one(tmp_path):
+    """`make bench` records at this suite's commits: HEAD, HEAD^ or a tag names its run, as in asv compare."""
+    head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    results = tmp_path / "results"
+    walls = {f"track_wall_time_{mask}": [1e-6] * 4 for mask in ("materialized", "causal_bias")}
+    write_run(results, "box", "a" * 40, 1_000, walls)
+    assert_user_error(["--results-dir", str(results), "--commit", "HEAD"],
+                      f"no run of commit '{head}' on machine 'box'")
+    write_run(results, "box", head, 2_000, walls)
+    assert summary_json("--results-dir", str(results), "--commit", "HEAD")["commit_hash"] == head
+    assert_user_error(["--results-dir", str(results), "--commit", "no-such-name"],
+                      f"'no-such-name' is neither a commit hash (prefix) nor a commit of {REPO_ROOT}")
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path, known_results):

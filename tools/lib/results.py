@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import re
+import subprocess
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
@@ -33,6 +34,19 @@ HEAD = re.compile(r'\{"commit_hash": "(?P<commit>[0-9a-f]+)", "env_name": "[^"]*
 
 
 # ---------------------------------------------------------------- locating results
+
+HASH_PREFIX = re.compile(r"[0-9a-f]{1,40}")
+
+
+def named_commit(name: str, conf_path: Path = DEFAULT_CONF) -> str:
+    """The full hash of a git name (``HEAD^``, a tag, a branch) in the repository asv.conf.json names, as asv's
+    own commands take one; a user error naming both where git does not know it."""
+    repo = (conf_path.parent / read_conf(conf_path).get("repo", ".")).resolve()
+    found = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", "--end-of-options",
+                            f"{name}^{{commit}}"], capture_output=True, text=True)
+    if found.returncode != 0:
+        raise ToolError(f"{name!r} is neither a commit hash (prefix) nor a commit of {repo}")
+    return found.stdout.strip()
 
 
 def open_machine(args: argparse.Namespace) -> tuple[ResultsStore, str]:
@@ -221,8 +235,11 @@ class ResultsStore:
         return machine
 
     def choose_run(self, machine: str, commit: str | None, runs: list[RunFile] | None = None) -> RunFile:
-        """The run of ``commit`` (a hash prefix) on ``machine``, or its most recent one."""
+        """The run of ``commit`` (a hash prefix, or a git name of the conf's repository: ``HEAD^``, a tag, as asv
+        takes them) on ``machine``, or its most recent one."""
         runs = self.runs(machine) if runs is None else runs
+        if commit is not None and not HASH_PREFIX.fullmatch(commit):
+            commit = named_commit(commit)
         unreadable = self._set_aside.get(machine, {})
         if commit is None and unreadable:  # the newest may be the one that does not read: no run stands in for it
             raise ToolError(f"which run of {machine!r} is the most recent is not known: "
