@@ -307,6 +307,63 @@ def test_the_nights_visits_by_label_and_mask(tmp_path):
         store.night_visits(run)
 
 
+def test_a_results_file_that_does_not_read_is_set_aside_and_named(tmp_path):
+    """Its runs leave it out and name it; the newest run is not known then, and the damaged run's commit names
+    its damage. Runs of one date (stand-in commits of one second) are read whole to order them."""
+    walls = WALLS
+    paths = [write_run(tmp_path / "results", "box", commit * 40, date, walls)
+             for commit, date in (("a", 1_000), ("b", 2_000), ("c", 2_000), ("d", 3_000))]
+    paths[0].write_text("")
+    paths[2].write_text(paths[2].read_text()[:200])  # its head reads: set aside only where read whole
+    store = ResultsStore(tmp_path / "results")
+    assert [run.commit_hash[0] for run in store.runs("box")] == ["b", "d"]
+    aside = store.set_aside("box")
+    assert list(aside) == [paths[0], paths[2]]
+    assert aside[paths[0]].startswith(f"set aside, not read: corrupt results file {paths[0]}: ")
+    assert aside[paths[2]].startswith(f"set aside, not read: corrupt results file {paths[2]}: ")
+    assert store.choose_run("box", "d").commit_hash == "d" * 40
+    with pytest.raises(ToolError, match=rf"^corrupt results file {paths[0]}: "):
+        store.choose_run("box", "aaaa")
+    with pytest.raises(ToolError, match=rf"^which run of 'box' is the most recent is not known: corrupt results "
+                                        rf"file {paths[0]}: .*; name the run's commit$"):
+        store.choose_run("box", None)
+    with pytest.raises(ToolError, match="^no run of commit 'e' on machine 'box'; recent: bbbbbbbb, dddddddd$"):
+        store.choose_run("box", "e")
+    with pytest.raises(ToolError, match=rf"^corrupt results file {paths[0]}: "):
+        store.choose_run("box", "a" * 40)  # a full hash names the file by its first 8 digits
+    healthy = ResultsStore(tmp_path / "results")
+    paths[0].unlink()
+    paths[2].unlink()
+    assert healthy.set_aside("box") == {} and healthy.choose_run("box", None).commit_hash == "d" * 40
+
+
+def test_a_run_is_chosen_by_its_prefix_the_newest_by_default(tmp_path):
+    commits = [f"{index:02x}" + "e" * 38 for index in range(12)] + ["0a" + "f" * 38]
+    for index, commit in enumerate(commits):
+        write_run(tmp_path / "results", "box", commit, 1_000 + index, WALLS)
+    store = ResultsStore(tmp_path / "results")
+    assert store.choose_run("box", None).commit_hash == commits[-1]
+    assert store.choose_run("box", "0b").commit_hash == commits[11]
+    with pytest.raises(ToolError, match="^commit prefix '0a' is ambiguous on machine 'box'$"):
+        store.choose_run("box", "0a")
+    recent = ", ".join(commit[:8] for commit in commits[-10:])
+    with pytest.raises(ToolError, match=rf"^no run of commit 'ff' on machine 'box'; recent: {recent}$"):
+        store.choose_run("box", "ff")
+
+
+def test_runs_of_one_date_are_ordered_by_when_they_ran(tmp_path):
+    for commit, started in (("a", 5), ("b", 3)):
+        path = write_run(tmp_path / "results", "box", commit * 40, 1_000, WALLS)
+        data = json.loads(path.read_text())
+        column = data["result_columns"].index("started_at")
+        for entry in data["results"].values():
+            entry[column] = started
+        path.write_text(json.dumps(data))
+    write_run(tmp_path / "results", "box", "c" * 40, 500, WALLS)
+    runs = ResultsStore(tmp_path / "results").runs("box")
+    assert [(run.commit_hash[0], run.started) for run in runs] == [("c", 0), ("b", 3), ("a", 5)]
+
+
 def test_a_night_file_whose_visits_are_not_the_runs_values_is_another_runs_and_not_read(tmp_path):
     """A plain `asv run` of the night class over a recorded commit replaces its values and leaves the night file
     of the run before: each wall time must be the fastest of its visits, exactly, or no figure of the file is the
@@ -325,6 +382,12 @@ def test_a_night_file_whose_visits_are_not_the_runs_values_is_another_runs_and_n
     assert store.others_nights() == [
         f"{path} is another run's night: {label} materialized is 1.0 in {run.path.name}, its visits' fastest 1.25 "
         "(asv run over the night class by hand?); not read"]
+    store = ResultsStore(tmp_path / "results")  # a fastest visit under the value is another run's too
+    night_file(run, {**mine, "wall_visits": {label: {"materialized": [1.5, 0.75]}}})
+    assert store.night_visits(run) == {} and len(store.others_nights()) == 1
+    store = ResultsStore(tmp_path / "results")  # a night recorded before the torch was kept: none
+    night_file(run, {"wall_visits": mine["wall_visits"]})
+    assert store.night_torch(run) is None and store.night_visits(run) == mine["wall_visits"]
 
 
 def test_the_nights_sm_clocks_keep_a_build_nvml_could_not_read_as_none(tmp_path):
