@@ -1077,6 +1077,33 @@ def test_the_check_names_tonights_failures_and_the_nights_set_aside(tmp_path, ca
     assert capsys.readouterr().err == v.not_measured[1] + "\n"
 
 
+def test_a_night_that_measured_nothing_is_set_aside_and_the_last_night_is_the_last_that_measured(tmp_path, capsys):
+    from results_factory import write_run
+
+    write_nights(tmp_path, [1e-3] * 4, [85.0] * 4)
+    write_run(tmp_path, "box", "5" * 40, 1_004, {f"track_wall_time_{mask}": [None] * 4 for mask in schema.MASKS})
+    runs = ResultsStore(tmp_path).runs("box")[2:]
+    nights, set_aside = verdict.readable_nights(ResultsStore(tmp_path), runs)
+    assert [night.run for night in nights] == runs[:2]
+    assert set_aside == [f"set aside: the night of {'5' * 8} measured nothing (every result failed)"]
+    assert capsys.readouterr().err == set_aside[0] + "\n"
+
+
+def test_each_side_is_re_measured_with_the_torch_its_night_measured_with():
+    """The baseline side stands for the history's last night, the contender's for tonight: each worker must have
+    that night's torch (remeasure.Worker.ready)."""
+    seen: list = []
+
+    def measure(plan, workers, *_):
+        seen.append(workers.torch)
+        return measured(BASE, BASE)
+
+    history = [Night(None, {}, torch="a" * 40), Night(None, {}, torch="b" * 40)]
+    tonight = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}}, torch="c" * 40)
+    verdict.remeasured_findings([finding()], "cuda", settings(pythons=BOTH), history, tonight, measure)
+    assert seen == [{"baseline": "b" * 40, "contender": "c" * 40}]
+
+
 def test_the_check_without_a_readable_night_is_a_user_error(tmp_path):
     runs = write_nights(tmp_path, [1e-3] * 4, [85.0] * 4)
     runs[2].path.write_text("{broken")
