@@ -100,8 +100,8 @@ nightly: venv
 TORCH_COMMITS = $(VPY) tools/torch_commits.py --repo $(TORCH_REPO) --machine $(MACHINE)
 torch-range: venv
 	$(TORCH_COMMITS) run $(RANGE)
-bisect: venv
-	$(TORCH_COMMITS) find $(RANGE) $(BENCH)
+bisect: venv  # exit 1 of find is its finding: the commit named is slower than its parent
+	$(TORCH_COMMITS) find $(RANGE) $(BENCH) || [ $$? = 1 ]
 
 # asv's pages of everything in results/, in html/, with their JavaScript served
 # from html/vendor (npm) rather than CDNs; `make publish PREVIEW=1` serves them.

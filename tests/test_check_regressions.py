@@ -119,6 +119,33 @@ def test_a_ten_percent_step_is_a_suspect_then_a_regression(tmp_path, failed_betw
     assert (results / "box" / f"{commit}.verdict").is_file()
 
 
+def test_failed_nights_take_no_place_in_the_history_and_before_every_night_none_is_the_first(tmp_path):
+    """A runner's first night failed, the second measured: that is the first night (exit 0, the report says so
+    and names the one set aside). Nights that failed take no place among the --history nights the model learns
+    from: the last three that measured are three."""
+    rng = random.Random(5)
+    results = tmp_path / "results"
+    failed_night(results, 0)
+    commit = write_night(results, 1, *nightly_noise(rng, 1))
+    report = tmp_path / "report.md"
+    first = check("--results-dir", str(results), "--report", str(report))
+    assert first.returncode == 0, first.stdout + first.stderr
+    set_aside = f"set aside: the night of {1:08x} measured nothing (every result failed)"
+    assert (first.stdout, first.stderr) == (f"first night on 'box': no baseline to compare {commit[:8]} with yet\n",
+                                            f"{set_aside}\n")
+    assert report.read_text() == (f"# first night on 'box': no baseline to compare {commit[:8]} with yet\n\n"
+                                  f"- {set_aside}\n")
+    for night in range(2, 4):
+        write_night(results, night, *nightly_noise(rng, night))
+    for night in range(4, 7):
+        failed_night(results, night)
+    write_night(results, 7, *nightly_noise(rng, 7))
+    code, judged = run_check(results, "--history", "3")
+    assert (code, judged["nights"], judged["baseline"][:8]) == (0, 3, f"{4:08x}")
+    assert judged["not_measured"] == [f"set aside: the night of {night + 1:08x} measured nothing (every result "
+                                      "failed)" for night in range(4, 7)]
+
+
 def test_a_night_that_measured_nothing_after_one_that_failed_is_still_a_broken_night(tmp_path):
     """Two nights in a row whose every result failed: the second is judged against the last night that measured,
     a broken night (exit 3), never a clean one."""
@@ -577,7 +604,7 @@ def test_first_night_has_no_baseline(tmp_path):
     completed = check("--results-dir", str(results), "--format", "json")
     assert (completed.returncode, json.loads(completed.stdout)) == (0, {
         "verdict": "first night", "headline": "first night on 'box': no baseline to compare 00000001 with yet",
-        "machine": "box", "contender": commit, "nights": 0, "regressions": [], "suspects": []})
+        "machine": "box", "contender": commit, "nights": 0, "regressions": [], "suspects": [], "not_measured": []})
 
 
 def test_a_young_history_without_re_measurement_lists_a_change_as_a_suspect_that_says_why(tmp_path):

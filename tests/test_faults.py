@@ -109,9 +109,17 @@ def test_a_commit_typed_as_a_prefix_names_the_side_files_by_its_full_hash(tmp_pa
     refused = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit[:7],
                        "--results-dir", str(tmp_path / "results"), "--machine", "ci", "--new-commit-only",
                        env={"HOME": str(tmp_path / "home")})
-    assert_one_line(refused, 2, f"error: {results_file.name} already holds a night of commit {commit[:8]} on 'ci': "
-                                "a nightly records a new commit each night (without --torch-repo, this suite's HEAD)")
+    assert_one_line(refused, 2, f"error: commit {commit[:8]} already has a night on 'ci': a nightly records a new "
+                                "commit each night (without --torch-repo, this suite's HEAD)")
     assert checksums(tmp_path / "results") == before
+    # A night of the commit that measured nothing is no night: recorded over, as any failed night is.
+    results_file.unlink()
+    write_run(tmp_path / "results", "ci", commit, 1_000, {f"track_wall_time_{mask}": [None] * 4
+                                                          for mask in ("materialized", "causal_bias")})
+    over = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit[:7],
+                    "--results-dir", str(tmp_path / "results"), "--machine", "ci", "--new-commit-only",
+                    env={"HOME": str(tmp_path / "home")})
+    assert over.returncode == 0, over.stdout[-2000:] + over.stderr[-2000:]
 
 
 def test_the_synthetic_history_never_deletes_a_folder_it_did_not_make(tmp_path):

@@ -319,8 +319,9 @@ def test_a_results_file_that_does_not_read_is_set_aside_and_named(tmp_path):
     assert [run.commit_hash[0] for run in store.runs("box")] == ["b", "d"]
     aside = store.set_aside("box")
     assert list(aside) == [paths[0], paths[2]]
-    assert aside[paths[0]].startswith(f"set aside, not read: corrupt results file {paths[0]}: ")
-    assert aside[paths[2]].startswith(f"set aside, not read: corrupt results file {paths[2]}: ")
+    assert aside[paths[0]].line.startswith(f"set aside, not read: corrupt results file {paths[0]}: ")
+    assert aside[paths[2]].line.startswith(f"set aside, not read: corrupt results file {paths[2]}: ")
+    assert (aside[paths[0]].date, aside[paths[2]].date) == (None, 2_000)  # the head of the second read
     assert store.choose_run("box", "d").commit_hash == "d" * 40
     with pytest.raises(ToolError, match=rf"^corrupt results file {paths[0]}: "):
         store.choose_run("box", "aaaa")
@@ -331,9 +332,16 @@ def test_a_results_file_that_does_not_read_is_set_aside_and_named(tmp_path):
         store.choose_run("box", "e")
     with pytest.raises(ToolError, match=rf"^corrupt results file {paths[0]}: "):
         store.choose_run("box", "a" * 40)  # a full hash names the file by its first 8 digits
+    paths[0].unlink()  # left: a damaged file whose head says it is older than the newest run
+    assert ResultsStore(tmp_path / "results").choose_run("box", None).commit_hash == "d" * 40
+    newest = write_run(tmp_path / "results", "box", "e" * 40, 3_000, WALLS)  # as new as d: either may be newest
+    newest.write_text(newest.read_text()[:200])
+    with pytest.raises(ToolError, match=rf"^which run of 'box' is the most recent is not known: corrupt results "
+                                        rf"file {newest}: "):
+        ResultsStore(tmp_path / "results").choose_run("box", None)
     healthy = ResultsStore(tmp_path / "results")
-    paths[0].unlink()
     paths[2].unlink()
+    newest.unlink()
     assert healthy.set_aside("box") == {} and healthy.choose_run("box", None).commit_hash == "d" * 40
 
 

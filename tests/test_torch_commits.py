@@ -209,3 +209,29 @@ def test_asv_continuous_between_two_builds_flags_the_slowed_config_and_nothing_e
     flagged = [line for line in compared.stdout.splitlines() if line.startswith("| +")]  # asv compare's table
     assert len(flagged) == 1, compared.stdout[-4000:]
     assert f"AttentionBiasCPU.time_{SLOW_MASK}({SLOW_CONFIG})" in flagged[0]
+
+
+@pytest.mark.parametrize(("words", "factor", "bench", "asv_args"), [
+    (["continuous", "A", "B", "--factor", "2", "--bench", "x", "--", "--factor", "9", "-a", "r"], 2.0, "x",
+     ["--factor", "9", "-a", "r"]),
+    (["continuous", "--factor", "3", "A", "B"], 3.0, None, []),
+    (["continuous", "A", "B", "--factor=1.5", "-a", "r", "--", "--", "x"], 1.5, None, ["-a", "r", "--", "x"]),
+    (["find", "A..B", "bench", "--factor", "4"], 4.0, None, []),
+])
+def test_the_tools_own_options_after_the_positional_ones_are_its_own_and_after_a_double_dash_asvs(
+        monkeypatch, words, factor, bench, asv_args):
+    """argparse leaves an option after the positional ones among the remainder: --factor and --bench there are
+    the tool's, in either spelling; every word after the first "--" is asv's, a second "--" included."""
+    import torch_commits
+
+    seen = []
+
+    def stop(args):
+        seen.append(args)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(torch_commits, "prepare", stop)
+    with pytest.raises(SystemExit):
+        torch_commits.main(["--repo", "r", "--machine", "m", *words])
+    (args,) = seen
+    assert (args.factor, getattr(args, "bench", None), args.asv_args) == (factor, bench, asv_args)

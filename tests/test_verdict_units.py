@@ -1083,10 +1083,12 @@ def test_a_night_that_measured_nothing_is_set_aside_and_the_last_night_is_the_la
     write_nights(tmp_path, [1e-3] * 4, [85.0] * 4)
     write_run(tmp_path, "box", "5" * 40, 1_004, {f"track_wall_time_{mask}": [None] * 4 for mask in schema.MASKS})
     runs = ResultsStore(tmp_path).runs("box")[2:]
-    nights, set_aside = verdict.readable_nights(ResultsStore(tmp_path), runs)
+    nights, set_aside = verdict.readable_nights(ResultsStore(tmp_path), runs, 14)
     assert [night.run for night in nights] == runs[:2]
     assert set_aside == [f"set aside: the night of {'5' * 8} measured nothing (every result failed)"]
-    assert capsys.readouterr().err == set_aside[0] + "\n"
+    # Read from the newest back: the nights wanted are the last that measured, those before them unread.
+    assert verdict.readable_nights(ResultsStore(tmp_path), runs, 1) == (nights[1:], set_aside)
+    assert verdict.readable_nights(ResultsStore(tmp_path), runs[:1] + runs[2:], 1) == (nights[:1], set_aside)
 
 
 def test_each_side_is_re_measured_with_the_torch_its_night_measured_with():
@@ -1104,11 +1106,14 @@ def test_each_side_is_re_measured_with_the_torch_its_night_measured_with():
     assert seen == [{"baseline": "b" * 40, "contender": "c" * 40}]
 
 
-def test_the_check_without_a_readable_night_is_a_user_error(tmp_path):
+def test_the_check_without_a_night_that_measured_has_no_baseline_and_names_those_set_aside(tmp_path):
+    """Tonight is then the first night (check_regressions.first_night)."""
     runs = write_nights(tmp_path, [1e-3] * 4, [85.0] * 4)
     runs[2].path.write_text("{broken")
-    with pytest.raises(ToolError, match=f"^no readable night before {runs[3].commit_hash[:8]}: set aside, not read: "):
+    with pytest.raises(verdict.NoBaseline) as raised:
         verdict.check(ResultsStore(tmp_path), "box", runs[2:3], runs[3], None, settings())
+    assert len(raised.value.set_aside) == 1
+    assert raised.value.set_aside[0].startswith(f"set aside, not read: corrupt results file {runs[2].path}: ")
 
 
 def test_the_check_re_measures_its_candidates_on_their_grids_device(tmp_path):

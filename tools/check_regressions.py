@@ -28,8 +28,10 @@ night (--record-verdict keeps each night's suspects) is a regression. Where the
 history is too short to judge and nothing re-measures, a change beyond the
 factor is a suspect that says so. (docs/noise.md)
 
-Exit codes: 0 no regression (suspects are listed; also the first night), 1 at
-least one regression, 2 an error in the input, 3 the tool itself failed.
+Exit codes: 0 no regression (suspects are listed; also the first night: no night
+before tonight's measured), 1 at least one regression, 2 an error in the input, 3
+the tool itself failed (also a night that measured nothing of a grid the last
+night measured).
 """
 
 from __future__ import annotations
@@ -46,19 +48,22 @@ with importing():
     from lib.results import open_machine, published_steps, verdict_path
     from lib.suite import schema
 
-DEFAULTS = {"factor": 1.05, "history": 14, "window": 5, "processes": 10}
+DEFAULTS = {"factor": 1.05, "history": verdict.DEFAULT_HISTORY, "window": 5, "processes": 10}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_results_arguments(parser)
-    parser.add_argument("--baseline", help="commit (prefix) of the last night to compare with (default: the run "
+    parser.add_argument("--baseline", help="commit (hash prefix, or a git name of the conf's repository) of the "
+                        "last night to compare with (default: the run "
                         "before the contender); the nights before it form the history")
-    parser.add_argument("--contender", help="commit (prefix) of tonight's run (default: the most recent run)")
+    parser.add_argument("--contender", help="commit (hash prefix, or a git name of the conf's repository) of "
+                        "tonight's run (default: the most recent run)")
     parser.add_argument("--factor", type=float, default=DEFAULTS["factor"],
                         help=f"smallest slowdown that counts (default {DEFAULTS['factor']})")
     parser.add_argument("--history", type=int, default=DEFAULTS["history"],
-                        help=f"nights that teach the noise model (default {DEFAULTS['history']})")
+                        help=f"nights that teach the noise model, the last that measured (default "
+                             f"{DEFAULTS['history']})")
     parser.add_argument("--window", type=int, default=DEFAULTS["window"],
                         help=f"recent nights whose median is the reference level (default {DEFAULTS['window']})")
     parser.add_argument("--calibration", nargs=2, metavar=("A", "B"),
@@ -105,6 +110,18 @@ def validated(args: argparse.Namespace) -> None:
         writable_folder(args.report)
 
 
+def first_night(args: argparse.Namespace, machine: str, contender: str, set_aside: list[str] | None = None) -> int:
+    """No night before tonight's measured: nothing to compare, said in the format asked for, and in the report
+    (never last week's beside tonight's exit 0), with the nights set aside."""
+    line = report.first_night(machine, contender)
+    print(report.first_night_json(machine, contender, set_aside or []) if args.format == "json" else line,
+          flush=True)
+    if args.report:
+        write_report(args.report, "\n".join([f"# {line}", *(["", *(f"- {item}" for item in set_aside)]
+                                                            if set_aside else [])]) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     validated(args)
@@ -112,22 +129,21 @@ def main(argv: list[str] | None = None) -> int:
     contender = store.choose_run(machine, args.contender)
     if args.record_verdict:  # a read-only results folder is said before the re-measurement's minutes
         writable_folder(verdict_path(store, machine, contender.commit_hash))
-    history = verdict.earlier_nights(store, machine, contender, args.baseline, args.history)
+    history = verdict.earlier_nights(store, machine, contender, args.baseline, None)
     if not history:
-        line = report.first_night(machine, contender.commit_hash)
-        print(report.first_night_json(machine, contender.commit_hash) if args.format == "json" else line, flush=True)
-        if args.report:  # never last week's report beside tonight's exit 0
-            write_report(args.report, f"# {line}\n")
-        return 0
+        return first_night(args, machine, contender.commit_hash)
     pythons = {side: python for side, python in ((schema.CONTENDER, args.contender_python),
                                                  (schema.BASELINE, args.baseline_python)) if python}
     settings = verdict.Settings(args.factor, args.window, pythons or None, args.processes, args.seed,
                                 args.budget or verdict.default_budget(store, contender),
                                 verdict.default_short_budget(store, contender) if args.short_budget is None
-                                else args.short_budget)
+                                else args.short_budget, args.history)
     calibration = (store.choose_run(machine, args.calibration[0]),
                    store.choose_run(machine, args.calibration[1])) if args.calibration else None
-    found = verdict.check(store, machine, history, contender, calibration, settings)
+    try:
+        found = verdict.check(store, machine, history, contender, calibration, settings)
+    except verdict.NoBaseline as none:  # every night before tonight's failed or does not read
+        return first_night(args, machine, contender.commit_hash, none.set_aside)
     if args.html_dir:
         found.steps = published_steps(args.html_dir, machine)
     markdown = report.markdown(found)

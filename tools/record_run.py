@@ -157,16 +157,12 @@ def staging_folder(results_dir: Path, machine: str) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit: str, new_only: bool) -> None:
+def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit: str) -> None:
     """Point the run's conf copy at the staging folder, with the commit's results already there:
-    asv merges a run into an existing results file of the same commit (a --bench of a few).
-    ``new_only``: a commit that has a night already is refused (a user error)."""
+    asv merges a run into an existing results file of the same commit (a --bench of a few)."""
     write_whole(conf_path, json.dumps({**conf, "results_dir": str(staging)}, indent=2))
     (staging / machine).mkdir()
     for earlier in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
-        if new_only:
-            raise ToolError(f"{earlier.name} already holds a night of commit {commit[:8]} on {machine!r}: a "
-                            "nightly records a new commit each night (without --torch-repo, this suite's HEAD)")
         if parses(earlier):
             shutil.copy2(earlier, staging / machine / earlier.name)
             # asv keeps one result per commit: a second night of one commit replaces the first's values.
@@ -273,8 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="once recorded, write the full hash of the commit recorded at into this file "
                              "(tools/nightly.py checks that night, whatever its commit's date)")
     parser.add_argument("--new-commit-only", action="store_true",
-                        help="refuse a commit that already has a night on this machine (exit 2), as the nightly "
-                             "does without a PyTorch clone: asv keeps one night per commit")
+                        help="refuse a commit that already has a night that measured on this machine (exit 2), as "
+                             "the nightly does without a PyTorch clone: asv keeps one night per commit")
     parser.add_argument("asv_args", nargs=argparse.REMAINDER,
                         help="after --: more arguments for asv run (e.g. -a repeat=3)")
     return parser
@@ -296,7 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     results_dir = Path(conf["results_dir"])
     try:
         with one_record_at_a_time(results_dir / args.machine), staging_folder(results_dir, args.machine) as staging:
-            staged_conf(conf_path, conf, staging, args.machine, commit, args.new_commit_only)
+            if args.new_commit_only and measured(results_dir, args.machine, commit, grid):
+                raise ToolError(f"commit {commit[:8]} already has a night on {args.machine!r}: a nightly records "
+                                "a new commit each night (without --torch-repo, this suite's HEAD)")
+            staged_conf(conf_path, conf, staging, args.machine, commit)
             started = time.perf_counter()
             try:
                 code = record(args, torch_info, staging, conf_path, commit, grid)

@@ -151,7 +151,8 @@ def render(records: list[dict[str, object]], output_format: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_results_arguments(parser)
-    parser.add_argument("--commit", help="commit hash or prefix (default: the machine's most recent run)")
+    parser.add_argument("--commit", help="commit hash or prefix, or a git name of the conf's repository (HEAD^) "
+                        "(default: the machine's most recent run)")
     parser.add_argument("--grid", choices=[grid.name for grid in schema.GRIDS],
                         help="grid (default: the one with results, the GPU one first)")
     parser.add_argument("--wall", choices=WALL_SOURCES,

@@ -147,10 +147,16 @@ def compared(args: argparse.Namespace, conf_path: Path, base: str, head: str, be
     too where it compared nothing (no benchmark selected, a run that failed): that is no finding."""
     lines: list[str] = []
     code = asv("continuous", base, head, "--machine", args.machine, "--bench", bench, "--factor", str(args.factor),
-               "--show-stderr", *args.asv_args, conf=conf_path, allowed=(0, 1), lines=lines)
+               "--show-stderr", *args.asv_args, conf=conf_path, allowed=(0, 1, ASV_SOME_FAILED), lines=lines)
+    if code == ASV_SOME_FAILED:  # a benchmark failed at a commit: a broken build or run, not the user's
+        raise ComparisonFailed(f"asv continuous {base[:12]} {head[:12]}: a benchmark failed (asv's output above)")
     if code and not any(line.strip() == SLOWER for line in lines):
         raise ToolError(f"asv continuous {base[:12]} {head[:12]} compared nothing (its output above says why)")
     return code
+
+
+class ComparisonFailed(Exception):
+    """A benchmark of a comparison failed at one of its commits: exit 3, never a slowdown nor a user error."""
 
 
 def find(args: argparse.Namespace, conf_path: Path) -> int:
@@ -173,9 +179,9 @@ def find(args: argparse.Namespace, conf_path: Path) -> int:
     named, parent = names[-1], parent_of(args.repo, names[-1])
     print(f"\nasv find's greatest regression of {args.range} for {args.benchmark}: {named}; against its parent "
           f"{parent[:8]} (asv find names a commit whatever the times):", flush=True)
-    if without_wheels(Path(args.wheels), [parent]):
-        print(f"not confirmed: its parent {parent[:12]} has no wheels")
-        return 0
+    if without_wheels(Path(args.wheels), [parent]):  # the range's base, or a merge's first parent
+        raise ToolError(f"{named} is not confirmed: its parent {parent[:12]} has no wheels; bisect a range whose "
+                        "base has them")
     code = compared(args, conf_path, parent, named, rf"^{re.escape(args.benchmark)}(\(|$)")  # its every set
     print(f"\n{named[:8]} against its parent {parent[:8]} for {args.benchmark}: "
           + (f"slower beyond {args.factor:g}x: the first slow commit of {args.range}" if code
@@ -235,17 +241,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    remainder = getattr(args, "asv_args", [])
-    split = remainder.index("--") if "--" in remainder else len(remainder)
-    ours, args.asv_args = remainder[:split], remainder[split + 1:]
-    # Our options after the positional ones land in argparse's remainder, before any "--": they are ours.
+    argv = list(sys.argv[1:] if argv is None else argv)
+    split = argv.index("--") if "--" in argv else len(argv)  # after the first "--": asv's, every word
+    args = build_parser().parse_args(argv[:split])
+    ours = list(getattr(args, "asv_args", []))
+    # Our options after the positional ones land in argparse's remainder: they are ours.
     for flag, dest in (("--bench", "bench"), ("-b", "bench"), ("--factor", "factor")):
-        if flag in ours[:-1] and hasattr(args, dest):
-            at = ours.index(flag)
-            setattr(args, dest, ours[at + 1])
-            del ours[at:at + 2]
-    args.asv_args = ours + args.asv_args
+        if not hasattr(args, dest):
+            continue
+        for at, word in enumerate(ours):
+            if word.startswith(f"{flag}="):
+                setattr(args, dest, word.split("=", 1)[1])
+                del ours[at]
+                break
+            if word == flag and at + 1 < len(ours):
+                setattr(args, dest, ours[at + 1])
+                del ours[at:at + 2]
+                break
+    args.asv_args = ours + argv[split + 1:]
     try:
         args.factor = float(getattr(args, "factor", 1.0))
     except ValueError:

@@ -174,10 +174,11 @@ def first_night(machine: str, contender: str) -> str:
     return f"{FIRST_NIGHT} on {machine!r}: no baseline to compare {contender[:8]} with yet"
 
 
-def first_night_json(machine: str, contender: str) -> str:
-    """The first night in --format json: the verdict's own keys, nothing judged."""
+def first_night_json(machine: str, contender: str, set_aside: list[str]) -> str:
+    """The first night in --format json: the verdict's own keys, nothing judged, the nights set aside."""
     return json.dumps({"verdict": FIRST_NIGHT, "headline": first_night(machine, contender), "machine": machine,
-                       "contender": contender, "nights": 0, "regressions": [], "suspects": []}, indent=1)
+                       "contender": contender, "nights": 0, "regressions": [], "suspects": [],
+                       "not_measured": set_aside}, indent=1)
 
 
 def as_json(verdict: Verdict) -> str:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from asv.results import Results
 
@@ -41,12 +41,21 @@ HASH_PREFIX = re.compile(r"[0-9a-f]{1,40}")
 def named_commit(name: str, conf_path: Path = DEFAULT_CONF) -> str:
     """The full hash of a git name (``HEAD^``, a tag, a branch) in the repository asv.conf.json names, as asv's
     own commands take one; a user error naming both where git does not know it."""
-    repo = (conf_path.parent / read_conf(conf_path).get("repo", ".")).resolve()
-    found = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", "--end-of-options",
-                            f"{name}^{{commit}}"], capture_output=True, text=True)
-    if found.returncode != 0:
-        raise ToolError(f"{name!r} is neither a commit hash (prefix) nor a commit of {repo}")
-    return found.stdout.strip()
+    found = _git_name(name, conf_path)
+    if found is None:
+        raise ToolError(f"{name!r} is neither a commit hash (prefix) nor a commit of {_conf_repo(conf_path)}")
+    return found
+
+
+def _conf_repo(conf_path: Path) -> Path:
+    return (conf_path.parent / read_conf(conf_path).get("repo", ".")).resolve()
+
+
+def _git_name(name: str, conf_path: Path = DEFAULT_CONF) -> str | None:
+    """The full hash git gives ``name`` in the conf's repository; None where it gives none."""
+    found = subprocess.run(["git", "-C", str(_conf_repo(conf_path)), "rev-parse", "--verify", "--quiet",
+                            "--end-of-options", f"{name}^{{commit}}"], capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else None
 
 
 def open_machine(args: argparse.Namespace) -> tuple[ResultsStore, str]:
@@ -148,13 +157,21 @@ def damaged(results: Results) -> str | None:
 SET_ASIDE = "set aside, not read: "
 
 
-def _readable(path: Path, read: Callable[[], RunFile], set_aside: dict[Path, str]) -> RunFile | None:
+class SetAside(NamedTuple):
+    """A results file that does not read: the line that names it, and its date where its head said it."""
+
+    line: str
+    date: int | None
+
+
+def _readable(path: Path, date: int | None, read: Callable[[], RunFile],
+              set_aside: dict[Path, SetAside]) -> RunFile | None:
     """The run ``read`` reads of ``path``; None where it does not read, the file in ``set_aside`` with a line
-    naming it."""
+    naming it and ``date``, where known."""
     try:
         return read()
     except ToolError as error:
-        set_aside[path] = f"{SET_ASIDE}{error}"
+        set_aside[path] = SetAside(f"{SET_ASIDE}{error}", date)
         return None
 
 
@@ -166,7 +183,7 @@ class ResultsStore:
         if not self.dir.is_dir():
             raise ToolError(f"no results directory at {self.dir}: run the suite first (make bench)")
         self._runs: dict[str, list[RunFile]] = {}
-        self._set_aside: dict[str, dict[Path, str]] = {}
+        self._set_aside: dict[str, dict[Path, SetAside]] = {}
         self._others_nights: dict[Path, str | None] = {}  # per night file: why it is another run's, or None
         self._benchmarks: dict | None = None
 
@@ -181,20 +198,21 @@ class ResultsStore:
         read whole to order them by when they ran.
         """
         if machine not in self._runs:
-            set_aside: dict[Path, str] = {}
+            set_aside: dict[Path, SetAside] = {}
             paths = sorted(path for path in (self.dir / machine).glob("*.json") if path.name != "machine.json")
-            runs = [run for path in paths if (run := _readable(path, partial(self._index, path, machine), set_aside))]
+            runs = [run for path in paths
+                    if (run := _readable(path, None, partial(self._index, path, machine), set_aside))]
             dates = Counter(run.date for run in runs)
             runs = [run for indexed in runs if (run := _readable(
-                indexed.path, partial(self._ordered, indexed, dates[indexed.date]), set_aside))]
+                indexed.path, indexed.date, partial(self._ordered, indexed, dates[indexed.date]), set_aside))]
             self._set_aside[machine] = set_aside
             self._runs[machine] = sorted(runs, key=lambda run: run.order)
         return self._runs[machine]
 
-    def set_aside(self, machine: str) -> dict[Path, str]:
+    def set_aside(self, machine: str) -> dict[Path, SetAside]:
         """The machine's results files that do not read (a damaged head, or a damaged file of a date others
-        share), each with a line naming it: left out of ``runs``, never blocking the runs around them; a tool
-        that reads past them says so."""
+        share), each with a line naming it and its date where its head said it: left out of ``runs``, never
+        blocking the runs around them; a tool that reads past them says so."""
         self.runs(machine)
         return dict(self._set_aside[machine])
 
@@ -241,17 +259,22 @@ class ResultsStore:
         if commit is not None and not HASH_PREFIX.fullmatch(commit):
             commit = named_commit(commit)
         unreadable = self._set_aside.get(machine, {})
-        if commit is None and unreadable:  # the newest may be the one that does not read: no run stands in for it
+        # The newest may be a file that does not read: where its date is unknown or not older, none stands in.
+        newer = [aside for aside in unreadable.values()
+                 if aside.date is None or not runs or aside.date >= runs[-1].date]
+        if commit is None and newer:
             raise ToolError(f"which run of {machine!r} is the most recent is not known: "
-                            f"{next(iter(unreadable.values())).removeprefix(SET_ASIDE)}; name the run's commit")
+                            f"{newer[0].line.removeprefix(SET_ASIDE)}; name the run's commit")
         if not runs:
             raise ToolError(f"machine {machine!r} has no recorded runs in {self.dir}")
         if commit is None:
             return runs[-1]
         matches = [run for run in runs if run.commit_hash.startswith(commit)]
-        damaged = [line for path, line in unreadable.items() if path.name.startswith(commit[:8])]
+        damaged = [aside.line for path, aside in unreadable.items() if path.name.startswith(commit[:8])]
         if not matches and damaged:
             raise ToolError(damaged[0].removeprefix(SET_ASIDE))
+        if not matches and HASH_PREFIX.fullmatch(commit) and (named := _git_name(commit)) and named != commit:
+            return self.choose_run(machine, named, runs)  # a branch or tag that looks like a hash prefix
         if not matches:
             available = ", ".join(run.commit_hash[:8] for run in runs[-10:])
             raise ToolError(f"no run of commit {commit!r} on machine {machine!r}; recent: {available}")

@@ -47,6 +47,10 @@ OUTCOME_OF_LEVEL = {level: outcome for outcome, level in LEVEL_OF_OUTCOME.items(
 CLASS_STAND_INS = 3
 
 
+# The nights that teach the noise model, at most: two weeks of nightlies.
+DEFAULT_HISTORY = 14
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     factor: float
@@ -56,6 +60,7 @@ class Settings:
     seed: int
     budget: float  # seconds the re-measurement may take
     short_budget: float = 0.0  # seconds more that only GPU times short of the factor may take
+    history: int = DEFAULT_HISTORY  # the nights that measured, at most, that teach the noise model
 
 
 @dataclasses.dataclass
@@ -520,13 +525,17 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     """Each result and signal of tonight against the history: its findings, and the candidates a
     re-measurement is asked to decide where ``settings.pythons`` configures one."""
     tonight = read_night(store, contender)
-    unreadable = store.set_aside(machine)  # files whose head does not read: not in the runs, said once here
-    for line in unreadable.values():
+    unreadable = store.set_aside(machine)  # files whose head does not read: never among the store's runs
+    history, set_aside = readable_nights(store, [run for run in history_runs if run.path not in unreadable],
+                                         settings.history)
+    # Said where they may be of the nights read.
+    oldest = history[0].run.date if history and history[0].run else 0
+    set_aside = [aside.line for aside in unreadable.values()
+                 if aside.date is None or oldest <= aside.date <= contender.date] + set_aside
+    for line in set_aside:
         print(line, file=sys.stderr)
-    history, set_aside = readable_nights(store, [run for run in history_runs if run.path not in unreadable])
-    set_aside = [*unreadable.values(), *set_aside]
     if not history:
-        raise ToolError(f"no readable night before {contender.commit_hash[:8]}: {'; '.join(set_aside)}")
+        raise NoBaseline(set_aside)
     unmeasured(history, tonight)
     history, new_series = in_tonights_series(history, tonight)
     classes = result_classes(history, tonight)
@@ -569,23 +578,33 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
                    unjudged=unjudged(tonight, night.new_series))
 
 
-def readable_nights(store: ResultsStore, runs: list[RunFile]) -> tuple[list[Night], list[str]]:
-    """The history's nights that read whole and measured something; a damaged one (a full disk's partial file,
-    say) or one whose every result failed is set aside with one line naming it, and never blocks the nights
-    around it: the last night is the last that measured (its grids, its suspects), not a broken one."""
-    nights, set_aside = [], []
-    for run in runs:
+class NoBaseline(Exception):
+    """No night before tonight's measured anything: tonight is the first night (exit 0), those set aside named."""
+
+    def __init__(self, set_aside: list[str]) -> None:
+        super().__init__("; ".join(set_aside))
+        self.set_aside = set_aside
+
+
+def readable_nights(store: ResultsStore, runs: list[RunFile], wanted: int) -> tuple[list[Night], list[str]]:
+    """The last ``wanted`` of the nights that read whole and measured something, oldest first, read from the
+    newest back; a damaged one (a full disk's partial file, say) or one whose every result failed is set aside
+    with one line naming it, and takes no place among them: the last night is the last that measured (its
+    grids, its suspects), not a broken one."""
+    nights: list[Night] = []
+    set_aside: list[str] = []
+    for run in reversed(runs):
+        if len(nights) == wanted:
+            break
         try:
             night = read_night(store, run)
         except ToolError as error:
-            set_aside.append(f"{SET_ASIDE}{error}")
-            print(set_aside[-1], file=sys.stderr)
+            set_aside.insert(0, f"{SET_ASIDE}{error}")
             continue
         if night.values:
-            nights.append(night)
+            nights.insert(0, night)
         else:
-            set_aside.append(f"set aside: the night of {commit_of(night)} measured nothing (every result failed)")
-            print(set_aside[-1], file=sys.stderr)
+            set_aside.insert(0, f"set aside: the night of {commit_of(night)} measured nothing (every result failed)")
     return nights, set_aside
 
 
@@ -632,8 +651,9 @@ def default_short_budget(store: ResultsStore, contender: RunFile) -> float:
 
 
 def earlier_nights(store: ResultsStore, machine: str, contender: RunFile, baseline: str | None,
-                   history: int) -> list[RunFile]:
-    """The nights before the contender (up to ``baseline`` where given), the last ``history`` of them."""
+                   history: int | None) -> list[RunFile]:
+    """The nights before the contender (up to ``baseline`` where given), the last ``history`` of them (None:
+    all; the check reads back from the last until ``Settings.history`` of them measured)."""
     runs = store.runs(machine)
     earlier = [run for run in runs if run.order < contender.order and run.commit_hash != contender.commit_hash]
     if baseline:
@@ -643,4 +663,4 @@ def earlier_nights(store: ResultsStore, machine: str, contender: RunFile, baseli
         if chosen.order >= contender.order:
             raise ToolError(f"baseline {chosen.commit_hash[:8]} is not older than the contender")
         earlier = [run for run in earlier if run.order <= chosen.order]
-    return earlier[-history:]
+    return earlier if history is None else earlier[-history:]
