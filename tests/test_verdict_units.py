@@ -1091,6 +1091,47 @@ def test_a_night_that_measured_nothing_is_set_aside_and_the_last_night_is_the_la
     assert verdict.readable_nights(ResultsStore(tmp_path), runs[:1] + runs[2:], 1) == (nights[:1], set_aside)
 
 
+def test_the_history_is_read_from_the_newest_back_around_the_nights_set_aside(tmp_path):
+    """Damaged and failed nights in among measured ones: each said, in the nights' order, none stopping the reading
+    of those before it; reading stops once ``wanted`` nights measured."""
+    from results_factory import write_run
+
+    walls = {f"track_wall_time_{mask}": [1e-3] * 4 for mask in schema.MASKS}
+    failed = {f"track_wall_time_{mask}": [None] * 4 for mask in schema.MASKS}
+    for index, values in enumerate([walls, walls, failed, walls, walls, failed, walls]):
+        write_run(tmp_path, "box", str(index + 1) * 40, 1_000 + index, values)
+    runs = ResultsStore(tmp_path).runs("box")
+    runs[3].path.write_text("{broken")  # read by the check only: the store indexed it before
+    nights, set_aside = verdict.readable_nights(ResultsStore(tmp_path), runs, 14)
+    assert [night.run for night in nights] == [runs[0], runs[1], runs[4], runs[6]]
+    assert [line[:24] for line in set_aside] == ["set aside: the night of ", "set aside, not read: cor",
+                                                 "set aside: the night of "]
+    assert (set_aside[0][24:32], set_aside[2][24:32]) == ("33333333", "66666666")
+    assert verdict.readable_nights(ResultsStore(tmp_path), runs, 2) == (nights[2:], set_aside[2:])
+
+
+def test_damaged_files_are_said_where_they_may_be_of_the_nights_read(tmp_path, capsys):
+    """A file whose head does not read is not among the runs: said where its date is unknown, or between the
+    oldest night read and tonight's."""
+    runs = write_nights(tmp_path, [1e-3] * 4, [85.0] * 4)  # dates 1000-1003
+    from results_factory import write_run
+
+    walls = {f"track_wall_time_{mask}": [1e-3] * 4 for mask in schema.MASKS}
+    write_run(tmp_path, "box", "f" * 40, 1_004, walls)
+    # Cut short: the head reads, and a date another run shares has its file read whole (set aside, date known).
+    damaged = {name: write_run(tmp_path, "box", commit * 40, date, walls)
+               for name, commit, date in (("before", "a", 1_000), ("between", "b", 1_001), ("tonight", "c", 1_003),
+                                          ("after", "d", 1_004), ("unknown", "e", 1_002))}
+    for name, path in damaged.items():
+        path.write_text("" if name == "unknown" else path.read_text()[:300])
+    store = ResultsStore(tmp_path)
+    assert len(store.set_aside("box")) == 5
+    v = verdict.check(store, "box", runs[1:3], runs[3], None, settings(factor=1.05))
+    said = [line.split(" ")[7].rsplit("/", 1)[-1][:1] for line in v.not_measured]
+    assert said == ["e", "b", "c"], v.not_measured  # the heads that do not read first, then by name
+    assert capsys.readouterr().err.splitlines() == v.not_measured
+
+
 def test_each_side_is_re_measured_with_the_torch_its_night_measured_with():
     """The baseline side stands for the history's last night, the contender's for tonight: each worker must have
     that night's torch (remeasure.Worker.ready)."""
@@ -1100,7 +1141,7 @@ def test_each_side_is_re_measured_with_the_torch_its_night_measured_with():
         seen.append(workers.torch)
         return measured(BASE, BASE)
 
-    history = [Night(None, {}, torch="a" * 40), Night(None, {}, torch="b" * 40)]
+    history = [Night(None, {}, torch="a" * 40), Night(None, {}, torch="d" * 40), Night(None, {}, torch="b" * 40)]
     tonight = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}}, torch="c" * 40)
     verdict.remeasured_findings([finding()], "cuda", settings(pythons=BOTH), history, tonight, measure)
     assert seen == [{"baseline": "b" * 40, "contender": "c" * 40}]
