@@ -46,7 +46,7 @@ from lib.cli import (
 with importing():
     from filelock import FileLock, Timeout
     from lib.bytecode import child_environment
-    from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine
+    from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, git_commit
     from lib.results import ResultsStore, read_results
     from lib.rows import has_results
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
@@ -102,11 +102,9 @@ def git_head(repo: Path) -> str:
 def full_commit(repo: Path, commit: str) -> str:
     """The full hash of a commit the labelling repository holds: asv records only at such a commit,
     and the side files are named after the full hash, whatever was typed (a tag, a prefix)."""
-    found = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", "--end-of-options",
-                            f"{commit}^{{commit}}"],
-                           capture_output=True, text=True)
-    if found.returncode == 0:
-        return found.stdout.strip()
+    found = git_commit(repo, commit)
+    if found:
+        return found
     raise ToolError(f"commit {commit[:12]} is not in {repo}: update the clone "
                     f"(git -C {repo} fetch --filter=blob:none origin) and run again")
 

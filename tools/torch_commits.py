@@ -37,7 +37,7 @@ from pathlib import Path
 from lib.cli import ToolError, importing, machine_name, one_line, run_tool
 
 with importing():
-    from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, known_machine
+    from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, git_commit, known_machine
     from lib.results import ResultsStore
     from lib.rows import WALL_SOURCES, has_results
     from lib.suite import REPO_ROOT, TORCH_COMMITS_CONF, schema
@@ -191,11 +191,10 @@ def find(args: argparse.Namespace, conf_path: Path) -> int:
 
 def parent_of(repo: Path, commit: str) -> str:
     """The full hash of ``commit``'s first parent in ``repo``."""
-    try:
-        return subprocess.run(["git", "-C", str(repo), "rev-parse", f"{commit}^"], check=True, capture_output=True,
-                              text=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError) as error:
-        raise ToolError(f"no parent of {commit} in {repo}: {one_line(error)}") from None
+    parent = git_commit(repo, f"{commit}^")
+    if parent is None:
+        raise ToolError(f"no parent of {commit} in {repo}")
+    return parent
 
 
 def publish(args: argparse.Namespace, conf_path: Path) -> int:

@@ -142,6 +142,13 @@ def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
     return Path(name), conf
 
 
+def git_commit(repo: Path, name: str) -> str | None:
+    """The full hash git gives ``name`` (a hash prefix, ``HEAD^``, a tag) in ``repo``; None where it gives none."""
+    found = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", "--end-of-options",
+                            f"{name}^{{commit}}"], capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
 # asv run's exit code when it ran and saved results but some benchmarks failed:
 # failures are per parameter set, the run is recorded all the same.
 ASV_SOME_FAILED = 2

@@ -14,7 +14,6 @@ import itertools
 import json
 import math
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
@@ -24,7 +23,7 @@ from typing import NamedTuple, TypeVar
 from asv.results import Results
 
 from lib.cli import ToolError, one_line, read_json_object
-from lib.conf import read_conf
+from lib.conf import git_commit, read_conf
 from lib.suite import DEFAULT_CONF, schema
 
 _T = TypeVar("_T")
@@ -53,9 +52,7 @@ def _conf_repo(conf_path: Path) -> Path:
 
 def _git_name(name: str, conf_path: Path = DEFAULT_CONF) -> str | None:
     """The full hash git gives ``name`` in the conf's repository; None where it gives none."""
-    found = subprocess.run(["git", "-C", str(_conf_repo(conf_path)), "rev-parse", "--verify", "--quiet",
-                            "--end-of-options", f"{name}^{{commit}}"], capture_output=True, text=True)
-    return found.stdout.strip() if found.returncode == 0 else None
+    return git_commit(_conf_repo(conf_path), name)
 
 
 def open_machine(args: argparse.Namespace) -> tuple[ResultsStore, str]:
