@@ -113,12 +113,11 @@ def validated(args: argparse.Namespace) -> None:
 def first_night(args: argparse.Namespace, machine: str, contender: str, set_aside: list[str] | None = None) -> int:
     """No night before tonight's measured: nothing to compare, said in the format asked for, and in the report
     (never last week's beside tonight's exit 0), with the nights set aside."""
-    line = report.first_night(machine, contender)
-    print(report.first_night_json(machine, contender, set_aside or []) if args.format == "json" else line,
-          flush=True)
+    set_aside = set_aside or []
+    print(report.first_night_json(machine, contender, set_aside) if args.format == "json"
+          else report.first_night(machine, contender), flush=True)
     if args.report:
-        write_report(args.report, "\n".join([f"# {line}", *(["", *(f"- {item}" for item in set_aside)]
-                                                            if set_aside else [])]) + "\n")
+        write_report(args.report, report.first_night_markdown(machine, contender, set_aside))
     return 0
 
 

@@ -174,6 +174,12 @@ def first_night(machine: str, contender: str) -> str:
     return f"{FIRST_NIGHT} on {machine!r}: no baseline to compare {contender[:8]} with yet"
 
 
+def first_night_markdown(machine: str, contender: str, set_aside: list[str]) -> str:
+    """The first night's report: its line, and the nights set aside before it."""
+    return "\n".join([f"# {first_night(machine, contender)}", *(["", *(f"- {item}" for item in set_aside)]
+                                                                if set_aside else [])]) + "\n"
+
+
 def first_night_json(machine: str, contender: str, set_aside: list[str]) -> str:
     """The first night in --format json: the verdict's own keys, nothing judged, the nights set aside."""
     return json.dumps({"verdict": FIRST_NIGHT, "headline": first_night(machine, contender), "machine": machine,
