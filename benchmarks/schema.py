@@ -387,11 +387,12 @@ WORKER_PHASES = ("start", "build", "first_calls", "quiet", "gpu_rest", "wall", "
 GPU_REST_SECONDS = 0.2
 # A heavy key (its GPU time this long or more) has its GPU time's blocks taken after this much rest more,
 # right before them: keys of 3-10 ms spread 2-3.4% between a check's processes without it and 0.1-0.6% with
-# it; a 2.4 ms key spread 3% unrested where keys of 1-1.6 ms spread 0.1-0.5% (docs/noise.md, "Heavy keys").
+# it; a 2.4 ms key spread 3% unrested where keys of 1-1.6 ms spread 0.1-0.5%. 50 ms held the 2-10 ms keys
+# within 0.25% of 100 ms (spread 0.27% against 0.20%) for 6 s less a night (docs/noise.md, "Heavy keys").
 # The planner asks for it from the night's GPU time and prices it; the worker rests; the night, which has no
 # GPU time of the key yet, rests where the replay that sized the blocks was that long: near 2 ms they can differ.
 HEAVY_GPU_SECONDS = 2e-3
-HEAVY_GPU_REST_SECONDS = 0.1
+HEAVY_GPU_REST_SECONDS = 0.05
 
 
 def heavy_rest_seconds(gpu_seconds: float | None) -> float:

@@ -199,7 +199,7 @@ def test_a_gpu_times_price_is_its_three_blocks_of_2_ms_or_one_replay_its_extra_r
 
 def test_a_gpu_time_rests_and_pays_for_its_rest_from_the_heavy_bound_on_and_not_a_hair_under():
     heavy = schema.HEAVY_GPU_SECONDS
-    assert (heavy, schema.HEAVY_GPU_REST_SECONDS) == (2e-3, 0.1)
+    assert (heavy, schema.HEAVY_GPU_REST_SECONDS) == (2e-3, 0.05)
     assert remeasure.heavy_rest({"gpu": heavy}, ("gpu", "wall")) == schema.HEAVY_GPU_REST_SECONDS
     assert remeasure.heavy_rest({"gpu": math.nextafter(heavy, 0)}, ("gpu",)) == 0.0
     assert remeasure.heavy_rest({"gpu": None}, ("gpu",)) == remeasure.heavy_rest({}, ("gpu",)) == 0.0
@@ -207,10 +207,10 @@ def test_a_gpu_time_rests_and_pays_for_its_rest_from_the_heavy_bound_on_and_not_
     for_gpu, for_wall = candidate("h", signal="gpu"), candidate("l", signal="wall")
     night = Night(None, {for_gpu.key: {"wall": heavy, "gpu": heavy}, for_wall.key: {"wall": heavy, "gpu": heavy}})
     assert remeasure.key_cost(for_gpu, {}, night, "cuda") == pytest.approx(
-        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(heavy) + 0.1, rel=1e-12)
+        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(heavy) + 0.05, rel=1e-12)
     plan, left_out, _ = remeasure.fitted_plan([for_gpu, for_wall], night, 10, "cuda", 1e6)
     assert not left_out
-    assert plan == {("h", "causal_bias"): schema.WorkerKey("h", "causal_bias", ("gpu",), 1, 0.1),
+    assert plan == {("h", "causal_bias"): schema.WorkerKey("h", "causal_bias", ("gpu",), 1, 0.05),
                     ("l", "causal_bias"): schema.WorkerKey("l", "causal_bias", ("wall",), 1, 0.0)}  # no GPU time
 
 
