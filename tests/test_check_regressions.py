@@ -185,6 +185,25 @@ def test_a_changed_count_is_a_regression_at_once_with_its_names(tmp_path):
     assert f"- {CONFIGS[1]} causal_bias: +aten::alias x1" in markdown
 
 
+def test_a_forward_that_starts_syncing_is_a_regression_not_a_broken_tool(tmp_path):
+    """A count that rises from zero has no ratio: the check reports it (exit 1), its JSON strict (null, not
+    Infinity), and does not fail dividing by the zero (exit 3)."""
+    rng = random.Random(3)
+    results = tmp_path / "results"
+    no_syncs = {(i, mask, "syncs"): 0.0 for i in range(4) for mask in ("materialized", "causal_bias")}
+    for night in range(3):
+        write_night(results, night, *nightly_noise(rng, night), counts=no_syncs)
+    write_night(results, 3, *nightly_noise(rng, 3), counts={**no_syncs, (1, "causal_bias", "syncs"): 1.0})
+    completed = check("--results-dir", str(results), "--format", "json")
+    assert completed.returncode == 1, completed.stderr
+    report = json.loads(completed.stdout, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+    assert [(f["config"], f["mask"], f["signal"], f["reference"], f["contender"], f["ratio"], f["why"])
+            for f in report["regressions"]] == [(CONFIGS[1], "causal_bias", "syncs", 0.0, 1.0, None,
+                                                 "exact count changed")]
+    assert (f"| {CONFIGS[1]} | causal_bias | syncs    | launch-bound | 0           | 1         | inf     |"
+            in check("--results-dir", str(results)).stdout)
+
+
 def a_gpu_time_half_as_long_again(results: Path, counts: dict | None = None, versions: dict | None = None) -> str:
     """Three nights of noise, then a fourth whose config 2 causal_bias GPU time is 1.5x: its commit."""
     rng = random.Random(3)

@@ -1459,3 +1459,12 @@ def test_tonights_builds_are_read_only_where_a_gpu_times_call_could_stand_on_the
     assert [(f.level, f.signal) for f in v.findings] == [("regression", "wall")]
     with pytest.raises(ToolError, match="a visit is not a positive number"):
         ResultsStore(tmp_path).night_visits(runs[3], schema.GPU)
+
+
+def test_a_findings_json_is_strict_an_unknown_floor_and_a_ratio_from_zero_are_null():
+    young = Finding("suspect", KEY, "wall", 1.0, 1.3, KLASS, math.inf, "history too short")
+    assert (young.as_dict()["floor"], young.as_dict()["ratio"]) == (None, pytest.approx(1.3))
+    started = Finding("regression", KEY, "syncs", 0.0, 2.0, KLASS, 1.0, "exact count changed")
+    assert (started.ratio, started.relative) == (math.inf, math.inf)
+    assert (started.as_dict()["ratio"], started.as_dict()["relative"], started.as_dict()["floor"]) == (None, None, 1.0)
+    json.dumps([young.as_dict(), started.as_dict()], allow_nan=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from lib.nights import Key
 
@@ -32,6 +33,9 @@ class Finding:
 
     @property
     def ratio(self) -> float:
+        """Tonight over the reference; a count that rose from none (a forward that starts syncing) is inf."""
+        if self.reference == 0:
+            return math.inf if self.contender > 0 else 1.0
         return self.contender / self.reference
 
     @property
@@ -48,6 +52,11 @@ class Finding:
         grid, config, mask = self.key
         return {"level": self.level, "grid": grid, "config": config, "mask": mask,
                 "signal": self.signal, "reference": self.reference, "contender": self.contender,
-                "ratio": self.ratio, "move": self.move, "relative": self.relative, "common": self.common,
-                "class": self.klass, "floor": self.floor, "why": self.why, "confirmation": self.confirmation,
-                "stands": self.stands}
+                "ratio": finite(self.ratio), "move": self.move, "relative": finite(self.relative),
+                "common": self.common, "class": self.klass, "floor": finite(self.floor), "why": self.why,
+                "confirmation": self.confirmation, "stands": self.stands}
+
+
+def finite(value: float) -> float | None:
+    """JSON has no infinity: a floor the history cannot set, or a ratio from zero, is null."""
+    return value if math.isfinite(value) else None
