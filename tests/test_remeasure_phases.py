@@ -66,3 +66,10 @@ def test_the_report_counts_the_gpu_times_called_on_their_night_apart_from_those_
         "not re-measured for the budget: one night beyond the noise in each of its builds; 1 candidate(s) left out "
         "for the budget, weakest evidence first (0 above their floor, 1 under it)")
     assert report.remeasurement_line({**summary, "called_on_night": 0}) == report.remeasurement_line(summary)
+    failed = {**summary, "called_on_night": 2, "left_out": 0, "error": "the contender worker stopped answering",
+              "unmeasured": 1}
+    assert report.remeasurement_line(failed) == (
+        "3 config(s) and mask(s) in 4 processes, 9.0 s of a 20 s budget; 2 GPU time(s) called on their night, "
+        "not re-measured as a round failed: one night beyond the noise in each of its builds; then a round failed "
+        "(the contender worker stopped answering): the 1 candidate(s) not yet measured stay suspects, what the "
+        "rounds before it measured is decided")

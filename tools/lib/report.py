@@ -143,8 +143,9 @@ def remeasurement_line(summary: dict) -> str:
         line += (f"; {summary['dropped']} config(s) and mask(s) dropped after the first processes ran slower "
                  "than planned")
     if summary.get("called_on_night"):
-        line += (f"; {summary['called_on_night']} GPU time(s) called on their night, not re-measured for the "
-                 "budget: one night beyond the noise in each of its builds")
+        line += (f"; {summary['called_on_night']} GPU time(s) called on their night, not re-measured "
+                 + ("as a round failed" if "error" in summary else "for the budget")
+                 + ": one night beyond the noise in each of its builds")
     if summary["left_out"]:
         above = summary.get("left_out_above_floor", 0)
         line += (f"; {summary['left_out']} candidate(s) left out for the budget, weakest evidence first "
