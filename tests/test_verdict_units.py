@@ -556,6 +556,29 @@ def test_contender_only_an_undecided_one_night_call_stands_as_a_regression():
     assert found.level == "suspect"
 
 
+def test_contender_only_a_one_night_call_left_out_for_the_budget_stands_as_a_regression():
+    """With no baseline Python the night's call is what decides: the budget leaving it out must not turn the
+    exit 1 that the night alone gives into a suspect; a candidate that is no one-night call stays a suspect."""
+    night = Night(None, {KEY: {"wall": 1e-2}, OTHER: {"wall": 1e-2}, THIRD: {"wall": 1e-2}})
+    def candidates() -> list[Finding]:
+        return [finding(ratio=3.0, one_night=True), finding(key=OTHER, ratio=2.0, one_night=True),
+                finding(key=THIRD, ratio=1.9)]
+
+    decided, summary = verdict.remeasured_findings(candidates(), "cuda", settings(pythons={"contender": "c"},
+                                                                                budget=0.4),
+                                                   nights(*BASE), night, fake_measure(measured(None, list(BASE))))
+    assert [(f.key, f.level, f.why) for f in decided] == [
+        (KEY, "noise", "one night beyond the noise, re-measured: refuted (contender side only)"),
+        (OTHER, "regression", "beyond 6 sigma of this machine's noise, not re-measured: beyond the "
+                              "re-measurement's budget of 0 s (contender side only)"),
+        (THIRD, "suspect", "not re-measured: beyond the re-measurement's budget of 0 s")]
+    assert (summary["left_out"], summary["left_out_above_floor"]) == (2, 2)
+    # With both sides, one left out is a suspect: the baseline side could have weighed in.
+    decided, _ = verdict.remeasured_findings(candidates(), "cuda", settings(pythons=BOTH, budget=0.4),
+                                             nights(*BASE), night, fake_measure(measured(BASE, list(BASE))))
+    assert decided[1].level == "suspect"
+
+
 def test_contender_only_reads_the_history_of_this_key_and_signal_skipping_missing_nights():
     history = nights(*BASE, None) + nights(5000.0, key=OTHER) + nights(5000.0, signal="gpu")
     found = verdict.decide(finding(), measured(None, list(BASE)), history, settings(pythons={"contender": "c"}))

@@ -273,6 +273,10 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
         call_on_night(finding, failed)
     for finding in left_out:
         finding.why = (f"{finding.why}; " if finding.common else "") + not_measured_why(finding, settings, failed)
+        if schema.BASELINE not in settings.pythons and finding.one_night and not failed:
+            # Contender side only, the re-measurement can refute a one-night call, never weigh it: left out,
+            # it stands, as it would with no re-measurement at all (``decide``'s undecided one).
+            finding.level, finding.why = "regression", f"{ONE_NIGHT_CALL}, {finding.why} (contender side only)"
     decided = [group[0] if all(f in left_out or f in called for f in group) else
                decide_together(group, why, left_out, measured, history, settings)
                for group, why in zip(groups, whys) if group[0] not in short_left_out]
