@@ -29,6 +29,8 @@ from lib.remeasure import (
 from lib.suite import schema
 
 SHORT = schema.SHORT_CALL_SECONDS
+# The rounds price both sides: the fake measures below answer for both.
+TWO_SIDES = {"baseline": "b", "contender": "c"}
 
 
 def candidate(config: str = "a", signal: str = "wall", ratio: float = 1.5, klass: str = "GPU-bound",
@@ -251,10 +253,10 @@ def test_signals_of_a_key_in_the_plan():
 # ---------------------------------------------------------------- the plan
 
 
-def fit_boundary(cost: float, processes: int, pace: float, keys: int = 1) -> float:
+def fit_boundary(cost: float, processes: int, pace: float, keys: int = 1, sides: int = 2) -> float:
     """The budget that the workers' start and processes of ``keys`` keys costing ``cost`` fill exactly, as
     the planner reckons it."""
-    return 2 * processes * pace * estimate(PROCESS_SECONDS["cuda"] + cost, keys) + WORKERS_SECONDS["cuda"]
+    return sides * processes * pace * estimate(PROCESS_SECONDS["cuda"] + cost, keys) + WORKERS_SECONDS["cuda"]
 
 
 def estimate(seconds: float, keys: int, device: str = "cuda") -> float:
@@ -287,6 +289,20 @@ def test_a_candidate_fits_a_budget_it_fills_exactly_and_not_one_a_hair_smaller()
                                                         math.nextafter(budget, 0), pace)
         assert (list(plan), left_out, seconds) == ([("a", "causal_bias")], [second],
                                                    estimate(PROCESS_SECONDS["cuda"] + cost, 1))
+
+
+def test_with_the_contender_side_only_the_plan_prices_one_side_and_fits_twice_the_keys():
+    first, second = candidate("a", ratio=3.0), candidate("b", ratio=2.0)
+    night = night_of(first, second)
+    cost = remeasure.key_cost(first, {}, night, "cuda")
+    budget = fit_boundary(2 * cost, 10, 1.0, keys=2, sides=1)
+    assert budget < fit_boundary(2 * cost, 10, 1.0, keys=2)
+    plan, left_out, _ = remeasure.fitted_plan([second, first], night, 10, "cuda", budget, sides=1)
+    assert (list(plan), left_out) == ([("a", "causal_bias"), ("b", "causal_bias")], [])
+    plan, left_out, _ = remeasure.fitted_plan([second, first], night, 10, "cuda", budget)
+    assert (list(plan), left_out) == ([("a", "causal_bias")], [second])
+    assert remeasure.round_seconds(10, 0.5, 2.0, 3.0, sides=1) == 13.0
+    assert remeasure.round_seconds(10, 0.5, 2.0, 3.0) == 23.0
 
 
 def test_the_strongest_candidate_is_taken_even_alone_over_budget_unless_told_otherwise():
@@ -463,7 +479,7 @@ def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monk
         values = {keys[0]: {"contender": {"wall": [1.0] * 10}}}
         return remeasure.Remeasured(values, budget, process_costs(20), dropped=tuple(keys[1:]))
 
-    measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
+    measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 0,
                                                               1000.0, 1.05, slow_remeasure)
     assert [(f.key[1], f.signal) for f in left_out] == [("c1", "wall"), ("c2", "wall"), ("c2", "gpu")]
     assert (count, list(measured.values)) == (1, [("c0", "causal_bias")])
@@ -487,7 +503,7 @@ def test_a_failed_round_raises_with_what_the_rounds_before_it_measured(monkeypat
         return first
 
     with pytest.raises(remeasure.RemeasureError, match="^the contender worker") as raised:
-        remeasure.remeasure_in_rounds(found, night_of(*found), "cuda", {"contender": "c"}, 10, 0, 1000.0, 1.05,
+        remeasure.remeasure_in_rounds(found, night_of(*found), "cuda", TWO_SIDES, 10, 0, 1000.0, 1.05,
                                       measure)
     error = raised.value
     if failing_round == 1:
@@ -542,7 +558,7 @@ def rounds_of(candidates: list[Finding], budget: float, answers: list[tuple[floa
         workers = min(seconds, WORKERS_SECONDS[device])
         return remeasure.Remeasured(values, seconds, process_costs(done), workers)
 
-    result = remeasure.remeasure_in_rounds(candidates, night_of(*candidates), device, {"contender": "c"},
+    result = remeasure.remeasure_in_rounds(candidates, night_of(*candidates), device, TWO_SIDES,
                                            processes, 41, budget, 1.05, measure)
     return calls, result
 
@@ -604,7 +620,7 @@ def test_the_pace_leaves_the_workers_start_out():
         seconds, done = answers.pop(0)
         return remeasure.Remeasured({key: {} for key in plan}, seconds, process_costs(done), workers)
 
-    _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 41, budget,
+    _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 41, budget,
                                                        1.05, measure)
     assert calls == [[("a", "causal_bias")], [("b", "causal_bias")]]
     assert (left_out, count) == ([], 2)
@@ -809,7 +825,7 @@ def test_the_rounds_start_the_workers_once_and_stop_them_after_the_last(monkeypa
 
     torch = {"baseline": "b" * 40, "contender": None}  # each side's night's torch, for its workers to check
     monkeypatch.setattr(remeasure, "Workers", lambda pythons, device, given: seen.append(given) or workers)
-    _, left_out, count = remeasure.remeasure_in_rounds(found, night_of(*found), "cuda", {}, 10, 0, budget, 1.05,
+    _, left_out, count = remeasure.remeasure_in_rounds(found, night_of(*found), "cuda", TWO_SIDES, 10, 0, budget, 1.05,
                                                        measure, torch=torch)
     assert (count, left_out, seen) == (2, [], [torch, (True, False, 1.05), (True, True, 1.05)])
     assert (workers.starts, workers.running, workers.asked) == (
@@ -1023,11 +1039,11 @@ def test_a_round_that_left_out_only_candidates_that_stand_gives_its_undecided_ke
         extras.append(most_extra)
         return remeasure.Remeasured({key: {} for key in plan}, left)  # all it may spend
 
-    _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 41, budget,
+    _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 41, budget,
                                                        1.05, measure)
     assert (extras, left_out, count) == ([noise.MAX_EXTRA_PROCESSES], [found[1]], 1)
     found[1] = dataclasses.replace(found[1], stands=False)  # the same call, one build short of it: measured first
     extras.clear()
-    _, left_out, _ = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 41, budget,
+    _, left_out, _ = remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 41, budget,
                                                    1.05, measure)
     assert (extras, left_out) == ([noise.EXTRA_PROCESSES], [found[0]])

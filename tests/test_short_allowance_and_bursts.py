@@ -17,6 +17,9 @@ from lib.remeasure import DISTURBED_LEVEL, LEVEL_KEYS, PROCESS_SECONDS, WORKERS_
 from lib.report import remeasurement_line
 from lib.suite import schema
 
+# The rounds price both sides: the fake measures here answer for both.
+TWO_SIDES = {"baseline": "b", "contender": "c"}
+
 GRID = "gpu"
 
 
@@ -72,7 +75,7 @@ def test_a_round_with_a_short_candidate_runs_to_the_budget_and_the_allowance_and
     extras: list[int] = []
 
     spent = WORKERS_SECONDS["cuda"] / 2
-    measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
+    measured, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 0,
                                                               budget, 1.05, measure, allowance)
     # Round 1: the strong and the short one, to the budget and the allowance; round 2: the weak one, in what the
     # first left (the workers started, so it fits where the strong one did), to that alone.
@@ -92,12 +95,12 @@ def test_without_an_allowance_a_short_candidate_gets_only_what_the_budget_leaves
         rounds.append((list(plan), seconds))
         return remeasure.Remeasured({key: {} for key in plan}, seconds)  # all it may spend
 
-    _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0, budget,
+    _, left_out, count = remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 0, budget,
                                                        1.05, measure)
     assert (rounds, count, left_out) == ([([("s", "causal_bias")], budget)], 1, found[:2])
     # A budget that fits the short one beside the strong one takes it, allowance or none.
     rounds.clear()
-    _, left_out, _ = remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0,
+    _, left_out, _ = remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 0,
                                                    budget + allowance, 1.05, measure)
     assert (rounds[0], left_out) == (([("s", "causal_bias"), ("g", "causal_bias")], budget + allowance), [found[1]])
 
@@ -289,7 +292,7 @@ def test_a_round_whose_short_candidates_fit_the_budget_runs_to_the_budget_alone(
         seen.append(seconds)
         return remeasure.Remeasured({key: {} for key in plan}, seconds)
 
-    remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0, budget + allowance, 1.05,
+    remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 0, budget + allowance, 1.05,
                                   measure, short_allowance=7.0)
     assert seen[0] == budget + allowance  # the strong and the short one fit it: the allowance stays unspent
 
@@ -385,7 +388,7 @@ def round_budgets(found: list[Finding], night: Night, budget: float, allowance: 
         seen.append(seconds)
         return remeasure.Remeasured({key: {} for key in plan}, seconds)
 
-    remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0, budget, 1.05, measure or spend,
+    remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 0, budget, 1.05, measure or spend,
                                   short_allowance=allowance)
     return seen
 
@@ -428,7 +431,7 @@ def test_a_later_round_plans_without_the_workers_start_at_the_pace_the_first_mea
                                             workers_seconds=spent - 40 * estimate)
             return remeasure.Remeasured({key: {} for key in plan}, seconds)
 
-        remeasure.remeasure_in_rounds(found, night, "cuda", {"contender": "c"}, 10, 0, budget, 1.05, measure,
+        remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 0, budget, 1.05, measure,
                                       short_allowance=1e9)
         return seen
 

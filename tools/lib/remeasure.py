@@ -215,9 +215,10 @@ def heavy_rest(values: dict[str, float | None], signals: tuple[str, ...]) -> flo
 
 def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, device: str, budget: float,
                 pace: float = 1.0, first_round: bool = True,
-                short_allowance: float = 0.0) -> tuple[Plan, list[Finding], float]:
-    """The keys to re-measure, in priority order, as many as ``processes`` a side can measure
-    within ``budget`` seconds; the candidates left out; the estimated seconds a process.
+                short_allowance: float = 0.0, sides: int = 2) -> tuple[Plan, list[Finding], float]:
+    """The keys to re-measure, in priority order, as many as ``processes`` a side of ``sides`` (one where
+    only the contender is measured) can measure within ``budget`` seconds; the candidates left out; the
+    estimated seconds a process.
 
     ``pace``: measured over estimated seconds a process, from an earlier round (1 before any);
     ``first_round``: the workers start within the budget, and the strongest candidate is taken
@@ -234,7 +235,8 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
         keys = len(plan) + (finding.config_mask not in plan)
         limit = budget + (short_allowance if finding.short else 0.0)
         if (plan or not first_round) and (
-                round_seconds(processes, pace, with_child_start(seconds + cost, keys, device), workers) > limit):
+                round_seconds(processes, pace, with_child_start(seconds + cost, keys, device), workers, sides)
+                > limit):
             left_out.append(finding)
             continue
         seconds += cost
@@ -245,10 +247,10 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
     return plan, left_out, with_child_start(seconds, len(plan), device)
 
 
-def round_seconds(processes: int, pace: float, process_seconds: float, workers: float) -> float:
-    """A round's seconds as the plan reckons them: ``processes`` a side of ``process_seconds`` each at ``pace``,
-    and the workers' start where the round starts them (``workers_seconds``)."""
-    return 2 * processes * pace * process_seconds + workers
+def round_seconds(processes: int, pace: float, process_seconds: float, workers: float, sides: int = 2) -> float:
+    """A round's seconds as the plan reckons them: ``processes`` a side of ``sides`` of ``process_seconds`` each
+    at ``pace``, and the workers' start where the round starts them (``workers_seconds``)."""
+    return sides * processes * pace * process_seconds + workers
 
 
 def workers_seconds(device: str, first_round: bool) -> float:
@@ -814,13 +816,14 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
             while pending:
                 left = budget - merged.seconds
                 plan, left_out, estimate = fitted_plan(pending, tonight, processes, device, left, pace,
-                                                       first_round=rounds == 0, short_allowance=short_allowance)
+                                                       first_round=rounds == 0, short_allowance=short_allowance,
+                                                       sides=len(pythons))
                 if not plan:
                     break
                 # A round runs into the allowance only where a short candidate planned needs it; its processes
                 # after the last look and its pace may then spend it on any key of the round (docs/noise.md).
                 shorts = any(finding.short and finding not in left_out for finding in pending)
-                planned = round_seconds(processes, pace, estimate, workers_seconds(device, rounds == 0))
+                planned = round_seconds(processes, pace, estimate, workers_seconds(device, rounds == 0), len(pythons))
                 measured = measure(plan, workers, device, processes, seed + rounds,
                                    left + (short_allowance if shorts and planned > left else 0.0), factor,
                                    EXTRA_PROCESSES if needs_measuring(left_out) else MAX_EXTRA_PROCESSES)
