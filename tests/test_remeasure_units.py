@@ -943,6 +943,16 @@ def test_no_more_processes_past_the_budget_and_none_counted_as_extended():
     assert (measured.processes, measured.extended) == (20, ())
 
 
+def test_with_an_odd_number_a_side_no_more_processes_past_the_budget_either():
+    """9 a side end the order within a block (ABBA cut to AB): the processes after the last look start blocks
+    of their own, and the budget is asked before the first of them as before any other block."""
+    measured = remeasure.remeasure(plan_of("near"), FakeWorkers(near_then_clear), "cpu", 9, 0, 0.0, 1.05)
+    assert (measured.processes, measured.extended) == (18, ())
+    assert remeasure.stop_before(18, 2, 20.0, 18.0, 19.0, position=0)
+    assert not remeasure.stop_before(18, 2, 20.0, 18.0, 19.0)  # 18 is no block's start of the first order
+    assert not remeasure.stop_before(20, 2, 30.0, 20.0, 19.0, position=2)
+
+
 def test_a_signal_without_values_on_a_side_is_never_undecided():
     base = [100.0 + n for n in range(10)]
     near = [v + 7.0 for v in base]

@@ -617,7 +617,7 @@ class _Round:
         that their keys are decided once, over all their processes."""
         for position, side in enumerate(order):
             index, elapsed = self.processes, time.perf_counter() - self.started
-            if stop_before(index, len(self.running), elapsed, self.process_seconds, self.budget):
+            if stop_before(index, len(self.running), elapsed, self.process_seconds, self.budget, position):
                 return False
             if looks and self.looking and looks_early(index):
                 disturbed = disturbed_processes(self.values)
@@ -773,11 +773,14 @@ def extra_processes(seconds_left: float, process_seconds: float, processes: int,
     return min(most, max(EXTRA_PROCESSES, blocks * BLOCK // len(SIDES)))
 
 
-def stop_before(index: int, sides: int, elapsed: float, process_seconds: float, budget_seconds: float) -> bool:
+def stop_before(index: int, sides: int, elapsed: float, process_seconds: float, budget_seconds: float,
+                position: int | None = None) -> bool:
     """Whether the process at ``index`` is not started: at a block's start, where the block would end past
     the budget at the pace so far, and only once each side has enough processes to confirm a slowdown
-    (fewer would spend the budget on values that can only refute)."""
-    if index % BLOCK or not enough_to_confirm(index, sides):
+    (fewer would spend the budget on values that can only refute). ``position``: its place in the order
+    being run (``index`` by default), whose blocks start at 0: the processes after the last look start
+    blocks of their own wherever the first order ended (an odd number a side ends it within a block)."""
+    if (index if position is None else position) % BLOCK or not enough_to_confirm(index, sides):
         return False
     return elapsed + BLOCK * process_seconds / index > budget_seconds
 
