@@ -1329,6 +1329,23 @@ def test_a_grid_the_last_night_lacked_or_one_tonight_adds_is_no_broken_night():
     assert verdict.unmeasured(history, night_of("c", "gpu", "cpu")) is None
 
 
+def test_a_broken_night_of_the_cpu_grid_does_not_refuse_the_repaired_gpu_night_after_it():
+    """A night recorded on the CPU grid (no CUDA seen) was refused when it was tonight's; the next GPU night
+    is judged against the GPU night before it, the broken ones set aside and named."""
+    history = [night_of("a", "gpu"), night_of("b", "cpu"), night_of("d", "cpu")]
+    kept, lines = verdict.after_broken_nights(history, night_of("c", "gpu"))
+    assert kept == history[:1]
+    assert lines == [f"set aside: the night of {c * 8} measured none of tonight's grids, which the nights before "
+                     "it measured (a broken night)" for c in "bd"]
+    assert verdict.unmeasured(kept, night_of("c", "gpu")) is None
+    # Tonight the broken one (only the CPU grid after GPU nights): nothing set aside, tonight refused.
+    gpu_nights = [night_of("a", "gpu"), night_of("b", "gpu")]
+    assert verdict.after_broken_nights(gpu_nights, night_of("c", "cpu")) == (gpu_nights, [])
+    # A machine that measures the CPU grid from now on: its second CPU night is judged against the first.
+    moved = gpu_nights + [night_of("d", "cpu")]
+    assert verdict.after_broken_nights(moved, night_of("c", "cpu")) == (moved, [])
+
+
 def test_the_values_left_out_tonight_are_named_with_why():
     """Measured in part (with what failed) first, then those of a benchmark whose version changed tonight."""
     first, second = ("cpu", "a", "materialized"), ("cpu", "b", "causal_bias")

@@ -481,6 +481,20 @@ class NightNotMeasured(Exception):
     """Tonight has no measured result of a grid the last night measured: a broken night (exit 3), not judged."""
 
 
+def after_broken_nights(history: list[Night], tonight: Night) -> tuple[list[Night], list[str]]:
+    """The history without its last nights that share no grid with tonight where a night before them does:
+    nights refused as broken when they were tonight's (the recorder saw no CUDA and measured the CPU grid),
+    each set aside with a line, so that a repaired night is judged against the last night like it."""
+    grids = {key[0] for key in tonight.values}
+    last = len(history)
+    while last and not grids & {key[0] for key in history[last - 1].values}:
+        last -= 1
+    if last in (0, len(history)):  # no night like tonight's before them: tonight is the one to refuse
+        return history, []
+    return history[:last], [f"set aside: the night of {commit_of(night)} measured none of tonight's grids, which "
+                            "the nights before it measured (a broken night)" for night in history[last:]]
+
+
 def unmeasured(history: list[Night], tonight: Night) -> None:
     """Raise NightNotMeasured where tonight measured nothing of a grid the history's last night measured (its every
     result failed, or the recorder saw no CUDA and measured the CPU grid): no result compared would read as a
@@ -540,6 +554,10 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
         print(line, file=sys.stderr)
     if not history:
         raise NoBaseline(set_aside)
+    history, broken = after_broken_nights(history, tonight)
+    for line in broken:
+        print(line, file=sys.stderr)
+    set_aside += broken
     unmeasured(history, tonight)
     history, new_series = in_tonights_series(history, tonight)
     classes = result_classes(history, tonight)
