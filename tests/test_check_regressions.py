@@ -14,6 +14,7 @@ from conftest import contender_environment, make_standin_repo, process_costs, ru
 from lib import noise, remeasure
 from lib.findings import Finding
 from lib.nights import Night
+from lib.results import report_findings
 from lib.suite import schema
 from results_factory import write_run
 
@@ -202,6 +203,21 @@ def test_a_forward_that_starts_syncing_is_a_regression_not_a_broken_tool(tmp_pat
                                                  "exact count changed")]
     assert (f"| {CONFIGS[1]} | causal_bias | syncs    | launch-bound | 0           | 1         | inf     |"
             in check("--results-dir", str(results)).stdout)
+
+
+def test_a_count_suspect_kept_with_record_verdict_is_a_regression_when_it_stays_up(tmp_path):
+    rng = random.Random(3)
+    results = tmp_path / "results"
+    for night, ops in enumerate((85.0, 86.0, 85.0, 87.0, 87.0)):
+        write_night(results, night, *nightly_noise(rng, night), counts={(1, "causal_bias", "aten_ops"): ops})
+        if night >= 3:
+            code, report = run_check(results)
+            counted = [(f["level"], f["reference"], f["contender"], f["why"]) for f in report_findings(report)
+                       if f["signal"] == "aten_ops"]
+            assert (code, counted) == ((0, [("suspect", 85.0, 87.0, "this count took 2 values in the history")])
+                                       if night == 3 else
+                                       (1, [("regression", 85.0, 87.0,
+                                             "persisted: a suspect last night, still as high tonight")]))
 
 
 def a_gpu_time_half_as_long_again(results: Path, counts: dict | None = None, versions: dict | None = None) -> str:

@@ -395,6 +395,25 @@ def test_a_count_that_moved_in_the_history_is_a_suspect_naming_how_many_values()
     assert (found.level, found.why) == ("suspect", "this count took 2 values in the history")
 
 
+def test_a_count_kept_as_a_suspect_that_stayed_up_is_a_regression_the_next_night():
+    """A count that moved in the history (a regression and its fix) makes a new rise a suspect; kept with
+    --record-verdict, it persists as a time's suspect does, or it would vanish once last night has it too."""
+    history = count_nights(85.0, 85.0, 86.0, 85.0, 85.0)
+    (suspect,) = verdict.count_findings(history, count_nights(87.0)[0], {KEY: KLASS})
+    assert (suspect.level, suspect.reference, suspect.contender) == ("suspect", 85.0, 87.0)
+    kept = {(*KEY, "aten_ops"): suspect.as_dict()}
+    tonight = count_nights(87.0)[0]
+    (found,) = verdict.count_findings(history + [tonight], count_nights(87.0)[0], {KEY: KLASS}, kept)
+    assert (found.level, found.reference, found.contender, found.why) == (
+        "regression", 85.0, 87.0, "persisted: a suspect last night, still as high tonight")
+    (found,) = verdict.count_findings(history + [tonight], count_nights(88.0)[0], {KEY: KLASS}, kept)
+    assert (found.level, found.contender) == ("regression", 88.0)
+    # Back down: no persistence (the fall is noise); without a kept suspect, an unchanged count is nothing.
+    (found,) = verdict.count_findings(history + [tonight], count_nights(85.0)[0], {KEY: KLASS}, kept)
+    assert found.level == "noise"
+    assert verdict.count_findings(history + [tonight], count_nights(87.0)[0], {KEY: KLASS}) == []
+
+
 def test_a_count_that_fell_is_noise():
     (found,) = verdict.count_findings(count_nights(85.0, 85.0), count_nights(84.0)[0], {KEY: KLASS})
     assert (found.level, found.why) == ("noise", "fewer: exact count changed")

@@ -223,13 +223,20 @@ def class_move_findings(history: list[Night], tonight: Night, model: noise.Noise
     return findings
 
 
-def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]) -> list[Finding]:
+def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str],
+                   suspects_before: dict[tuple, dict] | None = None) -> list[Finding]:
     """Counts that changed since the last night that has them (one it failed to count is passed over):
-    regression where the history held them constant."""
+    regression where the history held them constant; a count kept as a suspect last night that stayed
+    up is a regression (persisted), as a time is."""
     findings = []
     for key, values in tonight.values.items():
         for count in schema.COUNT_FIGURES:
             now = values.get(count)
+            kept = (suspects_before or {}).get((*key, count))
+            if now is not None and kept and kept["reference"] < kept["contender"] <= now:
+                findings.append(Finding("regression", key, count, kept["reference"], now, classes[key], 1.0,
+                                        "persisted: a suspect last night, still as high tonight"))
+                continue
             before = next((v for night in reversed(history) if (v := night.value(key, count)) is not None), None)
             if now is None or before is None or now == before:
                 continue
@@ -587,7 +594,8 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
         device = schema.GRIDS_BY_NAME[candidates[0].key[0]].device
         decided, summary = remeasured_findings(candidates, device, settings, history, tonight, measure)
         findings += decided
-    findings += count_findings(history, tonight, night.classes)
+    findings += count_findings(history, tonight, night.classes,
+                               previous_suspects(store, machine, night.baseline.commit_hash))
     baseline = night.baseline
     names = changed_names(store, machine, baseline, contender, findings)
     findings.sort(key=lambda f: (ORDER[f.level], -f.relative))
