@@ -953,6 +953,28 @@ def test_with_an_odd_number_a_side_no_more_processes_past_the_budget_either():
     assert not remeasure.stop_before(20, 2, 30.0, 20.0, 19.0, position=2)
 
 
+def test_a_key_confirmed_at_the_last_look_is_decided_without_the_burst_the_look_left_out():
+    """T's baseline process 0 ran in a burst (the other keys 1.16x there): the last look leaves it out and
+    confirms T, so T gets no more processes. The other keys' processes after the look move their medians and
+    the burst's level to 1.149, under DISTURBED_LEVEL: decided over the final values, T would come back
+    undecided (p = 1.5e-3), a suspect with no more processes. It is decided as the look saw it."""
+    others_base = [100, 96, 104, 98, 102, 95, 105, 99, 101, 97]
+    others_contender = [101, 95, 106, 97, 103, 94, 104, 100, 102, 98]
+
+    def wall(side: str, n: int, config: str) -> float:
+        if config == "T":  # baseline 200, 100, ..., 108; contender 110, ..., 119
+            return 110.0 + n if side == "contender" else (200.0 if n == 0 else 99.0 + n)
+        if n >= 10:  # after the last look: the host 3% slower
+            return 103.0 * (1.05 if side == "contender" else 1.0)
+        return others_base[n] * (1.16 if n == 0 else 1.0) if side == "baseline" else 1.05 * others_contender[n]
+
+    measured = remeasure.remeasure(plan_of("T", "O1", "O2", "O3"), FakeWorkers(wall), "cpu", 10, 0, 1e9, 1.05)
+    assert measured.extended == tuple((key, "causal_bias") for key in ("O1", "O2", "O3"))
+    assert measured.disturbed[("T", "causal_bias")] == {"baseline": (0,)}
+    baseline, contender, _ = measured.decided(("T", "causal_bias"), "wall")
+    assert (len(baseline), len(contender), noise.decide(baseline, contender, 1.05).outcome) == (9, 10, "confirmed")
+
+
 def test_a_signal_without_values_on_a_side_is_never_undecided():
     base = [100.0 + n for n in range(10)]
     near = [v + 7.0 for v in base]

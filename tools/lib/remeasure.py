@@ -38,7 +38,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from lib.bytecode import child_environment
 from lib.findings import Finding
@@ -549,7 +549,7 @@ def remeasure(plan: Plan, workers: Workers, device: str, processes_per_side: int
         run.extended = open_keys if run.processes > before else []
     kept = {key: sides for key, sides in run.values.items() if key not in run.dropped}
     return Remeasured(kept, time.perf_counter() - started, tuple(run.costs), workers_seconds, tuple(run.dropped),
-                      tuple(run.set_aside), tuple(run.extended), disturbed_processes(kept))
+                      tuple(run.set_aside), tuple(run.extended), run.disturbed(kept))
 
 
 @dataclasses.dataclass
@@ -568,6 +568,9 @@ class _Round:
     set_aside: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     extended: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     costs: list[ProcessCost] = dataclasses.field(default_factory=list)
+    # The processes left out as bursts when the last look decided (``undecided``): what a key not extended after
+    # it is decided with, so that the verdict says what the look saw.
+    looked: Disturbed | None = None
 
     def __post_init__(self) -> None:
         self.values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
@@ -660,9 +663,17 @@ class _Round:
         """The active keys of which a signal is still undecided; none without looks."""
         if not self.looking:
             return []
-        disturbed = disturbed_processes(self.values)
+        disturbed = self.looked = disturbed_processes(self.values)
         return [key for key in self.active
                 if any(self.says(undecided, key, signal, disturbed) for signal in self.plan[key].signals)]
+
+    def disturbed(self, kept: Iterable[tuple[str, str]]) -> Disturbed:
+        """The burst processes each of ``kept`` is decided without: as the last look left them out, where there
+        was one and the key got no processes after it; else over every key's values (the dropped ones' too, as
+        the looks took them)."""
+        now = disturbed_processes(self.values)
+        chosen = {key: (now if self.looked is None or key in self.extended else self.looked).get(key) for key in kept}
+        return {key: left for key, left in chosen.items() if left}
 
     def says(self, rule: Callable[[list[float], list[float], float], bool], key: tuple[str, str], signal: str,
              disturbed: Disturbed) -> bool:
