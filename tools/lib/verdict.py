@@ -142,10 +142,9 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
                            "persisted: a suspect last night, still slower tonight", move=held), False
         if before and math.isinf(suspect_before["bar"]) and now / before / held >= settings.factor:
             # Kept before the history had a spread: its step now sits in the reference and in the
-            # model's spread, so only the night before it still shows it. Re-measured where that is
-            # configured; else listed, never called.
-            if settings.pythons is not None:
-                return Finding("suspect", key, signal, before, now, klass, floor, "candidate", move=held), True
+            # model's spread, so only the night before it still shows it. Listed, never called, and not
+            # re-measured: the baseline side runs last night's build, the suspect's own, with the step in it
+            # (a persisting step would be refuted as noise, and the suspect lost).
             return Finding("suspect", key, signal, before, now, klass, floor,
                            f"a suspect last night too, still {now / before / held:.2f}x the night before it; the "
                            f"history is too short to call it: the noise model needs {noise.NIGHTS_TO_CALL} "
