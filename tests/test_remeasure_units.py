@@ -975,6 +975,30 @@ def test_a_key_confirmed_at_the_last_look_is_decided_without_the_burst_the_look_
     assert (len(baseline), len(contender), noise.decide(baseline, contender, 1.05).outcome) == (9, 10, "confirmed")
 
 
+def test_the_pace_prices_each_process_for_the_keys_it_measured():
+    """12 processes of three keys, then 8 of one (two refuted at the look at 6 a side), each as long as the
+    model says: the pace is 1. Priced at the plan's three-key estimate, the 8 looked fast and the pace came out
+    0.94, and the next round planned more than its budget held."""
+    def cost(keys: int) -> remeasure.ProcessCost:
+        shaped = remeasure.ProcessCost("baseline", "cuda", keys, keys, keys * 0.01, 0.0, 0.0, {"heavy_rest": 0.0})
+        return dataclasses.replace(shaped, seconds=remeasure.modelled_seconds(shaped))
+
+    costs = (cost(3),) * 12 + (cost(1),) * 8
+    assert remeasure.modelled_seconds(cost(1)) == pytest.approx(remeasure.with_child_start(
+        PROCESS_SECONDS["cuda"] + remeasure.KEY_SECONDS["cuda"] + remeasure.VISIT_SECONDS + 2 * 0.01, 1, "cuda"),
+        rel=1e-12)
+    three_keys = costs[0].seconds
+    measured = remeasure.Remeasured({}, sum(c.seconds for c in costs) + 3.0, costs, 3.0)
+    assert remeasure.measured_pace(measured, three_keys) == pytest.approx(1.0, rel=1e-12)
+    one_key = costs[-1].seconds
+    old = (measured.seconds - measured.workers_seconds) / measured.processes / three_keys
+    assert old == pytest.approx((12 * three_keys + 8 * one_key) / 20 / three_keys, rel=1e-12) == pytest.approx(
+        0.941, abs=1e-3)
+    # A process that records no keys (a fake's) is priced at the plan's estimate.
+    unrecorded = remeasure.Remeasured({}, 20 * 2.0, process_costs(20, 2.0))
+    assert remeasure.measured_pace(unrecorded, 1.0) == 2.0
+
+
 def test_a_signal_without_values_on_a_side_is_never_undecided():
     base = [100.0 + n for n in range(10)]
     near = [v + 7.0 for v in base]

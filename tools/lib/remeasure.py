@@ -441,6 +441,24 @@ class ProcessCost:
     gpu_block_seconds: float = 0.0  # their blocks' seconds (GPU_TIME_BLOCKS each, at the times it took)
 
 
+def modelled_seconds(cost: ProcessCost) -> float:
+    """The cost model's estimate of one process from what it measured (``key_cost`` over its keys, with its
+    heavy keys' rests as they ran, and ``with_child_start``)."""
+    seconds = (PROCESS_SECONDS[cost.device] + KEY_SECONDS[cost.device] * cost.keys + VISIT_SECONDS * cost.visits
+               + WALL_CALLS * cost.call_seconds + GPU_KEY_SECONDS * cost.gpu_times + cost.gpu_block_seconds
+               + GPU_CALLS * cost.gpu_seconds + cost.phases.get("heavy_rest", 0.0))
+    return with_child_start(seconds, cost.keys, cost.device)
+
+
+def measured_pace(measured: Remeasured, estimate: float) -> float:
+    """A round's measured over estimated seconds, each process priced for the keys it measured: after keys
+    refuted early or dropped the later processes measure fewer, and pricing each at the plan's ``estimate``
+    made the next round plan as if processes ran faster than the model. One that records no keys is priced at
+    ``estimate``."""
+    modelled = sum(modelled_seconds(cost) if cost.keys else estimate for cost in measured.costs)
+    return (measured.seconds - measured.workers_seconds) / modelled
+
+
 def phase_totals(costs: tuple[ProcessCost, ...], workers_seconds: float = 0.0) -> dict[str, float]:
     """Seconds over ``costs``' processes per worker phase (schema.WORKER_PHASES) and "process" (each from its
     request to its answer: the fork, the exit and the pipes are the difference), and "workers" where they
@@ -843,7 +861,7 @@ def remeasure_in_rounds(candidates: list[Finding], tonight: Night, device: str, 
                                    EXTRA_PROCESSES if needs_measuring(left_out) else MAX_EXTRA_PROCESSES)
                 merged = merged.merged(measured)
                 if measured.processes:
-                    pace = (measured.seconds - measured.workers_seconds) / measured.processes / estimate
+                    pace = measured_pace(measured, estimate)
                 pending = [f for f in pending if f in left_out or f.config_mask in measured.dropped]
                 rounds += 1
     except RemeasureError as error:
