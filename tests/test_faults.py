@@ -440,18 +440,35 @@ def test_a_night_that_measured_nothing_of_the_last_nights_grid_is_a_broken_night
     assert completed.stdout == ""
 
 
-def run_into_a_closed_pipe(script: str, *args: str, buffered: bool, stderr_too: bool = False) -> int:
+def run_into_a_closed_pipe(script: str, *args: str, buffered: bool, stderr_too: bool = False,
+                           home: Path | None = None) -> int:
     """A tool's exit code where its reader has gone before it printed (a dead log collector, ``| head``): its
     stdout (and ``stderr_too``, as ``2>&1`` into that collector) a pipe with no reader, block-buffered as a pipe
     is unless PYTHONUNBUFFERED says otherwise (``buffered``)."""
     read, write = os.pipe()
     os.close(read)
     env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED" or not buffered}
+    env |= {"HOME": str(home)} if home else {}
     try:
         return subprocess.run([sys.executable, str(TOOLS / script), *args], stdout=write, env=env,
                               stderr=write if stderr_too else subprocess.DEVNULL).returncode
     finally:
         os.close(write)
+
+
+@pytest.mark.parametrize("stderr_too", [False, True])
+def test_a_night_whose_reader_has_gone_is_recorded_all_the_same(tmp_path, stderr_too):
+    """asv printed onto the tool's own descriptor: its first line into a closed pipe killed it, before it
+    measured anything, and the record exited 2 with no night."""
+    (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
+    (tmp_path / "home").mkdir()
+    code = run_into_a_closed_pipe("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit",
+                                  commit, "--results-dir", str(tmp_path / "results"), "--machine", "ci",
+                                  buffered=True, stderr_too=stderr_too, home=tmp_path / "home")
+    assert code == 0
+    assert (tmp_path / "results" / "ci" / f"{commit}.night").is_file()
+    night = [p for p in (tmp_path / "results" / "ci").glob("*.json") if p.name != "machine.json"]
+    assert len(night) == 1 and json.loads(night[0].read_text())["commit_hash"] == commit
 
 
 def nights_with_a_count_regression(results: Path) -> Path:

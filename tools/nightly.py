@@ -36,9 +36,13 @@ def from_here(path: str) -> str:
 
 
 def step(*command: str) -> int:
-    """One step, under the supervisor: killing the nightly (kill -9 included) ends the step and all under it."""
+    """One step, under the supervisor: killing the nightly (kill -9 included) ends the step and all under it.
+    Its output passes through ours: where our reader has gone, the output is lost, not the step."""
     print(f"+ {' '.join(command)}", flush=True)
-    return subprocess.run(supervised(list(command)), cwd=REPO_ROOT).returncode
+    with subprocess.Popen(supervised(list(command)), cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True) as process:
+        for line in process.stdout or ():
+            print(line, end="", flush=True)
+    return process.returncode
 
 
 def build_parser() -> argparse.ArgumentParser:

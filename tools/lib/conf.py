@@ -177,15 +177,15 @@ def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,), lines: list[str
     with private_machine_file(conf.parent) as machines:
         command = supervised([sys.executable, "-c", ASV_MAIN, *args, "--config", str(conf)])
         env = {**child_environment(), "ATTENTION_BIAS_ASV_MACHINE_FILE": str(machines)}
-        if lines is None:
-            returncode = subprocess.run(command, cwd=REPO_ROOT, env=env).returncode
-        else:
-            with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  cwd=REPO_ROOT, env=env) as process:
-                for line in process.stdout or ():
-                    print(line, end="", flush=True)
+        # Through our stdout, never onto our file descriptor: where its reader has gone (cli.LosableOutput) we
+        # lose the output and asv goes on; on the descriptor asv died at its first line and the night with it.
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=None if lines is None else subprocess.STDOUT,
+                              text=True, cwd=REPO_ROOT, env=env) as process:
+            for line in process.stdout or ():
+                print(line, end="", flush=True)
+                if lines is not None:
                     lines.append(line.rstrip("\n"))
-            returncode = process.returncode
+        returncode = process.returncode
     if returncode not in allowed:
         if returncode < 0 or returncode > SIGNALLED:  # the supervisor's -N, or its command's 128 + N
             raise AsvEnded(f"asv {args[0]} was ended by signal {abs(returncode) % SIGNALLED} (killed, or out of "
