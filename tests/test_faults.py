@@ -189,6 +189,34 @@ def test_a_nightly_whose_record_fails_is_a_broken_job_never_a_regression(tmp_pat
     assert not (tmp_path / "report.md").exists()
 
 
+@pytest.mark.parametrize("factor", ["0", "0.5", "1", "nan", "inf"])
+def test_a_factor_at_or_under_1_is_a_user_error_in_every_tool_that_takes_one(tmp_path, factor):
+    """asv compare's test is a < b / factor: at 0 it divided by zero (exit 3), under 1 it flagged identical
+    results, nan flagged nothing (exit 0). The nightly refuses it before it records a night."""
+    results = str(two_nights(tmp_path))
+    said = f"error: --factor must be a finite number above 1, not {float(factor)}"
+    assert_one_line(run_tool("noise_report.py", BASE[:8], NEW[:8], "--results-dir", results, "--factor", factor),
+                    2, said)
+    assert_one_line(run_tool("check_regressions.py", "--results-dir", results, "--factor", factor), 2, said)
+    nightly = run_tool("nightly.py", "--machine", "ci", "--python", str(tmp_path / "no-python"), "--factor", factor,
+                       "--report", str(tmp_path / "report.md"))
+    assert_one_line(nightly, 2, said)
+    assert "+ " not in nightly.stdout  # no step ran
+
+
+def test_a_commit_file_or_report_that_cannot_be_written_is_refused_before_the_night(tmp_path):
+    (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
+    missing = tmp_path / "no-such-folder" / "commit"
+    completed = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
+                         "--results-dir", str(tmp_path / "results"), "--machine", "ci", "--commit-file", str(missing),
+                         env={"HOME": str(tmp_path)})
+    assert_one_line(completed, 2, f"error: cannot write {missing}: no folder {missing.parent}")
+    assert not (tmp_path / "results").exists()
+    nightly = run_tool("nightly.py", "--machine", "ci", "--python", str(tmp_path / "no-python"),
+                       "--report", str(missing))
+    assert_one_line(nightly, 2, f"error: cannot write {missing}: no folder {missing.parent}")
+
+
 def processes_with(variable: str, prefix: str) -> list[int]:
     """The processes whose environment holds ``variable`` with a value under ``prefix``: a record's asv and
     every child of it (the night's side files go to a staging folder of a name of its own)."""

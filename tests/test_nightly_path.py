@@ -573,6 +573,7 @@ def test_without_a_pytorch_clone_the_record_takes_only_a_new_commit(monkeypatch)
 def test_paths_given_from_the_callers_folder_reach_the_steps_that_run_from_the_repository(monkeypatch, tmp_path):
     """The steps run from the repository's root (asv's plugin): relative paths are made absolute first."""
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()  # the report's folder is checked before the night
     code, ran = run_nightly(monkeypatch, {}, "--python", "env/bin/python", "--report", "out/r.md",
                             "--torch-repo", "torch", "--baseline-python", "python3")
     record, _, _, check = ran

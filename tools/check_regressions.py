@@ -41,7 +41,15 @@ import math
 import sys
 from pathlib import Path
 
-from lib.cli import ToolError, add_results_arguments, importing, run_tool, writable_folder, write_report
+from lib.cli import (
+    ToolError,
+    add_results_arguments,
+    checked_factor,
+    importing,
+    run_tool,
+    writable_folder,
+    write_report,
+)
 
 with importing():
     from lib import noise, report, verdict
@@ -94,8 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def validated(args: argparse.Namespace) -> None:
     """Every number and combination checked before any night is read."""
-    if not (math.isfinite(args.factor) and args.factor > 1.0):
-        raise ToolError(f"--factor must be a finite number above 1, not {args.factor}")
+    checked_factor(args.factor)
     for name, least, most in (("history", 1, 10_000), ("window", 1, 10_000),
                               ("processes", noise.PROCESSES_TO_CONFIRM, 1_000)):
         if not least <= getattr(args, name) <= most:

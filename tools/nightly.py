@@ -20,7 +20,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lib.cli import FINDING, SUCCESS, TOOL_FAILED, USER_ERROR, importing, machine_name, run_tool
+from lib.cli import (
+    FINDING,
+    SUCCESS,
+    TOOL_FAILED,
+    USER_ERROR,
+    checked_factor,
+    importing,
+    machine_name,
+    run_tool,
+    writable_folder,
+)
 
 with importing():
     from lib.conf import derived_conf, read_conf
@@ -51,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--python", default=sys.executable, help="the Python whose torch is benchmarked")
     parser.add_argument("--torch-repo", type=Path, help="a PyTorch clone: record at torch's own commit")
     parser.add_argument("--report", type=Path, default=REPO_ROOT / "nightly-report.md")
-    parser.add_argument("--factor", help="passed to check_regressions.py")
+    parser.add_argument("--factor", type=float, help="passed to check_regressions.py")
     parser.add_argument("--baseline-python", help="passed to check_regressions.py: last night's torch, kept")
     parser.add_argument("--calibration", nargs=2, metavar=("A", "B"), help="passed to check_regressions.py")
     return parser
@@ -59,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.factor is not None:  # the check's, checked before the night is recorded
+        checked_factor(args.factor)
+    writable_folder(args.report.absolute())
     args.python, args.report = from_here(args.python), args.report.absolute()
     if args.baseline_python:
         args.baseline_python = from_here(args.baseline_python)
@@ -96,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         check += ["--html-dir", html]
     if args.baseline_python:
         check += ["--baseline-python", args.baseline_python]
-    if args.factor:
-        check += ["--factor", args.factor]
+    if args.factor is not None:
+        check += ["--factor", repr(args.factor)]
     if args.calibration:
         check += ["--calibration", *args.calibration]
     code = step(*check)

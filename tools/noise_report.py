@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 
-from lib.cli import ToolError, add_format_argument, add_results_arguments, importing, run_tool
+from lib.cli import ToolError, add_format_argument, add_results_arguments, checked_factor, importing, run_tool
 
 with importing():
     import numpy as np
@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    checked_factor(args.factor)
     store, machine = open_machine(args)
     run_a, run_b = store.choose_run(machine, args.a), store.choose_run(machine, args.b)
     if run_a.path == run_b.path:

@@ -40,6 +40,8 @@ from lib.cli import (
     one_line,
     read_json_object,
     run_tool,
+    writable_folder,
+    write_report,
     write_whole,
 )
 
@@ -276,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.commit_file:  # checked before the night, not after it has landed
+        writable_folder(args.commit_file)
     torch_info = probe_torch(args.python)
     grid_name = args.grid if args.grid != "auto" else ("gpu" if torch_info["cuda"] else "cpu")
     grid = schema.GRIDS_BY_NAME[grid_name]
@@ -312,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         raise nothing_measured(grid, commit, kept)
     if args.commit_file:
-        write_whole(args.commit_file, commit + "\n")
+        write_report(args.commit_file, commit + "\n")
     device = torch_info["device"] or "CPU"
     print(f"\nRecorded the {grid.name.upper()} grid's night on machine {args.machine!r} ({device})"
           f" in {conf['results_dir']}")

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import sys
@@ -136,6 +137,13 @@ def run_tool(main: Callable[[list[str] | None], int], argv: list[str] | None = N
         sys.stdout.flush()
         sys.stderr.flush()
         sys.stdout, sys.stderr = streams
+
+
+def checked_factor(factor: float) -> float:
+    """A slowdown factor as the tools take it (asv compare's too): a finite number above 1."""
+    if not (math.isfinite(factor) and factor > 1.0):
+        raise ToolError(f"--factor must be a finite number above 1, not {factor}")
+    return factor
 
 
 def writable_folder(path: Path) -> None:
