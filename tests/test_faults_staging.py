@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -140,3 +142,25 @@ def test_the_nights_side_files_are_written_whole_or_not_at_all(tmp_path):
     assert path.read_text() == '{"seconds": 1.0}' and [p.name for p in tmp_path.iterdir()] == ["commit.night"]
     write_whole(path, '{"seconds": 2.0}')
     assert json.loads(path.read_text()) == {"seconds": 2.0}
+
+
+def test_a_results_folder_on_another_filesystem_gets_its_night_whole(damaging_record, monkeypatch):
+    """A results folder that is a mount point: renaming from the staging folder beside it fails (EXDEV), and
+    every night was lost. Each file is copied beside its place and renamed there."""
+    import record_run
+
+    renamed = os.replace
+
+    def across_filesystems(source, destination) -> None:
+        if Path(source).parent.parent != Path(destination).parent.parent:  # staging -> results: another disk
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        renamed(source, destination)
+
+    monkeypatch.setattr(record_run.os, "replace", across_filesystems)
+    assert damaging_record["run"](lambda machine_dir, commit: None) == 0
+    landed = sorted(p.name for p in damaging_record["machine_dir"].iterdir()
+                    if damaging_record["commit"] in p.name or p.name.startswith(damaging_record["commit"][:8]))
+    commit = damaging_record["commit"]
+    assert [name for name in landed if not name.endswith(".json")] == [f"{commit}.dispatch", f"{commit}.night"]
+    assert len([name for name in landed if name.endswith(".json")]) == 1
+    assert not [p for p in damaging_record["machine_dir"].iterdir() if record_run.STAGING in p.name]

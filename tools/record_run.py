@@ -139,9 +139,10 @@ STAGING = ".staging-"
 
 @contextlib.contextmanager
 def staging_folder(results_dir: Path, machine: str) -> Iterator[Path]:
-    """A folder beside the results folder (same filesystem, outside the tree asv publish walks) that asv
-    writes into; removed afterwards. Under the machine's lock: a staging folder of this machine left
-    by a record killed earlier is this project's own and goes."""
+    """A folder beside the results folder (outside the tree asv publish walks; the same filesystem but where
+    the results folder is a mount point: ``moved``) that asv writes into; removed afterwards. Under the
+    machine's lock: a staging folder of this machine left by a record killed earlier is this project's own
+    and goes."""
     prefix = f".{results_dir.name}.{machine}{STAGING}"
     for stale in results_dir.parent.glob(f"{prefix}*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -198,11 +199,26 @@ def land(staging: Path, results_dir: Path, machine: str) -> None:
     for path in shared + sides + runs:
         held_back = night_lost and path.suffix != ".json"  # the side files of a night that did not land
         if path not in damaged and not held_back:
-            os.replace(path, results_dir / path.relative_to(staging))
+            moved(path, results_dir / path.relative_to(staging))
     if damaged:
         names = ", ".join(str(path.relative_to(staging)) for path in damaged)
         raise StagingError(f"left out of {results_dir}, does not parse: {names}"
                            + ("; the night's side files held back with it" if night_lost else ""))
+
+
+def moved(source: Path, destination: Path) -> None:
+    """``source`` renamed onto ``destination`` at once; where the results folder is another filesystem than
+    its parent's staging folder (a mount point), copied beside the destination first, then renamed there:
+    never half a file under the destination's name."""
+    try:
+        os.replace(source, destination)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        landing = destination.with_name(f".{destination.name}{STAGING}")
+        shutil.copy2(source, landing)
+        os.replace(landing, destination)
+        source.unlink()
 
 
 # Free bytes below which a failed asv run is put down to a full disk, the machine's fault (exit 3).
