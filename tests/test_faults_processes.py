@@ -85,12 +85,16 @@ def test_a_check_killed_with_sigkill_while_re_measuring_leaves_no_worker(tmp_pat
     assert left == []
 
 
-@pytest.mark.parametrize("recorded_before", [False, True])
-def test_a_night_past_its_setup_cache_timeout_leaves_no_spinning_child(tmp_path, recorded_before):
+SELECTED = r"^attention_bias\.AttentionBiasNightCPU\.track_wall_time_"
+
+
+@pytest.mark.parametrize("recorded_before, bench", [(False, False), (True, False), (True, True)])
+def test_a_night_past_its_setup_cache_timeout_leaves_no_spinning_child(tmp_path, recorded_before, bench):
     """A slowdown that makes the night outlast its setup_cache timeout: asv ends the measuring process and
     its group, the record says which sets failed, nothing of it spins on. The suite's copy gets a 5 s
     timeout (the CPU night's own is 300 s) and one config a second of host time a forward.
-    ``recorded_before``: the commit has a night that measured; the failed one leaves it as it was."""
+    ``recorded_before``: the commit has a night that measured; the failed one leaves it as it was, also where
+    ``bench`` selects the night's benchmarks by hand (asv's merge turned their values into failures)."""
     import json
 
     import json5
@@ -121,12 +125,14 @@ def test_a_night_past_its_setup_cache_timeout_leaves_no_spinning_child(tmp_path,
     recorded = subprocess.run([sys.executable, str(TOOLS / "record_run.py"), "--config",
                                str(tmp_path / "asv.conf.json"), "--grid", "cpu", "--python", str(python),
                                "--repo", str(tmp_path / "repo"), "--commit", commit,
-                               "--results-dir", str(tmp_path / "results"), "--machine", "ci"],
+                               "--results-dir", str(tmp_path / "results"), "--machine", "ci",
+                               *(["--bench", SELECTED] if bench else [])],
                               env=env, capture_output=True, text=True, timeout=600)
     # Every result of the night failed: recorded as failed, and a broken job (exit 3), never a night.
     assert recorded.returncode == 3, recorded.stdout[-3000:] + recorded.stderr[-2000:]
+    what = f"--bench {SELECTED!r}" if bench else "the CPU grid's night"
     assert recorded.stderr.splitlines()[-1] == (
-        f"failed: NothingMeasured: the CPU grid's night at {commit[:8]} measured nothing: every result failed "
+        f"failed: NothingMeasured: {what} at {commit[:8]} measured nothing: every result failed "
         "(asv's output above says why); "
         + ("the night recorded before at that commit is kept as it was" if recorded_before
            else "it is recorded as failed")

@@ -24,6 +24,7 @@ import errno
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -258,12 +259,24 @@ def measured(results_dir: Path, machine: str, commit: str, grid: schema.Grid) ->
         return False
 
 
-def nothing_measured(grid: schema.Grid, commit: str, kept: bool) -> NothingMeasured:
+def selected_measured(results_dir: Path, machine: str, commit: str, pattern: str) -> bool:
+    """Whether the results folder holds, for ``commit``, a value of a benchmark that ``pattern`` selects (asv's
+    ``--bench``: a regular expression searched in each name); failed and skipped ones are not values."""
+    try:
+        store = ResultsStore(results_dir)
+        results = store.load(store.choose_run(machine, commit))
+    except ToolError:
+        return False
+    return any(value is not None and value == value  # NaN: skipped
+               for name in results.get_all_result_keys() if re.search(pattern, name)
+               for value in results.get_result_value(name, results.get_result_params(name)))
+
+
+def nothing_measured(what: str, commit: str, kept: bool) -> NothingMeasured:
     """The night's failure: recorded as failed, or, where a night of its commit measured before, not at all."""
-    return NothingMeasured(f"the {grid.name.upper()} grid's night at {commit[:8]} measured nothing: every result "
-                           "failed (asv's output above says why); " +
-                           ("the night recorded before at that commit is kept as it was" if kept
-                            else "it is recorded as failed"))
+    return NothingMeasured(f"{what} at {commit[:8]} measured nothing: every result failed (asv's output above says "
+                           "why); " + ("the night recorded before at that commit is kept as it was" if kept
+                                       else "it is recorded as failed"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,9 +333,14 @@ def main(argv: list[str] | None = None) -> int:
             except ToolError:
                 space_left(results_dir)
                 raise
-            failed = code == ASV_SOME_FAILED and not args.bench and not measured(staging, args.machine, commit, grid)
-            # A night that measured nothing never replaces one of its commit that did: asv keeps one per commit.
-            kept = failed and measured(results_dir, args.machine, commit, grid)
+            # A night that measured nothing never replaces one of its commit that did: asv keeps one per commit
+            # (with --bench: what it selected, whose values asv's merge would turn into failures).
+            if args.bench:
+                failed = code == ASV_SOME_FAILED and not selected_measured(staging, args.machine, commit, args.bench)
+                kept = failed and selected_measured(results_dir, args.machine, commit, args.bench)
+            else:
+                failed = code == ASV_SOME_FAILED and not measured(staging, args.machine, commit, grid)
+                kept = failed and measured(results_dir, args.machine, commit, grid)
             if not kept:
                 land(staging, results_dir, args.machine)
     finally:
@@ -330,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
 
     wall = time.perf_counter() - started
     if failed:
-        raise nothing_measured(grid, commit, kept)
+        raise nothing_measured(f"--bench {args.bench!r}" if args.bench else f"the {grid.name.upper()} grid's night",
+                               commit, kept)
     if args.commit_file:
         write_report(args.commit_file, commit + "\n")
     device = torch_info["device"] or "CPU"
