@@ -222,6 +222,13 @@ def test_compare_view_gives_each_configs_change(tmp_path):
     assert [r["change"] for r in rows] == pytest.approx([-0.5, 0, 0, 1], abs=1e-12)
     code, out, _ = summary("--results-dir", str(results), "--compare", "aaaa", "--format", "github")
     assert code == 0 and "base_speedup" in out and "change" in out
+    # A base with none of the chosen wall times (asv's time_* alone) is refused, not a blank column.
+    write_run(results, "box", "c" * 40, 500, {"time_materialized": [v * 1e-6 for v in MATERIALIZED_US],
+                                              "time_causal_bias": [v * 1e-6 for v in CAUSAL_US]})
+    code, out, err = summary("--results-dir", str(results), "--compare", "cccc")
+    assert (code, out) == (2, "")
+    assert err == ("error: run cccccccc has no wall time of the night (the fastest of its visits, "
+                   "tools/record_run.py) of the CPU grid to compare with (--wall names the other source)\n")
 
 
 def test_real_cpu_run_night_figures(cpu_runs):

@@ -26,7 +26,7 @@ from lib.cli import ToolError, add_format_argument, add_results_arguments, impor
 with importing():
     import numpy as np
     from lib.results import open_machine
-    from lib.rows import WALL_SOURCES, ConfigRow, choose_grid, config_rows, problem_rows
+    from lib.rows import WALL_SOURCES, ConfigRow, choose_grid, config_rows, has_results, problem_rows
     from lib.suite import schema
     from tabulate import tabulate
 
@@ -178,7 +178,11 @@ def view_records(args: argparse.Namespace, store, machine: str, run, grid, sourc
         return figure_records(rows, grid, backends, store.peak_tflops(machine))
     if args.compare:
         base_run = store.choose_run(machine, args.compare)
-        return compare_records(config_rows(store.load(base_run), grid, store.param_names(grid), source), rows)
+        base_results = store.load(base_run)
+        if not has_results(base_results, grid, source):  # else every base column blank, and exit 0
+            raise ToolError(f"run {base_run.commit_hash[:8]} has no wall time {WALL_DESCRIPTIONS[source]} of the "
+                            f"{grid.name.upper()} grid to compare with (--wall names the other source)")
+        return compare_records(config_rows(base_results, grid, store.param_names(grid), source), rows)
     return per_config_records(rows, backends) if args.all else summary_records(rows)
 
 
