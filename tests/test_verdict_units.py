@@ -405,8 +405,14 @@ def test_a_count_kept_as_a_suspect_that_stayed_up_is_a_regression_the_next_night
     kept = {(*KEY, "aten_ops"): suspect.as_dict()}
     tonight = count_nights(87.0)[0]
     (found,) = verdict.count_findings(history + [tonight], count_nights(87.0)[0], {KEY: KLASS}, kept)
-    assert (found.level, found.reference, found.contender, found.why) == (
-        "regression", 85.0, 87.0, "persisted: a suspect last night, still as high tonight")
+    assert (found.level, found.reference, found.contender, found.floor, found.why) == (
+        "regression", 85.0, 87.0, 1.0, "persisted: a suspect last night, still as high tonight")
+    # The key's other counts are judged as ever beside it.
+    both = [Night(None, {KEY: {"aten_ops": ops, "kernels": 9.0}}) for ops in (85.0, 85.0, 86.0, 85.0, 85.0, 87.0)]
+    found = verdict.count_findings(both, Night(None, {KEY: {"aten_ops": 87.0, "kernels": 10.0}}), {KEY: KLASS}, kept)
+    assert [(f.signal, f.level, f.why) for f in found] == [
+        ("aten_ops", "regression", "persisted: a suspect last night, still as high tonight"),
+        ("kernels", "regression", "exact count changed")]
     (found,) = verdict.count_findings(history + [tonight], count_nights(88.0)[0], {KEY: KLASS}, kept)
     assert (found.level, found.contender) == ("regression", 88.0)
     # Back down: no persistence (the fall is noise); without a kept suspect, an unchanged count is nothing.
@@ -1358,6 +1364,9 @@ def test_a_broken_night_of_the_cpu_grid_does_not_refuse_the_repaired_gpu_night_a
     assert lines == [f"set aside: the night of {c * 8} measured none of tonight's grids, which the nights before "
                      "it measured (a broken night)" for c in "bd"]
     assert verdict.unmeasured(kept, night_of("c", "gpu")) is None
+    longer = [night_of("a", "gpu"), night_of("e", "gpu"), night_of("b", "cpu")]
+    kept, lines = verdict.after_broken_nights(longer, night_of("c", "gpu"))
+    assert (kept, len(lines)) == (longer[:2], 1)
     # Tonight the broken one (only the CPU grid after GPU nights): nothing set aside, tonight refused.
     gpu_nights = [night_of("a", "gpu"), night_of("b", "gpu")]
     assert verdict.after_broken_nights(gpu_nights, night_of("c", "cpu")) == (gpu_nights, [])
@@ -1526,5 +1535,7 @@ def test_a_findings_json_is_strict_an_unknown_floor_and_a_ratio_from_zero_are_nu
     assert (young.as_dict()["floor"], young.as_dict()["ratio"]) == (None, pytest.approx(1.3))
     started = Finding("regression", KEY, "syncs", 0.0, 2.0, KLASS, 1.0, "exact count changed")
     assert (started.ratio, started.relative) == (math.inf, math.inf)
+    assert dataclasses.replace(started, contender=1.0).ratio == math.inf  # one sync where there were none
+    assert dataclasses.replace(started, contender=0.0).ratio == 1.0  # none before, none now: unchanged
     assert (started.as_dict()["ratio"], started.as_dict()["relative"], started.as_dict()["floor"]) == (None, None, 1.0)
     json.dumps([young.as_dict(), started.as_dict()], allow_nan=False)

@@ -232,7 +232,7 @@ def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]
         for count in schema.COUNT_FIGURES:
             now = values.get(count)
             kept = (suspects_before or {}).get((*key, count))
-            if now is not None and kept and kept["reference"] < kept["contender"] <= now:
+            if now is not None and kept and kept["contender"] <= now:  # a count suspect is a rise: never a fall
                 findings.append(Finding("regression", key, count, kept["reference"], now, classes[key], 1.0,
                                         "persisted: a suspect last night, still as high tonight"))
                 continue
