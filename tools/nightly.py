@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.factor is not None:  # the check's, checked before the night is recorded
         checked_factor(args.factor)
-    writable_folder(args.report.absolute())
     args.python, args.report = from_here(args.python), args.report.absolute()
+    writable_folder(args.report)
     if args.baseline_python:
         args.baseline_python = from_here(args.baseline_python)
     if args.torch_repo:

@@ -335,12 +335,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             # A night that measured nothing never replaces one of its commit that did: asv keeps one per commit
             # (with --bench: what it selected, whose values asv's merge would turn into failures).
-            if args.bench:
-                failed = code == ASV_SOME_FAILED and not selected_measured(staging, args.machine, commit, args.bench)
-                kept = failed and selected_measured(results_dir, args.machine, commit, args.bench)
-            else:
-                failed = code == ASV_SOME_FAILED and not measured(staging, args.machine, commit, grid)
-                kept = failed and measured(results_dir, args.machine, commit, grid)
+            def holds(folder: Path) -> bool:
+                return (selected_measured(folder, args.machine, commit, args.bench) if args.bench
+                        else measured(folder, args.machine, commit, grid))
+
+            failed = code == ASV_SOME_FAILED and not holds(staging)
+            kept = failed and holds(results_dir)
             if not kept:
                 land(staging, results_dir, args.machine)
     finally:

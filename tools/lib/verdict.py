@@ -552,18 +552,15 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     unreadable = store.set_aside(machine)  # files whose head does not read: never among the store's runs
     history, set_aside = readable_nights(store, [run for run in history_runs if run.path not in unreadable],
                                          settings.history)
+    history, broken = after_broken_nights(history, tonight)
     # Said where they may be of the nights read.
     oldest = history[0].run.date if history and history[0].run else 0
     set_aside = [aside.line for aside in unreadable.values()
-                 if aside.date is None or oldest <= aside.date <= contender.date] + set_aside
+                 if aside.date is None or oldest <= aside.date <= contender.date] + set_aside + broken
     for line in set_aside:
         print(line, file=sys.stderr)
     if not history:
         raise NoBaseline(set_aside)
-    history, broken = after_broken_nights(history, tonight)
-    for line in broken:
-        print(line, file=sys.stderr)
-    set_aside += broken
     unmeasured(history, tonight)
     history, new_series = in_tonights_series(history, tonight)
     classes = result_classes(history, tonight)
