@@ -474,7 +474,7 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
                + remeasure.gpu_time_cost(0.005) + schema.HEAVY_GPU_REST_SECONDS
                + (wait + (schema.CHILDREN_STARTED_TOGETHER - 1) * schema.GPU_REST_SECONDS)
                / schema.CHILDREN_STARTED_TOGETHER)
-    budget = remeasure.WORKERS_SECONDS["cuda"] + 20 * process + 0.01  # the workers' start, then 20 processes
+    budget = remeasure.workers_seconds("cuda", True) + 20 * process + 0.01  # the workers' start, then 20 processes
     keys, left_out, seconds = remeasure.fitted_plan(candidates, night, 10, "cuda", budget)
     assert list(keys) == [("d", "causal_bias"), ("c", "causal_bias"), ("b", "causal_bias")]
     # calls of 10 ms: one visit a process
@@ -502,6 +502,7 @@ def test_what_the_first_round_leaves_unspent_re_measures_the_next_strongest(monk
     """Round 2 fits the left-out candidates into the rest of the budget at the pace round 1 measured
     (workers that start at once: the pace alone)."""
     monkeypatch.setitem(remeasure.WORKERS_SECONDS, "cuda", 0.0)
+    monkeypatch.setitem(remeasure.FIRST_CHILD_SECONDS, "cuda", 0.0)
     configs = [f"c{i}" for i in range(6)]
     candidates = [Finding(level="suspect", key=("gpu", c, "causal_bias"), signal="wall", reference=1.0,
                           contender=2.0 - i / 10, klass="launch-bound", floor=math.inf, why="candidate")

@@ -256,7 +256,8 @@ def test_signals_of_a_key_in_the_plan():
 def fit_boundary(cost: float, processes: int, pace: float, keys: int = 1, sides: int = 2) -> float:
     """The budget that the workers' start and processes of ``keys`` keys costing ``cost`` fill exactly, as
     the planner reckons it."""
-    return sides * processes * pace * estimate(PROCESS_SECONDS["cuda"] + cost, keys) + WORKERS_SECONDS["cuda"]
+    first_round = remeasure.workers_seconds("cuda", True)  # the workers' start, the wait for the first child
+    return sides * processes * pace * estimate(PROCESS_SECONDS["cuda"] + cost, keys) + first_round
 
 
 def estimate(seconds: float, keys: int, device: str = "cuda") -> float:
@@ -471,6 +472,7 @@ def test_the_pace_of_a_round_counts_its_first_process_at_the_mean_of_the_rest():
 
 def test_the_keys_a_round_dropped_are_left_out_with_those_its_plan_left_out(monkeypatch):
     monkeypatch.setitem(remeasure.WORKERS_SECONDS, "cuda", 0.0)
+    monkeypatch.setitem(remeasure.FIRST_CHILD_SECONDS, "cuda", 0.0)
     found = [candidate(f"c{i}", ratio=2.0 - i / 10) for i in range(3)] + [candidate("c2", "gpu", ratio=1.2)]
     night = night_of(*found)
 
@@ -491,6 +493,7 @@ def test_a_failed_round_raises_with_what_the_rounds_before_it_measured(monkeypat
     """The first round measures c0 and leaves c1 out; the round that fails carries the rounds before it: their
     values (none where the first failed), the candidates not yet measured and the rounds' number."""
     monkeypatch.setitem(remeasure.WORKERS_SECONDS, "cuda", 0.0)
+    monkeypatch.setitem(remeasure.FIRST_CHILD_SECONDS, "cuda", 0.0)
     found = [candidate("c0", ratio=2.0), candidate("c1", ratio=1.5)]
     first = remeasure.Remeasured({("c0", "causal_bias"): {"contender": {"wall": [1.0] * 10}}}, 1.0,
                                  process_costs(20), dropped=(("c1", "causal_bias"),))
@@ -591,6 +594,7 @@ def test_a_round_that_fits_nothing_more_ends_the_rounds_leaving_the_rest_out():
 
 def test_the_next_round_gets_the_budget_left_at_the_pace_measured_with_the_next_seed(monkeypatch):
     monkeypatch.setitem(WORKERS_SECONDS, "cuda", 0.0)  # workers that start at once: the pace alone
+    monkeypatch.setitem(remeasure.FIRST_CHILD_SECONDS, "cuda", 0.0)
     found = [candidate("a", ratio=2.0), candidate("b", ratio=1.5)]
     cost = remeasure.key_cost(found[0], {}, night_of(*found), "cuda")
     one = estimate(PROCESS_SECONDS["cuda"] + cost, 1)
@@ -642,10 +646,14 @@ def test_the_first_round_reserves_the_workers_start_and_a_later_round_nothing():
     assert not remeasure.fitted_plan([found], night, 10, "cuda", math.nextafter(processes, 0), first_round=False)[0]
     # In the first round the strongest is taken whatever it costs: the next one shows the reserve.
     both = 2 * 10 * estimate(PROCESS_SECONDS["cuda"] + cost + cost, 2)
-    assert list(remeasure.fitted_plan([found, other], night, 10, "cuda", both + WORKERS_SECONDS["cuda"])[0]) == [
+    reserve = remeasure.workers_seconds("cuda", True)
+    # The workers' start and the first process's wait for its child (2.06-2.5 s on five GPU checks): a later
+    # round finds both started; on the CPU grid a child starts in milliseconds.
+    assert (reserve, remeasure.workers_seconds("cuda", False), remeasure.workers_seconds("cpu", True)) == (5.3, 0, 3.0)
+    assert list(remeasure.fitted_plan([found, other], night, 10, "cuda", both + reserve)[0]) == [
         ("a", "causal_bias"), ("b", "causal_bias")]
     assert list(remeasure.fitted_plan([found, other], night, 10, "cuda", math.nextafter(
-        both + WORKERS_SECONDS["cuda"], 0))[0]) == [("a", "causal_bias")]
+        both + reserve, 0))[0]) == [("a", "causal_bias")]
 
 
 @pytest.mark.parametrize("share, fits", [(0.4, True), (0.6, False)])

@@ -30,7 +30,7 @@ def candidate(config: str, signal: str = "wall", ratio: float = 2.0, short: bool
 def budget_for(*costs: float) -> float:
     """The budget that the workers' start and 20 processes of these keys fill exactly, as the planner reckons."""
     return 20 * remeasure.with_child_start(PROCESS_SECONDS["cuda"] + sum(costs), len(costs), "cuda") + \
-        WORKERS_SECONDS["cuda"]
+        remeasure.workers_seconds("cuda", True)
 
 
 @pytest.fixture

@@ -53,7 +53,13 @@ def test_a_findings_ratio_key_parts_and_dict():
     assert f.as_dict() == {"level": "suspect", "grid": "gpu", "config": "cfg", "mask": "causal_bias",
                            "signal": "gpu", "reference": 4.0, "contender": 5.0, "ratio": 1.25, "move": 0.8,
                            "relative": 1.5625, "common": 3, "class": KLASS, "floor": 1.1, "why": "why",
-                           "confirmation": {"p": 1}, "stands": False}
+                           "confirmation": {"p": 1}, "stands": False, "host_move": None}
+    assert f.beyond_host == f.relative and not f.host_explains  # its move over its class's (0.8 here)
+    f.host_move = 0.8  # no more than its class's move: that one stands
+    assert f.beyond_host == f.relative and not f.host_explains
+    f.host_move = 1.1
+    assert (f.beyond_host, f.relative, f.host_explains) == (1.25 / 1.1, 1.5625, True)
+    assert f.as_dict()["host_move"] == 1.1
     assert Finding("noise", KEY, "wall", 1.0, 1.0, KLASS, 1.0, "").confirmation is None
     assert Finding("noise", KEY, "wall", 1.0, 1.0, KLASS, 1.0, "").one_night is False
 
@@ -839,7 +845,7 @@ def failing_in_round_two(candidates: list[Finding], fits: Finding, first: remeas
     ``first``; the second round's worker fails with ``failure``. (decided, summary, each round's plan, budget)."""
     night = Night(None, {finding.key: {"wall": 1e-2, "gpu": 1e-2} for finding in candidates})
     one = remeasure.fitted_plan([fits], night, 10, "cuda", 1e9)[2]
-    budget = remeasure.round_seconds(10, 1.0, one, remeasure.WORKERS_SECONDS["cuda"]) + 0.05
+    budget = remeasure.round_seconds(10, 1.0, one, remeasure.workers_seconds("cuda", True)) + 0.05
     rounds: list = []
 
     def measure(plan, *rest):
@@ -1539,3 +1545,52 @@ def test_a_findings_json_is_strict_an_unknown_floor_and_a_ratio_from_zero_are_nu
     assert dataclasses.replace(started, contender=0.0).ratio == 1.0  # none before, none now: unchanged
     assert (started.as_dict()["ratio"], started.as_dict()["relative"], started.as_dict()["floor"]) == (None, None, 1.0)
     json.dumps([young.as_dict(), started.as_dict()], allow_nan=False)
+
+
+# ---------------------------------------------------------------- the host's share in a wall time
+
+
+def host_night(references: dict[tuple, float], tonight: dict[tuple, float]) -> tuple[list[Night], Night]:
+    """Three nights of these reference wall times, then tonight's."""
+    history = [Night(None, {key: {"wall": wall} for key, wall in references.items()}) for _ in range(3)]
+    return history, Night(None, {key: {"wall": wall} for key, wall in tonight.items()})
+
+
+def test_the_host_share_of_a_wall_time_is_the_dispatch_slowed_by_the_launch_bound_move_over_its_own():
+    launch = {("gpu", f"l{i}", "causal_bias"): wall for i, wall in enumerate((100e-6, 120e-6, 140e-6))}
+    near, mid, far, gpu_side = (("gpu", name, "materialized") for name in ("near", "mid", "far", "gpuside"))
+    references = {**launch, near: 100e-6, mid: 130e-6, far: 200e-6, gpu_side: 100e-6}
+    history, tonight = host_night(references, {key: 1.2 * wall for key, wall in references.items()})
+    classes = {**dict.fromkeys(launch, noise.LAUNCH_BOUND), **dict.fromkeys((near, mid, far, gpu_side), KLASS)}
+    candidates = [Finding("suspect", key, signal, references[key], 1.2 * references[key], classes[key], 1.05, "")
+                  for key, signal in ((near, "wall"), (mid, "wall"), (far, "wall"), (gpu_side, "gpu"),
+                                      (("gpu", "l0", "causal_bias"), "wall"))]
+    common = Finding("suspect", near, "wall", 100e-6, 120e-6, KLASS, 1.05, "", common=4)
+    moves = {(noise.LAUNCH_BOUND, "wall"): 1.2, (KLASS, "wall"): 1.01}
+    assert verdict.launch_bound_wall(history, tonight, classes, 5) == 120e-6  # the median of 100, 120, 140 us
+    verdict.mark_host_shared([*candidates, common], history, tonight, classes, moves, 5)
+    # 1.2 x 120 us over its own: 1.44 capped at the move for 100 us, 1.108 for 130 us, none for 200 us; a GPU
+    # time, a launch-bound result (its class's move is the host's) and a class's move get none.
+    assert [f.host_move for f in candidates] == [1.2, pytest.approx(1.2 * 120 / 130), None, None, None]
+    assert common.host_move is None
+    for host in (1.0, 0.9):  # the host no slower: nothing is the host's
+        verdict.mark_host_shared(fresh := [dataclasses.replace(candidates[0], host_move=None)], history, tonight,
+                                 classes, {(noise.LAUNCH_BOUND, "wall"): host}, 5)
+        assert fresh[0].host_move is None
+    verdict.mark_host_shared(fresh := [dataclasses.replace(candidates[0], host_move=None)], history, tonight,
+                             classes, {(KLASS, "wall"): 1.3}, 5)  # no launch-bound move taken out
+    assert fresh[0].host_move is None
+
+
+def test_a_wall_time_the_hosts_dispatch_explains_yields_the_plan_to_one_it_does_not():
+    """h25a's case: a GPU-bound wall time near the line, one night beyond the noise, 1.15x where the host's
+    share is 1.2x, against an injected launch-bound one 1.19x over its class (floor 1.108)."""
+    near = Finding("suspect", KEY, "wall", 115e-6, 132e-6, KLASS, 1.05, "", one_night=True)
+    injected = Finding("suspect", OTHER, "wall", 125e-6, 178.5e-6, noise.LAUNCH_BOUND, 1.108, "", move=1.2)
+    assert sorted([near, injected], key=remeasure.plan_order) == [near, injected]  # the host's share unknown
+    near.host_move = 1.2
+    assert sorted([near, injected], key=remeasure.plan_order) == [injected, near]
+    assert remeasure.priority(near)[1:3] == (True, True)  # no one-night call, under its floor over the host
+    near.host_move = 1.05  # a share under its class's move leaves it as it was
+    near.move = 1.06
+    assert remeasure.priority(near) == (True, False, False, -math.log(132 / 115 / 1.06) / math.log(1.05 ** (1 / 3)))

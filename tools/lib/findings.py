@@ -30,6 +30,10 @@ class Finding:
     # A GPU time's one-night call that each of its night's builds would call alone (verdict.mark_standing):
     # re-measured with what the others leave; where the budget leaves it out, its night calls it.
     stands: bool = False
+    # A wall time outside the launch-bound class on a night that class moved slower as one: how far the host's
+    # slower dispatch alone would push this forward's wall time (verdict.mark_host_shared; None where it would
+    # not). Where that is more than its class's move, the plan ranks it by its move over this instead.
+    host_move: float | None = None
 
     @property
     def ratio(self) -> float:
@@ -44,6 +48,16 @@ class Finding:
         return self.ratio / self.move
 
     @property
+    def host_explains(self) -> bool:
+        """Whether the host's share in its wall time (``host_move``) is more than its class's move."""
+        return self.host_move is not None and self.host_move > self.move
+
+    @property
+    def beyond_host(self) -> float:
+        """Its ratio over the larger of its class's common move and the host's share in it (``host_move``)."""
+        return self.ratio / self.host_move if self.host_explains and self.host_move else self.relative
+
+    @property
     def config_mask(self) -> tuple[str, str]:
         """(config, mask): how the re-measurement and the names files key a result."""
         return self.key[1], self.key[2]
@@ -54,7 +68,7 @@ class Finding:
                 "signal": self.signal, "reference": self.reference, "contender": self.contender,
                 "ratio": finite(self.ratio), "move": self.move, "relative": finite(self.relative),
                 "common": self.common, "class": self.klass, "floor": finite(self.floor), "why": self.why,
-                "confirmation": self.confirmation, "stands": self.stands}
+                "confirmation": self.confirmation, "stands": self.stands, "host_move": self.host_move}
 
 
 def finite(value: float) -> float | None:

@@ -88,6 +88,11 @@ PASSES = 16
 # re-measurements' processes (experiments/fit_remeasure_cost.py, docs/noise.md); the workers' start on an
 # H200 with the night's bytecode cache (2.0-2.7 s; 10 s where each worker compiled torch) and a margin.
 WORKERS_SECONDS = {"cuda": 3.0, "cpu": 3.0}
+# A round's first process waits for its worker's first child to start (CUDA's context, the libraries' first
+# loads), which nothing overlaps: 2.06-2.5 s on GPU checks of two H200 and one H100 VM, where the model gave it
+# a share of 0.2 s. Planned in the first round beside the workers' start: unplanned, it made a round drop keys
+# it had measured in up to 16 processes (docs/measurements/2026-12-05-h200-session32-checks.md).
+FIRST_CHILD_SECONDS = {"cuda": 2.3, "cpu": 0.0}
 PROCESS_SECONDS = {"cuda": 0.014, "cpu": 0.05}
 KEY_SECONDS = {"cuda": 0.043, "cpu": 0.02}
 CHILD_START_SECONDS = {"cuda": 0.71, "cpu": 0.05}
@@ -145,9 +150,13 @@ def above_floor(finding: Finding) -> bool:
 
 def priority(finding: Finding) -> tuple[bool, bool, bool, float]:
     """Strongest evidence first: a class's common move (it stands for many results), one-night calls, then
-    candidates above their floor, then the move away from the class in units of the signal's spread."""
-    return (not finding.common, not finding.one_night, not above_floor(finding),
-            -math.log(finding.relative) / math.log(spread_of(finding)))
+    candidates above their floor, then the move away from the class in units of the signal's spread. A wall
+    time that the host's slower dispatch would move further than its class (``Finding.host_move``) is ranked
+    by its move beyond that, and never as a one-night call: on host +25% night h25a six such wall times of
+    GPU-bound configs near the launch-bound line took the budget from seven injected launch-bound ones."""
+    beyond = finding.beyond_host
+    return (not finding.common, not finding.one_night or finding.host_explains,
+            beyond < floor_of(finding), -math.log(beyond) / math.log(spread_of(finding)))
 
 
 def plan_order(finding: Finding) -> tuple[bool, bool, tuple[bool, bool, bool, float]]:
@@ -254,8 +263,9 @@ def round_seconds(processes: int, pace: float, process_seconds: float, workers: 
 
 
 def workers_seconds(device: str, first_round: bool) -> float:
-    """The workers' start in a round's seconds: WORKERS_SECONDS in the first round, which starts them."""
-    return WORKERS_SECONDS[device] if first_round else 0.0
+    """The workers' start in a round's seconds: in the first round, which starts them, WORKERS_SECONDS and the
+    wait for the first child (FIRST_CHILD_SECONDS); later rounds find both started."""
+    return WORKERS_SECONDS[device] + FIRST_CHILD_SECONDS[device] if first_round else 0.0
 
 
 def with_child_start(seconds: float, keys: int, device: str) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import statistics
 import sys
 
 from lib import noise, remeasure
@@ -191,6 +192,31 @@ def mark_standing(candidates: list[Finding], builds: dict[str, dict[str, list[fl
         finding.stands = len(each) >= schema.GPU_PASSES and all(
             model.callable(build / finding.reference / finding.move, finding.key, finding.signal, finding.klass,
                            factor) for build in each)
+
+
+def mark_host_shared(candidates: list[Finding], history: list[Night], tonight: Night, classes: dict[Key, str],
+                     moves: Moves, window: int) -> None:
+    """Where the launch-bound wall times moved slower as one (the host's dispatch slowed by that move), set on
+    each wall-time candidate of another class how far that alone would push it: a forward's wall time is about
+    the longer of its dispatch and its GPU work, and the launch-bound results' reference wall time (their
+    median) is the dispatch's, so one of wall time W goes to that times the move over W, when that is longer,
+    and at most the move. On H200 host-slow nights the GPU-bound wall times within 1.15x of the launch-bound
+    ones moved as far as those (docs/noise.md, "The host's share")."""
+    host = moves.get((noise.LAUNCH_BOUND, schema.WALL), 1.0)
+    if host <= 1.0:
+        return
+    dispatch = launch_bound_wall(history, tonight, classes, window)
+    for finding in candidates:
+        share = min(host, host * dispatch / finding.reference)
+        if finding.signal == schema.WALL and finding.klass != noise.LAUNCH_BOUND and not finding.common and share > 1:
+            finding.host_move = share
+
+
+def launch_bound_wall(history: list[Night], tonight: Night, classes: dict[Key, str], window: int) -> float:
+    """The median reference wall time of tonight's launch-bound results: a forward's dispatch on this host."""
+    walls = [reference for key, (reference, _) in tonight_levels(history, tonight, schema.WALL, window).items()
+             if classes[key] == noise.LAUNCH_BOUND]
+    return statistics.median(walls) if walls else 0.0
 
 
 def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | None, bool]:
@@ -575,6 +601,7 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     findings, candidates = classify(history, tonight, model, classes,
                                     previous_suspects(store, machine, baseline.commit_hash), settings,
                                     class_moves(shifts))
+    mark_host_shared(candidates, history, tonight, classes, class_moves(shifts), settings.window)
     if any(map(may_stand, candidates)):  # tonight's builds read only where a call could stand on them
         mark_standing(candidates, store.night_visits(contender, schema.GPU), model, settings.factor)
     return Judged(tonight, history, baseline, set_aside, new_series, classes, model, shifts, findings, candidates)
