@@ -54,7 +54,7 @@ def by_evidence(factor: float):
     """The plan's order with the candidates under their floor, short ones among them, ranked by
     ln(factor) * (2 ln(relative) - ln(factor)) / (2 ln(spread)^2): a slowdown of the factor over none."""
     def order(finding: Finding) -> tuple[bool, bool, bool, bool, float]:
-        spread, relative = math.log(remeasure.spread_of(finding)), math.log(finding.relative)
+        spread, relative = math.log(remeasure.spread_of(finding)), math.log(finding.beyond_host)
         evidence = math.log(factor) * (2 * relative - math.log(factor)) / (2 * spread * spread)
         return (finding.stands, not finding.common, not finding.one_night, not remeasure.above_floor(finding),
                 -evidence)

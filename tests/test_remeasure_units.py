@@ -1007,6 +1007,26 @@ def test_the_pace_prices_each_process_for_the_keys_it_measured():
     assert remeasure.measured_pace(unrecorded, 1.0) == 2.0
 
 
+def test_the_pace_leaves_out_the_first_childs_wait_that_the_first_round_planned_apart():
+    """The round that started the workers: its first process waited 2 s for its child (1.5 s and 3 s: up to the
+    2.3 s planned apart). A later round (no workers started) waits none, and a start there is the pace's."""
+    def rounds(waited: float, workers: float) -> remeasure.Remeasured:
+        first = process_costs(1, 1.0 + waited, {"start": waited})
+        return remeasure.Remeasured({}, workers + 20.0 + waited, first + process_costs(19, 1.0), workers)
+
+    assert remeasure.FIRST_CHILD_SECONDS == {"cuda": 2.3, "cpu": 0.0}
+    assert remeasure.first_child_wait(rounds(1.5, 3.0)) == 1.5
+    assert remeasure.measured_pace(rounds(1.5, 3.0), 1.0) == 1.0
+    assert remeasure.first_child_wait(rounds(3.0, 3.0)) == 2.3
+    assert remeasure.measured_pace(rounds(3.0, 3.0), 1.0) == pytest.approx(20.7 / 20, rel=1e-12)
+    assert remeasure.first_child_wait(rounds(1.5, 0.0)) == 0.0
+    assert remeasure.measured_pace(rounds(1.5, 0.0), 1.0) == pytest.approx(21.5 / 20, rel=1e-12)
+    assert remeasure.first_child_wait(remeasure.Remeasured({}, 3.0, (), 3.0)) == 0.0
+    cpu = remeasure.Remeasured({}, 5.0, (dataclasses.replace(process_costs(1, 2.0, {"start": 1.0})[0], device="cpu"),),
+                               3.0)
+    assert remeasure.first_child_wait(cpu) == 0.0
+
+
 def test_a_signal_without_values_on_a_side_is_never_undecided():
     base = [100.0 + n for n in range(10)]
     near = [v + 7.0 for v in base]

@@ -5,6 +5,7 @@ decisions, with exact values; nights built in memory, a fake re-measurement. In-
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 from pathlib import Path
@@ -707,11 +708,15 @@ def test_a_candidate_dropped_for_the_pace_is_named_in_the_summary():
     assert (summary["dropped"], summary["short_left_out"]) == (1, [[*OTHER[1:], "dropped"]])
 
 
-@pytest.mark.parametrize("weak_ratio, why, above", [
-    (1.3, "", 1), (1.2, " (under its floor of 1.250: one night's noise)", 0)])
-def test_candidates_beyond_the_budget_say_so_with_the_budget_and_their_floor(weak_ratio, why, above):
+@pytest.mark.parametrize("weak_ratio, host, why, above", [
+    (1.3, None, "", 1), (1.2, None, " (under its floor of 1.250: one night's noise)", 0),
+    (1.3, 1.25, " (under its floor of 1.250 over the host's share); the host's slower dispatch alone would move it "
+                "1.25x", 0),
+    (1.7, 1.25, "; the host's slower dispatch alone would move it 1.25x", 1), (1.3, 1.0, "", 1)])
+def test_candidates_beyond_the_budget_say_so_with_the_budget_and_their_floor(weak_ratio, host, why, above):
     night = Night(None, {KEY: {"wall": 1e-2}, OTHER: {"wall": 1e-2}})
     strong, weak = finding(ratio=3.0), finding(key=OTHER, ratio=weak_ratio, floor=1.25)
+    weak.host_move = host  # a share no more than its class's move (1.0 here) is not said
     # Only the first (strongest) candidate fits: each key costs more than the budget allows.
     decided, summary = verdict.remeasured_findings([weak, strong], "cuda", settings(pythons=BOTH, budget=0.4), [],
                                                    night, fake_measure(measured(BASE, BASE)))
@@ -1557,40 +1562,110 @@ def host_night(references: dict[tuple, float], tonight: dict[tuple, float]) -> t
 
 
 def test_the_host_share_of_a_wall_time_is_the_dispatch_slowed_by_the_launch_bound_move_over_its_own():
-    launch = {("gpu", f"l{i}", "causal_bias"): wall for i, wall in enumerate((100e-6, 120e-6, 140e-6))}
-    near, mid, far, gpu_side = (("gpu", name, "materialized") for name in ("near", "mid", "far", "gpuside"))
-    references = {**launch, near: 100e-6, mid: 130e-6, far: 200e-6, gpu_side: 100e-6}
-    history, tonight = host_night(references, {key: 1.2 * wall for key, wall in references.items()})
-    classes = {**dict.fromkeys(launch, noise.LAUNCH_BOUND), **dict.fromkeys((near, mid, far, gpu_side), KLASS)}
-    candidates = [Finding("suspect", key, signal, references[key], 1.2 * references[key], classes[key], 1.05, "")
-                  for key, signal in ((near, "wall"), (mid, "wall"), (far, "wall"), (gpu_side, "gpu"),
-                                      (("gpu", "l0", "causal_bias"), "wall"))]
-    common = Finding("suspect", near, "wall", 100e-6, 120e-6, KLASS, 1.05, "", common=4)
-    moves = {(noise.LAUNCH_BOUND, "wall"): 1.2, (KLASS, "wall"): 1.01}
-    assert verdict.launch_bound_wall(history, tonight, classes, 5) == 120e-6  # the median of 100, 120, 140 us
-    verdict.mark_host_shared([*candidates, common], history, tonight, classes, moves, 5)
-    # 1.2 x 120 us over its own: 1.44 capped at the move for 100 us, 1.108 for 130 us, none for 200 us; a GPU
-    # time, a launch-bound result (its class's move is the host's) and a class's move get none.
-    assert [f.host_move for f in candidates] == [1.2, pytest.approx(1.2 * 120 / 130), None, None, None]
-    assert common.host_move is None
-    for host in (1.0, 0.9):  # the host no slower: nothing is the host's
-        verdict.mark_host_shared(fresh := [dataclasses.replace(candidates[0], host_move=None)], history, tonight,
-                                 classes, {(noise.LAUNCH_BOUND, "wall"): host}, 5)
-        assert fresh[0].host_move is None
-    verdict.mark_host_shared(fresh := [dataclasses.replace(candidates[0], host_move=None)], history, tonight,
-                             classes, {(KLASS, "wall"): 1.3}, 5)  # no launch-bound move taken out
-    assert fresh[0].host_move is None
+    """Unit-free walls, exact in binary: the launch-bound ones' median reference 128, their move 1.25."""
+    launch = {("gpu", f"l{i}", "causal_bias"): wall for i, wall in enumerate((96.0, 128.0, 256.0))}
+    near, mid, edge, far, long_one = (("gpu", name, "materialized") for name in ("near", "mid", "edge", "far", "long"))
+    references = {**launch, near: 64.0, mid: 140.0, edge: 160.0, far: 400.0, long_one: 150.0}
+    history, tonight = host_night(references, {key: 1.25 * wall for key, wall in references.items()})
+    classes = {**dict.fromkeys(launch, noise.LAUNCH_BOUND), **dict.fromkeys((near, mid, edge, far), KLASS),
+               long_one: noise.LONG_GPU_BOUND}
+    moves = {(noise.LAUNCH_BOUND, "wall"): 1.25, (noise.LONG_GPU_BOUND, "wall"): 1.1, (KLASS, "gpu"): 1.5}
+    # 1.25 x 128 over its own: 2.5 capped at the move for 64, 160 / 140 for 140, exactly 1 for 160 (no more than
+    # its class's move of none: not the host's), none for 400; the long one's 160 / 150 is under its class's 1.1.
+    shares = verdict.host_shares(history, tonight, classes, moves, 5, 1.05)
+    assert shares == {near: 1.25, mid: 160 / 140}
+    assert verdict.host_shares(history, tonight, classes, {**moves, (KLASS, "wall"): 1.2}, 5, 1.05) == {near: 1.25}
+    # The host slower by less than the factor, or no launch-bound move taken out: nothing is the host's.
+    assert verdict.host_shares(history, tonight, classes, {**moves, (noise.LAUNCH_BOUND, "wall"): 1.25}, 5,
+                               1.2500001) == {}
+    assert verdict.host_shares(history, tonight, classes, {(KLASS, "wall"): 1.0}, 5, 1.05) == {}
+    assert verdict.launch_bound_wall({key: (wall, 0.0) for key, wall in references.items()}, classes) == 128.0
+    assert verdict.launch_bound_wall({}, classes) == 0.0
+
+
+def test_a_one_night_call_and_a_persisting_suspect_are_judged_over_the_hosts_share():
+    """A GPU-bound wall time 1.25x tonight, the class unmoved, a spread of 2% (one night's call at 1.128):
+    over a host's share of 1.2 it moved 1.042, no call; over 1.1 it is still one."""
+    history = nights(1.0, 1.0, 1.0)
+    with_both = settings(factor=1.05, pythons=BOTH)
+    found, candidate = verdict.judge(history, KEY, "wall", 1.25, model(), KLASS, {}, with_both, 1.0, 1.2)
+    assert (candidate, found.one_night, found.why, found.host_move, found.relative) == (True, False, "candidate",
+                                                                                        1.2, 1.25)
+    found, _ = verdict.judge(history, KEY, "wall", 1.25, model(), KLASS, {}, with_both, 1.0, 1.1)
+    assert (found.one_night, found.why) == (True, verdict.ONE_NIGHT_CALL)
+    # Without a re-measurement: a suspect above its floor that says why, not a regression.
+    alone = settings(factor=1.05)
+    found, candidate = verdict.judge(history, KEY, "wall", 1.25, model(), KLASS, {}, alone, 1.0, 1.2)
+    assert (candidate, found.level, found.why) == (
+        False, "suspect", "above its one-night floor; no re-measurement configured; the host's slower dispatch "
+                          "alone would move it 1.20x")
+    found, _ = verdict.judge(history, KEY, "wall", 1.25, model(), KLASS, {}, alone, 1.0, None)
+    assert (found.level, found.why, found.host_move) == ("regression", verdict.ONE_NIGHT_CALL, None)
+    # A suspect last night, 1.25x the night before it tonight, bar 1.2: persisted, unless the host's share
+    # tonight reaches it (1.25 / 1.1 = 1.136 under the bar); a class's move kept as a suspect is judged as it was.
+    before = {(*KEY, "wall"): {"bar": 1.2}}
+    stayed = nights(1.0, 1.0, 1.0, 1.0)
+    found, _ = verdict.judge(stayed, KEY, "wall", 1.25, model(), KLASS, before, with_both, 1.0, None)
+    assert found.level == "regression"
+    found, _ = verdict.judge(stayed, KEY, "wall", 1.25, model(), KLASS, before, with_both, 1.0, 1.1)
+    assert found.level != "regression" and found.host_move == 1.1
+    common = {(*KEY, "wall"): {"bar": 1.2, "common": 8}}
+    found, _ = verdict.judge(stayed, KEY, "wall", 1.25, model(), KLASS, common, with_both, 1.0, 1.1)
+    assert found.level == "regression"
+
+
+def test_classify_gives_the_hosts_share_to_the_wall_time_alone():
+    history = [Night(None, {KEY: {"wall": 1.0, "gpu": 1.0}})] * 3
+    tonight = Night(None, {KEY: {"wall": 1.25, "gpu": 1.25}})
+    spread = noise.NoiseModel({("wall", KLASS): 0.02, ("gpu", KLASS): 0.02}, {}, 10)
+    _, candidates = verdict.classify(history, tonight, spread, {KEY: KLASS}, {}, settings(factor=1.05, pythons=BOTH),
+                                     {}, {KEY: 1.2})
+    assert sorted((f.signal, f.one_night, f.host_move) for f in candidates) == [("gpu", True, None),
+                                                                               ("wall", False, 1.2)]
 
 
 def test_a_wall_time_the_hosts_dispatch_explains_yields_the_plan_to_one_it_does_not():
-    """h25a's case: a GPU-bound wall time near the line, one night beyond the noise, 1.15x where the host's
-    share is 1.2x, against an injected launch-bound one 1.19x over its class (floor 1.108)."""
+    """h25a's case: a GPU-bound wall time near the line 1.15x where the host's share is 1.2x, against an
+    injected launch-bound one 1.19x over its class (floor 1.108)."""
     near = Finding("suspect", KEY, "wall", 115e-6, 132e-6, KLASS, 1.05, "", one_night=True)
     injected = Finding("suspect", OTHER, "wall", 125e-6, 178.5e-6, noise.LAUNCH_BOUND, 1.108, "", move=1.2)
     assert sorted([near, injected], key=remeasure.plan_order) == [near, injected]  # the host's share unknown
-    near.host_move = 1.2
+    near = dataclasses.replace(near, one_night=False, host_move=1.2)  # as judged over the share
     assert sorted([near, injected], key=remeasure.plan_order) == [injected, near]
-    assert remeasure.priority(near)[1:3] == (True, True)  # no one-night call, under its floor over the host
-    near.host_move = 1.05  # a share under its class's move leaves it as it was
-    near.move = 1.06
-    assert remeasure.priority(near) == (True, False, False, -math.log(132 / 115 / 1.06) / math.log(1.05 ** (1 / 3)))
+    assert not remeasure.above_floor(near) and remeasure.above_floor(injected)
+    assert remeasure.priority(near) == (True, True, True, -math.log(132 / 115 / 1.2) / math.log(1.05 ** (1 / 3)))
+    # A share no larger than its class's move leaves it as it was.
+    kept = dataclasses.replace(near, move=1.25)
+    assert kept.beyond_host == kept.relative == 132 / 115 / 1.25
+    assert remeasure.priority(kept)[3] == -math.log(132 / 115 / 1.25) / math.log(1.05 ** (1 / 3))
+
+
+def test_the_check_judges_a_gpu_bound_wall_time_near_the_dispatch_over_the_hosts_share(tmp_path):
+    """Three steady GPU nights, then a host 1.3x slower: the 24 launch-bound results' wall times 1.3x, and two
+    GPU-bound wall times 1.25x, one as short as the dispatch (the host's share 1.3) and one ten times longer
+    (none). Without a re-measurement the first is listed, the second called on its night."""
+    from results_factory import write_run
+
+    params = [["1", "2", "4", "8"], ["4", "8"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]]
+    labels = [", ".join(combination) for combination in itertools.product(*params)]
+    near, far = 12, 13  # configs 0-11 launch-bound; 12-15 GPU-bound
+    walls = [100e-6] * 13 + [1000e-6, 500e-6, 500e-6]
+    gpus = [40e-6] * 12 + [90e-6, 1000e-6, 500e-6, 500e-6]
+    for index in range(4):
+        tonight = index == 3
+        slower = [1.3 if tonight and config < 12 else 1.0 for config in range(16)]
+        materialized = [wall * s * (1.25 if tonight and config in (near, far) else 1.0)
+                        for config, (wall, s) in enumerate(zip(walls, slower))]
+        write_run(tmp_path, "box", str(index + 1) * 40, 1_000 + index,
+                  {"track_wall_time_materialized": materialized,
+                   "track_wall_time_causal_bias": [wall * s for wall, s in zip(walls, slower)]},
+                  grid=schema.GRIDS_BY_NAME["gpu"], params=params,
+                  figures={f"track_gpu_time_{mask}": gpus for mask in schema.MASKS})
+    runs = ResultsStore(tmp_path).runs("box")
+    v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None, settings(factor=1.05))
+    found = {f.key[1]: (f.level, f.why, f.host_move) for f in v.findings
+             if f.key[2] == "materialized" and f.klass == noise.GPU_BOUND}
+    assert found == {
+        labels[near]: ("suspect", "above its one-night floor; no re-measurement configured; the host's slower "
+                                  "dispatch alone would move it 1.30x", pytest.approx(1.3)),
+        labels[far]: ("regression", verdict.ONE_NIGHT_CALL, None)}

@@ -145,18 +145,18 @@ def floor_of(finding: Finding) -> float:
 
 
 def above_floor(finding: Finding) -> bool:
-    return finding.relative >= floor_of(finding)
+    """Whether it moved its floor or more beyond its class's move (beyond the host's share in it, where larger)."""
+    return finding.beyond_host >= floor_of(finding)
 
 
 def priority(finding: Finding) -> tuple[bool, bool, bool, float]:
     """Strongest evidence first: a class's common move (it stands for many results), one-night calls, then
     candidates above their floor, then the move away from the class in units of the signal's spread. A wall
     time that the host's slower dispatch would move further than its class (``Finding.host_move``) is ranked
-    by its move beyond that, and never as a one-night call: on host +25% night h25a six such wall times of
-    GPU-bound configs near the launch-bound line took the budget from seven injected launch-bound ones."""
-    beyond = finding.beyond_host
-    return (not finding.common, not finding.one_night or finding.host_explains,
-            beyond < floor_of(finding), -math.log(beyond) / math.log(spread_of(finding)))
+    by its move beyond that: on host +25% night h25a six such wall times of GPU-bound configs near the
+    launch-bound line took the budget from seven injected launch-bound ones."""
+    return (not finding.common, not finding.one_night, not above_floor(finding),
+            -math.log(finding.beyond_host) / math.log(spread_of(finding)))
 
 
 def plan_order(finding: Finding) -> tuple[bool, bool, tuple[bool, bool, bool, float]]:
@@ -466,7 +466,16 @@ def measured_pace(measured: Remeasured, estimate: float) -> float:
     made the next round plan as if processes ran faster than the model. One that records no keys is priced at
     ``estimate``."""
     modelled = sum(modelled_seconds(cost) if cost.keys else estimate for cost in measured.costs)
-    return (measured.seconds - measured.workers_seconds) / modelled
+    return (measured.seconds - measured.workers_seconds - first_child_wait(measured)) / modelled
+
+
+def first_child_wait(measured: Remeasured) -> float:
+    """The first process's wait for its child in the round that started the workers, up to what that round
+    planned for it apart (FIRST_CHILD_SECONDS): a later round, which finds its children started, waits none."""
+    if not measured.workers_seconds or not measured.costs:
+        return 0.0
+    first = measured.costs[0]
+    return min(FIRST_CHILD_SECONDS[first.device], first.phases.get("start", 0.0))
 
 
 def phase_totals(costs: tuple[ProcessCost, ...], workers_seconds: float = 0.0) -> dict[str, float]:

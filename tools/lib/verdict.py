@@ -106,10 +106,12 @@ Moves = dict[tuple[str, str], float]  # (class, signal) -> its common move tonig
 
 def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, classes: dict[Key, str],
              suspects_before: dict[tuple, dict], settings: Settings,
-             moves: Moves | None = None) -> tuple[list[Finding], list[Finding]]:
+             moves: Moves | None = None, shares: dict[Key, float] | None = None) -> tuple[list[Finding], list[Finding]]:
     """(findings before the re-measurement, candidates to re-measure) of every key and continuous signal,
-    each judged by how far it moved away from its class's common move, and of each class's move itself."""
-    moves = moves or {}
+    each judged by how far it moved away from its class's common move (a wall time's call on one night and
+    a suspect's persisting, over the host's share in it where that is larger: ``host_shares``), and of each
+    class's move itself."""
+    moves, shares = moves or {}, shares or {}
     findings: list[Finding] = []
     candidates: list[Finding] = []
     for key, values in tonight.values.items():
@@ -117,7 +119,8 @@ def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, clas
             now = values.get(signal)
             if now:
                 judged, candidate = judge(history, key, signal, now, model, classes[key], suspects_before, settings,
-                                          moves.get((classes[key], signal), 1.0))
+                                          moves.get((classes[key], signal), 1.0),
+                                          shares.get(key) if signal == schema.WALL else None)
                 if judged:
                     (candidates if candidate else findings).append(judged)
     for finding in class_move_findings(history, tonight, model, classes, moves, settings):
@@ -127,29 +130,33 @@ def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, clas
 
 def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.NoiseModel, klass: str,
           suspects_before: dict[tuple, dict], settings: Settings,
-          move: float) -> tuple[Finding | None, bool]:
+          move: float, host: float | None = None) -> tuple[Finding | None, bool]:
     """One key and signal tonight: (its finding or None, whether it is a candidate to re-measure).
 
-    ``move``: its class's common move tonight; the key is judged by its ratio over it."""
+    ``move``: its class's common move tonight; the key is judged by its ratio over it. ``host``: the host's
+    share in its wall time tonight, where larger than ``move`` (``host_shares``): a call on one night alone
+    and a suspect's persisting are judged over it, since the host alone would move it that far."""
     floor = model.floor(key, signal, klass, settings.factor)
     suspect_before = suspects_before.get((*key, signal))
     if suspect_before:
         # Against the nights before the suspect one: a step that stayed shows there. A class's move kept
         # as a suspect is judged as it was, without the class's move taken out.
         held = 1.0 if suspect_before.get("common") else move
+        over = held if suspect_before.get("common") or host is None else max(held, host)
         before = reference_level(history[:-1], key, signal, settings.window)
-        if before and now / before / held >= suspect_before["bar"]:
+        if before and now / before / over >= suspect_before["bar"]:
             return Finding("regression", key, signal, before, now, klass, floor,
-                           "persisted: a suspect last night, still slower tonight", move=held), False
-        if before and math.isinf(suspect_before["bar"]) and now / before / held >= settings.factor:
+                           "persisted: a suspect last night, still slower tonight", move=held,
+                           host_move=host), False
+        if before and math.isinf(suspect_before["bar"]) and now / before / over >= settings.factor:
             # Kept before the history had a spread: its step now sits in the reference and in the
             # model's spread, so only the night before it still shows it. Listed, never called, and not
             # re-measured: the baseline side runs last night's build, the suspect's own, with the step in it
             # (a persisting step would be refuted as noise, and the suspect lost).
             return Finding("suspect", key, signal, before, now, klass, floor,
-                           f"a suspect last night too, still {now / before / held:.2f}x the night before it; the "
+                           f"a suspect last night too, still {now / before / over:.2f}x the night before it; the "
                            f"history is too short to call it: the noise model needs {noise.NIGHTS_TO_CALL} "
-                           "clean nights", move=held), False
+                           "clean nights", move=held, host_move=host), False
     reference = reference_level(history, key, signal, settings.window)
     if not reference:
         return None, False
@@ -157,22 +164,31 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
     if relative < settings.factor:
         return short_candidate(Finding("suspect", key, signal, reference, now, klass, floor, SHORT_OF_FACTOR,
                                        move=move, short=True), settings)
-    beyond = model.callable(relative, key, signal, klass, settings.factor)
+    beyond = model.callable(relative if host is None else now / reference / max(move, host), key, signal, klass,
+                            settings.factor)
     if settings.pythons is not None:
         # Re-measured even when the night alone would call it: one night is one process,
         # and a slow episode of the host can pass 6 spreads of a calm history.
         return Finding("suspect", key, signal, reference, now, klass, floor,
-                       ONE_NIGHT_CALL if beyond else "candidate", one_night=beyond, move=move), True
+                       ONE_NIGHT_CALL if beyond else "candidate", one_night=beyond, move=move, host_move=host), True
     if beyond:
-        return Finding("regression", key, signal, reference, now, klass, floor, ONE_NIGHT_CALL, move=move), False
+        return Finding("regression", key, signal, reference, now, klass, floor, ONE_NIGHT_CALL, move=move,
+                       host_move=host), False
     if math.isinf(floor):
         return Finding("suspect", key, signal, reference, now, klass, floor,
                        f"the history of {model.nights} night(s) is too short to judge: the noise model "
-                       f"needs {noise.NIGHTS_TO_CALL}, and no re-measurement is configured", move=move), False
+                       f"needs {noise.NIGHTS_TO_CALL}, and no re-measurement is configured", move=move,
+                       host_move=host), False
     if relative >= floor:
         return Finding("suspect", key, signal, reference, now, klass, floor,
-                       "above its one-night floor; no re-measurement configured", move=move), False
+                       "above its one-night floor; no re-measurement configured" + host_said(host), move=move,
+                       host_move=host), False
     return None, False
+
+
+def host_said(host: float | None) -> str:
+    """What a finding's why adds where the host's share in its wall time is larger than its class's move."""
+    return f"; the host's slower dispatch alone would move it {host:.2f}x" if host else ""
 
 
 def may_stand(finding: Finding) -> bool:
@@ -194,28 +210,32 @@ def mark_standing(candidates: list[Finding], builds: dict[str, dict[str, list[fl
                            factor) for build in each)
 
 
-def mark_host_shared(candidates: list[Finding], history: list[Night], tonight: Night, classes: dict[Key, str],
-                     moves: Moves, window: int) -> None:
-    """Where the launch-bound wall times moved slower as one (the host's dispatch slowed by that move), set on
-    each wall-time candidate of another class how far that alone would push it: a forward's wall time is about
-    the longer of its dispatch and its GPU work, and the launch-bound results' reference wall time (their
-    median) is the dispatch's, so one of wall time W goes to that times the move over W, when that is longer,
-    and at most the move. On H200 host-slow nights the GPU-bound wall times within 1.15x of the launch-bound
-    ones moved as far as those (docs/noise.md, "The host's share")."""
+def host_shares(history: list[Night], tonight: Night, classes: dict[Key, str], moves: Moves, window: int,
+                factor: float) -> dict[Key, float]:
+    """Where the launch-bound wall times moved slower as one by ``factor`` or more (the host's dispatch slowed
+    by that move, m), how far that alone pushes the wall time of each result of another class, where farther
+    than its class's move: a forward's wall time is about the longer of its dispatch and its GPU work, and the
+    launch-bound results' median reference wall time D is the dispatch's, so one of reference W goes to
+    ``min(m, m D / W)``. On H200 host-slow nights the GPU-bound wall times within 1.15x of the launch-bound
+    ones moved as far as those (docs/noise.md, "The host's share in a GPU-bound wall time")."""
     host = moves.get((noise.LAUNCH_BOUND, schema.WALL), 1.0)
-    if host <= 1.0:
-        return
-    dispatch = launch_bound_wall(history, tonight, classes, window)
-    for finding in candidates:
-        share = min(host, host * dispatch / finding.reference)
-        if finding.signal == schema.WALL and finding.klass != noise.LAUNCH_BOUND and not finding.common and share > 1:
-            finding.host_move = share
+    if host < factor:
+        return {}
+    levels = tonight_levels(history, tonight, schema.WALL, window)
+    dispatch = launch_bound_wall(levels, classes)
+    shares = {}
+    for key, (reference, _) in levels.items():
+        if classes[key] != noise.LAUNCH_BOUND:
+            share = min(host, host * dispatch / reference)
+            if share > moves.get((classes[key], schema.WALL), 1.0):
+                shares[key] = share
+    return shares
 
 
-def launch_bound_wall(history: list[Night], tonight: Night, classes: dict[Key, str], window: int) -> float:
-    """The median reference wall time of tonight's launch-bound results: a forward's dispatch on this host."""
-    walls = [reference for key, (reference, _) in tonight_levels(history, tonight, schema.WALL, window).items()
-             if classes[key] == noise.LAUNCH_BOUND]
+def launch_bound_wall(levels: dict[Key, tuple[float, float]], classes: dict[Key, str]) -> float:
+    """The median reference wall time of the launch-bound results among ``levels`` (``tonight_levels``): a
+    forward's dispatch on this host."""
+    walls = [reference for key, (reference, _) in levels.items() if classes[key] == noise.LAUNCH_BOUND]
     return statistics.median(walls) if walls else 0.0
 
 
@@ -351,7 +371,9 @@ def not_measured_why(finding: Finding, settings: Settings, failed: str | None) -
         return f"re-measurement failed: {failed}"
     return f"not re-measured: beyond the re-measurement's budget of {settings.budget:.0f} s" + (
         "" if remeasure.above_floor(finding) else
-        f" (under its floor of {remeasure.floor_of(finding):.3f}: one night's noise)")
+        f" (under its floor of {remeasure.floor_of(finding):.3f}" + (
+            " over the host's share" if finding.host_explains else ": one night's noise") + ")") + (
+        host_said(finding.host_move if finding.host_explains else None))
 
 
 def stand_in_groups(candidates: list[Finding]) -> list[list[Finding]]:
@@ -598,10 +620,11 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     baseline = history[-1].run
     assert baseline is not None
     shifts = class_shifts(history, tonight, classes, settings.window, settings.factor, model)
+    moves = class_moves(shifts)
     findings, candidates = classify(history, tonight, model, classes,
                                     previous_suspects(store, machine, baseline.commit_hash), settings,
-                                    class_moves(shifts))
-    mark_host_shared(candidates, history, tonight, classes, class_moves(shifts), settings.window)
+                                    moves, host_shares(history, tonight, classes, moves, settings.window,
+                                                       settings.factor))
     if any(map(may_stand, candidates)):  # tonight's builds read only where a call could stand on them
         mark_standing(candidates, store.night_visits(contender, schema.GPU), model, settings.factor)
     return Judged(tonight, history, baseline, set_aside, new_series, classes, model, shifts, findings, candidates)
