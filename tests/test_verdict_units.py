@@ -711,8 +711,8 @@ def test_a_candidate_dropped_for_the_pace_is_named_in_the_summary():
 @pytest.mark.parametrize("weak_ratio, host, why, above", [
     (1.3, None, "", 1), (1.2, None, " (under its floor of 1.250: one night's noise)", 0),
     (1.3, 1.25, " (under its floor of 1.250 over the host's share); the host's slower dispatch alone would move it "
-                "1.25x", 0),
-    (1.7, 1.25, "; the host's slower dispatch alone would move it 1.25x", 1), (1.3, 1.0, "", 1)])
+                "1.25x, 1.040x beyond that", 0),
+    (1.7, 1.25, "; the host's slower dispatch alone would move it 1.25x, 1.360x beyond that", 1), (1.3, 1.0, "", 1)])
 def test_candidates_beyond_the_budget_say_so_with_the_budget_and_their_floor(weak_ratio, host, why, above):
     night = Night(None, {KEY: {"wall": 1e-2}, OTHER: {"wall": 1e-2}})
     strong, weak = finding(ratio=3.0), finding(key=OTHER, ratio=weak_ratio, floor=1.25)
@@ -1576,8 +1576,10 @@ def test_the_host_share_of_a_wall_time_is_the_dispatch_slowed_by_the_launch_boun
     assert shares == {near: 1.25, mid: 160 / 140}
     assert verdict.host_shares(history, tonight, classes, {**moves, (KLASS, "wall"): 1.2}, 5, 1.05) == {near: 1.25}
     # The host slower by less than the factor, or no launch-bound move taken out: nothing is the host's.
-    assert verdict.host_shares(history, tonight, classes, {**moves, (noise.LAUNCH_BOUND, "wall"): 1.25}, 5,
-                               1.2500001) == {}
+    assert verdict.host_shares(history, tonight, classes, moves, 5, 1.25) == shares  # a move of the factor exactly
+    assert verdict.host_shares(history, tonight, classes, moves, 5, 1.2500001) == {}
+    # A class that got faster: a share under 1 (the dispatch short of it) is none, though above the class's move.
+    assert verdict.host_shares(history, tonight, classes, {**moves, (KLASS, "wall"): 0.3}, 5, 1.05) == shares
     assert verdict.host_shares(history, tonight, classes, {(KLASS, "wall"): 1.0}, 5, 1.05) == {}
     assert verdict.launch_bound_wall({key: (wall, 0.0) for key, wall in references.items()}, classes) == 128.0
     assert verdict.launch_bound_wall({}, classes) == 0.0
@@ -1598,7 +1600,7 @@ def test_a_one_night_call_and_a_persisting_suspect_are_judged_over_the_hosts_sha
     found, candidate = verdict.judge(history, KEY, "wall", 1.25, model(), KLASS, {}, alone, 1.0, 1.2)
     assert (candidate, found.level, found.why) == (
         False, "suspect", "above its one-night floor; no re-measurement configured; the host's slower dispatch "
-                          "alone would move it 1.20x")
+                          "alone would move it 1.20x, 1.042x beyond that")
     found, _ = verdict.judge(history, KEY, "wall", 1.25, model(), KLASS, {}, alone, 1.0, None)
     assert (found.level, found.why, found.host_move) == ("regression", verdict.ONE_NIGHT_CALL, None)
     # A suspect last night, 1.25x the night before it tonight, bar 1.2: persisted, unless the host's share
@@ -1611,7 +1613,14 @@ def test_a_one_night_call_and_a_persisting_suspect_are_judged_over_the_hosts_sha
     assert found.level != "regression" and found.host_move == 1.1
     common = {(*KEY, "wall"): {"bar": 1.2, "common": 8}}
     found, _ = verdict.judge(stayed, KEY, "wall", 1.25, model(), KLASS, common, with_both, 1.0, 1.1)
-    assert found.level == "regression"
+    assert (found.level, found.host_move) == ("regression", None)  # judged without the share, so none said
+    # Kept before the history had a spread (bar inf): listed where still the factor beyond the share.
+    young = {(*KEY, "wall"): {"bar": math.inf}}
+    found, _ = verdict.judge(stayed, KEY, "wall", 1.25, model(), KLASS, young, with_both, 1.0, 1.1)
+    assert (found.level, found.why.split(";")[0], found.host_move) == (
+        "suspect", "a suspect last night too, still 1.14x the night before it", 1.1)
+    found, candidate = verdict.judge(stayed, KEY, "wall", 1.25, model(), KLASS, young, with_both, 1.0, 1.2)
+    assert (found.why, candidate) == ("candidate", True)  # 1.04x beyond the share: judged as tonight's own
 
 
 def test_classify_gives_the_hosts_share_to_the_wall_time_alone():
@@ -1667,5 +1676,5 @@ def test_the_check_judges_a_gpu_bound_wall_time_near_the_dispatch_over_the_hosts
              if f.key[2] == "materialized" and f.klass == noise.GPU_BOUND}
     assert found == {
         labels[near]: ("suspect", "above its one-night floor; no re-measurement configured; the host's slower "
-                                  "dispatch alone would move it 1.30x", pytest.approx(1.3)),
+                                  "dispatch alone would move it 1.30x, 0.962x beyond that", pytest.approx(1.3)),
         labels[far]: ("regression", verdict.ONE_NIGHT_CALL, None)}

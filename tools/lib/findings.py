@@ -30,9 +30,10 @@ class Finding:
     # A GPU time's one-night call that each of its night's builds would call alone (verdict.mark_standing):
     # re-measured with what the others leave; where the budget leaves it out, its night calls it.
     stands: bool = False
-    # A wall time outside the launch-bound class on a night that class moved slower as one: how far the host's
-    # slower dispatch alone would push this forward's wall time (verdict.mark_host_shared; None where it would
-    # not). Where that is more than its class's move, the plan ranks it by its move over this instead.
+    # A wall time outside the launch-bound class on a night that class moved slower as one by the factor or more:
+    # how far the host's slower dispatch alone would push this forward's wall time, where farther than its class
+    # moved (verdict.host_shares; None otherwise). Its one-night call and a suspect's persisting are judged over
+    # it, and the plan ranks it by its move beyond it (``beyond_host``).
     host_move: float | None = None
 
     @property

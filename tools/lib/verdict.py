@@ -142,7 +142,8 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
         # Against the nights before the suspect one: a step that stayed shows there. A class's move kept
         # as a suspect is judged as it was, without the class's move taken out.
         held = 1.0 if suspect_before.get("common") else move
-        over = held if suspect_before.get("common") or host is None else max(held, host)
+        host = None if suspect_before.get("common") else host
+        over = held if host is None else max(held, host)
         before = reference_level(history[:-1], key, signal, settings.window)
         if before and now / before / over >= suspect_before["bar"]:
             return Finding("regression", key, signal, before, now, klass, floor,
@@ -181,14 +182,15 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
                        host_move=host), False
     if relative >= floor:
         return Finding("suspect", key, signal, reference, now, klass, floor,
-                       "above its one-night floor; no re-measurement configured" + host_said(host), move=move,
-                       host_move=host), False
+                       "above its one-night floor; no re-measurement configured" + host_said(host, now / reference),
+                       move=move, host_move=host), False
     return None, False
 
 
-def host_said(host: float | None) -> str:
+def host_said(host: float | None, ratio: float) -> str:
     """What a finding's why adds where the host's share in its wall time is larger than its class's move."""
-    return f"; the host's slower dispatch alone would move it {host:.2f}x" if host else ""
+    return (f"; the host's slower dispatch alone would move it {host:.2f}x, {ratio / host:.3f}x beyond that"
+            if host else "")
 
 
 def may_stand(finding: Finding) -> bool:
@@ -216,8 +218,9 @@ def host_shares(history: list[Night], tonight: Night, classes: dict[Key, str], m
     by that move, m), how far that alone pushes the wall time of each result of another class, where farther
     than its class's move: a forward's wall time is about the longer of its dispatch and its GPU work, and the
     launch-bound results' median reference wall time D is the dispatch's, so one of reference W goes to
-    ``min(m, m D / W)``. On H200 host-slow nights the GPU-bound wall times within 1.15x of the launch-bound
-    ones moved as far as those (docs/noise.md, "The host's share in a GPU-bound wall time")."""
+    ``min(m, m D / W)``, kept where above 1 and its class's move. On H200 host-slow nights the GPU-bound wall
+    times within 1.15x of the launch-bound ones moved as far as those (docs/noise.md, "The host's share in a
+    GPU-bound wall time")."""
     host = moves.get((noise.LAUNCH_BOUND, schema.WALL), 1.0)
     if host < factor:
         return {}
@@ -227,7 +230,7 @@ def host_shares(history: list[Night], tonight: Night, classes: dict[Key, str], m
     for key, (reference, _) in levels.items():
         if classes[key] != noise.LAUNCH_BOUND:
             share = min(host, host * dispatch / reference)
-            if share > moves.get((classes[key], schema.WALL), 1.0):
+            if share > max(1.0, moves.get((classes[key], schema.WALL), 1.0)):  # a slower dispatch that reaches it
                 shares[key] = share
     return shares
 
@@ -373,7 +376,7 @@ def not_measured_why(finding: Finding, settings: Settings, failed: str | None) -
         "" if remeasure.above_floor(finding) else
         f" (under its floor of {remeasure.floor_of(finding):.3f}" + (
             " over the host's share" if finding.host_explains else ": one night's noise") + ")") + (
-        host_said(finding.host_move if finding.host_explains else None))
+        host_said(finding.host_move if finding.host_explains else None, finding.ratio))
 
 
 def stand_in_groups(candidates: list[Finding]) -> list[list[Finding]]:
