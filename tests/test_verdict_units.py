@@ -1577,6 +1577,9 @@ def test_the_host_share_of_a_wall_time_is_the_dispatch_slowed_by_the_launch_boun
     assert verdict.host_shares(history, tonight, classes, {**moves, (KLASS, "wall"): 1.2}, 5, 1.05) == {near: 1.25}
     # The host slower by less than the factor, or no launch-bound move taken out: nothing is the host's.
     assert verdict.host_shares(history, tonight, classes, moves, 5, 1.25) == shares  # a move of the factor exactly
+    # The long class unmoved: its result's share 160 / 150 counts (every class but the launch-bound one's).
+    assert verdict.host_shares(history, tonight, classes, {**moves, (noise.LONG_GPU_BOUND, "wall"): 1.0}, 5,
+                               1.05) == {**shares, long_one: 160 / 150}
     assert verdict.host_shares(history, tonight, classes, moves, 5, 1.2500001) == {}
     # A class that got faster: a share under 1 (the dispatch short of it) is none, though above the class's move.
     assert verdict.host_shares(history, tonight, classes, {**moves, (KLASS, "wall"): 0.3}, 5, 1.05) == shares
@@ -1595,6 +1598,12 @@ def test_a_one_night_call_and_a_persisting_suspect_are_judged_over_the_hosts_sha
                                                                                         1.2, 1.25)
     found, _ = verdict.judge(history, KEY, "wall", 1.25, model(), KLASS, {}, with_both, 1.0, 1.1)
     assert (found.one_night, found.why) == (True, verdict.ONE_NIGHT_CALL)
+    # The same over a reference of 2 (tonight 2.5), and a class that moved 1.1 (the share 1.2 the larger):
+    # 2.5 / 2 / 1.2 = 1.042 no call, where 2.5 * 2 or 2.5 ** 2, or over the class's 1.1 (1.136), would be one.
+    found, _ = verdict.judge(nights(2.0, 2.0, 2.0), KEY, "wall", 2.5, model(), KLASS, {}, with_both, 1.1, 1.2)
+    assert (found.one_night, found.relative) == (False, 2.5 / 2.0 / 1.1)
+    found, _ = verdict.judge(nights(2.0, 2.0, 2.0), KEY, "wall", 2.5, model(), KLASS, {}, with_both, 1.1, None)
+    assert found.one_night
     # Without a re-measurement: a suspect above its floor that says why, not a regression.
     alone = settings(factor=1.05)
     found, candidate = verdict.judge(history, KEY, "wall", 1.25, model(), KLASS, {}, alone, 1.0, 1.2)

@@ -54,7 +54,7 @@ MODULES = {
                         "round_seconds", "workers_seconds", "process_order", "extra_processes", "Remeasured",
                         "needs_measuring", "remeasure_in_rounds", "stop_before", "enough_to_confirm", "keys_that_fit",
                         "sides_say", "decided_values", "disturbed_processes", "process_level", "looks_early",
-                        "_Round.ask")),
+                        "_Round.ask", "above_floor", "measured_pace", "first_child_wait")),
     "findings": Scope("tools/lib/findings.py", ("tests/test_verdict_units.py",)),
     "nights": Scope("tools/lib/nights.py", ("tests/test_nights_units.py",)),
     # The reader's checks of what it reads; not the locating of files and runs.
