@@ -89,9 +89,8 @@ PASSES = 16
 # H200 with the night's bytecode cache (2.0-2.7 s; 10 s where each worker compiled torch) and a margin.
 WORKERS_SECONDS = {"cuda": 3.0, "cpu": 3.0}
 # A round's first process waits for its worker's first child to start (CUDA's context, the libraries' first
-# loads), which nothing overlaps: 2.06-2.5 s on GPU checks of two H200 and one H100 VM, where the model gave it
-# a share of 0.2 s. Planned in the first round beside the workers' start: unplanned, it made a round drop keys
-# it had measured in up to 16 processes (docs/measurements/2026-12-05-h200-session32-checks.md).
+# loads), which nothing overlaps and the per-process model prices at a share of the GPU's rest: the first round
+# plans it beside the workers' start, so that its first block does not drop keys the plan fit (docs/noise.md).
 FIRST_CHILD_SECONDS = {"cuda": 2.3, "cpu": 0.0}
 PROCESS_SECONDS = {"cuda": 0.014, "cpu": 0.05}
 KEY_SECONDS = {"cuda": 0.043, "cpu": 0.02}
@@ -153,8 +152,7 @@ def priority(finding: Finding) -> tuple[bool, bool, bool, float]:
     """Strongest evidence first: a class's common move (it stands for many results), one-night calls, then
     candidates above their floor, then the move away from the class in units of the signal's spread. A wall
     time that the host's slower dispatch would move further than its class (``Finding.host_move``) is ranked
-    by its move beyond that: on host +25% night h25a six such wall times of GPU-bound configs near the
-    launch-bound line took the budget from seven injected launch-bound ones."""
+    by its move beyond that: the host, not torch, explains the rest (docs/noise.md, "The host's share")."""
     return (not finding.common, not finding.one_night, not above_floor(finding),
             -math.log(finding.beyond_host) / math.log(spread_of(finding)))
 

@@ -218,8 +218,7 @@ def host_shares(history: list[Night], tonight: Night, classes: dict[Key, str], m
     by that move, m), how far that alone pushes the wall time of each result of another class, where farther
     than its class's move: a forward's wall time is about the longer of its dispatch and its GPU work, and the
     launch-bound results' median reference wall time D is the dispatch's, so one of reference W goes to
-    ``min(m, m D / W)``, kept where above 1 and its class's move. On H200 host-slow nights the GPU-bound wall
-    times within 1.15x of the launch-bound ones moved as far as those (docs/noise.md, "The host's share in a
+    ``min(m, m D / W)``, kept where above 1 and its class's move (docs/noise.md, "The host's share in a
     GPU-bound wall time")."""
     host = moves.get((noise.LAUNCH_BOUND, schema.WALL), 1.0)
     if host < factor:
