@@ -178,12 +178,12 @@ def test_a_nightly_killed_with_sigkill_mid_record_leaves_no_process_of_it_behind
 def test_asv_ended_by_a_signal_is_a_broken_run_never_a_user_error(tmp_path, monkeypatch, killed):
     """kill -9 of asv (or the out-of-memory killer) ends the record with exit 3: the machine's fault, not the
     user's exit 2. The supervisor says a command ended by signal N as a shell does, 128 + N."""
-    from lib import conf
+    from lib import conf, supervisor
     from lib.supervisor import supervised
 
     suicide = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
-    monkeypatch.setattr(conf, "supervised", lambda command: supervised(suicide) if killed == "its command"
-                        else suicide)
+    monkeypatch.setattr(supervisor, "supervised", lambda command: supervised(suicide) if killed == "its command"
+                        else suicide)  # as relayed runs asv
     monkeypatch.setattr(conf, "machine_file", lambda: tmp_path / "asv-machine.json")
     with pytest.raises(conf.AsvEnded, match=r"^asv run was ended by signal 9 \(killed, or out of memory\): "):
         conf.asv("run", conf=tmp_path / "asv.conf.json")

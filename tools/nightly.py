@@ -15,7 +15,6 @@ Every step runs from the repository's root: asv loads the conf's plugin from the
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -35,7 +34,7 @@ from lib.cli import (
 with importing():
     from lib.conf import derived_conf, read_conf
     from lib.suite import DEFAULT_CONF, REPO_ROOT, TORCH_COMMITS_CONF
-    from lib.supervisor import supervised
+    from lib.supervisor import relayed
 
 TOOLS = Path(__file__).resolve().parent
 
@@ -49,10 +48,7 @@ def step(*command: str) -> int:
     """One step, under the supervisor: killing the nightly (kill -9 included) ends the step and all under it.
     Its output passes through ours: where our reader has gone, the output is lost, not the step."""
     print(f"+ {' '.join(command)}", flush=True)
-    with subprocess.Popen(supervised(list(command)), cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True) as process:
-        for line in process.stdout or ():
-            print(line, end="", flush=True)
-    return process.returncode
+    return relayed(list(command), REPO_ROOT)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,6 +47,7 @@ from lib.cli import (
 )
 
 with importing():
+    from asv.results import Results
     from filelock import FileLock, Timeout
     from lib.bytecode import child_environment
     from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, git_commit
@@ -250,26 +251,29 @@ class NothingMeasured(Exception):
     """asv ran the night and every result failed: recorded as failed, a broken job (exit 3), never a night."""
 
 
-def measured(results_dir: Path, machine: str, commit: str, grid: schema.Grid) -> bool:
-    """Whether the results folder holds a night of ``commit`` with a wall time of ``grid``."""
+def commit_run(results_dir: Path, machine: str, commit: str) -> Results | None:
+    """The results folder's run of ``commit``; None where it has none, or one that does not read."""
     try:
         store = ResultsStore(results_dir)
-        return has_results(store.load(store.choose_run(machine, commit)), grid)
-    except ToolError:  # none of that commit, or one that does not read
-        return False
+        return store.load(store.choose_run(machine, commit))
+    except ToolError:
+        return None
+
+
+def measured(results_dir: Path, machine: str, commit: str, grid: schema.Grid) -> bool:
+    """Whether the results folder holds a night of ``commit`` with a wall time of ``grid``."""
+    results = commit_run(results_dir, machine, commit)
+    return results is not None and has_results(results, grid)
 
 
 def selected_measured(results_dir: Path, machine: str, commit: str, pattern: str) -> bool:
     """Whether the results folder holds, for ``commit``, a value of a benchmark that ``pattern`` selects (asv's
     ``--bench``: a regular expression searched in each name); failed and skipped ones are not values."""
-    try:
-        store = ResultsStore(results_dir)
-        results = store.load(store.choose_run(machine, commit))
-    except ToolError:
-        return False
-    return any(value is not None and value == value  # NaN: skipped
-               for name in results.get_all_result_keys() if re.search(pattern, name)
-               for value in results.get_result_value(name, results.get_result_params(name)))
+    results = commit_run(results_dir, machine, commit)
+    return results is not None and any(
+        value is not None and value == value  # NaN: skipped
+        for name in results.get_all_result_keys() if re.search(pattern, name)
+        for value in results.get_result_value(name, results.get_result_params(name)))
 
 
 def nothing_measured(what: str, commit: str, kept: bool) -> NothingMeasured:

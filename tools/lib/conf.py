@@ -22,7 +22,7 @@ from filelock import FileLock
 from lib.bytecode import child_environment
 from lib.cli import ToolError, read_json_object, write_whole
 from lib.suite import REPO_ROOT
-from lib.supervisor import supervised
+from lib.supervisor import relayed
 
 
 def gpu_description(torch_info: dict) -> str | None:
@@ -175,17 +175,8 @@ def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,), lines: list[str
     """
     shown = [sys.executable, "-m", "asv", *args, "--config", str(conf)]
     with private_machine_file(conf.parent) as machines:
-        command = supervised([sys.executable, "-c", ASV_MAIN, *args, "--config", str(conf)])
         env = {**child_environment(), "ATTENTION_BIAS_ASV_MACHINE_FILE": str(machines)}
-        # Through our stdout, never onto our file descriptor: where its reader has gone (cli.LosableOutput) we
-        # lose the output and asv goes on; on the descriptor asv died at its first line and the night with it.
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=None if lines is None else subprocess.STDOUT,
-                              text=True, cwd=REPO_ROOT, env=env) as process:
-            for line in process.stdout or ():
-                print(line, end="", flush=True)
-                if lines is not None:
-                    lines.append(line.rstrip("\n"))
-        returncode = process.returncode
+        returncode = relayed([sys.executable, "-c", ASV_MAIN, *args, "--config", str(conf)], REPO_ROOT, env, lines)
     if returncode not in allowed:
         if returncode < 0 or returncode > SIGNALLED:  # the supervisor's -N, or its command's 128 + N
             raise AsvEnded(f"asv {args[0]} was ended by signal {abs(returncode) % SIGNALLED} (killed, or out of "

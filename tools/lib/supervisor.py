@@ -1,6 +1,7 @@
 """Child processes that end with the tool that started them, even when it is killed with kill -9.
 
-Standard library only. Used for asv (lib/conf.py) and the re-measurement's workers (lib/remeasure.py).
+Standard library only. Used for asv (lib/conf.py), the nightly's steps (tools/nightly.py) and the
+re-measurement's workers (lib/remeasure.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 # Runs a command as the leader of a process group of its own that ends with its parent:
 # killed (even by kill -9), the tool takes the command and every process under it along (asv,
@@ -79,6 +81,21 @@ sys.exit(128 - code if code < 0 else code)  # ended by signal N: 128 + N, as a s
 def supervised(command: list[str]) -> list[str]:
     """``command`` run under the supervisor: its process group ends with this process."""
     return [sys.executable, "-c", SUPERVISOR, *command]
+
+
+def relayed(command: list[str], cwd: Path, env: dict[str, str] | None = None, lines: list[str] | None = None) -> int:
+    """Run ``command`` under the supervisor, its output passed through ours line by line; its return code.
+    Never onto our file descriptor: where our reader has gone (cli.LosableOutput) the output is lost and the
+    command goes on; on the descriptor it died at its first line. ``lines``: its stderr joins its stdout, and
+    each line is also kept there."""
+    with subprocess.Popen(supervised(command), stdout=subprocess.PIPE,
+                          stderr=None if lines is None else subprocess.STDOUT, text=True, cwd=cwd,
+                          env=env) as process:
+        for line in process.stdout or ():
+            print(line, end="", flush=True)
+            if lines is not None:
+                lines.append(line.rstrip("\n"))
+    return process.returncode
 
 
 def end_group(process: subprocess.Popen) -> None:
