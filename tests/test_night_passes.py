@@ -48,8 +48,8 @@ def stand_in_night(monkeypatch, fails=lambda config, events: False, mismatch: tu
         if case.config.batch_size in mismatch:
             raise AssertionError("the masks disagree")
 
-    def visit(run, block_seconds=0.005, blocks=3):
-        events.append(("visit", run.config.batch_size, run.mask, block_seconds))
+    def visit(run, block_seconds=0.005, blocks=3, warm=False):
+        events.append(("visit", run.config.batch_size, run.mask, block_seconds) + (("warm",) if warm else ()))
         return CALL_SECONDS[run.config.batch_size]
 
     def gpu_time(run, rest=None):
@@ -86,6 +86,15 @@ def test_calls_under_one_ms_get_sixteen_visits_the_last_twelve_in_blocks_of_2_ms
         assert len(_figures(state, 1, mask).wall_visits) == night.SHORT_CALL_PASSES == 16
         for batch in (8, 16):  # longer calls: the four full passes only
             assert len(_figures(state, batch, mask).wall_visits) == night.WALL_PASSES == 4
+
+
+def test_only_the_first_passs_visits_skip_their_untimed_call_right_after_the_check(passes):
+    state, events = passes
+    visits = [event for event in events if event[0] == "visit"]
+    warm = [event for event in visits if event[-1] == "warm"]
+    in_grid_order = [(batch, mask) for batch in (16, 1, 8) for mask in grid.MASKS]
+    assert [event[1:3] for event in warm] == in_grid_order
+    assert visits[:len(warm)] == warm  # the first pass's, each config right after its check
 
 
 def test_every_gpu_time_comes_after_every_wall_visit_one_in_each_gpu_pass(passes):

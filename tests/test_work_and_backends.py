@@ -231,6 +231,22 @@ def test_a_gpu_time_is_captured_then_rested_with_one_replays_seconds_then_timed_
     assert events == ["capture", ("block", 1), ("rest", 5e-4), ("block", 4), ("block", 4), ("block", 4)]
 
 
+@pytest.mark.parametrize("warm, untimed", [(False, 1), (True, 0)])
+def test_a_visit_calls_once_untimed_unless_the_case_has_just_run(monkeypatch, warm, untimed):
+    """A call as long as a block: one timed call, after one untimed call unless ``warm``."""
+    from benchmarks.measure import timers
+
+    clock, calls, reads = [0.0], [], []
+    monkeypatch.setattr(timers, "synchronized_clock", lambda: reads.append(len(calls)) or clock[0])
+
+    def run():
+        calls.append(1)
+        clock[0] += 0.01  # longer than a visit's block
+
+    assert timers.visit_seconds(run, warm=warm) == 0.01
+    assert len(calls) == untimed + 1 and reads == [untimed, untimed + 1]
+
+
 def test_a_heavy_keys_gpu_time_rests_between_its_capture_and_its_timed_blocks_and_says_so(monkeypatch):
     from benchmarks.measure import timers, worker
 

@@ -157,13 +157,13 @@ class NightPasses:
         self.state.verdicts[config] = None
         figures = {mask: MaskFigures() for mask in MASKS}
         self.state.figures[config] = figures
-        self.visit(case, figures, MASKS)
+        self.visit(case, figures, MASKS, warm=True)  # the check has just run both masks
 
     def visit(self, case: ForwardCase, figures: dict[str, MaskFigures], masks: tuple[str, ...],
-              block_seconds: float = VISIT_BLOCK_SECONDS) -> None:
+              block_seconds: float = VISIT_BLOCK_SECONDS, warm: bool = False) -> None:
         for mask in masks:
             self.attempt(figures[mask], "wall timing", "wall", lambda mask=mask: figures[mask].wall_visits.append(
-                visit_seconds(case.runner(mask), block_seconds=block_seconds)))
+                visit_seconds(case.runner(mask), block_seconds=block_seconds, warm=warm)))
 
     def later_pass(self, index: int, configs: list[AttentionConfig], last: bool, short: bool = False) -> None:
         """Visit the given checked configs again, in this pass's own order (``short``: a pass of the short calls

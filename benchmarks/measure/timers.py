@@ -21,6 +21,9 @@ from ..schema import GPU_TIME_BLOCK_SECONDS, GPU_TIME_BLOCKS, gpu_time_block_rep
 # A visit: blocks of back-to-back calls of at least this long, this many of them.
 VISIT_BLOCK_SECONDS = 0.005
 VISIT_BLOCKS = 3
+# Calls on the side stream before a capture: the case has run on the default stream already; these set
+# up the side stream's library state (cuBLAS and cuDNN handles, workspaces).
+CAPTURE_WARMUP_CALLS = 2
 
 
 def synchronized_clock() -> float:
@@ -42,14 +45,16 @@ def sm_clock_mhz() -> int | None:
 
 
 def visit_seconds(run: Callable[[], torch.Tensor], block_seconds: float = VISIT_BLOCK_SECONDS,
-                  blocks: int = VISIT_BLOCKS) -> float:
+                  blocks: int = VISIT_BLOCKS, warm: bool = False) -> float:
     """Wall time of one forward in one visit: the median block of back-to-back calls, per call.
 
-    One untimed call first (the case may be fresh from a build). A call as long as
-    a block is a block by itself, and the visit's only one: the GPU, not the host,
-    sets those configs, and their calls are where the night's time goes.
+    One untimed call first, unless ``warm`` (the case ran just now: the check's calls), since
+    the case may be fresh from a build. A call as long as a block is a block by itself, and the
+    visit's only one: the GPU, not the host, sets those configs, and their calls are where the
+    night's time goes.
     """
-    run()
+    if not warm:
+        run()
     start = synchronized_clock()
     run()
     first = synchronized_clock() - start
@@ -124,7 +129,7 @@ def _captured(run: Callable[[], torch.Tensor]) -> torch.cuda.CUDAGraph:
     side_stream = torch.cuda.Stream()
     side_stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side_stream):  # capture needs its warm-up off the default stream
-        for _ in range(2):  # the case is warm already; these set up the side stream's library state
+        for _ in range(CAPTURE_WARMUP_CALLS):
             run()
     torch.cuda.current_stream().wait_stream(side_stream)
     graph = torch.cuda.CUDAGraph()
