@@ -54,17 +54,17 @@ WAITED_SECONDS = 0.05
 
 
 def estimate(constants: list[float], process: dict, together: int, rest: float) -> float:
-    outside, key, start, visit, calls, gpu_calls, gpu_key = constants
-    handed = outside + key * process["keys"]
-    wait = max(0.0, start - handed)
-    return (handed + (max(wait, rest) + (together - 1) * rest) / together + visit * process["visits"]
-            + calls * process["call_seconds"] + process["gpu_block_seconds"] + gpu_calls * process["gpu_seconds"]
-            + gpu_key * process["gpu_times"] + process["phases"].get("heavy_rest", 0.0))
+    """One process's seconds as the suite's model (``remeasure.CostModel``) prices them with ``constants``."""
+    model = remeasure.CostModel(*constants, rest=rest, together=together)
+    return model.process_seconds(remeasure.ProcessWork(
+        process["keys"], process["visits"], process["call_seconds"], process["gpu_times"],
+        process["gpu_block_seconds"], process["gpu_seconds"], process["phases"].get("heavy_rest", 0.0)))
 
 
 def current(device: str) -> list[float]:
-    return [remeasure.PROCESS_SECONDS[device], remeasure.KEY_SECONDS[device], remeasure.CHILD_START_SECONDS[device],
-            remeasure.VISIT_SECONDS, remeasure.WALL_CALLS, remeasure.GPU_CALLS, remeasure.GPU_KEY_SECONDS]
+    model = remeasure.cost_model(device)
+    return [model.process, model.key, model.child_start, model.visit, model.wall_calls, model.gpu_calls,
+            model.gpu_key]
 
 
 def fitted(processes: list[dict]) -> list[float]:

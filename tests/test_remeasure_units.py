@@ -261,20 +261,21 @@ def fit_boundary(cost: float, processes: int, pace: float, keys: int = 1, sides:
 
 
 def estimate(seconds: float, keys: int, device: str = "cuda") -> float:
-    """A process's estimate as the planner makes it (``with_child_start``, tested exactly below)."""
-    return remeasure.with_child_start(seconds, keys, device)
+    """A process's estimate as the planner makes it: ``seconds`` and its share of the children's start
+    (``CostModel.child_start_share``, tested exactly below)."""
+    return seconds + remeasure.cost_model(device).child_start_share(keys)
 
 
 def test_one_process_in_two_waits_for_the_next_childrens_start_and_each_rests_the_gpu_what_it_did_not_wait():
     start, process, key = CHILD_START_SECONDS["cuda"], PROCESS_SECONDS["cuda"], KEY_SECONDS["cuda"]
     assert (start, process, key, schema.CHILDREN_STARTED_TOGETHER, schema.GPU_REST_SECONDS) == (
         0.71, 0.014, 0.043, 2, 0.2)
-    assert remeasure.with_child_start(1.0, 0, "cuda") == 1.0 + (0.71 - 0.014 + 0.2) / 2
-    assert remeasure.with_child_start(1.0, 10, "cuda") == 1.0 + (0.71 - 0.014 - 0.043 * 10 + 0.2) / 2
+    assert estimate(1.0, 0) == 1.0 + (0.71 - 0.014 + 0.2) / 2
+    assert estimate(1.0, 10) == 1.0 + (0.71 - 0.014 - 0.043 * 10 + 0.2) / 2
     # Waiting 8 ms, the one that waits rests the other 192: every process rests 0.2 s.
-    assert remeasure.with_child_start(1.0, 16, "cuda") == 1.0 + (0.2 + 0.2) / 2
-    assert remeasure.with_child_start(1.0, 17, "cuda") == 1.0 + 0.2  # 35 ms past the start: no wait, a rest
-    assert remeasure.with_child_start(1.0, 0, "cpu") == 1.0  # a CPU child starts in a fork
+    assert estimate(1.0, 16) == 1.0 + (0.2 + 0.2) / 2
+    assert estimate(1.0, 17) == 1.0 + 0.2  # 35 ms past the start: no wait, a rest
+    assert estimate(1.0, 0, "cpu") == 1.0  # a CPU child starts in a fork
 
 
 def test_a_candidate_fits_a_budget_it_fills_exactly_and_not_one_a_hair_smaller():
@@ -992,9 +993,8 @@ def test_the_pace_prices_each_process_for_the_keys_it_measured():
         return dataclasses.replace(shaped, seconds=remeasure.modelled_seconds(shaped))
 
     costs = (cost(3),) * 12 + (cost(1),) * 8
-    assert remeasure.modelled_seconds(cost(1)) == pytest.approx(remeasure.with_child_start(
-        PROCESS_SECONDS["cuda"] + remeasure.KEY_SECONDS["cuda"] + remeasure.VISIT_SECONDS + 2 * 0.01, 1, "cuda"),
-        rel=1e-12)
+    assert remeasure.modelled_seconds(cost(1)) == pytest.approx(estimate(
+        PROCESS_SECONDS["cuda"] + remeasure.KEY_SECONDS["cuda"] + remeasure.VISIT_SECONDS + 2 * 0.01, 1), rel=1e-12)
     three_keys = costs[0].seconds
     measured = remeasure.Remeasured({}, sum(c.seconds for c in costs) + 3.0, costs, 3.0)
     assert remeasure.measured_pace(measured, three_keys) == pytest.approx(1.0, rel=1e-12)

@@ -29,7 +29,8 @@ def candidate(config: str, signal: str = "wall", ratio: float = 2.0, short: bool
 
 def budget_for(*costs: float) -> float:
     """The budget that the workers' start and 20 processes of these keys fill exactly, as the planner reckons."""
-    return 20 * remeasure.with_child_start(PROCESS_SECONDS["cuda"] + sum(costs), len(costs), "cuda") + \
+    model = remeasure.cost_model("cuda")
+    return 20 * (PROCESS_SECONDS["cuda"] + sum(costs) + model.child_start_share(len(costs))) + \
         remeasure.workers_seconds("cuda", True)
 
 
@@ -416,8 +417,8 @@ def test_a_later_round_plans_without_the_workers_start_at_the_pace_the_first_mea
     short = found[0]
     first_plan, _, estimate = remeasure.fitted_plan(found, night, 10, "cuda", budget, short_allowance=1e9)
     assert list(first_plan) == [("s", "causal_bias"), ("g", "causal_bias")]
-    alone = remeasure.with_child_start(PROCESS_SECONDS["cuda"] + remeasure.key_cost(short, {}, night, "cuda"), 1,
-                                       "cuda")
+    alone = (PROCESS_SECONDS["cuda"] + remeasure.key_cost(short, {}, night, "cuda")
+             + remeasure.cost_model("cuda").child_start_share(1))
 
     def rounds_given(left_for_round_two: float) -> list[float]:
         seen: list[float] = []

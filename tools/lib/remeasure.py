@@ -80,13 +80,14 @@ KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("sta
 PASSES = 16
 # The cost model: seconds the workers take to start (torch's import, all at once, once a round), a
 # process (the hand-over, the pipes), a key (its build and first calls), a visit (blocks of 1-2
-# ms), and calls of the key's own time per visit (WALL_CALLS); a GPU time (gpu_time_cost): its
+# ms), and calls of the key's own time per visit (WALL_CALLS); a GPU time (gpu_time_work): its
 # blocks, GPU_CALLS replays more (the capture's warm-ups, the one that sizes the blocks) and
 # GPU_KEY_SECONDS (the capture); a
 # process's keys' first calls wait for the next children's start (CHILD_START_SECONDS: the quiet lock
 # keeps a start out of the visits), one process in schema.CHILDREN_STARTED_TOGETHER. Fitted to measured
 # re-measurements' processes (experiments/fit_remeasure_cost.py, docs/noise.md); the workers' start on an
 # H200 with the night's bytecode cache (2.0-2.7 s; 10 s where each worker compiled torch) and a margin.
+# One formula prices a process (CostModel): the plan, the pace and the fit read it alike.
 WORKERS_SECONDS = {"cuda": 3.0, "cpu": 3.0}
 # A round's first process waits for its worker's first child to start (CUDA's context, the libraries' first
 # loads), which nothing overlaps and the per-process model prices at a share of the GPU's rest: the first round
@@ -99,6 +100,64 @@ VISIT_SECONDS = 0.0023
 WALL_CALLS = 2
 GPU_CALLS = 3.3
 GPU_KEY_SECONDS = 0.0046
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessWork:
+    """What a process measures, in the cost model's terms: the plan adds a key's, a measured process records
+    its own (``ProcessCost.work``)."""
+
+    keys: int = 0
+    visits: int = 0  # the visits that time a wall, over its keys
+    call_seconds: float = 0.0  # each key's wall-timing visits times its wall time: WALL_CALLS's regressor
+    gpu_times: int = 0  # GPU_KEY_SECONDS's regressor
+    gpu_block_seconds: float = 0.0  # the GPU times' timed blocks (GPU_TIME_BLOCKS each)
+    gpu_seconds: float = 0.0  # the GPU times' own seconds: GPU_CALLS's regressor
+    heavy_rest: float = 0.0  # the rests before heavy keys' blocks
+
+    def __add__(self, other: ProcessWork) -> ProcessWork:
+        return ProcessWork(*(mine + theirs for mine, theirs in
+                             zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
+
+
+@dataclasses.dataclass(frozen=True)
+class CostModel:
+    """The cost model of one device's processes (its constants above; the fit's own where it tries others)."""
+
+    process: float
+    key: float
+    child_start: float
+    visit: float
+    wall_calls: float
+    gpu_calls: float
+    gpu_key: float
+    rest: float  # the GPU's rest before a process's passes: schema.GPU_REST_SECONDS, none on a CPU
+    together: int = schema.CHILDREN_STARTED_TOGETHER
+
+    def work_seconds(self, work: ProcessWork) -> float:
+        """The seconds that grow with what a process measures."""
+        return (self.key * work.keys + self.visit * work.visits + self.wall_calls * work.call_seconds
+                + self.gpu_key * work.gpu_times + work.gpu_block_seconds + self.gpu_calls * work.gpu_seconds
+                + work.heavy_rest)
+
+    def child_start_share(self, keys: int) -> float:
+        """A process's share of the wait for the next children's start, where its ``keys``' builds and first
+        calls end sooner: one process in ``together`` waits, the others find their lock free; on a GPU each
+        rests ``rest`` before its passes, the one that waited for as much as it has not waited."""
+        wait = max(0.0, self.child_start - self.process - self.key * keys)
+        return (max(wait, self.rest) + (self.together - 1) * self.rest) / self.together
+
+    def process_seconds(self, work: ProcessWork) -> float:
+        """One process's estimate: the hand-over, its work and its share of the children's start."""
+        return self.process + self.work_seconds(work) + self.child_start_share(work.keys)
+
+
+def cost_model(device: str) -> CostModel:
+    """The cost model the re-measurement plans ``device``'s processes with."""
+    return CostModel(PROCESS_SECONDS[device], KEY_SECONDS[device], CHILD_START_SECONDS[device], VISIT_SECONDS,
+                     WALL_CALLS, GPU_CALLS, GPU_KEY_SECONDS, schema.GPU_REST_SECONDS if device == "cuda" else 0.0)
+
+
 # How far one night moves a signal before the history has a spread of its own: the scale a
 # candidate's evidence is ranked by until then (docs/noise.md, "The verdict", 5.: the plan's order).
 PRIOR_SPREAD = {schema.GPU: 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_BOUND: 1.15, UNKNOWN: 1.1}
@@ -192,21 +251,31 @@ def signals_of(plan: Plan, key: tuple[str, str]) -> tuple[str, ...]:
 
 def key_cost(finding: Finding, plan: Plan, tonight: Night, device: str) -> float:
     """What measuring this finding's key and signal adds to each process, beyond ``plan``."""
+    return cost_model(device).work_seconds(key_work(finding, plan, tonight, device))
+
+
+def key_work(finding: Finding, plan: Plan, tonight: Night, device: str) -> ProcessWork:
+    """What measuring this finding's key and signal adds to each process's work, beyond ``plan``."""
     values = tonight.values.get(finding.key, {})
     before = signals_of(plan, finding.config_mask)
     more_visits = wall_visits(values, (*before, finding.signal)) - wall_visits(values, before)
-    cost = (0.0 if before else KEY_SECONDS[device]) + more_visits * (
-        VISIT_SECONDS + WALL_CALLS * (values.get(schema.WALL) or 0.0))
+    work = ProcessWork(keys=0 if before else 1, visits=more_visits,
+                       call_seconds=more_visits * (values.get(schema.WALL) or 0.0))
     if finding.signal == schema.GPU and schema.GPU not in before and device == "cuda":  # a CPU worker takes no GPU time
-        cost += gpu_time_cost(values.get(schema.GPU)) + heavy_rest(values, (finding.signal,))
-    return cost
+        work += gpu_time_work(values.get(schema.GPU)) + ProcessWork(heavy_rest=heavy_rest(values, (finding.signal,)))
+    return work
+
+
+def gpu_time_work(gpu: float | None) -> ProcessWork:
+    """A GPU time's work in a process, from tonight's: GPU_TIME_BLOCKS blocks, GPU_CALLS replays more and
+    GPU_KEY_SECONDS. A block is 2 ms of short replays or one long one: a price per replay overprices the long
+    keys (by 29% over the 20 processes with long keys of seven H200 checks) and underprices the short."""
+    return ProcessWork(gpu_times=1, gpu_block_seconds=gpu_blocks_seconds(gpu or 0.0), gpu_seconds=gpu or 0.0)
 
 
 def gpu_time_cost(gpu: float | None) -> float:
-    """A GPU time's seconds in a process, from tonight's: GPU_TIME_BLOCKS blocks, GPU_CALLS replays more and
-    GPU_KEY_SECONDS. A block is 2 ms of short replays or one long one: a price per replay overprices the long
-    keys (by 29% over the 20 processes with long keys of seven H200 checks) and underprices the short."""
-    return GPU_KEY_SECONDS + gpu_blocks_seconds(gpu or 0.0) + GPU_CALLS * (gpu or 0.0)
+    """A GPU time's seconds in a process (``gpu_time_work``)."""
+    return cost_model("cuda").work_seconds(gpu_time_work(gpu))
 
 
 def gpu_blocks_seconds(gpu: float) -> float:
@@ -235,23 +304,23 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
     """
     plan: Plan = {}
     left_out: list[Finding] = []
-    seconds = PROCESS_SECONDS[device]
+    model = cost_model(device)
+    seconds, keys = model.process, 0  # a process's seconds without its share of the children's start
     workers = workers_seconds(device, first_round)
     for finding in sorted(candidates, key=plan_order):
-        cost = key_cost(finding, plan, tonight, device)
-        keys = len(plan) + (finding.config_mask not in plan)
+        work = key_work(finding, plan, tonight, device)
+        more, more_keys = seconds + model.work_seconds(work), keys + work.keys
         limit = budget + (short_allowance if finding.short else 0.0)
         if (plan or not first_round) and (
-                round_seconds(processes, pace, with_child_start(seconds + cost, keys, device), workers, sides)
-                > limit):
+                round_seconds(processes, pace, more + model.child_start_share(more_keys), workers, sides) > limit):
             left_out.append(finding)
             continue
-        seconds += cost
+        seconds, keys = more, more_keys
         key = finding.config_mask
         signals = tuple(sorted({*signals_of(plan, key), finding.signal}))
         values = tonight.values.get(finding.key, {})
         plan[key] = schema.WorkerKey(*key, signals, visits(values, signals), heavy_rest(values, signals))
-    return plan, left_out, with_child_start(seconds, len(plan), device)
+    return plan, left_out, seconds + model.child_start_share(keys)
 
 
 def round_seconds(processes: int, pace: float, process_seconds: float, workers: float, sides: int = 2) -> float:
@@ -264,17 +333,6 @@ def workers_seconds(device: str, first_round: bool) -> float:
     """The workers' start in a round's seconds: in the first round, which starts them, WORKERS_SECONDS and the
     wait for the first child (FIRST_CHILD_SECONDS); later rounds find both started."""
     return WORKERS_SECONDS[device] + FIRST_CHILD_SECONDS[device] if first_round else 0.0
-
-
-def with_child_start(seconds: float, keys: int, device: str) -> float:
-    """A process's estimate: ``seconds`` (PROCESS_SECONDS and its keys' costs), and its share of the wait
-    for the next children's start where its ``keys``' builds and first calls end sooner: one process in
-    CHILDREN_STARTED_TOGETHER waits, the others find their lock free; on a GPU each rests
-    GPU_REST_SECONDS before its passes, the one that waited for as much as it has not waited."""
-    wait = max(0.0, CHILD_START_SECONDS[device] - PROCESS_SECONDS[device] - KEY_SECONDS[device] * keys)
-    rest = schema.GPU_REST_SECONDS if device == "cuda" else 0.0
-    together = schema.CHILDREN_STARTED_TOGETHER
-    return seconds + (max(wait, rest) + (together - 1) * rest) / together
 
 
 # ---------------------------------------------------------------- the workers
@@ -448,14 +506,16 @@ class ProcessCost:
     gpu_times: int = 0  # the number of GPU times it took: GPU_KEY_SECONDS's regressor
     gpu_block_seconds: float = 0.0  # their blocks' seconds (GPU_TIME_BLOCKS each, at the times it took)
 
+    @property
+    def work(self) -> ProcessWork:
+        """What it measured, in the cost model's terms, its heavy keys' rests as they ran."""
+        return ProcessWork(self.keys, self.visits, self.call_seconds, self.gpu_times, self.gpu_block_seconds,
+                           self.gpu_seconds, self.phases.get("heavy_rest", 0.0))
+
 
 def modelled_seconds(cost: ProcessCost) -> float:
-    """The cost model's estimate of one process from what it measured (``key_cost`` over its keys, with its
-    heavy keys' rests as they ran, and ``with_child_start``)."""
-    seconds = (PROCESS_SECONDS[cost.device] + KEY_SECONDS[cost.device] * cost.keys + VISIT_SECONDS * cost.visits
-               + WALL_CALLS * cost.call_seconds + GPU_KEY_SECONDS * cost.gpu_times + cost.gpu_block_seconds
-               + GPU_CALLS * cost.gpu_seconds + cost.phases.get("heavy_rest", 0.0))
-    return with_child_start(seconds, cost.keys, cost.device)
+    """The cost model's estimate of one process from what it measured."""
+    return cost_model(cost.device).process_seconds(cost.work)
 
 
 def measured_pace(measured: Remeasured, estimate: float) -> float:
