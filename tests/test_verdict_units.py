@@ -504,6 +504,19 @@ def test_a_refuted_candidate_slower_beyond_doubt_says_it_is_slower_by_less_than_
         f"causal_bias), refuted 1.000 (c1 causal_bias), refuted 1.046, {verdict.SLOWER_UNDER_FACTOR} (c2 causal_bias)"))
 
 
+def test_the_findings_table_shows_the_hosts_share_only_where_one_explains_more_than_the_class():
+    moved, shared, under = (dataclasses.replace(finding(ratio=1.3, key=("gpu", config, "causal_bias")), move=1.1,
+                                                host_move=share) for config, share in (("a", None), ("b", 1.2),
+                                                                                       ("c", 1.05)))
+    assert report.HOST_SHARE not in report.findings_table([moved, under])  # 1.05: under its class's 1.1
+    table = report.findings_table([moved, shared, under]).splitlines()
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    assert header[header.index("over its class") + 1] == report.HOST_SHARE
+    shares = [[cell.strip() for cell in row.strip("|").split("|")][header.index(report.HOST_SHARE)]
+              for row in table[2:]]
+    assert shares == ["", "1.200", ""]
+
+
 def test_a_gpu_times_decision_carries_the_median_sm_clock_read_beside_each_side():
     sides = {"baseline": {"gpu": BASE, schema.SM_CLOCK: [1980, 1965, 1950, 1410]},
              "contender": {"gpu": [v * 1.5 for v in BASE], schema.SM_CLOCK: [1410, 1395, 1425]}}
