@@ -57,10 +57,10 @@ def process_costs(count: int, seconds: float = 0.0, phases: dict[str, float] | N
     return tuple(ProcessCost("baseline", "cuda", 0, 0, 0.0, 0.0, seconds, dict(phases or {})) for _ in range(count))
 
 
-def run_tool(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_tool(script: str, *args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(TOOLS / script), *args],
-        capture_output=True, text=True, env={**os.environ, **(env or {})},
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd,
     )
 
 
@@ -72,9 +72,14 @@ def cpu_runs(tmp_path_factory) -> dict:
     env = {"HOME": str(root / "home")}
     (root / "home").mkdir()
     for commit in commits:
+        # The last as a user types it: its Python a path relative to the folder it runs in, ".venv/bin/python"
+        # (asv runs from the conf's folder, and found no environment where the tool passed the path on as given).
+        last = commit == commits[-1]
+        folder = Path(sys.executable).parent.parent.parent if last else None
+        python = ["--python", os.path.relpath(sys.executable, folder)] if folder else []
         completed = run_tool(
             "record_run.py", "--grid", "cpu", "--repo", str(root / "repo"), "--commit", commit,
-            "--results-dir", str(root / "results"), "--machine", "ci-cpu", env=env,
+            "--results-dir", str(root / "results"), "--machine", "ci-cpu", *python, env=env, cwd=folder,
         )
         assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return {"root": root, "results": root / "results", "commits": commits, "env": env,

@@ -74,6 +74,14 @@ def test_a_machine_name_that_would_escape_the_results_folder_is_refused(tmp_path
     assert not (tmp_path / "results").exists() and not Path("/tmp/absolute").exists()
 
 
+def test_a_python_path_is_the_callers_folders_and_a_bare_name_is_looked_up_on_path(tmp_path, monkeypatch):
+    (tmp_path / "env" / "bin").mkdir(parents=True)
+    (tmp_path / "env" / "bin" / "python").symlink_to(sys.executable)  # a virtualenv's python is a link
+    monkeypatch.chdir(tmp_path)
+    assert cli.python_path("env/bin/python") == str(tmp_path / "env" / "bin" / "python")  # the link, kept
+    assert cli.python_path("python3") == "python3"
+
+
 def test_a_record_into_a_folder_another_record_holds_is_refused(tmp_path):
     (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
     machine_dir = tmp_path / "results" / "ci"

@@ -46,6 +46,7 @@ from lib.cli import (
     add_results_arguments,
     checked_factor,
     importing,
+    python_path,
     run_tool,
     writable_folder,
     write_report,
@@ -76,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"recent nights whose median is the reference level (default {DEFAULTS['window']})")
     parser.add_argument("--calibration", nargs=2, metavar=("A", "B"),
                         help="commits of an A/A calibration pair on this machine, added to the noise model")
-    parser.add_argument("--baseline-python", help="a Python with the baseline's torch, for the re-measurement")
-    parser.add_argument("--contender-python", help="a Python with the contender's torch, for the re-measurement")
+    parser.add_argument("--baseline-python", type=python_path,
+                        help="a Python with the baseline's torch, for the re-measurement")
+    parser.add_argument("--contender-python", type=python_path,
+                        help="a Python with the contender's torch, for the re-measurement")
     parser.add_argument("--processes", type=int, default=DEFAULTS["processes"],
                         help=f"fresh processes a side in the re-measurement (default {DEFAULTS['processes']}; "
                              f"at least {noise.PROCESSES_TO_CONFIRM}: fewer can never confirm a slowdown "

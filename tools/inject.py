@@ -39,7 +39,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib.cli import ToolError, add_results_arguments, importing, one_line, run_tool, writable_folder, write_whole
+from lib.cli import (
+    ToolError,
+    add_results_arguments,
+    importing,
+    one_line,
+    python_path,
+    run_tool,
+    writable_folder,
+    write_whole,
+)
 
 with importing():
     from lib import injected_steps, noise
@@ -335,10 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="add to the slowdowns already in --out, on configs it does not name yet")
     for name, text in (("install", "load a spec into a Python's environment"), ("remove", "unload it")):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("--python", required=True, help="the environment's Python")
+        sub.add_argument("--python", type=python_path, required=True, help="the environment's Python")
         if name == "install":
             sub.add_argument("--spec", type=Path, required=True)
-            sub.add_argument("--baseline-python",
+            sub.add_argument("--baseline-python", type=python_path,
                              help="the same environment without the slowdowns: on CUDA, measure each GPU "
                                   "slowdown's step against it and tune the spin to its amount")
             sub.add_argument("--seed", type=int, default=0, help="the order of the tuning's processes")

@@ -27,6 +27,7 @@ from lib.cli import (
     checked_factor,
     importing,
     machine_name,
+    python_path,
     run_tool,
     writable_folder,
 )
@@ -54,11 +55,13 @@ def step(*command: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--machine", required=True, type=machine_name, help="asv machine name (one per GPU kind)")
-    parser.add_argument("--python", default=sys.executable, help="the Python whose torch is benchmarked")
+    parser.add_argument("--python", type=python_path, default=sys.executable,
+                        help="the Python whose torch is benchmarked")
     parser.add_argument("--torch-repo", type=Path, help="a PyTorch clone: record at torch's own commit")
     parser.add_argument("--report", type=Path, default=REPO_ROOT / "nightly-report.md")
     parser.add_argument("--factor", type=float, help="passed to check_regressions.py")
-    parser.add_argument("--baseline-python", help="passed to check_regressions.py: last night's torch, kept")
+    parser.add_argument("--baseline-python", type=python_path,
+                        help="passed to check_regressions.py: last night's torch, kept")
     parser.add_argument("--calibration", nargs=2, metavar=("A", "B"), help="passed to check_regressions.py")
     return parser
 

@@ -39,6 +39,7 @@ from lib.cli import (
     importing,
     machine_name,
     one_line,
+    python_path,
     read_json_object,
     run_tool,
     writable_folder,
@@ -286,7 +287,8 @@ def nothing_measured(what: str, commit: str, kept: bool) -> NothingMeasured:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONF, help="asv.conf.json to start from")
-    parser.add_argument("--python", default=sys.executable, help="the Python whose torch is benchmarked")
+    parser.add_argument("--python", type=python_path, default=sys.executable,
+                        help="the Python whose torch is benchmarked")
     parser.add_argument("--grid", choices=("auto", "gpu", "cpu"), default="auto")
     parser.add_argument("--repo", type=Path, help="repository whose commit labels the run (default: the conf's)")
     commit = parser.add_mutually_exclusive_group()

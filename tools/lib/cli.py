@@ -49,6 +49,13 @@ def machine_name(text: str) -> str:
     return text
 
 
+def python_path(text: str) -> str:
+    """A Python given on the command line: a path is the caller's folder's, made absolute (asv and the
+    re-measurement's workers run from other folders), a link kept a link (a virtualenv's python is one); a
+    bare name is looked up on PATH, as the shell would."""
+    return os.path.abspath(text) if os.sep in text else text
+
+
 def add_results_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--results-dir",
