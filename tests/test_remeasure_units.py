@@ -320,12 +320,18 @@ def test_the_strongest_candidate_is_taken_even_alone_over_budget_unless_told_oth
         ("a", "causal_bias")]
 
 
-def test_a_gpu_time_short_of_the_factor_is_one_within_one_spread_of_it_and_planned_after_every_other():
-    # A GPU time with a floor of 1.125 (three spreads of 1.04, to within rounding) against a factor of 1.05:
-    # short from 1.05 / 1.04 = 1.0096 up.
-    floor = 1.04 ** Z_CANDIDATE
-    near, far = candidate(signal="gpu", ratio=1.01, floor=floor), candidate(signal="gpu", ratio=1.009, floor=floor)
+def test_a_gpu_time_short_of_the_factor_is_one_within_two_spreads_of_it_and_planned_after_every_other():
+    # A GPU time with a floor of 1.0303 (three spreads of 1.01) against a factor of 1.05: short from
+    # 1.05 / 1.01 ** 2 = 1.02931 up.
+    assert remeasure.SHORT_WINDOW_SPREADS == 2
+    steady = 1.01 ** Z_CANDIDATE
+    near, far = (candidate(signal="gpu", ratio=ratio, floor=steady) for ratio in (1.0294, 1.0292))
     assert remeasure.short_of_factor(near, 1.05) and not remeasure.short_of_factor(far, 1.05)
+    # A noisy one (three spreads of 1.04): short from 1.05 / 1.04 ** 2 = 0.9708, yet only where slower at all.
+    floor = 1.04 ** Z_CANDIDATE
+    assert remeasure.short_of_factor(candidate(signal="gpu", ratio=1.001, floor=floor), 1.05)
+    assert not remeasure.short_of_factor(candidate(signal="gpu", ratio=1.0, floor=floor), 1.05)
+    assert not remeasure.short_of_factor(candidate(signal="gpu", ratio=0.99, floor=floor), 1.05)
     assert not remeasure.short_of_factor(candidate(signal="gpu", ratio=1.05, floor=floor), 1.05)  # at the factor
     assert not remeasure.short_of_factor(candidate(signal="wall", ratio=1.04, floor=floor), 1.05)
     short = dataclasses.replace(candidate("s", signal="gpu", ratio=1.04, floor=floor), short=True)

@@ -19,7 +19,7 @@ noise, undecided -> suspect; a GPU time that each of the night's builds would
 call alone waits behind the rest, and where the budget leaves it out its night
 calls it (a regression). The factor is a margin: confirmed is slower for
 certain (p < 1e-4) and not shown to be slower by less than the factor; refuted is
-shown to be. With both builds, a GPU time within one spread under the factor is
+shown to be. With both builds, a GPU time slower, within two spreads under the factor, is
 re-measured too where the budget and --short-budget allow, and listed only
 where confirmed.
 With --contender-python alone, the re-measurement

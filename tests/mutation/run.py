@@ -54,7 +54,10 @@ MODULES = {
                         "round_seconds", "workers_seconds", "process_order", "extra_processes", "Remeasured",
                         "needs_measuring", "remeasure_in_rounds", "stop_before", "enough_to_confirm", "keys_that_fit",
                         "sides_say", "decided_values", "disturbed_processes", "process_level", "looks_early",
-                        "_Round.ask", "above_floor", "measured_pace", "first_child_wait")),
+                        "_Round.ask", "above_floor", "measured_pace", "first_child_wait", "key_work",
+                        "gpu_time_work", "ProcessWork.__add__", "CostModel.work_seconds",
+                        "CostModel.child_start_share", "CostModel.process_seconds", "ProcessCost.work",
+                        "modelled_seconds")),
     "findings": Scope("tools/lib/findings.py", ("tests/test_verdict_units.py",)),
     "nights": Scope("tools/lib/nights.py", ("tests/test_nights_units.py",)),
     # The reader's checks of what it reads; not the locating of files and runs.

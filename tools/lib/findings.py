@@ -24,7 +24,7 @@ class Finding:
     one_night: bool = False  # beyond what the noise model allows on one night alone
     move: float = 1.0  # its class's common move tonight, taken out of its ratio before it is judged
     common: int = 0  # for a class's common move: how many results moved with it (this key stands for them)
-    # Slower by less than the factor, within one spread of it: re-measured with what the budget leaves,
+    # Slower by less than the factor, within two spreads of it: re-measured with what the budget leaves,
     # reported only where confirmed (a change of the factor shows under it one night in two).
     short: bool = False
     # A GPU time's one-night call that each of its night's builds would call alone (verdict.mark_standing):

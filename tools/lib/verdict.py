@@ -33,7 +33,7 @@ from lib.results import SET_ASIDE, ResultsStore, RunFile, dispatch_names, previo
 from lib.suite import schema
 
 ONE_NIGHT_CALL = f"beyond {noise.Z_CALL:g} sigma of this machine's noise"
-SHORT_OF_FACTOR = "slower by less than the factor, within one spread of it"
+SHORT_OF_FACTOR = f"slower by less than the factor, within {remeasure.SHORT_WINDOW_SPREADS} spreads of it"
 # Said of a GPU time's one-night call left out for the budget that each build of its night calls (mark_standing).
 CALLED_ON_ITS_NIGHT = ("in each build of its night; not re-measured: the budget went first to candidates the "
                        "night alone cannot call")
@@ -243,7 +243,7 @@ def launch_bound_wall(levels: dict[Key, tuple[float, float]], classes: dict[Key,
 
 def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | None, bool]:
     """A change short of the factor is a candidate only where both builds are re-measured (only they can
-    confirm it) and it is within one spread of the factor; else nothing to say."""
+    confirm it) and it is within remeasure.SHORT_WINDOW_SPREADS spreads of the factor; else nothing to say."""
     if schema.BASELINE in (settings.pythons or {}) and remeasure.short_of_factor(finding, settings.factor):
         return finding, True
     return None, False
