@@ -25,14 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib import noise, remeasure  # noqa: E402
+from lib.cli import python_path  # noqa: E402
 from lib.suite import schema  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("spec", type=Path)
-    parser.add_argument("--baseline-python", required=True)
-    parser.add_argument("--contender-python", required=True)
+    parser.add_argument("--baseline-python", type=python_path, required=True)
+    parser.add_argument("--contender-python", type=python_path, required=True)
     parser.add_argument("--controls", nargs="*", default=[], help="CONFIG|MASK keys the spec leaves alone")
     parser.add_argument("--signal", choices=schema.TIMED_SIGNALS, default=schema.WALL)
     parser.add_argument("--device", default="cuda")

@@ -80,6 +80,7 @@ def test_a_python_path_is_the_callers_folders_and_a_bare_name_is_looked_up_on_pa
     monkeypatch.chdir(tmp_path)
     assert cli.python_path("env/bin/python") == str(tmp_path / "env" / "bin" / "python")  # the link, kept
     assert cli.python_path("python3") == "python3"
+    assert cli.python_path("~/env/bin/python") == str(Path.home() / "env" / "bin" / "python")
 
 
 def test_a_record_into_a_folder_another_record_holds_is_refused(tmp_path):

@@ -40,11 +40,6 @@ with importing():
 TOOLS = Path(__file__).resolve().parent
 
 
-def from_here(path: str) -> str:
-    """A path given from the caller's folder, absolute, since the steps run elsewhere; a bare name stays."""
-    return str(Path(path).absolute()) if "/" in path else path
-
-
 def step(*command: str) -> int:
     """One step, under the supervisor: killing the nightly (kill -9 included) ends the step and all under it.
     Its output passes through ours: where our reader has gone, the output is lost, not the step."""
@@ -70,10 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.factor is not None:  # the check's, checked before the night is recorded
         checked_factor(args.factor)
-    args.python, args.report = from_here(args.python), args.report.absolute()
+    args.report = args.report.absolute()  # the steps run elsewhere (the Pythons: cli.python_path)
     writable_folder(args.report)
-    if args.baseline_python:
-        args.baseline_python = from_here(args.baseline_python)
     if args.torch_repo:
         args.torch_repo = args.torch_repo.absolute()
     with tempfile.TemporaryDirectory() as folder:

@@ -50,10 +50,13 @@ def machine_name(text: str) -> str:
 
 
 def python_path(text: str) -> str:
-    """A Python given on the command line: a path is the caller's folder's, made absolute (asv and the
-    re-measurement's workers run from other folders), a link kept a link (a virtualenv's python is one); a
-    bare name is looked up on PATH, as the shell would."""
-    return os.path.abspath(text) if os.sep in text else text
+    """A Python given on the command line: a path is the caller's folder's, made absolute as given (asv, the
+    nightly's steps and the re-measurement's workers run from other folders; a link stays a link, as a
+    virtualenv's python is one, and '..' is not collapsed across one); '~' is the home folder; a bare name is
+    looked up on PATH, as the shell would."""
+    if os.sep not in text and not text.startswith("~"):
+        return text
+    return str(Path(text).expanduser().absolute())
 
 
 def add_results_arguments(parser: argparse.ArgumentParser) -> None:

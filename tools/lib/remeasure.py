@@ -356,8 +356,8 @@ class Worker:
     torch: str | None = None  # the git commit of the torch its side's night measured with, where known
 
     def start(self) -> None:
-        # Checked here: the supervisor would start and its command fail later. A path is the worker's
-        # cwd's (the repository's), as Popen's was.
+        # Checked here: the supervisor would start and its command fail later. The tools pass absolute paths
+        # (cli.python_path); a relative one is the worker's cwd's (the repository's), as Popen's is.
         if shutil.which(self.python if os.sep not in self.python else str(REPO_ROOT / self.python)) is None:
             raise RemeasureError(f"cannot start {self.python}: not an executable")
         try:

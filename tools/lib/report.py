@@ -31,7 +31,8 @@ def sm_clocks(confirmation: dict) -> str:
             + " MHz" + ("" if taken is None else f", taken to {taken:.0f}"))
 
 
-# The column of the host's share (Finding.host_move), shown where a finding of the table has one.
+# The column of the host's share (Finding.host_move), shown where a finding of the table has one that is more
+# than its class's move (Finding.host_explains).
 HOST_SHARE = "host's share"
 
 
@@ -41,7 +42,7 @@ def findings_table(findings: list[Finding]) -> str:
         "config": f.key[1], "mask": f.key[2], "signal": f.signal, "class": f.klass,
         "reference": formatted(f.signal, f.reference), "tonight": formatted(f.signal, f.contender),
         "ratio": f"{f.ratio:.3f}", "over its class": "" if f.move == 1.0 else f"{f.relative:.3f}",
-        **({HOST_SHARE: f"{f.host_move:.3f}" if f.host_explains and f.host_move else ""} if with_share else {}),
+        **({HOST_SHARE: f"{f.host_move:.3f}" if f.host_explains else ""} if with_share else {}),
         "floor": "" if math.isinf(f.floor) else f"{f.floor:.3f}",
         "why": f.why + (f" ({f.confirmation['ratio']:.3f}, p={f.confirmation['p_change']:.2g}"
                         f"{sm_clocks(f.confirmation)})" if f.confirmation else ""),
