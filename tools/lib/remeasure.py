@@ -159,9 +159,8 @@ def cost_model(device: str) -> CostModel:
 
 
 # A GPU time this many of its spreads or fewer under the factor is re-measured with the short candidates'
-# allowance: a change of the factor reads under one spread below it one night in six, under two one in 44.
-# Replayed over 20 random sets of ten +5% GPU steps on recorded nights, two spreads planned 187 of 200 where
-# one planned 167 (docs/noise.md, "The short candidates' allowance").
+# allowance: a change of the factor reads under one spread below it one night in six, under two one in 44
+# (docs/measurements/2026-12-05-cpu-short-window-replay.md).
 SHORT_WINDOW_SPREADS = 2
 # How far one night moves a signal before the history has a spread of its own: the scale a
 # candidate's evidence is ranked by until then (docs/noise.md, "The verdict", 5.: the plan's order).
