@@ -278,6 +278,23 @@ def test_one_process_in_two_waits_for_the_next_childrens_start_and_each_rests_th
     assert estimate(1.0, 0, "cpu") == 1.0  # a CPU child starts in a fork
 
 
+def test_of_three_children_started_together_one_waits_and_each_rests():
+    """The fit tries other numbers started together (experiments/fit_remeasure_cost.py --together)."""
+    model = dataclasses.replace(remeasure.cost_model("cuda"), together=3)
+    assert model.child_start_share(0) == ((0.71 - 0.014) + 2 * 0.2) / 3
+    assert model.child_start_share(17) == (0.2 + 2 * 0.2) / 3
+
+
+def test_a_process_that_rested_no_heavy_key_is_priced_without_a_rest():
+    """A process whose worker recorded no heavy rest (no heavy key, or a CPU) is priced as one that rested 0 s."""
+    rested = remeasure.ProcessCost("baseline", "cuda", 2, 2, 0.02, 0.0, 0.0, {"heavy_rest": 0.0})
+    unrested = dataclasses.replace(rested, phases={})
+    assert unrested.work.heavy_rest == 0.0
+    assert remeasure.modelled_seconds(unrested) == remeasure.modelled_seconds(rested)
+    assert remeasure.modelled_seconds(dataclasses.replace(rested, phases={"heavy_rest": 0.05})) == pytest.approx(
+        remeasure.modelled_seconds(rested) + 0.05, rel=1e-12)
+
+
 def test_a_candidate_fits_a_budget_it_fills_exactly_and_not_one_a_hair_smaller():
     first, second = candidate("a", ratio=3.0), candidate("b", ratio=2.0)
     night = night_of(first, second)
