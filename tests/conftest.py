@@ -50,6 +50,13 @@ def contender_environment(path: Path) -> Path:
     return python
 
 
+def gpu_time_cost(gpu: float | None) -> float:
+    """A GPU time's seconds in a re-measurement process, as the cost model prices them on a GPU."""
+    from lib import remeasure
+
+    return remeasure.cost_model("cuda").work_seconds(remeasure.gpu_time_work(gpu))
+
+
 def process_costs(count: int, seconds: float = 0.0, phases: dict[str, float] | None = None) -> tuple:
     """``count`` re-measurement processes of ``seconds`` each (``remeasure.ProcessCost``), as a round records them."""
     from lib.remeasure import ProcessCost

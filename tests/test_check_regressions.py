@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import contender_environment, make_standin_repo, process_costs, run_tool
+from conftest import contender_environment, gpu_time_cost, make_standin_repo, process_costs, run_tool
 from lib import noise, remeasure
 from lib.findings import Finding
 from lib.nights import Night
@@ -471,7 +471,7 @@ def test_candidates_beyond_the_budget_are_left_out_weakest_evidence_first():
     visit = remeasure.VISIT_SECONDS + remeasure.WALL_CALLS * 0.01
     wait = remeasure.CHILD_START_SECONDS["cuda"] - remeasure.PROCESS_SECONDS["cuda"] - 3 * remeasure.KEY_SECONDS["cuda"]
     process = (remeasure.PROCESS_SECONDS["cuda"] + 3 * remeasure.KEY_SECONDS["cuda"] + 2 * visit
-               + remeasure.gpu_time_cost(0.005) + schema.HEAVY_GPU_REST_SECONDS
+               + gpu_time_cost(0.005) + schema.HEAVY_GPU_REST_SECONDS
                + (wait + (schema.CHILDREN_STARTED_TOGETHER - 1) * schema.GPU_REST_SECONDS)
                / schema.CHILDREN_STARTED_TOGETHER)
     budget = remeasure.workers_seconds("cuda", True) + 20 * process + 0.01  # the workers' start, then 20 processes

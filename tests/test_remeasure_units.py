@@ -9,7 +9,7 @@ import math
 import random
 
 import pytest
-from conftest import process_costs
+from conftest import gpu_time_cost, process_costs
 from lib import noise, remeasure
 from lib.findings import Finding
 from lib.nights import Night
@@ -93,7 +93,7 @@ def test_a_signal_named_at_run_time_is_ranked_and_costed_like_the_literal():
     assert remeasure.priority(found) == (True, True, False, -math.log(1.2) / math.log(PRIOR_SPREAD["gpu"]))
     night = night_of(found, wall=0.01, gpu=0.0005)
     assert remeasure.key_cost(found, {}, night, "cuda") == pytest.approx(
-        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(0.0005), rel=1e-12)
+        KEY_SECONDS["cuda"] + gpu_time_cost(0.0005), rel=1e-12)
 
 
 def test_one_night_calls_rank_first_then_the_larger_change():
@@ -161,10 +161,10 @@ def test_a_gpu_time_adds_its_calls_once_per_key():
     night = night_of(found, wall=wall, gpu=gpu)
     rest = schema.HEAVY_GPU_REST_SECONDS  # 5 ms is heavy
     assert remeasure.key_cost(found, {}, night, "cuda") == pytest.approx(  # no wall
-        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(gpu) + rest, rel=1e-12)
+        KEY_SECONDS["cuda"] + gpu_time_cost(gpu) + rest, rel=1e-12)
     planned_wall = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), 1)}
     assert remeasure.key_cost(found, planned_wall, night, "cuda") == pytest.approx(
-        remeasure.gpu_time_cost(gpu) + rest, rel=1e-12)
+        gpu_time_cost(gpu) + rest, rel=1e-12)
     planned_gpu = {found.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
     assert remeasure.key_cost(found, planned_gpu, night, "cuda") == 0.0
     assert remeasure.key_cost(candidate(signal="wall"), planned_wall, night, "cuda") == 0.0
@@ -194,9 +194,9 @@ def test_a_gpu_times_price_is_its_three_blocks_of_2_ms_or_one_replay_its_extra_r
     assert schema.gpu_time_block_seconds(0.05) == 0.05  # one long replay is a block
     assert schema.gpu_time_block_seconds(0.0) == schema.gpu_time_block_seconds(math.nan) == 0.002  # none known
     assert schema.gpu_time_block_replays(5e-4) == 4 and schema.gpu_time_block_replays(0.0) == 1
-    assert remeasure.gpu_time_cost(5e-4) == pytest.approx(0.0046 + 3 * 0.002 + 3.3 * 5e-4, rel=1e-12)
-    assert remeasure.gpu_time_cost(0.05) == pytest.approx(0.0046 + 3 * 0.05 + 3.3 * 0.05, rel=1e-12)
-    assert remeasure.gpu_time_cost(None) == pytest.approx(0.0046 + 3 * 0.002, rel=1e-12)
+    assert gpu_time_cost(5e-4) == pytest.approx(0.0046 + 3 * 0.002 + 3.3 * 5e-4, rel=1e-12)
+    assert gpu_time_cost(0.05) == pytest.approx(0.0046 + 3 * 0.05 + 3.3 * 0.05, rel=1e-12)
+    assert gpu_time_cost(None) == pytest.approx(0.0046 + 3 * 0.002, rel=1e-12)
 
 
 def test_a_gpu_time_rests_and_pays_for_its_rest_from_the_heavy_bound_on_and_not_a_hair_under():
@@ -209,7 +209,7 @@ def test_a_gpu_time_rests_and_pays_for_its_rest_from_the_heavy_bound_on_and_not_
     for_gpu, for_wall = candidate("h", signal="gpu"), candidate("l", signal="wall")
     night = Night(None, {for_gpu.key: {"wall": heavy, "gpu": heavy}, for_wall.key: {"wall": heavy, "gpu": heavy}})
     assert remeasure.key_cost(for_gpu, {}, night, "cuda") == pytest.approx(
-        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(heavy) + 0.05, rel=1e-12)
+        KEY_SECONDS["cuda"] + gpu_time_cost(heavy) + 0.05, rel=1e-12)
     plan, left_out, _ = remeasure.fitted_plan([for_gpu, for_wall], night, 10, "cuda", 1e6)
     assert not left_out
     assert plan == {("h", "causal_bias"): schema.WorkerKey("h", "causal_bias", ("gpu",), 1, 0.05),
@@ -222,19 +222,19 @@ def test_a_short_keys_gpu_time_alone_costs_no_wall_visit_and_its_wall_time_later
     night = night_of(for_gpu, wall=wall, gpu=gpu)
     visit = VISIT_SECONDS + WALL_CALLS * wall
     assert remeasure.key_cost(for_gpu, {}, night, "cuda") == pytest.approx(
-        KEY_SECONDS["cuda"] + remeasure.gpu_time_cost(gpu), rel=1e-12)
+        KEY_SECONDS["cuda"] + gpu_time_cost(gpu), rel=1e-12)
     planned_gpu = {for_gpu.config_mask: schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
     assert remeasure.key_cost(for_wall, planned_gpu, night, "cuda") == PASSES * visit
     planned_wall = {for_gpu.config_mask: schema.WorkerKey("a", "causal_bias", ("wall",), PASSES)}
     assert remeasure.key_cost(for_gpu, planned_wall, night, "cuda") == pytest.approx(
-        remeasure.gpu_time_cost(gpu), rel=1e-12)
+        gpu_time_cost(gpu), rel=1e-12)
     plan, _, seconds = remeasure.fitted_plan([for_gpu], night, 10, "cuda", 1e9)
     assert plan == {("a", "causal_bias"): schema.WorkerKey("a", "causal_bias", ("gpu",), 1)}
     # One key's build and first calls end before the next children have started: one process in two waits
     # for them, the rest of their start.
     outside = PROCESS_SECONDS["cuda"] + KEY_SECONDS["cuda"]
     assert seconds == pytest.approx(outside + (CHILD_START_SECONDS["cuda"] - outside + schema.GPU_REST_SECONDS) / 2
-                                    + remeasure.gpu_time_cost(gpu), rel=1e-12)
+                                    + gpu_time_cost(gpu), rel=1e-12)
 
 
 @pytest.mark.parametrize("signal, visit", [("wall", VISIT_SECONDS), ("gpu", GPU_KEY_SECONDS + 3 * 0.002)])

@@ -160,7 +160,7 @@ def cost_model(device: str) -> CostModel:
 
 # A GPU time this many of its spreads or fewer under the factor is re-measured with the short candidates'
 # allowance: a change of the factor reads under one spread below it one night in six, under two one in 44
-# (docs/measurements/2026-12-05-cpu-short-window-replay.md).
+# (docs/noise.md, "The short candidates' allowance").
 SHORT_WINDOW_SPREADS = 2
 # How far one night moves a signal before the history has a spread of its own: the scale a
 # candidate's evidence is ranked by until then (docs/noise.md, "The verdict", 5.: the plan's order).
@@ -278,11 +278,6 @@ def gpu_time_work(gpu: float | None) -> ProcessWork:
     return ProcessWork(gpu_times=1, gpu_block_seconds=gpu_blocks_seconds(gpu or 0.0), gpu_seconds=gpu or 0.0)
 
 
-def gpu_time_cost(gpu: float | None) -> float:
-    """A GPU time's seconds in a process (``gpu_time_work``)."""
-    return cost_model("cuda").work_seconds(gpu_time_work(gpu))
-
-
 def gpu_blocks_seconds(gpu: float) -> float:
     """The timed blocks of a GPU time whose replay takes ``gpu``: GPU_TIME_BLOCKS of schema.gpu_time_block_seconds."""
     return schema.GPU_TIME_BLOCKS * schema.gpu_time_block_seconds(gpu)
@@ -310,22 +305,23 @@ def fitted_plan(candidates: list[Finding], tonight: Night, processes: int, devic
     plan: Plan = {}
     left_out: list[Finding] = []
     model = cost_model(device)
-    seconds, keys = model.process, 0  # a process's seconds without its share of the children's start
+    seconds = model.process  # a process's seconds without its share of the children's start
     workers = workers_seconds(device, first_round)
     for finding in sorted(candidates, key=plan_order):
-        work = key_work(finding, plan, tonight, device)
-        more, more_keys = seconds + model.work_seconds(work), keys + work.keys
+        cost = key_cost(finding, plan, tonight, device)
+        keys = len(plan) + (finding.config_mask not in plan)
         limit = budget + (short_allowance if finding.short else 0.0)
         if (plan or not first_round) and (
-                round_seconds(processes, pace, more + model.child_start_share(more_keys), workers, sides) > limit):
+                round_seconds(processes, pace, seconds + cost + model.child_start_share(keys), workers, sides)
+                > limit):
             left_out.append(finding)
             continue
-        seconds, keys = more, more_keys
+        seconds += cost
         key = finding.config_mask
         signals = tuple(sorted({*signals_of(plan, key), finding.signal}))
         values = tonight.values.get(finding.key, {})
         plan[key] = schema.WorkerKey(*key, signals, visits(values, signals), heavy_rest(values, signals))
-    return plan, left_out, seconds + model.child_start_share(keys)
+    return plan, left_out, seconds + model.child_start_share(len(plan))
 
 
 def round_seconds(processes: int, pace: float, process_seconds: float, workers: float, sides: int = 2) -> float:
