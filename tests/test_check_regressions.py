@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import contender_environment, gpu_time_cost, make_standin_repo, process_costs, run_tool
-from lib import noise, remeasure
+from lib import noise, remeasure, verdict
 from lib.findings import Finding
 from lib.nights import Night
 from lib.results import report_findings
@@ -333,6 +333,42 @@ def test_a_python_whose_torch_is_not_its_nights_is_never_re_measured_for_it(cpu_
     assert report["confirmation"]["error"] == why.removeprefix("re-measurement failed: ")
     assert report["confirmation"]["keys"] == 0 and report["confirmation"]["unmeasured"] >= 1
     assert report["suspects"] and all(why in f["why"] for f in report["suspects"]), report["suspects"]
+
+
+def test_a_real_step_on_a_config_last_nights_noise_listed_is_re_measured_against_last_nights_build(cpu_runs,
+                                                                                                     tmp_path):
+    """Last night's check kept a suspect before the history had a spread (bar inf); tonight that config is 4x
+    slower for real. Judged against the nights before the suspect's, it persists; both sides re-measure it,
+    against last night's build, and it is never refuted away: a regression where confirmed, else listed."""
+    results = tmp_path / "results"
+    shutil.copytree(cpu_runs["results"], results)
+    slow = ("4, 4, (32, 32), 64, 'float32'", "materialized")
+    last_night = results / cpu_runs["machine"] / f"{cpu_runs['commits'][-1]}{schema.VERDICT_SUFFIX}"
+    last_night.write_text(json.dumps({"contender": cpu_runs["commits"][-1], "suspects": [
+        {"grid": "cpu", "config": slow[0], "mask": slow[1], "signal": "wall", "bar": math.inf}]}))
+    repo = tmp_path / "repo"
+    (commit,) = make_standin_repo(repo, ["tonight"])
+    (tmp_path / "spec.json").write_text(json.dumps({"slowdowns": [{"config": slow[0], "mask": slow[1],
+                                                                   "cpu_us": 300.0}]}))
+    python = contender_environment(tmp_path / "contender")
+    installed = run_tool("inject.py", "install", "--python", str(python), "--spec", str(tmp_path / "spec.json"))
+    assert installed.returncode == 0, installed.stderr
+    recorded = run_tool("record_run.py", "--grid", "cpu", "--python", str(python), "--repo", str(repo),
+                        "--commit", commit, "--results-dir", str(results), "--machine", cpu_runs["machine"],
+                        env=cpu_runs["env"])
+    assert recorded.returncode == 0, recorded.stdout[-2000:] + recorded.stderr[-2000:]
+    completed = check("--results-dir", str(results), "--baseline-python", sys.executable,
+                      "--contender-python", str(python), "--format", "json", "--seed", "1")
+    assert completed.returncode in (0, 1), completed.stdout + completed.stderr
+    report = json.loads(completed.stdout)
+    (found,) = [f for f in report_findings(report) if (f["config"], f["mask"], f["signal"]) == (*slow, "wall")]
+    assert found["why"].startswith("a suspect last night too, still "), found
+    assert slow in {(v["config"], v["mask"]) for v in report["confirmation"]["values"]}, report["confirmation"]
+    outcome = found["confirmation"]["outcome"]
+    assert outcome != "refuted" or found["level"] == "suspect", found  # a refutation never makes it noise
+    assert (found["level"], found["why"].endswith(verdict.PERSISTING_CONFIRMED)) == (
+        ("regression", True) if outcome == "confirmed" else ("suspect", False)), found
+    assert found["level"] != "noise"
 
 
 def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_runs, tmp_path):

@@ -136,8 +136,8 @@ class Nights:
 
     def seed_off_last_nights_suspects(self, *args: str) -> str:
         """The first seed from 2 whose plan picks a config last night's verdict did not list: a suspect kept
-        from the night before is judged by its persisting (listed, not re-measured: verdict.judge), and
-        which configs a clean night lists moves with the machine's noise."""
+        from the night before is judged by its persisting (with the contender's side alone, listed and not
+        re-measured: verdict.judge), and which configs a clean night lists moves with the machine's noise."""
         verdict = json.loads((self.results / MACHINE / f"{self.commits[list(self.commits)[-1]]}.verdict").read_text())
         listed = {(s["config"], s["mask"]) for s in verdict["suspects"]}
         trial = self.root / "trial-slowdowns.json"

@@ -192,7 +192,7 @@ def test_persistence_reads_the_window_before_the_suspects_night():
     assert (found.level, found.reference, found.ratio) == ("regression", 2.5, 1.5)
 
 
-def test_a_suspect_kept_without_a_spread_is_listed_again_from_the_factor_exactly_never_called():
+def test_a_suspect_kept_without_a_spread_is_listed_again_from_the_factor_exactly_never_called_on_the_nights():
     history = nights(2.0, 4.0)  # one clean night, then the suspect's night, kept with no spread: bar inf
     before = {(*KEY, "wall"): {"bar": math.inf}}
     found, candidate = judge(history, 2.5, model(0.005, night_count=2), before=before)  # 2.5 / 2.0 = 1.25
@@ -203,11 +203,15 @@ def test_a_suspect_kept_without_a_spread_is_listed_again_from_the_factor_exactly
     found, _ = judge(history, 3.0, model(0.005, night_count=2), before=before)  # well past the factor
     assert (found.level, found.ratio) == ("suspect", 1.5)
     assert found.why.startswith("a suspect last night too, still 1.50x")
-    # Where a re-measurement is configured, listed all the same, no candidate: its baseline side would run last
-    # night's build, the suspect's own, and refute a step that persisted as noise.
+    assert found.persisting and not found.one_night
+    # Both sides re-measured: a candidate, against last night's build (decide). The contender's side alone can
+    # refute, never confirm: it would not change what the nights say, so it is listed without one.
     found, candidate = judge(history, 2.5, model(0.005, night_count=2), settings(pythons=BOTH), before)
     assert (found.level, found.reference, found.why.startswith("a suspect last night too, still 1.25x"),
-            found.one_night, candidate) == ("suspect", 2.0, True, False, False)
+            found.one_night, found.persisting, candidate) == ("suspect", 2.0, True, False, True, True)
+    found, candidate = judge(history, 2.5, model(0.005, night_count=2), settings(pythons={"contender": "c"}),
+                             before)
+    assert (found.level, found.persisting, candidate) == ("suspect", True, False)
     # Below the factor against the night before: judged as any night (against the median of 2 and 4).
     assert judge(history, math.nextafter(2.5, 0), model(0.005, night_count=2), before=before)[0] is None
 
@@ -468,6 +472,35 @@ def test_both_sides_confirmed_is_a_regression_refuted_is_noise_undecided_a_suspe
     noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
     found = verdict.decide(finding(), measured(noisy, [v * 1.25 for v in noisy]), [], settings(pythons=BOTH))
     assert (found.level, found.why) == ("suspect", "re-measured: undecided")
+
+
+def persisting(ratio: float = 2.0) -> Finding:
+    """A suspect kept last night with no spread, still ``ratio`` beyond the night before it (verdict.judge)."""
+    return Finding("suspect", KEY, "wall", 1.0, ratio, KLASS, math.inf, "a suspect last night too, still 2.00x the "
+                   "night before it; the history is too short to call it: the noise model needs 3 clean nights",
+                   persisting=True)
+
+
+def test_a_suspect_kept_from_last_night_is_a_regression_where_slower_than_last_nights_build_else_listed_as_it_was():
+    """A real step tonight on a config that last night's noise listed: its re-measurement against last night's
+    build confirms it. A step that came last night reads as noise against its own build: listed, never lost."""
+    found = verdict.decide(persisting(), measured(BASE, [v * 1.5 for v in BASE]), [], settings(pythons=BOTH))
+    assert (found.level, found.why) == ("regression", "a suspect last night too, still 2.00x the night before it; "
+                                        "re-measured against last night's build: confirmed, a step of tonight's own")
+    assert found.why.endswith(verdict.PERSISTING_CONFIRMED)
+    assert found.confirmation["outcome"] == "confirmed"
+    found = verdict.decide(persisting(), measured(BASE, list(BASE)), [], settings(pythons=BOTH))
+    assert (found.level, found.why) == ("suspect", "a suspect last night too, still 2.00x the night before it; the "
+                                        "history is too short to call it: the noise model needs 3 clean nights; "
+                                        "re-measured against last night's build: refuted")
+    noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
+    found = verdict.decide(persisting(), measured(noisy, [v * 1.25 for v in noisy]), [], settings(pythons=BOTH))
+    assert (found.level, found.why.split("; ")[-1]) == ("suspect", "re-measured against last night's build: undecided")
+    # Its ratio in the why is over the class's move, as the night judged it.
+    moved = persisting(2.5)
+    moved.move = 1.25
+    assert verdict.decide(moved, measured(BASE, [v * 1.5 for v in BASE]), [], settings(pythons=BOTH)).why.startswith(
+        "a suspect last night too, still 2.00x")
 
 
 def test_a_refuted_candidate_slower_beyond_doubt_says_it_is_slower_by_less_than_the_factor():
@@ -752,6 +785,18 @@ def test_a_class_move_left_out_for_the_budget_still_names_its_class():
         (OTHER, "suspect", "the GPU-bound results moved 1.30x as one; not re-measured: beyond the "
                            "re-measurement's budget of 0 s"),
         (KEY, "noise", "the launch-bound results moved 1.40x as one; this result re-measured for them: refuted")]
+
+
+def test_a_suspect_kept_from_last_night_left_out_for_the_budget_keeps_why_it_is_listed():
+    night = Night(None, {KEY: {"wall": 1e-2}, OTHER: {"wall": 1e-2}})
+    kept = dataclasses.replace(persisting(1.3), key=OTHER, floor=1.25)
+    decided, _ = verdict.remeasured_findings([kept, finding(ratio=3.0)], "cuda", settings(pythons=BOTH, budget=0.4),
+                                             [], night, fake_measure(measured(BASE, BASE)))
+    assert [(f.key, f.level, f.why) for f in decided] == [
+        (OTHER, "suspect", "a suspect last night too, still 2.00x the night before it; the history is too short to "
+                           "call it: the noise model needs 3 clean nights; not re-measured: beyond the "
+                           "re-measurement's budget of 0 s"),
+        (KEY, "noise", "re-measured: refuted")]
 
 
 STAND_INS = [("gpu", f"c{i}", "causal_bias") for i in range(3)]

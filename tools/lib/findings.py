@@ -35,6 +35,9 @@ class Finding:
     # moved (verdict.host_shares; None otherwise). Its one-night call and a suspect's persisting are judged over
     # it, and the plan ranks it by its move beyond it (``beyond_host``).
     host_move: float | None = None
+    # A suspect kept last night before the history had a spread, still the factor beyond the nights before it:
+    # re-measured against last night's build, a regression where tonight's is slower (verdict.decide).
+    persisting: bool = False
 
     @property
     def ratio(self) -> float:

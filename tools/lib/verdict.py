@@ -40,6 +40,8 @@ CALLED_ON_ITS_NIGHT = ("in each build of its night; not re-measured: the budget 
 CALLED_WHERE_FAILED = "in each build of its night; not re-measured: re-measurement failed"
 # Said of a refuted candidate whose processes show it slower beyond doubt (p_change under ALPHA_CONFIRM).
 SLOWER_UNDER_FACTOR = "slower for certain, by less than the factor"
+# Said of a suspect kept from last night whose re-measurement against last night's build confirmed it.
+PERSISTING_CONFIRMED = "re-measured against last night's build: confirmed, a step of tonight's own"
 ORDER = {level: rank for rank, level in enumerate(LEVELS)}  # the report's order, the gravest first
 LEVEL_OF_OUTCOME = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}  # a re-measurement's
 OUTCOME_OF_LEVEL = {level: outcome for outcome, level in LEVEL_OF_OUTCOME.items()}
@@ -150,14 +152,13 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
                            "persisted: a suspect last night, still slower tonight", move=held,
                            host_move=host), False
         if before and math.isinf(suspect_before["bar"]) and now / before / over >= settings.factor:
-            # Kept before the history had a spread: its step now sits in the reference and in the
-            # model's spread, so only the night before it still shows it. Listed, never called, and not
-            # re-measured: the baseline side runs last night's build, the suspect's own, with the step in it
-            # (a persisting step would be refuted as noise, and the suspect lost).
+            # Kept before the history had a spread: its step now sits in the reference and in the model's
+            # spread, so only the night before it still shows it; never called on that. Where both sides are
+            # re-measured, against last night's build: slower than it, the step is tonight's own (decide).
             return Finding("suspect", key, signal, before, now, klass, floor,
-                           f"a suspect last night too, still {now / before / over:.2f}x the night before it; the "
-                           f"history is too short to call it: the noise model needs {noise.NIGHTS_TO_CALL} "
-                           "clean nights", move=held, host_move=host), False
+                           f"{persisting_why(now / before / over)}; the history is too short to call it: the "
+                           f"noise model needs {noise.NIGHTS_TO_CALL} clean nights", move=held, host_move=host,
+                           persisting=True), both_sides(settings)
     reference = reference_level(history, key, signal, settings.window)
     if not reference:
         return None, False
@@ -185,6 +186,16 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
                        "above its one-night floor; no re-measurement configured" + host_said(host, now / reference),
                        move=move, host_move=host), False
     return None, False
+
+
+def persisting_why(ratio: float) -> str:
+    """Where a suspect kept last night is still the factor slower than the nights before it."""
+    return f"a suspect last night too, still {ratio:.2f}x the night before it"
+
+
+def both_sides(settings: Settings) -> bool:
+    """Whether the re-measurement runs the baseline's build too (it can confirm, not only refute)."""
+    return settings.pythons is not None and schema.BASELINE in settings.pythons
 
 
 def host_said(host: float | None, ratio: float) -> str:
@@ -326,7 +337,8 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     for finding in called:
         call_on_night(finding, failed)
     for finding in left_out:
-        finding.why = (f"{finding.why}; " if finding.common else "") + not_measured_why(finding, settings, failed)
+        finding.why = (f"{finding.why}; " if finding.common or finding.persisting else "") + not_measured_why(
+            finding, settings, failed)
         if schema.BASELINE not in settings.pythons and finding.one_night and not failed:
             # Contender side only, the re-measurement can refute a one-night call, never weigh it: left out,
             # it stands, as it would with no re-measurement at all (``decide``'s undecided one).
@@ -411,7 +423,7 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
 
 def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night], settings: Settings) -> Finding:
     """One re-measured candidate's level: confirmed -> regression, refuted -> noise, undecided -> suspect."""
-    contender_only = schema.BASELINE not in (settings.pythons or {})
+    contender_only = not both_sides(settings)
     if contender_only:  # the nights' values as measured: no clock beside them
         base = [v for night in history if (v := night.value(finding.key, finding.signal))]
         new, clock = measured.side(finding.config_mask, finding.signal, schema.CONTENDER), None
@@ -431,6 +443,8 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
     outcome = decision.outcome
     if contender_only and outcome == "confirmed":
         outcome = "undecided"  # one side measured now against nights: it refutes, it never confirms
+    if finding.persisting:
+        return persisting_decided(finding, outcome)
     finding.level = LEVEL_OF_OUTCOME[outcome]
     if contender_only and finding.one_night and outcome == "undecided":
         finding.level = "regression"  # the night's evidence stands where no baseline side can weigh in
@@ -439,6 +453,18 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
                    + (f"{finding.why}; this result re-measured for them: " if finding.common else "re-measured: ")
                    + outcome + (" (contender side only)" if contender_only else "")
                    + (f", {SLOWER_UNDER_FACTOR}" if not contender_only and slower_under_factor(decision) else ""))
+    return finding
+
+
+def persisting_decided(finding: Finding, outcome: str) -> Finding:
+    """A suspect kept from last night, re-measured against last night's build: confirmed, tonight's build is the
+    factor slower than last night's, a step of its own (a regression); else listed as it was, since a step kept
+    from last night reads as noise against its own build."""
+    if outcome == "confirmed":
+        finding.level = "regression"
+        finding.why = f"{persisting_why(finding.beyond_host)}; {PERSISTING_CONFIRMED}"
+    else:
+        finding.why = f"{finding.why}; re-measured against last night's build: {outcome}"
     return finding
 
 
