@@ -339,7 +339,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     for finding in left_out:
         finding.why = (f"{finding.why}; " if finding.common or finding.persisting else "") + not_measured_why(
             finding, settings, failed)
-        if schema.BASELINE not in settings.pythons and finding.one_night and not failed:
+        if not both_sides(settings) and finding.one_night and not failed:
             # Contender side only, the re-measurement can refute a one-night call, never weigh it: left out,
             # it stands, as it would with no re-measurement at all (``decide``'s undecided one).
             finding.level, finding.why = "regression", f"{ONE_NIGHT_CALL}, {finding.why} (contender side only)"
