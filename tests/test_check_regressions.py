@@ -362,13 +362,13 @@ def test_a_real_step_on_a_config_last_nights_noise_listed_is_re_measured_against
     assert completed.returncode in (0, 1), completed.stdout + completed.stderr
     report = json.loads(completed.stdout)
     (found,) = [f for f in report_findings(report) if (f["config"], f["mask"], f["signal"]) == (*slow, "wall")]
-    assert found["why"].startswith("a suspect last night too, still "), found
+    # 4x by 300 us a call on a call of about 0.1 ms: its processes on both sides never overlap, and the
+    # budget never cuts a side below 9 (10 a side confirm at complete separation).
     assert slow in {(v["config"], v["mask"]) for v in report["confirmation"]["values"]}, report["confirmation"]
-    outcome = found["confirmation"]["outcome"]
-    assert outcome != "refuted" or found["level"] == "suspect", found  # a refutation never makes it noise
-    assert (found["level"], found["why"].endswith(verdict.PERSISTING_CONFIRMED)) == (
-        ("regression", True) if outcome == "confirmed" else ("suspect", False)), found
-    assert found["level"] != "noise"
+    assert (found["level"], found["persisting"], found["confirmation"]["outcome"]) == ("regression", True,
+                                                                                     "confirmed"), found
+    assert found["why"].startswith("a suspect last night too, still ") and found["why"].endswith(
+        verdict.PERSISTING_CONFIRMED), found
 
 
 def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_runs, tmp_path):

@@ -54,7 +54,8 @@ def test_a_findings_ratio_key_parts_and_dict():
     assert f.as_dict() == {"level": "suspect", "grid": "gpu", "config": "cfg", "mask": "causal_bias",
                            "signal": "gpu", "reference": 4.0, "contender": 5.0, "ratio": 1.25, "move": 0.8,
                            "relative": 1.5625, "common": 3, "class": KLASS, "floor": 1.1, "why": "why",
-                           "confirmation": {"p": 1}, "stands": False, "host_move": None}
+                           "confirmation": {"p": 1}, "stands": False, "host_move": None,
+                           "persisting": False}
     assert f.beyond_host == f.relative and not f.host_explains  # its move over its class's (0.8 here)
     f.host_move = 0.8  # no more than its class's move: that one stands
     assert f.beyond_host == f.relative and not f.host_explains
@@ -474,11 +475,13 @@ def test_both_sides_confirmed_is_a_regression_refuted_is_noise_undecided_a_suspe
     assert (found.level, found.why) == ("suspect", "re-measured: undecided")
 
 
-def persisting(ratio: float = 2.0) -> Finding:
-    """A suspect kept last night with no spread, still ``ratio`` beyond the night before it (verdict.judge)."""
-    return Finding("suspect", KEY, "wall", 1.0, ratio, KLASS, math.inf, "a suspect last night too, still 2.00x the "
-                   "night before it; the history is too short to call it: the noise model needs 3 clean nights",
+def persisting(ratio: float = 2.0, move: float = 1.0, host: float | None = None) -> Finding:
+    """A suspect kept last night with no spread, ``ratio`` over the night before it (verdict.judge's)."""
+    kept = Finding("suspect", KEY, "wall", 1.0, ratio, KLASS, math.inf, "", move=move, host_move=host,
                    persisting=True)
+    kept.why = (f"{verdict.persisting_why(kept)}; the history is too short to call it: the noise model needs 3 "
+                "clean nights")
+    return kept
 
 
 def test_a_suspect_kept_from_last_night_is_a_regression_where_slower_than_last_nights_build_else_listed_as_it_was():
@@ -496,11 +499,15 @@ def test_a_suspect_kept_from_last_night_is_a_regression_where_slower_than_last_n
     noisy = [100, 190, 105, 180, 110, 170, 101, 185, 99, 175]
     found = verdict.decide(persisting(), measured(noisy, [v * 1.25 for v in noisy]), [], settings(pythons=BOTH))
     assert (found.level, found.why.split("; ")[-1]) == ("suspect", "re-measured against last night's build: undecided")
-    # Its ratio in the why is over the class's move, as the night judged it.
-    moved = persisting(2.5)
-    moved.move = 1.25
-    assert verdict.decide(moved, measured(BASE, [v * 1.5 for v in BASE]), [], settings(pythons=BOTH)).why.startswith(
-        "a suspect last night too, still 2.00x")
+    # Its ratio in the why is over the class's move, or the host's share in it where larger, as judged.
+    for kept in (persisting(2.5, move=1.25), persisting(3.0, move=1.2, host=1.5), persisting(2.4, move=1.2, host=1.1)):
+        found = verdict.decide(kept, measured(BASE, [v * 1.5 for v in BASE]), [], settings(pythons=BOTH))
+        assert found.why.startswith("a suspect last night too, still 2.00x the night before it; re-measured"), found
+    # No values came back for it: still listed, with why.
+    found = verdict.decide(persisting(), measured(BASE, []), [], settings(pythons=BOTH))
+    assert (found.level, found.why) == ("suspect", "a suspect last night too, still 2.00x the night before it; the "
+                                        "history is too short to call it: the noise model needs 3 clean nights; "
+                                        "not re-measured")
 
 
 def test_a_refuted_candidate_slower_beyond_doubt_says_it_is_slower_by_less_than_the_factor():
@@ -793,7 +800,7 @@ def test_a_suspect_kept_from_last_night_left_out_for_the_budget_keeps_why_it_is_
     decided, _ = verdict.remeasured_findings([kept, finding(ratio=3.0)], "cuda", settings(pythons=BOTH, budget=0.4),
                                              [], night, fake_measure(measured(BASE, BASE)))
     assert [(f.key, f.level, f.why) for f in decided] == [
-        (OTHER, "suspect", "a suspect last night too, still 2.00x the night before it; the history is too short to "
+        (OTHER, "suspect", "a suspect last night too, still 1.30x the night before it; the history is too short to "
                            "call it: the noise model needs 3 clean nights; not re-measured: beyond the "
                            "re-measurement's budget of 0 s"),
         (KEY, "noise", "re-measured: refuted")]

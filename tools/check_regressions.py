@@ -24,7 +24,9 @@ re-measured too where the budget and --short-budget allow, and listed only
 where confirmed.
 With --contender-python alone, the re-measurement
 can refute a candidate but not confirm it. A suspect that persists on the next
-night (--record-verdict keeps each night's suspects) is a regression. Where the
+night (--record-verdict keeps each night's suspects) is a regression; one kept
+before the history had a spread is re-measured against last night's build where
+both builds are, a regression where confirmed. Where the
 history is too short to judge and nothing re-measures, a change beyond the
 factor is a suspect that says so. (docs/noise.md)
 

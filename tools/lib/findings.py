@@ -36,7 +36,8 @@ class Finding:
     # it, and the plan ranks it by its move beyond it (``beyond_host``).
     host_move: float | None = None
     # A suspect kept last night before the history had a spread, still the factor beyond the nights before it:
-    # re-measured against last night's build, a regression where tonight's is slower (verdict.decide).
+    # where both builds are re-measured, against last night's build, a regression where tonight's is slower
+    # (verdict.decide); else listed again.
     persisting: bool = False
 
     @property
@@ -72,7 +73,8 @@ class Finding:
                 "signal": self.signal, "reference": self.reference, "contender": self.contender,
                 "ratio": finite(self.ratio), "move": self.move, "relative": finite(self.relative),
                 "common": self.common, "class": self.klass, "floor": finite(self.floor), "why": self.why,
-                "confirmation": self.confirmation, "stands": self.stands, "host_move": self.host_move}
+                "confirmation": self.confirmation, "stands": self.stands, "host_move": self.host_move,
+                "persisting": self.persisting}
 
 
 def finite(value: float) -> float | None:

@@ -151,14 +151,15 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
             return Finding("regression", key, signal, before, now, klass, floor,
                            "persisted: a suspect last night, still slower tonight", move=held,
                            host_move=host), False
-        if before and math.isinf(suspect_before["bar"]) and now / before / over >= settings.factor:
+        kept = Finding("suspect", key, signal, before, now, klass, floor, "", move=held, host_move=host,
+                       persisting=True) if before and math.isinf(suspect_before["bar"]) else None
+        if kept and kept.beyond_host >= settings.factor:
             # Kept before the history had a spread: its step now sits in the reference and in the model's
             # spread, so only the night before it still shows it; never called on that. Where both sides are
             # re-measured, against last night's build: slower than it, the step is tonight's own (decide).
-            return Finding("suspect", key, signal, before, now, klass, floor,
-                           f"{persisting_why(now / before / over)}; the history is too short to call it: the "
-                           f"noise model needs {noise.NIGHTS_TO_CALL} clean nights", move=held, host_move=host,
-                           persisting=True), both_sides(settings)
+            kept.why = (f"{persisting_why(kept)}; the history is too short to call it: the noise model needs "
+                        f"{noise.NIGHTS_TO_CALL} clean nights")
+            return kept, both_sides(settings)
     reference = reference_level(history, key, signal, settings.window)
     if not reference:
         return None, False
@@ -188,9 +189,10 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
     return None, False
 
 
-def persisting_why(ratio: float) -> str:
-    """Where a suspect kept last night is still the factor slower than the nights before it."""
-    return f"a suspect last night too, still {ratio:.2f}x the night before it"
+def persisting_why(kept: Finding) -> str:
+    """Where a suspect kept last night is still the factor slower than the nights before it: its ratio over
+    them, its class's move (or the host's share, where larger) taken out."""
+    return f"a suspect last night too, still {kept.beyond_host:.2f}x the night before it"
 
 
 def both_sides(settings: Settings) -> bool:
@@ -255,7 +257,7 @@ def launch_bound_wall(levels: dict[Key, tuple[float, float]], classes: dict[Key,
 def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | None, bool]:
     """A change short of the factor is a candidate only where both builds are re-measured (only they can
     confirm it) and it is within remeasure.SHORT_WINDOW_SPREADS spreads of the factor; else nothing to say."""
-    if schema.BASELINE in (settings.pythons or {}) and remeasure.short_of_factor(finding, settings.factor):
+    if both_sides(settings) and remeasure.short_of_factor(finding, settings.factor):
         return finding, True
     return None, False
 
@@ -430,7 +432,7 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
     else:
         base, new, clock = measured.decided(finding.config_mask, finding.signal)
     if not (base and new):
-        finding.why = "not re-measured"
+        finding.why = f"{finding.why}; not re-measured" if finding.persisting else "not re-measured"
         return finding
     decision = noise.decide(base, new, settings.factor)
     finding.confirmation = dataclasses.asdict(decision) | {"processes": len(base) + len(new)}
@@ -462,7 +464,7 @@ def persisting_decided(finding: Finding, outcome: str) -> Finding:
     from last night reads as noise against its own build."""
     if outcome == "confirmed":
         finding.level = "regression"
-        finding.why = f"{persisting_why(finding.beyond_host)}; {PERSISTING_CONFIRMED}"
+        finding.why = f"{persisting_why(finding)}; {PERSISTING_CONFIRMED}"
     else:
         finding.why = f"{finding.why}; re-measured against last night's build: {outcome}"
     return finding
