@@ -215,6 +215,10 @@ def test_a_suspect_kept_without_a_spread_is_listed_again_from_the_factor_exactly
     assert (found.level, found.persisting, candidate) == ("suspect", True, False)
     # Below the factor against the night before: judged as any night (against the median of 2 and 4).
     assert judge(history, math.nextafter(2.5, 0), model(0.005, night_count=2), before=before)[0] is None
+    # No night before the suspect's with a value (a history cut to it): judged as any night, against it alone.
+    for cut in (nights(4.0), nights(None, 4.0)):
+        found, candidate = judge(cut, 5.0, model(0.005, night_count=2), settings(pythons=BOTH), before)
+        assert (found.persisting, found.reference, candidate) == (False, 4.0, True)
 
 
 def test_a_suspect_kept_without_a_spread_is_judged_over_tonights_class_move():
