@@ -335,6 +335,22 @@ def test_a_python_whose_torch_is_not_its_nights_is_never_re_measured_for_it(cpu_
     assert report["suspects"] and all(why in f["why"] for f in report["suspects"]), report["suspects"]
 
 
+def record_injected_night(cpu_runs: dict, results: Path, tmp_path: Path, slowdowns: list[dict]) -> Path:
+    """A real CPU night after the CPU runs' three, in a contender environment with ``slowdowns`` installed
+    (tools/inject.py): the contender's Python."""
+    repo = tmp_path / "repo"
+    (commit,) = make_standin_repo(repo, ["injected"])
+    (tmp_path / "spec.json").write_text(json.dumps({"slowdowns": slowdowns}))
+    python = contender_environment(tmp_path / "contender")
+    installed = run_tool("inject.py", "install", "--python", str(python), "--spec", str(tmp_path / "spec.json"))
+    assert installed.returncode == 0, installed.stderr
+    recorded = run_tool("record_run.py", "--grid", "cpu", "--python", str(python), "--repo", str(repo),
+                        "--commit", commit, "--results-dir", str(results), "--machine", cpu_runs["machine"],
+                        env=cpu_runs["env"])
+    assert recorded.returncode == 0, recorded.stdout[-2000:] + recorded.stderr[-2000:]
+    return python
+
+
 def test_a_real_step_on_a_config_last_nights_noise_listed_is_re_measured_against_last_nights_build(cpu_runs,
                                                                                                      tmp_path):
     """Last night's check kept a suspect before the history had a spread (bar inf); tonight that config is 4x
@@ -346,17 +362,8 @@ def test_a_real_step_on_a_config_last_nights_noise_listed_is_re_measured_against
     last_night = results / cpu_runs["machine"] / f"{cpu_runs['commits'][-1]}{schema.VERDICT_SUFFIX}"
     last_night.write_text(json.dumps({"contender": cpu_runs["commits"][-1], "suspects": [
         {"grid": "cpu", "config": slow[0], "mask": slow[1], "signal": "wall", "bar": math.inf}]}))
-    repo = tmp_path / "repo"
-    (commit,) = make_standin_repo(repo, ["tonight"])
-    (tmp_path / "spec.json").write_text(json.dumps({"slowdowns": [{"config": slow[0], "mask": slow[1],
-                                                                   "cpu_us": 300.0}]}))
-    python = contender_environment(tmp_path / "contender")
-    installed = run_tool("inject.py", "install", "--python", str(python), "--spec", str(tmp_path / "spec.json"))
-    assert installed.returncode == 0, installed.stderr
-    recorded = run_tool("record_run.py", "--grid", "cpu", "--python", str(python), "--repo", str(repo),
-                        "--commit", commit, "--results-dir", str(results), "--machine", cpu_runs["machine"],
-                        env=cpu_runs["env"])
-    assert recorded.returncode == 0, recorded.stdout[-2000:] + recorded.stderr[-2000:]
+    python = record_injected_night(cpu_runs, results, tmp_path, [{"config": slow[0], "mask": slow[1],
+                                                                  "cpu_us": 300.0}])
     completed = check("--results-dir", str(results), "--baseline-python", sys.executable,
                       "--contender-python", str(python), "--format", "json", "--seed", "1")
     assert completed.returncode in (0, 1), completed.stdout + completed.stderr
@@ -375,18 +382,9 @@ def test_real_remeasurement_finds_the_injected_slowdowns_and_nothing_else(cpu_ru
     """A real night with an extra operator on one config and 4x host time on another, re-measured."""
     results = tmp_path / "results"
     shutil.copytree(cpu_runs["results"], results)
-    repo = tmp_path / "repo"
-    (commit,) = make_standin_repo(repo, ["injected"])
-    spec = {"slowdowns": [{"config": CONFIGS[0], "mask": "causal_bias", "extra_ops": 1},
-                          {"config": "4, 4, (32, 32), 64, 'float32'", "mask": "materialized", "cpu_us": 300.0}]}
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    python = contender_environment(tmp_path / "contender")
-    installed = run_tool("inject.py", "install", "--python", str(python), "--spec", str(tmp_path / "spec.json"))
-    assert installed.returncode == 0, installed.stderr
-    recorded = run_tool("record_run.py", "--grid", "cpu", "--python", str(python), "--repo", str(repo),
-                        "--commit", commit, "--results-dir", str(results), "--machine", cpu_runs["machine"],
-                        env=cpu_runs["env"])
-    assert recorded.returncode == 0, recorded.stdout[-2000:] + recorded.stderr[-2000:]
+    python = record_injected_night(cpu_runs, results, tmp_path, [
+        {"config": CONFIGS[0], "mask": "causal_bias", "extra_ops": 1},
+        {"config": "4, 4, (32, 32), 64, 'float32'", "mask": "materialized", "cpu_us": 300.0}])
     completed = check("--results-dir", str(results), "--baseline-python", sys.executable,
                       "--contender-python", str(python), "--format", "json", "--seed", "1")
     assert completed.returncode == 1, completed.stdout + completed.stderr
