@@ -40,8 +40,9 @@ CALLED_ON_ITS_NIGHT = ("in each build of its night; not re-measured: the budget 
 CALLED_WHERE_FAILED = "in each build of its night; not re-measured: re-measurement failed"
 # Said of a refuted candidate whose processes show it slower beyond doubt (p_change under ALPHA_CONFIRM).
 SLOWER_UNDER_FACTOR = "slower for certain, by less than the factor"
-# Said of a suspect kept from last night whose re-measurement against last night's build confirmed it.
-PERSISTING_CONFIRMED = "re-measured against last night's build: confirmed, a step of tonight's own"
+# Said of a suspect kept from last night, re-measured (against last night's build), and where that confirmed it.
+PERSISTING_REMEASURED = "re-measured against last night's build"
+PERSISTING_CONFIRMED = f"{PERSISTING_REMEASURED}: confirmed, a step of tonight's own"
 ORDER = {level: rank for rank, level in enumerate(LEVELS)}  # the report's order, the gravest first
 LEVEL_OF_OUTCOME = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}  # a re-measurement's
 OUTCOME_OF_LEVEL = {level: outcome for outcome, level in LEVEL_OF_OUTCOME.items()}
@@ -466,7 +467,7 @@ def persisting_decided(finding: Finding, outcome: str) -> Finding:
         finding.level = "regression"
         finding.why = f"{persisting_why(finding)}; {PERSISTING_CONFIRMED}"
     else:
-        finding.why = f"{finding.why}; re-measured against last night's build: {outcome}"
+        finding.why = f"{finding.why}; {PERSISTING_REMEASURED}: {outcome}"
     return finding
 
 
