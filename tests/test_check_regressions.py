@@ -5,12 +5,20 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import contender_environment, gpu_time_cost, make_standin_repo, process_costs, run_tool
+from conftest import (
+    KEPT_SUSPECT_WHY,
+    contender_environment,
+    gpu_time_cost,
+    make_standin_repo,
+    process_costs,
+    run_tool,
+)
 from lib import noise, remeasure, verdict
 from lib.findings import Finding
 from lib.nights import Night
@@ -302,8 +310,13 @@ def test_real_nights_of_the_same_torch_flag_nothing_re_measured_as_make_aa_does(
         # Every wall-time change beyond the factor over its class's move, and the class's move itself where
         # it passed the factor, went to the re-measurement (or was left out for its budget).
         for finding in report["suspects"] + report["noise"]:
-            assert finding["why"].startswith(("re-measured: ", "not re-measured: beyond",
-                                              "the unknown results moved ")), finding
+            if finding["persisting"]:  # kept last night with no bar: re-measured against last night's build
+                assert finding["level"] == "suspect" and re.fullmatch(
+                    KEPT_SUSPECT_WHY + r"; (re-measured against last night's build: (refuted|undecided)"
+                    r"|not re-measured: beyond .*)", finding["why"]), finding
+            else:
+                assert finding["why"].startswith(("re-measured: ", "not re-measured: beyond",
+                                                  "the unknown results moved ")), finding
             # A class's move is re-measured on its results nearest it: one of them can sit under the factor.
             assert finding["relative"] >= 1.05 or finding["common"], finding
             assert finding["common"] == 0 or finding["why"].startswith("the unknown results moved ")
