@@ -24,10 +24,11 @@ import os
 import sys
 import time
 from types import ModuleType
+from typing import NoReturn
 
 from asv_runner.benchmarks.mark import SkipNotImplemented
 
-from .night_state import MaskValues, NightValues, raise_for_verdict, skip
+from .night_state import FigureOutcome, NightValues, config_outcome, figure_outcome, skip
 from .schema import (
     CPU_PARAMS,
     GPU_PARAMS,
@@ -159,30 +160,31 @@ class _NightFigures:
     device: str
     version = "1"
 
-    figures: dict[str, MaskValues]
+    state: NightValues
+    label: str
 
     def setup(self, state: NightValues, *params):
-        if state.unavailable:
-            skip(state.unavailable)
-        config = AttentionConfig.from_params(*params, self.device)
-        raise_for_verdict(state.verdicts, config)
-        figures = state.figures.get(config)
-        if not isinstance(figures, dict):
-            raise AssertionError(f"no figures were measured for {config}: {figures}")
-        self.figures = figures
+        self.state, self.label = state, AttentionConfig.from_params(*params, self.device).label
+        problem = config_outcome(state, self.label)
+        if problem and problem.skipped:
+            skip(problem.skipped)
+        if problem:
+            fail(problem)
 
     def value(self, figure: Figure, mask: str) -> float | int:
-        measured = self.figures[mask]
-        if figure.cuda_only and self.device != "cuda":
-            reason = f"no {figure.name.replace('_', ' ')} on the CPU grid: it needs CUDA"
-            print(reason, file=sys.stderr)
-            raise SkipNotImplemented(reason)
-        value = measured.figures[figure.name]
-        if value is None:
-            reason = measured.error or f"no {figure.name.replace('_', ' ')} was measured"
-            print(reason, file=sys.stderr)
-            raise AssertionError(reason)
-        return value
+        outcome = figure_outcome(self.state, self.label, self.device, figure, mask)
+        if outcome.skipped:
+            print(outcome.skipped, file=sys.stderr)
+            raise SkipNotImplemented(outcome.skipped)
+        if outcome.value is None:
+            fail(outcome)
+        return outcome.value
+
+
+def fail(outcome: FigureOutcome) -> NoReturn:
+    """A failed figure: asv records no value; why goes to stderr."""
+    print(outcome.failed, file=sys.stderr)
+    raise AssertionError(outcome.failed)
 
 
 def _track(figure: Figure, mask: str):

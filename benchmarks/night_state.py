@@ -9,6 +9,7 @@ measuring code so that unpickling them never imports torch.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sys
 from collections import Counter
@@ -30,6 +31,7 @@ from .schema import (
     WALL,
     WALL_TIME,
     AttentionConfig,
+    Figure,
     backend_of,
 )
 
@@ -135,15 +137,69 @@ class MaskValues:
 
 @dataclasses.dataclass
 class NightValues:
-    """What the night hands asv's track_* children: each config's verdict and its masks' values.
+    """What the night hands asv's track_* children: each config's verdict and its masks' values, by the
+    config's label (asv's parameter string).
 
-    asv unpickles it once per child (1,440 a night on the GPU grid), so it carries
+    asv unpickles it once per child; the recorder reads its JSON (``to_json``) once a night and
+    records every figure the children would have returned (tools/lib/night_figures.py). It carries
     the values only: the visits and the dispatch names are in the side files.
     """
 
-    verdicts: dict[AttentionConfig, str | None] = dataclasses.field(default_factory=dict)
-    figures: dict[AttentionConfig, dict[str, MaskValues] | str] = dataclasses.field(default_factory=dict)
+    verdicts: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    figures: dict[str, dict[str, MaskValues] | str] = dataclasses.field(default_factory=dict)
     unavailable: str | None = None
+
+    def to_json(self) -> str:
+        figures = {label: {mask: dataclasses.asdict(values) for mask, values in masks.items()}
+                   if isinstance(masks, dict) else masks for label, masks in self.figures.items()}
+        return json.dumps({"verdicts": self.verdicts, "figures": figures, "unavailable": self.unavailable},
+                          indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, record: dict) -> NightValues:
+        """From ``to_json``'s object, as parsed (the tools parse every file through one reader)."""
+        figures = {label: {mask: MaskValues(**values) for mask, values in masks.items()}
+                   if isinstance(masks, dict) else masks for label, masks in record["figures"].items()}
+        return cls(dict(record["verdicts"]), figures, record["unavailable"])
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureOutcome:
+    """What a track_* child of one figure, config and mask gives asv: a value, a skip (asv records NaN) or a
+    failure (no value), with why on stderr. One home for the children and the recorder."""
+
+    value: float | int | None = None
+    skipped: str | None = None
+    failed: str | None = None
+
+
+def config_outcome(values: NightValues, label: str) -> FigureOutcome | None:
+    """A config's skip or failure, whatever the figure: no device, a failed or missing check, no figures."""
+    if values.unavailable:
+        return FigureOutcome(skipped=values.unavailable)
+    if label not in values.verdicts:
+        return FigureOutcome(failed=f"no equivalence verdict for {label}")
+    verdict = values.verdicts[label]
+    if verdict is not None:
+        return FigureOutcome(failed=f"equivalence check failed for {label}:\n{verdict}")
+    figures = values.figures.get(label)
+    if not isinstance(figures, dict):
+        return FigureOutcome(failed=f"no figures were measured for {label}: {figures}")
+    return None
+
+
+def figure_outcome(values: NightValues, label: str, device: str, figure: Figure, mask: str) -> FigureOutcome:
+    """What the track_* child of ``figure`` and ``mask`` at the config ``label`` gives asv."""
+    problem = config_outcome(values, label)
+    if problem:
+        return problem
+    if figure.cuda_only and device != "cuda":
+        return FigureOutcome(skipped=f"no {figure.name.replace('_', ' ')} on the CPU grid: it needs CUDA")
+    measured = values.figures[label][mask]  # type: ignore[index]  (config_outcome: a dict of masks)
+    value = measured.figures[figure.name]
+    if value is None:
+        return FigureOutcome(failed=measured.error or f"no {figure.name.replace('_', ' ')} was measured")
+    return FigureOutcome(value=value)
 
 
 @dataclasses.dataclass
@@ -162,16 +218,7 @@ class GridState:
     phases: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def night_values(self) -> NightValues:
-        figures = {config: {mask: measured.values() for mask, measured in masks.items()}
+        figures = {config.label: {mask: measured.values() for mask, measured in masks.items()}
                    if isinstance(masks, dict) else masks for config, masks in self.figures.items()}
-        return NightValues(dict(self.verdicts), figures, self.unavailable)
-
-
-def raise_for_verdict(verdicts: dict[AttentionConfig, str | None], config: AttentionConfig) -> None:
-    """Fail this parameter set loudly if its equivalence check did not pass."""
-    if config not in verdicts:
-        raise AssertionError(f"no equivalence verdict for {config}")
-    verdict = verdicts[config]
-    if verdict is not None:
-        print(f"equivalence check failed for {config}:\n{verdict}", file=sys.stderr)
-        raise AssertionError(verdict)
+        return NightValues({config.label: verdict for config, verdict in self.verdicts.items()}, figures,
+                           self.unavailable)

@@ -122,6 +122,9 @@ FIGURES_BY_NAME = {figure.name: figure for figure in NIGHT_FIGURES}
 DISPATCH_SUFFIX = ".dispatch"  # operator and kernel names per config and mask
 # The dispatch file's names of each config and mask, by kind: ATen operators, CUDA kernels, the calls that synced.
 DISPATCH_OPERATORS, DISPATCH_KERNELS, DISPATCH_SYNC_CALLS = "operators", "kernels", "sync_calls"
+# The values the night's setup_cache hands its track_* children (night_state.NightValues, JSON), written for the
+# recorder, which records them (tools/lib/night_figures.py) and never lands the file.
+FIGURES_SUFFIX = ".figures"
 NIGHT_SUFFIX = ".night"  # the night's seconds by phase and each visit's wall time and GPU time
 # The re-measurement's two sides, each its own environment's processes: last night's torch and tonight's.
 BASELINE, CONTENDER = SIDES = ("baseline", "contender")

@@ -141,8 +141,8 @@ def test_the_default_allowance_is_its_share_of_the_night_as_the_budget_is_its_sh
         def run_seconds(self, _run) -> float | None:
             return self.seconds
 
-    assert verdict.default_short_budget(Store(90.0), None) == 18.0  # type: ignore[arg-type]
-    assert verdict.default_short_budget(Store(91.0), None) == pytest.approx(18.2, rel=1e-12)  # type: ignore[arg-type]
+    assert verdict.default_short_budget(Store(90.0), None) == pytest.approx(21.6, rel=1e-12)  # type: ignore[arg-type]
+    assert verdict.default_short_budget(Store(91.0), None) == pytest.approx(21.84, rel=1e-12)  # type: ignore[arg-type]
     assert verdict.default_short_budget(Store(10.0), None) == 12.0  # type: ignore[arg-type]  # the least budget's
     assert verdict.default_short_budget(Store(None), None) == 48.0  # type: ignore[arg-type]
 

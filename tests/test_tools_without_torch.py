@@ -106,14 +106,15 @@ def test_a_record_runs_without_torch_in_the_tool(tmp_path, no_torch):
 
 
 def test_the_tools_libraries_load_the_schema_and_never_the_measuring_code(no_torch):
-    """Every library of tools/ imported together: the schema and the whole-file writer are there, torch and
-    benchmarks.measure are not."""
+    """Every library of tools/ imported together: the schema, what the night hands its children (the recorder
+    records it) and the whole-file writer are there, torch and benchmarks.measure are not."""
     script = (f"import sys; sys.path.insert(0, {str(TOOLS)!r})\n"
               + "".join(f"import {name}\n" for name in LIBRARIES)
               + "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'benchmarks')))\n")
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=no_torch)
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == "['benchmarks', 'benchmarks.schema', 'benchmarks.whole_file']"
+    assert completed.stdout.strip() == ("['benchmarks', 'benchmarks.night_state', 'benchmarks.schema', "
+                                        "'benchmarks.whole_file']")
 
 
 def test_wheel_finder_runs_in_a_bare_environment(tmp_path):

@@ -1055,15 +1055,15 @@ def store(runs: list[RunFile] | None = None, seconds: float | None = None) -> Re
     return FakeStore(runs or [], seconds)  # type: ignore[return-value]
 
 
-def test_the_budget_is_half_the_night_at_least_30_s_and_120_s_without_durations():
+def test_the_budget_is_0_6_of_the_night_at_least_30_s_and_120_s_without_durations():
     run = RunFile(Path("r.json"), "box", "c" * 40, 1, 0)
-    assert verdict.default_budget(store(seconds=100.0), run) == 50.0
-    assert verdict.default_budget(store(seconds=60.0), run) == 30.0
-    assert verdict.default_budget(store(seconds=62.0), run) == 31.0
+    assert verdict.default_budget(store(seconds=100.0), run) == 60.0
+    assert verdict.default_budget(store(seconds=50.0), run) == 30.0
+    assert verdict.default_budget(store(seconds=60.0), run) == 36.0
     assert verdict.default_budget(store(seconds=20.0), run) == 30.0
     assert verdict.default_budget(store(seconds=None), run) == 120.0
     assert verdict.default_budget(store(seconds=0.0), run) == 120.0
-    assert (verdict.BUDGET_SHARE, verdict.MIN_BUDGET, verdict.DEFAULT_BUDGET) == (0.5, 30.0, 120.0)
+    assert (verdict.BUDGET_SHARE, verdict.MIN_BUDGET, verdict.DEFAULT_BUDGET) == (0.6, 30.0, 120.0)
 
 
 def runs_of(*commits: str, dates: tuple[int, ...] | None = None) -> list[RunFile]:

@@ -307,7 +307,7 @@ def test_a_wall_time_benchmark_returns_the_nights_value(method, mask):
     model._prepared.clear()
     assert benchmark.do_setup() is False  # not skipped
     config = grid.AttentionConfig(1, 4, 16, 48, 64, "float32", "cpu")
-    assert benchmark.do_run() == state.figures[config][mask].figures["wall_time"] > 0
+    assert benchmark.do_run() == state.figures[config.label][mask].figures["wall_time"] > 0
     assert not model._prepared
 
 
@@ -318,7 +318,7 @@ def test_the_track_children_get_each_figures_value_and_nothing_else():
     state = night.grid_state([[1], [4], [(16, 48)], [64], ["float32"]], "cpu")
     config = grid.AttentionConfig(1, 4, 16, 48, 64, "float32", "cpu")
     for mask in grid.MASKS:
-        values = state.figures[config][mask]
+        values = state.figures[config.label][mask]
         assert isinstance(values, night_state.MaskValues) and values.error is None
         assert set(values.figures) == {figure.name for figure in grid.NIGHT_FIGURES}
         assert values.figures["sdpa_backend"] == grid.BACKEND_CODES["flash"]

@@ -52,14 +52,11 @@ with importing():
     from filelock import FileLock, Timeout
     from lib.bytecode import child_environment
     from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, git_commit
+    from lib.night_figures import figures_path, forked_pattern, record_night_figures
     from lib.results import ResultsStore, read_results
     from lib.rows import has_results
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
-
-def night_pattern(grid: schema.Grid) -> str:
-    """asv's --bench regex of a grid's night class, and nothing else."""
-    return rf"^{schema.BENCHMARK_MODULE}\.{grid.night_class}\."
 
 TORCH_PROBE = """
 import json, subprocess, torch
@@ -236,16 +233,22 @@ def space_left(folder: Path) -> None:
 
 def record(args: argparse.Namespace, torch_info: dict, staging: Path, conf_path: Path, commit: str,
            grid: schema.Grid) -> int:
-    """Describe the machine and run asv over the grid's night into ``staging``; asv's exit code."""
+    """Describe the machine and run asv over the grid's night into ``staging``, its figures recorded with it
+    (tools/lib/night_figures.py); asv's exit code, ASV_SOME_FAILED where a recorded figure failed."""
     describe_machine(args.machine, torch_info)
-    # The night's setup_cache writes each config's operator and kernel names and its visits there.
-    os.environ[schema.DISPATCH_FILE_VARIABLE] = str(staging / args.machine / f"{commit}{schema.DISPATCH_SUFFIX}")
+    # The night's setup_cache writes each config's operator and kernel names, its visits and its figures there.
+    dispatch = staging / args.machine / f"{commit}{schema.DISPATCH_SUFFIX}"
+    os.environ[schema.DISPATCH_FILE_VARIABLE] = str(dispatch)
     if not args.bench:
         os.environ[schema.NIGHT_ONLY_VARIABLE] = "1"
     extra = [a for a in args.asv_args if a != "--"]
-    return asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
-               "--machine", args.machine, "--bench", args.bench or night_pattern(grid),
+    code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
+               "--machine", args.machine, "--bench", args.bench or forked_pattern(grid),
                "--record-samples", "--show-stderr", *extra, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
+    results = None if args.bench else commit_run(staging, args.machine, commit)
+    failed = record_night_figures(staging, results, dispatch, grid) if results else 0
+    figures_path(dispatch).unlink(missing_ok=True)  # its values are in asv's results: never a side file
+    return ASV_SOME_FAILED if failed else code
 
 
 class NothingMeasured(Exception):

@@ -23,6 +23,7 @@ from ..schema import (
     DISPATCH_KERNELS,
     DISPATCH_OPERATORS,
     DISPATCH_SYNC_CALLS,
+    FIGURES_SUFFIX,
     GPU,
     GPU_PASSES,
     GPU_REST_SECONDS,
@@ -297,7 +298,7 @@ def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lowe
     when torch was imported, when the measuring code was (epoch seconds, NIGHT_TIMELINE)."""
     reason = unavailable(device)
     if reason:
-        return NightValues(unavailable=reason)
+        return write_figures(NightValues(unavailable=reason))
     process_started, imported = process_started_at(), time.time()
     started = time.perf_counter()
     with in_steady_folder():
@@ -306,7 +307,16 @@ def grid_state(params: list[list], device: str, mask_builder: MaskBuilder = lowe
     measured = time.time()
     write_dispatch_names(state)
     write_night(state, seconds, [process_started, *(import_marks or (None, None, None)), imported, measured])
-    return state.night_values()
+    return write_figures(state.night_values())
+
+
+def write_figures(values: NightValues) -> NightValues:
+    """For the recorder, which records every figure from them (schema.FIGURES_SUFFIX): the values themselves."""
+    path = os.environ.get(DISPATCH_FILE_VARIABLE)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_whole(Path(path).with_suffix(FIGURES_SUFFIX), values.to_json())
+    return values
 
 
 def process_started_at() -> float | None:

@@ -1,7 +1,8 @@
 """Where the repository is, and the suite's schema (``benchmarks/schema.py``) for the tools.
 
 The schema imports no torch and nothing of the measuring code; the tools read
-every name of the suite from it. Standard library only.
+every name of the suite from it. ``night_state`` (no torch either) is what the
+night hands its children, which the recorder records. Standard library only.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ INJECTOR_DIR = REPO_ROOT / "inject"  # the slowdown injector (inject/attention_s
 if str(REPO_ROOT) not in sys.path:
     sys.path.append(str(REPO_ROOT))
 
-from benchmarks import schema  # noqa: E402
+from benchmarks import night_state, schema  # noqa: E402
 from benchmarks.whole_file import write_whole  # noqa: E402
 
-__all__ = ["DEFAULT_CONF", "INJECTOR_DIR", "REPO_ROOT", "TORCH_COMMITS_CONF", "schema", "write_whole"]
+__all__ = ["DEFAULT_CONF", "INJECTOR_DIR", "REPO_ROOT", "TORCH_COMMITS_CONF", "night_state", "schema",
+           "write_whole"]

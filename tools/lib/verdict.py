@@ -737,14 +737,15 @@ def keep_suspects(store: ResultsStore, verdict: Verdict) -> None:
 # ---------------------------------------------------------------- which nights, and how much time
 
 # The re-measurement's share of the night's own time (asv's durations), at least MIN_BUDGET
-# (a CPU night takes seconds), and the budget where asv recorded no durations.
-BUDGET_SHARE = 0.5
+# (a CPU night takes seconds), and the budget where asv recorded no durations. On an H200 0.6 of a 60 s
+# night is about 36 s, what a check needs for the 10-13 keys of a host-slow night (docs/noise.md).
+BUDGET_SHARE = 0.6
 MIN_BUDGET = 30.0
 DEFAULT_BUDGET = 120.0
 # What GPU times short of the factor may take beyond the budget, as a share of the same: they come last in
 # the plan, and a +5% step shows as 1.035-1.05 on half its nights (docs/noise.md, "The short candidates'
 # allowance"). Each adds a GPU time to processes the budget pays for: about 0.06 s a process for a light key.
-SHORT_BUDGET_SHARE = 0.2
+SHORT_BUDGET_SHARE = 0.24
 
 
 def default_budget(store: ResultsStore, contender: RunFile) -> float:

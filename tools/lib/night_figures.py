@@ -1,0 +1,129 @@
+"""The night's figures recorded once per night, not once per asv process.
+
+asv runs a parametrized ``track_*`` benchmark in one process per config; each of
+the night's returns a number its grid's ``setup_cache`` measured (1,440 processes
+of about 9 ms a night on the GPU grid). The recorder has asv run one of them
+(``FORKED``), which runs the setup_cache; that process also writes the values it
+hands the children (``NightValues``, ``schema.FIGURES_SUFFIX``), and here every
+other figure is added to asv's results, each decided by the function the children
+call (``night_state.figure_outcome``). The forked figure is checked against the
+same function: a recorder that would record what asv's children do not stops.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import math
+import re
+import sys
+from pathlib import Path
+
+from asv.results import Results
+from asv.runner import BenchmarkResult
+
+from .cli import ToolError, read_json_object
+from .suite import night_state, schema
+
+# The one figure asv's own processes return each night; its setup_cache measures the grid.
+FORKED = schema.night_method(schema.WALL_TIME.name, schema.MATERIALIZED)
+# Where the measuring process left no values: what asv records for a benchmark whose setup_cache failed.
+NO_NIGHT = "the night's measuring process left no figures (asv's output above says why)"
+
+
+class NightFiguresError(Exception):
+    """The night's figures could not be recorded as asv's children would return them: the recorder's own
+    failure (exit 3), and the night is not landed."""
+
+
+def forked_pattern(grid: schema.Grid) -> str:
+    """asv's --bench regex of the grid's forked figure, and nothing else (asv matches a parametrized
+    benchmark's name with each parameter set's, in parentheses)."""
+    return rf"^{re.escape(schema.benchmark_name(grid.night_class, FORKED))}\("
+
+
+def figures_path(dispatch_path: Path) -> Path:
+    return dispatch_path.with_suffix(schema.FIGURES_SUFFIX)
+
+
+def read_night_values(path: Path) -> night_state.NightValues | None:
+    """The setup_cache's values; None where it wrote none."""
+    if not path.exists():
+        return None
+    try:
+        return night_state.NightValues.from_json(read_json_object(path, "corrupt night figures file"))
+    except ToolError as error:
+        raise NightFiguresError(str(error)) from None
+    except (KeyError, TypeError, AttributeError) as error:
+        raise NightFiguresError(f"corrupt night figures file {path}: {error!r}") from None
+
+
+def outcome_value(outcome: night_state.FigureOutcome) -> float | int | None:
+    """asv's stored value of an outcome: the number, NaN for a skip, None for a failure."""
+    if outcome.skipped:
+        return math.nan
+    return outcome.value
+
+
+def benchmark_outcomes(values: night_state.NightValues | None, benchmark: dict,
+                       grid: schema.Grid) -> list[night_state.FigureOutcome]:
+    """Each config's outcome of one night benchmark, in asv's order of its parameter combinations."""
+    method = benchmark["name"].rsplit(".", 1)[1]
+    figure = schema.night_figure(method)
+    assert figure is not None, method  # night_benchmarks' entries
+    mask = method[len(f"track_{figure.name}_"):]
+    return [night_state.figure_outcome(values, schema.params_label(combination), grid.device, figure, mask)
+            if values is not None else night_state.FigureOutcome(failed=NO_NIGHT)
+            for combination in itertools.product(*benchmark["params"])]
+
+
+def same_as_forked(results: Results, benchmark: dict, outcomes: list[night_state.FigureOutcome]) -> None:
+    """The forked figure as asv's processes returned it equals what the recorder would record for it. Where
+    asv's process failed (a crash, a timeout: no value) its failure stands, as asv recorded it."""
+    recorded = results.get_result_value(benchmark["name"], benchmark["params"])
+    expected = [outcome_value(outcome) for outcome in outcomes]
+    differ = [(a, b) for a, b in zip(recorded, expected, strict=True) if a is not None and not _same(a, b)]
+    if differ:
+        raise NightFiguresError(f"{benchmark['name']}: asv's processes returned {differ[0][0]} where the night's "
+                                f"figures file says {differ[0][1]}: the recorder would record other values than "
+                                "asv's children")
+
+
+def _same(a: object, b: object) -> bool:
+    nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return nan or a == b
+
+
+def night_benchmarks(benchmarks: dict, grid: schema.Grid) -> list[dict]:
+    """asv's entries of the grid's night class, by name."""
+    prefix = f"{schema.BENCHMARK_MODULE}.{grid.night_class}."
+    return [entry for name, entry in sorted(benchmarks.items())
+            if name != "version" and name.startswith(prefix) and schema.night_figure(name[len(prefix):])]
+
+
+def record_night_figures(staging: Path, results: Results, dispatch_path: Path, grid: schema.Grid) -> int:
+    """Every night figure but the forked one added to ``results`` (saved under ``staging``); the failed
+    configs' reasons on stderr, as asv's --show-stderr prints its children's. Returns how many failed."""
+    benchmarks = read_json_object(staging / "benchmarks.json", "corrupt benchmarks file")
+    values = read_night_values(figures_path(dispatch_path))
+    forked = schema.benchmark_name(grid.night_class, FORKED)
+    started = datetime.datetime.now(datetime.UTC)
+    failed = 0
+    for benchmark in night_benchmarks(benchmarks, grid):
+        outcomes = benchmark_outcomes(values, benchmark, grid)
+        if benchmark["name"] == forked:
+            same_as_forked(results, benchmark, outcomes)
+            continue
+        failures = [(combination, outcome.failed) for combination, outcome
+                    in zip(itertools.product(*benchmark["params"]), outcomes) if outcome.failed]
+        for combination, reason in failures:
+            print(f"{benchmark['name']} failed for parameters {schema.params_label(combination)}:\n  {reason}",
+                  file=sys.stderr)
+        failed += len(failures)
+        result = [outcome_value(outcome) for outcome in outcomes]
+        results.add_result(benchmark, BenchmarkResult(result=result, samples=[None] * len(result),
+                                                      number=[None] * len(result), errcode=int(bool(failures)),
+                                                      stderr="", profile=None),
+                           started_at=started, record_samples=True)
+    results.save(str(staging))
+    return failed
