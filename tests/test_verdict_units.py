@@ -845,6 +845,36 @@ def test_a_class_move_is_decided_by_most_of_its_three_stand_ins(contenders, leve
     assert summary["keys"] == len([c for c in contenders if c is not None])
 
 
+@pytest.mark.parametrize("stand_ins, level", [(1.4, "regression"), (1.0, "noise")])
+def test_a_confirmed_class_move_lists_each_result_that_moved_the_factor_with_it(stand_ins, level):
+    """The build slowed most of a class: its move confirmed on the three results nearest it, each of the class's
+    results 1.25x slower or more (the factor) is a regression with it, one that has its own finding as that one says;
+    refuted (the host's move), the class is one finding of noise and nothing else."""
+    history, tonight, classes = moved_class([1.38, 1.39, 1.75, 1.36, 1.4, 1.42, 1.25, 1.76, 1.0])
+    m = noise.NoiseModel({("wall", "launch-bound"): 0.03, ("wall", "GPU-bound"): 0.005}, {}, 2)
+    moves = verdict.class_moves(verdict.class_shifts(history, tonight, classes, 5, 1.25, m))
+    _, candidates = verdict.classify(history, tonight, m, classes, {}, settings(pythons=BOTH), moves)
+    assert [(f.key[1], f.common, len(f.members)) for f in candidates] == [
+        ("c2", 0, 0), ("c7", 0, 0), ("s0", 0, 0), ("c1", 9, 8), ("c0", 9, 8), ("c4", 9, 8)]
+    steps = {"c2": 1.75, "c7": 1.76, "s0": 1.0, "c1": stand_ins, "c4": stand_ins, "c0": stand_ins}
+    result = remeasure.Remeasured({(f.key[1], f.key[2]): {"baseline": {"wall": BASE},
+                                                          "contender": {"wall": [v * steps[f.key[1]] for v in BASE]}}
+                                   for f in candidates}, 12.5, process_costs(20))
+    decided, _ = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), history, tonight,
+                                             fake_measure(result))
+    persisted = Finding("regression", CLASS_KEYS[5], "wall", 2.0, 2.84, "launch-bound", 1.25, "persisted")
+    decided = verdict.with_members([persisted, *decided])[1:]  # c5's own finding stands: none more for it
+    listed = [f for f in decided if f.why.startswith(verdict.MOVED_WITH_ITS_CLASS)]
+    members = [(f.key[1], f.level, f.ratio, f.why) for f in listed]
+    assert [(f.key[1], f.level) for f in decided if f not in listed] == [
+        ("c2", "regression"), ("c7", "regression"), ("s0", "noise"), ("c1", level)]
+    why = f"{verdict.MOVED_WITH_ITS_CLASS} (the class's finding: c1 causal_bias, 1.390x)"
+    assert members == ([] if level == "noise" else [
+        ("c0", "regression", pytest.approx(1.38), why), ("c3", "regression", pytest.approx(1.36), why),
+        ("c4", "regression", pytest.approx(1.40), why), ("c6", "regression", 1.25, why)])  # the factor exactly
+    assert len(decided) == 4 + len(members)
+
+
 def test_two_stand_ins_that_disagree_leave_the_class_a_suspect_without_either_ones_numbers():
     """One confirmed, one refuted is no majority: a suspect on the first, its confirmation not the class's."""
     why = "the launch-bound results moved 1.40x as one (9 results)"

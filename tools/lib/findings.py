@@ -39,6 +39,9 @@ class Finding:
     # where both builds are re-measured, against last night's build, a regression where tonight's is slower
     # (verdict.decide); else listed again.
     persisting: bool = False
+    # For a class's move, re-measured: the class's results that moved the factor or more tonight, each a
+    # regression with it where the move is confirmed (a move of the build's, not of the host's).
+    members: list[Finding] = dataclasses.field(default_factory=list)
 
     @property
     def ratio(self) -> float:

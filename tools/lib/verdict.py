@@ -43,6 +43,8 @@ SLOWER_UNDER_FACTOR = "slower for certain, by less than the factor"
 # Said of a suspect kept from last night, re-measured (against last night's build), and where that confirmed it.
 PERSISTING_REMEASURED = "re-measured against last night's build"
 PERSISTING_CONFIRMED = f"{PERSISTING_REMEASURED}: confirmed, a step of tonight's own"
+# Said of a result that moved the factor or more with its class, whose move was confirmed (Finding.members).
+MOVED_WITH_ITS_CLASS = "moved with its class, whose move was confirmed"
 ORDER = {level: rank for rank, level in enumerate(LEVELS)}  # the report's order, the gravest first
 LEVEL_OF_OUTCOME = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}  # a re-measurement's
 OUTCOME_OF_LEVEL = {level: outcome for outcome, level in LEVEL_OF_OUTCOME.items()}
@@ -278,10 +280,30 @@ def class_move_findings(history: list[Night], tonight: Night, model: noise.Noise
         why = (f"the {klass} results moved {move:.2f}x as one ({len(levels)} results)"
                + ("" if settings.pythons is not None else
                   ": the host's speed or torch; no re-measurement is configured to tell which"))
+        members = [Finding("regression", key, signal, *levels[key], klass, model.floor(key, signal, klass,
+                                                                                      settings.factor), "")
+                   for key in levels if levels[key][1] / levels[key][0] >= settings.factor]
         findings += [Finding("suspect", key, signal, *levels[key], klass,
-                             model.floor(key, signal, klass, settings.factor), why, common=len(levels))
+                             model.floor(key, signal, klass, settings.factor), why, common=len(levels),
+                             members=members if settings.pythons is not None else [])
                      for key in nearest[:CLASS_STAND_INS if settings.pythons is not None else 1]]
     return findings
+
+
+def with_members(decided: list[Finding]) -> list[Finding]:
+    """The findings, and after each class's move confirmed, its members that have no finding of their own: each
+    moved the factor or more with a class whose move re-measured as the build's."""
+    own = {(finding.key, finding.signal) for finding in decided}
+    members = []
+    for finding in decided:
+        if finding.common and finding.level == "regression":
+            for member in finding.members:
+                if (member.key, member.signal) not in own:
+                    own.add((member.key, member.signal))
+                    member.why = (f"{MOVED_WITH_ITS_CLASS} (the class's finding: {' '.join(finding.config_mask)}, "
+                                  f"{finding.ratio:.3f}x)")
+                    members.append(member)
+    return decided + members
 
 
 def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str],
@@ -670,7 +692,7 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     if candidates:
         device = schema.GRIDS_BY_NAME[candidates[0].key[0]].device
         decided, summary = remeasured_findings(candidates, device, settings, history, tonight, measure)
-        findings += decided
+        findings = with_members(findings + decided)
     findings += count_findings(history, tonight, night.classes,
                                previous_suspects(store, machine, night.baseline.commit_hash))
     baseline = night.baseline

@@ -1,0 +1,56 @@
+"""A recorded check decided again by today's verdict, with the per-process values that check measured.
+
+    python experiments/check_replay.py CHECK.json -- [check_regressions.py's arguments]
+
+Runs ``tools/check_regressions.py`` (its arguments after ``--``: the recorded
+nights, ``--baseline``, ``--contender``, ``--factor``, both ``--*-python``, the
+recorded ``--seed``, ``--format json``) where the re-measurement returns what
+CHECK.json recorded (its "confirmation": each key's per-process values and the
+processes left out as disturbed) instead of measuring: today's rules over
+yesterday's GPU measurements, on a CPU. A candidate today's plan has that the
+check did not measure is left out, as for the budget. Pipe the JSON to
+``tools/inject.py score --check -`` (or write it with ``--report``) to score an
+injected night again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
+sys.path.insert(0, str(TOOLS))
+from lib import remeasure  # noqa: E402
+from lib.findings import Finding  # noqa: E402
+
+
+def recorded(check: Path) -> remeasure.Remeasured:
+    """What the check's re-measurement measured, as its JSON report keeps it."""
+    confirmation = json.loads(check.read_text())["confirmation"]
+    values, disturbed = {}, {}
+    for entry in confirmation["values"]:
+        key = (entry.pop("config"), entry.pop("mask"))
+        if "disturbed" in entry:
+            disturbed[key] = {side: tuple(left) for side, left in entry.pop("disturbed").items()}
+        values[key] = entry
+    costs = tuple(remeasure.ProcessCost(**cost) for cost in confirmation.get("per_process", []))
+    return remeasure.Remeasured(values, confirmation["seconds"], costs, disturbed=disturbed)
+
+
+def main() -> int:
+    check, args = Path(sys.argv[1]), sys.argv[sys.argv.index("--") + 1:]
+    measured = recorded(check)
+
+    def replayed_rounds(candidates: list[Finding], *_args, **_kwargs):
+        left_out = [finding for finding in candidates if finding.config_mask not in measured.values]
+        return measured, left_out, 1
+
+    remeasure.remeasure_in_rounds = replayed_rounds  # type: ignore[assignment]  (the verdict calls it by module)
+    import check_regressions
+
+    return check_regressions.main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
