@@ -7,8 +7,9 @@ nights, ``--baseline``, ``--contender``, ``--factor``, both ``--*-python``, the
 recorded ``--seed``, ``--format json``) where the re-measurement returns what
 CHECK.json recorded (its "confirmation": each key's per-process values and the
 processes left out as disturbed) instead of measuring: today's rules over
-yesterday's GPU measurements, on a CPU. A candidate today's plan has that the
-check did not measure is left out, as for the budget. Pipe the JSON to
+yesterday's GPU measurements, on a CPU. A candidate (key and signal) that the
+check did not measure is left out, as for the budget; the summary's counts of
+keys dropped or refuted early are not replayed (they decide nothing). Pipe the JSON to
 ``tools/inject.py score --check -`` (or write it with ``--report``) to score an
 injected night again.
 """
@@ -43,7 +44,9 @@ def main() -> int:
     measured = recorded(check)
 
     def replayed_rounds(candidates: list[Finding], *_args, **_kwargs):
-        left_out = [finding for finding in candidates if finding.config_mask not in measured.values]
+        left_out = [finding for finding in candidates
+                    if not any(finding.signal in signals
+                               for signals in measured.values.get(finding.config_mask, {}).values())]
         return measured, left_out, 1
 
     remeasure.remeasure_in_rounds = replayed_rounds  # type: ignore[assignment]  (the verdict calls it by module)

@@ -70,13 +70,16 @@ def same(a: object, b: object) -> bool:
 
 @pytest.mark.parametrize("values", [every_outcome(), night_state.NightValues(unavailable="no device here")],
                          ids=["every outcome", "unavailable"])
-def test_every_figure_is_what_asvs_child_returns(values, monkeypatch, capsys):
+def test_every_figure_is_what_asvs_child_returns(values, monkeypatch, capsys, tmp_path):
+    """The recorder reads the values back from the figures file; the children get them as asv unpickles them."""
     monkeypatch.setenv(schema.NIGHT_ONLY_VARIABLE, "1")
     benchmarks = json.loads(json.dumps(discovered()))
     entries = night_benchmarks(benchmarks, CPU)
     assert len(entries) == len(schema.NIGHT_FIGURES) * len(schema.MASKS)
-    for entry in entries:
-        recorded = [outcome_value(outcome) for outcome in benchmark_outcomes(values, entry, CPU)]
+    (tmp_path / "night.figures").write_text(values.to_json())
+    read_back = read_night_values(tmp_path / "night.figures")
+    for entry, figure, mask in entries:
+        recorded = [outcome_value(outcome) for outcome in benchmark_outcomes(read_back, entry, CPU, figure, mask)]
         children = [child_value(values, entry["name"], index) for index in range(len(LABELS))]
         assert all(map(same, recorded, children)), (entry["name"], recorded, children)
     capsys.readouterr()
@@ -94,7 +97,7 @@ def test_the_outcomes_of_the_crafted_night():
     """The outcomes the child test compares, spelled out: a value, a NaN skip, and None failures."""
     entry = {"name": schema.benchmark_name(CPU.night_class, schema.night_method("wall_time", schema.MATERIALIZED)),
              "params": [[repr(v) for v in p] for p in CPU.params]}
-    outcomes = benchmark_outcomes(every_outcome(), entry, CPU)
+    outcomes = benchmark_outcomes(every_outcome(), entry, CPU, schema.WALL_TIME, schema.MATERIALIZED)
     assert [outcome_value(o) for o in outcomes] == [5e-5, None, None, None, None, 5e-5]
     assert [o.failed for o in outcomes[1:5]] == [
         f"equivalence check failed for {LABELS[1]}:\nAssertionError: CausalBias output differs",
@@ -102,9 +105,11 @@ def test_the_outcomes_of_the_crafted_night():
         f"no figures were measured for {LABELS[3]}: out of memory while building",
         "RuntimeError: a visit failed"]
     gpu = {**entry, "name": entry["name"].replace("wall_time", "gpu_time")}
-    assert {o.skipped for o in benchmark_outcomes(every_outcome(), gpu, CPU)[::5]} == {
+    assert {o.skipped for o in benchmark_outcomes(every_outcome(), gpu, CPU, schema.GPU_TIME,
+                                                  schema.MATERIALIZED)[::5]} == {
         "no gpu time on the CPU grid: it needs CUDA"}
-    assert [o.failed for o in benchmark_outcomes(None, entry, CPU)] == [NO_NIGHT] * len(LABELS)
+    assert [o.failed for o in benchmark_outcomes(None, entry, CPU, schema.WALL_TIME, schema.MATERIALIZED)] == [
+        NO_NIGHT] * len(LABELS)
 
 
 def test_the_figures_file_round_trips_and_a_damaged_one_is_the_recorders_fault(tmp_path):
@@ -129,7 +134,7 @@ def test_the_recorders_asv_run_forks_one_figure(cpu_runs):
     store = ResultsStore(cpu_runs["results"])
     run = store.choose_run(cpu_runs["machine"], cpu_runs["commits"][-1])
     results = store.load(run)
-    names = [entry["name"] for entry in night_benchmarks(store.benchmarks(), CPU)]
+    names = [entry["name"] for entry, _, _ in night_benchmarks(store.benchmarks(), CPU)]
     assert sorted(results.get_all_result_keys()) == sorted(names)
     forked = [name for name in names if re.search(forked_pattern(CPU), f"{name}({LABELS[0]})")]
     assert forked == [schema.benchmark_name(CPU.night_class, FORKED)]
@@ -140,14 +145,14 @@ def test_the_recorders_asv_run_forks_one_figure(cpu_runs):
 
 
 def test_the_forked_figure_must_be_what_the_recorder_would_record():
-    """asv's value that differs from the recorder's stops the night (exit 3); asv's failed process stands."""
+    """asv's value, skip or failure that differs from the recorder's stops the night (exit 3)."""
     from asv.results import Results
     from asv.runner import BenchmarkResult
     from lib.night_figures import same_as_forked
 
     entry = {"name": schema.benchmark_name(CPU.night_class, FORKED), "version": "1",
              "params": [[repr(v) for v in p] for p in CPU.params]}
-    outcomes = benchmark_outcomes(every_outcome(), entry, CPU)
+    outcomes = benchmark_outcomes(every_outcome(), entry, CPU, schema.WALL_TIME, schema.MATERIALIZED)
 
     def results(values: list) -> Results:
         recorded = Results.unnamed()
@@ -156,8 +161,50 @@ def test_the_forked_figure_must_be_what_the_recorder_would_record():
         return recorded
 
     same_as_forked(results([5e-5, None, None, None, None, 5e-5]), entry, outcomes)
-    same_as_forked(results([None] * 6), entry, outcomes)  # asv's processes failed: asv's record stands
     with pytest.raises(NightFiguresError, match=r"returned 6e-05 where the night's figures file says 5e-05"):
         same_as_forked(results([5e-5, None, None, None, None, 6e-5]), entry, outcomes)
     with pytest.raises(NightFiguresError, match="returned 7e-05 where the night's figures file says None"):
         same_as_forked(results([5e-5, 7e-5, None, None, None, 5e-5]), entry, outcomes)
+    # asv's processes failed where the night measured (a child's fault, a setup_cache that failed after writing
+    # the file): the recorder never records values asv's own children did not return.
+    with pytest.raises(NightFiguresError, match="returned None where the night's figures file says 5e-05"):
+        same_as_forked(results([None] * 6), entry, outcomes)
+
+
+def test_a_recorder_that_would_record_other_values_than_asvs_children_lands_nothing(cpu_runs, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """A real night whose figures file, read back, says another wall time than asv's processes returned: exit 3,
+    one line, no file of the night lands, the nights before unchanged."""
+    import dataclasses
+    import shutil
+
+    import record_run
+    from conftest import checksums, make_standin_repo
+    from lib import cli, night_figures
+
+    results = tmp_path / "results"
+    shutil.copytree(cpu_runs["results"], results)
+    (commit,) = make_standin_repo(tmp_path / "repo", ["other values"])
+    monkeypatch.setenv("HOME", str(cpu_runs["env"]["HOME"]))
+    for variable in (schema.DISPATCH_FILE_VARIABLE, schema.NIGHT_ONLY_VARIABLE):
+        monkeypatch.setenv(variable, "")  # record() sets them: restored afterwards
+    read = night_figures.read_night_values
+
+    def slower(path):
+        values = read(path)
+        masks = values.figures[LABELS[0]]
+        figures = {**masks[schema.MATERIALIZED].figures, schema.WALL_TIME.name: 1.0}
+        masks[schema.MATERIALIZED] = dataclasses.replace(masks[schema.MATERIALIZED], figures=figures)
+        return values
+
+    monkeypatch.setattr(night_figures, "read_night_values", slower)
+    before = checksums(results)
+    code = cli.run_tool(record_run.main, ["--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
+                                          "--results-dir", str(results), "--machine", cpu_runs["machine"]])
+    err = capsys.readouterr().err
+    assert code == cli.TOOL_FAILED
+    forked = schema.benchmark_name(CPU.night_class, FORKED)
+    assert err.splitlines()[-1].startswith(f"failed: NightFiguresError: {forked}: asv's processes returned ")
+    assert "where the night's figures file says 1.0: the recorder would record other values" in err
+    assert checksums(results) == before
+    assert not [p for p in results.parent.iterdir() if ".staging-" in p.name]

@@ -13,7 +13,7 @@ pair, --calibration) gives each config's spread. A slowdown beyond --factor that
 the model can call on one night is a regression; one it cannot is a candidate.
 With --baseline-python and --contender-python, candidates are re-measured in the
 same job, several fresh processes a side, the two torch builds alternating, as
-many as fit the budget (half the night by default), strongest evidence first,
+many as fit the budget (0.6 of the night by default), strongest evidence first,
 and decided over the per-process values: confirmed -> regression, refuted ->
 noise, undecided -> suspect; a GPU time that each of the night's builds would
 call alone waits behind the rest, and where the budget leaves it out its night

@@ -52,7 +52,7 @@ with importing():
     from filelock import FileLock, Timeout
     from lib.bytecode import child_environment
     from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, git_commit
-    from lib.night_figures import figures_path, forked_pattern, record_night_figures
+    from lib.night_figures import NightFiguresError, figures_path, forked_pattern, record_night_figures
     from lib.results import ResultsStore, read_results
     from lib.rows import has_results
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
@@ -245,8 +245,13 @@ def record(args: argparse.Namespace, torch_info: dict, staging: Path, conf_path:
     code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
                "--machine", args.machine, "--bench", args.bench or forked_pattern(grid),
                "--record-samples", "--show-stderr", *extra, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
-    results = None if args.bench else commit_run(staging, args.machine, commit)
-    failed = record_night_figures(staging, results, dispatch, grid) if results else 0
+    failed = 0
+    if not args.bench:
+        results = commit_run(staging, args.machine, commit)
+        if results is None:
+            raise NightFiguresError(f"asv left no results of the night that read in {staging}: its figures "
+                                    "cannot be recorded")
+        failed = record_night_figures(staging, results, dispatch, grid)
     figures_path(dispatch).unlink(missing_ok=True)  # its values are in asv's results: never a side file
     return ASV_SOME_FAILED if failed else code
 

@@ -65,24 +65,20 @@ def outcome_value(outcome: night_state.FigureOutcome) -> float | int | None:
     return outcome.value
 
 
-def benchmark_outcomes(values: night_state.NightValues | None, benchmark: dict,
-                       grid: schema.Grid) -> list[night_state.FigureOutcome]:
+def benchmark_outcomes(values: night_state.NightValues | None, benchmark: dict, grid: schema.Grid,
+                       figure: schema.Figure, mask: str) -> list[night_state.FigureOutcome]:
     """Each config's outcome of one night benchmark, in asv's order of its parameter combinations."""
-    method = benchmark["name"].rsplit(".", 1)[1]
-    figure = schema.night_figure(method)
-    assert figure is not None, method  # night_benchmarks' entries
-    mask = method[len(f"track_{figure.name}_"):]
     return [night_state.figure_outcome(values, schema.params_label(combination), grid.device, figure, mask)
             if values is not None else night_state.FigureOutcome(failed=NO_NIGHT)
             for combination in itertools.product(*benchmark["params"])]
 
 
 def same_as_forked(results: Results, benchmark: dict, outcomes: list[night_state.FigureOutcome]) -> None:
-    """The forked figure as asv's processes returned it equals what the recorder would record for it. Where
-    asv's process failed (a crash, a timeout: no value) its failure stands, as asv recorded it."""
+    """The forked figure as asv's processes returned it equals, config by config, what the recorder would
+    record for it: a value, a skip or a failure alike."""
     recorded = results.get_result_value(benchmark["name"], benchmark["params"])
     expected = [outcome_value(outcome) for outcome in outcomes]
-    differ = [(a, b) for a, b in zip(recorded, expected, strict=True) if a is not None and not _same(a, b)]
+    differ = [(a, b) for a, b in zip(recorded, expected, strict=True) if not _same(a, b)]
     if differ:
         raise NightFiguresError(f"{benchmark['name']}: asv's processes returned {differ[0][0]} where the night's "
                                 f"figures file says {differ[0][1]}: the recorder would record other values than "
@@ -94,36 +90,46 @@ def _same(a: object, b: object) -> bool:
     return nan or a == b
 
 
-def night_benchmarks(benchmarks: dict, grid: schema.Grid) -> list[dict]:
-    """asv's entries of the grid's night class, by name."""
-    prefix = f"{schema.BENCHMARK_MODULE}.{grid.night_class}."
-    return [entry for name, entry in sorted(benchmarks.items())
-            if name != "version" and name.startswith(prefix) and schema.night_figure(name[len(prefix):])]
+def night_benchmarks(benchmarks: dict, grid: schema.Grid) -> list[tuple[dict, schema.Figure, str]]:
+    """asv's entry of each of the grid's night figures and masks, with its figure and mask."""
+    entries = []
+    for figure in schema.NIGHT_FIGURES:
+        for mask in schema.MASKS:
+            name = schema.benchmark_name(grid.night_class, schema.night_method(figure.name, mask))
+            if name not in benchmarks:
+                raise NightFiguresError(f"asv's benchmarks.json has no {name}: asv did not discover the night")
+            entries.append((benchmarks[name], figure, mask))
+    return entries
 
 
 def record_night_figures(staging: Path, results: Results, dispatch_path: Path, grid: schema.Grid) -> int:
     """Every night figure but the forked one added to ``results`` (saved under ``staging``); the failed
     configs' reasons on stderr, as asv's --show-stderr prints its children's. Returns how many failed."""
-    benchmarks = read_json_object(staging / "benchmarks.json", "corrupt benchmarks file")
+    try:
+        benchmarks = read_json_object(staging / "benchmarks.json", "corrupt benchmarks file")
+    except ToolError as error:  # asv wrote it just now: the recorder's fault, not the user's
+        raise NightFiguresError(str(error)) from None
     values = read_night_values(figures_path(dispatch_path))
+    if values is None:
+        print(f"{grid.night_class}: every figure failed: {NO_NIGHT}", file=sys.stderr)
     forked = schema.benchmark_name(grid.night_class, FORKED)
     started = datetime.datetime.now(datetime.UTC)
     failed = 0
-    for benchmark in night_benchmarks(benchmarks, grid):
-        outcomes = benchmark_outcomes(values, benchmark, grid)
+    for benchmark, figure, mask in night_benchmarks(benchmarks, grid):
+        outcomes = benchmark_outcomes(values, benchmark, grid, figure, mask)
         if benchmark["name"] == forked:
             same_as_forked(results, benchmark, outcomes)
             continue
         failures = [(combination, outcome.failed) for combination, outcome
                     in zip(itertools.product(*benchmark["params"]), outcomes) if outcome.failed]
-        for combination, reason in failures:
+        for combination, reason in failures if values is not None else []:
             print(f"{benchmark['name']} failed for parameters {schema.params_label(combination)}:\n  {reason}",
                   file=sys.stderr)
         failed += len(failures)
         result = [outcome_value(outcome) for outcome in outcomes]
+        # asv keeps neither samples nor a track's stderr; the call's other fields are its runner's shape.
         results.add_result(benchmark, BenchmarkResult(result=result, samples=[None] * len(result),
                                                       number=[None] * len(result), errcode=int(bool(failures)),
-                                                      stderr="", profile=None),
-                           started_at=started, record_samples=True)
+                                                      stderr="", profile=None), started_at=started)
     results.save(str(staging))
     return failed

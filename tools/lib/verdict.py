@@ -280,30 +280,39 @@ def class_move_findings(history: list[Night], tonight: Night, model: noise.Noise
         why = (f"the {klass} results moved {move:.2f}x as one ({len(levels)} results)"
                + ("" if settings.pythons is not None else
                   ": the host's speed or torch; no re-measurement is configured to tell which"))
+        # Only a re-measurement can confirm the move as the build's, and list these with it (with_members).
         members = [Finding("regression", key, signal, *levels[key], klass, model.floor(key, signal, klass,
                                                                                       settings.factor), "")
-                   for key in levels if levels[key][1] / levels[key][0] >= settings.factor]
+                   for key in levels if levels[key][1] / levels[key][0] >= settings.factor
+                   ] if settings.pythons is not None else []
         findings += [Finding("suspect", key, signal, *levels[key], klass,
                              model.floor(key, signal, klass, settings.factor), why, common=len(levels),
-                             members=members if settings.pythons is not None else [])
+                             members=members)
                      for key in nearest[:CLASS_STAND_INS if settings.pythons is not None else 1]]
     return findings
 
 
-def with_members(decided: list[Finding]) -> list[Finding]:
-    """The findings, and after each class's move confirmed, its members that have no finding of their own: each
-    moved the factor or more with a class whose move re-measured as the build's."""
-    own = {(finding.key, finding.signal) for finding in decided}
+def with_members(findings: list[Finding], factor: float) -> list[Finding]:
+    """The findings, and after each class's move confirmed, its members that have no finding of their own:
+    its stand-ins confirmed with it, and each other result that moved the factor or more beyond the host's
+    part in the move (the class's finding's ratio tonight over its re-measured one: what the build alone
+    does not explain), so a host that was slow as well lists no untouched result."""
+    own = {(finding.key, finding.signal) for finding in findings}
     members = []
-    for finding in decided:
-        if finding.common and finding.level == "regression":
-            for member in finding.members:
-                if (member.key, member.signal) not in own:
-                    own.add((member.key, member.signal))
-                    member.why = (f"{MOVED_WITH_ITS_CLASS} (the class's finding: {' '.join(finding.config_mask)}, "
-                                  f"{finding.ratio:.3f}x)")
-                    members.append(member)
-    return decided + members
+    for finding in findings:
+        if not (finding.common and finding.level == "regression"):
+            continue
+        remeasured = (finding.confirmation or {}).get("ratio")
+        host = max(1.0, finding.ratio / remeasured) if remeasured else 1.0
+        for member in finding.members:
+            if (member.key, member.signal) in own or not (member.confirmation or member.ratio / host >= factor):
+                continue
+            own.add((member.key, member.signal))
+            members.append(dataclasses.replace(
+                member, level="regression", move=host, common=0, members=[],
+                why=f"{MOVED_WITH_ITS_CLASS} (the class's finding: {' '.join(finding.config_mask)}, "
+                    f"{finding.ratio:.3f}x)"))
+    return findings + members
 
 
 def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str],
@@ -443,6 +452,10 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
         chosen = decided[0]
         chosen.level, chosen.confirmation = level, None
     chosen.why = f"{why}; for the class, its {len(decided)} results nearest the move: {outcomes}"
+    if level == "regression":  # its members: the stand-ins confirmed with it, then the class's others
+        stand_in_keys = {finding.key for finding in stand_ins}
+        chosen.members = [finding for finding in decided if finding is not chosen and finding.level == level] + [
+            member for member in chosen.members if member.key not in stand_in_keys]
     return chosen
 
 
@@ -692,7 +705,7 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
     if candidates:
         device = schema.GRIDS_BY_NAME[candidates[0].key[0]].device
         decided, summary = remeasured_findings(candidates, device, settings, history, tonight, measure)
-        findings = with_members(findings + decided)
+        findings = with_members(findings + decided, settings.factor)
     findings += count_findings(history, tonight, night.classes,
                                previous_suspects(store, machine, night.baseline.commit_hash))
     baseline = night.baseline
