@@ -847,6 +847,8 @@ def test_a_class_move_is_decided_by_most_of_its_three_stand_ins(contenders, leve
 
 @pytest.mark.parametrize("stand_ins, level, listed", [
     (1.4, "regression", {"c0": 1.38, "c4": 1.40, "c3": 1.36, "c6": 1.25}),  # c6 at the factor exactly
+    # Two of three confirmed: the refuted stand-in (c4) is not listed, as a stand-in or as another result.
+    ((1.4, 1.4, 1.0), "regression", {"c0": 1.38, "c3": 1.36, "c6": 1.25}),
     # Re-measured 1.3 where the night read 1.39: the host's part 1.07 taken out, c6 is not the build's.
     (1.3, "regression", {"c0": 1.38, "c4": 1.40, "c3": 1.36}),
     (1.0, "noise", {}),
@@ -861,7 +863,8 @@ def test_a_confirmed_class_move_lists_each_result_that_moved_the_factor_with_it(
     _, candidates = verdict.classify(history, tonight, m, classes, {}, settings(pythons=BOTH), moves)
     assert [(f.key[1], f.common, len(f.members)) for f in candidates] == [
         ("c2", 0, 0), ("c7", 0, 0), ("s0", 0, 0), ("c1", 9, 8), ("c0", 9, 8), ("c4", 9, 8)]
-    steps = {"c2": 1.75, "c7": 1.76, "s0": 1.0, "c1": stand_ins, "c4": stand_ins, "c0": stand_ins}
+    votes = stand_ins if isinstance(stand_ins, tuple) else (stand_ins,) * 3
+    steps = {"c2": 1.75, "c7": 1.76, "s0": 1.0, "c1": votes[0], "c0": votes[1], "c4": votes[2]}
     result = remeasure.Remeasured({(f.key[1], f.key[2]): {"baseline": {"wall": BASE},
                                                           "contender": {"wall": [v * steps[f.key[1]] for v in BASE]}}
                                    for f in candidates}, 12.5, process_costs(20))
@@ -876,8 +879,19 @@ def test_a_confirmed_class_move_lists_each_result_that_moved_the_factor_with_it(
     assert [f.ratio for f in found[4:]] == pytest.approx(list(listed.values()))
     # The stand-ins keep their own re-measurement; the others have none, their host's part taken out.
     assert [f.confirmation is not None for f in found[4:]] == [key in ("c0", "c4") for key in listed]
-    assert [f.move for f in found[4:]] == pytest.approx([max(1.0, 1.39 / stand_ins)] * len(listed), rel=1e-2)
+    assert [f.move for f in found[4:]] == pytest.approx([max(1.0, 1.39 / votes[0])] * len(listed), rel=1e-9)
+    assert [(f.common, f.members) for f in found[4:]] == [(0, [])] * len(listed)
     assert verdict.with_members([persisted, *found], 1.25)[1:] == found  # each once
+
+
+@pytest.mark.parametrize("level", ["suspect", "noise"])
+def test_only_a_confirmed_class_move_lists_its_members(level):
+    member = dataclasses.replace(finding(level="regression", ratio=1.3, key=("gpu", "m", "causal_bias")))
+    moved = dataclasses.replace(finding(level=level, ratio=1.3, why="moved as one"), common=9, members=[member])
+    assert verdict.with_members([moved], 1.25) == [moved]
+    # Confirmed without a re-measured ratio of its own, the class's finding leaves the host no part.
+    confirmed = dataclasses.replace(moved, level="regression")
+    assert [(f.key[1], f.move) for f in verdict.with_members([confirmed], 1.25)] == [("cfg", 1.0), ("m", 1.0)]
 
 
 def test_two_stand_ins_that_disagree_leave_the_class_a_suspect_without_either_ones_numbers():
