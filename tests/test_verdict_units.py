@@ -849,6 +849,7 @@ def test_a_class_move_is_decided_by_most_of_its_three_stand_ins(contenders, leve
     (1.4, "regression", {"c0": 1.38, "c4": 1.40, "c3": 1.36, "c6": 1.25}),  # c6 at the factor exactly
     # Two of three confirmed: the refuted stand-in (c4) is not listed, as a stand-in or as another result.
     ((1.4, 1.4, 1.0), "regression", {"c0": 1.38, "c3": 1.36, "c6": 1.25}),
+    ((1.4, 1.4, None), "regression", {"c0": 1.38, "c3": 1.36, "c6": 1.25}),  # c4 not re-measured: a suspect
     # Re-measured 1.3 where the night read 1.39: the host's part 1.07 taken out, c6 is not the build's.
     (1.3, "regression", {"c0": 1.38, "c4": 1.40, "c3": 1.36}),
     (1.0, "noise", {}),
@@ -867,7 +868,7 @@ def test_a_confirmed_class_move_lists_each_result_that_moved_the_factor_with_it(
     steps = {"c2": 1.75, "c7": 1.76, "s0": 1.0, "c1": votes[0], "c0": votes[1], "c4": votes[2]}
     result = remeasure.Remeasured({(f.key[1], f.key[2]): {"baseline": {"wall": BASE},
                                                           "contender": {"wall": [v * steps[f.key[1]] for v in BASE]}}
-                                   for f in candidates}, 12.5, process_costs(20))
+                                   for f in candidates if steps[f.key[1]]}, 12.5, process_costs(20))
     decided, _ = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), history, tonight,
                                              fake_measure(result))
     persisted = Finding("regression", CLASS_KEYS[5], "wall", 2.0, 2.84, "launch-bound", 1.25, "persisted")
