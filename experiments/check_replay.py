@@ -5,8 +5,9 @@
 Runs ``tools/check_regressions.py`` (its arguments after ``--``: the recorded
 nights, ``--baseline``, ``--contender``, ``--factor``, both ``--*-python``, the
 recorded ``--seed``, ``--format json``) where the re-measurement returns what
-CHECK.json recorded (its "confirmation": each key's per-process values and the
-processes left out as disturbed) instead of measuring: today's rules over
+CHECK.json recorded (its "confirmation": each key's per-process values; the
+processes left out as disturbed by today's rule where it ran one round, else as
+recorded) instead of measuring: today's rules over
 yesterday's GPU measurements, on a CPU. A candidate (key and signal) that the
 check did not measure is left out, as for the budget; the summary's counts of
 keys dropped or refuted early are not replayed (they decide nothing). Pipe the JSON to
@@ -27,7 +28,9 @@ from lib.findings import Finding  # noqa: E402
 
 
 def recorded(check: Path) -> remeasure.Remeasured:
-    """What the check's re-measurement measured, as its JSON report keeps it."""
+    """What the check's re-measurement measured, as its JSON report keeps it; the wall times left out for a
+    burst as today's rule leaves them out where the check ran one round (a key's i-th value of a side is then
+    that side's i-th process's), else as the check recorded them."""
     confirmation = json.loads(check.read_text())["confirmation"]
     values, disturbed = {}, {}
     for entry in confirmation["values"]:
@@ -35,6 +38,8 @@ def recorded(check: Path) -> remeasure.Remeasured:
         if "disturbed" in entry:
             disturbed[key] = {side: tuple(left) for side, left in entry.pop("disturbed").items()}
         values[key] = entry
+    if confirmation.get("rounds") == 1:
+        disturbed = remeasure.disturbed_processes(values)
     costs = tuple(remeasure.ProcessCost(**cost) for cost in confirmation.get("per_process", []))
     return remeasure.Remeasured(values, confirmation["seconds"], costs, disturbed=disturbed)
 

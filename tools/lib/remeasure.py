@@ -170,8 +170,9 @@ PRIOR_SPREAD = {schema.GPU: 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_
 # sides' processes at once, and the rank test saw the slower processes of the baseline among the contender's
 # (docs/noise.md, "A burst of the host's slowness"). A process whose other keys' wall times ran DISTURBED_LEVEL
 # or more over their side's medians (three times the 5% a process's level spreads otherwise) is left out of a
-# wall time's decision, where LEVEL_KEYS other keys or more tell its level. The rule sees each side apart, so an
-# unchanged key's two sides lose processes alike.
+# wall time's decision, where LEVEL_KEYS other keys or more tell its level; so is a key's value DISTURBED_LEVEL
+# or more over its side where LEVEL_KEYS other keys of its process are too (a burst through part of a process
+# hits some of its keys alone). The rule sees each side apart, so an unchanged key's two sides lose processes alike.
 # It never leaves a side fewer than PROCESSES_TO_CONFIRM (the fewest that can confirm), the most disturbed first.
 DISTURBED_LEVEL = 1.15
 LEVEL_KEYS = 3
@@ -818,10 +819,11 @@ def decided_values(sides: dict[str, dict[str, list[float]]], signal: str,
 
 
 def disturbed_processes(values: Values) -> Disturbed:
-    """Per key and side, the indices of its wall values taken in a process whose other keys' wall times ran
-    DISTURBED_LEVEL or more over their side's medians (``process_level``), the highest first, as many as leave
-    the side PROCESSES_TO_CONFIRM values. ``values``: one round's, where the i-th wall value of every key of a
-    side is that side's i-th process's (a key set aside stops early)."""
+    """Per key and side, the indices of its wall values taken in a burst of the host's slowness: in a process
+    whose other keys' wall times ran DISTURBED_LEVEL or more over their side's medians (``process_level``), or
+    themselves that far over where LEVEL_KEYS other keys of the process are too (``burst_hit``); the highest
+    first, as many as leave the side PROCESSES_TO_CONFIRM values. ``values``: one round's, where the i-th wall
+    value of every key of a side is that side's i-th process's (a key set aside stops early)."""
     walls = {key: {side: signals.get(schema.WALL, []) for side, signals in sides.items()}
              for key, sides in values.items()}
     medians = {key: {side: statistics.median(own) for side, own in sides.items() if own}
@@ -829,7 +831,8 @@ def disturbed_processes(values: Values) -> Disturbed:
     disturbed: Disturbed = {}
     for key, sides in walls.items():
         for side, own in sides.items():
-            levels = {index: process_level(walls, medians, key, side, index) for index in range(len(own))}
+            levels = {index: max(process_level(walls, medians, key, side, index),
+                                 burst_hit(walls, medians, key, side, index)) for index in range(len(own))}
             over = sorted((index for index, level in levels.items() if level >= DISTURBED_LEVEL),
                           key=lambda index: -levels[index])
             left = tuple(sorted(over[:max(0, len(own) - PROCESSES_TO_CONFIRM)]))
@@ -838,14 +841,34 @@ def disturbed_processes(values: Values) -> Disturbed:
     return disturbed
 
 
+def over_median(walls: dict[str, list[float]], medians: dict[str, float], side: str, index: int) -> float | None:
+    """One key's wall time in ``side``'s process ``index`` over its side's median; None where it has none."""
+    own = walls.get(side, [])
+    return own[index] / medians[side] if len(own) > index and medians.get(side, 0) > 0 else None
+
+
 def process_level(walls: dict[tuple[str, str], dict[str, list[float]]],
                   medians: dict[tuple[str, str], dict[str, float]], key: tuple[str, str], side: str,
                   index: int) -> float:
     """The median, over the other keys measured in ``side``'s process ``index``, of their wall time there over
     their side's median; 1 where fewer than LEVEL_KEYS other keys tell it."""
-    ratios = [walls[other][side][index] / medians[other][side] for other in walls
-              if other != key and len(walls[other].get(side, [])) > index and medians[other][side] > 0]
+    ratios = [ratio for other in walls if other != key
+              if (ratio := over_median(walls[other], medians[other], side, index)) is not None]
     return statistics.median(ratios) if len(ratios) >= LEVEL_KEYS else 1.0
+
+
+def burst_hit(walls: dict[tuple[str, str], dict[str, list[float]]],
+              medians: dict[tuple[str, str], dict[str, float]], key: tuple[str, str], side: str,
+              index: int) -> float:
+    """``key``'s wall time in ``side``'s process ``index`` over its side's median, where it is DISTURBED_LEVEL
+    or more and LEVEL_KEYS or more other keys of that process are too (a burst that hit part of its keys:
+    H100 VM 38a, docs/noise.md); 1 otherwise."""
+    own = over_median(walls[key], medians[key], side, index)
+    if own is None or own < DISTURBED_LEVEL:
+        return 1.0
+    hit = sum((over_median(walls[other], medians[other], side, index) or 0.0) >= DISTURBED_LEVEL
+              for other in walls if other != key)
+    return own if hit >= LEVEL_KEYS else 1.0
 
 
 def looks_early(index: int) -> bool:
