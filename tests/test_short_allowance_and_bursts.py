@@ -327,7 +327,7 @@ def test_the_summary_counts_the_wall_times_left_out():
                                "disturbed": 4})
     assert line == ("4 config(s) and mask(s) in 12 processes, 9.0 s of a 20 s budget, 4 wall time(s) left out, "
                     "taken in a burst of the host's slowness (the process's other keys 1.15x or more over their "
-                    "side, or it and 3 of them)")
+                    "side, or it and 3 or more of them)")
 
 
 def test_a_round_whose_short_candidates_fit_the_budget_runs_to_the_budget_alone(three):

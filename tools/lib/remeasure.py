@@ -172,7 +172,9 @@ PRIOR_SPREAD = {schema.GPU: 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_
 # or more over their side's medians (three times the 5% a process's level spreads otherwise) is left out of a
 # wall time's decision, where LEVEL_KEYS other keys or more tell its level; so is a key's value DISTURBED_LEVEL
 # or more over its side where LEVEL_KEYS other keys of its process are too (a burst through part of a process
-# hits some of its keys alone). The rule sees each side apart, so an unchanged key's two sides lose processes alike.
+# hits some of its keys alone). The rule sees each side apart, so an unchanged key's two sides lose processes alike
+# on average; a side left faster by it makes a difference under the factor a little likelier to be confirmed
+# (docs/noise.md, "A burst of the host's slowness").
 # It never leaves a side fewer than PROCESSES_TO_CONFIRM (the fewest that can confirm), the most disturbed first.
 DISTURBED_LEVEL = 1.15
 LEVEL_KEYS = 3
@@ -822,7 +824,8 @@ def disturbed_processes(values: Values) -> Disturbed:
     """Per key and side, the indices of its wall values taken in a burst of the host's slowness: in a process
     whose other keys' wall times ran DISTURBED_LEVEL or more over their side's medians (``process_level``), or
     themselves that far over where LEVEL_KEYS other keys of the process are too (``burst_hit``); the highest
-    first, as many as leave the side PROCESSES_TO_CONFIRM values. ``values``: one round's, where the i-th wall
+    of the two first (a value's own ratio and its process's level ranked alike), as many as leave the side
+    PROCESSES_TO_CONFIRM values. ``values``: one round's, where the i-th wall
     value of every key of a side is that side's i-th process's (a key set aside stops early)."""
     walls = {key: {side: signals.get(schema.WALL, []) for side, signals in sides.items()}
              for key, sides in values.items()}

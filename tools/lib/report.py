@@ -142,7 +142,7 @@ def remeasurement_line(summary: dict) -> str:
     if summary.get("disturbed"):
         line += (f", {summary['disturbed']} wall time(s) left out, taken in a burst of the host's slowness "
                  f"(the process's other keys {remeasure.DISTURBED_LEVEL}x or more over their side, or it and "
-                 f"{remeasure.LEVEL_KEYS} of them)")
+                 f"{remeasure.LEVEL_KEYS} or more of them)")
     if summary.get("short_of_factor"):
         line += (f", {summary['short_measured']} of {summary['short_of_factor']} GPU time(s) short of the factor "
                  + ("with what the budget left and their allowance" if summary.get("short_budget")
