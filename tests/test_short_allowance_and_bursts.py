@@ -198,6 +198,12 @@ def test_a_process_level_is_taken_from_enough_other_keys_and_left_out_from_the_b
     assert remeasure.disturbed_processes(flat(LEVEL_KEYS + 1, math.nextafter(DISTURBED_LEVEL, 0))) == {}
     # LEVEL_KEYS - 1 others tell no level: nothing is left out, however slow.
     assert remeasure.disturbed_processes(flat(LEVEL_KEYS, 10.0)) == {}
+    # More others than LEVEL_KEYS tell it as well: a key that ran at its median in a process whose four others
+    # ran slow is left out by their level alone (``burst_hit`` asks for its own value to be slow too).
+    many = flat(LEVEL_KEYS + 2, 1.3)
+    many[("k0", "causal_bias")]["baseline"]["wall"][2] = 1.0
+    assert remeasure.disturbed_processes(many) == {
+        (f"k{key}", "causal_bias"): {"baseline": (2,)} for key in range(LEVEL_KEYS + 2)}
     walls = {key: {side: signals["wall"] for side, signals in sides.items()}
              for key, sides in flat(LEVEL_KEYS + 1, 1.3).items()}
     medians = {key: {side: 1.0 for side in sides} for key, sides in walls.items()}

@@ -55,7 +55,7 @@ def test_a_findings_ratio_key_parts_and_dict():
                            "signal": "gpu", "reference": 4.0, "contender": 5.0, "ratio": 1.25, "move": 0.8,
                            "relative": 1.5625, "common": 3, "class": KLASS, "floor": 1.1, "why": "why",
                            "confirmation": {"p": 1}, "stands": False, "host_move": None,
-                           "persisting": False}
+                           "persisting": False, "member_of": None}
     assert f.beyond_host == f.relative and not f.host_explains  # its move over its class's (0.8 here)
     f.host_move = 0.8  # no more than its class's move: that one stands
     assert f.beyond_host == f.relative and not f.host_explains
@@ -882,6 +882,8 @@ def test_a_confirmed_class_move_lists_each_result_that_moved_the_factor_with_it(
     assert [f.confirmation is not None for f in found[4:]] == [key in ("c0", "c4") for key in listed]
     assert [f.move for f in found[4:]] == pytest.approx([max(1.0, 1.39 / votes[0])] * len(listed), rel=1e-9)
     assert [(f.common, f.members) for f in found[4:]] == [(0, [])] * len(listed)
+    assert [f.as_dict()["member_of"] for f in found[4:]] == [{"config": "c1", "mask": "causal_bias"}] * len(listed)
+    assert [f.member_of for f in found[:4]] == [None] * 4  # the class's finding and those of their own
     assert verdict.with_members([persisted, *found], 1.25)[1:] == found  # each once
 
 

@@ -42,6 +42,9 @@ class Finding:
     # For a class's move, re-measured: the class's results that moved the factor or more tonight, each a
     # regression with it where the move is confirmed (a move of the build's, not of the host's).
     members: list[Finding] = dataclasses.field(default_factory=list)
+    # A member listed with its class's confirmed move (verdict.with_members): that finding's (config, mask), so
+    # that a reader of the JSON groups the class's results without parsing its why.
+    member_of: tuple[str, str] | None = None
 
     @property
     def ratio(self) -> float:
@@ -77,7 +80,8 @@ class Finding:
                 "ratio": finite(self.ratio), "move": self.move, "relative": finite(self.relative),
                 "common": self.common, "class": self.klass, "floor": finite(self.floor), "why": self.why,
                 "confirmation": self.confirmation, "stands": self.stands, "host_move": self.host_move,
-                "persisting": self.persisting}
+                "persisting": self.persisting,
+                "member_of": dict(zip(("config", "mask"), self.member_of)) if self.member_of else None}
 
 
 def finite(value: float) -> float | None:

@@ -825,8 +825,8 @@ def disturbed_processes(values: Values) -> Disturbed:
     whose other keys' wall times ran DISTURBED_LEVEL or more over their side's medians (``process_level``), or
     themselves that far over where LEVEL_KEYS other keys of the process are too (``burst_hit``); the highest
     of the two first (a value's own ratio and its process's level ranked alike), as many as leave the side
-    PROCESSES_TO_CONFIRM values. ``values``: one round's, where the i-th wall
-    value of every key of a side is that side's i-th process's (a key set aside stops early)."""
+    PROCESSES_TO_CONFIRM values. ``values``: one round's, where the i-th wall value of every key of a side
+    is that side's i-th process's (a key set aside stops early)."""
     walls = {key: {side: signals.get(schema.WALL, []) for side, signals in sides.items()}
              for key, sides in values.items()}
     medians = {key: {side: statistics.median(own) for side, own in sides.items() if own}

@@ -309,7 +309,7 @@ def with_members(findings: list[Finding], factor: float) -> list[Finding]:
                 continue
             own.add((member.key, member.signal))
             members.append(dataclasses.replace(
-                member, level="regression", move=host, common=0, members=[],
+                member, level="regression", move=host, common=0, members=[], member_of=finding.config_mask,
                 why=f"{MOVED_WITH_ITS_CLASS} (the class's finding: {' '.join(finding.config_mask)}, "
                     f"{finding.ratio:.3f}x)"))
     return findings + members
