@@ -42,8 +42,8 @@ class Finding:
     # For a class's move, re-measured: the class's results that moved the factor or more tonight, each a
     # regression with it where the move is confirmed (a move of the build's, not of the host's).
     members: list[Finding] = dataclasses.field(default_factory=list)
-    # A member listed with its class's confirmed move (verdict.with_members): that finding's (config, mask), so
-    # that a reader of the JSON groups the class's results without parsing its why.
+    # A member listed with its class's confirmed move (verdict.with_members): the (config, mask) of the finding
+    # that stands for the class (``common`` > 0), so that a reader of the JSON groups them without parsing the why.
     member_of: tuple[str, str] | None = None
 
     @property
