@@ -855,9 +855,16 @@ def process_level(walls: dict[tuple[str, str], dict[str, list[float]]],
                   index: int) -> float:
     """The median, over the other keys measured in ``side``'s process ``index``, of their wall time there over
     their side's median; 1 where fewer than LEVEL_KEYS other keys tell it."""
-    ratios = [ratio for other in walls if other != key
-              if (ratio := over_median(walls[other], medians[other], side, index)) is not None]
+    ratios = others_over_median(walls, medians, key, side, index)
     return statistics.median(ratios) if len(ratios) >= LEVEL_KEYS else 1.0
+
+
+def others_over_median(walls: dict[tuple[str, str], dict[str, list[float]]],
+                       medians: dict[tuple[str, str], dict[str, float]], key: tuple[str, str], side: str,
+                       index: int) -> list[float]:
+    """Each other key's wall time in ``side``'s process ``index`` over its side's median, where it has one."""
+    return [ratio for other in walls if other != key
+            if (ratio := over_median(walls[other], medians[other], side, index)) is not None]
 
 
 def burst_hit(walls: dict[tuple[str, str], dict[str, list[float]]],
@@ -869,8 +876,7 @@ def burst_hit(walls: dict[tuple[str, str], dict[str, list[float]]],
     own = over_median(walls[key], medians[key], side, index)
     if own is None or own < DISTURBED_LEVEL:
         return 1.0
-    hit = sum((over_median(walls[other], medians[other], side, index) or 0.0) >= DISTURBED_LEVEL
-              for other in walls if other != key)
+    hit = sum(ratio >= DISTURBED_LEVEL for ratio in others_over_median(walls, medians, key, side, index))
     return own if hit >= LEVEL_KEYS else 1.0
 
 
