@@ -31,10 +31,11 @@ import argparse
 import json
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from gpu_time_spread import fresh_process_rows
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -57,17 +58,13 @@ def keys_from_check(path: Path, least_spread: float) -> list[str]:
 
 
 def prefilled_block(graph, replays: int) -> float:
-    """``timers.replay_block`` with the stream busy before the start event: no replay waits for the host."""
+    """``timers.replay_block`` with the stream busy before its start event: no replay waits for the host."""
     import torch
 
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    torch.cuda._sleep(PREFILL_CYCLES)
-    start.record()
-    for _ in range(replays):
-        graph.replay()
-    end.record()
-    end.synchronize()
-    return start.elapsed_time(end) / 1e3 / replays
+    from benchmarks.measure import timers
+
+    torch.cuda._sleep(PREFILL_CYCLES)  # queued ahead of the block's start event, on the same stream
+    return timers.replay_block(graph, replays)
 
 
 def measure_process(keys: list[str], builds: int, spacer_mb: int, seed: int) -> list[dict]:
@@ -155,16 +152,9 @@ def main() -> None:
     keys = args.keys + (keys_from_check(args.from_check, args.least_spread) if args.from_check else [])
     if not keys:
         parser.error("no keys: give --keys or a --from-check with spread keys")
-    rows: list[dict] = []
-    for index in range(args.processes):
-        request = json.dumps({"keys": keys, "seed": args.seed * 1000 + index})
-        out = subprocess.run([sys.executable, __file__, "--child", request, "--builds", str(args.builds),
-                              "--spacer-mb", str(args.spacer_mb)], capture_output=True, text=True, cwd=REPO_ROOT)
-        if out.returncode:
-            sys.exit(f"process {index} failed:\n{out.stderr[-3000:]}")
-        rows += [dict(row, process=index) for row in json.loads(out.stdout.strip().splitlines()[-1])]
-    if args.out:
-        args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    requests = [json.dumps({"keys": keys, "seed": args.seed * 1000 + index}) for index in range(args.processes)]
+    rows = fresh_process_rows(__file__, requests, ["--builds", str(args.builds), "--spacer-mb", str(args.spacer_mb)],
+                              args.out)
     print(f"{len(keys)} keys, {args.processes} processes, {args.builds} builds each, spacer up to {args.spacer_mb} MB")
     print("\n".join(summary(rows)))
 

@@ -129,6 +129,22 @@ def _one_build(labels: list[str], seed: int, warm_ms: float, canaries: dict, spa
     return sorted(rows, key=lambda row: (position[row["config"]], row["mask"]))
 
 
+def fresh_process_rows(script: str, requests: list[str], options: list[str], out: Path | None = None) -> list[dict]:
+    """The rows each request's fresh process of ``script --child REQUEST OPTIONS`` printed last (a JSON list),
+    each with its process's index, written to ``out`` as JSON lines where given; exits with the first failed
+    process's error."""
+    rows: list[dict] = []
+    for index, request in enumerate(requests):
+        answer = subprocess.run([sys.executable, script, "--child", request, *options],
+                                capture_output=True, text=True, cwd=REPO_ROOT)
+        if answer.returncode:
+            sys.exit(f"process {index} failed:\n{answer.stderr[-3000:]}")
+        rows += [dict(row, process=index) for row in json.loads(answer.stdout.strip().splitlines()[-1])]
+    if out:
+        out.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return rows
+
+
 def summary(rows: list[dict]) -> list[str]:
     by_key: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
@@ -172,18 +188,10 @@ def main() -> None:
     from benchmarks.schema import GPU_PARAMS, grid_configs
 
     labels = [c.label for c in random.Random(args.seed).sample(grid_configs(GPU_PARAMS, "cuda"), args.configs)]
-    rows: list[dict] = []
-    for index in range(args.processes):
-        request = json.dumps({"labels": labels, "seed": args.seed * 1000 + index})
-        out = subprocess.run([sys.executable, __file__, "--child", request, "--warm-ms", str(args.warm_ms),
-                              "--builds", str(args.builds), "--spacer-mb", str(args.spacer_mb),
-                              *(["--keep-cache"] if args.keep_cache else [])],
-                             capture_output=True, text=True, cwd=REPO_ROOT)
-        if out.returncode:
-            sys.exit(f"process {index} failed:\n{out.stderr[-3000:]}")
-        rows += [dict(row, process=index) for row in json.loads(out.stdout.strip().splitlines()[-1])]
-    if args.out:
-        args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    requests = [json.dumps({"labels": labels, "seed": args.seed * 1000 + index}) for index in range(args.processes)]
+    rows = fresh_process_rows(__file__, requests, ["--warm-ms", str(args.warm_ms), "--builds", str(args.builds),
+                                                   "--spacer-mb", str(args.spacer_mb),
+                                                   *(["--keep-cache"] if args.keep_cache else [])], args.out)
     print(f"seed {args.seed}: {args.configs} configs, {args.processes} processes")
     print("\n".join(summary(rows)))
 
