@@ -7,8 +7,9 @@ Two kinds of class per grid (``benchmarks/schema.py``):
   output projection), the seeded inputs and both masks of one config and checks
   the two outputs equal; ``time_materialized`` and ``time_causal_bias`` run one
   forward, timed by asv with a clock that waits for the GPU at both ends of a
-  sample. Every asv command works on them: one config, ``profile``,
-  ``continuous``, ``compare``, ``find``.
+  sample. asv's commands work on them: one config, ``profile``, ``compare``,
+  ``publish``; ``continuous`` and ``find`` over torch builds through
+  ``tools/torch_commits.py`` (asv runs neither in an existing environment).
 - ``AttentionBiasNight`` and ``AttentionBiasNightCPU``: the nightly's figures.
   One process a night, the grid's ``setup_cache``, checks and visits every
   config in several passes and measures what explains a time (GPU time, peak

@@ -61,9 +61,27 @@ GRIDS = (
 GRIDS_BY_NAME = {grid.name: grid for grid in GRIDS}
 
 
+# The tools show durations in microseconds, named so in their columns and keys.
+MICROSECONDS = "us"
+
+
+def microseconds(seconds: float | None) -> float | None:
+    """A duration in seconds, in MICROSECONDS; None stays None."""
+    return None if seconds is None else seconds * 1e6
+
+
+# asv takes a method named so for a time benchmark: a duration, lower is better.
+TIMED_PREFIX = "time_"
+
+
 def timed_method(mask: str) -> str:
     """The timed class's method of one mask: asv's own time benchmark."""
-    return f"time_{mask}"
+    return f"{TIMED_PREFIX}{mask}"
+
+
+def is_timed_method(method: str) -> bool:
+    """A method asv times (its name's prefix, as asv reads it)."""
+    return method.startswith(TIMED_PREFIX)
 
 
 def night_method(figure: str, mask: str) -> str:

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 
-def write_whole(path: Path, text: str) -> None:
+def write_whole(path: Path, text: str | bytes) -> None:
     """Write ``text`` to ``path`` whole or not at all: a temporary file in the same folder, renamed
     into place, so a full disk or a kill leaves the old file (or none), never a partial one."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -19,7 +19,7 @@ def write_whole(path: Path, text: str) -> None:
         umask = os.umask(0o022)
         os.umask(umask)
         os.fchmod(handle, 0o666 & ~umask)  # mkstemp's 0600, not the folder's usual mode
-        with os.fdopen(handle, "w") as out:
+        with os.fdopen(handle, "wb" if isinstance(text, bytes) else "w") as out:
             out.write(text)
         os.replace(temporary, path)
     except BaseException:

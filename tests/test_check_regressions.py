@@ -339,11 +339,14 @@ def test_a_python_whose_torch_is_not_its_nights_is_never_re_measured_for_it(cpu_
     night.write_text(json.dumps({**record, schema.NIGHT_TORCH: "0123456789ab" * 3 + "0123"}))
     completed = check("--results-dir", str(results), "--contender", contender, "--baseline-python", sys.executable,
                       "--contender-python", sys.executable, "--format", "json", "--factor", "1.0001")
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    # No regression, and the re-measurement did not run: a broken check (exit 3), never a green one.
+    assert completed.returncode == 3, completed.stdout[-3000:] + completed.stderr[-3000:]
     report = json.loads(completed.stdout)
     why = (f"re-measurement failed: the baseline Python ({sys.executable}) has torch git "
            f"{torch.version.git_version[:12]}, not the 0123456789ab its night measured with")
     assert report["confirmation"]["error"] == why.removeprefix("re-measurement failed: ")
+    assert completed.stderr == (f"failed: the re-measurement: {report['confirmation']['error']}; its candidates are "
+                                "listed as suspects (a broken check, not a finding)\n")
     assert report["confirmation"]["keys"] == 0 and report["confirmation"]["unmeasured"] >= 1
     assert report["suspects"] and all(why in f["why"] for f in report["suspects"]), report["suspects"]
 

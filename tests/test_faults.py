@@ -190,12 +190,25 @@ def test_a_history_file_whose_head_does_not_read_is_set_aside_too(tmp_path, dama
 
 
 def test_a_nightly_whose_record_fails_is_a_broken_job_never_a_regression(tmp_path):
-    completed = run_tool("nightly.py", "--machine", "ci", "--python", str(tmp_path / "no-python"),
+    broken = tmp_path / "python-without-torch"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: torch' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    completed = run_tool("nightly.py", "--machine", "ci", "--python", str(broken),
                          "--report", str(tmp_path / "report.md"))
     assert completed.returncode == cli.TOOL_FAILED == 3
     assert completed.stderr.splitlines()[-1] == ("error: recording failed; nothing was checked "
                                                  "(a broken job, not a finding)")
     assert not (tmp_path / "report.md").exists()
+
+
+@pytest.mark.parametrize("option", ["--python", "--baseline-python", "--torch-repo"])
+def test_a_nightly_given_a_python_or_clone_that_is_not_there_is_a_user_error_before_any_step(tmp_path, option):
+    missing = tmp_path / "not-there"
+    given = [option, str(missing)] if option == "--python" else ["--python", sys.executable, option, str(missing)]
+    completed = run_tool("nightly.py", "--machine", "ci", *given, "--report", str(tmp_path / "report.md"))
+    said = f"error: {option} {missing}: " + ("no such folder" if option == "--torch-repo" else "not an executable")
+    assert_one_line(completed, 2, said)
+    assert "+ " not in completed.stdout  # no step ran
 
 
 @pytest.mark.parametrize("factor", ["0", "0.5", "1", "nan", "inf"])
@@ -211,6 +224,34 @@ def test_a_factor_at_or_under_1_is_a_user_error_in_every_tool_that_takes_one(tmp
                        "--report", str(tmp_path / "report.md"))
     assert_one_line(nightly, 2, said)
     assert "+ " not in nightly.stdout  # no step ran
+    for command in (["continuous", "a", "b"], ["find", "a..b", "attention_bias.AttentionBiasCPU.time_materialized"]):
+        assert_one_line(run_tool("torch_commits.py", "--repo", str(tmp_path), "--machine", "ci", *command,
+                                 "--factor", factor), 2, said)
+
+
+@pytest.mark.parametrize("option", ["--baseline-python", "--contender-python"])
+def test_a_check_given_a_python_that_is_not_there_is_a_user_error_before_any_night_is_read(tmp_path, option):
+    """Found only when the re-measurement starts it, the typo would leave every candidate a suspect, exit 0."""
+    missing = tmp_path / "not-there"
+    pythons = {"--baseline-python": sys.executable, "--contender-python": sys.executable, option: str(missing)}
+    completed = run_tool("check_regressions.py", "--results-dir", str(tmp_path / "none"),
+                         *(word for pair in pythons.items() for word in pair))
+    assert_one_line(completed, 2, f"error: {option} {missing}: not an executable")
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in TOOLS.glob("*.py")))
+def test_every_tools_argument_error_is_one_line_that_points_to_help(script):
+    completed = run_tool(script, "--no-such-option")  # said, or a required argument missing before it
+    assert_one_line(completed, 2, f"{script}: error: ")
+    assert completed.stderr.endswith(" (--help: the usage)\n") and not completed.stderr.startswith("usage:")
+
+
+def test_a_plan_that_would_slow_nothing_is_refused_and_writes_no_spec(tmp_path):
+    """GPU slowdowns planned on a night with no GPU time (the CPU grid): an empty spec would score as ten misses."""
+    completed = run_tool("inject.py", "plan", "--results-dir", str(two_nights(tmp_path)), "--gpu", "0.1",
+                         "--out", str(tmp_path / "spec.json"))
+    assert_one_line(completed, 2, "error: nothing to slow down in bbbbbbbb: no config with the figure")
+    assert not (tmp_path / "spec.json").exists()
 
 
 def test_a_commit_file_or_report_that_cannot_be_written_is_refused_before_the_night(tmp_path):

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import git, run_tool
 from results_factory import write_benchmarks_json
 
@@ -48,3 +49,29 @@ def test_three_nights_on_two_machines_publish_and_check(tmp_path):
     rows = json.loads(figures.stdout)["rows"]
     assert {(r["materialized_backend"], r["causal_bias_backend"]) for r in rows} == {("cuDNN", "flash")}
     assert all(r["gpu_speedup"] > 0 and r["materialized_peak_MiB"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--machines", "../outside"], "argument --machines: not a machine name"),
+    (["--machines", "a", "a"], "error: --machines names one twice: a a"),
+    (["--days", "100000"], "error: --days must be from 2 to 3650, not 100000"),
+    (["--out-is-a-file"], "error: --out "),
+    (["--benchmarks-json-of", "[1, 2]"], "not a JSON object"),
+    (["--benchmarks-json-of", '{"a.B.track_wall_time_materialized": {"type": "track"}}'], "has no params or version"),
+])
+def test_a_history_asked_of_wrong_arguments_or_a_broken_benchmarks_file_is_a_user_error(tmp_path, args, said):
+    """Nothing written: not outside the results folder (a machine name with '..'), nor a history over a file."""
+    write_benchmarks_json(tmp_path / "seed")
+    benchmarks, out = tmp_path / "seed" / "benchmarks.json", tmp_path / "history"
+    if args == ["--out-is-a-file"]:
+        out.write_text("")
+        args = []
+    elif args[0] == "--benchmarks-json-of":
+        benchmarks = tmp_path / "broken.json"
+        benchmarks.write_text(args[1])
+        args = []
+    completed = run_tool("synthetic_history.py", "--out", str(out), "--days", "3", "--benchmarks-json",
+                         str(benchmarks), *args)
+    assert completed.returncode == 2 and completed.stderr.count("\n") == 1, completed.stderr
+    assert said in completed.stderr and "Traceback" not in completed.stderr
+    assert not out.is_dir()  # nothing made: no history, and no machine's folder beside its results

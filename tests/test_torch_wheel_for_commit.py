@@ -93,6 +93,15 @@ def test_an_index_naming_a_missing_wheel_is_a_user_error(wheels):
                                 f"{wheels / 'gone.whl'}\n")
 
 
+@pytest.mark.parametrize("entry", ["not-a-list", [1]])
+def test_an_index_whose_entry_is_no_list_of_files_is_a_user_error_in_one_line(wheels, entry):
+    (wheels / "torch-wheels.json").write_text(json.dumps({NIGHTLY: entry}))
+    completed = run_tool("torch_wheel_for_commit.py", "--wheels", str(wheels), "--commit", NIGHTLY)
+    assert completed.returncode == 2
+    assert completed.stderr == (f"error: cannot read {wheels / 'torch-wheels.json'}: {NIGHTLY} names no list of "
+                                f"wheel files: {entry!r}\n")
+
+
 def test_the_install_step_swaps_builds_in_a_virtualenv_without_asv(tmp_path):
     """asv's virtualenv has pip and nothing of the suite's: the step installs, skips and removes for real."""
     wheels = tmp_path / "wheels"

@@ -33,7 +33,8 @@ factor is a suspect that says so. (docs/noise.md)
 Exit codes: 0 no regression (suspects are listed; also the first night: no night
 before tonight's measured), 1 at least one regression, 2 an error in the input, 3
 the tool itself failed (also a night that measured nothing of a grid the last
-night measured).
+night measured, and a re-measurement that failed where nothing was a regression:
+its candidates are listed as suspects, kept by --record-verdict).
 """
 
 from __future__ import annotations
@@ -44,12 +45,17 @@ import sys
 from pathlib import Path
 
 from lib.cli import (
+    FINDING,
+    SUCCESS,
+    TOOL_FAILED,
     ToolError,
     add_results_arguments,
     checked_factor,
     importing,
     python_path,
     run_tool,
+    runnable_python,
+    tool_parser,
     writable_folder,
     write_report,
 )
@@ -63,7 +69,7 @@ DEFAULTS = {"factor": 1.05, "history": verdict.DEFAULT_HISTORY, "window": 5, "pr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     add_results_arguments(parser)
     parser.add_argument("--baseline", help="commit (hash prefix, or a git name of the conf's repository) of the "
                         "last night to compare with (default: the run "
@@ -114,6 +120,9 @@ def validated(args: argparse.Namespace) -> None:
             raise ToolError(f"--{name} must be from {least} to {most}, not {getattr(args, name)}")
     if args.baseline_python and not args.contender_python:
         raise ToolError("--baseline-python needs --contender-python")
+    for option, python in (("--baseline-python", args.baseline_python), ("--contender-python", args.contender_python)):
+        if python:
+            runnable_python(python, option)
     if args.budget is not None and not (math.isfinite(args.budget) and 0 < args.budget <= 86_400):
         raise ToolError(f"--budget must be a number of seconds above 0 and at most a day, not {args.budget}")
     if args.short_budget is not None and not (math.isfinite(args.short_budget) and 0 <= args.short_budget <= 86_400):
@@ -165,7 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         write_report(args.report, markdown)
     if args.record_verdict:
         verdict.keep_suspects(store, found)
-    return 1 if found.level("regression") else 0
+    if found.level("regression"):
+        return FINDING
+    failed = (found.remeasurement or {}).get("error")
+    if failed:  # its candidates are suspects, kept for tomorrow: a job green tonight would hide that it broke
+        print(f"failed: the re-measurement: {failed}; its candidates are listed as suspects "
+              "(a broken check, not a finding)", file=sys.stderr)
+        return TOOL_FAILED
+    return SUCCESS
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import argparse
 import json
 import math
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,10 @@ from lib.cli import (
     importing,
     one_line,
     python_path,
+    read_json_object,
     run_tool,
+    runnable_python,
+    tool_parser,
     writable_folder,
     write_whole,
 )
@@ -156,15 +160,17 @@ def site_packages(python: str) -> Path:
 
 
 def read_spec(spec: Path) -> list:
-    try:
-        slowdowns = json.loads(spec.read_text())["slowdowns"]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
-        raise ToolError(f"not a slowdown spec: {spec}: {one_line(error)}") from None
+    slowdowns = read_json_object(spec, "not a slowdown spec:").get("slowdowns")
+    if slowdowns is None:
+        raise ToolError(f"not a slowdown spec: {spec}: no slowdowns")
     return checked_slowdowns(slowdowns, str(spec))
 
 
 def install(python: str, spec: Path, baseline_python: str | None = None, seed: int = 0) -> Path:
     slowdowns = read_spec(spec)
+    for option, given in (("--python", python), ("--baseline-python", baseline_python)):
+        if given:  # the baseline's too, though a spec without GPU slowdowns never starts it: a typo is said now
+            runnable_python(given, option)
     path = site_packages(python) / PTH_NAME
     path.write_text(f"import sys; sys.path.append({str(INJECTOR_DIR)!r}); import attention_slowdown; "
                     f"attention_slowdown.arm({str(spec.resolve())!r})\n")
@@ -203,6 +209,10 @@ def cuda_device(python: str) -> str | None:
         raise ToolError(f"cannot run the slowdowns in {python} (no slowdown is installed): {last}")
     name = done.stdout.strip()
     return None if name == "False" else name
+
+
+# A wheel's version as its file name carries it: no separators, no '-' (the name's field separator).
+WHEEL_VERSION = re.compile(r"[0-9][0-9A-Za-z.]{0,63}")
 
 
 def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
@@ -319,7 +329,7 @@ def score(slowdowns: list, report: dict, steps: injected_steps.Steps | None = No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     planner = commands.add_parser("plan", help="choose configs and amounts from a recorded run")
     add_results_arguments(planner)
@@ -370,6 +380,10 @@ def main(argv: list[str] | None = None) -> int:
         args.existing = read_spec(args.out) if args.append and args.out.is_file() else []
         spec = plan(args)
         checked_slowdowns(spec["slowdowns"], "the plan")  # a fraction of a slow config's time can still be too much
+        if len(spec["slowdowns"]) == len(args.existing):  # a spec that slows nothing would score as a miss
+            raise ToolError(f"nothing to slow down in {spec['source_run'][:8]}: no "
+                            f"{'result' if args.both_masks else 'config'}{f' {args.klass}' if args.klass else ''}"
+                            " with the figure the amounts need (a GPU time for --gpu)")
         write_whole(args.out, json.dumps(spec, indent=1))
         for entry in spec["slowdowns"][len(args.existing):]:
             print(f"{entry['config']} {entry['mask']}: +{entry['gpu_us']:.2f} us GPU, "
@@ -385,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         steps = injected_steps.kept_steps(str(args.spec.resolve()), slowdowns)
         print(score(slowdowns, check_report(args.check), steps))
     elif args.command == "wheel":
+        if not args.out.is_dir():
+            raise ToolError(f"--out {args.out}: not a folder")
+        if not WHEEL_VERSION.fullmatch(args.version):
+            raise ToolError(f"--version {args.version!r}: not a version (a digit, then digits, letters and '.')")
         print(f"wrote {build_wheel(args.spec, args.out, args.version)}")
     elif args.command == "install":
         print(f"installed {install(args.python, args.spec, args.baseline_python, args.seed)}")

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
-from lib.cli import ToolError, one_line, run_tool
+from lib.cli import ToolError, one_line, run_tool, tool_parser, write_whole
 from lib.suite import REPO_ROOT
 
 # CDN address in asv 0.6's pages -> (npm package, file inside its tarball)
@@ -53,7 +52,6 @@ def tarball(spec: str, cache: Path) -> Path:
     name, version = spec.rsplit("@", 1)
     path = cache / f"{name}-{version}.tgz"
     if not path.is_file():
-        cache.mkdir(parents=True, exist_ok=True)
         try:
             subprocess.run(["npm", "pack", "--silent", "--pack-destination", str(cache), spec],
                            check=True, capture_output=True, text=True)
@@ -61,6 +59,24 @@ def tarball(spec: str, cache: Path) -> Path:
             detail = getattr(error, "stderr", "") or one_line(error)
             raise ToolError(f"npm could not fetch {spec}: {one_line(Exception(detail))}") from None
     return path
+
+
+def asset(spec: str, member: str, cache: Path) -> bytes:
+    """``member`` of ``spec``'s tarball; a cached tarball that does not read (a fetch cut short) is fetched again,
+    once."""
+    for attempt in range(2):
+        path = tarball(spec, cache)
+        try:
+            with tarfile.open(path) as archive:
+                source = archive.extractfile(member)
+                if source is None:
+                    raise ToolError(f"{spec} has no file {member}")
+                return source.read()
+        except (tarfile.TarError, OSError) as error:
+            if attempt:
+                raise ToolError(f"npm's tarball of {spec} does not read: {path}: {one_line(error)}") from None
+            path.unlink(missing_ok=True)
+    raise AssertionError("unreachable")
 
 
 def localize(html_dir: Path, cache: Path) -> int:
@@ -72,13 +88,8 @@ def localize(html_dir: Path, cache: Path) -> int:
     vendor.mkdir(exist_ok=True)
     local = {}
     for url, (spec, member) in ASSETS.items():
-        with tarfile.open(tarball(spec, cache)) as archive:
-            source = archive.extractfile(member)
-            if source is None:
-                raise ToolError(f"{spec} has no file {member}")
-            target = vendor / f"{spec.split('@')[0]}-{Path(member).name}"
-            with open(target, "wb") as out:
-                shutil.copyfileobj(source, out)
+        target = vendor / f"{spec.split('@')[0]}-{Path(member).name}"
+        write_whole(target, asset(spec, member, cache))
         local[url] = f"vendor/{target.name}"
     changed = 0
     for page in pages:
@@ -90,13 +101,13 @@ def localize(html_dir: Path, cache: Path) -> int:
         # local copies are served from the pages' own origin.
         new = LOCAL_INTEGRITY.sub(r"\1", new)
         if new != text:
-            page.write_text(new)
+            write_whole(page, new)
             changed += 1
     return changed
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument("html_dir", type=Path, help="asv publish's output folder")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / ".asv" / "npm-cache",
                         help="where npm tarballs are kept")
@@ -105,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ToolError(f"--cache {args.cache}: not a folder: {one_line(error)}") from None
     changed = localize(args.html_dir, args.cache)
     print(f"{changed} pages in {args.html_dir} now load their libraries from vendor/")
     return 0

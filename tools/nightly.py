@@ -24,11 +24,14 @@ from lib.cli import (
     SUCCESS,
     TOOL_FAILED,
     USER_ERROR,
+    ToolError,
     checked_factor,
     importing,
     machine_name,
     python_path,
     run_tool,
+    runnable_python,
+    tool_parser,
     writable_folder,
 )
 
@@ -48,7 +51,7 @@ def step(*command: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument("--machine", required=True, type=machine_name, help="asv machine name (one per GPU kind)")
     parser.add_argument("--python", type=python_path, default=sys.executable,
                         help="the Python whose torch is benchmarked")
@@ -67,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         checked_factor(args.factor)
     args.report = args.report.absolute()  # the steps run elsewhere (the Pythons: cli.python_path)
     writable_folder(args.report)
+    for option, python in (("--python", args.python), ("--baseline-python", args.baseline_python)):
+        if python:
+            runnable_python(python, option)
+    if args.torch_repo and not args.torch_repo.is_dir():
+        raise ToolError(f"--torch-repo {args.torch_repo}: no such folder")
     if args.torch_repo:
         args.torch_repo = args.torch_repo.absolute()
     with tempfile.TemporaryDirectory() as folder:

@@ -17,7 +17,15 @@ import argparse
 import json
 import sys
 
-from lib.cli import ToolError, add_format_argument, add_results_arguments, checked_factor, importing, run_tool
+from lib.cli import (
+    ToolError,
+    add_format_argument,
+    add_results_arguments,
+    checked_factor,
+    importing,
+    run_tool,
+    tool_parser,
+)
 
 with importing():
     import numpy as np
@@ -53,8 +61,8 @@ def compare_runs(store: ResultsStore, run_a: RunFile, run_b: RunFile, factor: fl
                 records.append({
                     "benchmark": f"{grid.night_class}.{schema.night_method(schema.WALL_TIME.name, mask)}",
                     "params": row_a.label,
-                    "a_us": a.known * 1e6,
-                    "b_us": b.known * 1e6,
+                    f"a_{schema.MICROSECONDS}": schema.microseconds(a.known),
+                    f"b_{schema.MICROSECONDS}": schema.microseconds(b.known),
                     "difference": b.known / a.known - 1.0,
                     "visit_spread_a": visit_spread(a),
                     "visit_spread_b": visit_spread(b),
@@ -84,10 +92,11 @@ def percent(value: float | None) -> str:
 
 
 def render_text(records: list[dict], summary: dict, label_a: str, label_b: str, output_format: str) -> str:
+    unit = schema.MICROSECONDS
     rows = [
         {
             "benchmark": r["benchmark"], "params": r["params"],
-            f"A {label_a} (us)": f"{r['a_us']:.4g}", f"B {label_b} (us)": f"{r['b_us']:.4g}",
+            f"A {label_a} ({unit})": f"{r[f'a_{unit}']:.4g}", f"B {label_b} ({unit})": f"{r[f'b_{unit}']:.4g}",
             "B/A-1": percent(r["difference"]), "visits A": percent(r["visit_spread_a"]),
             "visits B": percent(r["visit_spread_b"]), "asv compare": r["asv_compare"],
         }
@@ -109,7 +118,7 @@ def render_text(records: list[dict], summary: dict, label_a: str, label_b: str, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument("a", help="commit hash (prefix) of run A")
     parser.add_argument("b", help="commit hash (prefix) of run B")
     add_results_arguments(parser)

@@ -42,6 +42,7 @@ from lib.cli import (
     python_path,
     read_json_object,
     run_tool,
+    tool_parser,
     writable_folder,
     write_report,
     write_whole,
@@ -293,7 +294,7 @@ def nothing_measured(what: str, commit: str, kept: bool) -> NothingMeasured:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONF, help="asv.conf.json to start from")
     parser.add_argument("--python", type=python_path, default=sys.executable,
                         help="the Python whose torch is benchmarked")

@@ -21,7 +21,7 @@ import io
 import json
 import sys
 
-from lib.cli import ToolError, add_format_argument, add_results_arguments, importing, run_tool
+from lib.cli import ToolError, add_format_argument, add_results_arguments, importing, run_tool, tool_parser
 
 with importing():
     import numpy as np
@@ -56,10 +56,6 @@ def _config(row: ConfigRow) -> dict[str, object]:
     return {name: columns.get(name) for name in CONFIG_COLUMNS}
 
 
-def _microseconds(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1e6
-
-
 def per_config_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[dict[str, object]]:
     """Every config: both times in microseconds, how far the night's visits spread (slowest less fastest), the speedup.
 
@@ -67,17 +63,13 @@ def per_config_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[
     """
     profiled = any(row.figures for row in rows)
     records = []
+    unit = schema.MICROSECONDS
     for row in rows:
-        materialized = row.walls[schema.MATERIALIZED]
-        causal = row.walls[schema.CAUSAL_BIAS]
-        record = {
-            **_config(row),
-            "materialized_us": _microseconds(materialized.value),
-            "materialized_spread_us": _microseconds(materialized.spread),
-            "causal_bias_us": _microseconds(causal.value),
-            "causal_bias_spread_us": _microseconds(causal.spread),
-            "Speedup": row.speedup,
-        }
+        record = {**_config(row)}
+        for mask in schema.MASKS:
+            record[f"{mask}_{unit}"] = schema.microseconds(row.walls[mask].value)
+            record[f"{mask}_spread_{unit}"] = schema.microseconds(row.walls[mask].spread)
+        record["Speedup"] = row.speedup
         if profiled:
             record["gpu_speedup"] = row.gpu_speedup
             record.update({f"backend_{mask}": backend_name(row, mask, backends) for mask in schema.MASKS})
@@ -106,7 +98,7 @@ def figure_records(rows: list[ConfigRow], grid: schema.Grid, backends: dict[int,
             seconds = row.figure(schema.GPU_TIME.name, mask) if grid.device == "cuda" else row.walls[mask].value
             tflops = flops / seconds / 1e12 if seconds else None
             record.update({
-                f"{mask}_gpu_us": _microseconds(row.figure(schema.GPU_TIME.name, mask)),
+                f"{mask}_gpu_{schema.MICROSECONDS}": schema.microseconds(row.figure(schema.GPU_TIME.name, mask)),
                 f"{mask}_peak_MiB": None if memory is None else memory / 2**20,
                 f"{mask}_TFLOPs": tflops,
                 f"{mask}_pct_of_peak": 100 * tflops / peak_tflops if tflops and peak_tflops else None,
@@ -149,7 +141,7 @@ def render(records: list[dict[str, object]], output_format: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     add_results_arguments(parser)
     parser.add_argument("--commit", help="commit hash or prefix, or a git name of the conf's repository (HEAD^) "
                         "(default: the machine's most recent run)")

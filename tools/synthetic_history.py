@@ -25,15 +25,16 @@ import sys
 import zlib
 from pathlib import Path
 
-from lib.cli import ToolError, importing, one_line, run_tool
+from lib.cli import ToolError, importing, machine_name, read_json_object, run_tool, tool_parser
 
 with importing():
-    import json5
     from asv.results import Results
     from asv.runner import BenchmarkResult
+    from lib.conf import read_conf
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
 DAY_S = 86_400
+MAX_DAYS = 3_650  # ten years of nights: a git commit and a results file a night
 START_S = 1_764_000_000  # the first made-up night: fixed, so one seed always gives the same history
 
 
@@ -82,6 +83,8 @@ MARKER = ".synthetic-history"
 
 def clear(out: Path) -> None:
     """Make ``out`` empty: remove it only where this tool made it; never a folder of anything else."""
+    if out.exists() and not out.is_dir():
+        raise ToolError(f"--out {out}: not a folder")
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).is_file():
             raise ToolError(f"{out} is not empty and not a synthetic history: choose a new folder")
@@ -90,13 +93,20 @@ def clear(out: Path) -> None:
     (out / MARKER).write_text("made by tools/synthetic_history.py\n")
 
 
-def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[str], seed: int) -> None:
-    try:
-        benchmarks = json.loads(benchmarks_json.read_text())
-    except (OSError, ValueError) as error:
-        raise ToolError(f"cannot read {benchmarks_json}: {one_line(error)} (run `make bench` first)") from None
+def tracked(benchmarks_json: Path) -> dict[str, dict]:
+    """asv's benchmarks.json's track benchmarks, each with its params (a list of lists) and version."""
+    benchmarks = read_json_object(benchmarks_json, "cannot read asv's benchmarks file (run `make bench` first):")
     recorded = {name: entry for name, entry in benchmarks.items()
                 if isinstance(entry, dict) and entry.get("type") == "track"}
+    for name, entry in recorded.items():
+        params = entry.get("params")
+        if not (isinstance(params, list) and all(isinstance(axis, list) for axis in params) and "version" in entry):
+            raise ToolError(f"not asv's benchmarks file: {benchmarks_json}: {name} has no params or version")
+    return recorded
+
+
+def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[str], seed: int) -> None:
+    recorded = tracked(benchmarks_json)
     clear(out)
     commits = make_repo(out / "repo", days)
     results_dir = out / "results"
@@ -112,7 +122,7 @@ def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[st
                 count = 1
                 for axis in entry["params"]:
                     count *= len(axis)
-                if ".track_wall_time_" in name:
+                if schema.night_figure(name.rsplit(".", 1)[-1]) is schema.WALL_TIME:
                     values = [night_wall_time(name, i, day, days, rng) for i in range(count)]
                 else:
                     values = [night_track_value(name, i, rng) for i in range(count)]
@@ -121,17 +131,17 @@ def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[st
                 results.add_result({"name": name, "version": entry["version"], "params": entry["params"]},
                                    result, started_at=None)
             results.save(str(results_dir))
-    conf = json5.loads(DEFAULT_CONF.read_text())
+    conf = read_conf(DEFAULT_CONF)
     conf.update(repo=str(out / "repo"), results_dir=str(results_dir), html_dir=str(out / "html"),
                 benchmark_dir=str(REPO_ROOT / "benchmarks"), env_dir=str(out / "env"))
     (out / "asv.conf.json").write_text(json.dumps(conf, indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument("--out", type=Path, required=True, help="folder to (re)create")
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--machines", nargs="+", default=["h100-a", "h100-b"])
+    parser.add_argument("--machines", nargs="+", type=machine_name, default=["h100-a", "h100-b"])
     parser.add_argument("--benchmarks-json", type=Path, default=REPO_ROOT / "results" / "benchmarks.json")
     parser.add_argument("--seed", type=int, default=0)
     return parser
@@ -139,8 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.days < 2:
-        raise ToolError("--days must be at least 2")
+    if not 2 <= args.days <= MAX_DAYS:
+        raise ToolError(f"--days must be from 2 to {MAX_DAYS}, not {args.days}")
+    if len(set(args.machines)) < len(args.machines):
+        raise ToolError(f"--machines names one twice: {' '.join(args.machines)}")
     write_history(args.out, args.benchmarks_json, args.days, args.machines, args.seed)
     print(f"{args.days} nightly runs on {len(args.machines)} machines in {args.out}")
     return 0

@@ -34,7 +34,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib.cli import ToolError, importing, machine_name, one_line, run_tool
+from lib.cli import ToolError, checked_factor, importing, machine_name, one_line, run_tool, tool_parser
 
 with importing():
     from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, git_commit, known_machine
@@ -204,7 +204,7 @@ def publish(args: argparse.Namespace, conf_path: Path) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument("--repo", type=Path, required=True, help="a PyTorch clone (a light one: README)")
     parser.add_argument("--wheels", default=os.environ.get(WHEEL_DIR_VARIABLE) or None,
                         help=f"folder of torch wheels (default: ${WHEEL_DIR_VARIABLE})")
@@ -258,10 +258,11 @@ def main(argv: list[str] | None = None) -> int:
                 del ours[at:at + 2]
                 break
     args.asv_args = ours + argv[split + 1:]
-    try:
-        args.factor = float(getattr(args, "factor", 1.0))
-    except ValueError:
-        raise ToolError(f"--factor must be a number, not {args.factor!r}") from None
+    if hasattr(args, "factor"):
+        try:
+            args.factor = checked_factor(float(args.factor))
+        except ValueError:
+            raise ToolError(f"--factor must be a number, not {args.factor!r}") from None
     conf_path = prepare(args)
     commands = {"run": run_range, "find": find, "continuous": continuous, "publish": publish}
     try:

@@ -33,7 +33,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from lib.cli import ToolError, importing, one_line, run_tool
+from lib.cli import ToolError, importing, one_line, run_tool, tool_parser
 
 with importing():
     from lib.wheels import BASE_SITE_VARIABLE, WHEEL_DIR_VARIABLE, distribution_name, find_wheels, wheels_by_commit
@@ -91,7 +91,7 @@ def install(wheels: list[Path], site_packages: Path) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument("--wheels", type=Path, default=os.environ.get(WHEEL_DIR_VARIABLE),
                         help=f"folder of torch wheels (default: ${WHEEL_DIR_VARIABLE})")
     group = parser.add_mutually_exclusive_group(required=True)

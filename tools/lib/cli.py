@@ -18,11 +18,12 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from lib.suite import write_whole  # noqa: F401  (the tools' one writer, re-exported)
 
@@ -57,6 +58,26 @@ def python_path(text: str) -> str:
     if os.sep not in text and not text.startswith("~"):
         return text
     return str(Path(text).expanduser().absolute())
+
+
+class ToolParser(argparse.ArgumentParser):
+    """argparse's parser, its errors one line (exit 2) that point to --help for the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USER_ERROR, f"{self.prog}: error: {message} (--help: the usage)\n")
+
+
+def tool_parser(doc: str | None) -> ToolParser:
+    """A tool's parser: its module's docstring as the help's text, as written."""
+    return ToolParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def runnable_python(python: str, option: str) -> None:
+    """A Python the tool will start, checked before any work: an executable file, or a name on PATH. Found
+    missing only when its turn came, it would cost the work before it, or turn a user's typo into a fault
+    of the tool."""
+    if shutil.which(python) is None:
+        raise ToolError(f"{option} {python}: not an executable")
 
 
 def add_results_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ from lib.verdict import Verdict
 
 def formatted(signal: str, value: float) -> str:
     if signal in schema.TIMED_SIGNALS:
-        return f"{value * 1e6:.4g} us"
+        return f"{schema.microseconds(value):.4g} {schema.MICROSECONDS}"
     return f"{value:g}"
 
 

@@ -122,7 +122,7 @@ def must_be_positive(name: str) -> bool:
     """Durations and sizes: asv's time benchmarks and the night's positive figures."""
     method = name.rsplit(".", 1)[-1]
     figure = schema.night_figure(method)
-    return method.startswith("time_") or (figure is not None and figure.positive)
+    return schema.is_timed_method(method) or (figure is not None and figure.positive)
 
 
 def impossible(name: str, value: float) -> bool:
@@ -490,8 +490,8 @@ def check_report(path: Path) -> dict:
     """A check's JSON report: its factor and its findings, each with REPORT_FINDING_FIELDS; its rows per
     result, its re-measured values and the candidates it did not measure where it has them
     (``report_floor_rows``, ``report_remeasured``, ``report_not_measured``)."""
+    report = read_json_object(path, "not a check's JSON report:")
     try:
-        report = json.loads(path.read_text())
         report["factor"] = float(report["factor"])
         incomplete = [f for f in report_findings(report) if not REPORT_FINDING_FIELDS <= f.keys()]
         # read whole here: a damaged one is refused now
@@ -517,7 +517,7 @@ def lower_is_better(name: str) -> bool:
     """asv's time benchmarks and the night's figures whose schema says lower is better."""
     method = name.rsplit(".", 1)[-1].split("(")[0]
     figure = schema.night_figure(method)
-    return method.startswith("time_") or (figure is not None and bool(figure.lower_is_better) and not figure.exact)
+    return schema.is_timed_method(method) or (figure is not None and bool(figure.lower_is_better) and not figure.exact)
 
 
 def published_steps(html_dir: Path, machine: str) -> list[dict]:

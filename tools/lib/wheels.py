@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import zipfile
 from pathlib import Path
 
-from lib.cli import ToolError, one_line
+from lib.cli import ToolError, read_json_object
 
 INDEX_NAME = "torch-wheels.json"
 # How torch_commits.py hands asv's per-commit install command (torch_wheel_for_commit.py) the wheel folder and
@@ -47,11 +46,11 @@ def read_index(folder: Path) -> dict[str, list[Path]] | None:
     path = folder / INDEX_NAME
     if not path.is_file():
         return None
-    try:
-        entries = json.loads(path.read_text())
-        index = {str(commit): [folder / name for name in names] for commit, names in entries.items()}
-    except (OSError, ValueError, AttributeError, TypeError) as error:
-        raise ToolError(f"cannot read {path}: {one_line(error)}") from None
+    entries = read_json_object(path, "cannot read")
+    for commit, names in entries.items():
+        if not (isinstance(names, list) and all(isinstance(name, str) for name in names)):
+            raise ToolError(f"cannot read {path}: {commit} names no list of wheel files: {names!r}"[:300])
+    index = {commit: [folder / name for name in names] for commit, names in entries.items()}
     inside = folder.resolve()
     for wheels in index.values():
         outside = [str(w) for w in wheels if not w.resolve().is_relative_to(inside)]

@@ -1,0 +1,89 @@
+"""localize_pages.py's npm cache: a tarball cut short is fetched again, once; a user's wrong --cache is exit 2.
+
+npm here is a stand-in on PATH that packs each asset's file, as `npm pack` would, or a broken tarball.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TOOLS, run_tool
+
+sys.path.insert(0, str(TOOLS))
+import localize_pages  # noqa: E402
+
+PAGE = "<script src=\"https://code.jquery.com/jquery-3.3.1.min.js\" integrity=\"sha-x\" crossorigin=\"anonymous\">"
+FAKE_NPM = """#!{python}
+import io, json, sys, tarfile
+from pathlib import Path
+destination, spec = Path(sys.argv[sys.argv.index("--pack-destination") + 1]), sys.argv[-1]
+name, version = spec.rsplit("@", 1)
+with open({calls!r}, "a") as calls:
+    calls.write(spec + "\\n")
+path = destination / f"{{name}}-{{version}}.tgz"
+if {broken}:
+    path.write_bytes(b"not a tarball")
+    sys.exit(0)
+with tarfile.open(path, "w:gz") as archive:
+    for member in json.loads({members!r}).get(spec, []):
+        data = f"/* {{spec}} {{member}} */".encode()
+        info = tarfile.TarInfo(member)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+"""
+
+
+def fake_npm(tmp_path: Path, broken: bool = False) -> tuple[dict, Path]:
+    """PATH with a stand-in npm first, and the file it lists each spec it packed in."""
+    members: dict[str, list[str]] = {}
+    for spec, member in localize_pages.ASSETS.values():
+        members.setdefault(spec, []).append(member)
+    calls = tmp_path / "npm-calls"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text(FAKE_NPM.format(python=sys.executable, calls=str(calls), broken=broken,
+                                   members=json.dumps(members)))
+    npm.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, calls
+
+
+def pages(tmp_path: Path) -> Path:
+    html = tmp_path / "html"
+    html.mkdir()
+    (html / "index.html").write_text(PAGE)
+    return html
+
+
+def test_a_cached_tarball_that_does_not_read_is_fetched_again_and_the_pages_load_it(tmp_path):
+    env, calls = fake_npm(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "jquery-3.3.1.tgz").write_bytes(b"cut short")
+    completed = run_tool("localize_pages.py", str(pages(tmp_path)), "--cache", str(cache), env=env)
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "html" / "index.html").read_text() == '<script src="vendor/jquery-jquery.min.js">'
+    assert (tmp_path / "html" / "vendor" / "jquery-jquery.min.js").read_text() == (
+        "/* jquery@3.3.1 package/dist/jquery.min.js */")
+    # Each package fetched once: jquery's again for its broken copy, the others for the first time.
+    assert sorted(calls.read_text().split()) == sorted({spec for spec, _ in localize_pages.ASSETS.values()})
+
+
+def test_a_tarball_that_never_reads_is_a_user_error_in_one_line(tmp_path):
+    env, calls = fake_npm(tmp_path, broken=True)
+    completed = run_tool("localize_pages.py", str(pages(tmp_path)), "--cache", str(tmp_path / "cache"), env=env)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.count("\n") == 1 and "npm's tarball of jquery@3.3.1 does not read" in completed.stderr
+    assert calls.read_text().split() == ["jquery@3.3.1", "jquery@3.3.1"]  # fetched again once, then given up
+
+
+@pytest.mark.parametrize("cache", ["a file", "a file's child"])
+def test_a_cache_that_is_not_a_folder_is_a_user_error_in_one_line(tmp_path, cache):
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" if cache == "a file" else tmp_path / "file" / "child"
+    completed = run_tool("localize_pages.py", str(pages(tmp_path)), "--cache", str(path))
+    assert completed.returncode == 2 and completed.stderr.count("\n") == 1, completed.stderr
