@@ -8,11 +8,13 @@ import random
 import re
 import shutil
 import sys
+import types
 from pathlib import Path
 
 import pytest
 from conftest import (
     KEPT_SUSPECT_WHY,
+    TOOLS,
     contender_environment,
     gpu_time_cost,
     make_standin_repo,
@@ -339,16 +341,34 @@ def test_a_python_whose_torch_is_not_its_nights_is_never_re_measured_for_it(cpu_
     night.write_text(json.dumps({**record, schema.NIGHT_TORCH: "0123456789ab" * 3 + "0123"}))
     completed = check("--results-dir", str(results), "--contender", contender, "--baseline-python", sys.executable,
                       "--contender-python", sys.executable, "--format", "json", "--factor", "1.0001")
-    # No regression, and the re-measurement did not run: a broken check (exit 3), never a green one.
-    assert completed.returncode == 3, completed.stdout[-3000:] + completed.stderr[-3000:]
+    # Refused, not broken: the state a failed night leaves the runner in, exit 0 with the suspects kept.
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     report = json.loads(completed.stdout)
     why = (f"re-measurement failed: the baseline Python ({sys.executable}) has torch git "
            f"{torch.version.git_version[:12]}, not the 0123456789ab its night measured with")
     assert report["confirmation"]["error"] == why.removeprefix("re-measurement failed: ")
-    assert completed.stderr == (f"failed: the re-measurement: {report['confirmation']['error']}; its candidates are "
-                                "listed as suspects (a broken check, not a finding)\n")
+    assert report["confirmation"]["refused"] is True
     assert report["confirmation"]["keys"] == 0 and report["confirmation"]["unmeasured"] >= 1
     assert report["suspects"] and all(why in f["why"] for f in report["suspects"]), report["suspects"]
+
+
+@pytest.mark.parametrize("regression, confirmation, code", [
+    (False, None, 0),  # nothing re-measured
+    (False, {"keys": 3}, 0),
+    (True, {"error": "the baseline worker (b) stopped answering", "refused": False, "unmeasured": 2}, 1),
+    (False, {"error": "the baseline worker (b) stopped answering", "refused": False, "unmeasured": 2}, 3),
+    (False, {"error": "the baseline worker (b) stopped answering", "refused": False, "unmeasured": 0}, 0),
+    (False, {"error": "the baseline Python (p) has torch git 0123", "refused": True, "unmeasured": 2}, 0),
+])
+def test_the_checks_exit_code_a_worker_that_broke_is_3_where_it_left_suspects(regression, confirmation, code):
+    """A regression is 1 whatever else; a broken worker that left candidates undecided is a broken check; one that
+    left none (they were decided before it broke) or a side refused for its torch is not."""
+    sys.path.insert(0, str(TOOLS))
+    import check_regressions
+
+    found = types.SimpleNamespace(level=lambda level: ["a finding"] if regression and level == "regression" else [],
+                                  remeasurement=confirmation)
+    assert check_regressions.exit_code(found) == code
 
 
 def record_injected_night(cpu_runs: dict, results: Path, tmp_path: Path, slowdowns: list[dict]) -> Path:

@@ -472,6 +472,24 @@ def test_a_spec_with_an_impossible_slowdown_is_neither_installed_nor_packaged(tm
     assert [p.name for p in tmp_path.iterdir()] == ["spec.json"]
 
 
+@pytest.mark.parametrize("out, version, code", [("new-folder", "1.0+local", 0), ("a-file", "1.0", 2),
+                                                 ("new-folder", "../1", 2), ("new-folder", "", 2)])
+def test_a_wheel_goes_into_a_folder_made_for_it_never_into_a_file_or_under_a_version_with_a_path(tmp_path, out,
+                                                                                                version, code):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"slowdowns": [{"config": "1, 4, (16, 48), 64, 'float32'", "mask": "materialized",
+                                               "cpu_us": 1.0}]}))
+    (tmp_path / "a-file").write_text("")
+    completed = run_tool("inject.py", "wheel", "--spec", str(spec), "--out", str(tmp_path / out),
+                         "--version", version)
+    if code:
+        assert_one_line(completed, 2, "not a folder" if out == "a-file" else "not a version")
+        assert not (tmp_path / "new-folder").exists()
+    else:
+        assert completed.returncode == 0, completed.stderr
+        assert [p.name for p in (tmp_path / out).iterdir()] == [f"attention_slowdown-{version}-py3-none-any.whl"]
+
+
 def test_a_plan_into_a_missing_folder_is_refused_before_any_night_is_read(tmp_path):
     completed = run_tool("inject.py", "plan", "--results-dir", str(tmp_path / "none"), "--cpu", "0.1",
                          "--out", str(tmp_path / "missing" / "spec.json"))

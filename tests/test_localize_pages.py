@@ -5,9 +5,11 @@ npm here is a stand-in on PATH that packs each asset's file, as `npm pack` would
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -59,11 +61,22 @@ def pages(tmp_path: Path) -> Path:
     return html
 
 
-def test_a_cached_tarball_that_does_not_read_is_fetched_again_and_the_pages_load_it(tmp_path):
+@pytest.mark.parametrize("damage", ["not gzip", "cut short"])
+def test_a_cached_tarball_that_does_not_read_is_fetched_again_and_the_pages_load_it(tmp_path, damage):
     env, calls = fake_npm(tmp_path)
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / "jquery-3.3.1.tgz").write_bytes(b"cut short")
+    cached = cache / "jquery-3.3.1.tgz"
+    if damage == "not gzip":
+        cached.write_bytes(b"not a tarball")
+    else:  # a real one, half of it: a fetch cut off part-way
+        with tarfile.open(cached, "w:gz") as archive:
+            data = os.urandom(200_000)  # does not compress: its half ends inside the member
+            info = tarfile.TarInfo("package/dist/jquery.min.js")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        cached.write_bytes(cached.read_bytes()[: cached.stat().st_size // 2])
+    calls.write_text("")
     completed = run_tool("localize_pages.py", str(pages(tmp_path)), "--cache", str(cache), env=env)
     assert completed.returncode == 0, completed.stderr
     assert (tmp_path / "html" / "index.html").read_text() == '<script src="vendor/jquery-jquery.min.js">'

@@ -389,8 +389,10 @@ def test_a_re_measurement_whose_worker_dies_leaves_suspects_never_a_regression(n
     assert completed.returncode == 3, completed.stdout[-3000:] + completed.stderr[-3000:]
     report = json.loads(completed.stdout)
     failure = f"the contender worker ({nights.dying}) stopped answering"
-    assert {name: report["confirmation"][name] for name in ("seed", "error", "keys", "called_on_night")} == {
-        "seed": 0, "error": failure, "keys": 0, "called_on_night": 0}
+    assert {name: report["confirmation"][name] for name in ("seed", "error", "refused", "keys", "called_on_night")} == {
+        "seed": 0, "error": failure, "refused": False, "keys": 0, "called_on_night": 0}
+    assert completed.stderr.endswith(f"failed: the re-measurement: {failure}; its candidates are listed as suspects "
+                                     "(a broken check, not a finding)\n")
     assert report["regressions"] == [] and report["noise"] == []
     slow = nights.slowdowns()[0]
     assert (slow["config"], slow["mask"], "wall") in {(f["config"], f["mask"], f["signal"]) for f in report["suspects"]}
@@ -522,6 +524,7 @@ def run_nightly(monkeypatch, codes: dict[str, int], *flags: str, confs: list | N
         return code
 
     monkeypatch.setattr(nightly, "step", step)
+    monkeypatch.setattr(nightly, "checked_paths", lambda args: None)  # stand-in steps: what they name need not be
     monkeypatch.setattr(nightly, "derived_conf", lambda *args: (confs.append(args) if confs is not None else None,
                                                                 (Path("/conf.json"), {"html_dir": "/pages"}))[1])
     code = nightly.main(["--machine", "m", "--python", "/tonight/python", "--report", "/r.md", *flags])

@@ -63,7 +63,8 @@ def test_a_history_asked_of_wrong_arguments_or_a_broken_benchmarks_file_is_a_use
     """Nothing written: not outside the results folder (a machine name with '..'), nor a history over a file."""
     write_benchmarks_json(tmp_path / "seed")
     benchmarks, out = tmp_path / "seed" / "benchmarks.json", tmp_path / "history"
-    if args == ["--out-is-a-file"]:
+    args_were_a_file = args == ["--out-is-a-file"]
+    if args_were_a_file:
         out.write_text("")
         args = []
     elif args[0] == "--benchmarks-json-of":
@@ -74,4 +75,5 @@ def test_a_history_asked_of_wrong_arguments_or_a_broken_benchmarks_file_is_a_use
                          str(benchmarks), *args)
     assert completed.returncode == 2 and completed.stderr.count("\n") == 1, completed.stderr
     assert said in completed.stderr and "Traceback" not in completed.stderr
-    assert not out.is_dir()  # nothing made: no history, and no machine's folder beside its results
+    # Nothing made: no history, no machine's folder beside its results; the user's file untouched.
+    assert (out.read_text() == "") if args_were_a_file else not out.exists()

@@ -947,21 +947,24 @@ def test_a_failed_re_measurement_keeps_a_class_move_one_suspect_that_names_its_c
         ("cfg", "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
 
 
-FAILED_FIELDS = ("seed", "error", "keys", "processes", "rounds", "left_out", "unmeasured", "short_left_out",
-                 "called_on_night")
+FAILED_FIELDS = ("seed", "error", "refused", "keys", "processes", "rounds", "left_out", "unmeasured",
+                 "short_left_out", "called_on_night")
 
 
-def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why():
+@pytest.mark.parametrize("error, refused", [(remeasure.RemeasureError, False), (remeasure.TorchMismatch, True)])
+def test_a_failed_re_measurement_keeps_every_candidate_a_suspect_saying_why(error, refused):
+    """A worker that broke and a side refused for its torch (not broken: the check exits 0 for it) alike."""
     def broken(*args):
-        raise remeasure.RemeasureError("the baseline worker (b) stopped answering")
+        raise error("the baseline worker (b) stopped answering")
     night = Night(None, {KEY: {"wall": 1e-2, "gpu": 1e-2}, OTHER: {"wall": 1e-2, "gpu": 1e-2}})
     candidates = [finding(), short(key=OTHER)]  # one short of the factor: nothing to list where unmeasured
     decided, summary = verdict.remeasured_findings(candidates, "cuda", settings(pythons=BOTH), [], night, broken)
     assert [(f.key, f.level, f.why) for f in decided] == [
         (KEY, "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
     assert {name: summary[name] for name in FAILED_FIELDS} == {
-        "seed": 7, "error": "the baseline worker (b) stopped answering", "keys": 0, "processes": 0, "rounds": 0,
-        "left_out": 0, "unmeasured": 1, "short_left_out": [[*OTHER[1:], "failed"]], "called_on_night": 0}
+        "seed": 7, "error": "the baseline worker (b) stopped answering", "refused": refused, "keys": 0,
+        "processes": 0, "rounds": 0, "left_out": 0, "unmeasured": 1, "short_left_out": [[*OTHER[1:], "failed"]],
+        "called_on_night": 0}
     assert report.remeasurement_line(summary) == "failed: the baseline worker (b) stopped answering"
 
 
@@ -1032,8 +1035,8 @@ def test_a_call_that_stands_is_called_on_its_night_where_the_first_round_failed(
                             "stopped answering"),
         (OTHER, "suspect", "re-measurement failed: the baseline worker (b) stopped answering")]
     assert {name: summary[name] for name in FAILED_FIELDS} == {
-        "seed": 7, "error": "the baseline worker (b) stopped answering", "keys": 0, "processes": 0, "rounds": 0,
-        "left_out": 0, "unmeasured": 1, "short_left_out": [], "called_on_night": 1}
+        "seed": 7, "error": "the baseline worker (b) stopped answering", "refused": False, "keys": 0, "processes": 0,
+        "rounds": 0, "left_out": 0, "unmeasured": 1, "short_left_out": [], "called_on_night": 1}
     assert report.remeasurement_line(summary) == (
         "failed: the baseline worker (b) stopped answering; 1 GPU time(s) called on their night all the same: one "
         "night beyond the noise in each of its builds")

@@ -132,8 +132,8 @@ def plan(args: argparse.Namespace) -> dict:
     slowdowns = []
     for label, mask, wall, gpu in chosen(candidates, args.configs, args.both_masks, random.Random(args.seed)):
         slowdowns.append({"config": label, "mask": mask, "grid": grid.name, "night_gpu_seconds": gpu,
-                          "gpu_us": args.gpu * gpu * 1e6 if args.gpu else 0.0,
-                          "cpu_us": args.cpu * wall * 1e6 if args.cpu else 0.0,
+                          "gpu_us": schema.microseconds(args.gpu * gpu) if args.gpu else 0.0,
+                          "cpu_us": schema.microseconds(args.cpu * wall) if args.cpu else 0.0,
                           "extra_ops": args.extra_ops})
     return {"seed": args.seed, "source_run": run.commit_hash, "machine": machine,
             "slowdowns": args.existing + slowdowns}
@@ -211,8 +211,9 @@ def cuda_device(python: str) -> str | None:
     return None if name == "False" else name
 
 
-# A wheel's version as its file name carries it: no separators, no '-' (the name's field separator).
-WHEEL_VERSION = re.compile(r"[0-9][0-9A-Za-z.]{0,63}")
+# A wheel's version as its file name carries it (a local one's '+' too): no separators, no '-' (the name's
+# field separator).
+WHEEL_VERSION = re.compile(r"[0-9][0-9A-Za-z.+]{0,63}")
 
 
 def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
@@ -383,11 +384,13 @@ def main(argv: list[str] | None = None) -> int:
         if len(spec["slowdowns"]) == len(args.existing):  # a spec that slows nothing would score as a miss
             raise ToolError(f"nothing to slow down in {spec['source_run'][:8]}: no "
                             f"{'result' if args.both_masks else 'config'}{f' {args.klass}' if args.klass else ''}"
-                            " with the figure the amounts need (a GPU time for --gpu)")
+                            " with the figure the amounts need (a GPU time for --gpu)"
+                            + (f" that {args.out} does not name already" if args.existing else ""))
         write_whole(args.out, json.dumps(spec, indent=1))
         for entry in spec["slowdowns"][len(args.existing):]:
-            print(f"{entry['config']} {entry['mask']}: +{entry['gpu_us']:.2f} us GPU, "
-                  f"+{entry['cpu_us']:.2f} us host, +{entry['extra_ops']} operator(s)")
+            unit = schema.MICROSECONDS
+            print(f"{entry['config']} {entry['mask']}: +{entry['gpu_us']:.2f} {unit} GPU, "
+                  f"+{entry['cpu_us']:.2f} {unit} host, +{entry['extra_ops']} operator(s)")
         added = len(spec["slowdowns"]) - len(args.existing)
         print(f"seed {args.seed}: {added} slowdown(s) added to {args.out}")
         if added < args.configs:  # a detection rate is read over what was injected, not over what was asked
@@ -399,10 +402,10 @@ def main(argv: list[str] | None = None) -> int:
         steps = injected_steps.kept_steps(str(args.spec.resolve()), slowdowns)
         print(score(slowdowns, check_report(args.check), steps))
     elif args.command == "wheel":
-        if not args.out.is_dir():
+        if args.out.exists() and not args.out.is_dir():  # one not there yet is made
             raise ToolError(f"--out {args.out}: not a folder")
         if not WHEEL_VERSION.fullmatch(args.version):
-            raise ToolError(f"--version {args.version!r}: not a version (a digit, then digits, letters and '.')")
+            raise ToolError(f"--version {args.version!r}: not a version (a digit, then digits, letters, '.' and '+')")
         print(f"wrote {build_wheel(args.spec, args.out, args.version)}")
     elif args.command == "install":
         print(f"installed {install(args.python, args.spec, args.baseline_python, args.seed)}")

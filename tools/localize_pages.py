@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import tarfile
+import zlib
 from pathlib import Path
 
 from lib.cli import ToolError, one_line, run_tool, tool_parser, write_whole
@@ -72,7 +73,7 @@ def asset(spec: str, member: str, cache: Path) -> bytes:
                 if source is None:
                     raise ToolError(f"{spec} has no file {member}")
                 return source.read()
-        except (tarfile.TarError, OSError) as error:
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as error:  # a gzip stream cut short: EOFError
             if attempt:
                 raise ToolError(f"npm's tarball of {spec} does not read: {path}: {one_line(error)}") from None
             path.unlink(missing_ok=True)

@@ -64,17 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def checked_paths(args: argparse.Namespace) -> None:
+    """The Pythons and the PyTorch clone the steps will use are there, before any step runs: a typo found by the
+    record would read as a broken job."""
+    for option, python in (("--python", args.python), ("--baseline-python", args.baseline_python)):
+        if python:
+            runnable_python(python, option)
+    if args.torch_repo and not args.torch_repo.is_dir():
+        raise ToolError(f"--torch-repo {args.torch_repo}: no such folder")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.factor is not None:  # the check's, checked before the night is recorded
         checked_factor(args.factor)
     args.report = args.report.absolute()  # the steps run elsewhere (the Pythons: cli.python_path)
     writable_folder(args.report)
-    for option, python in (("--python", args.python), ("--baseline-python", args.baseline_python)):
-        if python:
-            runnable_python(python, option)
-    if args.torch_repo and not args.torch_repo.is_dir():
-        raise ToolError(f"--torch-repo {args.torch_repo}: no such folder")
+    checked_paths(args)
     if args.torch_repo:
         args.torch_repo = args.torch_repo.absolute()
     with tempfile.TemporaryDirectory() as folder:

@@ -129,7 +129,7 @@ def run_range(args: argparse.Namespace, conf_path: Path) -> int:
 # What a range records by default: the nights of both grids (the one without its device skips).
 NIGHTS = rf"^{schema.BENCHMARK_MODULE}\.({'|'.join(grid.night_class for grid in schema.GRIDS)})\."
 # What continuous compares by default: asv's own time benchmarks of both grids.
-TIMED = rf"^{schema.BENCHMARK_MODULE}\.({'|'.join(grid.timed_class for grid in schema.GRIDS)})\.time_"
+TIMED = rf"^{schema.BENCHMARK_MODULE}\.({'|'.join(grid.timed_class for grid in schema.GRIDS)})\.{schema.TIMED_PREFIX}"
 
 
 def continuous(args: argparse.Namespace, conf_path: Path) -> int:

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lib.cli import ToolError
+from lib.cli import ToolError, read_json_object
 from lib.remeasure import Remeasured, Workers, remeasure
 from lib.suite import INJECTOR_DIR, schema, write_whole
 
@@ -194,7 +194,8 @@ def _rounds(spec: str, entries: dict[tuple[str, str], dict], pythons: dict[str, 
 
 
 def step_line(step: Step) -> str:
-    said = f"round {step.round}: {step.config} {step.mask}: {step.amount_us:.2f} us, {step.cycles} cycles: "
+    said = (f"round {step.round}: {step.config} {step.mask}: {step.amount_us:.2f} {schema.MICROSECONDS}, "
+            f"{step.cycles} cycles: ")
     if step.ratio is None or step.target is None:
         return said + "no GPU time measured"
     verdict = "landed" if step.landed else ("short" if step.ratio < step.target else "beyond the tolerance")
@@ -213,12 +214,13 @@ def kept_steps(spec: str, slowdowns: list[dict]) -> Steps:
     if not path.exists():
         return {}
     amounts = {(entry["config"], entry["mask"]): entry.get("gpu_us") for entry in slowdowns}
+    damaged = "not the steps of a tuning as install keeps them:"
     try:
-        steps = json.loads(path.read_text())["steps"]
+        steps = read_json_object(path, damaged)["steps"]
         kept = {(step["config"], step["mask"]): (step["ratio"], step.get("error")) for step in steps
                 if amounts.get((step["config"], step["mask"])) == step["amount_us"]}
-    except (OSError, ValueError, TypeError, KeyError, RecursionError):
-        raise ToolError(f"{path}: not the steps of a tuning as install keeps them") from None
+    except (TypeError, KeyError):
+        raise ToolError(f"{damaged} {path}: no list of steps, each with its config, mask, amount and ratio") from None
     if not all((ratio is None or (type(ratio) is float and 0 < ratio < math.inf))
                and (error is None or (type(error) is float and error >= 0)) for ratio, error in kept.values()):
         raise ToolError(f"{path}: a step that is not a positive number, or its error not a number from 0")

@@ -194,6 +194,12 @@ class RemeasureError(Exception):
     rounds: int = 0
 
 
+class TorchMismatch(RemeasureError):
+    """A side's Python has another torch than its night measured with: refused, not broken. The nightly's
+    baseline environment is last night's torch: after a night that failed, or a job run twice, it is not the
+    baseline night's (docs/noise.md)."""
+
+
 # ---------------------------------------------------------------- the plan
 
 
@@ -371,7 +377,7 @@ class Worker:
         than its night's would measure other builds than the nights compared: refused."""
         found = self._answer_line().torch
         if self.torch and found and found != self.torch:
-            raise RemeasureError(f"the {self.side} Python ({self.python}) has torch git {found[:12]}, not the "
+            raise TorchMismatch(f"the {self.side} Python ({self.python}) has torch git {found[:12]}, not the "
                                  f"{self.torch[:12]} its night measured with")
 
     def ask(self, request: schema.WorkerRequest) -> schema.WorkerAnswer:

@@ -355,6 +355,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     groups = stand_in_groups(candidates)
     short = [finding for finding in candidates if finding.short]
     failed: str | None = None
+    refused = False
     try:
         measured, left_out, rounds = remeasure.remeasure_in_rounds(
             candidates, tonight, device, settings.pythons, settings.processes, settings.seed, settings.budget,
@@ -364,6 +365,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
         # The rounds before the failed one decide what they measured; the rest are suspects but where they stand.
         assert error.measured is not None and error.unmeasured is not None, error
         measured, left_out, rounds, failed = error.measured, error.unmeasured, error.rounds, str(error)
+        refused = isinstance(error, remeasure.TorchMismatch)
     whys = [group[0].why for group in groups]  # a class's, before a stand-in left out says so in its own
     short_left_out = [finding for finding in left_out if finding.short]
     called = [finding for finding in left_out if finding.stands]
@@ -383,7 +385,8 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     # One short of the factor is reported only where confirmed: else it is what the night said, nothing.
     decided = [finding for finding in decided if not finding.short or finding.level == "regression"]
     return decided, {"seed": settings.seed,  # the order of the processes: a re-measurement is repeated with it
-                     **({"error": failed} if failed else {}),
+                     # "refused": a side's torch is not its night's (an expected state), not a broken worker.
+                     **({"error": failed, "refused": refused} if failed else {}),
                      "seconds": measured.seconds, "processes": measured.processes, "keys": len(measured.values),
                      "rounds": rounds, "left_out": 0 if failed else len(left_out), "budget": settings.budget,
                      **({"unmeasured": len(left_out)} if failed else {}),
