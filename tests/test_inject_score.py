@@ -202,7 +202,8 @@ def test_score_sets_each_gpu_step_install_measured_beside_what_the_check_found(t
     (tmp_path / ("spec.json" + injector.STEPS_SUFFIX)).write_text('{"A": 3}')  # damaged: one line, exit 2
     completed = run_tool("inject.py", "score", "--spec", str(spec), "--check", str(tmp_path / "check.json"))
     assert completed.returncode == 2 and completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr
-    assert "spec.json.steps.json: not the steps of a tuning as install keeps them" in completed.stderr
+    assert completed.stderr.startswith("error: not the steps of a tuning as install keeps them: ")
+    assert "spec.json.steps.json: no list of steps" in completed.stderr
 
 
 def test_the_re_measured_signals_are_each_sides_measured_ones_not_its_clock_or_its_processes_left_out():
