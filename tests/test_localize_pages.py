@@ -92,6 +92,7 @@ def test_a_tarball_that_never_reads_is_a_user_error_in_one_line(tmp_path):
     assert completed.returncode == 2, completed.stderr
     assert completed.stderr.count("\n") == 1 and "npm's tarball of jquery@3.3.1 does not read" in completed.stderr
     assert calls.read_text().split() == ["jquery@3.3.1", "jquery@3.3.1"]  # fetched again once, then given up
+    assert not (tmp_path / "cache" / "jquery-3.3.1.tgz").exists()  # the next run fetches it anew
 
 
 @pytest.mark.parametrize("cache", ["a file", "a file's child"])

@@ -63,9 +63,9 @@ def tarball(spec: str, cache: Path) -> Path:
 
 
 def asset(spec: str, member: str, cache: Path) -> bytes:
-    """``member`` of ``spec``'s tarball; a cached tarball that does not read (a fetch cut short) is fetched again,
-    once."""
-    for attempt in range(2):
+    """``member`` of ``spec``'s tarball; a cached tarball that does not read (a fetch cut short) is removed and
+    fetched again, once."""
+    for _ in range(2):
         path = tarball(spec, cache)
         try:
             with tarfile.open(path) as archive:
@@ -74,10 +74,9 @@ def asset(spec: str, member: str, cache: Path) -> bytes:
                     raise ToolError(f"{spec} has no file {member}")
                 return source.read()
         except (tarfile.TarError, OSError, EOFError, zlib.error) as error:  # a gzip stream cut short: EOFError
-            if attempt:
-                raise ToolError(f"npm's tarball of {spec} does not read: {path}: {one_line(error)}") from None
             path.unlink(missing_ok=True)
-    raise AssertionError("unreachable")
+            unreadable = f"{path}: {one_line(error)}"
+    raise ToolError(f"npm's tarball of {spec} does not read: {unreadable}")
 
 
 def localize(html_dir: Path, cache: Path) -> int:
