@@ -189,6 +189,22 @@ def test_a_history_file_whose_head_does_not_read_is_set_aside_too(tmp_path, dama
     assert_one_line(named, 2, f"error: corrupt results file {paths[1]}: ")
 
 
+def test_a_damaged_file_dated_among_the_nights_read_is_said_whatever_night_is_oldest(tmp_path):
+    """Its date shared with the oldest night read, and older than the others: said, as any set aside within the
+    history's dates (the oldest night's date, not a later one's, bounds them)."""
+    results = tmp_path / "results"
+    walls = {"track_wall_time_materialized": [2e-6] * 4, "track_wall_time_causal_bias": [1e-6] * 4}
+    commits = ["f" * 40, "d" * 40, "c" * 40, "e" * 40, NEW]
+    paths = [write_run(results, "box", commit, date, walls)
+             for commit, date in zip(commits, (1_500, 1_500, 2_000, 2_500, 3_000))]
+    paths[1].write_bytes(paths[1].read_bytes()[: paths[1].stat().st_size // 2])
+    completed = run_tool("check_regressions.py", "--results-dir", str(results), "--format", "json",
+                         "--contender", NEW[:8])
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.startswith(f"set aside, not read: corrupt results file {paths[1]}: ")
+    assert json.loads(completed.stdout)["nights"] == 3
+
+
 def test_a_nightly_whose_record_fails_is_a_broken_job_never_a_regression(tmp_path):
     broken = tmp_path / "python-without-torch"
     broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: torch' >&2\nexit 1\n")
