@@ -55,7 +55,7 @@ from lib.cli import (
     importing,
     python_path,
     run_tool,
-    runnable_python,
+    runnable_pythons,
     tool_parser,
     writable_folder,
     write_report,
@@ -121,9 +121,7 @@ def validated(args: argparse.Namespace) -> None:
             raise ToolError(f"--{name} must be from {least} to {most}, not {getattr(args, name)}")
     if args.baseline_python and not args.contender_python:
         raise ToolError("--baseline-python needs --contender-python")
-    for option, python in (("--baseline-python", args.baseline_python), ("--contender-python", args.contender_python)):
-        if python:
-            runnable_python(python, option)
+    runnable_pythons({"--baseline-python": args.baseline_python, "--contender-python": args.contender_python})
     if args.budget is not None and not (math.isfinite(args.budget) and 0 < args.budget <= 86_400):
         raise ToolError(f"--budget must be a number of seconds above 0 and at most a day, not {args.budget}")
     if args.short_budget is not None and not (math.isfinite(args.short_budget) and 0 <= args.short_budget <= 86_400):

@@ -48,7 +48,7 @@ from lib.cli import (
     python_path,
     read_json_object,
     run_tool,
-    runnable_python,
+    runnable_pythons,
     tool_parser,
     writable_folder,
     write_whole,
@@ -168,9 +168,8 @@ def read_spec(spec: Path) -> list:
 
 def install(python: str, spec: Path, baseline_python: str | None = None, seed: int = 0) -> Path:
     slowdowns = read_spec(spec)
-    for option, given in (("--python", python), ("--baseline-python", baseline_python)):
-        if given:  # the baseline's too, though a spec without GPU slowdowns never starts it: a typo is said now
-            runnable_python(given, option)
+    # The baseline's too, though a spec without GPU slowdowns never starts it: a typo is said now.
+    runnable_pythons({"--python": python, "--baseline-python": baseline_python})
     path = site_packages(python) / PTH_NAME
     path.write_text(f"import sys; sys.path.append({str(INJECTOR_DIR)!r}); import attention_slowdown; "
                     f"attention_slowdown.arm({str(spec.resolve())!r})\n")

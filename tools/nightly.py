@@ -30,7 +30,7 @@ from lib.cli import (
     machine_name,
     python_path,
     run_tool,
-    runnable_python,
+    runnable_pythons,
     tool_parser,
     writable_folder,
 )
@@ -67,9 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 def checked_paths(args: argparse.Namespace) -> None:
     """The Pythons and the PyTorch clone the steps will use are there, before any step runs: a typo found by the
     record would read as a broken job."""
-    for option, python in (("--python", args.python), ("--baseline-python", args.baseline_python)):
-        if python:
-            runnable_python(python, option)
+    runnable_pythons({"--python": args.python, "--baseline-python": args.baseline_python})
     if args.torch_repo and not args.torch_repo.is_dir():
         raise ToolError(f"--torch-repo {args.torch_repo}: no such folder")
 

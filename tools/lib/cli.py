@@ -72,12 +72,13 @@ def tool_parser(doc: str | None) -> ToolParser:
     return ToolParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def runnable_python(python: str, option: str) -> None:
-    """A Python the tool will start, checked before any work: an executable file, or a name on PATH. Found
-    missing only when its turn came, it would cost the work before it, or turn a user's typo into a fault
-    of the tool."""
-    if shutil.which(python) is None:
-        raise ToolError(f"{option} {python}: not an executable")
+def runnable_pythons(pythons: dict[str, str | None]) -> None:
+    """The Pythons a tool will start, by option (one not given left out), checked before any work: each an
+    executable file, or a name on PATH. Found missing only when its turn came, one would cost the work before
+    it, or turn a user's typo into a fault of the tool."""
+    for option, python in pythons.items():
+        if python and shutil.which(python) is None:
+            raise ToolError(f"{option} {python}: not an executable")
 
 
 def add_results_arguments(parser: argparse.ArgumentParser) -> None:
