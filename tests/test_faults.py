@@ -158,6 +158,23 @@ def test_a_partial_night_in_the_history_is_set_aside_and_blocks_no_later_night(t
     assert checksums(results) == before
 
 
+def test_two_partial_nights_are_said_oldest_first(tmp_path):
+    """Lines set aside read in the history's order, as the nights are, whatever order they were read in."""
+    results = tmp_path / "results"
+    walls = {"track_wall_time_materialized": [2e-6] * 4, "track_wall_time_causal_bias": [1e-6] * 4}
+    paths = [write_run(results, "box", commit, date, walls)
+             for commit, date in (("c" * 40, 1_000), ("d" * 40, 1_500), (BASE, 2_000), (NEW, 3_000))]
+    for damaged in paths[1:3]:
+        damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    completed = run_tool("check_regressions.py", "--results-dir", str(results), "--format", "json")
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert (report["baseline"], report["contender"]) == ("c" * 40, NEW)
+    said = report["not_measured"]
+    assert len(said) == 2 and all(item.startswith(f"set aside, not read: corrupt results file {damaged}: ")
+                                  for item, damaged in zip(said, paths[1:3])), said
+
+
 @pytest.mark.parametrize("damage", ["empty", "cut short, its date shared"])
 def test_a_history_file_whose_head_does_not_read_is_set_aside_too(tmp_path, damage):
     """An empty file, or one cut short whose date another shares (stand-in commits of one second, ordered by
