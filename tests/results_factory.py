@@ -45,20 +45,22 @@ def write_run(
     figures: dict[str, list[float | None]] | None = None,
     visits: dict[tuple[int, str], list[float]] | None = None,
     versions: dict[str, str] | None = None,
+    env_name: str = "existing-py",
 ) -> Path:
     """One results file: ``walls[method][i]`` is the wall time of config i (None: failed), the night's
     (``track_wall_time_<mask>``) or asv's (``time_<mask>``).
 
     ``figures["track_gpu_time_materialized"][i]``, etc.: the night class's other figures;
     ``visits[(i, mask)]``: the night's visits of that wall time, written to ``<commit>.night``;
-    ``versions[method]``: that benchmark's asv version, where not "1".
+    ``versions[method]``: that benchmark's asv version, where not "1"; ``env_name``: asv's environment, which
+    names the file (one per commit and environment).
     """
     write_benchmarks_json(results_dir, grid, params)
     machine_dir = results_dir / machine
     machine_dir.mkdir(parents=True, exist_ok=True)
     (machine_dir / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
     results = Results({"machine": machine, "python": "3.11"}, {}, commit_hash, date_ms,
-                      "3.11", "existing-py", {})
+                      "3.11", env_name, {})
     combinations = list(itertools.product(*params))
     count = len(combinations)
     for method, values in {**walls, **(figures or {})}.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -130,6 +131,41 @@ def test_a_ten_percent_step_is_a_suspect_then_a_regression(tmp_path, failed_betw
     assert (results / "box" / f"{commit}.verdict").is_file()
 
 
+def test_a_grid_that_gained_configs_is_judged_on_the_configs_it_shares_and_names_the_new_ones(tmp_path):
+    """asv rewrote benchmarks.json for a grid of more configs: the older nights are read by their own
+    parameters, a count that changed on a shared config is a regression, the new configs are said."""
+    rng = random.Random(5)
+    results = tmp_path / "results"
+    for night in range(5):
+        wall, gpu = nightly_noise(rng, night)
+        write_night(results, night, wall, gpu)
+    params = [["1", "2"], ["4", "8"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]]
+    labels = [", ".join(c) for c in itertools.product(*params)]
+    old = {label: CONFIGS.index(label) for label in labels if label in CONFIGS}
+    masks = ("materialized", "causal_bias")
+    walls = {f"track_wall_time_{m}": [wall[(old[label], m)] if label in old else 1e-3 for label in labels]
+             for m in masks}
+    figures = {f"track_gpu_time_{m}": [gpu[(old[label], m)] if label in old else 4e-4 for label in labels]
+               for m in masks}
+    for count, value in COUNTS.items():
+        for m in masks:
+            figures[f"track_{count}_{m}"] = [value + (count == "aten_ops" and label == CONFIGS[2] and m == masks[0])
+                                             for label in labels]
+    write_run(results, "box", "99" * 20, 1_000_000 + 5 * 86_400_000, walls, params=params, figures=figures)
+    completed = check("--results-dir", str(results), "--format", "json")
+    assert completed.returncode == 1 and completed.stderr == "", completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["nights"] == 5
+    assert [(f["config"], f["mask"], f["signal"]) for f in report["regressions"]] == [
+        (CONFIGS[2], "materialized", "aten_ops")]
+    new = [label for label in labels if label not in CONFIGS]
+    assert report["unjudged"] == [{"config": label, "mask": m, "signal": signal, "why": verdict.NEW_CONFIG}
+                                  for label in sorted(new) for m in sorted(masks) for signal in verdict.SIGNALS]
+    markdown = check("--results-dir", str(results)).stdout
+    assert markdown.endswith("## Configs no night of the history measured, compared from tonight on (4)\n\n"
+                             + "".join(f"- {label}\n" for label in sorted(new)))
+
+
 def test_failed_nights_take_no_place_in_the_history_and_before_every_night_none_is_the_first(tmp_path):
     """A runner's first night failed, the second measured: that is the first night (exit 0, the report says so
     and names the one set aside). Nights that failed take no place among the --history nights the model learns
@@ -215,6 +251,59 @@ def test_a_forward_that_starts_syncing_is_a_regression_not_a_broken_tool(tmp_pat
             in check("--results-dir", str(results)).stdout)
 
 
+def nights_with_one_regression(results: Path) -> None:
+    """Three nights, then a fourth whose one count rose: exit 1."""
+    rng = random.Random(3)
+    for night in range(4):
+        write_night(results, night, *nightly_noise(rng, night),
+                    counts={(1, "causal_bias", "kernels"): 9.0 + (night == 3)})
+
+
+def test_asv_runs_beside_the_nights_of_their_commits_change_no_verdict(tmp_path):
+    """A hand asv run or a torch range (asv's time_* only, another environment) of the last two nights' commits
+    lands beside their nights: the check reads the nights, never a file without one as a failed night."""
+    results = tmp_path / "results"
+    nights_with_one_regression(results)
+    before = json.loads(check("--results-dir", str(results), "--format", "json").stdout)
+    for night in (2, 3):
+        write_run(results, "box", f"{night + 1:08x}" + "c" * 32, 1_000_000 + night * 86_400_000,
+                  {f"time_{mask}": [1e-3] * 4 for mask in ("materialized", "causal_bias")}, env_name="virtualenv-py3")
+    completed = check("--results-dir", str(results), "--format", "json")
+    assert (completed.returncode, completed.stderr) == (1, ""), completed.stderr
+    assert json.loads(completed.stdout) == before
+    summary = run_tool("speedup_summary.py", "--results-dir", str(results), "--format", "json")
+    assert json.loads(summary.stdout)["wall"] == "night"
+    timed = run_tool("speedup_summary.py", "--results-dir", str(results), "--format", "json", "--wall", "asv")
+    timed_report = json.loads(timed.stdout)
+    assert (timed_report["wall"], timed_report["commit_hash"]) == ("asv", f"{4:08x}" + "c" * 32)
+
+
+def test_two_nights_of_one_commit_are_one_night_the_newer(tmp_path):
+    """A commit recorded again with another Python: asv writes a second file; the history counts the commit once,
+    by its newer night."""
+    results = tmp_path / "results"
+    nights_with_one_regression(results)
+    rng = random.Random(9)
+    wall, gpu = nightly_noise(rng, 1)
+    commit = f"{2:08x}" + "c" * 32
+    walls = {f"track_wall_time_{m}": [wall[(i, m)] for i in range(4)] for m in ("materialized", "causal_bias")}
+    figures = {f"track_gpu_time_{m}": [gpu[(i, m)] for i in range(4)] for m in ("materialized", "causal_bias")}
+    figures |= {f"track_{count}_{m}": [value] * 4 for count, value in COUNTS.items() for m in ("materialized",
+                                                                                              "causal_bias")}
+    write_run(results, "box", commit, 1_000_000 + 86_400_000, walls, figures=figures, env_name="other-py")
+    completed = check("--results-dir", str(results), "--format", "json")
+    assert (completed.returncode, completed.stderr) == (1, ""), completed.stderr
+    assert json.loads(completed.stdout)["nights"] == 3
+
+
+def test_a_report_path_that_is_a_folder_is_refused_before_any_night_is_read(tmp_path):
+    results = tmp_path / "results"
+    nights_with_one_regression(results)
+    completed = check("--results-dir", str(results), "--report", str(tmp_path))
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == f"error: cannot write {tmp_path}: it is a folder\n"
+
+
 def test_a_count_suspect_kept_with_record_verdict_is_a_regression_when_it_stays_up(tmp_path):
     rng = random.Random(3)
     results = tmp_path / "results"
@@ -224,7 +313,7 @@ def test_a_count_suspect_kept_with_record_verdict_is_a_regression_when_it_stays_
             code, report = run_check(results)
             counted = [(f["level"], f["reference"], f["contender"], f["why"]) for f in report_findings(report)
                        if f["signal"] == "aten_ops"]
-            assert (code, counted) == ((0, [("suspect", 85.0, 87.0, "this count took 2 values in the history")])
+            assert (code, counted) == ((0, [("suspect", 85.0, 87.0, verdict.COUNT_MOVED)])
                                        if night == 3 else
                                        (1, [("regression", 85.0, 87.0,
                                              "persisted: a suspect last night, still as high tonight")]))
@@ -358,6 +447,13 @@ def test_a_python_whose_torch_is_not_its_nights_is_never_re_measured_for_it(cpu_
     (True, {"error": "the baseline worker (b) stopped answering", "refused": False, "unmeasured": 2}, 1),
     (False, {"error": "the baseline worker (b) stopped answering", "refused": False, "unmeasured": 2}, 3),
     (False, {"error": "the baseline worker (b) stopped answering", "refused": False, "unmeasured": 0}, 0),
+    # Only GPU times short of the factor were left: no suspect, but a broken baseline stays broken every night.
+    (False, {"error": "the baseline worker (b) stopped answering", "refused": False, "unmeasured": 0,
+             "short_left_out": [["c", "materialized", "dropped"], ["c", "causal_bias", "failed"]]}, 3),
+    (False, {"error": "the baseline worker (b) stopped answering", "refused": False, "unmeasured": 0,
+             "short_left_out": [["c", "materialized", "dropped"]]}, 0),
+    (False, {"error": "the baseline Python (p) has torch git 0123", "refused": True, "unmeasured": 0,
+             "short_left_out": [["c", "causal_bias", "failed"]]}, 0),
     (False, {"error": "the baseline Python (p) has torch git 0123", "refused": True, "unmeasured": 2}, 0),
 ])
 def test_the_checks_exit_code_a_worker_that_broke_is_3_where_it_left_suspects(regression, confirmation, code):

@@ -95,6 +95,15 @@ def test_a_record_into_a_folder_another_record_holds_is_refused(tmp_path):
     assert [p.name for p in machine_dir.iterdir()] == [".record.lock"]
 
 
+def test_the_gpu_grid_asked_of_a_torch_without_cuda_is_refused_before_asv_runs(tmp_path):
+    """asv would skip every config (exit 0) and land a night of nothing over the commit's results."""
+    (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
+    completed = run_tool("record_run.py", "--grid", "gpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
+                         "--results-dir", str(tmp_path / "results"), "--machine", "ci", env={"HOME": str(tmp_path)})
+    assert_one_line(completed, 2, f"--grid gpu: the torch of {sys.executable} sees no CUDA device")
+    assert not (tmp_path / "results" / "ci").exists()
+
+
 def test_a_commit_typed_as_a_prefix_names_the_side_files_by_its_full_hash(tmp_path):
     (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
     (tmp_path / "home").mkdir()
@@ -105,15 +114,16 @@ def test_a_commit_typed_as_a_prefix_names_the_side_files_by_its_full_hash(tmp_pa
     side_files = sorted(p.name for p in (tmp_path / "results" / "ci").iterdir() if not p.name.endswith(".json"))
     assert side_files == [".record.lock", f"{commit}.dispatch", f"{commit}.night"]
     json.loads((tmp_path / "results" / "ci" / f"{commit}.night").read_text())
-    assert "already holds a night" not in completed.stdout
+    assert "already holds a run" not in completed.stdout
     again = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit[:7],
                      "--results-dir", str(tmp_path / "results"), "--machine", "ci",
                      "--commit-file", str(tmp_path / "recorded"), env={"HOME": str(tmp_path / "home")})
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert (tmp_path / "recorded").read_text() == f"{commit}\n"  # the full hash, for the nightly's check
     results_file, = (tmp_path / "results" / "ci").glob(f"{commit[:8]}-*.json")
-    assert (f"note: {results_file.name} already holds a night of commit {commit[:8]} on 'ci': this run's values "
-            "replace its values and side files (asv keeps one result per commit)") in again.stdout
+    assert (f"note: {results_file.name} already holds a run of commit {commit[:8]} on 'ci': this run's values "
+            "replace its values where it is of the same Python (asv keeps one result per commit and environment), "
+            "else the tools read this run's; the night's side files are this run's") in again.stdout
     before = checksums(tmp_path / "results")
     refused = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit[:7],
                        "--results-dir", str(tmp_path / "results"), "--machine", "ci", "--new-commit-only",

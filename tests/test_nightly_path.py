@@ -391,8 +391,9 @@ def test_a_re_measurement_whose_worker_dies_leaves_suspects_never_a_regression(n
     failure = f"the contender worker ({nights.dying}) stopped answering"
     assert {name: report["confirmation"][name] for name in ("seed", "error", "refused", "keys", "called_on_night")} == {
         "seed": 0, "error": failure, "refused": False, "keys": 0, "called_on_night": 0}
-    assert completed.stderr.endswith(f"failed: the re-measurement: {failure}; its candidates are listed as suspects "
-                                     "(a broken check, not a finding)\n")
+    assert completed.stderr.endswith(f"failed: the re-measurement: {failure}; its candidates are listed as suspects, "
+                                     "GPU times short of the factor in short_left_out (a broken check, not a "
+                                     "finding)\n")
     assert report["regressions"] == [] and report["noise"] == []
     slow = nights.slowdowns()[0]
     assert (slow["config"], slow["mask"], "wall") in {(f["config"], f["mask"], f["signal"]) for f in report["suspects"]}

@@ -347,7 +347,20 @@ def test_a_decision_is_final():
 
 
 def test_the_fit_of_no_series_is_empty():
-    assert noise.fit({}, {}) == noise.NoiseModel({}, {}, 0)
+    assert noise.fit({}, {}) == noise.NoiseModel({}, {}, 0, {})
+
+
+def test_a_result_of_fewer_nights_than_its_class_is_never_called_on_one_night():
+    """The class's pooled spread is no licence: a config the grid gained, or one that failed most nights, needs
+    its own NIGHTS_TO_CALL nights before one night calls it."""
+    old, new = ("cpu", "a", "materialized"), ("cpu", "b", "materialized")
+    fitted = noise.fit({old: {"wall": [1.0, 1.01, 0.99, 1.0, 1.02]}, new: {"wall": [None, None, None, 1.0, 1.0]}},
+                       {old: "GPU-bound", new: "GPU-bound"})
+    assert (fitted.nights, fitted.nights_of(old, "wall"), fitted.nights_of(new, "wall")) == (5, 5, 2)
+    assert fitted.nights_of(old, "gpu") == 0  # no series at all
+    assert fitted.callable(2.0, old, "wall", "GPU-bound", 1.05)
+    assert not fitted.callable(2.0, new, "wall", "GPU-bound", 1.05)
+    assert fitted.sigma(new, "wall", "GPU-bound") == max(noise.SIGMA_FLOOR, fitted.pooled[("wall", "GPU-bound")])
 
 
 def test_a_keys_own_spread_is_kept_from_4_steps_on_not_at_4_only():

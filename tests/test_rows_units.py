@@ -10,7 +10,7 @@ import pytest
 from asv.results import Results
 from lib import rows
 from lib.cli import ToolError
-from lib.results import ResultsStore
+from lib.results import ASV, ResultsStore
 from lib.rows import ConfigRow, Measurement
 from lib.suite import schema
 from results_factory import CPU, SMALL_PARAMS, add_track, write_run
@@ -106,7 +106,7 @@ def test_asvs_own_wall_times_take_no_spread_from_the_nights_visits(tmp_path):
     write_run(tmp_path / "results", "box", "a" * 40, 1_000,
               {"time_materialized": [1.0, 2.0, 3.0, 4.0], "time_causal_bias": [1.0, 2.0, 3.0, 4.0]},
               visits={(0, "materialized"): [1.0, 1.5]})
-    store = ResultsStore(tmp_path / "results")
+    store = ResultsStore(tmp_path / "results", ASV)
     run = store.runs("box")[0]
     table = rows.config_rows(store.load(run), CPU, store.param_names(CPU), "asv", store.night_visits(run))
     assert [row.walls["materialized"].value for row in table] == [1.0, 2.0, 3.0, 4.0]
@@ -159,7 +159,7 @@ def test_problem_rows_name_failed_and_impossible_figures_never_skipped_ones():
 def test_the_grid_and_source_chosen_are_the_first_with_a_measured_wall_time(tmp_path):
     write_run(tmp_path / "results", "box", "a" * 40, 1_000,
               {"time_materialized": [1.0, 2.0, 3.0, 4.0], "time_causal_bias": [1.0, 2.0, 3.0, 4.0]})
-    store = ResultsStore(tmp_path / "results")
+    store = ResultsStore(tmp_path / "results", ASV)
     results = store.load(store.runs("box")[0])
     assert rows.choose_grid(results, None, None) == (CPU, "asv")
     assert rows.choose_grid(results, "cpu", "asv") == (CPU, "asv")

@@ -235,3 +235,28 @@ def test_the_tools_own_options_after_the_positional_ones_are_its_own_and_after_a
         torch_commits.main(["--repo", "r", "--machine", "m", *words])
     (args,) = seen
     assert (args.factor, getattr(args, "bench", None), args.asv_args) == (factor, bench, asv_args)
+
+
+def test_a_repo_that_is_not_a_clone_is_one_line_before_asv_runs(tmp_path):
+    completed = run_tool("torch_commits.py", "--repo", str(tmp_path / "none"), "--machine", "m",
+                         "--results-dir", str(tmp_path), "publish", env={"HOME": str(tmp_path)})
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == f"error: --repo {tmp_path / 'none'}: not a git repository with a commit\n"
+
+
+def test_the_range_pages_leave_out_what_the_nightlys_leave_out(tmp_path, monkeypatch):
+    """asv.conf.json's regressions_first_commits (the SDPA backend's code has no better direction) reaches the
+    torch range's derived conf: its Regressions page is the nightly's."""
+    import torch_commits
+    from lib.conf import read_conf
+    from lib.suite import DEFAULT_CONF
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    daily_commits(tmp_path / "pytorch", 1)
+    args = torch_commits.build_parser().parse_args(["--repo", str(tmp_path / "pytorch"), "--machine", "m",
+                                                    "--results-dir", str(tmp_path / "results"), "publish"])
+    conf_path = torch_commits.prepare(args)
+    derived = json.loads(conf_path.read_text())
+    conf_path.unlink()
+    excluded = read_conf(DEFAULT_CONF)["regressions_first_commits"]
+    assert excluded and derived["regressions_first_commits"] == excluded

@@ -105,7 +105,8 @@ def test_nothing_below_the_factor_and_a_finding_from_the_factor_exactly():
     assert judge(history, 4.96, young) == (None, False)  # 1.24
     found, candidate = judge(history, 5.0, young)  # 1.25
     assert (found.level, found.why, found.reference, found.contender, found.floor, candidate) == (
-        "suspect", "above its one-night floor; no re-measurement configured", 4.0, 5.0, 1.25, False)
+        "suspect", "the history of 2 night(s) is too short to judge: the noise model needs 3, and no "
+                   "re-measurement is configured", 4.0, 5.0, 1.25, False)
 
 
 def test_without_re_measurement_a_change_above_the_floor_is_a_suspect_and_below_it_nothing():
@@ -406,10 +407,26 @@ def test_a_count_that_the_history_held_constant_is_a_regression_when_it_grows():
         "regression", "aten_ops", 85.0, 86.0, 1.0, "exact count changed", KLASS)
 
 
-def test_a_count_that_moved_in_the_history_is_a_suspect_naming_how_many_values():
-    history = count_nights(84.0, 85.0, None, 85.0)
+def test_a_count_that_went_back_to_an_earlier_value_in_the_history_is_a_suspect():
+    history = count_nights(85.0, 84.0, None, 85.0)
     (found,) = verdict.count_findings(history, count_nights(86.0)[0], {KEY: KLASS})
-    assert (found.level, found.why) == ("suspect", "this count took 2 values in the history")
+    assert (found.level, found.why) == ("suspect", verdict.COUNT_MOVED)
+
+
+@pytest.mark.parametrize("counts", [(85.0, 86.0), (84.0, 84.0, 85.0), (84.0, 84.0, 85.0, 86.0, 86.0)])
+def test_a_count_that_changed_again_before_a_night_held_it_is_a_suspect(counts):
+    """A step no second night held yet, or one a later step followed at once, is not yet a change that landed:
+    a count that moves every night (a nondeterministic path) is never called on a single night."""
+    (found,) = verdict.count_findings(count_nights(*counts), count_nights(87.0)[0], {KEY: KLASS})
+    assert (found.level, found.why) == ("suspect", verdict.COUNT_MOVED)
+
+
+@pytest.mark.parametrize("counts", [(84.0, 85.0, None, 85.0), (83.0, 84.0, 84.0, 85.0, 85.0), (85.0, 85.0, 86.0, 86.0)])
+def test_a_count_that_stepped_and_held_is_still_held_constant(counts):
+    """Steps that each held a second night and never went back are changes that landed: the next change is a
+    regression."""
+    (found,) = verdict.count_findings(count_nights(*counts), count_nights(87.0)[0], {KEY: KLASS})
+    assert (found.level, found.reference, found.why) == ("regression", counts[-1], "exact count changed")
 
 
 def test_a_count_kept_as_a_suspect_that_stayed_up_is_a_regression_the_next_night():
@@ -440,8 +457,8 @@ def test_a_count_kept_as_a_suspect_that_stayed_up_is_a_regression_the_next_night
 def test_a_count_that_fell_is_noise():
     (found,) = verdict.count_findings(count_nights(85.0, 85.0), count_nights(84.0)[0], {KEY: KLASS})
     assert (found.level, found.why) == ("noise", "fewer: exact count changed")
-    (found,) = verdict.count_findings(count_nights(83.0, 85.0), count_nights(84.0)[0], {KEY: KLASS})
-    assert (found.level, found.why) == ("noise", "fewer: this count took 2 values in the history")
+    (found,) = verdict.count_findings(count_nights(85.0, 83.0, 85.0), count_nights(84.0)[0], {KEY: KLASS})
+    assert (found.level, found.why) == ("noise", "fewer: " + verdict.COUNT_MOVED)
 
 
 def test_an_unchanged_or_missing_count_is_no_finding():
@@ -1511,16 +1528,19 @@ def test_a_broken_night_of_the_cpu_grid_does_not_refuse_the_repaired_gpu_night_a
 
 
 def test_the_values_left_out_tonight_are_named_with_why():
-    """Measured in part (with what failed) first, then those of a benchmark whose version changed tonight."""
+    """Measured in part (with what failed) first, then those of a benchmark whose version changed tonight, then
+    the values of a config no night of the history measured."""
     first, second = ("cpu", "a", "materialized"), ("cpu", "b", "causal_bias")
     tonight = Night(None, {first: {"wall": None, "gpu": 1.0}, second: {"wall": 2.0, "gpu": None}},
                     in_part={second: {"gpu": ["GPU pass 1: building failed: OOM", "x"]}})
     bumped = [schema.benchmark_name("AttentionBiasNightCPU", "track_kernels_materialized")]
-    assert verdict.unjudged(tonight, bumped) == [
+    history = [Night(None, {first: {"wall": 1.0}}), Night(None, {first: {"wall": None}})]
+    assert verdict.unjudged(tonight, bumped, history) == [
         {"config": "b", "mask": "causal_bias", "signal": "gpu", "why": "measured in part: GPU pass 1: building "
                                                                          "failed: OOM; x"},
-        {"config": "a", "mask": "materialized", "signal": "kernels", "why": "a new version of its benchmark"}]
-    assert verdict.unjudged(Night(None, {first: {"wall": 1.0}}), []) == []
+        {"config": "a", "mask": "materialized", "signal": "kernels", "why": "a new version of its benchmark"},
+        {"config": "b", "mask": "causal_bias", "signal": "wall", "why": verdict.NEW_CONFIG}]
+    assert verdict.unjudged(Night(None, {first: {"wall": 1.0}}), [], history) == []
 
 
 # ---------------------------------------------------------------- a GPU time's one-night call that stands

@@ -34,8 +34,9 @@ Exit codes: 0 no regression (suspects are listed; also the first night: no night
 before tonight's measured), 1 at least one regression, 2 an error in the input, 3
 the tool itself failed (also a night that measured nothing of a grid the last
 night measured, and a re-measurement whose worker broke where nothing was a
-regression: its candidates are listed as suspects, kept by --record-verdict; a
-side refused because its torch is not its night's is exit 0, its candidates suspects).
+regression: its candidates are listed as suspects, kept by --record-verdict,
+GPU times short of the factor in the JSON's short_left_out; a side refused
+because its torch is not its night's is exit 0, its candidates suspects).
 """
 
 from __future__ import annotations
@@ -176,19 +177,22 @@ def main(argv: list[str] | None = None) -> int:
     code = exit_code(found)
     if code == TOOL_FAILED:
         failed = (found.remeasurement or {})["error"]
-        print(f"failed: the re-measurement: {failed}; its candidates are listed as suspects "
-              "(a broken check, not a finding)", file=sys.stderr)
+        print(f"failed: the re-measurement: {failed}; its candidates are listed as suspects, GPU times short "
+              "of the factor in short_left_out (a broken check, not a finding)", file=sys.stderr)
     return code
 
 
 def exit_code(found: verdict.Verdict) -> int:
-    """1 a regression; else 3 where a worker broke and left candidates undecided (suspects, kept for tomorrow: a
-    job green tonight would hide that it broke); else 0, a side refused for its torch (an expected state after a
+    """1 a regression; else 3 where a worker broke and left candidates undecided (suspects, kept for tomorrow;
+    GPU times short of the factor, named in short_left_out: a job green tonight would hide that it broke, on
+    every night whose candidates are all short); else 0, a side refused for its torch (an expected state after a
     failed night, docs/noise.md) among them."""
     if found.level("regression"):
         return FINDING
     confirmation = found.remeasurement or {}
-    if confirmation.get("error") and confirmation.get("unmeasured") and not confirmation.get("refused"):
+    left_undecided = confirmation.get("unmeasured") or any(
+        why == verdict.SHORT_FAILED for *_, why in confirmation.get("short_left_out", []))
+    if confirmation.get("error") and left_undecided and not confirmation.get("refused"):
         return TOOL_FAILED
     return SUCCESS
 

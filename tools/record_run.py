@@ -54,7 +54,7 @@ with importing():
     from lib.bytecode import child_environment
     from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, git_commit
     from lib.night_figures import NightFiguresError, figures_path, forked_pattern, record_night_figures
-    from lib.results import ResultsStore, read_results
+    from lib.results import NIGHT, ResultsStore, read_results
     from lib.rows import has_results
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
@@ -167,9 +167,12 @@ def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit
     for earlier in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
         if parses(earlier):
             shutil.copy2(earlier, staging / machine / earlier.name)
-            # asv keeps one result per commit: a second night of one commit replaces the first's values.
-            print(f"note: {earlier.name} already holds a night of commit {commit[:8]} on {machine!r}: this run's "
-                  "values replace its values and side files (asv keeps one result per commit)", flush=True)
+            # asv keeps one result per commit and environment: a second night of one commit and Python replaces
+            # the first's values; of another Python, it lands beside it, and the tools read the newer.
+            print(f"note: {earlier.name} already holds a run of commit {commit[:8]} on {machine!r}: this run's "
+                  "values replace its values where it is of the same Python (asv keeps one result per commit and "
+                  "environment), else the tools read this run's; the night's side files are this run's",
+                  flush=True)
 
 
 def parses(path: Path) -> bool:
@@ -261,10 +264,11 @@ class NothingMeasured(Exception):
     """asv ran the night and every result failed: recorded as failed, a broken job (exit 3), never a night."""
 
 
-def commit_run(results_dir: Path, machine: str, commit: str) -> Results | None:
-    """The results folder's run of ``commit``; None where it has none, or one that does not read."""
+def commit_run(results_dir: Path, machine: str, commit: str, source: str | None = NIGHT) -> Results | None:
+    """The results folder's run of ``commit`` (of ``source``'s files: ResultsStore); None where it has none, or
+    one that does not read."""
     try:
-        store = ResultsStore(results_dir)
+        store = ResultsStore(results_dir, source)
         return store.load(store.choose_run(machine, commit))
     except ToolError:
         return None
@@ -279,7 +283,7 @@ def measured(results_dir: Path, machine: str, commit: str, grid: schema.Grid) ->
 def selected_measured(results_dir: Path, machine: str, commit: str, pattern: str) -> bool:
     """Whether the results folder holds, for ``commit``, a value of a benchmark that ``pattern`` selects (asv's
     ``--bench``: a regular expression searched in each name); failed and skipped ones are not values."""
-    results = commit_run(results_dir, machine, commit)
+    results = commit_run(results_dir, machine, commit, None)
     return results is not None and any(
         value is not None and value == value  # NaN: skipped
         for name in results.get_all_result_keys() if re.search(pattern, name)
@@ -327,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     torch_info = probe_torch(args.python)
     grid_name = args.grid if args.grid != "auto" else ("gpu" if torch_info["cuda"] else "cpu")
     grid = schema.GRIDS_BY_NAME[grid_name]
+    if grid.device == "cuda" and not torch_info["cuda"]:
+        raise ToolError(f"--grid {grid_name}: the torch of {args.python} sees no CUDA device")
     conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir,
                                    REPO_ROOT / ".asv" / "conf")
     if args.at_torch_commit:
@@ -354,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 return (selected_measured(folder, args.machine, commit, args.bench) if args.bench
                         else measured(folder, args.machine, commit, grid))
 
-            failed = code == ASV_SOME_FAILED and not holds(staging)
+            failed = not holds(staging)  # asv exits 0 where it skipped every parameter set
             kept = failed and holds(results_dir)
             if not kept:
                 land(staging, results_dir, args.machine)

@@ -6,7 +6,7 @@ The default table is the reference script's: Average, Geomean, Max and Min over
 the configs, with the config of Max and Min. ``--all`` prints every config (with
 the GPU-time speedup and each mask's SDPA backend where the night ran);
 ``--figures`` every config's night figures, TFLOP/s and share of the GPU's peak
-derived from the GPU time; ``--compare BASE`` the speedup at BASE next to the
+derived from the GPU time (on the CPU grid, the wall time); ``--compare BASE`` the speedup at BASE next to the
 chosen run's. ``--wall`` picks the wall time: the night's (``night``, what the
 nightly records) or asv's own time_* benchmarks (``asv``); by default the
 night's where the run has it. The first line names the one reported. Configs
@@ -25,7 +25,7 @@ from lib.cli import ToolError, add_format_argument, add_results_arguments, impor
 
 with importing():
     import numpy as np
-    from lib.results import open_machine
+    from lib.results import ResultsStore, RunFile, open_machine
     from lib.rows import WALL_SOURCES, ConfigRow, choose_grid, config_rows, has_results, problem_rows
     from lib.suite import schema
     from tabulate import tabulate
@@ -169,7 +169,10 @@ def view_records(args: argparse.Namespace, store, machine: str, run, grid, sourc
             raise ToolError(f"run {run.commit_hash[:8]} has no night figures: record it with tools/record_run.py")
         return figure_records(rows, grid, backends, store.peak_tflops(machine))
     if args.compare:
-        base_run = store.choose_run(machine, args.compare)
+        try:
+            base_run = store.choose_run(machine, args.compare)
+        except ToolError:  # a base of the other source only: refused below, naming it
+            base_run = ResultsStore(store.dir, None).choose_run(machine, args.compare)
         base_results = store.load(base_run)
         if not has_results(base_results, grid, source):  # else every base column blank, and exit 0
             raise ToolError(f"run {base_run.commit_hash[:8]} has no wall time {WALL_DESCRIPTIONS[source]} of the "
@@ -196,10 +199,23 @@ def show(args: argparse.Namespace, header: dict, rows: list[ConfigRow], records:
             print(f"  {problem}", file=out)
 
 
+def chosen_run(args: argparse.Namespace) -> tuple[ResultsStore, str, RunFile]:
+    """The run of --commit among the files of --wall's source; without --wall, the night's, else asv's: a commit
+    whose only file is a hand ``asv run``'s is read from that."""
+    first: ToolError | None = None
+    for source in [args.wall] if args.wall else WALL_SOURCES:
+        store, machine = open_machine(args, source)
+        try:
+            return store, machine, store.choose_run(machine, args.commit)
+        except ToolError as error:
+            first = first or error
+    assert first is not None
+    raise first  # the night's: what the default looks for first
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    store, machine = open_machine(args)
-    run = store.choose_run(machine, args.commit)
+    store, machine, run = chosen_run(args)
     results = store.load(run)
     grid, source = choose_grid(results, args.grid, args.wall)
     rows = config_rows(results, grid, store.param_names(grid), source, store.night_visits(run))

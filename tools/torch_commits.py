@@ -37,10 +37,18 @@ from pathlib import Path
 from lib.cli import ToolError, checked_factor, importing, machine_name, one_line, run_tool, tool_parser
 
 with importing():
-    from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, git_commit, known_machine
+    from lib.conf import (
+        ASV_SOME_FAILED,
+        asv,
+        derived_conf,
+        describe_machine,
+        git_commit,
+        known_machine,
+        read_conf,
+    )
     from lib.results import ResultsStore
     from lib.rows import WALL_SOURCES, has_results
-    from lib.suite import REPO_ROOT, TORCH_COMMITS_CONF, schema
+    from lib.suite import DEFAULT_CONF, REPO_ROOT, TORCH_COMMITS_CONF, schema
     from lib.wheels import BASE_SITE_VARIABLE, WHEEL_DIR_VARIABLE, without_wheels
 
 # asv find's last line names the commit: "Greatest regression found: 1a2b3c4d".
@@ -78,8 +86,12 @@ def prepare(args: argparse.Namespace) -> Path:
         raise ToolError(f"no wheel folder: pass --wheels or set {WHEEL_DIR_VARIABLE}")
     if args.wheels is not None and not Path(args.wheels).is_dir():
         raise ToolError(f"no wheel folder at {args.wheels}")
+    if git_commit(args.repo, "HEAD") is None:  # asv would clone it, and print its traceback
+        raise ToolError(f"--repo {args.repo}: not a git repository with a commit")
     out_dir = REPO_ROOT / ".asv" / "conf-torch-commits"
-    overrides: dict[str, object] = {"pythons": [args.python]}
+    # The Regressions pages leave out what the nightly's leave out: asv.conf.json says what, once.
+    overrides: dict[str, object] = {"pythons": [args.python], "regressions_first_commits":
+                                    read_conf(DEFAULT_CONF).get("regressions_first_commits", {})}
     if args.env_dir:
         overrides["env_dir"] = str(args.env_dir.resolve())
     conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir, out_dir, overrides)
@@ -97,7 +109,7 @@ def prepare(args: argparse.Namespace) -> Path:
 
 def recorded(results_dir: Path, machine: str, commits: list[str]) -> dict[str, bool]:
     """Per commit of the range: whether a run with timings is recorded for it."""
-    store = ResultsStore(results_dir)
+    store = ResultsStore(results_dir, None)
     runs = {run.commit_hash: run for run in store.runs(machine)} if machine in store.machines() else {}
     found = {}
     for commit in commits:

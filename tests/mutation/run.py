@@ -68,7 +68,8 @@ MODULES = {
                       "ResultsStore.night_clocks", "_positive", "ResultsStore.night_in_part",
                       "ResultsStore._night_file", "ResultsStore.param_names", "ResultsStore.night_torch",
                       "ResultsStore._not_its_night", "ResultsStore.others_nights", "night_walls",
-                      "ResultsStore.runs", "_readable", "ResultsStore._ordered", "ResultsStore.set_aside",
+                      "ResultsStore.runs", "ResultsStore._of_source", "_holds", "_readable", "ResultsStore._ordered",
+                      "ResultsStore.set_aside",
                       "ResultsStore.choose_run", "previous_suspects", "dispatch_names", "lower_is_better")),
     # What the tools count as measured in a run, and the rows they compare; not the benchmarks' names.
     "rows": Scope("tools/lib/rows.py", ("tests/test_rows_units.py", "tests/test_results_checks.py"),

@@ -179,7 +179,10 @@ def checked_factor(factor: float) -> float:
 
 
 def writable_folder(path: Path) -> None:
-    """Checked before any work: the folder of a file the user asked for exists and takes files."""
+    """Checked before any work: the folder of a file the user asked for exists and takes files, and the file's
+    name is not a folder's."""
+    if path.is_dir():
+        raise ToolError(f"cannot write {path}: it is a folder")
     if not path.parent.is_dir():
         raise ToolError(f"cannot write {path}: no folder {path.parent}")
     if not os.access(path.parent, os.W_OK):

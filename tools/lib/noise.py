@@ -126,7 +126,9 @@ def class_levels(series: dict[tuple, dict[str, list[float | None]]], classes: di
 
 
 def robust_sigma(steps: list[float]) -> float:
-    """The spread of one night's log value from steps between nights, from their 90th percentile.
+    """The spread of a step between nights' log values, from their 90th percentile: √2 that of one night where
+    nights are independent, so the bars counted in it (Z_CALL, Z_CANDIDATE) sit higher than as many spreads of
+    one night's value, a margin the floors measured on the GPU machines carry (docs/noise.md).
 
     A percentile rather than the median absolute deviation: the host's noise is
     bimodal, and a median-based spread would ignore its slow states.
@@ -142,7 +144,13 @@ class NoiseModel:
 
     pooled: dict[tuple[str, str], float]
     own: dict[tuple, tuple[float, int]]  # (*key, signal) -> (its own spread, the steps it is taken from)
-    nights: int
+    nights: int  # the most nights any result has
+    # (*key, signal) -> the nights with a value of that result; None: every result has ``nights``
+    result_nights: dict[tuple, int] | None = None
+
+    def nights_of(self, key: tuple, signal: str) -> int:
+        """The nights behind one result: a config the grid gained, or one that failed most nights, has fewer."""
+        return self.nights if self.result_nights is None else self.result_nights.get((*key, signal), 0)
 
     def sigma(self, key: tuple, signal: str, klass: str) -> float:
         """The class's pooled spread, until the key's own history says otherwise, in either direction."""
@@ -164,7 +172,7 @@ class NoiseModel:
     def callable(self, ratio: float, key: tuple, signal: str, klass: str, factor: float) -> bool:
         """Whether one night's ratio is beyond any doubt the noise model allows."""
         sigma = self.sigma(key, signal, klass)
-        return (self.nights >= NIGHTS_TO_CALL and not math.isnan(sigma) and ratio >= factor
+        return (self.nights_of(key, signal) >= NIGHTS_TO_CALL and not math.isnan(sigma) and ratio >= factor
                 and math.log(ratio) >= Z_CALL * sigma)
 
 
@@ -185,17 +193,17 @@ def fit(series: dict[tuple, dict[str, list[float | None]]], classes: dict[tuple,
     """
     pooled_steps: dict[tuple[str, str], list[float]] = {}
     own: dict[tuple, tuple[float, int]] = {}
-    nights = 0
+    result_nights: dict[tuple, int] = {}
     history, pair = class_steps(series, classes), class_steps(calibration or {}, classes)
     for key, per_signal in series.items():
         for signal, values in per_signal.items():
             steps = history[key][signal] + pair.get(key, {}).get(signal, [])
-            nights = max(nights, len([v for v in values if v]))
+            result_nights[(*key, signal)] = len([v for v in values if v])
             pooled_steps.setdefault((signal, classes.get(key, UNKNOWN)), []).extend(steps)
             if len(steps) >= OWN_STEPS:
                 own[(*key, signal)] = (robust_sigma(steps), len(steps))
     pooled = {group: robust_sigma(steps) for group, steps in pooled_steps.items() if steps}
-    return NoiseModel(pooled, own, nights)
+    return NoiseModel(pooled, own, max(result_nights.values(), default=0), result_nights)
 
 
 # ---------------------------------------------------------------- the re-measurement's decision

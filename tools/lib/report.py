@@ -11,7 +11,7 @@ from tabulate import tabulate
 from lib import noise, remeasure
 from lib.findings import Finding
 from lib.suite import schema
-from lib.verdict import Verdict
+from lib.verdict import NEW_CONFIG, Verdict
 
 
 def formatted(signal: str, value: float) -> str:
@@ -104,6 +104,11 @@ def markdown(verdict: Verdict) -> str:
                   "Their `version` differs from the history's: what the result means changed, so, as in asv "
                   "compare and asv publish, the history's values are not compared with tonight's.", ""]
         parts.extend(f"- `{name}`" for name in verdict.new_series)
+    new_configs = sorted({row["config"] for row in verdict.unjudged if row["why"] == NEW_CONFIG})
+    if new_configs:
+        parts += ["", f"## Configs no night of the history measured, compared from tonight on ({len(new_configs)})",
+                  ""]
+        parts.extend(f"- {config}" for config in new_configs)
     if verdict.steps is not None:
         parts += ["", f"## Steps found by asv publish over the history ({len(verdict.steps)})", ""]
         rows = [{**d, "before": f"{d['before']:.4g}", "after": f"{d['after']:.4g}",

@@ -34,6 +34,10 @@ HEAD = re.compile(r'\{"commit_hash": "(?P<commit>[0-9a-f]+)", "env_name": "[^"]*
 
 # ---------------------------------------------------------------- locating results
 
+NIGHT, ASV = "night", "asv"  # the wall time's sources (lib.rows.WALL_SOURCES): whose files a store reads
+SOURCE_CLASS = {NIGHT: "night_class", ASV: "timed_class"}
+SOURCE_RUNS = {NIGHT: " of the night", ASV: " of asv's time_* benchmarks"}
+
 HASH_PREFIX = re.compile(r"[0-9a-f]{1,40}")
 
 
@@ -55,9 +59,9 @@ def _git_name(name: str, conf_path: Path = DEFAULT_CONF) -> str | None:
     return git_commit(_conf_repo(conf_path), name)
 
 
-def open_machine(args: argparse.Namespace) -> tuple[ResultsStore, str]:
-    """The results store and machine that --results-dir and --machine name."""
-    store = ResultsStore(args.results_dir)
+def open_machine(args: argparse.Namespace, source: str | None = NIGHT) -> tuple[ResultsStore, str]:
+    """The results store (of ``source``'s files) and machine that --results-dir and --machine name."""
+    store = ResultsStore(args.results_dir, source)
     return store, store.choose_machine(args.machine)
 
 
@@ -113,6 +117,22 @@ def night_walls(results: Results) -> dict[tuple[str, str], float]:
     return walls
 
 
+def _holds(path: Path, marks: list[bytes]) -> bool:
+    """Whether a results file names a benchmark of one of ``marks``' classes; one that does not parse whole is
+    kept, for its reader to set aside as damaged."""
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return True
+    if any(mark in text for mark in marks):
+        return True
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False
+
+
 def _positive(value: object) -> bool:
     """A finite number above zero, not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
@@ -139,8 +159,13 @@ def damaged(results: Results) -> str | None:
     """
     for name in results.get_all_result_keys():
         params = results.get_result_params(name)
-        values = results.get_result_value(name, params)
+        if not (isinstance(params, list) and all(isinstance(axis, list) and all(isinstance(v, str) for v in axis)
+                                                 for axis in params)):
+            return f"{name} has parameters that are not lists of names"
+        values = stored_values(results, name)
         expected = math.prod(len(axis) for axis in params) if params else 1
+        if values is None:  # asv's "every value missing" (a failed build)
+            continue
         if len(values) != expected:
             return f"{name} has {len(values)} values for {expected} parameter sets"
         for value in values:
@@ -149,6 +174,13 @@ def damaged(results: Results) -> str | None:
             if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isinf(value):
                 return f"{name} has the value {value!r}"
     return None
+
+
+def stored_values(results: Results, name: str) -> list | None:
+    """The values asv keeps for ``name``, as the file lists them. Its get_result_value maps them onto parameter
+    sets, padding a short list with None and dropping a long one's surplus (asv.results._compatible_results),
+    which hides a file whose values and parameters disagree; asv 0.6 has no public accessor of the list."""
+    return results._results[name]
 
 
 SET_ASIDE = "set aside, not read: "
@@ -175,7 +207,11 @@ def _readable(path: Path, date: int | None, read: Callable[[], RunFile],
 class ResultsStore:
     """The results tree of asv: <dir>/benchmarks.json and <dir>/<machine>/<run>.json."""
 
-    def __init__(self, results_dir: Path | None) -> None:
+    def __init__(self, results_dir: Path | None, source: str | None = NIGHT) -> None:
+        """``source``: the runs read are the files holding that wall time's benchmarks (NIGHT, the night's
+        figures; ASV, asv's own time_*), the newest of each commit; None: every file. asv writes one file per
+        commit and environment: a hand ``asv run`` or a torch range of one commit lands beside its night."""
+        self.source = source
         self.dir = Path(results_dir) if results_dir else default_results_dir()
         if not self.dir.is_dir():
             raise ToolError(f"no results directory at {self.dir}: run the suite first (make bench)")
@@ -203,8 +239,18 @@ class ResultsStore:
             runs = [run for indexed in runs if (run := _readable(
                 indexed.path, indexed.date, partial(self._ordered, indexed, dates[indexed.date]), set_aside))]
             self._set_aside[machine] = set_aside
-            self._runs[machine] = sorted(runs, key=lambda run: run.order)
+            self._runs[machine] = self._of_source(sorted(runs, key=lambda run: run.order))
         return self._runs[machine]
+
+    def _of_source(self, runs: list[RunFile]) -> list[RunFile]:
+        """The runs whose files hold the store's source, the newest of each commit (all: no source)."""
+        if self.source is None:
+            return runs
+        marks = [f'"{schema.BENCHMARK_MODULE}.{getattr(grid, SOURCE_CLASS[self.source])}.'.encode()
+                 for grid in schema.GRIDS]
+        held = [run for run in runs if _holds(run.path, marks)]
+        newest = {run.commit_hash: run for run in held}  # oldest first: the last of a commit wins
+        return [run for run in held if newest[run.commit_hash] is run]
 
     def set_aside(self, machine: str) -> dict[Path, SetAside]:
         """The machine's results files that do not read (a damaged head, or a damaged file of a date others
@@ -220,7 +266,10 @@ class ResultsStore:
             if head:
                 return RunFile(path, machine, head["commit"], int(head["date"]), 0)
             data = json.loads(path.read_text())  # not asv's usual layout: read it whole
-            return RunFile(path, machine, data["commit_hash"], int(data["date"]), 0)
+            commit = data["commit_hash"]
+            if not (isinstance(commit, str) and HASH_PREFIX.fullmatch(commit)):
+                raise ValueError(f"commit_hash {commit!r} is no commit")
+            return RunFile(path, machine, commit, int(data["date"]), 0)
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
             raise ToolError(f"corrupt results file {path}: {one_line(error)}") from None
 
@@ -263,7 +312,8 @@ class ResultsStore:
             raise ToolError(f"which run of {machine!r} is the most recent is not known: "
                             f"{newer[0].line.removeprefix(SET_ASIDE)}; name the run's commit")
         if not runs:
-            raise ToolError(f"machine {machine!r} has no recorded runs in {self.dir}")
+            of = SOURCE_RUNS[self.source] if self.source else ""
+            raise ToolError(f"machine {machine!r} has no recorded runs{of} in {self.dir}")
         if commit is None:
             return runs[-1]
         matches = [run for run in runs if run.commit_hash.startswith(commit)]
@@ -294,15 +344,9 @@ class ResultsStore:
         return self._benchmarks
 
     def load(self, run: RunFile) -> Results:
-        """A run's results, checked against benchmarks.json: the same parameter lists per benchmark."""
-        results = run.load()
-        benchmarks = self.benchmarks()
-        for name in results.get_all_result_keys():
-            described = benchmarks.get(name, {}).get("params")
-            if described is not None and results.get_result_params(name) != described:
-                raise ToolError(f"corrupt results file {run.path}: the parameters of {name} are not "
-                                f"those {self.dir / 'benchmarks.json'} describes")
-        return results
+        """A run's results. Each run is read by its own parameters, by config label: a grid that gained or lost
+        configs since (asv rewrites benchmarks.json) leaves its older nights comparable where configs are shared."""
+        return run.load()
 
     def run_seconds(self, run: RunFile) -> float | None:
         """What the run's benchmarks and setup_caches took together, by asv's own durations (None: not recorded)."""

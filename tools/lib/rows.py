@@ -12,11 +12,11 @@ from typing import Any
 from asv.results import Results
 
 from lib.cli import ToolError
-from lib.results import impossible
+from lib.results import ASV, NIGHT, impossible
 from lib.suite import schema
 
 # Where a config's wall time comes from: the night's measuring process, or asv's own time_* benchmarks.
-WALL_SOURCES = ("night", "asv")
+WALL_SOURCES = (NIGHT, ASV)
 
 
 # ---------------------------------------------------------------- config rows

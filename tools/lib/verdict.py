@@ -45,6 +45,12 @@ PERSISTING_REMEASURED = "re-measured against last night's build"
 PERSISTING_CONFIRMED = f"{PERSISTING_REMEASURED}: confirmed, a step of tonight's own"
 # Said of a result that moved the factor or more with its class, whose move was confirmed (Finding.members).
 MOVED_WITH_ITS_CLASS = "moved with its class, whose move was confirmed"
+# Said of a count that changed tonight after it moved by itself in the history (moved_by_itself).
+COUNT_MOVED = "this count moved in the history: back to an earlier value, or again before a night held it"
+# Said in short_left_out of a GPU time short of the factor that a broken re-measurement left undecided.
+SHORT_FAILED = "failed"
+# Said of tonight's results of a config that no night of the history measured (the grid gained it).
+NEW_CONFIG = "no night of the history measured its config: a new one"
 ORDER = {level: rank for rank, level in enumerate(LEVELS)}  # the report's order, the gravest first
 LEVEL_OF_OUTCOME = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}  # a re-measurement's
 OUTCOME_OF_LEVEL = {level: outcome for outcome, level in LEVEL_OF_OUTCOME.items()}
@@ -180,10 +186,10 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
     if beyond:
         return Finding("regression", key, signal, reference, now, klass, floor, ONE_NIGHT_CALL, move=move,
                        host_move=host), False
-    if math.isinf(floor):
+    if math.isinf(floor) or model.nights_of(key, signal) < noise.NIGHTS_TO_CALL:
         return Finding("suspect", key, signal, reference, now, klass, floor,
-                       f"the history of {model.nights} night(s) is too short to judge: the noise model "
-                       f"needs {noise.NIGHTS_TO_CALL}, and no re-measurement is configured", move=move,
+                       f"the history of {model.nights_of(key, signal)} night(s) is too short to judge: the noise "
+                       f"model needs {noise.NIGHTS_TO_CALL}, and no re-measurement is configured", move=move,
                        host_move=host), False
     if relative >= floor:
         return Finding("suspect", key, signal, reference, now, klass, floor,
@@ -318,7 +324,8 @@ def with_members(findings: list[Finding], factor: float) -> list[Finding]:
 def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str],
                    suspects_before: dict[tuple, dict] | None = None) -> list[Finding]:
     """Counts that changed since the last night that has them (one it failed to count is passed over):
-    regression where the history held them constant; a count kept as a suspect last night that stayed
+    regression where the history held them constant (a step that held counts as constant), a suspect where
+    it moved by itself (``moved_by_itself``); a count kept as a suspect last night that stayed
     up is a regression (persisted), as a time is."""
     findings = []
     for key, values in tonight.values.items():
@@ -332,13 +339,28 @@ def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]
             before = next((v for night in reversed(history) if (v := night.value(key, count)) is not None), None)
             if now is None or before is None or now == before:
                 continue
-            seen = {v for night in history if (v := night.value(key, count)) is not None}
-            level, why = ("regression", "exact count changed") if len(seen) == 1 else (
-                "suspect", f"this count took {len(seen)} values in the history")
+            level, why = ("regression", "exact count changed") if not moved_by_itself(history, key, count) else (
+                "suspect", COUNT_MOVED)
             if now < before:
                 level, why = "noise", "fewer: " + why
             findings.append(Finding(level, key, count, before, now, classes[key], 1.0, why))
     return findings
+
+
+def moved_by_itself(history: list[Night], key: Key, count: str) -> bool:
+    """Whether the count moved by itself in the history: it went back to a value it had left (or a regression
+    and its fix), or changed again before a second night held its new value. A count whose every step held
+    (a change that landed) is still held constant."""
+    runs: list[list[float]] = []  # the nights' values, equal neighbours together (a night without it passed over)
+    for value in (night.value(key, count) for night in history):
+        if value is None:
+            continue
+        if runs and runs[-1][0] == value:
+            runs[-1].append(value)
+        else:
+            runs.append([value])
+    values = [run[0] for run in runs]
+    return len(values) != len(set(values)) or any(len(run) < 2 for run in runs[1:])
 
 
 # ---------------------------------------------------------------- the re-measurement's decisions
@@ -396,7 +418,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      # Named: a GPU time short of the factor left out is no finding, and nothing else says so;
                      # "dropped" where its key was planned and dropped for the pace.
                      "short_left_out": [[*finding.config_mask, "dropped" if finding.config_mask in measured.dropped
-                                         else "failed" if failed else "left out"] for finding in short_left_out],
+                                         else SHORT_FAILED if failed else "left out"] for finding in short_left_out],
                      "left_out_above_floor": 0 if failed else sum(remeasure.above_floor(f) for f in left_out),
                      "called_on_night": len(called),
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
@@ -630,13 +652,18 @@ def unmeasured(history: list[Night], tonight: Night) -> None:
                                f"({commit_of(last)}) measured: a broken night, not judged")
 
 
-def unjudged(tonight: Night, new_series: list[str]) -> list[dict]:
-    """Tonight's values the check left out, each with why: measured in part (a later visit failed), or of a
-    benchmark whose version changed since the last night."""
+def unjudged(tonight: Night, new_series: list[str], history: list[Night]) -> list[dict]:
+    """Tonight's values the check left out, each with why: measured in part (a later visit failed), of a
+    benchmark whose version changed since the last night, or of a config no night of the history measured
+    (the grid gained it)."""
     rows = [{"config": key[1], "mask": key[2], "signal": signal, "why": "measured in part: " + "; ".join(messages)}
             for key, signals in sorted(tonight.in_part.items()) for signal, messages in signals.items()]
     rows += [{"config": key[1], "mask": key[2], "signal": signal, "why": "a new version of its benchmark"}
              for key in sorted(tonight.values) for signal in SIGNALS if benchmark_of(key, signal) in new_series]
+    measured_before = {key for night in history for key in night.values}
+    rows += [{"config": key[1], "mask": key[2], "signal": signal, "why": NEW_CONFIG}
+             for key in sorted(set(tonight.values) - measured_before) for signal in SIGNALS
+             if tonight.value(key, signal) is not None]
     return rows
 
 
@@ -720,7 +747,7 @@ def check(store: ResultsStore, machine: str, history_runs: list[RunFile], conten
                    [f"contender {p}" for p in tonight.problems] + night.set_aside + store.others_nights(), names,
                    summary,
                    shifts=night.shifts, new_series=night.new_series,
-                   unjudged=unjudged(tonight, night.new_series))
+                   unjudged=unjudged(tonight, night.new_series, history))
 
 
 class NoBaseline(Exception):
