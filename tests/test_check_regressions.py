@@ -260,8 +260,8 @@ def nights_with_one_regression(results: Path) -> None:
 
 
 def test_asv_runs_beside_the_nights_of_their_commits_change_no_verdict(tmp_path):
-    """A hand asv run or a torch range (asv's time_* only, another environment) of the last two nights' commits
-    lands beside their nights: the check reads the nights, never a file without one as a failed night."""
+    """A hand asv run (asv's time_* only, another environment) of the last two nights' commits lands beside
+    their nights: the check reads the nights, never a file without one as a failed night."""
     results = tmp_path / "results"
     nights_with_one_regression(results)
     before = json.loads(check("--results-dir", str(results), "--format", "json").stdout)

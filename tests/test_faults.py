@@ -104,6 +104,19 @@ def test_the_gpu_grid_asked_of_a_torch_without_cuda_is_refused_before_asv_runs(t
     assert not (tmp_path / "results" / "ci").exists()
 
 
+def test_a_bench_that_asv_skipped_whole_is_a_night_of_nothing_whatever_asvs_exit_code(tmp_path):
+    """The GPU grid's timed benchmarks on a CPU machine: asv skips every config and exits 0; the record says it
+    measured nothing (exit 3), never a night recorded."""
+    (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
+    completed = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
+                         "--results-dir", str(tmp_path / "results"), "--machine", "ci",
+                         "--bench", r"AttentionBias\.time_causal_bias", env={"HOME": str(tmp_path)})
+    assert completed.returncode == 3, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert completed.stderr.splitlines()[-1].startswith(
+        rf"failed: NothingMeasured: --bench 'AttentionBias\\.time_causal_bias' at {commit[:8]} measured nothing")
+    assert "Recorded" not in completed.stdout
+
+
 def test_a_commit_typed_as_a_prefix_names_the_side_files_by_its_full_hash(tmp_path):
     (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
     (tmp_path / "home").mkdir()

@@ -24,14 +24,15 @@ WALLS = {"track_wall_time_materialized": [1.0, 2.0, 3.0, 4.0], "track_wall_time_
 
 
 class FakeResults:
-    """asv's Results as damaged asks it: one benchmark's parameters and values."""
+    """asv's Results as damaged asks it: one benchmark's parameters and values (``before``: benchmarks before it,
+    with the parameters and the values they are given)."""
 
-    def __init__(self, name: str, values: list, params: list | None = None) -> None:
+    def __init__(self, name: str, values: list, params: list | None = None, before: dict | None = None) -> None:
         self.name, self.values, self.params = name, values, [["1", "2"], ["a"]] if params is None else params
-        self._results = {name: values}  # the list as stored (lib.results.stored_values)
+        self._results = {**(before or {}), name: values}  # the lists as stored (lib.results.stored_values)
 
     def get_all_result_keys(self) -> list[str]:
-        return [self.name]
+        return list(self._results)
 
     def get_result_params(self, name: str) -> list:
         return self.params
@@ -115,6 +116,8 @@ def test_the_values_must_match_the_parameter_sets():
     assert damaged(name, [1.0], []) is None  # no parameters: one value
     assert damaged(name, [1.0, 2.0], []) == f"{name} has 2 values for 1 parameter sets"
     assert damaged(name, None) is None  # asv's every value missing (a failed build)
+    failed_build = FakeResults(name, [1.0], before={f"{NIGHT}.track_kernels_materialized": None})
+    assert results.damaged(failed_build) == f"{name} has 1 values for 2 parameter sets"  # type: ignore[arg-type]
     for params in ([["1", {"2": 3}]], [["1"], "a"], "1"):  # asv hashes each parameter set to map the values
         assert damaged(name, [1.0], params) == f"{name} has parameters that are not lists of names"
 
@@ -128,7 +131,7 @@ def a_store(tmp_path: Path, walls: dict | None = None) -> tuple[ResultsStore, Ru
     return store, store.runs("box")[0]
 
 
-def test_a_store_reads_the_files_of_its_source_the_newest_of_each_commit(tmp_path):
+def test_a_store_reads_the_files_of_its_source_the_newest_of_each_commit(tmp_path, monkeypatch):
     """asv writes one file per commit and environment: a night, asv's time_* of its commit beside it (another
     environment), a commit recorded again with another Python, a damaged file of no source yet."""
     folder = tmp_path / "results"
@@ -143,6 +146,16 @@ def test_a_store_reads_the_files_of_its_source_the_newest_of_each_commit(tmp_pat
     assert [run.path for run in ResultsStore(folder, results.ASV).runs("box")] == [timed, damaged]
     assert [run.path for run in ResultsStore(folder, None).runs("box")] == [night, timed, first, again, damaged]
     assert ResultsStore(folder).choose_run("box", "a" * 8).path == night
+    # A file that no longer reads once indexed (gone, or a disk error): kept, for its reader to say so.
+    reads = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda path: (_ for _ in ()).throw(OSError(5, "I/O error"))
+                        if path == timed else reads(path))
+    assert timed in [run.path for run in ResultsStore(folder).runs("box")]
+    monkeypatch.undo()
+    # A body too deep to parse, under a head that reads: kept for its reader to set aside, never a crash here.
+    deep = folder / "box" / "dddddddd-deep.json"
+    deep.write_text('{"commit_hash": "' + "d" * 40 + '", "env_name": "x", "date": 4000, "results": ' + "[" * 100_000)
+    assert ResultsStore(folder).runs("box")[-1].path == deep
 
 
 def test_a_healthy_run_loads(tmp_path):
@@ -365,6 +378,44 @@ def test_a_results_file_that_does_not_read_is_set_aside_and_named(tmp_path):
     paths[2].unlink()
     newest.unlink()
     assert healthy.set_aside("box") == {} and healthy.choose_run("box", None).commit_hash == "d" * 40
+
+
+def test_the_newest_run_is_known_unless_a_damaged_file_may_be_newer(tmp_path):
+    """A damaged file dated before the newest run leaves it the newest; two damaged files of one date after it
+    (read whole, their heads say when) may be newer."""
+    folder = tmp_path / "results"
+    for commit, date in (("a", 1_000), ("b", 2_000), ("c", 3_000), ("d", 2_000)):
+        write_run(folder, "box", commit * 40, date, WALLS)
+    cut = next((folder / "box").glob("dddddddd-*.json"))
+    cut.write_text(cut.read_text()[:200])
+    assert ResultsStore(folder).choose_run("box", None).commit_hash == "c" * 40
+    late = [write_run(folder, "box", commit * 40, 4_000, WALLS) for commit in "ef"]
+    for path in late:
+        path.write_text(path.read_text()[:200])
+    with pytest.raises(ToolError, match=f"^which run of 'box' is the most recent is not known: corrupt results "
+                                        f"file {late[0]}: "):
+        ResultsStore(folder).choose_run("box", None)
+
+
+def test_a_git_name_that_looks_like_a_hash_prefix_is_read_as_git_names_it(tmp_path, monkeypatch):
+    """A tag or branch "beef" of the conf's repository, no run's prefix: the run of the commit git names; a name
+    git resolves to itself (a full hash with no run) is no run."""
+    folder = tmp_path / "results"
+    write_run(folder, "box", "a" * 40, 1_000, WALLS)
+    names = {"beef": "a" * 40, "c" * 40: "c" * 40}
+    monkeypatch.setattr(results, "_git_name", lambda name, conf_path=None: names.get(name))
+    store = ResultsStore(folder)
+    assert store.choose_run("box", "beef").commit_hash == "a" * 40
+    with pytest.raises(ToolError, match=f"^no run of commit '{'c' * 40}' on machine 'box'; recent: aaaaaaaa$"):
+        store.choose_run("box", "c" * 40)
+
+
+def test_a_machine_without_runs_of_the_stores_source_says_which(tmp_path):
+    folder = tmp_path / "results"
+    write_run(folder, "box", "a" * 40, 1_000, {"time_materialized": [1.0] * 4, "time_causal_bias": [1.0] * 4})
+    with pytest.raises(ToolError, match=f"^machine 'box' has no recorded runs of the night in {folder}$"):
+        ResultsStore(folder).choose_run("box", None)
+    assert ResultsStore(folder, None).choose_run("box", None).commit_hash == "a" * 40
 
 
 def test_a_run_is_chosen_by_its_prefix_the_newest_by_default(tmp_path):

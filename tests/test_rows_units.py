@@ -121,17 +121,23 @@ def test_a_mask_not_recorded_is_missing_in_every_row(tmp_path):
     assert loaded(tmp_path / "none", {"track_kernels_materialized": [1, 2, 3, 4]}) == []
 
 
-def test_a_figure_recorded_over_other_parameters_is_left_out_of_the_rows(tmp_path):
+@pytest.mark.parametrize("params, kernels", [
+    (SMALL_PARAMS[:-1] + [["'float16'"]], [None] * 4),  # no config shared
+    ([["1"], ["4"], ["(16, 48)"], ["64"], ["'float32'"]], [7, None, None, None]),  # run again for one config
+    ([["1", "2", "3"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]], [7] * 4),  # over more configs
+])
+def test_a_figure_recorded_over_other_parameters_is_read_by_config(tmp_path, params, kernels):
+    """A figure recorded over other configs than the wall time (run again by hand after the grid changed) gives
+    each row its config's value; a row it has none for reads as failed, and is listed: never left out unsaid."""
     write_run(tmp_path / "results", "box", "a" * 40, 1_000,
               {"track_wall_time_materialized": [1.0, 2.0, 3.0, 4.0], "track_wall_time_causal_bias": [1.0] * 4})
     store = ResultsStore(tmp_path / "results")
-    run = store.runs("box")[0]
-    results = Results.load(str(run.path))
-    for params in (SMALL_PARAMS[:-1] + [["'float16'"]], [["1"], ["4"], ["(16, 48)"], ["64"], ["'float32'"]],
-                   [["1", "2", "3"], ["4"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]]):
-        add_track(results, f"{NIGHT}.track_kernels_materialized", params, [7] * math.prod(map(len, params)))
-        table = rows.config_rows(results, CPU, store.param_names(CPU))
-        assert all("track_kernels_materialized" not in row.figures for row in table), params
+    results = Results.load(str(store.runs("box")[0].path))
+    add_track(results, f"{NIGHT}.track_kernels_materialized", params, [7] * math.prod(map(len, params)))
+    table = rows.config_rows(results, CPU, store.param_names(CPU))
+    assert [row.figure("kernels", "materialized") for row in table] == kernels
+    assert list(rows.problem_rows(table)) == [f"track_kernels_materialized({row.label}): failed"
+                                              for row, value in zip(table, kernels) if value is None]
 
 
 def test_paired_rows_are_the_base_runs_rows_in_its_order_that_the_new_run_has():

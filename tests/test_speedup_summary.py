@@ -273,3 +273,18 @@ def test_known_figures_exact(tmp_path):
     assert (rows[0]["materialized_backend"], rows[0]["causal_bias_backend"]) == ("cuDNN", "memory-efficient")
     code, _, err = summary("--results-dir", str(tmp_path / "results"), "--figures", "--all")
     assert code == 2 and "not allowed with" in err
+
+
+def test_the_default_run_is_the_most_recent_of_either_source_the_nights_where_a_commit_has_both(tmp_path):
+    """A hand asv run of a newer commit is the most recent run; its own commit's night, where it has one, is
+    read before asv's file beside it (asv writes one file per commit and environment)."""
+    results = tmp_path / "results"
+    night = {f"track_wall_time_{mask}": [1e-6] * 4 for mask in ("materialized", "causal_bias")}
+    timed = {f"time_{mask}": [1e-3] * 4 for mask in ("materialized", "causal_bias")}
+    write_run(results, "box", "a" * 40, 1_000, night)
+    write_run(results, "box", "b" * 40, 2_000, timed, env_name="virtualenv-py3")
+    newest = summary_json("--results-dir", str(results))
+    assert (newest["commit_hash"], newest["wall"]) == ("b" * 40, "asv")
+    write_run(results, "box", "b" * 40, 2_000, night)
+    both = summary_json("--results-dir", str(results))
+    assert (both["commit_hash"], both["wall"]) == ("b" * 40, "night")

@@ -59,6 +59,7 @@ with importing():
     from lib.bytecode import child_environment
     from lib.remeasure import RemeasureError
     from lib.results import (
+        NIGHT,
         check_report,
         open_machine,
         report_findings,
@@ -116,7 +117,7 @@ def plan(args: argparse.Namespace) -> dict:
     store, machine = open_machine(args)
     run = store.choose_run(machine, args.commit)
     results = store.load(run)
-    grid, _ = choose_grid(results, None, "night")
+    grid, _ = choose_grid(results, None, NIGHT)
     rows = [row for row in config_rows(results, grid, store.param_names(grid)) if row.complete]
     candidates = []
     for row in rows:

@@ -29,7 +29,7 @@ from lib.cli import (
 
 with importing():
     import numpy as np
-    from lib.results import ResultsStore, RunFile, open_machine
+    from lib.results import NIGHT, ResultsStore, RunFile, open_machine
     from lib.rows import Measurement, asv_flag, config_rows, has_results, paired_rows
     from lib.suite import schema
     from tabulate import tabulate
@@ -50,8 +50,8 @@ def compare_runs(store: ResultsStore, run_a: RunFile, run_b: RunFile, factor: fl
         if not (has_results(results_a, grid) and has_results(results_b, grid)):
             continue
         param_names = store.param_names(grid)
-        rows_a = config_rows(results_a, grid, param_names, "night", store.night_visits(run_a))
-        rows_b = config_rows(results_b, grid, param_names, "night", store.night_visits(run_b))
+        rows_a = config_rows(results_a, grid, param_names, NIGHT, store.night_visits(run_a))
+        rows_b = config_rows(results_b, grid, param_names, NIGHT, store.night_visits(run_b))
         for row_a, row_b in paired_rows(rows_a, rows_b):
             for mask in schema.MASKS:
                 a, b = row_a.walls[mask], row_b.walls[mask]

@@ -200,17 +200,22 @@ def show(args: argparse.Namespace, header: dict, rows: list[ConfigRow], records:
 
 
 def chosen_run(args: argparse.Namespace) -> tuple[ResultsStore, str, RunFile]:
-    """The run of --commit among the files of --wall's source; without --wall, the night's, else asv's: a commit
-    whose only file is a hand ``asv run``'s is read from that."""
+    """The run of --commit (else the most recent) among the files of --wall's source; without --wall, of either,
+    the night's where a commit has both: a commit whose only file is a hand ``asv run``'s is read from that."""
+    found: list[tuple[ResultsStore, str, RunFile]] = []
     first: ToolError | None = None
     for source in [args.wall] if args.wall else WALL_SOURCES:
         store, machine = open_machine(args, source)
         try:
-            return store, machine, store.choose_run(machine, args.commit)
+            found.append((store, machine, store.choose_run(machine, args.commit)))
         except ToolError as error:
             first = first or error
-    assert first is not None
-    raise first  # the night's: what the default looks for first
+    if not found:
+        assert first is not None
+        raise first  # the night's: what the default looks for first
+    newest = max(run.order for _, _, run in found)
+    commit = next(run.commit_hash for _, _, run in found if run.order == newest)
+    return next(chosen for chosen in found if chosen[2].commit_hash == commit)  # in source order: the night's first
 
 
 def main(argv: list[str] | None = None) -> int:

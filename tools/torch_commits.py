@@ -89,9 +89,10 @@ def prepare(args: argparse.Namespace) -> Path:
     if git_commit(args.repo, "HEAD") is None:  # asv would clone it, and print its traceback
         raise ToolError(f"--repo {args.repo}: not a git repository with a commit")
     out_dir = REPO_ROOT / ".asv" / "conf-torch-commits"
-    # The Regressions pages leave out what the nightly's leave out: asv.conf.json says what, once.
-    overrides: dict[str, object] = {"pythons": [args.python], "regressions_first_commits":
-                                    read_conf(DEFAULT_CONF).get("regressions_first_commits", {})}
+    overrides: dict[str, object] = {"pythons": [args.python]}
+    if "regressions_first_commits" not in read_conf(args.config):
+        # The Regressions pages leave out what the nightly's leave out: asv.conf.json says what, once.
+        overrides["regressions_first_commits"] = read_conf(DEFAULT_CONF).get("regressions_first_commits", {})
     if args.env_dir:
         overrides["env_dir"] = str(args.env_dir.resolve())
     conf_path, conf = derived_conf(args.config, args.repo, args.results_dir, args.html_dir, out_dir, overrides)

@@ -128,7 +128,7 @@ def _holds(path: Path, marks: list[bytes]) -> bool:
         return True
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return True
     return False
 
@@ -226,9 +226,10 @@ class ResultsStore:
     def runs(self, machine: str) -> list[RunFile]:
         """The machine's runs, oldest first (each file indexed once per store).
 
-        Only each file's head is read (commit and date); where several runs share
+        Each file's head is read (commit and date); where several runs share
         a commit date, as stand-in commits made in one second do, their files are
-        read whole to order them by when they ran.
+        read whole to order them by when they ran. A store of one source reads
+        each file's bytes once more, for the benchmarks it holds (``_of_source``).
         """
         if machine not in self._runs:
             set_aside: dict[Path, SetAside] = {}
@@ -246,7 +247,7 @@ class ResultsStore:
         """The runs whose files hold the store's source, the newest of each commit (all: no source)."""
         if self.source is None:
             return runs
-        marks = [f'"{schema.BENCHMARK_MODULE}.{getattr(grid, SOURCE_CLASS[self.source])}.'.encode()
+        marks = [f'"{schema.benchmark_name(getattr(grid, SOURCE_CLASS[self.source]), "")}'.encode()
                  for grid in schema.GRIDS]
         held = [run for run in runs if _holds(run.path, marks)]
         newest = {run.commit_hash: run for run in held}  # oldest first: the last of a commit wins
@@ -448,7 +449,7 @@ class ResultsStore:
     def param_names(self, grid: schema.Grid) -> list[str]:
         """param_names of a grid's classes, from asv's benchmarks.json."""
         path = self.dir / "benchmarks.json"
-        prefixes = tuple(f"{schema.BENCHMARK_MODULE}.{name}." for name in (grid.night_class, grid.timed_class))
+        prefixes = tuple(schema.benchmark_name(name, "") for name in (grid.night_class, grid.timed_class))
         entry = next((e for name, e in self.benchmarks().items() if name.startswith(prefixes)), None)
         if entry is None:
             raise ToolError(f"{path} does not describe {grid.night_class} or {grid.timed_class}")

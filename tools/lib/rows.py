@@ -121,7 +121,7 @@ def _measurement(name: str, value: float | None, visits: list[float] | None = No
 
 def wall_names(grid: schema.Grid, source: str) -> dict[str, str]:
     """Each mask's wall-time benchmark of a grid: the night's track_wall_time_*, or asv's time_*."""
-    if source == "night":
+    if source == NIGHT:
         return {mask: schema.benchmark_name(grid.night_class, schema.night_method(schema.WALL_TIME.name, mask))
                 for mask in schema.MASKS}
     return {mask: schema.benchmark_name(grid.timed_class, schema.timed_method(mask)) for mask in schema.MASKS}
@@ -134,7 +134,7 @@ def figure_names(grid: schema.Grid) -> dict[str, str]:
     return {method: schema.benchmark_name(grid.night_class, method) for method in methods}
 
 
-def config_rows(results: Results, grid: schema.Grid, param_names: list[str], source: str = "night",
+def config_rows(results: Results, grid: schema.Grid, param_names: list[str], source: str = NIGHT,
                 visits: dict[str, dict[str, list[float]]] | None = None) -> list[ConfigRow]:
     """One row per parameter set of ``grid`` recorded in ``results``, in asv's order.
 
@@ -148,14 +148,16 @@ def config_rows(results: Results, grid: schema.Grid, param_names: list[str], sou
         return []
     params = recorded[0]
     per_mask = {mask: _measurements(results, name, params) for mask, name in names.items()}
+    # Each figure's values mapped onto the wall time's parameter sets (asv maps them by set): one recorded over
+    # fewer configs (a figure run again by hand after the grid changed) reads as failed where it has none.
     per_figure = {method: _measurements(results, name, params) for method, name in figure_names(grid).items()
-                  if name in keys and results.get_result_params(name) == params}
+                  if name in keys}
     rows = []
     for index, combination in enumerate(itertools.product(*params)):
         label = schema.params_label(combination)
         walls = {mask: per_mask[mask][index] for mask in schema.MASKS}
         for mask in schema.MASKS:
-            night = (visits or {}).get(label, {}).get(mask) if source == "night" else None
+            night = (visits or {}).get(label, {}).get(mask) if source == NIGHT else None
             if night and walls[mask].ok:
                 walls[mask] = _measurement(names[mask], walls[mask].value, night)
         rows.append(ConfigRow(
@@ -175,7 +177,7 @@ def paired_rows(base_rows: Sequence[ConfigRow], new_rows: Sequence[ConfigRow]) -
             yield base, new_by_label[base.label]
 
 
-def has_results(results: Results, grid: schema.Grid, source: str = "night") -> bool:
+def has_results(results: Results, grid: schema.Grid, source: str = NIGHT) -> bool:
     """Whether the run measured any wall time of this grid from this source (failed, skipped and impossible
     ones are not measured)."""
     keys = results.get_all_result_keys()
