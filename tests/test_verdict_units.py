@@ -413,7 +413,8 @@ def test_a_count_that_went_back_to_an_earlier_value_in_the_history_is_a_suspect(
     assert (found.level, found.why) == ("suspect", verdict.COUNT_MOVED)
 
 
-@pytest.mark.parametrize("counts", [(85.0, 86.0), (84.0, 84.0, 85.0), (84.0, 84.0, 85.0, 86.0, 86.0)])
+@pytest.mark.parametrize("counts", [(85.0, 86.0), (84.0, 84.0, 85.0), (84.0, 84.0, 85.0, 86.0, 86.0),
+                                    (85.0, 85.0, 84.0, 84.0, 84.0, 85.0, 85.0)])  # back, each value held
 def test_a_count_that_changed_again_before_a_night_held_it_is_a_suspect(counts):
     """A step no second night held yet, or one a later step followed at once, is not yet a change that landed:
     a count that moves every night (a nondeterministic path) is never called on a single night."""
@@ -421,7 +422,8 @@ def test_a_count_that_changed_again_before_a_night_held_it_is_a_suspect(counts):
     assert (found.level, found.why) == ("suspect", verdict.COUNT_MOVED)
 
 
-@pytest.mark.parametrize("counts", [(84.0, 85.0, None, 85.0), (83.0, 84.0, 84.0, 85.0, 85.0), (85.0, 85.0, 86.0, 86.0)])
+@pytest.mark.parametrize("counts", [(84.0, 85.0, None, 85.0), (83.0, 84.0, 84.0, 85.0, 85.0), (85.0, 85.0, 86.0, 86.0),
+                                    (84.0, 85.0, 85.0, 85.0)])
 def test_a_count_that_stepped_and_held_is_still_held_constant(counts):
     """Steps that each held a second night and never went back are changes that landed: the next change is a
     regression."""
