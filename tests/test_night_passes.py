@@ -97,6 +97,23 @@ def test_only_the_first_passs_visits_skip_their_untimed_call_right_after_the_che
     assert visits[:len(warm)] == warm  # the first pass's, each config right after its check
 
 
+def test_each_mask_runs_first_after_a_build_in_as_many_passes_as_the_other(passes):
+    """A config's two masks are visited one after the other on each build: the first after the build in half
+    the full passes, half the short ones and one of the two GPU passes, each mask."""
+    _, events = passes
+    measured = [event for event in events if event[0] in ("visit", "capture")]
+    pairs = [(first, second) for first, second in zip(measured[::2], measured[1::2])]
+    assert all(first[:2] == second[:2] and first[2] != second[2] for first, second in pairs)
+    firsts = Counter((first[0], first[1], first[3] if first[0] == "visit" else None, first[2])
+                     for first, _ in pairs)
+    for batch in (1, 8, 16):
+        for mask in grid.MASKS:
+            assert firsts[("visit", batch, night.VISIT_BLOCK_SECONDS, mask)] == night.WALL_PASSES // 2 == 2
+            assert firsts[("capture", batch, None, mask)] == night.GPU_PASSES // 2 == 1
+        for mask in grid.MASKS:
+            assert firsts[("visit", batch, 0.002, mask)] == (6 if batch == 1 else 0)
+
+
 def test_every_gpu_time_comes_after_every_wall_visit_one_in_each_gpu_pass(passes):
     state, events = passes
     last_visit = max(index for index, event in enumerate(events) if event[0] == "visit")
@@ -122,7 +139,7 @@ def test_each_gpu_pass_rests_first_takes_the_least_gpu_work_first_and_rests_a_he
                 ("capture", 16, masks[1]), ("rest", grid.HEAVY_GPU_REST_SECONDS)]
 
     first_count = events.index(("count", 16, materialized))
-    assert events[last_visit + 1:first_count] == gpu_pass((causal, materialized)) + gpu_pass((materialized, causal))
+    assert events[last_visit + 1:first_count] == gpu_pass((materialized, causal)) + gpu_pass((causal, materialized))
     assert {"gpu_rest", "heavy_rest"} <= set(state.phases)  # the night's cost per phase names its rests
 
 

@@ -97,6 +97,12 @@ def measure_kernel_time(case: ForwardCase, mask: str, figures: MaskFigures,
         figures.kernel_visits.append(visit_seconds(run, block_seconds=0.002, blocks=7))
 
 
+def masks_of_pass(index: int) -> tuple[str, ...]:
+    """The masks' order in pass ``index``: the first pass's order on even passes, reversed on odd ones, so each
+    mask runs first after a build in as many wall passes as the other (the full ones and the short ones)."""
+    return MASKS if index % 2 == 0 else MASKS[::-1]
+
+
 def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
@@ -171,7 +177,7 @@ class NightPasses:
         only); on the CPU grid alone, each config's call time in the last full pass (``last``)."""
         order = self.checked(configs)
         random.Random(index).shuffle(order)
-        masks = MASKS if index % 2 else MASKS[::-1]  # neither mask always runs first after a build
+        masks = masks_of_pass(index)
         for config in order:
             self._revisit(config, index, masks, last, short)
             self.release(config)
@@ -208,7 +214,7 @@ class NightPasses:
         order = sorted(self.checked(configs), key=forward_flops)
         with self.phase("gpu_rest"):
             time.sleep(GPU_REST_SECONDS)
-        masks = MASKS if index % 2 else MASKS[::-1]
+        masks = masks_of_pass(index)
         for config in order:
             self._gpu_times(config, index, masks)
             self.release(config)
