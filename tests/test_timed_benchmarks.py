@@ -103,3 +103,27 @@ def test_asv_find_over_the_default_conf_is_refused_and_touches_no_result(suite):
     assert "asv find over an existing environment would run the same torch at every commit" in found.stdout
     assert "Traceback" not in found.stdout + found.stderr
     assert checksums(suite["root"] / "results") == before
+
+
+COUNT_BUILDS = """
+import json, sys
+from asv_runner.discovery import get_benchmark_from_name
+from benchmarks.measure import model
+built = []
+checked_case = model.checked_case
+model.checked_case = lambda config: built.append(config) or checked_case(config)
+benchmark = get_benchmark_from_name(sys.argv[1], sys.argv[2])
+benchmark.do_setup()
+result = benchmark.run(*benchmark._current_params)
+print(json.dumps({"samples": len(result["samples"]), "builds": len(built)}))
+"""
+
+
+def test_a_timed_process_builds_and_checks_its_config_once_however_many_samples_it_takes():
+    """asv_runner 0.2.5 calls setup again before every sample after the first: the case is kept, so no
+    sample starts after a rebuild and a check."""
+    ran = subprocess.run([sys.executable, "-c", COUNT_BUILDS, str(REPO_ROOT / "benchmarks"), f"{TIMED}-0"],
+                         cwd=REPO_ROOT, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    counted = json.loads(ran.stdout.splitlines()[-1])
+    assert counted["samples"] >= 5 and counted["builds"] == 1
