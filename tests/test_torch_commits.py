@@ -201,8 +201,9 @@ def test_asv_continuous_between_two_builds_flags_the_slowed_config_and_nothing_e
     statistics over three processes a side do not take one slow process for a change.
     """
     commits = torch_range["commits"]
-    compared = run_tool("torch_commits.py", *torch_range["common"], "continuous", commits[FIRST_SLOW - 1],
-                        commits[FIRST_SLOW], "--bench", r"AttentionBiasCPU\.time_", "--factor", "3",
+    # git's names, as asv continuous takes them: the parent of the first slow commit, and a hash prefix
+    compared = run_tool("torch_commits.py", *torch_range["common"], "continuous", f"{commits[FIRST_SLOW]}~1",
+                        commits[FIRST_SLOW][:10], "--bench", r"AttentionBiasCPU\.time_", "--factor", "3",
                         "--", "-a", "rounds=3", "--interleave-rounds", env=torch_range["env"])
     assert compared.returncode == 1, compared.stdout[-4000:] + compared.stderr[-2000:]
     assert "(round 3/3)" in compared.stdout, compared.stdout[-4000:]
@@ -260,3 +261,33 @@ def test_the_range_pages_leave_out_what_the_nightlys_leave_out(tmp_path, monkeyp
     conf_path.unlink()
     excluded = read_conf(DEFAULT_CONF)["regressions_first_commits"]
     assert excluded and derived["regressions_first_commits"] == excluded
+
+
+def test_a_range_holds_the_commits_asv_takes_for_it(tmp_path):
+    """asv's git plugin lists a range's first-parent history, and asv run takes HEAD alone: the tool counts
+    the same commits (a merged branch's commits are not the range's)."""
+    import torch_commits
+    from asv.plugins.git import Git
+
+    repo = tmp_path / "pytorch"
+    main = daily_commits(repo, 3)
+    git(repo, "checkout", "-q", "-b", "side", main[0])
+    git(repo, "commit", "-q", "--allow-empty", "-m", "side")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge", "side")
+    asvs = Git(str(repo), str(tmp_path / "asv-mirror"))
+    for spec in (f"{main[0]}..HEAD", "main~2..main", "HEAD^!"):
+        assert torch_commits.commits_in_range(repo, spec) == asvs.get_hashes_from_range(spec)[::-1]
+        assert torch_commits.commits_in_range(repo, spec, run=True) == asvs.get_hashes_from_range(spec)[::-1]
+    assert torch_commits.commits_in_range(repo, "HEAD", run=True) == [asvs.get_hash_from_name("HEAD")]
+
+
+def test_a_name_that_is_no_commit_is_one_line_before_asv_runs(tmp_path):
+    repo = tmp_path / "pytorch"
+    daily_commits(repo, 2)
+    (tmp_path / "wheels").mkdir()
+    completed = run_tool("torch_commits.py", "--repo", str(repo), "--wheels", str(tmp_path / "wheels"),
+                         "--machine", "m", "--results-dir", str(tmp_path / "results"), "continuous", "HEAD~1",
+                         "nosuch", env={"HOME": str(tmp_path)})
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == f"error: not a commit of {repo}: nosuch\n"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -57,11 +58,14 @@ FOUND = re.compile(r"Greatest (?:regression|improvement) found: (\S+)")
 SLOWER = "PERFORMANCE DECREASED."
 
 
-def commits_in_range(repo: Path, spec: str) -> list[str]:
-    """The commits asv takes for RANGE, oldest first."""
+def commits_in_range(repo: Path, spec: str, run: bool = False) -> list[str]:
+    """The commits asv takes for RANGE, oldest first: git's first-parent history, as asv's git plugin lists it;
+    ``asv run HEAD`` (``run``) takes HEAD alone."""
+    if run and spec == "HEAD":
+        return [resolved(repo, spec)]
     try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-list", "--reverse", spec],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(["git", "-C", str(repo), "rev-list", "--reverse", "--first-parent", *shlex.split(spec),
+                              "--"], check=True, capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", "") or one_line(error)
         raise ToolError(f"not a commit range of {repo}: {spec}: {one_line(Exception(detail))}") from None
@@ -69,6 +73,15 @@ def commits_in_range(repo: Path, spec: str) -> list[str]:
     if not commits:
         raise ToolError(f"the range {spec} of {repo} has no commits")
     return commits
+
+
+def resolved(repo: Path, name: str) -> str:
+    """The full hash of ``name`` (a hash or its prefix, a branch, a tag, ``HEAD~1``) in ``repo``, as asv takes
+    it."""
+    commit = git_commit(repo, name)
+    if commit is None:
+        raise ToolError(f"not a commit of {repo}: {name}")
+    return commit
 
 
 def pinned_constraints(out_dir: Path) -> Path:
@@ -122,7 +135,7 @@ def recorded(results_dir: Path, machine: str, commits: list[str]) -> dict[str, b
 
 
 def run_range(args: argparse.Namespace, conf_path: Path) -> int:
-    commits = commits_in_range(args.repo, args.range)
+    commits = commits_in_range(args.repo, args.range, run=True)
     missing = without_wheels(Path(args.wheels), commits)
     print(f"{len(commits) - len(missing)} of {len(commits)} commits of {args.range} have wheels in {args.wheels}")
     bench = ["--bench", args.bench or NIGHTS]
@@ -146,11 +159,12 @@ TIMED = rf"^{schema.BENCHMARK_MODULE}\.({'|'.join(grid.timed_class for grid in s
 
 
 def continuous(args: argparse.Namespace, conf_path: Path) -> int:
-    missing = without_wheels(Path(args.wheels), [args.base, args.head])
+    base, head = resolved(args.repo, args.base), resolved(args.repo, args.head)
+    missing = without_wheels(Path(args.wheels), [base, head])
     if missing:
         raise ToolError(f"no wheels for {', '.join(c[:12] for c in missing)} in {args.wheels}")
-    code = compared(args, conf_path, args.base, args.head, args.bench or TIMED)
-    print(f"\nasv continuous {args.base[:12]} {args.head[:12]}: "
+    code = compared(args, conf_path, base, head, args.bench or TIMED)
+    print(f"\nasv continuous {base[:12]} {head[:12]}: "
           + ("a benchmark got slower (asv's table above)" if code else "nothing flagged"))
     return code
 
