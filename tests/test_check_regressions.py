@@ -792,6 +792,20 @@ def test_a_calibration_pair_widens_the_floors_by_its_own_steps(tmp_path):
     assert len(floors) == 16 and floors == pytest.approx([math.exp(3 * sigma)] * 16)  # 1.614
 
 
+@pytest.mark.parametrize(("pair", "why"), [
+    ((0, 0), "names one commit twice"),
+    ((6, 7), "includes the contender"),
+])
+def test_a_calibration_pair_that_is_no_pair_or_holds_tonight_is_refused(tmp_path, pair, why):
+    """Tonight's night in the pair would make its own change the machine's noise (every floor 5x, seen)."""
+    results = tmp_path / "results"
+    commits = steady_nights_after_a_calibration_pair(results)
+    completed = check("--results-dir", str(results), "--calibration", commits[pair[0]], commits[pair[1]][:10])
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr.startswith("error: --calibration ") and why in completed.stderr
+    assert len(completed.stderr.splitlines()) == 1
+
+
 def test_first_night_has_no_baseline(tmp_path):
     """Said in the format asked for, and the report written: a report left from an earlier check would stand
     beside tonight's exit 0."""

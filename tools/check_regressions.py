@@ -64,7 +64,7 @@ from lib.cli import (
 
 with importing():
     from lib import noise, report, verdict
-    from lib.results import open_machine, published_steps, verdict_path
+    from lib.results import ResultsStore, RunFile, open_machine, published_steps, verdict_path
     from lib.suite import schema
 
 DEFAULTS = {"factor": 1.05, "history": verdict.DEFAULT_HISTORY, "window": 5, "processes": 10}
@@ -158,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                                 args.budget or verdict.default_budget(store, contender),
                                 verdict.default_short_budget(store, contender) if args.short_budget is None
                                 else args.short_budget, args.history)
-    calibration = (store.choose_run(machine, args.calibration[0]),
-                   store.choose_run(machine, args.calibration[1])) if args.calibration else None
+    calibration = calibration_pair(store, machine, args.calibration, contender) if args.calibration else None
     try:
         found = verdict.check(store, machine, history, contender, calibration, settings)
     except verdict.NoBaseline as none:  # every night before tonight's failed or does not read
@@ -180,6 +179,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"failed: the re-measurement: {failed}; its candidates are listed as suspects, GPU times short "
               "of the factor in short_left_out (a broken check, not a finding)", file=sys.stderr)
     return code
+
+
+def calibration_pair(store: ResultsStore, machine: str, commits: list[str],
+                     contender: RunFile) -> tuple[RunFile, RunFile]:
+    """The A/A pair's two nights: two commits, neither tonight's (tonight's change would be read as noise)."""
+    pair = (store.choose_run(machine, commits[0]), store.choose_run(machine, commits[1]))
+    if pair[0].commit_hash == pair[1].commit_hash:
+        raise ToolError(f"--calibration names one commit twice ({pair[0].commit_hash[:8]}): an A/A pair is two "
+                        "nights")
+    if contender.commit_hash in (pair[0].commit_hash, pair[1].commit_hash):
+        raise ToolError(f"--calibration includes the contender {contender.commit_hash[:8]}: its change would be "
+                        "taken for noise")
+    return pair
 
 
 def exit_code(found: verdict.Verdict) -> int:
