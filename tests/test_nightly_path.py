@@ -388,7 +388,7 @@ def test_a_re_measurement_whose_worker_dies_leaves_suspects_never_a_regression(n
     # A broken check (exit 3), its candidates suspects: never a regression, never a green job.
     assert completed.returncode == 3, completed.stdout[-3000:] + completed.stderr[-3000:]
     report = json.loads(completed.stdout)
-    failure = f"the contender worker ({nights.dying}) stopped answering"
+    failure = f"the contender worker ({nights.dying}) stopped answering: it was ended by signal 9"
     assert {name: report["confirmation"][name] for name in ("seed", "error", "refused", "keys", "called_on_night")} == {
         "seed": 0, "error": failure, "refused": False, "keys": 0, "called_on_night": 0}
     assert completed.stderr.endswith(f"failed: the re-measurement: {failure}; its candidates are listed as suspects, "

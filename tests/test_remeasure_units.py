@@ -1154,3 +1154,20 @@ def test_a_round_that_left_out_only_candidates_that_stand_gives_its_undecided_ke
     _, left_out, _ = remeasure.remeasure_in_rounds(found, night, "cuda", TWO_SIDES, 10, 41, budget,
                                                    1.05, measure)
     assert (extras, left_out) == ([noise.EXTRA_PROCESSES], [found[0]])
+
+
+def test_a_worker_that_exits_before_its_first_answer_says_how_it_ended(tmp_path):
+    """A Python without torch fails at the worker's import: the error names its exit code and points to its
+    own message on stderr, not a bare "stopped answering"."""
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n")
+    python.chmod(0o755)
+    worker = remeasure.Worker(schema.CONTENDER, str(python))
+    worker.start()
+    try:
+        with pytest.raises(remeasure.RemeasureError) as raised:
+            worker.ready()
+    finally:
+        worker.stop()
+    assert str(raised.value) == (f"the contender worker ({python}) stopped answering: it exited with code 1 (its "
+                                 "stderr above says why)")

@@ -408,7 +408,8 @@ class Worker:
             timer.join()
         if ended.is_set() or not line:
             raise RemeasureError(f"the {self.side} worker ({self.python}) stopped answering"
-                                 + (f": no answer in {ANSWER_SECONDS:g} s, ended" if ended.is_set() else ""))
+                                 + (f": no answer in {ANSWER_SECONDS:g} s, ended" if ended.is_set()
+                                    else exited(process)))
         try:
             answer = schema.WorkerAnswer.from_json(line)
         except (ValueError, KeyError, TypeError) as error:
@@ -425,6 +426,18 @@ class Worker:
                 self.process.wait(timeout=60)
             except (OSError, subprocess.TimeoutExpired):
                 end_group(self.process)
+
+
+def exited(process: subprocess.Popen) -> str:
+    """How a worker that closed its output ended: its exit code, its own error being on stderr above (a Python
+    without torch, say)."""
+    try:
+        code = process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return ""
+    if code < 0:
+        return f": it was ended by signal {-code}"
+    return f": it exited with code {code} (its stderr above says why)" if code else ""
 
 
 def quiet_lock_path() -> str:
