@@ -19,6 +19,21 @@ def test_recording_at_a_commit_missing_from_the_clone_exits_2(tmp_path):
         f"(git -C {tmp_path / 'clone'} fetch --filter=blob:none origin) and run again\n")
 
 
+def test_a_commit_missing_from_the_suites_own_repository_says_what_to_pass(tmp_path):
+    """Without --repo the suite's own history labels the night: no fetch brings torch's commit into it."""
+    import torch
+
+    at_torch = run_tool("record_run.py", "--grid", "cpu", "--at-torch-commit", "--results-dir",
+                        str(tmp_path / "results"), env={"HOME": str(tmp_path)})
+    assert (at_torch.returncode, at_torch.stdout) == (2, "")
+    assert at_torch.stderr == (f"error: torch's commit {torch.version.git_version[:12]} is not in this suite's "
+                               "repository: pass --repo with a PyTorch clone\n")
+    typo = run_tool("record_run.py", "--grid", "cpu", "--commit", "nosuch", "--results-dir",
+                    str(tmp_path / "results"), env={"HOME": str(tmp_path)})
+    assert (typo.returncode, typo.stdout) == (2, "")
+    assert typo.stderr.startswith("error: not a commit of ") and typo.stderr.endswith(": nosuch\n")
+
+
 def test_gpu_description_for_the_machine_file():
     from lib.conf import gpu_description
 

@@ -616,3 +616,20 @@ def test_the_default_results_folder_is_the_confs_own_relative_to_it(tmp_path):
     assert results.default_results_dir(path) == (tmp_path / "kept" / "results").resolve()
     path.write_text("{}")
     assert results.default_results_dir(path) == (tmp_path / "results").resolve()
+
+
+def test_asvs_published_steps_name_both_commits_a_step_of_one_commit_its_parent(tmp_path):
+    """regressions.json as asv publish writes it: [name, graph, params, index, last, best, jumps], each jump
+    (revision before or None where the step is one commit, revision after, value before, value after)."""
+    name = schema.benchmark_name(CPU.night_class, schema.night_method(schema.WALL_TIME.name, "causal_bias"))
+    hashes = {0: "a" * 40, 3: "b" * 40, 4: "c" * 40, 7: "d" * 40}
+    (tmp_path / "index.json").write_text(json.dumps({"revision_to_hash": {str(k): v for k, v in hashes.items()},
+                                                     "params": {"machine": ["box"]}}))
+    (tmp_path / "regressions.json").write_text(json.dumps({"regressions": [
+        [name, f"graphs/machine-box/{name}.json", {}, 0, 3.0, 1.0, [[None, 4, 1.0, 2.0], [0, 7, 2.0, 3.0]]]]}))
+    assert results.published_steps(tmp_path, "box") == [
+        {"benchmark": name, "after_commit": "cccccccc", "before_commit": "cccccccc^", "before": 1.0, "after": 2.0,
+         "ratio": 2.0, "now_vs_best": 3.0},
+        {"benchmark": name, "after_commit": "dddddddd", "before_commit": "aaaaaaaa", "before": 2.0, "after": 3.0,
+         "ratio": 1.5, "now_vs_best": 3.0},
+    ]

@@ -156,6 +156,8 @@ def test_a_run_is_named_by_a_git_name_of_the_confs_repository_as_asv_takes_one(t
 
 def test_bad_input_exits_2_with_one_line(tmp_path, known_results):
     assert_user_error(["--results-dir", str(tmp_path / "nowhere")], "no results directory at")
+    (tmp_path / "a-file").write_text("")
+    assert_user_error(["--results-dir", str(tmp_path / "a-file")], "a-file is a file, not a results directory")
     assert_user_error(["--results-dir", str(known_results), "--machine", "other"],
                       "unknown machine 'other'; available: box")
     assert_user_error(["--results-dir", str(known_results), "--commit", "fff"],

@@ -81,6 +81,18 @@ def test_the_whole_timed_grid_runs_in_plain_asv_every_config_once(suite):
         result = entry(data, f"attention_bias.AttentionBiasCPU.time_{mask}")
         assert len(result["result"]) == 6 and all(value > 0 for value in result["result"])
         assert all(len(samples) >= 5 for samples in result["samples"])  # repeat = (5, 10, 2.0)
+    # The per-config table reads these runs as asv wrote them: the median, and its samples' spread.
+    table = subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "speedup_summary.py"), "--results-dir",
+                            str(suite["root"] / "results"), "--machine", MACHINE, "--commit", commit, "--wall",
+                            "asv", "--all", "--format", "json"], capture_output=True, text=True, env=suite["env"])
+    assert table.returncode == 0, table.stderr
+    rows = json.loads(table.stdout)["rows"]
+    for mask in schema.MASKS:
+        result = entry(data, f"attention_bias.AttentionBiasCPU.time_{mask}")
+        unit = schema.MICROSECONDS
+        assert [row[f"{mask}_{unit}"] for row in rows] == pytest.approx([v * 1e6 for v in result["result"]])
+        assert [row[f"{mask}_spread_{unit}"] for row in rows] == pytest.approx(
+            [(max(samples) - min(samples)) * 1e6 for samples in result["samples"]])
 
 
 def test_asv_profile_of_one_config_shows_the_forward(suite):

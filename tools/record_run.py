@@ -102,12 +102,16 @@ def git_head(repo: Path) -> str:
         raise ToolError(f"{repo} is not a git repository with a commit: {one_line(error)}") from None
 
 
-def full_commit(repo: Path, commit: str) -> str:
+def full_commit(repo: Path, commit: str, torchs: bool) -> str:
     """The full hash of a commit the labelling repository holds: asv records only at such a commit,
-    and the side files are named after the full hash, whatever was typed (a tag, a prefix)."""
+    and the side files are named after the full hash, whatever was typed (a tag, a prefix). ``torchs``: the
+    commit is the benchmarked torch's (--at-torch-commit)."""
     found = git_commit(repo, commit)
     if found:
         return found
+    if repo.resolve() == REPO_ROOT.resolve():  # the suite's own history holds no torch commit, and no fetch helps
+        raise ToolError(f"torch's commit {commit[:12]} is not in this suite's repository: pass --repo with a "
+                        "PyTorch clone" if torchs else f"not a commit of {repo}: {commit}")
     raise ToolError(f"commit {commit[:12]} is not in {repo}: update the clone "
                     f"(git -C {repo} fetch --filter=blob:none origin) and run again")
 
@@ -305,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grid", choices=("auto", "gpu", "cpu"), default="auto")
     parser.add_argument("--repo", type=Path, help="repository whose commit labels the run (default: the conf's)")
     commit = parser.add_mutually_exclusive_group()
-    commit.add_argument("--commit", help="commit to record at (default: HEAD of the repository)")
+    commit.add_argument("--commit", help="commit to record at (default: HEAD of the repository); a label only: "
+                                         "the suite that runs is the working tree's, as asv's existing "
+                                         "environment runs it")
     commit.add_argument("--at-torch-commit", action="store_true",
                         help="record at the benchmarked torch's own commit (torch.version.git_version)")
     parser.add_argument("--results-dir", type=Path, help="asv results directory (default: the conf's)")
@@ -339,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         commit = torch_info["git_version"]
     else:
         commit = args.commit or git_head(Path(conf["repo"]))
-    commit = full_commit(Path(conf["repo"]), commit)
+    commit = full_commit(Path(conf["repo"]), commit, args.at_torch_commit)
 
     results_dir = Path(conf["results_dir"])
     try:

@@ -213,6 +213,8 @@ class ResultsStore:
         commit and environment: a hand ``asv run`` or a torch range of one commit lands beside its night."""
         self.source = source
         self.dir = Path(results_dir) if results_dir else default_results_dir()
+        if self.dir.exists() and not self.dir.is_dir():
+            raise ToolError(f"{self.dir} is a file, not a results directory")
         if not self.dir.is_dir():
             raise ToolError(f"no results directory at {self.dir}: run the suite first (make bench)")
         self._runs: dict[str, list[RunFile]] = {}
@@ -583,9 +585,12 @@ def published_steps(html_dir: Path, machine: str) -> list[dict]:
         if f"machine-{machine}/" not in graph_path and len(index.get("params", {}).get("machine", [])) > 1:
             continue
         for before_revision, after_revision, before, after in jumps:
+            after_commit = to_hash.get(after_revision, str(after_revision))[:8]
             found.append({
-                "benchmark": name, "after_commit": to_hash.get(after_revision, str(after_revision))[:8],
-                "before_commit": "" if before_revision is None else to_hash.get(before_revision, "")[:8],
+                "benchmark": name, "after_commit": after_commit,
+                # asv writes no revision before a step of one commit: it is that commit's parent, git's "^"
+                "before_commit": f"{after_commit}^" if before_revision is None else to_hash.get(before_revision,
+                                                                                                "")[:8],
                 "before": before, "after": after, "ratio": after / before,
                 "now_vs_best": last_value / best_value,
             })

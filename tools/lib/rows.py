@@ -27,7 +27,8 @@ class Measurement:
     """One benchmark result of one config: asv's value and, for a wall time, how far its visits spread."""
 
     value: float | None  # None: failed or missing; NaN is turned into None as skipped
-    spread: float | None  # wall times: slowest visit of the night less the fastest (the value), where known
+    spread: float | None  # wall times: slowest visit of the night less the fastest (the value), or of asv's
+    #                       recorded samples (asv's time_*), where known
     status: str  # "ok", "failed", "skipped", "missing", or IMPOSSIBLE and the value
 
     @property
@@ -108,6 +109,14 @@ def _measurements(results: Results, name: str, params: list[list[str]]) -> list[
     return [_measurement(name, value) for value in results.get_result_value(name, params)]
 
 
+def _samples(results: Results, name: str, params: list[list[str]]) -> list[list[float] | None] | None:
+    """asv's samples of each parameter set, where the run recorded them (--record-samples); None where not."""
+    try:
+        return results.get_result_samples(name, params)
+    except KeyError:
+        return None
+
+
 def _measurement(name: str, value: float | None, visits: list[float] | None = None) -> Measurement:
     if value is None:
         return Measurement(None, None, "failed")
@@ -153,13 +162,15 @@ def config_rows(results: Results, grid: schema.Grid, param_names: list[str], sou
     per_figure = {method: _measurements(results, name, params) for method, name in figure_names(grid).items()
                   if name in keys}
     rows = []
+    count = math.prod(len(axis) for axis in params)
+    samples = {mask: _samples(results, name, params) or [None] * count for mask, name in names.items()}
     for index, combination in enumerate(itertools.product(*params)):
         label = schema.params_label(combination)
         walls = {mask: per_mask[mask][index] for mask in schema.MASKS}
         for mask in schema.MASKS:
-            night = (visits or {}).get(label, {}).get(mask) if source == NIGHT else None
-            if night and walls[mask].ok:
-                walls[mask] = _measurement(names[mask], walls[mask].value, night)
+            spread_of = ((visits or {}).get(label, {}).get(mask) if source == NIGHT else samples[mask][index])
+            if spread_of and walls[mask].ok:
+                walls[mask] = _measurement(names[mask], walls[mask].value, spread_of)
         rows.append(ConfigRow(
             params={n: parse_param(v) for n, v in zip(param_names, combination)},
             label=label,
