@@ -22,7 +22,7 @@ from filelock import FileLock
 from lib.bytecode import child_environment
 from lib.cli import ToolError, read_json_object, write_whole
 from lib.suite import REPO_ROOT
-from lib.supervisor import relayed
+from lib.supervisor import ending_signal, relayed
 
 
 def gpu_description(torch_info: dict) -> str | None:
@@ -178,15 +178,12 @@ def asv(*args: str, conf: Path, allowed: tuple[int, ...] = (0,), lines: list[str
         env = {**child_environment(), "ATTENTION_BIAS_ASV_MACHINE_FILE": str(machines)}
         returncode = relayed([sys.executable, "-c", ASV_MAIN, *args, "--config", str(conf)], REPO_ROOT, env, lines)
     if returncode not in allowed:
-        if returncode < 0 or returncode > SIGNALLED:  # the supervisor's -N, or its command's 128 + N
-            raise AsvEnded(f"asv {args[0]} was ended by signal {abs(returncode) % SIGNALLED} (killed, or out of "
+        signalled = ending_signal(returncode)
+        if signalled is not None:
+            raise AsvEnded(f"asv {args[0]} was ended by signal {signalled} (killed, or out of "
                            f"memory): {' '.join(shown)}")
         raise ToolError(f"asv {args[0]} exited with {returncode}: {' '.join(shown)}")
     return returncode
-
-
-# A process ended by signal N exits 128 + N under the supervisor (lib.supervisor), as under a shell.
-SIGNALLED = 128
 
 
 class AsvEnded(Exception):

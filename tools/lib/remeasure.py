@@ -58,7 +58,7 @@ from lib.noise import (
     undecided,
 )
 from lib.suite import REPO_ROOT, schema
-from lib.supervisor import end_group, supervised
+from lib.supervisor import end_group, ending_signal, supervised
 
 SIDES = schema.SIDES
 # The longest a worker may take to answer one request: its start (torch's import, about 10 s on an H200 VM)
@@ -435,8 +435,9 @@ def exited(process: subprocess.Popen) -> str:
         code = process.wait(timeout=5)
     except subprocess.TimeoutExpired:
         return ""
-    if code < 0:
-        return f": it was ended by signal {-code}"
+    signalled = ending_signal(code)
+    if signalled is not None:
+        return f": it was ended by signal {signalled}"
     return f": it exited with code {code} (its stderr above says why)" if code else ""
 
 

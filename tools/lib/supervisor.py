@@ -78,6 +78,16 @@ sys.exit(128 - code if code < 0 else code)  # ended by signal N: 128 + N, as a s
 """
 
 
+# A process ended by signal N exits 128 + N under the supervisor, as under a shell.
+SIGNALLED = 128
+
+
+def ending_signal(returncode: int) -> int | None:
+    """The signal that ended a supervised command (the supervisor's own -N, or its command's 128 + N); None
+    where it exited."""
+    return abs(returncode) % SIGNALLED if returncode < 0 or returncode > SIGNALLED else None
+
+
 def supervised(command: list[str]) -> list[str]:
     """``command`` run under the supervisor: its process group ends with this process."""
     return [sys.executable, "-c", SUPERVISOR, *command]
