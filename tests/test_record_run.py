@@ -31,7 +31,7 @@ def test_a_commit_missing_from_the_suites_own_repository_says_what_to_pass(tmp_p
     typo = run_tool("record_run.py", "--grid", "cpu", "--commit", "nosuch", "--results-dir",
                     str(tmp_path / "results"), env={"HOME": str(tmp_path)})
     assert (typo.returncode, typo.stdout) == (2, "")
-    assert typo.stderr.startswith("error: not a commit of ") and typo.stderr.endswith(": nosuch\n")
+    assert typo.stderr.startswith("error: commit nosuch is not in ")  # a shallow clone of the suite: fetch
 
 
 def test_gpu_description_for_the_machine_file():

@@ -1171,3 +1171,11 @@ def test_a_worker_that_exits_before_its_first_answer_says_how_it_ended(tmp_path)
         worker.stop()
     assert str(raised.value) == (f"the contender worker ({python}) stopped answering: it exited with code 1 (its "
                                  "stderr above says why)")
+
+
+@pytest.mark.parametrize(("code", "signalled"), [(-9, 9), (137, 9), (128 + 15, 15), (255, None), (1, None), (0, None)])
+def test_a_supervised_exit_code_is_a_signal_only_within_signals_range(code, signalled):
+    """The supervisor exits 128 + N for a command that signal N ended; an exit 255 is an exit code."""
+    from lib.supervisor import ending_signal
+
+    assert ending_signal(code) == signalled

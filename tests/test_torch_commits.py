@@ -291,3 +291,7 @@ def test_a_name_that_is_no_commit_is_one_line_before_asv_runs(tmp_path):
                          "nosuch", env={"HOME": str(tmp_path)})
     assert (completed.returncode, completed.stdout) == (2, "")
     assert completed.stderr == f"error: not a commit of {repo}: nosuch\n"
+    quoted = run_tool("torch_commits.py", "--repo", str(repo), "--wheels", str(tmp_path / "wheels"), "--machine", "m",
+                      "--results-dir", str(tmp_path / "results"), "run", "HEAD~1..'HEAD", env={"HOME": str(tmp_path)})
+    assert (quoted.returncode, quoted.stdout) == (2, "")
+    assert quoted.stderr == f"error: not a commit range of {repo}: HEAD~1..'HEAD: No closing quotation\n"

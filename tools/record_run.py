@@ -109,9 +109,9 @@ def full_commit(repo: Path, commit: str, torchs: bool) -> str:
     found = git_commit(repo, commit)
     if found:
         return found
-    if repo.resolve() == REPO_ROOT.resolve():  # the suite's own history holds no torch commit, and no fetch helps
+    if torchs and repo.resolve() == REPO_ROOT.resolve():  # the suite's own history holds no torch commit
         raise ToolError(f"torch's commit {commit[:12]} is not in this suite's repository: pass --repo with a "
-                        "PyTorch clone" if torchs else f"not a commit of {repo}: {commit}")
+                        "PyTorch clone")
     raise ToolError(f"commit {commit[:12]} is not in {repo}: update the clone "
                     f"(git -C {repo} fetch --filter=blob:none origin) and run again")
 

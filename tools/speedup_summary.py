@@ -57,7 +57,8 @@ def _config(row: ConfigRow) -> dict[str, object]:
 
 
 def per_config_records(rows: list[ConfigRow], backends: dict[int, str]) -> list[dict[str, object]]:
-    """Every config: both times in microseconds, how far the night's visits spread (slowest less fastest), the speedup.
+    """Every config: both times in microseconds, how far they spread (the night's visits, or asv's recorded
+    samples: slowest less fastest), the speedup.
 
     Where the night class ran: the speedup in GPU time and each mask's backend too.
     """

@@ -66,7 +66,7 @@ def commits_in_range(repo: Path, spec: str, run: bool = False) -> list[str]:
     try:
         out = subprocess.run(["git", "-C", str(repo), "rev-list", "--reverse", "--first-parent", *shlex.split(spec),
                               "--"], check=True, capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError) as error:
+    except (OSError, subprocess.CalledProcessError, ValueError) as error:  # ValueError: shlex, an open quote
         detail = getattr(error, "stderr", "") or one_line(error)
         raise ToolError(f"not a commit range of {repo}: {spec}: {one_line(Exception(detail))}") from None
     commits = out.split()
@@ -75,12 +75,12 @@ def commits_in_range(repo: Path, spec: str, run: bool = False) -> list[str]:
     return commits
 
 
-def resolved(repo: Path, name: str) -> str:
+def resolved(repo: Path, name: str, missing: str | None = None) -> str:
     """The full hash of ``name`` (a hash or its prefix, a branch, a tag, ``HEAD~1``) in ``repo``, as asv takes
-    it."""
+    it; ``missing``: the error where it names none."""
     commit = git_commit(repo, name)
     if commit is None:
-        raise ToolError(f"not a commit of {repo}: {name}")
+        raise ToolError(missing or f"not a commit of {repo}: {name}")
     return commit
 
 
@@ -218,10 +218,7 @@ def find(args: argparse.Namespace, conf_path: Path) -> int:
 
 def parent_of(repo: Path, commit: str) -> str:
     """The full hash of ``commit``'s first parent in ``repo``."""
-    parent = git_commit(repo, f"{commit}^")
-    if parent is None:
-        raise ToolError(f"no parent of {commit} in {repo}")
-    return parent
+    return resolved(repo, f"{commit}^", f"no parent of {commit} in {repo}")
 
 
 def publish(args: argparse.Namespace, conf_path: Path) -> int:

@@ -164,7 +164,7 @@ class NightPasses:
         self.state.verdicts[config] = None
         figures = {mask: MaskFigures() for mask in MASKS}
         self.state.figures[config] = figures
-        self.visit(case, figures, MASKS, warm=True)  # the check has just run both masks
+        self.visit(case, figures, masks_of_pass(0), warm=True)  # the check has just run both masks
 
     def visit(self, case: ForwardCase, figures: dict[str, MaskFigures], masks: tuple[str, ...],
               block_seconds: float = VISIT_BLOCK_SECONDS, warm: bool = False) -> None:

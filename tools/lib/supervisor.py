@@ -85,7 +85,9 @@ SIGNALLED = 128
 def ending_signal(returncode: int) -> int | None:
     """The signal that ended a supervised command (the supervisor's own -N, or its command's 128 + N); None
     where it exited."""
-    return abs(returncode) % SIGNALLED if returncode < 0 or returncode > SIGNALLED else None
+    if returncode < 0:
+        return -returncode
+    return returncode - SIGNALLED if SIGNALLED < returncode < SIGNALLED + signal.NSIG else None
 
 
 def supervised(command: list[str]) -> list[str]:
