@@ -398,15 +398,17 @@ def test_the_newest_run_is_known_unless_a_damaged_file_may_be_newer(tmp_path):
 
 
 def test_a_git_name_that_looks_like_a_hash_prefix_is_read_as_git_names_it(tmp_path, monkeypatch):
-    """A tag or branch "0ead" of the conf's repository, no run's prefix: the run of the commit git names; a name
-    git resolves to itself (a full hash with no run) is no run. git's answer is a new string, as a process's is."""
+    """A tag or branch "0ead" or "fade" of the conf's repository, no run's prefix: the run of the commit git
+    names; a name git resolves to itself (a full hash with no run) is no run. git's answer is a new string, as a
+    process's is."""
     folder = tmp_path / "results"
     write_run(folder, "box", "a" * 40, 1_000, WALLS)
-    names = {"0ead": "a" * 40, "c" * 40: "c" * 40}
+    names = {"0ead": "a" * 40, "fade": "a" * 40, "c" * 40: "c" * 40}
     monkeypatch.setattr(results, "_git_name", lambda name, conf_path=None: "".join(list(names[name]))
                         if name in names else None)
     store = ResultsStore(folder)
     assert store.choose_run("box", "0ead").commit_hash == "a" * 40
+    assert store.choose_run("box", "fade").commit_hash == "a" * 40  # a name sorting after its commit's hash
     with pytest.raises(ToolError, match=f"^no run of commit '{'c' * 40}' on machine 'box'; recent: aaaaaaaa$"):
         store.choose_run("box", "c" * 40)
 

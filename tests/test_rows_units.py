@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from asv.results import Results
+from asv.runner import BenchmarkResult
 from lib import rows
 from lib.cli import ToolError
 from lib.results import ASV, ResultsStore
@@ -111,6 +112,22 @@ def test_asvs_own_wall_times_take_no_spread_from_the_nights_visits(tmp_path):
     table = rows.config_rows(store.load(run), CPU, store.param_names(CPU), "asv", store.night_visits(run))
     assert [row.walls["materialized"].value for row in table] == [1.0, 2.0, 3.0, 4.0]
     assert [row.walls["materialized"].spread for row in table] == [None] * 4
+
+
+def test_asvs_own_wall_times_spread_as_far_as_their_recorded_samples(tmp_path):
+    """asv's time_* with --record-samples: a row's spread is its slowest sample less its fastest; a benchmark
+    recorded without samples has none."""
+    write_run(tmp_path / "results", "box", "a" * 40, 1_000, {"time_causal_bias": [1.0, 2.0, 3.0, 4.0]})
+    store = ResultsStore(tmp_path / "results", ASV)
+    results = Results.load(str(store.runs("box")[0].path))
+    timed = {"name": schema.benchmark_name(CPU.timed_class, "time_materialized"), "version": "1",
+             "params": SMALL_PARAMS}
+    samples = [[1.0, 1.5, 0.5], [2.0, 2.25], [3.0], [4.0, 6.0]]
+    results.add_result(timed, BenchmarkResult(result=[1.0, 2.0, 3.0, 4.0], samples=samples, number=[1] * 4,
+                                              errcode=0, stderr="", profile=None), record_samples=True)
+    table = rows.config_rows(results, CPU, store.param_names(CPU), ASV)
+    assert [row.walls["materialized"].spread for row in table] == [1.0, 0.25, 0.0, 2.0]
+    assert [row.walls["causal_bias"].spread for row in table] == [None] * 4  # recorded without samples
 
 
 def test_a_mask_not_recorded_is_missing_in_every_row(tmp_path):
