@@ -102,14 +102,14 @@ def git_head(repo: Path) -> str:
         raise ToolError(f"{repo} is not a git repository with a commit: {one_line(error)}") from None
 
 
-def full_commit(repo: Path, commit: str, torchs: bool) -> str:
+def full_commit(repo: Path, commit: str, of_torch: bool) -> str:
     """The full hash of a commit the labelling repository holds: asv records only at such a commit,
-    and the side files are named after the full hash, whatever was typed (a tag, a prefix). ``torchs``: the
+    and the side files are named after the full hash, whatever was typed (a tag, a prefix). ``of_torch``: the
     commit is the benchmarked torch's (--at-torch-commit)."""
     found = git_commit(repo, commit)
     if found:
         return found
-    if torchs and repo.resolve() == REPO_ROOT.resolve():  # the suite's own history holds no torch commit
+    if of_torch and repo.resolve() == REPO_ROOT.resolve():  # the suite's own history holds no torch commit
         raise ToolError(f"torch's commit {commit[:12]} is not in this suite's repository: pass --repo with a "
                         "PyTorch clone")
     raise ToolError(f"commit {commit[:12]} is not in {repo}: update the clone "

@@ -163,12 +163,13 @@ def config_rows(results: Results, grid: schema.Grid, param_names: list[str], sou
                   if name in keys}
     rows = []
     count = math.prod(len(axis) for axis in params)
-    samples = {mask: _samples(results, name, params) or [None] * count for mask, name in names.items()}
+    samples = ({mask: _samples(results, name, params) or [None] * count for mask, name in names.items()}
+               if source == ASV else None)
     for index, combination in enumerate(itertools.product(*params)):
         label = schema.params_label(combination)
         walls = {mask: per_mask[mask][index] for mask in schema.MASKS}
         for mask in schema.MASKS:
-            spread_of = ((visits or {}).get(label, {}).get(mask) if source == NIGHT else samples[mask][index])
+            spread_of = samples[mask][index] if samples else (visits or {}).get(label, {}).get(mask)
             if spread_of and walls[mask].ok:
                 walls[mask] = _measurement(names[mask], walls[mask].value, spread_of)
         rows.append(ConfigRow(
