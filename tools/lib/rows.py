@@ -105,16 +105,21 @@ def parse_param(text: str) -> object:
 def _measurements(results: Results, name: str, params: list[list[str]]) -> list[Measurement]:
     """asv's value of every parameter set of one benchmark."""
     if name not in results.get_all_result_keys():
-        return [MISSING] * math.prod(len(axis) for axis in params)
+        return [MISSING] * _sets(params)
     return [_measurement(name, value) for value in results.get_result_value(name, params)]
 
 
-def _samples(results: Results, name: str, params: list[list[str]]) -> list[list[float] | None] | None:
-    """asv's samples of each parameter set, where the run recorded them (--record-samples); None where not."""
-    try:
-        return results.get_result_samples(name, params)
-    except KeyError:
-        return None
+def _samples(results: Results, name: str, params: list[list[str]]) -> list[list[float] | None]:
+    """asv's samples of every parameter set of one benchmark, where the run recorded them (--record-samples);
+    None where not."""
+    if name not in results.get_all_result_keys():
+        return [None] * _sets(params)
+    return results.get_result_samples(name, params)
+
+
+def _sets(params: list[list[str]]) -> int:
+    """How many parameter sets the axes ``params`` make."""
+    return math.prod(len(axis) for axis in params)
 
 
 def _measurement(name: str, value: float | None, visits: list[float] | None = None) -> Measurement:
@@ -162,9 +167,7 @@ def config_rows(results: Results, grid: schema.Grid, param_names: list[str], sou
     per_figure = {method: _measurements(results, name, params) for method, name in figure_names(grid).items()
                   if name in keys}
     rows = []
-    count = math.prod(len(axis) for axis in params)
-    samples = ({mask: _samples(results, name, params) or [None] * count for mask, name in names.items()}
-               if source == ASV else None)
+    samples = {mask: _samples(results, name, params) for mask, name in names.items()} if source == ASV else None
     for index, combination in enumerate(itertools.product(*params)):
         label = schema.params_label(combination)
         walls = {mask: per_mask[mask][index] for mask in schema.MASKS}
