@@ -57,9 +57,9 @@ labels:
 	rm -rf $(LABEL_DIR) && mkdir -p $(LABEL_DIR)/repo && $(GIT_LABEL) init -q -b main
 	for label in A B C; do $(GIT_LABEL) commit -q --allow-empty -m $$label && $(GIT_LABEL) tag $$label; done
 
-# A/A: two back-to-back nights of the same torch, then the nightly check on the pair,
-# re-measuring its candidates with the same torch on both sides (nothing may be a
-# regression), and the per-result noise report.
+# A/A: two back-to-back nights of the same torch, the per-result noise report, then the
+# nightly check on the pair, re-measuring its candidates with the same torch on both
+# sides (nothing may be a regression).
 aa: venv $(CONTENDER_VENV)/.made labels
 	$(RECORD) --python $(abspath $(VPY)) --commit $(call LABEL,A) || exit 2
 	$(RECORD) --python $(abspath $(VPY)) --commit $(call LABEL,B) || exit 2

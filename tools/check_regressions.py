@@ -9,8 +9,9 @@ CUDA-graph GPU time (kernel changes); ``wall``, the wall time of one forward
 (host-side changes, noisy on launch-bound configs).
 
 For gpu and wall, a noise model learned from the history (and an A/A calibration
-pair, --calibration) gives each config's spread. A slowdown beyond --factor that
-the model can call on one night is a regression; one it cannot is a candidate.
+pair, --calibration) gives each config's spread. Where nothing re-measures, a
+slowdown beyond --factor that the model can call on one night is a regression; one
+it cannot is a candidate. With a Python to re-measure, both are candidates.
 With --baseline-python and --contender-python, candidates are re-measured in the
 same job, several fresh processes a side, the two torch builds alternating, as
 many as fit the budget (0.6 of the night by default), strongest evidence first,

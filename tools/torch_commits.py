@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark a range of torch commits, or bisect it, from a folder of torch wheels: nothing compiled.
 
-  run RANGE          asv run over RANGE (git's A..B: the commits after A up to B) of
-                     a PyTorch clone. asv's virtualenv gets each commit's wheels from
+  run RANGE          asv run over RANGE of a PyTorch clone (A..B as asv takes it:
+                     the first-parent commits after A up to B). asv's virtualenv gets each commit's wheels from
                      tools/torch_wheel_for_commit.py; a commit without wheels is
                      skipped with that tool's line. Ends with what was recorded.
   find RANGE BENCH   asv find: bisects RANGE for the commit that made BENCH (one
