@@ -1,0 +1,159 @@
+"""Whether a CUDA-graph replay times what an eager forward runs, and what its first replay adds.
+
+For every config of the GPU grid (or ``--configs N`` of them, seeded), each mask, in one process:
+the first and second replays of the night's captured graph alone and the median block as the night
+times it (``timers``), every key before any profile; then the kernels one eager forward launches
+against those one replay launches (torch's profiler, CUDA activity), and the eager forward's SDPA
+backend. The night sizes its blocks and chooses its heavy rest (``schema.heavy_rest_seconds``) from
+the first replay: this shows how far that replay sits above the steady one, and where the heavy
+rest's choice would differ.
+
+GPU only. Prints one line per key and a summary; ``--out`` keeps the lines as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+from collections import Counter
+
+sys.path.insert(0, ".")
+
+import torch  # noqa: E402
+
+from benchmarks.measure import counts, model, timers  # noqa: E402
+from benchmarks.schema import (
+    GPU_PARAMS,
+    MASKS,
+    backend_of,
+    gpu_time_block_replays,
+    grid_configs,
+    heavy_rest_seconds,  # noqa: E402
+)
+
+
+def replay_kernels(graph: torch.cuda.CUDAGraph) -> tuple[Counter[str], Counter[str]]:
+    """The ATen operators and kernels one profiled replay of ``graph`` shows."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as profiled:
+        graph.replay()
+        torch.cuda.synchronize()
+    operators: Counter[str] = Counter()
+    kernels: Counter[str] = Counter()
+    for event in profiled.events():
+        if event.name.startswith("aten::"):
+            operators[event.name] += 1
+        elif event.device_type == torch.autograd.DeviceType.CUDA:
+            kernels[event.name] += 1
+    return operators, kernels
+
+
+def timed_key(case: model.ForwardCase, mask: str) -> dict:
+    """The first and second replays of a fresh capture, and the night's median block."""
+    run = case.runner(mask)
+    graph = timers._captured(run)
+    first = timers.replay_block(graph, 1)
+    second = timers.replay_block(graph, 1)
+    steady = timers.replayed_seconds(graph, gpu_time_block_replays(second))
+    sized_by_first = timers.replayed_seconds(graph, gpu_time_block_replays(first))
+    return {
+        "config": case.config.label, "mask": mask,
+        "first_ms": first * 1e3, "second_ms": second * 1e3, "steady_ms": steady * 1e3,
+        "sized_by_first_ms": sized_by_first * 1e3,
+        "replays_by_first": gpu_time_block_replays(first), "replays_by_steady": gpu_time_block_replays(steady),
+        "heavy_by_first": heavy_rest_seconds(first) > 0, "heavy_by_steady": heavy_rest_seconds(steady) > 0,
+    }
+
+
+def profiled_key(case: model.ForwardCase, mask: str) -> dict:
+    """The kernels of one eager forward against those of one replay, and the eager forward's backend."""
+    run = case.runner(mask)
+    operators, eager_kernels, _ = counts.profiled_call(run, True)
+    graph = timers._captured(run)
+    graph.replay()
+    _, graph_kernels = replay_kernels(graph)
+    return {
+        "backend": backend_of(operators), "same_kernels": eager_kernels == graph_kernels,
+        "eager_only": sorted((eager_kernels - graph_kernels).elements()),
+        "graph_only": sorted((graph_kernels - eager_kernels).elements()),
+    }
+
+
+def summarize(paths: list[str]) -> int:
+    """Per key, the standard deviation of the log median block between processes, both sizings (percent)."""
+    by_key: dict[tuple[str, str], list[dict]] = {}
+    for path in paths:
+        with open(path) as lines:
+            for line in lines:
+                row = json.loads(line)
+                by_key.setdefault((row["config"], row["mask"]), []).append(row)
+    spreads = []
+    for (config, mask), rows in sorted(by_key.items(), key=lambda item: item[1][0]["steady_ms"]):
+        if len(rows) < 3:
+            continue
+        steady = statistics.stdev(math.log(row["steady_ms"]) for row in rows) * 100
+        first = statistics.stdev(math.log(row["sized_by_first_ms"]) for row in rows) * 100
+        level = statistics.median(row["sized_by_first_ms"] / row["steady_ms"] for row in rows)
+        spreads.append((steady, first))
+        print(f"{config:<48} {mask:<12} {rows[0]['steady_ms']:8.4f} ms  spread sized by second {steady:.2f}% "
+              f"by first {first:.2f}%  by first / by second {level:.4f}")
+    print(f"keys {len(spreads)}, processes {len(paths)}: median spread sized by second "
+          f"{statistics.median(s for s, _ in spreads):.2f}%, by first {statistics.median(f for _, f in spreads):.2f}%")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", type=int, help="this many configs of the grid, drawn with --seed")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="a JSON-lines file for the keys")
+    parser.add_argument("--timing-only", action="store_true", help="no profiles: the replays' times alone")
+    parser.add_argument("--summarize", nargs="+", metavar="OUT",
+                        help="no GPU: several processes' --out files, the spread of each key's median block "
+                             "between them, its blocks sized from the second replay and from the first")
+    args = parser.parse_args()
+    if args.summarize:
+        return summarize(args.summarize)
+    configs = grid_configs(GPU_PARAMS, "cuda")
+    if args.configs:
+        configs = random.Random(args.seed).sample(configs, args.configs)
+    rows = []
+    # Every key timed before any profile: a profile leaves CUPTI attached (docs/noise.md).
+    for config in configs:
+        case = model.checked_case(config)
+        for mask in MASKS:
+            row = timed_key(case, mask)
+            rows.append(row)
+            print(f"{row['config']:<48} {mask:<12} first/steady={row['first_ms'] / row['steady_ms']:.3f} "
+                  f"second/steady={row['second_ms'] / row['steady_ms']:.3f} steady={row['steady_ms']:.4f} ms "
+                  f"replays {row['replays_by_first']}/{row['replays_by_steady']}", flush=True)
+        del case
+        torch.cuda.empty_cache()
+    for config in configs if not args.timing_only else []:
+        case = model.checked_case(config)
+        for mask in MASKS:
+            row = next(r for r in rows if r["config"] == config.label and r["mask"] == mask)
+            row.update(profiled_key(case, mask))
+            print(f"{row['config']:<48} {mask:<12} {row['backend']:<10} same kernels: {row['same_kernels']}"
+                  + ("" if row["same_kernels"] else f" eager only {row['eager_only']} graph only "
+                     f"{row['graph_only']}"), flush=True)
+        del case
+        torch.cuda.empty_cache()
+    if args.out:
+        with open(args.out, "w") as out:
+            out.writelines(json.dumps(row) + "\n" for row in rows)
+    ratios = [row["first_ms"] / row["steady_ms"] for row in rows]
+    print(f"keys {len(rows)}; kernels differ in {sum(not row.get('same_kernels', True) for row in rows)}; "
+          f"first/steady median {statistics.median(ratios):.3f} max {max(ratios):.3f}; "
+          f"heavy rest chosen differently in {sum(r['heavy_by_first'] != r['heavy_by_steady'] for r in rows)}; "
+          f"block replays differ in {sum(r['replays_by_first'] != r['replays_by_steady'] for r in rows)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
