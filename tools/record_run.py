@@ -36,6 +36,7 @@ from pathlib import Path
 from lib.cli import (
     MACHINE_WRITE_ERRORS,
     ToolError,
+    add_asv_arguments,
     importing,
     machine_name,
     one_line,
@@ -325,8 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--new-commit-only", action="store_true",
                         help="refuse a commit that already has a night that measured on this machine (exit 2), as "
                              "the nightly does without a PyTorch clone: asv keeps one night per commit")
-    parser.add_argument("asv_args", nargs=argparse.REMAINDER,
-                        help="after --: more arguments for asv run (e.g. -a repeat=3)")
+    add_asv_arguments(parser, "after --: more arguments for asv run (e.g. -a repeat=3)")
     return parser
 
 

@@ -35,7 +35,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib.cli import ToolError, checked_factor, importing, machine_name, one_line, run_tool, tool_parser
+from lib.cli import (
+    ToolError,
+    add_asv_arguments,
+    checked_factor,
+    importing,
+    machine_name,
+    one_line,
+    run_tool,
+    tool_parser,
+)
 
 with importing():
     from lib.conf import (
@@ -259,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--factor", type=float, default=1.1, help="asv's factor (default 1.1, asv's own)")
     commands.add_parser("publish", help="asv publish of the results against the clone's history")
     for sub in (runner, finder, comparer):
-        sub.add_argument("asv_args", nargs=argparse.REMAINDER, help="after --: more arguments for asv")
+        add_asv_arguments(sub, "after --: more arguments for asv")
     return parser
 
 

@@ -93,6 +93,12 @@ def add_results_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_asv_arguments(parser: argparse.ArgumentParser, text: str) -> None:
+    """Every word after the tool's own: more arguments for asv, none at all allowed (argparse lists a
+    positional remainder among the missing arguments of a usage error unless it is marked optional)."""
+    parser.add_argument("asv_args", nargs=argparse.REMAINDER, default=[], help=text).required = False
+
+
 def add_format_argument(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
     parser.add_argument("--format", choices=choices, default=choices[0], help="output format")
 
