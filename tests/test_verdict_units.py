@@ -586,14 +586,23 @@ def test_a_gpu_times_decision_carries_the_median_sm_clock_read_beside_each_side(
     values = remeasure.Remeasured({(KEY[1], KEY[2]): sides}, 12.5, process_costs(20))
     found = verdict.decide(finding(signal="gpu"), values, [], settings(pythons=BOTH))
     assert found.confirmation["sm_clock_mhz"] == {"baseline": 1957.5, "contender": 1410}
-    assert report.sm_clocks(found.confirmation) == ", SM clock 1958 / 1410 MHz"
-    assert "p=1.1e-05, SM clock 1958 / 1410 MHz)" in report.findings_table([found])
-    # None read (no NVML), or a wall time: nothing said of the clock.
+    # Four clocks for ten processes, three for ten: decided as measured, and said so.
+    assert report.sm_clocks(found.confirmation) == (", SM clock 1958 / 1410 MHz, as measured: not every process "
+                                                    "read its SM clock")
+    assert "p=1.1e-05, SM clock 1958 / 1410 MHz, as measured" in report.findings_table([found])
+    # None read (no NVML): decided as measured, and said so; a wall time: nothing said of the clock.
     sides["baseline"][schema.SM_CLOCK] = sides["contender"][schema.SM_CLOCK] = []
-    assert "sm_clock_mhz" not in verdict.decide(finding(signal="gpu"), values, [], settings(pythons=BOTH)).confirmation
+    unclocked = verdict.decide(finding(signal="gpu"), values, [], settings(pythons=BOTH))
+    assert "sm_clock_mhz" not in unclocked.confirmation and unclocked.confirmation["at_sm_clock_mhz"] is None
+    assert "p=1.1e-05, as measured: not every process read its SM clock)" in report.findings_table([unclocked])
     sides["baseline"]["wall"], sides["contender"]["wall"] = sides["baseline"]["gpu"], sides["contender"]["gpu"]
     sides["baseline"][schema.SM_CLOCK] = [1980]
-    assert "sm_clock_mhz" not in verdict.decide(finding(), values, [], settings(pythons=BOTH)).confirmation
+    walled = verdict.decide(finding(), values, [], settings(pythons=BOTH)).confirmation
+    assert "sm_clock_mhz" not in walled and "at_sm_clock_mhz" not in walled
+    # The contender's side alone, against the nights: no clock expected, nothing said.
+    alone = verdict.decide(finding(signal="gpu"), values, nights(1.0, 1.0, signal="gpu"),
+                           settings(pythons={"contender": "c"}))
+    assert "at_sm_clock_mhz" not in alone.confirmation
     assert report.sm_clocks({"sm_clock_mhz": {"baseline": None, "contender": 1410.5}}) == ", SM clock - / 1410 MHz"
 
 
@@ -620,7 +629,8 @@ def test_a_gpu_time_is_decided_at_one_clock_where_each_process_read_its_clock():
     # As measured, the contender's faster clocks hide most of it.
     found = verdict.decide(finding(signal="gpu"), clocked(False), [], settings(factor=1.05, pythons=BOTH))
     assert (found.level, found.confirmation["p_change"]) == ("suspect", 0.00032475264673405486)
-    assert "at_sm_clock_mhz" not in found.confirmation
+    assert found.confirmation["at_sm_clock_mhz"] is None
+    assert report.sm_clocks(found.confirmation) == ", as measured: not every process read its SM clock"
 
 
 def test_a_class_moves_decision_names_the_class_it_stands_for():

@@ -22,13 +22,15 @@ def formatted(signal: str, value: float) -> str:
 
 def sm_clocks(confirmation: dict) -> str:
     """', SM clock 1965 / 1410 MHz, taken to 1800': the median clocks read after each side's GPU times, where
-    any were, and the one clock the decision took them to."""
+    any were, and the one clock the decision took them to; ', as measured: ...' where GPU times of both sides
+    were decided without one (a process without its clock: no NVML)."""
     clocks = confirmation.get("sm_clock_mhz")
-    if not clocks:
-        return ""
-    taken = confirmation.get("at_sm_clock_mhz")
-    return (", SM clock " + " / ".join("-" if clock is None else f"{clock:.0f}" for clock in clocks.values())
-            + " MHz" + ("" if taken is None else f", taken to {taken:.0f}"))
+    taken = confirmation.get("at_sm_clock_mhz", 0)
+    read = (", SM clock " + " / ".join("-" if clock is None else f"{clock:.0f}" for clock in clocks.values())
+            + " MHz") if clocks else ""
+    if taken is None:
+        return read + ", as measured: not every process read its SM clock"
+    return read + (f", taken to {taken:.0f}" if taken else "")
 
 
 # The column of the host's share (Finding.host_move), shown where a finding of the table has one that is more

@@ -503,6 +503,8 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
             finding.confirmation["sm_clock_mhz"] = clocks
     if clock is not None:
         finding.confirmation["at_sm_clock_mhz"] = clock
+    elif finding.signal == schema.GPU and not contender_only:  # said, since a clock's move then counts as the build's
+        finding.confirmation["at_sm_clock_mhz"] = None
     outcome = decision.outcome
     if contender_only and outcome == "confirmed":
         outcome = "undecided"  # one side measured now against nights: it refutes, it never confirms
