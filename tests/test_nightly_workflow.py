@@ -161,6 +161,12 @@ def test_it_runs_every_night_and_by_hand_one_at_a_time():
     assert workflow["concurrency"]["cancel-in-progress"] is False  # a night is never cut short by the next
 
 
+def test_tonights_torch_can_read_the_sm_clock_beside_each_gpu_time():
+    """Without NVML the clock is None and every re-measured GPU time is decided as measured."""
+    script = step("nightly", "Install tonight's torch nightly in its own environment")["run"]
+    assert re.search(r"tonight/bin/python\" -m pip install -q nvidia-ml-py==[\d.]+\n", script), script
+
+
 def test_every_action_is_pinned_to_a_commit():
     uses = re.findall(r"uses: ([\w./-]+)@(\S+)", WORKFLOW.read_text())
     assert uses and all(re.fullmatch(r"[0-9a-f]{40}", ref) for _, ref in uses), uses
