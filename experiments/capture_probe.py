@@ -21,7 +21,6 @@ import math
 import random
 import statistics
 import sys
-from collections import Counter
 
 sys.path.insert(0, ".")
 
@@ -36,23 +35,6 @@ from benchmarks.schema import (
     grid_configs,
     heavy_rest_seconds,  # noqa: E402
 )
-
-
-def replay_kernels(graph: torch.cuda.CUDAGraph) -> tuple[Counter[str], Counter[str]]:
-    """The ATen operators and kernels one profiled replay of ``graph`` shows."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as profiled:
-        graph.replay()
-        torch.cuda.synchronize()
-    operators: Counter[str] = Counter()
-    kernels: Counter[str] = Counter()
-    for event in profiled.events():
-        if event.name.startswith("aten::"):
-            operators[event.name] += 1
-        elif event.device_type == torch.autograd.DeviceType.CUDA:
-            kernels[event.name] += 1
-    return operators, kernels
 
 
 def timed_key(case: model.ForwardCase, mask: str, first_sized_first: bool) -> dict:
@@ -80,7 +62,7 @@ def profiled_key(case: model.ForwardCase, mask: str) -> dict:
     operators, eager_kernels, _ = counts.profiled_call(run, True)
     graph = timers._captured(run)
     graph.replay()
-    _, graph_kernels = replay_kernels(graph)
+    _, graph_kernels, _ = counts.profiled_call(graph.replay, True)
     return {
         "backend": backend_of(operators), "same_kernels": eager_kernels == graph_kernels,
         "eager_only": sorted((eager_kernels - graph_kernels).elements()),
