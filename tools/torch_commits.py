@@ -2,9 +2,10 @@
 """Benchmark a range of torch commits, or bisect it, from a folder of torch wheels: nothing compiled.
 
   run RANGE          asv run over RANGE of a PyTorch clone (A..B as asv takes it:
-                     the first-parent commits after A up to B). asv's virtualenv gets each commit's wheels from
-                     tools/torch_wheel_for_commit.py; a commit without wheels is
-                     skipped with that tool's line. Ends with what was recorded.
+                     the first-parent commits after A up to B). asv's virtualenv
+                     gets each commit's wheels from tools/torch_wheel_for_commit.py;
+                     a commit without wheels is skipped with that tool's line.
+                     Ends with what was recorded.
   find RANGE BENCH   asv find: bisects RANGE for the commit that made BENCH (one
                      benchmark, e.g. attention_bias.AttentionBias.time_causal_bias)
                      slower the most; then asv continuous of that commit against

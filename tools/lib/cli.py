@@ -3,7 +3,8 @@
 Exit codes: 0 success, 1 a finding (a regression, a slower build) and only a
 finding, 2 a user error (bad input or arguments), 3 the tool itself failed (a bug,
 a full disk, out of memory): never a finding, so the nightly treats it as a broken
-job. Errors are one line on stderr; ``ATTENTION_BIAS_TRACEBACK=1`` adds the traceback to a failure of the tool (exit 3).
+job. Errors are one line on stderr; ``ATTENTION_BIAS_TRACEBACK=1`` adds the traceback
+to a failure of the tool (exit 3).
 A reader of stdout or stderr that goes away loses the output, never the work or the exit code.
 Writes are whole or absent. Standard library only: asv's bare per-commit
 virtualenv imports it.
