@@ -41,8 +41,7 @@ def timed_key(case: model.ForwardCase, mask: str, first_sized_first: bool) -> di
     """The first and second replays of a fresh capture, then the median of 3 blocks sized from each
     (``steady_ms``: from the second), those sized from the first replay first where asked."""
     run = case.runner(mask)
-    graph = timers._captured(run)
-    first = timers.replay_block(graph, 1)
+    graph, _, first = timers.captured_replays(run)  # the night's capture and its first replay
     second = timers.replay_block(graph, 1)
     replays = {"first": gpu_time_block_replays(first), "second": gpu_time_block_replays(second)}
     order = ("first", "second") if first_sized_first else ("second", "first")
@@ -60,8 +59,7 @@ def profiled_key(case: model.ForwardCase, mask: str) -> dict:
     """The kernels of one eager forward against those of one replay, and the eager forward's backend."""
     run = case.runner(mask)
     operators, eager_kernels, _ = counts.profiled_call(run, True)
-    graph = timers._captured(run)
-    graph.replay()
+    graph = timers.captured_replays(run).graph  # replayed once: uploaded before the profile
     _, graph_kernels, _ = counts.profiled_call(graph.replay, True)
     return {
         "backend": backend_of(operators), "same_kernels": eager_kernels == graph_kernels,

@@ -25,12 +25,13 @@ def sm_clocks(confirmation: dict) -> str:
     any were, and the one clock the decision took them to; ', as measured: ...' where GPU times of both sides
     were decided without one (a process without its clock: no NVML)."""
     clocks = confirmation.get("sm_clock_mhz")
-    taken = confirmation.get("at_sm_clock_mhz", 0)
     read = (", SM clock " + " / ".join("-" if clock is None else f"{clock:.0f}" for clock in clocks.values())
             + " MHz") if clocks else ""
-    if taken is None:
-        return read + ", as measured: not every process read its SM clock"
-    return read + (f", taken to {taken:.0f}" if taken else "")
+    if "at_sm_clock_mhz" not in confirmation:  # a wall time, one side alone, or a report from before
+        return read
+    taken = confirmation["at_sm_clock_mhz"]
+    return read + (", as measured: not every process read its SM clock" if taken is None
+                   else f", taken to {taken:.0f}")
 
 
 # The column of the host's share (Finding.host_move), shown where a finding of the table has one that is more
