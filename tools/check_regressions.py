@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_results_arguments(parser)
     parser.add_argument("--baseline", help="commit (hash prefix, or a git name of the conf's repository) of the "
                         "last night to compare with (default: the run "
-                        "before the contender); the nights before it form the history")
+                        "before the contender); it and the nights before it form the history")
     parser.add_argument("--contender", help="commit (hash prefix, or a git name of the conf's repository) of "
                         "tonight's run (default: the most recent run)")
     parser.add_argument("--factor", type=float, default=DEFAULTS["factor"],

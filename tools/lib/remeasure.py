@@ -61,9 +61,9 @@ from lib.suite import REPO_ROOT, schema
 from lib.supervisor import end_group, ending_signal, supervised
 
 SIDES = schema.SIDES
-# The longest a worker may take to answer one request: its start (torch's import, about 10 s on an H200 VM)
-# or one process (seconds). A worker that takes longer is ended and the re-measurement fails: its candidates
-# stay suspects, never regressions.
+# The longest a worker may take to answer one request: its start (torch's import, 2-3.5 s on an H200 VM,
+# about 10 s where it compiles torch) or one process (seconds). A worker that takes longer is ended and the
+# re-measurement fails: its candidates stay suspects, never regressions.
 ANSWER_SECONDS = 300.0
 # Each side's processes are forked from this many workers of its own, in turn. A process forked from a
 # worker shares its memory layout and hash seed, which can set a host-bound forward's time apart from another
@@ -86,7 +86,7 @@ PASSES = 16
 # process's keys' first calls wait for the next children's start (CHILD_START_SECONDS: the quiet lock
 # keeps a start out of the visits), one process in schema.CHILDREN_STARTED_TOGETHER. Fitted to measured
 # re-measurements' processes (experiments/fit_remeasure_cost.py, docs/noise.md); the workers' start on an
-# H200 with the night's bytecode cache (2.0-2.7 s; 10 s where each worker compiled torch) and a margin.
+# H200 with the night's bytecode cache (2.0-3.5 s; 10 s where each worker compiled torch) and a margin.
 # One formula prices a process (CostModel): the plan, the pace and the fit read it alike.
 WORKERS_SECONDS = {"cuda": 3.0, "cpu": 3.0}
 # A round's first process waits for its worker's first child to start (CUDA's context, the libraries' first
@@ -459,7 +459,7 @@ def quiet_lock_path() -> str:
 
 class Workers:
     """The two sides' workers of one re-measurement, WORKERS_PER_SIDE a side, started at the first round's
-    first use and kept for the rounds after it (torch's import: 2-3 s on an H200 VM, all at once), with the
+    first use and kept for the rounds after it (torch's import: 2-3.5 s on an H200 VM, all at once), with the
     quiet lock their children share (``quiet_lock_path``); a context manager that stops them."""
 
     def __init__(self, pythons: dict[str, str], device: str = "cpu", torch: dict[str, str | None] | None = None
