@@ -111,15 +111,15 @@ def test_a_damaged_side_file_is_left_out_and_its_night_lands(damaging_record, ca
 
 
 def test_a_staging_folder_left_by_a_killed_record_is_cleared_by_the_next(tmp_path):
-    import record_run
+    from lib import recording
 
     results = tmp_path / "results"
     results.mkdir()
-    stale = tmp_path / f".results.ci{record_run.STAGING}killed"
-    other = tmp_path / f".results.other{record_run.STAGING}running"
+    stale = tmp_path / f".results.ci{recording.STAGING}killed"
+    other = tmp_path / f".results.other{recording.STAGING}running"
     for folder in (stale, other):
         (folder / "ci").mkdir(parents=True)
-    with record_run.staging_folder(results, "ci") as staging:
+    with recording.staging_folder(results, "ci") as staging:
         assert staging.parent == tmp_path and not stale.exists() and other.is_dir()
     assert not staging.exists() and other.is_dir()  # another machine's record is not this one's to clear
 
@@ -147,7 +147,7 @@ def test_the_nights_side_files_are_written_whole_or_not_at_all(tmp_path):
 def test_a_results_folder_on_another_filesystem_gets_its_night_whole(damaging_record, monkeypatch):
     """A results folder that is a mount point: renaming from the staging folder beside it fails (EXDEV), and
     every night was lost. Each file is copied beside its place and renamed there."""
-    import record_run
+    from lib import recording
 
     renamed = os.replace
 
@@ -156,11 +156,11 @@ def test_a_results_folder_on_another_filesystem_gets_its_night_whole(damaging_re
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         renamed(source, destination)
 
-    monkeypatch.setattr(record_run.os, "replace", across_filesystems)
+    monkeypatch.setattr(recording.os, "replace", across_filesystems)
     assert damaging_record["run"](lambda machine_dir, commit: None) == 0
     landed = sorted(p.name for p in damaging_record["machine_dir"].iterdir()
                     if damaging_record["commit"] in p.name or p.name.startswith(damaging_record["commit"][:8]))
     commit = damaging_record["commit"]
     assert [name for name in landed if not name.endswith(".json")] == [f"{commit}.dispatch", f"{commit}.night"]
     assert len([name for name in landed if name.endswith(".json")]) == 1
-    assert not [p for p in damaging_record["machine_dir"].iterdir() if record_run.STAGING in p.name]
+    assert not [p for p in damaging_record["machine_dir"].iterdir() if recording.STAGING in p.name]

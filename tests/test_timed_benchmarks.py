@@ -103,6 +103,15 @@ def test_asv_profile_of_one_config_shows_the_forward(suite):
     assert "linear" in profiled.stdout  # the projections
 
 
+def test_asv_profile_of_a_gpu_config_without_cuda_is_one_line_not_asvs_traceback(suite):
+    profiled = asv(suite, "profile", "--python=same",
+                   r"attention_bias.AttentionBias.time_causal_bias\(1, 16, \(128, 256\), 2048, 'bfloat16'\)")
+    assert profiled.returncode == 1
+    assert ("asv profile: attention_bias.AttentionBias.time_causal_bias measured nothing here, so there is no "
+            "profile: it was skipped (a GPU config without CUDA") in profiled.stdout
+    assert "Traceback" not in profiled.stdout + profiled.stderr
+
+
 def test_asv_find_over_the_default_conf_is_refused_and_touches_no_result(suite):
     """asv find over the existing environment would overwrite each commit's results with one torch's."""
     commits = suite["commits"]

@@ -16,8 +16,10 @@ import sys
 
 import pytest
 from conftest import git, run_tool
+from lib.night_figures import FORKED
 from lib.results import ResultsStore
 from lib.rows import config_rows, has_results
+from lib.suite import schema
 from results_factory import CPU
 
 MACHINE = "ci-torch-commits"
@@ -75,8 +77,7 @@ def torch_range(tmp_path_factory) -> dict:
     common = ["--repo", str(root / "pytorch"), "--wheels", str(wheels), "--machine", MACHINE,
               "--results-dir", str(root / "results"), "--env-dir", str(root / "env")]
     env = {"HOME": str(root / "home")}
-    ran = run_tool("torch_commits.py", *common, "run", f"{commits[0]}..{commits[-1]}",
-                   "--bench", r"AttentionBiasNightCPU\.", env=env)
+    ran = run_tool("torch_commits.py", *common, "run", f"{commits[0]}..{commits[-1]}", env=env)
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
     return {"root": root, "commits": commits, "common": common, "env": env, "run": ran,
             "results": root / "results"}
@@ -93,11 +94,26 @@ def test_the_range_records_every_commit_with_wheels_and_skips_the_other(torch_ra
     commits, output = torch_range["commits"], torch_range["run"].stdout
     assert f"6 of 7 commits of {commits[0]}..{commits[-1]} have wheels" in output
     assert f"6 of 7 commits of {commits[0]}..{commits[-1]} recorded" in output
-    assert f"skipped {commits[NO_WHEEL][:12]}" in output
-    assert f"no torch wheel for commit {commits[NO_WHEEL][:12]}" in output  # the install step's own line
+    assert f"skipped {commits[NO_WHEEL][:12]}: no wheels in " in output
     store = ResultsStore(torch_range["results"])
     timed = {run.commit_hash for run in store.runs(MACHINE) if has_results(store.load(run), CPU)}
     assert timed == {c for i, c in enumerate(commits) if i not in (0, NO_WHEEL)}
+
+
+def test_each_commit_is_recorded_as_a_night_is_its_figures_once_and_its_side_files_beside_it(torch_range):
+    """As record_run.py records a night: asv forks one figure of each config, the recorder adds the rest from the
+    night's own values, and the operator names and visits land beside each commit's results."""
+    commits, machine_dir = torch_range["commits"], torch_range["results"] / MACHINE
+    recorded = [c for i, c in enumerate(commits) if i not in (0, NO_WHEEL)]
+    side_files = sorted(p.name for p in machine_dir.iterdir() if p.suffix in (".night", ".dispatch", ".figures"))
+    assert side_files == sorted(f"{c}{suffix}" for c in recorded for suffix in (".night", ".dispatch"))
+    store = ResultsStore(torch_range["results"])
+    for commit in recorded:
+        results = store.load(store.choose_run(MACHINE, commit))
+        night = [name for name in results.get_all_result_keys() if ".AttentionBiasNightCPU." in name]
+        assert len(night) == len(schema.NIGHT_FIGURES) * len(schema.MASKS)
+        forked = [name for name in night if results._duration.get(name) is not None]
+        assert forked == [schema.benchmark_name(CPU.night_class, FORKED)], forked
 
 
 def test_the_slow_builds_are_really_slower_on_their_config_only(torch_range):
@@ -306,3 +322,17 @@ def test_a_name_that_is_no_commit_is_one_line_before_asv_runs(tmp_path):
                       "--results-dir", str(tmp_path / "results"), "run", "HEAD~1..'HEAD", env={"HOME": str(tmp_path)})
     assert (quoted.returncode, quoted.stdout) == (2, "")
     assert quoted.stderr == f"error: not a commit range of {repo}: HEAD~1..'HEAD: No closing quotation\n"
+
+
+@pytest.mark.parametrize(("listed", "grid"),
+                         [("GPU 0: NVIDIA H200 (UUID: GPU-0)\n", "gpu"), ("", "cpu"), (None, "cpu")])
+def test_a_range_records_the_gpu_grid_where_nvidia_smi_lists_a_gpu(tmp_path, monkeypatch, listed, grid):
+    import torch_commits
+
+    if listed is not None:  # None: no nvidia-smi on the PATH at all
+        smi = tmp_path / "nvidia-smi"
+        smi.write_text(f"#!/bin/sh\nprintf '{listed}'\n")
+        smi.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert torch_commits.range_grid("auto").name == grid
+    assert torch_commits.range_grid("cpu").name == "cpu"

@@ -19,44 +19,39 @@ probed in a subprocess: this tool never imports it.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
 import json
-import os
 import platform
-import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from lib.cli import (
-    MACHINE_WRITE_ERRORS,
     ToolError,
     add_asv_arguments,
     importing,
     machine_name,
     one_line,
     python_path,
-    read_json_object,
     run_tool,
     tool_parser,
     writable_folder,
     write_report,
-    write_whole,
 )
 
 with importing():
-    from asv.results import Results
-    from filelock import FileLock, Timeout
     from lib.bytecode import child_environment
-    from lib.conf import ASV_SOME_FAILED, asv, derived_conf, describe_machine, git_commit
-    from lib.night_figures import NightFiguresError, figures_path, forked_pattern, record_night_figures
-    from lib.results import NIGHT, ResultsStore, read_results
-    from lib.rows import has_results
+    from lib.conf import ASV_SOME_FAILED, derived_conf, describe_machine, git_commit
+    from lib.recording import (
+        land,
+        measured,
+        one_record_at_a_time,
+        record_night,
+        selected_measured,
+        space_left,
+        staged_conf,
+        staging_folder,
+    )
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
 
@@ -117,182 +112,18 @@ def full_commit(repo: Path, commit: str, of_torch: bool) -> str:
                     f"(git -C {repo} fetch --filter=blob:none origin) and run again")
 
 
-@contextlib.contextmanager
-def one_record_at_a_time(machine_dir: Path) -> Iterator[None]:
-    """A lock on the machine's results folder: a second record into it is refused, not interleaved."""
-    try:
-        machine_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(machine_dir / ".record.lock"))
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise ToolError(f"another record is running into {machine_dir}; wait for it to end") from None
-    except OSError as error:
-        if error.errno in MACHINE_WRITE_ERRORS:
-            raise  # the machine's fault, not the user's: exit 3
-        raise ToolError(f"cannot write into {machine_dir}: {one_line(error)}") from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-class StagingError(Exception):
-    """A file asv or the night wrote does not parse: left out of the results, the tool's own failure (exit 3)."""
-
-
-STAGING = ".staging-"
-
-
-@contextlib.contextmanager
-def staging_folder(results_dir: Path, machine: str) -> Iterator[Path]:
-    """A folder beside the results folder (outside the tree asv publish walks; the same filesystem but where
-    the results folder is a mount point: ``moved``) that asv writes into; removed afterwards. Under the
-    machine's lock: a staging folder of this machine left by a record killed earlier is this project's own
-    and goes."""
-    prefix = f".{results_dir.name}.{machine}{STAGING}"
-    for stale in results_dir.parent.glob(f"{prefix}*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=results_dir.parent))
-    except OSError as error:
-        if error.errno in MACHINE_WRITE_ERRORS:
-            raise
-        raise ToolError(f"cannot write beside {results_dir}: {one_line(error)}") from None
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit: str) -> None:
-    """Point the run's conf copy at the staging folder, with the commit's results already there:
-    asv merges a run into an existing results file of the same commit (a --bench of a few)."""
-    write_whole(conf_path, json.dumps({**conf, "results_dir": str(staging)}, indent=2))
-    (staging / machine).mkdir()
-    for earlier in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
-        if parses(earlier):
-            shutil.copy2(earlier, staging / machine / earlier.name)
-            # asv keeps one result per commit and environment: a second night of one commit and Python replaces
-            # the first's values; of another Python, it lands beside it, and the tools read the newer.
-            print(f"note: {earlier.name} already holds a run of commit {commit[:8]} on {machine!r}: this run's "
-                  "values replace its values where it is of the same Python (asv keeps one result per commit and "
-                  "environment), else the tools read this run's; the night's side files are this run's",
-                  flush=True)
-
-
-def parses(path: Path) -> bool:
-    """Whether a staged file reads back: a results file as the tools read it (lib.results, which refuses what
-    no tool could judge), any other as the JSON object every reader of a side file takes (lib.cli)."""
-    try:
-        if path.suffix == ".json" and path.name not in ("machine.json", "benchmarks.json"):
-            read_results(path)
-        else:
-            read_json_object(path, "corrupt")
-    except (ToolError, OSError, ValueError, RecursionError):
-        return False
-    return True
-
-
-def land(staging: Path, results_dir: Path, machine: str) -> None:
-    """Move what asv and the night wrote into the results folder, each file only once it parses.
-
-    Side files first, the night's results last: a results file in the folder has its side files
-    beside it. A damaged results file holds its night's side files back with it.
-    """
-    staged = [path for path in (staging / machine).iterdir() if not path.name.startswith(".")]
-    shared = [staging / "benchmarks.json"] if (staging / "benchmarks.json").exists() else []
-    sides = [p for p in staged if p.suffix != ".json" or p.name == "machine.json"]
-    runs = [p for p in staged if p not in sides]
-    damaged = [path for path in shared + staged if not parses(path)]
-    night_lost = any(path in damaged for path in runs)
-    for path in shared + sides + runs:
-        held_back = night_lost and path.suffix != ".json"  # the side files of a night that did not land
-        if path not in damaged and not held_back:
-            moved(path, results_dir / path.relative_to(staging))
-    if damaged:
-        names = ", ".join(str(path.relative_to(staging)) for path in damaged)
-        raise StagingError(f"left out of {results_dir}, does not parse: {names}"
-                           + ("; the night's side files held back with it" if night_lost else ""))
-
-
-def moved(source: Path, destination: Path) -> None:
-    """``source`` renamed onto ``destination`` at once; where the results folder is another filesystem than
-    its parent's staging folder (a mount point), copied beside the destination first, then renamed there:
-    never half a file under the destination's name."""
-    try:
-        os.replace(source, destination)
-    except OSError as error:
-        if error.errno != errno.EXDEV:
-            raise
-        landing = destination.with_name(f".{destination.name}{STAGING}")
-        shutil.copy2(source, landing)
-        os.replace(landing, destination)
-        source.unlink()
-
-
-# Free bytes below which a failed asv run is put down to a full disk, the machine's fault (exit 3).
-FULL_DISK_BYTES = 1 << 20
-
-
-def space_left(folder: Path) -> None:
-    """After asv failed: where the disk it wrote to is full, say that (exit 3), not asv's exit code (exit 2)."""
-    if shutil.disk_usage(folder).free < FULL_DISK_BYTES:
-        raise OSError(errno.ENOSPC, f"no space left beside {folder}: asv could not write the night")
-
-
 def record(args: argparse.Namespace, torch_info: dict, staging: Path, conf_path: Path, commit: str,
            grid: schema.Grid) -> int:
-    """Describe the machine and run asv over the grid's night into ``staging``, its figures recorded with it
-    (tools/lib/night_figures.py); asv's exit code, ASV_SOME_FAILED where a recorded figure failed."""
+    """Describe the machine and record the grid's night of ``args.python``'s torch into ``staging``
+    (lib/recording.py)."""
     describe_machine(args.machine, torch_info)
-    # The night's setup_cache writes each config's operator and kernel names, its visits and its figures there.
-    dispatch = staging / args.machine / f"{commit}{schema.DISPATCH_SUFFIX}"
-    os.environ[schema.DISPATCH_FILE_VARIABLE] = str(dispatch)
-    if not args.bench:
-        os.environ[schema.NIGHT_ONLY_VARIABLE] = "1"
-    extra = [a for a in args.asv_args if a != "--"]
-    code = asv("run", "--environment", f"existing:{args.python}", "--set-commit-hash", commit,
-               "--machine", args.machine, "--bench", args.bench or forked_pattern(grid),
-               "--record-samples", "--show-stderr", *extra, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
-    failed = 0
-    if not args.bench:
-        results = commit_run(staging, args.machine, commit)
-        if results is None:
-            raise NightFiguresError(f"asv left no results of the night that read in {staging}: its figures "
-                                    "cannot be recorded")
-        failed = record_night_figures(staging, results, dispatch, grid)
-    figures_path(dispatch).unlink(missing_ok=True)  # its values are in asv's results: never a side file
-    return ASV_SOME_FAILED if failed else code
+    return record_night(conf_path, staging, args.machine, commit, grid,
+                        ("--environment", f"existing:{args.python}", "--set-commit-hash", commit),
+                        args.bench, [a for a in args.asv_args if a != "--"])
 
 
 class NothingMeasured(Exception):
     """asv ran the night and every result failed: recorded as failed, a broken job (exit 3), never a night."""
-
-
-def commit_run(results_dir: Path, machine: str, commit: str, source: str | None = NIGHT) -> Results | None:
-    """The results folder's run of ``commit`` (of ``source``'s files: ResultsStore); None where it has none, or
-    one that does not read."""
-    try:
-        store = ResultsStore(results_dir, source)
-        return store.load(store.choose_run(machine, commit))
-    except ToolError:
-        return None
-
-
-def measured(results_dir: Path, machine: str, commit: str, grid: schema.Grid) -> bool:
-    """Whether the results folder holds a night of ``commit`` with a wall time of ``grid``."""
-    results = commit_run(results_dir, machine, commit)
-    return results is not None and has_results(results, grid)
-
-
-def selected_measured(results_dir: Path, machine: str, commit: str, pattern: str) -> bool:
-    """Whether the results folder holds, for ``commit``, a value of a benchmark that ``pattern`` selects (asv's
-    ``--bench``: a regular expression searched in each name); failed and skipped ones are not values."""
-    results = commit_run(results_dir, machine, commit, None)
-    return results is not None and any(
-        value is not None and value == value  # NaN: skipped
-        for name in results.get_all_result_keys() if re.search(pattern, name)
-        for value in results.get_result_value(name, results.get_result_params(name)))
 
 
 def nothing_measured(what: str, commit: str, kept: bool) -> NothingMeasured:

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Benchmark a range of torch commits, or bisect it, from a folder of torch wheels: nothing compiled.
 
-  run RANGE          asv run over RANGE of a PyTorch clone (A..B as asv takes it:
-                     the first-parent commits after A up to B). asv's virtualenv
+  run RANGE          the night of each commit of RANGE of a PyTorch clone (A..B as
+                     asv takes it: the first-parent commits after A up to B), one
+                     asv run a commit, recorded as record_run.py records a night
+                     (its figures once, its side files beside it). asv's virtualenv
                      gets each commit's wheels from tools/torch_wheel_for_commit.py;
-                     a commit without wheels is skipped with that tool's line.
-                     Ends with what was recorded.
+                     a commit without wheels is skipped. Ends with what was recorded.
   find RANGE BENCH   asv find: bisects RANGE for the commit that made BENCH (one
                      benchmark, e.g. attention_bias.AttentionBias.time_causal_bias)
                      slower the most; then asv continuous of that commit against
@@ -32,6 +33,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +58,15 @@ with importing():
         git_commit,
         known_machine,
         read_conf,
+    )
+    from lib.recording import (
+        NoNight,
+        land,
+        measured,
+        one_record_at_a_time,
+        record_night,
+        staged_conf,
+        staging_folder,
     )
     from lib.results import ResultsStore
     from lib.rows import WALL_SOURCES, has_results
@@ -127,7 +138,7 @@ def prepare(args: argparse.Namespace) -> Path:
         os.environ[BASE_SITE_VARIABLE] = str(args.base_site.resolve())
     os.environ["PIP_CONSTRAINT"] = " ".join(filter(None, (str(pinned_constraints(out_dir)),
                                                           os.environ.get("PIP_CONSTRAINT"))))
-    args.results, args.html = Path(conf["results_dir"]), Path(conf["html_dir"])
+    args.conf, args.results, args.html = conf, Path(conf["results_dir"]), Path(conf["html_dir"])
     return conf_path
 
 
@@ -148,22 +159,50 @@ def run_range(args: argparse.Namespace, conf_path: Path) -> int:
     commits = commits_in_range(args.repo, args.range, run=True)
     missing = without_wheels(Path(args.wheels), commits)
     print(f"{len(commits) - len(missing)} of {len(commits)} commits of {args.range} have wheels in {args.wheels}")
-    bench = ["--bench", args.bench or NIGHTS]
-    if not args.bench:
-        os.environ[schema.NIGHT_ONLY_VARIABLE] = "1"
-    asv("run", args.range, "--machine", args.machine, "--show-stderr", *bench, *args.asv_args,
-        conf=conf_path, allowed=(0, ASV_SOME_FAILED))
+    if args.bench:  # asv's own run of what was asked, each figure forked: no night to record
+        asv("run", args.range, "--machine", args.machine, "--show-stderr", "--bench", args.bench, *args.asv_args,
+            conf=conf_path, allowed=(0, ASV_SOME_FAILED))
+    else:
+        grid = range_grid(args.grid)
+        with one_record_at_a_time(args.results / args.machine):
+            for commit in commits:
+                if commit not in missing:
+                    record_commit(args, conf_path, commit, grid)
     found = recorded(args.results, args.machine, commits)
     skipped = [commit for commit, ok in found.items() if not ok]
     print(f"\n{len(commits) - len(skipped)} of {len(commits)} commits of {args.range} recorded "
           f"on machine {args.machine!r} in {args.results}")
     for commit in skipped:
-        print(f"  skipped {commit[:12]}: no results (no wheel, or its install failed: asv's output above says)")
+        why = (f"no wheels in {args.wheels}" if commit in missing
+               else "no results (its install or its night failed: asv's output above says)")
+        print(f"  skipped {commit[:12]}: {why}")
     return 0
 
 
-# What a range records by default: the nights of both grids (the one without its device skips).
-NIGHTS = rf"^{schema.BENCHMARK_MODULE}\.({'|'.join(grid.night_class for grid in schema.GRIDS)})\."
+def record_commit(args: argparse.Namespace, conf_path: Path, commit: str, grid: schema.Grid) -> None:
+    """One commit's night, as record_run.py records one (lib/recording.py): landed where it measured."""
+    print(f"\n{commit[:12]}: the {grid.name.upper()} grid's night", flush=True)
+    with staging_folder(args.results, args.machine) as staging:
+        staged_conf(conf_path, args.conf, staging, args.machine, commit)
+        try:
+            record_night(conf_path, staging, args.machine, commit, grid, (f"{commit}^!",), extra=args.asv_args)
+        except NoNight:
+            return  # asv's output says why; the summary lists the commit as skipped
+        if measured(staging, args.machine, commit, grid):
+            land(staging, args.results, args.machine)
+
+
+def range_grid(choice: str) -> schema.Grid:
+    """The grid a range records: ``choice``, or for auto the GPU grid where nvidia-smi lists a GPU (each commit's
+    torch is its wheels', known only inside asv's virtualenv), else the CPU grid."""
+    if choice == "auto":
+        listed = ""
+        if shutil.which("nvidia-smi"):
+            listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout
+        choice = "gpu" if listed.startswith("GPU") else "cpu"
+    return schema.GRIDS_BY_NAME[choice]
+
+
 # What continuous compares by default: asv's own time benchmarks of both grids.
 TIMED = rf"^{schema.BENCHMARK_MODULE}\.({'|'.join(grid.timed_class for grid in schema.GRIDS)})\.{schema.TIMED_PREFIX}"
 
@@ -255,7 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     runner = commands.add_parser("run", help="record every commit of a range that has wheels")
     runner.add_argument("range", help="A..B")
-    runner.add_argument("--bench", help="asv --bench regex (default: the nights of both grids)")
+    runner.add_argument("--grid", choices=("auto", "gpu", "cpu"), default="auto",
+                        help="the grid whose night is recorded (default auto: gpu where nvidia-smi lists a GPU)")
+    runner.add_argument("--bench", help="asv --bench regex instead of the night: asv's own run of it, over the "
+                                        "range at once, each figure forked")
     comparer = commands.add_parser("continuous", help="asv continuous between two commits with wheels")
     comparer.add_argument("base", help="the commit to compare against")
     comparer.add_argument("head", help="the commit to judge")
