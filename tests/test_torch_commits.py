@@ -11,6 +11,7 @@ the tools read the results like any other.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -77,7 +78,7 @@ def torch_range(tmp_path_factory) -> dict:
     common = ["--repo", str(root / "pytorch"), "--wheels", str(wheels), "--machine", MACHINE,
               "--results-dir", str(root / "results"), "--env-dir", str(root / "env")]
     env = {"HOME": str(root / "home")}
-    ran = run_tool("torch_commits.py", *common, "run", f"{commits[0]}..{commits[-1]}", env=env)
+    ran = run_tool("torch_commits.py", *common, "run", f"{commits[0]}..{commits[-1]}", "--grid", "cpu", env=env)
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
     return {"root": root, "commits": commits, "common": common, "env": env, "run": ran,
             "results": root / "results"}
@@ -144,6 +145,33 @@ def test_the_tools_read_the_range_like_any_other(torch_range):
     found = [(f["config"], f["mask"]) for f in json.loads(check.stdout)["regressions"]]
     assert (SLOW_CONFIG, SLOW_MASK) in found
 
+
+
+def test_a_commit_asv_cannot_install_is_skipped_with_why_and_the_range_goes_on(torch_range, tmp_path):
+    """Builds whose install fails before and after a good one, the last at the branch's tip, where asv looks for
+    the benchmarks when a commit's own install fails: asv exits 1 for those two, each is skipped with the reason,
+    and the good build between them lands."""
+    commits = daily_commits(tmp_path / "pytorch", 4)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (torch_file,) = (torch_range["root"] / "wheels").glob("torch-*.whl")
+    os.link(torch_file, wheels / torch_file.name)  # a link resolving outside the folder is refused
+    broken = "broken-0.0.0-py3-none-any.whl"
+    (wheels / broken).write_bytes(b"not a wheel")
+    index = {commits[1]: [broken], commits[2]: [torch_file.name], commits[3]: [broken]}
+    (wheels / "torch-wheels.json").write_text(json.dumps(index))
+    ran = run_tool("torch_commits.py", "--repo", str(tmp_path / "pytorch"), "--wheels", str(wheels), "--machine",
+                   MACHINE, "--results-dir", str(tmp_path / "results"), "--env-dir", str(torch_range["root"] / "env"),
+                   "run", f"{commits[0]}..{commits[3]}", "--grid", "cpu", env=torch_range["env"])
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+    assert f"1 of 3 commits of {commits[0]}..{commits[3]} recorded" in ran.stdout
+    for commit in (commits[1], commits[3]):
+        assert f"  skipped {commit[:12]}: nothing recorded: asv run exited with 1" in ran.stdout, ran.stdout[-4000:]
+    names = [p.name for p in (tmp_path / "results" / MACHINE).iterdir()]
+    assert not [name for name in names if name.startswith((commits[1][:8], commits[3][:8]))]  # nothing landed
+    assert {f"{commits[2]}.night", f"{commits[2]}.dispatch"} <= set(names)
+    store = ResultsStore(tmp_path / "results")
+    assert has_results(store.load(store.choose_run(MACHINE, commits[2])), CPU)
 
 BISECTED = "attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias"
 
@@ -253,6 +281,29 @@ def test_the_tools_own_options_after_the_positional_ones_are_its_own_and_after_a
     (args,) = seen
     assert (args.factor, getattr(args, "bench", None), args.asv_args) == (factor, bench, asv_args)
 
+
+@pytest.mark.parametrize(("words", "grid", "asv_args"), [
+    (["run", "A..B", "--grid", "cpu", "--", "--grid", "x"], "cpu", ["--grid", "x"]),
+    (["run", "A..B", "--grid=gpu", "-a", "r"], "gpu", ["-a", "r"]),
+    (["run", "--grid", "cpu", "A..B"], "cpu", []),
+    (["run", "A..B"], "auto", []),
+])
+def test_a_ranges_grid_after_the_range_is_the_tools_own(monkeypatch, words, grid, asv_args):
+    import torch_commits
+
+    seen = []
+    monkeypatch.setattr(torch_commits, "prepare", lambda args: seen.append(args) or sys.exit(0))
+    with pytest.raises(SystemExit):
+        torch_commits.main(["--repo", "r", "--machine", "m", *words])
+    (args,) = seen
+    assert (args.grid, args.asv_args) == (grid, asv_args)
+
+
+def test_a_grid_that_is_none_is_one_line(tmp_path):
+    import torch_commits
+
+    with pytest.raises(torch_commits.ToolError, match="^--grid must be auto, gpu or cpu, not 'tpu'$"):
+        torch_commits.range_grid("tpu")
 
 @pytest.mark.parametrize("tool, words, missing", [
     ("torch_commits.py", ["--repo", "r", "--machine", "m", "run"], "range"),

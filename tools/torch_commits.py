@@ -159,42 +159,48 @@ def run_range(args: argparse.Namespace, conf_path: Path) -> int:
     commits = commits_in_range(args.repo, args.range, run=True)
     missing = without_wheels(Path(args.wheels), commits)
     print(f"{len(commits) - len(missing)} of {len(commits)} commits of {args.range} have wheels in {args.wheels}")
+    skipped = {commit: f"no wheels in {args.wheels}" for commit in missing}
     if args.bench:  # asv's own run of what was asked, each figure forked: no night to record
         asv("run", args.range, "--machine", args.machine, "--show-stderr", "--bench", args.bench, *args.asv_args,
             conf=conf_path, allowed=(0, ASV_SOME_FAILED))
+        found = recorded(args.results, args.machine, commits)
+        skipped |= {commit: "no results (its install failed: asv's output above says)"
+                    for commit, ok in found.items() if not ok and commit not in missing}
     else:
         grid = range_grid(args.grid)
         with one_record_at_a_time(args.results / args.machine):
             for commit in commits:
-                if commit not in missing:
-                    record_commit(args, conf_path, commit, grid)
-    found = recorded(args.results, args.machine, commits)
-    skipped = [commit for commit, ok in found.items() if not ok]
+                if commit not in missing and (why := record_commit(args, conf_path, commit, grid)):
+                    skipped[commit] = why
     print(f"\n{len(commits) - len(skipped)} of {len(commits)} commits of {args.range} recorded "
           f"on machine {args.machine!r} in {args.results}")
-    for commit in skipped:
-        why = (f"no wheels in {args.wheels}" if commit in missing
-               else "no results (its install or its night failed: asv's output above says)")
-        print(f"  skipped {commit[:12]}: {why}")
+    for commit in (commit for commit in commits if commit in skipped):
+        print(f"  skipped {commit[:12]}: {skipped[commit]}")
     return 0
 
 
-def record_commit(args: argparse.Namespace, conf_path: Path, commit: str, grid: schema.Grid) -> None:
-    """One commit's night, as record_run.py records one (lib/recording.py): landed where it measured."""
+def record_commit(args: argparse.Namespace, conf_path: Path, commit: str, grid: schema.Grid) -> str | None:
+    """One commit's night, as record_run.py records one (lib/recording.py), landed where it measured; else why
+    not. A commit asv could not install or run is skipped, and the range goes on."""
     print(f"\n{commit[:12]}: the {grid.name.upper()} grid's night", flush=True)
     with staging_folder(args.results, args.machine) as staging:
         staged_conf(conf_path, args.conf, staging, args.machine, commit)
         try:
             record_night(conf_path, staging, args.machine, commit, grid, (f"{commit}^!",), extra=args.asv_args)
-        except NoNight:
-            return  # asv's output says why; the summary lists the commit as skipped
-        if measured(staging, args.machine, commit, grid):
-            land(staging, args.results, args.machine)
+        except (NoNight, ToolError) as error:  # ToolError: asv failed at this commit (its install, say)
+            return f"nothing recorded: {one_line(error)}"
+        if not measured(staging, args.machine, commit, grid):
+            hint = "; a CPU torch on a GPU machine: --grid cpu" if grid.device == "cuda" else ""
+            return f"its night measured nothing (asv's output above says why{hint}); nothing of it landed"
+        land(staging, args.results, args.machine)
+    return None
 
 
 def range_grid(choice: str) -> schema.Grid:
     """The grid a range records: ``choice``, or for auto the GPU grid where nvidia-smi lists a GPU (each commit's
     torch is its wheels', known only inside asv's virtualenv), else the CPU grid."""
+    if choice not in ("auto", *schema.GRIDS_BY_NAME):  # after the range, argparse left it unchecked
+        raise ToolError(f"--grid must be auto, {' or '.join(schema.GRIDS_BY_NAME)}, not {choice!r}")
     if choice == "auto":
         listed = ""
         if shutil.which("nvidia-smi"):
@@ -321,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv[:split])
     ours = list(getattr(args, "asv_args", []))
     # Our options after the positional ones land in argparse's remainder: they are ours.
-    for flag, dest in (("--bench", "bench"), ("-b", "bench"), ("--factor", "factor")):
+    for flag, dest in (("--bench", "bench"), ("-b", "bench"), ("--factor", "factor"), ("--grid", "grid")):
         if not hasattr(args, dest):
             continue
         for at, word in enumerate(ours):

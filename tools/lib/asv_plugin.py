@@ -49,8 +49,11 @@ def setup() -> None:
     def run_profile(cls, conf, benchmark, *args, **kwargs):
         try:
             return profile(cls, conf, benchmark, *args, **kwargs)
-        except KeyError as error:  # the results hold no profile of the benchmark asv ran
-            raise util.UserError(NO_PROFILE.format(benchmark=error.args[0] if error.args else benchmark)) from None
+        except KeyError as error:  # the results hold no profile of the benchmark asv ran; any other: asv's own
+            name = error.args[0] if error.args else None
+            if not isinstance(name, str) or name not in benchmark.replace("\\", ""):
+                raise
+            raise util.UserError(NO_PROFILE.format(benchmark=name)) from None
 
     Find.run = classmethod(run_find)  # type: ignore[method-assign, assignment]
     Profile.run = classmethod(run_profile)  # type: ignore[method-assign, assignment]
