@@ -173,6 +173,33 @@ def test_a_commit_asv_cannot_install_is_skipped_with_why_and_the_range_goes_on(t
     store = ResultsStore(tmp_path / "results")
     assert has_results(store.load(store.choose_run(MACHINE, commits[2])), CPU)
 
+
+def test_a_range_whose_every_build_fails_is_a_broken_job_not_a_quiet_zero(torch_range, tmp_path):
+    commits = daily_commits(tmp_path / "pytorch", 2)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "broken-0.0.0-py3-none-any.whl").write_bytes(b"not a wheel")
+    (wheels / "torch-wheels.json").write_text(json.dumps({commits[1]: ["broken-0.0.0-py3-none-any.whl"]}))
+    ran = run_tool("torch_commits.py", "--repo", str(tmp_path / "pytorch"), "--wheels", str(wheels), "--machine",
+                   MACHINE, "--results-dir", str(tmp_path / "results"), "--env-dir", str(torch_range["root"] / "env"),
+                   "run", f"{commits[0]}..{commits[1]}", "--grid", "cpu", env=torch_range["env"])
+    assert ran.returncode == 3, ran.stdout[-4000:] + ran.stderr[-2000:]
+    assert f"0 of 1 commits of {commits[0]}..{commits[1]} recorded" in ran.stdout
+    assert ran.stderr.splitlines()[-1].startswith(
+        f"failed: NothingMeasured: the range {commits[0]}..{commits[1]} recorded no commit: each with wheels failed")
+
+
+def test_a_range_without_a_single_build_is_one_line_before_asv_runs(tmp_path):
+    commits = daily_commits(tmp_path / "pytorch", 3)
+    (tmp_path / "wheels").mkdir()
+    ran = run_tool("torch_commits.py", "--repo", str(tmp_path / "pytorch"), "--wheels", str(tmp_path / "wheels"),
+                   "--machine", MACHINE, "--results-dir", str(tmp_path / "results"), "run",
+                   f"{commits[0]}..{commits[2]}", env={"HOME": str(tmp_path)})
+    assert (ran.returncode, ran.stderr) == (2, f"error: no commit of {commits[0]}..{commits[2]} has wheels in "
+                                               f"{tmp_path / 'wheels'}: nothing to run (torch_wheel_for_commit.py "
+                                               "--list)\n")
+    assert not (tmp_path / "results").exists()
+
 BISECTED = "attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias"
 
 

@@ -43,6 +43,7 @@ with importing():
     from lib.bytecode import child_environment
     from lib.conf import ASV_SOME_FAILED, derived_conf, describe_machine, git_commit
     from lib.recording import (
+        NothingMeasured,
         land,
         measured,
         one_record_at_a_time,
@@ -120,10 +121,6 @@ def record(args: argparse.Namespace, torch_info: dict, staging: Path, conf_path:
     return record_night(conf_path, staging, args.machine, commit, grid,
                         ("--environment", f"existing:{args.python}", "--set-commit-hash", commit),
                         args.bench, [a for a in args.asv_args if a != "--"])
-
-
-class NothingMeasured(Exception):
-    """asv ran the night and every result failed: recorded as failed, a broken job (exit 3), never a night."""
 
 
 def nothing_measured(what: str, commit: str, kept: bool) -> NothingMeasured:

@@ -61,6 +61,7 @@ with importing():
     )
     from lib.recording import (
         NoNight,
+        NothingMeasured,
         land,
         measured,
         one_record_at_a_time,
@@ -159,6 +160,9 @@ def run_range(args: argparse.Namespace, conf_path: Path) -> int:
     commits = commits_in_range(args.repo, args.range, run=True)
     missing = without_wheels(Path(args.wheels), commits)
     print(f"{len(commits) - len(missing)} of {len(commits)} commits of {args.range} have wheels in {args.wheels}")
+    if len(missing) == len(commits):
+        raise ToolError(f"no commit of {args.range} has wheels in {args.wheels}: nothing to run "
+                        "(torch_wheel_for_commit.py --list)")
     skipped = {commit: f"no wheels in {args.wheels}" for commit in missing}
     if args.bench:  # asv's own run of what was asked, each figure forked: no night to record
         asv("run", args.range, "--machine", args.machine, "--show-stderr", "--bench", args.bench, *args.asv_args,
@@ -176,6 +180,8 @@ def run_range(args: argparse.Namespace, conf_path: Path) -> int:
           f"on machine {args.machine!r} in {args.results}")
     for commit in (commit for commit in commits if commit in skipped):
         print(f"  skipped {commit[:12]}: {skipped[commit]}")
+    if len(skipped) == len(commits):  # builds to run, and none recorded: a broken job, never a quiet 0
+        raise NothingMeasured(f"the range {args.range} recorded no commit: each with wheels failed (above)")
     return 0
 
 

@@ -149,6 +149,11 @@ def space_left(folder: Path) -> None:
         raise OSError(errno.ENOSPC, f"no space left beside {folder}: asv could not write the night")
 
 
+class NothingMeasured(Exception):
+    """asv ran the night and every result failed: a broken job (exit 3), never a night; of a range, every
+    commit."""
+
+
 class NoNight(NightFiguresError):
     """asv left no results of the night (its output says why): nothing to record the figures into."""
 
