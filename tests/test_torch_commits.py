@@ -146,23 +146,31 @@ def test_the_tools_read_the_range_like_any_other(torch_range):
     assert (SLOW_CONFIG, SLOW_MASK) in found
 
 
+BROKEN = "broken-0.0.0-py3-none-any.whl"
+
+
+def range_of_builds(torch_range, tmp_path, builds: list[str]) -> tuple[list[str], subprocess.CompletedProcess]:
+    """A stand-in range whose commits after the first get ``builds`` (BROKEN, which pip cannot install, or the
+    fixture's torch wheel), recorded with the fixture's virtualenv: its commits and the tool's run."""
+    commits = daily_commits(tmp_path / "pytorch", len(builds) + 1)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / BROKEN).write_bytes(b"not a wheel")
+    for name in set(builds) - {BROKEN}:
+        os.link(torch_range["root"] / "wheels" / name, wheels / name)  # a link resolving outside is refused
+    (wheels / "torch-wheels.json").write_text(json.dumps(dict(zip(commits[1:], ([b] for b in builds)))))
+    ran = run_tool("torch_commits.py", "--repo", str(tmp_path / "pytorch"), "--wheels", str(wheels), "--machine",
+                   MACHINE, "--results-dir", str(tmp_path / "results"), "--env-dir", str(torch_range["root"] / "env"),
+                   "run", f"{commits[0]}..{commits[-1]}", "--grid", "cpu", env=torch_range["env"])
+    return commits, ran
+
 
 def test_a_commit_asv_cannot_install_is_skipped_with_why_and_the_range_goes_on(torch_range, tmp_path):
     """Builds whose install fails before and after a good one, the last at the branch's tip, where asv looks for
     the benchmarks when a commit's own install fails: asv exits 1 for those two, each is skipped with the reason,
     and the good build between them lands."""
-    commits = daily_commits(tmp_path / "pytorch", 4)
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
     (torch_file,) = (torch_range["root"] / "wheels").glob("torch-*.whl")
-    os.link(torch_file, wheels / torch_file.name)  # a link resolving outside the folder is refused
-    broken = "broken-0.0.0-py3-none-any.whl"
-    (wheels / broken).write_bytes(b"not a wheel")
-    index = {commits[1]: [broken], commits[2]: [torch_file.name], commits[3]: [broken]}
-    (wheels / "torch-wheels.json").write_text(json.dumps(index))
-    ran = run_tool("torch_commits.py", "--repo", str(tmp_path / "pytorch"), "--wheels", str(wheels), "--machine",
-                   MACHINE, "--results-dir", str(tmp_path / "results"), "--env-dir", str(torch_range["root"] / "env"),
-                   "run", f"{commits[0]}..{commits[3]}", "--grid", "cpu", env=torch_range["env"])
+    commits, ran = range_of_builds(torch_range, tmp_path, [BROKEN, torch_file.name, BROKEN])
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
     assert f"1 of 3 commits of {commits[0]}..{commits[3]} recorded" in ran.stdout
     for commit in (commits[1], commits[3]):
@@ -175,14 +183,7 @@ def test_a_commit_asv_cannot_install_is_skipped_with_why_and_the_range_goes_on(t
 
 
 def test_a_range_whose_every_build_fails_is_a_broken_job_not_a_quiet_zero(torch_range, tmp_path):
-    commits = daily_commits(tmp_path / "pytorch", 2)
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    (wheels / "broken-0.0.0-py3-none-any.whl").write_bytes(b"not a wheel")
-    (wheels / "torch-wheels.json").write_text(json.dumps({commits[1]: ["broken-0.0.0-py3-none-any.whl"]}))
-    ran = run_tool("torch_commits.py", "--repo", str(tmp_path / "pytorch"), "--wheels", str(wheels), "--machine",
-                   MACHINE, "--results-dir", str(tmp_path / "results"), "--env-dir", str(torch_range["root"] / "env"),
-                   "run", f"{commits[0]}..{commits[1]}", "--grid", "cpu", env=torch_range["env"])
+    commits, ran = range_of_builds(torch_range, tmp_path, [BROKEN])
     assert ran.returncode == 3, ran.stdout[-4000:] + ran.stderr[-2000:]
     assert f"0 of 1 commits of {commits[0]}..{commits[1]} recorded" in ran.stdout
     assert ran.stderr.splitlines()[-1].startswith(
@@ -199,6 +200,7 @@ def test_a_range_without_a_single_build_is_one_line_before_asv_runs(tmp_path):
                                                f"{tmp_path / 'wheels'}: nothing to run (torch_wheel_for_commit.py "
                                                "--list)\n")
     assert not (tmp_path / "results").exists()
+
 
 BISECTED = "attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias"
 
@@ -326,11 +328,12 @@ def test_a_ranges_grid_after_the_range_is_the_tools_own(monkeypatch, words, grid
     assert (args.grid, args.asv_args) == (grid, asv_args)
 
 
-def test_a_grid_that_is_none_is_one_line(tmp_path):
+def test_a_grid_that_is_none_is_one_line():
     import torch_commits
 
     with pytest.raises(torch_commits.ToolError, match="^--grid must be auto, gpu or cpu, not 'tpu'$"):
         torch_commits.range_grid("tpu")
+
 
 @pytest.mark.parametrize("tool, words, missing", [
     ("torch_commits.py", ["--repo", "r", "--machine", "m", "run"], "range"),

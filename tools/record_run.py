@@ -43,6 +43,7 @@ with importing():
     from lib.bytecode import child_environment
     from lib.conf import ASV_SOME_FAILED, derived_conf, describe_machine, git_commit
     from lib.recording import (
+        GRID_CHOICES,
         NothingMeasured,
         land,
         measured,
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONF, help="asv.conf.json to start from")
     parser.add_argument("--python", type=python_path, default=sys.executable,
                         help="the Python whose torch is benchmarked")
-    parser.add_argument("--grid", choices=("auto", "gpu", "cpu"), default="auto")
+    parser.add_argument("--grid", choices=GRID_CHOICES, default="auto")
     parser.add_argument("--repo", type=Path, help="repository whose commit labels the run (default: the conf's)")
     commit = parser.add_mutually_exclusive_group()
     commit.add_argument("--commit", help="commit to record at (default: HEAD of the repository); a label only: "

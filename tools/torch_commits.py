@@ -60,6 +60,7 @@ with importing():
         read_conf,
     )
     from lib.recording import (
+        GRID_CHOICES,
         NoNight,
         NothingMeasured,
         land,
@@ -205,8 +206,8 @@ def record_commit(args: argparse.Namespace, conf_path: Path, commit: str, grid: 
 def range_grid(choice: str) -> schema.Grid:
     """The grid a range records: ``choice``, or for auto the GPU grid where nvidia-smi lists a GPU (each commit's
     torch is its wheels', known only inside asv's virtualenv), else the CPU grid."""
-    if choice not in ("auto", *schema.GRIDS_BY_NAME):  # after the range, argparse left it unchecked
-        raise ToolError(f"--grid must be auto, {' or '.join(schema.GRIDS_BY_NAME)}, not {choice!r}")
+    if choice not in GRID_CHOICES:  # after the range, argparse left it unchecked
+        raise ToolError(f"--grid must be {', '.join(GRID_CHOICES[:-1])} or {GRID_CHOICES[-1]}, not {choice!r}")
     if choice == "auto":
         listed = ""
         if shutil.which("nvidia-smi"):
@@ -306,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     runner = commands.add_parser("run", help="record every commit of a range that has wheels")
     runner.add_argument("range", help="A..B")
-    runner.add_argument("--grid", choices=("auto", "gpu", "cpu"), default="auto",
+    runner.add_argument("--grid", choices=GRID_CHOICES, default="auto",
                         help="the grid whose night is recorded (default auto: gpu where nvidia-smi lists a GPU)")
     runner.add_argument("--bench", help="asv --bench regex instead of the night: asv's own run of it, over the "
                                         "range at once, each figure forked")

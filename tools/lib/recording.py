@@ -149,6 +149,10 @@ def space_left(folder: Path) -> None:
         raise OSError(errno.ENOSPC, f"no space left beside {folder}: asv could not write the night")
 
 
+# What --grid takes where a night is recorded: a grid by name, or auto (the tool's own rule for this machine).
+GRID_CHOICES = ("auto", *schema.GRIDS_BY_NAME)
+
+
 class NothingMeasured(Exception):
     """asv ran the night and every result failed: a broken job (exit 3), never a night; of a range, every
     commit."""
