@@ -17,6 +17,7 @@ import sys
 
 import pytest
 from conftest import git, run_tool
+from filelock import FileLock
 from lib.night_figures import FORKED
 from lib.results import ResultsStore
 from lib.rows import config_rows, has_results
@@ -200,6 +201,26 @@ def test_a_range_without_a_single_build_is_one_line_before_asv_runs(tmp_path):
                                                f"{tmp_path / 'wheels'}: nothing to run (torch_wheel_for_commit.py "
                                                "--list)\n")
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("command", [["run", "{0}..{2}"], ["run", "{0}..{2}", "--bench", "time_"],
+                                     ["continuous", "{1}", "{2}"], ["find", "{0}..{2}", "attention_bias.x"]])
+def test_a_command_that_saves_results_into_a_folder_a_record_holds_is_refused(tmp_path, command):
+    """asv run, find and continuous each save results there: beside a record they would interleave."""
+    commits = daily_commits(tmp_path / "pytorch", 3)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / BROKEN).write_bytes(b"not a wheel")  # never installed: the refusal comes first
+    (wheels / "torch-wheels.json").write_text(json.dumps({commit: [BROKEN] for commit in commits}))
+    machine_dir = tmp_path / "results" / MACHINE
+    machine_dir.mkdir(parents=True)
+    with FileLock(str(machine_dir / ".record.lock")):
+        ran = run_tool("torch_commits.py", "--repo", str(tmp_path / "pytorch"), "--wheels", str(wheels),
+                       "--machine", MACHINE, "--results-dir", str(tmp_path / "results"),
+                       *(word.format(*commits) for word in command), env={"HOME": str(tmp_path)})
+    assert (ran.returncode, ran.stderr) == (2, f"error: another record is running into {machine_dir}; "
+                                               "wait for it to end\n")
+    assert [path.name for path in machine_dir.iterdir()] == [".record.lock"]
 
 
 BISECTED = "attention_bias.AttentionBiasNightCPU.track_wall_time_causal_bias"

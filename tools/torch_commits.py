@@ -36,6 +36,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from lib.cli import (
@@ -166,14 +167,15 @@ def run_range(args: argparse.Namespace, conf_path: Path) -> int:
                         "(torch_wheel_for_commit.py --list)")
     skipped = {commit: f"no wheels in {args.wheels}" for commit in missing}
     if args.bench:  # asv's own run of what was asked, each figure forked: no night to record
-        asv("run", args.range, "--machine", args.machine, "--show-stderr", "--bench", args.bench, *args.asv_args,
-            conf=conf_path, allowed=(0, ASV_SOME_FAILED))
+        with writing_results(args):
+            asv("run", args.range, "--machine", args.machine, "--show-stderr", "--bench", args.bench,
+                *args.asv_args, conf=conf_path, allowed=(0, ASV_SOME_FAILED))
         found = recorded(args.results, args.machine, commits)
         skipped |= {commit: "no results (its install failed: asv's output above says)"
                     for commit, ok in found.items() if not ok and commit not in missing}
     else:
         grid = range_grid(args.grid)
-        with one_record_at_a_time(args.results / args.machine):
+        with writing_results(args):
             for commit in commits:
                 if commit not in missing and (why := record_commit(args, conf_path, commit, grid)):
                     skipped[commit] = why
@@ -184,6 +186,12 @@ def run_range(args: argparse.Namespace, conf_path: Path) -> int:
     if len(skipped) == len(commits):  # builds to run, and none recorded: a broken job, never a quiet 0
         raise NothingMeasured(f"the range {args.range} recorded no commit: each with wheels failed (above)")
     return 0
+
+
+def writing_results(args: argparse.Namespace) -> AbstractContextManager[None]:
+    """The machine's results folder held as record_run.py holds it: asv run, find and continuous each save
+    results there, and a record beside them would interleave its files with theirs."""
+    return one_record_at_a_time(args.results / args.machine)
 
 
 def record_commit(args: argparse.Namespace, conf_path: Path, commit: str, grid: schema.Grid) -> str | None:
@@ -225,7 +233,8 @@ def continuous(args: argparse.Namespace, conf_path: Path) -> int:
     missing = without_wheels(Path(args.wheels), [base, head])
     if missing:
         raise ToolError(f"no wheels for {', '.join(c[:12] for c in missing)} in {args.wheels}")
-    code = compared(args, conf_path, base, head, args.bench or TIMED)
+    with writing_results(args):
+        code = compared(args, conf_path, base, head, args.bench or TIMED)
     print(f"\nasv continuous {base[:12]} {head[:12]}: "
           + ("a benchmark got slower (asv's table above)" if code else "nothing flagged"))
     return code
@@ -259,6 +268,12 @@ def find(args: argparse.Namespace, conf_path: Path) -> int:
         raise ToolError(f"{len(missing)} commit(s) of {args.range} have no wheels, and asv find stops at "
                         f"such a commit: {', '.join(c[:12] for c in missing[:5])}; "
                         "bisect a range of builds (torch_wheel_for_commit.py --list)")
+    with writing_results(args):
+        return bisected_and_confirmed(args, conf_path)
+
+
+def bisected_and_confirmed(args: argparse.Namespace, conf_path: Path) -> int:
+    """asv find over the range, then asv continuous of the commit it names against its parent."""
     lines: list[str] = []
     asv("find", args.range, args.benchmark, "--machine", args.machine, "--show-stderr", *args.asv_args,
         conf=conf_path, lines=lines)
