@@ -65,6 +65,7 @@ from lib.cli import (
 
 with importing():
     from lib import noise, report, verdict
+    from lib.findings import REGRESSION
     from lib.results import ResultsStore, RunFile, open_machine, published_steps, verdict_path
     from lib.suite import schema
 
@@ -200,7 +201,7 @@ def exit_code(found: verdict.Verdict) -> int:
     GPU times short of the factor, named in short_left_out: a job green tonight would hide that it broke, on
     every night whose candidates are all short); else 0, a side refused for its torch (an expected state after a
     failed night, docs/noise.md) among them."""
-    if found.level("regression"):
+    if found.level(REGRESSION):
         return FINDING
     confirmation = found.remeasurement or {}
     left_undecided = confirmation.get("unmeasured") or any(

@@ -57,6 +57,7 @@ from lib.cli import (
 with importing():
     from lib import injected_steps, noise
     from lib.bytecode import child_environment
+    from lib.findings import LISTED, REGRESSION, SUSPECT
     from lib.remeasure import RemeasureError
     from lib.results import (
         NIGHT,
@@ -70,6 +71,7 @@ with importing():
     )
     from lib.rows import choose_grid, config_rows
     from lib.suite import INJECTOR_DIR, schema
+    from lib.verdict import SHORT_DROPPED, SHORT_FAILED, SHORT_LEFT_OUT
     from lib.wheels import write_wheel
     from tabulate import tabulate
 
@@ -282,11 +284,11 @@ def unfound_why(tonight: float | None, remeasured: bool, not_measured: str | Non
         return ("re-measured, no finding of its own: short of the factor and not confirmed, or a stand-in of its "
                 "class's move")
     moved = "the report gives no move tonight" if tonight is None else f"{tonight:.3f} over its class tonight"
-    if not_measured == "left out":
+    if not_measured == SHORT_LEFT_OUT:
         return f"a candidate short of the factor, left out for the budget ({moved})"
-    if not_measured == "dropped":
+    if not_measured == SHORT_DROPPED:
         return f"a candidate dropped after the first processes ran slower than planned ({moved})"
-    if not_measured == "failed":
+    if not_measured == SHORT_FAILED:
         return f"a candidate short of the factor the failed re-measurement did not measure ({moved})"
     if tonight is None:
         return f"not a candidate ({moved})"
@@ -298,16 +300,16 @@ def signal_tally(signal: str, rows: list[dict], factor: float) -> str:
     the factor or more: an injected step lands a little off its amount, and one under the factor is refuted.
     Where install measured the steps, also how many it measured at the factor or more, and of those how many
     are regressions: the figure a detection goal is read from."""
-    found = sum(row["level"] == "regression" for row in rows)
+    found = sum(row["level"] == REGRESSION for row in rows)
     measured = [row for row in rows if row["re-measured"] is not None]
     landed = [row for row in measured if row["re-measured"] >= factor]
     tally = (f"{signal}: {found} of {len(rows)} injected a regression; {len(measured)} re-measured, {len(landed)} "
              f"of them slower by the factor ({factor:g}) or more, "
-             f"{sum(row['level'] == 'regression' for row in landed)} of those a regression")
+             f"{sum(row['level'] == REGRESSION for row in landed)} of those a regression")
     if any(row.get("injected") is not None for row in rows):
         full = [row for row in rows if row.get("injected") is not None and row["injected"] >= factor]
         tally += (f"; {len(full)} injected at the factor or more by install's steps, "
-                  f"{sum(row['level'] == 'regression' for row in full)} of those a regression")
+                  f"{sum(row['level'] == REGRESSION for row in full)} of those a regression")
     return tally
 
 
@@ -319,13 +321,13 @@ def score(slowdowns: list, report: dict, steps: injected_steps.Steps | None = No
     lines = [tabulate(rows, headers="keys", tablefmt="github", floatfmt=".3f", missingval="-"), ""]
     for signal in dict.fromkeys(row["signal"] for row in rows):
         lines.append(signal_tally(signal, [row for row in rows if row["signal"] == signal], report["factor"]))
-    caught = {(f["config"], f["mask"]) for f in report["regressions"]}
+    caught = {(f["config"], f["mask"]) for f in report[LISTED[REGRESSION]]}
     lines.append(f"any signal: {len(injected & caught)} of {len(injected)} injected results a regression")
-    others = {level: [f for f in report[level] if (f["config"], f["mask"]) not in injected]
-              for level in ("regressions", "suspects")}
-    lines.append(f"not injected: {len(others['regressions'])} regression(s), {len(others['suspects'])} suspect(s)")
+    others = {level: [f for f in report[LISTED[level]] if (f["config"], f["mask"]) not in injected]
+              for level in (REGRESSION, SUSPECT)}
+    lines.append(f"not injected: {len(others[REGRESSION])} regression(s), {len(others[SUSPECT])} suspect(s)")
     lines += [f"  {f['level']}: {f['config']} {f['mask']} {f['signal']} {f['relative']:.3f}: {f['why']}"
-              for f in others["regressions"]]
+              for f in others[REGRESSION]]
     return "\n".join(lines)
 
 

@@ -31,6 +31,7 @@ with importing():
     from asv.results import Results
     from asv.runner import BenchmarkResult
     from lib.conf import read_conf
+    from lib.results import BENCHMARKS_FILE, MACHINE_FILE, default_results_dir
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
 DAY_S = 86_400
@@ -111,11 +112,11 @@ def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[st
     commits = make_repo(out / "repo", days)
     results_dir = out / "results"
     results_dir.mkdir(parents=True)
-    shutil.copy(benchmarks_json, results_dir / "benchmarks.json")
+    shutil.copy(benchmarks_json, results_dir / BENCHMARKS_FILE)
     rng = random.Random(seed)
     for machine in machines:
         (results_dir / machine).mkdir()
-        (results_dir / machine / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
+        (results_dir / machine / MACHINE_FILE).write_text(json.dumps({"machine": machine, "version": 1}))
         for day, (sha, date_ms) in enumerate(commits):
             results = Results({"machine": machine, "python": "3.12"}, {}, sha, date_ms, "3.12", "existing-py", {})
             for name, entry in recorded.items():
@@ -142,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="folder to (re)create")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--machines", nargs="+", type=machine_name, default=["h100-a", "h100-b"])
-    parser.add_argument("--benchmarks-json", type=Path, default=REPO_ROOT / "results" / "benchmarks.json")
+    parser.add_argument("--benchmarks-json", type=Path, default=default_results_dir() / BENCHMARKS_FILE)
     parser.add_argument("--seed", type=int, default=0)
     return parser
 

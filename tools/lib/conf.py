@@ -114,6 +114,16 @@ def read_conf(conf_path: Path) -> dict:
     return read_json_object(conf_path, "cannot read", json5.loads)
 
 
+# asv's defaults for the paths a conf names, each relative to the conf's own folder.
+PATH_DEFAULTS = {"repo": ".", "benchmark_dir": "benchmarks", "results_dir": "results", "html_dir": "html",
+                 "env_dir": "env"}
+
+
+def conf_dir_path(conf_path: Path, conf: dict, key: str) -> Path:
+    """The path the conf names for ``key`` (one of PATH_DEFAULTS), absolute, as asv resolves it."""
+    return (conf_path.parent / conf.get(key, PATH_DEFAULTS[key])).resolve()
+
+
 def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
                  html_dir: Path | None, out_dir: Path, overrides: dict | None = None) -> tuple[Path, dict]:
     """A copy of asv.conf.json with absolute paths and the given overrides (``overrides``: any key).
@@ -123,9 +133,8 @@ def derived_conf(conf_path: Path, repo: Path | None, results_dir: Path | None,
     """
     conf = read_conf(conf_path)
     base = conf_path.parent.resolve()
-    for key, default in (("repo", "."), ("benchmark_dir", "benchmarks"), ("results_dir", "results"),
-                         ("html_dir", "html"), ("env_dir", "env")):
-        conf[key] = str((base / conf.get(key, default)).resolve())
+    for key in PATH_DEFAULTS:
+        conf[key] = str(conf_dir_path(conf_path, conf, key))
     for key, override in (("repo", repo), ("results_dir", results_dir), ("html_dir", html_dir)):
         if override is not None:
             conf[key] = str(Path(override).resolve())

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
-from lib.nights import Key
+if TYPE_CHECKING:  # at run time nothing of lib: lib.results reads the levels' lists back
+    from lib.nights import Key
 
-LEVELS = ("regression", "suspect", "noise")  # the gravest first
+REGRESSION, SUSPECT, NOISE = "regression", "suspect", "noise"
+LEVELS = (REGRESSION, SUSPECT, NOISE)  # the gravest first
+# Each level's list of findings in a check's JSON report and in a night's verdict file.
+LISTED = {REGRESSION: "regressions", SUSPECT: "suspects", NOISE: "noise"}
 
 
 @dataclasses.dataclass

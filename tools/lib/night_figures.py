@@ -23,6 +23,7 @@ from asv.results import Results
 from asv.runner import BenchmarkResult
 
 from .cli import ToolError, read_json_object
+from .results import BENCHMARKS_FILE
 from .suite import night_state, schema
 
 # The one figure asv's own processes return each night; its setup_cache measures the grid.
@@ -106,7 +107,7 @@ def record_night_figures(staging: Path, results: Results, dispatch_path: Path, g
     """Every night figure but the forked one added to ``results`` (saved under ``staging``); the failed
     configs' reasons on stderr, as asv's --show-stderr prints its children's. Returns how many failed."""
     try:
-        benchmarks = read_json_object(staging / "benchmarks.json", "corrupt benchmarks file")
+        benchmarks = read_json_object(staging / BENCHMARKS_FILE, "corrupt benchmarks file")
     except ToolError as error:  # asv wrote it just now: the recorder's fault, not the user's
         raise NightFiguresError(str(error)) from None
     values = read_night_values(figures_path(dispatch_path))

@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from lib.cli import MACHINE_WRITE_ERRORS, ToolError, one_line, read_json_object, write_whole
 from lib.conf import ASV_SOME_FAILED, asv
 from lib.night_figures import NightFiguresError, figures_path, forked_pattern, record_night_figures
-from lib.results import NIGHT, ResultsStore, read_results
+from lib.results import BENCHMARKS_FILE, MACHINE_FILE, NIGHT, ResultsStore, read_results
 from lib.rows import has_results
 from lib.suite import schema
 
@@ -93,7 +93,7 @@ def parses(path: Path) -> bool:
     """Whether a staged file reads back: a results file as the tools read it (lib.results, which refuses what
     no tool could judge), any other as the JSON object every reader of a side file takes (lib.cli)."""
     try:
-        if path.suffix == ".json" and path.name not in ("machine.json", "benchmarks.json"):
+        if path.suffix == ".json" and path.name not in (MACHINE_FILE, BENCHMARKS_FILE):
             read_results(path)
         else:
             read_json_object(path, "corrupt")
@@ -109,8 +109,8 @@ def land(staging: Path, results_dir: Path, machine: str) -> None:
     beside it. A damaged results file holds its night's side files back with it.
     """
     staged = [path for path in (staging / machine).iterdir() if not path.name.startswith(".")]
-    shared = [staging / "benchmarks.json"] if (staging / "benchmarks.json").exists() else []
-    sides = [p for p in staged if p.suffix != ".json" or p.name == "machine.json"]
+    shared = [staging / BENCHMARKS_FILE] if (staging / BENCHMARKS_FILE).exists() else []
+    sides = [p for p in staged if p.suffix != ".json" or p.name == MACHINE_FILE]
     runs = [p for p in staged if p not in sides]
     damaged = [path for path in shared + staged if not parses(path)]
     night_lost = any(path in damaged for path in runs)

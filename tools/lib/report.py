@@ -9,7 +9,7 @@ import statistics
 from tabulate import tabulate
 
 from lib import noise, remeasure
-from lib.findings import Finding
+from lib.findings import LEVELS, LISTED, NOISE, REGRESSION, SUSPECT, Finding
 from lib.suite import schema
 from lib.verdict import NEW_CONFIG, Verdict
 
@@ -80,14 +80,14 @@ def shifts_table(verdict: Verdict) -> str:
 
 def markdown(verdict: Verdict) -> str:
     parts = [f"# {verdict.headline}", "", introduction(verdict), ""]
-    for level, title in (("regression", "Regressions"), ("suspect", "Suspects (listed, not failing)")):
+    for level, title in ((REGRESSION, "Regressions"), (SUSPECT, "Suspects (listed, not failing)")):
         found = verdict.level(level)
         parts += [f"## {title} ({len(found)})", "", findings_table(found), ""]
     if verdict.names:
         parts += ["## Operators and kernels that appeared or vanished", ""]
         parts += [f"- {config} {mask}: {change}" for (config, mask), change in sorted(verdict.names.items())]
         parts.append("")
-    noise = verdict.level("noise")
+    noise = verdict.level(NOISE)
     parts += [f"## Candidates ruled out: noise, or slower by less than the factor ({len(noise)})", "",
               findings_table(noise), ""]
     if verdict.remeasurement:
@@ -200,7 +200,7 @@ def first_night_markdown(machine: str, contender: str, set_aside: list[str]) -> 
 def first_night_json(machine: str, contender: str, set_aside: list[str]) -> str:
     """The first night in --format json: the verdict's own keys, nothing judged, the nights set aside."""
     return json.dumps({"verdict": FIRST_NIGHT, "headline": first_night(machine, contender), "machine": machine,
-                       "contender": contender, "nights": 0, "regressions": [], "suspects": [],
+                       "contender": contender, "nights": 0, **{LISTED[level]: [] for level in LEVELS},
                        "not_measured": set_aside}, indent=1)
 
 
@@ -209,9 +209,7 @@ def as_json(verdict: Verdict) -> str:
         "verdict": verdict.word, "headline": verdict.headline, "machine": verdict.machine,
         "factor": verdict.factor, "baseline": verdict.baseline.commit_hash,
         "contender": verdict.contender.commit_hash, "nights": verdict.nights,
-        "regressions": [f.as_dict() for f in verdict.level("regression")],
-        "suspects": [f.as_dict() for f in verdict.level("suspect")],
-        "noise": [f.as_dict() for f in verdict.level("noise")],
+        **{LISTED[level]: [f.as_dict() for f in verdict.level(level)] for level in LEVELS},
         "name_changes": [{"config": c, "mask": m, "change": v} for (c, m), v in sorted(verdict.names.items())],
         "shifts": verdict.shifts, "floors": verdict.floors, "not_measured": verdict.not_measured,
         "new_series": verdict.new_series, "unjudged": verdict.unjudged, "confirmation": verdict.remeasurement,

@@ -23,10 +23,14 @@ from typing import NamedTuple, TypeVar
 from asv.results import Results
 
 from lib.cli import ToolError, one_line, read_json_object
-from lib.conf import git_commit, read_conf
+from lib.conf import conf_dir_path, git_commit, read_conf
+from lib.findings import LEVELS, LISTED, SUSPECT
 from lib.suite import DEFAULT_CONF, schema
 
 _T = TypeVar("_T")
+
+# asv's own files in a results folder: the suite's benchmarks (one for all machines), and each machine's file.
+BENCHMARKS_FILE, MACHINE_FILE = "benchmarks.json", "machine.json"
 
 # The start of an asv results file as asv writes it: commit hash, environment, date.
 HEAD = re.compile(r'\{"commit_hash": "(?P<commit>[0-9a-f]+)", "env_name": "[^"]*", "date": (?P<date>\d+)')
@@ -51,7 +55,7 @@ def named_commit(name: str, conf_path: Path = DEFAULT_CONF) -> str:
 
 
 def _conf_repo(conf_path: Path) -> Path:
-    return (conf_path.parent / read_conf(conf_path).get("repo", ".")).resolve()
+    return conf_dir_path(conf_path, read_conf(conf_path), "repo")
 
 
 def _git_name(name: str, conf_path: Path = DEFAULT_CONF) -> str | None:
@@ -68,7 +72,7 @@ def open_machine(args: argparse.Namespace, source: str | None = NIGHT) -> tuple[
 
 def default_results_dir(conf_path: Path = DEFAULT_CONF) -> Path:
     """results_dir of asv.conf.json, relative to the conf file (asv's rule)."""
-    return (conf_path.parent / read_conf(conf_path).get("results_dir", "results")).resolve()
+    return conf_dir_path(conf_path, read_conf(conf_path), "results_dir")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,7 +239,7 @@ class ResultsStore:
         """
         if machine not in self._runs:
             set_aside: dict[Path, SetAside] = {}
-            paths = sorted(path for path in (self.dir / machine).glob("*.json") if path.name != "machine.json")
+            paths = sorted(path for path in (self.dir / machine).glob("*.json") if path.name != MACHINE_FILE)
             runs = [run for path in paths
                     if (run := _readable(path, None, partial(self._index, path, machine), set_aside))]
             dates = Counter(run.date for run in runs)
@@ -335,7 +339,7 @@ class ResultsStore:
     def benchmarks(self) -> dict:
         """asv's benchmarks.json, read once; a damaged one is a user error naming the file."""
         if self._benchmarks is None:
-            path = self.dir / "benchmarks.json"
+            path = self.dir / BENCHMARKS_FILE
             try:
                 benchmarks = json.loads(path.read_text())
             except (OSError, ValueError, RecursionError) as error:
@@ -450,7 +454,7 @@ class ResultsStore:
 
     def param_names(self, grid: schema.Grid) -> list[str]:
         """param_names of a grid's classes, from asv's benchmarks.json."""
-        path = self.dir / "benchmarks.json"
+        path = self.dir / BENCHMARKS_FILE
         prefixes = tuple(schema.benchmark_name(name, "") for name in (grid.night_class, grid.timed_class))
         entry = next((e for name, e in self.benchmarks().items() if name.startswith(prefixes)), None)
         if entry is None:
@@ -463,7 +467,7 @@ class ResultsStore:
     def peak_tflops(self, machine: str) -> float | None:
         """The dense bf16 peak of the machine's GPU, named in asv's machine file (record_run.py puts it in arch)."""
         try:
-            arch = json.loads((self.dir / machine / "machine.json").read_text()).get("arch", "")
+            arch = json.loads((self.dir / machine / MACHINE_FILE).read_text()).get("arch", "")
         except (OSError, ValueError, AttributeError):
             return None
         return schema.dense_bf16_peak_tflops(arch) if isinstance(arch, str) else None
@@ -489,7 +493,7 @@ def previous_suspects(store: ResultsStore, machine: str, commit: str) -> dict[tu
     if not path.is_file():
         return {}
     try:
-        entries = json.loads(path.read_text())["suspects"]
+        entries = json.loads(path.read_text())[LISTED[SUSPECT]]
         return {(e["grid"], e["config"], e["mask"], e["signal"]): e for e in entries}
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise ToolError(f"corrupt verdict file {path}: {one_line(error)}") from None
@@ -501,7 +505,7 @@ REPORT_FINDING_FIELDS = {"config", "mask", "signal", "level", "relative", "floor
 
 def report_findings(report: dict) -> list[dict]:
     """A check's JSON report's findings, every level."""
-    return [*report["regressions"], *report["suspects"], *report["noise"]]
+    return [finding for level in LEVELS for finding in report[LISTED[level]]]
 
 
 def report_floor_rows(report: dict) -> dict[tuple[str, str], dict]:

@@ -18,7 +18,7 @@ import sys
 
 from lib import noise, remeasure
 from lib.cli import ToolError, write_whole
-from lib.findings import LEVELS, Finding
+from lib.findings import LEVELS, LISTED, NOISE, REGRESSION, SUSPECT, Finding
 from lib.nights import (
     SIGNALS,
     Key,
@@ -47,12 +47,13 @@ PERSISTING_CONFIRMED = f"{PERSISTING_REMEASURED}: confirmed, a step of tonight's
 MOVED_WITH_ITS_CLASS = "moved with its class, whose move was confirmed"
 # Said of a count that changed tonight after it moved by itself in the history (moved_by_itself).
 COUNT_MOVED = "this count moved in the history: back to an earlier value, or again before a night held it"
-# Said in short_left_out of a GPU time short of the factor that a broken re-measurement left undecided.
-SHORT_FAILED = "failed"
+# Said in short_left_out of a GPU time short of the factor the re-measurement did not measure: left out for the
+# budget, planned and dropped for the pace, or left undecided by a broken re-measurement.
+SHORT_LEFT_OUT, SHORT_DROPPED, SHORT_FAILED = "left out", "dropped", "failed"
 # Said of tonight's results of a config that no night of the history measured (the grid gained it).
 NEW_CONFIG = "no night of the history measured its config: a new one"
 ORDER = {level: rank for rank, level in enumerate(LEVELS)}  # the report's order, the gravest first
-LEVEL_OF_OUTCOME = {"confirmed": "regression", "refuted": "noise", "undecided": "suspect"}  # a re-measurement's
+LEVEL_OF_OUTCOME = {"confirmed": REGRESSION, "refuted": NOISE, "undecided": SUSPECT}  # a re-measurement's
 OUTCOME_OF_LEVEL = {level: outcome for outcome, level in LEVEL_OF_OUTCOME.items()}
 # A class's move is re-measured on this many of its results nearest it, and most of them decide: one
 # result alone could be slower on its own beside a move of the host's, and pass for the whole class.
@@ -97,11 +98,11 @@ class Verdict:
 
     @property
     def word(self) -> str:
-        return "regression" if self.level("regression") else "suspect" if self.level("suspect") else "no regression"
+        return REGRESSION if self.level(REGRESSION) else SUSPECT if self.level(SUSPECT) else "no regression"
 
     @property
     def headline(self) -> str:
-        regressions, suspects = self.level("regression"), self.level("suspect")
+        regressions, suspects = self.level(REGRESSION), self.level(SUSPECT)
         if regressions:
             return f"REGRESSION: {len(regressions)} finding(s)" + (f", {len(suspects)} suspect(s)" if suspects else "")
         if suspects:
@@ -157,10 +158,10 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
         over = held if host is None else max(held, host)
         before = reference_level(history[:-1], key, signal, settings.window)
         if before and now / before / over >= suspect_before["bar"]:
-            return Finding("regression", key, signal, before, now, klass, floor,
+            return Finding(REGRESSION, key, signal, before, now, klass, floor,
                            "persisted: a suspect last night, still slower tonight", move=held,
                            host_move=host), False
-        kept = Finding("suspect", key, signal, before, now, klass, floor, "", move=held, host_move=host,
+        kept = Finding(SUSPECT, key, signal, before, now, klass, floor, "", move=held, host_move=host,
                        persisting=True) if before and math.isinf(suspect_before["bar"]) else None
         if kept and kept.beyond_host >= settings.factor:
             # Kept before the history had a spread: its step now sits in the reference and in the model's
@@ -174,25 +175,25 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
         return None, False
     relative = relative_to_class(reference, now, move)
     if relative < settings.factor:
-        return short_candidate(Finding("suspect", key, signal, reference, now, klass, floor, SHORT_OF_FACTOR,
+        return short_candidate(Finding(SUSPECT, key, signal, reference, now, klass, floor, SHORT_OF_FACTOR,
                                        move=move, short=True), settings)
     beyond = model.callable(relative if host is None else now / reference / max(move, host), key, signal, klass,
                             settings.factor)
     if settings.pythons is not None:
         # Re-measured even when the night alone would call it: one night is one process,
         # and a slow episode of the host can pass 6 spreads of a calm history.
-        return Finding("suspect", key, signal, reference, now, klass, floor,
+        return Finding(SUSPECT, key, signal, reference, now, klass, floor,
                        ONE_NIGHT_CALL if beyond else "candidate", one_night=beyond, move=move, host_move=host), True
     if beyond:
-        return Finding("regression", key, signal, reference, now, klass, floor, ONE_NIGHT_CALL, move=move,
+        return Finding(REGRESSION, key, signal, reference, now, klass, floor, ONE_NIGHT_CALL, move=move,
                        host_move=host), False
     if math.isinf(floor) or model.nights_of(key, signal) < noise.NIGHTS_TO_CALL:
-        return Finding("suspect", key, signal, reference, now, klass, floor,
+        return Finding(SUSPECT, key, signal, reference, now, klass, floor,
                        f"the history of {model.nights_of(key, signal)} night(s) is too short to judge: the noise "
                        f"model needs {noise.NIGHTS_TO_CALL}, and no re-measurement is configured", move=move,
                        host_move=host), False
     if relative >= floor:
-        return Finding("suspect", key, signal, reference, now, klass, floor,
+        return Finding(SUSPECT, key, signal, reference, now, klass, floor,
                        "above its one-night floor; no re-measurement configured" + host_said(host, now / reference),
                        move=move, host_move=host), False
     return None, False
@@ -287,11 +288,11 @@ def class_move_findings(history: list[Night], tonight: Night, model: noise.Noise
                + ("" if settings.pythons is not None else
                   ": the host's speed or torch; no re-measurement is configured to tell which"))
         # Only a re-measurement can confirm the move as the build's, and list these with it (with_members).
-        members = [Finding("regression", key, signal, *levels[key], klass, model.floor(key, signal, klass,
+        members = [Finding(REGRESSION, key, signal, *levels[key], klass, model.floor(key, signal, klass,
                                                                                       settings.factor), "")
                    for key in levels if levels[key][1] / levels[key][0] >= settings.factor
                    ] if settings.pythons is not None else []
-        findings += [Finding("suspect", key, signal, *levels[key], klass,
+        findings += [Finding(SUSPECT, key, signal, *levels[key], klass,
                              model.floor(key, signal, klass, settings.factor), why, common=len(levels),
                              members=members)
                      for key in nearest[:CLASS_STAND_INS if settings.pythons is not None else 1]]
@@ -306,7 +307,7 @@ def with_members(findings: list[Finding], factor: float) -> list[Finding]:
     own = {(finding.key, finding.signal) for finding in findings}
     members = []
     for finding in findings:
-        if not (finding.common and finding.level == "regression"):
+        if not (finding.common and finding.level == REGRESSION):
             continue
         remeasured = (finding.confirmation or {}).get("ratio")
         host = max(1.0, finding.ratio / remeasured) if remeasured else 1.0
@@ -315,7 +316,7 @@ def with_members(findings: list[Finding], factor: float) -> list[Finding]:
                 continue
             own.add((member.key, member.signal))
             members.append(dataclasses.replace(
-                member, level="regression", move=host, common=0, members=[], member_of=finding.config_mask,
+                member, level=REGRESSION, move=host, common=0, members=[], member_of=finding.config_mask,
                 why=f"{MOVED_WITH_ITS_CLASS} (the class's finding: {' '.join(finding.config_mask)}, "
                     f"{finding.ratio:.3f}x)"))
     return findings + members
@@ -333,16 +334,16 @@ def count_findings(history: list[Night], tonight: Night, classes: dict[Key, str]
             now = values.get(count)
             kept = (suspects_before or {}).get((*key, count))
             if now is not None and kept and kept["contender"] <= now:  # a count suspect is a rise: never a fall
-                findings.append(Finding("regression", key, count, kept["reference"], now, classes[key], 1.0,
+                findings.append(Finding(REGRESSION, key, count, kept["reference"], now, classes[key], 1.0,
                                         "persisted: a suspect last night, still as high tonight"))
                 continue
             before = next((v for night in reversed(history) if (v := night.value(key, count)) is not None), None)
             if now is None or before is None or now == before:
                 continue
-            level, why = ("regression", "exact count changed") if not moved_by_itself(history, key, count) else (
-                "suspect", COUNT_MOVED)
+            level, why = (REGRESSION, "exact count changed") if not moved_by_itself(history, key, count) else (
+                SUSPECT, COUNT_MOVED)
             if now < before:
-                level, why = "noise", "fewer: " + why
+                level, why = NOISE, "fewer: " + why
             findings.append(Finding(level, key, count, before, now, classes[key], 1.0, why))
     return findings
 
@@ -400,12 +401,12 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
         if not both_sides(settings) and finding.one_night and not failed:
             # Contender side only, the re-measurement can refute a one-night call, never weigh it: left out,
             # it stands, as it would with no re-measurement at all (``decide``'s undecided one).
-            finding.level, finding.why = "regression", f"{ONE_NIGHT_CALL}, {finding.why} (contender side only)"
+            finding.level, finding.why = REGRESSION, f"{ONE_NIGHT_CALL}, {finding.why} (contender side only)"
     decided = [group[0] if all(f in left_out or f in called for f in group) else
                decide_together(group, why, left_out, measured, history, settings)
                for group, why in zip(groups, whys) if group[0] not in short_left_out]
     # One short of the factor is reported only where confirmed: else it is what the night said, nothing.
-    decided = [finding for finding in decided if not finding.short or finding.level == "regression"]
+    decided = [finding for finding in decided if not finding.short or finding.level == REGRESSION]
     return decided, {"seed": settings.seed,  # the order of the processes: a re-measurement is repeated with it
                      # "refused": a side's torch is not its night's (an expected state), not a broken worker.
                      **({"error": failed, "refused": refused} if failed else {}),
@@ -415,10 +416,9 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
                      "short_budget": settings.short_budget,
                      "short_of_factor": len(short),
                      "short_measured": len([finding for finding in short if finding not in short_left_out]),
-                     # Named: a GPU time short of the factor left out is no finding, and nothing else says so;
-                     # "dropped" where its key was planned and dropped for the pace.
-                     "short_left_out": [[*finding.config_mask, "dropped" if finding.config_mask in measured.dropped
-                                         else SHORT_FAILED if failed else "left out"] for finding in short_left_out],
+                     # Named: a GPU time short of the factor left out is no finding, and nothing else says so.
+                     "short_left_out": [[*f.config_mask, SHORT_DROPPED if f.config_mask in measured.dropped
+                                         else SHORT_FAILED if failed else SHORT_LEFT_OUT] for f in short_left_out],
                      "left_out_above_floor": 0 if failed else sum(remeasure.above_floor(f) for f in left_out),
                      "called_on_night": len(called),
                      "dropped": len(measured.dropped), "refuted_early": len(measured.refuted_early),
@@ -433,7 +433,7 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
 def call_on_night(finding: Finding, failed: str | None) -> None:
     """A call that stands, not re-measured (the budget, or a re-measurement that failed): its night calls it,
     each build a pass of its own; a fault of the re-measurement does not move the night's builds."""
-    finding.level = "regression"
+    finding.level = REGRESSION
     finding.why = f"{ONE_NIGHT_CALL}, " + (f"{CALLED_WHERE_FAILED}: {failed}" if failed else CALLED_ON_ITS_NIGHT)
 
 
@@ -471,13 +471,13 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
                           if finding.confirmation else "not re-measured") + f" ({' '.join(finding.config_mask)})"
                          for finding in decided)
     levels = [finding.level for finding in decided]
-    level = next((level for level in ORDER if 2 * levels.count(level) > len(levels)), "suspect")
+    level = next((level for level in ORDER if 2 * levels.count(level) > len(levels)), SUSPECT)
     chosen = next((finding for finding in decided if finding.level == level), None)
     if chosen is None:  # none of them undecided: the class's call is none of theirs, nor its numbers
         chosen = decided[0]
         chosen.level, chosen.confirmation = level, None
     chosen.why = f"{why}; for the class, its {len(decided)} results nearest the move: {outcomes}"
-    if level == "regression":  # its members: the stand-ins confirmed with it, then the class's others
+    if level == REGRESSION:  # its members: the stand-ins confirmed with it, then the class's others
         stand_in_keys = {finding.key for finding in stand_ins}
         chosen.members = [finding for finding in decided if finding is not chosen and finding.level == level] + [
             member for member in chosen.members if member.key not in stand_in_keys]
@@ -512,7 +512,7 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
         return persisting_decided(finding, outcome)
     finding.level = LEVEL_OF_OUTCOME[outcome]
     if contender_only and finding.one_night and outcome == "undecided":
-        finding.level = "regression"  # the night's evidence stands where no baseline side can weigh in
+        finding.level = REGRESSION  # the night's evidence stands where no baseline side can weigh in
     finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}"
                    + (f"{SHORT_OF_FACTOR} tonight, " if finding.short else "")
                    + (f"{finding.why}; this result re-measured for them: " if finding.common else "re-measured: ")
@@ -526,7 +526,7 @@ def persisting_decided(finding: Finding, outcome: str) -> Finding:
     factor slower than last night's, a step of its own (a regression); else listed as it was, since a step kept
     from last night reads as noise against its own build."""
     if outcome == "confirmed":
-        finding.level = "regression"
+        finding.level = REGRESSION
         finding.why = f"{persisting_why(finding)}; {PERSISTING_CONFIRMED}"
     else:
         finding.why = f"{finding.why}; {PERSISTING_REMEASURED}: {outcome}"
@@ -785,7 +785,7 @@ def readable_nights(store: ResultsStore, runs: list[RunFile], wanted: int) -> tu
 def changed_names(store: ResultsStore, machine: str, baseline: RunFile, contender: RunFile,
                   findings: list[Finding]) -> dict[tuple[str, str], str]:
     """Operators and kernels that appeared or vanished, where a count is a finding."""
-    if not any(f.signal in schema.COUNT_FIGURES and f.level != "noise" for f in findings):
+    if not any(f.signal in schema.COUNT_FIGURES and f.level != NOISE for f in findings):
         return {}
     before = dispatch_names(store, machine, baseline.commit_hash)
     after = dispatch_names(store, machine, contender.commit_hash)
@@ -796,9 +796,9 @@ def changed_names(store: ResultsStore, machine: str, baseline: RunFile, contende
 def keep_suspects(store: ResultsStore, verdict: Verdict) -> None:
     """Tonight's suspects beside its results (``<commit>.verdict``), for tomorrow's persistence rule."""
     suspects = [f.as_dict() | {"bar": max(verdict.factor, f.floor if f.signal in schema.TIMED_SIGNALS else 1.0)}
-                for f in verdict.level("suspect")]
+                for f in verdict.level(SUSPECT)]
     write_whole(verdict_path(store, verdict.machine, verdict.contender.commit_hash),
-                json.dumps({"contender": verdict.contender.commit_hash, "suspects": suspects}))
+                json.dumps({"contender": verdict.contender.commit_hash, LISTED[SUSPECT]: suspects}))
 
 
 # ---------------------------------------------------------------- which nights, and how much time
