@@ -304,6 +304,32 @@ def test_a_report_path_that_is_a_folder_is_refused_before_any_night_is_read(tmp_
     assert completed.stderr == f"error: cannot write {tmp_path}: it is a folder\n"
 
 
+
+def test_a_report_path_among_the_results_is_refused_and_no_night_is_replaced(tmp_path):
+    """A report named like a night's file (a typo, a glob) would replace its results with markdown."""
+    results = tmp_path / "results"
+    nights_with_one_regression(results)
+    night = sorted((results / "box").glob("*.json"))[-1]
+    before = night.read_bytes()
+    completed = check("--results-dir", str(results), "--report", str(night))
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == f"error: cannot write {night}: it is inside the results folder {results}\n"
+    assert night.read_bytes() == before
+
+
+def test_a_report_path_that_is_a_link_is_refused_never_replaced(tmp_path):
+    """The report is replaced whole (a reader never sees half of it): a link there would be lost, its target
+    left as it was; a device (/dev/stdout) would become a file."""
+    results = tmp_path / "results"
+    nights_with_one_regression(results)
+    target = tmp_path / "kept.md"
+    target.write_text("kept\n")
+    (tmp_path / "report.md").symlink_to(target)
+    completed = check("--results-dir", str(results), "--report", str(tmp_path / "report.md"))
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == f"error: cannot write {tmp_path / 'report.md'}: it is a link or a device, not a file\n"
+    assert (tmp_path / "report.md").is_symlink() and target.read_text() == "kept\n"
+
 def test_a_count_suspect_kept_with_record_verdict_is_a_regression_when_it_stays_up(tmp_path):
     rng = random.Random(3)
     results = tmp_path / "results"

@@ -43,6 +43,22 @@ def set_value(value) -> Callable[[dict], None]:
     return change
 
 
+def every_params(axis: int, value: str) -> Callable[[dict], None]:
+    def change(data: dict) -> None:
+        for entry in data["results"].values():  # as many values as before: the sets still match the values
+            params = entry[data["result_columns"].index("params")]
+            params[axis] = [value] * len(params[axis])
+    return change
+
+
+def run_named(change: Callable[[dict], None]) -> Callable[[Path], str]:
+    """A damage the tools name by the run's commit, not its file's name."""
+    def damage(results: Path) -> str:
+        edit_run(change)(results)
+        return f"run {NEW[:8]}"
+    return damage
+
+
 def benchmarks_json(text: str) -> Callable[[Path], str]:
     def damage(results: Path) -> str:
         (results / "benchmarks.json").write_text(text)
@@ -80,6 +96,13 @@ DAMAGE = {
     "time not a number": edit_run(set_value("fast")),
     "no result columns": edit_run(drop_column),
     "parameters that do not match the values": edit_run(extra_parameter),
+    "no heads": run_named(every_params(1, "0")),
+    "sequence lengths not a pair": run_named(every_params(2, '"abc"')),
+    "an embedding that is no number": run_named(every_params(3, "x")),
+    "durations not an object": edit_run(lambda data: data.update(durations=[])),
+    "param_names not the suite's": benchmarks_json(json.dumps({
+        "attention_bias.AttentionBiasNightCPU.track_wall_time_materialized": {
+            "param_names": ["batch", "num_heads", "seq_lens", "embed_dim", "dtype"]}})),
 }
 
 TOOLS = {

@@ -13,6 +13,7 @@ import pytest
 from conftest import TOOLS, checksums, make_standin_repo, run_tool
 from filelock import FileLock
 from lib import cli
+from lib.results import read_results
 from results_factory import write_run
 
 BASE, NEW = "a" * 40, "b" * 40
@@ -152,6 +153,19 @@ def test_a_commit_typed_as_a_prefix_names_the_side_files_by_its_full_hash(tmp_pa
                     "--results-dir", str(tmp_path / "results"), "--machine", "ci", "--new-commit-only",
                     env={"HOME": str(tmp_path / "home")})
     assert over.returncode == 0, over.stdout[-2000:] + over.stderr[-2000:]
+    # A night cut short (a full disk) does not read, and is no night either: kept aside, never landed over.
+    for attempt in (1, 2):
+        cut = results_file.read_bytes()[:3000]
+        results_file.write_bytes(cut)
+        again = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
+                         "--results-dir", str(tmp_path / "results"), "--machine", "ci", "--new-commit-only",
+                         env={"HOME": str(tmp_path / "home")})
+        assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+        aside = results_file.name + ("" if attempt == 1 else ".2") + ".unreadable"
+        assert (f"note: {results_file.name} holds a run of commit {commit[:8]} on 'ci' that does not read: kept as "
+                f"{aside}, which no tool reads") in again.stdout
+        assert (tmp_path / "results" / "ci" / aside).read_bytes() == cut
+        read_results(results_file)  # the new night, landed in its place
 
 
 def test_the_synthetic_history_never_deletes_a_folder_it_did_not_make(tmp_path):

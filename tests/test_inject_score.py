@@ -213,3 +213,68 @@ def test_the_re_measured_signals_are_each_sides_measured_ones_not_its_clock_or_i
     entry = {"config": OTHER[0], "mask": OTHER[1], "baseline": {"gpu": [1.0], "sm_clock": [1980.0]},
              "contender": {"wall": [2.0], "gpu": [1.1], "sm_clock": [1975.0]}, "disturbed": {"baseline": [0]}}
     assert report_remeasured({"confirmation": {"values": [entry]}}) == {(*OTHER, "gpu"), (*OTHER, "wall")}
+
+
+def test_score_reads_a_report_whose_counts_rose_from_zero_their_null_move_shown_as_the_tables_missing_value(
+        tmp_path):
+    """check_regressions.py writes a count that rose from 0 with "relative": null (its ratio infinite, which JSON
+    cannot hold): a real report, scored, its move "-" as in the table, on an injected result and on another."""
+    report = json.loads(json.dumps(REPORT))
+    report["regressions"][2]["relative"] = None  # HOST_KEY's operators, injected
+    report["regressions"][3] |= {"signal": "kernels", "relative": None, "why": "exact count changed"}  # OTHER's
+    (tmp_path / "spec.json").write_text(json.dumps(SPEC))
+    (tmp_path / "check.json").write_text(json.dumps(report))
+    completed = run_tool("inject.py", "score", "--spec", str(tmp_path / "spec.json"), "--check",
+                         str(tmp_path / "check.json"))
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == ""
+    assert completed.stdout.splitlines()[-1] == f"  regression: {OTHER[0]} {OTHER[1]} kernels -: exact count changed"
+    (row,) = [line for line in completed.stdout.splitlines() if HOST_KEY[0] in line and "aten_ops" in line]
+    assert [cell.strip() for cell in row.split("|")][1:-1] == [*HOST_KEY, "aten_ops", "regression", "-", "1.050",
+                                                                "-", "exact count changed"]
+
+
+SPEC_ENTRY_DAMAGE = [
+    ({"config": None}, "its config is not a string"),  # no config at all: below, the key removed
+    ({"config": ["a", "b"]}, "its config is not a string"),
+    ({"config": 3}, "its config is not a string"),
+    ({"mask": ["causal_bias"]}, "its mask is not one of materialized, causal_bias"),
+    ({"mask": "no mask"}, "its mask is not one of materialized, causal_bias")]
+
+
+def damaged_spec(path, change: dict) -> dict:
+    """SPEC with its first slowdown changed (a None config: the key removed), written to ``path``."""
+    spec = json.loads(json.dumps(SPEC))
+    entry = {key: value for key, value in (spec["slowdowns"][0] | change).items() if value is not None}
+    spec["slowdowns"][0] = entry
+    path.write_text(json.dumps(spec))
+    return entry
+
+
+@pytest.mark.parametrize("change, why", SPEC_ENTRY_DAMAGE)
+def test_score_refuses_a_spec_whose_slowdown_names_no_config_or_mask_string_in_one_line_naming_the_spec(
+        tmp_path, change, why):
+    spec = tmp_path / "spec.json"
+    entry = damaged_spec(spec, change)
+    (tmp_path / "check.json").write_text(json.dumps(REPORT))
+    completed = run_tool("inject.py", "score", "--spec", str(spec), "--check", str(tmp_path / "check.json"))
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stderr == f"error: not a slowdown spec: {spec}: {str(entry)[:80]}: {why}\n"
+
+
+@pytest.mark.parametrize("change, why", SPEC_ENTRY_DAMAGE)
+def test_a_plan_appending_to_a_spec_whose_slowdown_names_no_config_or_mask_string_exits_2_naming_it(
+        tmp_path, change, why):
+    """--append reads the spec it adds to before any night: its damage is the user's, and the spec is left as is."""
+    from results_factory import write_run
+
+    walls = {f"track_wall_time_{mask}": [wall for wall, _ in CLASS_TIMES] for mask in ("materialized", "causal_bias")}
+    write_run(tmp_path / "results", "box", "a" * 40, 1_000_000, walls)
+    spec = tmp_path / "spec.json"
+    entry = damaged_spec(spec, change)
+    before = spec.read_text()
+    planned = run_tool("inject.py", "plan", "--results-dir", str(tmp_path / "results"), "--cpu", "0.05",
+                       "--configs", "1", "--append", "--out", str(spec))
+    assert planned.returncode == 2, planned.stdout + planned.stderr
+    assert planned.stderr == f"error: not a slowdown spec: {spec}: {str(entry)[:80]}: {why}\n"
+    assert spec.read_text() == before

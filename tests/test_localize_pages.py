@@ -1,10 +1,12 @@
-"""localize_pages.py's npm cache: a tarball cut short is fetched again, once; a user's wrong --cache is exit 2.
+"""localize_pages.py's npm cache: a tarball cut short is fetched again, once; a user's wrong --cache, a pages folder
+that takes no vendor/ or a page that is not UTF-8 is exit 2, one line; a full disk stays exit 3.
 
 npm here is a stand-in on PATH that packs each asset's file, as `npm pack` would, or a broken tarball.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -17,6 +19,7 @@ from conftest import TOOLS, run_tool
 
 sys.path.insert(0, str(TOOLS))
 import localize_pages  # noqa: E402
+from lib import cli  # noqa: E402
 
 PAGE = "<script src=\"https://code.jquery.com/jquery-3.3.1.min.js\" integrity=\"sha-x\" crossorigin=\"anonymous\">"
 FAKE_NPM = """#!{python}
@@ -101,3 +104,45 @@ def test_a_cache_that_is_not_a_folder_is_a_user_error_in_one_line(tmp_path, cach
     path = tmp_path / "file" if cache == "a file" else tmp_path / "file" / "child"
     completed = run_tool("localize_pages.py", str(pages(tmp_path)), "--cache", str(path))
     assert completed.returncode == 2 and completed.stderr.count("\n") == 1, completed.stderr
+
+
+def test_a_vendor_path_that_is_a_file_is_a_user_error_in_one_line_naming_it(tmp_path):
+    env, _ = fake_npm(tmp_path)
+    html = pages(tmp_path)
+    (html / "vendor").write_text("")
+    completed = run_tool("localize_pages.py", str(html), "--cache", str(tmp_path / "cache"), env=env)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr == (f"error: cannot make the folder {html / 'vendor'}: a file of that name is there, "
+                                "not a folder\n")
+    assert (html / "index.html").read_text() == PAGE
+
+
+def test_a_page_that_is_not_utf8_is_a_user_error_in_one_line_naming_it_before_any_fetch(tmp_path):
+    env, calls = fake_npm(tmp_path)
+    html = pages(tmp_path)
+    (html / "other.html").write_bytes(b"\xff" + PAGE.encode())
+    completed = run_tool("localize_pages.py", str(html), "--cache", str(tmp_path / "cache"), env=env)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr == (f"error: cannot read {html / 'other.html'}: not UTF-8 text (invalid start byte at "
+                                "byte 0)\n")
+    assert not calls.exists() and not (html / "vendor").exists()  # refused before any fetch or write
+    assert (html / "index.html").read_text() == PAGE
+
+
+@pytest.mark.parametrize("code, exit_code", [(errno.EACCES, 2), (errno.EPERM, 2), (errno.ENOSPC, 3), (errno.EIO, 3)])
+def test_a_write_the_pages_folder_refuses_is_a_user_error_a_full_or_failing_disk_the_machines(
+        tmp_path, monkeypatch, capsys, code, exit_code):
+    """In process: a folder without write permission cannot be made in a test run as root, which ignores modes."""
+    def refused(path: Path, data: object) -> None:
+        raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(localize_pages, "asset", lambda spec, member, cache: b"/* asset */")
+    monkeypatch.setattr(localize_pages, "write_whole", refused)
+    html = pages(tmp_path)
+    assert cli.run_tool(localize_pages.main, [str(html), "--cache", str(tmp_path / "cache")]) == exit_code
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    if exit_code == 2:
+        assert stderr == f"error: cannot write {html / 'vendor' / 'jquery-jquery.min.js'}: {os.strerror(code)}\n"
+    else:
+        assert stderr.startswith(f"failed: OSError: [Errno {code}] {os.strerror(code)}: ")

@@ -257,8 +257,8 @@ def test_param_names_of_a_grid_from_either_of_its_classes(tmp_path):
     store, _ = a_store(tmp_path)
     assert store.param_names(CPU) == schema.PARAM_NAMES
     path = store.dir / "benchmarks.json"
-    path.write_text(json.dumps({f"{TIMED}.time_materialized": {"param_names": ["a", "b"]}, "version": 2}))
-    assert ResultsStore(store.dir).param_names(CPU) == ["a", "b"]
+    path.write_text(json.dumps({f"{TIMED}.time_materialized": {"param_names": schema.PARAM_NAMES}, "version": 2}))
+    assert ResultsStore(store.dir).param_names(CPU) == schema.PARAM_NAMES
 
 
 def test_param_names_missing_or_damaged_are_refused(tmp_path):
@@ -268,11 +268,12 @@ def test_param_names_missing_or_damaged_are_refused(tmp_path):
     with pytest.raises(ToolError) as raised:
         ResultsStore(store.dir).param_names(CPU)
     assert str(raised.value) == f"{path} does not describe AttentionBiasNightCPU or AttentionBiasCPU"
-    for names in ("a", ["a", 1], None):
+    for names in ("a", ["a", 1], None, schema.PARAM_NAMES[::-1], ["batch", *schema.PARAM_NAMES[1:]]):
         path.write_text(json.dumps({f"{NIGHT}.track_x": {"param_names": names}, "version": 2}))
         with pytest.raises(ToolError) as raised:
             ResultsStore(store.dir).param_names(CPU)
-        assert str(raised.value) == f"corrupt {path}: param_names of AttentionBiasNightCPU is not a list of names"
+        assert str(raised.value) == (f"corrupt {path}: param_names of AttentionBiasNightCPU are not the suite's "
+                                     "(batch_size, num_heads, seq_lens, embed_dim, dtype)")
 
 
 # ---------------------------------------------------------------- asv's durations
@@ -524,13 +525,23 @@ def test_a_damaged_night_file_is_refused_naming_it(tmp_path, text):
 def test_previous_suspects_by_grid_config_mask_and_signal(tmp_path):
     store, run = a_store(tmp_path)
     assert results.previous_suspects(store, "box", run.commit_hash) == {}
-    entry = {"grid": "cpu", "config": "c", "mask": "materialized", "signal": "wall", "bar": 1.2}
+    entry = {"grid": "cpu", "config": "c", "mask": "materialized", "signal": "wall", "bar": 1.2, "reference": 1.0,
+             "contender": 1.25}
     results.verdict_path(store, "box", run.commit_hash).write_text(json.dumps({"suspects": [entry]}))
     assert results.previous_suspects(store, "box", run.commit_hash) == {("cpu", "c", "materialized", "wall"): entry}
 
 
-@pytest.mark.parametrize("text", ["{broken", "[1, 2]", '{"other": []}', '{"suspects": [{"grid": "cpu"}]}',
-                                  '{"suspects": 3}'])
+KEPT = {"grid": "cpu", "config": "c", "mask": "materialized", "signal": "wall", "bar": 1.1, "reference": 1.0,
+        "contender": 1.2}
+
+
+@pytest.mark.parametrize("text", [
+    "{broken", "[1, 2]", '{"other": []}', '{"suspects": [{"grid": "cpu"}]}', '{"suspects": 3}',
+    *(json.dumps({"suspects": [{key: value for key, value in KEPT.items() if key != "bar"}]}),
+      json.dumps({"suspects": [KEPT | {"signal": "syncs", "contender": "1"}]}),
+      json.dumps({"suspects": [KEPT | {"signal": "syncs", "reference": None}]}),
+      json.dumps({"suspects": [KEPT | {"bar": True}]}), json.dumps({"suspects": [KEPT | {"config": ["c"]}]})),
+])
 def test_a_damaged_verdict_file_is_refused_naming_it(tmp_path, text):
     store, run = a_store(tmp_path)
     path = results.verdict_path(store, "box", run.commit_hash)
@@ -558,6 +569,21 @@ def test_damaged_dispatch_names_are_refused_naming_the_file(tmp_path):
     path.write_text("{broken")
     with pytest.raises(ToolError, match=rf"^corrupt names file {path}: \S"):
         results.dispatch_names(store, "box", run.commit_hash)
+
+
+@pytest.mark.parametrize("names", [{"cfg": {"materialized": {"operators": ["aten::mm"]}}},
+                                   {"cfg": {"materialized": {"operators": {"aten::mm": "2"}}}},
+                                   {"cfg": {"materialized": {"operators": {"aten::mm": True}}}},
+                                   {"cfg": {"materialized": []}}, {"cfg": 1}])
+def test_dispatch_names_of_another_shape_are_refused_before_the_verdict_reads_them(tmp_path, names):
+    """The verdict compares tonight's names with last night's after the re-measurement: a file it cannot
+    read there would end the check in a traceback (exit 3), and a count regression with it."""
+    store, run = a_store(tmp_path)
+    path = store.dir / "box" / f"{run.commit_hash}.dispatch"
+    path.write_text(json.dumps(names))
+    with pytest.raises(ToolError) as raised:
+        results.dispatch_names(store, "box", run.commit_hash)
+    assert str(raised.value) == f"corrupt names file {path}: not {{config: {{mask: {{kind: {{name: count}}}}}}}}"
 
 
 def test_a_bare_method_name_is_read_like_a_full_one():
@@ -635,3 +661,39 @@ def test_asvs_published_steps_name_both_commits_a_step_of_one_commit_its_parent(
         {"benchmark": name, "after_commit": "dddddddd", "before_commit": "aaaaaaaa", "before": 2.0, "after": 3.0,
          "ratio": 1.5, "now_vs_best": 3.0},
     ]
+
+
+WALL_NAME = schema.benchmark_name(CPU.night_class, schema.night_method(schema.WALL_TIME.name, "causal_bias"))
+
+
+def published(tmp_path, entries: list, index: object) -> None:
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    (tmp_path / "regressions.json").write_text(json.dumps({"regressions": entries}))
+
+
+def test_a_published_step_from_or_to_a_figure_not_measured_is_no_step(tmp_path):
+    """A night that recorded 0 (a figure not measured, as the check reads it) gives asv a series with a 0 in it:
+    its jumps and best are no step of the forward's, and never a division by zero after the re-measurement."""
+    name = WALL_NAME
+    index = {"revision_to_hash": {"1": "a" * 40, "2": "b" * 40, "3": "c" * 40}, "params": {"machine": ["box"]}}
+    published(tmp_path, [[name, f"graphs/machine-box/{name}.json", {}, 0, 2.0, 0.0,
+                          [[1, 2, 0.0, 1e-06], [2, 3, 1e-06, 2.0]]]], index)
+    assert results.published_steps(tmp_path, "box") == []
+    published(tmp_path, [[name, f"graphs/machine-box/{name}.json", {}, 0, 2.0, 1.0,
+                          [[1, 2, 0.0, 1.0], [2, 3, 1.0, 2.0]]]], index)
+    assert results.published_steps(tmp_path, "box") == [
+        {"benchmark": name, "after_commit": "cccccccc", "before_commit": "bbbbbbbb", "before": 1.0, "after": 2.0,
+         "ratio": 2.0, "now_vs_best": 2.0}]
+
+
+@pytest.mark.parametrize(("entries", "index", "why"), [
+    ([["n", "graphs/machine-box/n.json", {}, 0, 1.0, [[None, 1, 1.0, 2.0]]]], {}, "not enough values to unpack"),
+    ([], [], "'list' object has no attribute 'get'"),
+    ([[WALL_NAME, "graphs/machine-box/w.json", {}, 0, 1.0, 1.0, [[None, 1, "x", 2.0]]]], {},
+     "'>' not supported between instances of 'str' and 'int'"),
+])
+def test_damaged_published_pages_are_one_line_naming_the_folder(tmp_path, entries, index, why):
+    published(tmp_path, entries, index)
+    with pytest.raises(ToolError) as raised:
+        results.published_steps(tmp_path, "box")
+    assert str(raised.value).startswith(f"cannot read asv's pages in {tmp_path}: ") and why in str(raised.value)

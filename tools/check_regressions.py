@@ -55,6 +55,7 @@ from lib.cli import (
     add_results_arguments,
     checked_factor,
     importing,
+    outside_results,
     python_path,
     run_tool,
     runnable_pythons,
@@ -148,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     validated(args)
     store, machine = open_machine(args)
+    if args.report:
+        outside_results(args.report, store.dir)
     contender = store.choose_run(machine, args.contender)
     if args.record_verdict:  # a read-only results folder is said before the re-measurement's minutes
         writable_folder(verdict_path(store, machine, contender.commit_hash))
@@ -161,12 +164,12 @@ def main(argv: list[str] | None = None) -> int:
                                 verdict.default_short_budget(store, contender) if args.short_budget is None
                                 else args.short_budget, args.history)
     calibration = calibration_pair(store, machine, args.calibration, contender) if args.calibration else None
+    steps = published_steps(args.html_dir, machine) if args.html_dir else None  # pages that fail: before any work
     try:
         found = verdict.check(store, machine, history, contender, calibration, settings)
     except verdict.NoBaseline as none:  # every night before tonight's failed or does not read
         return first_night(args, machine, contender.commit_hash, none.set_aside)
-    if args.html_dir:
-        found.steps = published_steps(args.html_dir, machine)
+    found.steps = steps
     markdown = report.markdown(found)
     # The findings first, then the files: a disk that cannot take the report or the suspects loses no finding.
     print(report.as_json(found) if args.format == "json" else markdown, end="\n" if args.format == "json" else "",

@@ -96,13 +96,24 @@ def checked_amounts(args: argparse.Namespace) -> None:
         raise ToolError("plan needs --configs >= 1 and at least one of --gpu, --cpu, --extra-ops above 0")
 
 
+def checked_result(entry: object, where: str) -> None:
+    """A slowdown's result: a config (a string) and one of the masks. Anything else would fail only where the
+    score or an appended plan looks the result up (a KeyError, a list that cannot be a key): a user error now."""
+    if not isinstance(entry, dict):
+        raise ToolError(f"not a slowdown spec: {where}: {str(entry)[:80]} names no config and mask")
+    if not isinstance(entry.get("config"), str):
+        raise ToolError(f"not a slowdown spec: {where}: {str(entry)[:80]}: its config is not a string")
+    if entry.get("mask") not in schema.MASKS:
+        raise ToolError(f"not a slowdown spec: {where}: {str(entry)[:80]}: its mask is not one of "
+                        f"{', '.join(schema.MASKS)}")
+
+
 def checked_slowdowns(slowdowns: object, where: str) -> list:
     """A spec's slowdowns, each with amounts a night can measure; anything else is a user error."""
     if not isinstance(slowdowns, list):
         raise ToolError(f"not a slowdown spec: {where}: 'slowdowns' is not a list")
     for entry in slowdowns:
-        if not isinstance(entry, dict) or entry.get("mask") not in schema.MASKS:
-            raise ToolError(f"not a slowdown spec: {where}: {str(entry)[:80]} names no config and mask")
+        checked_result(entry, where)
         for key in ("gpu_us", "cpu_us"):
             amount = entry.get(key, 0.0)
             if not (isinstance(amount, (int, float)) and math.isfinite(amount) and 0 <= amount <= MAX_SLOWDOWN_US):
@@ -326,9 +337,15 @@ def score(slowdowns: list, report: dict, steps: injected_steps.Steps | None = No
     others = {level: [f for f in report[LISTED[level]] if (f["config"], f["mask"]) not in injected]
               for level in (REGRESSION, SUSPECT)}
     lines.append(f"not injected: {len(others[REGRESSION])} regression(s), {len(others[SUSPECT])} suspect(s)")
-    lines += [f"  {f['level']}: {f['config']} {f['mask']} {f['signal']} {f['relative']:.3f}: {f['why']}"
+    lines += [f"  {f['level']}: {f['config']} {f['mask']} {f['signal']} {shown(f['relative'])}: {f['why']}"
               for f in others[REGRESSION]]
     return "\n".join(lines)
+
+
+def shown(value: float | None) -> str:
+    """A report's number as the table shows it: a null (a count that rose from 0, its ratio infinite, which
+    JSON cannot hold) is "-", the table's missing value."""
+    return "-" if value is None else f"{value:.3f}"
 
 
 def build_parser() -> argparse.ArgumentParser:

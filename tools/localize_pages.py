@@ -12,14 +12,16 @@ has no 1.0.1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import subprocess
 import sys
 import tarfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
-from lib.cli import ToolError, one_line, run_tool, tool_parser, write_whole
+from lib.cli import MACHINE_WRITE_ERRORS, ToolError, one_line, run_tool, tool_parser, write_whole
 from lib.suite import REPO_ROOT
 
 # CDN address in asv 0.6's pages -> (npm package, file inside its tarball)
@@ -79,21 +81,32 @@ def asset(spec: str, member: str, cache: Path) -> bytes:
     raise ToolError(f"npm's tarball of {spec} does not read: {unreadable}")
 
 
+@contextlib.contextmanager
+def as_users_fault(path: Path, doing: str) -> Iterator[None]:
+    """Around a read or write of the user's pages: a folder that does not take it (a file where vendor/ goes, no
+    permission) or a page that is not UTF-8 is a user error, one line naming ``path``; a full or failing disk
+    stays the machine's fault (exit 3), as in the other tools."""
+    try:
+        yield
+    except FileExistsError:
+        raise ToolError(f"cannot {doing} {path}: a file of that name is there, not a folder") from None
+    except UnicodeDecodeError as error:
+        raise ToolError(f"cannot {doing} {path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        if error.errno in MACHINE_WRITE_ERRORS:
+            raise
+        raise ToolError(f"cannot {doing} {path}: {error.strerror or one_line(error)}") from None
+
+
 def localize(html_dir: Path, cache: Path) -> int:
     """Copy the assets into html_dir/vendor and rewrite the pages; returns the pages changed."""
     pages = sorted(html_dir.glob("*.html"))
     if not pages:
         raise ToolError(f"no asv pages in {html_dir}: run `asv publish` first")
-    vendor = html_dir / "vendor"
-    vendor.mkdir(exist_ok=True)
-    local = {}
-    for url, (spec, member) in ASSETS.items():
-        target = vendor / f"{spec.split('@')[0]}-{Path(member).name}"
-        write_whole(target, asset(spec, member, cache))
-        local[url] = f"vendor/{target.name}"
+    texts = {page: read_page(page) for page in pages}  # all read first: a page that does not is said before any fetch
+    local = vendored(html_dir / "vendor", cache)
     changed = 0
-    for page in pages:
-        text = page.read_text()
+    for page, text in texts.items():
         new = text
         for url, path in local.items():
             new = new.replace(url, path)
@@ -101,9 +114,29 @@ def localize(html_dir: Path, cache: Path) -> int:
         # local copies are served from the pages' own origin.
         new = LOCAL_INTEGRITY.sub(r"\1", new)
         if new != text:
-            write_whole(page, new)
+            with as_users_fault(page, "write"):
+                write_whole(page, new.encode())  # as read: UTF-8, whatever the locale
             changed += 1
     return changed
+
+
+def read_page(page: Path) -> str:
+    with as_users_fault(page, "read"):
+        return page.read_text(encoding="utf-8")
+
+
+def vendored(vendor: Path, cache: Path) -> dict[str, str]:
+    """Each asset copied into ``vendor``: its CDN address -> its path beside the pages."""
+    with as_users_fault(vendor, "make the folder"):
+        vendor.mkdir(exist_ok=True)
+    local = {}
+    for url, (spec, member) in ASSETS.items():
+        target = vendor / f"{spec.split('@')[0]}-{Path(member).name}"
+        data = asset(spec, member, cache)
+        with as_users_fault(target, "write"):
+            write_whole(target, data)
+        local[url] = f"vendor/{target.name}"
+    return local
 
 
 def build_parser() -> argparse.ArgumentParser:

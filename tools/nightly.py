@@ -28,6 +28,7 @@ from lib.cli import (
     checked_factor,
     importing,
     machine_name,
+    outside_results,
     python_path,
     run_tool,
     runnable_pythons,
@@ -37,6 +38,7 @@ from lib.cli import (
 
 with importing():
     from lib.conf import derived_conf, read_conf
+    from lib.results import default_results_dir
     from lib.suite import DEFAULT_CONF, REPO_ROOT, TORCH_COMMITS_CONF
     from lib.supervisor import relayed
 
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         checked_factor(args.factor)
     args.report = args.report.absolute()  # the steps run elsewhere (the Pythons: cli.python_path)
     writable_folder(args.report)
+    outside_results(args.report, default_results_dir())  # the check refuses it too, but after tonight's record
     checked_paths(args)
     if args.torch_repo:
         args.torch_repo = args.torch_repo.absolute()

@@ -190,10 +190,18 @@ def writable_folder(path: Path) -> None:
     name is not a folder's."""
     if path.is_dir():
         raise ToolError(f"cannot write {path}: it is a folder")
+    if path.is_symlink() or (path.exists() and not path.is_file()):  # replaced whole, never written through
+        raise ToolError(f"cannot write {path}: it is a link or a device, not a file")
     if not path.parent.is_dir():
         raise ToolError(f"cannot write {path}: no folder {path.parent}")
     if not os.access(path.parent, os.W_OK):
         raise ToolError(f"cannot write {path}: {path.parent} is read-only")
+
+
+def outside_results(path: Path, results_dir: Path) -> None:
+    """A report is never written among the results: its name could be a night's, replaced by markdown."""
+    if path.resolve().is_relative_to(results_dir.resolve()):
+        raise ToolError(f"cannot write {path}: it is inside the results folder {results_dir}")
 
 
 def write_report(path: Path, text: str) -> None:

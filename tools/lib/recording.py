@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import os
 import re
@@ -73,13 +74,22 @@ def staging_folder(results_dir: Path, machine: str) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+# The suffix of a results file set aside because it did not read, where a run of its commit lands in its place.
+UNREADABLE = ".unreadable"
+
+
 def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit: str) -> None:
     """Point the run's conf copy at the staging folder, with the commit's results already there:
     asv merges a run into an existing results file of the same commit (a --bench of a few)."""
     write_whole(conf_path, json.dumps({**conf, "results_dir": str(staging)}, indent=2))
     (staging / machine).mkdir()
     for earlier in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
-        if parses(earlier):
+        if not parses(earlier):  # this run would land over it: kept aside, out of every reader's way
+            aside = free_name(earlier, UNREADABLE)
+            earlier.rename(aside)
+            print(f"note: {earlier.name} holds a run of commit {commit[:8]} on {machine!r} that does not read: "
+                  f"kept as {aside.name}, which no tool reads", flush=True)
+        else:
             shutil.copy2(earlier, staging / machine / earlier.name)
             # asv keeps one result per commit and environment: a second night of one commit and Python replaces
             # the first's values; of another Python, it lands beside it, and the tools read the newer.
@@ -87,6 +97,12 @@ def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit
                   "values replace its values where it is of the same Python (asv keeps one result per commit and "
                   "environment), else the tools read this run's; the night's side files are this run's",
                   flush=True)
+
+
+def free_name(path: Path, suffix: str) -> Path:
+    """``path`` with ``suffix`` added, numbered where that name is taken (an earlier one set aside)."""
+    names = (path.with_name(f"{path.name}{'' if n == 1 else f'.{n}'}{suffix}") for n in itertools.count(1))
+    return next(name for name in names if not name.exists())
 
 
 def parses(path: Path) -> bool:

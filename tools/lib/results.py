@@ -362,7 +362,7 @@ class ResultsStore:
             column = data["result_columns"].index("duration")
             seconds = sum(entry[column] or 0.0 for entry in data["results"].values() if len(entry) > column)
             seconds += sum(data.get("durations", {}).values())
-        except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
             raise ToolError(f"corrupt results file {run.path}: {one_line(error)}") from None
         return seconds or None
 
@@ -460,8 +460,9 @@ class ResultsStore:
         if entry is None:
             raise ToolError(f"{path} does not describe {grid.night_class} or {grid.timed_class}")
         names = entry.get("param_names")
-        if not (isinstance(names, list) and all(isinstance(name, str) for name in names)):
-            raise ToolError(f"corrupt {path}: param_names of {grid.night_class} is not a list of names")
+        if names != schema.PARAM_NAMES:  # the rows read each config by these names
+            raise ToolError(f"corrupt {path}: param_names of {grid.night_class} are not the suite's "
+                            f"({', '.join(schema.PARAM_NAMES)})")
         return names
 
     def peak_tflops(self, machine: str) -> float | None:
@@ -477,6 +478,8 @@ class ResultsStore:
         method = schema.night_method(schema.SDPA_BACKEND.name, schema.CAUSAL_BIAS)
         name = schema.benchmark_name(grid.night_class, method)
         unit = self.benchmarks().get(name, {}).get("unit", "")
+        if not isinstance(unit, str):
+            raise ToolError(f"corrupt {self.dir / BENCHMARKS_FILE}: the unit of {name} is not a string")
         return {int(code): name.strip() for code, name in schema.BACKEND_LEGEND.findall(unit)}
 
 
@@ -494,9 +497,22 @@ def previous_suspects(store: ResultsStore, machine: str, commit: str) -> dict[tu
         return {}
     try:
         entries = json.loads(path.read_text())[LISTED[SUSPECT]]
-        return {(e["grid"], e["config"], e["mask"], e["signal"]): e for e in entries}
+        kept = {(e["grid"], e["config"], e["mask"], e["signal"]): e for e in entries}
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise ToolError(f"corrupt verdict file {path}: {one_line(error)}") from None
+    damaged = next((entry for key, entry in kept.items() if not whole_suspect(key, entry)), None)
+    if damaged is not None:  # read after the re-measurement: a damaged one is said before it
+        raise ToolError(f"corrupt verdict file {path}: a suspect without its names or the numbers the persistence "
+                        f"rule reads: {json.dumps(damaged)[:200]}")
+    return kept
+
+
+def whole_suspect(key: tuple, entry: dict) -> bool:
+    """A kept suspect's names are strings, and the numbers the persistence rule reads of it numbers: its bar,
+    and a count's levels (verdict.keep_suspects writes them)."""
+    numbers = ("bar", "reference", "contender") if key[-1] in schema.COUNT_FIGURES else ("bar",)
+    return all(isinstance(name, str) for name in key) and all(
+        isinstance(entry.get(field), (int, float)) and not isinstance(entry[field], bool) for field in numbers)
 
 
 # What a reader of a check's JSON report (check_regressions.py --format json) takes of each finding.
@@ -560,7 +576,17 @@ def dispatch_names(store: ResultsStore, machine: str, commit: str) -> dict:
     path = store.dir / machine / f"{commit}{schema.DISPATCH_SUFFIX}"
     if not path.is_file():
         return {}
-    return read_json_object(path, "corrupt names file")
+    names = read_json_object(path, "corrupt names file")
+    if not nested_counts(names, 4):  # read after the re-measurement: a file of another shape is said first
+        raise ToolError(f"corrupt names file {path}: not {{config: {{mask: {{kind: {{name: count}}}}}}}}")
+    return names
+
+
+def nested_counts(value: object, depth: int) -> bool:
+    """``value`` is ``depth`` levels of JSON objects over whole counts."""
+    if depth == 0:
+        return type(value) is int  # a bool is no count
+    return isinstance(value, dict) and all(nested_counts(inner, depth - 1) for inner in value.values())
 
 
 
@@ -581,14 +607,25 @@ def published_steps(html_dir: Path, machine: str) -> list[dict]:
         index = json.loads((html_dir / "index.json").read_text())
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise ToolError(f"cannot read asv's pages in {html_dir}: {one_line(error)}") from None
+    try:
+        return machine_steps(entries, index, machine)
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ToolError(f"cannot read asv's pages in {html_dir}: {one_line(error)}") from None
+
+
+def machine_steps(entries: list, index: dict, machine: str) -> list[dict]:
+    """regressions.json's steps of this machine's series, each with its commits and ratios."""
     to_hash = {int(k): v for k, v in index.get("revision_to_hash", {}).items()}
+    several = len(index.get("params", {}).get("machine", [])) > 1
     found = []
     for name, graph_path, _params, _index, last_value, best_value, jumps in entries:
         if not lower_is_better(name):
             continue  # asv reads every series as lower-is-better; backend codes are not, counts are judged above
-        if f"machine-{machine}/" not in graph_path and len(index.get("params", {}).get("machine", [])) > 1:
+        if several and f"machine-{machine}/" not in graph_path:
             continue
         for before_revision, after_revision, before, after in jumps:
+            if not (before > 0 and after > 0 and best_value > 0):
+                continue  # a 0 is a figure not measured, as the check reads it: no step of the forward's
             after_commit = to_hash.get(after_revision, str(after_revision))[:8]
             found.append({
                 "benchmark": name, "after_commit": after_commit,

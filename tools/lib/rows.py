@@ -102,6 +102,19 @@ def parse_param(text: str) -> object:
         return text
 
 
+def suite_params(run: str, label: str, values: dict[str, object]) -> dict[str, object]:
+    """One parameter set's values, where they make a config of the suite's kind (AttentionConfig's types, each
+    size above 0); else one line: a results file of another suite, or one edited by hand."""
+    sizes = [values[name] for name in ("batch_size", "num_heads", "embed_dim")]
+    seq_lens = values["seq_lens"]
+    if isinstance(seq_lens, tuple) and len(seq_lens) == 2:
+        sizes += seq_lens
+    if not (all(type(size) is int and size > 0 for size in sizes) and len(sizes) == 5
+            and isinstance(values["dtype"], str)):
+        raise ToolError(f"run {run[:8]} holds the parameter set ({label}), which is no config of the suite's")
+    return values
+
+
 def _measurements(results: Results, name: str, params: list[list[str]]) -> list[Measurement]:
     """asv's value of every parameter set of one benchmark."""
     if name not in results.get_all_result_keys():
@@ -176,7 +189,8 @@ def config_rows(results: Results, grid: schema.Grid, param_names: list[str], sou
             if spread_of and walls[mask].ok:
                 walls[mask] = _measurement(names[mask], walls[mask].value, spread_of)
         rows.append(ConfigRow(
-            params={n: parse_param(v) for n, v in zip(param_names, combination)},
+            params=suite_params(results.commit_hash, label,
+                                {n: parse_param(v) for n, v in zip(param_names, combination)}),
             label=label,
             walls=walls,
             figures={method: values[index] for method, values in per_figure.items()},
