@@ -230,6 +230,14 @@ def test_a_changed_count_is_a_regression_at_once_with_its_names(tmp_path):
     assert report["name_changes"] == [{"config": CONFIGS[1], "mask": "causal_bias", "change": "+aten::alias x1"}]
     markdown = check("--results-dir", str(results)).stdout
     assert f"- {CONFIGS[1]} causal_bias: +aten::alias x1" in markdown
+    # The names only explain the count: a names file of another shape loses the explanation, never the finding.
+    names[CONFIGS[1]]["causal_bias"]["operators"] = ["aten::mm", "aten::alias"]
+    (results / "box" / f"{commit}.dispatch").write_text(json.dumps(names))
+    code, report = run_check(results)
+    assert code == 1 and len(report["regressions"]) == 1
+    assert report["name_changes"] == [{"config": CONFIGS[1], "mask": "causal_bias", "change": (
+        f"names not read: corrupt names file {results / 'box' / f'{commit}.dispatch'}: not {{config: {{mask: "
+        "{kind: {name: count}}}}")}]
 
 
 def test_a_forward_that_starts_syncing_is_a_regression_not_a_broken_tool(tmp_path):

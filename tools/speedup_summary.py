@@ -25,7 +25,7 @@ from lib.cli import ToolError, add_format_argument, add_results_arguments, impor
 
 with importing():
     import numpy as np
-    from lib.results import ResultsStore, RunFile, open_machine
+    from lib.results import ASV, NIGHT, SOURCE_RUNS, ResultsStore, RunFile, open_machine
     from lib.rows import WALL_SOURCES, ConfigRow, choose_grid, config_rows, has_results, problem_rows
     from lib.suite import schema
     from tabulate import tabulate
@@ -233,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 WALL_DESCRIPTIONS = {
-    "night": "of the night (the fastest of its visits, tools/record_run.py)",
-    "asv": "of asv's time_* benchmarks (median of one process's samples)",
+    NIGHT: f"{SOURCE_RUNS[NIGHT].strip()} (the fastest of its visits, tools/record_run.py)",
+    ASV: f"{SOURCE_RUNS[ASV].strip()} (median of one process's samples)",
 }
 
 

@@ -31,7 +31,7 @@ with importing():
     from asv.results import Results
     from asv.runner import BenchmarkResult
     from lib.conf import read_conf
-    from lib.results import BENCHMARKS_FILE, MACHINE_FILE, default_results_dir
+    from lib.results import BENCHMARKS_FILE, MACHINE_FILE, default_results_dir, method_of
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
 
 DAY_S = 86_400
@@ -71,7 +71,7 @@ def night_wall_time(name: str, index: int, day: int, days: int, rng: random.Rand
 
 def night_track_value(name: str, index: int, rng: random.Random) -> float:
     """A made-up track_* figure: constant backend codes, other figures around a stable base."""
-    figure = schema.night_figure(name.rsplit(".", 1)[-1])
+    figure = schema.night_figure(method_of(name))
     if figure is schema.SDPA_BACKEND:
         return float(schema.BACKEND_CODES["cuDNN" if name.endswith(schema.MATERIALIZED) else "flash"])
     scale = 2.0**30 / 50e-6 if figure is schema.PEAK_MEMORY else 1.0
@@ -123,7 +123,7 @@ def write_history(out: Path, benchmarks_json: Path, days: int, machines: list[st
                 count = 1
                 for axis in entry["params"]:
                     count *= len(axis)
-                if schema.night_figure(name.rsplit(".", 1)[-1]) is schema.WALL_TIME:
+                if schema.night_figure(method_of(name)) is schema.WALL_TIME:
                     values = [night_wall_time(name, i, day, days, rng) for i in range(count)]
                 else:
                     values = [night_track_value(name, i, rng) for i in range(count)]

@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 from lib.cli import MACHINE_WRITE_ERRORS, ToolError, one_line, read_json_object, write_whole
 from lib.conf import ASV_SOME_FAILED, asv
 from lib.night_figures import NightFiguresError, figures_path, forked_pattern, record_night_figures
-from lib.results import BENCHMARKS_FILE, MACHINE_FILE, NIGHT, ResultsStore, read_results
+from lib.results import BENCHMARKS_FILE, MACHINE_FILE, NIGHT, ResultsStore, read_results, side_file
 from lib.rows import has_results
 from lib.suite import schema
 
@@ -184,7 +184,7 @@ def record_night(conf_path: Path, staging: Path, machine: str, commit: str, grid
     it; ``where``: asv run's arguments that give the commit and environment; ``bench``: asv's own --bench
     instead, each figure forked. asv's exit code, ASV_SOME_FAILED where a recorded figure failed."""
     # The night's setup_cache writes each config's operator and kernel names, its visits and its figures there.
-    dispatch = staging / machine / f"{commit}{schema.DISPATCH_SUFFIX}"
+    dispatch = side_file(staging / machine, commit, schema.DISPATCH_SUFFIX)
     os.environ[schema.DISPATCH_FILE_VARIABLE] = str(dispatch)
     if not bench:
         os.environ[schema.NIGHT_ONLY_VARIABLE] = "1"

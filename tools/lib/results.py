@@ -38,6 +38,12 @@ HEAD = re.compile(r'\{"commit_hash": "(?P<commit>[0-9a-f]+)", "env_name": "[^"]*
 
 # ---------------------------------------------------------------- locating results
 
+
+def side_file(machine_dir: Path, commit: str, suffix: str) -> Path:
+    """A night's side file beside its results (schema's *_SUFFIX): named by the full commit hash."""
+    return machine_dir / f"{commit}{suffix}"
+
+
 NIGHT, ASV = "night", "asv"  # the wall time's sources (lib.rows.WALL_SOURCES): whose files a store reads
 SOURCE_CLASS = {NIGHT: "night_class", ASV: "timed_class"}
 SOURCE_RUNS = {NIGHT: " of the night", ASV: " of asv's time_* benchmarks"}
@@ -142,9 +148,14 @@ def _positive(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
+def method_of(name: str) -> str:
+    """A benchmark's method (schema.benchmark_name's inverse), without the parameters asv may write after it."""
+    return name.split("(")[0].rsplit(".", 1)[-1]
+
+
 def must_be_positive(name: str) -> bool:
     """Durations and sizes: asv's time benchmarks and the night's positive figures."""
-    method = name.rsplit(".", 1)[-1]
+    method = method_of(name)
     figure = schema.night_figure(method)
     return schema.is_timed_method(method) or (figure is not None and figure.positive)
 
@@ -421,7 +432,7 @@ class ResultsStore:
     def _night_file(self, run: RunFile, read: Callable[[dict], _T]) -> _T | dict:
         """``read`` of the run's night file (``<commit>.night``); {} without the file, or where it is another run's
         (``others_nights``); one line where damaged."""
-        path = run.path.parent / f"{run.commit_hash}{schema.NIGHT_SUFFIX}"
+        path = side_file(run.path.parent, run.commit_hash, schema.NIGHT_SUFFIX)
         if not path.is_file():
             return {}
         record = read_json_object(path, "corrupt")
@@ -487,7 +498,7 @@ class ResultsStore:
 
 
 def verdict_path(store: ResultsStore, machine: str, commit: str) -> Path:
-    return store.dir / machine / f"{commit}{schema.VERDICT_SUFFIX}"
+    return side_file(store.dir / machine, commit, schema.VERDICT_SUFFIX)
 
 
 def previous_suspects(store: ResultsStore, machine: str, commit: str) -> dict[tuple, dict]:
@@ -573,7 +584,7 @@ def check_report(path: Path) -> dict:
 
 def dispatch_names(store: ResultsStore, machine: str, commit: str) -> dict:
     """Operator and kernel names per config and mask, as the run's setup_cache wrote them."""
-    path = store.dir / machine / f"{commit}{schema.DISPATCH_SUFFIX}"
+    path = side_file(store.dir / machine, commit, schema.DISPATCH_SUFFIX)
     if not path.is_file():
         return {}
     names = read_json_object(path, "corrupt names file")
@@ -592,7 +603,7 @@ def nested_counts(value: object, depth: int) -> bool:
 
 def lower_is_better(name: str) -> bool:
     """asv's time benchmarks and the night's figures whose schema says lower is better."""
-    method = name.rsplit(".", 1)[-1].split("(")[0]
+    method = method_of(name)
     figure = schema.night_figure(method)
     return schema.is_timed_method(method) or (figure is not None and bool(figure.lower_is_better) and not figure.exact)
 

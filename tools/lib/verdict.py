@@ -787,8 +787,12 @@ def changed_names(store: ResultsStore, machine: str, baseline: RunFile, contende
     """Operators and kernels that appeared or vanished, where a count is a finding."""
     if not any(f.signal in schema.COUNT_FIGURES and f.level != NOISE for f in findings):
         return {}
-    before = dispatch_names(store, machine, baseline.commit_hash)
-    after = dispatch_names(store, machine, contender.commit_hash)
+    try:
+        before = dispatch_names(store, machine, baseline.commit_hash)
+        after = dispatch_names(store, machine, contender.commit_hash)
+    except ToolError as error:  # the names only explain a count's finding: a damaged file never ends the check
+        return {f.config_mask: f"names not read: {error}" for f in findings
+                if f.signal in schema.COUNT_FIGURES and f.level != NOISE}
     return {f.config_mask: change for f in findings
             if f.signal in schema.COUNT_FIGURES and (change := name_changes(before, after, *f.config_mask))}
 
