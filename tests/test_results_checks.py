@@ -697,3 +697,41 @@ def test_damaged_published_pages_are_one_line_naming_the_folder(tmp_path, entrie
     with pytest.raises(ToolError) as raised:
         results.published_steps(tmp_path, "box")
     assert str(raised.value).startswith(f"cannot read asv's pages in {tmp_path}: ") and why in str(raised.value)
+
+
+def test_published_steps_of_this_machine_alone_where_the_pages_hold_several_and_of_lower_is_better_series(tmp_path):
+    backend = schema.benchmark_name(CPU.night_class, schema.night_method(schema.SDPA_BACKEND.name, "causal_bias"))
+    index = {"revision_to_hash": {"1": "a" * 40, "2": "b" * 40}, "params": {"machine": ["box", "other"]}}
+    step = [[1, 2, 2.0, 3.0]]
+    published(tmp_path, [[backend, f"graphs/machine-box/{backend}.json", {}, 0, 3.0, 2.0, step],
+                         [WALL_NAME, f"graphs/machine-other/{WALL_NAME}.json", {}, 0, 3.0, 2.0, step],
+                         [WALL_NAME, f"graphs/machine-box/{WALL_NAME}.json", {}, 0, 3.0, 2.0, step]], index)
+    expected = {"benchmark": WALL_NAME, "after_commit": "bbbbbbbb", "before_commit": "aaaaaaaa", "before": 2.0,
+                "after": 3.0, "ratio": 1.5, "now_vs_best": 1.5}
+    assert results.published_steps(tmp_path, "box") == [expected]
+    # One machine in the pages: its graphs are the machine's, whatever their path says.
+    published(tmp_path, [[WALL_NAME, f"graphs/machine-other/{WALL_NAME}.json", {}, 0, 3.0, 2.0, step]],
+              index | {"params": {"machine": ["box"]}})
+    assert results.published_steps(tmp_path, "box") == [expected]
+
+
+@pytest.mark.parametrize("jump, best", [([1, 2, 1.0, 0.0], 1.0), ([1, 2, 0.0, 1.0], 1.0), ([1, 2, 1.0, 2.0], 0.0)])
+def test_a_published_step_with_any_figure_not_measured_is_no_step(tmp_path, jump, best):
+    index = {"revision_to_hash": {"1": "a" * 40, "2": "b" * 40}, "params": {"machine": ["box"]}}
+    published(tmp_path, [[WALL_NAME, f"graphs/machine-box/{WALL_NAME}.json", {}, 0, 2.0, best, [jump]]], index)
+    assert results.published_steps(tmp_path, "box") == []
+
+
+@pytest.mark.parametrize("names, whole", [
+    ({}, True), ({"c": {}}, True), ({"c": {"m": {"k": {"n": 0}}}}, True), ({"c": {"m": {"k": {}}}}, True),
+    ({"c": {"m": {"k": {"n": 1.0}}}}, False), ({"c": {"m": {"k": {"n": False}}}}, False),
+    ({"c": {"m": {"k": 1}}}, False), ({"c": {"m": {"k": {"n": {"x": 1}}}}}, False),
+])
+def test_a_names_file_is_four_levels_of_objects_over_whole_counts(names, whole):
+    assert results.nested_counts(names, 4) is whole
+
+
+def test_a_benchmarks_method_is_its_last_dotted_part_without_asvs_parameters():
+    assert results.method_of("attention_bias.AttentionBias.time_causal_bias") == "time_causal_bias"
+    assert results.method_of("attention_bias.AttentionBias.time_causal_bias(1, 2.5)") == "time_causal_bias"
+    assert results.method_of("time_causal_bias") == "time_causal_bias"

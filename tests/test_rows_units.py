@@ -201,3 +201,23 @@ def test_a_run_with_both_sources_is_read_from_the_nights(tmp_path):
     store = ResultsStore(tmp_path / "results")
     assert rows.choose_grid(store.load(store.runs("box")[0]), None, None) == (CPU, "night")
     assert schema.GRIDS[0].name == "gpu"  # the GPU grid is asked first: this run has none of it
+
+
+GOOD = {"batch_size": 2, "num_heads": 4, "seq_lens": (16, 48), "embed_dim": 64, "dtype": "float32"}
+
+
+def test_a_parameter_set_of_the_suites_kind_is_taken_as_it_is():
+    assert rows.suite_params("c" * 40, "label", dict(GOOD)) == GOOD
+    assert rows.suite_params("c" * 40, "label", GOOD | {"batch_size": 1, "seq_lens": (1, 1)}) == GOOD | {
+        "batch_size": 1, "seq_lens": (1, 1)}
+
+
+@pytest.mark.parametrize("change", [
+    {"num_heads": 0}, {"batch_size": -1}, {"embed_dim": 64.0}, {"num_heads": True}, {"embed_dim": "x"},
+    {"seq_lens": "abc"}, {"seq_lens": (16,)}, {"seq_lens": (16, 48, 64)}, {"seq_lens": [16, 48]},
+    {"seq_lens": (0, 48)}, {"seq_lens": (16, -48)}, {"seq_lens": (16, 4.0)}, {"dtype": 32}, {"dtype": None},
+])
+def test_a_parameter_set_of_another_kind_is_one_line_naming_the_run_and_the_set(change):
+    with pytest.raises(ToolError) as raised:
+        rows.suite_params("c" * 8 + "d" * 32, "the label", GOOD | change)
+    assert str(raised.value) == "run cccccccc holds the parameter set (the label), which is no config of the suite's"

@@ -70,11 +70,12 @@ MODULES = {
                       "ResultsStore._not_its_night", "ResultsStore.others_nights", "night_walls",
                       "ResultsStore.runs", "ResultsStore._of_source", "_holds", "_readable", "ResultsStore._ordered",
                       "ResultsStore.set_aside",
-                      "ResultsStore.choose_run", "previous_suspects", "dispatch_names", "lower_is_better")),
+                      "ResultsStore.choose_run", "previous_suspects", "whole_suspect", "dispatch_names",
+                      "nested_counts", "method_of", "lower_is_better", "machine_steps")),
     # What the tools count as measured in a run, and the rows they compare; not the benchmarks' names.
     "rows": Scope("tools/lib/rows.py", ("tests/test_rows_units.py", "tests/test_results_checks.py"),
-                  ("Measurement", "ConfigRow", "_measurements", "_measurement", "config_rows", "paired_rows",
-                   "has_results", "choose_grid", "problem_rows", "asv_flag")),
+                  ("Measurement", "ConfigRow", "_measurements", "_measurement", "config_rows", "suite_params",
+                   "paired_rows", "has_results", "choose_grid", "problem_rows", "asv_flag")),
     # install's tuning of the injected GPU steps, its constants included.
     "injected_steps": Scope("tools/lib/injected_steps.py", ("tests/test_injected_steps.py",)),
 }
