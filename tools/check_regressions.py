@@ -70,7 +70,7 @@ with importing():
     from lib.results import ResultsStore, RunFile, open_machine, published_steps, verdict_path
     from lib.suite import schema
 
-DEFAULTS = {"factor": 1.05, "history": verdict.DEFAULT_HISTORY, "window": 5, "processes": 10}
+DEFAULTS = {"factor": verdict.DEFAULT_FACTOR, "history": verdict.DEFAULT_HISTORY, "window": 5, "processes": 10}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,7 +142,7 @@ def first_night(args: argparse.Namespace, machine: str, contender: str, set_asid
           else report.first_night(machine, contender), flush=True)
     if args.report:
         write_report(args.report, report.first_night_markdown(machine, contender, set_aside))
-    return 0
+    return SUCCESS
 
 
 def main(argv: list[str] | None = None) -> int:

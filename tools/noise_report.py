@@ -32,6 +32,7 @@ with importing():
     from lib.results import NIGHT, ResultsStore, RunFile, open_machine
     from lib.rows import Measurement, asv_flag, config_rows, has_results, paired_rows
     from lib.suite import schema
+    from lib.verdict import DEFAULT_FACTOR
     from tabulate import tabulate
 
 FORMATS = ("pretty", "github", "json")
@@ -122,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("a", help="commit hash (prefix) of run A")
     parser.add_argument("b", help="commit hash (prefix) of run B")
     add_results_arguments(parser)
-    parser.add_argument("--factor", type=float, default=1.05, help="asv compare's factor (default 1.05)")
+    parser.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
+                        help=f"asv compare's factor (default {DEFAULT_FACTOR:g}, the check's)")
     add_format_argument(parser, FORMATS)
     return parser
 

@@ -61,6 +61,8 @@ CLASS_STAND_INS = 3
 
 
 # The nights that teach the noise model, at most: two weeks of nightlies.
+# The slowdown a night is judged against where --factor names none (asv compare's for the noise report).
+DEFAULT_FACTOR = 1.05
 DEFAULT_HISTORY = 14
 
 
