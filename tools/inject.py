@@ -56,8 +56,8 @@ from lib.cli import (
 
 with importing():
     from lib import injected_steps, noise
-    from lib.bytecode import child_environment
     from lib.findings import LISTED, REGRESSION, SUSPECT
+    from lib.recording import NoTorch, probe_torch
     from lib.remeasure import RemeasureError
     from lib.results import (
         NIGHT,
@@ -211,17 +211,10 @@ def cuda_device(python: str) -> str | None:
     """The CUDA device ``python``'s torch sees (its name), None without one; a Python without torch cannot run
     a slowdown at all (its .pth is taken out again)."""
     try:
-        done = subprocess.run([python, "-c", "import torch; print(torch.cuda.is_available() and "
-                                             "torch.cuda.get_device_name())"], capture_output=True, text=True,
-                              env=child_environment())
-    except OSError as error:
-        raise ToolError(f"cannot start {python}: {one_line(error)}") from None
-    if done.returncode:
-        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return probe_torch(python)["device"]
+    except NoTorch as error:
         site_packages(python).joinpath(PTH_NAME).unlink(missing_ok=True)
-        raise ToolError(f"cannot run the slowdowns in {python} (no slowdown is installed): {last}")
-    name = done.stdout.strip()
-    return None if name == "False" else name
+        raise ToolError(f"cannot run the slowdowns in {python} (no slowdown is installed): {error.why}") from None
 
 
 # A wheel's version as its file name carries it (a local one's '+' too): no separators, no '-' (the name's

@@ -19,7 +19,6 @@ probed in a subprocess: this tool never imports it.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import subprocess
 import sys
@@ -40,7 +39,6 @@ from lib.cli import (
 )
 
 with importing():
-    from lib.bytecode import child_environment
     from lib.conf import ASV_SOME_FAILED, derived_conf, describe_machine, git_commit
     from lib.recording import (
         GRID_CHOICES,
@@ -48,6 +46,7 @@ with importing():
         land,
         measured,
         one_record_at_a_time,
+        probe_torch,
         record_night,
         selected_measured,
         space_left,
@@ -55,40 +54,6 @@ with importing():
         staging_folder,
     )
     from lib.suite import DEFAULT_CONF, REPO_ROOT, schema
-
-
-TORCH_PROBE = """
-import json, subprocess, torch
-cuda = torch.cuda.is_available()
-driver = None
-if cuda:
-    try:
-        driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                capture_output=True, text=True).stdout.split()[0]
-    except (OSError, IndexError):
-        pass
-print(json.dumps({
-    "version": torch.__version__,
-    "git_version": torch.version.git_version,
-    "cuda": cuda,
-    "cuda_version": torch.version.cuda,
-    "device": torch.cuda.get_device_name(0) if cuda else None,
-    "memory_gib": torch.cuda.get_device_properties(0).total_memory / 2**30 if cuda else None,
-    "driver": driver,
-}))
-"""
-
-
-def probe_torch(python: str) -> dict:
-    """The torch of ``python``: version, git commit, whether it sees CUDA (in a subprocess)."""
-    try:
-        output = subprocess.run(
-            [python, "-c", TORCH_PROBE], check=True, capture_output=True, text=True, env=child_environment()
-        ).stdout
-        return json.loads(output.strip().splitlines()[-1])
-    except (OSError, subprocess.CalledProcessError, ValueError, IndexError) as error:
-        detail = getattr(error, "stderr", "") or one_line(error)
-        raise ToolError(f"cannot import torch with {python}: {one_line(Exception(detail))}") from None
 
 
 def git_head(repo: Path) -> str:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from asv.results import Results
 from filelock import FileLock, Timeout
 
+from lib.bytecode import child_environment
 from lib.cli import MACHINE_WRITE_ERRORS, ToolError, one_line, read_json_object, write_whole
 from lib.conf import ASV_SOME_FAILED, asv
 from lib.night_figures import NightFiguresError, figures_path, forked_pattern, record_night_figures
@@ -72,6 +74,51 @@ def staging_folder(results_dir: Path, machine: str) -> Iterator[Path]:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+TORCH_PROBE = """
+import json, subprocess, torch
+cuda = torch.cuda.is_available()
+driver = None
+if cuda:
+    try:
+        driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                capture_output=True, text=True).stdout.split()[0]
+    except (OSError, IndexError):
+        pass
+print(json.dumps({
+    "version": torch.__version__,
+    "git_version": torch.version.git_version,
+    "cuda": cuda,
+    "cuda_version": torch.version.cuda,
+    "device": torch.cuda.get_device_name(0) if cuda else None,
+    "memory_gib": torch.cuda.get_device_properties(0).total_memory / 2**30 if cuda else None,
+    "driver": driver,
+}))
+"""
+
+
+def probe_torch(python: str) -> dict:
+    """The torch of ``python``: version, git commit, whether it sees CUDA (in a subprocess)."""
+    try:
+        done = subprocess.run([python, "-c", TORCH_PROBE], capture_output=True, text=True, env=child_environment())
+    except OSError as error:
+        raise ToolError(f"cannot start {python}: {one_line(error)}") from None
+    if done.returncode:  # the traceback's last line says why
+        raise NoTorch(python, (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1])
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as error:
+        raise NoTorch(python, one_line(error)) from None
+
+
+class NoTorch(ToolError):
+    """A Python whose torch does not import (``why``: the error's last line)."""
+
+    def __init__(self, python: str, why: str) -> None:
+        super().__init__(f"cannot import torch with {python}: {why}")
+        self.why = why
+
 
 
 # The suffix of a results file set aside because it did not read, where a run of its commit lands in its place.
