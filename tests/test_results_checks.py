@@ -702,15 +702,15 @@ def test_damaged_published_pages_are_one_line_naming_the_folder(tmp_path, entrie
 def test_published_steps_of_this_machine_alone_where_the_pages_hold_several_and_of_lower_is_better_series(tmp_path):
     backend = schema.benchmark_name(CPU.night_class, schema.night_method(schema.SDPA_BACKEND.name, "causal_bias"))
     index = {"revision_to_hash": {"1": "a" * 40, "2": "b" * 40}, "params": {"machine": ["box", "other"]}}
-    step = [[1, 2, 2.0, 3.0]]
-    published(tmp_path, [[backend, f"graphs/machine-box/{backend}.json", {}, 0, 3.0, 2.0, step],
-                         [WALL_NAME, f"graphs/machine-other/{WALL_NAME}.json", {}, 0, 3.0, 2.0, step],
-                         [WALL_NAME, f"graphs/machine-box/{WALL_NAME}.json", {}, 0, 3.0, 2.0, step]], index)
-    expected = {"benchmark": WALL_NAME, "after_commit": "bbbbbbbb", "before_commit": "aaaaaaaa", "before": 2.0,
-                "after": 3.0, "ratio": 1.5, "now_vs_best": 1.5}
+    step = [[1, 2, 0.25, 0.375]]  # seconds: a figure under 1 is a step as any other
+    published(tmp_path, [[backend, f"graphs/machine-box/{backend}.json", {}, 0, 0.375, 0.25, step],
+                         [WALL_NAME, f"graphs/machine-other/{WALL_NAME}.json", {}, 0, 0.375, 0.25, step],
+                         [WALL_NAME, f"graphs/machine-box/{WALL_NAME}.json", {}, 0, 0.375, 0.25, step]], index)
+    expected = {"benchmark": WALL_NAME, "after_commit": "bbbbbbbb", "before_commit": "aaaaaaaa", "before": 0.25,
+                "after": 0.375, "ratio": 1.5, "now_vs_best": 1.5}
     assert results.published_steps(tmp_path, "box") == [expected]
     # One machine in the pages: its graphs are the machine's, whatever their path says.
-    published(tmp_path, [[WALL_NAME, f"graphs/machine-other/{WALL_NAME}.json", {}, 0, 3.0, 2.0, step]],
+    published(tmp_path, [[WALL_NAME, f"graphs/machine-other/{WALL_NAME}.json", {}, 0, 0.375, 0.25, step]],
               index | {"params": {"machine": ["box"]}})
     assert results.published_steps(tmp_path, "box") == [expected]
 

@@ -105,10 +105,9 @@ def parse_param(text: str) -> object:
 def suite_params(run: str, label: str, values: dict[str, object]) -> dict[str, object]:
     """One parameter set's values, where they make a config of the suite's kind (AttentionConfig's types, each
     size above 0); else one line: a results file of another suite, or one edited by hand."""
-    sizes = [values[name] for name in ("batch_size", "num_heads", "embed_dim")]
     seq_lens = values["seq_lens"]
-    if isinstance(seq_lens, tuple) and len(seq_lens) == 2:
-        sizes += seq_lens
+    sizes = [*(values[name] for name in ("batch_size", "num_heads", "embed_dim")),
+             *(seq_lens if isinstance(seq_lens, tuple) else ())]  # five where the lengths are a pair
     if not (all(type(size) is int and size > 0 for size in sizes) and len(sizes) == 5
             and isinstance(values["dtype"], str)):
         raise ToolError(f"run {run[:8]} holds the parameter set ({label}), which is no config of the suite's")
