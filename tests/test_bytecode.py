@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, make_standin_repo, run_tool
-from lib import bytecode
+from lib import bytecode, recording
 from lib.remeasure import Worker
 
 PREFIX, NO_BYTECODE = bytecode.BYTECODE_PREFIX_VARIABLE, bytecode.NO_BYTECODE_VARIABLE
@@ -53,26 +53,22 @@ def test_the_default_is_this_process_environment_and_it_stays_as_it_was(monkeypa
 
 @pytest.fixture
 def python_telling_its_folder(tmp_path, monkeypatch) -> str:
-    """A stand-in Python on a machine that writes no bytecode: it prints its environment's bytecode folder
-    as the probes' answer (a JSON object's version for record_run.py's, a device name for inject.py's)."""
+    """A stand-in Python on a machine that writes no bytecode: it answers the torch probe with its environment's
+    bytecode folder as the torch's version and device."""
     monkeypatch.setenv(NO_BYTECODE, "1")
     monkeypatch.delenv(PREFIX, raising=False)
     python = tmp_path / "python"
-    python.write_text(f'#!/bin/sh\necho "{{\\"version\\": \\"${PREFIX}\\"}}"\n')
+    python.write_text(f"#!{sys.executable}\nimport json, os\nfolder = os.environ.get({PREFIX!r})\n"
+                      f"print(json.dumps({{key: folder for key in {recording.PROBE_KEYS!r}}}))\n")
     python.chmod(0o755)
     return str(python)
 
 
-def test_record_run_s_torch_probe_gets_the_folder(python_telling_its_folder):
-    import record_run
-
-    assert record_run.probe_torch(python_telling_its_folder) == {"version": str(bytecode.BYTECODE_FOLDER)}
-
-
-def test_the_injector_s_torch_probe_gets_the_folder(python_telling_its_folder):
+def test_the_torch_probe_of_the_recorder_and_the_injector_gets_the_folder(python_telling_its_folder):
     import inject
 
-    assert inject.cuda_device(python_telling_its_folder) == f'{{"version": "{bytecode.BYTECODE_FOLDER}"}}'
+    assert recording.probe_torch(python_telling_its_folder)["version"] == str(bytecode.BYTECODE_FOLDER)
+    assert inject.cuda_device(python_telling_its_folder) == str(bytecode.BYTECODE_FOLDER)
 
 
 def test_a_re_measurement_worker_writes_its_bytecode_to_the_folder(monkeypatch):

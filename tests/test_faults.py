@@ -153,19 +153,33 @@ def test_a_commit_typed_as_a_prefix_names_the_side_files_by_its_full_hash(tmp_pa
                     "--results-dir", str(tmp_path / "results"), "--machine", "ci", "--new-commit-only",
                     env={"HOME": str(tmp_path / "home")})
     assert over.returncode == 0, over.stdout[-2000:] + over.stderr[-2000:]
-    # A night cut short (a full disk) does not read, and is no night either: kept aside, never landed over.
+
+
+def test_a_night_cut_short_is_set_aside_where_a_run_of_its_commit_lands_never_written_over(tmp_path):
+    """A results file cut short (a full disk) does not read, and is no night: a record of its commit and
+    environment lands in its place, the damaged one kept under a name no reader globs; one of another
+    environment, which nothing lands over, is left as it is."""
+    (commit,) = make_standin_repo(tmp_path / "repo", ["A"])
+    (tmp_path / "home").mkdir()
+    record = ["record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
+              "--results-dir", str(tmp_path / "results"), "--machine", "ci", "--new-commit-only"]
+    first = run_tool(*record, env={"HOME": str(tmp_path / "home")})
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    (results_file,) = (tmp_path / "results" / "ci").glob(f"{commit[:8]}-*.json")
+    other = results_file.with_name(f"{commit[:8]}-another-env.json")
+    other_cut = results_file.read_bytes()[:2000]
+    other.write_bytes(other_cut)
     for attempt in (1, 2):
         cut = results_file.read_bytes()[:3000]
         results_file.write_bytes(cut)
-        again = run_tool("record_run.py", "--grid", "cpu", "--repo", str(tmp_path / "repo"), "--commit", commit,
-                         "--results-dir", str(tmp_path / "results"), "--machine", "ci", "--new-commit-only",
-                         env={"HOME": str(tmp_path / "home")})
+        again = run_tool(*record, env={"HOME": str(tmp_path / "home")})
         assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
         aside = results_file.name + ("" if attempt == 1 else ".2") + ".unreadable"
-        assert (f"note: {results_file.name} holds a run of commit {commit[:8]} on 'ci' that does not read: kept as "
-                f"{aside}, which no tool reads") in again.stdout
+        assert (f"note: {results_file.name} does not read: kept as {aside}, which no tool reads; this run's results "
+                "land in its place") in again.stdout
         assert (tmp_path / "results" / "ci" / aside).read_bytes() == cut
         read_results(results_file)  # the new night, landed in its place
+    assert other.read_bytes() == other_cut and not other.with_name(other.name + ".unreadable").exists()
 
 
 def test_the_synthetic_history_never_deletes_a_folder_it_did_not_make(tmp_path):

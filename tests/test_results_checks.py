@@ -671,14 +671,18 @@ def published(tmp_path, entries: list, index: object) -> None:
     (tmp_path / "regressions.json").write_text(json.dumps({"regressions": entries}))
 
 
-def test_a_published_step_from_or_to_a_figure_not_measured_is_no_step(tmp_path):
+def test_a_series_with_a_figure_not_measured_keeps_its_other_steps(tmp_path):
     """A night that recorded 0 (a figure not measured, as the check reads it) gives asv a series with a 0 in it:
-    its jumps and best are no step of the forward's, and never a division by zero after the re-measurement."""
+    its jumps are no step of the forward's, its best of 0 none to compare with, and never a division by zero
+    after the re-measurement."""
     name = WALL_NAME
     index = {"revision_to_hash": {"1": "a" * 40, "2": "b" * 40, "3": "c" * 40}, "params": {"machine": ["box"]}}
     published(tmp_path, [[name, f"graphs/machine-box/{name}.json", {}, 0, 2.0, 0.0,
                           [[1, 2, 0.0, 1e-06], [2, 3, 1e-06, 2.0]]]], index)
-    assert results.published_steps(tmp_path, "box") == []
+    # The series' best stays 0 while that night is in it: its later step stands, with no best to compare.
+    assert results.published_steps(tmp_path, "box") == [
+        {"benchmark": name, "after_commit": "cccccccc", "before_commit": "bbbbbbbb", "before": 1e-06, "after": 2.0,
+         "ratio": 2.0 / 1e-06, "now_vs_best": None}]
     published(tmp_path, [[name, f"graphs/machine-box/{name}.json", {}, 0, 2.0, 1.0,
                           [[1, 2, 0.0, 1.0], [2, 3, 1.0, 2.0]]]], index)
     assert results.published_steps(tmp_path, "box") == [
@@ -715,8 +719,8 @@ def test_published_steps_of_this_machine_alone_where_the_pages_hold_several_and_
     assert results.published_steps(tmp_path, "box") == [expected]
 
 
-@pytest.mark.parametrize("jump, best", [([1, 2, 1.0, 0.0], 1.0), ([1, 2, 0.0, 1.0], 1.0), ([1, 2, 1.0, 2.0], 0.0)])
-def test_a_published_step_with_any_figure_not_measured_is_no_step(tmp_path, jump, best):
+@pytest.mark.parametrize("jump, best", [([1, 2, 1.0, 0.0], 1.0), ([1, 2, 0.0, 1.0], 1.0), ([1, 2, 0.0, 0.0], 0.0)])
+def test_a_published_jump_from_or_to_a_figure_not_measured_is_no_step(tmp_path, jump, best):
     index = {"revision_to_hash": {"1": "a" * 40, "2": "b" * 40}, "params": {"machine": ["box"]}}
     published(tmp_path, [[WALL_NAME, f"graphs/machine-box/{WALL_NAME}.json", {}, 0, 2.0, best, [jump]]], index)
     assert results.published_steps(tmp_path, "box") == []

@@ -1843,3 +1843,13 @@ def test_the_check_judges_a_gpu_bound_wall_time_near_the_dispatch_over_the_hosts
         labels[near]: ("suspect", "above its one-night floor; no re-measurement configured; the host's slower "
                                   "dispatch alone would move it 1.30x, 0.962x beyond that", pytest.approx(1.3)),
         labels[far]: ("regression", verdict.ONE_NIGHT_CALL, None)}
+
+
+def test_the_reports_published_steps_show_a_best_of_a_series_with_a_figure_not_measured_as_missing(tmp_path):
+    runs = write_nights(tmp_path, [1e-3] * 4, [85.0] * 4)
+    v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None, settings(factor=1.05))
+    step = {"benchmark": "b", "after_commit": "cccccccc", "before_commit": "bbbbbbbb", "before": 1e-06, "after": 2e-06,
+            "ratio": 2.0}
+    v.steps = [step | {"now_vs_best": None}, step | {"now_vs_best": 1.25}]
+    rows = report.markdown(v).split("## Steps found by asv publish over the history (2)")[1].strip().splitlines()[2:]
+    assert [[cell.strip() for cell in row.strip("|").split("|")][-1] for row in rows] == ["-", "1.250"]

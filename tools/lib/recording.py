@@ -98,6 +98,9 @@ print(json.dumps({
 """
 
 
+PROBE_KEYS = ("version", "git_version", "cuda", "cuda_version", "device", "memory_gib", "driver")  # TORCH_PROBE's
+
+
 def probe_torch(python: str) -> dict:
     """The torch of ``python``: version, git commit, whether it sees CUDA (in a subprocess)."""
     try:
@@ -107,9 +110,12 @@ def probe_torch(python: str) -> dict:
     if done.returncode:  # the traceback's last line says why
         raise NoTorch(python, (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1])
     try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError) as error:
         raise NoTorch(python, one_line(error)) from None
+    if not (isinstance(answer, dict) and set(PROBE_KEYS) <= answer.keys()):
+        raise NoTorch(python, f"its answer is not the probe's ({', '.join(PROBE_KEYS)}): {str(answer)[:80]}")
+    return answer
 
 
 class NoTorch(ToolError):
@@ -121,7 +127,7 @@ class NoTorch(ToolError):
 
 
 
-# The suffix of a results file set aside because it did not read, where a run of its commit lands in its place.
+# The suffix of a results file set aside because it did not read, where a run lands in its place (set_aside).
 UNREADABLE = ".unreadable"
 
 
@@ -131,12 +137,7 @@ def staged_conf(conf_path: Path, conf: dict, staging: Path, machine: str, commit
     write_whole(conf_path, json.dumps({**conf, "results_dir": str(staging)}, indent=2))
     (staging / machine).mkdir()
     for earlier in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
-        if not parses(earlier):  # this run would land over it: kept aside, out of every reader's way
-            aside = free_name(earlier, UNREADABLE)
-            earlier.rename(aside)
-            print(f"note: {earlier.name} holds a run of commit {commit[:8]} on {machine!r} that does not read: "
-                  f"kept as {aside.name}, which no tool reads", flush=True)
-        else:
+        if parses(earlier):  # one that does not is set aside where this run lands over it (land)
             shutil.copy2(earlier, staging / machine / earlier.name)
             # asv keeps one result per commit and environment: a second night of one commit and Python replaces
             # the first's values; of another Python, it lands beside it, and the tools read the newer.
@@ -180,11 +181,23 @@ def land(staging: Path, results_dir: Path, machine: str) -> None:
     for path in shared + sides + runs:
         held_back = night_lost and path.suffix != ".json"  # the side files of a night that did not land
         if path not in damaged and not held_back:
-            moved(path, results_dir / path.relative_to(staging))
+            destination = results_dir / path.relative_to(staging)
+            if path in runs and destination.exists() and not parses(destination):
+                set_aside(destination)
+            moved(path, destination)
     if damaged:
         names = ", ".join(str(path.relative_to(staging)) for path in damaged)
         raise StagingError(f"left out of {results_dir}, does not parse: {names}"
                            + ("; the night's side files held back with it" if night_lost else ""))
+
+
+def set_aside(results_file: Path) -> None:
+    """A results file that does not read, where a run of its commit and environment lands: kept under a name no
+    reader globs (a file cut short by a full disk), never written over."""
+    aside = free_name(results_file, UNREADABLE)
+    results_file.rename(aside)
+    print(f"note: {results_file.name} does not read: kept as {aside.name}, which no tool reads; this run's "
+          "results land in its place", flush=True)
 
 
 def moved(source: Path, destination: Path) -> None:

@@ -115,7 +115,8 @@ def markdown(verdict: Verdict) -> str:
     if verdict.steps is not None:
         parts += ["", f"## Steps found by asv publish over the history ({len(verdict.steps)})", ""]
         rows = [{**d, "before": f"{d['before']:.4g}", "after": f"{d['after']:.4g}",
-                 "ratio": f"{d['ratio']:.3f}", "now_vs_best": f"{d['now_vs_best']:.3f}"} for d in verdict.steps]
+                 "ratio": f"{d['ratio']:.3f}",
+                 "now_vs_best": "-" if d["now_vs_best"] is None else f"{d['now_vs_best']:.3f}"} for d in verdict.steps]
         parts.append(tabulate(rows, headers="keys", tablefmt="github") if rows else "none")
     return "\n".join(parts) + "\n"
 

@@ -588,7 +588,7 @@ def dispatch_names(store: ResultsStore, machine: str, commit: str) -> dict:
     if not path.is_file():
         return {}
     names = read_json_object(path, "corrupt names file")
-    if not nested_counts(names, 4):  # read after the re-measurement: a file of another shape is said first
+    if not nested_counts(names, 4):  # of another shape: one line, never a traceback where the names are compared
         raise ToolError(f"corrupt names file {path}: not {{config: {{mask: {{kind: {{name: count}}}}}}}}")
     return names
 
@@ -635,7 +635,7 @@ def machine_steps(entries: list, index: dict, machine: str) -> list[dict]:
         if several and f"machine-{machine}/" not in graph_path:
             continue
         for before_revision, after_revision, before, after in jumps:
-            if not (before > 0 and after > 0 and best_value > 0):
+            if not (before > 0 and after > 0):
                 continue  # a 0 is a figure not measured, as the check reads it: no step of the forward's
             after_commit = to_hash.get(after_revision, str(after_revision))[:8]
             found.append({
@@ -644,6 +644,7 @@ def machine_steps(entries: list, index: dict, machine: str) -> list[dict]:
                 "before_commit": f"{after_commit}^" if before_revision is None else to_hash.get(before_revision,
                                                                                                 "")[:8],
                 "before": before, "after": after, "ratio": after / before,
-                "now_vs_best": last_value / best_value,
+                # A night that measured nothing keeps the series' best at 0: its later steps stand all the same.
+                "now_vs_best": last_value / best_value if best_value > 0 else None,
             })
     return found
