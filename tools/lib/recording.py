@@ -126,8 +126,7 @@ class NoTorch(ToolError):
         self.why = why
 
 
-
-# The suffix of a results file set aside because it did not read, where a run lands in its place (set_aside).
+# The suffix of a results file set aside because it did not read, where a run lands in its place (move_aside).
 UNREADABLE = ".unreadable"
 
 
@@ -183,7 +182,7 @@ def land(staging: Path, results_dir: Path, machine: str) -> None:
         if path not in damaged and not held_back:
             destination = results_dir / path.relative_to(staging)
             if path in runs and destination.exists() and not parses(destination):
-                set_aside(destination)
+                move_aside(destination)
             moved(path, destination)
     if damaged:
         names = ", ".join(str(path.relative_to(staging)) for path in damaged)
@@ -191,7 +190,7 @@ def land(staging: Path, results_dir: Path, machine: str) -> None:
                            + ("; the night's side files held back with it" if night_lost else ""))
 
 
-def set_aside(results_file: Path) -> None:
+def move_aside(results_file: Path) -> None:
     """A results file that does not read, where a run of its commit and environment lands: kept under a name no
     reader globs (a file cut short by a full disk), never written over."""
     aside = free_name(results_file, UNREADABLE)

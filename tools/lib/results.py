@@ -512,7 +512,7 @@ def previous_suspects(store: ResultsStore, machine: str, commit: str) -> dict[tu
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise ToolError(f"corrupt verdict file {path}: {one_line(error)}") from None
     damaged = next((entry for key, entry in kept.items() if not whole_suspect(key, entry)), None)
-    if damaged is not None:  # read after the re-measurement: a damaged one is said before it
+    if damaged is not None:  # the persistence rule reads them: one of another shape is one line, not a traceback
         raise ToolError(f"corrupt verdict file {path}: a suspect without its names or the numbers the persistence "
                         f"rule reads: {json.dumps(damaged)[:200]}")
     return kept
