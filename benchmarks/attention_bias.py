@@ -31,14 +31,15 @@ from asv_runner.benchmarks.mark import SkipNotImplemented
 
 from .night_state import FigureOutcome, NightValues, config_outcome, figure_outcome, skip
 from .schema import (
-    CPU_PARAMS,
-    GPU_PARAMS,
+    CPU_GRID,
+    GPU_GRID,
     MASKS,
     NIGHT_FIGURES,
     NIGHT_ONLY_VARIABLE,
     PARAM_NAMES,
     AttentionConfig,
     Figure,
+    Grid,
     night_method,
 )
 
@@ -74,8 +75,22 @@ def gpu_synchronized_clock() -> float:
     return synchronized_clock()
 
 
+class _OnGpu:
+    """The GPU grid's parameters and device (schema.GPU_GRID), for its timed and its night class."""
+
+    params = GPU_GRID.params
+    device = GPU_GRID.device
+
+
+class _OnCpu:
+    """The CPU grid's parameters and device (schema.CPU_GRID)."""
+
+    params = CPU_GRID.params
+    device = CPU_GRID.device
+
+
 class _Timed:
-    """One forward of one config per mask, timed by asv; subclasses name the grid and the device.
+    """One forward of one config per mask, timed by asv; subclasses name the grid (_OnGpu, _OnCpu).
 
     asv's attributes (docs/design.md, "The timed benchmarks"): one process per
     benchmark and config (``rounds``); 5 to 10 samples of at least 10 ms each, at
@@ -114,48 +129,36 @@ class _Timed:
         self.case.run_causal_bias()
 
 
-class AttentionBias(_Timed):
+class AttentionBias(_OnGpu, _Timed):
     """The reference script's 80 configs, bfloat16, on CUDA."""
 
-    params = GPU_PARAMS
-    device = "cuda"
 
-
-class AttentionBiasCPU(_Timed):
+class AttentionBiasCPU(_OnCpu, _Timed):
     """A small float32 grid that runs on any CPU in seconds (one thread)."""
 
-    params = CPU_PARAMS
-    device = "cpu"
 
-
-def _measure_night(params: list[list], device: str) -> NightValues:
+def _measure_night(grid: Grid) -> NightValues:
     called = time.time()  # before torch's import: the night file says what each import cost
     import torch  # noqa: F401  (the measuring process: torch's own import, dated apart from the measuring code's)
 
     torch_imported = time.time()
     night = _night_code()
-    return night.grid_state(params, device, import_marks=(called, torch_imported, time.time()))
+    return night.grid_state(grid.params, grid.device, import_marks=(called, torch_imported, time.time()))
 
 
 # Each grid needs its own setup_cache function: asv keys a cache by the function.
-class _GpuNight:
-    params = GPU_PARAMS
-    device = "cuda"
-
+class _GpuNight(_OnGpu):
     def setup_cache(self) -> NightValues:
         """Check and measure every GPU config, in one process."""
-        return _measure_night(GPU_PARAMS, "cuda")
+        return _measure_night(GPU_GRID)
 
     setup_cache.timeout = 900  # 80 configs: about a minute on an H200 (docs/measurements)
 
 
-class _CpuNight:
-    params = CPU_PARAMS
-    device = "cpu"
-
+class _CpuNight(_OnCpu):
     def setup_cache(self) -> NightValues:
         """Check and measure every CPU config, in one process."""
-        return _measure_night(CPU_PARAMS, "cpu")
+        return _measure_night(CPU_GRID)
 
     setup_cache.timeout = 300
 

@@ -7,6 +7,7 @@ name of the suite is written here once.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import itertools
 import json
@@ -54,7 +55,7 @@ class Grid:
     night_class: str  # track_<figure>_<mask>: figures of the night's one measuring process (the nightly)
 
 
-GRIDS = (
+GPU_GRID, CPU_GRID = GRIDS = (
     Grid("gpu", "cuda", GPU_PARAMS, "AttentionBias", "AttentionBiasNight"),
     Grid("cpu", "cpu", CPU_PARAMS, "AttentionBiasCPU", "AttentionBiasNightCPU"),
 )
@@ -161,8 +162,27 @@ NIGHT_IN_PART = "measured_in_part"
 # The night file's torch, as torch.version.git_version says it: a re-measurement's side stands for its night only
 # where its Python has that torch (tools/lib/remeasure.py).
 NIGHT_TORCH = "torch_git_version"
+
+
+class Phase:
+    """The phases a measuring process keeps its seconds by: the night's (its .night file's "phases") and a
+    re-measurement worker's (WORKER_PHASES, in each answer). Where the time of a night or a check went."""
+
+    START = "start"  # worker: the device's start (CUDA's context), only what the request waited for
+    BUILD = "build"  # the configs' builds (the night's: and each config's cache released after it)
+    CHECK = "check"  # night: the two masks' equivalence check of each config
+    FIRST_CALLS = "first_calls"  # worker: each key's first calls (kernel loads, cuDNN graph builds)
+    QUIET = "quiet"  # worker: the wait for the quiet lock (another child's start)
+    GPU_REST = "gpu_rest"  # the GPU's rest before the timed visits (GPU_REST_SECONDS)
+    WALL = "wall"  # the wall-time visits
+    HEAVY_REST = "heavy_rest"  # the rests before heavy keys' GPU times (HEAVY_GPU_REST_SECONDS)
+    KERNEL = "kernel"  # night: the GPU times (CUDA, their builds and heavy rests in it) or the CPU's call times
+    GPU = "gpu"  # worker: the CUDA-graph GPU times
+    COUNTS = "counts"  # night: the counts of one forward
+
+
 # The night's phases whose visits make a timed signal's figure: a failed one leaves that figure in part.
-PHASE_SIGNALS = {"wall": WALL, "kernel": GPU}
+PHASE_SIGNALS = {Phase.WALL: WALL, Phase.KERNEL: GPU}
 # The night file's timeline of the setup_cache process, epoch seconds in this order: the process's start,
 # setup_cache's call, torch imported, the measuring code imported (torch.nn.attention.bias brings in
 # torch._dynamo), the device checked ("imported": CUDA's driver started), the measurement's end, the side
@@ -209,6 +229,12 @@ class AttentionConfig:
     ) -> AttentionConfig:
         q_seq_len, kv_seq_len = seq_lens
         return cls(batch_size, num_heads, q_seq_len, kv_seq_len, embed_dim, dtype, device)
+
+    @classmethod
+    def from_label(cls, label: str, device: str) -> AttentionConfig:
+        """The config of asv's parameter string (``label``), e.g. "1, 16, (128, 256), 2048, 'bfloat16'"."""
+        batch_size, num_heads, seq_lens, embed_dim, dtype = ast.literal_eval(f"({label},)")
+        return cls.from_params(batch_size, num_heads, seq_lens, embed_dim, dtype, device)
 
     @property
     def head_dim(self) -> int:
@@ -396,11 +422,9 @@ def gpu_time_block_seconds(gpu_seconds: float) -> float:
     return gpu_time_block_replays(gpu_seconds) * gpu_seconds
 
 
-# A re-measurement process's phases: the device's start (CUDA's context; only what the request waited
-# for, where the child started ahead of it), the builds, each key's first calls (kernel loads, cuDNN
-# graph builds), the wait for the quiet lock (another child's start), the GPU's rest (GPU_REST_SECONDS), the
-# wall-time visits, the rests before heavy keys' GPU times (HEAVY_GPU_REST_SECONDS) and the CUDA-graph GPU times.
-WORKER_PHASES = ("start", "build", "first_calls", "quiet", "gpu_rest", "wall", "heavy_rest", "gpu")
+# A re-measurement process's phases (Phase), in the order a process passes them.
+WORKER_PHASES = (Phase.START, Phase.BUILD, Phase.FIRST_CALLS, Phase.QUIET, Phase.GPU_REST, Phase.WALL,
+                 Phase.HEAVY_REST, Phase.GPU)
 # A re-measurement process on a GPU idles this long (its wait for the quiet lock counted in) before its
 # first timed visit: a GPU that ran at its power cap (the previous process's heaviest key) times the next
 # 20 ms 17-26% slow, the next 100 ms 1-3%, and after 300 ms under 1% (docs/noise.md). The worker rests,

@@ -39,10 +39,9 @@ def main() -> int:
 
     from benchmarks.measure.model import build_case
     from benchmarks.measure.timers import graph_replay_seconds, visit_seconds
-    from benchmarks.measure.worker import parse_label
-    from benchmarks.schema import MASKS
+    from benchmarks.schema import MASKS, AttentionConfig
 
-    case = build_case(parse_label(args.config, "cuda"))
+    case = build_case(AttentionConfig.from_label(args.config, "cuda"))
     for mask in MASKS:
         case.warm_up(mask, calls=3)
 

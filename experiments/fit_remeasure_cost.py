@@ -46,6 +46,9 @@ import numpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from lib import remeasure  # noqa: E402
+from lib.suite import schema  # noqa: E402
+
+Phase = schema.Phase
 
 TERMS = ("PROCESS_SECONDS", "KEY_SECONDS", "CHILD_START_SECONDS", "VISIT_SECONDS", "WALL_CALLS", "GPU_CALLS",
          "GPU_KEY_SECONDS")
@@ -58,7 +61,7 @@ def estimate(constants: list[float], process: dict, together: int, rest: float) 
     model = remeasure.CostModel(*constants, rest=rest, together=together)
     return model.process_seconds(remeasure.ProcessWork(
         process["keys"], process["visits"], process["call_seconds"], process["gpu_times"],
-        process["gpu_block_seconds"], process["gpu_seconds"], process["phases"].get("heavy_rest", 0.0)))
+        process["gpu_block_seconds"], process["gpu_seconds"], process["phases"].get(Phase.HEAVY_REST, 0.0)))
 
 
 def current(device: str) -> list[float]:
@@ -79,14 +82,15 @@ def fitted(processes: list[dict]) -> list[float]:
         return process["seconds"] - sum(process["phases"].get(name, 0.0) for name in phases)
 
     # "rest": the GPU's rest as 874354d's checks named it.
-    handing = statistics.median(outside(p, (*remeasure.KEY_PHASES, "quiet", "gpu_rest", "rest")) for p in processes)
-    waited = [outside(p, ("wall", "heavy_rest", "gpu")) for p in processes
-              if p["phases"].get("quiet", 0.0) > WAITED_SECONDS]
+    not_handing = (*remeasure.KEY_PHASES, Phase.QUIET, Phase.GPU_REST, "rest")
+    handing = statistics.median(outside(p, not_handing) for p in processes)
+    waited = [outside(p, (Phase.WALL, Phase.HEAVY_REST, Phase.GPU)) for p in processes
+              if p["phases"].get(Phase.QUIET, 0.0) > WAITED_SECONDS]
     child_start = statistics.median(waited) if waited else handing
-    per_visit = ((phase("wall") - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")
+    per_visit = ((phase(Phase.WALL) - remeasure.WALL_CALLS * total("call_seconds")) / total("visits")
                  if total("visits") else remeasure.VISIT_SECONDS)  # keys asked for their GPU times alone
     gpu_calls, gpu_key = gpu_constants(processes)
-    return [handing, (phase("build") + phase("first_calls")) / total("keys"), child_start, per_visit,
+    return [handing, (phase(Phase.BUILD) + phase(Phase.FIRST_CALLS)) / total("keys"), child_start, per_visit,
             remeasure.WALL_CALLS, gpu_calls, gpu_key]
 
 
@@ -97,7 +101,7 @@ def gpu_constants(processes: list[dict]) -> tuple[float, float]:
     if not taking:
         return remeasure.GPU_CALLS, remeasure.GPU_KEY_SECONDS
     terms = numpy.array([[p["gpu_seconds"], p["gpu_times"]] for p in taking])
-    beyond = numpy.array([p["phases"].get("gpu", 0.0) - p["gpu_block_seconds"] for p in taking])
+    beyond = numpy.array([p["phases"].get(Phase.GPU, 0.0) - p["gpu_block_seconds"] for p in taking])
     (gpu_calls, gpu_key), *_ = numpy.linalg.lstsq(terms, beyond, rcond=None)
     return float(gpu_calls), float(gpu_key)
 

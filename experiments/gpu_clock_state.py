@@ -62,13 +62,12 @@ def nvml_reader():
 def graphs(labels: list[str]) -> dict[tuple[str, str], tuple]:
     """(label, mask) -> (captured graph, replays for a 2 ms block, the case it reads)."""
     from benchmarks.measure import model, timers
-    from benchmarks.measure.worker import parse_label
-    from benchmarks.schema import MASKS, gpu_time_block_replays
+    from benchmarks.schema import MASKS, AttentionConfig, gpu_time_block_replays
 
     model.use_device("cuda")
     out = {}
     for label in labels:
-        case = model.build_case(parse_label(label, "cuda"))
+        case = model.build_case(AttentionConfig.from_label(label, "cuda"))
         for mask in MASKS:
             case.warm_up(mask, calls=3)
             graph = timers._captured(case.runner(mask))

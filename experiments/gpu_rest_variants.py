@@ -46,6 +46,7 @@ from benchmarks.schema import (  # noqa: E402  (no torch)
     HEAVY_GPU_REST_SECONDS,
     HEAVY_GPU_SECONDS,
     MASKS,
+    Phase,
 )
 
 BANDS_MS = (0.2, 1.0, 2.0, 10.0)  # GPU time bands' upper bounds; the last band is open
@@ -103,11 +104,11 @@ def one_pass(passes, state, configs, index: int, name: str, round_index: int) ->
     """One GPU pass under ``name``'s rest: a row per key measured, then the pass's seconds."""
     counts = {(config, mask): len(figures[mask].kernel_visits)
               for config, figures in state.figures.items() if isinstance(figures, dict) for mask in MASKS}
-    rested = state.phases.get("heavy_rest", 0.0)
+    rested = state.phases.get(Phase.HEAVY_REST, 0.0)
     started = time.perf_counter()
     passes.gpu_pass(index, configs)
     rows = [{"pass": index, "round": round_index, "variant": name, "seconds": time.perf_counter() - started,
-             "rest_seconds": state.phases.get("heavy_rest", 0.0) - rested}]
+             "rest_seconds": state.phases.get(Phase.HEAVY_REST, 0.0) - rested}]
     for (config, mask), before in counts.items():
         figures = state.figures[config][mask]
         if len(figures.kernel_visits) > before:

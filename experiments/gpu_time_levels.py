@@ -72,15 +72,14 @@ def measure_process(keys: list[str], builds: int, spacer_mb: int, seed: int) -> 
     import torch
 
     from benchmarks.measure import model, timers
-    from benchmarks.measure.worker import parse_label
-    from benchmarks.schema import GPU_REST_SECONDS, GPU_TIME_BLOCKS, forward_flops, heavy_rest_seconds
+    from benchmarks.schema import GPU_REST_SECONDS, GPU_TIME_BLOCKS, AttentionConfig, forward_flops, heavy_rest_seconds
 
     model.use_device("cuda")
     by_config: dict[str, list[str]] = {}
     for key in keys:
         config, mask = key.split("|")
         by_config.setdefault(config, []).append(mask)
-    order = sorted(by_config, key=lambda label: forward_flops(parse_label(label, "cuda")))
+    order = sorted(by_config, key=lambda label: forward_flops(AttentionConfig.from_label(label, "cuda")))
     rng = random.Random(seed)
     rows = []
     for build in range(builds):
@@ -88,7 +87,7 @@ def measure_process(keys: list[str], builds: int, spacer_mb: int, seed: int) -> 
             if build and spacer_mb else None
         time.sleep(GPU_REST_SECONDS)
         for label in order:
-            case = model.build_case(parse_label(label, "cuda"))
+            case = model.build_case(AttentionConfig.from_label(label, "cuda"))
             for mask in by_config[label]:
                 case.warm_up(mask)
                 captured = timers.captured_replays(case.runner(mask))

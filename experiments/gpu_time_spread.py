@@ -82,8 +82,7 @@ def _one_build(labels: list[str], seed: int, warm_ms: float, canaries: dict, spa
     import torch
 
     from benchmarks.measure import model, timers
-    from benchmarks.measure.worker import parse_label
-    from benchmarks.schema import MASKS
+    from benchmarks.schema import MASKS, AttentionConfig
 
     model.use_device("cuda")
     order = list(labels)
@@ -94,7 +93,7 @@ def _one_build(labels: list[str], seed: int, warm_ms: float, canaries: dict, spa
         model._prepared.clear()
         spacer = torch.empty(rng.randrange(0, spacer_mb + 1, 2) * 2**20 + 1, dtype=torch.uint8, device="cuda") \
             if spacer_mb else None
-        case = model.prepared_case(parse_label(label, "cuda"))
+        case = model.prepared_case(AttentionConfig.from_label(label, "cuda"))
         for mask in MASKS:
             case.warm_up(mask, calls=3)
             run = case.runner(mask)

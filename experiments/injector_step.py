@@ -90,14 +90,13 @@ def main() -> int:
 
     from benchmarks.measure.model import build_case
     from benchmarks.measure.timers import captured_replays, replayed_seconds, sm_clock_mhz
-    from benchmarks.measure.worker import parse_label
-    from benchmarks.schema import GPU_REST_SECONDS
+    from benchmarks.schema import GPU_REST_SECONDS, AttentionConfig
 
     slowdowns = [entry for entry in json.loads(args.spec.read_text())["slowdowns"] if entry.get("gpu_us")]
     print(f"spin rate {injector._sleep_rate(str(args.spec)):.1f} cycles/us; {len(slowdowns)} GPU slowdown(s)")
     order = random.Random(args.seed)
     for entry in slowdowns:
-        case = build_case(parse_label(entry["config"], "cuda"))
+        case = build_case(AttentionConfig.from_label(entry["config"], "cuda"))
         case.warm_up(entry["mask"])
         run = case.runner(entry["mask"])
         intended = entry["gpu_us"] * 1e-6

@@ -131,7 +131,7 @@ def test_a_pass_visits_the_least_gpu_work_first_and_a_configs_two_masks_in_a_see
 
     labels = ["8, 4, (16, 48), 64, 'float32'", "1, 4, (16, 48), 64, 'float32'", "2, 4, (16, 96), 64, 'float32'"]
     keys = [grid.WorkerKey(label, mask, ("gpu",), 1) for label in labels for mask in grid.MASKS]
-    work = {key: grid.forward_flops(worker.parse_label(key.config, "cpu")) for key in keys}
+    work = {key: grid.forward_flops(grid.AttentionConfig.from_label(key.config, "cpu")) for key in keys}
     assert work[keys[2]] < work[keys[4]] < work[keys[0]]
     orders = {seed: worker.pass_order(keys, work, random.Random(seed)) for seed in range(8)}
     assert {tuple(key.config for key in order) for order in orders.values()} == {
@@ -199,24 +199,24 @@ def test_a_keys_gpu_time_is_taken_in_its_last_visit_with_the_sm_clock_read_right
 
     taken: list[int] = []
     monkeypatch.setattr(worker, "prepared_case", lambda config: Case())
-    monkeypatch.setattr(worker, "parse_label", lambda label, device: label)
     monkeypatch.setattr(worker, "captured_replays", lambda run: ("graph", 1, 1e-3))
     monkeypatch.setattr(worker, "replayed_seconds", lambda graph, replays: taken.append(1) or 1e-3)
     monkeypatch.setattr(worker, "sm_clock_mhz", lambda: 1965 + len(taken))
     walls: list[int] = []
     monkeypatch.setattr(worker, "visit_seconds", lambda run, block_seconds, blocks: walls.append(1) or 2e-3)
     visits = worker._Visits("cuda")
-    both, wall = (grid.WorkerKey("c", mask, signals, 3) for mask, signals in
+    c, d = "1, 4, (16, 48), 64, 'float32'", "4, 4, (32, 32), 64, 'float32'"
+    both, wall = (grid.WorkerKey(c, mask, signals, 3) for mask, signals in
                   (("causal_bias", ("gpu", "wall")), ("materialized", ("wall",))))
-    gpu = grid.WorkerKey("d", "causal_bias", ("gpu",), 1)
+    gpu = grid.WorkerKey(d, "causal_bias", ("gpu",), 1)
     for index in range(3):
         visits.visit(both, index)
         visits.visit(wall, index)
     visits.visit(gpu, 0)
     answer = grid.WorkerAnswer((visits.value(both), visits.value(wall), visits.value(gpu)))
     assert grid.WorkerAnswer.from_json(answer.to_json()).values == (
-        grid.WorkerValue("c", "causal_bias", 2e-3, 1e-3, 1966), grid.WorkerValue("c", "materialized", 2e-3),
-        grid.WorkerValue("d", "causal_bias", None, 1e-3, 1967))
+        grid.WorkerValue(c, "causal_bias", 2e-3, 1e-3, 1966), grid.WorkerValue(c, "materialized", 2e-3),
+        grid.WorkerValue(d, "causal_bias", None, 1e-3, 1967))
     assert taken == [1, 1] and len(walls) == 6  # three visits of two keys; the GPU time alone: no wall visit
 
 

@@ -37,6 +37,7 @@ from ..schema import (
     SM_CLOCK,
     WALL,
     AttentionConfig,
+    Phase,
     forward_flops,
     grid_configs,
     heavy_rest_seconds,
@@ -131,12 +132,12 @@ class NightPasses:
         return adding_seconds(self.state.phases, name)
 
     def build(self, config: AttentionConfig) -> ForwardCase:
-        with self.phase("build"):
+        with self.phase(Phase.BUILD):
             return build_case(config, self.mask_builder)
 
     def release(self, config: AttentionConfig) -> None:
         if config.device == "cuda":
-            with self.phase("build"):
+            with self.phase(Phase.BUILD):
                 torch.cuda.empty_cache()  # the next config's tensors get the memory, not this one's cache
 
     def attempt(self, figures: MaskFigures, what: str, phase: str, action: Callable[[], object]) -> None:
@@ -155,7 +156,7 @@ class NightPasses:
     def _check_and_measure(self, config: AttentionConfig) -> None:
         try:
             case = self.build(config)
-            with self.phase("check"):
+            with self.phase(Phase.CHECK):
                 check_case(case)
         except Exception as error:  # mismatch, out of memory, kernel error: this config's verdict
             self.state.verdicts[config] = describe(error)
@@ -169,7 +170,7 @@ class NightPasses:
     def visit(self, case: ForwardCase, figures: dict[str, MaskFigures], masks: tuple[str, ...],
               block_seconds: float = VISIT_BLOCK_SECONDS, warm: bool = False) -> None:
         for mask in masks:
-            self.attempt(figures[mask], "wall timing", "wall", lambda mask=mask: figures[mask].wall_visits.append(
+            self.attempt(figures[mask], "wall timing", Phase.WALL, lambda mask=mask: figures[mask].wall_visits.append(
                 visit_seconds(case.runner(mask), block_seconds=block_seconds, warm=warm)))
 
     def later_pass(self, index: int, configs: list[AttentionConfig], last: bool, short: bool = False) -> None:
@@ -198,13 +199,13 @@ class NightPasses:
 
     def _revisit(self, config: AttentionConfig, index: int, masks: tuple[str, ...], last: bool, short: bool) -> None:
         figures = self.state.figures[config]
-        case = self.rebuilt(config, f"pass {index + 1}", "wall")
+        case = self.rebuilt(config, f"pass {index + 1}", Phase.WALL)
         if case is None:
             return
         self.visit(case, figures, masks, SHORT_VISIT_BLOCK_SECONDS if short else VISIT_BLOCK_SECONDS)
         if last and config.device == "cpu":  # CUDA's GPU times: gpu_pass
             for mask in MASKS:
-                self.attempt(figures[mask], "call time", "kernel",
+                self.attempt(figures[mask], "call time", Phase.KERNEL,
                              lambda mask=mask: measure_kernel_time(case, mask, figures[mask]))
 
     def gpu_pass(self, index: int, configs: list[AttentionConfig]) -> None:
@@ -212,7 +213,7 @@ class NightPasses:
         work first (a GPU near its power cap stays slower for 100-300 ms after), a heavy key's blocks after a
         rest of their own (schema.heavy_rest_seconds of one replay)."""
         order = sorted(self.checked(configs), key=forward_flops)
-        with self.phase("gpu_rest"):
+        with self.phase(Phase.GPU_REST):
             time.sleep(GPU_REST_SECONDS)
         masks = masks_of_pass(index)
         for config in order:
@@ -220,14 +221,14 @@ class NightPasses:
             self.release(config)
 
     def _gpu_times(self, config: AttentionConfig, index: int, masks: tuple[str, ...]) -> None:
-        self.each_mask_rebuilt(config, f"GPU pass {index + 1}", masks, "GPU time", "kernel",
+        self.each_mask_rebuilt(config, f"GPU pass {index + 1}", masks, "GPU time", Phase.KERNEL,
                                lambda case, mask, figures: measure_kernel_time(case, mask, figures, self.heavy_rest))
 
     def counts_pass(self, configs: list[AttentionConfig]) -> None:
         """Each checked config's counts, a build each, after everything timed: the profiler leaves CUPTI attached
         to the process, and every later launch would pay its callbacks (docs/noise.md "CUPTI after the counts")."""
         for config in self.checked(configs):
-            self.each_mask_rebuilt(config, "counts", MASKS, "counting", "counts", measure_counts)
+            self.each_mask_rebuilt(config, "counts", MASKS, "counting", Phase.COUNTS, measure_counts)
             self.release(config)
 
     def each_mask_rebuilt(self, config: AttentionConfig, which: str, masks: tuple[str, ...], what: str, phase: str,
@@ -241,11 +242,11 @@ class NightPasses:
             self.attempt(figures[mask], what, phase, lambda mask=mask: measure(case, mask, figures[mask]))
 
     def heavy_rest(self, once: float) -> None:
-        """The rest before a heavy key's blocks: a phase of its own, counted in "kernel" too (the worker's
-        "gpu" leaves it out)."""
+        """The rest before a heavy key's blocks: a phase of its own, counted in Phase.KERNEL too (the
+        worker's Phase.GPU leaves it out)."""
         rest = heavy_rest_seconds(once)
         if rest:
-            with self.phase("heavy_rest"):
+            with self.phase(Phase.HEAVY_REST):
                 time.sleep(rest)
 
 

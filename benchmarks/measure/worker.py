@@ -23,7 +23,6 @@ Nothing runs at import. asv's discovery never imports it: ``benchmarks/measure``
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import dataclasses
 import fcntl
@@ -45,6 +44,7 @@ from ..schema import (
     MASKS,
     WORKER_PHASES,
     AttentionConfig,
+    Phase,
     WorkerAnswer,
     WorkerKey,
     WorkerRequest,
@@ -67,11 +67,6 @@ SHORT_VISIT_BLOCKS = (0.001, 2)
 READY_CHILDREN = 2 + CHILDREN_STARTED_TOGETHER
 
 
-def parse_label(label: str, device: str) -> AttentionConfig:
-    """An asv parameter string, e.g. "1, 16, (128, 256), 2048, 'bfloat16'", as a config."""
-    return AttentionConfig.from_params(*ast.literal_eval(f"({label},)"), device)
-
-
 @dataclasses.dataclass
 class _Visits:
     """Every visit's wall time per (config, mask), and the GPU time of those that ask for it."""
@@ -87,9 +82,9 @@ class _Visits:
 
     def prepared(self, key: WorkerKey) -> ForwardCase:
         """The key's case, built and its mask's first calls taken (cuDNN's graph build, kernel loads)."""
-        with self.phase("build"):
-            case = prepared_case(parse_label(key.config, self.device))
-        with self.phase("first_calls"):
+        with self.phase(Phase.BUILD):
+            case = prepared_case(AttentionConfig.from_label(key.config, self.device))
+        with self.phase(Phase.FIRST_CALLS):
             case.warm_up(key.mask)
         return case
 
@@ -100,7 +95,7 @@ class _Visits:
         where = (key.config, key.mask)
         if key.wall_visits:
             block_seconds, blocks = SHORT_VISIT_BLOCKS if key.visits > 1 else VISIT_BLOCKS
-            with self.phase("wall"):
+            with self.phase(Phase.WALL):
                 self.walls.setdefault(where, []).append(visit_seconds(run, block_seconds=block_seconds,
                                                                       blocks=blocks))
         if index == key.visits - 1 and GPU in key.signals and self.device == "cuda":
@@ -109,12 +104,12 @@ class _Visits:
     def gpu_time(self, key: WorkerKey, run: Callable[[], Any]) -> None:
         """The key's CUDA-graph GPU time and the SM clock after it; its blocks after ``key.heavy_rest`` of rest
         (the capture's calls come before the rest)."""
-        with self.phase("gpu"):
+        with self.phase(Phase.GPU):
             graph, replays, _ = captured_replays(run)
         if key.heavy_rest > 0:
-            with self.phase("heavy_rest"):
+            with self.phase(Phase.HEAVY_REST):
                 time.sleep(key.heavy_rest)
-        with self.phase("gpu"):
+        with self.phase(Phase.GPU):
             self.gpus[(key.config, key.mask)] = replayed_seconds(graph, replays)
             self.clocks[(key.config, key.mask)] = sm_clock_mhz()
 
@@ -140,20 +135,21 @@ def measure(request: WorkerRequest, quiet: contextlib.AbstractContextManager[Non
     child's start, the part of it in the process's time.
     """
     visits = _Visits(request.device)
-    visits.phases["start"] = waited
-    with visits.phase("start"):
+    visits.phases[Phase.START] = waited
+    with visits.phase(Phase.START):
         start_device(request.device)  # nothing to do where the child started ahead of its request
     for key in sorted(request.keys, key=lambda key: key.config):  # one build for both masks of a config
         visits.prepared(key)
     order = random.Random(request.seed)
-    work = {key: forward_flops(parse_label(key.config, request.device)) for key in request.keys}
+    work = {key: forward_flops(AttentionConfig.from_label(key.config, request.device)) for key in request.keys}
     allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
     waiting = time.perf_counter()
     with quiet:
-        visits.phases["quiet"] += time.perf_counter() - waiting
+        visits.phases[Phase.QUIET] += time.perf_counter() - waiting
         if request.device == "cuda":
-            with visits.phase("gpu_rest"):  # a wait for the lock is rest already: the GPU idles while children start
-                time.sleep(max(0.0, GPU_REST_SECONDS - visits.phases["quiet"]))
+            # A wait for the lock is rest already: the GPU idles while children start.
+            with visits.phase(Phase.GPU_REST):
+                time.sleep(max(0.0, GPU_REST_SECONDS - visits.phases[Phase.QUIET]))
         for index in range(max((key.visits for key in request.keys), default=0)):
             if index < len(request.cpus) and request.cpus[index] in allowed:
                 os.sched_setaffinity(0, {request.cpus[index]})

@@ -73,7 +73,8 @@ ANSWER_SECONDS = 300.0
 WORKERS_PER_SIDE = 2
 # A worker's phases that grow with the keys a process measures: all but the device's start, the wait
 # for the quiet lock (another child's start) and the GPU's rest before the passes.
-KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES if phase not in ("start", "quiet", "gpu_rest"))
+KEY_PHASES = tuple(phase for phase in schema.WORKER_PHASES
+                   if phase not in (schema.Phase.START, schema.Phase.QUIET, schema.Phase.GPU_REST))
 # Visits of a short-call key in each process, each pinned to another CPU: a vCPU can sit well
 # above the fastest, a different one each time, and only the fastest of visits on many CPUs
 # gives a process's value that a host slowdown of 25% stands out from (docs/noise.md).
@@ -534,7 +535,7 @@ class ProcessCost:
     def work(self) -> ProcessWork:
         """What it measured, in the cost model's terms, its heavy keys' rests as they ran."""
         return ProcessWork(self.keys, self.visits, self.call_seconds, self.gpu_times, self.gpu_block_seconds,
-                           self.gpu_seconds, self.phases.get("heavy_rest", 0.0))
+                           self.gpu_seconds, self.phases.get(schema.Phase.HEAVY_REST, 0.0))
 
 
 def modelled_seconds(cost: ProcessCost) -> float:
@@ -557,7 +558,7 @@ def first_child_wait(measured: Remeasured) -> float:
     if not measured.workers_seconds or not measured.costs:
         return 0.0
     first = measured.costs[0]
-    return min(FIRST_CHILD_SECONDS[first.device], first.phases.get("start", 0.0))
+    return min(FIRST_CHILD_SECONDS[first.device], first.phases.get(schema.Phase.START, 0.0))
 
 
 def phase_totals(costs: tuple[ProcessCost, ...], workers_seconds: float = 0.0) -> dict[str, float]:
