@@ -54,6 +54,14 @@ class Grid:
     timed_class: str  # time_<mask>: asv times one config per process (asv run, continuous, find, profile)
     night_class: str  # track_<figure>_<mask>: figures of the night's one measuring process (the nightly)
 
+    def night_benchmark(self, figure: str, mask: str) -> str:
+        """asv's name of the night's ``figure`` of one mask (the night class's track_<figure>_<mask>)."""
+        return benchmark_name(self.night_class, night_method(figure, mask))
+
+    def timed_benchmark(self, mask: str) -> str:
+        """asv's name of the timed wall time of one mask (the timed class's time_<mask>)."""
+        return benchmark_name(self.timed_class, timed_method(mask))
+
 
 GPU_GRID, CPU_GRID = GRIDS = (
     Grid("gpu", "cuda", GPU_PARAMS, "AttentionBias", "AttentionBiasNight"),

@@ -19,11 +19,11 @@ def write_benchmarks_json(results_dir: Path, grid: schema.Grid = CPU, params=SMA
     results_dir.mkdir(parents=True, exist_ok=True)
     entries = {}
     for mask in schema.MASKS:
-        name = schema.benchmark_name(grid.timed_class, schema.timed_method(mask))
+        name = grid.timed_benchmark(mask)
         entries[name] = {"name": name, "param_names": schema.PARAM_NAMES, "params": params, "type": "time",
                          "unit": "seconds", "version": "1"}
         for figure in schema.NIGHT_FIGURES:
-            name = schema.benchmark_name(grid.night_class, schema.night_method(figure.name, mask))
+            name = grid.night_benchmark(figure.name, mask)
             entries[name] = {"name": name, "param_names": schema.PARAM_NAMES, "params": params,
                              "type": "track", "unit": figure.unit, "version": "1"}
     (results_dir / "benchmarks.json").write_text(json.dumps({**entries, "version": 2}))

@@ -95,7 +95,7 @@ def discovered() -> dict:
 
 def test_the_outcomes_of_the_crafted_night():
     """The outcomes the child test compares, spelled out: a value, a NaN skip, and None failures."""
-    entry = {"name": schema.benchmark_name(CPU.night_class, schema.night_method("wall_time", schema.MATERIALIZED)),
+    entry = {"name": CPU.night_benchmark(schema.WALL_TIME.name, schema.MATERIALIZED),
              "params": [[repr(v) for v in p] for p in CPU.params]}
     outcomes = benchmark_outcomes(every_outcome(), entry, CPU, schema.WALL_TIME, schema.MATERIALIZED)
     assert [outcome_value(o) for o in outcomes] == [5e-5, None, None, None, None, 5e-5]

@@ -649,7 +649,7 @@ def test_the_default_results_folder_is_the_confs_own_relative_to_it(tmp_path):
 def test_asvs_published_steps_name_both_commits_a_step_of_one_commit_its_parent(tmp_path):
     """regressions.json as asv publish writes it: [name, graph, params, index, last, best, jumps], each jump
     (revision before or None where the step is one commit, revision after, value before, value after)."""
-    name = schema.benchmark_name(CPU.night_class, schema.night_method(schema.WALL_TIME.name, "causal_bias"))
+    name = CPU.night_benchmark(schema.WALL_TIME.name, "causal_bias")
     hashes = {0: "a" * 40, 3: "b" * 40, 4: "c" * 40, 7: "d" * 40}
     (tmp_path / "index.json").write_text(json.dumps({"revision_to_hash": {str(k): v for k, v in hashes.items()},
                                                      "params": {"machine": ["box"]}}))
@@ -663,7 +663,7 @@ def test_asvs_published_steps_name_both_commits_a_step_of_one_commit_its_parent(
     ]
 
 
-WALL_NAME = schema.benchmark_name(CPU.night_class, schema.night_method(schema.WALL_TIME.name, "causal_bias"))
+WALL_NAME = CPU.night_benchmark(schema.WALL_TIME.name, "causal_bias")
 
 
 def published(tmp_path, entries: list, index: object) -> None:
@@ -704,7 +704,7 @@ def test_damaged_published_pages_are_one_line_naming_the_folder(tmp_path, entrie
 
 
 def test_published_steps_of_this_machine_alone_where_the_pages_hold_several_and_of_lower_is_better_series(tmp_path):
-    backend = schema.benchmark_name(CPU.night_class, schema.night_method(schema.SDPA_BACKEND.name, "causal_bias"))
+    backend = CPU.night_benchmark(schema.SDPA_BACKEND.name, "causal_bias")
     index = {"revision_to_hash": {"1": "a" * 40, "2": "b" * 40}, "params": {"machine": ["box", "other"]}}
     step = [[1, 2, 0.25, 0.375]]  # seconds: a figure under 1 is a step as any other
     published(tmp_path, [[backend, f"graphs/machine-box/{backend}.json", {}, 0, 0.375, 0.25, step],

@@ -96,7 +96,7 @@ def night_benchmarks(benchmarks: dict, grid: schema.Grid) -> list[tuple[dict, sc
     entries = []
     for figure in schema.NIGHT_FIGURES:
         for mask in schema.MASKS:
-            name = schema.benchmark_name(grid.night_class, schema.night_method(figure.name, mask))
+            name = grid.night_benchmark(figure.name, mask)
             if name not in benchmarks:
                 raise NightFiguresError(f"asv's benchmarks.json has no {name}: asv did not discover the night")
             entries.append((benchmarks[name], figure, mask))

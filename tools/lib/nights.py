@@ -26,7 +26,7 @@ def figure_of(signal: str) -> str:
 def benchmark_of(key: Key, signal: str) -> str:
     """The asv benchmark a key's signal is recorded in: its grid's night class, the figure's track_* of its mask."""
     grid = schema.GRIDS_BY_NAME[key[0]]
-    return schema.benchmark_name(grid.night_class, schema.night_method(figure_of(signal), key[2]))
+    return grid.night_benchmark(figure_of(signal), key[2])
 
 
 def signal_value(row: ConfigRow, mask: str, signal: str) -> float | None:

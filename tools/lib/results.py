@@ -117,7 +117,7 @@ def night_walls(results: Results) -> dict[tuple[str, str], float]:
     walls = {}
     for grid in schema.GRIDS:
         for mask in schema.MASKS:
-            name = schema.benchmark_name(grid.night_class, schema.night_method(schema.WALL_TIME.name, mask))
+            name = grid.night_benchmark(schema.WALL_TIME.name, mask)
             if name not in results.get_all_result_keys():
                 continue
             params = results.get_result_params(name)
@@ -486,8 +486,7 @@ class ResultsStore:
 
     def backend_names(self, grid: schema.Grid) -> dict[int, str]:
         """SDPA backend code -> name, from the unit of the night class's backend benchmark."""
-        method = schema.night_method(schema.SDPA_BACKEND.name, schema.CAUSAL_BIAS)
-        name = schema.benchmark_name(grid.night_class, method)
+        name = grid.night_benchmark(schema.SDPA_BACKEND.name, schema.CAUSAL_BIAS)
         unit = self.benchmarks().get(name, {}).get("unit", "")
         if not isinstance(unit, str):
             raise ToolError(f"corrupt {self.dir / BENCHMARKS_FILE}: the unit of {name} is not a string")

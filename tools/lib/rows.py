@@ -147,10 +147,8 @@ def _measurement(name: str, value: float | None, visits: list[float] | None = No
 
 def wall_names(grid: schema.Grid, source: str) -> dict[str, str]:
     """Each mask's wall-time benchmark of a grid: the night's track_wall_time_*, or asv's time_*."""
-    if source == NIGHT:
-        return {mask: schema.benchmark_name(grid.night_class, schema.night_method(schema.WALL_TIME.name, mask))
-                for mask in schema.MASKS}
-    return {mask: schema.benchmark_name(grid.timed_class, schema.timed_method(mask)) for mask in schema.MASKS}
+    return {mask: grid.night_benchmark(schema.WALL_TIME.name, mask) if source == NIGHT else grid.timed_benchmark(mask)
+            for mask in schema.MASKS}
 
 
 def figure_names(grid: schema.Grid) -> dict[str, str]:
