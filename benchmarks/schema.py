@@ -181,12 +181,12 @@ class Phase:
     CHECK = "check"  # night: the two masks' equivalence check of each config
     FIRST_CALLS = "first_calls"  # worker: each key's first calls (kernel loads, cuDNN graph builds)
     QUIET = "quiet"  # worker: the wait for the quiet lock (another child's start)
-    GPU_REST = "gpu_rest"  # the GPU's rest before the timed visits (GPU_REST_SECONDS)
+    GPU_REST = "gpu_rest"  # the GPU's rest (GPU_REST_SECONDS): night, before each GPU-time pass; worker, its passes
     WALL = "wall"  # the wall-time visits
     HEAVY_REST = "heavy_rest"  # the rests before heavy keys' GPU times (HEAVY_GPU_REST_SECONDS)
-    KERNEL = "kernel"  # night: the GPU times (CUDA, their builds and heavy rests in it) or the CPU's call times
+    KERNEL = "kernel"  # night: the GPU times (CUDA, the heavy rests in it too) or the CPU's call times
     GPU = "gpu"  # worker: the CUDA-graph GPU times
-    COUNTS = "counts"  # night: the counts of one forward
+    COUNTS = "counts"  # night: the counts of one forward, the backend and (CUDA) the peak memory
 
 
 # The night's phases whose visits make a timed signal's figure: a failed one leaves that figure in part.

@@ -41,8 +41,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from remeasure_spread import band_of  # noqa: E402  (this folder's: a GPU time's band)
 
 from benchmarks.schema import (  # noqa: E402  (no torch)
-    CPU_PARAMS,
-    GPU_PARAMS,
+    GRIDS_BY_NAME,
     HEAVY_GPU_REST_SECONDS,
     HEAVY_GPU_SECONDS,
     MASKS,
@@ -77,8 +76,8 @@ def run(grid: str, rounds: int, rules: dict[str, Callable[[float], float]], out:
     from benchmarks.night_state import GridState
     from benchmarks.schema import grid_configs
 
-    device = "cuda" if grid == "gpu" else "cpu"
-    configs = grid_configs(GPU_PARAMS if grid == "gpu" else CPU_PARAMS, device)
+    device = GRIDS_BY_NAME[grid].device
+    configs = grid_configs(GRIDS_BY_NAME[grid].params, device)
     use_device(device)
 
     state = GridState(torch.cuda.get_device_name() if device == "cuda" else "CPU")

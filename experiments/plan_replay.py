@@ -101,8 +101,7 @@ def gpu_time_keys(results_dir: Path, machine: str, commit: str) -> list[tuple[st
     data = json.loads(run.path.read_text())
     columns, keys = data["result_columns"], []
     for grid, mask in itertools.product(schema.GRIDS, schema.MASKS):
-        row = data["results"].get(schema.benchmark_name(grid.night_class, schema.night_method(schema.GPU_TIME.name,
-                                                                                              mask)))
+        row = data["results"].get(grid.night_benchmark(schema.GPU_TIME.name, mask))
         if row is not None:
             values = row[columns.index("result")]
             keys += [(", ".join(combo), mask) for index, combo in enumerate(itertools.product(
@@ -123,8 +122,7 @@ def synthetic_night(results_dir: Path, machine: str, commit: str, slower: set[tu
     data["commit_hash"], data["date"] = fake, data["date"] + 1000
     columns = data["result_columns"]
     for grid, mask in itertools.product(schema.GRIDS, schema.MASKS):
-        method = schema.night_method(schema.GPU_TIME.name, mask)
-        row = data["results"].get(schema.benchmark_name(grid.night_class, method))
+        row = data["results"].get(grid.night_benchmark(schema.GPU_TIME.name, mask))
         if row is None:
             continue
         values = row[columns.index("result")]
@@ -205,7 +203,7 @@ def replay(args: argparse.Namespace, results_dir: Path, contender_commit: str,
         print("no candidates tonight")
         return {extra: 0 for extra in extras}
     grid = night.candidates[0].key[0]
-    device = "cuda" if grid == "gpu" else "cpu"
+    device = schema.GRIDS_BY_NAME[grid].device
     print(f"history {len(night.history)} nights; {len(night.candidates)} candidates, "
           f"{sum(f.short for f in night.candidates)} short of the factor; default budget {budget:.1f} s")
     plans = {}

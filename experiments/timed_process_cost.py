@@ -70,7 +70,7 @@ def main() -> int:
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            child(f"{schema.BENCHMARK_MODULE}.{grid.timed_class}.{schema.timed_method(mask)}-{index}", write_fd)
+            child(f"{grid.timed_benchmark(mask)}-{index}", write_fd)
         os.close(write_fd)
         data = b""
         while chunk := os.read(read_fd, 65536):
