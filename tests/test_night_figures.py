@@ -11,10 +11,10 @@ from asv_runner.benchmarks.mark import SkipNotImplemented
 from asv_runner.discovery import get_benchmark_from_name
 from conftest import REPO_ROOT
 from lib.night_figures import (
-    FORKED,
     NO_NIGHT,
     NightFiguresError,
     benchmark_outcomes,
+    forked_benchmark,
     forked_pattern,
     night_benchmarks,
     outcome_value,
@@ -137,7 +137,7 @@ def test_the_recorders_asv_run_forks_one_figure(cpu_runs):
     names = [entry["name"] for entry, _, _ in night_benchmarks(store.benchmarks(), CPU)]
     assert sorted(results.get_all_result_keys()) == sorted(names)
     forked = [name for name in names if re.search(forked_pattern(CPU), f"{name}({LABELS[0]})")]
-    assert forked == [schema.benchmark_name(CPU.night_class, FORKED)]
+    assert forked == [forked_benchmark(CPU)]
     # asv's own duration only where its processes ran; the figures file never lands beside the results.
     assert [name for name in names if results._duration.get(name) is not None] == forked
     assert not list((cpu_runs["results"] / cpu_runs["machine"]).glob(f"*{schema.FIGURES_SUFFIX}"))
@@ -150,7 +150,7 @@ def test_the_forked_figure_must_be_what_the_recorder_would_record():
     from asv.runner import BenchmarkResult
     from lib.night_figures import same_as_forked
 
-    entry = {"name": schema.benchmark_name(CPU.night_class, FORKED), "version": "1",
+    entry = {"name": forked_benchmark(CPU), "version": "1",
              "params": [[repr(v) for v in p] for p in CPU.params]}
     outcomes = benchmark_outcomes(every_outcome(), entry, CPU, schema.WALL_TIME, schema.MATERIALIZED)
 
@@ -203,7 +203,7 @@ def test_a_recorder_that_would_record_other_values_than_asvs_children_lands_noth
                                           "--results-dir", str(results), "--machine", cpu_runs["machine"]])
     err = capsys.readouterr().err
     assert code == cli.TOOL_FAILED
-    forked = schema.benchmark_name(CPU.night_class, FORKED)
+    forked = forked_benchmark(CPU)
     assert err.splitlines()[-1].startswith(f"failed: NightFiguresError: {forked}: asv's processes returned ")
     assert "where the night's figures file says 1.0: the recorder would record other values" in err
     assert checksums(results) == before

@@ -18,7 +18,7 @@ import sys
 import pytest
 from conftest import git, run_tool
 from filelock import FileLock
-from lib.night_figures import FORKED
+from lib.night_figures import forked_benchmark
 from lib.results import ResultsStore
 from lib.rows import config_rows, has_results
 from lib.suite import schema
@@ -115,7 +115,7 @@ def test_each_commit_is_recorded_as_a_night_is_its_figures_once_and_its_side_fil
         night = [name for name in results.get_all_result_keys() if ".AttentionBiasNightCPU." in name]
         assert len(night) == len(schema.NIGHT_FIGURES) * len(schema.MASKS)
         forked = [name for name in night if results._duration.get(name) is not None]
-        assert forked == [schema.benchmark_name(CPU.night_class, FORKED)], forked
+        assert forked == [forked_benchmark(CPU)], forked
 
 
 def test_the_slow_builds_are_really_slower_on_their_config_only(torch_range):

@@ -3,7 +3,7 @@
 asv runs a parametrized ``track_*`` benchmark in one process per config; each of
 the night's returns a number its grid's ``setup_cache`` measured (1,440 processes
 of about 9 ms a night on the GPU grid). The recorder has asv run one of them
-(``FORKED``), which runs the setup_cache; that process also writes the values it
+(``forked_benchmark``), which runs the setup_cache; that process also writes the values it
 hands the children (``NightValues``, ``schema.FIGURES_SUFFIX``), and here every
 other figure is added to asv's results, each decided by the function the children
 call (``night_state.figure_outcome``). The forked figure is checked against the
@@ -27,7 +27,6 @@ from .results import BENCHMARKS_FILE
 from .suite import night_state, schema
 
 # The one figure asv's own processes return each night; its setup_cache measures the grid.
-FORKED = schema.night_method(schema.WALL_TIME.name, schema.MATERIALIZED)
 # Where the measuring process left no values: what asv records for a benchmark whose setup_cache failed.
 NO_NIGHT = "the night's measuring process left no figures (asv's output above says why)"
 
@@ -37,10 +36,15 @@ class NightFiguresError(Exception):
     failure (exit 3), and the night is not landed."""
 
 
+def forked_benchmark(grid: schema.Grid) -> str:
+    """asv's name of the grid's forked figure: the one benchmark asv runs in its own process."""
+    return grid.night_benchmark(schema.WALL_TIME.name, schema.MATERIALIZED)
+
+
 def forked_pattern(grid: schema.Grid) -> str:
     """asv's --bench regex of the grid's forked figure, and nothing else (asv matches a parametrized
     benchmark's name with each parameter set's, in parentheses)."""
-    return rf"^{re.escape(schema.benchmark_name(grid.night_class, FORKED))}\("
+    return rf"^{re.escape(forked_benchmark(grid))}\("
 
 
 def figures_path(dispatch_path: Path) -> Path:
@@ -113,7 +117,7 @@ def record_night_figures(staging: Path, results: Results, dispatch_path: Path, g
     values = read_night_values(figures_path(dispatch_path))
     if values is None:
         print(f"{grid.night_class}: every figure failed: {NO_NIGHT}", file=sys.stderr)
-    forked = schema.benchmark_name(grid.night_class, FORKED)
+    forked = forked_benchmark(grid)
     started = datetime.datetime.now(datetime.UTC)
     failed = 0
     for benchmark, figure, mask in night_benchmarks(benchmarks, grid):
