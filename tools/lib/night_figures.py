@@ -26,7 +26,6 @@ from .cli import ToolError, read_json_object
 from .results import BENCHMARKS_FILE
 from .suite import night_state, schema
 
-# The one figure asv's own processes return each night; its setup_cache measures the grid.
 # Where the measuring process left no values: what asv records for a benchmark whose setup_cache failed.
 NO_NIGHT = "the night's measuring process left no figures (asv's output above says why)"
 
@@ -37,7 +36,8 @@ class NightFiguresError(Exception):
 
 
 def forked_benchmark(grid: schema.Grid) -> str:
-    """asv's name of the grid's forked figure: the one benchmark asv runs in its own process."""
+    """asv's name of the grid's forked figure: the one figure asv's own processes return each night,
+    whose setup_cache measures the grid."""
     return grid.night_benchmark(schema.WALL_TIME.name, schema.MATERIALIZED)
 
 
