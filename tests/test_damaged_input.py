@@ -148,7 +148,8 @@ def test_an_impossible_time_is_read_as_not_measured_by_every_tool_and_named(valu
     assert f"## Failed or missing (1)\n\n- contender AttentionBiasNightCPU.{line}\n" in outputs[
         "check_regressions.py"].stdout
     assert "\n7 results;" in outputs["noise_report.py"].stdout  # the pair's 8 wall times less that one
-    assert outputs["inject.py"].stderr == "only 3 config(s) to choose from in bbbbbbbb: 3 slowdown(s), not 10\n"
+    assert outputs["inject.py"].stderr == ("only 3 config(s) to choose from in bbbbbbbb: 3 slowdown(s), not 10 "
+                                            "(--both-masks counts results: both masks of a config)\n")
 
 
 @pytest.mark.parametrize("args", [["--factor", "nan"], ["--factor", "inf"], ["--window", "0"],

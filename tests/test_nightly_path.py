@@ -440,7 +440,7 @@ def test_a_plan_of_more_configs_than_the_night_has_says_how_many_it_took(nights,
     assert planned.returncode == 0, planned.stderr
     assert len(json.loads((tmp_path / "spec.json").read_text())["slowdowns"]) == 6
     assert planned.stderr == (f"only 6 config(s) to choose from in {nights.commits['B'][:8]}: 6 slowdown(s), "
-                              "not 10\n")
+                              "not 10 (--both-masks counts results: both masks of a config)\n")
 
 
 def test_the_noise_report_of_two_real_nights(nights):

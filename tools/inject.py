@@ -408,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         if added < args.configs:  # a detection rate is read over what was injected, not over what was asked
             print(f"only {added} {'result' if args.both_masks else 'config'}(s)"
                   f"{f' {args.klass}' if args.klass else ''} to choose from in "
-                  f"{spec['source_run'][:8]}: {added} slowdown(s), not {args.configs}", file=sys.stderr)
+                  f"{spec['source_run'][:8]}: {added} slowdown(s), not {args.configs}"
+                  + ("" if args.both_masks else " (--both-masks counts results: both masks of a config)"),
+                  file=sys.stderr)
     elif args.command == "score":
         slowdowns = read_spec(args.spec)
         steps = injected_steps.kept_steps(str(args.spec.resolve()), slowdowns)
