@@ -60,7 +60,7 @@ def compare_runs(store: ResultsStore, run_a: RunFile, run_b: RunFile, factor: fl
                                               for night in in_part):
                     continue
                 records.append({
-                    "benchmark": f"{grid.night_class}.{schema.night_method(schema.WALL_TIME.name, mask)}",
+                    "benchmark": grid.night_benchmark(schema.WALL_TIME.name, mask),
                     "params": row_a.label,
                     f"a_{schema.MICROSECONDS}": schema.microseconds(a.known),
                     f"b_{schema.MICROSECONDS}": schema.microseconds(b.known),
