@@ -55,7 +55,7 @@ def test_a_findings_ratio_key_parts_and_dict():
                            "signal": "gpu", "reference": 4.0, "contender": 5.0, "ratio": 1.25, "move": 0.8,
                            "relative": 1.5625, "common": 3, "class": KLASS, "floor": 1.1, "why": "why",
                            "confirmation": {"p": 1}, "stands": False, "host_move": None,
-                           "persisting": False, "member_of": None}
+                           "persisting": False, "partial": False, "member_of": None}
     assert f.beyond_host == f.relative and not f.host_explains  # its move over its class's (0.8 here)
     f.host_move = 0.8  # no more than its class's move: that one stands
     assert f.beyond_host == f.relative and not f.host_explains
@@ -1459,10 +1459,11 @@ def test_each_class_and_signal_gives_its_median_move_and_how_many_moved_by_the_f
     m = noise.NoiseModel({("wall", "launch-bound"): 0.01}, {}, 2)
     assert verdict.class_shifts(history, tonight, classes, 5, 1.25, m) == [
         {"class": "GPU-bound", "signal": "wall", "results": 1, "median": pytest.approx(1.3), "slower": 1,
-         "move": None},
+         "move": None, "lower": None},
         {"class": "launch-bound", "signal": "wall", "results": 3, "median": pytest.approx(1.3), "slower": 2,
-         "move": None},
-        {"class": "launch-bound", "signal": "gpu", "results": 1, "median": 1.0, "slower": 0, "move": None},
+         "move": None, "lower": None},
+        {"class": "launch-bound", "signal": "gpu", "results": 1, "median": 1.0, "slower": 0, "move": None,
+         "lower": None},
     ]
     # The window: the last night alone puts c0's reference at 3.0, 0.8x tonight.
     assert verdict.class_shifts(history, tonight, classes, 1, 1.25, m)[1]["median"] == pytest.approx(0.9)

@@ -47,6 +47,9 @@ class Finding:
     # For a class's move, re-measured: the class's results that moved the factor or more tonight, each a
     # regression with it where the move is confirmed (a move of the build's, not of the host's).
     members: list[Finding] = dataclasses.field(default_factory=list)
+    # Short of the factor over its class's move, the factor slower than the class's lower quartile, where only
+    # part of the class moved: a candidate judged over that quartile (``move``), re-measured (verdict.judge).
+    partial: bool = False
     # A member listed with its class's confirmed move (verdict.with_members): the (config, mask) of the finding
     # that stands for the class (``common`` > 0), so that a reader of the JSON groups them without parsing the why.
     member_of: tuple[str, str] | None = None
@@ -85,7 +88,7 @@ class Finding:
                 "ratio": finite(self.ratio), "move": self.move, "relative": finite(self.relative),
                 "common": self.common, "class": self.klass, "floor": finite(self.floor), "why": self.why,
                 "confirmation": self.confirmation, "stands": self.stands, "host_move": self.host_move,
-                "persisting": self.persisting,
+                "persisting": self.persisting, "partial": self.partial,
                 "member_of": dict(zip(("config", "mask"), self.member_of)) if self.member_of else None}
 
 

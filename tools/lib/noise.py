@@ -97,10 +97,21 @@ def common_move(log_moves: dict[tuple, float], classes: dict[tuple, str],
         median = float(np.median(moves))
         if spreads is not None:  # a faster class keeps its median: min(median, max(0, ...)) is the median
             spread = spreads.get(klass, math.nan)
-            bound = float(np.quantile(moves, 0.25)) + Z_QUARTILE * (0.0 if math.isnan(spread) else spread)
+            bound = lower_quartile(moves) + Z_QUARTILE * (0.0 if math.isnan(spread) else spread)
             median = min(median, max(0.0, bound))
         common[klass] = median
     return common
+
+
+def lower_quartiles(log_moves: dict[tuple, float], classes: dict[tuple, str]) -> dict[str, float]:
+    """Per class where at least MOVE_MIN_RESULTS results share it, its lower quartile log move: where the
+    results that did not move stand when only part of the class moved (``common_move``)."""
+    return {klass: lower_quartile(moves) for klass, moves in by_class(log_moves, classes).items()
+            if len(moves) >= MOVE_MIN_RESULTS}
+
+
+def lower_quartile(moves: list[float]) -> float:
+    return float(np.quantile(moves, 0.25))
 
 
 def by_class(log_moves: dict[tuple, float], classes: dict[tuple, str]) -> dict[str, list[float]]:

@@ -43,6 +43,9 @@ SLOWER_UNDER_FACTOR = "slower for certain, by less than the factor"
 # Said of a suspect kept from last night, re-measured (against last night's build), and where that confirmed it.
 PERSISTING_REMEASURED = "re-measured against last night's build"
 PERSISTING_CONFIRMED = f"{PERSISTING_REMEASURED}: confirmed, a step of tonight's own"
+# Said of a result the factor slower than its class's lower quartile, short of it over the move taken out, where
+# only part of its class moved (judge's ``lower``).
+PART_OF_CLASS = "only part of its class moved"
 # Said of a result that moved the factor or more with its class, whose move was confirmed (Finding.members).
 MOVED_WITH_ITS_CLASS = "moved with its class, whose move was confirmed"
 # Said of a count that changed tonight after it moved by itself in the history (moved_by_itself).
@@ -120,12 +123,14 @@ Moves = dict[tuple[str, str], float]  # (class, signal) -> its common move tonig
 
 def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, classes: dict[Key, str],
              suspects_before: dict[tuple, dict], settings: Settings,
-             moves: Moves | None = None, shares: dict[Key, float] | None = None) -> tuple[list[Finding], list[Finding]]:
+             moves: Moves | None = None, shares: dict[Key, float] | None = None,
+             lower: Moves | None = None) -> tuple[list[Finding], list[Finding]]:
     """(findings before the re-measurement, candidates to re-measure) of every key and continuous signal,
     each judged by how far it moved away from its class's common move (a wall time's call on one night and
-    a suspect's persisting, over the host's share in it where that is larger: ``host_shares``), and of each
+    a suspect's persisting, over the host's share in it where that is larger: ``host_shares``; a candidate
+    also over its class's lower quartile where only part of the class moved: ``partial_moves``), and of each
     class's move itself."""
-    moves, shares = moves or {}, shares or {}
+    moves, shares, lower = moves or {}, shares or {}, lower or {}
     findings: list[Finding] = []
     candidates: list[Finding] = []
     for key, values in tonight.values.items():
@@ -134,7 +139,8 @@ def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, clas
             if now:
                 judged, candidate = judge(history, key, signal, now, model, classes[key], suspects_before, settings,
                                           moves.get((classes[key], signal), 1.0),
-                                          shares.get(key) if signal == schema.WALL else None)
+                                          shares.get(key) if signal == schema.WALL else None,
+                                          lower.get((classes[key], signal)))
                 if judged:
                     (candidates if candidate else findings).append(judged)
     for finding in class_move_findings(history, tonight, model, classes, moves, settings):
@@ -144,12 +150,14 @@ def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, clas
 
 def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.NoiseModel, klass: str,
           suspects_before: dict[tuple, dict], settings: Settings,
-          move: float, host: float | None = None) -> tuple[Finding | None, bool]:
+          move: float, host: float | None = None, lower: float | None = None) -> tuple[Finding | None, bool]:
     """One key and signal tonight: (its finding or None, whether it is a candidate to re-measure).
 
     ``move``: its class's common move tonight; the key is judged by its ratio over it. ``host``: the host's
     share in its wall time tonight, where larger than ``move`` (``host_shares``): a call on one night alone
-    and a suspect's persisting are judged over it, since the host alone would move it that far."""
+    and a suspect's persisting are judged over it, since the host alone would move it that far. ``lower``:
+    where only part of its class moved, the class's lower quartile (``partial_moves``): short of the factor
+    over ``move``, the factor slower than that, it is a candidate where both builds are re-measured."""
     floor = model.floor(key, signal, klass, settings.factor)
     suspect_before = suspects_before.get((*key, signal))
     if suspect_before:
@@ -176,6 +184,13 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
     if not reference:
         return None, False
     relative = relative_to_class(reference, now, move)
+    if relative < settings.factor and lower is not None and both_sides(settings) \
+            and relative_to_class(reference, now, max(lower, host or 1.0)) >= settings.factor:
+        # The move taken out is the most the host can have done; the results that did not move say it may be
+        # as little as their quartile, and only a re-measurement, its sides under one host, tells which.
+        return Finding(SUSPECT, key, signal, reference, now, klass, floor,
+                       f"{PART_OF_CLASS} ({move:.3f}x taken out): the factor slower than its lower quartile",
+                       move=lower, host_move=host, partial=True), True
     if relative < settings.factor:
         return short_candidate(Finding(SUSPECT, key, signal, reference, now, klass, floor, SHORT_OF_FACTOR,
                                        move=move, short=True), settings)
@@ -272,6 +287,13 @@ def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | Non
     if both_sides(settings) and remeasure.short_of_factor(finding, settings.factor):
         return finding, True
     return None, False
+
+
+def partial_moves(shifts: list[dict]) -> Moves:
+    """Per (class, signal) whose common move was taken out lower than its median (only part of the class moved,
+    ``noise.common_move``), the class's lower quartile, at least none: where its unmoved results stand."""
+    return {(row["class"], row["signal"]): max(1.0, row["lower"]) for row in shifts
+            if row["move"] is not None and row["move"] < row["median"]}
 
 
 def class_move_findings(history: list[Night], tonight: Night, model: noise.NoiseModel, classes: dict[Key, str],
@@ -398,8 +420,8 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
     for finding in called:
         call_on_night(finding, failed)
     for finding in left_out:
-        finding.why = (f"{finding.why}; " if finding.common or finding.persisting else "") + not_measured_why(
-            finding, settings, failed)
+        kept_why = finding.common or finding.persisting or finding.partial
+        finding.why = (f"{finding.why}; " if kept_why else "") + not_measured_why(finding, settings, failed)
         if not both_sides(settings) and finding.one_night and not failed:
             # Contender side only, the re-measurement can refute a one-night call, never weigh it: left out,
             # it stands, as it would with no re-measurement at all (``decide``'s undecided one).
@@ -517,7 +539,8 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
         finding.level = REGRESSION  # the night's evidence stands where no baseline side can weigh in
     finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}"
                    + (f"{SHORT_OF_FACTOR} tonight, " if finding.short else "")
-                   + (f"{finding.why}; this result re-measured for them: " if finding.common else "re-measured: ")
+                   + (f"{finding.why}; this result re-measured for them: " if finding.common else
+                      f"{finding.why}; re-measured: " if finding.partial else "re-measured: ")
                    + outcome + (" (contender side only)" if contender_only else "")
                    + (f", {SLOWER_UNDER_FACTOR}" if not contender_only and slower_under_factor(decision) else ""))
     return finding
@@ -598,10 +621,12 @@ def class_shifts(history: list[Night], tonight: Night, classes: dict[Key, str], 
         logs = {key: math.log(ratio) for key, ratio in ratios.items()}
         spreads = {klass: model.pooled.get((signal, klass), math.nan) for klass in set(classes.values())}
         common = noise.common_move(logs, classes, spreads)
+        lower = noise.lower_quartiles(logs, classes)
         for klass, (median, results) in noise.class_medians(logs, classes).items():
             shifts.append({"class": klass, "signal": signal, "results": results, "median": math.exp(median),
                            "slower": sum(ratio >= factor for key, ratio in ratios.items() if classes[key] == klass),
-                           "move": math.exp(common[klass]) if klass in common else None})
+                           "move": math.exp(common[klass]) if klass in common else None,
+                           "lower": math.exp(lower[klass]) if klass in lower else None})
     return sorted(shifts, key=lambda row: (row["class"], schema.TIMED_SIGNALS.index(row["signal"])))
 
 
@@ -724,7 +749,7 @@ def judged(store: ResultsStore, machine: str, history_runs: list[RunFile], conte
     findings, candidates = classify(history, tonight, model, classes,
                                     previous_suspects(store, machine, baseline.commit_hash), settings,
                                     moves, host_shares(history, tonight, classes, moves, settings.window,
-                                                       settings.factor))
+                                                       settings.factor), partial_moves(shifts))
     if any(map(may_stand, candidates)):  # tonight's builds read only where a call could stand on them
         mark_standing(candidates, store.night_visits(contender, schema.GPU), model, settings.factor)
     return Judged(tonight, history, baseline, set_aside, new_series, classes, model, shifts, findings, candidates)
