@@ -1,6 +1,7 @@
 """The nightly check replayed over a recorded history, night by night, without a re-measurement.
 
     python experiments/history_verdicts.py RESULTS_DIR MACHINE [--commits C1 C2 ...] [--factor 1.05] [--next]
+        [--both-sides]
 
 For each night from the second on (in the results' order, or the ``--commits``
 given, oldest first), the check's noise model is fitted to the nights before it,
@@ -54,6 +55,10 @@ def main() -> None:
     parser.add_argument("--commits", nargs="+", help="the nights to replay, oldest first (prefixes); default all")
     parser.add_argument("--factor", type=float, default=1.05)
     parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--both-sides", action="store_true",
+                        help="as a check that re-measures both builds: candidates short of the factor too (a GPU "
+                             "time within two spreads of it, a result over its class's lower quartile where only "
+                             "part of the class moved)")
     parser.add_argument("--next", action="store_true",
                         help="the floors over every night given: those the night after the last is judged by")
     args = parser.parse_args()
@@ -62,21 +67,25 @@ def main() -> None:
     if args.commits:
         runs = [store.choose_run(args.machine, prefix, runs) for prefix in args.commits]
     nights = [read_night(store, run) for run in runs]
-    settings = verdict.Settings(args.factor, args.window, {"contender": "unused"}, 10, 0, 0.0)
+    sides = (schema.BASELINE, schema.CONTENDER) if args.both_sides else (schema.CONTENDER,)
+    settings = verdict.Settings(args.factor, args.window, dict.fromkeys(sides, "unused"), 10, 0, 0.0)
     for index in range(1, len(nights)):
         history, tonight = nights[:index], nights[index]
         classes = result_classes(history, tonight)
         model = verdict.fitted_model(history, tonight, classes, None)
         shifts = verdict.class_shifts(history, tonight, classes, args.window, args.factor, model)
-        _, candidates = verdict.classify(history, tonight, model, classes, {}, settings, verdict.class_moves(shifts))
+        _, candidates = verdict.classify(history, tonight, model, classes, {}, settings, verdict.class_moves(shifts),
+                                         None, verdict.partial_moves(shifts))
         candidates = [group[0] for group in verdict.stand_in_groups(candidates)]  # a class's move once
         above = [f for f in candidates if remeasure.above_floor(f)]
         print(f"night {index + 1} ({runs[index].commit_hash[:8]}), history {index}: {len(candidates)} candidates, "
-              f"{len(above)} above their floor, {sum(f.one_night for f in candidates)} one-night calls; "
+              f"{len(above)} above their floor, {sum(f.one_night for f in candidates)} one-night calls, "
+              f"{sum(f.partial for f in candidates)} over their class's lower quartile; "
               "moves taken out: "
               + (", ".join(f"{k} {s} {m:.3f}" for (k, s), m in verdict.class_moves(shifts).items()) or "none")
               + "".join(f"\n  above: {f.key[1]} {f.key[2]} {f.signal} {f.ratio:.3f} / {f.move:.3f} "
-                        f"(floor {f.floor:.3f}){' the class' if f.common else ''}" for f in above))
+                        f"(floor {f.floor:.3f}){' the class' if f.common else ''}"
+                        f"{' over its lower quartile' if f.partial else ''}" for f in above))
     # The last night's model, or with --next the model fitted to every night, the last one's results as tonight's.
     history = nights if args.next else nights[:-1]
     if history:

@@ -342,6 +342,77 @@ def test_where_half_a_class_slowed_its_common_move_stays_with_the_rest_by_the_lo
     assert row["move"] == 1.0
 
 
+PART_KEYS = [("gpu", f"p{i:02}", "causal_bias") for i in range(16)]
+# Six results the host moved a little, ten slowed on top of it (one mask's path, say): their ratios tonight.
+PART_RATIOS = [1.00, 1.01, 1.02, 1.03, 1.03, 1.04, 1.09, 1.10, 1.10, 1.12, 1.14, 1.15, 1.16, 1.17, 1.17, 1.18]
+
+
+def part_moved(ratios: list[float]) -> tuple[list[Night], Night, dict, noise.NoiseModel, list[dict]]:
+    """Sixteen launch-bound results at 1.0 for three nights, tonight at ``ratios``; a class spread of 0.04."""
+    history = [Night(None, {key: {"wall": 1.0} for key in PART_KEYS})] * 3
+    tonight = Night(None, {key: {"wall": ratio} for key, ratio in zip(PART_KEYS, ratios)})
+    classes = dict.fromkeys(PART_KEYS, "launch-bound")
+    m = noise.NoiseModel({("wall", "launch-bound"): 0.04}, {}, 5)
+    return history, tonight, classes, m, verdict.class_shifts(history, tonight, classes, 5, 1.05, m)
+
+
+def test_where_part_of_a_class_moved_a_result_the_factor_over_its_lower_quartile_is_a_candidate():
+    history, tonight, classes, m, shifts = part_moved(PART_RATIOS)
+    (row,) = [r for r in shifts if r["signal"] == "wall"]
+    # The lower quartile (the 3.75th of 16 ranks) is 1.03; the move is taken out no higher than
+    # 1.03 * exp(0.6745 * 0.04) = 1.0582, under the median of 1.10.
+    move = 1.03 * math.exp(noise.Z_QUARTILE * 0.04)
+    assert (row["median"], row["move"], row["lower"]) == (pytest.approx(1.10), pytest.approx(move),
+                                                           pytest.approx(1.03))
+    assert verdict.partial_moves(shifts) == {("launch-bound", "wall"): pytest.approx(1.03)}
+    moves, lower = verdict.class_moves(shifts), verdict.partial_moves(shifts)
+    _, candidates = verdict.classify(history, tonight, m, classes, {}, settings(factor=1.05, pythons=BOTH), moves,
+                                     None, lower)
+    by_key = {f.key[1]: f for f in candidates if not f.common}
+    # 1.09 and the two 1.10 are 1.030-1.040x over the move, 1.058-1.068x over the quartile: candidates over it;
+    # 1.12 and up are candidates over the move; 1.04 is 1.010x over the quartile: nothing.
+    assert {name: (f.partial, round(f.relative, 4)) for name, f in by_key.items()} == {
+        "p06": (True, round(1.09 / 1.03, 4)), "p07": (True, round(1.10 / 1.03, 4)),
+        "p08": (True, round(1.10 / 1.03, 4)),
+        **{f"p{i:02}": (False, round(PART_RATIOS[i] / move, 4)) for i in range(9, 16)}}
+    assert by_key["p06"].why == ("only part of its class moved (1.058x taken out): the factor slower than its "
+                                 "lower quartile")
+    assert (by_key["p06"].level, by_key["p06"].move, by_key["p06"].one_night) == ("suspect", pytest.approx(1.03), False)
+    # Only both builds can confirm it: with the contender alone, or without a re-measurement, nothing.
+    for alone in (settings(factor=1.05, pythons={"contender": "c"}), settings(factor=1.05)):
+        findings, candidates = verdict.classify(history, tonight, m, classes, {}, alone, moves, None, lower)
+        assert not any(f.partial for f in findings + candidates)
+        assert not {f.key[1] for f in findings + candidates} & {"p06", "p07", "p08"}
+
+
+def test_a_class_that_moved_as_one_has_no_candidates_over_its_lower_quartile():
+    # All sixteen 1.09-1.11x: the quartile plus 0.674 spreads is above the median, which is taken out whole.
+    history, tonight, classes, m, shifts = part_moved([1.09 + 0.02 * i / 15 for i in range(16)])
+    assert verdict.partial_moves(shifts) == {}
+    _, candidates = verdict.classify(history, tonight, m, classes, {}, settings(factor=1.05, pythons=BOTH),
+                                     verdict.class_moves(shifts), None, verdict.partial_moves(shifts))
+    assert not any(f.partial for f in candidates)
+    # A move taken out as none (the quartile plus its spreads under none): the quartile under none is taken as
+    # none, the move itself, so nothing is judged over less than the move.
+    assert verdict.partial_moves([{"class": "launch-bound", "signal": "wall", "move": 1.0, "median": 1.02,
+                                   "lower": 0.97}]) == {("launch-bound", "wall"): 1.0}
+
+
+def test_a_candidate_over_its_class_lower_quartile_keeps_why_when_decided_or_left_out():
+    night = Night(None, {KEY: {"wall": 1e-2}, OTHER: {"wall": 1e-2}})
+    why = "only part of its class moved (1.058x taken out): the factor slower than its lower quartile"
+    part = dataclasses.replace(finding(ratio=1.3, floor=1.25, why=why), partial=True, move=1.03)
+    decided, _ = verdict.remeasured_findings([part], "cuda", settings(pythons=BOTH), [], night,
+                                             fake_measure(measured(BASE, [v * 1.5 for v in BASE])))
+    assert [(f.level, f.why) for f in decided] == [("regression", f"{why}; re-measured: confirmed")]
+    part = dataclasses.replace(finding(key=OTHER, ratio=1.3, floor=1.25, why=why), partial=True, move=1.03)
+    decided, _ = verdict.remeasured_findings([part, finding(ratio=3.0)], "cuda", settings(pythons=BOTH, budget=0.4),
+                                             [], night, fake_measure(measured(BASE, BASE)))
+    assert [(f.key, f.level, f.why) for f in decided] == [
+        (OTHER, "suspect", f"{why}; not re-measured: beyond the re-measurement's budget of 0 s"),
+        (KEY, "noise", "re-measured: refuted")]
+
+
 def test_a_class_move_below_the_factor_or_from_too_few_results_is_no_finding():
     history, tonight, classes = moved_class([1.24] * 9)
     m = noise.NoiseModel({("wall", "launch-bound"): 0.005, ("wall", "GPU-bound"): 0.005}, {}, 2)

@@ -97,7 +97,9 @@ def markdown(verdict: Verdict) -> str:
               "common to them. That common move (the median, no higher than the lower quartile allows where "
               "only part of the class moved) is taken out of each result's ratio before it is judged ('over "
               "its class'); a common move beyond the factor is itself a finding, its three results nearest "
-              "it re-measured for the class, most of them deciding.", "", shifts_table(verdict), "",
+              "it re-measured for the class, most of them deciding. Where only part of the class moved, a "
+              "result short of the factor over that move, the factor slower than the class's lower quartile, "
+              "is re-measured over the quartile ('only part of its class moved').", "", shifts_table(verdict), "",
               "## Detection floor on this machine tonight (one night, no re-measurement)", "",
               tabulate(floor_summary(verdict.floors), headers="keys", tablefmt="github") or "none", "",
               f"## Failed or missing ({len(verdict.not_measured)})", ""]
