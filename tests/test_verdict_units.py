@@ -1561,7 +1561,9 @@ def test_the_report_shows_tonight_against_the_reference_by_class():
            "host's speed moved, or a path of torch's common to them. That common move (the median, no higher " \
            "than the lower quartile allows where only part of the class moved) is taken out of each result's " \
            "ratio before it is judged ('over its class'); a common move beyond the factor is itself a finding, " \
-           "its three results nearest it re-measured for the class, most of them deciding.\n\nnone\n" \
+           "its three results nearest it re-measured for the class, most of them deciding. Where only part of " \
+           "the class moved, a result short of the factor over that move, the factor slower than the class's " \
+           "lower quartile, is re-measured over the quartile ('only part of its class moved').\n\nnone\n" \
            in report.markdown(v)
 
 
