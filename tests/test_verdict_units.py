@@ -385,6 +385,22 @@ def test_where_part_of_a_class_moved_a_result_the_factor_over_its_lower_quartile
         assert not {f.key[1] for f in findings + candidates} & {"p06", "p07", "p08"}
 
 
+def test_over_its_class_lower_quartile_a_wall_time_is_judged_over_the_hosts_share_where_larger():
+    history, m = nights(1.0, 1.0, 1.0), model(0.005)
+    both = settings(factor=1.05, pythons=BOTH)
+    # 1.1 over a move of 1.06 is 1.038; over a quartile of 1.04, 1.058: a candidate there, from 1.05 exactly.
+    found, candidate = verdict.judge(history, KEY, "wall", 1.1, m, KLASS, {}, both, 1.06, None, 1.04)
+    assert (found.partial, found.move, found.host_move, candidate) == (True, 1.04, None, True)
+    assert verdict.judge(history, KEY, "wall", 1.04 * 1.05, m, KLASS, {}, both, 1.06, None, 1.04)[1]
+    assert verdict.judge(history, KEY, "wall", math.nextafter(1.04 * 1.05, 0), m, KLASS, {}, both, 1.06, None,
+                         1.04) == (None, False)
+    # The host's slower dispatch alone would move it 1.08x: 1.1 is 1.019 over that, nothing.
+    assert verdict.judge(history, KEY, "wall", 1.1, m, KLASS, {}, both, 1.06, 1.08, 1.04) == (None, False)
+    # A host's share under the quartile leaves the quartile: a candidate, the share kept beside it.
+    found, _ = verdict.judge(history, KEY, "wall", 1.1, m, KLASS, {}, both, 1.06, 1.02, 1.04)
+    assert (found.partial, found.move, found.host_move) == (True, 1.04, 1.02)
+
+
 def test_a_class_that_moved_as_one_has_no_candidates_over_its_lower_quartile():
     # All sixteen 1.09-1.11x: the quartile plus 0.674 spreads is above the median, which is taken out whole.
     history, tonight, classes, m, shifts = part_moved([1.09 + 0.02 * i / 15 for i in range(16)])
