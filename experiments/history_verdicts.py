@@ -74,15 +74,17 @@ def main() -> None:
         classes = result_classes(history, tonight)
         model = verdict.fitted_model(history, tonight, classes, None)
         shifts = verdict.class_shifts(history, tonight, classes, args.window, args.factor, model)
-        _, candidates = verdict.classify(history, tonight, model, classes, {}, settings, verdict.class_moves(shifts),
-                                         None, verdict.partial_moves(shifts))
+        moves = verdict.class_moves(shifts)
+        shares = verdict.host_shares(history, tonight, classes, moves, args.window, args.factor)
+        _, candidates = verdict.classify(history, tonight, model, classes, {}, settings, moves, shares,
+                                         verdict.partial_moves(shifts))
         candidates = [group[0] for group in verdict.stand_in_groups(candidates)]  # a class's move once
         above = [f for f in candidates if remeasure.above_floor(f)]
         print(f"night {index + 1} ({runs[index].commit_hash[:8]}), history {index}: {len(candidates)} candidates, "
               f"{len(above)} above their floor, {sum(f.one_night for f in candidates)} one-night calls, "
               f"{sum(f.partial for f in candidates)} over their class's lower quartile; "
               "moves taken out: "
-              + (", ".join(f"{k} {s} {m:.3f}" for (k, s), m in verdict.class_moves(shifts).items()) or "none")
+              + (", ".join(f"{k} {s} {m:.3f}" for (k, s), m in moves.items()) or "none")
               + "".join(f"\n  above: {f.key[1]} {f.key[2]} {f.signal} {f.ratio:.3f} / {f.move:.3f} "
                         f"(floor {f.floor:.3f}){' the class' if f.common else ''}"
                         f"{' over its lower quartile' if f.partial else ''}" for f in above))

@@ -1131,7 +1131,15 @@ def test_a_one_night_call_that_stands_is_planned_after_every_other_but_the_short
     short = dataclasses.replace(candidate("s", signal="gpu", ratio=1.04, floor=1.1), short=True)
     assert sorted([short, stands, weak, call], key=remeasure.plan_order) == [call, weak, stands, short]
     assert remeasure.priority(stands) < remeasure.priority(weak)  # by its evidence alone it would go first
-    assert remeasure.plan_order(stands) == (False, True, remeasure.priority(stands))
+    assert remeasure.plan_order(stands) == (False, True, False, remeasure.priority(stands))
+
+
+def test_a_candidate_over_its_class_lower_quartile_is_planned_after_those_over_the_move():
+    weak = candidate("w", ratio=1.01, floor=1.5)
+    part = dataclasses.replace(candidate("p", ratio=1.3, floor=1.05), partial=True)
+    stands = standing()
+    assert remeasure.priority(part) < remeasure.priority(weak)  # by its evidence alone it would go first
+    assert sorted([part, stands, weak], key=remeasure.plan_order) == [weak, part, stands]
 
 
 def test_a_round_that_left_out_only_candidates_that_stand_gives_its_undecided_keys_the_most_more():

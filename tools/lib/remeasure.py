@@ -230,13 +230,14 @@ def priority(finding: Finding) -> tuple[bool, bool, bool, float]:
             -math.log(finding.beyond_host) / math.log(spread_of(finding)))
 
 
-def plan_order(finding: Finding) -> tuple[bool, bool, tuple[bool, bool, bool, float]]:
-    """The order the plan takes candidates in: by priority, a GPU time's one-night call that stands on its
-    night (``Finding.stands``) after every other but those short of the factor, and those after it. Each gets
-    what the ones before it leave: a stronger candidate left out did not fit beside the plan, and a later
-    round takes it first. One that stands is called by its night where left out; the short ones have an
-    allowance of their own."""
-    return finding.short, finding.stands, priority(finding)
+def plan_order(finding: Finding) -> tuple[bool, bool, bool, tuple[bool, bool, bool, float]]:
+    """The order the plan takes candidates in: by priority, one over its class's lower quartile
+    (``Finding.partial``: short of the factor over the class's move) after those over the move, a GPU time's
+    one-night call that stands on its night (``Finding.stands``) after every other but those short of the
+    factor, and those after it. Each gets what the ones before it leave: a stronger candidate left out did not
+    fit beside the plan, and a later round takes it first. One that stands is called by its night where left
+    out; the short ones have an allowance of their own."""
+    return finding.short, finding.stands, finding.partial, priority(finding)
 
 
 def short_of_factor(finding: Finding, factor: float) -> bool:

@@ -145,6 +145,10 @@ def classify(history: list[Night], tonight: Night, model: noise.NoiseModel, clas
                     (candidates if candidate else findings).append(judged)
     for finding in class_move_findings(history, tonight, model, classes, moves, settings):
         (candidates if settings.pythons is not None else findings).append(finding)
+    # A class's stand-in is re-measured for the class: not a second time over the class's lower quartile.
+    stand_ins = {(finding.key, finding.signal) for finding in candidates if finding.common}
+    candidates = [finding for finding in candidates if not (finding.partial and (finding.key, finding.signal)
+                                                            in stand_ins)]
     return findings, candidates
 
 
@@ -157,7 +161,8 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
     share in its wall time tonight, where larger than ``move`` (``host_shares``): a call on one night alone
     and a suspect's persisting are judged over it, since the host alone would move it that far. ``lower``:
     where only part of its class moved, the class's lower quartile (``partial_moves``): short of the factor
-    over ``move``, the factor slower than that, it is a candidate where both builds are re-measured."""
+    over ``move``, the factor slower than that, it is a candidate where both builds are re-measured (never
+    where the host's share is given: that is larger than ``move``, so the host alone may explain it)."""
     floor = model.floor(key, signal, klass, settings.factor)
     suspect_before = suspects_before.get((*key, signal))
     if suspect_before:
@@ -184,13 +189,13 @@ def judge(history: list[Night], key: Key, signal: str, now: float, model: noise.
     if not reference:
         return None, False
     relative = relative_to_class(reference, now, move)
-    if relative < settings.factor and lower is not None and both_sides(settings) \
-            and relative_to_class(reference, now, max(lower, host or 1.0)) >= settings.factor:
+    if relative < settings.factor and lower is not None and host is None and both_sides(settings) \
+            and relative_to_class(reference, now, lower) >= settings.factor:
         # The move taken out is the most the host can have done; the results that did not move say it may be
         # as little as their quartile, and only a re-measurement, its sides under one host, tells which.
         return Finding(SUSPECT, key, signal, reference, now, klass, floor,
-                       f"{PART_OF_CLASS} ({move:.3f}x taken out): the factor slower than its lower quartile",
-                       move=lower, host_move=host, partial=True), True
+                       f"{PART_OF_CLASS} ({move:.3f}x taken out, its lower quartile {lower:.3f}x): the factor "
+                       "slower than the quartile", move=lower, partial=True), True
     if relative < settings.factor:
         return short_candidate(Finding(SUSPECT, key, signal, reference, now, klass, floor, SHORT_OF_FACTOR,
                                        move=move, short=True), settings)
@@ -291,7 +296,8 @@ def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | Non
 
 def partial_moves(shifts: list[dict]) -> Moves:
     """Per (class, signal) whose common move was taken out lower than its median (only part of the class moved,
-    ``noise.common_move``), the class's lower quartile, at least none: where its unmoved results stand."""
+    ``noise.common_move``), the class's lower quartile, taken as 1.0 where below: where its unmoved results
+    stand."""
     return {(row["class"], row["signal"]): max(1.0, row["lower"]) for row in shifts
             if row["move"] is not None and row["move"] < row["median"]}
 
@@ -517,7 +523,7 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
     else:
         base, new, clock = measured.decided(finding.config_mask, finding.signal)
     if not (base and new):
-        finding.why = f"{finding.why}; not re-measured" if finding.persisting else "not re-measured"
+        finding.why = f"{finding.why}; not re-measured" if finding.persisting or finding.partial else "not re-measured"
         return finding
     decision = noise.decide(base, new, settings.factor)
     finding.confirmation = dataclasses.asdict(decision) | {"processes": len(base) + len(new)}
