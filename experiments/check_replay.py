@@ -10,8 +10,8 @@ processes left out as disturbed by today's rule where it ran one round, else as
 recorded) instead of measuring: today's rules over
 yesterday's GPU measurements, on a CPU. A candidate (key and signal) that the
 check did not measure is left out, as for the budget; the summary's counts of
-keys dropped or refuted early are not replayed (they decide nothing). Pipe the JSON to
-``tools/inject.py score --check -`` (or write it with ``--report``) to score an
+keys dropped or refuted early are not replayed (they decide nothing). Write the
+JSON to a file and pass it to ``tools/inject.py score --check FILE`` to score an
 injected night again.
 """
 

@@ -48,6 +48,8 @@ PERSISTING_CONFIRMED = f"{PERSISTING_REMEASURED}: confirmed, a step of tonight's
 PART_OF_CLASS = "only part of its class moved"
 # Said of a result that moved the factor or more with its class, whose move was confirmed (Finding.members).
 MOVED_WITH_ITS_CLASS = "moved with its class, whose move was confirmed"
+# Said of a class's stand-in re-measured that the class's finding does not list: it keeps its own outcome.
+STOOD_FOR_CLASS = "re-measured for its class's move"
 # Said of a count that changed tonight after it moved by itself in the history (moved_by_itself).
 COUNT_MOVED = "this count moved in the history: back to an earlier value, or again before a night held it"
 # Said in short_left_out of a GPU time short of the factor the re-measurement did not measure: left out for the
@@ -432,9 +434,10 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             # Contender side only, the re-measurement can refute a one-night call, never weigh it: left out,
             # it stands, as it would with no re-measurement at all (``decide``'s undecided one).
             finding.level, finding.why = REGRESSION, f"{ONE_NIGHT_CALL}, {finding.why} (contender side only)"
-    decided = [group[0] if all(f in left_out or f in called for f in group) else
-               decide_together(group, why, left_out, measured, history, settings)
-               for group, why in zip(groups, whys) if group[0] not in short_left_out]
+    own = frozenset((finding.key, finding.signal) for finding in candidates if not finding.common)
+    decided = [finding for group, why in zip(groups, whys) if group[0] not in short_left_out
+               for finding in ([group[0]] if all(f in left_out or f in called for f in group) else
+                               decide_together(group, why, left_out, measured, history, settings, own))]
     # One short of the factor is reported only where confirmed: else it is what the night said, nothing.
     decided = [finding for finding in decided if not finding.short or finding.level == REGRESSION]
     return decided, {"seed": settings.seed,  # the order of the processes: a re-measurement is repeated with it
@@ -488,12 +491,15 @@ def stand_in_groups(candidates: list[Finding]) -> list[list[Finding]]:
 
 
 def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding], measured: remeasure.Remeasured,
-                    history: list[Night], settings: Settings) -> Finding:
+                    history: list[Night], settings: Settings,
+                    elsewhere: frozenset[tuple[Key, str]] = frozenset()) -> list[Finding]:
     """One candidate decided; a class's move (``why``) re-measured on its stand-ins: the level most of them
     get, one left out for the budget counting as undecided, else a suspect; on the first of them with that
-    level, its why listing each."""
+    level, its why listing each. That finding comes first, then, at its own outcome (``stand_in_of``), each stand-in
+    re-measured that its why would hide: graver than the class's level, or, where the move is confirmed, not listed
+    with it as a member. One that is a candidate of its own as well (``elsewhere``) is decided there."""
     if len(stand_ins) == 1:
-        return decide(stand_ins[0], measured, history, settings)
+        return [decide(stand_ins[0], measured, history, settings)]
     decided = [finding if finding in left_out else decide(finding, measured, history, settings)
                for finding in stand_ins]
     outcomes = ", ".join((f"{OUTCOME_OF_LEVEL[finding.level]} {finding.confirmation['ratio']:.3f}"
@@ -502,16 +508,39 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
                          for finding in decided)
     levels = [finding.level for finding in decided]
     level = next((level for level in ORDER if 2 * levels.count(level) > len(levels)), SUSPECT)
-    chosen = next((finding for finding in decided if finding.level == level), None)
-    if chosen is None:  # none of them undecided: the class's call is none of theirs, nor its numbers
-        chosen = decided[0]
+    # Where none has the class's level, the least grave carries it: a stand-in's own outcome is not lost.
+    chosen = next((finding for finding in decided if finding.level == level),
+                  max(decided, key=lambda finding: ORDER[finding.level]))
+    if chosen.level != level:  # the class's call is none of theirs, nor its numbers
         chosen.level, chosen.confirmation = level, None
     chosen.why = f"{why}; for the class, its {len(decided)} results nearest the move: {outcomes}"
-    if level == REGRESSION:  # its members: the stand-ins confirmed with it, then the class's others
-        stand_in_keys = {finding.key for finding in stand_ins}
-        chosen.members = [finding for finding in decided if finding is not chosen and finding.level == level] + [
-            member for member in chosen.members if member.key not in stand_in_keys]
-    return chosen
+    others = [finding for finding in decided if finding is not chosen and finding.confirmation]
+    if level == REGRESSION:  # its members: the stand-ins re-measured with it, then the class's others
+        with_it = [finding for finding in others if moved_with_it(finding, settings.factor)]
+        measured_keys = {finding.key for finding in others} | {chosen.key}
+        chosen.members = with_it + [member for member in chosen.members if member.key not in measured_keys]
+        others = [finding for finding in others if finding not in with_it]
+    else:  # the class's why says the rest; a graver outcome would be hidden in it
+        others = [finding for finding in others if ORDER[finding.level] < ORDER[level]]
+    return [chosen] + [stand_in_of(finding, chosen) for finding in others
+                       if (finding.key, finding.signal) not in elsewhere]
+
+
+def moved_with_it(stand_in: Finding, factor: float) -> bool:
+    """Whether a stand-in re-measured is listed with its class's confirmed move: confirmed, or undecided at the
+    factor or more (alone it may not reach certainty; with the class's it is the class's). One re-measured under
+    the factor is not: its processes say the host, not the build, moved it tonight."""
+    return stand_in.level == REGRESSION or (
+        stand_in.level == SUSPECT and stand_in.confirmation is not None and stand_in.confirmation["ratio"] >= factor)
+
+
+def stand_in_of(stand_in: Finding, chosen: Finding) -> Finding:
+    """A class's stand-in re-measured that its class's finding (``chosen``) does not list: its own finding at
+    its own outcome, no longer standing for the class."""
+    outcome = stand_in.why.split("; this result re-measured for them: ", 1)[-1]
+    return dataclasses.replace(stand_in, common=0, members=[], why=(
+        f"{STOOD_FOR_CLASS} (the class's finding: {' '.join(chosen.config_mask)}, {chosen.level}); "
+        f"re-measured: {outcome}"))
 
 
 def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night], settings: Settings) -> Finding:
