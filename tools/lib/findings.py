@@ -53,6 +53,9 @@ class Finding:
     # A member listed with its class's confirmed move (verdict.with_members): the (config, mask) of the finding
     # that stands for the class (``common`` > 0), so that a reader of the JSON groups them without parsing the why.
     member_of: tuple[str, str] | None = None
+    # A class's stand-in listed apart from its class's finding, at its own outcome (verdict.decide_together): the
+    # (config, mask) of the finding that stands for the class. A finding of its own on the key decides instead.
+    stood_for: tuple[str, str] | None = None
 
     @property
     def ratio(self) -> float:
@@ -89,7 +92,8 @@ class Finding:
                 "common": self.common, "class": self.klass, "floor": finite(self.floor), "why": self.why,
                 "confirmation": self.confirmation, "stands": self.stands, "host_move": self.host_move,
                 "persisting": self.persisting, "partial": self.partial,
-                "member_of": dict(zip(("config", "mask"), self.member_of)) if self.member_of else None}
+                "member_of": dict(zip(("config", "mask"), self.member_of)) if self.member_of else None,
+                "stood_for": dict(zip(("config", "mask"), self.stood_for)) if self.stood_for else None}
 
 
 def finite(value: float) -> float | None:

@@ -335,7 +335,12 @@ def with_members(findings: list[Finding], factor: float) -> list[Finding]:
     """The findings, and after each class's move confirmed, its members that have no finding of their own:
     its stand-ins confirmed with it, and each other result that moved the factor or more beyond the host's
     part in the move (the class's finding's ratio tonight over its re-measured one: what the build alone
-    does not explain), so a host that was slow as well lists no untouched result."""
+    does not explain), so a host that was slow as well lists no untouched result. A stand-in listed apart
+    (``Finding.stood_for``) whose key and signal have a finding of their own (a candidate of its own, a suspect
+    that persisted) is not listed: that one decides, and each key is listed once."""
+    decided_alone = {(finding.key, finding.signal) for finding in findings if finding.stood_for is None}
+    findings = [finding for finding in findings
+                if finding.stood_for is None or (finding.key, finding.signal) not in decided_alone]
     own = {(finding.key, finding.signal) for finding in findings}
     members = []
     for finding in findings:
@@ -434,10 +439,9 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
             # Contender side only, the re-measurement can refute a one-night call, never weigh it: left out,
             # it stands, as it would with no re-measurement at all (``decide``'s undecided one).
             finding.level, finding.why = REGRESSION, f"{ONE_NIGHT_CALL}, {finding.why} (contender side only)"
-    own = frozenset((finding.key, finding.signal) for finding in candidates if not finding.common)
     decided = [finding for group, why in zip(groups, whys) if group[0] not in short_left_out
                for finding in ([group[0]] if all(f in left_out or f in called for f in group) else
-                               decide_together(group, why, left_out, measured, history, settings, own))]
+                               decide_together(group, why, left_out, measured, history, settings))]
     # One short of the factor is reported only where confirmed: else it is what the night said, nothing.
     decided = [finding for finding in decided if not finding.short or finding.level == REGRESSION]
     return decided, {"seed": settings.seed,  # the order of the processes: a re-measurement is repeated with it
@@ -491,13 +495,12 @@ def stand_in_groups(candidates: list[Finding]) -> list[list[Finding]]:
 
 
 def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding], measured: remeasure.Remeasured,
-                    history: list[Night], settings: Settings,
-                    elsewhere: frozenset[tuple[Key, str]] = frozenset()) -> list[Finding]:
+                    history: list[Night], settings: Settings) -> list[Finding]:
     """One candidate decided; a class's move (``why``) re-measured on its stand-ins: the level most of them
     get, one left out for the budget counting as undecided, else a suspect; on the first of them with that
     level, its why listing each. That finding comes first, then, at its own outcome (``stand_in_of``), each stand-in
     re-measured that its why would hide: graver than the class's level, or, where the move is confirmed, not listed
-    with it as a member. One that is a candidate of its own as well (``elsewhere``) is decided there."""
+    with it as a member (``with_members`` drops one where the key has a finding of its own)."""
     if len(stand_ins) == 1:
         return [decide(stand_ins[0], measured, history, settings)]
     decided = [finding if finding in left_out else decide(finding, measured, history, settings)
@@ -508,7 +511,8 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
                          for finding in decided)
     levels = [finding.level for finding in decided]
     level = next((level for level in ORDER if 2 * levels.count(level) > len(levels)), SUSPECT)
-    # Where none has the class's level, the least grave carries it: a stand-in's own outcome is not lost.
+    # Where none has the class's level (two stand-ins that disagree), the least grave carries it: a stand-in's
+    # own outcome is not lost. With three, a suspect is always among them.
     chosen = next((finding for finding in decided if finding.level == level),
                   max(decided, key=lambda finding: ORDER[finding.level]))
     if chosen.level != level:  # the class's call is none of theirs, nor its numbers
@@ -517,13 +521,12 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
     others = [finding for finding in decided if finding is not chosen and finding.confirmation]
     if level == REGRESSION:  # its members: the stand-ins re-measured with it, then the class's others
         with_it = [finding for finding in others if moved_with_it(finding, settings.factor)]
-        measured_keys = {finding.key for finding in others} | {chosen.key}
-        chosen.members = with_it + [member for member in chosen.members if member.key not in measured_keys]
+        # with_members lists each key once: a stand-in's re-measured row before its night's, none beside a row apart
+        chosen.members = with_it + chosen.members
         others = [finding for finding in others if finding not in with_it]
     else:  # the class's why says the rest; a graver outcome would be hidden in it
         others = [finding for finding in others if ORDER[finding.level] < ORDER[level]]
-    return [chosen] + [stand_in_of(finding, chosen) for finding in others
-                       if (finding.key, finding.signal) not in elsewhere]
+    return [chosen] + [stand_in_of(finding, chosen) for finding in others]
 
 
 def moved_with_it(stand_in: Finding, factor: float) -> bool:
@@ -538,7 +541,7 @@ def stand_in_of(stand_in: Finding, chosen: Finding) -> Finding:
     """A class's stand-in re-measured that its class's finding (``chosen``) does not list: its own finding at
     its own outcome, no longer standing for the class."""
     outcome = stand_in.why.split("; this result re-measured for them: ", 1)[-1]
-    return dataclasses.replace(stand_in, common=0, members=[], why=(
+    return dataclasses.replace(stand_in, common=0, members=[], stood_for=chosen.config_mask, why=(
         f"{STOOD_FOR_CLASS} (the class's finding: {' '.join(chosen.config_mask)}, {chosen.level}); "
         f"re-measured: {outcome}"))
 
