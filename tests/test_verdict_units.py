@@ -1028,11 +1028,24 @@ def test_a_stand_in_that_is_a_candidate_of_its_own_as_well_is_decided_once():
                                                                                       for c in (1.5, 1.0, 1.0)])))
     assert [(f.key[1], f.level, f.stood_for) for f in decided] == [
         ("c1", "noise", None), ("c0", "regression", ("c1", "causal_bias")), ("c0", "regression", None)]
+    assert decided[1].as_dict()["stood_for"] == {"config": "c1", "mask": "causal_bias"}
     found = verdict.with_members(decided, 1.25)
     assert [(f.key[1], f.level, f.common, f.why) for f in found] == [
         ("c1", "noise", 9, f"{why}; for the class, its 3 results nearest the move: confirmed 1.500 (c0 causal_bias), "
                            "refuted 1.000 (c1 causal_bias), refuted 1.000 (c2 causal_bias)"),
         ("c0", "regression", 0, "re-measured: confirmed")]
+    # A budget that fits one key: the plan takes the class's nearest stand-in and leaves out the candidate of its
+    # own on the same key; that one is decided on the stand-in's processes, not listed as not re-measured.
+    calls: list = []
+    decided, summary = verdict.remeasured_findings(
+        [*stand_in_candidates(why), own], "cuda", settings(pythons=BOTH, budget=1.0), [], night,
+        fake_measure(stand_ins_measured([v * 1.5 for v in BASE]), calls))
+    assert [plan for plan, *_ in calls] == [[("c0", "causal_bias")]]
+    assert [(f.key[1], f.level, f.why) for f in verdict.with_members(decided, 1.25)] == [
+        ("c1", "suspect", f"{why}; for the class, its 3 results nearest the move: confirmed 1.500 (c0 causal_bias), "
+                          "not re-measured (c1 causal_bias), not re-measured (c2 causal_bias)"),
+        ("c0", "regression", "re-measured: confirmed")]
+    assert summary["left_out"] == 2
 
 
 def test_a_stand_in_that_persisted_as_the_class_is_listed_once():
@@ -1880,7 +1893,8 @@ def test_a_call_that_stands_left_out_for_the_budget_is_a_regression_on_its_night
     # re-measured), and the other left out for the budget.
     call, strong = gpu_call(), finding(key=OTHER, ratio=3.0)
     decided, summary = verdict.remeasured_findings([call, strong], "cuda", settings(pythons=BOTH, budget=0.4), [],
-                                                   night, fake_measure(measured(BASE, BASE, key=OTHER)))
+                                                   night, fake_measure(remeasure.Remeasured({}, 12.5,
+                                                                                            process_costs(20))))
     assert [(f.key, f.level) for f in decided] == [(KEY, "suspect"), (OTHER, "suspect")]
     assert (summary["called_on_night"], summary["left_out"], summary["left_out_above_floor"]) == (0, 1, 1)
 

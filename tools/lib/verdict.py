@@ -426,6 +426,9 @@ def remeasured_findings(candidates: list[Finding], device: str, settings: Settin
         assert error.measured is not None and error.unmeasured is not None, error
         measured, left_out, rounds, failed = error.measured, error.unmeasured, error.rounds, str(error)
         refused = isinstance(error, remeasure.TorchMismatch)
+    # One the plan left out whose key and signal a class's stand-in had measured is decided on those processes.
+    left_out = [finding for finding in left_out
+                if not measured.side(finding.config_mask, finding.signal, schema.CONTENDER)]
     whys = [group[0].why for group in groups]  # a class's, before a stand-in left out says so in its own
     short_left_out = [finding for finding in left_out if finding.short]
     called = [finding for finding in left_out if finding.stands]
