@@ -50,6 +50,8 @@ PART_OF_CLASS = "only part of its class moved"
 MOVED_WITH_ITS_CLASS = "moved with its class, whose move was confirmed"
 # Said of a class's stand-in re-measured that the class's finding does not list: it keeps its own outcome.
 STOOD_FOR_CLASS = "re-measured for its class's move"
+# Between a class's why and a stand-in's outcome in the stand-in's own why (decide; stand_in_of reads it back).
+FOR_THEM = "; this result re-measured for them: "
 # Said of a count that changed tonight after it moved by itself in the history (moved_by_itself).
 COUNT_MOVED = "this count moved in the history: back to an earlier value, or again before a night held it"
 # Said in short_left_out of a GPU time short of the factor the re-measurement did not measure: left out for the
@@ -543,7 +545,7 @@ def moved_with_it(stand_in: Finding, factor: float) -> bool:
 def stand_in_of(stand_in: Finding, chosen: Finding) -> Finding:
     """A class's stand-in re-measured that its class's finding (``chosen``) does not list: its own finding at
     its own outcome, no longer standing for the class."""
-    outcome = stand_in.why.split("; this result re-measured for them: ", 1)[-1]
+    outcome = stand_in.why.split(FOR_THEM, 1)[-1]
     return dataclasses.replace(stand_in, common=0, members=[], stood_for=chosen.config_mask, why=(
         f"{STOOD_FOR_CLASS} (the class's finding: {' '.join(chosen.config_mask)}, {chosen.level}); "
         f"re-measured: {outcome}"))
@@ -580,7 +582,7 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
         finding.level = REGRESSION  # the night's evidence stands where no baseline side can weigh in
     finding.why = (f"{'one night beyond the noise, ' if finding.one_night else ''}"
                    + (f"{SHORT_OF_FACTOR} tonight, " if finding.short else "")
-                   + (f"{finding.why}; this result re-measured for them: " if finding.common else
+                   + (f"{finding.why}{FOR_THEM}" if finding.common else
                       f"{finding.why}; re-measured: " if finding.partial else "re-measured: ")
                    + outcome + (" (contender side only)" if contender_only else "")
                    + (f", {SLOWER_UNDER_FACTOR}" if not contender_only and slower_under_factor(decision) else ""))
