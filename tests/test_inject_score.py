@@ -66,6 +66,15 @@ def test_each_injected_result_by_the_signal_its_slowdown_targets_and_what_else_t
                           f"  regression: {OTHER[0]} {OTHER[1]} wall 1.310: re-measured: confirmed"]
 
 
+def test_a_result_listed_twice_is_scored_by_its_gravest_row():
+    """A class's carrier (a regression, the class's move) can have a candidate of its own on the same key (a
+    suspect, its move beyond the class): the injected result was found."""
+    own = finding(GPU_KEY, "gpu", "suspect", 1.066, "re-measured: undecided", 1.03)
+    report = {**REPORT, "suspects": [*REPORT["suspects"], own]}
+    (row,) = [r for r in inject.score_rows(SPEC["slowdowns"], report) if r["config"] == GPU_KEY[0]]
+    assert (row["level"], row["tonight"], row["re-measured"]) == ("regression", 1.0749, 1.0589)
+
+
 def test_an_injected_result_no_finding_says_how_far_it_moved_or_that_it_was_re_measured():
     """A missed slowdown's row tells an injector that fell short (a small move tonight) from a noisy night."""
     spec = [{"config": key[0], "mask": key[1], "gpu_us": 5.0, "cpu_us": 0.0, "extra_ops": 0}

@@ -252,7 +252,9 @@ def score_rows(slowdowns: list, report: dict, steps: injected_steps.Steps | None
     then, from the report's row of the result, how far it moved away from its class tonight); with ``steps``
     (install's, ``injected_steps.kept_steps``), each GPU time's step as install measured it ("injected") and
     that ratio's standard error ("+-")."""
-    by_key = {(f["config"], f["mask"], f["signal"]): f for f in report_findings(report)}
+    by_key: dict[tuple[str, str, str], dict] = {}
+    for found in report_findings(report):  # the gravest first: a class's carrier row beside its own candidate
+        by_key.setdefault((found["config"], found["mask"], found["signal"]), found)
     per_result, remeasured, not_measured = report_floor_rows(report), report_remeasured(report), \
         report_not_measured(report)
     unjudged = report_unjudged(report)
