@@ -395,6 +395,10 @@ def test_a_candidate_over_its_class_lower_quartile_from_the_factor_exactly_never
     assert verdict.judge(history, KEY, "wall", 1.04 * 1.05, m, KLASS, {}, both, 1.06, None, 1.04)[1]
     assert verdict.judge(history, KEY, "wall", math.nextafter(1.04 * 1.05, 0), m, KLASS, {}, both, 1.06, None,
                          1.04) == (None, False)
+    # The factor exactly over the move is a candidate over the move, not over the quartile (1.5625 / 1.25 = 1.25).
+    found, candidate = verdict.judge(history, KEY, "wall", 1.5625, m, KLASS, {}, settings(pythons=BOTH), 1.25, None,
+                                     1.0)
+    assert (found.partial, found.move, candidate) == (False, 1.25, True)
     # A host's share is given only where larger than the move (host_shares): the host alone may move it that
     # far, so nothing, even 1.2x, 1.111 over a share of 1.08.
     assert verdict.judge(history, KEY, "wall", 1.1, m, KLASS, {}, both, 1.06, 1.08, 1.04) == (None, False)
@@ -998,6 +1002,7 @@ def stand_ins_sides(*sides: tuple[list[float], list[float]]) -> remeasure.Remeas
 @pytest.mark.parametrize("step, levels", [
     # H100 VM 50a's host +10%: two stand-ins confirmed, the third undecided at 1.121; it was listed nowhere.
     (1.25, [("c0", "regression", "confirmed"), ("c1", "regression", "undecided"), ("c2", "regression", "confirmed")]),
+    (1.3, [("c0", "regression", "confirmed"), ("c1", "regression", "undecided"), ("c2", "regression", "confirmed")]),
     # Undecided under the factor: its processes say the host, not the build, moved it tonight; listed apart.
     (1.15, [("c0", "regression", "confirmed"), ("c1", "suspect", "undecided"), ("c2", "regression", "confirmed")]),
 ])
@@ -2120,3 +2125,24 @@ def test_the_reports_published_steps_show_a_best_of_a_series_with_a_figure_not_m
     v.steps = [step | {"now_vs_best": None}, step | {"now_vs_best": 1.25}]
     rows = report.markdown(v).split("## Steps found by asv publish over the history (2)")[1].strip().splitlines()[2:]
     assert [[cell.strip() for cell in row.strip("|").split("|")][-1] for row in rows] == ["-", "1.250"]
+
+
+def test_a_damaged_names_file_says_so_on_each_counts_finding_alone_never_ending_the_check(tmp_path):
+    """The names only explain a count's finding (not a timed one, not one ruled noise): a names file that
+    cannot be read says so there, and the check goes on."""
+    store = ResultsStore(tmp_path)
+    (tmp_path / "box").mkdir()
+    baseline, contender = (RunFile(Path(f"{c}.json"), "box", c * 40, i, 0) for i, c in enumerate("ab"))
+    found = [finding(level="regression", signal="aten_ops"), finding(level="noise", signal="kernels", key=OTHER),
+             finding(level="regression", signal="wall", key=("gpu", "timed", "materialized"))]
+    assert verdict.changed_names(store, "box", baseline, contender, found) == {}  # no names file: nothing said
+    names = {"cfg": {"causal_bias": {"operators": {"aten::mm": 1}}}}
+    (tmp_path / "box" / f"{'a' * 40}.dispatch").write_text(json.dumps(names))
+    path = tmp_path / "box" / f"{'b' * 40}.dispatch"
+    path.write_text(json.dumps({"cfg": {"causal_bias": {"operators": {"aten::mm": 1, "aten::alias": 1}}}}))
+    assert verdict.changed_names(store, "box", baseline, contender, found) == {
+        ("cfg", "causal_bias"): "+aten::alias x1"}
+    path.write_text("[1]")
+    assert verdict.changed_names(store, "box", baseline, contender, found) == {
+        ("cfg", "causal_bias"): f"names not read: corrupt names file {path}: not a JSON object"}
+    assert verdict.changed_names(store, "box", baseline, contender, found[1:]) == {}  # no count a finding
