@@ -269,6 +269,20 @@ def test_the_common_move_is_the_median_of_its_classs_moves_and_per_class():
     assert noise.Z_QUARTILE == pytest.approx(0.6744897501960817)
 
 
+def test_a_classs_lower_quartile_is_taken_where_it_has_a_common_move_alone():
+    """The lower quartile (where a class's results that did not move stand) of each class with MOVE_MIN_RESULTS
+    results or more, as its common move; none for a smaller class."""
+    moves = {key: math.log(1.0 + i / 10) for i, key in enumerate(CLASS[:noise.MOVE_MIN_RESULTS])}
+    small = {("gpu", f"s{i}", "causal_bias"): 0.5 for i in range(noise.MOVE_MIN_RESULTS - 1)}
+    large = {("gpu", f"l{i}", "causal_bias"): 0.25 for i in range(noise.MOVE_MIN_RESULTS + 1)}
+    classes = {key: "launch-bound" for key in moves} | dict.fromkeys(small, "GPU-bound") | dict.fromkeys(
+        large, "long GPU-bound")
+    # Eight moves: a quarter of the way is 1.75 places in, between 1.1x and 1.2x.
+    assert noise.lower_quartiles(moves | small | large, classes) == {
+        "launch-bound": pytest.approx(math.log(1.1) + 0.75 * (math.log(1.2) - math.log(1.1))),
+        "long GPU-bound": 0.25}
+
+
 # ---------------------------------------------------------------- the re-measurement's decision
 
 BASELINE = [100.0 + i for i in range(10)]
