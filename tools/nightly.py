@@ -7,8 +7,9 @@ tools/check_regressions.py against the previous run of this machine, with the
 report written to --report. Exits with the check's code: 0 no regression (or the
 first night), 1 a regression, 2 an error in the input (the record's too: a commit
 not in the clone); 3 where a step broke (the record failed, the publish failed, or
-a tool failed): a broken job, never a regression. Where the publish failed the check still runs (its report, without
-asv's step detection, and tonight's suspects are kept) and the job is broken.
+a tool failed): a broken job, never a regression. Where the publish failed the
+check still runs (its report, without asv's step detection, and tonight's
+suspects are kept) and the job is broken.
 Every step runs from the repository's root: asv loads the conf's plugin from there.
 """
 
