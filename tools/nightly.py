@@ -5,11 +5,11 @@ Steps: tools/record_run.py (with --torch-repo, at torch's own commit in that
 clone), `asv publish` (so that its step detection covers tonight), then
 tools/check_regressions.py against the previous run of this machine, with the
 report written to --report. Exits with the check's code: 0 no regression (or the
-first night), 1 a regression, 2 an error in the input (the record's too: a commit
-not in the clone); 3 where a step broke (the record failed, the publish failed, or
-a tool failed): a broken job, never a regression. Where the publish failed the
-check still runs (its report, without asv's step detection, and tonight's
-suspects are kept) and the job is broken.
+first night), 1 a regression, 2 an error in the input; 3 where a step broke (the
+record failed or refused, the publish failed, or a tool failed): a broken job,
+never a regression. Where the publish failed the check still runs (its report,
+without asv's step detection, and tonight's suspects are kept) and the job is
+broken.
 Every step runs from the repository's root: asv loads the conf's plugin from there.
 """
 
@@ -92,11 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         # Without a PyTorch clone the night is labelled by this suite's HEAD: one night per commit, never a
         # second over it (it would replace the first, and find no night before it to compare with).
         record += ["--repo", str(args.torch_repo), "--at-torch-commit"] if args.torch_repo else ["--new-commit-only"]
-        if recorded_code := step(*record):
-            # The record's user errors (a commit not in the clone, a second night at one) are the job's own.
-            if recorded_code == USER_ERROR:
-                print("error: the record refused (above); nothing was checked", file=sys.stderr)
-                return USER_ERROR
+        if step(*record):
+            # Its exit 2 too: a Python that lost torch, a clone not fetched, break tonight's job (the record's
+            # own line says which); only the check's codes are the job's.
             print("error: recording failed; nothing was checked (a broken job, not a finding)", file=sys.stderr)
             return TOOL_FAILED
         # Tonight's night, not the one whose commit is the newest: a torch build older than one recorded before
