@@ -439,6 +439,10 @@ def test_real_nights_of_the_same_torch_flag_nothing_re_measured_as_make_aa_does(
                 assert finding["level"] == "suspect" and re.fullmatch(
                     KEPT_SUSPECT_WHY + r"; (re-measured against last night's build: (refuted|undecided)"
                     r"|not re-measured: beyond .*)", finding["why"]), finding
+            elif finding["partial"]:  # the factor over its class's lower quartile, where part of the class moved
+                assert re.fullmatch(re.escape(verdict.PART_OF_CLASS) + r" \(\d+\.\d{3}x taken out, its lower quartile "
+                                    + re.escape(f"{finding['move']:.3f}x): the factor slower than the quartile; ")
+                                    + r"(re-measured: .*|not re-measured: beyond .*)", finding["why"]), finding
             else:
                 assert finding["why"].startswith(("re-measured: ", "not re-measured: beyond",
                                                   "the unknown results moved ")), finding

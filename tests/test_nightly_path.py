@@ -30,6 +30,7 @@ from lib.remeasure import WORKERS_PER_SIDE
 from lib.results import ResultsStore
 from lib.rows import config_rows
 from lib.suite import schema
+from lib.verdict import PART_OF_CLASS
 
 MACHINE = "ci"
 SUITE_FILES = ("tools", "benchmarks", "inject", "asv.conf.json")
@@ -398,12 +399,16 @@ def test_a_re_measurement_whose_worker_dies_leaves_suspects_never_a_regression(n
     slow = nights.slowdowns()[0]
     assert (slow["config"], slow["mask"], "wall") in {(f["config"], f["mask"], f["signal"]) for f in report["suspects"]}
     # Each suspect says the re-measurement failed; one standing for its class's common move says that move first
-    # (real CPU nights: the host's speed can move a whole class between them).
+    # (real CPU nights: the host's speed can move a whole class between them), and one over its class's lower
+    # quartile, where only part of the class moved (both sides re-measured), says that quartile first.
     # One kept by night B's check before the history had a spread is listed again first: a candidate only
     # where both sides are re-measured, and then it says the re-measurement failed after it.
     for suspect in report["suspects"]:
         move = (rf"the {re.escape(suspect['class'])} results moved \d+\.\d\dx as one \({suspect['common']} results\); "
                 if suspect["common"] else "")
+        if suspect["partial"]:
+            move = (rf"{re.escape(PART_OF_CLASS)} \(\d+\.\d{{3}}x taken out, its lower quartile "
+                    + re.escape(f"{suspect['move']:.3f}x): the factor slower than the quartile; "))
         said = move + re.escape(f"re-measurement failed: {failure}")
         if suspect["persisting"]:
             said = KEPT_SUSPECT_WHY + (f"; {said}" if sides == "both sides" else "")
