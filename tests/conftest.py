@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,15 @@ KEPT_SUSPECT_WHY = (r"a suspect last night too, still \d+\.\d\dx the night befor
                     r"it: the noise model needs \d+ clean nights")
 sys.path.insert(0, str(TOOLS))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+
+def partial_why(quartile: float) -> str:
+    """How a candidate over its class's lower quartile (``quartile``, its finding's move) starts its why
+    (verdict.judge): on real CPU nights re-measured on both sides, part of a class can move."""
+    from lib.verdict import PART_OF_CLASS
+
+    return (rf"{re.escape(PART_OF_CLASS)} \(\d+\.\d{{3}}x taken out, its lower quartile "
+            + re.escape(f"{quartile:.3f}x): the factor slower than the quartile"))
 
 
 def checksums(folder: Path) -> dict[str, str]:

@@ -19,6 +19,7 @@ from conftest import (
     contender_environment,
     gpu_time_cost,
     make_standin_repo,
+    partial_why,
     process_costs,
     run_tool,
 )
@@ -440,9 +441,8 @@ def test_real_nights_of_the_same_torch_flag_nothing_re_measured_as_make_aa_does(
                     KEPT_SUSPECT_WHY + r"; (re-measured against last night's build: (refuted|undecided)"
                     r"|not re-measured: beyond .*)", finding["why"]), finding
             elif finding["partial"]:  # the factor over its class's lower quartile, where part of the class moved
-                assert re.fullmatch(re.escape(verdict.PART_OF_CLASS) + r" \(\d+\.\d{3}x taken out, its lower quartile "
-                                    + re.escape(f"{finding['move']:.3f}x): the factor slower than the quartile; ")
-                                    + r"(re-measured: .*|not re-measured: beyond .*)", finding["why"]), finding
+                assert re.fullmatch(partial_why(finding["move"]) + r"; (re-measured: .*|not re-measured: beyond .*)",
+                                    finding["why"]), finding
             else:
                 assert finding["why"].startswith(("re-measured: ", "not re-measured: beyond",
                                                   "the unknown results moved ")), finding

@@ -23,14 +23,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import KEPT_SUSPECT_WHY, REPO_ROOT, TOOLS, contender_environment, git, run_tool
+from conftest import KEPT_SUSPECT_WHY, REPO_ROOT, TOOLS, contender_environment, git, partial_why, run_tool
 from lib.nights import read_night
 from lib.noise import MAX_EXTRA_PROCESSES
 from lib.remeasure import WORKERS_PER_SIDE
 from lib.results import ResultsStore
 from lib.rows import config_rows
 from lib.suite import schema
-from lib.verdict import PART_OF_CLASS
 
 MACHINE = "ci"
 SUITE_FILES = ("tools", "benchmarks", "inject", "asv.conf.json")
@@ -407,8 +406,7 @@ def test_a_re_measurement_whose_worker_dies_leaves_suspects_never_a_regression(n
         move = (rf"the {re.escape(suspect['class'])} results moved \d+\.\d\dx as one \({suspect['common']} results\); "
                 if suspect["common"] else "")
         if suspect["partial"]:
-            move = (rf"{re.escape(PART_OF_CLASS)} \(\d+\.\d{{3}}x taken out, its lower quartile "
-                    + re.escape(f"{suspect['move']:.3f}x): the factor slower than the quartile; "))
+            move = partial_why(suspect["move"]) + "; "
         said = move + re.escape(f"re-measurement failed: {failure}")
         if suspect["persisting"]:
             said = KEPT_SUSPECT_WHY + (f"; {said}" if sides == "both sides" else "")
