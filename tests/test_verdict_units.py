@@ -1024,6 +1024,32 @@ def test_a_confirmed_moves_undecided_stand_in_is_listed_with_it_at_the_factor_el
                             "re-measured: undecided")
 
 
+@pytest.mark.parametrize("pythons, steps, level, outcomes, apart", [
+    # Both builds re-measured: a stand-in refuted yet slower for certain is listed apart, saying so.
+    (BOTH, (1.5, 1.5, 1.1), "regression",
+     ("confirmed 1.500", "confirmed 1.500", f"refuted 1.100, {verdict.SLOWER_UNDER_FACTOR}"),
+     f"refuted, {verdict.SLOWER_UNDER_FACTOR}"),
+    # The contender alone, against the nights: a stand-in slower than them is undecided, never confirmed, and one
+    # refuted is not said to be slower for certain (the nights are no side of the re-measurement's).
+    ({"contender": "c"}, (1.1, 1.0, 1.5), "noise", ("refuted 1.100", "refuted 1.000", "undecided 1.500"),
+     "undecided (contender side only)"),
+])
+def test_a_stand_in_listed_apart_says_its_outcome_as_a_finding_of_its_own_would(pythons, steps, level, outcomes,
+                                                                                 apart):
+    why = "the launch-bound results moved 1.40x as one (9 results)"
+    history = [Night(None, {k: {"wall": value} for k in STAND_INS}) for value in BASE]
+    night = Night(None, {k: {"wall": 1e-2} for k in STAND_INS})
+    decided, _ = verdict.remeasured_findings(
+        stand_in_candidates(why), "cuda", settings(pythons=pythons), history, night,
+        fake_measure(stand_ins_sides(*[(BASE, [v * step for v in BASE]) for step in steps])))
+    assert [(f.key[1], f.level) for f in decided] == [("c0", level), ("c2", "noise" if level == "regression" else
+                                                                        "suspect")]
+    assert decided[0].why == f"{why}; for the class, its 3 results nearest the move: " + ", ".join(
+        f"{outcome} (c{i} causal_bias)" for i, outcome in enumerate(outcomes))
+    assert decided[-1].why == (f"{verdict.STOOD_FOR_CLASS} (the class's finding: c0 causal_bias, {level}); "
+                               f"re-measured: {apart}")
+
+
 def test_a_stand_in_that_is_a_candidate_of_its_own_as_well_is_decided_once():
     why = "the launch-bound results moved 1.40x as one (9 results)"
     own = dataclasses.replace(finding(ratio=1.4, floor=1.25, key=STAND_INS[0]), klass="launch-bound")

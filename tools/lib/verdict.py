@@ -50,7 +50,7 @@ PART_OF_CLASS = "only part of its class moved"
 MOVED_WITH_ITS_CLASS = "moved with its class, whose move was confirmed"
 # Said of a class's stand-in re-measured that the class's finding does not list: it keeps its own outcome.
 STOOD_FOR_CLASS = "re-measured for its class's move"
-# Between a class's why and a stand-in's outcome in the stand-in's own why (decide; stand_in_of reads it back).
+# Between a class's why and a stand-in's outcome in the stand-in's own why (decide).
 FOR_THEM = "; this result re-measured for them: "
 # Said of a count that changed tonight after it moved by itself in the history (moved_by_itself).
 COUNT_MOVED = "this count moved in the history: back to an earlier value, or again before a night held it"
@@ -510,8 +510,9 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
         return [decide(stand_ins[0], measured, history, settings)]
     decided = [finding if finding in left_out else decide(finding, measured, history, settings)
                for finding in stand_ins]
+    contender_only = not both_sides(settings)
     outcomes = ", ".join((f"{OUTCOME_OF_LEVEL[finding.level]} {finding.confirmation['ratio']:.3f}"
-                          + (f", {SLOWER_UNDER_FACTOR}" if finding.why.endswith(SLOWER_UNDER_FACTOR) else "")
+                          + slower_said(decision_of(finding.confirmation), contender_only)
                           if finding.confirmation else "not re-measured") + f" ({' '.join(finding.config_mask)})"
                          for finding in decided)
     levels = [finding.level for finding in decided]
@@ -531,7 +532,7 @@ def decide_together(stand_ins: list[Finding], why: str, left_out: list[Finding],
         others = [finding for finding in others if finding not in with_it]
     else:  # the class's why says the rest; a graver outcome would be hidden in it
         others = [finding for finding in others if ORDER[finding.level] < ORDER[level]]
-    return [chosen] + [stand_in_of(finding, chosen) for finding in others]
+    return [chosen] + [stand_in_of(finding, chosen, contender_only) for finding in others]
 
 
 def moved_with_it(stand_in: Finding, factor: float) -> bool:
@@ -542,13 +543,13 @@ def moved_with_it(stand_in: Finding, factor: float) -> bool:
         stand_in.level == SUSPECT and stand_in.confirmation is not None and stand_in.confirmation["ratio"] >= factor)
 
 
-def stand_in_of(stand_in: Finding, chosen: Finding) -> Finding:
+def stand_in_of(stand_in: Finding, chosen: Finding, contender_only: bool) -> Finding:
     """A class's stand-in re-measured that its class's finding (``chosen``) does not list: its own finding at
     its own outcome, no longer standing for the class."""
-    outcome = stand_in.why.split(FOR_THEM, 1)[-1]
+    assert stand_in.confirmation is not None
     return dataclasses.replace(stand_in, common=0, members=[], stood_for=chosen.config_mask, why=(
         f"{STOOD_FOR_CLASS} (the class's finding: {' '.join(chosen.config_mask)}, {chosen.level}); "
-        f"re-measured: {outcome}"))
+        f"re-measured: {said(decision_of(stand_in.confirmation), contender_only)}"))
 
 
 def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night], settings: Settings) -> Finding:
@@ -572,9 +573,7 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
         finding.confirmation["at_sm_clock_mhz"] = clock
     elif finding.signal == schema.GPU and not contender_only:  # said, since a clock's move then counts as the build's
         finding.confirmation["at_sm_clock_mhz"] = None
-    outcome = decision.outcome
-    if contender_only and outcome == "confirmed":
-        outcome = "undecided"  # one side measured now against nights: it refutes, it never confirms
+    outcome = outcome_of(decision, contender_only)
     if finding.persisting:
         return persisting_decided(finding, outcome)
     finding.level = LEVEL_OF_OUTCOME[outcome]
@@ -584,9 +583,30 @@ def decide(finding: Finding, measured: remeasure.Remeasured, history: list[Night
                    + (f"{SHORT_OF_FACTOR} tonight, " if finding.short else "")
                    + (f"{finding.why}{FOR_THEM}" if finding.common else
                       f"{finding.why}; re-measured: " if finding.partial else "re-measured: ")
-                   + outcome + (" (contender side only)" if contender_only else "")
-                   + (f", {SLOWER_UNDER_FACTOR}" if not contender_only and slower_under_factor(decision) else ""))
+                   + said(decision, contender_only))
     return finding
+
+
+def outcome_of(decision: noise.Decision, contender_only: bool) -> str:
+    """The re-measurement's outcome for the finding: one side measured now against nights refutes, it never
+    confirms."""
+    return "undecided" if contender_only and decision.outcome == "confirmed" else decision.outcome
+
+
+def said(decision: noise.Decision, contender_only: bool) -> str:
+    """The re-measurement's outcome as a finding's why ends with it."""
+    return (outcome_of(decision, contender_only) + (" (contender side only)" if contender_only else "")
+            + slower_said(decision, contender_only))
+
+
+def slower_said(decision: noise.Decision, contender_only: bool) -> str:
+    """Where both builds' processes refuted a slowdown yet found one for certain, that said; else nothing."""
+    return f", {SLOWER_UNDER_FACTOR}" if not contender_only and slower_under_factor(decision) else ""
+
+
+def decision_of(confirmation: dict) -> noise.Decision:
+    """The decision a finding's ``confirmation`` holds (``decide`` adds the processes and clocks to it)."""
+    return noise.Decision(**{field.name: confirmation[field.name] for field in dataclasses.fields(noise.Decision)})
 
 
 def persisting_decided(finding: Finding, outcome: str) -> Finding:
