@@ -267,17 +267,35 @@ def night_value(nights: Nights, night: str, slowdown: dict) -> float:
         ("cpu", slowdown["config"], slowdown["mask"]), "wall")
 
 
+def class_move(nights: Nights, night: str, baseline: str, klass: str, signal: str) -> float:
+    """The common move of a class that the night's check took out (the JSON's shifts, exact): checked again
+    with its factor and calibration pair (the pair's spread weighs in the move), without a re-measurement (the
+    moves are decided before it)."""
+    check = commands(nights.runs[night])[-1]
+    same = [word for flag, values in (("--factor", 1), ("--calibration", 2)) if flag in check
+            for word in check[check.index(flag): check.index(flag) + 1 + values]]
+    completed = run_tool("check_regressions.py", "--results-dir", str(nights.results), "--machine", MACHINE,
+                         "--contender", nights.commits[night], "--baseline", nights.commits[baseline],
+                         *same, "--format", "json")
+    assert completed.returncode in (0, 1), completed.stderr
+    (move,) = [row["move"] for row in json.loads(completed.stdout)["shifts"]
+               if (row["class"], row["signal"]) == (klass, signal)]
+    return move or 1.0
+
+
 def test_a_regression_exits_1_named_with_its_cause(nights):
     completed = nights.runs["D"]
     assert completed.returncode == 1, completed.stdout[-3000:] + completed.stderr[-3000:]
     slow, operator = nights.slowdowns()[:2]
-    findings = {(r["config"], r["mask"], r["signal"]): (level, r["why"])
-                for level, title in (("regression", "Regressions"), ("suspect", "Suspects"), ("noise", "Candidates"))
-                for r in report_rows(nights.report("D"), title)}
+    rows = {(r["config"], r["mask"], r["signal"]): (level, r)
+            for level, title in (("regression", "Regressions"), ("suspect", "Suspects"), ("noise", "Candidates"))
+            for r in report_rows(nights.report("D"), title)}
+    findings = {key: (level, row["why"]) for key, (level, row) in rows.items()}
     assert findings[(operator["config"], operator["mask"], "aten_ops")] == ("regression", "exact count changed")
     assert f"- {operator['config']} {operator['mask']}: +aten::alias x1" in nights.report("D")
     # The 2x config, a suspect last night: it persists where tonight against the nights before that one
-    # passes the bar kept with the suspect (the bar is the noise of nights A and B, the machine's pace);
+    # passes the bar kept with the suspect (the bar is the noise of nights A and B, the machine's pace), its
+    # class's common move tonight taken out (the CPU grid has no launch-bound class: no host's share);
     # else tonight's check re-measures it against the baseline's Python (against last night's build, where
     # the bar is none: kept before the history had a spread). Never noise, never dropped.
     kept = json.loads((nights.results / MACHINE / f"{nights.commits['C']}.verdict").read_text())
@@ -285,7 +303,8 @@ def test_a_regression_exits_1_named_with_its_cause(nights):
         slow["config"], slow["mask"], "wall")]
     before = statistics.median([night_value(nights, n, slow) for n in "AB"])
     level, why = findings[(slow["config"], slow["mask"], "wall")]
-    if night_value(nights, "D", slow) / before >= bar:
+    move = class_move(nights, "D", "C", rows[(slow["config"], slow["mask"], "wall")][1]["class"], "wall")
+    if night_value(nights, "D", slow) / before / move >= bar:
         assert (level, why) == ("regression", "persisted: a suspect last night, still slower tonight")
     else:
         said = "re-measured against last night's build: " if math.isinf(bar) else "re-measured: "
