@@ -64,14 +64,14 @@ def test_a_value_that_was_never_read_is_none():
     assert night.value(("cpu", "x", "materialized"), "wall") is None
 
 
-def test_the_class_comes_from_the_latest_night_with_both_times():
-    launch = Night(None, {KEY: {"wall": 3e-3, "gpu": 2e-3}})  # 1.5: launch-bound
+def test_the_times_come_from_the_latest_night_with_both():
+    launch = Night(None, {KEY: {"wall": 3e-3, "gpu": 2e-3}})
     gpu_bound = Night(None, {KEY: {"wall": 2e-3, "gpu": 2e-3}})
     partial = Night(None, {KEY: {"wall": 9.0, "gpu": None}})
-    assert nights.key_class([gpu_bound, launch, partial], KEY) == "launch-bound"
-    assert nights.key_class([launch, gpu_bound], KEY) == "GPU-bound"
-    assert nights.key_class([partial], KEY) == "unknown"
-    assert nights.key_class([], KEY) == "unknown"
+    assert nights.key_times([gpu_bound, launch, partial], KEY) == (3e-3, 2e-3)
+    assert nights.key_times([launch, gpu_bound], KEY) == (2e-3, 2e-3)
+    assert nights.key_times([partial], KEY) is None
+    assert nights.key_times([], KEY) is None
 
 
 def test_tonights_results_take_tonights_class_the_historys_where_tonight_lacks_a_time():
@@ -82,6 +82,27 @@ def test_tonights_results_take_tonights_class_the_historys_where_tonight_lacks_a
     tonight = Night(None, {KEY: {"wall": 1.6e-3, "gpu": 1e-3}, older: {"wall": 20e-3, "gpu": None}})
     assert nights.result_classes(history, tonight) == {KEY: "launch-bound", older: "long GPU-bound"}
     assert nights.result_classes([], tonight) == {KEY: "launch-bound", older: "unknown"}
+
+
+def test_a_gpu_bound_result_whose_wall_time_is_near_the_dispatch_is_near_launch_bound():
+    """Two launch-bound results of 120 and 140 us: the dispatch 130 us, the line 162.5 us. A GPU-bound result
+    of 160 us is near it (its GPU time 150 us: 1.07x), one of 165 us is not; a long one never is. Tonight's
+    wall time counts, the history's where tonight lacks a time, as for the class."""
+    times = {("gpu", "a", "materialized"): (120e-6, 40e-6), ("gpu", "b", "materialized"): (140e-6, 50e-6),
+             ("gpu", "near", "materialized"): (160e-6, 150e-6), ("gpu", "far", "materialized"): (165e-6, 160e-6)}
+    tonight = Night(None, {key: {"wall": wall, "gpu": gpu} for key, (wall, gpu) in times.items()})
+    history = [Night(None, {("gpu", "then", "causal_bias"): {"wall": 150e-6, "gpu": 140e-6}})]
+    tonight.values[("gpu", "then", "causal_bias")] = {"wall": 150e-6, "gpu": None}
+    assert nights.result_classes(history, tonight) == {
+        ("gpu", "a", "materialized"): "launch-bound", ("gpu", "b", "materialized"): "launch-bound",
+        ("gpu", "near", "materialized"): "near launch-bound", ("gpu", "far", "materialized"): "GPU-bound",
+        ("gpu", "then", "causal_bias"): "near launch-bound"}
+
+
+def test_without_a_launch_bound_result_none_is_near_launch_bound():
+    long = ("gpu", "long", "materialized")
+    tonight = Night(None, {KEY: {"wall": 1e-6, "gpu": 1e-6}, long: {"wall": 1e-2, "gpu": 1e-2}})
+    assert nights.result_classes([], tonight) == {KEY: "GPU-bound", long: "long GPU-bound"}
 
 
 def test_the_reference_is_the_median_of_the_last_window_nights_with_a_value():

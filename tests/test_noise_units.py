@@ -453,3 +453,16 @@ def test_a_gpu_time_at_one_clock_takes_out_the_clocks_share_by_the_fitted_slope(
     assert noise.at_one_clock([2.0], [1800], 1800) == [2.0]
     with pytest.raises(ValueError):  # a time without its clock is never paired with another's
         noise.at_one_clock([2.0, 3.0], [1800], 1800)
+
+
+def test_near_launch_bound_is_a_gpu_bound_wall_time_under_the_ratio_times_the_dispatch():
+    """The dispatch: the launch-bound results' median wall time (8 of 4, 8 and 12 here); the line 1.25x it,
+    10, exactly. Under it, a GPU-bound result is near launch-bound; at it, or without a wall time, or of
+    another class, it keeps its class."""
+    classes = {"a": noise.LAUNCH_BOUND, "b": noise.LAUNCH_BOUND, "z": noise.LAUNCH_BOUND, "c": noise.GPU_BOUND,
+               "d": noise.GPU_BOUND, "e": noise.LONG_GPU_BOUND, "f": noise.GPU_BOUND, "g": noise.UNKNOWN}
+    walls = {"a": 4.0, "b": 8.0, "z": 12.0, "c": 9.999, "d": 10.0, "e": 1.0, "g": 1.0}
+    assert noise.dispatch_wall(walls, classes) == 8.0
+    assert noise.near_launch_bound(classes, walls) == classes | {"c": noise.NEAR_LAUNCH_BOUND}
+    assert noise.dispatch_wall(walls, {}) == 0.0
+    assert noise.near_launch_bound({"c": noise.GPU_BOUND}, {"c": 1e-9}) == {"c": noise.GPU_BOUND}

@@ -78,10 +78,11 @@ def test_above_its_floor_from_the_floor_itself_and_before_a_history_from_the_pri
 @pytest.mark.parametrize("signal, klass, prior", [("gpu", "launch-bound", "gpu"),
                                                   ("wall", "launch-bound", "launch-bound"),
                                                   ("wall", "GPU-bound", "GPU-bound"), ("wall", "unknown", "unknown"),
-                                                  ("wall", "long GPU-bound", "long GPU-bound")])
+                                                  ("wall", "long GPU-bound", "long GPU-bound"),
+                                                  ("wall", "near launch-bound", "near launch-bound")])
 def test_before_the_history_has_a_floor_the_prior_spreads_rank(signal, klass, prior):
-    assert PRIOR_SPREAD == {"gpu": 1.03, "GPU-bound": 1.03, "long GPU-bound": 1.03, "launch-bound": 1.15,
-                            "unknown": 1.1}
+    assert PRIOR_SPREAD == {"gpu": 1.03, "GPU-bound": 1.03, "long GPU-bound": 1.03, "near launch-bound": 1.05,
+                            "launch-bound": 1.15, "unknown": 1.1}
     found = candidate(signal=signal, klass=klass, ratio=1.2)
     assert remeasure.priority(found) == (True, True, 1.2 < PRIOR_SPREAD[prior] ** Z_CANDIDATE,
                                          -math.log(1.2) / math.log(PRIOR_SPREAD[prior]))

@@ -4,6 +4,7 @@ decisions, with exact values; nights built in memory, a fake re-measurement. In-
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import json
@@ -2114,8 +2115,9 @@ def test_a_wall_time_the_hosts_dispatch_explains_yields_the_plan_to_one_it_does_
 
 def test_the_check_judges_a_gpu_bound_wall_time_near_the_dispatch_over_the_hosts_share(tmp_path):
     """Three steady GPU nights, then a host 1.3x slower: the 24 launch-bound results' wall times 1.3x, and two
-    GPU-bound wall times 1.25x, one as short as the dispatch (the host's share 1.3) and one ten times longer
-    (none). Without a re-measurement the first is listed, the second called on its night."""
+    GPU-bound wall times 1.25x, one as short as the dispatch (the host's share 1.3; near launch-bound, too few
+    of its class to take a common move out) and one ten times longer (none). Without a re-measurement the
+    first is listed, the second called on its night."""
     from results_factory import write_run
 
     params = [["1", "2", "4", "8"], ["4", "8"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]]
@@ -2135,12 +2137,13 @@ def test_the_check_judges_a_gpu_bound_wall_time_near_the_dispatch_over_the_hosts
                   figures={f"track_gpu_time_{mask}": gpus for mask in schema.MASKS})
     runs = ResultsStore(tmp_path).runs("box")
     v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None, settings(factor=1.05))
-    found = {f.key[1]: (f.level, f.why, f.host_move) for f in v.findings
-             if f.key[2] == "materialized" and f.klass == noise.GPU_BOUND}
+    found = {f.key[1]: (f.klass, f.level, f.why, f.host_move) for f in v.findings
+             if f.key[2] == "materialized" and f.klass != noise.LAUNCH_BOUND}
     assert found == {
-        labels[near]: ("suspect", "above its one-night floor; no re-measurement configured; the host's slower "
-                                  "dispatch alone would move it 1.30x, 0.962x beyond that", pytest.approx(1.3)),
-        labels[far]: ("regression", verdict.ONE_NIGHT_CALL, None)}
+        labels[near]: (noise.NEAR_LAUNCH_BOUND, "suspect", "above its one-night floor; no re-measurement "
+                       "configured; the host's slower dispatch alone would move it 1.30x, 0.962x beyond that",
+                       pytest.approx(1.3)),
+        labels[far]: (noise.GPU_BOUND, "regression", verdict.ONE_NIGHT_CALL, None)}
 
 
 def test_the_reports_published_steps_show_a_best_of_a_series_with_a_figure_not_measured_as_missing(tmp_path):
@@ -2172,3 +2175,34 @@ def test_a_damaged_names_file_says_so_on_each_counts_finding_alone_never_ending_
     assert verdict.changed_names(store, "box", baseline, contender, found) == {
         ("cfg", "causal_bias"): f"names not read: corrupt names file {path}: not a JSON object"}
     assert verdict.changed_names(store, "box", baseline, contender, found[1:]) == {}  # no count a finding
+
+
+def test_results_near_the_dispatch_pool_their_wall_spread_apart_from_the_gpu_bound_ones(tmp_path):
+    """Three A/A nights and a fourth: 16 launch-bound results (wall 100 us, GPU 40 us), 8 GPU-bound ones of
+    110 us (GPU 100 us), under 1.25x the dispatch, 8% over or under their level, half each way, the other way
+    each night (a step of 1.08 ** 2), and 8 of 500 us that do the same by 1%. The near ones are near
+    launch-bound and pool apart: the GPU-bound wall floor is the factor (1.01 ** (6 / 1.645) under it),
+    theirs 1.08 ** (6 / 1.645); pooled together, the 1% results would have had theirs."""
+    from results_factory import write_run
+
+    params = [["1", "2", "4", "8"], ["4", "8"], ["(16, 48)", "(1, 48)"], ["64"], ["'float32'"]]
+    walls = [100e-6] * 8 + [110e-6] * 4 + [500e-6] * 4
+    gpus = [40e-6] * 8 + [100e-6] * 4 + [480e-6] * 4
+    for night in range(4):
+        sign = 1 if night % 2 else -1
+        moved = [wall * (1.0 if config < 8 else (1.08 if config < 12 else 1.01) ** (sign * (-1) ** config))
+                 for config, wall in enumerate(walls)]
+        write_run(tmp_path, "box", str(night + 1) * 40, 1_000 + night,
+                  {f"track_wall_time_{mask}": moved for mask in schema.MASKS},
+                  grid=schema.GRIDS_BY_NAME["gpu"], params=params,
+                  figures={f"track_gpu_time_{mask}": gpus for mask in schema.MASKS})
+    runs = ResultsStore(tmp_path).runs("box")
+    v = verdict.check(ResultsStore(tmp_path), "box", runs[:3], runs[3], None, settings(factor=1.05))
+    floors: dict[str, set[float]] = {}
+    for row in v.floors:
+        floors.setdefault(row["class"], set()).add(row["wall_floor"])
+    assert collections.Counter(row["class"] for row in v.floors) == {
+        noise.LAUNCH_BOUND: 16, noise.NEAR_LAUNCH_BOUND: 8, noise.GPU_BOUND: 8}
+    assert {klass: sorted(values) for klass, values in floors.items()} == {
+        noise.LAUNCH_BOUND: [1.05], noise.GPU_BOUND: [1.05],
+        noise.NEAR_LAUNCH_BOUND: [pytest.approx(1.08 ** (6 / 1.645), rel=1e-12)]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-from lib.noise import UNKNOWN, config_class
+from lib.noise import UNKNOWN, config_class, near_launch_bound
 from lib.results import ResultsStore, RunFile
 from lib.rows import ConfigRow, config_rows, has_results, problem_rows
 from lib.suite import schema
@@ -99,20 +99,24 @@ def different(version: str | None, tonights: str | None) -> bool:
     return version is not None and tonights is not None and version != tonights
 
 
-def key_class(nights: list[Night], key: Key) -> str:
-    """The config's class from the most recent night that has both its wall and GPU time."""
+def key_times(nights: list[Night], key: Key) -> tuple[float, float] | None:
+    """The config's wall and GPU time from the most recent night that has both."""
     for night in reversed(nights):
-        klass = config_class(night.value(key, schema.WALL), night.value(key, schema.GPU))
-        if klass != UNKNOWN:
-            return klass
-    return UNKNOWN
+        wall, gpu = night.value(key, schema.WALL), night.value(key, schema.GPU)
+        if wall and gpu:
+            return wall, gpu
+    return None
 
 
 def result_classes(history: list[Night], tonight: Night) -> dict[Key, str]:
     """Each of tonight's results' class from tonight, from the history where tonight lacks a time: a config
     near the launch-bound line crosses it on a night the host is slow, and that night its move is the host's,
-    which its class's move takes out (taken from the history, A/A nights gave more candidates; docs/noise.md)."""
-    return {key: key_class([*history, tonight], key) for key in tonight.values}
+    which its class's move takes out (taken from the history, A/A nights gave more candidates; docs/noise.md).
+    A GPU-bound one whose wall time that night is near the launch-bound ones' is near launch-bound."""
+    nights = [*history, tonight]
+    times = {key: found for key in tonight.values if (found := key_times(nights, key))}
+    classes = {key: config_class(*times[key]) if key in times else UNKNOWN for key in tonight.values}
+    return near_launch_bound(classes, {key: wall for key, (wall, _) in times.items()})
 
 
 def reference_level(history: list[Night], key: Key, signal: str, window: int) -> float | None:

@@ -50,6 +50,9 @@ Z_QUARTILE = statistics.NormalDist().inv_cdf(0.75)
 
 # A result's class: its results share a common move tonight and pool their spread.
 LAUNCH_BOUND = "launch-bound"  # the host sets the wall time
+# GPU-bound by its ratio, but its wall time near the host's dispatch: the host's speed moves it from night to night
+# as it moves the launch-bound ones, so it pools its spread apart from the GPU-bound results it would widen
+NEAR_LAUNCH_BOUND = "near launch-bound"
 GPU_BOUND = "GPU-bound"
 # GPU-bound calls of LONG_CALL_SECONDS or more: they run the GPU near its power limit, so they stay put
 # when the rest move with the GPU's clock (docs/noise.md, "Long calls")
@@ -64,6 +67,21 @@ def config_class(wall: float | None, gpu: float | None) -> str:
     if wall / gpu >= schema.LAUNCH_BOUND_RATIO:
         return LAUNCH_BOUND
     return LONG_GPU_BOUND if gpu >= schema.LONG_CALL_SECONDS else GPU_BOUND
+
+
+def dispatch_wall(walls: dict[tuple, float], classes: dict[tuple, str]) -> float:
+    """The median wall time of the launch-bound results among ``walls``: a forward's dispatch on this host
+    (0 without one)."""
+    launch = [wall for key, wall in walls.items() if classes.get(key) == LAUNCH_BOUND]
+    return statistics.median(launch) if launch else 0.0
+
+
+def near_launch_bound(classes: dict[tuple, str], walls: dict[tuple, float]) -> dict[tuple, str]:
+    """``classes`` with each GPU-bound result whose wall time (``walls``, from the night that classed it) is
+    under schema.NEAR_LAUNCH_BOUND_RATIO times the dispatch's (``dispatch_wall``) near launch-bound."""
+    line = schema.NEAR_LAUNCH_BOUND_RATIO * dispatch_wall(walls, classes)
+    return {key: NEAR_LAUNCH_BOUND if klass == GPU_BOUND and walls.get(key, math.inf) < line else klass
+            for key, klass in classes.items()}
 
 
 def log_steps(series: Iterable[float | None], levels: list[float] | None = None) -> list[float]:

@@ -49,6 +49,7 @@ from lib.noise import (
     LAUNCH_BOUND,
     LONG_GPU_BOUND,
     MAX_EXTRA_PROCESSES,
+    NEAR_LAUNCH_BOUND,
     PROCESSES_TO_CONFIRM,
     PROCESSES_TO_REFUTE_EARLY,
     UNKNOWN,
@@ -165,7 +166,8 @@ def cost_model(device: str) -> CostModel:
 SHORT_WINDOW_SPREADS = 2
 # How far one night moves a signal before the history has a spread of its own: the scale a
 # candidate's evidence is ranked by until then (docs/noise.md, "The verdict", 5.: the plan's order).
-PRIOR_SPREAD = {schema.GPU: 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, LAUNCH_BOUND: 1.15, UNKNOWN: 1.1}
+PRIOR_SPREAD = {schema.GPU: 1.03, GPU_BOUND: 1.03, LONG_GPU_BOUND: 1.03, NEAR_LAUNCH_BOUND: 1.05, LAUNCH_BOUND: 1.15,
+                UNKNOWN: 1.1}
 
 # A burst of the host's slowness: for seconds every short wall time ran 1.2-1.5x its side's median, in both
 # sides' processes at once, and the rank test saw the slower processes of the baseline among the contender's

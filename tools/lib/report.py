@@ -131,7 +131,9 @@ def introduction(verdict: Verdict) -> str:
             f"{verdict.nights} night(s) up to `{verdict.baseline.commit_hash[:8]}`; factor {verdict.factor}. "
             "Results by class: " + ", ".join(f"{n} {k}" for k, n in sorted(classes.items()))
             + f". Launch-bound: wall time at least {schema.LAUNCH_BOUND_RATIO}x the GPU time, so the host's "
-            "speed sets it and a wall-time change means little by itself. Long GPU-bound: a GPU time of at least "
+            "speed sets it and a wall-time change means little by itself. Near launch-bound: under that ratio, "
+            f"a wall time under {schema.NEAR_LAUNCH_BOUND_RATIO}x the launch-bound ones' median (the host's "
+            "dispatch), which the host's speed moves as well. Long GPU-bound: a GPU time of at least "
             f"{schema.LONG_CALL_SECONDS * 1e3:g} ms, which runs the GPU near its power limit. Floor: the "
             "smallest slowdown over its "
             "class's common move that one night shows on that result.")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import statistics
 import sys
 
 from lib import noise, remeasure
@@ -286,8 +285,7 @@ def host_shares(history: list[Night], tonight: Night, classes: dict[Key, str], m
 def launch_bound_wall(levels: dict[Key, tuple[float, float]], classes: dict[Key, str]) -> float:
     """The median reference wall time of the launch-bound results among ``levels`` (``tonight_levels``): a
     forward's dispatch on this host."""
-    walls = [reference for key, (reference, _) in levels.items() if classes[key] == noise.LAUNCH_BOUND]
-    return statistics.median(walls) if walls else 0.0
+    return noise.dispatch_wall({key: reference for key, (reference, _) in levels.items()}, classes)
 
 
 def short_candidate(finding: Finding, settings: Settings) -> tuple[Finding | None, bool]:
