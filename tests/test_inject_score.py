@@ -144,18 +144,20 @@ def test_a_damaged_report_exits_2_with_one_line(tmp_path, text, words):
     assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr and words in completed.stderr
 
 
-# Wall and GPU seconds of the four configs of results_factory's small grid, one class each but two.
-CLASS_TIMES = [(3e-3, 1e-3), (1e-3, 0.9e-3), (20e-3, 19e-3), (2e-3, 1.9e-3)]
+# Wall and GPU seconds of the four configs of results_factory's small grid, one class each: launch-bound (the
+# dispatch 0.4 ms), GPU-bound, long GPU-bound, and near launch-bound (a wall time under 1.25 x 0.4 ms).
+CLASS_TIMES = [(0.4e-3, 0.1e-3), (1e-3, 0.9e-3), (20e-3, 19e-3), (0.45e-3, 0.44e-3)]
 
 
 @pytest.mark.parametrize("choice, gpu_us, said", [
     (["--class", "long GPU-bound"], [950.0], "only 1 config(s) long GPU-bound"),
-    (["--launch-bound"], [50.0], "only 1 config(s) launch-bound"),
-    (["--class", "launch-bound"], [50.0], "only 1 config(s) launch-bound"),
-    (["--class", "GPU-bound"], [45.0, 95.0], "only 2 config(s) GPU-bound"),
-    (["--launch-bound", "--both-masks"], [50.0, 50.0], "only 2 result(s) launch-bound"),
-    (["--class", "GPU-bound", "--both-masks"], [45.0, 45.0, 95.0, 95.0], None),
-    ([], [45.0, 50.0, 95.0, 950.0], None)])
+    (["--launch-bound"], [5.0], "only 1 config(s) launch-bound"),
+    (["--class", "launch-bound"], [5.0], "only 1 config(s) launch-bound"),
+    (["--class", "GPU-bound"], [45.0], "only 1 config(s) GPU-bound"),
+    (["--class", "near launch-bound"], [22.0], "only 1 config(s) near launch-bound"),
+    (["--launch-bound", "--both-masks"], [5.0, 5.0], "only 2 result(s) launch-bound"),
+    (["--class", "GPU-bound", "--both-masks"], [45.0, 45.0], "only 2 result(s) GPU-bound"),
+    ([], [5.0, 22.0, 45.0, 950.0], None)])
 def test_a_plan_keeps_to_the_class_it_is_given_and_says_how_many_it_found(tmp_path, choice, gpu_us, said):
     """--class picks by the run's own wall and GPU time, as the verdict classes results; a plan of the long
     GPU-bound alone is the one that tells whether a sleeping spin slows a config at the power cap."""

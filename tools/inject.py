@@ -5,8 +5,10 @@
            --gpu F adds F x the config's CUDA-graph GPU time as a spinning kernel,
            --cpu F adds F x its wall time as busy host time, --extra-ops N adds N
            ATen operators; --class keeps to configs of one class: launch-bound
-           (--launch-bound: a wall time at least 1.5x the GPU time), GPU-bound,
-           long GPU-bound (a GPU time of 10 ms or more, at the power cap);
+           (--launch-bound: a wall time at least 1.5x the GPU time), near
+           launch-bound (under that, a wall time under 1.25x the launch-bound
+           ones' median), GPU-bound, long GPU-bound (a GPU time of 10 ms or
+           more, at the power cap);
            --both-masks draws results, so a config may give both its masks.
   install  write a .pth file into a Python's site-packages that loads
            inject/attention_slowdown.py with that spec (torch is not edited);
@@ -132,15 +134,12 @@ def plan(args: argparse.Namespace) -> dict:
     results = store.load(run)
     grid, _ = choose_grid(results, None, NIGHT)
     rows = [row for row in config_rows(results, grid, store.param_names(grid)) if row.complete]
-    candidates = []
-    for row in rows:
-        for mask in schema.MASKS:
-            wall, gpu = row.walls[mask].value, row.figure(schema.GPU_TIME.name, mask)
-            if args.gpu and gpu is None:
-                continue
-            if args.klass and noise.config_class(wall, gpu) != args.klass:
-                continue
-            candidates.append((row.label, mask, wall, gpu))
+    times = {(row.label, mask): (row.walls[mask].value, row.figure(schema.GPU_TIME.name, mask))
+             for row in rows for mask in schema.MASKS}
+    classes = noise.near_launch_bound({key: noise.config_class(*both) for key, both in times.items()},
+                                      {key: wall for key, (wall, _) in times.items() if wall})
+    candidates = [(label, mask, wall, gpu) for (label, mask), (wall, gpu) in times.items()
+                  if not (args.gpu and gpu is None) and (not args.klass or classes[(label, mask)] == args.klass)]
     taken = {entry["config"] for entry in args.existing}
     candidates = [c for c in candidates if c[0] not in taken]
     slowdowns = []
@@ -236,7 +235,7 @@ def build_wheel(spec: Path, out_dir: Path, version: str) -> Path:
 
 
 # The classes a plan can keep to: the verdict's, less the one a config without a GPU time falls in.
-PLANNED_CLASSES = (noise.LAUNCH_BOUND, noise.GPU_BOUND, noise.LONG_GPU_BOUND)
+PLANNED_CLASSES = (noise.LAUNCH_BOUND, noise.NEAR_LAUNCH_BOUND, noise.GPU_BOUND, noise.LONG_GPU_BOUND)
 
 # The signal each kind of slowdown moves: the GPU time, the wall time, the operator count.
 TARGETS = {"gpu_us": schema.GPU, "cpu_us": schema.WALL, "extra_ops": schema.ATEN_OPS.name}
