@@ -208,8 +208,8 @@ NIGHT_ONLY_VARIABLE = "ATTENTION_BIAS_NIGHT_ONLY"
 SHORT_CALL_SECONDS = 1e-3
 # Launch-bound: the wall time of one forward at least this many times its GPU time.
 LAUNCH_BOUND_RATIO = 1.5
-# Near launch-bound: a shorter wall time than this many times the launch-bound results' median (the host's
-# dispatch of a forward), so that a host 25% slower than usual sets it as well (docs/noise.md, "Near the line").
+# Near launch-bound: a wall time under this many times the launch-bound results' median (the host's dispatch of
+# a forward); the GPU-bound results the host moved sat under 1.07x it (docs/noise.md, "Near the line").
 NEAR_LAUNCH_BOUND_RATIO = 1.25
 # Calls at least this long are long: the verdict classes a result by its GPU time, and long calls run the
 # GPU near its power limit, so they do not move with the rest's clock (docs/noise.md, "Long calls").

@@ -69,9 +69,11 @@ def main() -> None:
     runs = store.runs(args.machine)
     if args.commits:
         runs = [store.choose_run(args.machine, prefix, runs) for prefix in args.commits]
+    if len(runs) < 2:
+        sys.exit("needs two nights or more")
     walls, ratios, dispatch = gpu_bound_walls([read_night(store, run) for run in runs])
-    if not dispatch or len(runs) < 2:
-        sys.exit("needs two nights or more with launch-bound results")
+    if not dispatch:
+        sys.exit("needs launch-bound results on the last night")
     steps = steps_off_class(walls)
     moved = {key for key, its in steps.items() if max(map(abs, its)) >= math.log(args.move)}
     print(f"{len(runs)} nights, {len(walls)} GPU-bound results, D = {dispatch * 1e6:.1f} us; moved {args.move}x or "

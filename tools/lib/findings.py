@@ -22,7 +22,7 @@ class Finding:
     signal: str
     reference: float
     contender: float
-    klass: str  # noise.config_class's
+    klass: str  # nights.result_classes'
     floor: float  # smallest slowdown one night shows on this key and signal
     why: str
     confirmation: dict | None = None
