@@ -466,3 +466,15 @@ def test_near_launch_bound_is_a_gpu_bound_wall_time_under_the_ratio_times_the_di
     assert noise.near_launch_bound(classes, walls) == classes | {"c": noise.NEAR_LAUNCH_BOUND}
     assert noise.dispatch_wall(walls, {}) == 0.0
     assert noise.near_launch_bound({"c": noise.GPU_BOUND}, {"c": 1e-9}) == {"c": noise.GPU_BOUND}
+
+
+def test_classes_of_class_each_result_by_its_times_and_the_dispatch_of_the_others():
+    """In units of 2 ** -12 s (about 0.24 ms): a launch-bound result of 4 (GPU 1) sets the line at 5 exactly; a
+    GPU-bound one of 4.75 is near it, one of 5 not; a long one, and one without both times, keep config_class's
+    class."""
+    unit = 2.0 ** -12
+    times = {"a": (4 * unit, unit), "near": (4.75 * unit, 4.5 * unit), "far": (5 * unit, 4.5 * unit),
+             "long": (20e-3, 20e-3), "none": (None, None), "wall only": (4 * unit, None)}
+    assert noise.classes_of(times) == {"a": noise.LAUNCH_BOUND, "near": noise.NEAR_LAUNCH_BOUND,
+                                       "far": noise.GPU_BOUND, "long": noise.LONG_GPU_BOUND,
+                                       "none": noise.UNKNOWN, "wall only": noise.UNKNOWN}

@@ -136,8 +136,7 @@ def plan(args: argparse.Namespace) -> dict:
     rows = [row for row in config_rows(results, grid, store.param_names(grid)) if row.complete]
     times = {(row.label, mask): (row.walls[mask].value, row.figure(schema.GPU_TIME.name, mask))
              for row in rows for mask in schema.MASKS}
-    classes = noise.near_launch_bound({key: noise.config_class(*both) for key, both in times.items()},
-                                      {key: wall for key, (wall, _) in times.items() if wall})
+    classes = noise.classes_of(times)
     candidates = [(label, mask, wall, gpu) for (label, mask), (wall, gpu) in times.items()
                   if not (args.gpu and gpu is None) and (not args.klass or classes[(label, mask)] == args.klass)]
     taken = {entry["config"] for entry in args.existing}

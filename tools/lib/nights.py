@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-from lib.noise import UNKNOWN, config_class, near_launch_bound
+from lib.noise import classes_of
 from lib.results import ResultsStore, RunFile
 from lib.rows import ConfigRow, config_rows, has_results, problem_rows
 from lib.suite import schema
@@ -114,9 +114,7 @@ def result_classes(history: list[Night], tonight: Night) -> dict[Key, str]:
     which its class's move takes out (taken from the history, A/A nights gave more candidates; docs/noise.md).
     A GPU-bound one whose wall time that night is near the launch-bound ones' is near launch-bound."""
     nights = [*history, tonight]
-    times = {key: found for key in tonight.values if (found := key_times(nights, key))}
-    classes = {key: config_class(*times[key]) if key in times else UNKNOWN for key in tonight.values}
-    return near_launch_bound(classes, {key: wall for key, (wall, _) in times.items()})
+    return classes_of({key: key_times(nights, key) or (None, None) for key in tonight.values})
 
 
 def reference_level(history: list[Night], key: Key, signal: str, window: int) -> float | None:

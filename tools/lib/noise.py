@@ -84,6 +84,13 @@ def near_launch_bound(classes: dict[tuple, str], walls: dict[tuple, float]) -> d
             for key, klass in classes.items()}
 
 
+def classes_of(times: dict[tuple, tuple[float | None, float | None]]) -> dict[tuple, str]:
+    """Each result's class from its wall and GPU time (``config_class``), near launch-bound where its wall time
+    is near the others' dispatch (``near_launch_bound``)."""
+    return near_launch_bound({key: config_class(wall, gpu) for key, (wall, gpu) in times.items()},
+                             {key: wall for key, (wall, _) in times.items() if wall})
+
+
 def log_steps(series: Iterable[float | None], levels: list[float] | None = None) -> list[float]:
     """Log ratios of consecutive values, skipping missing ones, each less the change of ``levels``
     (a log level per night, the class's common moves summed) between the two nights."""
