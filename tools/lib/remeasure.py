@@ -694,6 +694,9 @@ class _Round:
     # The processes left out as bursts when the last look decided (``undecided``): what a key not extended after
     # it is decided with, so that the verdict says what the look saw.
     looked: Disturbed | None = None
+    # The processes left out as bursts at the look that set each key aside: it is decided with them, so that a
+    # key set aside as refuted comes back refuted, whatever the later processes do to the bursts.
+    refuted_with: Disturbed = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
@@ -752,6 +755,7 @@ class _Round:
                                   for signal in self.plan[key].signals)]
                 self.active = [key for key in self.active if key not in refuted]
                 self.set_aside += refuted
+                self.refuted_with |= {key: disturbed.get(key, {}) for key in refuted}
             if not self.active:
                 return False
             if index % BLOCK == 0 and not enough_to_confirm(index, len(self.running)):
@@ -791,11 +795,12 @@ class _Round:
                 if any(self.says(undecided, key, signal, disturbed) for signal in self.plan[key].signals)]
 
     def disturbed(self, kept: Iterable[tuple[str, str]]) -> Disturbed:
-        """The burst processes each of ``kept`` is decided without: as the last look left them out, where there
-        was one and the key got no processes after it; else over every key's values (the dropped ones' too, as
-        the looks took them)."""
+        """The burst processes each of ``kept`` is decided without: as the look that set it aside left them out;
+        else as the last look did, where there was one and the key got no processes after it; else over every
+        key's values (the dropped ones' too, as the looks took them)."""
         now = disturbed_processes(self.values)
-        chosen = {key: (now if self.looked is None or key in self.extended else self.looked).get(key) for key in kept}
+        chosen = {key: self.refuted_with[key] if key in self.refuted_with else
+                  (now if self.looked is None or key in self.extended else self.looked).get(key) for key in kept}
         return {key: left for key, left in chosen.items() if left}
 
     def says(self, rule: Callable[[list[float], list[float], float], bool], key: tuple[str, str], signal: str,
