@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import types
 
 import pytest
 from conftest import gpu_time_cost, process_costs
@@ -867,6 +868,46 @@ def test_a_key_set_aside_as_refuted_at_a_look_is_decided_refuted(seed, keys, pro
     for key in measured.refuted_early:
         baseline, contender, _ = measured.decided(key, "wall")
         assert noise.decide(baseline, contender, 1.05).outcome == "refuted", key
+
+
+class TimedWorkers(FakeWorkers):
+    """Fake workers on a fake clock: each process takes ``fixed(n)`` seconds (its n-th of the round) and 0.5 s a
+    key it measures, its wall phase."""
+
+    def __init__(self, wall, clock: list[float], fixed) -> None:
+        super().__init__(wall)
+        self.clock, self.fixed = clock, fixed
+
+    def started(self):
+        first = not self.running
+        running = super().started()
+        for worker in (worker for workers in running.values() for worker in workers if first):
+            worker.ask = self.timed(worker.ask)
+        return running
+
+    def timed(self, ask):
+        def timed_ask(request: schema.WorkerRequest) -> schema.WorkerAnswer:
+            fixed, measured = self.fixed(len(self.asked)), 0.5 * len(request.keys)
+            self.clock[0] += fixed + measured
+            return dataclasses.replace(ask(request), phases={schema.Phase.START: fixed, schema.Phase.WALL: measured})
+        return timed_ask
+
+
+def test_a_round_drops_its_weakest_keys_at_each_blocks_start_where_the_rest_would_not_fit(monkeypatch):
+    """Six keys, each 20x slower (never refuted), ten processes a side, a budget of 60 s on a clock at 10 s.
+    The first block (4 processes of 4 s) sets the pace: 1 s a process and 0.5 s a key. At its end 44 s are left
+    for 16 processes, 2.75 s each: three keys fit (1 + 3 x 0.5 = 2.5 s), and the three weakest are dropped.
+    Then the host slows, 1.5 s a process: at the next block's start 32 s are left for 12 processes, 2.67 s each,
+    and at the pace of the seven after the first (1.29 s a process, 0.5 s a key) two keys fit; they still do
+    at the blocks after it (22 s for 8, 12 s for 4), and the round ends at 58 s."""
+    clock = [10.0]
+    monkeypatch.setattr(remeasure, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    configs = [f"k{i}" for i in range(6)]
+    workers = TimedWorkers(offset_values(dict.fromkeys(configs, 2000.0)), clock, lambda n: 1.0 if n < 4 else 1.5)
+    measured = remeasure.remeasure(plan_of(*configs), workers, "cpu", 10, 0, 60.0, 1.05)
+    assert [keys for _, keys in workers.asked] == [configs] * 4 + [configs[:3]] * 4 + [configs[:2]] * 12
+    assert measured.dropped == tuple((config, "causal_bias") for config in configs[3:] + configs[2:3])
+    assert (measured.processes, measured.seconds, measured.extended) == (20, 16.0 + 4 * 3.0 + 12 * 2.5, ())
 
 
 @pytest.mark.parametrize("sides, factor", [(("contender",), 1.05), (remeasure.SIDES, None)])
