@@ -879,11 +879,10 @@ class TimedWorkers(FakeWorkers):
         self.clock, self.fixed = clock, fixed
 
     def started(self):
-        first = not self.running
-        running = super().started()
-        for worker in (worker for workers in running.values() for worker in workers if first):
-            worker.ask = self.timed(worker.ask)
-        return running
+        if not self.running:
+            for worker in (worker for workers in super().started().values() for worker in workers):
+                worker.ask = self.timed(worker.ask)
+        return self.running
 
     def timed(self, ask):
         def timed_ask(request: schema.WorkerRequest) -> schema.WorkerAnswer:
