@@ -898,7 +898,7 @@ def test_a_round_drops_its_weakest_keys_at_each_blocks_start_where_the_rest_woul
     for 16 processes, 2.75 s each: three keys fit (1 + 3 x 0.5 = 2.5 s), and the three weakest are dropped.
     Then the host slows, 1.5 s a process: at the next block's start 32 s are left for 12 processes, 2.67 s each,
     and at the pace of the seven after the first (1.29 s a process, 0.5 s a key) two keys fit; they still do
-    at the blocks after it (22 s for 8, 12 s for 4), and the round ends at 58 s."""
+    at the blocks after it (22 s for 8, 12 s for 4), and the round ends after 58 s (the clock at 68 s)."""
     clock = [10.0]
     monkeypatch.setattr(remeasure, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
     configs = [f"k{i}" for i in range(6)]

@@ -688,15 +688,14 @@ class _Round:
     rng: random.Random
     started: float
     dropped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    set_aside: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     extended: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     costs: list[ProcessCost] = dataclasses.field(default_factory=list)
     # The processes left out as bursts when the last look decided (``undecided``): what a key not extended after
     # it is decided with, so that the verdict says what the look saw.
     looked: Disturbed | None = None
-    # The processes left out as bursts at the look that set each key aside: it is decided with them, so that a
-    # key set aside as refuted comes back refuted, whatever the later processes do to the bursts.
-    refuted_with: Disturbed = dataclasses.field(default_factory=dict)
+    # Each key set aside as refuted at a look, in that order, with the processes the look left out as bursts:
+    # it is decided with them, so it comes back refuted, whatever the later processes do to the bursts.
+    set_aside: Disturbed = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.values: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {
@@ -754,8 +753,7 @@ class _Round:
                            if all(self.says(refuted_early, key, signal, disturbed)
                                   for signal in self.plan[key].signals)]
                 self.active = [key for key in self.active if key not in refuted]
-                self.set_aside += refuted
-                self.refuted_with |= {key: disturbed.get(key, {}) for key in refuted}
+                self.set_aside |= {key: disturbed.get(key, {}) for key in refuted}
             if not self.active:
                 return False
             if index % BLOCK == 0 and not enough_to_confirm(index, len(self.running)):
@@ -799,7 +797,7 @@ class _Round:
         else as the last look did, where there was one and the key got no processes after it; else over every
         key's values (the dropped ones' too, as the looks took them)."""
         now = disturbed_processes(self.values)
-        chosen = {key: self.refuted_with[key] if key in self.refuted_with else
+        chosen = {key: self.set_aside[key] if key in self.set_aside else
                   (now if self.looked is None or key in self.extended else self.looked).get(key) for key in kept}
         return {key: left for key, left in chosen.items() if left}
 
